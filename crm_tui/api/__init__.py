@@ -1,0 +1,87 @@
+"""The one API of crm_tui: the terminal UI, the CLI and users' own scripts all reach
+the data through `Crm`.
+
+    from crm_tui.api import Crm
+    crm = Crm("crm.db")
+    c = crm.customers.create({"name": "张伟", "phone": "138 1234 5678"})
+    crm.customers.search("zw")
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from crm_tui.api.records import NotFound, Record, Records, parse_filter
+from crm_tui.config import resolve_db_path
+from crm_tui.db import records as sql
+from crm_tui.db.connection import DatabaseError, DatabaseTooNew, open_database, transaction
+from crm_tui.db.records import Filter
+from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT
+from crm_tui.domain.search import customer_pinyin
+from crm_tui.domain.validation import FieldError, ValidationError
+
+__all__ = [
+    "Crm", "DatabaseError", "DatabaseTooNew", "FieldError", "Filter", "NotFound", "Record",
+    "Records", "ValidationError", "parse_filter",
+]
+
+
+class Crm:
+    """A rep's local CRM database. Thread-safe: calls are serialised on one lock, so
+    UI workers may share one instance."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, rep: str | None = None):
+        self.path: Path = resolve_db_path(path)
+        self.conn = open_database(self.path, rep=rep)
+        self.lock = threading.RLock()
+        self.customers = Records(self.conn, CUSTOMER, self.lock)
+        self.visits = Records(self.conn, VISIT, self.lock)
+        self.complaints = Records(self.conn, COMPLAINT, self.lock)
+        self.orders = Records(self.conn, ORDER, self.lock)
+        self._index_script_writes()
+
+    def records(self, table: str) -> Records:
+        try:
+            return {"customers": self.customers, "visits": self.visits,
+                    "complaints": self.complaints, "orders": self.orders}[table]
+        except KeyError:
+            raise ValueError(f"unknown record kind {table!r}") from None
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    def __enter__(self) -> Crm:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def replica(self) -> dict[str, Any]:
+        """This database's node id, rep, clock and last local change sequence."""
+        with self.lock:
+            return sql.replica_info(self.conn)
+
+    def set_rep(self, rep: str) -> None:
+        with self.lock, transaction(self.conn):
+            self.conn.execute("UPDATE replica SET rep = ?", (rep,))
+
+    def changes(self, *, table: str | None = None, row_id: str | None = None, since: int = 0,
+                limit: int | None = None, local_only: bool = False) -> list[dict[str, Any]]:
+        """The change log, oldest first."""
+        with self.lock:
+            return sql.changes(self.conn, table=table, row_id=row_id, since_seq=since,
+                               limit=limit, local_only=local_only)
+
+    def _index_script_writes(self) -> None:
+        """Give customers written around the API (a user's own sqlite3 script) their
+        pinyin search key; the rest of the search text is kept by triggers."""
+        with self.lock:
+            missing = sql.missing_pinyin(self.conn)
+            if missing:
+                with transaction(self.conn):
+                    sql.set_pinyin(self.conn, ((customer_pinyin(n, c), i) for i, n, c in missing))

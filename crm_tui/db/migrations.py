@@ -1,0 +1,181 @@
+"""Numbered schema migrations, tracked in `PRAGMA user_version`.
+
+Each migration is frozen once released: a new column is a new migration, never an
+edit of an old one. Every migration that changes a synced table ends by
+regenerating the change-capture triggers, which are built from the live columns."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from crm_tui.db.capture import install_capture
+
+SYNCED_TABLES = ("customers", "visits", "complaints", "orders")
+
+_V1 = """
+CREATE TABLE replica (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    node TEXT NOT NULL,            -- this replica's node id, made once per database
+    rep TEXT NOT NULL DEFAULT '',  -- the rep who works on this replica
+    wall INTEGER NOT NULL DEFAULT 0,    -- hybrid logical clock: milliseconds part
+    counter INTEGER NOT NULL DEFAULT 0, -- hybrid logical clock: counter part
+    seq INTEGER NOT NULL DEFAULT 0,     -- last local change sequence
+    capture INTEGER NOT NULL DEFAULT 1  -- 0 only while a pulled change is applied
+);
+
+CREATE TABLE change_log (
+    seq INTEGER PRIMARY KEY,        -- local order of arrival
+    node TEXT NOT NULL,             -- replica that made the change
+    node_seq INTEGER NOT NULL,      -- that replica's sequence: (node, node_seq) is global
+    hlc INTEGER NOT NULL,           -- wall_ms * 65536 + counter
+    tbl TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+    data TEXT NOT NULL,             -- JSON object: new values of the changed fields
+    old TEXT,                       -- JSON object: the values they replaced (history)
+    base TEXT,                      -- JSON object: field -> [hlc, node] of the replaced version
+    rep TEXT NOT NULL DEFAULT '',
+    UNIQUE (node, node_seq)
+);
+CREATE INDEX change_log_row ON change_log (tbl, row_id, hlc);
+
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    name TEXT NOT NULL,
+    company TEXT,
+    title TEXT,
+    phone TEXT,
+    mobile TEXT,
+    email TEXT,
+    wechat TEXT,
+    address TEXT,
+    region TEXT,
+    industry TEXT,
+    company_size TEXT,
+    purchasing_power TEXT,
+    source TEXT,
+    tags TEXT,
+    territory TEXT,
+    birthday TEXT,
+    status TEXT,
+    lifecycle_stage TEXT,
+    tier TEXT,
+    notes TEXT,
+    pinyin TEXT                     -- derived search key, local only
+);
+CREATE INDEX customers_phone ON customers (phone);
+CREATE INDEX customers_mobile ON customers (mobile);
+CREATE INDEX customers_email ON customers (email);
+CREATE INDEX customers_name ON customers (name COLLATE NOCASE);
+
+CREATE TABLE visits (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    visited_at TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    notes TEXT,
+    outcome TEXT,
+    next_action TEXT,
+    next_action_date TEXT,
+    follow_up_done INTEGER
+);
+CREATE INDEX visits_customer ON visits (customer_id, visited_at);
+CREATE INDEX visits_next_action ON visits (next_action_date) WHERE next_action_date IS NOT NULL;
+
+CREATE TABLE complaints (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    received_at TEXT NOT NULL,
+    channel TEXT,
+    type TEXT NOT NULL,
+    cause TEXT,
+    product TEXT,
+    description TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    status TEXT NOT NULL,
+    handler TEXT,
+    due_at TEXT,
+    acknowledged_at TEXT,
+    first_response_at TEXT,
+    resolution TEXT,
+    root_cause TEXT,
+    resolved_at TEXT,
+    closed_at TEXT
+);
+CREATE INDEX complaints_customer ON complaints (customer_id, received_at);
+CREATE INDEX complaints_status ON complaints (status, priority);
+
+CREATE TABLE orders (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    ordered_at TEXT NOT NULL,
+    product TEXT NOT NULL,
+    quantity INTEGER,
+    amount REAL NOT NULL,
+    notes TEXT
+);
+CREATE INDEX orders_customer ON orders (customer_id, ordered_at);
+CREATE INDEX orders_date ON orders (ordered_at);
+
+-- Search over every substring of name, company, phones, email and pinyin: a
+-- trigram index answers queries of 3+ characters; shorter ones scan its text.
+CREATE VIRTUAL TABLE customer_search USING fts5 (text, tokenize = 'trigram');
+"""
+
+# Search text is built in SQL so that writes from any path (a user's script too)
+# index in the same transaction; only the pinyin part needs the API.
+_SEARCH_TEXT = (
+    "lower(coalesce(NEW.name, '') || ' ' || coalesce(NEW.company, '') || ' ' || "
+    "coalesce(NEW.phone, '') || ' ' || coalesce(NEW.mobile, '') || ' ' || "
+    "coalesce(NEW.email, '') || ' ' || coalesce(NEW.pinyin, ''))"
+)
+
+_V1_SEARCH_TRIGGERS = f"""
+CREATE TRIGGER customers_search_insert AFTER INSERT ON customers BEGIN
+    INSERT INTO customer_search (rowid, text) VALUES (NEW.rowid, {_SEARCH_TEXT});
+END;
+CREATE TRIGGER customers_search_update
+AFTER UPDATE OF name, company, phone, mobile, email, pinyin ON customers BEGIN
+    UPDATE customer_search SET text = {_SEARCH_TEXT} WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER customers_search_delete AFTER DELETE ON customers BEGIN
+    DELETE FROM customer_search WHERE rowid = OLD.rowid;
+END;
+"""
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one inside the caller's transaction (executescript
+    would commit it first)."""
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            conn.execute(buf)
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buf[:80]!r}")
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V1 + _V1_SEARCH_TRIGGERS)
+    for table in SYNCED_TABLES:
+        install_capture(conn, table)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,190 @@
+"""SQL for reading and writing records. Callers pass validated values; table and
+column names come from `crm_tui.domain.entities`, never from user text."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crm_tui.domain.entities import Entity
+
+OPERATORS = {"=": "=", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "~": "LIKE"}
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One condition of a list or bulk edit: `field op value`. `~` means contains;
+    for tags, `=` means "has this tag"."""
+
+    field: str
+    op: str
+    value: Any
+
+
+def _columns(ent: Entity) -> list[str]:
+    return ["id", "owner", "created_at", "updated_at", *ent.field_names]
+
+
+def _where(ent: Entity, filters: Sequence[Filter], search_rowids: str | None) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    allowed = set(_columns(ent))
+    for flt in filters:
+        if flt.field not in allowed or flt.op not in OPERATORS:
+            raise ValueError(f"cannot filter on {flt.field} {flt.op}")
+        column = f'"{flt.field}"'
+        if flt.field == "tags" and flt.op in ("=", "~"):
+            clauses.append("(',' || tags || ',') LIKE ?")
+            params.append(f"%,{flt.value},%" if flt.op == "=" else f"%{flt.value}%")
+        elif flt.op == "~":
+            clauses.append(f"{column} LIKE ?")
+            params.append(f"%{flt.value}%")
+        elif flt.value is None:
+            clauses.append(f"{column} IS {'NOT ' if flt.op == '!=' else ''}NULL")
+        else:
+            clauses.append(f"{column} {OPERATORS[flt.op]} ?")
+            params.append(flt.value)
+    if search_rowids is not None:
+        clauses.append(search_rowids)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def search_clause(query: str) -> tuple[str, list]:
+    """Rowids of customers whose search text contains `query` (already normalised).
+    Three or more characters use the trigram index; shorter ones scan its text."""
+    if len(query) >= 3:
+        return "rowid IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)", [
+            '"' + query.replace('"', '""') + '"'
+        ]
+    return "rowid IN (SELECT rowid FROM customer_search WHERE instr(text, ?) > 0)", [query]
+
+
+def select(
+    conn: sqlite3.Connection,
+    ent: Entity,
+    *,
+    filters: Sequence[Filter] = (),
+    search: str | None = None,
+    order: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    search_sql, search_params = search_clause(search) if search else (None, [])
+    where, params = _where(ent, filters, search_sql)
+    sql = f"SELECT {', '.join(_columns(ent))} FROM {ent.table}{where} ORDER BY {order or ent.default_order}, id"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params = [*params, *search_params, limit, offset]
+    else:
+        params = [*params, *search_params]
+    return [dict(row) for row in conn.execute(sql, params)]
+
+
+def count(conn: sqlite3.Connection, ent: Entity, *, filters: Sequence[Filter] = (), search: str | None = None) -> int:
+    search_sql, search_params = search_clause(search) if search else (None, [])
+    where, params = _where(ent, filters, search_sql)
+    return conn.execute(f"SELECT count(*) FROM {ent.table}{where}", [*params, *search_params]).fetchone()[0]
+
+
+def get(conn: sqlite3.Connection, ent: Entity, record_id: str) -> dict[str, Any] | None:
+    row = conn.execute(f"SELECT {', '.join(_columns(ent))} FROM {ent.table} WHERE id = ?", (record_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def ids_with_prefix(conn: sqlite3.Connection, ent: Entity, prefix: str, limit: int = 2) -> list[str]:
+    upper = prefix + "\U0010ffff"
+    return [r[0] for r in conn.execute(f"SELECT id FROM {ent.table} WHERE id >= ? AND id < ? LIMIT ?", (prefix, upper, limit))]
+
+
+def insert(conn: sqlite3.Connection, ent: Entity, values: Mapping[str, Any]) -> None:
+    cols = list(values)
+    conn.execute(
+        f"INSERT INTO {ent.table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+        [values[c] for c in cols],
+    )
+
+
+def insert_many(conn: sqlite3.Connection, ent: Entity, cols: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    conn.executemany(f"INSERT INTO {ent.table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+
+
+def update(conn: sqlite3.Connection, ent: Entity, record_id: str, values: Mapping[str, Any]) -> None:
+    cols = list(values)
+    conn.execute(
+        f"UPDATE {ent.table} SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+        [*(values[c] for c in cols), record_id],
+    )
+
+
+def delete(conn: sqlite3.Connection, ent: Entity, record_id: str) -> None:
+    conn.execute(f"DELETE FROM {ent.table} WHERE id = ?", (record_id,))
+
+
+def exists(conn: sqlite3.Connection, table: str, record_id: str) -> bool:
+    return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)).fetchone() is not None
+
+
+def customers_by_contact(conn: sqlite3.Connection, *, phones: Sequence[str] = (), email: str | None = None) -> list[dict[str, Any]]:
+    """Customers sharing a normalised phone (either phone column) or email."""
+    clauses, params = [], []
+    for phone in phones:
+        clauses.append("phone = ? OR mobile = ?")
+        params += [phone, phone]
+    if email:
+        clauses.append("email = ?")
+        params.append(email)
+    if not clauses:
+        return []
+    sql = f"SELECT id, name, company, phone, mobile, email FROM customers WHERE {' OR '.join(clauses)}"
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def contact_index(conn: sqlite3.Connection) -> dict[str, str]:
+    """Every normalised phone and email -> customer id, for de-duplicating an import."""
+    index: dict[str, str] = {}
+    for cid, phone, mobile, email in conn.execute("SELECT id, phone, mobile, email FROM customers"):
+        for key in (phone, mobile, email):
+            if key:
+                index.setdefault(key, cid)
+    return index
+
+
+def local_rep(conn: sqlite3.Connection) -> str:
+    return conn.execute("SELECT rep FROM replica").fetchone()[0]
+
+
+def changes(conn: sqlite3.Connection, *, table: str | None = None, row_id: str | None = None,
+            since_seq: int = 0, limit: int | None = None, local_only: bool = False) -> list[dict[str, Any]]:
+    clauses, params = ["seq > ?"], [since_seq]
+    if table:
+        clauses.append("tbl = ?")
+        params.append(table)
+    if row_id:
+        clauses.append("row_id = ?")
+        params.append(row_id)
+    if local_only:
+        clauses.append("node = (SELECT node FROM replica)")
+    sql = f"SELECT * FROM change_log WHERE {' AND '.join(clauses)} ORDER BY seq"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def replica_info(conn: sqlite3.Connection) -> dict[str, Any]:
+    return dict(conn.execute("SELECT node, rep, wall, counter, seq FROM replica").fetchone())
+
+
+def missing_pinyin(conn: sqlite3.Connection) -> list[tuple[str, str, str | None]]:
+    """Customers written around the API (a user's script) whose pinyin key is unset."""
+    return list(conn.execute(
+        "SELECT id, name, company FROM customers WHERE pinyin IS NULL AND "
+        "(name GLOB '*[一-鿿]*' OR company GLOB '*[一-鿿]*')"
+    ))
+
+
+def set_pinyin(conn: sqlite3.Connection, rows: Iterable[tuple[str | None, str]]) -> None:
+    """Set the derived pinyin key; the capture triggers ignore this column."""
+    conn.executemany("UPDATE customers SET pinyin = ? WHERE id = ?", rows)

@@ -1,0 +1,166 @@
+"""The four record kinds of the CRM and their fields: the one place that says what a
+customer, visit, complaint or order holds. The schema, the validators, the change
+capture triggers, the CLI and the forms are all generated from these tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Enumerations use stable English codes in storage; the UI translates them.
+VISIT_CHANNELS = ("face_to_face", "phone", "sms", "email", "wechat", "other")
+VISIT_PURPOSES = ("visit", "follow_up", "care", "holiday_greeting", "win_back")
+COMPLAINT_CHANNELS = VISIT_CHANNELS
+COMPLAINT_TYPES = ("product_quality", "delivery", "service_attitude", "price", "billing", "other")
+COMPLAINT_PRIORITIES = ("low", "medium", "high", "urgent")
+COMPLAINT_STATUSES = ("new", "acknowledged", "in_progress", "resolved", "closed")
+CUSTOMER_STATUSES = ("potential", "new", "loyal", "churned")
+LIFECYCLE_STAGES = ("exploration", "formation", "stability", "decline")
+TIERS = ("A", "B", "C")
+COMPANY_SIZES = ("micro", "small", "medium", "large", "enterprise")
+PURCHASING_POWER = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str = "text"  # text | phone | email | date | datetime | enum | int | money | ref | tags
+    required: bool = False
+    max_len: int = 200
+    choices: tuple[str, ...] = ()
+    ref: str | None = None  # for kind "ref": the entity it points to
+    label: str = ""  # English label; the UI catalog translates
+
+    @property
+    def sql_type(self) -> str:
+        return {"int": "INTEGER", "money": "REAL"}.get(self.kind, "TEXT")
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str  # singular, e.g. "customer"
+    table: str  # e.g. "customers"
+    fields: tuple[Field, ...]
+    # derived columns kept beside the record but never synced nor captured
+    derived: tuple[str, ...] = ()
+    searchable: tuple[str, ...] = ()
+    list_columns: tuple[str, ...] = ()
+    default_order: str = "updated_at DESC"
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+# Columns every record has, managed by the API, not typed by users.
+SYSTEM_COLUMNS = ("id", "owner", "created_at", "updated_at")
+
+CUSTOMER = Entity(
+    name="customer",
+    table="customers",
+    fields=(
+        Field("name", required=True, max_len=100, label="Name"),
+        Field("company", max_len=200, label="Company"),
+        Field("title", max_len=100, label="Title"),
+        Field("phone", kind="phone", max_len=32, label="Phone"),
+        Field("mobile", kind="phone", max_len=32, label="Mobile"),
+        Field("email", kind="email", max_len=254, label="Email"),
+        Field("wechat", max_len=64, label="WeChat"),
+        Field("address", max_len=300, label="Address"),
+        Field("region", max_len=64, label="Region"),
+        Field("industry", max_len=64, label="Industry"),
+        Field("company_size", kind="enum", choices=COMPANY_SIZES, label="Company size"),
+        Field("purchasing_power", kind="enum", choices=PURCHASING_POWER, label="Purchasing power"),
+        Field("source", max_len=64, label="Source"),
+        Field("tags", kind="tags", max_len=500, label="Tags"),
+        Field("territory", max_len=64, label="Territory"),
+        Field("birthday", kind="date", label="Birthday"),
+        Field("status", kind="enum", choices=CUSTOMER_STATUSES, label="Status"),
+        Field("lifecycle_stage", kind="enum", choices=LIFECYCLE_STAGES, label="Lifecycle stage"),
+        Field("tier", kind="enum", choices=TIERS, label="Tier"),
+        Field("notes", max_len=20000, label="Notes"),
+    ),
+    derived=("pinyin",),
+    searchable=("name", "company", "phone", "mobile", "email", "pinyin"),
+    list_columns=("name", "company", "phone", "region", "industry", "status", "tier", "owner"),
+    default_order="name COLLATE NOCASE",
+)
+
+VISIT = Entity(
+    name="visit",
+    table="visits",
+    fields=(
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("visited_at", kind="datetime", required=True, label="Date"),
+        Field("channel", kind="enum", choices=VISIT_CHANNELS, required=True, label="Channel"),
+        Field("purpose", kind="enum", choices=VISIT_PURPOSES, required=True, label="Purpose"),
+        Field("notes", max_len=20000, label="Notes"),
+        Field("outcome", max_len=2000, label="Outcome"),
+        Field("next_action", max_len=500, label="Next action"),
+        Field("next_action_date", kind="date", label="Next action date"),
+        Field("follow_up_done", kind="int", label="Follow-up done"),
+    ),
+    list_columns=("visited_at", "customer_id", "channel", "purpose", "outcome", "next_action_date"),
+    default_order="visited_at DESC",
+)
+
+COMPLAINT = Entity(
+    name="complaint",
+    table="complaints",
+    fields=(
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("received_at", kind="datetime", required=True, label="Received"),
+        Field("channel", kind="enum", choices=COMPLAINT_CHANNELS, label="Channel"),
+        Field("type", kind="enum", choices=COMPLAINT_TYPES, required=True, label="Type"),
+        Field("cause", max_len=500, label="Cause"),
+        Field("product", max_len=200, label="Product"),
+        Field("description", max_len=20000, required=True, label="Description"),
+        Field("priority", kind="enum", choices=COMPLAINT_PRIORITIES, required=True, label="Priority"),
+        Field("status", kind="enum", choices=COMPLAINT_STATUSES, required=True, label="Status"),
+        Field("handler", max_len=100, label="Handler"),
+        Field("due_at", kind="datetime", label="Due"),
+        Field("acknowledged_at", kind="datetime", label="Acknowledged"),
+        Field("first_response_at", kind="datetime", label="First response"),
+        Field("resolution", max_len=5000, label="Resolution"),
+        Field("root_cause", max_len=2000, label="Root cause"),
+        Field("resolved_at", kind="datetime", label="Resolved"),
+        Field("closed_at", kind="datetime", label="Closed"),
+    ),
+    list_columns=("received_at", "customer_id", "type", "priority", "status", "handler", "due_at"),
+    default_order="received_at DESC",
+)
+
+ORDER = Entity(
+    name="order",
+    table="orders",
+    fields=(
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("ordered_at", kind="date", required=True, label="Date"),
+        Field("product", max_len=200, required=True, label="Product"),
+        Field("quantity", kind="int", label="Quantity"),
+        Field("amount", kind="money", required=True, label="Amount"),
+        Field("notes", max_len=5000, label="Notes"),
+    ),
+    list_columns=("ordered_at", "customer_id", "product", "quantity", "amount"),
+    default_order="ordered_at DESC",
+)
+
+ENTITIES: dict[str, Entity] = {e.table: e for e in (CUSTOMER, VISIT, COMPLAINT, ORDER)}
+
+
+def entity(table: str) -> Entity:
+    try:
+        return ENTITIES[table]
+    except KeyError:
+        raise KeyError(f"unknown record kind {table!r}; expected one of {', '.join(ENTITIES)}") from None
+
+
+def synced_columns(ent: Entity) -> tuple[str, ...]:
+    """Columns whose changes are captured and synced (the derived ones are local)."""
+    return ("owner", "created_at", "updated_at", *ent.field_names)
+

@@ -1,0 +1,210 @@
+"""Validation and normalisation of user input, the same on every path (forms, CLI,
+import, a user's script through the API). Pure: no IO.
+
+`clean(entity, data)` returns the normalised values or raises `ValidationError`
+listing every bad field with its reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from crm_tui.domain.entities import SYSTEM_COLUMNS, Entity, Field
+
+DEFAULT_REGION = "CN"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+class ValidationError(ValueError):
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+    @classmethod
+    def one(cls, field: str, reason: str) -> ValidationError:
+        return cls([FieldError(field, reason)])
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
+    """E.164 form of a phone number, China by default; ValueError with the reason."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number ({exc._msg})") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{value!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def normalize_choice(value: str, f: Field) -> str:
+    code = value.strip().lower().replace("-", "_").replace(" ", "_")
+    if f.name == "tier":
+        code = code.upper()
+    if code not in f.choices:
+        raise ValueError(f"{value!r} is not one of {', '.join(f.choices)}")
+    return code
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日")
+_DATETIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+                     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+
+
+def normalize_date(value: str) -> str:
+    text = value.strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+
+
+def normalize_datetime(value: str) -> str:
+    """Local wall time as ISO 'YYYY-MM-DDTHH:MM:SS'; a bare date means midnight."""
+    text = value.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+        for fmt in _DATETIME_FORMATS + _DATE_FORMATS:
+            try:
+                parsed = dt.datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        raise ValueError(f"{value!r} is not a date and time (YYYY-MM-DD HH:MM)")
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone().replace(tzinfo=None)
+    return parsed.replace(microsecond=0).isoformat()
+
+
+def normalize_money(value: Any) -> float:
+    try:
+        amount = Decimal(str(value).strip().replace(",", "").lstrip("¥￥$"))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if not amount.is_finite():
+        raise ValueError(f"{value!r} is not an amount")
+    if amount < 0:
+        raise ValueError("must not be negative")
+    if amount >= Decimal("1e12"):
+        raise ValueError("is implausibly large")
+    return float(amount.quantize(Decimal("0.01")))
+
+
+def normalize_int(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise ValueError("must not be negative")
+    if number > 2**53:
+        raise ValueError("is implausibly large")
+    return number
+
+
+def normalize_tags(value: Any) -> str:
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[,，;；]", str(value))
+    tags: list[str] = []
+    for item in items:
+        tag = str(item).strip()
+        if tag and tag not in tags:
+            tags.append(tag)
+    return ",".join(tags)
+
+
+def clean_value(f: Field, value: Any) -> Any:
+    """The normalised value of one field, None for empty; ValueError with the reason."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return None
+        if _CONTROL.search(value):
+            raise ValueError("contains control characters")
+    if f.kind == "phone":
+        result: Any = normalize_phone(str(value))
+    elif f.kind == "email":
+        result = normalize_email(str(value))
+    elif f.kind == "enum":
+        result = normalize_choice(str(value), f)
+    elif f.kind == "date":
+        result = normalize_date(str(value))
+    elif f.kind == "datetime":
+        result = normalize_datetime(str(value))
+    elif f.kind == "money":
+        result = normalize_money(value)
+    elif f.kind == "int":
+        result = normalize_int(value)
+    elif f.kind == "tags":
+        result = normalize_tags(value) or None
+    else:
+        result = str(value)
+    if isinstance(result, str) and len(result) > f.max_len:
+        raise ValueError(f"is {len(result)} characters long; at most {f.max_len} allowed")
+    return result
+
+
+def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """Validate and normalise `data` for `ent`. With `partial`, only the given fields
+    are checked (an edit); otherwise required fields must be present (a create)."""
+    errors: list[FieldError] = []
+    out: dict[str, Any] = {}
+    known = set(ent.field_names) | {"owner"}
+    for key in data:
+        if key not in known:
+            reason = "is set by the system" if key in SYSTEM_COLUMNS else "is not a field of a " + ent.name
+            errors.append(FieldError(key, reason))
+    for f in ent.fields:
+        if f.name not in data:
+            if f.required and not partial:
+                errors.append(FieldError(f.name, "is required"))
+            continue
+        try:
+            value = clean_value(f, data[f.name])
+        except ValueError as exc:
+            errors.append(FieldError(f.name, str(exc)))
+            continue
+        if value is None and f.required:
+            errors.append(FieldError(f.name, "is required"))
+            continue
+        out[f.name] = value
+    if "owner" in data:
+        owner = str(data["owner"] or "").strip()
+        if len(owner) > 100:
+            errors.append(FieldError("owner", "is longer than 100 characters"))
+        out["owner"] = owner
+    if errors:
+        raise ValidationError(errors)
+    return out
