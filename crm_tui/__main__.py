@@ -1,0 +1,3 @@
+from crm_tui.cli import main
+
+main()

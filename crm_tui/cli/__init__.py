@@ -1,0 +1,37 @@
+"""The `crm` command: a thin typer layer over `crm_tui.api`. Each command parses its
+arguments, makes one or a few API calls and prints the result."""
+
+from __future__ import annotations
+
+import typer
+
+from crm_tui.cli.common import CrmGroup, DbOpt
+
+app = typer.Typer(
+    cls=CrmGroup,
+    help="crm_tui: a local-first CRM for field sales reps. With no command, opens the terminal UI.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(ctx: typer.Context, db: DbOpt = None) -> None:
+    if ctx.invoked_subcommand is None:
+        from crm_tui.cli.data import open_ui
+
+        open_ui(db)
+
+
+def _register() -> None:
+    # Each module adds its commands to `app`; import order is the help order.
+    from crm_tui.cli import data, records  # noqa: F401
+
+
+_register()
+
+
+def main() -> None:
+    app()
