@@ -20,7 +20,7 @@ app = typer.Typer(
 @app.callback()
 def root(ctx: typer.Context, db: DbOpt = None) -> None:
     if ctx.invoked_subcommand is None:
-        from crm_tui.cli.data import open_ui
+        from crm_tui.cli.ui import open_ui
 
         open_ui(db)
 

@@ -177,5 +177,13 @@ def _v1(conn: sqlite3.Connection) -> None:
         install_capture(conn, table)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+def _v2(conn: sqlite3.Connection) -> None:
+    """Sync state: cursor, conflicts (owned by the sync work)."""
+
+
+def _v3(conn: sqlite3.Connection) -> None:
+    """Analytics: surveys, classification (owned by the analytics work)."""
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)

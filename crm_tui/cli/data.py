@@ -1,0 +1,1 @@
+"""Seeding, the demo and the change log (being written)."""

@@ -1,0 +1,1 @@
+"""Commands for customers, visits, complaints and orders (being written)."""
