@@ -1,0 +1,1 @@
+"""Sync: hybrid logical clock, wire protocol, field-level merge, client and server."""
