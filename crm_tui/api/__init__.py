@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from crm_tui.api.agenda import Agenda
+from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.records import NotFound, Record, Records, parse_filter
 from crm_tui.config import resolve_db_path
 from crm_tui.db import records as sql
@@ -41,6 +43,8 @@ class Crm:
         self.visits = Records(self.conn, VISIT, self.lock)
         self.complaints = Records(self.conn, COMPLAINT, self.lock)
         self.orders = Records(self.conn, ORDER, self.lock)
+        self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
+        self.complaint_workflow = ComplaintWorkflow(self)  # acknowledge ... close, reopen
         self._index_script_writes()
 
     def records(self, table: str) -> Records:

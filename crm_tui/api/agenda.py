@@ -1,0 +1,93 @@
+"""The follow-up agenda: visits whose next action is due today, overdue or coming up,
+and the use cases around them (log a visit, mark a follow-up done, schedule the next).
+Each write is one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from crm_tui.api.names import with_customer_names
+from crm_tui.api.records import Record
+from crm_tui.db.connection import transaction
+from crm_tui.db.records import Filter
+from crm_tui.domain import agenda as rules
+from crm_tui.domain.validation import ValidationError, clean_value
+
+if TYPE_CHECKING:
+    from crm_tui.api import Crm
+
+
+def local_now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+class Agenda:
+    """Follow-ups of one `Crm`; `now` is injectable for tests and snapshots."""
+
+    def __init__(self, crm: Crm, now: Callable[[], dt.datetime] = local_now):
+        self.crm = crm
+        self.now = now
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    def follow_ups(self, horizon_days: int = rules.DEFAULT_HORIZON_DAYS,
+                   customer_id: str | None = None) -> list[Record]:
+        """Pending follow-ups up to `horizon_days` ahead, oldest due first, each with
+        its `bucket` (overdue / today / upcoming) and its customer's name."""
+        today = self.today()
+        last = (today + dt.timedelta(days=horizon_days)).isoformat()
+        filters = [Filter("next_action_date", "<=", last), Filter("follow_up_done", "!=", 1)]
+        if customer_id:
+            filters.append(Filter("customer_id", "=", customer_id))
+        with self.crm.lock:
+            rows = self.crm.visits.list(filters, order="next_action_date")
+            with_customer_names(self.crm, rows)
+        for row in rows:
+            row["bucket"] = rules.bucket(row["next_action_date"], today, horizon_days)
+        return [r for r in rows if r["bucket"]]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(rules.BUCKETS, 0)
+        for row in self.follow_ups():
+            counts[row["bucket"]] += 1
+        return counts
+
+    def log_visit(self, data: Mapping[str, Any], *, follow_up_of: str | None = None) -> Record:
+        """Record a visit (now unless `visited_at` is given). When it answers a pending
+        follow-up (`follow_up_of`), that follow-up is marked done in the same
+        transaction."""
+        values = dict(data)
+        if not values.get("visited_at"):
+            values["visited_at"] = self.now().isoformat()
+        values.setdefault("follow_up_done", None)
+        with self.crm.lock, transaction(self.crm.conn):
+            if follow_up_of:
+                self._set_done(follow_up_of)
+            return self.crm.visits.create(values)
+
+    def mark_done(self, visit_id: str) -> Record:
+        with self.crm.lock, transaction(self.crm.conn):
+            return self._set_done(visit_id)
+
+    def schedule_next(self, visit_id: str, next_action_date: str, next_action: str | None = None) -> Record:
+        """Move a pending follow-up to another day (and optionally change what to do)."""
+        try:
+            when = clean_value(self.crm.visits.entity.field("next_action_date"), next_action_date)
+        except ValueError as exc:
+            raise ValidationError.one("next_action_date", str(exc)) from None
+        if not when:
+            raise ValidationError.one("next_action_date", "is required to schedule the next follow-up")
+        changes: dict[str, Any] = {"next_action_date": when, "follow_up_done": None}
+        if next_action is not None and next_action.strip():
+            changes["next_action"] = next_action
+        with self.crm.lock, transaction(self.crm.conn):
+            return self.crm.visits.update(visit_id, changes)
+
+    def _set_done(self, visit_id: str) -> Record:
+        current = self.crm.visits.get(visit_id)
+        if not current.get("next_action_date"):
+            raise ValidationError.one("follow_up_done", "this visit has no follow-up to mark done")
+        return self.crm.visits.update(current["id"], {"follow_up_done": 1})

@@ -1,0 +1,159 @@
+"""The complaint workflow use cases: open, acknowledge, assign a handler, record the
+first response, resolve, close, reopen. Each is one transaction and checks the
+transition rules of `crm_tui.domain.complaints`, so the UI, the CLI and scripts
+cannot move a complaint along a path the workflow forbids."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from crm_tui.api.names import with_customer_names
+from crm_tui.api.records import Record
+from crm_tui.db.connection import transaction
+from crm_tui.db.records import Filter
+from crm_tui.domain import complaints as rules
+from crm_tui.domain.validation import ValidationError, clean_value
+
+if TYPE_CHECKING:
+    from crm_tui.api import Crm
+
+Clock = Callable[[], dt.datetime]
+
+
+def local_now() -> dt.datetime:
+    """User-facing date-times are local wall time (see docs/architecture.md)."""
+    return dt.datetime.now().replace(microsecond=0)
+
+
+class ComplaintWorkflow:
+    """Complaint use cases over one `Crm`. `now` is injectable so tests and the UI's
+    snapshots see a fixed clock."""
+
+    def __init__(self, crm: Crm, policy: rules.SlaPolicy | None = None, now: Clock = local_now):
+        self.crm = crm
+        self.policy = policy or rules.SlaPolicy()
+        self.now = now
+
+    def _stamp(self) -> str:
+        return self.now().replace(microsecond=0).isoformat()
+
+    # -- reading -------------------------------------------------------------------
+
+    def queue(self, status: str | None = "open", customer_id: str | None = None) -> list[Record]:
+        """Complaints by status ("open" = not yet resolved, None = all), most urgent and
+        earliest due first, each with its customer's name."""
+        filters: list[Filter] = []
+        if status == "open":
+            filters += [Filter("status", "!=", rules.RESOLVED), Filter("status", "!=", rules.CLOSED)]
+        elif status:
+            filters.append(Filter("status", "=", status))
+        if customer_id:
+            filters.append(Filter("customer_id", "=", customer_id))
+        with self.crm.lock:
+            rows = self.crm.complaints.list(filters)
+            with_customer_names(self.crm, rows)
+        return sorted(rows, key=rules.queue_key)
+
+    def complaints_due(self, within: dt.timedelta = rules.hours(h=24)) -> list[Record]:
+        """Open complaints overdue or due within `within`, most urgent first."""
+        now = self.now()
+        return [c for c in self.queue("open") if c.get("due_at") and dt.datetime.fromisoformat(c["due_at"]) < now + within]
+
+    def first_response_due(self, complaint: Mapping[str, Any]) -> str:
+        return self.policy.first_response_due(complaint["received_at"], complaint["priority"])
+
+    # -- the workflow ----------------------------------------------------------------
+
+    def open(self, data: Mapping[str, Any]) -> Record:
+        """Record a new complaint: status new, received now unless given, due by the
+        SLA of its priority unless a due time is given."""
+        values = dict(data)
+        for managed in ("status", "acknowledged_at", "first_response_at", "resolved_at", "closed_at"):
+            if values.get(managed):
+                raise ValidationError.one(managed, "is set by the complaint workflow, not when recording a complaint")
+            values.pop(managed, None)
+        values["status"] = rules.NEW
+        if not values.get("received_at"):
+            values["received_at"] = self._stamp()
+        if not values.get("due_at"):
+            try:
+                received = clean_value(self.crm.complaints.entity.field("received_at"), values["received_at"])
+                priority = clean_value(self.crm.complaints.entity.field("priority"), values.get("priority"))
+            except ValueError:
+                received = priority = None  # create() below reports the field's error
+            if received and priority:
+                values["due_at"] = self.policy.resolution_due(received, priority)
+        return self.crm.complaints.create(values)
+
+    def acknowledge(self, complaint_id: str) -> Record:
+        return self._move(complaint_id, rules.ACKNOWLEDGED, {"acknowledged_at": self._stamp()})
+
+    def assign(self, complaint_id: str, handler: str) -> Record:
+        """Give the complaint a handler; an unstarted complaint goes in progress."""
+        handler = (handler or "").strip()
+        if not handler:
+            raise ValidationError.one("handler", "is required to assign a complaint")
+        with self.crm.lock, transaction(self.crm.conn):
+            current = self.crm.complaints.get(complaint_id)
+            if current["status"] not in rules.OPEN_STATUSES:
+                raise ValidationError.one("status", f"a {current['status']} complaint cannot be assigned; reopen it first")
+            changes: dict[str, Any] = {"handler": handler}
+            if current["status"] != rules.IN_PROGRESS:
+                changes["status"] = rules.IN_PROGRESS
+                if not current.get("acknowledged_at"):
+                    changes["acknowledged_at"] = self._stamp()
+            return self.crm.complaints.update(current["id"], changes)
+
+    def record_first_response(self, complaint_id: str) -> Record:
+        """Stamp the first response to the customer; a new complaint is acknowledged by it."""
+        with self.crm.lock, transaction(self.crm.conn):
+            current = self.crm.complaints.get(complaint_id)
+            if current.get("first_response_at"):
+                raise ValidationError.one("first_response_at", f"was already recorded at {current['first_response_at']}")
+            if current["status"] not in rules.OPEN_STATUSES:
+                raise ValidationError.one("status", f"a {current['status']} complaint needs no first response")
+            now = self._stamp()
+            changes: dict[str, Any] = {"first_response_at": now}
+            if current["status"] == rules.NEW:
+                changes.update(status=rules.ACKNOWLEDGED, acknowledged_at=now)
+            return self.crm.complaints.update(current["id"], changes)
+
+    def start(self, complaint_id: str) -> Record:
+        return self._move(complaint_id, rules.IN_PROGRESS, {})
+
+    def resolve(self, complaint_id: str, resolution: str | None, root_cause: str | None) -> Record:
+        rules.check_resolution(resolution, root_cause)
+        now = self._stamp()
+
+        def fill(current: Record) -> dict[str, Any]:
+            changes = {"resolution": resolution, "root_cause": root_cause, "resolved_at": now}
+            # Resolving answers the customer: count it as the first response if none was.
+            for stamp in ("acknowledged_at", "first_response_at"):
+                if not current.get(stamp):
+                    changes[stamp] = now
+            return changes
+
+        return self._move(complaint_id, rules.RESOLVED, fill)
+
+    def close(self, complaint_id: str) -> Record:
+        return self._move(complaint_id, rules.CLOSED, {"closed_at": self._stamp()})
+
+    def reopen(self, complaint_id: str) -> Record:
+        """Back to in progress from resolved or closed; the old resolution is kept for
+        reference until the next resolve replaces it."""
+        with self.crm.lock:
+            current = self.crm.complaints.get(complaint_id)
+            if current["status"] not in (rules.RESOLVED, rules.CLOSED):
+                raise ValidationError.one("status", f"only a resolved or closed complaint can be reopened, not a {current['status']} one")
+        return self._move(complaint_id, rules.IN_PROGRESS, {"resolved_at": None, "closed_at": None})
+
+    def _move(self, complaint_id: str, target: str,
+              changes: Mapping[str, Any] | Callable[[Record], Mapping[str, Any]]) -> Record:
+        with self.crm.lock, transaction(self.crm.conn):
+            current = self.crm.complaints.get(complaint_id)
+            rules.check_transition(current["status"], target)
+            values = dict(changes(current) if callable(changes) else changes)
+            values["status"] = target
+            return self.crm.complaints.update(current["id"], values)

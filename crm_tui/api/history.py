@@ -1,0 +1,43 @@
+"""The field history of one record, read from the change log: which field changed,
+from what to what, when, by which rep on which replica."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+from crm_tui.db.capture import COUNTER_BITS
+
+if TYPE_CHECKING:
+    from crm_tui.api import Crm
+
+# Bookkeeping columns that change with every edit and tell the reader nothing.
+_SKIP = frozenset({"updated_at", "created_at"})
+
+
+def hlc_time(hlc: int) -> str:
+    """The wall-clock part of a hybrid logical clock stamp as local 'YYYY-MM-DD HH:MM:SS'."""
+    wall_ms = hlc >> COUNTER_BITS
+    return dt.datetime.fromtimestamp(wall_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def field_history(crm: Crm, table: str, record_id: str) -> list[dict[str, Any]]:
+    """One entry per changed field, newest first: {field, old, new, when, hlc, rep,
+    node, op}. An insert lists the initial values (old None); a delete is one entry
+    with field '*'."""
+    entries: list[dict[str, Any]] = []
+    for change in crm.changes(table=table, row_id=record_id):
+        data = json.loads(change["data"] or "{}")
+        old = json.loads(change["old"] or "{}")
+        base = {"when": hlc_time(change["hlc"]), "hlc": change["hlc"], "rep": change["rep"],
+                "node": change["node"], "op": change["op"]}
+        if change["op"] == "delete":
+            entries.append({**base, "field": "*", "old": None, "new": None})
+            continue
+        for name, value in data.items():
+            if name in _SKIP or (change["op"] == "insert" and value is None):
+                continue
+            entries.append({**base, "field": name, "old": old.get(name), "new": value})
+    entries.sort(key=lambda e: (e["hlc"], e["node"]), reverse=True)
+    return entries

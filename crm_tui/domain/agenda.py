@@ -1,0 +1,35 @@
+"""Which follow-ups are overdue, due today or upcoming: pure date rules for the agenda."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+OVERDUE, TODAY, UPCOMING = "overdue", "today", "upcoming"
+BUCKETS = (OVERDUE, TODAY, UPCOMING)
+DEFAULT_HORIZON_DAYS = 14
+
+
+def bucket(next_action_date: str | None, today: dt.date, horizon_days: int = DEFAULT_HORIZON_DAYS) -> str | None:
+    """The agenda section of a follow-up due on `next_action_date`, or None when it is
+    beyond the horizon or has no date."""
+    if not next_action_date:
+        return None
+    due = dt.date.fromisoformat(next_action_date[:10])
+    if due < today:
+        return OVERDUE
+    if due == today:
+        return TODAY
+    if due <= today + dt.timedelta(days=horizon_days):
+        return UPCOMING
+    return None
+
+
+def is_pending(visit: Mapping[str, Any]) -> bool:
+    """A visit whose next action is set and not yet done."""
+    return bool(visit.get("next_action_date")) and not visit.get("follow_up_done")
+
+
+def days_late(next_action_date: str, today: dt.date) -> int:
+    return (today - dt.date.fromisoformat(next_action_date[:10])).days
