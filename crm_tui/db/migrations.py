@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from crm_tui.db.capture import install_capture
 
-SYNCED_TABLES = ("customers", "visits", "complaints", "orders")
+# The tables of schema 1; later migrations add their own synced tables below.
+V1_TABLES = ("customers", "visits", "complaints", "orders")
+SYNCED_TABLES = (*V1_TABLES, "surveys", "classification_overrides")
 
 _V1 = """
 CREATE TABLE replica (
@@ -173,7 +175,7 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
 
 def _v1(conn: sqlite3.Connection) -> None:
     run_script(conn, _V1 + _V1_SEARCH_TRIGGERS)
-    for table in SYNCED_TABLES:
+    for table in V1_TABLES:
         install_capture(conn, table)
 
 
@@ -181,8 +183,49 @@ def _v2(conn: sqlite3.Connection) -> None:
     """Sync state: cursor, conflicts (owned by the sync work)."""
 
 
+_V3 = """
+-- Satisfaction surveys: C = perceived / expected (docs/analytics.md). complaint_id
+-- has no foreign key: a synced survey may arrive before the complaint it follows.
+CREATE TABLE surveys (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    surveyed_at TEXT NOT NULL,
+    expected REAL NOT NULL,
+    perceived REAL NOT NULL,
+    complaint_id TEXT,
+    notes TEXT
+);
+CREATE INDEX surveys_customer ON surveys (customer_id, surveyed_at);
+CREATE INDEX surveys_date ON surveys (surveyed_at);
+
+-- A rep's manual classification with its reason; id = the customer's id, so one
+-- override per customer that merges field by field. The computed classification
+-- is written to customers.status / lifecycle_stage / tier with the override on top.
+CREATE TABLE classification_overrides (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    status TEXT,
+    lifecycle_stage TEXT,
+    tier TEXT,
+    reason TEXT NOT NULL
+);
+
+-- Per-customer aggregates of RFM and classification read only this index.
+CREATE INDEX orders_customer_amount ON orders (customer_id, ordered_at, amount);
+"""
+
+
 def _v3(conn: sqlite3.Connection) -> None:
-    """Analytics: surveys, classification (owned by the analytics work)."""
+    """Analytics: satisfaction surveys and classification overrides (both synced)."""
+    run_script(conn, _V3)
+    for table in ("surveys", "classification_overrides"):
+        install_capture(conn, table)
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]

@@ -150,7 +150,39 @@ ORDER = Entity(
     default_order="ordered_at DESC",
 )
 
-ENTITIES: dict[str, Entity] = {e.table: e for e in (CUSTOMER, VISIT, COMPLAINT, ORDER)}
+# Analytics (migration 3): satisfaction surveys, C = perceived / expected.
+SURVEY = Entity(
+    name="survey",
+    table="surveys",
+    fields=(
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("surveyed_at", kind="date", required=True, label="Date"),
+        Field("expected", kind="money", required=True, label="Expected (a)"),
+        Field("perceived", kind="money", required=True, label="Perceived (b)"),
+        Field("complaint_id", kind="ref", ref="complaints", label="Complaint"),
+        Field("notes", max_len=5000, label="Notes"),
+    ),
+    list_columns=("surveyed_at", "customer_id", "expected", "perceived", "complaint_id"),
+    default_order="surveyed_at DESC",
+)
+
+# Analytics (migration 3): a rep's manual classification of a customer, with the
+# reason; its id is the customer's id, so edits on two laptops merge field by field.
+CLASSIFICATION_OVERRIDE = Entity(
+    name="classification override",
+    table="classification_overrides",
+    fields=(
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("status", kind="enum", choices=CUSTOMER_STATUSES, label="Status"),
+        Field("lifecycle_stage", kind="enum", choices=LIFECYCLE_STAGES, label="Lifecycle stage"),
+        Field("tier", kind="enum", choices=TIERS, label="Tier"),
+        Field("reason", required=True, max_len=1000, label="Reason"),
+    ),
+    list_columns=("customer_id", "status", "lifecycle_stage", "tier", "reason"),
+)
+
+ENTITIES: dict[str, Entity] = {e.table: e for e in (CUSTOMER, VISIT, COMPLAINT, ORDER, SURVEY,
+                                                    CLASSIFICATION_OVERRIDE)}
 
 
 def entity(table: str) -> Entity:
