@@ -146,6 +146,11 @@ _SEARCH_TEXT = (
     "coalesce(NEW.email, '') || ' ' || coalesce(NEW.pinyin, ''))"
 )
 
+def search_text(row: str) -> str:
+    """SQL for a customer's search text, `row` being NEW or a table alias."""
+    return _SEARCH_TEXT.replace("NEW.", f"{row}.")
+
+
 _V1_SEARCH_TRIGGERS = f"""
 CREATE TRIGGER customers_search_insert AFTER INSERT ON customers BEGIN
     INSERT INTO customer_search (rowid, text) VALUES (NEW.rowid, {_SEARCH_TEXT});
@@ -179,8 +184,45 @@ def _v1(conn: sqlite3.Connection) -> None:
         install_capture(conn, table)
 
 
+_V2 = """
+CREATE TABLE sync_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    server_id TEXT,                         -- the server the cursor below belongs to
+    cursor INTEGER NOT NULL DEFAULT 0,      -- server sequence pulled and applied up to
+    pushed_seq INTEGER NOT NULL DEFAULT 0,  -- our node_seq the server acknowledged
+    last_sync_at TEXT,                      -- UTC time of the last complete sync
+    last_error TEXT,                        -- why the last sync failed, if it did
+    clock_warning TEXT                      -- a far-future stamp seen in a pull
+);
+INSERT INTO sync_state (id) VALUES (1);
+
+-- Same-field concurrent writes: the loser is kept here for the rep to review.
+-- Local to each replica: not synced, not captured. Values are JSON.
+CREATE TABLE conflicts (
+    id INTEGER PRIMARY KEY,
+    tbl TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    winner_value TEXT,
+    winner_hlc INTEGER NOT NULL,
+    winner_node TEXT NOT NULL,
+    winner_rep TEXT NOT NULL DEFAULT '',
+    loser_value TEXT,
+    loser_hlc INTEGER NOT NULL,
+    loser_node TEXT NOT NULL,
+    loser_rep TEXT NOT NULL DEFAULT '',
+    detected_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    resolved_at TEXT,
+    resolution TEXT,                -- mine / theirs / value / superseded
+    UNIQUE (tbl, row_id, field, loser_node, loser_hlc)
+);
+CREATE INDEX conflicts_open ON conflicts (resolved_at, tbl, row_id);
+"""
+
+
 def _v2(conn: sqlite3.Connection) -> None:
-    """Sync state: cursor, conflicts (owned by the sync work)."""
+    """Sync state: the server cursor, the acknowledged push, the conflicts table."""
+    run_script(conn, _V2)
 
 
 _V3 = """

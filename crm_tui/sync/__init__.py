@@ -1,1 +1,2 @@
-"""Sync: hybrid logical clock, wire protocol, field-level merge, client and server."""
+"""Sync: the hybrid logical clock, the wire protocol, the pure merge rules, the HTTP
+client and the server (FastAPI over a store interface)."""

@@ -1,0 +1,292 @@
+"""Sync use cases: log in to a server, run a sync (push, then pull and apply), the
+sync status, and the review of conflicts. Shared by the CLI, the UI and scripts:
+
+    from crm_tui.api import Crm
+    from crm_tui.api.sync import Sync
+    report = Sync(Crm()).run()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crm_tui.config import ConfigError, load_config, save_config
+from crm_tui.db import sync_state as sql
+from crm_tui.db.connection import transaction
+from crm_tui.domain.search import customer_pinyin
+from crm_tui.domain.validation import ValidationError
+from crm_tui.sync.client import UNREACHABLE, SyncClient
+from crm_tui.sync.merge import Change
+from crm_tui.sync.protocol import BAD_TOKEN, SEQUENCE_GAP, ProtocolError
+
+if TYPE_CHECKING:
+    from crm_tui.api import Crm
+
+PUSH_BATCH = 1000
+PULL_LIMIT = 2000
+
+# phase ("push" or "pull"), done, total (an upper bound for a pull)
+Progress = Callable[[str, int, int], None]
+
+# Local-only columns the API derives from a record; sync fills them for pulled ones.
+DERIVE = {"customers": lambda r: {"pinyin": customer_pinyin(r.get("name"), r.get("company"))}}
+
+
+class SyncError(Exception):
+    """A sync that could not finish, with a message for the user and the server's code."""
+
+    def __init__(self, message: str, code: str = "sync_failed"):
+        super().__init__(message)
+        self.code = code
+
+
+class Crash(Exception):
+    """Raised by test hooks to stand for a process dying at a chosen point."""
+
+
+@dataclass
+class SyncReport:
+    pushed: int = 0
+    push_duplicates: int = 0
+    pulled: int = 0
+    pull_duplicates: int = 0
+    rows_written: int = 0
+    rows_deleted: int = 0
+    orphans: int = 0
+    conflicts: int = 0
+    by_table: dict[str, int] = field(default_factory=dict)
+    cursor: int = 0
+    clock_warning: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Hooks:
+    """Test seams standing for a crash at the points invariant 4 is about."""
+
+    after_push: Callable[[], None] | None = None   # the server stored it; we have no ack yet
+    before_commit: Callable[[], None] | None = None  # a pulled batch applied, not committed
+
+
+def login(server: str, token: str, *, check: bool = True, http: Any = None) -> dict[str, Any]:
+    """Save the server and token to the user config (mode 0600). With `check`, ask the
+    server first: a bad token is refused before it is saved."""
+    server = server.strip().rstrip("/")
+    if not server.startswith(("http://", "https://")):
+        raise ValidationError.one("server", "must be a URL starting with http:// or https://")
+    if not token.strip():
+        raise ValidationError.one("token", "is empty")
+    info: dict[str, Any] = {"server": server, "checked": False}
+    if check:
+        with SyncClient(server, token, http=http) as client:
+            try:
+                hello = client.hello()
+                info.update(checked=True, rep=hello.rep, role=hello.role)
+            except ProtocolError as exc:
+                if exc.code != UNREACHABLE:
+                    raise SyncError(exc.message, exc.code) from None
+                info["warning"] = exc.message
+    config = load_config()
+    config["sync"] = {**config.get("sync", {}), "server": server, "token": token.strip()}
+    info["config"] = str(save_config(config))
+    return info
+
+
+def client_from_config(http: Any = None) -> SyncClient:
+    sync_cfg = load_config().get("sync", {})
+    if not isinstance(sync_cfg, dict) or not sync_cfg.get("server") or not sync_cfg.get("token"):
+        raise ConfigError("not logged in to a sync server: run `crm login --server URL --token TOKEN`")
+    return SyncClient(str(sync_cfg["server"]), str(sync_cfg["token"]), http=http)
+
+
+class Sync:
+    """Sync and conflict review for one local database."""
+
+    def __init__(self, crm: Crm):
+        self.crm = crm
+        self.conn = crm.conn
+        self.lock = crm.lock
+
+    # -- status ----------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        with self.lock:
+            st = sql.state(self.conn)
+            return {
+                "pending": sql.pending_count(self.conn),
+                "last_sync_at": st["last_sync_at"],
+                "last_error": st["last_error"],
+                "open_conflicts": sql.open_conflict_count(self.conn),
+                "cursor": st["cursor"],
+                "pushed_seq": st["pushed_seq"],
+                "clock_warning": st["clock_warning"],
+                "node": sql.local_node(self.conn),
+                "server": load_config().get("sync", {}).get("server"),
+            }
+
+    # -- the sync itself -------------------------------------------------------
+
+    def run(self, client: SyncClient | None = None, *, progress: Progress | None = None,
+            push_batch: int = PUSH_BATCH, pull_limit: int = PULL_LIMIT, hooks: Hooks | None = None,
+            max_pages: int | None = None) -> SyncReport:
+        """Push our changes, then pull and apply everyone else's. Safe to cut at any
+        point: the next run resumes with nothing lost or doubled. `max_pages` stops
+        the pull early (a partial sync)."""
+        own_client = client is None
+        client = client or client_from_config()
+        hooks = hooks or Hooks()
+        report = SyncReport()
+        try:
+            hello = client.hello()
+            with self.lock:
+                sql.bind_server(self.conn, hello.server_id)
+                node = sql.local_node(self.conn)
+            self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
+            self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello.max_offset_ms,
+                       report, progress, hooks, max_pages)
+        except ProtocolError as exc:
+            self._finish(exc.message)
+            raise SyncError(exc.message, exc.code) from None
+        except Crash:
+            raise
+        except Exception as exc:
+            self._finish(str(exc))
+            raise
+        finally:
+            if own_client:
+                client.close()
+        self._finish(None)
+        return report
+
+    def _finish(self, error: str | None) -> None:
+        with self.lock:
+            sql.finish_sync(self.conn, error)
+
+    def _push(self, client: SyncClient, node: str, batch_size: int, report: SyncReport,
+              progress: Progress | None, hooks: Hooks) -> None:
+        with self.lock:
+            acked = sql.state(self.conn)["pushed_seq"]
+            total = sql.pending_count(self.conn)
+        gaps = 0
+        while True:
+            with self.lock:
+                batch = sql.pending_changes(self.conn, acked, batch_size)
+            if not batch:
+                return
+            try:
+                result = client.push(node, batch)
+            except ProtocolError as exc:
+                # The server holds less of our sequence than we thought (a lost batch,
+                # a restored server): resend from where it says.
+                if exc.code != SEQUENCE_GAP or exc.expected_seq is None or gaps >= 3:
+                    raise
+                gaps += 1
+                acked = exc.expected_seq - 1
+                continue
+            if hooks.after_push:
+                hooks.after_push()
+            if result.acked_seq < batch[-1]["node_seq"]:
+                raise SyncError(f"the server acknowledged up to {result.acked_seq}, "
+                                f"not {batch[-1]['node_seq']}; try again")
+            acked = result.acked_seq
+            with self.lock:
+                sql.set_pushed(self.conn, acked)
+            report.pushed += result.accepted
+            report.push_duplicates += result.duplicates
+            if progress:
+                progress("push", report.pushed + report.push_duplicates, total)
+
+    def _pull(self, client: SyncClient, node: str, limit: int, max_offset_ms: int, report: SyncReport,
+              progress: Progress | None, hooks: Hooks, max_pages: int | None) -> None:
+        with self.lock:
+            cursor = sql.state(self.conn)["cursor"]
+        start = cursor
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            page = client.pull(node, cursor, limit)
+            pages += 1
+            batch = [Change(c["node"], c["node_seq"], c["hlc"], c["tbl"], c["row_id"], c["op"], c["data"],
+                            c.get("old"), c.get("base"), c.get("rep", "")) for c in page["changes"]]
+            if page["cursor"] < cursor:
+                raise SyncError(f"the server moved the cursor back ({page['cursor']} < {cursor})")
+            with self.lock:
+                applied = sql.apply_batch(self.conn, batch, cursor=page["cursor"], max_offset_ms=max_offset_ms,
+                                          derive=DERIVE, before_commit=hooks.before_commit)
+            cursor = page["cursor"]
+            report.cursor = cursor
+            report.pulled += applied.received
+            report.pull_duplicates += applied.duplicates
+            report.rows_written += applied.rows_written
+            report.rows_deleted += applied.rows_deleted
+            report.orphans += applied.orphans
+            report.conflicts += applied.conflicts
+            for tbl, n in applied.by_table.items():
+                report.by_table[tbl] = report.by_table.get(tbl, 0) + n
+            if applied.refused_stamp is not None:
+                with self.lock:
+                    report.clock_warning = sql.state(self.conn)["clock_warning"]
+            if progress:
+                progress("pull", cursor - start, max(page["watermark"] - start, 1))
+            if not page["more"]:
+                return
+            if not page["changes"] and page["cursor"] == cursor and page["more"]:
+                raise SyncError("the server returned an empty page without moving the cursor")
+
+    # -- conflicts -------------------------------------------------------------
+
+    def conflicts(self, *, include_resolved: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+        """Open conflicts (oldest first), each with `mine` and `theirs` as `resolve`
+        would understand them."""
+        with self.lock:
+            node = sql.local_node(self.conn)
+            rows = sql.list_conflicts(self.conn, include_resolved=include_resolved, limit=limit)
+        return [self._sides(r, node) for r in rows]
+
+    def conflict(self, conflict_id: int) -> dict[str, Any]:
+        with self.lock:
+            row = sql.get_conflict(self.conn, conflict_id)
+            node = sql.local_node(self.conn)
+        if row is None:
+            from crm_tui.api.records import NotFound
+
+            raise NotFound(f"no conflict with id {conflict_id}")
+        return self._sides(row, node)
+
+    @staticmethod
+    def _sides(row: dict[str, Any], node: str) -> dict[str, Any]:
+        # "mine" is the value written on this replica when one side was; otherwise the
+        # value the record holds now (the winner), and "theirs" the one that lost.
+        mine_is_loser = row["loser_node"] == node and row["winner_node"] != node
+        row["mine"] = row["loser_value"] if mine_is_loser else row["winner_value"]
+        row["theirs"] = row["winner_value"] if mine_is_loser else row["loser_value"]
+        return row
+
+    def resolve(self, conflict_id: int, keep: str) -> dict[str, Any]:
+        """Settle a conflict keeping `mine`, `theirs` or a new VALUE. A value other
+        than the current one is written as a normal captured change, so it syncs like
+        any other edit; keeping the current value only closes the conflict here."""
+        c = self.conflict(conflict_id)
+        if c["resolved_at"]:
+            raise ValidationError.one("conflict", f"{conflict_id} was already resolved ({c['resolution']})")
+        if keep == "mine":
+            value, how = c["mine"], "mine"
+        elif keep == "theirs":
+            value, how = c["theirs"], "theirs"
+        else:
+            value, how = keep, "value"
+        records = self.crm.records(c["tbl"])
+        if c["field"] not in records.entity.field_names:
+            raise ValidationError.one(c["field"], "is managed by crm_tui and cannot be set by hand")
+        with self.lock, transaction(self.conn):
+            current = records.get(c["row_id"])
+            if current.get(c["field"]) != value:
+                records.update(c["row_id"], {c["field"]: value})
+            sql.mark_resolved(self.conn, conflict_id, how)
+        return {**self.conflict(conflict_id), "kept": value}
+
+
+__all__ = ["BAD_TOKEN", "Crash", "Hooks", "Sync", "SyncError", "SyncReport", "client_from_config", "login"]

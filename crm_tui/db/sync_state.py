@@ -1,0 +1,341 @@
+"""SQL of the local side of sync: changes waiting to be pushed, the server cursor,
+applying a pulled batch (with capture paused and the batch's own stamps), and the
+conflicts table. The merge rules themselves are pure, in `crm_tui.sync.merge`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_tui.db.capture import LOCAL_ONLY_COLUMNS
+from crm_tui.db.connection import transaction
+from crm_tui.db.migrations import SYNCED_TABLES
+from crm_tui.sync import clock
+from crm_tui.sync.merge import Change, Conflict, Outcome, fold, merge
+
+# table -> function(record values) -> local-only derived columns (e.g. pinyin).
+Derive = Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]
+
+_CHUNK = 500  # bound on the host parameters of one IN (...) query
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _utc_now(conn: sqlite3.Connection) -> str:
+    return conn.execute("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')").fetchone()[0]
+
+
+# -- state and pending changes ---------------------------------------------------
+
+def state(conn: sqlite3.Connection) -> dict[str, Any]:
+    row = conn.execute(
+        "SELECT server_id, cursor, pushed_seq, last_sync_at, last_error, clock_warning FROM sync_state"
+    ).fetchone()
+    return dict(row)
+
+
+def local_node(conn: sqlite3.Connection) -> str:
+    return conn.execute("SELECT node FROM replica").fetchone()[0]
+
+
+def pending_count(conn: sqlite3.Connection) -> int:
+    """Local changes the server has not acknowledged."""
+    return conn.execute(
+        "SELECT count(*) FROM change_log WHERE node = (SELECT node FROM replica) "
+        "AND node_seq > (SELECT pushed_seq FROM sync_state)"
+    ).fetchone()[0]
+
+
+def pending_changes(conn: sqlite3.Connection, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    """This replica's own changes after node_seq `after_seq`, oldest first, decoded."""
+    rows = conn.execute(
+        "SELECT node, node_seq, hlc, tbl, row_id, op, data, old, base, rep FROM change_log "
+        "WHERE node = (SELECT node FROM replica) AND node_seq > ? ORDER BY node_seq LIMIT ?",
+        (after_seq, limit),
+    ).fetchall()
+    loads = json.loads
+    return [
+        {"node": r[0], "node_seq": r[1], "hlc": r[2], "tbl": r[3], "row_id": r[4], "op": r[5],
+         "data": loads(r[6]), "old": loads(r[7]) if r[7] else None,
+         "base": loads(r[8]) if r[8] else None, "rep": r[9]}
+        for r in rows
+    ]
+
+
+def set_pushed(conn: sqlite3.Connection, acked_seq: int) -> None:
+    with transaction(conn):
+        conn.execute("UPDATE sync_state SET pushed_seq = ?", (acked_seq,))
+
+
+def bind_server(conn: sqlite3.Connection, server_id: str) -> bool:
+    """Remember which server the cursor belongs to; a different server (a new one, or
+    one restored from scratch) starts from cursor 0. True when it changed."""
+    with transaction(conn):
+        current = conn.execute("SELECT server_id FROM sync_state").fetchone()[0]
+        if current == server_id:
+            return False
+        conn.execute("UPDATE sync_state SET server_id = ?, cursor = 0, pushed_seq = 0", (server_id,))
+        return True
+
+
+def finish_sync(conn: sqlite3.Connection, error: str | None) -> None:
+    with transaction(conn):
+        if error is None:
+            conn.execute("UPDATE sync_state SET last_sync_at = ?, last_error = NULL", (_utc_now(conn),))
+        else:
+            conn.execute("UPDATE sync_state SET last_error = ?", (error,))
+
+
+# -- applying a pulled batch -------------------------------------------------------
+
+@dataclass
+class Applied:
+    """What one applied batch did."""
+
+    received: int = 0       # new changes stored in the log
+    duplicates: int = 0     # changes already held (a re-sent page, our own echo)
+    rows_written: int = 0
+    rows_deleted: int = 0
+    orphans: int = 0        # child records whose customer is deleted: left out
+    conflicts: int = 0
+    by_table: dict[str, int] = field(default_factory=dict)
+    refused_stamp: int | None = None  # a far-future stamp not adopted by our clock
+
+
+class _Tables:
+    """Column lists and statements of the synced tables, read from the live schema."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.columns: dict[str, list[str]] = {}
+        self.sql: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+    def cols(self, table: str) -> list[str]:
+        if table not in self.columns:
+            self.columns[table] = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+        return self.columns[table]
+
+    def statement(self, kind: str, table: str, cols: tuple[str, ...]) -> str:
+        key = (kind, table, cols)
+        if key not in self.sql:
+            if kind == "insert":
+                self.sql[key] = (f"INSERT INTO {table} (id, {', '.join(cols)}) "
+                                 f"VALUES (?, {', '.join('?' * len(cols))})")
+            else:
+                self.sql[key] = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?"
+        return self.sql[key]
+
+
+def _history(conn: sqlite3.Connection, rows: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Change]]:
+    """The changes already in the local log for these records."""
+    by_table: dict[str, list[str]] = {}
+    for tbl, row_id in rows:
+        by_table.setdefault(tbl, []).append(row_id)
+    found: dict[tuple[str, str], list[Change]] = {}
+    loads = json.loads
+    for tbl, ids in by_table.items():
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            for r in conn.execute(
+                "SELECT node, node_seq, hlc, row_id, op, data, base, rep FROM change_log "
+                f"WHERE tbl = ? AND row_id IN ({', '.join('?' * len(chunk))})", (tbl, *chunk)
+            ):
+                found.setdefault((tbl, r[3]), []).append(Change(
+                    r[0], r[1], r[2], tbl, r[3], r[4], loads(r[5]), None,
+                    loads(r[6]) if r[6] else None, r[7]))
+    return found
+
+
+def _known(conn: sqlite3.Connection, batch: Sequence[Change]) -> set[tuple[str, int]]:
+    """The (node, node_seq) of the batch already in the local log."""
+    spans: dict[str, tuple[int, int]] = {}
+    for c in batch:
+        lo, hi = spans.get(c.node, (c.node_seq, c.node_seq))
+        spans[c.node] = (min(lo, c.node_seq), max(hi, c.node_seq))
+    known: set[tuple[str, int]] = set()
+    for node, (lo, hi) in spans.items():
+        known.update(conn.execute(
+            "SELECT node, node_seq FROM change_log WHERE node = ? AND node_seq BETWEEN ? AND ?", (node, lo, hi)
+        ).fetchall())
+    return known
+
+
+def apply_batch(conn: sqlite3.Connection, batch: Sequence[Change], *, cursor: int,
+                max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS, derive: Derive | None = None,
+                before_commit: Callable[[], None] | None = None) -> Applied:
+    """Apply pulled changes (in server order) and move the cursor, in one transaction:
+    a crash anywhere leaves either all of it or none of it. Duplicates are skipped;
+    capture is paused so the changes keep their own stamps in the log."""
+    report = Applied()
+    tables = _Tables(conn)
+    with transaction(conn):
+        conn.execute("UPDATE replica SET capture = 0")
+        known = _known(conn, batch)
+        fresh: list[Change] = []
+        for c in batch:
+            if c.key in known:
+                report.duplicates += 1
+                continue
+            known.add(c.key)
+            fresh.append(c)
+        groups: dict[tuple[str, str], list[Change]] = {}
+        for c in fresh:
+            groups.setdefault((c.tbl, c.row_id), []).append(c)
+        history = _history(conn, groups)
+        conn.executemany(
+            "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(c.node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _dumps(c.data),
+              None if c.old is None else _dumps(c.old), None if c.base is None else _dumps(c.base), c.rep)
+             for c in fresh],
+        )
+        report.received = len(fresh)
+        conflicts: list[Conflict] = []
+        superseded: list[tuple[str, str, str, tuple[int, str]]] = []
+        for (tbl, row_id), changes in groups.items():
+            report.by_table[tbl] = report.by_table.get(tbl, 0) + len(changes)
+            past = history.get((tbl, row_id), [])
+            row_state = fold(past)
+            outcome = Outcome()
+            for c in changes:
+                merge(row_state, c, outcome)
+            conflicts += outcome.conflicts
+            superseded += [(tbl, row_id, name, stamp) for name, stamp in outcome.superseded]
+            if tbl in SYNCED_TABLES:  # a table from a newer schema stays in the log only
+                _write_row(conn, tables, tbl, row_id, row_state.values(), bool(past), derive, report)
+        _record_conflicts(conn, conflicts, superseded)
+        report.conflicts = len(conflicts)
+        report.refused_stamp = _advance_clock(conn, fresh, max_offset_ms)
+        conn.execute("UPDATE sync_state SET cursor = ?", (cursor,))
+        conn.execute("UPDATE replica SET capture = 1")
+        if before_commit is not None:
+            before_commit()  # a test seam: a crash here must leave nothing behind
+    return report
+
+
+def _write_row(conn: sqlite3.Connection, tables: _Tables, tbl: str, row_id: str,
+               values: dict[str, Any] | None, had_history: bool, derive: Derive | None,
+               report: Applied) -> None:
+    exists = had_history and conn.execute(f"SELECT 1 FROM {tbl} WHERE id = ?", (row_id,)).fetchone() is not None
+    if values is None:
+        if exists:
+            conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+            report.rows_deleted += 1
+        return
+    live = tables.cols(tbl)
+    record = {k: v for k, v in values.items() if k in live and k != "id" and k not in LOCAL_ONLY_COLUMNS}
+    if derive and tbl in derive:
+        record.update(derive[tbl](record))
+    cols = tuple(record)
+    try:
+        if exists:
+            conn.execute(tables.statement("update", tbl, cols), (*record.values(), row_id))
+        else:
+            conn.execute(tables.statement("insert", tbl, cols), (row_id, *record.values()))
+        report.rows_written += 1
+    except sqlite3.IntegrityError as exc:
+        if not exists and "UNIQUE" in str(exc):
+            # A row written while capture was off has no history: overwrite it.
+            conn.execute(tables.statement("update", tbl, cols), (*record.values(), row_id))
+            report.rows_written += 1
+            return
+        if "FOREIGN KEY" not in str(exc):
+            raise
+        # The record points to a deleted (tombstoned) customer: it goes the way the
+        # cascade took it on the replica that deleted the customer.
+        report.orphans += 1
+        if exists:
+            conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+
+
+def _record_conflicts(conn: sqlite3.Connection, conflicts: Sequence[Conflict],
+                      superseded: Sequence[tuple[str, str, str, tuple[int, str]]]) -> None:
+    if superseded:
+        conn.executemany(
+            "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = 'superseded' "
+            "WHERE tbl = ? AND row_id = ? AND field = ? AND winner_hlc = ? AND winner_node = ? "
+            "AND resolved_at IS NULL",
+            [(t, r, f, s[0], s[1]) for t, r, f, s in superseded],
+        )
+    if conflicts:
+        conn.executemany(
+            "INSERT OR IGNORE INTO conflicts (tbl, row_id, field, winner_value, winner_hlc, winner_node, "
+            "winner_rep, loser_value, loser_hlc, loser_node, loser_rep) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(c.tbl, c.row_id, c.field, _dumps(c.winner_value), c.winner_stamp[0], c.winner_stamp[1],
+              c.winner_rep, _dumps(c.loser_value), c.loser_stamp[0], c.loser_stamp[1], c.loser_rep)
+             for c in conflicts],
+        )
+
+
+def _advance_clock(conn: sqlite3.Connection, fresh: Sequence[Change], max_offset_ms: int) -> int | None:
+    """Hybrid logical clock receive: our next stamp comes after everything we hold,
+    except a stamp absurdly far ahead, which is refused (and reported)."""
+    if not fresh:
+        return None
+    wall, counter = conn.execute("SELECT wall, counter FROM replica").fetchone()
+    now = clock.now_ms()
+    refused = None
+    for hlc in sorted({c.hlc for c in fresh}, reverse=True):
+        got = clock.receive(wall, counter, hlc, now=now, max_offset_ms=max_offset_ms)
+        if got.refused is None:
+            wall, counter = got.wall, got.counter
+            break
+        refused = refused or got.refused
+    conn.execute("UPDATE replica SET wall = ?, counter = ?", (wall, counter))
+    if refused is not None:
+        conn.execute(
+            "UPDATE sync_state SET clock_warning = ?",
+            (f"a pulled change was stamped {clock.ahead_ms(refused, now) // 1000} s in the future; "
+             "our clock did not follow it",),
+        )
+    return refused
+
+
+# -- conflicts ------------------------------------------------------------------------
+
+def _conflict(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("winner_value", "loser_value"):
+        out[key] = json.loads(out[key]) if out[key] is not None else None
+    return out
+
+
+def list_conflicts(conn: sqlite3.Connection, *, include_resolved: bool = False,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM conflicts" + ("" if include_resolved else " WHERE resolved_at IS NULL") + " ORDER BY id"
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [_conflict(r) for r in conn.execute(sql, params)]
+
+
+def get_conflict(conn: sqlite3.Connection, conflict_id: int) -> dict[str, Any] | None:
+    row = conn.execute("SELECT * FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
+    return _conflict(row) if row else None
+
+
+def open_conflict_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM conflicts WHERE resolved_at IS NULL").fetchone()[0]
+
+
+def mark_resolved(conn: sqlite3.Connection, conflict_id: int, resolution: str) -> None:
+    """Inside the caller's transaction (with the write that resolves it)."""
+    conn.execute(
+        "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = ? WHERE id = ?",
+        (resolution, conflict_id),
+    )
+
+
+def current_stamp(conn: sqlite3.Connection, tbl: str, row_id: str, name: str) -> tuple[int, str] | None:
+    """The (hlc, node) of the change whose value a field holds now."""
+    row = conn.execute(
+        "SELECT hlc, node FROM change_log WHERE tbl = ? AND row_id = ? AND json_type(data, '$.' || ?) IS NOT NULL "
+        "ORDER BY hlc DESC, node DESC LIMIT 1", (tbl, row_id, name),
+    ).fetchone()
+    return (row[0], row[1]) if row else None

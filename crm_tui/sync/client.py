@@ -1,0 +1,56 @@
+"""The HTTP side of a sync, over httpx: hello, push and pull, with every server
+error turned into a `ProtocolError` carrying the server's code and reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, Hello, ProtocolError, PushResult
+
+UNREACHABLE = "unreachable"
+
+
+class SyncClient:
+    def __init__(self, server: str, token: str, *, http: httpx.Client | None = None,
+                 timeout: float = 60.0):
+        self.server = server.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
+        if http is None:
+            http = httpx.Client(base_url=self.server, timeout=timeout)
+        http.headers.update(headers)
+        self.http = http
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            response = self.http.request(method, self.server + path, json=body)
+        except httpx.HTTPError as exc:
+            raise ProtocolError(UNREACHABLE, f"cannot reach the sync server {self.server}: {exc}", 0) from exc
+        if response.status_code >= 400:
+            try:
+                err = response.json()
+                raise ProtocolError(err["error"], err["message"], response.status_code, err.get("expected_seq"))
+            except (ValueError, KeyError, TypeError):
+                raise ProtocolError("server_error", f"the sync server answered {response.status_code}: "
+                                    f"{response.text[:200]}", response.status_code) from None
+        return response.json()
+
+    def hello(self) -> Hello:
+        return Hello.model_validate(self._call("GET", "/v1/hello"))
+
+    def push(self, node: str, changes: list[dict[str, Any]]) -> PushResult:
+        return PushResult.model_validate(self._call("POST", "/v1/push", {"node": node, "changes": changes}))
+
+    def pull(self, node: str, after: int, limit: int) -> dict[str, Any]:
+        """A page of changes as plain dicts (a large pull is not validated twice)."""
+        return self._call("POST", "/v1/pull", {"node": node, "after": after, "limit": limit})

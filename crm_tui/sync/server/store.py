@@ -1,0 +1,116 @@
+"""The interface every server store implements (SQLite now, PostgreSQL next). The
+app above it holds no storage-specific logic: it authenticates, checks clocks and
+protocol, and calls these methods.
+
+Contract of the log (DESIGN invariant 7): append-only; each change gets a server
+sequence when stored; `pull` returns only changes at or below the commit watermark,
+the highest sequence below which every change is committed. With several writers
+(PostgreSQL) sequences can commit out of order, so the watermark is not simply
+max(seq): a store must compute it so that a cursor never skips a change that
+commits later. The SQLite store has one writer, so its watermark is max(seq) read in
+the same read transaction as the page."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from crm_tui.sync.protocol import WireChange
+
+ROLES = ("rep", "manager")
+
+
+class StoreError(Exception):
+    """A request the store refuses, with a message for the user."""
+
+
+class SequenceGap(StoreError):
+    """A push that would leave a hole in a node's sequence (a lost or reordered
+    batch): the client must resend from `expected`."""
+
+    def __init__(self, node: str, expected: int, got: int):
+        super().__init__(f"node {node}: expected change {expected} next, got {got}; resend from {expected}")
+        self.expected = expected
+
+
+class NodeTaken(StoreError):
+    """A node id already bound to another rep."""
+
+
+@dataclass(frozen=True)
+class RepInfo:
+    name: str
+    role: str
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    accepted: int
+    duplicates: int
+    acked_seq: int
+
+
+# A stored change as the store hands it out: JSON fields stay encoded text so that a
+# large pull is not decoded and re-encoded on the server.
+# (server_seq, node, node_seq, hlc, tbl, row_id, op, data, old, base, rep)
+StoredChange = tuple[int, str, int, int, str, str, str, str, str | None, str | None, str]
+
+
+@dataclass(frozen=True)
+class Page:
+    changes: list[StoredChange]
+    cursor: int
+    watermark: int
+
+
+class Store(ABC):
+    server_id: str
+
+    @abstractmethod
+    def add_rep(self, name: str, role: str, token_hash: str) -> RepInfo:
+        """Register a rep (or give a revoked one a new token)."""
+
+    @abstractmethod
+    def list_reps(self) -> list[RepInfo]: ...
+
+    @abstractmethod
+    def revoke_rep(self, name: str) -> bool:
+        """Revoke a rep's token; False when there is no such active rep."""
+
+    @abstractmethod
+    def rep_for_token(self, token_hash: str) -> RepInfo | None:
+        """The rep holding this token (revoked ones too, so the app can say so)."""
+
+    @abstractmethod
+    def push(self, rep: str, node: str, changes: Sequence[WireChange]) -> PushOutcome:
+        """Append a node's changes in one transaction, each (node, node_seq) once.
+        Changes already held are counted as duplicates; a batch that does not
+        continue the node's sequence raises SequenceGap; a node bound to another
+        rep raises NodeTaken."""
+
+    @abstractmethod
+    def acked_seq(self, node: str) -> int:
+        """The highest sequence of `node` the store holds (0 if none)."""
+
+    @abstractmethod
+    def watermark(self) -> int:
+        """The commit watermark: every change at or below it is committed."""
+
+    @abstractmethod
+    def pull(self, after: int, limit: int, exclude_node: str | None = None) -> Page:
+        """Up to `limit` changes with after < server_seq <= watermark in server order,
+        leaving out `exclude_node`'s own. `cursor` is where the next pull starts."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many changes the log holds."""
+
+    def close(self) -> None:  # noqa: B027 - optional for stores without resources
+        pass
