@@ -4,9 +4,9 @@ every path. Returns plain dicts keyed by field name."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-import sqlite3
 from typing import Any
 
 from ulid import ULID
