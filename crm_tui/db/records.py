@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from crm_tui.db.bulk import bulk_insert
 from crm_tui.domain.entities import Entity
 
 OPERATORS = {"=": "=", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "~": "LIKE"}
@@ -106,8 +107,9 @@ def insert(conn: sqlite3.Connection, ent: Entity, values: Mapping[str, Any]) -> 
     )
 
 
-def insert_many(conn: sqlite3.Connection, ent: Entity, cols: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    conn.executemany(f"INSERT INTO {ent.table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+def insert_many(conn: sqlite3.Connection, ent: Entity, cols: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert many records in the caller's transaction, captured and indexed in bulk."""
+    return bulk_insert(conn, ent.table, cols, rows)
 
 
 def update(conn: sqlite3.Connection, ent: Entity, record_id: str, values: Mapping[str, Any]) -> None:
