@@ -18,6 +18,11 @@ from typer.core import TyperGroup
 from crm_tui.api import Crm, DatabaseError, NotFound, ValidationError
 from crm_tui.config import ConfigError
 
+try:  # typer >= 0.16 runs on its own copy of click, with its own context stack
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click import get_current_context
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -37,7 +42,7 @@ def db_path(db: Path | None) -> Path | None:
     """`--db` given on the command itself wins over the one before the subcommand."""
     if db is not None:
         return db
-    ctx = click.get_current_context(silent=True)
+    ctx = get_current_context(silent=True)
     while ctx is not None:
         if ctx.params.get("db"):
             return ctx.params["db"]
@@ -87,4 +92,4 @@ class CrmGroup(TyperGroup):
             report_errors(str(e) for e in exc.errors)
         except (NotFound, DatabaseError, ConfigError, UserError) as exc:
             report_errors([str(exc)])
-        raise click.exceptions.Exit(1)
+        raise typer.Exit(1)

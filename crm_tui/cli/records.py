@@ -1,1 +1,399 @@
-"""Commands for customers, visits, complaints and orders (being written)."""
+"""`crm customers|visits|complaints|orders add|list|show|edit|delete|update|import|export`.
+
+The commands of the four record kinds are generated from the entity definitions in
+`crm_tui.domain.entities`: one option per field (`--company-size`, `--customer` for
+the customer a visit belongs to), so a new field shows up in the CLI by itself."""
+
+
+import datetime as dt
+import inspect
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from crm_tui.api import Crm, Filter, Record, parse_filter
+from crm_tui.api.exporting import FORMATS, export_records, export_to_path
+from crm_tui.api.importing import ImportFileError, import_records, possible_duplicates
+from crm_tui.api.names import with_customer_names
+from crm_tui.cli.common import (
+    DbOpt,
+    JsonOpt,
+    UserError,
+    console,
+    err_console,
+    open_crm,
+    print_json,
+    print_record,
+    print_table,
+)
+from crm_tui.domain.entities import ENTITIES, Entity, Field
+
+# The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
+KINDS = ("customers", "visits", "complaints", "orders")
+TABLE_LIMIT = 100  # rows a table shows when no --limit is given (JSON gives all)
+PROGRESS_FROM = 5000  # rows from which imports and exports show a progress bar
+
+HELP = {
+    "customers": "Customers (客户): add, find, edit, import and export.",
+    "visits": "Visits and follow-ups (拜访 / 回访) of customers.",
+    "complaints": "Complaints (投诉) and their handling.",
+    "orders": "Orders (交易记录): date, product, quantity, amount.",
+}
+
+
+def option_name(f: Field) -> str:
+    return "--customer" if f.name == "customer_id" else "--" + f.name.replace("_", "-")
+
+
+def field_help(f: Field) -> str:
+    text = f.label or f.name
+    if f.choices:
+        text += f" ({'|'.join(f.choices)})"
+    elif f.kind in ("date", "datetime"):
+        text += " (YYYY-MM-DD" + (" HH:MM)" if f.kind == "datetime" else ")")
+    elif f.kind == "tags":
+        text += " (comma separated)"
+    elif f.kind == "ref":
+        text += " id (a unique prefix will do)"
+    return text + (" [required]" if f.required else "")
+
+
+def field_params(ent: Entity) -> list[inspect.Parameter]:
+    """One `--field VALUE` option per field of the entity, all optional strings:
+    validation (and its messages) belongs to the API."""
+    params = []
+    for f in (*ent.fields, Field("owner", label="Owner rep")):
+        option = typer.Option(option_name(f), help=field_help(f), show_default=False)
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                        annotation=Annotated[str | None, option], default=None))
+    return params
+
+
+def with_signature(func: Callable[..., Any], params: list[inspect.Parameter]) -> Callable[..., Any]:
+    """Give a **kwargs command the parameters typer should offer."""
+    func.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return func
+
+
+def common_params() -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return [inspect.Parameter("db", kw, annotation=DbOpt, default=None),
+            inspect.Parameter("as_json", kw, annotation=JsonOpt, default=False)]
+
+
+def resolve_customer(crm: Crm, values: dict[str, Any]) -> None:
+    """`--customer` takes a unique id prefix; store the full id."""
+    if values.get("customer_id"):
+        values["customer_id"] = crm.customers.get(values["customer_id"])["id"]
+
+
+# What `add` fills in when left out, so a rep logs a call without typing the time.
+# (Visits default to now in the agenda; complaints get their status, received time and
+# SLA due time from the complaint workflow.)
+ADD_DEFAULTS: dict[str, dict[str, Callable[[], str]]] = {
+    "complaints": {"priority": lambda: "medium"},
+    "orders": {"ordered_at": lambda: dt.date.today().isoformat()},
+}
+
+
+def create(crm: Crm, table: str, data: dict[str, Any]) -> Record:
+    """A new record through its use case: a visit is logged on the agenda, a complaint
+    opened in the complaint workflow, the rest created as they are."""
+    if table == "visits":
+        return crm.agenda.log_visit(data)
+    if table == "complaints":
+        return crm.complaint_workflow.open(data)
+    return crm.records(table).create(data)
+
+
+def show_columns(ent: Entity) -> list[str]:
+    cols = ["id", *ent.list_columns]
+    return ["customer_name" if c == "customer_id" else c for c in cols]
+
+
+def split_assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise UserError(f"--set {text!r}: expected FIELD=VALUE")
+    return name.strip().replace("-", "_"), value
+
+
+@contextmanager
+def progress_bar(label: str, show: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr (stdout may carry the export) for big jobs."""
+    if not show:
+        yield lambda phase, done, total: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(f"{label}: {phase}", total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        yield update
+
+
+def count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as fh:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    except OSError:
+        return 0
+
+
+def register(app: typer.Typer) -> None:
+    for table in KINDS:
+        app.add_typer(build(table), name=table)
+
+
+def build(table: str) -> typer.Typer:
+    ent = ENTITIES[table]
+    sub = typer.Typer(help=HELP[table], no_args_is_help=True)
+    kw = inspect.Parameter.KEYWORD_ONLY
+
+    # -- add -------------------------------------------------------------------------
+    def add(db: Path | None = None, as_json: bool = False, **values: str | None) -> None:
+        data = {k: v for k, v in values.items() if v is not None}
+        for name, default in ADD_DEFAULTS.get(table, {}).items():
+            data.setdefault(name, default())
+        with open_crm(db) as crm:
+            resolve_customer(crm, data)
+            duplicates = possible_duplicates(crm, data) if table == "customers" else []
+            record = create(crm, table, data)
+        for match, reason in duplicates:
+            err_console.print(f"[yellow]warning:[/yellow] possible duplicate of {match['id']} "
+                              f"{match.get('name') or ''} ({reason})", highlight=False)
+        if as_json:
+            print_json(record)
+        else:
+            console.print(f"added {ent.name} [bold]{record['id']}[/bold]", highlight=False)
+            print_record(record)
+
+    sub.command("add", help=f"Add a {ent.name}; prints its id.")(
+        with_signature(add, common_params() + field_params(ent)))
+
+    # -- list ------------------------------------------------------------------------
+    filter_options: dict[str, tuple[str, str]] = {"owner": ("--owner", "owner")}
+    if table == "customers":
+        filter_options |= {"status": ("--status", "status"), "tier": ("--tier", "tier"),
+                           "region": ("--region", "region"), "tag": ("--tag", "tags")}
+    else:
+        filter_options |= {"customer": ("--customer", "customer_id")}
+    if table == "complaints":
+        filter_options |= {"status": ("--status", "status"), "priority": ("--priority", "priority")}
+
+    def list_(db: Path | None = None, as_json: bool = False, where: list[str] | None = None,
+              search: str | None = None, order: str | None = None, limit: int | None = None,
+              **shortcuts: str | None) -> None:
+        with open_crm(db) as crm:
+            filters = [parse_filter(ent, text) for text in where or []]
+            for key, value in shortcuts.items():
+                if value is None:
+                    continue
+                column = filter_options[key][1]
+                if column == "customer_id":
+                    value = crm.customers.get(value)["id"]
+                filters.append(parse_filter(ent, f"{column}={value}"))
+            records = crm.records(table)
+            shown = limit if limit is not None or as_json else TABLE_LIMIT
+            rows = records.list(filters, search=search, order=order, limit=shown)
+            if as_json:
+                print_json(rows)
+                return
+            total = records.count(filters, search=search)
+            if table != "customers":
+                with_customer_names(crm, rows)
+        caption = f"{len(rows)} of {total}" + (" (use --limit or --json for more)" if total > len(rows) else "")
+        print_table(rows, show_columns(ent), title=table, caption=caption)
+
+    list_params = common_params() + [
+        inspect.Parameter("where", kw, default=None, annotation=Annotated[list[str] | None, typer.Option(
+            "--where", "-w", help="Condition FIELD=VALUE (also != < <= > >= and ~ for contains); repeatable.",
+            show_default=False)]),
+    ]
+    if table == "customers":
+        list_params.append(inspect.Parameter("search", kw, default=None, annotation=Annotated[
+            str | None, typer.Option("--search", "-s", help="Any part of name, company, phone, email or "
+                                     "pinyin (张伟, zhangwei, zw).", show_default=False)]))
+    list_params += [
+        inspect.Parameter("order", kw, default=None, annotation=Annotated[str | None, typer.Option(
+            "--order", help="Sort by FIELD, or -FIELD for descending.", show_default=False)]),
+        inspect.Parameter("limit", kw, default=None, annotation=Annotated[int | None, typer.Option(
+            "--limit", "-n", min=0, help=f"At most N records (tables show {TABLE_LIMIT} unless given).",
+            show_default=False)]),
+    ]
+    for key, (flag, column) in filter_options.items():
+        list_params.append(inspect.Parameter(key, kw, default=None, annotation=Annotated[
+            str | None, typer.Option(flag, help=f"Only records with this {column.replace('_', ' ')}.",
+                                     show_default=False)]))
+    sub.command("list", help=f"List {table}, filtered and sorted.")(with_signature(list_, list_params))
+
+    # -- show ------------------------------------------------------------------------
+    def show(record_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+             db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        with open_crm(db) as crm:
+            record = crm.records(table).get(record_id)
+        print_json(record) if as_json else print_record(record)
+
+    sub.command("show", help=f"Show one {ent.name}.")(show)
+
+    # -- edit ------------------------------------------------------------------------
+    def edit(record_id: str, db: Path | None = None, as_json: bool = False, **values: str | None) -> None:
+        # An empty value ("") clears a field; a left-out option leaves it alone.
+        changes = {k: v for k, v in values.items() if v is not None}
+        if not changes:
+            raise UserError("nothing to change: give --FIELD VALUE for each field to set")
+        with open_crm(db) as crm:
+            resolve_customer(crm, changes)
+            record = crm.records(table).update(record_id, changes)
+        if as_json:
+            print_json(record)
+        else:
+            console.print(f"updated {ent.name} [bold]{record['id']}[/bold]", highlight=False)
+            print_record(record)
+
+    id_param = inspect.Parameter("record_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
+        str, typer.Argument(metavar="ID", help="Id or unique prefix.")])
+    edit_params = [id_param, *common_params(), *field_params(ent)]
+    sub.command("edit", help=f"Change fields of one {ent.name}; --FIELD '' clears a field.")(
+        with_signature(edit, edit_params))
+
+    # -- delete ----------------------------------------------------------------------
+    def delete(record_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+               db: DbOpt = None, as_json: JsonOpt = False,
+               yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
+        with open_crm(db) as crm:
+            records = crm.records(table)
+            record = records.get(record_id)
+            label = record.get("name") or record.get("product") or record.get("description") or ""
+            if not yes and not typer.confirm(f"Delete {ent.name} {record['id']} {label}?"):
+                raise typer.Exit(1)
+            records.delete(record["id"])
+        if as_json:
+            print_json(record)
+        else:
+            extra = " and its visits, complaints and orders" if table == "customers" else ""
+            console.print(f"deleted {ent.name} {record['id']} {label}{extra}", highlight=False)
+
+    sub.command("delete", help=f"Delete one {ent.name} (a tombstone in the change log).")(delete)
+
+    # -- update (bulk) ---------------------------------------------------------------
+    def update(
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+        where: Annotated[list[str] | None, typer.Option(
+            "--where", "-w", help="Condition FIELD=VALUE (also != < <= > >= ~); repeatable.",
+            show_default=False)] = None,
+        assignments: Annotated[list[str] | None, typer.Option(
+            "--set", help="FIELD=VALUE to set on every match; repeatable.", show_default=False)] = None,
+        every: Annotated[bool, typer.Option("--all", help=f"Change every {ent.name} (no --where).")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the changes, write nothing.")] = False,
+    ) -> None:
+        if not where and not every:
+            raise UserError("give --where FIELD=VALUE to choose the records (or --all)")
+        changes = dict(split_assignment(a) for a in assignments or [])
+        with open_crm(db) as crm:
+            filters: list[Filter] = [parse_filter(ent, text) for text in where or []]
+            diff = crm.records(table).bulk_update(filters, changes, dry_run=dry_run)
+        if as_json:
+            print_json(diff)
+            return
+        ids = {d["id"] for d in diff}
+        rows = [{**d, "change": f"{_show(d['old'])} → {_show(d['new'])}"} for d in diff[:TABLE_LIMIT * 5]]
+        if rows:
+            print_table(rows, ["id", "name", "field", "change"] if table == "customers"
+                        else ["id", "field", "change"], title="dry run" if dry_run else None)
+        verb = "would change" if dry_run else "changed"
+        console.print(f"{verb} {len(diff)} fields on {len(ids)} {table}", highlight=False)
+
+    sub.command("update", help=f"Set fields on every {ent.name} matching --where, all or nothing.")(update)
+
+    # -- import ----------------------------------------------------------------------
+    def import_(
+        file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK) or JSON file.", show_default=False)],
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+        skip_invalid: Annotated[bool, typer.Option(
+            "--skip-invalid", help="Import the good rows; write the bad ones to the rejects file.")] = False,
+        rejects: Annotated[Path | None, typer.Option(
+            "--rejects", help="Where --skip-invalid writes bad rows (default FILE.rejects.csv).",
+            show_default=False)] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")] = False,
+        ignore_unknown: Annotated[bool, typer.Option(
+            "--ignore-unknown", help="Leave out columns that are not fields (default: refuse the file).")] = False,
+    ) -> None:
+        show_bar = not as_json and count_lines(file) >= PROGRESS_FROM
+        with open_crm(db) as crm, progress_bar(f"importing {file.name}", show_bar) as progress:
+            try:
+                report = import_records(crm, table, file, skip_invalid=skip_invalid, dry_run=dry_run,
+                                        rejects_path=rejects, ignore_unknown=ignore_unknown, progress=progress)
+            except ImportFileError as exc:
+                raise UserError(str(exc)) from None
+        for warning in report.warnings:
+            err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        failed = bool(report.rejected) and not skip_invalid
+        for reject in report.rejected[:1000]:
+            err_console.print(f"[red]{'error' if failed else 'rejected'}:[/red] {reject}", highlight=False)
+        if len(report.rejected) > 1000:
+            err_console.print(f"... and {len(report.rejected) - 1000} more bad rows", highlight=False)
+        if as_json:
+            print_json(report.as_dict())
+        elif failed:
+            err_console.print(f"nothing imported: {len(report.rejected)} bad rows of {report.rows} "
+                              "(fix them, or use --skip-invalid)", highlight=False)
+        else:
+            prefix = "dry run: " if dry_run else ""
+            console.print(f"{prefix}{report.summary()}", highlight=False)
+            if report.rejects_path:
+                console.print(f"rejected rows written to {report.rejects_path}", highlight=False)
+        if failed:
+            raise typer.Exit(1)
+
+    sub.command("import", help=f"Import {table} from CSV or JSON: all rows or none (see --skip-invalid).")(
+        import_)
+
+    # -- export ----------------------------------------------------------------------
+    def export(
+        db: DbOpt = None,
+        fmt: Annotated[str, typer.Option("--format", "-f", help=f"{' or '.join(FORMATS)}.")] = "csv",
+        output: Annotated[Path | None, typer.Option(
+            "--output", "-o", help="File to write (default: standard output).", show_default=False)] = None,
+        where: Annotated[list[str] | None, typer.Option(
+            "--where", "-w", help="Only records matching FIELD=VALUE; repeatable.", show_default=False)] = None,
+    ) -> None:
+        if fmt not in FORMATS:
+            raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        with open_crm(db) as crm:
+            filters = [parse_filter(ent, text) for text in where or []]
+            total = crm.records(table).count(filters)
+            with progress_bar(f"exporting {table}", output is not None and total >= PROGRESS_FROM) as progress:
+                if output is None:
+                    export_records(crm, table, sys.stdout, fmt=fmt, filters=filters)
+                else:
+                    count = export_to_path(crm, table, output, fmt=fmt, filters=filters,
+                                           progress=lambda done, n: progress("writing", done, n))
+                    err_console.print(f"exported {count} {table} to {output}", highlight=False)
+
+    sub.command("export", help=f"Export {table} as CSV (spreadsheet-safe) or JSON.")(export)
+    return sub
+
+
+def _show(value: Any) -> str:
+    return "∅" if value is None else str(value)
+
+
+def _register() -> None:
+    from crm_tui.cli import app
+
+    register(app)
+
+
+_register()

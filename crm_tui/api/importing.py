@@ -1,0 +1,444 @@
+"""Importing customers (and visits, complaints, orders) from CSV or JSON files.
+
+The whole file is read and validated in Python first; then, unless a row is bad
+(and `skip_invalid` is off) or it is a dry run, every write happens in ONE
+transaction with `executemany`. A customer row whose normalised phone, mobile or
+email matches an existing customer (or an earlier row of the same file) updates
+that customer instead of creating a duplicate. A row with an `id` column (an
+export of this CRM) is matched by that id only, so an export re-imports exactly.
+
+CSV: UTF-8 with or without BOM, else GB18030 (a superset of GBK); headers in
+English or Chinese (see `crm_tui.domain.import_mapping`); unknown headers are an
+error naming them unless `ignore_unknown`. Line numbers are physical CSV lines, the
+header being line 1."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crm_tui.api.records import Record, Records, utc_now
+from crm_tui.db import records as sql
+from crm_tui.db.connection import transaction
+from crm_tui.domain.entities import Entity, entity
+from crm_tui.domain.import_mapping import STAMP_COLUMNS, map_headers, restore_cell
+from crm_tui.domain.search import customer_pinyin
+from crm_tui.domain.validation import ValidationError, clean
+
+if TYPE_CHECKING:
+    from crm_tui.api import Crm
+
+# progress(phase, done, total): phase is "validating" or "writing".
+Progress = Callable[[str, int, int], None]
+
+# Columns of a rejects file that an import ignores, so a fixed rejects file can be
+# imported again as it is.
+REJECT_COLUMNS = ("reject_line", "reject_reason")
+CONTACT_FIELDS = ("phone", "mobile", "email")
+_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+_BATCH = 5000
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (unreadable, empty, bad headers)."""
+
+
+@dataclass
+class SourceRow:
+    line: int  # CSV: physical line where the row starts (header = 1); JSON: item number
+    raw: dict[str, Any]  # the cells as in the file, keyed by header
+    values: dict[str, Any]  # the cells keyed by field name
+
+
+@dataclass
+class Source:
+    path: Path
+    format: str  # "csv" | "json"
+    encoding: str
+    headers: list[str]
+    rows: list[SourceRow]
+    warnings: list[str] = field(default_factory=list)
+
+    def where(self, line: int) -> str:
+        return f"line {line}" if self.format == "csv" else f"record {line}"
+
+
+@dataclass
+class Reject:
+    line: int
+    where: str  # "line 7" or "record 3"
+    reason: str
+    raw: dict[str, Any]
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    table: str
+    path: Path
+    format: str
+    encoding: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0  # rows matching an existing record that changed nothing
+    merged: int = 0  # rows merged into an earlier row of the same file
+    rejected: list[Reject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    written: bool = False
+    rejects_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.written or (self.dry_run and not self.rejected)
+
+    def summary(self) -> str:
+        verb = "would create" if not self.written else "created"
+        upd = "would update" if not self.written else "updated"
+        text = f"{verb} {self.created}, {upd} {self.updated}, rejected {len(self.rejected)}"
+        if self.unchanged:
+            text += f", unchanged {self.unchanged}"
+        if self.merged:
+            text += f" ({self.merged} rows merged into earlier rows of the file)"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table, "path": str(self.path), "format": self.format,
+            "encoding": self.encoding, "rows": self.rows, "created": self.created,
+            "updated": self.updated, "unchanged": self.unchanged, "merged": self.merged,
+            "rejected": [{"line": r.line, "where": r.where, "reason": r.reason} for r in self.rejected],
+            "warnings": self.warnings, "dry_run": self.dry_run, "written": self.written,
+            "rejects_path": str(self.rejects_path) if self.rejects_path else None,
+        }
+
+
+# -- reading the file ------------------------------------------------------------
+
+
+def decode(data: bytes, path: Path) -> tuple[str, str]:
+    """Text and encoding: UTF-8 (a BOM is dropped) strictly, else GB18030, which
+    covers GBK and GB2312 as written by Chinese Excel."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"{path}: cannot read the text: neither UTF-8 nor GB18030/GBK "
+            f"(undecodable byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
+def read_source(path: Path, ent: Entity, *, ignore_unknown: bool = False) -> Source:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"{path}: {exc.strerror or exc}") from None
+    text, encoding = decode(data, path)
+    if not text.strip():
+        raise ImportFileError(f"{path}: the file is empty")
+    is_json = path.suffix.lower() in (".json", ".jsonl") or text.lstrip()[:1] in ("[", "{")
+    source = _read_json(path, text, ent) if is_json else _read_csv(path, text, ent)
+    source.encoding = encoding
+    _map(source, ent, ignore_unknown=ignore_unknown)
+    return source
+
+
+def _read_csv(path: Path, text: str, ent: Entity) -> Source:
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[SourceRow] = []
+    try:
+        headers = next(reader)
+        headers = [h.replace("\ufeff", "").strip() for h in headers]
+        start = reader.line_num + 1
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if not any(c.strip() for c in cells):
+                continue  # blank lines are not rows
+            if len(cells) != len(headers):
+                raw = {f"column {i + 1}": c for i, c in enumerate(cells)}
+                rows.append(SourceRow(line, raw, {"__error__": (
+                    f"has {len(cells)} cells but the header has {len(headers)} (a stray comma or quote?)")}))
+                continue
+            rows.append(SourceRow(line, dict(zip(headers, cells, strict=True)), {}))
+    except csv.Error as exc:
+        raise ImportFileError(f"{path}: line {reader.line_num}: broken CSV ({exc})") from None
+    return Source(path, "csv", "", headers, rows)
+
+
+def _read_json(path: Path, text: str, ent: Entity) -> Source:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if isinstance(data, dict) and isinstance(data.get(ent.table), list):
+        data = data[ent.table]
+    if not isinstance(data, list):
+        raise ImportFileError(f"{path}: expected a JSON array of {ent.table} (objects keyed by field name)")
+    headers: dict[str, None] = {}
+    rows: list[SourceRow] = []
+    for number, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            rows.append(SourceRow(number, {"value": item}, {"__error__": "is not a JSON object"}))
+            continue
+        for key in item:
+            headers.setdefault(str(key), None)
+        rows.append(SourceRow(number, {str(k): v for k, v in item.items()}, {}))
+    return Source(path, "json", "", list(headers), rows)
+
+
+def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
+    headers = [h for h in source.headers if h.strip().lower() not in REJECT_COLUMNS]
+    mapping = map_headers(ent, headers)
+    if mapping.duplicate:
+        raise ImportFileError(f"{source.path}: columns mean the same field: {'; '.join(mapping.duplicate)}")
+    if mapping.unknown:
+        message = f"unknown columns: {', '.join(mapping.unknown)}"
+        if not ignore_unknown:
+            raise ImportFileError(
+                f"{source.path}: {message} (rename them to fields of a {ent.name}, "
+                "or pass --ignore-unknown to leave them out)")
+        source.warnings.append(f"{message} (ignored)")
+    if not mapping.columns:
+        raise ImportFileError(f"{source.path}: no column is a field of a {ent.name}")
+    by_header = {headers[i]: name for i, name in mapping.columns.items()}
+    restore = source.format == "csv"
+    for row in source.rows:
+        if row.values:  # a row already known to be broken
+            continue
+        for header, name in by_header.items():
+            value = row.raw.get(header)
+            if restore and isinstance(value, str):
+                value = restore_cell(value)
+            row.values[name] = value
+
+
+# -- the import ------------------------------------------------------------------
+
+
+def import_customers(crm: Crm, path: str | Path, *, skip_invalid: bool = False, dry_run: bool = False,
+                     rejects_path: str | Path | None = None, ignore_unknown: bool = False,
+                     progress: Progress | None = None) -> ImportReport:
+    """Import customers from a CSV or JSON file; see the module docstring."""
+    return import_records(crm, "customers", path, skip_invalid=skip_invalid, dry_run=dry_run,
+                          rejects_path=rejects_path, ignore_unknown=ignore_unknown, progress=progress)
+
+
+def import_records(crm: Crm, table: str, path: str | Path, *, skip_invalid: bool = False,
+                   dry_run: bool = False, rejects_path: str | Path | None = None,
+                   ignore_unknown: bool = False, progress: Progress | None = None) -> ImportReport:
+    path = Path(path)
+    records = crm.records(table)
+    ent = entity(table)
+    source = read_source(path, ent, ignore_unknown=ignore_unknown)
+    report = ImportReport(table, path, source.format, source.encoding, rows=len(source.rows),
+                          warnings=list(source.warnings), dry_run=dry_run)
+    with crm.lock:
+        plan = _Plan(records, source, report, progress)
+        plan.validate()
+        if report.rejected and not skip_invalid:
+            return report
+        plan.compare_updates()
+        if dry_run:
+            return report
+        plan.write()
+        report.written = True
+    if report.rejected:
+        report.rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(path)
+        write_rejects(report.rejects_path, source.headers, report.rejected)
+    return report
+
+
+def default_rejects_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".rejects.csv")
+
+
+def write_rejects(path: Path, headers: list[str], rejects: list[Reject]) -> None:
+    """The rejected rows as they were, plus the line and the reason, in UTF-8 with a
+    BOM so a spreadsheet opens the Chinese text right."""
+    columns = [*headers, *REJECT_COLUMNS]
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for reject in rejects:
+            cells = ["" if reject.raw.get(h) is None else str(reject.raw.get(h)) for h in headers]
+            writer.writerow([*cells, reject.line, reject.reason])
+
+
+class _Plan:
+    """What an import will do: records to create, existing records to update."""
+
+    def __init__(self, records: Records, source: Source, report: ImportReport, progress: Progress | None):
+        self.records = records
+        self.conn = records.conn
+        self.ent = records.entity
+        self.source = source
+        self.report = report
+        self.progress = progress
+        self.creates: list[Record] = []
+        self.new_ids: dict[str, int] = {}  # id -> index in creates
+        self.updates: dict[str, dict[str, Any]] = {}  # existing id -> values to set
+        self.current: dict[str, Record] = {}
+        self.is_customer = self.ent.table == "customers"
+        # normalised phone/email -> ("old", id) or ("new", index in creates)
+        self.contacts: dict[str, tuple[str, Any]] = {}
+        if self.is_customer:
+            self.contacts = {k: ("old", v) for k, v in sql.contact_index(self.conn).items()}
+        self.known_refs: dict[str, bool] = {}
+
+    def _tick(self, phase: str, done: int, total: int) -> None:
+        if self.progress and (done % 1000 == 0 or done == total):
+            self.progress(phase, done, total)
+
+    def validate(self) -> None:
+        rows = self.source.rows
+        for done, row in enumerate(rows, start=1):
+            error = self._take(row)
+            if error:
+                self.report.rejected.append(Reject(row.line, self.source.where(row.line), error, row.raw))
+            self._tick("validating", done, len(rows))
+
+    def _take(self, row: SourceRow) -> str | None:
+        """Validate one row and fold it into the plan; the reason if it is bad."""
+        values = dict(row.values)
+        if "__error__" in values:
+            return values["__error__"]
+        for stamp in STAMP_COLUMNS:
+            values.pop(stamp, None)
+        given_id = values.pop("id", None)
+        given_id = str(given_id).strip().upper() if given_id not in (None, "") else None
+        try:
+            if given_id and not _ULID.match(given_id):
+                raise ValidationError.one("id", f"{given_id!r} is not a record id (26-character ULID)")
+            record = self.records.prepare(values)
+            self._check_refs(record)
+        except ValidationError as exc:
+            return "; ".join(str(e) for e in exc.errors)
+        # Only the cells the row fills in are written to an existing record.
+        given = {k: v for k, v in record.items() if k in values and v is not None}
+        target = self._match(record, given_id)
+        if target is None:
+            if given_id:
+                record["id"] = given_id
+                self.new_ids[given_id] = len(self.creates)
+            self.creates.append(record)
+            self.report.created += 1
+            target = ("new", len(self.creates) - 1)
+        elif target[0] == "new":
+            merged = self.creates[target[1]]
+            merged.update(given)
+            if self.is_customer:
+                merged["pinyin"] = customer_pinyin(merged.get("name"), merged.get("company"))
+            self.report.merged += 1
+        else:
+            self.updates.setdefault(target[1], {}).update(given)
+        if self.is_customer:
+            for key in CONTACT_FIELDS:
+                if record.get(key):
+                    self.contacts.setdefault(record[key], target)
+        return None
+
+    def _match(self, record: Record, given_id: str | None) -> tuple[str, Any] | None:
+        if given_id:
+            if given_id in self.new_ids:
+                return ("new", self.new_ids[given_id])
+            if given_id in self.updates or sql.exists(self.conn, self.ent.table, given_id):
+                return ("old", given_id)
+            return None
+        for key in CONTACT_FIELDS:
+            value = record.get(key)
+            if value and value in self.contacts:
+                return self.contacts[value]
+        return None
+
+    def _check_refs(self, record: Record) -> None:
+        for f in self.ent.fields:
+            ref = record.get(f.name)
+            if f.kind != "ref" or not ref:
+                continue
+            if ref not in self.known_refs:
+                self.known_refs[ref] = sql.exists(self.conn, f.ref or "", ref)
+            if not self.known_refs[ref]:
+                raise ValidationError.one(f.name, f"no {f.ref} record with id {ref!r}")
+
+    def compare_updates(self) -> None:
+        """Keep only the fields that really change; count updated and unchanged."""
+        for record_id, values in list(self.updates.items()):
+            current = sql.get(self.conn, self.ent, record_id) or {}
+            changed = {k: v for k, v in values.items() if current.get(k) != v}
+            if changed:
+                self.updates[record_id] = changed
+                self.current[record_id] = current
+                self.report.updated += 1
+            else:
+                del self.updates[record_id]
+                self.report.unchanged += 1
+
+    def write(self) -> None:
+        columns = ["id", "owner", "created_at", "updated_at", *self.ent.field_names]
+        if self.is_customer:
+            columns.append("pinyin")
+        total = len(self.creates) + len(self.updates)
+        done = 0
+        with transaction(self.conn):
+            for start in range(0, len(self.creates), _BATCH):
+                batch = self.creates[start:start + _BATCH]
+                sql.insert_many(self.conn, self.ent, columns, ([r.get(c) for c in columns] for r in batch))
+                done += len(batch)
+                if self.progress:
+                    self.progress("writing", done, total)
+            for record_id, changed in self.updates.items():
+                current = self.current[record_id]
+                changed = {**changed, "updated_at": utc_now()}
+                if self.is_customer and {"name", "company"} & changed.keys():
+                    merged = {**current, **changed}
+                    changed["pinyin"] = customer_pinyin(merged.get("name"), merged.get("company"))
+                sql.update(self.conn, self.ent, record_id, changed)
+                done += 1
+                self._tick("writing", done, total)
+
+
+# -- duplicates on create ----------------------------------------------------------
+
+
+def possible_duplicates(crm: Crm, data: Mapping[str, Any]) -> list[tuple[Record, str]]:
+    """Existing customers that look like the one about to be created: the same
+    normalised phone/mobile/email, or the same name and company. With the reason."""
+    try:
+        values = clean(entity("customers"), data, partial=True)
+    except ValidationError:
+        return []  # the create will report it
+    phones = [values[k] for k in ("phone", "mobile") if values.get(k)]
+    found: dict[str, tuple[Record, str]] = {}
+    with crm.lock:
+        for match in sql.customers_by_contact(crm.conn, phones=phones, email=values.get("email")):
+            same = [k for k in CONTACT_FIELDS
+                    if match.get(k) and match[k] in (*phones, values.get("email"))]
+            found[match["id"]] = (match, "same " + "/".join(same or ["contact"]))
+    if values.get("name") and values.get("company"):
+        for match in crm.customers.list(_name_company_filters(values["name"], values["company"])):
+            found.setdefault(match["id"], (match, "same name and company"))
+    return list(found.values())
+
+
+def _name_company_filters(name: str, company: str) -> list[sql.Filter]:
+    return [sql.Filter("name", "=", name), sql.Filter("company", "=", company)]
+
+
+def iter_rejects(report: ImportReport) -> Iterator[str]:
+    for reject in report.rejected:
+        yield str(reject)

@@ -1,0 +1,307 @@
+"""Realistic, reproducible demo data: customers with Chinese and English names, their
+visits, complaints and orders over the last two years, with purchase patterns that
+give the analytics something to find (loyal buyers, churned ones, prospects who
+never bought). The same seed gives the same content (ids and stamps differ); dates
+are relative to today. Everything is written in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import platformdirs
+from pypinyin import lazy_pinyin
+
+from crm_tui.api.records import Record
+from crm_tui.config import APP_NAME
+from crm_tui.db import records as sql
+from crm_tui.db.connection import transaction
+
+if TYPE_CHECKING:
+    from crm_tui.api import Crm
+
+DEMO_CUSTOMERS = 2000
+DEMO_SEED = 2024
+DEMO_REP = "wangfang"
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹"
+GIVEN = ("伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛",
+         "明", "超", "华", "平", "刚", "秀英", "桂英", "建华", "志强", "晓东", "海燕", "婷婷", "子涵")
+EN_FIRST = ("James", "Emma", "Oliver", "Sophia", "Liam", "Mia", "Noah", "Olivia", "Lucas", "Ava",
+            "David", "Grace", "Daniel", "Chloe", "Michael", "Hannah")
+EN_LAST = ("Smith", "Brown", "Wilson", "Taylor", "Clark", "Walker", "Wright", "Mitchell", "Turner",
+           "Parker", "Evans", "Collins")
+CITIES = {
+    "华东": ("上海", "杭州", "南京", "苏州", "宁波", "合肥"),
+    "华南": ("广州", "深圳", "东莞", "厦门", "佛山"),
+    "华北": ("北京", "天津", "石家庄", "太原"),
+    "华中": ("武汉", "长沙", "郑州"),
+    "西南": ("成都", "重庆", "昆明", "贵阳"),
+    "西北": ("西安", "兰州", "乌鲁木齐"),
+    "东北": ("沈阳", "大连", "哈尔滨", "长春"),
+}
+REGION_WEIGHTS = {"华东": 30, "华南": 22, "华北": 18, "华中": 10, "西南": 10, "西北": 5, "东北": 5}
+BRANDS = ("华信", "恒通", "锦程", "瑞丰", "宏达", "金桥", "天成", "博远", "众诚", "鼎盛", "远航", "新澳")
+INDUSTRIES = {
+    "制造业": "精密制造", "零售": "商贸", "医疗": "医疗器械", "教育": "教育科技", "金融": "投资",
+    "物流": "物流", "IT/互联网": "信息技术", "餐饮": "餐饮管理", "建筑": "建设工程", "能源": "新能源",
+}
+EN_COMPANIES = ("Acme Trading Co.", "Pacific Rim Logistics", "Northstar Medical", "Bluewave Tech",
+                "Golden Gate Foods", "Summit Energy Ltd.", "Harbor Retail Group")
+TITLES = ("总经理", "采购经理", "采购专员", "销售总监", "技术主管", "财务经理", "行政主管", "运营经理",
+          "董事长", "项目经理", "Purchasing Manager", "CEO", "Operations Director")
+SOURCES = ("展会", "转介绍", "官网", "电话营销", "广告", "老客户推荐", "微信", "地推")
+TAGS = ("VIP", "老客户", "转介绍", "展会", "重点跟进", "价格敏感", "新品意向", "大客户")
+REPS = ("wangfang", "liqiang", "zhaomin", "chenjie")
+MAIL_DOMAINS = ("qq.com", "163.com", "126.com", "sina.com", "gmail.com")
+MOBILE_PREFIXES = (*range(130, 140), 150, 151, 152, 155, 156, 157, 158, 159, *range(180, 190))
+PRODUCTS = (("工业传感器", 800, 3000), ("PLC控制器", 3000, 12000), ("办公耗材套装", 100, 600),
+            ("服务器维保服务", 5000, 30000), ("软件年度订阅", 2000, 20000), ("包装材料", 200, 2000),
+            ("智能仪表", 1500, 6000))
+VISIT_OUTCOMES = ("客户有采购意向", "需要报价", "已签单", "暂无需求", "约定下次面谈", "介绍了新产品",
+                  "客户反馈良好", "客户考虑竞品")
+NEXT_ACTIONS = ("发送报价单", "安排技术交流", "回访确认需求", "寄送样品", "节日问候", "跟进付款")
+COMPLAINTS = {
+    "product_quality": ("产品质量问题", "部分产品有划痕，要求换货"),
+    "delivery": ("配送延迟", "货物比约定晚到一周"),
+    "service_attitude": ("服务态度", "客服回复不及时，态度冷淡"),
+    "price": ("价格争议", "发票价格与报价不一致"),
+    "billing": ("账单错误", "重复扣款"),
+    "other": ("其他", "安装人员未按约定时间上门"),
+}
+SLA_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 168}
+# Purchase patterns and their share of customers.
+PATTERNS = (("prospect", 25), ("new", 12), ("loyal", 30), ("occasional", 18), ("churned", 15))
+STATUS_OF = {"prospect": "potential", "new": "new", "loyal": "loyal", "occasional": "new", "churned": "churned"}
+STAGE_OF = {"prospect": "exploration", "new": "formation", "loyal": "stability",
+            "occasional": "formation", "churned": "decline"}
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class SeedReport:
+    customers: int = 0
+    visits: int = 0
+    complaints: int = 0
+    orders: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"customers": self.customers, "visits": self.visits, "complaints": self.complaints,
+                "orders": self.orders}
+
+
+def demo_db_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "demo.db"
+
+
+class _Generator:
+    """Makes the raw field values; the API's `prepare` validates and stamps them."""
+
+    def __init__(self, seed: int, today: dt.date):
+        self.rng = random.Random(seed)
+        self.today = today
+
+    def pick(self, items: Any) -> Any:
+        return self.rng.choice(items)
+
+    def weighted(self, pairs: Any) -> Any:
+        names, weights = zip(*pairs, strict=True)
+        return self.rng.choices(names, weights)[0]
+
+    def chinese_name(self, index: int) -> str:
+        # Several 张伟 (the most common full name) so search has look-alikes to tell apart.
+        if index % 97 == 3 or self.rng.random() < 0.01:
+            return "张伟"
+        return self.pick(SURNAMES) + self.pick(GIVEN)
+
+    def mobile(self) -> str:
+        digits = f"{self.pick(MOBILE_PREFIXES)}{self.rng.randrange(10**8):08d}"
+        # Typed the ways people type them; the API normalises to E.164.
+        style = self.rng.randrange(3)
+        if style == 0:
+            return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
+        return ("+86 " if style == 1 else "") + digits
+
+    def customer(self, index: int) -> tuple[dict[str, Any], str]:
+        rng = self.rng
+        english = rng.random() < 0.15
+        region = self.weighted(REGION_WEIGHTS.items())
+        city = self.pick(CITIES[region])
+        industry = self.pick(tuple(INDUSTRIES))
+        if english:
+            name = f"{self.pick(EN_FIRST)} {self.pick(EN_LAST)}"
+            company = self.pick(EN_COMPANIES)
+            handle = name.lower().replace(" ", ".")
+        else:
+            name = self.chinese_name(index)
+            company = f"{city}{self.pick(BRANDS)}{INDUSTRIES[industry]}有限公司"
+            handle = "".join(lazy_pinyin(name))
+        pattern = self.weighted(PATTERNS)
+        values: dict[str, Any] = {
+            "name": name,
+            "company": company,
+            "title": self.pick(TITLES),
+            "mobile": self.mobile(),
+            "region": region,
+            "industry": industry,
+            "address": f"{city}市{self.pick(('人民路', '建设路', '中山路', '解放路', '科技园路'))}"
+                       f"{rng.randrange(1, 999)}号",
+            "company_size": self.pick(("micro", "small", "medium", "large", "enterprise")),
+            "purchasing_power": self.pick(("low", "medium", "high")),
+            "source": self.pick(SOURCES),
+            "tags": ",".join(rng.sample(TAGS, rng.randrange(0, 3))),
+            "territory": f"{city}片区",
+            "owner": self.pick(REPS),
+            "status": STATUS_OF[pattern],
+            "lifecycle_stage": STAGE_OF[pattern],
+        }
+        if rng.random() < 0.8:
+            values["email"] = f"{handle}{rng.randrange(1, 999)}@{self.pick(MAIL_DOMAINS)}"
+        if rng.random() < 0.3:
+            values["phone"] = f"0{self.pick(('21', '10', '20', '755', '571', '28'))}-" \
+                              f"{rng.randrange(2, 8)}{rng.randrange(10**7):07d}"
+        if rng.random() < 0.4:
+            values["wechat"] = f"wx_{handle}{rng.randrange(100)}"
+        if rng.random() < 0.3:
+            born = self.today - dt.timedelta(days=rng.randrange(25 * 365, 60 * 365))
+            values["birthday"] = born.isoformat()
+        if rng.random() < 0.2:
+            values["notes"] = self.pick(("喜欢下午拜访", "决策需要老板同意", "对价格敏感", "关注售后服务",
+                                         "Prefers email", "春节前有采购计划"))
+        return values, pattern
+
+    def order_days(self, pattern: str) -> list[int]:
+        """Days ago of each order, by purchase pattern."""
+        rng = self.rng
+        if pattern == "prospect":
+            return []
+        if pattern == "new":
+            return sorted(rng.sample(range(1, 90), rng.randrange(1, 3)), reverse=True)
+        if pattern == "loyal":
+            days, day = [], rng.randrange(600, 730)
+            while day > 0:
+                days.append(day)
+                day -= rng.randrange(25, 90)
+            return days
+        if pattern == "occasional":
+            return sorted(rng.sample(range(30, 700), rng.randrange(2, 5)), reverse=True)
+        # churned: bought in the first year, silent for the last 200+ days
+        return sorted(rng.sample(range(220, 730), rng.randrange(1, 6)), reverse=True)
+
+    def order(self, customer_id: str, days_ago: int, owner: str, big: bool) -> dict[str, Any]:
+        product, low, high = self.pick(PRODUCTS)
+        quantity = self.rng.randrange(1, 20 if big else 6)
+        unit = self.rng.randrange(low, high)
+        return {"customer_id": customer_id, "ordered_at": (self.today - dt.timedelta(days=days_ago)).isoformat(),
+                "product": product, "quantity": quantity, "amount": unit * quantity, "owner": owner}
+
+    def at(self, days_ago: int) -> dt.datetime:
+        day = self.today - dt.timedelta(days=days_ago)
+        return dt.datetime.combine(day, dt.time(self.rng.randrange(9, 18), self.rng.choice((0, 15, 30, 45))))
+
+    def visit(self, customer_id: str, pattern: str, owner: str) -> dict[str, Any]:
+        rng = self.rng
+        days_ago = rng.randrange(0, 730) if pattern != "churned" else rng.randrange(150, 730)
+        purpose = "win_back" if pattern == "churned" and rng.random() < 0.5 else self.weighted(
+            (("visit", 40), ("follow_up", 35), ("care", 12), ("holiday_greeting", 8), ("win_back", 5)))
+        values: dict[str, Any] = {
+            "customer_id": customer_id,
+            "visited_at": self.at(days_ago).isoformat(),
+            "channel": self.weighted((("face_to_face", 40), ("phone", 30), ("wechat", 18), ("email", 6),
+                                      ("sms", 3), ("other", 3))),
+            "purpose": purpose,
+            "outcome": self.pick(VISIT_OUTCOMES),
+            "owner": owner,
+        }
+        if days_ago < 60 and rng.random() < 0.7:
+            # Recent visits plan a next step: some due soon, some already overdue.
+            values["next_action"] = self.pick(NEXT_ACTIONS)
+            values["next_action_date"] = (self.today + dt.timedelta(days=rng.randrange(-20, 30))).isoformat()
+            values["follow_up_done"] = 0
+        elif days_ago >= 60:
+            values["follow_up_done"] = 1
+        return values
+
+    def complaint(self, customer_id: str, owner: str) -> dict[str, Any]:
+        rng = self.rng
+        days_ago = rng.randrange(0, 700)
+        received = self.at(days_ago)
+        kind = self.pick(tuple(COMPLAINTS))
+        cause, description = COMPLAINTS[kind]
+        priority = self.weighted((("low", 25), ("medium", 45), ("high", 22), ("urgent", 8)))
+        values: dict[str, Any] = {
+            "customer_id": customer_id, "received_at": received.isoformat(),
+            "channel": self.pick(("phone", "wechat", "email", "face_to_face")), "type": kind,
+            "cause": cause, "description": description, "priority": priority,
+            "handler": self.pick(REPS), "owner": owner,
+            "due_at": (received + dt.timedelta(hours=SLA_HOURS[priority])).isoformat(),
+            "product": self.pick(PRODUCTS)[0],
+        }
+        if days_ago < 10:
+            values["status"] = self.pick(("new", "acknowledged", "in_progress"))
+        else:
+            values["status"] = self.weighted((("closed", 60), ("resolved", 30), ("in_progress", 10)))
+        if values["status"] != "new":
+            values["acknowledged_at"] = (received + dt.timedelta(hours=rng.randrange(1, 12))).isoformat()
+            # Most first responses meet the SLA, some miss it.
+            hours = rng.uniform(0.2, SLA_HOURS[priority] * (1.6 if rng.random() < 0.2 else 0.9))
+            values["first_response_at"] = (received + dt.timedelta(hours=hours)).replace(microsecond=0).isoformat()
+        if values["status"] in ("resolved", "closed"):
+            resolved = received + dt.timedelta(hours=rng.randrange(2, 240))
+            values["resolved_at"] = resolved.isoformat()
+            values["resolution"] = self.pick(("已换货", "已补发", "已退款", "已道歉并说明原因", "已上门维修"))
+            values["root_cause"] = self.pick(("供应商批次问题", "物流外包延误", "客服培训不足", "系统计费错误"))
+            if values["status"] == "closed":
+                values["closed_at"] = (resolved + dt.timedelta(days=rng.randrange(1, 7))).isoformat()
+        return values
+
+
+def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None = None,
+         progress: Progress | None = None) -> SeedReport:
+    """Add `customers` demo customers with their visits, complaints and orders."""
+    gen = _Generator(seed, today or dt.date.today())
+    rows: dict[str, list[Record]] = {"customers": [], "visits": [], "complaints": [], "orders": []}
+    for index in range(customers):
+        values, pattern = gen.customer(index)
+        customer = crm.customers.prepare(values)
+        rows["customers"].append(customer)
+        cid, owner = customer["id"], customer["owner"]
+        days = gen.order_days(pattern)
+        big = values["purchasing_power"] == "high"
+        rows["orders"] += [crm.orders.prepare(gen.order(cid, d, owner, big)) for d in days]
+        visits = {"prospect": (0, 3), "new": (1, 4), "loyal": (2, 8), "occasional": (1, 5),
+                  "churned": (1, 4)}[pattern]
+        rows["visits"] += [crm.visits.prepare(gen.visit(cid, pattern, owner))
+                           for _ in range(gen.rng.randrange(*visits))]
+        if gen.rng.random() < (0.25 if pattern in ("loyal", "churned") else 0.08):
+            rows["complaints"] += [crm.complaints.prepare(gen.complaint(cid, owner))
+                                   for _ in range(gen.rng.randrange(1, 4))]
+        if progress and (index + 1) % 500 == 0:
+            progress("generating", index + 1, customers)
+    _tier_by_spend(rows["customers"], rows["orders"])
+    with crm.lock, transaction(crm.conn):
+        for table, records in rows.items():
+            ent = crm.records(table).entity
+            columns = ["id", "owner", "created_at", "updated_at", *ent.field_names]
+            if table == "customers":
+                columns.append("pinyin")
+            sql.insert_many(crm.conn, ent, columns, ([r.get(c) for c in columns] for r in records))
+            if progress:
+                progress("writing", len(records), len(records))
+    return SeedReport(**{table: len(records) for table, records in rows.items()})
+
+
+def _tier_by_spend(customers: list[Record], orders: list[Record]) -> None:
+    """A/B/C by total spend: the top 20% of buyers A, the next 30% B, the rest C."""
+    spend: dict[str, float] = {}
+    for order in orders:
+        spend[order["customer_id"]] = spend.get(order["customer_id"], 0.0) + order["amount"]
+    ranked = sorted(customers, key=lambda c: -spend.get(c["id"], 0.0))
+    for rank, customer in enumerate(ranked):
+        share = rank / max(len(ranked), 1)
+        customer["tier"] = "A" if share < 0.2 else "B" if share < 0.5 else "C"

@@ -1,0 +1,152 @@
+"""Mapping the column headers of an imported file (English or Chinese, as people
+type them in spreadsheets) onto record fields, and undoing the export's formula
+neutralising. Pure: no IO."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from crm_tui.domain.entities import Entity
+
+# Columns an export writes that an import accepts but does not take from the file:
+# the importing replica stamps its own times.
+STAMP_COLUMNS = ("created_at", "updated_at")
+
+# Header synonyms per record kind, keyed by the normalised header (see `header_key`).
+# A field's own name and its English label are always accepted as well.
+_CUSTOMER_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "name": ("姓名", "名字", "客户名称", "客户姓名", "客户", "联系人", "fullname", "customer",
+             "customername", "contact", "contactname"),
+    "company": ("公司", "公司名称", "单位", "单位名称", "企业", "企业名称", "organisation",
+                "organization", "companyname", "org"),
+    "title": ("职位", "职务", "头衔", "jobtitle", "position", "role"),
+    "phone": ("电话", "座机", "联系电话", "电话号码", "固定电话", "telephone", "tel", "phonenumber",
+              "landline", "workphone"),
+    "mobile": ("手机", "手机号", "手机号码", "移动电话", "mobilephone", "cell", "cellphone",
+               "mobilenumber"),
+    "email": ("邮箱", "电子邮件", "电子邮箱", "邮件", "e-mail", "mail", "emailaddress"),
+    "wechat": ("微信", "微信号", "weixin", "wechatid"),
+    "address": ("地址", "联系地址", "通讯地址", "公司地址", "addr"),
+    "region": ("地区", "区域", "省份", "省", "所在地区", "area", "province"),
+    "industry": ("行业", "所属行业", "sector"),
+    "company_size": ("规模", "公司规模", "企业规模", "size", "employees"),
+    "purchasing_power": ("购买力", "消费能力", "purchasingpower"),
+    "source": ("来源", "渠道", "客户来源", "来源渠道", "channel", "leadsource"),
+    "tags": ("标签", "tag", "labels", "label"),
+    "territory": ("片区", "所属片区", "辖区"),
+    "notes": ("备注", "说明", "note", "remarks", "remark", "comment", "comments", "memo"),
+    "birthday": ("生日", "出生日期", "dateofbirth", "dob", "birthdate"),
+    "owner": ("负责人", "业务员", "销售代表", "销售", "客户经理", "rep", "salesrep", "accountmanager"),
+    "status": ("状态", "客户状态", "customerstatus"),
+    "lifecycle_stage": ("生命周期", "生命周期阶段", "阶段", "stage", "lifecycle"),
+    "tier": ("等级", "客户等级", "级别", "价值等级", "class", "grade"),
+}
+
+_REF_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "customer_id": ("客户id", "客户编号", "customer", "customerid"),
+    "notes": ("备注", "note", "remarks", "comment"),
+    "owner": ("负责人", "业务员", "rep"),
+}
+
+_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "customers": _CUSTOMER_SYNONYMS,
+    "visits": {**_REF_SYNONYMS, "visited_at": ("拜访时间", "拜访日期", "日期", "date", "time"),
+               "channel": ("方式", "渠道"), "purpose": ("目的",), "outcome": ("结果",),
+               "next_action": ("下一步",), "next_action_date": ("下次日期", "下次跟进日期")},
+    "complaints": {**_REF_SYNONYMS, "received_at": ("投诉时间", "日期", "date", "received"),
+                   "type": ("类型", "投诉类型"), "cause": ("原因",), "product": ("产品",),
+                   "description": ("描述", "内容", "投诉内容"), "priority": ("优先级",),
+                   "status": ("状态",), "handler": ("处理人",), "resolution": ("解决方案", "处理结果")},
+    "orders": {**_REF_SYNONYMS, "ordered_at": ("下单日期", "日期", "订单日期", "date", "orderdate"),
+               "product": ("产品", "商品", "产品名称"), "quantity": ("数量", "qty"),
+               "amount": ("金额", "总额", "订单金额", "total", "price", "value")},
+}
+
+_SEPARATORS = re.compile(r"[\s_\-./:：（）()]+")
+
+
+def header_key(header: str) -> str:
+    """The form headers are compared in: no BOM, no spaces or separators, lower case
+    ('E-mail ' -> 'email', '手机 号码' -> '手机号码')."""
+    return _SEPARATORS.sub("", header.replace("\ufeff", "").strip().lower())
+
+
+def synonyms(ent: Entity) -> dict[str, str]:
+    """Normalised header -> field name for one record kind."""
+    table: dict[str, str] = {}
+    for name, words in _SYNONYMS.get(ent.table, {}).items():
+        for word in words:
+            table[header_key(word)] = name
+    # A field's own name and label win over any synonym.
+    for f in ent.fields:
+        table[header_key(f.name)] = f.name
+        if f.label:
+            table[header_key(f.label)] = f.name
+    table[header_key("owner")] = "owner"
+    table[header_key("id")] = "id"
+    for stamp in STAMP_COLUMNS:
+        table[header_key(stamp)] = stamp
+    return table
+
+
+@dataclass
+class HeaderMapping:
+    """Which column of the file feeds which field."""
+
+    columns: dict[int, str] = field(default_factory=dict)  # column index -> field name
+    unknown: list[str] = field(default_factory=list)  # headers that map to nothing
+    duplicate: list[str] = field(default_factory=list)  # headers that map to a field twice
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.columns.values())
+
+
+def map_headers(ent: Entity, headers: Sequence[str]) -> HeaderMapping:
+    """Map each header to a field; blank headers (a trailing comma) are ignored."""
+    table = synonyms(ent)
+    mapping = HeaderMapping()
+    seen: dict[str, str] = {}
+    for index, header in enumerate(headers):
+        key = header_key(header)
+        if not key:
+            continue
+        name = table.get(key)
+        if name is None:
+            mapping.unknown.append(header.strip())
+        elif name in seen:
+            mapping.duplicate.append(f"{header.strip()} (also {seen[name]}, both mean {name})")
+        else:
+            seen[name] = header.strip()
+            mapping.columns[index] = name
+    return mapping
+
+
+# CSV formula injection: a cell a spreadsheet would evaluate starts with one of these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
+_NEEDS_QUOTE = re.compile(r"^'*[=+\-@\t\r]")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def neutralise_cell(value: str, *, is_phone: bool = False) -> str:
+    """A cell safe to open in a spreadsheet: a leading ' so = + - @ TAB CR are text.
+
+    Values already starting with quotes before such a character get one more, so the
+    import can undo exactly one (`restore_cell`) and round trips stay exact. A phone
+    in strict E.164 ('+8613812345678') holds only '+' and digits, cannot be a
+    formula, and is left as is so it stays dialable."""
+    if is_phone and _E164.match(value):
+        return value
+    if _NEEDS_QUOTE.match(value):
+        return "'" + value
+    return value
+
+
+def restore_cell(value: str) -> str:
+    """Undo `neutralise_cell` on an imported CSV cell."""
+    if _NEUTRALISED.match(value):
+        return value[1:]
+    return value
