@@ -19,7 +19,7 @@ from crm_tui.domain.search import customer_pinyin
 from crm_tui.domain.validation import ValidationError
 from crm_tui.sync.client import UNREACHABLE, SyncClient
 from crm_tui.sync.merge import Change
-from crm_tui.sync.protocol import BAD_TOKEN, SEQUENCE_GAP, ProtocolError
+from crm_tui.sync.protocol import BAD_TOKEN, SEQUENCE_GAP, Hello, ProtocolError
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -146,8 +146,8 @@ class Sync:
                 sql.bind_server(self.conn, hello.server_id)
                 node = sql.local_node(self.conn)
             self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
-            self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello.max_offset_ms,
-                       report, progress, hooks, max_pages)
+            self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello, report, progress,
+                       hooks, max_pages)
         except ProtocolError as exc:
             self._finish(exc.message)
             raise SyncError(exc.message, exc.code) from None
@@ -200,7 +200,7 @@ class Sync:
             if progress:
                 progress("push", report.pushed + report.push_duplicates, total)
 
-    def _pull(self, client: SyncClient, node: str, limit: int, max_offset_ms: int, report: SyncReport,
+    def _pull(self, client: SyncClient, node: str, limit: int, hello: Hello, report: SyncReport,
               progress: Progress | None, hooks: Hooks, max_pages: int | None) -> None:
         with self.lock:
             cursor = sql.state(self.conn)["cursor"]
@@ -214,8 +214,9 @@ class Sync:
             if page["cursor"] < cursor:
                 raise SyncError(f"the server moved the cursor back ({page['cursor']} < {cursor})")
             with self.lock:
-                applied = sql.apply_batch(self.conn, batch, cursor=page["cursor"], max_offset_ms=max_offset_ms,
-                                          derive=DERIVE, before_commit=hooks.before_commit)
+                applied = sql.apply_batch(self.conn, batch, cursor=page["cursor"],
+                                          max_offset_ms=hello.max_offset_ms,
+                                          server_now_ms=hello.server_time_ms, derive=DERIVE, before_commit=hooks.before_commit)
             cursor = page["cursor"]
             report.cursor = cursor
             report.pulled += applied.received

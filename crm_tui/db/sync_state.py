@@ -166,7 +166,8 @@ def _known(conn: sqlite3.Connection, batch: Sequence[Change]) -> set[tuple[str, 
 
 
 def apply_batch(conn: sqlite3.Connection, batch: Sequence[Change], *, cursor: int,
-                max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS, derive: Derive | None = None,
+                max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS, server_now_ms: int = 0,
+                derive: Derive | None = None,
                 before_commit: Callable[[], None] | None = None) -> Applied:
     """Apply pulled changes (in server order) and move the cursor, in one transaction:
     a crash anywhere leaves either all of it or none of it. Duplicates are skipped;
@@ -210,7 +211,7 @@ def apply_batch(conn: sqlite3.Connection, batch: Sequence[Change], *, cursor: in
                 _write_row(conn, tables, tbl, row_id, row_state.values(), bool(past), derive, report)
         _record_conflicts(conn, conflicts, superseded)
         report.conflicts = len(conflicts)
-        report.refused_stamp = _advance_clock(conn, fresh, max_offset_ms)
+        report.refused_stamp = _advance_clock(conn, fresh, max_offset_ms, server_now_ms)
         conn.execute("UPDATE sync_state SET cursor = ?", (cursor,))
         conn.execute("UPDATE replica SET capture = 1")
         if before_commit is not None:
@@ -272,13 +273,17 @@ def _record_conflicts(conn: sqlite3.Connection, conflicts: Sequence[Conflict],
         )
 
 
-def _advance_clock(conn: sqlite3.Connection, fresh: Sequence[Change], max_offset_ms: int) -> int | None:
+def _advance_clock(conn: sqlite3.Connection, fresh: Sequence[Change], max_offset_ms: int,
+                   server_now_ms: int) -> int | None:
     """Hybrid logical clock receive: our next stamp comes after everything we hold,
-    except a stamp absurdly far ahead, which is refused (and reported)."""
+    except a stamp absurdly far ahead, which is refused (and reported). "Ahead" is
+    measured from the later of our clock and the server's: the server already refused
+    anything further ahead of its own clock, so a laptop whose clock is slow still
+    follows every stamp the server let through."""
     if not fresh:
         return None
     wall, counter = conn.execute("SELECT wall, counter FROM replica").fetchone()
-    now = clock.now_ms()
+    now = max(clock.now_ms(), server_now_ms)
     refused = None
     for hlc in sorted({c.hlc for c in fresh}, reverse=True):
         got = clock.receive(wall, counter, hlc, now=now, max_offset_ms=max_offset_ms)

@@ -3,8 +3,12 @@ changes received for it, whatever their order and however often each arrived.
 
 - Field-level last-writer-wins: each field takes the value of the change with the
   greatest (hlc, node) stamp among the changes that wrote it.
-- Deletes are tombstones that always win: a record deleted on any replica stays
-  deleted; a later edit of it is kept in the change log but does not resurrect it.
+- Deletes are tombstones: whether a record exists is a last-writer-wins register
+  set only by inserts (exists) and deletes (gone). An edit never revives a deleted
+  record: a concurrent or later edit of it is kept in the change log, not applied.
+  Only a new insert of the same id, stamped after the delete, brings it back (ids
+  are ULIDs, so in practice only records keyed by another record's id, such as a
+  customer's classification override, are ever inserted again).
 - A same-field write that loses to a write it did not see (its `base` is not the
   winner's stamp, and the winner's base is not its stamp) is a conflict: the losing
   value is reported with both values, both stamps and both reps."""
@@ -71,14 +75,14 @@ class Conflict:
 class RowState:
     """What the changes received so far say about one record."""
 
-    inserted: bool = False
-    deleted: bool = False
+    alive: bool = False
+    alive_stamp: Stamp | None = None  # the insert or delete that set `alive`
     winners: dict[str, Change] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any] | None:
         """The record's synced fields, or None when it does not exist (deleted, or
         its insert has not arrived)."""
-        if self.deleted or not self.inserted:
+        if not self.alive:
             return None
         return {name: change.data[name] for name, change in self.winners.items()}
 
@@ -102,11 +106,8 @@ def fold(changes: Iterable[Change]) -> RowState:
 
 
 def _take(state: RowState, change: Change) -> None:
-    if change.op == "delete":
-        state.deleted = True
-        return
-    if change.op == "insert":
-        state.inserted = True
+    if change.op != "update" and (state.alive_stamp is None or change.stamp > state.alive_stamp):
+        state.alive, state.alive_stamp = change.op == "insert", change.stamp
     for name in change.data:
         current = state.winners.get(name)
         if current is None or change.stamp > current.stamp:

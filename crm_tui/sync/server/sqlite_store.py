@@ -203,16 +203,3 @@ class SqliteStore(Store):
         with self._lock:
             self._conn.close()
 
-
-def open_store(url: str | None) -> Store:
-    """A store from a URL: `sqlite:///PATH` (the default is a file in the user data
-    directory). PostgreSQL URLs are recognised but that store is not written yet."""
-    if url is None:
-        import platformdirs
-
-        return SqliteStore(Path(platformdirs.user_data_dir("crm_tui")) / "server.db")
-    if url.startswith("sqlite:///"):
-        return SqliteStore(Path(url[len("sqlite:///"):]).expanduser())
-    if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the PostgreSQL store is not available yet; use sqlite:///PATH")
-    raise StoreError(f"unknown store URL {url!r}; expected sqlite:///PATH")

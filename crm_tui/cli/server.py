@@ -1,0 +1,90 @@
+"""`crm server serve|add-rep|list-reps|revoke-rep`: run the sync server and manage
+the reps' tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from crm_tui.cli import app
+from crm_tui.cli.common import JsonOpt, UserError, console, print_json, print_table
+from crm_tui.sync.server import admin
+
+server_app = typer.Typer(help="The sync server: serve it, and manage the reps' tokens.", no_args_is_help=True)
+app.add_typer(server_app, name="server")
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Store URL, e.g. sqlite:////srv/crm/server.db (default: a file in the user data "
+                 "directory).", show_default=False),
+]
+
+
+def _store_errors(fn):  # type: ignore[no-untyped-def]
+    """Store refusals are user errors: a message, not a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except admin.StoreError as exc:
+            raise UserError(str(exc)) from None
+
+    return wrapper
+
+
+@server_app.command("serve")
+@_store_errors
+def serve(
+    db: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    max_clock_offset: Annotated[float, typer.Option(
+        help="Refuse changes stamped more than this many seconds ahead of the server clock.")] = 300.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve the sync API (FastAPI on uvicorn) until interrupted."""
+    console.print(f"crm sync server on http://{host}:{port} (store {db or admin.default_store_url()})",
+                  highlight=False)
+    admin.serve(db, host, port, max_offset_s=max_clock_offset, log_level=log_level)
+
+
+@server_app.command("add-rep")
+@_store_errors
+def add_rep(
+    name: Annotated[str, typer.Argument(help="The rep's name (as they sign changes).")],
+    role: Annotated[str, typer.Option(help="rep or manager.")] = "rep",
+    db: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a rep and print their token. It is shown once; the server keeps only a hash."""
+    rep = admin.add_rep(db, name, role)
+    if json_out:
+        print_json(rep)
+        return
+    console.print(f"rep {rep['name']} ({rep['role']}) added. Token (shown once, keep it safe):", highlight=False)
+    console.print(rep["token"], highlight=False, soft_wrap=True)
+    console.print(f"on the rep's laptop: crm login --server http://HOST:PORT --token {rep['token']}",
+                  highlight=False, soft_wrap=True)
+
+
+@server_app.command("list-reps")
+@_store_errors
+def list_reps(db: StoreOpt = None, json_out: JsonOpt = False) -> None:
+    """The reps that have (or had) a token."""
+    reps = admin.list_reps(db)
+    if json_out:
+        print_json(reps)
+    else:
+        print_table(reps, ["name", "role", "active", "created_at", "revoked_at"])
+
+
+@server_app.command("revoke-rep")
+@_store_errors
+def revoke_rep(name: Annotated[str, typer.Argument(help="The rep whose token stops working.")],
+               db: StoreOpt = None) -> None:
+    """Revoke a rep's token at once; `add-rep` again issues a new one."""
+    admin.revoke_rep(db, name)
+    console.print(f"rep {name}: token revoked", highlight=False)

@@ -1,0 +1,167 @@
+"""`crm login`, `crm sync [--status]` and `crm conflicts list|resolve`: the client
+side of sync, each a call into `crm_tui.api.sync`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from crm_tui.api.sync import Sync, SyncError, login
+from crm_tui.cli import app
+from crm_tui.cli.common import (
+    DbOpt,
+    JsonOpt,
+    UserError,
+    console,
+    err_console,
+    open_crm,
+    print_json,
+    print_table,
+)
+
+PROGRESS_FROM = 5000  # changes from which a sync shows a progress bar
+
+conflicts_app = typer.Typer(help="Review same-field conflicts found by sync.", no_args_is_help=True)
+app.add_typer(conflicts_app, name="conflicts")
+
+
+@app.command("login")
+def login_command(
+    server: Annotated[str, typer.Option(help="The sync server, e.g. http://10.0.0.5:8765.")],
+    token: Annotated[str, typer.Option(help="Your token from `crm server add-rep`.")],
+    check: Annotated[bool, typer.Option(help="Ask the server whether the token works first.")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Save the sync server and your token to your config (readable only by you)."""
+    try:
+        info = login(server, token, check=check)
+    except SyncError as exc:
+        raise UserError(str(exc)) from None
+    if json_out:
+        print_json(info)
+        return
+    who = f" as {info['rep']} ({info['role']})" if info.get("rep") else ""
+    console.print(f"logged in to {info['server']}{who}; saved in {info['config']}", highlight=False)
+    if info.get("warning"):
+        err_console.print(f"[yellow]warning:[/yellow] {info['warning']} (saved anyway)", highlight=False)
+
+
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Any]:
+    """A progress callback that shows a bar once a phase is big enough."""
+    if not enabled:
+        yield None
+        return
+    bars: dict[str, Any] = {}
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), console=err_console, transient=True)
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in bars:
+            if total < PROGRESS_FROM:
+                return
+            if not progress.live.is_started:
+                progress.start()
+            bars[phase] = progress.add_task(phase, total=total)
+        progress.update(bars[phase], completed=done, total=max(total, done))
+
+    try:
+        yield update
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+
+
+def _describe(report: dict[str, Any]) -> str:
+    tables = ", ".join(f"{t} {n}" for t, n in sorted(report["by_table"].items()))
+    text = f"pushed {report['pushed']} changes, pulled {report['pulled']}"
+    if tables:
+        text += f" ({tables})"
+    if report["orphans"]:
+        text += f"; {report['orphans']} records of deleted customers left out"
+    return text
+
+
+@app.command("sync")
+def sync_command(
+    db: DbOpt = None,
+    status: Annotated[bool, typer.Option("--status", help="Show pending changes, last sync and conflicts.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Push your changes to the server, pull everyone else's and merge them."""
+    with open_crm(db) as crm:
+        syncer = Sync(crm)
+        if status:
+            info = syncer.status()
+            if json_out:
+                print_json(info)
+                return
+            console.print(f"server: {info['server'] or 'not logged in'}", highlight=False)
+            console.print(f"pending changes: {info['pending']}", highlight=False)
+            console.print(f"last sync: {info['last_sync_at'] or 'never'}", highlight=False)
+            console.print(f"open conflicts: {info['open_conflicts']}", highlight=False)
+            if info["last_error"]:
+                console.print(f"last error: {info['last_error']}", highlight=False)
+            if info["clock_warning"]:
+                console.print(f"clock warning: {info['clock_warning']}", highlight=False)
+            return
+        try:
+            with _progress_bar(not json_out) as progress:
+                report = syncer.run(progress=progress).as_dict()
+        except SyncError as exc:
+            raise UserError(f"sync failed: {exc}") from None
+    if json_out:
+        print_json(report)
+        return
+    console.print(_describe(report), highlight=False)
+    if report["conflicts"]:
+        console.print(f"{report['conflicts']} conflicts kept for review: crm conflicts list", highlight=False)
+    if report["clock_warning"]:
+        err_console.print(f"[yellow]clock warning:[/yellow] {report['clock_warning']}", highlight=False)
+
+
+@conflicts_app.command("list")
+def conflicts_list(
+    db: DbOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include resolved conflicts.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Same-field edits made concurrently: the value kept and the one that lost."""
+    with open_crm(db) as crm:
+        rows = Sync(crm).conflicts(include_resolved=all_)
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no open conflicts")
+        return
+    print_table(
+        [{**r, "record": f"{r['tbl']} {r['row_id'][:10]}", "mine": _show(r["mine"]), "theirs": _show(r["theirs"]),
+          "by": f"{r['winner_rep']} / {r['loser_rep']}"} for r in rows],
+        ["id", "record", "field", "mine", "theirs", "by", "detected_at"],
+        caption="resolve with: crm conflicts resolve ID --keep mine|theirs|VALUE",
+    )
+
+
+def _show(value: Any) -> str:
+    return "(empty)" if value is None else str(value)
+
+
+@conflicts_app.command("resolve")
+def conflicts_resolve(
+    conflict_id: Annotated[int, typer.Argument(help="The conflict's id from `crm conflicts list`.")],
+    keep: Annotated[str, typer.Option(help="mine, theirs, or a new value to write.")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Settle a conflict. The kept value is written as a normal change and syncs."""
+    with open_crm(db) as crm:
+        result = Sync(crm).resolve(conflict_id, keep)
+    if json_out:
+        print_json(result)
+        return
+    console.print(f"conflict {conflict_id}: {result['field']} = {_show(result['kept'])}", highlight=False)
