@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_tui.api.agenda import Agenda
+from crm_tui.api.analytics import Analytics
 from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.records import NotFound, Record, Records, parse_filter
 from crm_tui.config import resolve_db_path
@@ -45,6 +46,7 @@ class Crm:
         self.orders = Records(self.conn, ORDER, self.lock)
         self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
         self.complaint_workflow = ComplaintWorkflow(self)  # acknowledge ... close, reopen
+        self.analytics = Analytics(self)  # classification, RFM, KPIs, reminders, reports
         self._index_script_writes()
 
     def records(self, table: str) -> Records:

@@ -3,7 +3,8 @@ the complaints), mean first-response and resolution times, and the SLA breach ra
 by priority. Pure: no IO.
 
 A complaint's SLA deadline is its `due_at` (set by the complaints workflow from its
-priority); a record without one falls back to received_at + sla_hours[priority]."""
+priority); a record without one falls back to the resolution time of the workflow's
+SLA policy (crm_tui.domain.complaints.SlaPolicy, config `[sla.resolution]`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crm_tui.domain.analytics.settings import AnalyticsSettings
+from crm_tui.domain.complaints import SlaPolicy
 from crm_tui.domain.entities import COMPLAINT_PRIORITIES
 
 UNKNOWN = "(unknown)"
@@ -49,24 +51,24 @@ def hours_between(a: str | None, b: str | None) -> float | None:
     return (end - start).total_seconds() / 3600
 
 
-def due_time(c: Mapping[str, Any], settings: AnalyticsSettings) -> dt.datetime | None:
+def due_time(c: Mapping[str, Any], policy: SlaPolicy) -> dt.datetime | None:
     due = parse_time(c.get("due_at"))
     if due is not None:
         return due
     received = parse_time(c.get("received_at"))
-    hours = settings.sla_hours.get(c.get("priority") or "")
-    if received is None or hours is None:
+    limit = policy.resolution.get(c.get("priority") or "")
+    if received is None or limit is None:
         return None
-    return received + dt.timedelta(hours=hours)
+    return received + limit
 
 
 def resolution_time(c: Mapping[str, Any]) -> dt.datetime | None:
     return parse_time(c.get("resolved_at")) or parse_time(c.get("closed_at"))
 
 
-def sla_outcome(c: Mapping[str, Any], settings: AnalyticsSettings, now: dt.datetime) -> str | None:
+def sla_outcome(c: Mapping[str, Any], policy: SlaPolicy, now: dt.datetime) -> str | None:
     """'kept', 'breached', or None while the complaint is open and not yet due."""
-    due = due_time(c, settings)
+    due = due_time(c, policy)
     if due is None:
         return None
     done = resolution_time(c)
@@ -81,7 +83,8 @@ def _mean(values: Iterable[float | None]) -> float | None:
 
 
 def complaint_analytics(complaints: Iterable[Mapping[str, Any]], settings: AnalyticsSettings,
-                        now: dt.datetime) -> dict[str, Any]:
+                        now: dt.datetime, policy: SlaPolicy | None = None) -> dict[str, Any]:
+    policy = policy or SlaPolicy()
     items = list(complaints)
     by = {key: Counter((c.get(key) or UNKNOWN) for c in items)
           for key in ("type", "cause", "region", "product")}
@@ -89,7 +92,7 @@ def complaint_analytics(complaints: Iterable[Mapping[str, Any]], settings: Analy
     priorities = list(COMPLAINT_PRIORITIES) + sorted(
         {c.get("priority") or UNKNOWN for c in items} - set(COMPLAINT_PRIORITIES))
     for p in priorities:
-        outcomes = [sla_outcome(c, settings, now) for c in items if (c.get("priority") or UNKNOWN) == p]
+        outcomes = [sla_outcome(c, policy, now) for c in items if (c.get("priority") or UNKNOWN) == p]
         decided = [o for o in outcomes if o is not None]
         breached = decided.count("breached")
         sla[p] = {"complaints": len(outcomes), "decided": len(decided), "breached": breached,

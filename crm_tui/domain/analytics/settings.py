@@ -74,8 +74,6 @@ class AnalyticsSettings:
     greeting_days: int = 7  # list occasions from today to today + this many days
     holidays: tuple[Holiday, ...] = DEFAULT_HOLIDAYS
     # -- complaints
-    sla_hours: Mapping[str, float] = field(default_factory=lambda: {
-        "urgent": 4.0, "high": 24.0, "medium": 72.0, "low": 168.0})
     pareto_share: float = 0.8  # the "vital few" reach this cumulative share
     # -- satisfaction follow-up after a complaint closes
     satisfaction_follow_up_days: int = 3
@@ -126,10 +124,6 @@ def _convert(key: str, raw: Any, default: Any) -> Any:
         for tier, value in raw.items():
             merged[str(tier).upper()] = Cadence(int(value["ideal"]), int(value["maximum"]))
         return merged
-    if key == "sla_hours":
-        if not isinstance(raw, Mapping):
-            raise TypeError("must be a table like {urgent = 4, high = 24}")
-        return {**default, **{str(k): float(v) for k, v in raw.items()}}
     if key == "holidays":
         out = []
         for item in raw:

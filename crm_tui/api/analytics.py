@@ -1,0 +1,364 @@
+"""Customer intelligence use cases: classification with manual overrides, RFM and its
+explanation, value, satisfaction surveys, loyalty, contact cadence, win-back,
+greetings, complaint analytics, KPIs, and the data of reports and the dashboard.
+
+Rules live in crm_tui.domain.analytics, SQL in crm_tui.db.analytics; this module
+joins them. `now` is injectable so tests see a fixed day.
+
+    crm.analytics.classify_customers()          # computes and stores the diff
+    crm.analytics.rfm_scores()                  # RfmModel with .scores
+    crm.analytics.kpis("2026-Q3", rep="wang")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from crm_tui.api.records import Record, Records, utc_now
+from crm_tui.config import load_config
+from crm_tui.db import analytics as sql
+from crm_tui.db.connection import transaction
+from crm_tui.db.records import Filter
+from crm_tui.domain.analytics import rfm as rfm_rules
+from crm_tui.domain.analytics.classification import Classification, classify
+from crm_tui.domain.analytics.complaints import complaint_analytics, sla_outcome
+from crm_tui.domain.analytics.facts import CustomerFacts
+from crm_tui.domain.analytics.kpi import RepKpi, overall_kpis
+from crm_tui.domain.analytics.loyalty import loyalty
+from crm_tui.domain.analytics.period import Period, parse_period
+from crm_tui.domain.analytics.reminders import (
+    CadenceItem,
+    Greeting,
+    WinBackItem,
+    contact_cadence,
+    greetings,
+    win_back_queue,
+)
+from crm_tui.domain.analytics.satisfaction import satisfaction, summarize, verdict
+from crm_tui.domain.analytics.settings import AnalyticsSettings
+from crm_tui.domain.analytics.value import customer_value
+from crm_tui.domain.complaints import SlaPolicy
+from crm_tui.domain.entities import CLASSIFICATION_OVERRIDE, SURVEY
+from crm_tui.domain.validation import ValidationError
+
+if TYPE_CHECKING:
+    from crm_tui.api import Crm
+
+AT_RISK_SEGMENTS = ("Can't Lose Them", "At Risk", "About to Sleep", "Need Attention")
+
+
+def local_now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+class Analytics:
+    """The analytics use cases over one `Crm`. Settings come from the `[analytics]`
+    (and `[sla]`) sections of the config unless given."""
+
+    def __init__(self, crm: Crm, settings: AnalyticsSettings | None = None,
+                 now: Callable[[], dt.datetime] = local_now, policy: SlaPolicy | None = None):
+        self.crm = crm
+        self._settings = settings
+        self._policy = policy
+        self.now = now
+        self.surveys = Records(crm.conn, SURVEY, crm.lock)
+        self.overrides = Records(crm.conn, CLASSIFICATION_OVERRIDE, crm.lock)
+
+    # -- settings and clock ---------------------------------------------------------
+
+    @property
+    def settings(self) -> AnalyticsSettings:
+        if self._settings is None:
+            self._settings = AnalyticsSettings.from_config(load_config().get("analytics"))
+        return self._settings
+
+    @property
+    def policy(self) -> SlaPolicy:
+        if self._policy is None:
+            self._policy = SlaPolicy.from_config(load_config())
+        return self._policy
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    def facts(self, today: dt.date | None = None, *, rep: str | None = None,
+              customer_id: str | None = None) -> list[CustomerFacts]:
+        s = self.settings
+        with self.crm.lock:
+            return sql.customer_facts(self.crm.conn, today or self.today(), window_days=s.rfm_window_days,
+                                      trend_days=s.trend_days, rep=rep, customer_id=customer_id)
+
+    # -- classification -------------------------------------------------------------
+
+    def classify_customers(self, *, today: dt.date | None = None, store: bool = True,
+                           facts: list[CustomerFacts] | None = None) -> list[Classification]:
+        """Classify every customer. With `store`, write the effective status, stage
+        and tier to the customers whose stored values differ, in one transaction;
+        unchanged customers are not touched, so a rerun logs no changes."""
+        facts = facts if facts is not None else self.facts(today)
+        with self.crm.lock:
+            overrides = sql.overrides(self.crm.conn)
+        classes = classify(facts, self.settings, overrides)
+        if store:
+            self._store(classes)
+        return classes
+
+    def _store(self, classes: Iterable[Classification]) -> int:
+        with self.crm.lock:
+            stored = sql.stored_classes(self.crm.conn)
+            now = utc_now()
+            changed = [(c.status, c.lifecycle_stage, c.tier, now, c.customer_id) for c in classes
+                       if stored.get(c.customer_id) != (c.status, c.lifecycle_stage, c.tier)]
+            if changed:
+                with transaction(self.crm.conn):
+                    sql.write_classes(self.crm.conn, changed)
+        return len(changed)
+
+    def set_override(self, customer_id: str, *, reason: str, status: str | None = None,
+                     lifecycle_stage: str | None = None, tier: str | None = None) -> Record:
+        """Fix a customer's classification by hand; recomputation keeps it. The
+        customer's stored values change at once, in the same transaction."""
+        if not (reason or "").strip():
+            raise ValidationError.one("reason", "is required for a manual classification")
+        if not (status or lifecycle_stage or tier):
+            raise ValidationError.one("status", "give at least one of status, lifecycle stage or tier")
+        with self.crm.lock:
+            customer = self.crm.customers.get(customer_id)
+            cid = customer["id"]
+            given = {k: v for k, v in (("status", status), ("lifecycle_stage", lifecycle_stage),
+                                       ("tier", tier)) if v}
+            values = {"customer_id": cid, "reason": reason, **given}  # other fields stay as they were
+            with transaction(self.crm.conn):
+                if sql.overrides(self.crm.conn).get(cid) is None:
+                    record = self.overrides.prepare(values, owner=customer["owner"])
+                    record["id"] = cid  # one override per customer, merged field by field
+                    self.overrides.insert_prepared([record])
+                else:
+                    self.overrides.update(cid, values)
+                override = self.overrides.get(cid)
+                self.crm.customers.update(cid, {k: override[k] for k in ("status", "lifecycle_stage", "tier")
+                                                if override[k]})
+            return override
+
+    def clear_override(self, customer_id: str) -> None:
+        """Drop the manual classification; the next `classify_customers` recomputes."""
+        with self.crm.lock:
+            cid = self.crm.customers.get(customer_id)["id"]
+            with transaction(self.crm.conn):
+                self.overrides.delete(cid)
+
+    # -- RFM and value --------------------------------------------------------------
+
+    def rfm_scores(self, *, today: dt.date | None = None, facts: list[CustomerFacts] | None = None,
+                   rep: str | None = None) -> rfm_rules.RfmModel:
+        facts = facts if facts is not None else self.facts(today, rep=rep)
+        return rfm_rules.rfm_scores(facts, self.settings.rfm_weights)
+
+    def explain_rfm(self, customer_id: str, *, today: dt.date | None = None) -> dict[str, Any]:
+        cid = self.crm.customers.get(customer_id)["id"]
+        model = self.rfm_scores(today=today)
+        for score in model.scores:
+            if score.customer_id == cid:
+                return rfm_rules.explain(model, score, self.settings.rfm_window_days)
+        raise ValidationError.one("customer", f"{cid} has no order yet, so no RFM score")
+
+    def customer_value(self, customer_id: str, *, today: dt.date | None = None) -> dict[str, Any]:
+        cid = self.crm.customers.get(customer_id)["id"]
+        facts = self.facts(today, customer_id=cid)
+        classes = self.classify_customers(today=today, store=False, facts=facts)
+        v = customer_value(facts[0], self.settings, churned=classes[0].computed["status"] == "churned")
+        return {"id": cid, "historical": round(v.historical, 2), "annual": round(v.annual, 2),
+                "future": round(v.future, 2), "clv": round(v.clv, 2)}
+
+    def loyalty(self, *, today: dt.date | None = None, rep: str | None = None) -> dict[str, Any]:
+        result = loyalty(self.facts(today, rep=rep))
+        return {"buyers": result.buyers, "repeat_buyers": result.repeat_buyers,
+                "repeat_purchase_rate": result.repeat_purchase_rate,
+                "mean_interval_days": result.mean_interval_days}
+
+    # -- satisfaction ---------------------------------------------------------------
+
+    def add_survey(self, data: Mapping[str, Any]) -> Record:
+        """Record a survey of expected (a) and perceived (b) value; a must be > 0."""
+        values = dict(data)
+        if not values.get("surveyed_at"):
+            values["surveyed_at"] = self.today().isoformat()
+        record = self.surveys.prepare(values)
+        satisfaction(record["expected"], record["perceived"])  # a > 0, named if not
+        with self.crm.lock:
+            customer = self.crm.customers.get(record["customer_id"])
+            with transaction(self.crm.conn):
+                self.surveys._check_refs(record)
+                if not values.get("owner"):
+                    record["owner"] = customer["owner"] or record["owner"]
+                self.surveys.insert_prepared([record])
+            return self._with_c(self.surveys.get(record["id"]))
+
+    def list_surveys(self, customer_id: str | None = None) -> list[Record]:
+        filters = []
+        if customer_id:
+            filters.append(Filter("customer_id", "=", self.crm.customers.get(customer_id)["id"]))
+        return [self._with_c(r) for r in self.surveys.list(filters)]
+
+    @staticmethod
+    def _with_c(record: Record) -> Record:
+        c = satisfaction(record["expected"], record["perceived"]) if record["expected"] else None
+        return {**record, "c": None if c is None else round(c, 4), "verdict": verdict(c)}
+
+    def satisfaction(self, customer_id: str | None = None) -> dict[str, Any]:
+        """C = b / a per survey, the mean per customer and overall."""
+        return summarize(self.list_surveys(customer_id))
+
+    # -- reminders ------------------------------------------------------------------
+
+    def contact_cadence(self, *, today: dt.date | None = None, rep: str | None = None,
+                        state: str | None = None) -> list[CadenceItem]:
+        items = contact_cadence(self.facts(today, rep=rep), self.settings)
+        return [i for i in items if state is None or i.state == state]
+
+    def win_back_queue(self, *, today: dt.date | None = None, rep: str | None = None) -> list[WinBackItem]:
+        facts = self.facts(today, rep=rep)
+        everyone = facts if rep is None else self.facts(today)  # tiers rank the whole book
+        classes = {c.customer_id: c for c in self.classify_customers(store=False, facts=everyone)}
+        return win_back_queue(facts, classes, self.settings)
+
+    def greetings(self, *, today: dt.date | None = None, holiday: str | None = None,
+                  rep: str | None = None) -> list[Greeting]:
+        day = today or self.today()
+        s = self.settings
+        if holiday and holiday.strip().lower() not in {h.name.lower() for h in s.holidays} | {"birthday"}:
+            names = ", ".join([h.name for h in s.holidays] + ["birthday"])
+            raise ValidationError.one("holiday", f"{holiday!r} is not in the calendar ({names})")
+        with self.crm.lock:
+            sent = sql.sent_greeting_notes(self.crm.conn, (day - dt.timedelta(days=s.greeting_days)).isoformat())
+        return greetings(self.facts(day, rep=rep), day, s, holiday=holiday, sent=sent)
+
+    def mark_greetings_sent(self, items: Iterable[Greeting], *, channel: str = "wechat") -> list[Record]:
+        """Log one greeting visit per item, all in one transaction through the visits
+        API; the note marks the occasion so it leaves the greetings list."""
+        stamp = self.now().replace(microsecond=0).isoformat()
+        with self.crm.lock:
+            visits = [self.crm.visits.prepare({
+                "customer_id": g.customer_id, "visited_at": stamp, "channel": channel,
+                "purpose": g.purpose, "notes": g.note, "outcome": "sent"}) for g in items]
+            with transaction(self.crm.conn):
+                self.crm.visits.insert_prepared(visits)
+        return visits
+
+    # -- complaints and KPIs --------------------------------------------------------
+
+    def complaint_analytics(self, period: str | Period, *, rep: str | None = None, region: str | None = None,
+                            product: str | None = None) -> dict[str, Any]:
+        p = parse_period(period) if isinstance(period, str) else period
+        with self.crm.lock:
+            rows = sql.complaints_between(self.crm.conn, p.start_text, p.end_text, rep=rep, region=region,
+                                          product=product)
+        result = complaint_analytics(rows, self.settings, self.now(), self.policy)
+        return {"period": p.label, "region": region, "product": product, **result}
+
+    def kpis(self, period: str | Period, *, rep: str | None = None) -> dict[str, Any]:
+        p = parse_period(period) if isinstance(period, str) else period
+        prev = p.previous()
+        now = self.now()
+        with self.crm.lock:
+            counts = sql.period_counts(self.crm.conn, p.start_text, p.end_text, prev.start_text, rep=rep)
+            per_rep = sql.rep_counts(self.crm.conn, p.start_text, p.end_text, now.date(), rep=rep)
+            handled = sql.complaints_handled_between(self.crm.conn, p.start_text, p.end_text, rep=rep)
+        for c in handled:
+            entry = per_rep.setdefault(c["rep"], {})
+            entry["complaints_handled"] = entry.get("complaints_handled", 0) + 1
+            outcome = sla_outcome(c, self.policy, now)
+            if outcome is not None:
+                entry["sla_decided"] = entry.get("sla_decided", 0) + 1
+                entry["sla_kept"] = entry.get("sla_kept", 0) + (outcome == "kept")
+        reps = [RepKpi(name, **{k: (float(v) if k == "sales" else int(v)) for k, v in values.items()})
+                for name, values in sorted(per_rep.items())]
+        return {"period": p.label, "start": p.start.isoformat(), "end": p.end.isoformat(),
+                "previous": prev.label, "rep": rep, "overall": overall_kpis(counts).as_dict(),
+                "reps": [r.as_dict() for r in reps]}
+
+    # -- report and dashboard data ----------------------------------------------------
+
+    def report_data(self, period: str | Period, *, rep: str | None = None, top: int = 10) -> dict[str, Any]:
+        """Everything a report shows, as plain data: KPIs, sales by month, segments,
+        tiers, top and at-risk customers, win-back and complaint analysis. Scores and
+        classes are as of the period's last day (or today, if that is earlier)."""
+        p = parse_period(period) if isinstance(period, str) else period
+        as_of = min(p.end, self.today())
+        facts = self.facts(as_of, rep=rep)
+        model = self.rfm_scores(facts=facts)
+        classes = self.classify_customers(store=False, facts=facts)
+        names = {f.id: f.name for f in facts}
+        at_risk = sorted((s for s in model.scores if s.segment in AT_RISK_SEGMENTS),
+                         key=lambda s: (-s.monetary, s.customer_id))[:top]
+        class_of = {c.customer_id: c for c in classes}
+        win_back = win_back_queue(facts, class_of, self.settings)[:top]
+        with self.crm.lock:
+            monthly = sql.monthly_sales(self.crm.conn, p.start_text, p.end_text, rep=rep)
+            top_rows = sql.top_customers(self.crm.conn, p.start_text, p.end_text, rep=rep, limit=top)
+        return {
+            "period": p.label, "start": p.start.isoformat(), "end": p.end.isoformat(), "rep": rep,
+            "as_of": as_of.isoformat(),
+            "kpis": self.kpis(p, rep=rep),
+            "loyalty": self.loyalty(today=as_of, rep=rep),
+            "monthly_sales": [{"month": m, "sales": round(monthly.get(m, 0.0), 2)} for m in p.months()],
+            "segments": rfm_rules.segment_sizes(model.scores),
+            "tiers": {t: sum(1 for c in classes if c.tier == t) for t in ("A", "B", "C")},
+            "statuses": dict(sorted(Counter(c.status for c in classes).items())),
+            "core_customers": sum(1 for c in classes if c.core),
+            "top_customers": [{**r, "sales": round(r["sales"], 2)} for r in top_rows],
+            "at_risk": [{"id": s.customer_id, "name": names.get(s.customer_id, ""), "segment": s.segment,
+                         "rfm": f"{s.r}{s.f}{s.m}", "recency_days": s.recency_days,
+                         "monetary": round(s.monetary, 2)} for s in at_risk],
+            "win_back": [w.as_dict() for w in win_back],
+            "complaints": self.complaint_analytics(p, rep=rep),
+        }
+
+    def dashboard_data(self, *, rep: str | None = None, months: int = 12) -> dict[str, Any]:
+        """The dashboard's charts: sales of the last `months` months, RFM segment
+        sizes, complaint types of the last 90 days, and today's agenda counts."""
+        today = self.today()
+        first = dt.date(today.year, today.month, 1)
+        for _ in range(months - 1):
+            first = (first - dt.timedelta(days=1)).replace(day=1)
+        trend = Period(first, today, f"{first}..{today}")
+        facts = self.facts(today, rep=rep)
+        model = self.rfm_scores(facts=facts)
+        with self.crm.lock:
+            monthly = sql.monthly_sales(self.crm.conn, trend.start_text, trend.end_text, rep=rep)
+            agenda = sql.agenda_counts(self.crm.conn, today, rep=rep)
+        recent = Period(today - dt.timedelta(days=89), today, "last 90 days")
+        complaints = self.complaint_analytics(recent, rep=rep)
+        cadence = Counter(i.state for i in contact_cadence(facts, self.settings))
+        return {
+            "today": today.isoformat(),
+            "monthly_sales": [(m, round(monthly.get(m, 0.0), 2)) for m in trend.months()],
+            "segments": rfm_rules.segment_sizes(model.scores),
+            "complaint_types": [(r["key"], r["count"]) for r in complaints["by_type"]],
+            "agenda": {**agenda, "contacts_overdue": cadence.get("overdue", 0),
+                       "contacts_due": cadence.get("due", 0),
+                       "greetings": len(self.greetings(today=today, rep=rep))},
+        }
+
+
+def schedule_satisfaction_follow_up(crm: Crm, complaint: Mapping[str, Any], *, days: int | None = None) -> Record:
+    """After a complaint closes, plan a satisfaction follow-up: a visit with purpose
+    follow_up whose next action is dated closed + N days (analytics setting
+    satisfaction_follow_up_days). Meant to be called by the complaints workflow's
+    close(), inside its transaction."""
+    closed = complaint.get("closed_at") or complaint.get("resolved_at")
+    if not closed:
+        raise ValidationError.one("closed_at", "the complaint is not closed yet")
+    if days is None:
+        days = AnalyticsSettings.from_config(load_config().get("analytics")).satisfaction_follow_up_days
+    closed_at = dt.datetime.fromisoformat(str(closed).replace("Z", "+00:00")).replace(tzinfo=None)
+    due = (closed_at.date() + dt.timedelta(days=days)).isoformat()
+    return crm.visits.create({
+        "customer_id": complaint["customer_id"], "visited_at": closed_at.replace(microsecond=0).isoformat(),
+        "channel": complaint.get("channel") or "phone", "purpose": "follow_up",
+        "notes": f"complaint {complaint['id']} closed: {complaint.get('type') or ''}".strip(),
+        "next_action": "satisfaction survey after the complaint", "next_action_date": due,
+    }, owner=complaint.get("owner") or None)

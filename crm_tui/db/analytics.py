@@ -1,0 +1,242 @@
+"""SQL for analytics: per-customer aggregates of orders and contacts in one pass (so
+100k customers and 1M orders never become 1M Python objects), and the period counts
+behind KPIs, reports and complaint analytics. Dates are compared as ISO text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from crm_tui.domain.analytics.classification import Override
+from crm_tui.domain.analytics.facts import CustomerFacts
+
+
+def _days(expr: str) -> str:
+    return f"CAST(julianday(:today) - julianday(substr({expr}, 1, 10)) AS INTEGER)"
+
+
+# Column order = CustomerFacts field order, so each row builds a CustomerFacts as is.
+_FACTS = f"""
+WITH o AS (
+    SELECT customer_id,
+           count(*) AS n,
+           total(amount) AS amount,
+           min(ordered_at) AS first_at,
+           max(ordered_at) AS last_at,
+           sum(ordered_at >= :window_start) AS window_n,
+           total(CASE WHEN ordered_at >= :window_start THEN amount END) AS window_amount,
+           total(CASE WHEN ordered_at >= :recent_start THEN amount END) AS recent_amount,
+           total(CASE WHEN ordered_at >= :prev_start AND ordered_at < :recent_start
+                      THEN amount END) AS prev_amount
+    FROM orders
+    WHERE ordered_at < :tomorrow {{order_owner}}
+    GROUP BY customer_id
+),
+v AS (
+    SELECT customer_id,
+           max(visited_at) AS last_contact,
+           sum(visited_at >= :recent_start) AS recent_n,
+           sum(visited_at >= :prev_start AND visited_at < :recent_start) AS prev_n,
+           max(CASE WHEN purpose = 'win_back' THEN visited_at END) AS last_win_back
+    FROM visits
+    WHERE visited_at < :tomorrow {{visit_owner}}
+    GROUP BY customer_id
+)
+SELECT c.id, c.name, c.owner, c.region, c.tier, c.status, c.birthday,
+       {_days("c.created_at")},
+       coalesce(o.n, 0), coalesce(o.amount, 0.0),
+       {_days("o.first_at")}, {_days("o.last_at")},
+       coalesce(o.window_n, 0), coalesce(o.window_amount, 0.0),
+       coalesce(o.recent_amount, 0.0), coalesce(o.prev_amount, 0.0),
+       coalesce(v.recent_n, 0), coalesce(v.prev_n, 0),
+       {_days("v.last_contact")}, {_days("v.last_win_back")}
+FROM customers c
+LEFT JOIN o ON o.customer_id = c.id
+LEFT JOIN v ON v.customer_id = c.id
+{{customer_where}}
+ORDER BY c.id
+"""
+
+
+def _day(d: dt.date, minus: int = 0) -> str:
+    return (d - dt.timedelta(days=minus)).isoformat()
+
+
+def customer_facts(conn: sqlite3.Connection, today: dt.date, *, window_days: int, trend_days: int,
+                   rep: str | None = None, customer_id: str | None = None) -> list[CustomerFacts]:
+    """Every customer's order and contact aggregates as of `today` (later records are
+    ignored). Windows are the last N days, today included."""
+    params: dict[str, Any] = {
+        "today": today.isoformat(), "tomorrow": _day(today, -1),
+        "window_start": _day(today, window_days - 1),
+        "recent_start": _day(today, trend_days - 1), "prev_start": _day(today, 2 * trend_days - 1),
+    }
+    where, order_owner, visit_owner = [], "", ""
+    if rep is not None:
+        where.append("c.owner = :rep")
+        params["rep"] = rep
+    if customer_id is not None:
+        where.append("c.id = :cid")
+        order_owner = visit_owner = "AND customer_id = :cid"
+        params["cid"] = customer_id
+    sql = _FACTS.format(order_owner=order_owner, visit_owner=visit_owner,
+                        customer_where=("WHERE " + " AND ".join(where)) if where else "")
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: the fastest rows sqlite3 makes
+    return [CustomerFacts(*row) for row in cur.execute(sql, params)]
+
+
+def overrides(conn: sqlite3.Connection) -> dict[str, Override]:
+    rows = conn.execute("SELECT customer_id, reason, status, lifecycle_stage, tier FROM classification_overrides")
+    return {r[0]: Override(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+
+
+def stored_classes(conn: sqlite3.Connection) -> dict[str, tuple[str | None, str | None, str | None]]:
+    cur = conn.cursor()
+    cur.row_factory = None
+    return {r[0]: (r[1], r[2], r[3]) for r in cur.execute("SELECT id, status, lifecycle_stage, tier FROM customers")}
+
+
+def write_classes(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
+    """(status, lifecycle_stage, tier, updated_at, id) for customers whose stored
+    classification changed; inside the caller's transaction (captured like any write)."""
+    conn.executemany("UPDATE customers SET status = ?, lifecycle_stage = ?, tier = ?, updated_at = ? WHERE id = ?",
+                     rows)
+
+
+def _owner(alias: str, rep: str | None, params: dict[str, Any]) -> str:
+    if rep is None:
+        return ""
+    params["rep"] = rep
+    return f" AND {alias}owner = :rep"
+
+
+def complaints_between(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None,
+                       region: str | None = None, product: str | None = None) -> list[dict[str, Any]]:
+    """Complaints received in [start, end), with the customer's region."""
+    params: dict[str, Any] = {"start": start, "end": end}
+    sql = ("SELECT k.id, k.customer_id, k.received_at, k.type, k.cause, k.product, k.priority, k.status, "
+           "k.handler, k.owner, k.due_at, k.first_response_at, k.resolved_at, k.closed_at, c.region "
+           "FROM complaints k JOIN customers c ON c.id = k.customer_id "
+           "WHERE k.received_at >= :start AND k.received_at < :end" + _owner("k.", rep, params))
+    if region:
+        sql += " AND c.region = :region"
+        params["region"] = region
+    if product:
+        sql += " AND k.product = :product"
+        params["product"] = product
+    return [dict(r) for r in conn.execute(sql + " ORDER BY k.received_at, k.id", params)]
+
+
+def complaints_handled_between(conn: sqlite3.Connection, start: str, end: str, *,
+                               rep: str | None = None) -> list[dict[str, Any]]:
+    """Complaints resolved (or closed without a resolution stamp) in [start, end);
+    `rep` is the handler, or the owner when no handler is named."""
+    params: dict[str, Any] = {"start": start, "end": end}
+    sql = ("SELECT id, priority, received_at, due_at, resolved_at, closed_at, "
+           "coalesce(nullif(handler, ''), owner) AS rep FROM complaints "
+           "WHERE coalesce(resolved_at, closed_at) >= :start AND coalesce(resolved_at, closed_at) < :end")
+    if rep is not None:
+        sql += " AND coalesce(nullif(handler, ''), owner) = :rep"
+        params["rep"] = rep
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def rep_counts(conn: sqlite3.Connection, start: str, end: str, today: dt.date,
+               rep: str | None = None) -> dict[str, dict[str, float]]:
+    """Per rep (record owner): visits, follow-ups due and done, orders and sales."""
+    out: dict[str, dict[str, float]] = {}
+
+    def add(rows: Iterable[Sequence[Any]], *names: str) -> None:
+        for row in rows:
+            entry = out.setdefault(row[0], {})
+            for name, value in zip(names, row[1:], strict=True):
+                entry[name] = value or 0
+
+    params: dict[str, Any] = {"start": start, "end": end, "today": today.isoformat()}
+    owner = _owner("", rep, params)
+    add(conn.execute("SELECT owner, count(*) FROM visits WHERE visited_at >= :start AND visited_at < :end"
+                     f"{owner} GROUP BY owner", params), "visits")
+    add(conn.execute("SELECT owner, count(*), sum(follow_up_done = 1) FROM visits "
+                     "WHERE next_action_date >= :start AND next_action_date < :end "
+                     f"AND next_action_date <= :today{owner} GROUP BY owner", params),
+        "follow_ups_due", "follow_ups_done")
+    add(conn.execute("SELECT owner, count(*), total(amount) FROM orders WHERE ordered_at >= :start "
+                     f"AND ordered_at < :end{owner} GROUP BY owner", params), "orders", "sales")
+    return out
+
+
+def period_counts(conn: sqlite3.Connection, start: str, end: str, prev_start: str, *,
+                  rep: str | None = None) -> dict[str, Any]:
+    """The counts behind the overall KPIs of [start, end), the previous period being
+    [prev_start, start)."""
+    p: dict[str, Any] = {"start": start, "end": end, "prev": prev_start}
+    owner = _owner("", rep, p)
+
+    def one(sql: str) -> Any:
+        return conn.execute(sql, p).fetchone()[0]
+
+    orders_in = "SELECT DISTINCT customer_id FROM orders WHERE ordered_at >= {a} AND ordered_at < {b}" + owner
+    return {
+        "customers_end": one(f"SELECT count(*) FROM customers WHERE substr(created_at, 1, 10) < :end{owner}"),
+        "customers_start": one(f"SELECT count(*) FROM customers WHERE substr(created_at, 1, 10) < :start{owner}"),
+        "active": one(f"SELECT count(*) FROM ({orders_in.format(a=':start', b=':end')})"),
+        "active_prev": one(f"SELECT count(*) FROM ({orders_in.format(a=':prev', b=':start')})"),
+        "retained": one(f"SELECT count(*) FROM ({orders_in.format(a=':prev', b=':start')}) p "
+                        f"WHERE p.customer_id IN ({orders_in.format(a=':start', b=':end')})"),
+        "orders": one(f"SELECT count(*) FROM orders WHERE ordered_at >= :start AND ordered_at < :end{owner}"),
+        "sales": one(f"SELECT total(amount) FROM orders WHERE ordered_at >= :start AND ordered_at < :end{owner}"),
+        "sales_prev": one(f"SELECT total(amount) FROM orders WHERE ordered_at >= :prev AND ordered_at < :start{owner}"),
+        "satisfaction": one("SELECT avg(perceived / expected) FROM surveys WHERE expected > 0 "
+                            f"AND surveyed_at >= :start AND surveyed_at < :end{owner}"),
+        "surveys": one("SELECT count(*) FROM surveys WHERE expected > 0 "
+                       f"AND surveyed_at >= :start AND surveyed_at < :end{owner}"),
+        "complaints": one(f"SELECT count(*) FROM complaints WHERE received_at >= :start AND received_at < :end{owner}"),
+    }
+
+
+def monthly_sales(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> dict[str, float]:
+    params: dict[str, Any] = {"start": start, "end": end}
+    sql = ("SELECT substr(ordered_at, 1, 7), total(amount) FROM orders WHERE ordered_at >= :start "
+           f"AND ordered_at < :end{_owner('', rep, params)} GROUP BY 1 ORDER BY 1")
+    return {r[0]: r[1] for r in conn.execute(sql, params)}
+
+
+def top_customers(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None,
+                  limit: int = 10) -> list[dict[str, Any]]:
+    """Customers by sales in [start, end), largest first."""
+    params: dict[str, Any] = {"start": start, "end": end, "limit": limit}
+    sql = ("SELECT c.id, c.name, c.company, count(*) AS orders, total(o.amount) AS sales "
+           "FROM orders o JOIN customers c ON c.id = o.customer_id "
+           f"WHERE o.ordered_at >= :start AND o.ordered_at < :end{_owner('o.', rep, params)} "
+           "GROUP BY c.id ORDER BY sales DESC, c.id LIMIT :limit")
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def sent_greeting_notes(conn: sqlite3.Connection, since: str) -> set[tuple[str, str]]:
+    """(customer id, note) of greetings logged since `since`: how a sent greeting is
+    recognised (crm_tui.domain.analytics.reminders.greeting_note)."""
+    rows = conn.execute("SELECT customer_id, notes FROM visits WHERE purpose IN ('holiday_greeting', 'care') "
+                        "AND visited_at >= ? AND notes LIKE 'greeting: %'", (since,))
+    return {(r[0], r[1]) for r in rows}
+
+
+def agenda_counts(conn: sqlite3.Connection, today: dt.date, *, rep: str | None = None) -> dict[str, int]:
+    """Today's work: pending follow-ups overdue and due today; open complaints, and those
+    due by the end of today (or overdue)."""
+    p: dict[str, Any] = {"today": today.isoformat(), "tomorrow": _day(today, -1)}
+    owner = _owner("", rep, p)
+    pending = "next_action_date IS NOT NULL AND coalesce(follow_up_done, 0) != 1"
+    return {
+        "follow_ups_overdue": conn.execute(
+            f"SELECT count(*) FROM visits WHERE {pending} AND next_action_date < :today{owner}", p).fetchone()[0],
+        "follow_ups_today": conn.execute(
+            f"SELECT count(*) FROM visits WHERE {pending} AND next_action_date = :today{owner}", p).fetchone()[0],
+        "complaints_open": conn.execute(
+            "SELECT count(*) FROM complaints WHERE status NOT IN ('resolved', 'closed')" + owner, p).fetchone()[0],
+        "complaints_due": conn.execute(
+            "SELECT count(*) FROM complaints WHERE status NOT IN ('resolved', 'closed') AND due_at IS NOT NULL "
+            f"AND due_at < :tomorrow{owner}", p).fetchone()[0],
+    }
