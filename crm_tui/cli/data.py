@@ -1,1 +1,97 @@
-"""Seeding, the demo and the change log (being written)."""
+"""`crm seed`, `crm demo` and `crm changes list`: demo data and the local change log."""
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from crm_tui.api import Crm
+from crm_tui.api.seed import DEMO_CUSTOMERS, DEMO_REP, DEMO_SEED, demo_db_path, seed
+from crm_tui.cli import app
+from crm_tui.cli.common import DbOpt, JsonOpt, console, db_path, open_crm, print_json, print_table
+
+
+@app.command("seed")
+def seed_command(
+    db: DbOpt = None,
+    customers: Annotated[int, typer.Option("--customers", "-n", min=0, help="How many customers.")] = 100,
+    seed_value: Annotated[int, typer.Option("--seed", help="Same seed, same data.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add realistic demo customers with their visits, complaints and orders."""
+    with open_crm(db) as crm, console.status(f"seeding {customers} customers ..."):
+        report = seed(crm, customers=customers, seed=seed_value)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        console.print(", ".join(f"{n} {t}" for t, n in report.as_dict().items()) + f" added to {crm.path}",
+                      highlight=False)
+
+
+@app.command("demo")
+def demo(
+    db: DbOpt = None,
+    customers: Annotated[int, typer.Option("--customers", hidden=True, min=1)] = DEMO_CUSTOMERS,
+) -> None:
+    """Open a demo database (made and seeded on first run) in the terminal UI."""
+    from crm_tui.cli import ui
+
+    path = db_path(db) or demo_db_path()
+    with Crm(path) as crm:
+        # A database that never had a write is new; a demo the user emptied stays empty.
+        if not crm.changes(limit=1):
+            crm.set_rep(DEMO_REP)
+            with console.status(f"creating the demo database {path} ..."):
+                report = seed(crm, customers=customers, seed=DEMO_SEED)
+            console.print(f"demo database {path}: " + ", ".join(
+                f"{n} {t}" for t, n in report.as_dict().items()), highlight=False)
+    ui.open_ui(path)
+
+
+changes_app = typer.Typer(help="The local change log: every insert, update and delete, as sync sends it.",
+                          no_args_is_help=True)
+app.add_typer(changes_app, name="changes")
+
+
+def _decoded(change: dict[str, Any]) -> dict[str, Any]:
+    out = dict(change)
+    for key in ("data", "old", "base"):
+        if isinstance(out.get(key), str):
+            out[key] = json.loads(out[key])
+    return out
+
+
+@changes_app.command("list")
+def list_changes(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    table: Annotated[str | None, typer.Option("--table", "-t", help="Only changes of this table.",
+                                              show_default=False)] = None,
+    record: Annotated[str | None, typer.Option("--record", help="Only changes of this record id.",
+                                               show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="The last N changes (0: all).")] = 50,
+    since: Annotated[int, typer.Option("--since", help="Only changes after this sequence number.")] = 0,
+    local_only: Annotated[bool, typer.Option("--local-only", help="Only changes made on this replica, "
+                                             "not those pulled by sync.")] = False,
+) -> None:
+    """List change-log entries, oldest first."""
+    with open_crm(db) as crm:
+        rows = crm.changes(table=table, row_id=record, since=since, local_only=local_only)
+    if limit:
+        rows = rows[-limit:]
+    rows = [_decoded(r) for r in rows]
+    if as_json:
+        print_json(rows)
+        return
+    shown = [{**r, "change": _summary(r)} for r in rows]
+    print_table(shown, ["seq", "node", "rep", "tbl", "row_id", "op", "change"], title="change log")
+
+
+def _summary(change: dict[str, Any]) -> str:
+    """A short line for a table: the new values of an update; inserts and deletes
+    touch every field, which --json shows."""
+    if change["op"] != "update":
+        return ""
+    text = ", ".join(f"{k}={v}" for k, v in change["data"].items() if k != "updated_at")
+    return text if len(text) <= 80 else text[:79] + "…"
+
