@@ -106,13 +106,19 @@ class Analytics:
             self._store(classes)
         return classes
 
-    def _store(self, classes: Iterable[Classification]) -> int:
+    def reclassify(self, *, today: dt.date | None = None, dry_run: bool = False) -> tuple[list[Classification], int]:
+        """`classify_customers` that also says how many customers change (or would)."""
+        classes = self.classify_customers(today=today, store=False)
+        changed = self._store(classes, dry_run=dry_run)
+        return classes, changed
+
+    def _store(self, classes: Iterable[Classification], *, dry_run: bool = False) -> int:
         with self.crm.lock:
             stored = sql.stored_classes(self.crm.conn)
             now = utc_now()
             changed = [(c.status, c.lifecycle_stage, c.tier, now, c.customer_id) for c in classes
                        if stored.get(c.customer_id) != (c.status, c.lifecycle_stage, c.tier)]
-            if changed:
+            if changed and not dry_run:
                 with transaction(self.crm.conn):
                     sql.write_classes(self.crm.conn, changed)
         return len(changed)

@@ -48,6 +48,7 @@ def contact_cadence(facts: Iterable[CustomerFacts], settings: AnalyticsSettings)
         tier = f.tier if f.tier in settings.cadence else "C"
         cad = settings.cadence.get(tier) or Cadence(60, 120)
         days = f.days_since_contact if f.days_since_contact is not None else f.days_since_created
+        days = None if days is None else max(days, 0)  # a record made "after" an injected today
         out.append(CadenceItem(f.id, f.name, tier, days, cad.ideal, cad.maximum, cadence_state(days, cad)))
     order = {"overdue": 0, "due": 1, "ok": 2}
     out.sort(key=lambda c: (order[c.state], -(c.days_since_contact or 0), c.customer_id))

@@ -1,0 +1,320 @@
+"""`crm classify`, `crm rfm`, `crm kpi`, `crm report`, `crm greetings`, `crm winback`,
+`crm cadence`, `crm complaint-stats` and `crm surveys`: customer intelligence from the
+command line, each one call into `crm.analytics`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crm_tui.api import Crm
+from crm_tui.api.analytics import Analytics
+from crm_tui.cli import app
+from crm_tui.cli.common import (
+    DbOpt,
+    JsonOpt,
+    UserError,
+    console,
+    open_crm,
+    print_json,
+    print_record,
+    print_table,
+)
+from crm_tui.domain.analytics.rfm import SEGMENTS
+from crm_tui.report import FORMATS, render
+
+TodayOpt = Annotated[str | None, typer.Option("--today", hidden=True, help="Pretend today is this date (tests).")]
+RepOpt = Annotated[str | None, typer.Option("--rep", help="Only this rep's records.")]
+PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="2026-Q3, 2026-11, 2026 or FROM..TO dates.")]
+
+
+def analytics(crm: Crm, today: str | None) -> Analytics:
+    if not today:
+        return crm.analytics
+    try:
+        day = dt.date.fromisoformat(today)
+    except ValueError:
+        raise UserError(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
+    return Analytics(crm, now=lambda: dt.datetime.combine(day, dt.time(12, 0)))
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{100 * v:.1f}%"
+
+
+# -- classification -----------------------------------------------------------------
+
+classify_app = typer.Typer(help="Classify customers: status, lifecycle stage, A/B/C tier and core customers.",
+                           invoke_without_command=True)
+app.add_typer(classify_app, name="classify")
+
+
+@classify_app.callback()
+def classify_command(
+    ctx: typer.Context,
+    db: DbOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the result without storing it.")] = False,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Compute every customer's classification and store what changed (overrides win)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_crm(db) as crm:
+        classes, changed = analytics(crm, today).reclassify(dry_run=dry_run)
+    if as_json:
+        print_json([c.as_dict() for c in classes])
+        return
+    counts: dict[str, int] = {}
+    for c in classes:
+        for key in (f"status {c.status}", f"stage {c.lifecycle_stage}", f"tier {c.tier}"):
+            counts[key] = counts.get(key, 0) + 1
+    print_table([{"class": k, "customers": v} for k, v in sorted(counts.items())], ["class", "customers"],
+                title=f"{len(classes)} customers, {sum(c.core for c in classes)} core")
+    verb = "would change" if dry_run else "changed"
+    console.print(f"{changed} customer(s) {verb}", highlight=False)
+
+
+@classify_app.command("override")
+def override_command(
+    customer: Annotated[str, typer.Argument(help="Customer id (or a unique prefix).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; required.")],
+    status: Annotated[str | None, typer.Option("--status", help="potential, new, loyal or churned.")] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="exploration, formation, stability or decline.")] = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="A, B or C.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fix a customer's classification by hand; recomputation keeps it."""
+    with open_crm(db) as crm:
+        record = crm.analytics.set_override(customer, reason=reason, status=status, lifecycle_stage=stage,
+                                            tier=tier)
+    print_json(record) if as_json else print_record(record)
+
+
+@classify_app.command("clear")
+def clear_override_command(
+    customer: Annotated[str, typer.Argument(help="Customer id (or a unique prefix).")],
+    db: DbOpt = None,
+) -> None:
+    """Drop a manual classification; the next `crm classify` recomputes it."""
+    with open_crm(db) as crm:
+        crm.analytics.clear_override(customer)
+    console.print("override cleared", highlight=False)
+
+
+# -- RFM ----------------------------------------------------------------------------
+
+
+@app.command("rfm")
+def rfm_command(
+    db: DbOpt = None,
+    explain: Annotated[str | None, typer.Option("--explain", help="Explain one customer's scores.")] = None,
+    segment: Annotated[str | None, typer.Option("--segment", help="Only this segment.")] = None,
+    rep: RepOpt = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """RFM scores 1-5 and segments of every customer who has ordered."""
+    if segment and segment not in SEGMENTS:
+        raise UserError(f"--segment {segment!r} is not one of: {', '.join(SEGMENTS)}")
+    with open_crm(db) as crm:
+        an = analytics(crm, today)
+        if explain:
+            result = an.explain_rfm(explain)
+            if as_json:
+                print_json(result)
+                return
+            console.print(f"[bold]{result['name']}[/bold]  RFM {result['rfm']}  score {result['score']}  "
+                          f"segment [bold]{result['segment']}[/bold]")
+            print_table([{**p, "value": p["value"]} for p in result["parts"]],
+                        ["measure", "value", "unit", "score", "formula"])
+            console.print(f"combined: {result['combined_formula']}", highlight=False)
+            console.print(f"segment rule (first match in {', '.join(result['segment_order'])}): "
+                          f"{result['segment_rule']}", highlight=False)
+            return
+        scores = [s.as_dict() for s in an.rfm_scores(rep=rep).scores if segment in (None, s.segment)]
+    if as_json:
+        print_json(scores)
+    else:
+        print_table(sorted(scores, key=lambda s: -s["score"]),
+                    ["name", "recency_days", "frequency", "monetary", "rfm", "score", "segment"],
+                    title=f"RFM: {len(scores)} customers")
+
+
+# -- KPIs and reports ----------------------------------------------------------------
+
+
+@app.command("kpi")
+def kpi_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
+                today: TodayOpt = None) -> None:
+    """KPIs for a period: per rep and overall."""
+    with open_crm(db) as crm:
+        result = analytics(crm, today).kpis(period, rep=rep)
+    if as_json:
+        print_json(result)
+        return
+    o = result["overall"]
+    print_table([{"measure": k.replace("_", " "), "value": _pct(v) if k.endswith(("rate", "growth")) and k != "complaint_rate" else
+                  ("" if v is None else str(round(v, 3) if isinstance(v, float) else v))} for k, v in o.items()],
+                ["measure", "value"], title=f"KPIs {result['period']} (previous {result['previous']})")
+    print_table([{**r, "follow_up_rate": _pct(r["follow_up_rate"]), "sla_kept_rate": _pct(r["sla_kept_rate"])}
+                 for r in result["reps"]],
+                ["rep", "visits", "follow_ups_due", "follow_ups_done", "follow_up_rate", "orders", "sales",
+                 "complaints_handled", "sla_kept_rate"], title="Per rep")
+
+
+@app.command("report")
+def report_command(
+    period: PeriodOpt,
+    db: DbOpt = None,
+    rep: RepOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or csv.")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    today: TodayOpt = None,
+) -> None:
+    """A sales and analysis report: KPIs, segments, top and at-risk customers, complaints."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    with open_crm(db) as crm:
+        text = render(analytics(crm, today).report_data(period, rep=rep), fmt)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"report written to {output}", highlight=False)
+
+
+@app.command("complaint-stats")
+def complaint_stats_command(
+    period: PeriodOpt,
+    db: DbOpt = None,
+    rep: RepOpt = None,
+    region: Annotated[str | None, typer.Option("--region")] = None,
+    product: Annotated[str | None, typer.Option("--product")] = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Complaint Pareto by type and cause, response and resolution times, SLA breaches."""
+    with open_crm(db) as crm:
+        result = analytics(crm, today).complaint_analytics(period, rep=rep, region=region, product=product)
+    if as_json:
+        print_json(result)
+        return
+    for key in ("by_type", "by_cause"):
+        print_table([{**r, "share": _pct(r["share"]), "cumulative": _pct(r["cumulative"]),
+                      "vital": "yes" if r["vital"] else ""} for r in result[key]],
+                    ["key", "count", "share", "cumulative", "vital"], title=key.replace("_", " "))
+    print_table([{"priority": p, **s, "breach_rate": _pct(s["breach_rate"])} for p, s in result["sla"].items()],
+                ["priority", "complaints", "decided", "breached", "breach_rate"], title="SLA")
+    fr, rs = result["mean_first_response_hours"], result["mean_resolution_hours"]
+    console.print(f"mean first response {'' if fr is None else f'{fr:.1f} h'}, mean resolution "
+                  f"{'' if rs is None else f'{rs:.1f} h'}", highlight=False)
+
+
+# -- reminders ----------------------------------------------------------------------
+
+
+@app.command("greetings")
+def greetings_command(
+    db: DbOpt = None,
+    holiday: Annotated[str | None, typer.Option("--holiday", help="One occasion, e.g. 'Spring Festival' or birthday.")] = None,
+    mark_sent: Annotated[bool, typer.Option("--mark-sent", help="Log a greeting visit for each one listed.")] = False,
+    channel: Annotated[str, typer.Option("--channel", help="Channel of the logged greetings.")] = "wechat",
+    rep: RepOpt = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Holiday and birthday greetings due in the next days (configurable calendar)."""
+    with open_crm(db) as crm:
+        an = analytics(crm, today)
+        items = an.greetings(holiday=holiday, rep=rep)
+        logged = an.mark_greetings_sent(items, channel=channel) if mark_sent and items else []
+    if as_json:
+        print_json({"greetings": [g.as_dict() for g in items], "logged": len(logged)})
+        return
+    print_table([g.as_dict() for g in items], ["date", "occasion", "name", "purpose"],
+                title=f"{len(items)} greeting(s) due")
+    if mark_sent:
+        console.print(f"{len(logged)} greeting visit(s) logged", highlight=False)
+
+
+@app.command("winback")
+def winback_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
+    """Silent or churned valuable customers to win back, most valuable first."""
+    with open_crm(db) as crm:
+        items = [w.as_dict() for w in analytics(crm, today).win_back_queue(rep=rep)]
+    if as_json:
+        print_json(items)
+    else:
+        print_table(items, ["name", "tier", "status", "days_since_last_order", "value", "reason"],
+                    title=f"win-back queue: {len(items)}")
+
+
+@app.command("cadence")
+def cadence_command(
+    db: DbOpt = None,
+    state: Annotated[str | None, typer.Option("--state", help="ok, due (yellow) or overdue (red).")] = None,
+    rep: RepOpt = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Days since each customer's last contact against their tier's cadence."""
+    if state not in (None, "ok", "due", "overdue"):
+        raise UserError(f"--state {state!r}: use ok, due or overdue")
+    with open_crm(db) as crm:
+        items = [i.as_dict() for i in analytics(crm, today).contact_cadence(rep=rep, state=state)]
+    if as_json:
+        print_json(items)
+        return
+    colour = {"ok": "green", "due": "yellow", "overdue": "red"}
+    rows = [{**i, "state": f"[{colour[i['state']]}]{i['state']}[/]"} for i in items]
+    print_table(rows, ["name", "tier", "days_since_contact", "ideal", "maximum", "state"],
+                title=f"contact cadence: {len(items)}")
+
+
+# -- surveys ------------------------------------------------------------------------
+
+surveys_app = typer.Typer(help="Satisfaction surveys: C = perceived (b) / expected (a).", no_args_is_help=True)
+app.add_typer(surveys_app, name="surveys")
+
+
+@surveys_app.command("add")
+def survey_add(
+    customer: Annotated[str, typer.Argument(help="Customer id (or a unique prefix).")],
+    expected: Annotated[float, typer.Option("--expected", "-a", help="Expected value a (> 0).")],
+    perceived: Annotated[float, typer.Option("--perceived", "-b", help="Perceived value b.")],
+    date: Annotated[str | None, typer.Option("--date", help="Survey date (default today).")] = None,
+    complaint: Annotated[str | None, typer.Option("--complaint", help="The complaint it follows.")] = None,
+    notes: Annotated[str | None, typer.Option("--notes")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a satisfaction survey."""
+    with open_crm(db) as crm:
+        cid = crm.customers.get(customer)["id"]
+        record = crm.analytics.add_survey({"customer_id": cid, "expected": expected, "perceived": perceived,
+                                           "surveyed_at": date, "complaint_id": complaint, "notes": notes})
+    print_json(record) if as_json else print_record(record)
+
+
+@surveys_app.command("list")
+def survey_list(
+    customer: Annotated[str | None, typer.Option("--customer", help="Only this customer's surveys.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Surveys with their C = b / a, newest first, and the overall satisfaction."""
+    with open_crm(db) as crm:
+        rows = crm.analytics.list_surveys(customer)
+        summary = crm.analytics.satisfaction(customer)
+    if as_json:
+        print_json({"surveys": rows, "overall": summary["overall"], "count": summary["count"]})
+        return
+    print_table(rows, ["surveyed_at", "customer_id", "expected", "perceived", "c", "verdict"],
+                title=f"{len(rows)} survey(s)")
+    if summary["overall"] is not None:
+        console.print(f"overall satisfaction C = {summary['overall']:.3f}", highlight=False)

@@ -1,0 +1,55 @@
+"""The report as CSV in long form (section, item, measure, value), one row per
+figure, so a spreadsheet can pivot it. Numbers are plain (no thousands separators)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+
+def _v(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    return str(value)
+
+
+def render_csv(data: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str, Any]] = [
+        ("report", "period", "label", data["period"]), ("report", "period", "start", data["start"]),
+        ("report", "period", "end", data["end"]), ("report", "period", "rep", data["rep"]),
+        ("report", "period", "as_of", data["as_of"]),
+    ]
+    rows += [("kpi", "overall", k, v) for k, v in data["kpis"]["overall"].items()]
+    rows += [("kpi", "loyalty", k, v) for k, v in data["loyalty"].items()]
+    rows.append(("kpi", "overall", "core_customers", data["core_customers"]))
+    for r in data["kpis"]["reps"]:
+        rows += [("rep", r["rep"], k, v) for k, v in r.items() if k != "rep"]
+    rows += [("sales_by_month", m["month"], "sales", m["sales"]) for m in data["monthly_sales"]]
+    rows += [("segment", k, "customers", v) for k, v in data["segments"].items()]
+    rows += [("tier", k, "customers", v) for k, v in data["tiers"].items()]
+    rows += [("status", k, "customers", v) for k, v in data["statuses"].items()]
+    for i, r in enumerate(data["top_customers"], 1):
+        rows += [("top_customer", r["id"], "rank", i), ("top_customer", r["id"], "name", r["name"]),
+                 ("top_customer", r["id"], "orders", r["orders"]), ("top_customer", r["id"], "sales", r["sales"])]
+    for r in data["at_risk"]:
+        rows += [("at_risk", r["id"], k, r[k]) for k in ("name", "segment", "rfm", "recency_days", "monetary")]
+    for w in data["win_back"]:
+        rows += [("win_back", w["id"], k, w[k]) for k in ("name", "tier", "status", "days_since_last_order", "value")]
+    c = data["complaints"]
+    rows += [("complaints", "all", k, c[k]) for k in ("complaints", "open", "mean_first_response_hours",
+                                                       "mean_resolution_hours")]
+    for key in ("by_type", "by_cause", "by_region", "by_product"):
+        for r in c[key]:
+            rows += [(f"complaint_{key[3:]}", r["key"], m, r[m]) for m in ("count", "share", "cumulative", "vital")]
+    for p, s in c["sla"].items():
+        rows += [("sla", p, k, v) for k, v in s.items()]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["section", "item", "measure", "value"])
+    writer.writerows((a, b, m, _v(v)) for a, b, m, v in rows)
+    return buf.getvalue()
