@@ -27,7 +27,7 @@ from crm_tui.api.records import Record, Records, utc_now
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import Entity, entity
-from crm_tui.domain.import_mapping import STAMP_COLUMNS, map_headers, restore_cell
+from crm_tui.domain.import_mapping import STAMP_COLUMNS, header_key, map_headers, restore_cell, synonyms
 from crm_tui.domain.search import customer_pinyin
 from crm_tui.domain.validation import ValidationError, clean
 
@@ -204,7 +204,9 @@ def _read_json(path: Path, text: str, ent: Entity) -> Source:
 def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
     headers = [h for h in source.headers if h.strip().lower() not in REJECT_COLUMNS]
     mapping = map_headers(ent, headers)
-    if mapping.duplicate:
+    # In JSON each object has its own keys: two keys meaning one field is a fault of
+    # that object only, so it is checked per row below.
+    if mapping.duplicate and source.format == "csv":
         raise ImportFileError(f"{source.path}: columns mean the same field: {'; '.join(mapping.duplicate)}")
     if mapping.unknown:
         message = f"unknown columns: {', '.join(mapping.unknown)}"
@@ -215,16 +217,19 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
         source.warnings.append(f"{message} (ignored)")
     if not mapping.columns:
         raise ImportFileError(f"{source.path}: no column is a field of a {ent.name}")
-    by_header = {headers[i]: name for i, name in mapping.columns.items()}
+    table = synonyms(ent)
     restore = source.format == "csv"
     for row in source.rows:
         if row.values:  # a row already known to be broken
             continue
-        for header, name in by_header.items():
-            value = row.raw.get(header)
-            if restore and isinstance(value, str):
-                value = restore_cell(value)
-            row.values[name] = value
+        for header, value in row.raw.items():
+            name = table.get(header_key(header))
+            if name is None:
+                continue
+            if name in row.values:
+                row.values = {"__error__": f"{header}: means {name}, which another key already gives"}
+                break
+            row.values[name] = restore_cell(value) if restore and isinstance(value, str) else value
 
 
 # -- the import ------------------------------------------------------------------

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - older typer on the real click
     from click import get_current_context
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, for grep
 
 DbOpt = Annotated[
     Path | None,
