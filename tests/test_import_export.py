@@ -21,11 +21,11 @@ from crm_tui.api.exporting import export_records, export_to_path
 from crm_tui.api.importing import ImportFileError, import_customers, import_records
 from crm_tui.api.seed import seed
 from crm_tui.cli import app
-from crm_tui.domain.import_mapping import map_headers, neutralise_cell, restore_cell
 from crm_tui.domain.entities import CUSTOMER
+from crm_tui.domain.import_mapping import map_headers, neutralise_cell, restore_cell
 
 runner = CliRunner()
-CONTENT = [f for f in CUSTOMER.field_names] + ["owner"]
+CONTENT = [*CUSTOMER.field_names, "owner"]
 
 
 def run(db: Path, *args: str, ok: bool = True):
