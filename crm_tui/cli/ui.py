@@ -1,14 +1,14 @@
-"""`crm` with no command: open the terminal UI."""
+"""`crm` with no command: open the terminal UI on the rep's database."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from crm_tui.cli.common import console, open_crm
+from crm_tui.cli.common import db_path
 
 
 def open_ui(db: Path | None) -> None:
-    # Until the terminal UI lands: a summary of the database.
-    with open_crm(db) as crm:
-        for table in ("customers", "visits", "complaints", "orders"):
-            console.print(f"{table}: {crm.records(table).count()}")
+    # Imported here so that scripted CLI commands do not pay for loading Textual.
+    from crm_tui.app import CrmApp
+
+    CrmApp(db_path(db)).run()

@@ -1,0 +1,91 @@
+"""The one catalog of UI strings, in English and Simplified Chinese.
+
+Every label, title, key description and message of the terminal UI goes through
+`t(key)`. The catalogs are TOML files in `crm_tui/locale/` (nested tables flatten to
+dotted keys); a key missing from Chinese falls back to English, then to the key."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from crm_tui.domain.entities import Entity
+
+LANGUAGES = ("en", "zh")
+_LOCALE_DIR = Path(__file__).parent / "locale"
+_current = "en"
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = str(value)
+    return out
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    return _flatten(tomllib.loads((_LOCALE_DIR / f"{lang}.toml").read_text(encoding="utf-8")))
+
+
+def normalize_language(value: str | None) -> str | None:
+    """'zh_CN.UTF-8', 'zh-Hans', 'ZH' -> 'zh'; 'en_US' -> 'en'; others None."""
+    if not value:
+        return None
+    code = value.strip().lower().replace("-", "_").split("_")[0].split(".")[0]
+    return code if code in LANGUAGES else None
+
+
+def resolve_language(config: Mapping[str, Any] | None = None, explicit: str | None = None) -> str:
+    """An explicit choice, then CRM_LANG, then the config's `lang`, then English."""
+    for candidate in (explicit, os.environ.get("CRM_LANG"), (config or {}).get("lang")):
+        lang = normalize_language(candidate)
+        if lang:
+            return lang
+    return "en"
+
+
+def set_language(lang: str) -> None:
+    global _current
+    _current = normalize_language(lang) or "en"
+
+
+def language() -> str:
+    return _current
+
+
+def t(key: str, **values: Any) -> str:
+    """The text of `key` in the current language, with `{name}` placeholders filled."""
+    text = catalog(_current).get(key)
+    if text is None:
+        text = catalog("en").get(key, key)
+    return text.format(**values) if values else text
+
+
+def has(key: str) -> bool:
+    return key in catalog("en")
+
+
+def field_label(ent: Entity, name: str) -> str:
+    """The label of a field; labels differ by record kind only where the catalog says."""
+    for key in (f"field.{ent.table}.{name}", f"field.{name}"):
+        if has(key):
+            return t(key)
+    return ent.field(name).label if name in ent.field_names else name.replace("_", " ")
+
+
+def choice_label(ent: Entity, name: str, code: Any) -> str:
+    """The display text of a stored enum code ('potential' -> '潜在客户')."""
+    if code is None or code == "":
+        return ""
+    for key in (f"choice.{ent.table}.{name}.{code}", f"choice.{name}.{code}"):
+        if has(key):
+            return t(key)
+    return str(code)

@@ -1,0 +1,117 @@
+"""The agenda: follow-ups overdue, due today and coming up; log the visit that answers
+one, mark it done, or move it to another day."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Static
+
+from crm_tui.api import Record
+from crm_tui.i18n import t
+from crm_tui.screens.base import CrmScreen
+from crm_tui.screens.modals import CustomerPicker
+from crm_tui.screens.record_forms import schedule_form, visit_form
+from crm_tui.widgets.record_table import RecordTable, Row
+from crm_tui.widgets.tables import agenda_columns
+
+
+def agenda_row_class(row: Row) -> str | None:
+    return {"overdue": "overdue", "today": "soon"}.get(row.get("bucket") or "")
+
+
+class AgendaScreen(CrmScreen):
+    DEFAULT_CSS = """
+    AgendaScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
+    AgendaScreen #agenda-counts { height: 1; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("l", "log_visit", "key.log_follow_up", id="agenda.log"),
+        Binding("d", "done", "key.mark_done", id="agenda.done"),
+        Binding("n", "schedule", "key.schedule_next", id="agenda.schedule"),
+        Binding("v", "visit_any", "key.log_visit_any", id="agenda.visit"),
+        Binding("r", "refresh", "key.refresh", id="agenda.refresh"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static(t("agenda.title"), classes="screen-title")
+        yield Static("", id="agenda-counts")
+        yield RecordTable(agenda_columns(), row_class=agenda_row_class, id="agenda-table")
+        yield self.app.status_widget()
+        yield Footer()
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self, _: object = None) -> None:
+        agenda = self.app.agenda
+        self.run_db(agenda.follow_ups, self.show_rows, group="agenda", exclusive=True)
+
+    def show_rows(self, rows: list[Record]) -> None:
+        cursor = self.table.cursor
+        self.table.show_rows(rows)
+        self.table.cursor = min(cursor, max(0, len(rows) - 1))
+        counts = {b: sum(1 for r in rows if r["bucket"] == b) for b in ("overdue", "today", "upcoming")}
+        self.query_one("#agenda-counts", Static).update(
+            f"[b $error]{t('agenda.overdue')} {counts['overdue']}[/]   "
+            f"[b $warning]{t('agenda.today')} {counts['today']}[/]   "
+            f"{t('agenda.upcoming')} {counts['upcoming']}"
+            + ("" if rows else f"   —   {t('agenda.empty')}"))
+
+    def _selected(self) -> Record | None:
+        record = self.table.cursor_record
+        if record is None:
+            self.app.notify(t("agenda.none_selected"), severity="warning")
+        return record
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_log_visit(self) -> None:
+        """Log the visit that answers the selected follow-up (which is then done)."""
+        follow_up = self._selected()
+        if follow_up is None:
+            return
+        crm, app = self.crm, self.app
+        self.run_db(lambda: crm.customers.get(follow_up["customer_id"]),
+                    lambda customer: visit_form(app, customer, self.reload, follow_up_of=follow_up["id"]))
+
+    def action_visit_any(self) -> None:
+        crm, app = self.crm, self.app
+
+        def picked(customer_id: str | None) -> None:
+            if customer_id:
+                self.run_db(lambda: crm.customers.get(customer_id),
+                            lambda customer: visit_form(app, customer, self.reload))
+
+        app.push_screen(CustomerPicker(t("agenda.pick_customer")), picked)
+
+    def action_done(self) -> None:
+        follow_up = self._selected()
+        if follow_up is None:
+            return
+        agenda = self.app.agenda
+
+        def done(_: Record) -> None:
+            self.app.notify(t("agenda.marked_done", name=follow_up.get("customer_name", "")), timeout=3)
+            self.reload()
+
+        self.run_db(lambda: agenda.mark_done(follow_up["id"]), done)
+
+    def action_schedule(self) -> None:
+        follow_up = self._selected()
+        if follow_up is not None:
+            schedule_form(self.app, follow_up, self.reload)
+
+    def on_record_table_selected(self, event: RecordTable.Selected) -> None:
+        self.app.open_customer(event.record["customer_id"])

@@ -1,0 +1,197 @@
+"""One customer: the profile with every field, and tabs for visits, complaints, orders
+and the field history from the change log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from crm_tui.api import Filter, Record
+from crm_tui.api.history import field_history
+from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, ORDER
+from crm_tui.i18n import choice_label, field_label, t
+from crm_tui.screens.base import CrmScreen
+from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
+from crm_tui.widgets.tables import visit_cells, visit_headers
+
+TABS = ("profile", "visits", "complaints", "orders", "history")
+
+
+@dataclass
+class CustomerFile:
+    """Everything the detail screen shows, loaded in one worker."""
+
+    customer: Record
+    visits: list[Record] = field(default_factory=list)
+    complaints: list[Record] = field(default_factory=list)
+    orders: list[Record] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_customer_file(app: Any, customer_id: str) -> CustomerFile:
+    crm = app.crm
+    customer = crm.customers.get(customer_id)
+    by_customer = [Filter("customer_id", "=", customer["id"])]
+    return CustomerFile(
+        customer=customer,
+        visits=crm.visits.list(by_customer),
+        complaints=app.workflow.queue(None, customer_id=customer["id"]),
+        orders=crm.orders.list(by_customer),
+        history=field_history(crm, "customers", customer["id"]),
+    )
+
+
+def show_value(table: str, name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    ent = ENTITIES[table]
+    if name in ent.field_names and ent.field(name).kind == "enum":
+        return choice_label(ent, name, value)
+    return str(value)
+
+
+class CustomerScreen(CrmScreen):
+    DEFAULT_CSS = """
+    CustomerScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
+    CustomerScreen DataTable { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "key.back", id="detail.back"),
+        Binding("e", "edit", "key.edit", id="detail.edit"),
+        Binding("v", "log_visit", "key.log_visit", id="detail.visit"),
+        Binding("c", "new_complaint", "key.new_complaint", id="detail.complaint"),
+        Binding("o", "new_order", "key.new_order", id="detail.order"),
+        Binding("right_square_bracket", "tab(1)", "key.next_tab", id="detail.next_tab"),
+        Binding("left_square_bracket", "tab(-1)", "key.prev_tab", id="detail.prev_tab"),
+    ]
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__()
+        self.customer_id = customer_id
+        self.file: CustomerFile | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(t("detail.loading"), classes="screen-title", id="title")
+        with TabbedContent(id="tabs"):
+            with TabPane(t("detail.profile"), id="profile"), VerticalScroll():
+                yield Static("", id="profile-body")
+            with TabPane(t("detail.visits"), id="visits"):
+                yield DataTable(id="visits-table", cursor_type="row", zebra_stripes=True)
+            with TabPane(t("detail.complaints"), id="complaints"):
+                yield DataTable(id="complaints-table", cursor_type="row", zebra_stripes=True)
+            with TabPane(t("detail.orders"), id="orders"):
+                yield DataTable(id="orders-table", cursor_type="row", zebra_stripes=True)
+            with TabPane(t("detail.history"), id="history"):
+                yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self, _: Any = None) -> None:
+        app = self.app
+        cid = self.customer_id
+        self.run_db(lambda: load_customer_file(app, cid), self.show_file, group="detail", exclusive=True)
+
+    def show_file(self, file: CustomerFile) -> None:
+        self.file = file
+        c = file.customer
+        title = c["name"] + (f" · {c['company']}" if c.get("company") else "")
+        self.query_one("#title", Static).update(title)
+        self._profile(c)
+        self._fill("visits-table", visit_headers(), [visit_cells(v) for v in file.visits], file.visits)
+        self._fill("complaints-table",
+                   [field_label(COMPLAINT, n) for n in ("received_at", "type", "priority", "status", "handler",
+                                                        "due_at", "description")],
+                   [[(r["received_at"] or "")[:16].replace("T", " "), show_value("complaints", "type", r["type"]),
+                     show_value("complaints", "priority", r["priority"]),
+                     show_value("complaints", "status", r["status"]), r.get("handler") or "",
+                     (r.get("due_at") or "")[:16].replace("T", " "), r.get("description") or ""]
+                    for r in file.complaints], file.complaints)
+        self._fill("orders-table", [field_label(ORDER, n) for n in ("ordered_at", "product", "quantity", "amount", "notes")],
+                   [[r["ordered_at"], r["product"], str(r.get("quantity") or ""),
+                     Text(f"{r['amount']:,.2f}", justify="right"), r.get("notes") or ""] for r in file.orders],
+                   file.orders)
+        self._fill("history-table", [t("history.when"), t("history.field"), t("history.from"), t("history.to"),
+                                     t("history.rep"), t("history.replica")],
+                   [[h["when"], field_label(CUSTOMER, h["field"]) if h["field"] != "*" else t("history.deleted"),
+                     show_value("customers", h["field"], h["old"]), show_value("customers", h["field"], h["new"]),
+                     h["rep"], h["node"][:8]] for h in file.history], file.history)
+
+    def _profile(self, c: Record) -> None:
+        table = Table(show_header=False, box=None, expand=True, padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True, width=18)
+        table.add_column(overflow="fold")
+        for name in CUSTOMER.field_names:
+            table.add_row(field_label(CUSTOMER, name), show_value("customers", name, c.get(name)))
+        for name in ("owner", "created_at", "updated_at", "id"):
+            table.add_row(t(f"detail.{name}"), str(c.get(name) or ""))
+        self.query_one("#profile-body", Static).update(table)
+
+    def _fill(self, table_id: str, headers: list[str], rows: list[list[Any]], records: list[Record]) -> None:
+        table = self.query_one(f"#{table_id}", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        table.add_columns(*headers)
+        for row, record in zip(rows, records, strict=True):
+            key = record.get("id") or f"{record.get('hlc')}-{record.get('field')}"
+            table.add_row(*row, key=key)
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+
+    # -- actions --------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        index = TABS.index(tabs.active) if tabs.active in TABS else 0
+        tabs.active = TABS[(index + step) % len(TABS)]
+
+    def action_edit(self) -> None:
+        if self.file:
+            customer_form(self.app, self.file.customer, self._saved)
+
+    def action_log_visit(self) -> None:
+        if self.file:
+            visit_form(self.app, self.file.customer, self._saved)
+
+    def action_new_complaint(self) -> None:
+        if self.file:
+            complaint_form(self.app, self.file.customer, self._saved)
+
+    def action_new_order(self) -> None:
+        if self.file:
+            order_form(self.app, self.file.customer, self._saved)
+
+    def _saved(self, record: Record | None) -> None:
+        if record is not None:
+            self.reload()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a visit, complaint or order edits it."""
+        if self.file is None or event.row_key.value is None:
+            return
+        table_id = event.data_table.id
+        records = {"visits-table": self.file.visits, "complaints-table": self.file.complaints,
+                   "orders-table": self.file.orders}.get(table_id or "")
+        if records is None:
+            return
+        record = next((r for r in records if r["id"] == event.row_key.value), None)
+        if record is None:
+            return
+        customer = self.file.customer
+        if table_id == "visits-table":
+            visit_form(self.app, customer, self._saved, record=record)
+        elif table_id == "complaints-table":
+            complaint_form(self.app, customer, self._saved, record=record)
+        else:
+            order_form(self.app, customer, self._saved, record=record)

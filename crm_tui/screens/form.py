@@ -1,0 +1,245 @@
+"""A form for any record kind, built from the fields in `crm_tui.domain.entities`.
+
+The form does not validate: it hands the typed text to a save call of the API (in a
+thread worker) and shows each `ValidationError` next to its field. Escape with unsaved
+changes asks first; Ctrl+O opens a long text in $EDITOR."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+
+from crm_tui.api import Record, ValidationError
+from crm_tui.domain.entities import Entity, Field
+from crm_tui.i18n import choice_label, field_label, t
+from crm_tui.screens.base import CrmModal, describe_error
+from crm_tui.screens.modals import ConfirmScreen
+
+LONG_TEXT = 2000  # fields at least this long get a multi-line editor
+
+Save = Callable[[dict[str, Any]], Record]
+
+
+def display_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+class FormScreen(CrmModal[Record | None]):
+    """Create or edit one record. Returns the saved record, or None when left."""
+
+    DEFAULT_CSS = """
+    FormScreen { align: center middle; }
+    FormScreen > #form-box { width: 90; max-width: 100%; height: 90%; border: thick $primary; background: $surface; padding: 0 1; }
+    FormScreen #form-title { text-style: bold; padding: 0 0 1 0; }
+    FormScreen #form-context { color: $text-muted; padding: 0 0 1 0; }
+    FormScreen .form-label { padding: 1 0 0 0; }
+    FormScreen .form-error { color: $error; height: auto; }
+    FormScreen TextArea { height: 5; }
+    FormScreen #form-buttons { height: auto; padding: 1 0 0 0; }
+    FormScreen #form-buttons Button { margin: 0 2 0 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "key.save", id="form.save", priority=True),
+        Binding("escape", "leave", "key.cancel", id="form.cancel"),
+        Binding("ctrl+o", "external_editor", "key.editor", id="form.editor"),
+    ]
+
+    def __init__(self, entity: Entity, fields: Sequence[str], save: Save, *, title: str,
+                 values: Mapping[str, Any] | None = None, context: str = "",
+                 only_changes: bool = False, extra_fields: Sequence[Field] = ()) -> None:
+        super().__init__()
+        self.entity = entity
+        self.extra = {f.name: f for f in extra_fields}
+        self.field_names = list(fields)
+        self.save_call = save
+        self.title_text = title
+        self.context = context
+        self.only_changes = only_changes
+        self.initial = {name: display_value((values or {}).get(name)) for name in self.field_names}
+        self.saving = False
+
+    def field(self, name: str) -> Field:
+        return self.extra[name] if name in self.extra else self.entity.field(name)
+
+    def label(self, name: str) -> str:
+        return field_label(self.entity, name) if name not in self.extra else t(self.extra[name].label)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form-box"):
+            yield Static(self.title_text, id="form-title")
+            if self.context:
+                yield Static(self.context, id="form-context")
+            with VerticalScroll(id="form-fields"):
+                for name in self.field_names:
+                    f = self.field(name)
+                    yield Label(self.label(name) + (" *" if f.required else ""), classes="form-label",
+                                id=f"label-{name}")
+                    yield self._editor(f)
+                    yield Static("", classes="form-error", id=f"error-{name}")
+            with Horizontal(id="form-buttons"):
+                yield Button(t("form.save"), variant="primary", id="form-save")
+                yield Button(t("form.cancel"), id="form-cancel")
+        yield Footer()
+
+    def _editor(self, f: Field) -> Widget:
+        value = self.initial[f.name]
+        wid = f"field-{f.name}"
+        if f.kind == "enum":
+            options = [(choice_label(self.entity, f.name, code), code) for code in f.choices]
+            return Select(options, value=value if value in f.choices else Select.NULL,
+                          allow_blank=not f.required or value not in f.choices, id=wid,
+                          prompt=t("form.choose"))
+        if f.max_len >= LONG_TEXT:
+            return TextArea(value, id=wid, soft_wrap=True, show_line_numbers=False)
+        placeholder = {"date": "YYYY-MM-DD", "datetime": "YYYY-MM-DD HH:MM", "tags": t("form.tags_hint"),
+                       "phone": "138 0013 8000"}.get(f.kind, "")
+        return Input(value, id=wid, placeholder=placeholder)
+
+    def on_mount(self) -> None:
+        if self.field_names:
+            self.query_one(f"#field-{self.field_names[0]}").focus()
+
+    # -- values ---------------------------------------------------------------------
+
+    def current(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for name in self.field_names:
+            widget = self.query_one(f"#field-{name}")
+            if isinstance(widget, Select):
+                values[name] = "" if widget.value in (Select.NULL, None) else str(widget.value)
+            elif isinstance(widget, TextArea):
+                values[name] = widget.text
+            else:
+                values[name] = widget.value  # type: ignore[attr-defined]
+        return values
+
+    @property
+    def dirty(self) -> bool:
+        return self.current() != self.initial
+
+    def changes(self) -> dict[str, Any]:
+        values = self.current()
+        if self.only_changes:
+            values = {k: v for k, v in values.items() if v != self.initial[k]}
+        return {k: (v if v.strip() else None) for k, v in values.items()}
+
+    # -- saving ---------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        if self.saving:
+            return
+        self.clear_errors()
+        values = self.changes()
+        if self.only_changes and not values:
+            self.dismiss(None)
+            return
+        self.saving = True
+        self.run_db(lambda: self.save_call(values), self.saved, failed=self.save_failed, group="form-save")
+
+    def saved(self, record: Record) -> None:
+        self.saving = False
+        self.app.notify(t("form.saved"), timeout=3)
+        self.dismiss(record)
+
+    def save_failed(self, exc: BaseException) -> None:
+        self.saving = False
+        if not isinstance(exc, ValidationError):
+            self.app.notify(describe_error(exc, self.entity), title=t("error.title"), severity="error", timeout=8)
+            return
+        first: Widget | None = None
+        elsewhere = []
+        for err in exc.errors:
+            if err.field in self.field_names:
+                self.query_one(f"#error-{err.field}", Static).update(f"⚠ {err.reason}")
+                first = first or self.query_one(f"#field-{err.field}")
+            else:
+                elsewhere.append(err)
+        if elsewhere:
+            self.app.notify(describe_error(ValidationError(elsewhere), self.entity), title=t("error.title"),
+                            severity="error", timeout=8)
+        if first is not None:
+            first.focus()
+            first.scroll_visible()
+
+    def clear_errors(self) -> None:
+        for name in self.field_names:
+            self.query_one(f"#error-{name}", Static).update("")
+
+    def errors_shown(self) -> dict[str, str]:
+        """Field -> the error shown beside it (for tests and the help text)."""
+        shown = {}
+        for name in self.field_names:
+            text = str(self.query_one(f"#error-{name}", Static).render())
+            if text.strip():
+                shown[name] = text
+        return shown
+
+    # -- leaving --------------------------------------------------------------------
+
+    def action_leave(self) -> None:
+        if not self.dirty:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen(t("form.discard_question"), yes=t("form.discard"), no=t("form.keep")),
+                             answered)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "form-save":
+            self.action_save()
+        else:
+            self.action_leave()
+
+    # -- $EDITOR --------------------------------------------------------------------
+
+    def action_external_editor(self) -> None:
+        """Edit the focused text field (or the first long one) in $VISUAL/$EDITOR."""
+        widget = self.focused
+        if not isinstance(widget, (Input, TextArea)):
+            long_fields = [n for n in self.field_names if isinstance(self.query_one(f"#field-{n}"), TextArea)]
+            if not long_fields:
+                return
+            widget = self.query_one(f"#field-{long_fields[0]}", TextArea)
+        text = widget.text if isinstance(widget, TextArea) else widget.value
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as fh:
+            fh.write(text)
+            path = Path(fh.name)
+        try:
+            with self.app.suspend():
+                subprocess.run([*shlex.split(editor), str(path)], check=False)
+            new_text = path.read_text(encoding="utf-8")
+        except SuspendNotSupported:
+            self.app.notify(t("form.no_editor_here"), severity="warning")
+            return
+        except OSError as exc:
+            self.app.notify(t("form.editor_failed", editor=editor, message=str(exc)), severity="error")
+            return
+        finally:
+            path.unlink(missing_ok=True)
+        new_text = new_text.rstrip("\n")
+        if isinstance(widget, TextArea):
+            widget.text = new_text
+        else:
+            widget.value = new_text.replace("\n", " ")
+        self.refresh()

@@ -1,0 +1,228 @@
+"""Small dialogs: confirm a question, the keys of the current screen, pick a customer,
+filter the customer list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Input, Label, Select, Static
+
+from crm_tui.api import Filter
+from crm_tui.domain.entities import CUSTOMER
+from crm_tui.i18n import choice_label, field_label, t
+from crm_tui.screens.base import CrmModal
+from crm_tui.widgets.record_table import RecordTable
+from crm_tui.widgets.tables import customer_columns
+
+
+class ConfirmScreen(CrmModal[bool]):
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: 60; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    ConfirmScreen Horizontal { height: auto; padding: 1 0 0 0; }
+    ConfirmScreen Button { margin: 0 2 0 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "key.yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "key.no", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, *, yes: str | None = None, no: str | None = None) -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes or t("confirm.yes")
+        self.no = no or t("confirm.no")
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question)
+            with Horizontal():
+                yield Button(f"{self.yes} (y)", variant="warning", id="yes")
+                yield Button(f"{self.no} (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "yes")
+
+
+class HelpScreen(CrmModal[None]):
+    """The keys of the screen it was opened from, as the footer would show them and
+    the hidden ones too."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical { width: 80; max-width: 100%; height: 80%; border: thick $primary; background: $surface; padding: 0 1; }
+    HelpScreen #help-title { text-style: bold; padding: 0 0 1 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark,f1", "close", "key.close", id="help.close")]
+
+    def __init__(self, title: str, bindings: Sequence[ActiveBinding]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.bindings = bindings
+
+    def compose(self) -> ComposeResult:
+        table = Table(show_header=True, box=None, expand=True, header_style="bold")
+        table.add_column(t("help.key"), style="bold cyan", no_wrap=True)
+        table.add_column(t("help.action"))
+        table.add_column(t("help.id"), style="dim")
+        seen = set()
+        for active in self.bindings:
+            binding = active.binding
+            if not binding.description or binding.system or (binding.action, binding.key) in seen:
+                continue
+            seen.add((binding.action, binding.key))
+            table.add_row(self.app.get_key_display(binding), binding.description, binding.id or "")
+        with Vertical():
+            yield Static(t("help.title", screen=self.title_text), id="help-title")
+            with VerticalScroll():
+                yield Static(table)
+                yield Static("\n" + t("help.rebind"), id="help-rebind")
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class CustomerPicker(CrmModal[str | None]):
+    """Search-as-you-type over customers; Enter returns the chosen customer's id."""
+
+    DEFAULT_CSS = """
+    CustomerPicker { align: center middle; }
+    CustomerPicker > Vertical { width: 100; max-width: 100%; height: 80%; border: thick $primary; background: $surface; }
+    CustomerPicker #picker-title { text-style: bold; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "key.cancel", id="picker.cancel"),
+        Binding("down", "to_list", show=False),
+    ]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, id="picker-title")
+            yield Input(placeholder=t("customers.search_placeholder"), id="picker-search")
+            yield RecordTable(customer_columns(compact=True), id="picker-table", page_size=50)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#picker-search", Input).focus()
+        self.search("")
+
+    def search(self, text: str) -> None:
+        table = self.query_one(RecordTable)
+        generation = table.begin()
+        crm = self.crm
+        self.run_db(lambda: crm.customers.list(search=text or None, limit=50),
+                    lambda rows: table.show(generation, rows), group="picker", exclusive=True)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.search(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        record = self.query_one(RecordTable).cursor_record
+        if record is not None:
+            self.dismiss(record["id"])
+
+    def on_record_table_selected(self, event: RecordTable.Selected) -> None:
+        self.dismiss(event.record["id"])
+
+    def action_to_list(self) -> None:
+        self.query_one(RecordTable).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+FILTER_FIELDS = ("status", "tier", "region", "industry", "owner", "tags")
+
+
+class FilterScreen(CrmModal[dict[str, str] | None]):
+    """The customer list's filters: status, tier, region, industry, owner, tag."""
+
+    DEFAULT_CSS = """
+    FilterScreen { align: center middle; }
+    FilterScreen > Vertical { width: 70; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 0 1; }
+    FilterScreen Label { padding: 1 0 0 0; }
+    FilterScreen Horizontal { height: auto; padding: 1 0 0 0; }
+    FilterScreen Button { margin: 0 2 0 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "apply", "key.apply", id="filter.apply", priority=True),
+        Binding("ctrl+l", "clear", "key.clear_filters", id="filter.clear"),
+        Binding("escape", "cancel", "key.cancel", id="filter.cancel"),
+    ]
+
+    def __init__(self, current: dict[str, str]) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(t("filter.title"), classes="title")
+            with VerticalScroll():
+                for name in FILTER_FIELDS:
+                    label = t("filter.tag") if name == "tags" else field_label(CUSTOMER, name)
+                    yield Label(label)
+                    value = self.current.get(name, "")
+                    if name in ("status", "tier"):
+                        f = CUSTOMER.field(name)
+                        yield Select([(choice_label(CUSTOMER, name, c), c) for c in f.choices],
+                                     value=value or Select.NULL, id=f"filter-{name}", prompt=t("filter.any"))
+                    else:
+                        yield Input(value, id=f"filter-{name}", placeholder=t("filter.any"))
+            with Horizontal():
+                yield Button(t("filter.apply"), variant="primary", id="apply")
+                yield Button(t("filter.clear"), id="clear")
+        yield Footer()
+
+    def values(self) -> dict[str, str]:
+        out = {}
+        for name in FILTER_FIELDS:
+            widget: Any = self.query_one(f"#filter-{name}")
+            value = widget.value
+            if isinstance(widget, Select):
+                value = "" if value in (Select.NULL, None) else str(value)
+            if value and str(value).strip():
+                out[name] = str(value).strip()
+        return out
+
+    def action_apply(self) -> None:
+        self.dismiss(self.values())
+
+    def action_clear(self) -> None:
+        self.dismiss({})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "apply":
+            self.action_apply()
+        else:
+            self.action_clear()
+
+
+def customer_filters(values: dict[str, str]) -> list[Filter]:
+    """The filter dialog's values as API filters: exact for codes, contains for text,
+    "has this tag" for tags."""
+    filters = []
+    for name, value in values.items():
+        op = "=" if name in ("status", "tier", "tags") else "~"
+        filters.append(Filter(name, op, value))
+    return filters

@@ -1,0 +1,101 @@
+"""All orders, newest first, paged from the API; add one for a chosen customer or edit
+the selected one."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Static
+
+from crm_tui.api import Record
+from crm_tui.api.names import with_customer_names
+from crm_tui.i18n import t
+from crm_tui.screens.base import CrmScreen
+from crm_tui.screens.modals import CustomerPicker
+from crm_tui.screens.record_forms import order_form
+from crm_tui.widgets.record_table import RecordTable
+from crm_tui.widgets.tables import order_columns
+
+
+class OrdersScreen(CrmScreen):
+    DEFAULT_CSS = """
+    OrdersScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
+    OrdersScreen #orders-count { height: 1; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "key.new_order", id="orders.new"),
+        Binding("e", "edit", "key.edit", id="orders.edit"),
+        Binding("c", "customer", "key.open_customer", id="orders.customer"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static(t("orders.title"), classes="screen-title")
+        yield Static("", id="orders-count")
+        yield RecordTable(order_columns(), id="orders-table")
+        yield self.app.status_widget()
+        yield Footer()
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload(keep_cursor=True)
+
+    def reload(self, _: object = None, keep_cursor: bool = False) -> None:
+        table, crm = self.table, self.crm
+        generation = table.begin()
+        cursor = table.cursor if keep_cursor else 0
+
+        def fetch(offset: int, limit: int) -> list[Record]:
+            with crm.lock:
+                rows = crm.orders.list(order="-ordered_at", limit=limit, offset=offset)
+                return with_customer_names(crm, rows)  # type: ignore[return-value]
+
+        def first() -> tuple[list[Record], int, float]:
+            rows = fetch(0, table.page_size)
+            return rows, crm.orders.count(), 0.0
+
+        def shown(result: tuple[list[Record], int, float]) -> None:
+            rows, total, _ = result
+            table.show(generation, rows, total=total, fetch=fetch)
+            table.cursor = min(cursor, max(0, total - 1))
+            self.query_one("#orders-count", Static).update(t("orders.count", count=f"{total:,}"))
+
+        self.run_db(first, shown, group="orders", exclusive=True)
+
+    def _saved(self, record: Record | None) -> None:
+        if record is not None:
+            self.reload(keep_cursor=True)
+
+    def action_new(self) -> None:
+        crm, app = self.crm, self.app
+
+        def picked(customer_id: str | None) -> None:
+            if customer_id:
+                self.run_db(lambda: crm.customers.get(customer_id),
+                            lambda customer: order_form(app, customer, self._saved))
+
+        app.push_screen(CustomerPicker(t("orders.pick_customer")), picked)
+
+    def action_edit(self) -> None:
+        record = self.table.cursor_record
+        if record is None:
+            return
+        crm, app = self.crm, self.app
+        self.run_db(lambda: crm.customers.get(record["customer_id"]),
+                    lambda customer: order_form(app, customer, self._saved, record=record))
+
+    def action_customer(self) -> None:
+        record = self.table.cursor_record
+        if record is not None:
+            self.app.open_customer(record["customer_id"])
+
+    def on_record_table_selected(self, event: RecordTable.Selected) -> None:
+        self.action_edit()

@@ -1,0 +1,118 @@
+"""Which fields each form shows and which API call saves it: create and edit forms for
+customers, visits, complaints and orders, shared by every screen that opens them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from crm_tui.api import Record
+from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT
+from crm_tui.i18n import t
+from crm_tui.screens.form import FormScreen
+
+if TYPE_CHECKING:
+    from crm_tui.app import CrmApp
+
+Done = Callable[[Record | None], Any]
+
+CUSTOMER_FIELDS = CUSTOMER.field_names
+VISIT_FIELDS = ("channel", "purpose", "notes", "outcome", "next_action", "next_action_date", "visited_at")
+VISIT_EDIT_FIELDS = (*VISIT_FIELDS, "follow_up_done")
+# The workflow fields (status and its time stamps, resolution) change only through
+# the workflow actions of the complaints queue.
+COMPLAINT_NEW_FIELDS = ("type", "priority", "channel", "description", "cause", "product", "received_at")
+COMPLAINT_EDIT_FIELDS = ("type", "priority", "channel", "description", "cause", "product", "handler", "due_at")
+ORDER_FIELDS = ("ordered_at", "product", "quantity", "amount", "notes")
+
+
+def _context(customer: Record | None) -> str:
+    if not customer:
+        return ""
+    return t("form.for_customer", name=customer.get("name", ""), company=customer.get("company") or "")
+
+
+def customer_form(app: CrmApp, record: Record | None, done: Done) -> None:
+    crm = app.crm
+    if record is None:
+        form = FormScreen(CUSTOMER, CUSTOMER_FIELDS, crm.customers.create, title=t("form.new_customer"))
+    else:
+        cid = record["id"]
+        form = FormScreen(CUSTOMER, CUSTOMER_FIELDS, lambda v: crm.customers.update(cid, v),
+                          title=t("form.edit_customer", name=record["name"]), values=record, only_changes=True)
+    app.push_screen(form, done)
+
+
+def visit_form(app: CrmApp, customer: Record, done: Done, *, follow_up_of: str | None = None,
+               record: Record | None = None) -> None:
+    crm, agenda = app.crm, app.agenda
+    if record is None:
+        cid = customer["id"]
+        defaults = {"channel": "face_to_face", "purpose": "follow_up" if follow_up_of else "visit",
+                    "visited_at": app.now().strftime("%Y-%m-%d %H:%M")}
+        form = FormScreen(VISIT, VISIT_FIELDS,
+                          lambda v: agenda.log_visit({**v, "customer_id": cid}, follow_up_of=follow_up_of),
+                          title=t("form.log_visit"), values=defaults, context=_context(customer))
+    else:
+        vid = record["id"]
+        values = {**record, "visited_at": (record.get("visited_at") or "")[:16].replace("T", " ")}
+        form = FormScreen(VISIT, VISIT_EDIT_FIELDS, lambda v: crm.visits.update(vid, v),
+                          title=t("form.edit_visit"), values=values, context=_context(customer),
+                          only_changes=True)
+    app.push_screen(form, done)
+
+
+def complaint_form(app: CrmApp, customer: Record, done: Done, *, record: Record | None = None) -> None:
+    crm, workflow = app.crm, app.workflow
+    if record is None:
+        cid = customer["id"]
+        defaults = {"priority": "medium", "received_at": app.now().strftime("%Y-%m-%d %H:%M")}
+        form = FormScreen(COMPLAINT, COMPLAINT_NEW_FIELDS, lambda v: workflow.open({**v, "customer_id": cid}),
+                          title=t("form.new_complaint"), values=defaults, context=_context(customer))
+    else:
+        comp_id = record["id"]
+        form = FormScreen(COMPLAINT, COMPLAINT_EDIT_FIELDS, lambda v: crm.complaints.update(comp_id, v),
+                          title=t("form.edit_complaint"), values=record, context=_context(customer),
+                          only_changes=True)
+    app.push_screen(form, done)
+
+
+def order_form(app: CrmApp, customer: Record, done: Done, *, record: Record | None = None) -> None:
+    crm = app.crm
+    if record is None:
+        cid = customer["id"]
+        form = FormScreen(ORDER, ORDER_FIELDS, lambda v: crm.orders.create({**v, "customer_id": cid}),
+                          title=t("form.new_order"), values={"ordered_at": app.now().date().isoformat(), "quantity": 1},
+                          context=_context(customer))
+    else:
+        oid = record["id"]
+        form = FormScreen(ORDER, ORDER_FIELDS, lambda v: crm.orders.update(oid, v), title=t("form.edit_order"),
+                          values=record, context=_context(customer), only_changes=True)
+    app.push_screen(form, done)
+
+
+def resolve_form(app: CrmApp, complaint: Record, done: Done) -> None:
+    workflow, cid = app.workflow, complaint["id"]
+    form = FormScreen(COMPLAINT, ("resolution", "root_cause"),
+                      lambda v: workflow.resolve(cid, v.get("resolution"), v.get("root_cause")),
+                      title=t("complaints.resolve_title"), values=complaint,
+                      context=complaint.get("description") or "")
+    app.push_screen(form, done)
+
+
+def assign_form(app: CrmApp, complaint: Record, done: Done) -> None:
+    workflow, cid = app.workflow, complaint["id"]
+    form = FormScreen(COMPLAINT, ("handler",), lambda v: workflow.assign(cid, v.get("handler") or ""),
+                      title=t("complaints.assign_title"), values=complaint,
+                      context=complaint.get("description") or "")
+    app.push_screen(form, done)
+
+
+def schedule_form(app: CrmApp, visit: Record, done: Done) -> None:
+    agenda, vid = app.agenda, visit["id"]
+    form = FormScreen(VISIT, ("next_action_date", "next_action"),
+                      lambda v: agenda.schedule_next(vid, v.get("next_action_date") or "", v.get("next_action")),
+                      title=t("agenda.schedule_title"), values=visit,
+                      context=f"{visit.get('customer_name', '')} · {visit.get('next_action') or ''}")
+    app.push_screen(form, done)
+

@@ -1,0 +1,92 @@
+"""The columns of each list in the UI: titles from the catalog, enum codes shown in the
+user's language, widths in terminal cells."""
+
+from __future__ import annotations
+
+from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT, Entity
+from crm_tui.i18n import choice_label, field_label, t
+from crm_tui.widgets.record_table import Column, Row
+
+
+def _choice(ent: Entity, name: str):
+    return lambda row: choice_label(ent, name, row.get(name))
+
+
+def _short_time(name: str):
+    return lambda row: (row.get(name) or "")[:16].replace("T", " ")
+
+
+def _money(row: Row) -> str:
+    amount = row.get("amount")
+    return "" if amount is None else f"{amount:,.2f}"
+
+
+def col(ent: Entity, name: str, width: int, **kw) -> Column:
+    return Column(name, field_label(ent, name), width, **kw)
+
+
+def customer_columns(compact: bool = False) -> list[Column]:
+    columns = [
+        col(CUSTOMER, "name", 14),
+        col(CUSTOMER, "company", 24),
+        Column("phone", field_label(CUSTOMER, "phone"), 15, render=lambda r: r.get("phone") or r.get("mobile") or ""),
+        col(CUSTOMER, "region", 8),
+    ]
+    if compact:
+        return columns
+    return columns + [
+        col(CUSTOMER, "industry", 10),
+        col(CUSTOMER, "status", 8, render=_choice(CUSTOMER, "status")),
+        col(CUSTOMER, "tier", 4),
+        col(CUSTOMER, "owner", 8),
+        col(CUSTOMER, "tags", 0),
+    ]
+
+
+def order_columns(with_customer: bool = True) -> list[Column]:
+    columns = [col(ORDER, "ordered_at", 10)]
+    if with_customer:
+        columns.append(Column("customer_name", field_label(ORDER, "customer_id"), 14))
+    return columns + [
+        col(ORDER, "product", 24),
+        col(ORDER, "quantity", 8, justify="right"),
+        Column("amount", field_label(ORDER, "amount"), 14, render=_money, justify="right"),
+        col(ORDER, "notes", 0),
+    ]
+
+
+def complaint_columns(due_text) -> list[Column]:
+    return [
+        col(COMPLAINT, "priority", 6, render=_choice(COMPLAINT, "priority")),
+        col(COMPLAINT, "status", 8, render=_choice(COMPLAINT, "status")),
+        Column("customer_name", field_label(COMPLAINT, "customer_id"), 12),
+        col(COMPLAINT, "type", 10, render=_choice(COMPLAINT, "type")),
+        col(COMPLAINT, "received_at", 16, render=_short_time("received_at")),
+        Column("due", t("complaints.due"), 22, render=due_text),
+        col(COMPLAINT, "handler", 8),
+        col(COMPLAINT, "description", 0),
+    ]
+
+
+def agenda_columns() -> list[Column]:
+    return [
+        Column("bucket", t("agenda.when"), 8, render=lambda r: t(f"agenda.{r['bucket']}")),
+        col(VISIT, "next_action_date", 10),
+        Column("customer_name", field_label(VISIT, "customer_id"), 14),
+        col(VISIT, "next_action", 24),
+        col(VISIT, "channel", 8, render=_choice(VISIT, "channel")),
+        col(VISIT, "purpose", 8, render=_choice(VISIT, "purpose")),
+        col(VISIT, "outcome", 0),
+    ]
+
+
+def visit_cells(row: Row) -> list[str]:
+    return [_short_time("visited_at")(row), choice_label(VISIT, "channel", row.get("channel")),
+            choice_label(VISIT, "purpose", row.get("purpose")), row.get("outcome") or "",
+            row.get("next_action") or "", row.get("next_action_date") or "",
+            t("detail.done") if row.get("follow_up_done") else ""]
+
+
+def visit_headers() -> list[str]:
+    return [field_label(VISIT, n) for n in ("visited_at", "channel", "purpose", "outcome", "next_action",
+                                            "next_action_date", "follow_up_done")]
