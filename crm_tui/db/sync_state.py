@@ -159,9 +159,9 @@ def _known(conn: sqlite3.Connection, batch: Sequence[Change]) -> set[tuple[str, 
         spans[c.node] = (min(lo, c.node_seq), max(hi, c.node_seq))
     known: set[tuple[str, int]] = set()
     for node, (lo, hi) in spans.items():
-        known.update(conn.execute(
+        known.update((r[0], r[1]) for r in conn.execute(
             "SELECT node, node_seq FROM change_log WHERE node = ? AND node_seq BETWEEN ? AND ?", (node, lo, hi)
-        ).fetchall())
+        ))
     return known
 
 
