@@ -198,7 +198,7 @@ def unreported_losers(crm: Crm, pasts: dict) -> list[tuple]:
     or when someone saw that value (written by it or by an agreeing write) and
     overwrote it."""
     writes: dict[tuple[str, str, str], list[tuple]] = {}
-    for n, ns, hlc, tbl, row_id, op, data in crm.conn.execute(
+    for n, ns, hlc, tbl, row_id, _op, data in crm.conn.execute(
             "SELECT node, node_seq, hlc, tbl, row_id, op, data FROM change_log WHERE op != 'delete'"):
         for name, value in json.loads(data).items():
             if name not in UNREPORTED_FIELDS:
