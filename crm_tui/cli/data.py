@@ -25,7 +25,7 @@ def seed_command(
         print_json(report.as_dict())
     else:
         console.print(", ".join(f"{n} {t}" for t, n in report.as_dict().items()) + f" added to {crm.path}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
 
 
 @app.command("demo")
@@ -44,7 +44,7 @@ def demo(
             with console.status(f"creating the demo database {path} ..."):
                 report = seed(crm, customers=customers, seed=DEMO_SEED)
             console.print(f"demo database {path}: " + ", ".join(
-                f"{n} {t}" for t, n in report.as_dict().items()), highlight=False)
+                f"{n} {t}" for t, n in report.as_dict().items()), highlight=False, soft_wrap=True)
     ui.open_ui(path)
 
 

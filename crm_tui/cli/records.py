@@ -170,11 +170,11 @@ def build(table: str) -> typer.Typer:
             record = create(crm, table, data)
         for match, reason in duplicates:
             err_console.print(f"[yellow]warning:[/yellow] possible duplicate of {match['id']} "
-                              f"{match.get('name') or ''} ({reason})", highlight=False)
+                              f"{match.get('name') or ''} ({reason})", highlight=False, soft_wrap=True)
         if as_json:
             print_json(record)
         else:
-            console.print(f"added {ent.name} [bold]{record['id']}[/bold]", highlight=False)
+            console.print(f"added {ent.name} [bold]{record['id']}[/bold]", highlight=False, soft_wrap=True)
             print_record(record)
 
     sub.command("add", help=f"Add a {ent.name}; prints its id.")(
@@ -257,7 +257,7 @@ def build(table: str) -> typer.Typer:
         if as_json:
             print_json(record)
         else:
-            console.print(f"updated {ent.name} [bold]{record['id']}[/bold]", highlight=False)
+            console.print(f"updated {ent.name} [bold]{record['id']}[/bold]", highlight=False, soft_wrap=True)
             print_record(record)
 
     id_param = inspect.Parameter("record_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
@@ -281,7 +281,7 @@ def build(table: str) -> typer.Typer:
             print_json(record)
         else:
             extra = " and its visits, complaints and orders" if table == "customers" else ""
-            console.print(f"deleted {ent.name} {record['id']} {label}{extra}", highlight=False)
+            console.print(f"deleted {ent.name} {record['id']} {label}{extra}", highlight=False, soft_wrap=True)
 
     sub.command("delete", help=f"Delete one {ent.name} (a tombstone in the change log).")(delete)
 
@@ -312,7 +312,7 @@ def build(table: str) -> typer.Typer:
             print_table(rows, ["id", "name", "field", "change"] if table == "customers"
                         else ["id", "field", "change"], title="dry run" if dry_run else None)
         verb = "would change" if dry_run else "changed"
-        console.print(f"{verb} {len(diff)} fields on {len(ids)} {table}", highlight=False)
+        console.print(f"{verb} {len(diff)} fields on {len(ids)} {table}", highlight=False, soft_wrap=True)
 
     sub.command("update", help=f"Set fields on every {ent.name} matching --where, all or nothing.")(update)
 
@@ -338,22 +338,22 @@ def build(table: str) -> typer.Typer:
             except ImportFileError as exc:
                 raise UserError(str(exc)) from None
         for warning in report.warnings:
-            err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         failed = bool(report.rejected) and not skip_invalid
         for reject in report.rejected[:1000]:
-            err_console.print(f"[red]{'error' if failed else 'rejected'}:[/red] {reject}", highlight=False)
+            err_console.print(f"[red]{'error' if failed else 'rejected'}:[/red] {reject}", highlight=False, soft_wrap=True)
         if len(report.rejected) > 1000:
-            err_console.print(f"... and {len(report.rejected) - 1000} more bad rows", highlight=False)
+            err_console.print(f"... and {len(report.rejected) - 1000} more bad rows", highlight=False, soft_wrap=True)
         if as_json:
             print_json(report.as_dict())
         elif failed:
             err_console.print(f"nothing imported: {len(report.rejected)} bad rows of {report.rows} "
-                              "(fix them, or use --skip-invalid)", highlight=False)
+                              "(fix them, or use --skip-invalid)", highlight=False, soft_wrap=True)
         else:
             prefix = "dry run: " if dry_run else ""
-            console.print(f"{prefix}{report.summary()}", highlight=False)
+            console.print(f"{prefix}{report.summary()}", highlight=False, soft_wrap=True)
             if report.rejects_path:
-                console.print(f"rejected rows written to {report.rejects_path}", highlight=False)
+                console.print(f"rejected rows written to {report.rejects_path}", highlight=False, soft_wrap=True)
         if failed:
             raise typer.Exit(1)
 
@@ -380,7 +380,7 @@ def build(table: str) -> typer.Typer:
                 else:
                     count = export_to_path(crm, table, output, fmt=fmt, filters=filters,
                                            progress=lambda done, n: progress("writing", done, n))
-                    err_console.print(f"exported {count} {table} to {output}", highlight=False)
+                    err_console.print(f"exported {count} {table} to {output}", highlight=False, soft_wrap=True)
 
     sub.command("export", help=f"Export {table} as CSV (spreadsheet-safe) or JSON.")(export)
     return sub

@@ -1,0 +1,164 @@
+"""Demo data (`crm seed`, crm_tui.api.seed), `crm demo` and `crm changes list`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+
+import phonenumbers
+import pytest
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm
+from crm_tui.api.seed import demo_db_path, seed
+from crm_tui.cli import app
+
+runner = CliRunner()
+TODAY = dt.date(2026, 6, 15)
+
+
+def run(*args: str, ok: bool = True):
+    result = runner.invoke(app, list(args))
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def snapshot(crm: Crm) -> dict[str, list[tuple]]:
+    """Everything but ids and stamps, with each child's customer named by content."""
+    customers = crm.customers.list()
+    key = {c["id"]: (c["name"], c["mobile"], c["email"]) for c in customers}
+    out: dict[str, list[tuple]] = {
+        "customers": sorted(tuple((k, str(v)) for k, v in c.items() if k not in ("id", "created_at", "updated_at"))
+                            for c in customers)}
+    for table in ("visits", "complaints", "orders"):
+        rows = []
+        for r in crm.records(table).list():
+            rows.append(tuple((k, str(key[v] if k == "customer_id" else v)) for k, v in r.items()
+                              if k not in ("id", "created_at", "updated_at")))
+        out[table] = sorted(rows)
+    return out
+
+
+def test_same_seed_gives_the_same_data(tmp_path: Path) -> None:
+    with Crm(tmp_path / "a.db") as a, Crm(tmp_path / "b.db") as b, Crm(tmp_path / "c.db") as c:
+        seed(a, customers=120, seed=5, today=TODAY)
+        seed(b, customers=120, seed=5, today=TODAY)
+        seed(c, customers=120, seed=6, today=TODAY)
+        first, second = snapshot(a), snapshot(b)
+        assert first == second
+        assert snapshot(c)["customers"] != first["customers"]
+        assert {r["id"] for r in a.customers.list()}.isdisjoint(r["id"] for r in b.customers.list())
+
+
+@pytest.fixture
+def demo(crm: Crm) -> Crm:
+    report = seed(crm, customers=300, seed=1, today=TODAY)
+    assert report.customers == 300 and report.orders and report.visits and report.complaints
+    return crm
+
+
+def test_seed_is_realistic(demo: Crm) -> None:
+    customers = demo.customers.list()
+    names = Counter(c["name"] for c in customers)
+    assert names["张伟"] >= 3  # look-alikes for search to tell apart
+    assert any(n.isascii() for n in names) and any(not n.isascii() for n in names)
+    assert len({c["region"] for c in customers}) >= 5
+    assert len({c["industry"] for c in customers}) >= 5
+    assert len({c["owner"] for c in customers}) >= 3
+    assert any(c["tags"] for c in customers) and any(c["email"] for c in customers)
+    for c in customers:
+        number = phonenumbers.parse(c["mobile"])
+        assert c["mobile"].startswith("+861") and phonenumbers.is_valid_number(number)
+        if c["phone"]:
+            assert phonenumbers.is_valid_number(phonenumbers.parse(c["phone"]))
+    assert len(demo.customers.search("张伟")) >= 3
+    assert demo.customers.search("zw")
+
+
+def test_seed_has_purchase_patterns_and_varied_records(demo: Crm) -> None:
+    orders = demo.orders.list()
+    by_customer = Counter(o["customer_id"] for o in orders)
+    customers = demo.customers.list()
+    prospects = [c for c in customers if c["id"] not in by_customer]
+    loyal = [c for c in customers if by_customer[c["id"]] >= 6]
+    assert prospects and all(c["status"] == "potential" for c in prospects)
+    assert loyal
+    two_years_ago = (TODAY - dt.timedelta(days=731)).isoformat()
+    assert all(two_years_ago <= o["ordered_at"] <= TODAY.isoformat() for o in orders)
+    last = {cid: max(o["ordered_at"] for o in orders if o["customer_id"] == cid) for cid in by_customer}
+    churned = [c for c in customers if c["status"] == "churned"]
+    assert churned and all(last[c["id"]] < (TODAY - dt.timedelta(days=200)).isoformat() for c in churned)
+    complaints = demo.complaints.list()
+    assert len({c["status"] for c in complaints}) >= 3 and len({c["priority"] for c in complaints}) == 4
+    assert all(c["due_at"] > c["received_at"] for c in complaints)
+    visits = demo.visits.list()
+    assert len({v["channel"] for v in visits}) >= 4 and len({v["purpose"] for v in visits}) >= 4
+    assert any(v["next_action_date"] and v["next_action_date"] < TODAY.isoformat() for v in visits)  # overdue
+    assert {c["tier"] for c in customers} == {"A", "B", "C"}
+
+
+def test_seed_writes_are_captured(demo: Crm) -> None:
+    ops = Counter((c["tbl"], c["op"]) for c in demo.changes())
+    assert ops[("customers", "insert")] == 300
+    assert ops[("orders", "insert")] == demo.orders.count()
+
+
+def test_seed_command(tmp_path: Path) -> None:
+    db = tmp_path / "seeded.db"
+    result = run("--db", str(db), "seed", "--customers", "25", "--seed", "3", "--json")
+    report = json.loads(result.stdout)
+    assert report["customers"] == 25
+    with Crm(db) as crm:
+        assert crm.customers.count() == 25 and crm.orders.count() == report["orders"]
+
+
+def test_demo_creates_and_seeds_once_then_opens_the_ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crm_tui.cli import ui
+
+    opened: list[Path | None] = []
+    # The UI itself is another command's business: here only which database it gets.
+    monkeypatch.setattr(ui, "open_ui", lambda db: opened.append(db))
+    db = tmp_path / "demo.db"
+    first = run("demo", "--db", str(db), "--customers", "30")
+    assert "30 customers" in first.stdout
+    with Crm(db) as crm:
+        count, changes = crm.customers.count(), len(crm.changes())
+        assert count == 30 and crm.replica["rep"] == "wangfang"
+    second = run("demo", "--db", str(db), "--customers", "30")
+    assert "customers" not in second.stdout
+    with Crm(db) as crm:
+        assert crm.customers.count() == 30 and len(crm.changes()) == changes
+    assert opened == [db, db]
+
+
+def test_demo_defaults_to_the_user_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crm_tui.cli import ui
+
+    opened: list[Path | None] = []
+    monkeypatch.setattr(ui, "open_ui", lambda db: opened.append(db))
+    run("demo", "--customers", "5")
+    assert opened == [demo_db_path()] and demo_db_path().name == "demo.db"
+    assert "xdg-data" in str(demo_db_path())  # conftest's isolated data dir, not the user's
+
+
+def test_changes_list(crm: Crm, db_path: Path) -> None:
+    customer = crm.customers.create({"name": "张伟"})
+    crm.customers.update(customer["id"], {"company": "华信"})
+    crm.orders.create({"customer_id": customer["id"], "ordered_at": "2025-01-01", "product": "x", "amount": 1})
+    crm.customers.delete(customer["id"])
+    rows = json.loads(run("--db", str(db_path), "changes", "list", "--json").stdout)
+    assert [(r["tbl"], r["op"]) for r in rows] == [
+        ("customers", "insert"), ("customers", "update"), ("orders", "insert"),
+        ("orders", "delete"), ("customers", "delete")]  # the customer's orders go with it
+    assert rows[1]["data"]["company"] == "华信" and rows[1]["old"]["company"] is None
+    assert set(rows[0]) >= {"seq", "node", "node_seq", "hlc", "tbl", "row_id", "op", "data", "rep"}
+    assert rows[0]["rep"] == "wang"
+    only = json.loads(run("--db", str(db_path), "changes", "list", "--json", "--table", "orders").stdout)
+    assert [(r["tbl"], r["op"]) for r in only] == [("orders", "insert"), ("orders", "delete")]
+    last = json.loads(run("--db", str(db_path), "changes", "list", "--json", "--limit", "1").stdout)
+    assert [(r["tbl"], r["op"]) for r in last] == [("customers", "delete")]
+    table = run("--db", str(db_path), "changes", "list").stdout
+    assert "company=华信" in table and "delete" in table
