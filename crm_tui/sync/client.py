@@ -16,14 +16,15 @@ class SyncClient:
     def __init__(self, server: str, token: str, *, http: httpx.Client | None = None,
                  timeout: float = 60.0):
         self.server = server.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
+        self.headers = {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
+        self._owns_http = http is None  # a borrowed client (a test transport) stays open
         if http is None:
             http = httpx.Client(base_url=self.server, timeout=timeout)
-        http.headers.update(headers)
         self.http = http
 
     def close(self) -> None:
-        self.http.close()
+        if self._owns_http:
+            self.http.close()
 
     def __enter__(self) -> SyncClient:
         return self
@@ -33,7 +34,7 @@ class SyncClient:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
-            response = self.http.request(method, self.server + path, json=body)
+            response = self.http.request(method, self.server + path, json=body, headers=self.headers)
         except httpx.HTTPError as exc:
             raise ProtocolError(UNREACHABLE, f"cannot reach the sync server {self.server}: {exc}", 0) from exc
         if response.status_code >= 400:

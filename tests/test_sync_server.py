@@ -1,0 +1,210 @@
+"""The server's protocol and the store contract: tokens, version, clock, bounded
+batches, idempotent pushes, sequence gaps, and pulls below the watermark; then the
+client use cases against it (orphans of a deleted customer, conflict resolution,
+login). Runs the real FastAPI app in process; test_sync_cli.py runs it for real."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from crm_tui.api import Crm
+from crm_tui.api.sync import Sync, SyncError, client_from_config, login
+from crm_tui.config import load_config
+from crm_tui.sync import clock
+from crm_tui.sync.client import SyncClient
+from crm_tui.sync.protocol import PROTOCOL_HEADER, WireChange
+from crm_tui.sync.server.app import create_app, hash_token
+from crm_tui.sync.server.sqlite_store import SqliteStore
+from crm_tui.sync.server.store import SequenceGap, Store
+
+BASE = "http://testserver"
+
+
+def sqlite_store(tmp: Path) -> Store:
+    return SqliteStore(tmp / "server.db")
+
+
+STORES = [sqlite_store]  # the PostgreSQL store joins this list when it exists
+
+
+@pytest.fixture(params=STORES, ids=lambda f: f.__name__)
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    s = request.param(tmp_path)
+    s.add_rep("wang", "rep", hash_token("tok-wang"))
+    s.add_rep("li", "rep", hash_token("tok-li"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def http(store: Store) -> TestClient:
+    return TestClient(create_app(store, max_offset_ms=60_000))
+
+
+def change(seq: int, *, node: str = "n1", hlc: int | None = None, row: str = "r1") -> dict:
+    return {"node": node, "node_seq": seq, "hlc": hlc if hlc is not None else clock.pack(clock.now_ms(), seq),
+            "tbl": "customers", "row_id": row, "op": "insert" if seq == 1 else "update",
+            "data": {"name": f"v{seq}"}, "old": None, "base": None, "rep": "wang"}
+
+
+def headers(token: str = "tok-wang", version: str = "1") -> dict:
+    return {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: version}
+
+
+# -- the store contract ------------------------------------------------------------
+
+def test_store_push_is_idempotent_and_gapless(store: Store) -> None:
+    batch = [WireChange(**change(i)) for i in (1, 2, 3)]
+    out = store.push("wang", "n1", batch)
+    assert (out.accepted, out.duplicates, out.acked_seq) == (3, 0, 3)
+    again = store.push("wang", "n1", [*batch, WireChange(**change(4))])
+    assert (again.accepted, again.duplicates, again.acked_seq) == (1, 3, 4)
+    with pytest.raises(SequenceGap) as gap:
+        store.push("wang", "n1", [WireChange(**change(6))])
+    assert gap.value.expected == 5
+    assert store.count() == 4 and store.acked_seq("n1") == 4
+
+
+def test_store_pull_pages_by_cursor_below_watermark(store: Store) -> None:
+    store.push("wang", "n1", [WireChange(**change(i)) for i in range(1, 8)])
+    store.push("li", "n2", [WireChange(**change(i, node="n2", row="r2")) for i in range(1, 4)])
+    seen, cursor = [], 0
+    for _ in range(10):
+        page = store.pull(cursor, 3, exclude_node="n2")
+        seen += [(c[1], c[2]) for c in page.changes]
+        assert page.watermark == 10
+        cursor = page.cursor
+        if cursor >= page.watermark:
+            break
+    assert seen == [("n1", i) for i in range(1, 8)]
+    assert store.pull(cursor, 3).changes == []
+
+
+# -- the HTTP protocol ----------------------------------------------------------------
+
+def test_bad_tokens_get_401_with_a_reason(http: TestClient, store: Store) -> None:
+    r = http.get("/v1/hello", headers={PROTOCOL_HEADER: "1"})
+    assert r.status_code == 401 and r.json()["error"] == "bad_token" and "no token" in r.json()["message"]
+    r = http.get("/v1/hello", headers=headers("nope"))
+    assert r.status_code == 401 and "unknown token" in r.json()["message"]
+    store.revoke_rep("li")
+    r = http.get("/v1/hello", headers=headers("tok-li"))
+    assert r.status_code == 401 and "revoked" in r.json()["message"]
+    r = http.get("/v1/hello", headers=headers())
+    assert r.status_code == 200 and r.json()["rep"] == "wang"
+
+
+def test_version_mismatch_is_a_clear_error(http: TestClient) -> None:
+    r = http.get("/v1/hello", headers=headers(version="99"))
+    assert r.status_code == 426
+    assert r.json()["error"] == "version_mismatch" and "protocol 1" in r.json()["message"]
+
+
+def test_clock_too_far_ahead_is_refused(http: TestClient, store: Store) -> None:
+    ahead = clock.pack(clock.now_ms() + 3_600_000, 0)
+    r = http.post("/v1/push", headers=headers(), json={"node": "n1", "changes": [change(1, hlc=ahead)]})
+    assert r.status_code == 422 and r.json()["error"] == "clock_ahead"
+    assert "ahead of the server clock" in r.json()["message"]
+    assert store.count() == 0
+
+
+def test_bad_input_is_a_4xx_not_a_5xx(http: TestClient) -> None:
+    r = http.post("/v1/push", headers=headers(), json={"node": "n1", "changes": [{"node": "n1"}]})
+    assert r.status_code == 400 and r.json()["error"] == "bad_request"
+    r = http.post("/v1/push", headers=headers(), json={"node": "n1", "changes": [change(1, node="other")]})
+    assert r.status_code == 400
+    r = http.post("/v1/push", headers=headers(), json={"node": "n1", "changes": [change(i) for i in range(1, 2002)]})
+    assert r.status_code == 413
+    r = http.post("/v1/pull", headers=headers(), json={"node": "n1", "after": 0, "limit": 10**6})
+    assert r.status_code == 400
+
+
+def test_gap_and_node_of_another_rep(http: TestClient) -> None:
+    r = http.post("/v1/push", headers=headers(), json={"node": "n1", "changes": [change(2)]})
+    assert r.status_code == 409 and r.json()["expected_seq"] == 1
+    assert http.post("/v1/push", headers=headers(), json={"node": "n1", "changes": [change(1)]}).status_code == 200
+    r = http.post("/v1/push", headers=headers("tok-li"), json={"node": "n1", "changes": [change(2)]})
+    assert r.status_code == 403 and r.json()["error"] == "node_taken"
+
+
+# -- the client use cases against the app -----------------------------------------------
+
+def client(http: TestClient, token: str) -> SyncClient:
+    return SyncClient(BASE, token, http=http)
+
+
+def test_child_of_a_deleted_customer_does_not_break_sync(http: TestClient, tmp_path: Path) -> None:
+    a, b = Crm(tmp_path / "a.db", rep="wang"), Crm(tmp_path / "b.db", rep="li")
+    cust = a.customers.create({"name": "张伟"})
+    Sync(a).run(client(http, "tok-wang"))
+    Sync(b).run(client(http, "tok-li"))
+    # Offline: A deletes the customer while B logs a visit and an order for it.
+    a.customers.delete(cust["id"])
+    b.visits.create({"customer_id": cust["id"], "visited_at": "2025-01-02T09:00:00", "channel": "phone",
+                     "purpose": "visit"})
+    b.orders.create({"customer_id": cust["id"], "ordered_at": "2025-01-02", "product": "茶", "amount": 10})
+    Sync(a).run(client(http, "tok-wang"))
+    Sync(b).run(client(http, "tok-li"))
+    report = Sync(a).run(client(http, "tok-wang"))
+    assert report.orphans == 2
+    for crm in (a, b):
+        assert crm.customers.count() == 0 and crm.visits.count() == 0 and crm.orders.count() == 0
+        assert crm.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    # Nothing is lost from history: the visit is still in both logs.
+    assert len(a.changes(table="visits")) == 1 and len(b.changes(table="visits")) == 1
+
+
+def test_conflict_resolution_is_a_change_that_syncs(http: TestClient, tmp_path: Path) -> None:
+    a, b = Crm(tmp_path / "a.db", rep="wang"), Crm(tmp_path / "b.db", rep="li")
+    cust = a.customers.create({"name": "张伟", "notes": "start"})
+    Sync(a).run(client(http, "tok-wang"))
+    Sync(b).run(client(http, "tok-li"))
+    a.customers.update(cust["id"], {"notes": "from wang", "title": "经理"})
+    b.customers.update(cust["id"], {"notes": "from li", "region": "华东"})
+    Sync(a).run(client(http, "tok-wang"))
+    assert Sync(b).run(client(http, "tok-li")).conflicts == 1
+    Sync(a).run(client(http, "tok-wang"))
+    ra, rb = a.customers.get(cust["id"]), b.customers.get(cust["id"])
+    assert ra == rb and (ra["title"], ra["region"]) == ("经理", "华东")
+    [ca] = Sync(a).conflicts()
+    [cb] = Sync(b).conflicts()
+    assert {ca["winner_rep"], ca["loser_rep"]} == {"wang", "li"}
+    assert {ca["mine"], ca["theirs"]} == {"from wang", "from li"}
+    assert ca["mine"] == "from wang" and cb["mine"] == "from li"
+    # Wang keeps his value: a new captured change that syncs, and settles B's copy.
+    Sync(a).resolve(ca["id"], "mine")
+    assert Sync(a).status()["pending"] == 1 and Sync(a).conflicts() == []
+    Sync(a).run(client(http, "tok-wang"))
+    Sync(b).run(client(http, "tok-li"))
+    assert a.customers.get(cust["id"]) == b.customers.get(cust["id"])
+    assert b.customers.get(cust["id"])["notes"] == "from wang"
+    assert Sync(b).conflicts() == []
+    assert Sync(b).conflicts(include_resolved=True)[0]["resolution"] == "superseded"
+
+
+def test_login_saves_token_0600_and_refuses_a_bad_one(http: TestClient) -> None:
+    with pytest.raises(SyncError) as exc:
+        login(BASE, "wrong", http=http)
+    assert exc.value.code == "bad_token"
+    assert "sync" not in load_config()
+    info = login(BASE, "tok-wang", http=http)
+    assert info["rep"] == "wang"
+    path = Path(os.environ["CRM_CONFIG"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_config()["sync"] == {"server": BASE, "token": "tok-wang"}
+    assert client_from_config(http=http).hello().rep == "wang"
+
+
+def test_unreachable_server_is_reported(tmp_path: Path) -> None:
+    crm = Crm(tmp_path / "a.db")
+    dead = SyncClient("http://127.0.0.1:9", "t", http=httpx.Client(timeout=2))
+    with pytest.raises(SyncError) as exc:
+        Sync(crm).run(dead)
+    assert exc.value.code == "unreachable"
+    assert "cannot reach" in Sync(crm).status()["last_error"]
