@@ -42,7 +42,6 @@ Progress = Callable[[str, int, int], None]
 REJECT_COLUMNS = ("reject_line", "reject_reason")
 CONTACT_FIELDS = ("phone", "mobile", "email")
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-_BATCH = 5000
 
 
 class ImportFileError(ValueError):
@@ -218,18 +217,24 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
     if not mapping.columns:
         raise ImportFileError(f"{source.path}: no column is a field of a {ent.name}")
     table = synonyms(ent)
+    fields: dict[str, str | None] = {}  # header -> field, worked out once per header
     restore = source.format == "csv"
     for row in source.rows:
         if row.values:  # a row already known to be broken
             continue
         for header, value in row.raw.items():
-            name = table.get(header_key(header))
+            if header not in fields:
+                fields[header] = table.get(header_key(header))
+            name = fields[header]
             if name is None:
                 continue
             if name in row.values:
                 row.values = {"__error__": f"{header}: means {name}, which another key already gives"}
                 break
-            row.values[name] = restore_cell(value) if restore and isinstance(value, str) else value
+            # Only a cell starting with a quote can be one the export neutralised.
+            if restore and isinstance(value, str) and value[:1] == "'":
+                value = restore_cell(value)
+            row.values[name] = value
 
 
 # -- the import ------------------------------------------------------------------
@@ -304,6 +309,8 @@ class _Plan:
         if self.is_customer:
             self.contacts = {k: ("old", v) for k, v in sql.contact_index(self.conn).items()}
         self.known_refs: dict[str, bool] = {}
+        self.refs = [f for f in self.ent.fields if f.kind == "ref"]
+        self.local_rep = sql.local_rep(self.conn)
 
     def _tick(self, phase: str, done: int, total: int) -> None:
         if self.progress and (done % 1000 == 0 or done == total):
@@ -319,7 +326,8 @@ class _Plan:
 
     def _take(self, row: SourceRow) -> str | None:
         """Validate one row and fold it into the plan; the reason if it is bad."""
-        values = dict(row.values)
+        # Empty cells are no value: leaving them out spares validating each one.
+        values = {k: v for k, v in row.values.items() if v is not None and v != ""}
         if "__error__" in values:
             return values["__error__"]
         for stamp in STAMP_COLUMNS:
@@ -329,7 +337,8 @@ class _Plan:
         try:
             if given_id and not _ULID.match(given_id):
                 raise ValidationError.one("id", f"{given_id!r} is not a record id (26-character ULID)")
-            record = self.records.prepare(values)
+            owner = values.get("owner")
+            record = self.records.prepare(values, owner=str(owner).strip() if owner else self.local_rep)
             self._check_refs(record)
         except ValidationError as exc:
             return "; ".join(str(e) for e in exc.errors)
@@ -371,9 +380,9 @@ class _Plan:
         return None
 
     def _check_refs(self, record: Record) -> None:
-        for f in self.ent.fields:
+        for f in self.refs:
             ref = record.get(f.name)
-            if f.kind != "ref" or not ref:
+            if not ref:
                 continue
             if ref not in self.known_refs:
                 self.known_refs[ref] = sql.exists(self.conn, f.ref or "", ref)
@@ -393,19 +402,21 @@ class _Plan:
                 del self.updates[record_id]
                 self.report.unchanged += 1
 
+    def _rows(self, columns: list[str], total: int) -> Iterator[list[Any]]:
+        for done, record in enumerate(self.creates, start=1):
+            yield [record.get(c) for c in columns]
+            self._tick("writing", done, total)
+
     def write(self) -> None:
         columns = ["id", "owner", "created_at", "updated_at", *self.ent.field_names]
         if self.is_customer:
             columns.append("pinyin")
         total = len(self.creates) + len(self.updates)
-        done = 0
         with transaction(self.conn):
-            for start in range(0, len(self.creates), _BATCH):
-                batch = self.creates[start:start + _BATCH]
-                sql.insert_many(self.conn, self.ent, columns, ([r.get(c) for c in columns] for r in batch))
-                done += len(batch)
-                if self.progress:
-                    self.progress("writing", done, total)
+            # One executemany over a generator: the bulk insert path sets the capture
+            # triggers aside once, and the generator reports progress as rows go in.
+            sql.insert_many(self.conn, self.ent, columns, self._rows(columns, total))
+            done = len(self.creates)
             for record_id, changed in self.updates.items():
                 current = self.current[record_id]
                 changed = {**changed, "updated_at": utc_now()}
