@@ -60,6 +60,8 @@ def show_value(table: str, name: str, value: Any) -> str:
 class CustomerScreen(CrmScreen):
     DEFAULT_CSS = """
     CustomerScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
+    CustomerScreen TabbedContent { height: 1fr; }
+    CustomerScreen TabPane { height: 1fr; padding: 0; }
     CustomerScreen DataTable { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -126,7 +128,7 @@ class CustomerScreen(CrmScreen):
                      h["rep"], h["node"][:8]] for h in file.history], file.history)
 
     def _profile(self, c: Record) -> None:
-        table = Table(show_header=False, box=None, expand=True, padding=(0, 2))
+        table = Table(show_header=False, box=None, padding=(0, 2))
         table.add_column(style="bold", no_wrap=True, width=18)
         table.add_column(overflow="fold")
         for name in CUSTOMER.field_names:

@@ -47,9 +47,12 @@ class FormScreen(CrmModal[Record | None]):
     FormScreen > #form-box { width: 90; max-width: 100%; height: 90%; border: thick $primary; background: $surface; padding: 0 1; }
     FormScreen #form-title { text-style: bold; padding: 0 0 1 0; }
     FormScreen #form-context { color: $text-muted; padding: 0 0 1 0; }
-    FormScreen .form-label { padding: 1 0 0 0; }
-    FormScreen .form-error { color: $error; height: auto; }
-    FormScreen TextArea { height: 5; }
+    FormScreen .form-row { height: auto; margin: 0 0 1 0; }
+    FormScreen .form-label { width: 20; padding: 0 1 0 0; }
+    FormScreen .form-row Input, FormScreen .form-row Select { width: 1fr; }
+    FormScreen .form-error { color: $error; height: auto; padding: 0 0 0 20; margin: -1 0 1 0; display: none; }
+    FormScreen .form-error.-shown { display: block; }
+    FormScreen TextArea { height: 5; width: 1fr; }
     FormScreen #form-buttons { height: auto; padding: 1 0 0 0; }
     FormScreen #form-buttons Button { margin: 0 2 0 0; }
     """
@@ -87,9 +90,10 @@ class FormScreen(CrmModal[Record | None]):
             with VerticalScroll(id="form-fields"):
                 for name in self.field_names:
                     f = self.field(name)
-                    yield Label(self.label(name) + (" *" if f.required else ""), classes="form-label",
-                                id=f"label-{name}")
-                    yield self._editor(f)
+                    with Horizontal(classes="form-row"):
+                        yield Label(self.label(name) + (" *" if f.required else ""), classes="form-label",
+                                    id=f"label-{name}")
+                        yield self._editor(f)
                     yield Static("", classes="form-error", id=f"error-{name}")
             with Horizontal(id="form-buttons"):
                 yield Button(t("form.save"), variant="primary", id="form-save")
@@ -103,12 +107,12 @@ class FormScreen(CrmModal[Record | None]):
             options = [(choice_label(self.entity, f.name, code), code) for code in f.choices]
             return Select(options, value=value if value in f.choices else Select.NULL,
                           allow_blank=not f.required or value not in f.choices, id=wid,
-                          prompt=t("form.choose"))
+                          prompt=t("form.choose"), compact=True)
         if f.max_len >= LONG_TEXT:
             return TextArea(value, id=wid, soft_wrap=True, show_line_numbers=False)
         placeholder = {"date": "YYYY-MM-DD", "datetime": "YYYY-MM-DD HH:MM", "tags": t("form.tags_hint"),
                        "phone": "138 0013 8000"}.get(f.kind, "")
-        return Input(value, id=wid, placeholder=placeholder)
+        return Input(value, id=wid, placeholder=placeholder, compact=True)
 
     def on_mount(self) -> None:
         if self.field_names:
@@ -165,7 +169,9 @@ class FormScreen(CrmModal[Record | None]):
         elsewhere = []
         for err in exc.errors:
             if err.field in self.field_names:
-                self.query_one(f"#error-{err.field}", Static).update(f"⚠ {err.reason}")
+                error = self.query_one(f"#error-{err.field}", Static)
+                error.update(f"⚠ {err.reason}")
+                error.add_class("-shown")
                 first = first or self.query_one(f"#field-{err.field}")
             else:
                 elsewhere.append(err)
@@ -178,7 +184,9 @@ class FormScreen(CrmModal[Record | None]):
 
     def clear_errors(self) -> None:
         for name in self.field_names:
-            self.query_one(f"#error-{name}", Static).update("")
+            error = self.query_one(f"#error-{name}", Static)
+            error.update("")
+            error.remove_class("-shown")
 
     def errors_shown(self) -> dict[str, str]:
         """Field -> the error shown beside it (for tests and the help text)."""

@@ -57,12 +57,12 @@ def order_columns(with_customer: bool = True) -> list[Column]:
 
 def complaint_columns(due_text) -> list[Column]:
     return [
-        col(COMPLAINT, "priority", 6, render=_choice(COMPLAINT, "priority")),
+        col(COMPLAINT, "priority", 8, render=_choice(COMPLAINT, "priority")),
         col(COMPLAINT, "status", 8, render=_choice(COMPLAINT, "status")),
         Column("customer_name", field_label(COMPLAINT, "customer_id"), 12),
         col(COMPLAINT, "type", 10, render=_choice(COMPLAINT, "type")),
         col(COMPLAINT, "received_at", 16, render=_short_time("received_at")),
-        Column("due", t("complaints.due"), 22, render=due_text),
+        Column("due", t("complaints.due"), 26, render=due_text),
         col(COMPLAINT, "handler", 8),
         col(COMPLAINT, "description", 0),
     ]
@@ -71,7 +71,7 @@ def complaint_columns(due_text) -> list[Column]:
 def agenda_columns() -> list[Column]:
     return [
         Column("bucket", t("agenda.when"), 8, render=lambda r: t(f"agenda.{r['bucket']}")),
-        col(VISIT, "next_action_date", 10),
+        col(VISIT, "next_action_date", 16),
         Column("customer_name", field_label(VISIT, "customer_id"), 14),
         col(VISIT, "next_action", 24),
         col(VISIT, "channel", 8, render=_choice(VISIT, "channel")),
