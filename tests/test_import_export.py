@@ -211,8 +211,12 @@ def test_ragged_row_is_a_clear_error(crm: Crm, db_path: Path, tmp_path: Path) ->
     path = write(tmp_path / "ragged.csv", "name,phone,email\n张伟,13812345678,a@b.com\n李娜,13900001111,x@y.com,extra\n")
     result = run(db_path, "customers", "import", str(path), ok=False)
     assert result.exit_code == 1
-    assert "line 3: has 4 cells but the header has 3" in result.stderr
+    assert "line 3: has 4 cells but the header has 3 (extra: 'extra')" in result.stderr
     assert crm.customers.count() == 0
+    run(db_path, "customers", "import", str(path), "--skip-invalid")
+    assert [c["name"] for c in crm.customers.list()] == ["张伟"]
+    (reject,) = csv.DictReader(io.StringIO((tmp_path / "ragged.rejects.csv").read_text(encoding="utf-8-sig")))
+    assert (reject["name"], reject["email"], reject["reject_line"]) == ("李娜", "x@y.com", "3")
 
 
 def test_undecodable_bytes_are_a_clear_error(crm: Crm, db_path: Path, tmp_path: Path) -> None:

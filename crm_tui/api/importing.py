@@ -169,9 +169,11 @@ def _read_csv(path: Path, text: str, ent: Entity) -> Source:
             if not any(c.strip() for c in cells):
                 continue  # blank lines are not rows
             if len(cells) != len(headers):
-                raw = {f"column {i + 1}": c for i, c in enumerate(cells)}
+                # Keep what lines up with the header for the rejects file; name the rest.
+                raw = dict(zip(headers, cells, strict=False))
+                extra = f" (extra: {', '.join(repr(c) for c in cells[len(headers):])})" if len(cells) > len(headers) else ""
                 rows.append(SourceRow(line, raw, {"__error__": (
-                    f"has {len(cells)} cells but the header has {len(headers)} (a stray comma or quote?)")}))
+                    f"has {len(cells)} cells but the header has {len(headers)}{extra}")}))
                 continue
             rows.append(SourceRow(line, dict(zip(headers, cells, strict=True)), {}))
     except csv.Error as exc:
