@@ -80,7 +80,7 @@ def replay(log: list[dict], path: Path) -> sqlite3.Connection:
 
 
 def table_rows(conn: sqlite3.Connection, table: str) -> list[tuple]:
-    cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] != "pinyin"]
+    cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in ("pinyin", "local_id")]
     return [tuple(r) for r in conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY id")]
 
 

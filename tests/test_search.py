@@ -80,3 +80,31 @@ def test_pinyin_keys() -> None:
     assert customer_pinyin("Bob", None) is None
     assert normalize_query(" 138-1234 ") == "1381234"
     assert normalize_query("ZhangWei") == "zhangwei"
+
+
+def test_count_after_a_page_follows_new_writes(people: Crm) -> None:
+    assert len(people.customers.list(search="伟", limit=2)) == 2
+    assert people.customers.count(search="伟") == 3
+    people.customers.create({"name": "陈伟"})
+    assert people.customers.count(search="伟") == 4
+    people.customers.list(search="伟", limit=1)
+    assert people.customers.count(search="伟") == 4
+
+
+def test_search_survives_vacuum(people: Crm) -> None:
+    # VACUUM may renumber implicit rowids; the index points at an explicit one
+    for record in people.customers.list(search="张"):
+        people.customers.delete(record["id"])
+    people.conn.execute("VACUUM")
+    assert names(people, "李伟") == ["李伟"]
+    assert names(people, "wf") == ["王芳"]
+    assert names(people, "alibaba") == ["王芳"]
+
+
+def test_wildcards_in_short_queries_are_literal(crm: Crm) -> None:
+    crm.customers.create({"name": "Under_Score"})
+    crm.customers.create({"name": "Percent"})
+    assert names(crm, "_") == ["Under_Score"]
+    assert names(crm, "%") == []
+    assert names(crm, "e_") == []
+    assert names(crm, "r_") == ["Under_Score"]

@@ -60,6 +60,7 @@ class Records:
         self.conn = conn
         self.entity = ent
         self._lock = lock
+        self._last_total: tuple[tuple[Filter, ...], str | None, tuple[int, int], int] | None = None
 
     # -- reading -----------------------------------------------------------------
 
@@ -88,12 +89,24 @@ class Records:
     ) -> list[Record]:
         query = self._query(search)
         with self._lock:
-            return sql.select(self.conn, self.entity, filters=filters, search=query,
-                              order=self._order(order), limit=limit, offset=offset)
+            rows, total = sql.select_counted(self.conn, self.entity, filters=filters, search=query,
+                                             order=self._order(order), limit=limit, offset=offset)
+            if total is not None:
+                # search-as-you-type asks for a page, then the count: one scan serves both
+                self._last_total = (tuple(filters), query, self._data_version(), total)
+            return rows
 
     def count(self, filters: Sequence[Filter] = (), *, search: str | None = None) -> int:
+        query = self._query(search)
         with self._lock:
-            return sql.count(self.conn, self.entity, filters=filters, search=self._query(search))
+            cached = self._last_total
+            if cached and cached[:3] == (tuple(filters), query, self._data_version()):
+                return cached[3]
+            return sql.count(self.conn, self.entity, filters=filters, search=query)
+
+    def _data_version(self) -> tuple[int, int]:
+        """Changes by this connection and commits by others since it opened."""
+        return self.conn.total_changes, self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def search(self, query: str, limit: int = 50) -> list[Record]:
         return self.list(search=query, limit=limit)

@@ -55,6 +55,8 @@ def bulk_insert(conn: sqlite3.Connection, table: str, cols: Sequence[str],
                  (last >> COUNTER_BITS, last & ((1 << COUNTER_BITS) - 1), count))
     if table == "customers":
         conn.execute(
-            f"INSERT INTO customer_search (rowid, text) SELECT rowid, {search_text('c')} "
-            "FROM customers AS c WHERE rowid > ?", (first_rowid,))
+            f"INSERT INTO customer_search_text (local_id, text) SELECT local_id, {search_text('c')} "
+            "FROM customers AS c WHERE local_id > ?", (first_rowid,))
+        conn.execute("INSERT INTO customer_search (rowid, text) SELECT local_id, text "
+                     "FROM customer_search_text WHERE local_id > ?", (first_rowid,))
     return count

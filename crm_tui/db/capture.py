@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 
-# Columns kept beside a record but never synced (derived search keys).
-LOCAL_ONLY_COLUMNS = frozenset({"pinyin"})
+# Columns kept beside a record but never synced: the derived search key and the
+# local rowid the search index points at.
+LOCAL_ONLY_COLUMNS = frozenset({"pinyin", "local_id"})
 
 # Milliseconds since the epoch in SQLite 3.40 (unixepoch('subsec') needs 3.42).
 NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"

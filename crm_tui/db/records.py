@@ -53,13 +53,16 @@ def _where(ent: Entity, filters: Sequence[Filter], search_rowids: str | None) ->
 
 
 def search_clause(query: str) -> tuple[str, list]:
-    """Rowids of customers whose search text contains `query` (already normalised).
-    Three or more characters use the trigram index; shorter ones scan its text."""
+    """Customers whose search text contains `query` (already normalised). Three or
+    more characters use the trigram index; shorter ones scan the plain text."""
     if len(query) >= 3:
-        return "rowid IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)", [
+        return "local_id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)", [
             '"' + query.replace('"', '""') + '"'
         ]
-    return "rowid IN (SELECT rowid FROM customer_search WHERE instr(text, ?) > 0)", [query]
+    # LIKE scans UTF-8 text about twice as fast as instr(), which counts characters.
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return ("local_id IN (SELECT local_id FROM customer_search_text WHERE text LIKE ? ESCAPE '\\')",
+            [pattern])
 
 
 def select(
@@ -72,15 +75,36 @@ def select(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
+    return select_counted(conn, ent, filters=filters, search=search, order=order, limit=limit,
+                          offset=offset)[0]
+
+
+def select_counted(
+    conn: sqlite3.Connection,
+    ent: Entity,
+    *,
+    filters: Sequence[Filter] = (),
+    search: str | None = None,
+    order: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of records, and with a search the number of all matches, counted in the
+    same scan (None when unknown: no search, or a page past the end)."""
     search_sql, search_params = search_clause(search) if search else (None, [])
     where, params = _where(ent, filters, search_sql)
-    sql = f"SELECT {', '.join(_columns(ent))} FROM {ent.table}{where} ORDER BY {order or ent.default_order}, id"
+    total_col = ", count(*) OVER () AS _total" if search else ""
+    sql = (f"SELECT {', '.join(_columns(ent))}{total_col} FROM {ent.table}{where} "
+           f"ORDER BY {order or ent.default_order}, id")
+    params = [*params, *search_params]
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
-        params = [*params, *search_params, limit, offset]
-    else:
-        params = [*params, *search_params]
-    return [dict(row) for row in conn.execute(sql, params)]
+        params += [limit, offset]
+    rows = [dict(row) for row in conn.execute(sql, params)]
+    total = rows[0]["_total"] if rows and search else None
+    for row in rows:
+        row.pop("_total", None)
+    return rows, total
 
 
 def count(conn: sqlite3.Connection, ent: Entity, *, filters: Sequence[Filter] = (), search: str | None = None) -> int:
