@@ -96,10 +96,6 @@ class ImportReport:
     written: bool = False
     rejects_path: Path | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.written or (self.dry_run and not self.rejected)
-
     def summary(self) -> str:
         verb = "would create" if not self.written else "created"
         upd = "would update" if not self.written else "updated"
@@ -455,8 +451,3 @@ def possible_duplicates(crm: Crm, data: Mapping[str, Any]) -> list[tuple[Record,
 
 def _name_company_filters(name: str, company: str) -> list[sql.Filter]:
     return [sql.Filter("name", "=", name), sql.Filter("company", "=", company)]
-
-
-def iter_rejects(report: ImportReport) -> Iterator[str]:
-    for reject in report.rejected:
-        yield str(reject)
