@@ -222,7 +222,8 @@ class Analytics:
 
     def contact_cadence(self, *, today: dt.date | None = None, rep: str | None = None,
                         state: str | None = None) -> list[CadenceItem]:
-        items = contact_cadence(self.facts(today, rep=rep), self.settings)
+        day = today or self.today()
+        items = contact_cadence(self.facts(day, rep=rep), self.settings, day)
         return [i for i in items if state is None or i.state == state]
 
     def win_back_queue(self, *, today: dt.date | None = None, rep: str | None = None) -> list[WinBackItem]:
@@ -338,7 +339,7 @@ class Analytics:
             agenda = sql.agenda_counts(self.crm.conn, today, rep=rep)
         recent = Period(today - dt.timedelta(days=89), today, "last 90 days")
         complaints = self.complaint_analytics(recent, rep=rep)
-        cadence = Counter(i.state for i in contact_cadence(facts, self.settings))
+        cadence = Counter(i.state for i in contact_cadence(facts, self.settings, today))
         return {
             "today": today.isoformat(),
             "monthly_sales": [(m, round(monthly.get(m, 0.0), 2)) for m in trend.months()],

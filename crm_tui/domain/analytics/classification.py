@@ -6,8 +6,7 @@ Every rule returns its reason so a rep can see why. Pure: no IO."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from itertools import groupby
+from dataclasses import dataclass
 
 from crm_tui.domain.analytics.facts import CustomerFacts
 from crm_tui.domain.analytics.settings import AnalyticsSettings
@@ -24,7 +23,7 @@ class Override:
     tier: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Classification:
     customer_id: str
     name: str
@@ -33,9 +32,35 @@ class Classification:
     tier: str
     core: bool
     value: float
-    computed: dict[str, str]  # the rule's answer, before any override
-    reasons: dict[str, str] = field(default_factory=dict)
-    override_reason: str | None = None
+    computed_status: str  # the rule's answers, before any override
+    computed_stage: str
+    computed_tier: str
+    override: Override | None
+    facts: CustomerFacts
+    settings: AnalyticsSettings
+
+    @property
+    def computed(self) -> dict[str, str]:
+        return {"status": self.computed_status, "lifecycle_stage": self.computed_stage, "tier": self.computed_tier}
+
+    @property
+    def override_reason(self) -> str | None:
+        return self.override.reason if self.override else None
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """Why each value: the rule's words, built only when asked (100k customers
+        need no sentences)."""
+        f, s = self.facts, self.settings
+        out = {"status": customer_status(f, s, explain=True)[1],
+               "lifecycle_stage": lifecycle_stage(f, self.computed_status, s, explain=True)[1],
+               "tier": f"historical value {f.total:.2f}, tier {self.computed_tier} by cumulative share "
+                       f"(A below {s.tier_a_share:g}, B below {s.tier_b_share:g})"}
+        if self.override:
+            for key in ("status", "lifecycle_stage", "tier"):
+                if getattr(self.override, key):
+                    out[key] = f"manual override: {self.override.reason}"
+        return out
 
     def as_dict(self) -> dict:
         return {"id": self.customer_id, "name": self.name, "status": self.status,
@@ -44,43 +69,50 @@ class Classification:
                 "override_reason": self.override_reason}
 
 
-def customer_status(f: CustomerFacts, s: AnalyticsSettings) -> tuple[str, str]:
-    """Rules in order, first match wins (docs/analytics.md, "Status")."""
+def customer_status(f: CustomerFacts, s: AnalyticsSettings, *, explain: bool = False) -> tuple[str, str]:
+    """Rules in order, first match wins (docs/analytics.md, "Status"). The reason is
+    written only with `explain`."""
     if f.n_orders == 0 or f.days_since_last is None or f.days_since_first is None:
         return "potential", "no order yet"
     if f.days_since_last > s.churn_days:
-        return "churned", f"no order for {f.days_since_last} days (> {s.churn_days})"
+        return "churned", f"no order for {f.days_since_last} days (> {s.churn_days})" if explain else ""
     interval = f.mean_interval
     if interval is not None:
         limit = max(s.churn_min_days, s.churn_interval_factor * interval)
         if f.days_since_last > limit:
-            return "churned", (f"silent {f.days_since_last} days, over {s.churn_interval_factor:g} x "
-                               f"the usual {interval:.0f}-day interval")
+            return "churned", (f"silent {f.days_since_last} days, over max({s.churn_min_days}, "
+                               f"{s.churn_interval_factor:g} x the usual {interval:.1f}-day interval)"
+                               if explain else "")
     if f.days_since_first <= s.new_days:
-        return "new", f"first order {f.days_since_first} days ago (<= {s.new_days})"
+        return "new", f"first order {f.days_since_first} days ago (<= {s.new_days})" if explain else ""
     if f.n_orders >= s.loyal_min_orders:
-        return "loyal", f"{f.n_orders} orders (>= {s.loyal_min_orders}), last {f.days_since_last} days ago"
-    return "new", f"only {f.n_orders} order(s) so far (< {s.loyal_min_orders} for loyal)"
+        return "loyal", (f"{f.n_orders} orders (>= {s.loyal_min_orders}), first {f.days_since_first} days ago"
+                         if explain else "")
+    return "new", f"only {f.n_orders} order(s) so far (< {s.loyal_min_orders} for loyal)" if explain else ""
 
 
-def lifecycle_stage(f: CustomerFacts, status: str, s: AnalyticsSettings) -> tuple[str, str]:
+def lifecycle_stage(f: CustomerFacts, status: str, s: AnalyticsSettings, *,
+                    explain: bool = False) -> tuple[str, str]:
     """Stage from the trend of sales and contacts over the last two trend windows."""
     if f.n_orders == 0:
         return "exploration", "no order yet"
     if status == "churned":
         return "decline", "churned"
     if f.n_orders < s.formation_min_orders:
-        return "exploration", f"{f.n_orders} order(s) (< {s.formation_min_orders})"
+        return "exploration", f"{f.n_orders} order(s) (< {s.formation_min_orders})" if explain else ""
     recent, prev = f.recent_amount, f.prev_amount
     if prev > 0 and recent < s.decline_ratio * prev:
-        return "decline", f"sales of the last {s.trend_days} days {recent:.2f} < {s.decline_ratio:g} x {prev:.2f}"
+        return "decline", (f"sales of the last {s.trend_days} days {recent:.2f} < {s.decline_ratio:g} x "
+                           f"{prev:.2f} before" if explain else "")
     if recent == 0 and f.recent_contacts < f.prev_contacts:
-        return "decline", f"no order and fewer contacts ({f.recent_contacts} < {f.prev_contacts}) lately"
+        return "decline", (f"no order and fewer contacts ({f.recent_contacts} < {f.prev_contacts}) lately"
+                           if explain else "")
     if recent == 0 and prev == 0:
-        return "decline", f"no order in the last {2 * s.trend_days} days"
+        return "decline", f"no order in the last {2 * s.trend_days} days" if explain else ""
     if recent >= s.growth_ratio * prev:
-        return "formation", f"sales growing: {recent:.2f} >= {s.growth_ratio:g} x {prev:.2f}"
-    return "stability", f"sales steady: {recent:.2f} against {prev:.2f}"
+        return "formation", (f"sales growing: {recent:.2f} >= {s.growth_ratio:g} x {prev:.2f}"
+                             if explain else "")
+    return "stability", f"sales steady: {recent:.2f} against {prev:.2f} before" if explain else ""
 
 
 def pareto_tiers(values: Mapping[str, float], a_share: float = 0.8, b_share: float = 0.95) -> dict[str, str]:
@@ -89,46 +121,41 @@ def pareto_tiers(values: Mapping[str, float], a_share: float = 0.8, b_share: flo
     `b_share`, else C; customers with equal values share a tier, and no value is C."""
     total = sum(v for v in values.values() if v > 0)
     tiers: dict[str, str] = {}
-    cumulative = 0.0
-    ranked = sorted(values.items(), key=lambda kv: -kv[1])
-    for value, group in groupby(ranked, key=lambda kv: kv[1]):
-        members = [cid for cid, _ in group]
-        if value <= 0:
-            tier = "C"
-        elif cumulative < a_share * total:
-            tier = "A"
-        elif cumulative < b_share * total:
-            tier = "B"
-        else:
-            tier = "C"
-        for cid in members:
-            tiers[cid] = tier
-        cumulative += value * len(members)
+    cumulative = 0.0  # value of every customer ranked above the current tie group
+    group_start = 0.0
+    previous: float | None = None
+    tier = "C"
+    for cid, value in sorted(values.items(), key=lambda kv: -kv[1]):
+        if value != previous:  # a new tie group: its tier from the value above it
+            group_start, previous = cumulative, value
+            if value <= 0:
+                tier = "C"
+            elif group_start < a_share * total:
+                tier = "A"
+            elif group_start < b_share * total:
+                tier = "B"
+            else:
+                tier = "C"
+        tiers[cid] = tier
+        cumulative += value
     return tiers
 
 
 def classify(facts: Iterable[CustomerFacts], settings: AnalyticsSettings,
              overrides: Mapping[str, Override] | None = None) -> list[Classification]:
+    """Classify every customer; an override replaces the fields it sets."""
     overrides = overrides or {}
     facts = list(facts)
     tiers = pareto_tiers({f.id: f.total for f in facts}, settings.tier_a_share, settings.tier_b_share)
     out = []
     for f in facts:
-        status, status_reason = customer_status(f, settings)
-        stage, stage_reason = lifecycle_stage(f, status, settings)
+        status = customer_status(f, settings)[0]
+        stage = lifecycle_stage(f, status, settings)[0]
         tier = tiers[f.id]
-        computed = {"status": status, "lifecycle_stage": stage, "tier": tier}
-        reasons = {"status": status_reason, "lifecycle_stage": stage_reason,
-                   "tier": f"historical value {f.total:.2f}"}
-        effective = dict(computed)
         ov = overrides.get(f.id)
+        e_status, e_stage, e_tier = status, stage, tier
         if ov is not None:
-            for key in ("status", "lifecycle_stage", "tier"):
-                value = getattr(ov, key)
-                if value:
-                    effective[key] = value
-                    reasons[key] = f"manual override: {ov.reason}"
-        out.append(Classification(
-            f.id, f.name, effective["status"], effective["lifecycle_stage"], effective["tier"],
-            effective["tier"] == "A", f.total, computed, reasons, ov.reason if ov else None))
+            e_status, e_stage, e_tier = ov.status or status, ov.lifecycle_stage or stage, ov.tier or tier
+        out.append(Classification(f.id, f.name, e_status, e_stage, e_tier, e_tier == "A", f.total,
+                                  status, stage, tier, ov, f, settings))
     return out

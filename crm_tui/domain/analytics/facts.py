@@ -15,7 +15,7 @@ class CustomerFacts:
     tier: str | None = None  # the stored (effective) tier, used by reminders
     status: str | None = None  # the stored (effective) status
     birthday: str | None = None
-    days_since_created: int | None = None  # since the record was made
+    created: str | None = None  # YYYY-MM-DD the record was made
     n_orders: int = 0
     total: float = 0.0  # all orders up to today: the historical value
     days_since_first: int | None = None

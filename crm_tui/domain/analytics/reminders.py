@@ -40,14 +40,22 @@ def cadence_state(days: int | None, cadence: Cadence) -> str:
     return "due" if days > cadence.ideal else "ok"
 
 
-def contact_cadence(facts: Iterable[CustomerFacts], settings: AnalyticsSettings) -> list[CadenceItem]:
+def _days_since(day: str | None, today: dt.date) -> int | None:
+    try:
+        return (today - dt.date.fromisoformat(day)).days if day else None
+    except ValueError:
+        return None
+
+
+def contact_cadence(facts: Iterable[CustomerFacts], settings: AnalyticsSettings,
+                    today: dt.date) -> list[CadenceItem]:
     """Every customer's place in their tier's cadence; an untiered customer follows
     tier C. A never-contacted customer counts from the day the record was made."""
     out = []
     for f in facts:
         tier = f.tier if f.tier in settings.cadence else "C"
         cad = settings.cadence.get(tier) or Cadence(60, 120)
-        days = f.days_since_contact if f.days_since_contact is not None else f.days_since_created
+        days = f.days_since_contact if f.days_since_contact is not None else _days_since(f.created, today)
         days = None if days is None else max(days, 0)  # a record made "after" an injected today
         out.append(CadenceItem(f.id, f.name, tier, days, cad.ideal, cad.maximum, cadence_state(days, cad)))
     order = {"overdue": 0, "due": 1, "ok": 2}

@@ -44,6 +44,10 @@ def segment_of(r: int, f: int, m: int) -> tuple[str, str]:
     raise ValueError(f"scores out of range: R={r} F={f} M={m}")
 
 
+# Every (r, f, m) -> (segment, rule), worked out once.
+SEGMENT_TABLE = {(r, f, m): segment_of(r, f, m) for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)}
+
+
 class Quintiles:
     """Scores values 1..5 against a population (see the module docstring)."""
 
@@ -63,6 +67,10 @@ class Quintiles:
             return 1
         return min(5, 1 + (5 * self.worse_than(x)) // self.n)
 
+    def scores(self) -> dict[float, int]:
+        """The score of every distinct value of the population (many repeat)."""
+        return {x: self.score(x) for x in set(self.sorted)}
+
 
 def combined_score(r: int, f: int, m: int, weights: Sequence[float]) -> float:
     """The weighted mean of the three scores: stays in 1..5 whatever the weights."""
@@ -70,7 +78,7 @@ def combined_score(r: int, f: int, m: int, weights: Sequence[float]) -> float:
     return (wr * r + wf * f + wm * m) / (wr + wf + wm)
 
 
-@dataclass
+@dataclass(slots=True)
 class RfmScore:
     customer_id: str
     name: str
@@ -111,10 +119,11 @@ def rfm_scores(facts: Iterable[CustomerFacts], weights: Sequence[float] = (1.0, 
     fq = Quintiles(f.window_orders for f in buyers)
     mq = Quintiles(f.window_amount for f in buyers)
     w = (float(weights[0]), float(weights[1]), float(weights[2]))
+    r_of, f_of, m_of = rq.scores(), fq.scores(), mq.scores()
     scores = []
     for f in buyers:
-        r, fr, m = rq.score(f.days_since_last), fq.score(f.window_orders), mq.score(f.window_amount)  # type: ignore[arg-type]
-        segment, rule = segment_of(r, fr, m)
+        r, fr, m = r_of[f.days_since_last], f_of[f.window_orders], m_of[f.window_amount]  # type: ignore[index]
+        segment, rule = SEGMENT_TABLE[r, fr, m]
         scores.append(RfmScore(f.id, f.name, f.days_since_last, f.window_orders, f.window_amount,  # type: ignore[arg-type]
                                r, fr, m, combined_score(r, fr, m, w), segment, rule))
     return RfmModel(rq, fq, mq, w, scores)
