@@ -144,6 +144,8 @@ class Sync:
             hello = client.hello()
             with self.lock:
                 sql.bind_server(self.conn, hello.server_id)
+                if not self.crm.replica["rep"]:
+                    self.crm.set_rep(hello.rep)  # sign our next changes as the server knows us
                 node = sql.local_node(self.conn)
             self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
             self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello, report, progress,

@@ -114,11 +114,28 @@ class _Tables:
         self.conn = conn
         self.columns: dict[str, list[str]] = {}
         self.sql: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        self.allowed: dict[str, frozenset[str]] = {}
+        self.depths: dict[str, int] = {}
 
     def cols(self, table: str) -> list[str]:
         if table not in self.columns:
             self.columns[table] = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
         return self.columns[table]
+
+    def record(self, table: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values this schema stores for a record (a newer replica may send more)."""
+        if table not in self.allowed:
+            self.allowed[table] = frozenset(self.cols(table)) - LOCAL_ONLY_COLUMNS - {"id"}
+        allowed = self.allowed[table]
+        return {k: v for k, v in values.items() if k in allowed}
+
+    def depth(self, table: str) -> int:
+        """How many foreign keys deep a table is: parents are written before children."""
+        if table not in self.depths:
+            self.depths[table] = 0  # guards against a cycle
+            parents = {r[2] for r in self.conn.execute(f"PRAGMA foreign_key_list({table})")} - {table}
+            self.depths[table] = 1 + max((self.depth(p) for p in parents), default=-1)
+        return self.depths[table]
 
     def statement(self, kind: str, table: str, cols: tuple[str, ...]) -> str:
         key = (kind, table, cols)
@@ -198,17 +215,23 @@ def apply_batch(conn: sqlite3.Connection, batch: Sequence[Change], *, cursor: in
         report.received = len(fresh)
         conflicts: list[Conflict] = []
         superseded: list[tuple[str, str, str, tuple[int, str]]] = []
+        writer = _Writer(conn, tables, derive, report)
         for (tbl, row_id), changes in groups.items():
             report.by_table[tbl] = report.by_table.get(tbl, 0) + len(changes)
-            past = history.get((tbl, row_id), [])
-            row_state = fold(past)
-            outcome = Outcome()
-            for c in changes:
-                merge(row_state, c, outcome)
-            conflicts += outcome.conflicts
-            superseded += [(tbl, row_id, name, stamp) for name, stamp in outcome.superseded]
+            past = history.get((tbl, row_id))
+            if past is None and len(changes) == 1 and changes[0].op == "insert":
+                values: dict[str, Any] | None = dict(changes[0].data)  # a new record: nothing to merge
+            else:
+                row_state = fold(past or ())
+                outcome = Outcome()
+                for c in changes:
+                    merge(row_state, c, outcome)
+                conflicts += outcome.conflicts
+                superseded += [(tbl, row_id, name, stamp) for name, stamp in outcome.superseded]
+                values = row_state.values()
             if tbl in SYNCED_TABLES:  # a table from a newer schema stays in the log only
-                _write_row(conn, tables, tbl, row_id, row_state.values(), bool(past), derive, report)
+                writer.write(tbl, row_id, values, past is not None)
+        writer.flush()
         _record_conflicts(conn, conflicts, superseded)
         report.conflicts = len(conflicts)
         report.refused_stamp = _advance_clock(conn, fresh, max_offset_ms, server_now_ms)
@@ -219,39 +242,83 @@ def apply_batch(conn: sqlite3.Connection, batch: Sequence[Change], *, cursor: in
     return report
 
 
-def _write_row(conn: sqlite3.Connection, tables: _Tables, tbl: str, row_id: str,
-               values: dict[str, Any] | None, had_history: bool, derive: Derive | None,
-               report: Applied) -> None:
-    exists = had_history and conn.execute(f"SELECT 1 FROM {tbl} WHERE id = ?", (row_id,)).fetchone() is not None
-    if values is None:
-        if exists:
-            conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
-            report.rows_deleted += 1
-        return
-    live = tables.cols(tbl)
-    record = {k: v for k, v in values.items() if k in live and k != "id" and k not in LOCAL_ONLY_COLUMNS}
-    if derive and tbl in derive:
-        record.update(derive[tbl](record))
-    cols = tuple(record)
-    try:
-        if exists:
-            conn.execute(tables.statement("update", tbl, cols), (*record.values(), row_id))
-        else:
-            conn.execute(tables.statement("insert", tbl, cols), (row_id, *record.values()))
-        report.rows_written += 1
-    except sqlite3.IntegrityError as exc:
-        if not exists and "UNIQUE" in str(exc):
-            # A row written while capture was off has no history: overwrite it.
-            conn.execute(tables.statement("update", tbl, cols), (*record.values(), row_id))
-            report.rows_written += 1
+class _Writer:
+    """Writes merged records to their tables. New records (no history here) are
+    inserted in bulk, parents before children; a record with history is written on
+    its own, after the bulk inserts before it, so a reference to a record inserted
+    in the same batch always finds it."""
+
+    BULK = 5000
+
+    def __init__(self, conn: sqlite3.Connection, tables: _Tables, derive: Derive | None, report: Applied):
+        self.conn, self.tables, self.derive, self.report = conn, tables, derive, report
+        self.buckets: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        self.pending = 0
+
+    def _record(self, tbl: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        record = self.tables.record(tbl, values)
+        if self.derive and tbl in self.derive:
+            record.update(self.derive[tbl](record))
+        return record
+
+    def write(self, tbl: str, row_id: str, values: dict[str, Any] | None, had_history: bool) -> None:
+        if not had_history:
+            if values is not None:
+                record = self._record(tbl, values)
+                self.buckets.setdefault((tbl, tuple(record)), []).append((row_id, *record.values()))
+                self.pending += 1
+                if self.pending >= self.BULK:
+                    self.flush()
             return
-        if "FOREIGN KEY" not in str(exc):
-            raise
-        # The record points to a deleted (tombstoned) customer: it goes the way the
-        # cascade took it on the replica that deleted the customer.
-        report.orphans += 1
-        if exists:
-            conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+        self.flush()
+        exists = self.conn.execute(f"SELECT 1 FROM {tbl} WHERE id = ?", (row_id,)).fetchone() is not None
+        if values is None:
+            if exists:
+                self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+                self.report.rows_deleted += 1
+            return
+        record = self._record(tbl, values)
+        self._one(tbl, tuple(record), (row_id, *record.values()), exists)
+
+    def flush(self) -> None:
+        for key in sorted(self.buckets, key=lambda k: self.tables.depth(k[0])):
+            tbl, cols = key
+            rows = self.buckets[key]
+            self.conn.execute("SAVEPOINT bulk")
+            try:
+                self.conn.executemany(self.tables.statement("insert", tbl, cols), rows)
+                self.conn.execute("RELEASE bulk")
+                self.report.rows_written += len(rows)
+            except sqlite3.IntegrityError:
+                # One of them points to a deleted customer (or exists already): one by one.
+                self.conn.execute("ROLLBACK TO bulk")
+                self.conn.execute("RELEASE bulk")
+                for row in rows:
+                    self._one(tbl, cols, row, exists=False)
+        self.buckets.clear()
+        self.pending = 0
+
+    def _one(self, tbl: str, cols: tuple[str, ...], row: tuple[Any, ...], exists: bool) -> None:
+        row_id, values = row[0], row[1:]
+        try:
+            if exists:
+                self.conn.execute(self.tables.statement("update", tbl, cols), (*values, row_id))
+            else:
+                self.conn.execute(self.tables.statement("insert", tbl, cols), row)
+            self.report.rows_written += 1
+        except sqlite3.IntegrityError as exc:
+            if not exists and "UNIQUE" in str(exc):
+                # A row written while capture was off has no history: overwrite it.
+                self.conn.execute(self.tables.statement("update", tbl, cols), (*values, row_id))
+                self.report.rows_written += 1
+                return
+            if "FOREIGN KEY" not in str(exc):
+                raise
+            # The record points to a deleted (tombstoned) customer: it goes the way the
+            # cascade took it on the replica that deleted the customer.
+            self.report.orphans += 1
+            if exists:
+                self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
 
 
 def _record_conflicts(conn: sqlite3.Connection, conflicts: Sequence[Conflict],

@@ -155,8 +155,9 @@ class SqliteStore(Store):
                     conn.executemany(
                         "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, "
                         "pushed_by, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        # Attributed to the rep the token proves, not the name a laptop claims.
                         [(node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
-                          _json(c.base), c.rep, rep, now) for c in fresh],
+                          _json(c.base), rep, rep, now) for c in fresh],
                     )
                     last = fresh[-1].node_seq
                     conn.execute("UPDATE nodes SET last_seq = ? WHERE node = ?", (last, node))

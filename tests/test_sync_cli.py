@@ -1,0 +1,193 @@
+"""Sync end to end: a real `crm server serve` process on 127.0.0.1 and client
+databases driven through the real CLI. Two reps edit the same customer offline,
+sync, converge, see the conflict, resolve it and converge again; and a client
+killed with SIGKILL in the middle of a large pull resumes with nothing lost or
+doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm
+from crm_tui.cli import app
+
+runner = CliRunner()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, tmp: Path):
+        self.url_db = f"sqlite:///{tmp / 'server.db'}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crm_tui", "server", "serve", "--db", self.url_db, "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for _ in range(200):  # up to 20 s for uvicorn to listen
+            try:
+                httpx.get(self.url + "/v1/hello", timeout=1)
+                return
+            except httpx.HTTPError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(self.proc.stderr.read().decode()) from None
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def add_rep(self, name: str) -> str:
+        result = runner.invoke(app, ["server", "add-rep", name, "--db", self.url_db, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["token"]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path)
+    yield srv
+    srv.stop()
+
+
+class Rep:
+    """One laptop: its own database and config file."""
+
+    def __init__(self, tmp: Path, name: str):
+        self.env = {"CRM_DB": str(tmp / f"{name}.db"), "CRM_CONFIG": str(tmp / f"{name}.toml")}
+
+    def crm(self, *args: str, ok: bool = True) -> str:
+        result = runner.invoke(app, list(args), env=self.env)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result.stdout
+
+    def json(self, *args: str) -> object:
+        return json.loads(self.crm(*args, "--json"))
+
+
+def test_two_reps_edit_offline_converge_and_resolve(server: Server, tmp_path: Path) -> None:
+    wang, li = Rep(tmp_path, "wang"), Rep(tmp_path, "li")
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang"))
+    li.crm("login", "--server", server.url, "--token", server.add_rep("li"))
+
+    cid = wang.json("customers", "add", "--name", "张伟", "--company", "华东贸易")["id"]
+    assert wang.json("sync")["pushed"] == 1
+    assert li.json("sync")["pulled"] == 1
+    assert li.json("customers", "show", cid)["name"] == "张伟"
+
+    # Both offline: the same field and one different field each.
+    wang.crm("customers", "edit", cid, "--notes", "wang: wants a discount", "--title", "采购经理")
+    li.crm("customers", "edit", cid, "--notes", "li: call back Monday", "--region", "华东")
+    assert wang.json("sync", "--status")["pending"] == 1
+    wang.crm("sync")
+    out = li.crm("sync")
+    assert "1 conflicts kept for review" in out
+    wang.crm("sync")
+    a, b = wang.json("customers", "show", cid), li.json("customers", "show", cid)
+    assert a == b and (a["title"], a["region"]) == ("采购经理", "华东")
+
+    [conflict] = li.json("conflicts", "list")
+    assert conflict["field"] == "notes" and conflict["mine"] == "li: call back Monday"
+    assert {conflict["winner_rep"], conflict["loser_rep"]} == {"wang", "li"}
+    status = li.json("sync", "--status")
+    assert status["open_conflicts"] == 1 and status["pending"] == 0 and status["last_sync_at"]
+
+    kept = "wang: wants a discount; li: call back Monday"
+    li.json("conflicts", "resolve", str(conflict["id"]), "--keep", kept)
+    assert li.json("conflicts", "list") == []
+    li.crm("sync")
+    wang.crm("sync")
+    a, b = wang.json("customers", "show", cid), li.json("customers", "show", cid)
+    assert a == b and a["notes"] == kept
+    assert wang.json("conflicts", "list") == []  # settled by li's resolution
+    assert wang.json("sync", "--status")["pending"] == 0
+
+
+def test_bad_token_and_revoked_rep(server: Server, tmp_path: Path) -> None:
+    rep = Rep(tmp_path, "zhao")
+    result = runner.invoke(app, ["login", "--server", server.url, "--token", "nonsense"], env=rep.env)
+    assert result.exit_code == 1 and "unknown token" in result.output
+    rep.crm("login", "--server", server.url, "--token", server.add_rep("zhao"))
+    runner.invoke(app, ["server", "revoke-rep", "zhao", "--db", server.url_db])
+    result = runner.invoke(app, ["sync"], env=rep.env)
+    assert result.exit_code == 1 and "revoked" in result.output
+    assert "revoked" in rep.json("sync", "--status")["last_error"]
+    reps = runner.invoke(app, ["server", "list-reps", "--db", server.url_db, "--json"]).stdout
+    assert json.loads(reps)[0]["active"] is False
+
+
+def seed_customers(db: str, n: int) -> None:
+    with Crm(db, rep="wang") as crm:
+        records = [crm.customers.prepare({"name": f"Customer {i}", "region": "east"}) for i in range(n)]
+        with crm.lock, crm.conn:
+            crm.conn.execute("BEGIN IMMEDIATE")
+            crm.customers.insert_prepared(records)
+
+
+def cursor_of(db: str) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        return 0  # not created yet
+    try:
+        return conn.execute("SELECT cursor FROM sync_state").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # not migrated yet
+    finally:
+        conn.close()
+
+
+def test_kill_9_in_the_middle_of_a_large_pull(server: Server, tmp_path: Path) -> None:
+    wang, li = Rep(tmp_path, "wang"), Rep(tmp_path, "li")
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang"))
+    li.crm("login", "--server", server.url, "--token", server.add_rep("li"))
+    n = 40_000
+    seed_customers(wang.env["CRM_DB"], n)
+    assert wang.json("sync")["pushed"] == n
+
+    env = {**os.environ, **li.env}
+    killed_at = None
+    for _attempt in range(3):  # kill between two committed pages, not before the first
+        proc = subprocess.Popen([sys.executable, "-m", "crm_tui", "sync", "--json"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if cursor_of(li.env["CRM_DB"]) > 0:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        proc.wait(timeout=30)
+        killed_at = cursor_of(li.env["CRM_DB"])
+        if proc.returncode == -signal.SIGKILL and 0 < killed_at < n:
+            break
+    assert killed_at is not None and 0 < killed_at < n, killed_at
+
+    report = li.json("sync")
+    assert report["pulled"] == n - killed_at
+    with Crm(li.env["CRM_DB"]) as crm:
+        assert crm.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert crm.customers.count() == n
+        assert crm.conn.execute("SELECT count(*) FROM change_log").fetchone()[0] == n
+        assert crm.conn.execute("SELECT count(DISTINCT row_id) FROM change_log").fetchone()[0] == n
+        assert crm.customers.search("customer 39999")[0]["name"] == "Customer 39999"
+    assert li.json("sync")["pulled"] == 0
