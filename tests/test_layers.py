@@ -1,5 +1,5 @@
-"""The layering of DESIGN.md, checked by import-linter: storage, sync and the domain
-never import the UI (textual) or the CLI (typer)."""
+"""The layering of DESIGN.md, checked by import-linter: storage, sync, the domain,
+the API and the reports never import the UI (textual) or the CLI (typer)."""
 
 from __future__ import annotations
 
