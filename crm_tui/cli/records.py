@@ -4,7 +4,8 @@ The commands of the four record kinds are generated from the entity definitions 
 `crm_tui.domain.entities`: one option per field (`--company-size`, `--customer` for
 the customer a visit belongs to), so a new field shows up in the CLI by itself."""
 
-
+# No `from __future__ import annotations` here: typer evaluates the annotations of the
+# commands made inside `build`, and those refer to its local variables.
 import datetime as dt
 import inspect
 import sys
