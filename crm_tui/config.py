@@ -6,6 +6,7 @@ directory; it holds the language, key bindings, the rep's name and the sync serv
 
 from __future__ import annotations
 
+import getpass
 import os
 import tomllib
 from pathlib import Path
@@ -36,6 +37,17 @@ def config_path() -> Path:
 
 class ConfigError(Exception):
     pass
+
+
+def default_rep() -> str:
+    """The rep working on a new database: `rep` in the config, else the login name."""
+    rep = str(load_config().get("rep") or "").strip()
+    if rep:
+        return rep
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "rep"
 
 
 def load_config() -> dict[str, Any]:

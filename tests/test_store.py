@@ -171,3 +171,12 @@ def test_bulk_update_is_all_or_nothing(crm: Crm) -> None:
     assert crm.customers.count([parse_filter(crm.customers.entity, "tier=B")]) == 0
     crm.customers.bulk_update(where, {"tier": "b"})
     assert crm.customers.count([parse_filter(crm.customers.entity, "tier=B")]) == 3
+
+
+def test_a_new_database_belongs_to_the_configured_rep(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('rep = "liqiang"\n', encoding="utf-8")
+    crm = Crm(tmp_path / "new.db")
+    assert crm.replica["rep"] == "liqiang"
+    assert crm.customers.create({"name": "周杰"})["owner"] == "liqiang"
+    crm.set_rep("zhaomin")
+    assert Crm(tmp_path / "new.db").replica["rep"] == "zhaomin"

@@ -18,7 +18,7 @@ from crm_tui.api.agenda import Agenda
 from crm_tui.api.analytics import Analytics
 from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.records import NotFound, Record, Records, parse_filter
-from crm_tui.config import resolve_db_path
+from crm_tui.config import default_rep, resolve_db_path
 from crm_tui.db import records as sql
 from crm_tui.db.connection import DatabaseError, DatabaseTooNew, open_database, transaction
 from crm_tui.db.records import Filter
@@ -39,6 +39,9 @@ class Crm:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, rep: str | None = None):
         self.path: Path = resolve_db_path(path)
         self.conn = open_database(self.path, rep=rep)
+        if rep is None and not sql.local_rep(self.conn):
+            with transaction(self.conn):
+                sql.set_local_rep(self.conn, default_rep())
         self.lock = threading.RLock()
         self.customers = Records(self.conn, CUSTOMER, self.lock)
         self.visits = Records(self.conn, VISIT, self.lock)
@@ -74,7 +77,7 @@ class Crm:
 
     def set_rep(self, rep: str) -> None:
         with self.lock, transaction(self.conn):
-            self.conn.execute("UPDATE replica SET rep = ?", (rep,))
+            sql.set_local_rep(self.conn, rep)
 
     def changes(self, *, table: str | None = None, row_id: str | None = None, since: int = 0,
                 limit: int | None = None, local_only: bool = False) -> list[dict[str, Any]]:

@@ -181,6 +181,10 @@ def local_rep(conn: sqlite3.Connection) -> str:
     return conn.execute("SELECT rep FROM replica").fetchone()[0]
 
 
+def set_local_rep(conn: sqlite3.Connection, rep: str) -> None:
+    conn.execute("UPDATE replica SET rep = ?", (rep,))
+
+
 def changes(conn: sqlite3.Connection, *, table: str | None = None, row_id: str | None = None,
             since_seq: int = 0, limit: int | None = None, local_only: bool = False) -> list[dict[str, Any]]:
     clauses, params = ["seq > ?"], [since_seq]
