@@ -1,0 +1,233 @@
+"""Sync speed, each figure beside its reference from the same run:
+
+1. pull 100k changes into an empty replica (target >= 30k changes/s applied);
+   reference: a plain executemany of the same records into the same tables (with
+   their search index) and of the same rows into the change log;
+2. pull 100 new changes when the server log holds 1M, against the same pull from a
+   10k log (target: flat, <= 1.5x);
+3. push 10k changes.
+
+The server logs are built with executemany directly in the SQLite store (building a
+1M log through the API would take minutes here); pulls and pushes then go through
+the real client and the real FastAPI app, in process over Starlette's test
+transport (no sockets).
+
+    python bench/bench_sync.py [--changes 100000] [--big-log 1000000] [--small-log 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from crm_tui.api import Crm
+from crm_tui.api.sync import Sync
+from crm_tui.db import sync_state
+from crm_tui.sync import clock
+from crm_tui.sync.client import SyncClient
+from crm_tui.sync.merge import Change
+from crm_tui.sync.server.app import create_app, hash_token
+from crm_tui.sync.server.sqlite_store import SqliteStore
+
+BASE = "http://testserver"
+NOW = "2025-03-01T10:00:00.000Z"
+
+
+def customer(i: int) -> dict:
+    return {"owner": "src", "created_at": NOW, "updated_at": NOW, "name": f"Customer {i}",
+            "company": f"Company {i % 977}", "title": None, "phone": f"+86138{i:08d}", "mobile": None,
+            "email": None, "wechat": None, "address": None, "region": "east", "industry": "tea",
+            "company_size": None, "purchasing_power": None, "source": None, "tags": None, "territory": None,
+            "birthday": None, "status": None, "lifecycle_stage": None, "tier": None, "notes": None}
+
+
+def visit(cid: str) -> dict:
+    return {"owner": "src", "created_at": NOW, "updated_at": NOW, "customer_id": cid,
+            "visited_at": "2025-03-01T10:00:00", "channel": "phone", "purpose": "visit", "notes": "met",
+            "outcome": None, "next_action": None, "next_action_date": None, "follow_up_done": None}
+
+
+def order(cid: str, i: int) -> dict:
+    return {"owner": "src", "created_at": NOW, "updated_at": NOW, "customer_id": cid,
+            "ordered_at": "2025-03-01", "product": "tea", "quantity": 1, "amount": float(i % 500), "notes": None}
+
+
+def mixed_log(n: int, node: str = "src") -> list[tuple]:
+    """n changes of a working team: 20% new customers, 35% visits, 35% orders, 10%
+    edits of customers; as log rows (node, node_seq, hlc, tbl, row_id, op, data, base)."""
+    rows, customers = [], []
+    hlc = clock.pack(clock.now_ms() - 86_400_000, 0)
+    for seq in range(1, n + 1):
+        hlc += 1
+        k = seq % 20
+        if k < 4 or not customers:
+            rid = f"C{seq:012d}"
+            customers.append((rid, hlc))
+            rows.append((node, seq, hlc, "customers", rid, "insert", customer(seq), None))
+        elif k < 11:
+            rows.append((node, seq, hlc, "visits", f"V{seq:012d}", "insert", visit(customers[seq % len(customers)][0]), None))
+        elif k < 18:
+            rows.append((node, seq, hlc, "orders", f"O{seq:012d}", "insert",
+                         order(customers[seq % len(customers)][0], seq), None))
+        else:
+            rid, base = customers[seq % len(customers)]
+            rows.append((node, seq, hlc, "customers", rid, "update", {"updated_at": NOW, "notes": f"note {seq}"},
+                         {"updated_at": [base, node], "notes": [base, node]}))
+    return rows
+
+
+def fill_store(store: SqliteStore, rows: list[tuple]) -> None:
+    """Straight into the store's log table: the fast way to build a big log."""
+    conn = store._conn
+    dumps = json.dumps
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, pushed_by, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, 'src', 'src', ?)",
+        ((n, s, h, t, r, op, dumps(d), dumps(b) if b else None, NOW) for n, s, h, t, r, op, d, b in rows),
+    )
+    conn.execute("INSERT OR REPLACE INTO nodes (node, rep, last_seq) VALUES (?, 'src', ?)", (rows[0][0], rows[-1][1]))
+    conn.execute("COMMIT")
+
+
+def new_world(tmp: Path, name: str) -> tuple[SqliteStore, TestClient]:
+    store = SqliteStore(tmp / f"{name}.db")
+    store.add_rep("src", "manager", hash_token("src"))
+    store.add_rep("bench", "rep", hash_token("bench"))
+    return store, TestClient(create_app(store, max_offset_ms=10**12))
+
+
+def bench_pull_into_empty(tmp: Path, n: int) -> None:
+    store, http = new_world(tmp, "server-pull")
+    rows = mixed_log(n)
+    fill_store(store, rows)
+    crm = Crm(tmp / "empty.db", rep="bench")
+    start = time.perf_counter()
+    report = Sync(crm).run(SyncClient(BASE, "bench", http=http), pull_limit=5000)
+    total = time.perf_counter() - start
+    assert report.pulled == n, report
+    live = sum(crm.records(t).count() for t in ("customers", "visits", "orders"))
+    crm.close()
+
+    # Apply alone: the same pages fetched first, then applied into another empty replica.
+    client = SyncClient(BASE, "bench", http=http)
+    pages, cursor = [], 0
+    while True:
+        page = client.pull("other-node", cursor, 5000)
+        pages.append(page)
+        cursor = page["cursor"]
+        if not page["more"]:
+            break
+    crm2 = Crm(tmp / "empty2.db", rep="bench")
+    start = time.perf_counter()
+    for page in pages:
+        batch = [Change(c["node"], c["node_seq"], c["hlc"], c["tbl"], c["row_id"], c["op"], c["data"], c["old"],
+                        c["base"], c["rep"]) for c in page["changes"]]
+        with crm2.lock:
+            sync_state.apply_batch(crm2.conn, batch, cursor=page["cursor"], max_offset_ms=10**12)
+    apply_only = time.perf_counter() - start
+    crm2.close()
+
+    # Reference: plain executemany of the final records (tables with their search
+    # index, capture off) and of the log rows.
+    ref = Crm(tmp / "ref.db", rep="bench")
+    final: dict[tuple[str, str], dict] = {}
+    for _n, _s, _h, t, r, op, d, _b in rows:
+        final[(t, r)] = {**final.get((t, r), {}), **d} if op == "update" else dict(d)
+    start = time.perf_counter()
+    with ref.conn:
+        ref.conn.execute("BEGIN IMMEDIATE")
+        ref.conn.execute("UPDATE replica SET capture = 0")
+        for table in ("customers", "visits", "orders"):
+            recs = [(r, *v.values()) for (t, r), v in final.items() if t == table]
+            cols = list(next(v for (t, _), v in final.items() if t == table))
+            ref.conn.executemany(f"INSERT INTO {table} (id, {', '.join(cols)}) VALUES (?{', ?' * len(cols)})", recs)
+        ref.conn.executemany(
+            "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, base, rep) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'src')",
+            ((nn, s, h, t, r, op, json.dumps(d), json.dumps(b) if b else None) for nn, s, h, t, r, op, d, b in rows))
+        ref.conn.execute("UPDATE replica SET capture = 1")
+    reference = time.perf_counter() - start
+    ref.close()
+    print(f"pull {n:,} changes into an empty replica ({live:,} records): {total:.2f} s = {n / total:,.0f} changes/s "
+          f"end to end; apply alone {apply_only:.2f} s = {n / apply_only:,.0f} changes/s; "
+          f"reference plain executemany {reference:.2f} s; apply/reference {apply_only / reference:.1f}x")
+
+
+def bench_pull_100_new(tmp: Path, big: int, small: int, repeats: int = 7) -> None:
+    times = {}
+    for size in (small, big):
+        store, http = new_world(tmp, f"server-{size}")
+        start = time.perf_counter()
+        hlc = clock.pack(clock.now_ms() - 86_400_000, 0)
+        rows = [("src", s, hlc + s, "orders", f"O{s:012d}", "update", {"notes": "x"}, None) for s in range(1, size + 1)]
+        fill_store(store, rows[: size - 100])
+        new = [("src2", s, hlc + size + s, "customers", f"N{s:06d}", "insert", customer(s), None) for s in range(1, 101)]
+        fill_store(store, new)
+        built = time.perf_counter() - start
+        samples = []
+        for i in range(repeats):
+            crm = Crm(tmp / f"r-{size}-{i}.db", rep="bench")
+            sync_state.bind_server(crm.conn, store.server_id)
+            crm.conn.execute("UPDATE sync_state SET cursor = ?", (size - 100,))
+            start = time.perf_counter()
+            report = Sync(crm).run(SyncClient(BASE, "bench", http=http))
+            samples.append(time.perf_counter() - start)
+            assert report.pulled == 100, report
+            crm.close()
+        times[size] = statistics.median(samples)
+        print(f"  log of {size:,} changes built in {built:.1f} s; pull of the 100 newest: median "
+              f"{times[size] * 1000:.1f} ms over {repeats}")
+        store.close()
+    print(f"pull 100 new from a {big:,} log vs a {small:,} log: {times[big] * 1000:.1f} ms vs "
+          f"{times[small] * 1000:.1f} ms = {times[big] / times[small]:.2f}x")
+
+
+def bench_push(tmp: Path, n: int) -> None:
+    store, http = new_world(tmp, "server-push")
+    crm = Crm(tmp / "pusher.db", rep="bench")
+    cust = crm.customers.create({"name": "张伟"})
+    records = [crm.orders.prepare({"customer_id": cust["id"], "ordered_at": "2025-03-01", "product": "tea",
+                                   "amount": i}) for i in range(n - 1)]
+    with crm.conn:
+        crm.conn.execute("BEGIN IMMEDIATE")
+        crm.orders.insert_prepared(records)
+    start = time.perf_counter()
+    report = Sync(crm).run(SyncClient(BASE, "bench", http=http))
+    took = time.perf_counter() - start
+    assert report.pushed == n, report
+    # Reference: the same rows written straight into the store's log.
+    rows = [(c["node"], c["node_seq"] + 10**6, c["hlc"], c["tbl"], c["row_id"], c["op"], json.loads(c["data"]),
+             None) for c in crm.changes()]
+    start = time.perf_counter()
+    fill_store(store, rows)
+    reference = time.perf_counter() - start
+    print(f"push {n:,} changes: {took:.2f} s = {n / took:,.0f} changes/s; reference executemany into the "
+          f"server log {reference:.2f} s; ratio {took / reference:.1f}x")
+    crm.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--changes", type=int, default=100_000)
+    parser.add_argument("--big-log", type=int, default=1_000_000)
+    parser.add_argument("--small-log", type=int, default=10_000)
+    parser.add_argument("--push", type=int, default=10_000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="crm-bench-sync-"))
+    try:
+        bench_pull_into_empty(tmp, args.changes)
+        bench_pull_100_new(tmp, args.big_log, args.small_log)
+        bench_push(tmp, args.push)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Conflicts: same-field edits made at the same time on two laptops. Lists the open
+ones with both values and both reps; `m` keeps mine, `t` keeps theirs. The choice is
+written as a normal change that syncs. Data via `crm_tui.api.sync` in workers."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Static
+
+from crm_tui.api.sync import Sync
+from crm_tui.screens.base import CrmScreen
+from crm_tui.widgets.sync_status import text
+
+
+def _value(value: Any) -> str:
+    return "—" if value is None else str(value).replace("\n", " ")[:60]
+
+
+class ConflictsScreen(CrmScreen):
+    DEFAULT_CSS = """
+    ConflictsScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
+    ConflictsScreen #conflicts-empty { padding: 1 2; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "keep('mine')", "key.keep_mine", id="conflicts.mine"),
+        Binding("t", "keep('theirs')", "key.keep_theirs", id="conflicts.theirs"),
+        Binding("r", "refresh", "key.refresh", id="conflicts.refresh"),
+        Binding("escape", "app.pop_screen", "key.back", id="conflicts.back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(text("conflicts.title", "Conflicts to review"), classes="screen-title")
+        yield Static("", id="conflicts-empty")
+        table: DataTable[str] = DataTable(id="conflicts-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("#", text("conflicts.record", "record"), text("conflicts.field", "field"),
+                          text("conflicts.mine", "mine"), text("conflicts.theirs", "theirs"),
+                          text("conflicts.by", "by"), text("conflicts.when", "found"))
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        self.reload()
+
+    def reload(self, _: object = None) -> None:
+        crm = self.crm
+        self.run_db(lambda: Sync(crm).conflicts(), self.show_rows, group="conflicts", exclusive=True)
+
+    def show_rows(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        table = self.query_one(DataTable)
+        table.clear()
+        for r in rows:
+            table.add_row(str(r["id"]), f"{r['tbl']} {r['row_id'][:10]}", r["field"], _value(r["mine"]),
+                          _value(r["theirs"]), f"{r['winner_rep']} / {r['loser_rep']}",
+                          (r["detected_at"] or "")[:16].replace("T", " "), key=str(r["id"]))
+        self.query_one("#conflicts-empty", Static).update(
+            "" if rows else text("conflicts.none", "No conflicts to review."))
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_keep(self, side: str) -> None:
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
+            return
+        conflict_id = self.rows[table.cursor_row]["id"]
+        crm = self.crm
+
+        def resolved(result: dict[str, Any]) -> None:
+            self.app.notify(text("conflicts.resolved", "{field} = {value}", field=result["field"],
+                                 value=_value(result["kept"])))
+            self.reload()
+
+        self.run_db(lambda: Sync(crm).resolve(conflict_id, side), resolved, group="conflicts-resolve")

@@ -1,0 +1,103 @@
+"""The sync line of the status bar: changes waiting to be pushed, the last sync, open
+conflicts; and `sync_now()` to run a sync in a thread worker. Data comes from
+`crm_tui.api.sync`, never from SQL or HTTP here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from crm_tui.api.sync import Sync, SyncError, SyncReport
+from crm_tui.config import ConfigError
+from crm_tui.i18n import has, t
+
+REFRESH_SECONDS = 30.0
+
+
+def text(key: str, default: str, **values: Any) -> str:
+    """The catalog's text when it has `key`, else the English default."""
+    return t(key, **values) if has(key) else default.format(**values)
+
+
+def describe_status(status: dict[str, Any]) -> str:
+    last = status.get("last_sync_at")
+    when = last[:16].replace("T", " ") + " UTC" if last else text("sync.never", "never")
+    parts = [text("sync.pending", "{n} to sync", n=status["pending"]),
+             text("sync.last", "last sync {when}", when=when)]
+    if status.get("open_conflicts"):
+        parts.append(text("sync.conflicts", "[b $warning]{n} conflicts[/]", n=status["open_conflicts"]))
+    if status.get("last_error"):
+        parts.append(text("sync.failed", "[b $error]last sync failed[/]"))
+    if status.get("clock_warning"):
+        parts.append(text("sync.clock", "[b $warning]clock warning[/]"))
+    return " · ".join(parts)
+
+
+class SyncStatus(Static):
+    """Shows the sync state and refreshes it every half minute and after a sync."""
+
+    DEFAULT_CSS = """
+    SyncStatus { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
+    """
+
+    class Synced(Message):
+        """A sync finished (report) or failed (error)."""
+
+        def __init__(self, report: SyncReport | None, error: str | None = None):
+            super().__init__()
+            self.report = report
+            self.error = error
+
+    def __init__(self, *, id: str | None = "sync-status") -> None:  # noqa: A002 - Textual's name
+        super().__init__("", id=id)
+        self.syncing = False
+
+    def on_mount(self) -> None:
+        self.refresh_status()
+        self.set_interval(REFRESH_SECONDS, self.refresh_status)
+
+    def refresh_status(self) -> None:
+        crm = self.app.crm  # type: ignore[attr-defined]
+
+        def work() -> None:
+            status = Sync(crm).status()
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._show, status)
+
+        self.run_worker(work, thread=True, group="sync-status", exclusive=True, exit_on_error=False)
+
+    def _show(self, status: dict[str, Any]) -> None:
+        if not self.syncing:
+            self.update(describe_status(status))
+
+    def sync_now(self) -> None:
+        """Run a sync in a worker; the result comes back as a `Synced` message."""
+        if self.syncing:
+            return
+        self.syncing = True
+        self.update(text("sync.running", "syncing…"))
+        crm = self.app.crm  # type: ignore[attr-defined]
+
+        def work() -> None:
+            try:
+                report, error = Sync(crm).run(), None
+            except (SyncError, ConfigError) as exc:
+                report, error = None, str(exc)
+            self.app.call_from_thread(self._done, report, error)
+
+        self.run_worker(work, thread=True, group="sync-run", exclusive=True, exit_on_error=False)
+
+    def _done(self, report: SyncReport | None, error: str | None) -> None:
+        self.syncing = False
+        if error is not None:
+            self.app.notify(error, title=text("sync.failed_title", "Sync failed"), severity="error", timeout=8)
+        elif report is not None:
+            message = text("sync.done", "pushed {pushed}, pulled {pulled}", pushed=report.pushed, pulled=report.pulled)
+            if report.conflicts:
+                message += " · " + text("sync.new_conflicts", "{n} conflicts to review", n=report.conflicts)
+            self.app.notify(message, title=text("sync.done_title", "Synced"))
+        self.post_message(self.Synced(report, error))
+        self.refresh_status()

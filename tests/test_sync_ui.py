@@ -1,0 +1,86 @@
+"""The conflicts screen and the sync status widget, driven with Textual's Pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from textual.app import App, ComposeResult
+
+from crm_tui.api import Crm
+from crm_tui.api.sync import Sync
+from crm_tui.screens.conflicts import ConflictsScreen
+from crm_tui.sync.client import SyncClient
+from crm_tui.sync.server.app import create_app, hash_token
+from crm_tui.sync.server.sqlite_store import SqliteStore
+from crm_tui.widgets.sync_status import SyncStatus, describe_status
+
+# anyio's pytest plugin runs the async tests (anyio comes with httpx).
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Harness(App):
+    def __init__(self, crm: Crm):
+        super().__init__()
+        self.crm = crm
+
+    def compose(self) -> ComposeResult:
+        yield SyncStatus()
+
+
+def two_reps_in_conflict(tmp: Path) -> tuple[Crm, Crm, str]:
+    store = SqliteStore(tmp / "server.db")
+    store.add_rep("wang", "rep", hash_token("w"))
+    store.add_rep("li", "rep", hash_token("l"))
+    http = TestClient(create_app(store))
+    a, b = Crm(tmp / "a.db", rep="wang"), Crm(tmp / "b.db", rep="li")
+    cid = a.customers.create({"name": "张伟"})["id"]
+    Sync(a).run(SyncClient("http://testserver", "w", http=http))
+    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    a.customers.update(cid, {"notes": "wang's"})
+    b.customers.update(cid, {"notes": "li's"})
+    Sync(a).run(SyncClient("http://testserver", "w", http=http))
+    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    return a, b, cid
+
+
+async def test_conflicts_screen_keeps_mine(tmp_path: Path) -> None:
+    _, b, cid = two_reps_in_conflict(tmp_path)
+    app = Harness(b)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = ConflictsScreen()
+        await app.push_screen(screen)
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if screen.rows:
+                break
+        assert len(screen.rows) == 1 and screen.rows[0]["mine"] == "li's"
+        await pilot.press("m")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if not screen.rows:
+                break
+        assert screen.rows == []
+    assert b.customers.get(cid)["notes"] == "li's"
+    assert Sync(b).status()["open_conflicts"] == 0
+
+
+async def test_status_widget_shows_pending_and_conflicts(tmp_path: Path) -> None:
+    _, b, cid = two_reps_in_conflict(tmp_path)
+    b.customers.update(cid, {"title": "经理"})
+    app = Harness(b)
+    async with app.run_test() as pilot:
+        widget = app.query_one(SyncStatus)
+        expected = describe_status(Sync(b).status())
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if str(widget.render()) == expected.replace("[b $warning]", "").replace("[/]", ""):
+                break
+        assert "1 to sync" in expected and "1 conflicts" in expected
+        assert "1 to sync" in str(widget.render())
