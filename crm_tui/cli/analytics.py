@@ -130,11 +130,12 @@ def rfm_command(
                 return
             console.print(f"[bold]{result['name']}[/bold]  RFM {result['rfm']}  score {result['score']}  "
                           f"segment [bold]{result['segment']}[/bold]")
-            print_table([{**p, "value": p["value"]} for p in result["parts"]],
-                        ["measure", "value", "unit", "score", "formula"])
-            console.print(f"combined: {result['combined_formula']}", highlight=False)
+            for p in result["parts"]:
+                console.print(f"{p['measure']}: {p['value']} {p['unit']}; {p['worse_customers']} of "
+                              f"{p['population']} customers are worse -> {p['formula']}", highlight=False, soft_wrap=True)
+            console.print(f"combined: {result['combined_formula']}", highlight=False, soft_wrap=True)
             console.print(f"segment rule (first match in {', '.join(result['segment_order'])}): "
-                          f"{result['segment_rule']}", highlight=False)
+                          f"{result['segment_rule']}", highlight=False, soft_wrap=True)
             return
         scores = [s.as_dict() for s in an.rfm_scores(rep=rep).scores if segment in (None, s.segment)]
     if as_json:

@@ -1,0 +1,134 @@
+"""The analytics commands through typer's CliRunner, then a look at the database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from analytics_fixture import build
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm
+from crm_tui.cli import app
+
+TODAY = ["--today", "2026-09-30"]
+
+
+@pytest.fixture
+def book(db_path: Path) -> dict[str, str]:
+    with Crm(db_path, rep="wang") as crm:
+        return build(crm)
+
+
+def run(db_path: Path, *args: str) -> str:
+    result = CliRunner().invoke(app, ["--db", str(db_path), *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_classify_stores_the_classes(db_path: Path, book: dict[str, str]) -> None:
+    out = run(db_path, "classify", "--dry-run", *TODAY)
+    assert "6 customer(s) would change" in out
+    with Crm(db_path) as crm:
+        assert crm.customers.get(book["B"])["status"] is None  # dry run: nothing stored
+    out = run(db_path, "classify", *TODAY)
+    assert "6 customer(s) changed" in out
+    with Crm(db_path) as crm:
+        assert crm.customers.get(book["B"])["status"] == "churned"
+    data = json.loads(run(db_path, "classify", "--json", *TODAY))
+    assert {d["id"]: d["tier"] for d in data}[book["D"]] == "B"
+
+
+def test_classify_override_and_clear(db_path: Path, book: dict[str, str]) -> None:
+    result = CliRunner().invoke(app, ["--db", str(db_path), "classify", "override", book["D"], "--status", "loyal",
+                                      "--reason", ""])
+    assert result.exit_code == 1 and "reason" in result.output
+    run(db_path, "classify", "override", book["D"], "--status", "loyal", "--reason", "contract signed")
+    run(db_path, "classify", *TODAY)
+    with Crm(db_path) as crm:
+        assert crm.customers.get(book["D"])["status"] == "loyal"  # the override survived
+    run(db_path, "classify", "clear", book["D"])
+    run(db_path, "classify", *TODAY)
+    with Crm(db_path) as crm:
+        assert crm.customers.get(book["D"])["status"] == "churned"
+
+
+def test_rfm_json_and_explain(db_path: Path, book: dict[str, str]) -> None:
+    rows = json.loads(run(db_path, "rfm", "--json", *TODAY))
+    assert len(rows) == 5  # every customer who has ordered
+    a = next(r for r in rows if r["id"] == book["A"])
+    assert (a["r"], a["f"], a["m"], a["segment"]) == (5, 4, 5, "Champions")
+    assert set(a) >= {"id", "name", "r", "f", "m", "rfm", "score", "segment"}
+    explained = json.loads(run(db_path, "rfm", "--explain", book["D"], "--json", *TODAY))
+    assert explained["segment_rule"] == "R <= 2 and F + M >= 6"
+    out = run(db_path, "rfm", "--explain", book["D"], *TODAY)
+    assert "At Risk" in out and "1 + floor(5 x 1 / 5) = 2" in out
+    only = json.loads(run(db_path, "rfm", "--json", "--segment", "Champions", *TODAY))
+    assert {r["id"] for r in only} == {book["A"], book["F"]}
+    bad = CliRunner().invoke(app, ["--db", str(db_path), "rfm", "--segment", "Whales"])
+    assert bad.exit_code == 1 and "Champions" in bad.output
+
+
+def test_kpi_json_and_table(db_path: Path, book: dict[str, str]) -> None:
+    data = json.loads(run(db_path, "kpi", "--period", "2026-Q3", "--json", *TODAY))
+    assert data["overall"]["sales"] == 7400.0 and data["previous"] == "2026-Q2"
+    data = json.loads(run(db_path, "kpi", "--period", "2026-Q3", "--rep", "wang", "--json", *TODAY))
+    assert [r["rep"] for r in data["reps"]] == ["wang"] and data["overall"]["sales"] == 6000.0
+    assert "retention rate" in run(db_path, "kpi", "-p", "2026-Q3", *TODAY)
+    bad = CliRunner().invoke(app, ["--db", str(db_path), "kpi", "--period", "2026-Q7"])
+    assert bad.exit_code == 1 and "period" in bad.output
+
+
+def test_report_to_a_file_in_each_format(db_path: Path, book: dict[str, str], tmp_path: Path) -> None:
+    for fmt in ("md", "html", "csv"):
+        target = tmp_path / f"r.{fmt}"
+        run(db_path, "report", "--period", "2026-Q3", "--format", fmt, "-o", str(target), *TODAY)
+        assert target.stat().st_size > 500
+    assert "<svg" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    golden = Path(__file__).parent / "golden" / "report_2026-Q3.md"
+    assert (tmp_path / "r.md").read_text(encoding="utf-8") == golden.read_text(encoding="utf-8")
+    assert run(db_path, "report", "-p", "2026-Q3", "--rep", "li", *TODAY).startswith(
+        "# Sales and analysis report: 2026-Q3")
+    bad = CliRunner().invoke(app, ["--db", str(db_path), "report", "-p", "2026-Q3", "--format", "pdf"])
+    assert bad.exit_code == 1
+
+
+def test_greetings_mark_sent_logs_visits(db_path: Path, book: dict[str, str]) -> None:
+    run(db_path, "classify", *TODAY)
+    data = json.loads(run(db_path, "greetings", "--json", *TODAY))
+    assert len(data["greetings"]) == 5 and data["logged"] == 0
+    data = json.loads(run(db_path, "greetings", "--holiday", "National Day", "--mark-sent", "--json", *TODAY))
+    assert data["logged"] == 4
+    with Crm(db_path) as crm:
+        notes = [v["notes"] for v in crm.visits.list() if v["purpose"] == "holiday_greeting"]
+    assert notes == ["greeting: National Day 2026-10-01"] * 4
+    left = json.loads(run(db_path, "greetings", "--json", *TODAY))
+    assert [g["occasion"] for g in left["greetings"]] == ["Birthday"]
+
+
+def test_winback_and_cadence(db_path: Path, book: dict[str, str]) -> None:
+    assert [w["id"] for w in json.loads(run(db_path, "winback", "--json", *TODAY))] == [book["B"]]
+    run(db_path, "classify", *TODAY)
+    overdue = json.loads(run(db_path, "cadence", "--state", "overdue", "--json", *TODAY))
+    assert {c["id"] for c in overdue} == {book["B"], book["F"]}
+    assert "overdue" in run(db_path, "cadence", *TODAY)
+
+
+def test_complaint_stats(db_path: Path, book: dict[str, str]) -> None:
+    data = json.loads(run(db_path, "complaint-stats", "--period", "2026-Q3", "--json", *TODAY))
+    assert data["by_type"][0] == {"key": "delivery", "count": 3, "share": 0.75, "cumulative": 0.75, "vital": True}
+    data = json.loads(run(db_path, "complaint-stats", "-p", "2026-Q3", "--region", "华南", "--json", *TODAY))
+    assert data["complaints"] == 1
+
+
+def test_surveys_add_and_list(db_path: Path, book: dict[str, str]) -> None:
+    out = run(db_path, "surveys", "add", book["E"], "--expected", "8", "--perceived", "6", "--date", "2026-09-01")
+    assert "0.75" in out and "dissatisfied" in out
+    with Crm(db_path) as crm:
+        rows = crm.analytics.list_surveys(book["E"])
+    assert [(r["expected"], r["perceived"], r["surveyed_at"]) for r in rows] == [(8.0, 6.0, "2026-09-01")]
+    data = json.loads(run(db_path, "surveys", "list", "--json"))
+    assert data["count"] == 4
+    bad = CliRunner().invoke(app, ["--db", str(db_path), "surveys", "add", book["E"], "-a", "0", "-b", "3"])
+    assert bad.exit_code == 1 and "expected" in bad.output
