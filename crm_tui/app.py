@@ -23,14 +23,17 @@ from crm_tui.i18n import resolve_language, set_language, t
 from crm_tui.screens.agenda import AgendaScreen
 from crm_tui.screens.base import localize_bindings
 from crm_tui.screens.complaints import ComplaintsScreen
+from crm_tui.screens.conflicts import ConflictsScreen
 from crm_tui.screens.customers import CustomersScreen
 from crm_tui.screens.detail import CustomerScreen
 from crm_tui.screens.modals import HelpScreen
 from crm_tui.screens.orders import OrdersScreen
 from crm_tui.screens.palette import CrmCommands
+from crm_tui.widgets.sync_status import SyncStatus
 
-# Hook for the other teams' screens: the analytics dashboard and the sync conflicts
-# review join MODES (and the F6/F7 keys below) when their modules are in the tree.
+# HOOK for the analytics dashboard (crm_tui/screens/dashboard.py, DashboardScreen):
+# add it to MODES as "dashboard" with an F6 binding (id "app.dashboard"; the catalog
+# already has "key.dashboard").
 EXTRA_MODES: dict[str, Callable[[], Any]] = {}
 
 
@@ -40,8 +43,6 @@ class CrmApp(App[None]):
     TITLE = "crm_tui"
     CSS = """
     Screen { layers: base overlay; }
-    .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
-    #sync-status { height: 0; }
     """
     MODES: ClassVar[dict[str, Any]] = {
         "customers": CustomersScreen,
@@ -54,11 +55,14 @@ class CrmApp(App[None]):
     COMMANDS = App.COMMANDS | {CrmCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1,question_mark", "help", "key.help", id="app.help"),
-        Binding("f2", "switch_mode('customers')", "key.customers", id="app.customers"),
-        Binding("f3", "switch_mode('agenda')", "key.agenda", id="app.agenda"),
-        Binding("f4", "switch_mode('complaints')", "key.complaints", id="app.complaints"),
-        Binding("f5", "switch_mode('orders')", "key.orders", id="app.orders"),
+        Binding("f2", "switch_mode('customers')", "key.customers", id="app.customers", show=False),
+        Binding("f3", "switch_mode('agenda')", "key.agenda", id="app.agenda", show=False),
+        Binding("f4", "switch_mode('complaints')", "key.complaints", id="app.complaints", show=False),
+        Binding("f5", "switch_mode('orders')", "key.orders", id="app.orders", show=False),
+        Binding("f7", "conflicts", "key.conflicts", id="app.conflicts", show=False),
+        Binding("f9", "sync", "key.sync", id="app.sync", show=False),
         Binding("ctrl+q", "quit", "key.quit", id="app.quit", priority=True),
+        Binding("ctrl+p", "command_palette", "key.palette", id="app.palette", show=False, priority=True),
     ]
 
     def __init__(self, db: str | Path | None = None, *, crm: Crm | None = None,
@@ -98,14 +102,25 @@ class CrmApp(App[None]):
             self.crm.close()
 
     def status_widget(self) -> Widget:
-        """The status line at the bottom of each main screen. Hook: the sync engineer's
-        SyncStatus widget goes here."""
-        return Static("", id="sync-status")
+        """The status line at the bottom of each main screen: the sync state."""
+        return SyncStatus()
 
     # -- navigation ---------------------------------------------------------------------
 
     def open_customer(self, customer_id: str) -> None:
         self.push_screen(CustomerScreen(customer_id))
+
+    def action_conflicts(self) -> None:
+        if not isinstance(self.screen, ConflictsScreen):
+            self.push_screen(ConflictsScreen())
+
+    def action_sync(self) -> None:
+        """Sync now, through the status line of the current screen."""
+        status = self.screen.query(SyncStatus)
+        if status:
+            status.first().sync_now()
+        else:
+            self.notify(t("sync.no_status_here"), severity="warning")
 
     def action_help(self) -> None:
         screen = self.screen

@@ -16,6 +16,7 @@ from crm_tui.screens.modals import CustomerPicker
 from crm_tui.screens.record_forms import schedule_form, visit_form
 from crm_tui.widgets.record_table import RecordTable, Row
 from crm_tui.widgets.tables import agenda_columns
+from crm_tui.widgets.title_bar import TitleBar
 
 
 def agenda_row_class(row: Row) -> str | None:
@@ -24,7 +25,6 @@ def agenda_row_class(row: Row) -> str | None:
 
 class AgendaScreen(CrmScreen):
     DEFAULT_CSS = """
-    AgendaScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
     AgendaScreen #agenda-counts { height: 1; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -36,11 +36,11 @@ class AgendaScreen(CrmScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Static(t("agenda.title"), classes="screen-title")
+        yield TitleBar(t("agenda.title"), "agenda")
         yield Static("", id="agenda-counts")
         yield RecordTable(agenda_columns(), row_class=agenda_row_class, id="agenda-table")
         yield self.app.status_widget()
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> RecordTable:

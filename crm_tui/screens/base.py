@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 def localize_bindings(node: DOMNode) -> None:
-    """Binding descriptions in BINDINGS are catalog keys ('key.new'); give this node
+    """Binding descriptions in BINDINGS are catalog keys ("key.edit"); give this node
     its own copy with the text of the current language, so the footer, the help
     screen and the palette speak it. Keys and ids are kept, so keymaps still apply."""
     localized = {

@@ -20,6 +20,7 @@ from crm_tui.screens.modals import CustomerPicker
 from crm_tui.screens.record_forms import assign_form, complaint_form, resolve_form
 from crm_tui.widgets.record_table import RecordTable, Row
 from crm_tui.widgets.tables import complaint_columns
+from crm_tui.widgets.title_bar import TitleBar
 
 VIEWS = ("open", *COMPLAINT_STATUSES, "all")
 
@@ -36,7 +37,6 @@ APPLIES = {
 
 class ComplaintsScreen(CrmScreen):
     DEFAULT_CSS = """
-    ComplaintsScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
     ComplaintsScreen #complaint-info { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -57,12 +57,12 @@ class ComplaintsScreen(CrmScreen):
         self.view = "open"
 
     def compose(self) -> ComposeResult:
-        yield Static(t("complaints.title"), classes="screen-title")
+        yield TitleBar(t("complaints.title"), "complaints")
         yield Tabs(*(Tab(self.view_label(v), id=f"view-{v}") for v in VIEWS), id="views")
         yield RecordTable(complaint_columns(self.due_text), row_class=self.row_class, id="complaints-table")
         yield Static("", id="complaint-info")
         yield self.app.status_widget()
-        yield Footer()
+        yield Footer(compact=True)
 
     @staticmethod
     def view_label(view: str) -> str:

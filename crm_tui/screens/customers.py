@@ -17,6 +17,7 @@ from crm_tui.screens.modals import FilterScreen, customer_filters
 from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import customer_columns
+from crm_tui.widgets.title_bar import TitleBar
 
 SORTABLE = ("name", "company", "region", "industry", "status", "tier", "owner", "updated_at")
 
@@ -25,7 +26,6 @@ class CustomersScreen(CrmScreen):
     DEFAULT_CSS = """
     CustomersScreen #search { margin: 0 0; }
     CustomersScreen #status-line { height: 1; padding: 0 1; color: $text-muted; }
-    CustomersScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+n", "new", "key.new_customer", id="customers.new"),
@@ -48,14 +48,16 @@ class CustomersScreen(CrmScreen):
         self.sort_desc = False
         self.total_all: int | None = None
         self.matching: int | None = None
+        self.loading = False  # a page query is in flight
+        self.queued = False  # the query changed while it was
 
     def compose(self) -> ComposeResult:
-        yield Static(t("customers.title"), classes="screen-title", id="title")
+        yield TitleBar(t("customers.title"), "customers")
         yield Input(placeholder=t("customers.search_placeholder"), id="search")
         yield Static("", id="status-line")
         yield RecordTable(customer_columns(), id="customers")
         yield self.app.status_widget()
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> RecordTable:
@@ -73,7 +75,15 @@ class CustomersScreen(CrmScreen):
     # -- loading ----------------------------------------------------------------------
 
     def reload(self, keep_cursor: bool = False) -> None:
-        """Run the current search, filters and sort: first page, then the counts."""
+        """Run the current search, filters and sort: first page, then the counts.
+
+        At most one query is in flight: thread workers cannot be interrupted and the API
+        serialises calls, so keys typed while one runs are coalesced into one more query
+        with the latest text when it lands."""
+        if self.loading:
+            self.queued = True
+            return
+        self.loading = True
         table = self.table
         generation = table.begin()
         crm = self.crm
@@ -90,11 +100,20 @@ class CustomersScreen(CrmScreen):
             return fetch(0, page)
 
         def shown(rows: list[Record]) -> None:
+            self.loading = False
             # Until the count arrives, a full page means "maybe more": let it scroll one page.
             table.show(generation, rows, total=len(rows), fetch=fetch)
             if keep_cursor and cursor < len(rows):
                 table.cursor = cursor
-            self.run_db(counts, counted, group="customers-count", exclusive=True)
+            if self.queued:
+                self.queued = False
+                self.reload()
+            else:
+                self.run_db(counts, counted, group="customers-count")
+
+        def failed(exc: BaseException) -> None:
+            self.loading = self.queued = False
+            self.show_error(exc)
 
         def counts() -> tuple[int, int]:
             matching = crm.customers.count(filters, search=search)
@@ -108,7 +127,7 @@ class CustomersScreen(CrmScreen):
             table.set_total(generation, self.matching)
             self.update_status()
 
-        self.run_db(first_page, shown, group="customers-page", exclusive=True)
+        self.run_db(first_page, shown, failed=failed, group="customers-page")
 
     def update_status(self) -> None:
         parts = [t("customers.count", shown=f"{self.matching or 0:,}", total=f"{self.total_all or 0:,}")]

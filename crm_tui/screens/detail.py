@@ -20,6 +20,7 @@ from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
 from crm_tui.widgets.tables import visit_cells, visit_headers
+from crm_tui.widgets.title_bar import TitleBar
 
 TABS = ("profile", "visits", "complaints", "orders", "history")
 
@@ -59,7 +60,6 @@ def show_value(table: str, name: str, value: Any) -> str:
 
 class CustomerScreen(CrmScreen):
     DEFAULT_CSS = """
-    CustomerScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
     CustomerScreen TabbedContent { height: 1fr; }
     CustomerScreen TabPane { height: 1fr; padding: 0; }
     CustomerScreen DataTable { height: 1fr; }
@@ -80,7 +80,7 @@ class CustomerScreen(CrmScreen):
         self.file: CustomerFile | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(t("detail.loading"), classes="screen-title", id="title")
+        yield TitleBar(t("detail.loading"))
         with TabbedContent(id="tabs"):
             with TabPane(t("detail.profile"), id="profile"), VerticalScroll():
                 yield Static("", id="profile-body")
@@ -92,7 +92,7 @@ class CustomerScreen(CrmScreen):
                 yield DataTable(id="orders-table", cursor_type="row", zebra_stripes=True)
             with TabPane(t("detail.history"), id="history"):
                 yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.reload()

@@ -98,7 +98,7 @@ class FormScreen(CrmModal[Record | None]):
             with Horizontal(id="form-buttons"):
                 yield Button(t("form.save"), variant="primary", id="form-save")
                 yield Button(t("form.cancel"), id="form-cancel")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _editor(self, f: Field) -> Widget:
         value = self.initial[f.name]

@@ -80,7 +80,8 @@ class HelpScreen(CrmModal[None]):
         seen = set()
         for active in self.bindings:
             binding = active.binding
-            if not binding.description or binding.system or (binding.action, binding.key) in seen:
+            # Only our own bindings (they have ids, so they can be rebound); not Textual's internals.
+            if not binding.description or not binding.id or (binding.action, binding.key) in seen:
                 continue
             seen.add((binding.action, binding.key))
             table.add_row(self.app.get_key_display(binding), binding.description, binding.id or "")
@@ -89,7 +90,7 @@ class HelpScreen(CrmModal[None]):
             with VerticalScroll():
                 yield Static(table)
                 yield Static("\n" + t("help.rebind"), id="help-rebind")
-        yield Footer()
+        yield Footer(compact=True)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -117,7 +118,7 @@ class CustomerPicker(CrmModal[str | None]):
             yield Static(self.title_text, id="picker-title")
             yield Input(placeholder=t("customers.search_placeholder"), id="picker-search")
             yield RecordTable(customer_columns(compact=True), id="picker-table", page_size=50)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#picker-search", Input).focus()
@@ -188,7 +189,7 @@ class FilterScreen(CrmModal[dict[str, str] | None]):
             with Horizontal():
                 yield Button(t("filter.apply"), variant="primary", id="apply")
                 yield Button(t("filter.clear"), id="clear")
-        yield Footer()
+        yield Footer(compact=True)
 
     def values(self) -> dict[str, str]:
         out = {}

@@ -17,11 +17,11 @@ from crm_tui.screens.modals import CustomerPicker
 from crm_tui.screens.record_forms import order_form
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import order_columns
+from crm_tui.widgets.title_bar import TitleBar
 
 
 class OrdersScreen(CrmScreen):
     DEFAULT_CSS = """
-    OrdersScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
     OrdersScreen #orders-count { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -31,11 +31,11 @@ class OrdersScreen(CrmScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Static(t("orders.title"), classes="screen-title")
+        yield TitleBar(t("orders.title"), "orders")
         yield Static("", id="orders-count")
         yield RecordTable(order_columns(), id="orders-table")
         yield self.app.status_widget()
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> RecordTable:

@@ -7,6 +7,7 @@ new generation, and pages of an older generation are dropped when they arrive la
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -133,6 +134,7 @@ class RecordTable(ScrollView, can_focus=True):
         self._fetch: Fetch | None = None
         self._pages: dict[int, list[Row]] = {}
         self._pending: set[int] = set()
+        self.rendered_at = 0.0  # perf_counter() of the last header draw (benchmarks read it)
 
     # -- feeding the table --------------------------------------------------------------
 
@@ -239,6 +241,7 @@ class RecordTable(ScrollView, can_focus=True):
         base = self.rich_style
         widths = self._widths(width)
         if y == 0:
+            self.rendered_at = time.perf_counter()
             style = base + self.get_component_rich_style("record-table--header")
             titles = []
             for col, w in zip(self.columns, widths, strict=True):

@@ -37,7 +37,7 @@ def customer_columns(compact: bool = False) -> list[Column]:
     return columns + [
         col(CUSTOMER, "industry", 10),
         col(CUSTOMER, "status", 8, render=_choice(CUSTOMER, "status")),
-        col(CUSTOMER, "tier", 4),
+        col(CUSTOMER, "tier", 8),
         col(CUSTOMER, "owner", 8),
         col(CUSTOMER, "tags", 0),
     ]
