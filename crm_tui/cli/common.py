@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import click
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
@@ -58,13 +59,29 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+FOLDED_WIDTH = 24
+
+
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None,
                 caption: str | None = None) -> None:
+    """A table of `rows`; `columns` come most important first, and those that do not
+    fit the terminal are left out (with a note) rather than folded into slivers."""
+    cells = [["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
+    # long text folds, so it claims at most FOLDED_WIDTH; an id never folds
+    widths = [min(max([cell_len(col), *(cell_len(r[i]) for r in cells)]), 99 if col == "id" else FOLDED_WIDTH) + 3
+              for i, col in enumerate(columns)]
+    shown = len(columns)
+    while shown > 2 and sum(widths[:shown]) + 1 > console.width:
+        shown -= 1
+    if shown < len(columns):
+        hidden = ", ".join(c.replace("_", " ") for c in columns[shown:])
+        caption = f"{caption + ' · ' if caption else ''}not shown for width: {hidden} (see --json)"
     table = Table(title=title, caption=caption, header_style="bold")
-    for col in columns:
-        table.add_column(col.replace("_", " "), overflow="fold")
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    for col in columns[:shown]:
+        # an id is copied into the next command: never break it
+        table.add_column(col.replace("_", " "), overflow="fold", no_wrap=col == "id")
+    for row in cells:
+        table.add_row(*row[:shown])
     console.print(table)
 
 

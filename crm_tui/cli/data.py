@@ -84,7 +84,7 @@ def list_changes(
         print_json(rows)
         return
     shown = [{**r, "change": _summary(r)} for r in rows]
-    print_table(shown, ["seq", "node", "rep", "tbl", "row_id", "op", "change"], title="change log")
+    print_table(shown, ["seq", "tbl", "op", "change", "row_id", "rep", "node"], title="change log")
 
 
 def _summary(change: dict[str, Any]) -> str:
