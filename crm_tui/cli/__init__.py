@@ -26,10 +26,8 @@ def root(ctx: typer.Context, db: DbOpt = None) -> None:
 
 
 def _register() -> None:
-    # Each module adds its commands to `app`; import order is the help order.
-    from crm_tui.cli import analytics  # noqa: F401
-    from crm_tui.cli import data, records  # noqa: F401
-    from crm_tui.cli import server, sync  # noqa: F401
+    # Each module adds its commands to `app` when imported.
+    from crm_tui.cli import analytics, data, records, server, sync  # noqa: F401
 
 
 _register()
