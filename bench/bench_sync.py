@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shutil
 import statistics
 import tempfile
@@ -63,6 +64,7 @@ def mixed_log(n: int, node: str = "src") -> list[tuple]:
     """n changes of a working team: 20% new customers, 35% visits, 35% orders, 10%
     edits of customers; as log rows (node, node_seq, hlc, tbl, row_id, op, data, base)."""
     rows, customers = [], []
+    rng = random.Random(3)
     hlc = clock.pack(clock.now_ms() - 86_400_000, 0)
     for seq in range(1, n + 1):
         hlc += 1
@@ -77,7 +79,7 @@ def mixed_log(n: int, node: str = "src") -> list[tuple]:
             rows.append((node, seq, hlc, "orders", f"O{seq:012d}", "insert",
                          order(customers[seq % len(customers)][0], seq), None))
         else:
-            rid, base = customers[seq % len(customers)]
+            rid, base = rng.choice(customers)
             rows.append((node, seq, hlc, "customers", rid, "update", {"updated_at": NOW, "notes": f"note {seq}"},
                          {"updated_at": [base, node], "notes": [base, node]}))
     return rows

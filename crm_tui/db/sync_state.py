@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,24 +148,66 @@ class _Tables:
         return self.sql[key]
 
 
-def _history(conn: sqlite3.Connection, rows: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Change]]:
-    """The changes already in the local log for these records."""
-    by_table: dict[str, list[str]] = {}
-    for tbl, row_id in rows:
-        by_table.setdefault(tbl, []).append(row_id)
+def _history(conn: sqlite3.Connection, groups: Mapping[tuple[str, str], Sequence[Change]],
+             ) -> dict[tuple[str, str], list[Change]]:
+    """The changes already in the local log for these records, reduced to the fields
+    the new changes write (every insert and delete is kept: they decide whether the
+    record exists). The rest of a record is read from its table row, which holds the
+    merged state; JSON is picked apart in SQL so old inserts are not decoded whole."""
+    candidates: dict[str, list[str]] = {}
+    for tbl, row_id in groups:
+        candidates.setdefault(tbl, []).append(row_id)
+    by_table: dict[str, tuple[list[str], set[str]]] = {}
+    for tbl, all_ids in candidates.items():
+        # Most records of a big pull are new here: find the few with a past first,
+        # through the covering index, before picking JSON apart.
+        for i in range(0, len(all_ids), _CHUNK):
+            chunk = all_ids[i:i + _CHUNK]
+            for (row_id,) in conn.execute(
+                    f"SELECT DISTINCT row_id FROM change_log WHERE tbl = ? AND row_id IN ({', '.join('?' * len(chunk))})",
+                    (tbl, *chunk)):
+                ids, names = by_table.setdefault(tbl, ([], set()))
+                ids.append(row_id)
+                for c in groups[(tbl, row_id)]:
+                    names.update(c.data)
     found: dict[tuple[str, str], list[Change]] = {}
-    loads = json.loads
-    for tbl, ids in by_table.items():
+    for tbl, (ids, names) in by_table.items():
+        fields = sorted(names)
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i:i + _CHUNK]
-            for r in conn.execute(
-                "SELECT node, node_seq, hlc, row_id, op, data, base, rep FROM change_log "
-                f"WHERE tbl = ? AND row_id IN ({', '.join('?' * len(chunk))})", (tbl, *chunk)
-            ):
-                found.setdefault((tbl, r[3]), []).append(Change(
-                    r[0], r[1], r[2], tbl, r[3], r[4], loads(r[5]), None,
-                    loads(r[6]) if r[6] else None, r[7]))
+            sql = ("SELECT c.node, c.node_seq, c.hlc, c.row_id, c.op, c.rep, j.key, j.value, j.type, "
+                   "json_extract(c.base, '$.\"' || j.key || '\"') FROM change_log c "
+                   f"LEFT JOIN json_each(c.data) j ON j.key IN ({', '.join('?' * len(fields))}) "
+                   f"WHERE c.tbl = ? AND c.row_id IN ({', '.join('?' * len(chunk))})")
+            parts: dict[tuple[str, int], tuple[tuple, dict[str, Any], dict[str, Any]]] = {}
+            for node, seq, hlc, row_id, op, rep, key, value, kind, base in conn.execute(sql, (*fields, tbl, *chunk)):
+                head, data, bases = parts.setdefault((node, seq), ((node, seq, hlc, row_id, op, rep), {}, {}))
+                if key is not None:
+                    data[key] = _json_value(value, kind)
+                    if base is not None:
+                        bases[key] = json.loads(base)
+            for (node, seq, hlc, row_id, op, rep), data, bases in parts.values():
+                found.setdefault((tbl, row_id), []).append(
+                    Change(node, seq, hlc, tbl, row_id, op, data, None, bases or None, rep))
     return found
+
+
+def _json_value(value: Any, kind: str) -> Any:
+    """A value from json_each back to what json.loads gives."""
+    if kind == "true":
+        return True
+    if kind == "false":
+        return False
+    if kind in ("object", "array"):
+        return json.loads(value)
+    return value
+
+
+def _full_history(conn: sqlite3.Connection, tbl: str, row_id: str) -> list[Change]:
+    loads = json.loads
+    return [Change(r[0], r[1], r[2], tbl, row_id, r[3], loads(r[4]), None, loads(r[5]) if r[5] else None, r[6])
+            for r in conn.execute("SELECT node, node_seq, hlc, op, data, base, rep FROM change_log "
+                                  "WHERE tbl = ? AND row_id = ?", (tbl, row_id))]
 
 
 def _known(conn: sqlite3.Connection, batch: Sequence[Change]) -> set[tuple[str, int]]:
@@ -245,15 +287,17 @@ def apply_batch(conn: sqlite3.Connection, batch: Sequence[Change], *, cursor: in
 class _Writer:
     """Writes merged records to their tables. New records (no history here) are
     inserted in bulk, parents before children; a record with history is written on
-    its own, after the bulk inserts before it, so a reference to a record inserted
-    in the same batch always finds it."""
+    its own, after the pending bulk inserts when it refers to one of them, so a
+    reference to a record inserted in the same batch always finds it. (A pending
+    record whose customer is deleted meanwhile fails its foreign key when inserted
+    and is left out, as it would have been removed by the cascade.)"""
 
     BULK = 5000
 
     def __init__(self, conn: sqlite3.Connection, tables: _Tables, derive: Derive | None, report: Applied):
         self.conn, self.tables, self.derive, self.report = conn, tables, derive, report
         self.buckets: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
-        self.pending = 0
+        self.pending_ids: set[str] = set()
 
     def _record(self, tbl: str, values: Mapping[str, Any]) -> dict[str, Any]:
         record = self.tables.record(tbl, values)
@@ -266,19 +310,36 @@ class _Writer:
             if values is not None:
                 record = self._record(tbl, values)
                 self.buckets.setdefault((tbl, tuple(record)), []).append((row_id, *record.values()))
-                self.pending += 1
-                if self.pending >= self.BULK:
+                self.pending_ids.add(row_id)
+                if len(self.pending_ids) >= self.BULK:
                     self.flush()
             return
-        self.flush()
-        exists = self.conn.execute(f"SELECT 1 FROM {tbl} WHERE id = ?", (row_id,)).fetchone() is not None
+        current = self.conn.execute(f"SELECT * FROM {tbl} WHERE id = ?", (row_id,)).fetchone()
         if values is None:
-            if exists:
+            if current is not None:
                 self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
                 self.report.rows_deleted += 1
             return
-        record = self._record(tbl, values)
-        self._one(tbl, tuple(record), (row_id, *record.values()), exists)
+        if current is None:
+            # Revived, or left out before (a deleted customer): the whole record comes
+            # from its complete history, not just the fields merged here.
+            whole = fold(_full_history(self.conn, tbl, row_id)).values()
+            if whole is not None:
+                record = self._record(tbl, whole)
+                self._flush_for(record)
+                self._one(tbl, tuple(record), (row_id, *record.values()), exists=False)
+            return
+        now = dict(current)
+        record = self._record(tbl, {**now, **values})
+        changed = tuple(k for k, v in record.items() if now.get(k) != v)
+        if changed:
+            self._flush_for({k: record[k] for k in changed})
+            self._one(tbl, changed, (row_id, *(record[k] for k in changed)), exists=True)
+
+    def _flush_for(self, record: Mapping[str, Any]) -> None:
+        """Insert the pending new records first if this one may point to one of them."""
+        if self.pending_ids and any(isinstance(v, str) and v in self.pending_ids for v in record.values()):
+            self.flush()
 
     def flush(self) -> None:
         for key in sorted(self.buckets, key=lambda k: self.tables.depth(k[0])):
@@ -296,7 +357,7 @@ class _Writer:
                 for row in rows:
                     self._one(tbl, cols, row, exists=False)
         self.buckets.clear()
-        self.pending = 0
+        self.pending_ids.clear()
 
     def _one(self, tbl: str, cols: tuple[str, ...], row: tuple[Any, ...], exists: bool) -> None:
         row_id, values = row[0], row[1:]
