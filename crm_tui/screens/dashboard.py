@@ -105,8 +105,10 @@ class DashboardScreen(Screen):
         segments = self.query_one("#chart-segments", PlotextPlot)
         plt = segments.plt
         plt.clear_figure()
-        sizes = [(SEGMENT_SHORT.get(k, k), v) for k, v in data["segments"].items()]
-        plt.bar([k for k, _ in sizes], [v for _, v in sizes], orientation="horizontal")
+        # Empty segments are left out: fewer, thicker bars stay legible in a small pane.
+        sizes = [(SEGMENT_SHORT.get(k, k), v) for k, v in data["segments"].items() if v] or [("none", 0)]
+        sizes.reverse()  # plotext draws the first bar at the bottom; Champions on top
+        plt.bar([k for k, _ in sizes], [v for _, v in sizes], orientation="horizontal", width=0.5)
         plt.title("Customers per RFM segment")
 
         complaints = self.query_one("#chart-complaints", PlotextPlot)
