@@ -64,7 +64,8 @@ class FormScreen(CrmModal[Record | None]):
 
     def __init__(self, entity: Entity, fields: Sequence[str], save: Save, *, title: str,
                  values: Mapping[str, Any] | None = None, context: str = "",
-                 only_changes: bool = False, extra_fields: Sequence[Field] = ()) -> None:
+                 only_changes: bool = False, extra_fields: Sequence[Field] = (),
+                 focus: str | None = None) -> None:
         super().__init__()
         self.entity = entity
         self.extra = {f.name: f for f in extra_fields}
@@ -75,6 +76,7 @@ class FormScreen(CrmModal[Record | None]):
         self.only_changes = only_changes
         self.initial = {name: display_value((values or {}).get(name)) for name in self.field_names}
         self.saving = False
+        self.first_focus = focus or (self.field_names[0] if self.field_names else None)
 
     def field(self, name: str) -> Field:
         return self.extra[name] if name in self.extra else self.entity.field(name)
@@ -115,8 +117,8 @@ class FormScreen(CrmModal[Record | None]):
         return Input(value, id=wid, placeholder=placeholder, compact=True)
 
     def on_mount(self) -> None:
-        if self.field_names:
-            self.query_one(f"#field-{self.field_names[0]}").focus()
+        if self.first_focus:
+            self.query_one(f"#field-{self.first_focus}").focus()
 
     # -- values ---------------------------------------------------------------------
 

@@ -52,7 +52,8 @@ def visit_form(app: CrmApp, customer: Record, done: Done, *, follow_up_of: str |
                     "visited_at": app.now().strftime("%Y-%m-%d %H:%M")}
         form = FormScreen(VISIT, VISIT_FIELDS,
                           lambda v: agenda.log_visit({**v, "customer_id": cid}, follow_up_of=follow_up_of),
-                          title=t("form.log_visit"), values=defaults, context=_context(customer))
+                          title=t("form.log_visit"), values=defaults, context=_context(customer),
+                          focus="notes")  # channel and purpose come preset: type the notes
     else:
         vid = record["id"]
         values = {**record, "visited_at": (record.get("visited_at") or "")[:16].replace("T", " ")}
@@ -68,7 +69,8 @@ def complaint_form(app: CrmApp, customer: Record, done: Done, *, record: Record 
         cid = customer["id"]
         defaults = {"priority": "medium", "received_at": app.now().strftime("%Y-%m-%d %H:%M")}
         form = FormScreen(COMPLAINT, COMPLAINT_NEW_FIELDS, lambda v: workflow.open({**v, "customer_id": cid}),
-                          title=t("form.new_complaint"), values=defaults, context=_context(customer))
+                          title=t("form.new_complaint"), values=defaults, context=_context(customer),
+                          focus="type")
     else:
         comp_id = record["id"]
         form = FormScreen(COMPLAINT, COMPLAINT_EDIT_FIELDS, lambda v: crm.complaints.update(comp_id, v),

@@ -36,7 +36,7 @@ def customer_columns(compact: bool = False) -> list[Column]:
         return columns
     return columns + [
         col(CUSTOMER, "industry", 10),
-        col(CUSTOMER, "status", 8, render=_choice(CUSTOMER, "status")),
+        col(CUSTOMER, "status", 10, render=_choice(CUSTOMER, "status")),
         col(CUSTOMER, "tier", 8),
         col(CUSTOMER, "owner", 8),
         col(CUSTOMER, "tags", 0),
@@ -58,9 +58,9 @@ def order_columns(with_customer: bool = True) -> list[Column]:
 def complaint_columns(due_text) -> list[Column]:
     return [
         col(COMPLAINT, "priority", 8, render=_choice(COMPLAINT, "priority")),
-        col(COMPLAINT, "status", 8, render=_choice(COMPLAINT, "status")),
+        col(COMPLAINT, "status", 12, render=_choice(COMPLAINT, "status")),
         Column("customer_name", field_label(COMPLAINT, "customer_id"), 12),
-        col(COMPLAINT, "type", 10, render=_choice(COMPLAINT, "type")),
+        col(COMPLAINT, "type", 16, render=_choice(COMPLAINT, "type")),
         col(COMPLAINT, "received_at", 16, render=_short_time("received_at")),
         Column("due", t("complaints.due"), 26, render=due_text),
         col(COMPLAINT, "handler", 8),
@@ -73,9 +73,9 @@ def agenda_columns() -> list[Column]:
         Column("bucket", t("agenda.when"), 8, render=lambda r: t(f"agenda.{r['bucket']}")),
         col(VISIT, "next_action_date", 16),
         Column("customer_name", field_label(VISIT, "customer_id"), 14),
-        col(VISIT, "next_action", 24),
-        col(VISIT, "channel", 8, render=_choice(VISIT, "channel")),
-        col(VISIT, "purpose", 8, render=_choice(VISIT, "purpose")),
+        col(VISIT, "next_action", 20),
+        col(VISIT, "channel", 12, render=_choice(VISIT, "channel")),
+        col(VISIT, "purpose", 16, render=_choice(VISIT, "purpose")),
         col(VISIT, "outcome", 0),
     ]
 
