@@ -52,7 +52,7 @@ GROUP BY customer_id
 
 _CUSTOMERS = """
 SELECT id, name, owner, region, tier, status, birthday, substr(created_at, 1, 10)
-FROM customers {where}
+FROM customers c {where}
 """
 
 _NO_ORDERS = (0, 0.0, None, None, 0, 0.0, 0.0, 0.0)
@@ -75,10 +75,10 @@ def customer_facts(conn: sqlite3.Connection, today: dt.date, *, window_days: int
     }
     where, only = [], ""
     if rep is not None:
-        where.append("owner = :rep")
+        where.append("c.owner = :rep")
         params["rep"] = rep
     if customer_id is not None:
-        where.append("id = :cid")
+        where.append("c.id = :cid")
         only = "AND customer_id = :cid"
         params["cid"] = customer_id
     cur = conn.cursor()

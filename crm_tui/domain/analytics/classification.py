@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 
 from crm_tui.domain.analytics.facts import CustomerFacts
 from crm_tui.domain.analytics.settings import AnalyticsSettings
@@ -125,12 +126,12 @@ def pareto_tiers(values: Mapping[str, float], a_share: float = 0.8, b_share: flo
     group_start = 0.0
     previous: float | None = None
     tier = "C"
-    for cid, value in sorted(values.items(), key=lambda kv: -kv[1]):
+    for cid, value in sorted(values.items(), key=itemgetter(1), reverse=True):
         if value != previous:  # a new tie group: its tier from the value above it
             group_start, previous = cumulative, value
             if value <= 0:
                 tier = "C"
-            elif group_start < a_share * total:
+            elif group_start == 0 or group_start < a_share * total:  # the largest is always A
                 tier = "A"
             elif group_start < b_share * total:
                 tier = "B"
@@ -148,14 +149,17 @@ def classify(facts: Iterable[CustomerFacts], settings: AnalyticsSettings,
     facts = list(facts)
     tiers = pareto_tiers({f.id: f.total for f in facts}, settings.tier_a_share, settings.tier_b_share)
     out = []
-    for f in facts:
-        status = customer_status(f, settings)[0]
-        stage = lifecycle_stage(f, status, settings)[0]
+    append, get_override, status_of, stage_of = out.append, overrides.get, customer_status, lifecycle_stage
+    for f in facts:  # runs once per customer: names bound locally above
+        status = status_of(f, settings)[0]
+        stage = stage_of(f, status, settings)[0]
         tier = tiers[f.id]
-        ov = overrides.get(f.id)
-        e_status, e_stage, e_tier = status, stage, tier
-        if ov is not None:
-            e_status, e_stage, e_tier = ov.status or status, ov.lifecycle_stage or stage, ov.tier or tier
-        out.append(Classification(f.id, f.name, e_status, e_stage, e_tier, e_tier == "A", f.total,
-                                  status, stage, tier, ov, f, settings))
+        ov = get_override(f.id)
+        if ov is None:
+            append(Classification(f.id, f.name, status, stage, tier, tier == "A", f.total,
+                                  status, stage, tier, None, f, settings))
+        else:
+            e_tier = ov.tier or tier
+            append(Classification(f.id, f.name, ov.status or status, ov.lifecycle_stage or stage, e_tier,
+                                  e_tier == "A", f.total, status, stage, tier, ov, f, settings))
     return out
