@@ -198,6 +198,7 @@ def test_login_saves_token_0600_and_refuses_a_bad_one(http: TestClient) -> None:
     path = Path(os.environ["CRM_CONFIG"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_config()["sync"] == {"server": BASE, "token": "tok-wang"}
+    assert load_config()["rep"] == "wang"
     assert client_from_config(http=http).hello().rep == "wang"
 
 

@@ -92,6 +92,8 @@ def login(server: str, token: str, *, check: bool = True, http: Any = None) -> d
                 info["warning"] = exc.message
     config = load_config()
     config["sync"] = {**config.get("sync", {}), "server": server, "token": token.strip()}
+    if info.get("rep"):
+        config["rep"] = info["rep"]  # new databases on this laptop belong to this rep
     info["config"] = str(save_config(config))
     return info
 
@@ -144,8 +146,9 @@ class Sync:
             hello = client.hello()
             with self.lock:
                 sql.bind_server(self.conn, hello.server_id)
-                if not self.crm.replica["rep"]:
-                    self.crm.set_rep(hello.rep)  # sign our next changes as the server knows us
+                # The token proves who we are: sign changes with the server's name for
+                # us (the server attributes pushed changes to it anyway).
+                sql.adopt_rep(self.conn, hello.rep)
                 node = sql.local_node(self.conn)
             self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
             self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello, report, progress,

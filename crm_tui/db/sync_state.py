@@ -83,6 +83,18 @@ def bind_server(conn: sqlite3.Connection, server_id: str) -> bool:
         return True
 
 
+def adopt_rep(conn: sqlite3.Connection, rep: str) -> bool:
+    """Sign this replica's changes, past and future, with `rep` (the name the server
+    knows us by). True when it changed."""
+    with transaction(conn):
+        if conn.execute("SELECT rep FROM replica").fetchone()[0] == rep:
+            return False
+        conn.execute("UPDATE replica SET rep = ?", (rep,))
+        conn.execute("UPDATE change_log SET rep = ? WHERE node = (SELECT node FROM replica) AND rep IS NOT ?",
+                     (rep, rep))
+        return True
+
+
 def finish_sync(conn: sqlite3.Connection, error: str | None) -> None:
     with transaction(conn):
         if error is None:
