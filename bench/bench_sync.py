@@ -103,7 +103,7 @@ def new_world(tmp: Path, name: str) -> tuple[SqliteStore, TestClient]:
     store = SqliteStore(tmp / f"{name}.db")
     store.add_rep("src", "manager", hash_token("src"))
     store.add_rep("bench", "rep", hash_token("bench"))
-    return store, TestClient(create_app(store, max_offset_ms=10**12))
+    return store, TestClient(create_app(store, max_offset_ms=10**12, rate=1e9))
 
 
 def bench_pull_into_empty(tmp: Path, n: int) -> None:

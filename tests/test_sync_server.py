@@ -209,3 +209,12 @@ def test_unreachable_server_is_reported(tmp_path: Path) -> None:
         Sync(crm).run(dead)
     assert exc.value.code == "unreachable"
     assert "cannot reach" in Sync(crm).status()["last_error"]
+
+
+def test_requests_are_rate_limited_per_rep(store: Store) -> None:
+    http = TestClient(create_app(store, rate=0.001, burst=3))
+    codes = [http.get("/v1/hello", headers=headers()).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    r = http.get("/v1/hello", headers=headers())
+    assert r.json()["error"] == "rate_limited" and "at most" in r.json()["message"]
+    assert http.get("/v1/hello", headers=headers("tok-li")).status_code == 200  # others are not held up

@@ -75,7 +75,7 @@ class World:
         self.rng = random.Random(seed)
         self.server_shift = 0
         self.store = SqliteStore(tmp / "server.db")
-        self.app = create_app(self.store, max_offset_ms=5 * 60 * 1000,
+        self.app = create_app(self.store, max_offset_ms=5 * 60 * 1000, rate=1e6,
                               now_ms=lambda: clock.now_ms() + self.server_shift)
         self.inner = TestClient(self.app)
         self.replicas: list[Crm] = []

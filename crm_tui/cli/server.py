@@ -43,12 +43,13 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
     max_clock_offset: Annotated[float, typer.Option(
         help="Refuse changes stamped more than this many seconds ahead of the server clock.")] = 300.0,
+    rate: Annotated[float, typer.Option(help="Requests a second allowed per rep (bursts of 4x).")] = 50.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve the sync API (FastAPI on uvicorn) until interrupted."""
     console.print(f"crm sync server on http://{host}:{port} (store {db or admin.default_store_url()})",
                   highlight=False)
-    admin.serve(db, host, port, max_offset_s=max_clock_offset, log_level=log_level)
+    admin.serve(db, host, port, max_offset_s=max_clock_offset, rate=rate, log_level=log_level)
 
 
 @server_app.command("add-rep")

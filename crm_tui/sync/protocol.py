@@ -28,6 +28,7 @@ SEQUENCE_GAP = "sequence_gap"
 NODE_TAKEN = "node_taken"
 BAD_REQUEST = "bad_request"
 TOO_LARGE = "too_large"
+RATE_LIMITED = "rate_limited"
 
 
 class WireChange(BaseModel):

@@ -65,12 +65,12 @@ def revoke_rep(url: str | None, name: str) -> None:
 
 
 def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.DEFAULT_MAX_OFFSET_MS / 1000,
-          log_level: str = "warning") -> None:
+          rate: float = 50.0, log_level: str = "warning") -> None:
     import uvicorn
 
     store = open_store(url)
     try:
-        app = create_app(store, max_offset_ms=int(max_offset_s * 1000))
+        app = create_app(store, max_offset_ms=int(max_offset_s * 1000), rate=rate, burst=max(10, int(rate * 4)))
         uvicorn.run(app, host=host, port=port, log_level=log_level)
     finally:
         store.close()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from typing import Annotated
 
@@ -25,6 +27,7 @@ from crm_tui.sync.protocol import (
     NODE_TAKEN,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
+    RATE_LIMITED,
     SEQUENCE_GAP,
     TOO_LARGE,
     VERSION_MISMATCH,
@@ -50,6 +53,24 @@ def _error(status: int, code: str, message: str, **extra: object) -> JSONRespons
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
 
+class RateLimiter:
+    """A token bucket per rep: `rate` requests a second on average, bursts of `burst`."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, who: str) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(who, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            allowed = tokens >= 1.0
+            self.buckets[who] = (tokens - 1.0 if allowed else tokens, now)
+            return allowed
+
+
 def authenticated(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
@@ -70,6 +91,10 @@ def authenticated(
         raise ProtocolError(BAD_TOKEN, "unknown token: ask your manager for a new one (crm server add-rep)", 401)
     if not rep.active:
         raise ProtocolError(BAD_TOKEN, f"the token of rep {rep.name!r} was revoked on {rep.revoked_at}", 401)
+    limiter: RateLimiter = request.app.state.limiter
+    if not limiter.allow(rep.name):
+        raise ProtocolError(RATE_LIMITED, f"too many requests from {rep.name}: at most {limiter.rate:g} a second; "
+                            "try again in a moment", 429)
     return rep
 
 
@@ -77,9 +102,10 @@ Rep = Annotated[RepInfo, Depends(authenticated)]
 
 
 def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS,
-               now_ms: Callable[[], int] = clock.now_ms) -> FastAPI:
+               now_ms: Callable[[], int] = clock.now_ms, rate: float = 50.0, burst: int = 200) -> FastAPI:
     app = FastAPI(title="crm_tui sync server", version=str(PROTOCOL_VERSION))
     app.state.store = store
+    app.state.limiter = RateLimiter(rate, burst)
 
     @app.exception_handler(ProtocolError)
     def protocol_error(_: Request, exc: ProtocolError) -> JSONResponse:
