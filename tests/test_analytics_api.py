@@ -279,3 +279,29 @@ def test_report_data_and_dashboard_data(crm: Crm, book: dict[str, str]) -> None:
     assert dash["segments"]["Champions"] == 2
     assert dash["agenda"]["follow_ups_overdue"] == 1  # F's follow-up of 07-10
     assert NOW.date() == TODAY
+
+
+def test_migration_3_upgrades_a_schema_2_database(tmp_path) -> None:
+    from crm_tui.db.connection import connect, new_node_id, transaction
+    from crm_tui.db.migrations import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for number in (0, 1):  # the schema as released before analytics
+        with transaction(conn):
+            MIGRATIONS[number](conn)
+            if number == 0:
+                conn.execute("INSERT INTO replica (id, node, rep) VALUES (1, ?, 'wang')", (new_node_id(),))
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+    with transaction(conn):
+        conn.execute("INSERT INTO customers (id, name) VALUES ('C1', '老客户')")
+    conn.close()
+    with Crm(path) as crm:
+        assert crm.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        survey = crm.analytics.add_survey({"customer_id": "C1", "expected": 4, "perceived": 5,
+                                           "surveyed_at": "2026-09-01"})
+        assert survey["c"] == 1.25
+        assert [c["op"] for c in crm.changes(table="surveys")] == ["insert"]
+        indexes = {r[1] for r in crm.conn.execute("PRAGMA index_list(orders)")}
+        assert "orders_customer_amount" in indexes

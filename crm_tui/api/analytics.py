@@ -179,8 +179,9 @@ class Analytics:
         return {"id": cid, "historical": round(v.historical, 2), "annual": round(v.annual, 2),
                 "future": round(v.future, 2), "clv": round(v.clv, 2)}
 
-    def loyalty(self, *, today: dt.date | None = None, rep: str | None = None) -> dict[str, Any]:
-        result = loyalty(self.facts(today, rep=rep))
+    def loyalty(self, *, today: dt.date | None = None, rep: str | None = None,
+                facts: list[CustomerFacts] | None = None) -> dict[str, Any]:
+        result = loyalty(facts if facts is not None else self.facts(today, rep=rep))
         return {"buyers": result.buyers, "repeat_buyers": result.repeat_buyers,
                 "repeat_purchase_rate": result.repeat_purchase_rate,
                 "mean_interval_days": result.mean_interval_days}
@@ -192,16 +193,12 @@ class Analytics:
         values = dict(data)
         if not values.get("surveyed_at"):
             values["surveyed_at"] = self.today().isoformat()
-        record = self.surveys.prepare(values)
-        satisfaction(record["expected"], record["perceived"])  # a > 0, named if not
+        checked = self.surveys.prepare(values)  # validation errors name the field
+        satisfaction(checked["expected"], checked["perceived"])  # a > 0, named if not
         with self.crm.lock:
-            customer = self.crm.customers.get(record["customer_id"])
-            with transaction(self.crm.conn):
-                self.surveys._check_refs(record)
-                if not values.get("owner"):
-                    record["owner"] = customer["owner"] or record["owner"]
-                self.surveys.insert_prepared([record])
-            return self._with_c(self.surveys.get(record["id"]))
+            # the survey belongs to the customer's rep, like the customer's other records
+            owner = values.pop("owner", None) or self.crm.customers.get(checked["customer_id"])["owner"] or None
+            return self._with_c(self.surveys.create(values, owner=owner))
 
     def list_surveys(self, customer_id: str | None = None) -> list[Record]:
         filters = []
@@ -233,7 +230,7 @@ class Analytics:
         return win_back_queue(facts, classes, self.settings)
 
     def greetings(self, *, today: dt.date | None = None, holiday: str | None = None,
-                  rep: str | None = None) -> list[Greeting]:
+                  rep: str | None = None, facts: list[CustomerFacts] | None = None) -> list[Greeting]:
         day = today or self.today()
         s = self.settings
         if holiday and holiday.strip().lower() not in {h.name.lower() for h in s.holidays} | {"birthday"}:
@@ -241,7 +238,8 @@ class Analytics:
             raise ValidationError.one("holiday", f"{holiday!r} is not in the calendar ({names})")
         with self.crm.lock:
             sent = sql.sent_greeting_notes(self.crm.conn, (day - dt.timedelta(days=s.greeting_days)).isoformat())
-        return greetings(self.facts(day, rep=rep), day, s, holiday=holiday, sent=sent)
+        facts = facts if facts is not None else self.facts(day, rep=rep)
+        return greetings(facts, day, s, holiday=holiday, sent=sent)
 
     def mark_greetings_sent(self, items: Iterable[Greeting], *, channel: str = "wechat") -> list[Record]:
         """Log one greeting visit per item, all in one transaction through the visits
@@ -310,7 +308,7 @@ class Analytics:
             "period": p.label, "start": p.start.isoformat(), "end": p.end.isoformat(), "rep": rep,
             "as_of": as_of.isoformat(),
             "kpis": self.kpis(p, rep=rep),
-            "loyalty": self.loyalty(today=as_of, rep=rep),
+            "loyalty": self.loyalty(facts=facts),
             "monthly_sales": [{"month": m, "sales": round(monthly.get(m, 0.0), 2)} for m in p.months()],
             "segments": rfm_rules.segment_sizes(model.scores),
             "tiers": {t: sum(1 for c in classes if c.tier == t) for t in ("A", "B", "C")},
@@ -347,7 +345,7 @@ class Analytics:
             "complaint_types": [(r["key"], r["count"]) for r in complaints["by_type"]],
             "agenda": {**agenda, "contacts_overdue": cadence.get("overdue", 0),
                        "contacts_due": cadence.get("due", 0),
-                       "greetings": len(self.greetings(today=today, rep=rep))},
+                       "greetings": len(self.greetings(today=today, rep=rep, facts=facts))},
         }
 
 
