@@ -25,16 +25,12 @@ from crm_tui.screens.base import localize_bindings
 from crm_tui.screens.complaints import ComplaintsScreen
 from crm_tui.screens.conflicts import ConflictsScreen
 from crm_tui.screens.customers import CustomersScreen
+from crm_tui.screens.dashboard import DashboardScreen
 from crm_tui.screens.detail import CustomerScreen
 from crm_tui.screens.modals import HelpScreen
 from crm_tui.screens.orders import OrdersScreen
 from crm_tui.screens.palette import CrmCommands
 from crm_tui.widgets.sync_status import SyncStatus
-
-# HOOK for the analytics dashboard (crm_tui/screens/dashboard.py, DashboardScreen):
-# add it to MODES as "dashboard" with an F6 binding (id "app.dashboard"; the catalog
-# already has "key.dashboard").
-EXTRA_MODES: dict[str, Callable[[], Any]] = {}
 
 
 class CrmApp(App[None]):
@@ -49,7 +45,7 @@ class CrmApp(App[None]):
         "agenda": AgendaScreen,
         "complaints": ComplaintsScreen,
         "orders": OrdersScreen,
-        **EXTRA_MODES,
+        "dashboard": DashboardScreen,
     }
     DEFAULT_MODE = "customers"
     COMMANDS = App.COMMANDS | {CrmCommands}
@@ -59,6 +55,7 @@ class CrmApp(App[None]):
         Binding("f3", "switch_mode('agenda')", "key.agenda", id="app.agenda", show=False),
         Binding("f4", "switch_mode('complaints')", "key.complaints", id="app.complaints", show=False),
         Binding("f5", "switch_mode('orders')", "key.orders", id="app.orders", show=False),
+        Binding("f6", "switch_mode('dashboard')", "key.dashboard", id="app.dashboard", show=False),
         Binding("f7", "conflicts", "key.conflicts", id="app.conflicts", show=False),
         Binding("f9", "sync", "key.sync", id="app.sync", show=False),
         Binding("ctrl+q", "quit", "key.quit", id="app.quit", priority=True),

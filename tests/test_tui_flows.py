@@ -352,3 +352,30 @@ async def test_errors_become_notifications_not_tracebacks(seeded: Crm) -> None:
         await settle(pilot)
         assert any("NO-SUCH-ID" in n.message for n in app._notifications)
         assert app.is_running
+
+
+async def test_external_editor_without_a_terminal_is_a_warning(seeded: Crm) -> None:
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("ctrl+o")  # headless: no terminal to hand to $EDITOR
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)
+        assert any(n.message == "No external editor in this terminal" for n in app._notifications)
+
+
+async def test_dashboard_and_conflicts_are_reachable(seeded: Crm) -> None:
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f6")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "DashboardScreen"
+        await pilot.press("f7")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConflictsScreen"
+        await pilot.press("escape", "f2")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomersScreen)

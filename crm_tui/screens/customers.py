@@ -141,7 +141,7 @@ class CustomersScreen(CrmScreen):
         arrow = "▼" if self.sort_desc else "▲"
         parts.append(t("customers.sorted", field=field_label(CUSTOMER, self.sort) if self.sort in CUSTOMER.field_names
                        else t("customers.updated"), arrow=arrow))
-        self.query_one("#status-line", Static).update("  ·  ".join(parts))
+        self.query_one("#status-line", Static).update("  ·  ".join(parts), layout=False)
 
     # -- search -----------------------------------------------------------------------
 

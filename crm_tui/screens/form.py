@@ -223,13 +223,15 @@ class FormScreen(CrmModal[Record | None]):
     # -- $EDITOR --------------------------------------------------------------------
 
     def action_external_editor(self) -> None:
-        """Edit the focused text field (or the first long one) in $VISUAL/$EDITOR."""
-        widget = self.focused
-        if not isinstance(widget, (Input, TextArea)):
-            long_fields = [n for n in self.field_names if isinstance(self.query_one(f"#field-{n}"), TextArea)]
-            if not long_fields:
-                return
-            widget = self.query_one(f"#field-{long_fields[0]}", TextArea)
+        """Edit a long text in $VISUAL/$EDITOR: the focused one, else the form's first
+        long field (the notes), else the focused one-line field."""
+        focused = self.focused
+        widget: Input | TextArea | None = focused if isinstance(focused, TextArea) else None
+        if widget is None:
+            long_fields = self.query(TextArea)
+            widget = long_fields.first() if long_fields else (focused if isinstance(focused, Input) else None)
+        if widget is None:
+            return
         text = widget.text if isinstance(widget, TextArea) else widget.value
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as fh:

@@ -66,7 +66,7 @@ class OrdersScreen(CrmScreen):
             rows, total, _ = result
             table.show(generation, rows, total=total, fetch=fetch)
             table.cursor = min(cursor, max(0, total - 1))
-            self.query_one("#orders-count", Static).update(t("orders.count", count=f"{total:,}"))
+            self.query_one("#orders-count", Static).update(t("orders.count", count=f"{total:,}"), layout=False)
 
         self.run_db(first, shown, group="orders", exclusive=True)
 
