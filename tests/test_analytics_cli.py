@@ -132,3 +132,8 @@ def test_surveys_add_and_list(db_path: Path, book: dict[str, str]) -> None:
     assert data["count"] == 4
     bad = CliRunner().invoke(app, ["--db", str(db_path), "surveys", "add", book["E"], "-a", "0", "-b", "3"])
     assert bad.exit_code == 1 and "expected" in bad.output
+
+
+def test_value(db_path: Path, book: dict[str, str]) -> None:
+    data = json.loads(run(db_path, "value", book["A"], "--json", *TODAY))
+    assert (data["historical"], data["clv"]) == (10000.0, 34868.52)  # see test_customer_value_and_loyalty

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from analytics_fixture import analytics, build
@@ -56,6 +57,8 @@ def test_html_report_is_self_contained_with_inline_svg(data: tuple[dict, dict[st
         assert needle not in html.lower(), needle
     assert set(re.findall(r"https?://[^\"' >]+", html)) == {"http://www.w3.org/2000/svg"}  # a namespace only
     assert "赵一" in html and "7,400.00" in html
+    for svg in re.findall(r"<svg.*?</svg>", html, re.S):
+        ElementTree.fromstring(svg)  # each chart is well-formed SVG
 
 
 def test_report_escapes_names(crm: Crm) -> None:

@@ -146,6 +146,19 @@ def rfm_command(
                     title=f"RFM: {len(scores)} customers")
 
 
+@app.command("value")
+def value_command(
+    customer: Annotated[str, typer.Argument(help="Customer id (or a unique prefix).")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """A customer's historical value and lifetime value estimate (CLV)."""
+    with open_crm(db) as crm:
+        result = analytics(crm, today).customer_value(customer)
+    print_json(result) if as_json else print_record(result)
+
+
 # -- KPIs and reports ----------------------------------------------------------------
 
 
