@@ -177,6 +177,7 @@ def test_conflict_resolution_is_a_change_that_syncs(http: TestClient, tmp_path: 
     assert {ca["winner_rep"], ca["loser_rep"]} == {"wang", "li"}
     assert {ca["mine"], ca["theirs"]} == {"from wang", "from li"}
     assert ca["mine"] == "from wang" and cb["mine"] == "from li"
+    assert ca["record"] == "张伟"
     # Wang keeps his value: a new captured change that syncs, and settles B's copy.
     Sync(a).resolve(ca["id"], "mine")
     assert Sync(a).status()["pending"] == 1 and Sync(a).conflicts() == []
@@ -218,3 +219,22 @@ def test_requests_are_rate_limited_per_rep(store: Store) -> None:
     r = http.get("/v1/hello", headers=headers())
     assert r.json()["error"] == "rate_limited" and "at most" in r.json()["message"]
     assert http.get("/v1/hello", headers=headers("tok-li")).status_code == 200  # others are not held up
+
+
+def test_deleting_a_record_settles_its_conflicts(http: TestClient, tmp_path: Path) -> None:
+    a, b = Crm(tmp_path / "a.db", rep="wang"), Crm(tmp_path / "b.db", rep="li")
+    cust = a.customers.create({"name": "张伟"})
+    order = a.orders.create({"customer_id": cust["id"], "ordered_at": "2025-01-02", "product": "茶", "amount": 5})
+    for crm, token in ((a, "tok-wang"), (b, "tok-li")):
+        Sync(crm).run(client(http, token))
+    a.orders.update(order["id"], {"notes": "wang"})
+    b.orders.update(order["id"], {"notes": "li"})
+    Sync(a).run(client(http, "tok-wang"))
+    Sync(b).run(client(http, "tok-li"))
+    [conflict] = Sync(b).conflicts()
+    assert conflict["record"] == "order 张伟"
+    a.customers.delete(cust["id"])
+    Sync(a).run(client(http, "tok-wang"))
+    Sync(b).run(client(http, "tok-li"))
+    assert Sync(b).conflicts() == []
+    assert Sync(b).conflicts(include_resolved=True)[0]["resolution"] == "deleted"

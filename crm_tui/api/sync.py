@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.api.records import NotFound, Records
 from crm_tui.config import ConfigError, load_config, save_config
 from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import transaction
+from crm_tui.domain.entities import entity
 from crm_tui.domain.search import customer_pinyin
 from crm_tui.domain.validation import ValidationError
 from crm_tui.sync.client import UNREACHABLE, SyncClient
@@ -250,17 +252,44 @@ class Sync:
         with self.lock:
             node = sql.local_node(self.conn)
             rows = sql.list_conflicts(self.conn, include_resolved=include_resolved, limit=limit)
-        return [self._sides(r, node) for r in rows]
+        return [self._label(self._sides(r, node)) for r in rows]
+
+    def _records(self, table: str) -> Records:
+        """The use cases of any synced record kind (KeyError for one this version lacks)."""
+        try:
+            return self.crm.records(table)
+        except ValueError:
+            return Records(self.conn, entity(table), self.lock)
+
+    def _label(self, row: dict[str, Any]) -> dict[str, Any]:
+        """What the conflict is about, in words: the customer's name, or the kind of
+        record and its customer's name; "(deleted)" when the record is gone."""
+        try:
+            records = self._records(row["tbl"])
+        except KeyError:
+            row["record"] = f"{row['tbl']} {row['row_id']}"
+            return row
+        try:
+            record = records.get(row["row_id"])
+        except NotFound:
+            row["record"] = f"{records.entity.name} {row['row_id'][:10]} (deleted)"
+            return row
+        name = record.get("name")
+        if name is None and record.get("customer_id"):
+            try:
+                name = self.crm.customers.get(record["customer_id"]).get("name")
+            except NotFound:
+                name = None
+        row["record"] = f"{records.entity.name} {name or row['row_id'][:10]}" if row["tbl"] != "customers" else str(name)
+        return row
 
     def conflict(self, conflict_id: int) -> dict[str, Any]:
         with self.lock:
             row = sql.get_conflict(self.conn, conflict_id)
             node = sql.local_node(self.conn)
         if row is None:
-            from crm_tui.api.records import NotFound
-
             raise NotFound(f"no conflict with id {conflict_id}")
-        return self._sides(row, node)
+        return self._label(self._sides(row, node))
 
     @staticmethod
     def _sides(row: dict[str, Any], node: str) -> dict[str, Any]:
@@ -284,7 +313,7 @@ class Sync:
             value, how = c["theirs"], "theirs"
         else:
             value, how = keep, "value"
-        records = self.crm.records(c["tbl"])
+        records = self._records(c["tbl"])
         if c["field"] not in records.entity.field_names:
             raise ValidationError.one(c["field"], "is managed by crm_tui and cannot be set by hand")
         with self.lock, transaction(self.conn):

@@ -140,7 +140,7 @@ def conflicts_list(
         console.print("no open conflicts")
         return
     print_table(
-        [{**r, "record": f"{r['tbl']} {r['row_id'][:10]}", "mine": _show(r["mine"]), "theirs": _show(r["theirs"]),
+        [{**r, "mine": _show(r["mine"]), "theirs": _show(r["theirs"]),
           "by": f"{r['winner_rep']} / {r['loser_rep']}"} for r in rows],
         ["id", "record", "field", "mine", "theirs", "by", "detected_at"],
         caption="resolve with: crm conflicts resolve ID --keep mine|theirs|VALUE",

@@ -331,6 +331,8 @@ class _Writer:
             if current is not None:
                 self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
                 self.report.rows_deleted += 1
+                # Nothing is left to review on a deleted record.
+                mark_resolved_row(self.conn, tbl, row_id, "deleted")
             return
         if current is None:
             # Revived, or left out before (a deleted customer): the whole record comes
@@ -474,6 +476,13 @@ def mark_resolved(conn: sqlite3.Connection, conflict_id: int, resolution: str) -
     conn.execute(
         "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = ? WHERE id = ?",
         (resolution, conflict_id),
+    )
+
+
+def mark_resolved_row(conn: sqlite3.Connection, tbl: str, row_id: str, resolution: str) -> None:
+    conn.execute(
+        "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = ? "
+        "WHERE tbl = ? AND row_id = ? AND resolved_at IS NULL", (resolution, tbl, row_id),
     )
 
 

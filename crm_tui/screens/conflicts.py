@@ -58,7 +58,7 @@ class ConflictsScreen(CrmScreen):
         table = self.query_one(DataTable)
         table.clear()
         for r in rows:
-            table.add_row(str(r["id"]), f"{r['tbl']} {r['row_id'][:10]}", r["field"], _value(r["mine"]),
+            table.add_row(str(r["id"]), r["record"], r["field"], _value(r["mine"]),
                           _value(r["theirs"]), f"{r['winner_rep']} / {r['loser_rep']}",
                           (r["detected_at"] or "")[:16].replace("T", " "), key=str(r["id"]))
         self.query_one("#conflicts-empty", Static).update(
