@@ -21,7 +21,7 @@ from crm_tui.sync.client import SyncClient
 from crm_tui.sync.protocol import PROTOCOL_HEADER, WireChange
 from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
-from crm_tui.sync.server.store import SequenceGap, Store
+from crm_tui.sync.server.store import ChangeMismatch, SequenceGap, Store
 
 BASE = "http://testserver"
 
@@ -69,6 +69,8 @@ def test_store_push_is_idempotent_and_gapless(store: Store) -> None:
         store.push("wang", "n1", [WireChange(**change(6))])
     assert gap.value.expected == 5
     assert store.count() == 4 and store.acked_seq("n1") == 4
+    with pytest.raises(ChangeMismatch):  # the same number, another change: a restored database
+        store.push("wang", "n1", [WireChange(**change(2, hlc=batch[1].hlc + 1))])
 
 
 def test_store_pull_pages_by_cursor_below_watermark(store: Store) -> None:
@@ -238,3 +240,23 @@ def test_deleting_a_record_settles_its_conflicts(http: TestClient, tmp_path: Pat
     Sync(b).run(client(http, "tok-li"))
     assert Sync(b).conflicts() == []
     assert Sync(b).conflicts(include_resolved=True)[0]["resolution"] == "deleted"
+
+
+def test_a_database_restored_from_backup_is_stopped_not_silently_lost(http: TestClient, tmp_path: Path) -> None:
+    import shutil
+
+    a = Crm(tmp_path / "a.db", rep="wang")
+    a.customers.create({"name": "一"})
+    Sync(a).run(client(http, "tok-wang"))
+    a.close()
+    shutil.copy(tmp_path / "a.db", tmp_path / "backup.db")
+    a = Crm(tmp_path / "a.db")
+    a.customers.create({"name": "二"})
+    Sync(a).run(client(http, "tok-wang"))
+    a.close()
+    restored = Crm(tmp_path / "backup.db")
+    restored.customers.create({"name": "三"})  # reuses the number of "二"
+    with pytest.raises(SyncError) as exc:
+        Sync(restored).run(client(http, "tok-wang"))
+    assert exc.value.code == "replica_behind" and "backup" in str(exc.value)
+    assert Sync(restored).status()["pending"] == 1

@@ -199,6 +199,16 @@ class Sync:
             if result.acked_seq < batch[-1]["node_seq"]:
                 raise SyncError(f"the server acknowledged up to {result.acked_seq}, "
                                 f"not {batch[-1]['node_seq']}; try again")
+            with self.lock:
+                own_last = self.crm.replica["seq"]
+            if result.acked_seq > own_last:
+                # The server holds changes of ours this database no longer has: it was
+                # restored from a backup or copied. Our new changes reuse their numbers
+                # and would be taken for duplicates, so stop before anything is lost.
+                raise SyncError(
+                    f"this database is behind what it already sent to the server (change {own_last} here, "
+                    f"{result.acked_seq} on the server): was it restored from a backup or copied? Keep it "
+                    "aside and sync a fresh database to get your data back", "replica_behind")
             acked = result.acked_seq
             with self.lock:
                 sql.set_pushed(self.conn, acked)

@@ -29,6 +29,7 @@ NODE_TAKEN = "node_taken"
 BAD_REQUEST = "bad_request"
 TOO_LARGE = "too_large"
 RATE_LIMITED = "rate_limited"
+REPLICA_BEHIND = "replica_behind"
 
 
 class WireChange(BaseModel):

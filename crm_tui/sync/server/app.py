@@ -28,6 +28,7 @@ from crm_tui.sync.protocol import (
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     RATE_LIMITED,
+    REPLICA_BEHIND,
     SEQUENCE_GAP,
     TOO_LARGE,
     VERSION_MISMATCH,
@@ -38,7 +39,7 @@ from crm_tui.sync.protocol import (
     PushRequest,
     PushResult,
 )
-from crm_tui.sync.server.store import NodeTaken, RepInfo, SequenceGap, Store, StoreError
+from crm_tui.sync.server.store import ChangeMismatch, NodeTaken, RepInfo, SequenceGap, Store, StoreError
 
 
 def hash_token(token: str) -> str:
@@ -151,6 +152,9 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
             out = store.push(rep.name, body.node, body.changes)
         except SequenceGap as exc:
             raise ProtocolError(SEQUENCE_GAP, str(exc), 409, expected_seq=exc.expected) from None
+        except ChangeMismatch as exc:
+            raise ProtocolError(REPLICA_BEHIND, f"{exc}: this database was restored from a backup or copied; "
+                                "keep it aside and sync a fresh database", 409) from None
         except NodeTaken as exc:
             raise ProtocolError(NODE_TAKEN, str(exc), 403) from None
         except StoreError as exc:

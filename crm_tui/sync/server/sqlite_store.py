@@ -15,6 +15,7 @@ from pathlib import Path
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.store import (
     ROLES,
+    ChangeMismatch,
     NodeTaken,
     Page,
     PushOutcome,
@@ -145,6 +146,8 @@ class SqliteStore(Store):
                     last = row[1]
                 fresh = [c for c in ordered if c.node_seq > last]
                 duplicates = len(ordered) - len(fresh)
+                if duplicates:
+                    self._check_duplicates(node, ordered[:duplicates])
                 expected = last + 1
                 for change in fresh:
                     if change.node_seq != expected:
@@ -166,6 +169,15 @@ class SqliteStore(Store):
                 conn.execute("ROLLBACK")
                 raise
         return PushOutcome(len(fresh), duplicates, last)
+
+    def _check_duplicates(self, node: str, changes: Sequence[WireChange]) -> None:
+        held = dict(self._conn.execute(
+            "SELECT node_seq, hlc FROM log WHERE node = ? AND node_seq BETWEEN ? AND ?",
+            (node, changes[0].node_seq, changes[-1].node_seq)))
+        for c in changes:
+            if held.get(c.node_seq, c.hlc) != c.hlc:
+                raise ChangeMismatch(
+                    f"change {c.node_seq} of node {node} is not the one the server holds under that number")
 
     def acked_seq(self, node: str) -> int:
         with self._lock:

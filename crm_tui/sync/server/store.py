@@ -34,6 +34,11 @@ class SequenceGap(StoreError):
         self.expected = expected
 
 
+class ChangeMismatch(StoreError):
+    """A change re-sent under a (node, node_seq) the store holds with another stamp:
+    the laptop's database went back in time (restored, copied) and reuses numbers."""
+
+
 class NodeTaken(StoreError):
     """A node id already bound to another rep."""
 
@@ -91,9 +96,9 @@ class Store(ABC):
     @abstractmethod
     def push(self, rep: str, node: str, changes: Sequence[WireChange]) -> PushOutcome:
         """Append a node's changes in one transaction, each (node, node_seq) once.
-        Changes already held are counted as duplicates; a batch that does not
-        continue the node's sequence raises SequenceGap; a node bound to another
-        rep raises NodeTaken."""
+        Changes already held are counted as duplicates (and must carry the stamp
+        held, else ChangeMismatch); a batch that does not continue the node's
+        sequence raises SequenceGap; a node bound to another rep raises NodeTaken."""
 
     @abstractmethod
     def acked_seq(self, node: str) -> int:
