@@ -31,7 +31,7 @@ def build(crm: Crm, customers: int, orders: int, seed: int = 7) -> None:
     ids = [f"C{i:09d}" for i in range(customers)]
     conn.executemany(
         "INSERT INTO customers (id, owner, created_at, updated_at, name, region) VALUES (?, ?, ?, ?, ?, ?)",
-        ((cid, f"rep{i % 20}", "2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z", f"customer {i}",
+        ((cid, "bench", "2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z", f"customer {i}",
           f"region {i % 7}") for i, cid in enumerate(ids)))
     # Skewed activity: a few customers order a lot (Pareto-like), many rarely, some never.
     weights = [rnd.paretovariate(1.2) if rnd.random() > 0.1 else 0.0 for _ in ids]

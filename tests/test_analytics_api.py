@@ -58,6 +58,15 @@ def test_classification_by_hand(crm: Crm, book: dict[str, str]) -> None:
         "F": ("loyal", "stability", "A", True),
     }
     assert "3 x the usual 31.0-day interval" in classes["D"].reasons["status"]
+    # stored on the customers of this replica's rep (wang: A B E); li's laptop stores C D F
+    stored = crm.customers.get(book["B"])
+    assert (stored["status"], stored["lifecycle_stage"], stored["tier"]) == ("churned", "decline", "A")
+    assert crm.customers.get(book["D"])["status"] is None
+
+
+def test_a_replica_without_a_rep_stores_every_class(crm: Crm, book: dict[str, str]) -> None:
+    crm.set_rep("")
+    analytics(crm).classify_customers()
     stored = crm.customers.get(book["D"])
     assert (stored["status"], stored["lifecycle_stage"], stored["tier"]) == ("churned", "decline", "B")
 
@@ -65,7 +74,7 @@ def test_classification_by_hand(crm: Crm, book: dict[str, str]) -> None:
 def test_storing_writes_only_what_changed(crm: Crm, book: dict[str, str]) -> None:
     an = analytics(crm)
     _, changed = an.reclassify()
-    assert changed == 6
+    assert changed == 3  # wang's customers A B E
     before = len(crm.changes(table="customers"))
     _, changed = an.reclassify()
     assert changed == 0

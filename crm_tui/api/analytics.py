@@ -96,8 +96,8 @@ class Analytics:
     def classify_customers(self, *, today: dt.date | None = None, store: bool = True,
                            facts: list[CustomerFacts] | None = None) -> list[Classification]:
         """Classify every customer. With `store`, write the effective status, stage
-        and tier to the customers whose stored values differ, in one transaction;
-        unchanged customers are not touched, so a rerun logs no changes."""
+        and tier to this rep's customers whose stored values differ, in one
+        transaction; unchanged customers are not touched, so a rerun logs nothing."""
         facts = facts if facts is not None else self.facts(today)
         with self.crm.lock:
             overrides = sql.overrides(self.crm.conn)
@@ -113,11 +113,17 @@ class Analytics:
         return classes, changed
 
     def _store(self, classes: Iterable[Classification], *, dry_run: bool = False) -> int:
+        """Write what changed. Only the customers of this replica's rep (or of no rep)
+        are written: the owner's laptop keeps their classes, so a manager's replica
+        holding everyone's customers does not race the reps' own laptops over the same
+        fields (which sync would report as conflicts) and sees theirs after a sync."""
         with self.crm.lock:
             stored = sql.stored_classes(self.crm.conn)
+            rep = self.crm.replica["rep"]
             now = utc_now()
             changed = [(c.status, c.lifecycle_stage, c.tier, now, c.customer_id) for c in classes
-                       if stored.get(c.customer_id) != (c.status, c.lifecycle_stage, c.tier)]
+                       if (not rep or c.facts.owner in (rep, ""))
+                       and stored.get(c.customer_id) != (c.status, c.lifecycle_stage, c.tier)]
             if changed and not dry_run:
                 with transaction(self.crm.conn):
                     sql.write_classes(self.crm.conn, changed)
@@ -239,7 +245,8 @@ class Analytics:
         with self.crm.lock:
             sent = sql.sent_greeting_notes(self.crm.conn, (day - dt.timedelta(days=s.greeting_days)).isoformat())
         facts = facts if facts is not None else self.facts(day, rep=rep)
-        return greetings(facts, day, s, holiday=holiday, sent=sent)
+        churned = {c.customer_id for c in self.classify_customers(store=False, facts=facts) if c.status == "churned"}
+        return greetings(facts, day, s, holiday=holiday, sent=sent, churned=churned)
 
     def mark_greetings_sent(self, items: Iterable[Greeting], *, channel: str = "wechat") -> list[Record]:
         """Log one greeting visit per item, all in one transaction through the visits

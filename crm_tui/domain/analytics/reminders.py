@@ -181,11 +181,13 @@ class Greeting:
 
 
 def greetings(customers: Iterable[CustomerFacts], today: dt.date, settings: AnalyticsSettings, *,
-              holiday: str | None = None, sent: Collection[tuple[str, str]] = ()) -> list[Greeting]:
+              holiday: str | None = None, sent: Collection[tuple[str, str]] = (),
+              churned: Collection[str] | None = None) -> list[Greeting]:
     """Greetings due from today to today + greeting_days: every holiday of the
     calendar for every customer who has not churned, and each customer's birthday.
     `holiday` keeps one occasion (a holiday name, or "birthday"); `sent` holds
-    (customer id, note) pairs already logged, which are left out."""
+    (customer id, note) pairs already logged, which are left out; `churned` holds
+    the ids of churned customers (by default, the stored status says)."""
     end = today + dt.timedelta(days=settings.greeting_days)
     wanted = holiday.strip().lower() if holiday else None
     occasions = [Occasion(h.name, d, "holiday") for h in settings.holidays
@@ -193,7 +195,7 @@ def greetings(customers: Iterable[CustomerFacts], today: dt.date, settings: Anal
     sent_set = set(sent)
     out = []
     for f in customers:
-        if f.status != "churned":
+        if (f.id not in churned) if churned is not None else (f.status != "churned"):
             for occ in occasions:
                 out.append(Greeting(f.id, f.name, occ.name, occ.date, "holiday_greeting", greeting_note(occ)))
         if wanted in (None, "birthday"):
