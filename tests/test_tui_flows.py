@@ -379,3 +379,22 @@ async def test_dashboard_and_conflicts_are_reachable(seeded: Crm) -> None:
         await pilot.press("escape", "f2")
         await settle(pilot)
         assert isinstance(app.screen, CustomersScreen)
+
+
+async def test_delete_customer_asks_then_deletes(seeded: Crm) -> None:
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await search(pilot, "王芳")
+        await pilot.press("enter", "delete")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert seeded.customers.count() == 3
+        await pilot.press("delete")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert seeded.customers.count() == 2 and not seeded.customers.list(search="王芳")
+        assert table(app).total == 0

@@ -13,7 +13,7 @@ from crm_tui.api import Record
 from crm_tui.domain.entities import CUSTOMER
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmScreen
-from crm_tui.screens.modals import FilterScreen, customer_filters
+from crm_tui.screens.modals import ConfirmScreen, FilterScreen, customer_filters
 from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import customer_columns
@@ -37,6 +37,7 @@ class CustomersScreen(CrmScreen):
         Binding("v", "log_visit", "key.log_visit", id="customers.visit"),
         Binding("c", "new_complaint", "key.new_complaint", id="customers.complaint"),
         Binding("o", "new_order", "key.new_order", id="customers.order"),
+        Binding("delete", "delete", "key.delete", id="customers.delete"),
         Binding("escape", "escape", show=False),
     ]
 
@@ -226,6 +227,18 @@ class CustomersScreen(CrmScreen):
         if (record := self._selected()) is not None:
             # The list holds the whole record, so the form opens without a round trip.
             customer_form(self.app, record, self._after_save)
+
+    def action_delete(self) -> None:
+        record = self._selected()
+        if record is None:
+            return
+        crm = self.crm
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_db(lambda: crm.customers.delete(record["id"]), lambda _: self.reload(keep_cursor=True))
+
+        self.app.push_screen(ConfirmScreen(t("customers.delete_question", name=record["name"])), answered)
 
     def action_log_visit(self) -> None:
         if (record := self._selected()) is not None:

@@ -18,6 +18,7 @@ from crm_tui.api.history import field_history
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, ORDER
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmScreen
+from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
 from crm_tui.widgets.tables import visit_cells, visit_headers
 from crm_tui.widgets.title_bar import TitleBar
@@ -70,6 +71,7 @@ class CustomerScreen(CrmScreen):
         Binding("v", "log_visit", "key.log_visit", id="detail.visit"),
         Binding("c", "new_complaint", "key.new_complaint", id="detail.complaint"),
         Binding("o", "new_order", "key.new_order", id="detail.order"),
+        Binding("delete", "delete", "key.delete_row", id="detail.delete"),
         Binding("right_square_bracket", "tab(1)", "key.next_tab", id="detail.next_tab"),
         Binding("left_square_bracket", "tab(-1)", "key.prev_tab", id="detail.prev_tab"),
     ]
@@ -173,6 +175,26 @@ class CustomerScreen(CrmScreen):
     def action_new_order(self) -> None:
         if self.file:
             order_form(self.app, self.file.customer, self._saved)
+
+    def action_delete(self) -> None:
+        """Delete the visit, complaint or order under the cursor of the open tab."""
+        if self.file is None:
+            return
+        tab = self.query_one(TabbedContent).active
+        records = {"visits": self.file.visits, "complaints": self.file.complaints, "orders": self.file.orders}.get(tab)
+        if not records:
+            return
+        table = self.query_one(f"#{tab}-table", DataTable)
+        if not 0 <= table.cursor_row < len(records):
+            return
+        record = records[table.cursor_row]
+        api = self.crm.records(tab)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_db(lambda: api.delete(record["id"]), self.reload)
+
+        self.app.push_screen(ConfirmScreen(t("detail.delete_question", kind=t(f"detail.{tab}"))), answered)
 
     def _saved(self, record: Record | None) -> None:
         if record is not None:

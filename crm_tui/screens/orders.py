@@ -13,7 +13,7 @@ from crm_tui.api import Record
 from crm_tui.api.names import with_customer_names
 from crm_tui.i18n import t
 from crm_tui.screens.base import CrmScreen
-from crm_tui.screens.modals import CustomerPicker
+from crm_tui.screens.modals import ConfirmScreen, CustomerPicker
 from crm_tui.screens.record_forms import order_form
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import order_columns
@@ -28,6 +28,7 @@ class OrdersScreen(CrmScreen):
         Binding("n", "new", "key.new_order", id="orders.new"),
         Binding("e", "edit", "key.edit", id="orders.edit"),
         Binding("c", "customer", "key.open_customer", id="orders.customer"),
+        Binding("delete", "delete", "key.delete", id="orders.delete"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -91,6 +92,19 @@ class OrdersScreen(CrmScreen):
         crm, app = self.crm, self.app
         self.run_db(lambda: crm.customers.get(record["customer_id"]),
                     lambda customer: order_form(app, customer, self._saved, record=record))
+
+    def action_delete(self) -> None:
+        record = self.table.cursor_record
+        if record is None:
+            return
+        crm = self.crm
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_db(lambda: crm.orders.delete(record["id"]), lambda _: self.reload(keep_cursor=True))
+
+        question = t("orders.delete_question", product=record["product"], name=record.get("customer_name", ""))
+        self.app.push_screen(ConfirmScreen(question), answered)
 
     def action_customer(self) -> None:
         record = self.table.cursor_record
