@@ -158,7 +158,9 @@ class FilterScreen(CrmModal[dict[str, str] | None]):
     DEFAULT_CSS = """
     FilterScreen { align: center middle; }
     FilterScreen > Vertical { width: 70; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 0 1; }
-    FilterScreen Label { padding: 1 0 0 0; }
+    FilterScreen .filter-row { height: auto; padding: 1 0 0 0; }
+    FilterScreen .filter-row Label { width: 14; }
+    FilterScreen .filter-row Input, FilterScreen .filter-row Select { width: 1fr; }
     FilterScreen Horizontal { height: auto; padding: 1 0 0 0; }
     FilterScreen Button { margin: 0 2 0 0; }
     """
@@ -174,18 +176,19 @@ class FilterScreen(CrmModal[dict[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(t("filter.title"), classes="title")
-            with VerticalScroll():
-                for name in FILTER_FIELDS:
-                    label = t("filter.tag") if name == "tags" else field_label(CUSTOMER, name)
+            yield Static(t("filter.title"), id="filter-title")
+            for name in FILTER_FIELDS:
+                label = t("filter.tag") if name == "tags" else field_label(CUSTOMER, name)
+                value = self.current.get(name, "")
+                with Horizontal(classes="filter-row"):
                     yield Label(label)
-                    value = self.current.get(name, "")
                     if name in ("status", "tier"):
                         f = CUSTOMER.field(name)
                         yield Select([(choice_label(CUSTOMER, name, c), c) for c in f.choices],
-                                     value=value or Select.NULL, id=f"filter-{name}", prompt=t("filter.any"))
+                                     value=value or Select.NULL, id=f"filter-{name}", prompt=t("filter.any"),
+                                     compact=True)
                     else:
-                        yield Input(value, id=f"filter-{name}", placeholder=t("filter.any"))
+                        yield Input(value, id=f"filter-{name}", placeholder=t("filter.any"), compact=True)
             with Horizontal():
                 yield Button(t("filter.apply"), variant="primary", id="apply")
                 yield Button(t("filter.clear"), id="clear")
