@@ -9,6 +9,7 @@ conflicts table (checked against the true causal order, read from the logs)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from crm_tui.api import Crm
+from crm_tui.api import Crm, NotFound
 from crm_tui.api.sync import Crash, Hooks, Sync, SyncError
 from crm_tui.db.capture import LOCAL_ONLY_COLUMNS
 from crm_tui.db.migrations import SYNCED_TABLES
@@ -89,6 +90,7 @@ class World:
             self.replicas.append(Crm(tmp / f"r{i}.db", rep=f"rep{i}"))
             self.transports.append(FlakyTransport(self.inner, random.Random(seed * 100 + i), 0.06))
         self.refusals: dict[str, int] = {}
+        self.resolved = 0
         self.crashes = 0
 
     def client(self, i: int, flaky: bool = True) -> SyncClient:
@@ -121,6 +123,15 @@ class World:
             else:
                 crm.orders.create({"customer_id": cid, "ordered_at": "2025-03-01", "product": "茶",
                                    "amount": rng.randint(1, 9) * 100})
+        elif roll < 0.45:
+            # Review a conflict now and then: the choice is a change that syncs too.
+            syncer = Sync(crm)
+            open_ones = syncer.conflicts()
+            if open_ones:
+                pick = rng.choice(open_ones)
+                with contextlib.suppress(NotFound):  # its record was deleted here meanwhile
+                    syncer.resolve(pick["id"], rng.choice(["mine", "theirs"]))
+                self.resolved += 1
         elif roll < 0.93:
             table = rng.choice(["customers", "customers", "visits", "orders"])
             ids = self.live(crm, table)
@@ -247,7 +258,7 @@ def test_random_work_with_faults_converges(tmp_path: Path, seed: int) -> None:
         else:
             world.work(i)
     assert world.refusals.get("clock_ahead", 0) > 0
-    assert world.crashes > 0
+    assert world.crashes > 0 and world.resolved > 0
     faults = {k: sum(t.faults[k] for t in world.transports) for k in world.transports[0].faults}
     assert all(v > 0 for v in faults.values()), faults
 
