@@ -102,3 +102,9 @@ def test_complaint_pareto_is_consistent(counts: dict[str, int]) -> None:
         vital = [r["vital"] for r in rows]
         assert vital == sorted(vital, reverse=True)  # the vital few come first
         assert vital[0]
+
+
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=80), st.booleans())
+def test_the_one_walk_scores_match_the_searched_ones(values: list[int], lower_better: bool) -> None:
+    q = Quintiles(values, lower_is_better=lower_better)
+    assert q.scores() == {x: q.score(x) for x in values}
