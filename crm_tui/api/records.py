@@ -128,6 +128,8 @@ class Records:
             raise ValidationError.one("order", f"{name!r} is not a field of a {self.entity.name}")
         sql_type = self.entity.field(name).sql_type if name in self.entity.field_names else "TEXT"
         collate = " COLLATE NOCASE" if sql_type == "TEXT" else ""
+        if f"{name}{collate}" == self.entity.default_order and not desc:
+            return None  # the default order, which an index may serve
         return f'"{name}"{collate}{" DESC" if desc else ""}'
 
     # -- writing -----------------------------------------------------------------
