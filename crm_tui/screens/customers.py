@@ -132,6 +132,8 @@ class CustomersScreen(CrmScreen):
 
     def update_status(self) -> None:
         parts = [t("customers.count", shown=f"{self.matching or 0:,}", total=f"{self.total_all or 0:,}")]
+        if not self.total_all:
+            parts.append(t("customers.empty_hint"))
         if self.filter_values:
             described = []
             for name, value in self.filter_values.items():
