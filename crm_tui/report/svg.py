@@ -27,6 +27,7 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str, width: int = 64
     n = max(len(items), 1)
     slot = (width - left - 10) / n
     peak = max((v for _, v in items), default=0) or 1
+    step = -(-n // 12)  # label at most 12 bars, so a long period's months do not overlap
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" {FONT}>',
              f'<title>{escape(title)}</title>',
@@ -38,6 +39,8 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str, width: int = 64
         y = height - bottom - h
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{BAR}">'
                      f'<title>{escape(name)}: {value:,.2f}</title></rect>')
+        if i % step:
+            continue
         parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{y - 3:.1f}" text-anchor="middle">{_short(value)}</text>')
         parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{height - bottom + 14}" text-anchor="middle">'
                      f'{escape(name)}</text>')
