@@ -92,7 +92,7 @@ class CrmApp(App[None]):
         if isinstance(keys, Mapping) and keys:
             self.set_keymap({str(k): str(v) for k, v in keys.items()})
         if self.config_error:
-            self.notify(self.config_error, title=t("error.title"), severity="error", timeout=10)
+            self.notify(self.config_error, title=t("error.title"), severity="error", timeout=10, markup=False)
 
     def on_unmount(self) -> None:
         if self._owns_crm:

@@ -398,3 +398,38 @@ async def test_delete_customer_asks_then_deletes(seeded: Crm) -> None:
         await settle(pilot)
         assert seeded.customers.count() == 2 and not seeded.customers.list(search="王芳")
         assert table(app).total == 0
+
+
+async def test_brackets_in_user_text_are_shown_not_parsed(crm: Crm) -> None:
+    odd = crm.customers.create({"name": "[b]Bad[/", "company": "[/x] Co", "notes": "[red]"})
+    crm.orders.create({"customer_id": odd["id"], "ordered_at": "2026-01-02", "product": "[i]tea", "amount": 1})
+    app = make_app(crm)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table(app).cursor_record["name"] == "[b]Bad[/"
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        app.screen.query_one("#filter-region").focus()
+        await type_text(pilot, "[x")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "[x" in str(app.screen.query_one("#status-line").render())
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)
+        assert str(app.screen.query_one("#title").render()) == "[b]Bad[/ · [/x] Co"
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket", "f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "e")
+        await pilot.pause()
+        app.screen.query_one("#field-phone").focus()
+        await type_text(pilot, "[oops")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "phone" in app.screen.errors_shown()
+        assert app.is_running

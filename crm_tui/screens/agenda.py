@@ -103,7 +103,8 @@ class AgendaScreen(CrmScreen):
         agenda = self.app.agenda
 
         def done(_: Record) -> None:
-            self.app.notify(t("agenda.marked_done", name=follow_up.get("customer_name", "")), timeout=3)
+            self.app.notify(t("agenda.marked_done", name=follow_up.get("customer_name", "")), timeout=3,
+                            markup=False)
             self.reload()
 
         self.run_db(lambda: agenda.mark_done(follow_up["id"]), done)

@@ -81,7 +81,8 @@ class DbMixin:
             self.app.call_from_thread(callback, value)
 
     def show_error(self, exc: BaseException) -> None:
-        self.app.notify(describe_error(exc), title=t("error.title"), severity="error", timeout=8)
+        # markup=False: messages quote what the user typed, which may hold "[".
+        self.app.notify(describe_error(exc), title=t("error.title"), severity="error", timeout=8, markup=False)
 
 
 class CrmScreen(DbMixin, Screen):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Static, Tab, Tabs
@@ -124,7 +125,7 @@ class ComplaintsScreen(CrmScreen):
             first = (record.get("first_response_at") or "")[:16].replace("T", " ") or \
                 t("complaints.first_response_due", when=first_due[:16].replace("T", " "))
             text = f"{record.get('customer_name', '')} · {t('complaints.first_response')}: {first}"
-        self.query_one("#complaint-info", Static).update(text, layout=False)
+        self.query_one("#complaint-info", Static).update(Text(text), layout=False)
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab.id and event.tab.id.removeprefix("view-") != self.view:

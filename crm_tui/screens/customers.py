@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.widgets import Footer, Input, Static
 
 from crm_tui.api import Record
@@ -139,7 +140,7 @@ class CustomersScreen(CrmScreen):
             for name, value in self.filter_values.items():
                 label = t("filter.tag") if name == "tags" else field_label(CUSTOMER, name)
                 shown = choice_label(CUSTOMER, name, value) if name in ("status", "tier") else value
-                described.append(f"{label}={shown}")
+                described.append(f"{label}={escape(shown)}")
             parts.append(t("customers.filtered", filters=", ".join(described)))
         arrow = "▼" if self.sort_desc else "▲"
         parts.append(t("customers.sorted", field=field_label(CUSTOMER, self.sort) if self.sort in CUSTOMER.field_names

@@ -108,7 +108,7 @@ class CustomerScreen(CrmScreen):
         self.file = file
         c = file.customer
         title = c["name"] + (f" · {c['company']}" if c.get("company") else "")
-        self.query_one("#title", Static).update(title)
+        self.query_one("#title", Static).update(Text(title))
         self._profile(c)
         self._fill("visits-table", visit_headers(), [visit_cells(v) for v in file.visits], file.visits)
         self._fill("complaints-table",
@@ -134,7 +134,7 @@ class CustomerScreen(CrmScreen):
         table.add_column(style="bold", no_wrap=True, width=18)
         table.add_column(overflow="fold")
         for name in CUSTOMER.field_names:
-            table.add_row(field_label(CUSTOMER, name), show_value("customers", name, c.get(name)))
+            table.add_row(field_label(CUSTOMER, name), Text(show_value("customers", name, c.get(name))))
         for name in ("owner", "created_at", "updated_at", "id"):
             table.add_row(t(f"detail.{name}"), str(c.get(name) or ""))
         self.query_one("#profile-body", Static).update(table)
@@ -146,7 +146,8 @@ class CustomerScreen(CrmScreen):
         table.add_columns(*headers)
         for row, record in zip(rows, records, strict=True):
             key = record.get("id") or f"{record.get('hlc')}-{record.get('field')}"
-            table.add_row(*row, key=key)
+            # Text, not str: a DataTable reads str cells as markup, and users type "[".
+            table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row), key=key)
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
 

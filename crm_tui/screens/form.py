@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -86,9 +87,9 @@ class FormScreen(CrmModal[Record | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form-box"):
-            yield Static(self.title_text, id="form-title")
+            yield Static(self.title_text, id="form-title", markup=False)
             if self.context:
-                yield Static(self.context, id="form-context")
+                yield Static(self.context, id="form-context", markup=False)
             with VerticalScroll(id="form-fields"):
                 for name in self.field_names:
                     f = self.field(name)
@@ -165,21 +166,22 @@ class FormScreen(CrmModal[Record | None]):
     def save_failed(self, exc: BaseException) -> None:
         self.saving = False
         if not isinstance(exc, ValidationError):
-            self.app.notify(describe_error(exc, self.entity), title=t("error.title"), severity="error", timeout=8)
+            self.app.notify(describe_error(exc, self.entity), title=t("error.title"), severity="error", timeout=8,
+                            markup=False)
             return
         first: Widget | None = None
         elsewhere = []
         for err in exc.errors:
             if err.field in self.field_names:
                 error = self.query_one(f"#error-{err.field}", Static)
-                error.update(f"⚠ {err.reason}")
+                error.update(Text(f"⚠ {err.reason}"))
                 error.add_class("-shown")
                 first = first or self.query_one(f"#field-{err.field}")
             else:
                 elsewhere.append(err)
         if elsewhere:
             self.app.notify(describe_error(ValidationError(elsewhere), self.entity), title=t("error.title"),
-                            severity="error", timeout=8)
+                            severity="error", timeout=8, markup=False)
         if first is not None:
             first.focus()
             first.scroll_visible()
@@ -245,7 +247,7 @@ class FormScreen(CrmModal[Record | None]):
             self.app.notify(t("form.no_editor_here"), severity="warning")
             return
         except OSError as exc:
-            self.app.notify(t("form.editor_failed", editor=editor, message=str(exc)), severity="error")
+            self.app.notify(t("form.editor_failed", editor=editor, message=str(exc)), severity="error", markup=False)
             return
         finally:
             path.unlink(missing_ok=True)

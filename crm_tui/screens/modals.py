@@ -40,7 +40,7 @@ class ConfirmScreen(CrmModal[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question)
+            yield Label(self.question, markup=False)
             with Horizontal():
                 yield Button(f"{self.yes} (y)", variant="warning", id="yes")
                 yield Button(f"{self.no} (n)", variant="primary", id="no")
@@ -86,7 +86,7 @@ class HelpScreen(CrmModal[None]):
             seen.add((binding.action, binding.key))
             table.add_row(self.app.get_key_display(binding), binding.description, binding.id or "")
         with Vertical():
-            yield Static(t("help.title", screen=self.title_text), id="help-title")
+            yield Static(t("help.title", screen=self.title_text), id="help-title", markup=False)
             with VerticalScroll():
                 yield Static(table)
                 yield Static("\n" + t("help.rebind"), id="help-rebind")
@@ -115,7 +115,7 @@ class CustomerPicker(CrmModal[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.title_text, id="picker-title")
+            yield Static(self.title_text, id="picker-title", markup=False)
             yield Input(placeholder=t("customers.search_placeholder"), id="picker-search")
             yield RecordTable(customer_columns(compact=True), id="picker-table", page_size=50)
         yield Footer(compact=True)

@@ -8,6 +8,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 
 from crm_tui.i18n import t
 
@@ -52,5 +53,6 @@ class CrmCommands(Provider):
             return
         for c in customers:
             label = t("palette.customer", name=c["name"], company=c.get("company") or "")
-            yield Hit(0.9, label, partial(app.open_customer, c["id"]), text=label,
+            # Content, not str: a name may hold "[" and must not be read as markup.
+            yield Hit(0.9, Content(label), partial(app.open_customer, c["id"]), text=label,
                       help=" ".join(x for x in (c.get("phone") or c.get("mobile"), c.get("region")) if x))
