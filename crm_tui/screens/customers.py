@@ -3,8 +3,9 @@ of customers. Rows come a page at a time from the API into a line-API table."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
@@ -158,7 +159,7 @@ class CustomersScreen(CrmScreen):
         if event.input.id == "search":
             self.table.focus()
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         # Down from the search box goes to the list, as in a browser's search field.
         if event.key == "down" and self.focused is self.query_one("#search"):
             self.table.focus()

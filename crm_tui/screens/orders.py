@@ -59,12 +59,11 @@ class OrdersScreen(CrmScreen):
                 rows = crm.orders.list(order="-ordered_at", limit=limit, offset=offset)
                 return with_customer_names(crm, rows)  # type: ignore[return-value]
 
-        def first() -> tuple[list[Record], int, float]:
-            rows = fetch(0, table.page_size)
-            return rows, crm.orders.count(), 0.0
+        def first() -> tuple[list[Record], int]:
+            return fetch(0, table.page_size), crm.orders.count()
 
-        def shown(result: tuple[list[Record], int, float]) -> None:
-            rows, total, _ = result
+        def shown(result: tuple[list[Record], int]) -> None:
+            rows, total = result
             table.show(generation, rows, total=total, fetch=fetch)
             table.cursor = min(cursor, max(0, total - 1))
             self.query_one("#orders-count", Static).update(t("orders.count", count=f"{total:,}"), layout=False)
