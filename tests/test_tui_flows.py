@@ -433,3 +433,22 @@ async def test_brackets_in_user_text_are_shown_not_parsed(crm: Crm) -> None:
         await settle(pilot)
         assert "phone" in app.screen.errors_shown()
         assert app.is_running
+
+
+async def test_mouse_sorts_selects_and_opens(seeded: Crm) -> None:
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        grid = table(app)
+        # the Company column starts after " " + Name (14 cells) + " "
+        await pilot.click(RecordTable, offset=(17, 0))
+        await settle(pilot)
+        assert app.screen.sort == "company"
+        assert [r["company"] for r in grid.rows_loaded()] == ["Acme", "北方机械", "南方食品"]
+        await pilot.click(RecordTable, offset=(3, 2))
+        await pilot.pause()
+        assert grid.cursor == 1
+        await pilot.double_click(RecordTable, offset=(3, 3))
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)
+        assert app.screen.file is not None and app.screen.file.customer["company"] == "南方食品"
