@@ -3,6 +3,7 @@ Each expected figure is worked out in the comment beside it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -206,8 +207,6 @@ def test_greetings_and_mark_sent(crm: Crm, book: dict[str, str]) -> None:
 
 
 def test_mid_autumn_and_spring_festival_come_from_the_lunar_calendar(crm: Crm, book: dict[str, str]) -> None:
-    import datetime as dt
-
     from crm_tui.api.analytics import Analytics
 
     an = Analytics(crm, now=lambda: dt.datetime(2026, 9, 20, 9, 0))
@@ -314,3 +313,16 @@ def test_migration_3_upgrades_a_schema_2_database(tmp_path) -> None:
         assert [c["op"] for c in crm.changes(table="surveys")] == ["insert"]
         indexes = {r[1] for r in crm.conn.execute("PRAGMA index_list(orders)")}
         assert "orders_customer_amount" in indexes
+
+
+def test_satisfaction_follow_up_after_the_workflow_closes_a_complaint(crm: Crm, book: dict[str, str]) -> None:
+    # K2 (resolved) closed through the complaint workflow, then the follow-up planned
+    # on its result, as the workflow's close() is meant to do.
+    k2 = next(k for k in crm.complaints.list() if k["status"] == "resolved")
+    closed = crm.complaint_workflow.close(k2["id"])
+    visit = schedule_satisfaction_follow_up(crm, closed, days=5)
+    closed_day = closed["closed_at"][:10]
+    assert visit["next_action_date"] == (dt.date.fromisoformat(closed_day) + dt.timedelta(days=5)).isoformat()
+    assert visit["owner"] == "li"  # the complaint's rep follows up
+    pending = crm.agenda.follow_ups(horizon_days=30)
+    assert visit["id"] in {v["id"] for v in pending}
