@@ -102,7 +102,7 @@ def fill_store(store: SqliteStore, rows: list[tuple]) -> None:
 def new_world(tmp: Path, name: str) -> tuple[SqliteStore, TestClient]:
     store = SqliteStore(tmp / f"{name}.db")
     store.add_rep("src", "manager", hash_token("src"))
-    store.add_rep("bench", "rep", hash_token("bench"))
+    store.add_rep("bench", "manager", hash_token("bench"))
     return store, TestClient(create_app(store, max_offset_ms=10**12, rate=1e9))
 
 

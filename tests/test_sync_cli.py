@@ -52,8 +52,8 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("server did not start")
 
-    def add_rep(self, name: str) -> str:
-        result = runner.invoke(app, ["server", "add-rep", name, "--db", self.url_db, "--json"])
+    def add_rep(self, name: str, *options: str) -> str:
+        result = runner.invoke(app, ["server", "add-rep", name, *options, "--db", self.url_db, "--json"])
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)["token"]
 
@@ -87,10 +87,11 @@ class Rep:
 
 def test_two_reps_edit_offline_converge_and_resolve(server: Server, tmp_path: Path) -> None:
     wang, li = Rep(tmp_path, "wang"), Rep(tmp_path, "li")
-    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang"))
-    li.crm("login", "--server", server.url, "--token", server.add_rep("li"))
+    # Both cover the east territory: each sees the other's customers there.
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--territory", "east"))
+    li.crm("login", "--server", server.url, "--token", server.add_rep("li", "--territory", "east"))
 
-    cid = wang.json("customers", "add", "--name", "张伟", "--company", "华东贸易")["id"]
+    cid = wang.json("customers", "add", "--name", "张伟", "--company", "华东贸易", "--territory", "east")["id"]
     assert wang.json("sync")["pushed"] == 1
     assert li.json("sync")["pulled"] == 1
     assert li.json("customers", "show", cid)["name"] == "张伟"
@@ -160,7 +161,7 @@ def cursor_of(db: str) -> int:
 def test_kill_9_in_the_middle_of_a_large_pull(server: Server, tmp_path: Path) -> None:
     wang, li = Rep(tmp_path, "wang"), Rep(tmp_path, "li")
     wang.crm("login", "--server", server.url, "--token", server.add_rep("wang"))
-    li.crm("login", "--server", server.url, "--token", server.add_rep("li"))
+    li.crm("login", "--server", server.url, "--token", server.add_rep("li", "--role", "manager"))
     n = 30_000
     seed_customers(wang.env["CRM_DB"], n)
     assert wang.json("sync")["pushed"] == n

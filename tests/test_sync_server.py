@@ -36,8 +36,9 @@ STORES = [sqlite_store]  # the PostgreSQL store joins this list when it exists
 @pytest.fixture(params=STORES, ids=lambda f: f.__name__)
 def store(request: pytest.FixtureRequest, tmp_path: Path):
     s = request.param(tmp_path)
-    s.add_rep("wang", "rep", hash_token("tok-wang"))
-    s.add_rep("li", "rep", hash_token("tok-li"))
+    # Managers see every record; visibility of reps has its own test below.
+    s.add_rep("wang", "manager", hash_token("tok-wang"))
+    s.add_rep("li", "manager", hash_token("tok-li"))
     yield s
     s.close()
 
@@ -260,3 +261,46 @@ def test_a_database_restored_from_backup_is_stopped_not_silently_lost(http: Test
         Sync(restored).run(client(http, "tok-wang"))
     assert exc.value.code == "replica_behind" and "backup" in str(exc.value)
     assert Sync(restored).status()["pending"] == 1
+
+
+def test_reps_pull_their_customers_and_territories_managers_all(store: Store, tmp_path: Path) -> None:
+    store.add_rep("north", "rep", hash_token("tok-north"), ["north"])
+    store.add_rep("south", "rep", hash_token("tok-south"), ["south"])
+    store.add_rep("boss", "manager", hash_token("tok-boss"))
+    http = TestClient(create_app(store))
+    n, s, boss = (Crm(tmp_path / f"{x}.db") for x in ("n", "s", "boss"))
+    go = {n: "tok-north", s: "tok-south", boss: "tok-boss"}
+    for crm in (n, s, boss):
+        Sync(crm).run(client(http, go[crm]))  # learn the rep names first
+
+    c1 = n.customers.create({"name": "北一", "territory": "north"})
+    v1 = n.visits.create({"customer_id": c1["id"], "visited_at": "2025-01-02T09:00:00", "channel": "phone",
+                          "purpose": "visit"})
+    c3 = n.customers.create({"name": "北三", "territory": "south"})  # north owns it, in the south
+    c2 = s.customers.create({"name": "南二", "territory": "south"})
+    o2 = s.orders.create({"customer_id": c2["id"], "ordered_at": "2025-01-02", "product": "茶", "amount": 9})
+    for _ in range(2):
+        for crm in (n, s, boss):
+            Sync(crm).run(client(http, go[crm]))
+
+    def ids(crm: Crm, table: str) -> set[str]:
+        return {r["id"] for r in crm.records(table).list()}
+
+    assert ids(n, "customers") == {c1["id"], c3["id"]} and ids(n, "orders") == set()
+    assert ids(s, "customers") == {c2["id"], c3["id"]} and ids(s, "visits") == set()
+    assert ids(s, "orders") == {o2["id"]}
+    assert ids(boss, "customers") == {c1["id"], c2["id"], c3["id"]}
+    assert ids(boss, "visits") == {v1["id"]} and ids(boss, "orders") == {o2["id"]}
+
+    # The manager moves the north customer into the south territory: the south rep's
+    # next sync brings it with its whole past (the visit logged before the move).
+    boss.customers.update(c1["id"], {"territory": "south"})
+    Sync(boss).run(client(http, go[boss]))
+    Sync(s).run(client(http, go[s]))
+    assert ids(s, "customers") == {c1["id"], c2["id"], c3["id"]} and ids(s, "visits") == {v1["id"]}
+    assert s.customers.get(c1["id"]) == boss.customers.get(c1["id"])
+    assert s.conn.execute("SELECT count(*) FROM change_log").fetchone()[0] == \
+        s.conn.execute("SELECT count(DISTINCT node || ':' || node_seq) FROM change_log").fetchone()[0]
+    # The owner still sees it.
+    Sync(n).run(client(http, go[n]))
+    assert n.customers.get(c1["id"])["territory"] == "south"

@@ -85,7 +85,8 @@ class World:
         self.skew = [0] * n
         for i in range(n):
             token = f"token-{i}"
-            self.store.add_rep(f"rep{i}", "manager" if i == 0 else "rep", hash_token(token))
+            # Managers: every replica holds every record (visibility is tested apart).
+            self.store.add_rep(f"rep{i}", "manager", hash_token(token))
             self.tokens.append(token)
             self.replicas.append(Crm(tmp / f"r{i}.db", rep=f"rep{i}"))
             self.transports.append(FlakyTransport(self.inner, random.Random(seed * 100 + i), 0.06))

@@ -36,11 +36,11 @@ class Harness(App):
 
 def two_reps_in_conflict(tmp: Path) -> tuple[Crm, Crm, str]:
     store = SqliteStore(tmp / "server.db")
-    store.add_rep("wang", "rep", hash_token("w"))
-    store.add_rep("li", "rep", hash_token("l"))
+    store.add_rep("wang", "rep", hash_token("w"), ["east"])
+    store.add_rep("li", "rep", hash_token("l"), ["east"])
     http = TestClient(create_app(store))
     a, b = Crm(tmp / "a.db", rep="wang"), Crm(tmp / "b.db", rep="li")
-    cid = a.customers.create({"name": "张伟"})["id"]
+    cid = a.customers.create({"name": "张伟", "territory": "east"})["id"]
     Sync(a).run(SyncClient("http://testserver", "w", http=http))
     Sync(b).run(SyncClient("http://testserver", "l", http=http))
     a.customers.update(cid, {"notes": "wang's"})

@@ -222,10 +222,18 @@ class Sync:
         with self.lock:
             cursor = sql.state(self.conn)["cursor"]
         start = cursor
-        pages = 0
+        pages = resets = 0
         while max_pages is None or pages < max_pages:
             page = client.pull(node, cursor, limit)
             pages += 1
+            if page.get("reset") and resets < 3:
+                # Customers came into our view (reassigned to us, a territory added):
+                # their past is behind our cursor, so pull again from the start.
+                resets += 1
+                with self.lock:
+                    sql.reset_cursor(self.conn)
+                cursor = start = 0
+                continue
             batch = [Change(c["node"], c["node_seq"], c["hlc"], c["tbl"], c["row_id"], c["op"], c["data"],
                             c.get("old"), c.get("base"), c.get("rep", "")) for c in page["changes"]]
             if page["cursor"] < cursor:

@@ -56,12 +56,14 @@ def serve(
 @_store_errors
 def add_rep(
     name: Annotated[str, typer.Argument(help="The rep's name (as they sign changes).")],
-    role: Annotated[str, typer.Option(help="rep or manager.")] = "rep",
+    role: Annotated[str, typer.Option(help="rep (sees own customers and territories) or manager (sees all).")] = "rep",
+    territory: Annotated[list[str] | None, typer.Option(
+        help="A territory whose customers this rep sees; repeat for several.")] = None,
     db: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Add a rep and print their token. It is shown once; the server keeps only a hash."""
-    rep = admin.add_rep(db, name, role)
+    rep = admin.add_rep(db, name, role, territory or ())
     if json_out:
         print_json(rep)
         return
@@ -79,7 +81,8 @@ def list_reps(db: StoreOpt = None, json_out: JsonOpt = False) -> None:
     if json_out:
         print_json(reps)
     else:
-        print_table(reps, ["name", "role", "active", "created_at", "revoked_at"])
+        print_table([{**r, "territories": ", ".join(r["territories"])} for r in reps],
+                    ["name", "role", "territories", "active", "created_at", "revoked_at"])
 
 
 @server_app.command("revoke-rep")

@@ -87,6 +87,9 @@ class PullResult(BaseModel):
     # The commit watermark the pull read below; more is True while cursor < it.
     watermark: int
     more: bool
+    # Records came into the rep's view whose past is behind the cursor: pull again
+    # from 0 (changes already held are skipped as duplicates).
+    reset: bool = False
 
 
 class ErrorBody(BaseModel):

@@ -4,6 +4,7 @@ serve the app on uvicorn."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -34,23 +35,23 @@ def open_store(url: str | None = None) -> Store:
     raise StoreError(f"unknown store URL {url!r}; expected sqlite:///PATH")
 
 
-def add_rep(url: str | None, name: str, role: str = "rep") -> dict[str, Any]:
+def add_rep(url: str | None, name: str, role: str = "rep", territories: Sequence[str] = ()) -> dict[str, Any]:
     name = name.strip()
     if not name:
         raise StoreError("a rep needs a name")
     token = new_token()
     store = open_store(url)
     try:
-        rep = store.add_rep(name, role, hash_token(token))
+        rep = store.add_rep(name, role, hash_token(token), territories)
     finally:
         store.close()
-    return {**asdict(rep), "token": token}
+    return {**asdict(rep), "territories": list(rep.territories), "token": token}
 
 
 def list_reps(url: str | None) -> list[dict[str, Any]]:
     store = open_store(url)
     try:
-        return [{**asdict(r), "active": r.active} for r in store.list_reps()]
+        return [{**asdict(r), "territories": list(r.territories), "active": r.active} for r in store.list_reps()]
     finally:
         store.close()
 

@@ -163,7 +163,7 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
 
     @app.post("/v1/pull", response_model=PullResult)
     def pull(body: PullRequest, rep: Rep) -> Response:
-        page = store.pull(body.after, min(body.limit, MAX_PULL_LIMIT), exclude_node=body.node)
+        page = store.pull(body.after, min(body.limit, MAX_PULL_LIMIT), exclude_node=body.node, rep=rep)
         # Stored JSON goes out as is: a big pull is not decoded and re-encoded here.
         dumps = json.dumps
         items = [
@@ -172,9 +172,10 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
             f'"rep":{dumps(rp)}}}'
             for s, n, ns, h, t, r, op, d, o, b, rp in page.changes
         ]
-        more = page.cursor < page.watermark
+        more = page.cursor < page.watermark or page.reset
         text = (f'{{"changes":[{",".join(items)}],"cursor":{page.cursor},'
-                f'"watermark":{page.watermark},"more":{"true" if more else "false"}}}')
+                f'"watermark":{page.watermark},"more":{"true" if more else "false"},'
+                f'"reset":{"true" if page.reset else "false"}}}')
         return Response(text, media_type="application/json")
 
     return app

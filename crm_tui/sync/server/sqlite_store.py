@@ -15,6 +15,8 @@ from pathlib import Path
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.store import (
     ROLES,
+    SCOPE_FIELD,
+    SCOPE_TABLE,
     ChangeMismatch,
     NodeTaken,
     Page,
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS reps (
     role TEXT NOT NULL,
     token_hash TEXT NOT NULL UNIQUE,
     created_at TEXT NOT NULL,
-    revoked_at TEXT
+    revoked_at TEXT,
+    territories TEXT NOT NULL DEFAULT ''   -- comma separated
 );
 CREATE TABLE IF NOT EXISTS nodes (
     node TEXT PRIMARY KEY,
@@ -53,11 +56,32 @@ CREATE TABLE IF NOT EXISTS log (
     rep TEXT NOT NULL,
     pushed_by TEXT NOT NULL,
     received_at TEXT NOT NULL,
+    scope TEXT,                     -- the customer the record belongs to (visibility)
     UNIQUE (node, node_seq)
 );
+-- Visibility: which customer each record belongs to, each customer's owner and
+-- territory (last writer wins), and which customers each rep has been served.
+CREATE TABLE IF NOT EXISTS row_scope (
+    tbl TEXT NOT NULL, row_id TEXT NOT NULL, scope TEXT NOT NULL, PRIMARY KEY (tbl, row_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS customer_scope (
+    customer_id TEXT PRIMARY KEY,
+    owner TEXT, owner_hlc INTEGER NOT NULL DEFAULT 0,
+    territory TEXT, territory_hlc INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS customer_scope_owner ON customer_scope (owner);
+CREATE INDEX IF NOT EXISTS customer_scope_territory ON customer_scope (territory);
+CREATE TABLE IF NOT EXISTS served (
+    rep TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (rep, customer_id)
+) WITHOUT ROWID;
 """
 
 _COLUMNS = "server_seq, node, node_seq, hlc, tbl, row_id, op, data, old, base, rep"
+_REP = "name, role, created_at, revoked_at, territories"
+
+
+def _rep(row: Sequence) -> RepInfo:
+    return RepInfo(row[0], row[1], row[2], row[3], tuple(t for t in (row[4] or "").split(",") if t))
 
 
 def _now() -> str:
@@ -93,7 +117,7 @@ class SqliteStore(Store):
 
     # -- reps ------------------------------------------------------------------
 
-    def add_rep(self, name: str, role: str, token_hash: str) -> RepInfo:
+    def add_rep(self, name: str, role: str, token_hash: str, territories: Sequence[str] = ()) -> RepInfo:
         if role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         with self._lock:
@@ -101,18 +125,19 @@ class SqliteStore(Store):
             if row is not None and row[0] is None:
                 raise StoreError(f"rep {name!r} already exists; revoke-rep first to issue a new token")
             now = _now()
+            terr = ",".join(t.strip() for t in territories if t.strip())
             self._conn.execute(
-                "INSERT INTO reps (name, role, token_hash, created_at) VALUES (?, ?, ?, ?) "
+                "INSERT INTO reps (name, role, token_hash, created_at, territories) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash, "
-                "created_at = excluded.created_at, revoked_at = NULL",
-                (name, role, token_hash, now),
+                "created_at = excluded.created_at, revoked_at = NULL, territories = excluded.territories",
+                (name, role, token_hash, now, terr),
             )
-            return RepInfo(name, role, now)
+            return _rep((name, role, now, None, terr))
 
     def list_reps(self) -> list[RepInfo]:
         with self._lock:
-            rows = self._conn.execute("SELECT name, role, created_at, revoked_at FROM reps ORDER BY name").fetchall()
-        return [RepInfo(*r) for r in rows]
+            rows = self._conn.execute(f"SELECT {_REP} FROM reps ORDER BY name").fetchall()
+        return [_rep(r) for r in rows]
 
     def revoke_rep(self, name: str) -> bool:
         with self._lock:
@@ -123,10 +148,8 @@ class SqliteStore(Store):
 
     def rep_for_token(self, token_hash: str) -> RepInfo | None:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT name, role, created_at, revoked_at FROM reps WHERE token_hash = ?", (token_hash,)
-            ).fetchone()
-        return RepInfo(*row) if row else None
+            row = self._conn.execute(f"SELECT {_REP} FROM reps WHERE token_hash = ?", (token_hash,)).fetchone()
+        return _rep(row) if row else None
 
     # -- the log ---------------------------------------------------------------
 
@@ -155,12 +178,13 @@ class SqliteStore(Store):
                     expected += 1
                 if fresh:
                     now = _now()
+                    scopes = self._scopes(rep, fresh)
                     conn.executemany(
                         "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, "
-                        "pushed_by, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "pushed_by, received_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         # Attributed to the rep the token proves, not the name a laptop claims.
                         [(node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
-                          _json(c.base), rep, rep, now) for c in fresh],
+                          _json(c.base), rep, rep, now, scope) for c, scope in zip(fresh, scopes, strict=True)],
                     )
                     last = fresh[-1].node_seq
                     conn.execute("UPDATE nodes SET last_seq = ? WHERE node = ?", (last, node))
@@ -169,6 +193,39 @@ class SqliteStore(Store):
                 conn.execute("ROLLBACK")
                 raise
         return PushOutcome(len(fresh), duplicates, last)
+
+    def _scopes(self, rep: str, changes: Sequence[WireChange]) -> list[str | None]:
+        """The customer each change belongs to, keeping the visibility tables up to
+        date: a record's customer, each customer's owner and territory, and the
+        customers a rep created (they hold those already)."""
+        conn = self._conn
+        known: dict[tuple[str, str], str | None] = {}
+        scopes: list[str | None] = []
+        for c in changes:
+            key = (c.tbl, c.row_id)
+            if c.tbl == SCOPE_TABLE:
+                scope: str | None = c.row_id
+                if c.op == "insert":
+                    conn.execute("INSERT OR IGNORE INTO served VALUES (?, ?)", (rep, c.row_id))
+                for name in ("owner", "territory"):
+                    if name in c.data:
+                        conn.execute(
+                            f"INSERT INTO customer_scope (customer_id, {name}, {name}_hlc) VALUES (?, ?, ?) "
+                            f"ON CONFLICT (customer_id) DO UPDATE SET {name} = excluded.{name}, "
+                            f"{name}_hlc = excluded.{name}_hlc WHERE excluded.{name}_hlc > {name}_hlc",
+                            (c.row_id, c.data[name], c.hlc),
+                        )
+            elif c.data.get(SCOPE_FIELD):
+                scope = str(c.data[SCOPE_FIELD])
+                conn.execute("INSERT OR REPLACE INTO row_scope VALUES (?, ?, ?)", (c.tbl, c.row_id, scope))
+            elif key in known:
+                scope = known[key]
+            else:
+                row = conn.execute("SELECT scope FROM row_scope WHERE tbl = ? AND row_id = ?", key).fetchone()
+                scope = row[0] if row else None
+            known[key] = scope
+            scopes.append(scope)
+        return scopes
 
     def _check_duplicates(self, node: str, changes: Sequence[WireChange]) -> None:
         held = dict(self._conn.execute(
@@ -192,21 +249,48 @@ class SqliteStore(Store):
         # One writer: whatever a read transaction sees is committed, in order.
         return self._conn.execute("SELECT coalesce(max(server_seq), 0) FROM log").fetchone()[0]
 
-    def pull(self, after: int, limit: int, exclude_node: str | None = None) -> Page:
+    def pull(self, after: int, limit: int, exclude_node: str | None = None,
+             rep: RepInfo | None = None) -> Page:
+        scoped = rep is not None and rep.role != "manager"
         with self._lock:
             conn = self._conn
+            visible, params = "", []
+            if scoped:
+                assert rep is not None
+                visible = ("SELECT customer_id FROM customer_scope WHERE owner = ? "
+                           f"OR territory IN ({', '.join('?' * len(rep.territories))})")
+                params = [rep.name, *rep.territories]
+                if self._serve_new(rep.name, visible, params) and after > 0:
+                    return Page([], 0, self._watermark(), reset=True)
             conn.execute("BEGIN")  # one snapshot for the watermark and the page
             try:
                 mark = self._watermark()
+                where = "server_seq > ? AND server_seq <= ? AND node IS NOT ?"
+                if scoped:
+                    where += f" AND (scope IS NULL OR scope IN ({visible}))"
                 rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM log WHERE server_seq > ? AND server_seq <= ? "
-                    "AND node IS NOT ? ORDER BY server_seq LIMIT ?",
-                    (after, mark, exclude_node, limit),
+                    f"SELECT {_COLUMNS} FROM log WHERE {where} ORDER BY server_seq LIMIT ?",
+                    (after, mark, exclude_node, *params, limit),
                 ).fetchall()
             finally:
                 conn.execute("COMMIT")
         cursor = rows[-1][0] if len(rows) == limit else max(mark, after)
         return Page(rows, cursor, mark)
+
+    def _serve_new(self, rep: str, visible: str, params: list) -> bool:
+        """Note the customers that came into the rep's view; True if there were any."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = conn.execute(
+                f"INSERT OR IGNORE INTO served (rep, customer_id) SELECT ?, customer_id FROM ({visible})",
+                (rep, *params),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return cur.rowcount > 0
 
     def count(self) -> int:
         with self._lock:

@@ -20,6 +20,13 @@ from crm_tui.sync.protocol import WireChange
 
 ROLES = ("rep", "manager")
 
+# Visibility: a customer is the unit a rep may see. A manager pulls everything; a rep
+# pulls the customers they own or whose territory is one of theirs, with the records
+# that point to them (their `customer_id`). Records pointing to no customer are seen
+# by all.
+SCOPE_TABLE = "customers"
+SCOPE_FIELD = "customer_id"
+
 
 class StoreError(Exception):
     """A request the store refuses, with a message for the user."""
@@ -49,6 +56,7 @@ class RepInfo:
     role: str
     created_at: str
     revoked_at: str | None = None
+    territories: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -73,13 +81,16 @@ class Page:
     changes: list[StoredChange]
     cursor: int
     watermark: int
+    # Customers came into the rep's view whose past lies behind the cursor: pull
+    # again from 0 (what the client holds already is skipped as duplicates).
+    reset: bool = False
 
 
 class Store(ABC):
     server_id: str
 
     @abstractmethod
-    def add_rep(self, name: str, role: str, token_hash: str) -> RepInfo:
+    def add_rep(self, name: str, role: str, token_hash: str, territories: Sequence[str] = ()) -> RepInfo:
         """Register a rep (or give a revoked one a new token)."""
 
     @abstractmethod
@@ -109,9 +120,13 @@ class Store(ABC):
         """The commit watermark: every change at or below it is committed."""
 
     @abstractmethod
-    def pull(self, after: int, limit: int, exclude_node: str | None = None) -> Page:
+    def pull(self, after: int, limit: int, exclude_node: str | None = None,
+             rep: RepInfo | None = None) -> Page:
         """Up to `limit` changes with after < server_seq <= watermark in server order,
-        leaving out `exclude_node`'s own. `cursor` is where the next pull starts."""
+        leaving out `exclude_node`'s own. `cursor` is where the next pull starts.
+        With a `rep` whose role is "rep", only the changes of records in their view
+        (see SCOPE_TABLE); when customers entered the view since the rep's last pull
+        and `after` > 0, an empty page with `reset` set."""
 
     @abstractmethod
     def count(self) -> int:
