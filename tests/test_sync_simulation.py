@@ -1,11 +1,13 @@
-"""A deterministic, seeded simulation of sync: five replicas and a server store, the
+"""A deterministic, seeded simulation of sync: six replicas (five managers who see
+everything, one rep who sees their own and the north's customers) and a server store, the
 real client code (`crm_tui.api.sync.Sync`) driving the real FastAPI app in process
 over an httpx transport that drops, duplicates and replays (reorders) messages.
 Random creates, edits and deletes; partial syncs; crashes between a push and its
 acknowledgement and between applying a pull and committing its cursor; skewed
-clocks. After a final full sync every replica must hold the same data, and every
-same-field write that lost to a write it did not see must be in each replica's
-conflicts table (checked against the true causal order, read from the logs)."""
+clocks. After a final full sync every manager's replica must hold the same data, the
+rep's replica exactly the part of it they may see, and every same-field write that
+lost to a write it did not see must be in each replica's conflicts table (checked
+against the true causal order, read from the logs)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from crm_tui.sync.server.sqlite_store import SqliteStore
 
 BASE = "http://testserver"
 HOUR = 3600 * 1000
+SCOPED_TERRITORY = "north"
 
 
 class FlakyTransport(httpx.BaseTransport):
@@ -72,7 +75,7 @@ class FlakyTransport(httpx.BaseTransport):
 
 
 class World:
-    def __init__(self, tmp: Path, seed: int, n: int = 5):
+    def __init__(self, tmp: Path, seed: int, n: int = 6):
         self.rng = random.Random(seed)
         self.server_shift = 0
         self.store = SqliteStore(tmp / "server.db")
@@ -85,8 +88,12 @@ class World:
         self.skew = [0] * n
         for i in range(n):
             token = f"token-{i}"
-            # Managers: every replica holds every record (visibility is tested apart).
-            self.store.add_rep(f"rep{i}", "manager", hash_token(token))
+            # Managers hold every record; the last replica is a rep who sees only the
+            # customers they own or that are in the north, with their records.
+            if i == n - 1:
+                self.store.add_rep(f"rep{i}", "rep", hash_token(token), [SCOPED_TERRITORY])
+            else:
+                self.store.add_rep(f"rep{i}", "manager", hash_token(token))
             self.tokens.append(token)
             self.replicas.append(Crm(tmp / f"r{i}.db", rep=f"rep{i}"))
             self.transports.append(FlakyTransport(self.inner, random.Random(seed * 100 + i), 0.06))
@@ -115,7 +122,8 @@ class World:
         roll = rng.random()
         customers = self.live(crm, "customers")
         if roll < 0.25 or not customers:
-            crm.customers.create({"name": f"客户{rng.randint(0, 999)}", "region": rng.choice(["华东", "华北"])})
+            crm.customers.create({"name": f"客户{rng.randint(0, 999)}", "region": rng.choice(["华东", "华北"]),
+                                  "territory": rng.choice([SCOPED_TERRITORY, "south"])})
         elif roll < 0.40:
             cid = rng.choice(customers)
             if rng.random() < 0.5:
@@ -186,6 +194,24 @@ def snapshot(crm: Crm) -> dict[str, list[tuple]]:
     for table in SYNCED_TABLES:
         cols = [r[1] for r in crm.conn.execute(f"PRAGMA table_info({table})") if r[1] not in LOCAL_ONLY_COLUMNS]
         out[table] = [tuple(r) for r in crm.conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY id")]
+    return out
+
+
+def visible_snapshot(crm: Crm, rep: str) -> dict[str, list[tuple]]:
+    """A manager's data as a rep should see it: their customers and their territory's,
+    with the records pointing to them."""
+    seen = "SELECT id FROM customers WHERE owner = ? OR territory = ?"
+    out = {}
+    for table in SYNCED_TABLES:
+        all_cols = [r[1] for r in crm.conn.execute(f"PRAGMA table_info({table})")]
+        cols = [c for c in all_cols if c not in LOCAL_ONLY_COLUMNS]
+        where, params = "", []
+        if table == "customers":
+            where, params = f" WHERE id IN ({seen})", [rep, SCOPED_TERRITORY]
+        elif "customer_id" in all_cols:
+            where, params = f" WHERE customer_id IN ({seen})", [rep, SCOPED_TERRITORY]
+        out[table] = [tuple(r) for r in crm.conn.execute(
+            f"SELECT {', '.join(cols)} FROM {table}{where} ORDER BY id", params)]
     return out
 
 
@@ -266,17 +292,23 @@ def test_random_work_with_faults_converges(tmp_path: Path, seed: int) -> None:
     world.server_shift = 2 * HOUR  # the server's clock catches up with the fast laptop
     world.full_sync()
 
-    snaps = [snapshot(crm) for crm in world.replicas]
+    *managers, scoped = world.replicas
+    snaps = [snapshot(crm) for crm in managers]
     assert sum(len(rows) for rows in snaps[0].values()) > 20
     for other in snaps[1:]:
         assert other == snaps[0]
-    # Every change is held once by the server and once by every replica.
+    # The rep holds exactly the managers' data as far as they may see it.
+    rep_view = snapshot(scoped)
+    assert rep_view == visible_snapshot(managers[0], scoped.replica["rep"])
+    assert 0 < len(rep_view["customers"]) < len(snaps[0]["customers"])
+    # Every change is held once by the server and once by every manager's replica.
     total = world.store.count()
     own = sum(crm.conn.execute("SELECT count(*) FROM change_log WHERE node = (SELECT node FROM replica)")
               .fetchone()[0] for crm in world.replicas)
     assert total == own
     for crm in world.replicas:
-        assert crm.conn.execute("SELECT count(*) FROM change_log").fetchone()[0] == total
+        count = crm.conn.execute("SELECT count(*) FROM change_log").fetchone()[0]
+        assert count == total if crm is not scoped else count < total
         assert Sync(crm).status()["pending"] == 0
         assert crm.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert crm.conn.execute("PRAGMA foreign_key_check").fetchall() == []
