@@ -201,23 +201,21 @@ class SqliteStore(Store):
         conn = self._conn
         known: dict[tuple[str, str], str | None] = {}
         scopes: list[str | None] = []
+        served: list[tuple[str, str]] = []
+        rows: list[tuple[str, str, str]] = []
+        owners: dict[str, list[tuple[str, object, int]]] = {"owner": [], "territory": []}
         for c in changes:
             key = (c.tbl, c.row_id)
             if c.tbl == SCOPE_TABLE:
                 scope: str | None = c.row_id
                 if c.op == "insert":
-                    conn.execute("INSERT OR IGNORE INTO served VALUES (?, ?)", (rep, c.row_id))
-                for name in ("owner", "territory"):
+                    served.append((rep, c.row_id))
+                for name, found in owners.items():
                     if name in c.data:
-                        conn.execute(
-                            f"INSERT INTO customer_scope (customer_id, {name}, {name}_hlc) VALUES (?, ?, ?) "
-                            f"ON CONFLICT (customer_id) DO UPDATE SET {name} = excluded.{name}, "
-                            f"{name}_hlc = excluded.{name}_hlc WHERE excluded.{name}_hlc > {name}_hlc",
-                            (c.row_id, c.data[name], c.hlc),
-                        )
+                        found.append((c.row_id, c.data[name], c.hlc))
             elif c.data.get(SCOPE_FIELD):
                 scope = str(c.data[SCOPE_FIELD])
-                conn.execute("INSERT OR REPLACE INTO row_scope VALUES (?, ?, ?)", (c.tbl, c.row_id, scope))
+                rows.append((c.tbl, c.row_id, scope))
             elif key in known:
                 scope = known[key]
             else:
@@ -225,6 +223,15 @@ class SqliteStore(Store):
                 scope = row[0] if row else None
             known[key] = scope
             scopes.append(scope)
+        conn.executemany("INSERT OR IGNORE INTO served VALUES (?, ?)", served)
+        conn.executemany("INSERT OR REPLACE INTO row_scope VALUES (?, ?, ?)", rows)
+        for name, found in owners.items():
+            conn.executemany(
+                f"INSERT INTO customer_scope (customer_id, {name}, {name}_hlc) VALUES (?, ?, ?) "
+                f"ON CONFLICT (customer_id) DO UPDATE SET {name} = excluded.{name}, "
+                f"{name}_hlc = excluded.{name}_hlc WHERE excluded.{name}_hlc > {name}_hlc",
+                found,
+            )
         return scopes
 
     def _check_duplicates(self, node: str, changes: Sequence[WireChange]) -> None:
