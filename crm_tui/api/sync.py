@@ -19,12 +19,13 @@ from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import entity
 from crm_tui.domain.search import customer_pinyin
 from crm_tui.domain.validation import ValidationError
-from crm_tui.sync.client import UNREACHABLE, SyncClient
+from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
 from crm_tui.sync.merge import Change
-from crm_tui.sync.protocol import BAD_TOKEN, SEQUENCE_GAP, Hello, ProtocolError
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
+    from crm_tui.sync.client import SyncClient
+    from crm_tui.sync.protocol import Hello
 
 PUSH_BATCH = 1000
 PULL_LIMIT = 2000
@@ -84,6 +85,8 @@ def login(server: str, token: str, *, check: bool = True, http: Any = None) -> d
         raise ValidationError.one("token", "is empty")
     info: dict[str, Any] = {"server": server, "checked": False}
     if check:
+        from crm_tui.sync.client import SyncClient  # httpx and pydantic: only when used
+
         with SyncClient(server, token, http=http) as client:
             try:
                 hello = client.hello()
@@ -101,6 +104,8 @@ def login(server: str, token: str, *, check: bool = True, http: Any = None) -> d
 
 
 def client_from_config(http: Any = None) -> SyncClient:
+    from crm_tui.sync.client import SyncClient  # httpx and pydantic: only when used
+
     sync_cfg = load_config().get("sync", {})
     if not isinstance(sync_cfg, dict) or not sync_cfg.get("server") or not sync_cfg.get("token"):
         raise ConfigError("not logged in to a sync server: run `crm login --server URL --token TOKEN`")

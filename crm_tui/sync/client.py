@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 
-from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, Hello, ProtocolError, PushResult
+from crm_tui.sync.errors import UNREACHABLE, ProtocolError
+from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, Hello, PushResult
 
-UNREACHABLE = "unreachable"
+__all__ = ["UNREACHABLE", "ProtocolError", "SyncClient"]
 
 
 class SyncClient:

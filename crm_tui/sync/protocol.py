@@ -13,6 +13,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+# Error codes and the error type live in `errors` (imported without pydantic).
+from crm_tui.sync.errors import (  # noqa: F401 - re-exported
+    BAD_REQUEST,
+    BAD_TOKEN,
+    CLOCK_AHEAD,
+    NODE_TAKEN,
+    RATE_LIMITED,
+    REPLICA_BEHIND,
+    SEQUENCE_GAP,
+    TOO_LARGE,
+    UNREACHABLE,
+    VERSION_MISMATCH,
+    ProtocolError,
+)
+
 PROTOCOL_VERSION = 1
 PROTOCOL_HEADER = "X-CRM-Protocol"
 
@@ -20,16 +35,6 @@ MAX_PUSH_BATCH = 2000
 MAX_PULL_LIMIT = 5000
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
-# Error codes: stable strings a client can act on.
-BAD_TOKEN = "bad_token"
-VERSION_MISMATCH = "version_mismatch"
-CLOCK_AHEAD = "clock_ahead"
-SEQUENCE_GAP = "sequence_gap"
-NODE_TAKEN = "node_taken"
-BAD_REQUEST = "bad_request"
-TOO_LARGE = "too_large"
-RATE_LIMITED = "rate_limited"
-REPLICA_BEHIND = "replica_behind"
 
 
 class WireChange(BaseModel):
@@ -96,14 +101,3 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     expected_seq: int | None = None
-
-
-class ProtocolError(Exception):
-    """An error the server answered with: a code, a message for the user, the status."""
-
-    def __init__(self, code: str, message: str, status: int = 400, expected_seq: int | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.expected_seq = expected_seq
