@@ -18,6 +18,7 @@ from crm_tui.api.agenda import Agenda
 from crm_tui.api.analytics import Analytics
 from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.records import NotFound, Record, Records, parse_filter
+from crm_tui.api.sync import Sync
 from crm_tui.config import default_rep, resolve_db_path
 from crm_tui.db import records as sql
 from crm_tui.db.connection import DatabaseError, DatabaseTooNew, open_database, transaction
@@ -50,6 +51,7 @@ class Crm:
         self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
         self.complaint_workflow = ComplaintWorkflow(self)  # acknowledge ... close, reopen
         self.analytics = Analytics(self)  # classification, RFM, KPIs, reminders, reports
+        self.sync = Sync(self)  # push, pull and merge with the server; conflicts
         self._index_script_writes()
 
     def records(self, table: str) -> Records:
