@@ -122,3 +122,10 @@ def test_broad_and_narrow_searches_page_the_same_way(crm: Crm, monkeypatch) -> N
         assert [r["id"] for r in crm.customers.list(search="13", order=order, limit=7, offset=5)] == ids
     assert crm.customers.count(search="13") == 31
     assert [r["name"] for r in crm.customers.list(search="zw", limit=5)] == ["张伟"]
+
+
+def test_chinese_names_sort_by_pinyin_among_english_ones(crm: Crm) -> None:
+    for name in ("张伟", "Bob", "安娜", "王芳", "alice", "丁一"):
+        crm.customers.create({"name": name})
+    assert [r["name"] for r in crm.customers.list()] == ["alice", "安娜", "Bob", "丁一", "王芳", "张伟"]
+    assert [r["name"] for r in crm.customers.list(order="-name")][0] == "张伟"

@@ -10,6 +10,7 @@ import pytest
 
 from crm_tui.api import Crm
 from crm_tui.app import CrmApp
+from crm_tui.domain.search import pinyin_key
 from crm_tui.screens.agenda import AgendaScreen
 from crm_tui.screens.complaints import ComplaintsScreen
 from crm_tui.screens.customers import CustomersScreen
@@ -340,7 +341,8 @@ async def test_filters_and_sorting(seeded: Crm) -> None:
         await pilot.press("ctrl+r")  # name, descending
         await settle(pilot)
         names = [r["name"] for r in table(app).rows_loaded()]
-        assert names == sorted(names, key=str.lower, reverse=True)
+        # Chinese names sort by their pinyin among the English ones
+        assert names == sorted(names, key=lambda n: pinyin_key(n) or n.lower(), reverse=True)
 
 
 async def test_errors_become_notifications_not_tracebacks(seeded: Crm) -> None:

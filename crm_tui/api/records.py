@@ -127,10 +127,10 @@ class Records:
         if name not in ("id", "owner", "created_at", "updated_at", *self.entity.field_names):
             raise ValidationError.one("order", f"{name!r} is not a field of a {self.entity.name}")
         sql_type = self.entity.field(name).sql_type if name in self.entity.field_names else "TEXT"
-        collate = " COLLATE NOCASE" if sql_type == "TEXT" else ""
-        if f"{name}{collate}" == self.entity.default_order and not desc:
+        expr = dict(self.entity.sort_exprs).get(name) or f'"{name}"' + (" COLLATE NOCASE" if sql_type == "TEXT" else "")
+        if expr == self.entity.default_order and not desc:
             return None  # the default order, which an index may serve
-        return f'"{name}"{collate}{" DESC" if desc else ""}'
+        return expr + (" DESC" if desc else "")
 
     # -- writing -----------------------------------------------------------------
 

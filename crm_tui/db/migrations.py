@@ -74,7 +74,7 @@ CREATE TABLE customers (
 CREATE INDEX customers_phone ON customers (phone);
 CREATE INDEX customers_mobile ON customers (mobile);
 CREATE INDEX customers_email ON customers (email);
-CREATE INDEX customers_name ON customers (name COLLATE NOCASE);
+CREATE INDEX customers_sort ON customers (coalesce(pinyin, lower(name)));
 
 CREATE TABLE visits (
     id TEXT PRIMARY KEY NOT NULL,

@@ -45,6 +45,8 @@ class Entity:
     searchable: tuple[str, ...] = ()
     list_columns: tuple[str, ...] = ()
     default_order: str = "updated_at DESC"
+    # SQL to sort by a field when its plain value would sort wrong
+    sort_exprs: tuple[tuple[str, str], ...] = ()
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -88,7 +90,9 @@ CUSTOMER = Entity(
     derived=("pinyin",),
     searchable=("name", "company", "phone", "mobile", "email", "pinyin"),
     list_columns=("name", "company", "phone", "region", "industry", "status", "tier", "owner"),
-    default_order="name COLLATE NOCASE",
+    # Chinese names sort by their pinyin, among the English ones (张伟 by "zhangwei").
+    default_order="coalesce(pinyin, lower(name))",
+    sort_exprs=(("name", "coalesce(pinyin, lower(name))"),),
 )
 
 VISIT = Entity(
