@@ -135,6 +135,11 @@ def test_bad_token_and_revoked_rep(server: Server, tmp_path: Path) -> None:
     assert "revoked" in rep.json("sync", "--status")["last_error"]
     reps = runner.invoke(app, ["server", "list-reps", "--db", server.url_db, "--json"]).stdout
     assert json.loads(reps)[0]["active"] is False
+    result = runner.invoke(app, ["server", "set-rep", "zhao", "--territory", "east", "--territory", "north",
+                                 "--db", server.url_db, "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["territories"] == ["east", "north"]
+    result = runner.invoke(app, ["server", "set-rep", "nobody", "--role", "manager", "--db", server.url_db])
+    assert result.exit_code == 1 and "no rep named" in result.output
 
 
 def seed_customers(db: str, n: int) -> None:

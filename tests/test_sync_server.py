@@ -304,6 +304,10 @@ def test_reps_pull_their_customers_and_territories_managers_all(store: Store, tm
     # The owner still sees it.
     Sync(n).run(client(http, go[n]))
     assert n.customers.get(c1["id"])["territory"] == "south"
+    # A territory added to a rep brings its customers and their records.
+    store.set_rep("north", territories=["north", "south"])
+    Sync(n).run(client(http, go[n]))
+    assert ids(n, "customers") == ids(boss, "customers") and ids(n, "orders") == {o2["id"]}
 
 
 def test_a_pulled_far_future_stamp_is_stored_but_not_adopted(tmp_path: Path) -> None:

@@ -85,6 +85,28 @@ def list_reps(db: StoreOpt = None, json_out: JsonOpt = False) -> None:
                     ["name", "role", "territories", "active", "created_at", "revoked_at"])
 
 
+@server_app.command("set-rep")
+@_store_errors
+def set_rep(
+    name: Annotated[str, typer.Argument(help="The rep to change.")],
+    role: Annotated[str | None, typer.Option(help="rep or manager.")] = None,
+    territory: Annotated[list[str] | None, typer.Option(
+        help="The rep's territories (replaces them); repeat for several.")] = None,
+    clear_territories: Annotated[bool, typer.Option(help="Remove all of the rep's territories.")] = False,
+    db: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a rep's role or territories; their token stays valid. Customers that come
+    into their view arrive, with their history, at their next sync."""
+    territories = [] if clear_territories else territory
+    rep = admin.set_rep(db, name, role=role, territories=territories)
+    if json_out:
+        print_json(rep)
+    else:
+        console.print(f"rep {rep['name']}: {rep['role']}, territories: {', '.join(rep['territories']) or 'none'}",
+                      highlight=False)
+
+
 @server_app.command("revoke-rep")
 @_store_errors
 def revoke_rep(name: Annotated[str, typer.Argument(help="The rep whose token stops working.")],

@@ -16,7 +16,8 @@ from crm_tui.sync.server.app import create_app, hash_token, new_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
 from crm_tui.sync.server.store import Store, StoreError
 
-__all__ = ["StoreError", "add_rep", "default_store_url", "list_reps", "open_store", "revoke_rep", "serve"]
+__all__ = ["StoreError", "add_rep", "default_store_url", "list_reps", "open_store", "revoke_rep", "serve",
+           "set_rep"]
 
 
 def default_store_url() -> str:
@@ -54,6 +55,16 @@ def list_reps(url: str | None) -> list[dict[str, Any]]:
         return [{**asdict(r), "territories": list(r.territories), "active": r.active} for r in store.list_reps()]
     finally:
         store.close()
+
+
+def set_rep(url: str | None, name: str, *, role: str | None = None,
+            territories: Sequence[str] | None = None) -> dict[str, Any]:
+    store = open_store(url)
+    try:
+        rep = store.set_rep(name, role=role, territories=territories)
+    finally:
+        store.close()
+    return {**asdict(rep), "territories": list(rep.territories), "active": rep.active}
 
 
 def revoke_rep(url: str | None, name: str) -> None:

@@ -139,6 +139,19 @@ class SqliteStore(Store):
             rows = self._conn.execute(f"SELECT {_REP} FROM reps ORDER BY name").fetchall()
         return [_rep(r) for r in rows]
 
+    def set_rep(self, name: str, *, role: str | None = None,
+                territories: Sequence[str] | None = None) -> RepInfo:
+        if role is not None and role not in ROLES:
+            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        terr = None if territories is None else ",".join(t.strip() for t in territories if t.strip())
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE reps SET role = coalesce(?, role), territories = coalesce(?, territories) WHERE name = ?",
+                (role, terr, name))
+            if cur.rowcount != 1:
+                raise StoreError(f"no rep named {name!r}")
+            return _rep(self._conn.execute(f"SELECT {_REP} FROM reps WHERE name = ?", (name,)).fetchone())
+
     def revoke_rep(self, name: str) -> bool:
         with self._lock:
             cur = self._conn.execute(

@@ -97,6 +97,11 @@ class Store(ABC):
     def list_reps(self) -> list[RepInfo]: ...
 
     @abstractmethod
+    def set_rep(self, name: str, *, role: str | None = None,
+                territories: Sequence[str] | None = None) -> RepInfo:
+        """Change a rep's role or territories (None keeps it); StoreError if unknown."""
+
+    @abstractmethod
     def revoke_rep(self, name: str) -> bool:
         """Revoke a rep's token; False when there is no such active rep."""
 
