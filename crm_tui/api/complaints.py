@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.api.analytics import schedule_satisfaction_follow_up
 from crm_tui.api.names import with_customer_names
 from crm_tui.api.records import Record
 from crm_tui.db.connection import transaction
@@ -70,7 +71,7 @@ class ComplaintWorkflow:
         """Record a new complaint: status new, received now unless given, due by the
         SLA of its priority unless a due time is given."""
         values = dict(data)
-        for managed in ("status", "acknowledged_at", "first_response_at", "resolved_at", "closed_at"):
+        for managed in self.crm.complaints.entity.workflow_fields:
             if values.get(managed):
                 raise ValidationError.one(managed, "is set by the complaint workflow, not when recording a complaint")
             values.pop(managed, None)
@@ -104,7 +105,7 @@ class ComplaintWorkflow:
                 changes["status"] = rules.IN_PROGRESS
                 if not current.get("acknowledged_at"):
                     changes["acknowledged_at"] = self._stamp()
-            return self.crm.complaints.update(current["id"], changes)
+            return self.crm.complaints.update(current["id"], changes, workflow=True)
 
     def record_first_response(self, complaint_id: str) -> Record:
         """Stamp the first response to the customer; a new complaint is acknowledged by it."""
@@ -118,7 +119,7 @@ class ComplaintWorkflow:
             changes: dict[str, Any] = {"first_response_at": now}
             if current["status"] == rules.NEW:
                 changes.update(status=rules.ACKNOWLEDGED, acknowledged_at=now)
-            return self.crm.complaints.update(current["id"], changes)
+            return self.crm.complaints.update(current["id"], changes, workflow=True)
 
     def start(self, complaint_id: str) -> Record:
         return self._move(complaint_id, rules.IN_PROGRESS, {})
@@ -138,7 +139,12 @@ class ComplaintWorkflow:
         return self._move(complaint_id, rules.RESOLVED, fill)
 
     def close(self, complaint_id: str) -> Record:
-        return self._move(complaint_id, rules.CLOSED, {"closed_at": self._stamp()})
+        """Close a resolved complaint and, in the same transaction, plan the
+        satisfaction follow-up with the customer."""
+        with self.crm.lock, transaction(self.crm.conn):
+            closed = self._move(complaint_id, rules.CLOSED, {"closed_at": self._stamp()})
+            schedule_satisfaction_follow_up(self.crm, closed)
+            return closed
 
     def reopen(self, complaint_id: str) -> Record:
         """Back to in progress from resolved or closed; the old resolution is kept for
@@ -156,4 +162,4 @@ class ComplaintWorkflow:
             rules.check_transition(current["status"], target)
             values = dict(changes(current) if callable(changes) else changes)
             values["status"] = target
-            return self.crm.complaints.update(current["id"], values)
+            return self.crm.complaints.update(current["id"], values, workflow=True)

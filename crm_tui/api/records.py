@@ -152,10 +152,15 @@ class Records:
                 sql.insert(self.conn, self.entity, record)
             return self.get(record["id"])
 
-    def update(self, record_id: str, changes: Mapping[str, Any]) -> Record:
+    def update(self, record_id: str, changes: Mapping[str, Any], *, workflow: bool = False) -> Record:
+        """Change fields of a record. Fields moved by a workflow (a complaint's status
+        and its stamps) change only with `workflow=True`, which the workflow's use
+        cases pass after checking the transition."""
         with self._lock:
             current = self.get(record_id)
             values = clean(self.entity, changes, partial=True)
+            if not workflow:
+                self._refuse_workflow_fields([current], values)
             with transaction(self.conn):
                 self._write_update(current, values)
             return self.get(current["id"])
@@ -176,6 +181,7 @@ class Records:
         values = clean(self.entity, changes, partial=True)
         with self._lock:
             targets = sql.select(self.conn, self.entity, filters=filters)
+            self._refuse_workflow_fields(targets, values)
             diff = [
                 {"id": r["id"], "name": r.get("name", ""), "field": k, "old": r.get(k), "new": v}
                 for r in targets for k, v in values.items() if r.get(k) != v
@@ -185,6 +191,14 @@ class Records:
                     for r in targets:
                         self._write_update(r, values)
         return diff
+
+    def _refuse_workflow_fields(self, records: Iterable[Record], values: Mapping[str, Any]) -> None:
+        moved = sorted({k for r in records for k, v in values.items()
+                        if k in self.entity.workflow_fields and r.get(k) != v})
+        if moved:
+            raise ValidationError([FieldError(name, f"changes only through the {self.entity.name} workflow "
+                                                    f"(acknowledge, assign, respond, resolve, close, reopen)")
+                                   for name in moved])
 
     def _write_update(self, current: Record, values: Mapping[str, Any]) -> None:
         changed = {k: v for k, v in values.items() if current.get(k) != v}

@@ -32,6 +32,7 @@ from crm_tui.cli.common import (
     print_record,
     print_table,
 )
+from crm_tui.cli.complaints import add_workflow_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
@@ -159,6 +160,8 @@ def build(table: str) -> typer.Typer:
     ent = ENTITIES[table]
     sub = typer.Typer(help=HELP[table], no_args_is_help=True)
     kw = inspect.Parameter.KEYWORD_ONLY
+    if table == "complaints":
+        add_workflow_commands(sub)
 
     # -- add -------------------------------------------------------------------------
     def add(db: Path | None = None, as_json: bool = False, **values: str | None) -> None:

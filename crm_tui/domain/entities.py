@@ -47,6 +47,8 @@ class Entity:
     default_order: str = "updated_at DESC"
     # SQL to sort by a field when its plain value would sort wrong
     sort_exprs: tuple[tuple[str, str], ...] = ()
+    # fields that only the record's workflow moves (see crm_tui.domain.complaints)
+    workflow_fields: tuple[str, ...] = ()
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -136,6 +138,7 @@ COMPLAINT = Entity(
         Field("closed_at", kind="datetime", label="Closed"),
     ),
     list_columns=("received_at", "customer_id", "type", "priority", "status", "handler", "due_at"),
+    workflow_fields=("status", "acknowledged_at", "first_response_at", "resolved_at", "closed_at"),
     default_order="received_at DESC",
 )
 

@@ -1,0 +1,59 @@
+"""`crm complaints acknowledge|assign|respond|start|resolve|close|reopen`: the complaint
+workflow from the command line. The API checks every transition; these commands
+only name them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from crm_tui.api import Crm, Record
+from crm_tui.cli.common import DbOpt, JsonOpt, console, open_crm, print_json
+
+IdArg = Annotated[str, typer.Argument(help="Complaint id (a unique prefix will do).")]
+
+
+def _run(db: DbOpt, as_json: bool, step: Callable[[Crm], Record]) -> None:
+    with open_crm(db) as crm:
+        complaint = step(crm)
+    if as_json:
+        print_json(complaint)
+    else:
+        console.print(f"complaint [bold]{complaint['id']}[/bold] is now [bold]{complaint['status']}[/bold]",
+                      highlight=False, soft_wrap=True)
+
+
+def add_workflow_commands(sub: typer.Typer) -> None:
+    @sub.command("acknowledge", help="Acknowledge a new complaint.")
+    def acknowledge(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        _run(db, as_json, lambda crm: crm.complaint_workflow.acknowledge(complaint_id))
+
+    @sub.command("assign", help="Give a complaint a handler; it goes in progress.")
+    def assign(complaint_id: IdArg, handler: Annotated[str, typer.Argument(help="Who handles it.")],
+               db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        _run(db, as_json, lambda crm: crm.complaint_workflow.assign(complaint_id, handler))
+
+    @sub.command("respond", help="Record the first response to the customer, now.")
+    def respond(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        _run(db, as_json, lambda crm: crm.complaint_workflow.record_first_response(complaint_id))
+
+    @sub.command("start", help="Mark an acknowledged complaint in progress.")
+    def start(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        _run(db, as_json, lambda crm: crm.complaint_workflow.start(complaint_id))
+
+    @sub.command("resolve", help="Resolve a complaint; the resolution and the root cause are required.")
+    def resolve(complaint_id: IdArg,
+                resolution: Annotated[str, typer.Option("--resolution", help="What was done.")],
+                root_cause: Annotated[str, typer.Option("--root-cause", help="Why it happened.")],
+                db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        _run(db, as_json, lambda crm: crm.complaint_workflow.resolve(complaint_id, resolution, root_cause))
+
+    @sub.command("close", help="Close a resolved complaint; plans a satisfaction follow-up.")
+    def close(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        _run(db, as_json, lambda crm: crm.complaint_workflow.close(complaint_id))
+
+    @sub.command("reopen", help="Reopen a resolved or closed complaint.")
+    def reopen(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        _run(db, as_json, lambda crm: crm.complaint_workflow.reopen(complaint_id))
