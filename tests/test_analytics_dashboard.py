@@ -45,7 +45,7 @@ async def test_dashboard_mounts_and_shows_its_charts(crm: Crm) -> None:
         rendered = {k: str(p.render()) for k, p in plots.items()}
         assert "Sales by month" in rendered["chart-sales"]
         assert "RFM segment" in rendered["chart-segments"] and "Champ" in rendered["chart-segments"]
-        assert "delivery" in rendered["chart-complaints"]
+        assert "Delivery" in rendered["chart-complaints"]  # choice.type.delivery
         agenda = str(screen.query_one("#dashboard-agenda", Static).render())
         assert "Follow-ups overdue: 1" in agenda  # F's follow-up of 2026-07-10
         assert "Dashboard for 2026-09-30" in str(screen.query_one("#dashboard-status", Static).render())

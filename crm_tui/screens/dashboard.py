@@ -14,25 +14,28 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
+from crm_tui.domain.analytics.complaints import UNKNOWN
+from crm_tui.i18n import has, t
+from crm_tui.screens.base import localize_bindings
+
 if TYPE_CHECKING:
     from crm_tui.api.analytics import Analytics
 
-AGENDA_LABELS = {
-    "follow_ups_overdue": "Follow-ups overdue",
-    "follow_ups_today": "Follow-ups due today",
-    "complaints_due": "Complaints due today or late",
-    "complaints_open": "Complaints open",
-    "contacts_overdue": "Customers past max. contact gap",
-    "contacts_due": "Customers due a contact",
-    "greetings": "Greetings to send this week",
-}
 
-# Short names so eleven segments fit under a terminal bar chart.
-SEGMENT_SHORT = {
-    "Champions": "Champ", "Loyal": "Loyal", "Can't Lose Them": "CantLose", "At Risk": "AtRisk", "New": "New",
-    "Promising": "Promis", "Potential Loyalist": "PotLoyal", "Need Attention": "NeedAtt",
-    "About to Sleep": "Sleepy", "Hibernating": "Hibern", "Lost": "Lost",
-}
+def segment_label(segment: str) -> str:
+    """The short chart label of an RFM segment ("Can't Lose Them" -> dashboard.segment.cant_lose_them):
+    short, so eleven segments fit beside a terminal bar chart."""
+    key = "dashboard.segment." + segment.lower().replace("'", "").replace(" ", "_")
+    return t(key) if has(key) else segment
+
+
+def complaint_type_label(code: str) -> str:
+    """A complaint type code as the catalog names it (choice.type.*); rows without a
+    type come from the analytics as "(unknown)"."""
+    if code == UNKNOWN:
+        return t("dashboard.unknown_type")
+    key = f"choice.type.{code}"
+    return t(key) if has(key) else code.replace("_", " ")
 
 
 class DashboardScreen(Screen):
@@ -46,12 +49,13 @@ class DashboardScreen(Screen):
     DashboardScreen #dashboard-status { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh", "Refresh", id="dashboard.refresh", tooltip="Reload the charts"),
+        Binding("r", "refresh", "key.refresh", id="dashboard.refresh", tooltip="dashboard.refresh_tooltip"),
     ]
 
     def __init__(self, analytics: Analytics | None = None, *, rep: str | None = None, name: str | None = None,
                  id: str | None = None) -> None:  # noqa: A002 (Textual's name)
         super().__init__(name=name, id=id)
+        localize_bindings(self)  # descriptions above are catalog keys
         self._analytics = analytics
         self.rep = rep
         self.data: dict[str, Any] | None = None  # the last data shown, for tests and reuse
@@ -61,7 +65,7 @@ class DashboardScreen(Screen):
         return self._analytics if self._analytics is not None else self.app.crm.analytics  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
-        yield Static("Dashboard: loading ...", id="dashboard-status")
+        yield Static(t("dashboard.loading"), id="dashboard-status")
         with Grid(id="dashboard-grid"):
             yield PlotextPlot(id="chart-sales")
             yield PlotextPlot(id="chart-segments")
@@ -91,7 +95,7 @@ class DashboardScreen(Screen):
     def _failed(self, exc: Exception) -> None:
         for plot in self.query(PlotextPlot):
             plot.loading = False
-        self.query_one("#dashboard-status", Static).update(f"Dashboard: could not load ({exc})")
+        self.query_one("#dashboard-status", Static).update(t("dashboard.failed", error=exc))
 
     def show(self, data: dict[str, Any]) -> None:
         self.data = data
@@ -100,29 +104,30 @@ class DashboardScreen(Screen):
         plt.clear_figure()
         months = [m[5:] + "/" + m[2:4] for m, _ in data["monthly_sales"]]  # 09/26
         plt.bar(months, [v for _, v in data["monthly_sales"]])
-        plt.title("Sales by month")
+        plt.title(t("dashboard.sales_title"))
 
         segments = self.query_one("#chart-segments", PlotextPlot)
         plt = segments.plt
         plt.clear_figure()
         # Empty segments are left out: fewer, thicker bars stay legible in a small pane.
-        sizes = [(SEGMENT_SHORT.get(k, k), v) for k, v in data["segments"].items() if v] or [("none", 0)]
+        sizes = [(segment_label(k), v) for k, v in data["segments"].items() if v] or [(t("dashboard.none"), 0)]
         sizes.reverse()  # plotext draws the first bar at the bottom; Champions on top
         plt.bar([k for k, _ in sizes], [v for _, v in sizes], orientation="horizontal", width=0.5)
-        plt.title("Customers per RFM segment")
+        plt.title(t("dashboard.segments_title"))
 
         complaints = self.query_one("#chart-complaints", PlotextPlot)
         plt = complaints.plt
         plt.clear_figure()
-        types = data["complaint_types"] or [("none", 0)]
-        plt.bar([k.replace("_", " ") for k, _ in types], [v for _, v in types])
-        plt.title("Complaints by type, last 90 days (Pareto)")
+        types = [(complaint_type_label(k), v) for k, v in data["complaint_types"]] or [(t("dashboard.none"), 0)]
+        plt.bar([k for k, _ in types], [v for _, v in types])
+        plt.title(t("dashboard.complaints_title"))
 
         agenda = data["agenda"]
-        lines = ["[b]Today's agenda[/b]", ""]
-        lines += [f"{AGENDA_LABELS.get(k, k)}: [b]{v}[/b]" for k, v in agenda.items()]
+        lines = [f"[b]{t('dashboard.agenda_title')}[/b]", ""]
+        lines += [f"{t(f'dashboard.agenda.{k}') if has(f'dashboard.agenda.{k}') else k}: [b]{v}[/b]"
+                  for k, v in agenda.items()]
         self.query_one("#dashboard-agenda", Static).update("\n".join(lines))
         for plot in (sales, segments, complaints):
             plot.loading = False
             plot.refresh()
-        self.query_one("#dashboard-status", Static).update(f"Dashboard for {data['today']}")
+        self.query_one("#dashboard-status", Static).update(t("dashboard.status", date=data["today"]))
