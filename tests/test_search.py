@@ -109,19 +109,20 @@ def test_wildcards_in_short_queries_are_literal(crm: Crm) -> None:
     assert names(crm, "r_") == ["Under_Score"]
 
 
-def test_broad_and_narrow_searches_page_the_same_way(crm: Crm, monkeypatch) -> None:
+def test_walking_and_sorting_plans_give_the_same_pages(crm: Crm, monkeypatch) -> None:
     from crm_tui.db import records as sql
 
     for i in range(30):
         crm.customers.create({"name": f"客户{i:02d}", "mobile": f"1391234{i:04d}"})
     crm.customers.create({"name": "张伟", "mobile": "13700000000"})
-    expected = {order: [r["id"] for r in crm.customers.list(search="13", order=order, limit=7, offset=5)]
-                for order in (None, "name", "-name", "mobile")}
-    monkeypatch.setattr(sql, "BROAD_MATCHES", 3)  # every query above now counts as broad
-    for order, ids in expected.items():
-        assert [r["id"] for r in crm.customers.list(search="13", order=order, limit=7, offset=5)] == ids
+    queries = [(q, order, offset) for q in ("13", "1", "kh", "zw", "客户1")
+               for order in (None, "name", "-name", "mobile") for offset in (0, 5, 29)]
+    walked = {k: [r["id"] for r in crm.customers.list(search=k[0], order=k[1], limit=7, offset=k[2])]
+              for k in queries}
+    monkeypatch.setattr(sql, "_walk", lambda *args: None)  # always sort the matches
+    for (query, order, offset), ids in walked.items():
+        assert [r["id"] for r in crm.customers.list(search=query, order=order, limit=7, offset=offset)] == ids
     assert crm.customers.count(search="13") == 31
-    assert [r["name"] for r in crm.customers.list(search="zw", limit=5)] == ["张伟"]
 
 
 def test_chinese_names_sort_by_pinyin_among_english_ones(crm: Crm) -> None:

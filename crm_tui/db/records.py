@@ -71,10 +71,16 @@ def search_clause(query: str) -> tuple[str, list]:
     return f"local_id IN ({sql})", params
 
 
-# Above this many matches, walking the customers in name order and testing each one's
-# search text finds a page sooner than sorting every match: for "13" on 100k customers
-# (every mobile) the walk stops after ~50 rows, while a rare 张伟 is best served sorted.
-BROAD_MATCHES = 2000
+# How a search gets its page and its count, by the share of customers it matches
+# (estimated on a sample in storage order, which is unrelated to the list's order):
+# - sparse (张伟): sort the matches and count them in the same scan;
+# - broad ("13" is in every mobile): walk the customers in the list's order testing
+#   each one's search text, which fills a page after a few rows, then count;
+# - broad but bunched late in the order (pinyin "z…" under Z), found by a walk that
+#   ends without a page: count, then sort the top of the matches. A window count over
+#   a broad set would carry every match through the sort, so it is not used there.
+SPARSE_SHARE = 0.05
+SAMPLE_ROWS = 1000
 
 
 def select(
@@ -103,23 +109,56 @@ def select_counted(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """A page of records and, with a search, the number of all matches (None without
     one). The count comes first and picks the plan for the page."""
-    total = count(conn, ent, filters=filters, search=search) if search else None
-    walkable = order is None or order.replace('"', "") == f"{ent.default_order} DESC"  # index order
-    if search and limit is not None and walkable and total is not None and total > BROAD_MATCHES:
-        pattern = _like_pattern(search)
-        where, params = _where(ent, filters, "EXISTS (SELECT 1 FROM customer_search_text AS s "
-                                              f"WHERE s.local_id = {ent.table}.local_id "
-                                              "AND s.text LIKE ? ESCAPE '\\')")
-        params.append(pattern)
-    else:
-        search_sql, search_params = search_clause(search) if search else (None, [])
-        where, params = _where(ent, filters, search_sql)
-        params += search_params
-    sql = f"SELECT {', '.join(_columns(ent))} FROM {ent.table}{where} ORDER BY {order or ent.default_order}, id"
+    broad = False
+    if search and limit is not None:
+        share = _sample_share(conn, search)
+        broad = share >= SPARSE_SHARE
+        walkable = order is None or order.replace('"', "") == f"{ent.default_order} DESC"  # index order
+        if broad and walkable:
+            bound = int((offset + limit) / share * 4) + 100
+            page = _walk(conn, ent, filters, search, order, limit, offset, bound)
+            if page is not None:
+                return page, count(conn, ent, filters=filters, search=search)
+    search_sql, search_params = search_clause(search) if search else (None, [])
+    where, params = _where(ent, filters, search_sql)
+    params += search_params
+    window = search and not broad
+    sql = (f"SELECT {', '.join(_columns(ent))}{', count(*) OVER () AS _total' if window else ''} "
+           f"FROM {ent.table}{where} ORDER BY {order or ent.default_order}, id")
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params += [limit, offset]
-    return [dict(row) for row in conn.execute(sql, params)], total
+    page = [dict(row) for row in conn.execute(sql, params)]
+    total = None
+    if window and page:
+        total = page[0]["_total"]
+        for row in page:
+            del row["_total"]
+    elif search:
+        total = count(conn, ent, filters=filters, search=search)
+    return page, total
+
+
+def _sample_share(conn: sqlite3.Connection, search: str) -> float:
+    """The share of customers matching `search` in the first SAMPLE_ROWS stored."""
+    hits, seen = conn.execute(
+        "SELECT total(text LIKE ? ESCAPE '\\'), count(*) FROM "
+        "(SELECT text FROM customer_search_text LIMIT ?)", (_like_pattern(search), SAMPLE_ROWS)).fetchone()
+    return hits / seen if seen else 0.0
+
+
+def _walk(conn: sqlite3.Connection, ent: Entity, filters: Sequence[Filter], search: str, order: str | None,
+          limit: int, offset: int, bound: int) -> list[dict[str, Any]] | None:
+    """A page of matches found by walking the first `bound` records in the list's order;
+    None when the bound held too few (the caller sorts the matches instead)."""
+    where, params = _where(ent, filters, None)
+    order_sql = f"{order or ent.default_order}, id"
+    sql = (f"SELECT {', '.join(_columns(ent))} FROM (SELECT * FROM {ent.table}{where} ORDER BY {order_sql} "
+           "LIMIT ?) AS walked WHERE EXISTS (SELECT 1 FROM customer_search_text AS s "
+           "WHERE s.local_id = walked.local_id AND s.text LIKE ? ESCAPE '\\') "
+           f"ORDER BY {order_sql} LIMIT ? OFFSET ?")
+    page = [dict(row) for row in conn.execute(sql, [*params, bound, _like_pattern(search), limit, offset])]
+    return page if len(page) == limit else None
 
 
 def count(conn: sqlite3.Connection, ent: Entity, *, filters: Sequence[Filter] = (), search: str | None = None) -> int:
