@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len
+from rich.console import RenderableType
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
@@ -20,6 +23,70 @@ from crm_tui.screens.base import localize_bindings
 
 if TYPE_CHECKING:
     from crm_tui.api.analytics import Analytics
+
+# plotext lays text out one cell per character, but a Chinese character takes two
+# cells: titles and bar labels then push the axes and borders out of line. So each
+# wide character goes into plotext as two placeholder characters from the Unicode
+# private use area (a code that names the character, then a filler), and WidePlot puts
+# the character back into the finished drawing, where it fills both cells.
+_FILLER = "\uf8ff"
+_FIRST_CODE = 0xE000
+_codes: dict[str, str] = {}
+_chars: dict[str, str] = {}
+
+
+def plot_text(text: str) -> str:
+    """`text` as plotext should measure it: every wide character counts twice."""
+    out = []
+    for char in text:
+        if cell_len(char) != 2:
+            out.append(char)
+            continue
+        code = _codes.get(char)
+        if code is None:  # a few dozen distinct characters at most: the catalog's labels
+            code = _codes[char] = chr(_FIRST_CODE + len(_codes))
+            _chars[code] = char
+        out.append(code + _FILLER)
+    return "".join(out)
+
+
+class WidePlot(PlotextPlot):
+    """A plotext chart whose titles and labels may hold Chinese (see plot_text)."""
+
+    def render(self) -> RenderableType:
+        drawing = super().render()
+        if not isinstance(drawing, Text) or not any(code in drawing.plain for code in _chars):
+            return drawing
+        return _restore_wide(drawing)
+
+
+def _restore_wide(drawing: Text) -> Text:
+    plain = drawing.plain
+    cuts: set[int] = set()
+    for i, char in enumerate(plain):
+        if char in _chars or char == _FILLER:
+            cuts |= {i, i + 1}
+    pieces = [piece for piece in drawing.divide(sorted(cuts)) if piece.plain]
+    out = Text(end=drawing.end, no_wrap=True, overflow="crop")
+    for i, piece in enumerate(pieces):
+        char = piece.plain
+        if char in _chars:
+            paired = i + 1 < len(pieces) and pieces[i + 1].plain == _FILLER
+            # a pair that plotext cut in two (a label cropped at the edge) keeps its one cell
+            piece = _restyled(piece, _chars[char] if paired else "…")
+        elif char == _FILLER:
+            if i > 0 and pieces[i - 1].plain in _chars:
+                continue  # its cell is taken by the wide character before it
+            piece = _restyled(piece, "…")
+        out.append_text(piece)
+    return out
+
+
+def _restyled(piece: Text, char: str) -> Text:
+    new = Text(char, style=piece.style)
+    for span in piece.spans:
+        new.stylize(span.style, 0, len(char))
+    return new
 
 
 def segment_label(segment: str) -> str:
@@ -67,9 +134,9 @@ class DashboardScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(t("dashboard.loading"), id="dashboard-status")
         with Grid(id="dashboard-grid"):
-            yield PlotextPlot(id="chart-sales")
-            yield PlotextPlot(id="chart-segments")
-            yield PlotextPlot(id="chart-complaints")
+            yield WidePlot(id="chart-sales")
+            yield WidePlot(id="chart-segments")
+            yield WidePlot(id="chart-complaints")
             yield Static("", id="dashboard-agenda")
         yield Footer()
 
@@ -104,7 +171,7 @@ class DashboardScreen(Screen):
         plt.clear_figure()
         months = [m[5:] + "/" + m[2:4] for m, _ in data["monthly_sales"]]  # 09/26
         plt.bar(months, [v for _, v in data["monthly_sales"]])
-        plt.title(t("dashboard.sales_title"))
+        plt.title(plot_text(t("dashboard.sales_title")))
 
         segments = self.query_one("#chart-segments", PlotextPlot)
         plt = segments.plt
@@ -112,20 +179,20 @@ class DashboardScreen(Screen):
         # Empty segments are left out: fewer, thicker bars stay legible in a small pane.
         sizes = [(segment_label(k), v) for k, v in data["segments"].items() if v] or [(t("dashboard.none"), 0)]
         sizes.reverse()  # plotext draws the first bar at the bottom; Champions on top
-        plt.bar([k for k, _ in sizes], [v for _, v in sizes], orientation="horizontal", width=0.5)
-        plt.title(t("dashboard.segments_title"))
+        plt.bar([plot_text(k) for k, _ in sizes], [v for _, v in sizes], orientation="horizontal", width=0.5)
+        plt.title(plot_text(t("dashboard.segments_title")))
 
         complaints = self.query_one("#chart-complaints", PlotextPlot)
         plt = complaints.plt
         plt.clear_figure()
         types = [(complaint_type_label(k), v) for k, v in data["complaint_types"]] or [(t("dashboard.none"), 0)]
-        plt.bar([k for k, _ in types], [v for _, v in types])
-        plt.title(t("dashboard.complaints_title"))
+        plt.bar([plot_text(k) for k, _ in types], [v for _, v in types])
+        plt.title(plot_text(t("dashboard.complaints_title")))
 
         agenda = data["agenda"]
         lines = [f"[b]{t('dashboard.agenda_title')}[/b]", ""]
-        lines += [f"{t(f'dashboard.agenda.{k}') if has(f'dashboard.agenda.{k}') else k}: [b]{v}[/b]"
-                  for k, v in agenda.items()]
+        lines += [t("dashboard.agenda_line", label=t(f"dashboard.agenda.{k}") if has(f"dashboard.agenda.{k}") else k,
+                    count=v) for k, v in agenda.items()]
         self.query_one("#dashboard-agenda", Static).update("\n".join(lines))
         for plot in (sales, segments, complaints):
             plot.loading = False
