@@ -56,13 +56,13 @@ async def test_conflicts_screen_keeps_mine(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         screen = ConflictsScreen()
         await app.push_screen(screen)
-        for _ in range(50):
+        for _ in range(200):
             await pilot.pause(0.05)
             if screen.rows:
                 break
         assert len(screen.rows) == 1 and screen.rows[0]["mine"] == "li's"
         await pilot.press("m")
-        for _ in range(50):
+        for _ in range(200):
             await pilot.pause(0.05)
             if not screen.rows:
                 break
@@ -78,7 +78,7 @@ async def test_status_widget_shows_pending_and_conflicts(tmp_path: Path) -> None
     async with app.run_test() as pilot:
         widget = app.query_one(SyncStatus)
         expected = describe_status(Sync(b).status())
-        for _ in range(50):
+        for _ in range(200):
             await pilot.pause(0.05)
             if str(widget.render()) == expected.replace("[b $warning]", "").replace("[/]", ""):
                 break
