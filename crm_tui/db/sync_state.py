@@ -198,7 +198,7 @@ def _history(conn: sqlite3.Connection, groups: Mapping[tuple[str, str], Sequence
                    f"WHERE c.tbl = ? AND c.row_id IN ({', '.join('?' * len(chunk))})")
             parts: dict[tuple[str, int], tuple[tuple, dict[str, Any], dict[str, Any]]] = {}
             for node, seq, hlc, row_id, op, rep, key, value, kind, base in conn.execute(sql, (*fields, tbl, *chunk)):
-                head, data, bases = parts.setdefault((node, seq), ((node, seq, hlc, row_id, op, rep), {}, {}))
+                _, data, bases = parts.setdefault((node, seq), ((node, seq, hlc, row_id, op, rep), {}, {}))
                 if key is not None:
                     data[key] = _json_value(value, kind)
                     if base is not None:
@@ -489,12 +489,3 @@ def mark_resolved_row(conn: sqlite3.Connection, tbl: str, row_id: str, resolutio
         "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = ? "
         "WHERE tbl = ? AND row_id = ? AND resolved_at IS NULL", (resolution, tbl, row_id),
     )
-
-
-def current_stamp(conn: sqlite3.Connection, tbl: str, row_id: str, name: str) -> tuple[int, str] | None:
-    """The (hlc, node) of the change whose value a field holds now."""
-    row = conn.execute(
-        "SELECT hlc, node FROM change_log WHERE tbl = ? AND row_id = ? AND json_type(data, '$.' || ?) IS NOT NULL "
-        "ORDER BY hlc DESC, node DESC LIMIT 1", (tbl, row_id, name),
-    ).fetchone()
-    return (row[0], row[1]) if row else None
