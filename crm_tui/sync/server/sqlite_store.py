@@ -72,7 +72,9 @@ CREATE TABLE IF NOT EXISTS customer_scope (
 CREATE INDEX IF NOT EXISTS customer_scope_owner ON customer_scope (owner);
 CREATE INDEX IF NOT EXISTS customer_scope_territory ON customer_scope (territory);
 CREATE TABLE IF NOT EXISTS served (
-    rep TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (rep, customer_id)
+    rep TEXT NOT NULL, customer_id TEXT NOT NULL,
+    pending INTEGER NOT NULL DEFAULT 0,  -- came into view behind the rep's cursor: pull from 0
+    PRIMARY KEY (rep, customer_id)
 ) WITHOUT ROWID;
 """
 
@@ -236,7 +238,7 @@ class SqliteStore(Store):
                 scope = row[0] if row else None
             known[key] = scope
             scopes.append(scope)
-        conn.executemany("INSERT OR IGNORE INTO served VALUES (?, ?)", served)
+        conn.executemany("INSERT OR IGNORE INTO served (rep, customer_id) VALUES (?, ?)", served)
         conn.executemany("INSERT OR REPLACE INTO row_scope VALUES (?, ?, ?)", rows)
         for name, found in owners.items():
             conn.executemany(
@@ -280,7 +282,7 @@ class SqliteStore(Store):
                 visible = ("SELECT customer_id FROM customer_scope WHERE owner = ? "
                            f"OR territory IN ({', '.join('?' * len(rep.territories))})")
                 params = [rep.name, *rep.territories]
-                if self._serve_new(rep.name, visible, params) and after > 0:
+                if self._must_restart(rep.name, visible, params, after):
                     return Page([], 0, self._watermark(), reset=True)
             conn.execute("BEGIN")  # one snapshot for the watermark and the page
             try:
@@ -297,20 +299,28 @@ class SqliteStore(Store):
         cursor = rows[-1][0] if len(rows) == limit else max(mark, after)
         return Page(rows, cursor, mark)
 
-    def _serve_new(self, rep: str, visible: str, params: list) -> bool:
-        """Note the customers that came into the rep's view; True if there were any."""
+    def _must_restart(self, rep: str, visible: str, params: list, after: int) -> bool:
+        """Note the customers that came into the rep's view. Their past is behind a
+        cursor > 0, so the rep must pull again from 0; the server keeps saying so until
+        the rep does (a lost answer cannot make it skip them)."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = conn.execute(
-                f"INSERT OR IGNORE INTO served (rep, customer_id) SELECT ?, customer_id FROM ({visible})",
-                (rep, *params),
+            conn.execute(
+                "INSERT OR IGNORE INTO served (rep, customer_id, pending) "
+                f"SELECT ?, customer_id, ? FROM ({visible})", (rep, int(after > 0), *params),
             )
+            if after == 0:
+                conn.execute("UPDATE served SET pending = 0 WHERE rep = ? AND pending = 1", (rep,))
+                restart = False
+            else:
+                restart = conn.execute(
+                    "SELECT 1 FROM served WHERE rep = ? AND pending = 1 LIMIT 1", (rep,)).fetchone() is not None
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return cur.rowcount > 0
+        return restart
 
     def count(self) -> int:
         with self._lock:
