@@ -126,7 +126,6 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
             return _error(413, TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes; push smaller batches")
         return await call_next(request)
 
-
     @app.get("/v1/hello", response_model=Hello)
     def hello(rep: Rep) -> Hello:
         return Hello(protocol=PROTOCOL_VERSION, server_id=store.server_id, server_time_ms=now_ms(),
