@@ -328,3 +328,8 @@ def test_a_pulled_far_future_stamp_is_stored_but_not_adopted(tmp_path: Path) -> 
     assert clock.pack(crm.replica["wall"], crm.replica["counter"]) == near  # followed the near one only
     assert "in the future" in Sync(crm).status()["clock_warning"]
     assert {c["name"] for c in crm.customers.list()} == {"近", "远"}  # the data itself is kept
+
+
+def test_openapi_schema_lists_the_protocol(http: TestClient) -> None:
+    paths = http.get("/openapi.json").json()["paths"]
+    assert {"/v1/hello", "/v1/push", "/v1/pull"} <= set(paths)
