@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
 from crm_tui.api.sync import Sync
+from crm_tui.i18n import has
 from crm_tui.screens.base import CrmScreen
 from crm_tui.widgets.sync_status import text
 
@@ -25,8 +26,10 @@ class ConflictsScreen(CrmScreen):
     ConflictsScreen #conflicts-empty { padding: 1 2; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "keep('mine')", "key.keep_mine", id="conflicts.mine"),
-        Binding("t", "keep('theirs')", "key.keep_theirs", id="conflicts.theirs"),
+        # English until the catalog has these keys (t() would show the key itself).
+        Binding("m", "keep('mine')", "key.keep_mine" if has("key.keep_mine") else "Keep mine", id="conflicts.mine"),
+        Binding("t", "keep('theirs')", "key.keep_theirs" if has("key.keep_theirs") else "Keep theirs",
+                id="conflicts.theirs"),
         Binding("r", "refresh", "key.refresh", id="conflicts.refresh"),
         Binding("escape", "app.pop_screen", "key.back", id="conflicts.back"),
     ]
