@@ -55,3 +55,25 @@ def test_a_failed_bulk_insert_leaves_nothing(tmp_path: Path) -> None:
     assert crm.customers.count() == 0 and crm.changes() == []
     crm.customers.create({"name": "乙"})
     assert len(crm.changes()) == 1  # triggers restored by the rollback
+
+
+def test_rows_inserted_with_triggers_set_aside_are_indexed_not_captured(tmp_path: Path) -> None:
+    from crm_tui.db.bulk import insert_triggers_set_aside
+
+    crm = Crm(tmp_path / "d.db")
+    before = crm.customers.create({"name": "王芳"})
+    prepared = crm.customers.prepare({"name": "张伟", "phone": "13812345678"})
+    with transaction(crm.conn), insert_triggers_set_aside(crm.conn, ["customers", "visits"]):
+        crm.customers.insert_prepared([prepared])
+    assert [e["row_id"] for e in crm.changes()] == [before["id"]]  # the caller logs its own rows
+    assert [r["id"] for r in crm.customers.search("zw")] == [prepared["id"]]
+    assert [r["id"] for r in crm.customers.search("1381234")] == [prepared["id"]]
+    # triggers are back, byte for byte
+    crm.customers.update(prepared["id"], {"name": "张丽"})
+    assert crm.changes()[-1]["op"] == "update"
+    assert [r["id"] for r in crm.customers.search("zl")] == [prepared["id"]]
+    assert crm.customers.search("zw") == []
+    later = crm.customers.create({"name": "李娜"})
+    assert crm.changes()[-1]["row_id"] == later["id"]
+    assert crm.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    crm.conn.execute("INSERT INTO customer_search (customer_search) VALUES ('integrity-check')")

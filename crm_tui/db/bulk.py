@@ -5,36 +5,57 @@ Why: measured on SQLite 3.40, any AFTER INSERT trigger on a table with secondary
 indexes makes executemany about 3x slower, and FTS5 indexing row by row from a
 trigger is several times slower than one INSERT … SELECT. So the insert triggers are
 set aside inside the transaction and restored, byte for byte, before it commits;
-every other write goes through the triggers as usual."""
+every other write goes through the triggers as usual. Sync sets them aside the same
+way while it applies a pulled batch."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from crm_tui.db.capture import COUNTER_BITS, NOW_MS, captured_columns
 from crm_tui.db.migrations import search_text
 
 
+@contextmanager
+def insert_triggers_set_aside(conn: sqlite3.Connection, tables: Iterable[str]) -> Iterator[None]:
+    """Inside the caller's transaction: drop the AFTER INSERT triggers of `tables`,
+    and on leaving restore them, byte for byte, and index the customers inserted
+    meanwhile. Rows inserted here are NOT captured: the caller logs them itself
+    (a bulk insert) or they carry their own stamps (a pulled batch)."""
+    if not conn.in_transaction:
+        raise RuntimeError("insert triggers may only be set aside inside a transaction")
+    tables = list(tables)
+    first_customer = conn.execute("SELECT coalesce(max(local_id), 0) FROM customers").fetchone()[0]
+    marks = ", ".join("?" * len(tables))
+    triggers = conn.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({marks}) "
+        "AND sql LIKE '%AFTER INSERT ON%'", tables).fetchall()
+    for name, _ in triggers:
+        conn.execute(f"DROP TRIGGER {name}")
+    try:
+        yield
+    finally:
+        for _, sql in triggers:
+            conn.execute(sql)
+    if "customers" in tables:
+        conn.execute(
+            f"INSERT INTO customer_search_text (local_id, text) SELECT local_id, {search_text('c')} "
+            "FROM customers AS c WHERE local_id > ?", (first_customer,))
+        conn.execute("INSERT INTO customer_search (rowid, text) SELECT local_id, text "
+                     "FROM customer_search_text WHERE local_id > ?", (first_customer,))
+
+
 def bulk_insert(conn: sqlite3.Connection, table: str, cols: Sequence[str],
                 rows: Iterable[Sequence[Any]]) -> int:
     """Insert `rows` into `table` inside the caller's transaction, capturing each as
     an 'insert' change stamped with consecutive clock ticks. Returns the count."""
-    if not conn.in_transaction:
-        raise RuntimeError("bulk_insert must run inside a transaction")
     first_rowid = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
-    triggers = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
-        "AND sql LIKE '%AFTER INSERT ON%'", (table,)).fetchall()
-    for name, _ in triggers:
-        conn.execute(f"DROP TRIGGER {name}")
-    try:
+    with insert_triggers_set_aside(conn, [table]):
         conn.executemany(
             f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
-    finally:
-        for _, sql in triggers:
-            conn.execute(sql)
     count = conn.execute(f"SELECT count(*) FROM {table} WHERE rowid > ?", (first_rowid,)).fetchone()[0]
     if not count:
         return 0
@@ -53,10 +74,4 @@ def bulk_insert(conn: sqlite3.Connection, table: str, cols: Sequence[str],
     )
     conn.execute("UPDATE replica SET wall = ?, counter = ?, seq = seq + ?",
                  (last >> COUNTER_BITS, last & ((1 << COUNTER_BITS) - 1), count))
-    if table == "customers":
-        conn.execute(
-            f"INSERT INTO customer_search_text (local_id, text) SELECT local_id, {search_text('c')} "
-            "FROM customers AS c WHERE local_id > ?", (first_rowid,))
-        conn.execute("INSERT INTO customer_search (rowid, text) SELECT local_id, text "
-                     "FROM customer_search_text WHERE local_id > ?", (first_rowid,))
     return count

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from crm_tui.db.bulk import insert_triggers_set_aside
 from crm_tui.db.capture import LOCAL_ONLY_COLUMNS
 from crm_tui.db.connection import transaction
 from crm_tui.db.migrations import SYNCED_TABLES
@@ -275,22 +276,25 @@ def apply_batch(conn: sqlite3.Connection, batch: Sequence[Change], *, cursor: in
         conflicts: list[Conflict] = []
         superseded: list[tuple[str, str, str, tuple[int, str]]] = []
         writer = _Writer(conn, tables, derive, report)
-        for (tbl, row_id), changes in groups.items():
-            report.by_table[tbl] = report.by_table.get(tbl, 0) + len(changes)
-            past = history.get((tbl, row_id))
-            if past is None and len(changes) == 1 and changes[0].op == "insert":
-                values: dict[str, Any] | None = dict(changes[0].data)  # a new record: nothing to merge
-            else:
-                row_state = fold(past or ())
-                outcome = Outcome()
-                for c in changes:
-                    merge(row_state, c, outcome)
-                conflicts += outcome.conflicts
-                superseded += [(tbl, row_id, name, stamp) for name, stamp in outcome.superseded]
-                values = row_state.values()
-            if tbl in SYNCED_TABLES:  # a table from a newer schema stays in the log only
-                writer.write(tbl, row_id, values, past is not None)
-        writer.flush()
+        # Capture is off, so the insert triggers would only slow the batch down
+        # and index new customers row by row (see crm_tui/db/bulk.py).
+        with insert_triggers_set_aside(conn, SYNCED_TABLES):
+            for (tbl, row_id), changes in groups.items():
+                report.by_table[tbl] = report.by_table.get(tbl, 0) + len(changes)
+                past = history.get((tbl, row_id))
+                if past is None and len(changes) == 1 and changes[0].op == "insert":
+                    values: dict[str, Any] | None = dict(changes[0].data)  # a new record: nothing to merge
+                else:
+                    row_state = fold(past or ())
+                    outcome = Outcome()
+                    for c in changes:
+                        merge(row_state, c, outcome)
+                    conflicts += outcome.conflicts
+                    superseded += [(tbl, row_id, name, stamp) for name, stamp in outcome.superseded]
+                    values = row_state.values()
+                if tbl in SYNCED_TABLES:  # a table from a newer schema stays in the log only
+                    writer.write(tbl, row_id, values, past is not None)
+            writer.flush()
         _record_conflicts(conn, conflicts, superseded)
         report.conflicts = len(conflicts)
         report.refused_stamp = _advance_clock(conn, fresh, max_offset_ms, server_now_ms)
