@@ -95,4 +95,4 @@ class Crm:
             missing = sql.missing_pinyin(self.conn)
             if missing:
                 with transaction(self.conn):
-                    sql.set_pinyin(self.conn, ((customer_pinyin(n, c), i) for i, n, c in missing))
+                    sql.set_pinyin(self.conn, ((customer_pinyin(name), i) for i, name in missing))

@@ -354,7 +354,7 @@ class _Plan:
             merged = self.creates[target[1]]
             merged.update(given)
             if self.is_customer:
-                merged["pinyin"] = customer_pinyin(merged.get("name"), merged.get("company"))
+                merged["pinyin"] = customer_pinyin(merged.get("name"))
             self.report.merged += 1
         else:
             self.updates.setdefault(target[1], {}).update(given)
@@ -420,7 +420,7 @@ class _Plan:
                 changed = {**changed, "updated_at": utc_now()}
                 if self.is_customer and {"name", "company"} & changed.keys():
                     merged = {**current, **changed}
-                    changed["pinyin"] = customer_pinyin(merged.get("name"), merged.get("company"))
+                    changed["pinyin"] = customer_pinyin(merged.get("name"))
                 sql.update(self.conn, self.ent, record_id, changed)
                 done += 1
                 self._tick("writing", done, total)

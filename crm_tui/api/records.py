@@ -207,13 +207,13 @@ class Records:
         merged = {**current, **changed}
         self._check_refs(merged)
         changed["updated_at"] = utc_now()
-        if self.entity.table == "customers" and ({"name", "company"} & changed.keys()):
-            changed["pinyin"] = customer_pinyin(merged.get("name"), merged.get("company"))
+        if self.entity.table == "customers" and "name" in changed:
+            changed["pinyin"] = customer_pinyin(merged.get("name"))
         sql.update(self.conn, self.entity, current["id"], changed)
 
     def _derive(self, record: Record) -> None:
         if self.entity.table == "customers":
-            record["pinyin"] = customer_pinyin(record.get("name"), record.get("company"))
+            record["pinyin"] = customer_pinyin(record.get("name"))
 
     def _check_refs(self, record: Mapping[str, Any]) -> None:
         for f in self.entity.fields:

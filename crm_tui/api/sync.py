@@ -34,7 +34,7 @@ PULL_LIMIT = 2000
 Progress = Callable[[str, int, int], None]
 
 # Local-only columns the API derives from a record; sync fills them for pulled ones.
-DERIVE = {"customers": lambda r: {"pinyin": customer_pinyin(r.get("name"), r.get("company"))}}
+DERIVE = {"customers": lambda r: {"pinyin": customer_pinyin(r.get("name"))}}
 
 
 class SyncError(Exception):

@@ -264,12 +264,9 @@ def replica_info(conn: sqlite3.Connection) -> dict[str, Any]:
     return dict(conn.execute("SELECT node, rep, wall, counter, seq FROM replica").fetchone())
 
 
-def missing_pinyin(conn: sqlite3.Connection) -> list[tuple[str, str, str | None]]:
+def missing_pinyin(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     """Customers written around the API (a user's script) whose pinyin key is unset."""
-    return list(conn.execute(
-        "SELECT id, name, company FROM customers WHERE pinyin IS NULL AND "
-        "(name GLOB '*[一-鿿]*' OR company GLOB '*[一-鿿]*')"
-    ))
+    return list(conn.execute("SELECT id, name FROM customers WHERE pinyin IS NULL AND name GLOB '*[一-鿿]*'"))
 
 
 def set_pinyin(conn: sqlite3.Connection, rows: Iterable[tuple[str | None, str]]) -> None:

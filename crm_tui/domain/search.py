@@ -23,7 +23,7 @@ def pinyin_key(text: str) -> str:
     return "".join(syllables) + " " + "".join(s[0] for s in syllables)
 
 
-def customer_pinyin(name: str | None, company: str | None = None) -> str | None:
+def customer_pinyin(name: str | None) -> str | None:
     """The derived `pinyin` column of a customer: the pinyin of the name. Company
     names are searched by their characters only: they are mostly unique, and a
     phrase-aware conversion of each (~0.3 ms) was the largest cost of an import."""
