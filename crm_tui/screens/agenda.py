@@ -12,7 +12,7 @@ from textual.widgets import Footer, Static
 from crm_tui.api import Record
 from crm_tui.i18n import t
 from crm_tui.screens.base import CrmScreen
-from crm_tui.screens.modals import CustomerPicker
+from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import schedule_form, visit_form
 from crm_tui.widgets.record_table import RecordTable, Row
 from crm_tui.widgets.tables import agenda_columns
@@ -87,14 +87,8 @@ class AgendaScreen(CrmScreen):
                     lambda customer: visit_form(app, customer, self.reload, follow_up_of=follow_up["id"]))
 
     def action_visit_any(self) -> None:
-        crm, app = self.crm, self.app
-
-        def picked(customer_id: str | None) -> None:
-            if customer_id:
-                self.run_db(lambda: crm.customers.get(customer_id),
-                            lambda customer: visit_form(app, customer, self.reload))
-
-        app.push_screen(CustomerPicker(t("agenda.pick_customer")), picked)
+        pick_customer_then(self, t("agenda.pick_customer"),
+                           lambda customer: visit_form(self.app, customer, self.reload))
 
     def action_done(self) -> None:
         follow_up = self._selected()

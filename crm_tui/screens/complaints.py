@@ -17,7 +17,7 @@ from crm_tui.domain import complaints as rules
 from crm_tui.domain.entities import COMPLAINT, COMPLAINT_STATUSES
 from crm_tui.i18n import choice_label, t
 from crm_tui.screens.base import CrmScreen
-from crm_tui.screens.modals import CustomerPicker
+from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import assign_form, complaint_form, resolve_form
 from crm_tui.widgets.record_table import RecordTable, Row
 from crm_tui.widgets.tables import complaint_columns
@@ -184,14 +184,8 @@ class ComplaintsScreen(CrmScreen):
             resolve_form(self.app, record, self._done)
 
     def action_new(self) -> None:
-        crm, app = self.crm, self.app
-
-        def picked(customer_id: str | None) -> None:
-            if customer_id:
-                self.run_db(lambda: crm.customers.get(customer_id),
-                            lambda customer: complaint_form(app, customer, self._done))
-
-        app.push_screen(CustomerPicker(t("complaints.pick_customer")), picked)
+        pick_customer_then(self, t("complaints.pick_customer"),
+                           lambda customer: complaint_form(self.app, customer, self._done))
 
     def action_edit(self) -> None:
         record = self._selected()

@@ -3,7 +3,7 @@ filter the customer list."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -12,10 +12,10 @@ from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from crm_tui.api import Filter
+from crm_tui.api import Filter, Record
 from crm_tui.domain.entities import CUSTOMER
 from crm_tui.i18n import choice_label, field_label, t
-from crm_tui.screens.base import CrmModal
+from crm_tui.screens.base import CrmModal, CrmScreen
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import customer_columns
 
@@ -220,6 +220,17 @@ class FilterScreen(CrmModal[dict[str, str] | None]):
             self.action_apply()
         else:
             self.action_clear()
+
+
+def pick_customer_then(screen: CrmScreen, prompt: str, then: Callable[[Record], Any]) -> None:
+    """Ask which customer, load it in a worker, then hand it to `then` (a form)."""
+    crm = screen.crm
+
+    def picked(customer_id: str | None) -> None:
+        if customer_id:
+            screen.run_db(lambda: crm.customers.get(customer_id), then)
+
+    screen.app.push_screen(CustomerPicker(prompt), picked)
 
 
 def customer_filters(values: dict[str, str]) -> list[Filter]:

@@ -13,7 +13,7 @@ from crm_tui.api import Record
 from crm_tui.api.names import with_customer_names
 from crm_tui.i18n import t
 from crm_tui.screens.base import CrmScreen
-from crm_tui.screens.modals import ConfirmScreen, CustomerPicker
+from crm_tui.screens.modals import ConfirmScreen, pick_customer_then
 from crm_tui.screens.record_forms import order_form
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import order_columns
@@ -75,14 +75,8 @@ class OrdersScreen(CrmScreen):
             self.reload(keep_cursor=True)
 
     def action_new(self) -> None:
-        crm, app = self.crm, self.app
-
-        def picked(customer_id: str | None) -> None:
-            if customer_id:
-                self.run_db(lambda: crm.customers.get(customer_id),
-                            lambda customer: order_form(app, customer, self._saved))
-
-        app.push_screen(CustomerPicker(t("orders.pick_customer")), picked)
+        pick_customer_then(self, t("orders.pick_customer"),
+                           lambda customer: order_form(self.app, customer, self._saved))
 
     def action_edit(self) -> None:
         record = self.table.cursor_record
