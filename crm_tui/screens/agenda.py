@@ -11,7 +11,7 @@ from textual.widgets import Footer, Static
 
 from crm_tui.api import Record
 from crm_tui.i18n import t
-from crm_tui.screens.base import CrmScreen
+from crm_tui.screens.base import TableScreen
 from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import schedule_form, visit_form
 from crm_tui.widgets.record_table import RecordTable, Row
@@ -23,7 +23,7 @@ def agenda_row_class(row: Row) -> str | None:
     return {"overdue": "overdue", "today": "soon"}.get(row.get("bucket") or "")
 
 
-class AgendaScreen(CrmScreen):
+class AgendaScreen(TableScreen):
     DEFAULT_CSS = """
     AgendaScreen #agenda-counts { height: 1; padding: 0 1; }
     """
@@ -41,17 +41,6 @@ class AgendaScreen(CrmScreen):
         yield RecordTable(agenda_columns(), row_class=agenda_row_class, id="agenda-table")
         yield self.app.status_widget()
         yield Footer(compact=True)
-
-    @property
-    def table(self) -> RecordTable:
-        return self.query_one(RecordTable)
-
-    def on_mount(self) -> None:
-        self.table.focus()
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        self.reload()
 
     def reload(self, _: object = None) -> None:
         agenda = self.app.agenda

@@ -15,6 +15,7 @@ from textual.worker import get_current_worker
 
 from crm_tui.api import NotFound, ValidationError
 from crm_tui.i18n import field_label, t
+from crm_tui.widgets.record_table import RecordTable
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -91,6 +92,24 @@ class CrmScreen(DbMixin, Screen):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         localize_bindings(self)
+
+
+class TableScreen(CrmScreen):
+    """A screen around one RecordTable, reloaded each time it is shown."""
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self, _: object = None) -> None:
+        raise NotImplementedError
 
 
 class CrmModal(DbMixin, ModalScreen[T]):

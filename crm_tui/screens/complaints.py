@@ -16,7 +16,7 @@ from crm_tui.api import Record
 from crm_tui.domain import complaints as rules
 from crm_tui.domain.entities import COMPLAINT, COMPLAINT_STATUSES
 from crm_tui.i18n import choice_label, t
-from crm_tui.screens.base import CrmScreen
+from crm_tui.screens.base import TableScreen
 from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import assign_form, complaint_form, resolve_form
 from crm_tui.widgets.record_table import RecordTable, Row
@@ -36,7 +36,7 @@ APPLIES = {
 }
 
 
-class ComplaintsScreen(CrmScreen):
+class ComplaintsScreen(TableScreen):
     DEFAULT_CSS = """
     ComplaintsScreen #complaint-info { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -68,17 +68,6 @@ class ComplaintsScreen(CrmScreen):
     @staticmethod
     def view_label(view: str) -> str:
         return t(f"complaints.view_{view}") if view in ("open", "all") else choice_label(COMPLAINT, "status", view)
-
-    @property
-    def table(self) -> RecordTable:
-        return self.query_one(RecordTable)
-
-    def on_mount(self) -> None:
-        self.table.focus()
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        self.reload()
 
     # -- showing --------------------------------------------------------------------------
 

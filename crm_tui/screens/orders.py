@@ -12,7 +12,7 @@ from textual.widgets import Footer, Static
 from crm_tui.api import Record
 from crm_tui.api.names import with_customer_names
 from crm_tui.i18n import t
-from crm_tui.screens.base import CrmScreen
+from crm_tui.screens.base import TableScreen
 from crm_tui.screens.modals import ConfirmScreen, pick_customer_then
 from crm_tui.screens.record_forms import order_form
 from crm_tui.widgets.record_table import RecordTable
@@ -20,7 +20,7 @@ from crm_tui.widgets.tables import order_columns
 from crm_tui.widgets.title_bar import TitleBar
 
 
-class OrdersScreen(CrmScreen):
+class OrdersScreen(TableScreen):
     DEFAULT_CSS = """
     OrdersScreen #orders-count { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -37,14 +37,6 @@ class OrdersScreen(CrmScreen):
         yield RecordTable(order_columns(), id="orders-table")
         yield self.app.status_widget()
         yield Footer(compact=True)
-
-    @property
-    def table(self) -> RecordTable:
-        return self.query_one(RecordTable)
-
-    def on_mount(self) -> None:
-        self.table.focus()
-        self.reload()
 
     def on_screen_resume(self) -> None:
         self.reload(keep_cursor=True)
