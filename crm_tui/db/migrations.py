@@ -74,7 +74,9 @@ CREATE TABLE customers (
 CREATE INDEX customers_phone ON customers (phone);
 CREATE INDEX customers_mobile ON customers (mobile);
 CREATE INDEX customers_email ON customers (email);
-CREATE INDEX customers_sort ON customers (coalesce(pinyin, lower(name)));
+CREATE INDEX customers_sort ON customers (coalesce(nullif(pinyin, ''), lower(name)));
+-- Rows a user's script wrote, whose pinyin the API has yet to fill in.
+CREATE INDEX customers_no_pinyin ON customers (local_id) WHERE pinyin IS NULL;
 
 CREATE TABLE visits (
     id TEXT PRIMARY KEY NOT NULL,

@@ -266,7 +266,7 @@ def replica_info(conn: sqlite3.Connection) -> dict[str, Any]:
 
 def missing_pinyin(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     """Customers written around the API (a user's script) whose pinyin key is unset."""
-    return list(conn.execute("SELECT id, name FROM customers WHERE pinyin IS NULL AND name GLOB '*[一-鿿]*'"))
+    return list(conn.execute("SELECT id, name FROM customers WHERE pinyin IS NULL"))
 
 
 def set_pinyin(conn: sqlite3.Connection, rows: Iterable[tuple[str | None, str]]) -> None:

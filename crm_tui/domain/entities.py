@@ -92,9 +92,10 @@ CUSTOMER = Entity(
     derived=("pinyin",),
     searchable=("name", "company", "phone", "mobile", "email", "pinyin"),
     list_columns=("name", "company", "phone", "region", "industry", "status", "tier", "owner"),
-    # Chinese names sort by their pinyin, among the English ones (张伟 by "zhangwei").
-    default_order="coalesce(pinyin, lower(name))",
-    sort_exprs=(("name", "coalesce(pinyin, lower(name))"),),
+    # Chinese names sort by their pinyin, among the English ones (张伟 by "zhangwei");
+    # pinyin is '' for a name without Chinese characters.
+    default_order="coalesce(nullif(pinyin, ''), lower(name))",
+    sort_exprs=(("name", "coalesce(nullif(pinyin, ''), lower(name))"),),
 )
 
 VISIT = Entity(

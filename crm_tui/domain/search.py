@@ -23,11 +23,13 @@ def pinyin_key(text: str) -> str:
     return "".join(syllables) + " " + "".join(s[0] for s in syllables)
 
 
-def customer_pinyin(name: str | None) -> str | None:
-    """The derived `pinyin` column of a customer: the pinyin of the name. Company
-    names are searched by their characters only: they are mostly unique, and a
-    phrase-aware conversion of each (~0.3 ms) was the largest cost of an import."""
-    return pinyin_key(name or "") or None
+def customer_pinyin(name: str | None) -> str:
+    """The derived `pinyin` column of a customer: the pinyin of the name, '' for a
+    name without Chinese characters (NULL is left for rows a script wrote, still to
+    be filled in). Company names are searched by their characters only: they are
+    mostly unique, and a phrase-aware conversion of each (~0.3 ms) was the largest
+    cost of an import."""
+    return pinyin_key(name or "")
 
 
 def normalize_query(query: str) -> str:
