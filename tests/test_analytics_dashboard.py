@@ -98,7 +98,7 @@ async def test_dashboard_speaks_chinese_with_crm_lang_zh(crm: Crm, monkeypatch: 
             assert len(axis) == 1
             agenda = str(screen.query_one("#dashboard-agenda", Static).render())
             assert "今日待办" in agenda and "逾期回访：1" in agenda
-            assert "2026-09-30 的报表" in str(screen.query_one("#dashboard-status", Static).render())
+            assert "2026-09-30 的仪表盘" in str(screen.query_one("#dashboard-status", Static).render())
             refresh = next(b.binding for b in screen.active_bindings.values() if b.binding.id == "dashboard.refresh")
             assert (refresh.description, refresh.tooltip) == ("刷新", "重新加载图表")
     finally:
