@@ -37,11 +37,11 @@ def _where(ent: Entity, filters: Sequence[Filter], search_rowids: str | None) ->
             raise ValueError(f"cannot filter on {flt.field} {flt.op}")
         column = f'"{flt.field}"'
         if flt.field == "tags" and flt.op in ("=", "~"):
-            clauses.append("(',' || tags || ',') LIKE ?")
-            params.append(f"%,{flt.value},%" if flt.op == "=" else f"%{flt.value}%")
+            clauses.append("(',' || tags || ',') LIKE ? ESCAPE '\\'")
+            params.append(_like_pattern(f",{flt.value},") if flt.op == "=" else _like_pattern(str(flt.value)))
         elif flt.op == "~":
-            clauses.append(f"{column} LIKE ?")
-            params.append(f"%{flt.value}%")
+            clauses.append(f"{column} LIKE ? ESCAPE '\\'")
+            params.append(_like_pattern(str(flt.value)))
         elif flt.value is None:
             clauses.append(f"{column} IS {'NOT ' if flt.op == '!=' else ''}NULL")
         else:
