@@ -106,7 +106,7 @@ class Records:
 
     def _data_version(self) -> tuple[int, int]:
         """Changes by this connection and commits by others since it opened."""
-        return self.conn.total_changes, self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return sql.data_version(self.conn)
 
     def search(self, query: str, limit: int = 50) -> list[Record]:
         return self.list(search=query, limit=limit)

@@ -234,6 +234,11 @@ def contact_index(conn: sqlite3.Connection) -> dict[str, str]:
     return index
 
 
+def data_version(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Changes by this connection and commits by others since it opened."""
+    return conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0]
+
+
 def local_rep(conn: sqlite3.Connection) -> str:
     return conn.execute("SELECT rep FROM replica").fetchone()[0]
 
