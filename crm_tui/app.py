@@ -15,10 +15,8 @@ from textual.widgets import Static
 
 from crm_tui.api import Crm
 from crm_tui.api.agenda import Agenda
-from crm_tui.api.complaints import ComplaintWorkflow, local_now
-from crm_tui.config import ConfigError, load_config
-from crm_tui.domain.complaints import SlaPolicy
-from crm_tui.domain.validation import ValidationError
+from crm_tui.api.complaints import ComplaintWorkflow
+from crm_tui.config import Config, ConfigError
 from crm_tui.i18n import resolve_language, set_language, t
 from crm_tui.screens.agenda import AgendaScreen
 from crm_tui.screens.base import localize_bindings
@@ -63,34 +61,43 @@ class CrmApp(App[None]):
     ]
 
     def __init__(self, db: str | Path | None = None, *, crm: Crm | None = None,
-                 config: Mapping[str, Any] | None = None, lang: str | None = None,
+                 config: Config | Mapping[str, Any] | None = None, lang: str | None = None,
                  now: Callable[[], dt.datetime] | None = None) -> None:
+        """`config`: the settings (a parsed mapping is validated here); by default
+        the given `crm`'s, else the user's config file. A bad file is shown as a
+        notification and the defaults apply. `now` becomes the API's clock."""
         self.config_error: str | None = None
-        if config is None:
-            try:
-                config = load_config()
-            except ConfigError as exc:
-                config, self.config_error = {}, str(exc)
-        self.config = dict(config)
-        set_language(resolve_language(self.config, lang))
+        if isinstance(config, Mapping):
+            config = self._checked(lambda: Config.from_mapping(config, source="config"))
+        elif config is None:
+            config = crm.config if crm is not None else self._checked(Config.load)
+        self.config: Config = config
+        set_language(resolve_language(self.config.lang, lang))
         super().__init__()
         localize_bindings(self)
-        self.crm = crm if crm is not None else Crm(db)
+        self.crm = crm if crm is not None else Crm(db, config=self.config)
         self._owns_crm = crm is None
-        self.now = now or local_now
-        try:
-            policy = SlaPolicy.from_config(self.config)
-        except ValidationError as exc:
-            policy, self.config_error = SlaPolicy(), f"{t('app.bad_config')}: {exc}"
-        self.agenda = Agenda(self.crm, now=self.now)
-        self.workflow = ComplaintWorkflow(self.crm, policy, now=self.now)
+        if now is not None:
+            self.crm.now = now
+        # The API's own use cases: the UI runs the same workflow, SLA and agenda as the CLI.
+        self.agenda: Agenda = self.crm.agenda
+        self.workflow: ComplaintWorkflow = self.crm.complaint_workflow
         self.title = t("app.title")
         self.sub_title = str(self.crm.path)
 
+    def _checked(self, load: Callable[[], Config]) -> Config:
+        try:
+            return load()
+        except ConfigError as exc:
+            self.config_error = f"{t('app.bad_config')}: {exc}"
+            return Config()
+
+    def now(self) -> dt.datetime:
+        return self.crm.now()
+
     def on_mount(self) -> None:
-        keys = self.config.get("keys") or {}
-        if isinstance(keys, Mapping) and keys:
-            self.set_keymap({str(k): str(v) for k, v in keys.items()})
+        if self.config.keys.bindings:
+            self.set_keymap(dict(self.config.keys.bindings))
         if self.config_error:
             self.notify(self.config_error, title=t("error.title"), severity="error", timeout=10, markup=False)
 

@@ -1,18 +1,39 @@
-"""Where things live: the database file and the user's config (TOML).
+"""Where things live (the database file, the user's config file) and the ONE typed
+config, loaded and validated once.
 
 Order of precedence for the database: `--db PATH`, then `CRM_DB`, then the user
 data directory. The config file is `CRM_CONFIG` or `config.toml` in the user config
-directory; it holds the language, key bindings, the rep's name and the sync server."""
+directory. `Config.load()` reads it once; `Crm(path, config=...)` builds the
+complaint workflow, the agenda and the analytics from it, and the UI uses those same
+objects. Nothing else reads the file: code that needs a setting gets it from
+`crm.config`. Unknown keys and wrong types are errors naming the key and the file.
+
+Adding a section (docs/architecture.md, "Config"): write a frozen dataclass with a
+`from_config(section: Mapping) -> Self` that validates and names bad keys (see
+`crm_tui.domain.analytics.settings.AnalyticsSettings`), then add ONE field to
+`Config` below whose default is that class's defaults, e.g.
+
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+
+The field name is the `[table]` of the file; loading, unknown-key checks and error
+messages come for free."""
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import platformdirs
+
+from crm_tui.domain.analytics.settings import AnalyticsSettings
+from crm_tui.domain.complaints import SlaPolicy
+from crm_tui.domain.validation import ValidationError
 
 APP_NAME = "crm_tui"
 
@@ -39,25 +60,157 @@ class ConfigError(Exception):
     pass
 
 
-def default_rep() -> str:
+@dataclass(frozen=True)
+class SyncSettings:
+    """`[sync]`: the server this laptop syncs with and its token (`crm login` writes them)."""
+
+    server: str | None = None
+    token: str | None = None
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> Self:
+        return cls(**_texts("sync", section, ("server", "token")))
+
+
+@dataclass(frozen=True)
+class Keys:
+    """`[keys]`: binding id -> Textual key names ("ctrl+a", "f3,ctrl+g")."""
+
+    bindings: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> Self:
+        bad = [k for k, v in section.items() if not isinstance(v, str)]
+        if bad:
+            raise ValidationError.one(f"keys.{bad[0]}", "must be text naming keys, like \"ctrl+a\"")
+        return cls(dict(section))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of crm_tui, validated. Plain keys first, then one field per
+    `[section]`, each a frozen dataclass with `from_config`."""
+
+    rep: str | None = None  # the rep new databases on this laptop belong to
+    lang: str | None = None  # "en" or "zh"; CRM_LANG overrides it
+    keys: Keys = field(default_factory=Keys)
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Config:
+        """The config file (default: `config_path()`), validated; defaults when it
+        does not exist. ConfigError names the file and the key."""
+        file = Path(path).expanduser() if path else config_path()
+        return cls.from_mapping(_read(file), source=str(file))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str = "config") -> Config:
+        """A Config from the parsed TOML `data`; `source` names it in errors."""
+        values: dict[str, Any] = {}
+        errors: list[str] = []
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for key, raw in data.items():
+            f = fields.get(key)
+            if f is None:
+                errors.append(f"{key}: is not a setting (known: {', '.join(fields)})")
+                continue
+            if f.default_factory is dataclasses.MISSING:  # a plain text key
+                if raw is not None and not isinstance(raw, str):
+                    errors.append(f"{key}: must be text")
+                    continue
+                values[key] = raw.strip() or None if isinstance(raw, str) else None
+                continue
+            if not isinstance(raw, Mapping):
+                errors.append(f"{key}: must be a table ([{key}])")
+                continue
+            section_type = type(f.default_factory())
+            try:
+                values[key] = section_type.from_config(raw)
+            except ValidationError as exc:
+                errors += [_name(key, e.field) + f": {e.reason}" for e in exc.errors]
+            except (TypeError, ValueError, KeyError) as exc:
+                errors.append(f"{key}: {exc}")
+        if errors:
+            raise ConfigError(f"{source}: " + "; ".join(errors))
+        return cls(**values)
+
+
+def _name(section: str, key: str) -> str:
+    return key if key == section or key.startswith(section + ".") else f"{section}.{key}"
+
+
+def _texts(section: str, data: Mapping[str, Any], known: tuple[str, ...]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    errors = []
+    for key, value in data.items():
+        if key not in known:
+            errors.append(ValidationError.one(f"{section}.{key}", "is not a setting").errors[0])
+        elif not isinstance(value, str):
+            errors.append(ValidationError.one(f"{section}.{key}", "must be text").errors[0])
+        else:
+            out[key] = value.strip() or None
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def default_rep(config: Config) -> str:
     """The rep working on a new database: `rep` in the config, else the login name."""
-    rep = str(load_config().get("rep") or "").strip()
-    if rep:
-        return rep
+    if config.rep:
+        return config.rep
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return "rep"
 
 
-def load_config() -> dict[str, Any]:
+def save_settings(changes: Mapping[str, Any]) -> Path:
+    """Merge `changes` ({"rep": ..., "sync": {...}}) into the config file, keeping
+    whatever else it holds; the result must still be a valid Config. Written
+    atomically with mode 0600 (it may hold a sync token)."""
     path = config_path()
-    if not path.exists():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    data = _read(path)
+    for key, value in changes.items():
+        if isinstance(value, Mapping):
+            data[key] = {**(data.get(key) or {}), **value}
+        else:
+            data[key] = value
+    Config.from_mapping(data, source=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in data.items():
+        if isinstance(value, dict):
+            _write_table(lines, [key], value)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
+def _write_table(lines: list[str], name: list[str], table: Mapping[str, Any]) -> None:
+    """A [table] with its plain keys, then its sub-tables ([sla.resolution])."""
+    lines.append(f"\n[{'.'.join(_toml_key(n) for n in name)}]")
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, dict)]
+    for k, v in table.items():
+        if isinstance(v, dict):
+            _write_table(lines, [*name, k], v)
 
 
 def _toml_value(value: Any) -> str:
@@ -75,24 +228,3 @@ def _toml_value(value: Any) -> str:
 
 def _toml_key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() and key.isascii() else _toml_value(key)
-
-
-def save_config(config: dict[str, Any]) -> Path:
-    """Write the config atomically with mode 0600 (it may hold a sync token)."""
-    path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines: list[str] = []
-    for key, value in config.items():
-        if not isinstance(value, dict):
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for key, value in config.items():
-        if isinstance(value, dict):
-            lines.append(f"\n[{_toml_key(key)}]")
-            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return path

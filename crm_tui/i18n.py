@@ -43,9 +43,9 @@ def normalize_language(value: str | None) -> str | None:
     return code if code in LANGUAGES else None
 
 
-def resolve_language(config: Mapping[str, Any] | None = None, explicit: str | None = None) -> str:
+def resolve_language(configured: str | None = None, explicit: str | None = None) -> str:
     """An explicit choice, then CRM_LANG, then the config's `lang`, then English."""
-    for candidate in (explicit, os.environ.get("CRM_LANG"), (config or {}).get("lang")):
+    for candidate in (explicit, os.environ.get("CRM_LANG"), configured):
         lang = normalize_language(candidate)
         if lang:
             return lang

@@ -134,11 +134,11 @@ def test_overdue_and_due_soon_rules() -> None:
 
 
 def test_sla_policy_from_config_overrides_and_validates() -> None:
-    policy = rules.SlaPolicy.from_config({"sla": {"resolution": {"urgent": 2}, "first_response": {"low": 10}}})
+    policy = rules.SlaPolicy.from_config({"resolution": {"urgent": 2}, "first_response": {"low": 10}})
     assert policy.resolution_due("2026-01-01T00:00:00", "urgent") == "2026-01-01T02:00:00"
     assert policy.first_response_due("2026-01-01T00:00:00", "low") == "2026-01-01T10:00:00"
     assert policy.resolution_due("2026-01-01T00:00:00", "high") == "2026-01-02T00:00:00"
     with pytest.raises(ValidationError):
-        rules.SlaPolicy.from_config({"sla": {"resolution": {"critical": 1}}})
+        rules.SlaPolicy.from_config({"resolution": {"critical": 1}})
     with pytest.raises(ValidationError):
-        rules.SlaPolicy.from_config({"sla": {"resolution": {"high": -1}}})
+        rules.SlaPolicy.from_config({"resolution": {"high": -1}})

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync, SyncError, client_from_config, login
-from crm_tui.config import load_config
+from crm_tui.config import Config
 from crm_tui.sync import clock
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.protocol import PROTOCOL_HEADER, WireChange
@@ -196,14 +196,14 @@ def test_login_saves_token_0600_and_refuses_a_bad_one(http: TestClient) -> None:
     with pytest.raises(SyncError) as exc:
         login(BASE, "wrong", http=http)
     assert exc.value.code == "bad_token"
-    assert "sync" not in load_config()
+    assert Config.load().sync.server is None
     info = login(BASE, "tok-wang", http=http)
     assert info["rep"] == "wang"
     path = Path(os.environ["CRM_CONFIG"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_config()["sync"] == {"server": BASE, "token": "tok-wang"}
-    assert load_config()["rep"] == "wang"
-    assert client_from_config(http=http).hello().rep == "wang"
+    config = Config.load()
+    assert (config.sync.server, config.sync.token, config.rep) == (BASE, "tok-wang", "wang")
+    assert client_from_config(config, http=http).hello().rep == "wang"
 
 
 def test_unreachable_server_is_reported(tmp_path: Path) -> None:

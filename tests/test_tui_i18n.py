@@ -55,10 +55,10 @@ def test_chinese_choice_labels_differ_by_record_kind() -> None:
 
 def test_language_choice_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CRM_LANG", raising=False)
-    assert i18n.resolve_language({}) == "en"
-    assert i18n.resolve_language({"lang": "zh"}) == "zh"
+    assert i18n.resolve_language(None) == "en"
+    assert i18n.resolve_language("zh") == "zh"
     monkeypatch.setenv("CRM_LANG", "zh_CN.UTF-8")
-    assert i18n.resolve_language({"lang": "en"}) == "zh"  # the environment wins over the file
-    assert i18n.resolve_language({"lang": "zh"}, explicit="en") == "en"
+    assert i18n.resolve_language("en") == "zh"  # the environment wins over the file
+    assert i18n.resolve_language("zh", explicit="en") == "en"
     monkeypatch.setenv("CRM_LANG", "fr")
-    assert i18n.resolve_language({}) == "en"
+    assert i18n.resolve_language(None) == "en"

@@ -9,17 +9,19 @@ the data through `Crm`.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from crm_tui.api.agenda import Agenda
 from crm_tui.api.analytics import Analytics
 from crm_tui.api.complaints import ComplaintWorkflow
-from crm_tui.api.records import NotFound, Record, Records, parse_filter
+from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
 from crm_tui.api.sync import Sync
-from crm_tui.config import default_rep, resolve_db_path
+from crm_tui.config import Config, ConfigError, default_rep, resolve_db_path
 from crm_tui.db import records as sql
 from crm_tui.db.connection import DatabaseError, DatabaseTooNew, open_database, transaction
 from crm_tui.db.records import Filter
@@ -28,28 +30,36 @@ from crm_tui.domain.search import customer_pinyin
 from crm_tui.domain.validation import FieldError, ValidationError
 
 __all__ = [
-    "Crm", "DatabaseError", "DatabaseTooNew", "FieldError", "Filter", "NotFound", "Record",
+    "Config", "ConfigError", "Crm", "DatabaseError", "DatabaseTooNew", "FieldError", "Filter", "NotFound", "Record",
     "Records", "ValidationError", "parse_filter",
 ]
 
 
 class Crm:
     """A rep's local CRM database. Thread-safe: calls are serialised on one lock, so
-    UI workers may share one instance."""
+    UI workers may share one instance.
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, rep: str | None = None):
+    `config` is the validated settings (default: `Config.load()`, the user's config
+    file); the complaint workflow, the agenda and the analytics are built from it
+    here, once, and the UI uses these same objects. `now` is the local wall clock of
+    user-facing times, injectable so tests and snapshots see a fixed time."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, rep: str | None = None,
+                 config: Config | None = None, now: Callable[[], dt.datetime] | None = None):
+        self.config = config if config is not None else Config.load()
+        self.now: Callable[[], dt.datetime] = now or local_now
         self.path: Path = resolve_db_path(path)
         self.conn = open_database(self.path, rep=rep)
         if rep is None and not sql.local_rep(self.conn):
             with transaction(self.conn):
-                sql.set_local_rep(self.conn, default_rep())
+                sql.set_local_rep(self.conn, default_rep(self.config))
         self.lock = threading.RLock()
         self.customers = Records(self.conn, CUSTOMER, self.lock)
         self.visits = Records(self.conn, VISIT, self.lock)
         self.complaints = Records(self.conn, COMPLAINT, self.lock)
         self.orders = Records(self.conn, ORDER, self.lock)
         self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
-        self.complaint_workflow = ComplaintWorkflow(self)  # acknowledge ... close, reopen
+        self.complaint_workflow = ComplaintWorkflow(self, self.config.sla)  # acknowledge ... close, reopen
         self.analytics = Analytics(self)  # classification, RFM, KPIs, reminders, reports
         self.sync = Sync(self)  # push, pull and merge with the server; conflicts
         self._index_script_writes()

@@ -19,16 +19,15 @@ if TYPE_CHECKING:
     from crm_tui.api import Crm
 
 
-def local_now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
-
-
 class Agenda:
-    """Follow-ups of one `Crm`; `now` is injectable for tests and snapshots."""
+    """Follow-ups of one `Crm`, on its clock unless `now` is given."""
 
-    def __init__(self, crm: Crm, now: Callable[[], dt.datetime] = local_now):
+    def __init__(self, crm: Crm, now: Callable[[], dt.datetime] | None = None):
         self.crm = crm
-        self.now = now
+        self._now = now
+
+    def now(self) -> dt.datetime:
+        return (self._now or self.crm.now)()
 
     def today(self) -> dt.date:
         return self.now().date()

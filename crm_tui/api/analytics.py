@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.records import Record, Records, utc_now
-from crm_tui.config import load_config
 from crm_tui.db import analytics as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
@@ -50,36 +49,24 @@ if TYPE_CHECKING:
 AT_RISK_SEGMENTS = ("Can't Lose Them", "At Risk", "About to Sleep", "Need Attention")
 
 
-def local_now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
-
-
 class Analytics:
-    """The analytics use cases over one `Crm`. Settings come from the `[analytics]`
-    (and `[sla]`) sections of the config unless given."""
+    """The analytics use cases over one `Crm`. Settings are the `[analytics]` and
+    `[sla]` sections of its config unless given; the clock is the Crm's unless `now`
+    is given."""
 
     def __init__(self, crm: Crm, settings: AnalyticsSettings | None = None,
-                 now: Callable[[], dt.datetime] = local_now, policy: SlaPolicy | None = None):
+                 now: Callable[[], dt.datetime] | None = None, policy: SlaPolicy | None = None):
         self.crm = crm
-        self._settings = settings
-        self._policy = policy
-        self.now = now
+        self.settings = settings or crm.config.analytics
+        self.policy = policy or crm.config.sla
+        self._now = now
         self.surveys = Records(crm.conn, SURVEY, crm.lock)
         self.overrides = Records(crm.conn, CLASSIFICATION_OVERRIDE, crm.lock)
 
     # -- settings and clock ---------------------------------------------------------
 
-    @property
-    def settings(self) -> AnalyticsSettings:
-        if self._settings is None:
-            self._settings = AnalyticsSettings.from_config(load_config().get("analytics"))
-        return self._settings
-
-    @property
-    def policy(self) -> SlaPolicy:
-        if self._policy is None:
-            self._policy = SlaPolicy.from_config(load_config())
-        return self._policy
+    def now(self) -> dt.datetime:
+        return (self._now or self.crm.now)()
 
     def today(self) -> dt.date:
         return self.now().date()
@@ -365,7 +352,7 @@ def schedule_satisfaction_follow_up(crm: Crm, complaint: Mapping[str, Any], *, d
     if not closed:
         raise ValidationError.one("closed_at", "the complaint is not closed yet")
     if days is None:
-        days = AnalyticsSettings.from_config(load_config().get("analytics")).satisfaction_follow_up_days
+        days = crm.config.analytics.satisfaction_follow_up_days
     closed_at = dt.datetime.fromisoformat(str(closed).replace("Z", "+00:00")).replace(tzinfo=None)
     due = (closed_at.date() + dt.timedelta(days=days)).isoformat()
     return crm.visits.create({

@@ -23,19 +23,17 @@ if TYPE_CHECKING:
 Clock = Callable[[], dt.datetime]
 
 
-def local_now() -> dt.datetime:
-    """User-facing date-times are local wall time (see docs/architecture.md)."""
-    return dt.datetime.now().replace(microsecond=0)
-
-
 class ComplaintWorkflow:
-    """Complaint use cases over one `Crm`. `now` is injectable so tests and the UI's
-    snapshots see a fixed clock."""
+    """Complaint use cases over one `Crm`, with the SLA policy of its config unless
+    given. The clock is the Crm's unless `now` is given."""
 
-    def __init__(self, crm: Crm, policy: rules.SlaPolicy | None = None, now: Clock = local_now):
+    def __init__(self, crm: Crm, policy: rules.SlaPolicy | None = None, now: Clock | None = None):
         self.crm = crm
-        self.policy = policy or rules.SlaPolicy()
-        self.now = now
+        self.policy = policy or crm.config.sla
+        self._now = now
+
+    def now(self) -> dt.datetime:
+        return (self._now or self.crm.now)()
 
     def _stamp(self) -> str:
         return self.now().replace(microsecond=0).isoformat()

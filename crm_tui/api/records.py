@@ -29,6 +29,12 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
+def local_now() -> dt.datetime:
+    """User-facing date-times are local wall time (see docs/architecture.md); the
+    default clock of `Crm.now`."""
+    return dt.datetime.now().replace(microsecond=0)
+
+
 def new_id() -> str:
     return str(ULID())
 

@@ -20,6 +20,7 @@ from crm_tui.api.records import Record
 from crm_tui.config import APP_NAME
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
+from crm_tui.domain.complaints import SlaPolicy
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -73,7 +74,6 @@ COMPLAINTS = {
     "billing": ("账单错误", "重复扣款"),
     "other": ("其他", "安装人员未按约定时间上门"),
 }
-SLA_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 168}
 # Purchase patterns and their share of customers.
 PATTERNS = (("prospect", 25), ("new", 12), ("loyal", 30), ("occasional", 18), ("churned", 15))
 STATUS_OF = {"prospect": "potential", "new": "new", "loyal": "loyal", "occasional": "new", "churned": "churned"}
@@ -102,9 +102,10 @@ def demo_db_path() -> Path:
 class _Generator:
     """Makes the raw field values; the API's `prepare` validates and stamps them."""
 
-    def __init__(self, seed: int, today: dt.date):
+    def __init__(self, seed: int, today: dt.date, policy: SlaPolicy):
         self.rng = random.Random(seed)
         self.today = today
+        self.policy = policy  # the configured SLA: seeded due times are the ones the workflow gives
 
     def pick(self, items: Any) -> Any:
         return self.rng.choice(items)
@@ -234,12 +235,13 @@ class _Generator:
         kind = self.pick(tuple(COMPLAINTS))
         cause, description = COMPLAINTS[kind]
         priority = self.weighted((("low", 25), ("medium", 45), ("high", 22), ("urgent", 8)))
+        sla_hours = self.policy.resolution[priority].total_seconds() / 3600
         values: dict[str, Any] = {
             "customer_id": customer_id, "received_at": received.isoformat(),
             "channel": self.pick(("phone", "wechat", "email", "face_to_face")), "type": kind,
             "cause": cause, "description": description, "priority": priority,
             "handler": self.pick(REPS), "owner": owner,
-            "due_at": (received + dt.timedelta(hours=SLA_HOURS[priority])).isoformat(),
+            "due_at": self.policy.resolution_due(received.isoformat(), priority),
             "product": self.pick(PRODUCTS)[0],
         }
         if days_ago < 10:
@@ -249,7 +251,7 @@ class _Generator:
         if values["status"] != "new":
             values["acknowledged_at"] = (received + dt.timedelta(hours=rng.randrange(1, 12))).isoformat()
             # Most first responses meet the SLA, some miss it.
-            hours = rng.uniform(0.2, SLA_HOURS[priority] * (1.6 if rng.random() < 0.2 else 0.9))
+            hours = rng.uniform(0.2, sla_hours * (1.6 if rng.random() < 0.2 else 0.9))
             values["first_response_at"] = (received + dt.timedelta(hours=hours)).replace(microsecond=0).isoformat()
         if values["status"] in ("resolved", "closed"):
             resolved = received + dt.timedelta(hours=rng.randrange(2, 240))
@@ -264,7 +266,7 @@ class _Generator:
 def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None = None,
          progress: Progress | None = None) -> SeedReport:
     """Add `customers` demo customers with their visits, complaints and orders."""
-    gen = _Generator(seed, today or dt.date.today())
+    gen = _Generator(seed, today or crm.now().date(), crm.complaint_workflow.policy)
     rows: dict[str, list[Record]] = {"customers": [], "visits": [], "complaints": [], "orders": []}
     for index in range(customers):
         values, pattern = gen.customer(index)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.records import NotFound, Records
-from crm_tui.config import ConfigError, load_config, save_config
+from crm_tui.config import Config, ConfigError, save_settings
 from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import entity
@@ -95,21 +95,19 @@ def login(server: str, token: str, *, check: bool = True, http: Any = None) -> d
                 if exc.code != UNREACHABLE:
                     raise SyncError(exc.message, exc.code) from None
                 info["warning"] = exc.message
-    config = load_config()
-    config["sync"] = {**config.get("sync", {}), "server": server, "token": token.strip()}
+    changes: dict[str, Any] = {"sync": {"server": server, "token": token.strip()}}
     if info.get("rep"):
-        config["rep"] = info["rep"]  # new databases on this laptop belong to this rep
-    info["config"] = str(save_config(config))
+        changes["rep"] = info["rep"]  # new databases on this laptop belong to this rep
+    info["config"] = str(save_settings(changes))
     return info
 
 
-def client_from_config(http: Any = None) -> SyncClient:
+def client_from_config(config: Config, http: Any = None) -> SyncClient:
     from crm_tui.sync.client import SyncClient  # httpx and pydantic: only when used
 
-    sync_cfg = load_config().get("sync", {})
-    if not isinstance(sync_cfg, dict) or not sync_cfg.get("server") or not sync_cfg.get("token"):
+    if not config.sync.server or not config.sync.token:
         raise ConfigError("not logged in to a sync server: run `crm login --server URL --token TOKEN`")
-    return SyncClient(str(sync_cfg["server"]), str(sync_cfg["token"]), http=http)
+    return SyncClient(config.sync.server, config.sync.token, http=http)
 
 
 class Sync:
@@ -134,7 +132,7 @@ class Sync:
                 "pushed_seq": st["pushed_seq"],
                 "clock_warning": st["clock_warning"],
                 "node": sql.local_node(self.conn),
-                "server": load_config().get("sync", {}).get("server"),
+                "server": self.crm.config.sync.server,
             }
 
     # -- the sync itself -------------------------------------------------------
@@ -146,7 +144,7 @@ class Sync:
         point: the next run resumes with nothing lost or doubled. `max_pages` stops
         the pull early (a partial sync)."""
         own_client = client is None
-        client = client or client_from_config()
+        client = client or client_from_config(self.crm.config)
         hooks = hooks or Hooks()
         report = SyncReport()
         try:

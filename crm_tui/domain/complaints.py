@@ -70,15 +70,21 @@ class SlaPolicy:
         "urgent": hours(h=4), "high": hours(h=24), "medium": hours(h=72), "low": hours(days=7)})
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SlaPolicy:
-        """`[sla.first_response]` and `[sla.resolution]` tables of hours per priority
-        override the defaults; unknown priorities and bad numbers are errors."""
+    def from_config(cls, section: Mapping[str, Any]) -> SlaPolicy:
+        """The `[sla]` section: `[sla.first_response]` and `[sla.resolution]` tables of
+        hours per priority override the defaults; unknown keys, unknown priorities
+        and bad numbers are errors naming the key."""
         default = cls()
-        sla = config.get("sla") or {}
         tables = {}
+        for kind in section:
+            if kind not in ("first_response", "resolution"):
+                raise ValidationError.one(f"sla.{kind}", "is not a setting (first_response, resolution)")
         for kind in ("first_response", "resolution"):
             merged = dict(getattr(default, kind))
-            for prio, value in (sla.get(kind) or {}).items():
+            given = section.get(kind) or {}
+            if not isinstance(given, Mapping):
+                raise ValidationError.one(f"sla.{kind}", "must be a table of hours per priority")
+            for prio, value in given.items():
                 if prio not in COMPLAINT_PRIORITIES:
                     raise ValidationError.one(f"sla.{kind}.{prio}", f"is not a priority ({', '.join(COMPLAINT_PRIORITIES)})")
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
