@@ -100,6 +100,8 @@ class CrmApp(App[None]):
             self.set_keymap(dict(self.config.keys.bindings))
         if self.config_error:
             self.notify(self.config_error, title=t("error.title"), severity="error", timeout=10, markup=False)
+        for notice in self.crm.notices:
+            self.notify(notice, title=t("privacy.notice_title"), severity="warning", timeout=10, markup=False)
 
     def on_unmount(self) -> None:
         if self._owns_crm:

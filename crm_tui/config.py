@@ -42,7 +42,12 @@ def default_db_path() -> Path:
     env = os.environ.get("CRM_DB")
     if env:
         return Path(env).expanduser()
-    return Path(platformdirs.user_data_dir(APP_NAME)) / "crm.db"
+    return data_dir() / "crm.db"
+
+
+def data_dir() -> Path:
+    """The app's own data directory (kept 0700: it holds the database)."""
+    return Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:

@@ -21,7 +21,7 @@ from crm_tui.api.analytics import Analytics
 from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
 from crm_tui.api.sync import Sync
-from crm_tui.config import Config, ConfigError, default_rep, resolve_db_path
+from crm_tui.config import Config, ConfigError, data_dir, default_rep, resolve_db_path
 from crm_tui.db import records as sql
 from crm_tui.db.connection import DatabaseError, DatabaseTooNew, open_database, transaction
 from crm_tui.db.records import Filter
@@ -49,7 +49,10 @@ class Crm:
         self.config = config if config is not None else Config.load()
         self.now: Callable[[], dt.datetime] = now or local_now
         self.path: Path = resolve_db_path(path)
-        self.conn = open_database(self.path, rep=rep)
+        # Things the user should hear about on opening (a database made private).
+        self.notices: list[str] = []
+        self.conn = open_database(self.path, rep=rep, notices=self.notices,
+                                  private_dir=self.path.parent.resolve() == data_dir().resolve())
         if rep is None and not sql.local_rep(self.conn):
             with transaction(self.conn):
                 sql.set_local_rep(self.conn, default_rep(self.config))

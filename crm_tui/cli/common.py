@@ -52,7 +52,10 @@ def db_path(db: Path | None) -> Path | None:
 
 
 def open_crm(db: Path | None) -> Crm:
-    return Crm(db_path(db))
+    crm = Crm(db_path(db))
+    for notice in crm.notices:
+        err_console.print(f"[yellow]notice:[/yellow] {notice}", highlight=False)
+    return crm
 
 
 def print_json(data: Any) -> None:
