@@ -50,6 +50,21 @@ class NodeTaken(StoreError):
     """A node id already bound to another rep."""
 
 
+class SchemaTooNew(StoreError):
+    """A server database written by a newer crm_tui: opening it could lose data."""
+
+    def __init__(self, found: int, known: int):
+        super().__init__(
+            f"this server database has schema version {found}, written by a newer crm_tui; this version "
+            f"knows up to {known}: upgrade crm_tui on the server (the database was not changed)")
+
+
+def check_schema_version(found: int, known: int) -> None:
+    """Refuse a database newer than this code; the caller migrates an older one."""
+    if found > known:
+        raise SchemaTooNew(found, known)
+
+
 @dataclass(frozen=True)
 class RepInfo:
     name: str
@@ -136,6 +151,10 @@ class Store(ABC):
     @abstractmethod
     def count(self) -> int:
         """How many changes the log holds."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The version of the server schema this database holds (after migrating)."""
 
     def close(self) -> None:  # noqa: B027 - optional for stores without resources
         pass
