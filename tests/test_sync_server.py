@@ -19,8 +19,8 @@ from crm_tui.config import Config
 from crm_tui.sync import clock
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.protocol import PROTOCOL_HEADER, WireChange
-from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.admin import open_store
+from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.store import ChangeMismatch, SequenceGap, Store
 
 BASE = "http://testserver"
