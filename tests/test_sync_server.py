@@ -19,17 +19,24 @@ from crm_tui.config import Config
 from crm_tui.sync import clock
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.protocol import PROTOCOL_HEADER, WireChange
-from crm_tui.sync.server.admin import open_store
 from crm_tui.sync.server.app import create_app, hash_token
-from crm_tui.sync.server.store import ChangeMismatch, SequenceGap, Store
+from crm_tui.sync.server.sqlite_store import SqliteStore
+from crm_tui.sync.server.store import ChangeMismatch, RepInfo, SequenceGap, Store
 
 BASE = "http://testserver"
+WANG, LI = RepInfo("wang", "manager", ""), RepInfo("li", "manager", "")
 
 
-@pytest.fixture
-def store(server_db: str):
-    """An empty store, on SQLite and on PostgreSQL (the `server_db` fixture)."""
-    s = open_store(server_db)
+def sqlite_store(tmp: Path) -> Store:
+    return SqliteStore(tmp / "server.db")
+
+
+STORES = [sqlite_store]  # the PostgreSQL store joins this list when it exists
+
+
+@pytest.fixture(params=STORES, ids=lambda f: f.__name__)
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    s = request.param(tmp_path)
     # Managers see every record; visibility of reps has its own test below.
     s.add_rep("wang", "manager", hash_token("tok-wang"))
     s.add_rep("li", "manager", hash_token("tok-li"))
@@ -48,7 +55,7 @@ def change(seq: int, *, node: str = "n1", hlc: int | None = None, row: str = "r1
             "data": {"name": f"v{seq}"}, "old": None, "base": None, "rep": "wang"}
 
 
-def headers(token: str = "tok-wang", version: str = "1") -> dict:
+def headers(token: str = "tok-wang", version: str = "2") -> dict:
     return {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: version}
 
 
@@ -56,28 +63,26 @@ def headers(token: str = "tok-wang", version: str = "1") -> dict:
 
 def test_store_push_is_idempotent_and_gapless(store: Store) -> None:
     batch = [WireChange(**change(i)) for i in (1, 2, 3)]
-    out = store.push("wang", "n1", batch)
+    out = store.push(WANG, "n1", batch)
     assert (out.accepted, out.duplicates, out.acked_seq) == (3, 0, 3)
-    again = store.push("wang", "n1", [*batch, WireChange(**change(4))])
+    again = store.push(WANG, "n1", [*batch, WireChange(**change(4))])
     assert (again.accepted, again.duplicates, again.acked_seq) == (1, 3, 4)
     with pytest.raises(SequenceGap) as gap:
-        store.push("wang", "n1", [WireChange(**change(6))])
+        store.push(WANG, "n1", [WireChange(**change(6))])
     assert gap.value.expected == 5
     assert store.count() == 4 and store.acked_seq("n1") == 4
     with pytest.raises(ChangeMismatch):  # the same number, another change: a restored database
-        store.push("wang", "n1", [WireChange(**change(2, hlc=batch[1].hlc + 1))])
+        store.push(WANG, "n1", [WireChange(**change(2, hlc=batch[1].hlc + 1))])
 
 
 def test_store_pull_pages_by_cursor_below_watermark(store: Store) -> None:
-    store.push("wang", "n1", [WireChange(**change(i)) for i in range(1, 8)])
-    store.push("li", "n2", [WireChange(**change(i, node="n2", row="r2")) for i in range(1, 4)])
+    store.push(WANG, "n1", [WireChange(**change(i)) for i in range(1, 8)])
+    store.push(LI, "n2", [WireChange(**change(i, node="n2", row="r2")) for i in range(1, 4)])
     seen, cursor = [], 0
-    # Sequences need not be dense (PostgreSQL spends some), but all are below the mark.
-    top = store.pull(0, 100).changes[-1][0]
     for _ in range(10):
         page = store.pull(cursor, 3, exclude_node="n2")
         seen += [(c[1], c[2]) for c in page.changes]
-        assert page.watermark == top
+        assert page.watermark == 10
         cursor = page.cursor
         if cursor >= page.watermark:
             break
@@ -88,7 +93,7 @@ def test_store_pull_pages_by_cursor_below_watermark(store: Store) -> None:
 # -- the HTTP protocol ----------------------------------------------------------------
 
 def test_bad_tokens_get_401_with_a_reason(http: TestClient, store: Store) -> None:
-    r = http.get("/v1/hello", headers={PROTOCOL_HEADER: "1"})
+    r = http.get("/v1/hello", headers={PROTOCOL_HEADER: "2"})
     assert r.status_code == 401 and r.json()["error"] == "bad_token" and "no token" in r.json()["message"]
     r = http.get("/v1/hello", headers=headers("nope"))
     assert r.status_code == 401 and "unknown token" in r.json()["message"]
@@ -102,7 +107,7 @@ def test_bad_tokens_get_401_with_a_reason(http: TestClient, store: Store) -> Non
 def test_version_mismatch_is_a_clear_error(http: TestClient) -> None:
     r = http.get("/v1/hello", headers=headers(version="99"))
     assert r.status_code == 426
-    assert r.json()["error"] == "version_mismatch" and "protocol 1" in r.json()["message"]
+    assert r.json()["error"] == "version_mismatch" and "protocol 2" in r.json()["message"]
 
 
 def test_clock_too_far_ahead_is_refused(http: TestClient, store: Store) -> None:
@@ -272,7 +277,8 @@ def test_reps_pull_their_customers_and_territories_managers_all(store: Store, tm
     c1 = n.customers.create({"name": "北一", "territory": "north"})
     v1 = n.visits.create({"customer_id": c1["id"], "visited_at": "2025-01-02T09:00:00", "channel": "phone",
                           "purpose": "visit"})
-    c3 = n.customers.create({"name": "北三", "territory": "south"})  # north owns it, in the south
+    # north owns it, in the south: only a manager puts it there
+    c3 = boss.customers.create({"name": "北三", "territory": "south", "owner": "north"})
     c2 = s.customers.create({"name": "南二", "territory": "south"})
     o2 = s.orders.create({"customer_id": c2["id"], "ordered_at": "2025-01-02", "product": "茶", "amount": 9})
     for _ in range(2):
@@ -292,10 +298,13 @@ def test_reps_pull_their_customers_and_territories_managers_all(store: Store, tm
     # next sync brings it with its whole past (the visit logged before the move).
     boss.customers.update(c1["id"], {"territory": "south"})
     Sync(boss).run(client(http, go[boss]))
-    # The answer that says "pull again from the start" is lost once: it is repeated.
-    lost = client(http, go[s]).pull(s.replica["node"], 10**6, 10)
-    assert lost["reset"] is True
-    Sync(s).run(client(http, go[s]))
+    # The answer that brings it is lost once: it is answered again from the same cursor.
+    cursor = s.conn.execute("SELECT cursor FROM sync_state").fetchone()[0]
+    lost = client(http, go[s]).pull(s.replica["node"], cursor, 10)
+    assert {c["row_id"] for c in lost["changes"]} >= {c1["id"], v1["id"]}
+    report = Sync(s).run(client(http, go[s]))
+    # Only what entered the view is sent (the customer, its visit, the move).
+    assert report.pulled + report.pull_duplicates <= 4
     assert ids(s, "customers") == {c1["id"], c2["id"], c3["id"]} and ids(s, "visits") == {v1["id"]}
     assert s.customers.get(c1["id"]) == boss.customers.get(c1["id"])
     assert s.conn.execute("SELECT count(*) FROM change_log").fetchone()[0] == \
@@ -329,3 +338,40 @@ def test_a_pulled_far_future_stamp_is_stored_but_not_adopted(tmp_path: Path) -> 
 def test_openapi_schema_lists_the_protocol(http: TestClient) -> None:
     paths = http.get("/openapi.json").json()["paths"]
     assert {"/v1/hello", "/v1/push", "/v1/pull"} <= set(paths)
+
+
+# -- refusals: the push contract of protocol 2 ---------------------------------------------
+
+def test_a_push_with_refused_changes_stores_the_rest_and_says_why_again_and_again(
+        http: TestClient, store: Store) -> None:
+    store.add_rep("north", "rep", hash_token("tok-north"), ["north"])
+    hlc = clock.pack(clock.now_ms(), 0)
+
+    def c(seq: int, **kw: object) -> dict:
+        return {"node": "nn", "node_seq": seq, "hlc": hlc + seq, "tbl": "customers", "row_id": f"c{seq}",
+                "op": "insert", "data": {"name": "好", "owner": "north", "territory": "north"}, **kw}
+
+    batch = [c(1), c(2, data={"name": None, "owner": "north"}),          # name is required
+             c(3, data={"name": "别人", "owner": "li"}),                   # another owner
+             c(4, tbl="zzz"),                                              # not a synced table
+             c(5, tbl="visits", data={"customer_id": "nobody", "visited_at": "2025-01-01T09:00:00",
+                                      "channel": "phone", "purpose": "visit", "owner": "north"}),
+             c(6, tbl="visits", data={"customer_id": "c1", "visited_at": "2025-01-01T09:00:00",
+                                      "channel": "phone", "purpose": "visit", "owner": "north"})]
+    first = http.post("/v1/push", headers=headers("tok-north"), json={"node": "nn", "changes": batch})
+    assert first.status_code == 403
+    body = first.json()
+    assert body["error"] == "refused" and body["message"]
+    assert (body["accepted"], body["duplicates"], body["acked_seq"]) == (2, 0, 6)
+    assert [(r["node_seq"], r["code"]) for r in body["refused"]] == [
+        (2, "invalid"), (3, "forbidden"), (4, "invalid"), (5, "invalid")]
+    assert "name" in body["refused"][0]["reason"] and "customer_id" in body["refused"][3]["reason"]
+    assert store.count() == 2 and store.refused_count() == 4
+    # The answer was lost: the same batch again gets the same refusals, stores nothing.
+    again = http.post("/v1/push", headers=headers("tok-north"), json={"node": "nn", "changes": batch})
+    assert again.status_code == 403 and again.json()["refused"] == body["refused"]
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
+    assert store.count() == 2
+    # All good: 200 with an empty list.
+    ok = http.post("/v1/push", headers=headers("tok-north"), json={"node": "nn", "changes": [c(7)]})
+    assert ok.status_code == 200 and ok.json()["refused"] == [] and ok.json()["acked_seq"] == 7

@@ -122,8 +122,10 @@ class World:
         roll = rng.random()
         customers = self.live(crm, "customers")
         if roll < 0.25 or not customers:
+            # The rep may only create customers in their own territory (or none).
+            places = [SCOPED_TERRITORY, "south"] if i < len(self.replicas) - 1 else [SCOPED_TERRITORY, None]
             crm.customers.create({"name": f"客户{rng.randint(0, 999)}", "region": rng.choice(["华东", "华北"]),
-                                  "territory": rng.choice([SCOPED_TERRITORY, "south"])})
+                                  "territory": rng.choice(places)})
         elif roll < 0.40:
             cid = rng.choice(customers)
             if rng.random() < 0.5:

@@ -16,7 +16,8 @@ from crm_tui.api.records import NotFound, Records
 from crm_tui.config import Config, ConfigError, save_settings
 from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import transaction
-from crm_tui.domain.entities import entity
+from crm_tui.domain.changes import scope_field
+from crm_tui.domain.entities import ENTITIES, entity
 from crm_tui.domain.search import customer_pinyin
 from crm_tui.domain.validation import ValidationError
 from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
@@ -32,6 +33,9 @@ PULL_LIMIT = 2000
 
 # phase ("push" or "pull"), done, total (an upper bound for a pull)
 Progress = Callable[[str, int, int], None]
+
+# Tables of records that belong to a customer, with the field naming it.
+SCOPED_TABLES = {t: f.name for t, e in ENTITIES.items() if (f := scope_field(e)) is not None}
 
 # Local-only columns the API derives from a record; sync fills them for pulled ones.
 DERIVE = {"customers": lambda r: {"pinyin": customer_pinyin(r.get("name"))}}
@@ -62,6 +66,7 @@ class SyncReport:
     by_table: dict[str, int] = field(default_factory=dict)
     cursor: int = 0
     clock_warning: str | None = None
+    gone: int = 0  # customers that left our view, removed from this laptop
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -225,26 +230,20 @@ class Sync:
         with self.lock:
             cursor = sql.state(self.conn)["cursor"]
         start = cursor
-        pages = resets = 0
+        pages = 0
         while max_pages is None or pages < max_pages:
             page = client.pull(node, cursor, limit)
             pages += 1
-            if page.get("reset") and resets < 3:
-                # Customers came into our view (reassigned to us, a territory added):
-                # their past is behind our cursor, so pull again from the start.
-                resets += 1
-                with self.lock:
-                    sql.reset_cursor(self.conn)
-                cursor = start = 0
-                continue
             batch = [Change(c["node"], c["node_seq"], c["hlc"], c["tbl"], c["row_id"], c["op"], c["data"],
                             c.get("old"), c.get("base"), c.get("rep", "")) for c in page["changes"]]
             if page["cursor"] < cursor:
                 raise SyncError(f"the server moved the cursor back ({page['cursor']} < {cursor})")
+            gone = [str(g) for g in page.get("gone") or ()]
             with self.lock:
                 applied = sql.apply_batch(self.conn, batch, cursor=page["cursor"],
-                                          max_offset_ms=hello.max_offset_ms,
-                                          server_now_ms=hello.server_time_ms, derive=DERIVE, before_commit=hooks.before_commit)
+                                          max_offset_ms=hello.max_offset_ms, server_now_ms=hello.server_time_ms,
+                                          derive=DERIVE, before_commit=self._forgetting(gone, hooks.before_commit))
+            report.gone += len(gone)
             cursor = page["cursor"]
             report.cursor = cursor
             report.pulled += applied.received
@@ -264,6 +263,20 @@ class Sync:
                 return
             if not page["changes"] and page["cursor"] == cursor and page["more"]:
                 raise SyncError("the server returned an empty page without moving the cursor")
+
+    def _forgetting(self, gone: list[str], then: Callable[[], None] | None) -> Callable[[], None] | None:
+        """The step that removes the customers that left our view, run inside the
+        transaction that applies the page and moves the cursor (so a lost answer or a
+        crash repeats both or neither)."""
+        if not gone:
+            return then
+
+        def forget() -> None:
+            sql.forget_customers(self.conn, gone, SCOPED_TABLES)
+            if then is not None:
+                then()
+
+        return forget
 
     # -- conflicts -------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""`crm server serve|add-rep|list-reps|revoke-rep`: run the sync server and manage
-the reps' tokens."""
+"""`crm server serve|add-rep|list-reps|set-rep|revoke-rep|audit`: run the sync
+server, manage the reps' tokens and read the server's audit."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 
 from crm_tui.cli import app
 from crm_tui.cli.common import JsonOpt, UserError, console, print_json, print_table
+from crm_tui.i18n import t
 from crm_tui.sync.server import admin
 
 server_app = typer.Typer(help="The sync server: serve it, and manage the reps' tokens.", no_args_is_help=True)
@@ -44,12 +45,22 @@ def serve(
     max_clock_offset: Annotated[float, typer.Option(
         help="Refuse changes stamped more than this many seconds ahead of the server clock.")] = 300.0,
     rate: Annotated[float, typer.Option(help="Requests a second allowed per rep (bursts of 4x).")] = 50.0,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    log_level: Annotated[str, typer.Option(help="uvicorn log level (one line per request is logged anyway).")
+                         ] = "warning",
+    ssl_keyfile: Annotated[str | None, typer.Option(help="TLS private key file (with --ssl-certfile).")] = None,
+    ssl_certfile: Annotated[str | None, typer.Option(help="TLS certificate file (with --ssl-keyfile).")] = None,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        help="Behind a reverse proxy: the proxy addresses whose X-Forwarded-For is trusted.")] = None,
 ) -> None:
-    """Serve the sync API (FastAPI on uvicorn) until interrupted."""
-    console.print(f"crm sync server on http://{host}:{port} (store {db or admin.default_store_url()})",
+    """Serve the sync API (FastAPI on uvicorn) until interrupted. Not on loopback, it
+    must use TLS: --ssl-keyfile/--ssl-certfile, or a reverse proxy (docs/server.md)."""
+    scheme = "https" if ssl_certfile else "http"
+    console.print(t("server.serving", url=f"{scheme}://{host}:{port}", store=db or admin.default_store_url()),
                   highlight=False)
-    admin.serve(db, host, port, max_offset_s=max_clock_offset, rate=rate, log_level=log_level)
+    if scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(t("server.no_tls"), highlight=False)
+    admin.serve(db, host, port, max_offset_s=max_clock_offset, rate=rate, log_level=log_level,
+                ssl_keyfile=ssl_keyfile, ssl_certfile=ssl_certfile, forwarded_allow_ips=forwarded_allow_ips)
 
 
 @server_app.command("add-rep")
@@ -114,3 +125,29 @@ def revoke_rep(name: Annotated[str, typer.Argument(help="The rep whose token sto
     """Revoke a rep's token at once; `add-rep` again issues a new one."""
     admin.revoke_rep(db, name)
     console.print(f"rep {name}: token revoked", highlight=False)
+
+
+@server_app.command("audit")
+@_store_errors
+def audit(
+    rep: Annotated[str | None, typer.Option(help="Only this rep's entries.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only entries from this date (or date and time, UTC) on.")] = None,
+    kind: Annotated[str | None, typer.Option(
+        help="Only this kind: " + ", ".join(admin.AUDIT_KINDS) + ".")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many entries.")] = None,
+    db: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The server's audit, oldest first: failed sign-ins, refused changes, rep
+    administration, pushes and pulls. It is append-only; tokens never appear in it."""
+    entries = admin.audit(db, rep=rep, since=since, kind=kind, limit=limit)
+    if json_out:
+        print_json(entries)
+        return
+    if not entries:
+        console.print(t("server.audit_empty"), highlight=False)
+        return
+    rows = [{**e, "detail": "" if e["detail"] is None else
+             (e["detail"].get("reason") if isinstance(e["detail"], dict) and "reason" in e["detail"]
+              else str(e["detail"]))} for e in entries]
+    print_table(rows, ["at", "kind", "rep", "node", "address", "count", "detail"])

@@ -493,3 +493,39 @@ def mark_resolved_row(conn: sqlite3.Connection, tbl: str, row_id: str, resolutio
         "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = ? "
         "WHERE tbl = ? AND row_id = ? AND resolved_at IS NULL", (resolution, tbl, row_id),
     )
+
+
+# -- customers leaving this rep's view -----------------------------------------------
+
+def forget_customers(conn: sqlite3.Connection, customer_ids: Sequence[str],
+                     scoped_tables: Mapping[str, str]) -> int:
+    """Remove customers that left this rep's view, with their records and the history
+    of both (so that if they come back, the server's history of them is applied
+    afresh), inside the caller's transaction and without capturing anything: it is
+    not an edit. This laptop's own changes not yet acknowledged by the server stay in
+    the log and are pushed (and refused) as usual, so nothing is lost silently.
+    `scoped_tables` maps each table of records to its customer field. Returns the
+    number of customers removed."""
+    if not customer_ids:
+        return 0
+    node, pushed = conn.execute("SELECT (SELECT node FROM replica), pushed_seq FROM sync_state").fetchone()
+    keep_own = "NOT (node = ? AND node_seq > ?)"
+    capture = conn.execute("SELECT capture FROM replica").fetchone()[0]
+    conn.execute("UPDATE replica SET capture = 0")
+    removed = 0
+    for customer_id in customer_ids:
+        rows: list[tuple[str, str]] = [("customers", customer_id)]
+        for tbl, link in scoped_tables.items():
+            ids = {r[0] for r in conn.execute(f"SELECT id FROM {tbl} WHERE {link} = ?", (customer_id,))}
+            ids |= {r[0] for r in conn.execute(
+                f"SELECT DISTINCT row_id FROM change_log WHERE tbl = ? AND json_extract(data, '$.{link}') = ?",
+                (tbl, customer_id))}
+            rows += [(tbl, i) for i in sorted(ids)]
+        for tbl, row_id in reversed(rows):  # records before their customer
+            conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+            conn.execute(f"DELETE FROM change_log WHERE tbl = ? AND row_id = ? AND {keep_own}",
+                         (tbl, row_id, node, pushed))
+            mark_resolved_row(conn, tbl, row_id, "left view")
+        removed += 1
+    conn.execute("UPDATE replica SET capture = ?", (capture,))
+    return removed

@@ -1,9 +1,11 @@
 """Server administration use cases behind `crm server`: open a store from a URL,
-add, list and revoke reps (a token is shown once and only its hash is stored), and
-serve the app on uvicorn."""
+add, list and revoke reps (a token is shown once and only its hash is stored), read
+the audit, and serve the app on uvicorn (TLS when given a key and certificate)."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -14,29 +16,26 @@ import platformdirs
 from crm_tui.sync import clock
 from crm_tui.sync.server.app import create_app, hash_token, new_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
-from crm_tui.sync.server.store import Store, StoreError
+from crm_tui.sync.server.store import AUDIT_KINDS, Store, StoreError
 
-__all__ = ["StoreError", "add_rep", "default_store_url", "list_reps", "open_store", "revoke_rep", "serve",
-           "set_rep"]
+__all__ = ["AUDIT_KINDS", "StoreError", "add_rep", "audit", "default_store_url", "list_reps", "open_store",
+           "revoke_rep", "serve", "set_rep"]
 
 
 def default_store_url() -> str:
     return "sqlite:///" + str(Path(platformdirs.user_data_dir("crm_tui")) / "server.db")
 
 
-def open_store(url: str | None = None, **options: Any) -> Store:
+def open_store(url: str | None = None) -> Store:
     """A store from a URL. `sqlite:///PATH` (PATH as written: `sqlite:////srv/crm.db`
-    is absolute, `sqlite:///crm.db` relative to the current directory), or
-    `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` (libpq's URL, query options too).
-    `options` go to the PostgreSQL store (pool size, application name)."""
+    is absolute, `sqlite:///crm.db` relative to the current directory). PostgreSQL
+    URLs are recognised, but that store is not written yet."""
     url = url or default_store_url()
     if url.startswith("sqlite:///"):
         return SqliteStore(Path(url[len("sqlite:///"):]).expanduser())
     if url.startswith(("postgresql://", "postgres://")):
-        from crm_tui.sync.server.pg_store import PostgresStore  # psycopg: only when used
-
-        return PostgresStore(url, **options)
-    raise StoreError(f"unknown store URL {url!r}; expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+        raise StoreError("the PostgreSQL store is not available yet; use sqlite:///PATH")
+    raise StoreError(f"unknown store URL {url!r}; expected sqlite:///PATH")
 
 
 def add_rep(url: str | None, name: str, role: str = "rep", territories: Sequence[str] = ()) -> dict[str, Any]:
@@ -79,13 +78,52 @@ def revoke_rep(url: str | None, name: str) -> None:
         store.close()
 
 
+def audit(url: str | None, *, rep: str | None = None, since: str | None = None, kind: str | None = None,
+          limit: int | None = None) -> list[dict[str, Any]]:
+    """Audit entries, oldest first. `since` is a date or a date and time (UTC)."""
+    from crm_tui.domain.validation import ValidationError, normalize_datetime
+
+    if kind is not None and kind not in AUDIT_KINDS:
+        raise ValidationError.one("kind", f"{kind!r} is not one of {', '.join(AUDIT_KINDS)}")
+    if since is not None:
+        try:
+            since = normalize_datetime(since)
+        except ValueError as exc:
+            raise ValidationError.one("since", str(exc)) from None
+    store = open_store(url)
+    try:
+        entries = store.audit(rep=rep, since=since, kind=kind, limit=limit)
+    finally:
+        store.close()
+    return [{**asdict(e), "detail": json.loads(e.detail) if e.detail else None} for e in entries]
+
+
 def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.DEFAULT_MAX_OFFSET_MS / 1000,
-          rate: float = 50.0, log_level: str = "warning") -> None:
+          rate: float = 50.0, log_level: str = "warning", ssl_keyfile: str | None = None,
+          ssl_certfile: str | None = None, forwarded_allow_ips: str | None = None) -> None:
+    """Serve until interrupted. One line per request goes to stderr (rep, operation,
+    status, time) whatever uvicorn's own `log_level`; tokens never appear in it."""
     import uvicorn
 
+    if bool(ssl_keyfile) != bool(ssl_certfile):
+        raise StoreError("TLS needs both --ssl-keyfile and --ssl-certfile")
+    requests = logging.getLogger("crm_tui.server")
+    if not requests.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        requests.addHandler(handler)
+        requests.setLevel(logging.INFO)
+        requests.propagate = False
     store = open_store(url)
     try:
         app = create_app(store, max_offset_ms=int(max_offset_s * 1000), rate=rate, burst=max(10, int(rate * 4)))
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        options: dict[str, Any] = {}
+        if ssl_keyfile:
+            options.update(ssl_keyfile=ssl_keyfile, ssl_certfile=ssl_certfile)
+        if forwarded_allow_ips:
+            # Behind a reverse proxy: the client address (for the audit and the limit
+            # on failed sign-ins) is the one the proxy forwards.
+            options.update(proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **options)
     finally:
         store.close()

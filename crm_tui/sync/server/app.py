@@ -1,45 +1,61 @@
-"""The sync server's HTTP app (FastAPI): authentication by hashed bearer token, the
-protocol version check, the clock check on push, bounded requests, and errors as
-JSON with a reason. Storage is whatever `Store` it is given."""
+"""The sync server's HTTP app (FastAPI): authentication by hashed bearer token before
+any body is read, failed authentications rate-limited per address, bodies bounded
+while they are read and parsed as strict JSON, the protocol and clock checks, the
+audit, one log line per request, and every refusal as JSON with a reason. Which
+pushed changes are stored is the store's judge's call (crm_tui.sync.server.judge)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_tui.sync import clock
 from crm_tui.sync.protocol import (
     BAD_REQUEST,
     BAD_TOKEN,
     CLOCK_AHEAD,
+    INT64_MAX,
     MAX_BODY_BYTES,
+    MAX_PULL_BYTES,
     MAX_PULL_LIMIT,
     MAX_PUSH_BATCH,
     NODE_TAKEN,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     RATE_LIMITED,
+    REFUSED,
     REPLICA_BEHIND,
     SEQUENCE_GAP,
     TOO_LARGE,
     VERSION_MISMATCH,
+    ErrorBody,
     Hello,
     ProtocolError,
     PullRequest,
     PullResult,
     PushRequest,
     PushResult,
+    RefusedPush,
 )
 from crm_tui.sync.server.store import ChangeMismatch, NodeTaken, RepInfo, SequenceGap, Store, StoreError
+
+log = logging.getLogger("crm_tui.server")
 
 
 def hash_token(token: str) -> str:
@@ -55,21 +71,40 @@ def _error(status: int, code: str, message: str, **extra: object) -> JSONRespons
 
 
 class RateLimiter:
-    """A token bucket per rep: `rate` requests a second on average, bursts of `burst`."""
+    """A token bucket per key: `rate` events a second on average, bursts of `burst`.
+    Full buckets are forgotten when there are many keys, so an attacker cycling
+    addresses cannot grow it without bound."""
+
+    MAX_KEYS = 10_000
 
     def __init__(self, rate: float, burst: int):
         self.rate, self.burst = rate, burst
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
 
+    def _tokens(self, who: str, now: float) -> float:
+        tokens, last = self.buckets.get(who, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - last) * self.rate)
+
     def allow(self, who: str) -> bool:
+        """Take one token if there is one."""
         now = time.monotonic()
         with self.lock:
-            tokens, last = self.buckets.get(who, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            tokens = self._tokens(who, now)
             allowed = tokens >= 1.0
             self.buckets[who] = (tokens - 1.0 if allowed else tokens, now)
+            if len(self.buckets) > self.MAX_KEYS:
+                self.buckets = {k: v for k, v in self.buckets.items() if self._tokens(k, now) < self.burst}
             return allowed
+
+    def exhausted(self, who: str) -> bool:
+        """Whether `who` has no token left (taking none)."""
+        with self.lock:
+            return who in self.buckets and self._tokens(who, time.monotonic()) < 1.0
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def authenticated(
@@ -77,36 +112,200 @@ def authenticated(
     authorization: Annotated[str | None, Header()] = None,
     protocol: Annotated[str | None, Header(alias=PROTOCOL_HEADER)] = None,
 ) -> RepInfo:
-    """The rep behind the bearer token, after the protocol version check."""
+    """The rep behind the bearer token, after the protocol version check; runs before
+    the body is read. An address that keeps failing is refused without a look-up."""
     if protocol != str(PROTOCOL_VERSION):
         raise ProtocolError(
             VERSION_MISMATCH,
             f"this server speaks sync protocol {PROTOCOL_VERSION}, the client sent "
-            f"{protocol or 'none'}; upgrade crm_tui on the older side",
+            f"{(protocol or 'none')[:20]}; upgrade crm_tui on the older side",
             426,
         )
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise ProtocolError(BAD_TOKEN, "no token: run `crm login --server URL --token TOKEN`", 401)
-    rep = request.app.state.store.rep_for_token(hash_token(authorization[7:].strip()))
-    if rep is None:
-        raise ProtocolError(BAD_TOKEN, "unknown token: ask your manager for a new one (crm server add-rep)", 401)
-    if not rep.active:
+    state = request.app.state
+    address = _address(request)
+    failures: RateLimiter = state.auth_failures
+    if failures.exhausted(address):
+        raise ProtocolError(RATE_LIMITED, "too many failed sign-ins from this address; try again later", 429)
+    store: Store = state.store
+    rep: RepInfo | None = None
+    if authorization and authorization.lower().startswith("bearer "):
+        rep = store.rep_for_token(hash_token(authorization[7:].strip()))
+    if rep is None or not rep.active:
+        failures.allow(address)
+        store.record_audit("auth_failed", address=address, rep=rep.name if rep else None,
+                           detail={"path": request.url.path})
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise ProtocolError(BAD_TOKEN, "no token: run `crm login --server URL --token TOKEN`", 401)
+        if rep is None:
+            raise ProtocolError(BAD_TOKEN, "unknown token: ask your manager for a new one (crm server add-rep)", 401)
         raise ProtocolError(BAD_TOKEN, f"the token of rep {rep.name!r} was revoked on {rep.revoked_at}", 401)
-    limiter: RateLimiter = request.app.state.limiter
+    limiter: RateLimiter = state.limiter
     if not limiter.allow(rep.name):
         raise ProtocolError(RATE_LIMITED, f"too many requests from {rep.name}: at most {limiter.rate:g} a second; "
                             "try again in a moment", 429)
+    request.state.rep = rep.name
     return rep
 
 
 Rep = Annotated[RepInfo, Depends(authenticated)]
 
 
+# -- strict bodies --------------------------------------------------------------------
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` bytes, whatever the
+    Content-Length says (or a chunked body does not say)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ProtocolError(TOO_LARGE, f"request body over {limit} bytes; push smaller batches", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProtocolError(TOO_LARGE, f"request body over {limit} bytes; push smaller batches", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise ValueError(f"integer {text[:30]} is outside 64 bits")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:30]} is too large")
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def strict_json(raw: bytes) -> Any:
+    """JSON as RFC 8259 has it: UTF-8, no NaN or Infinity, integers within 64 bits,
+    no lone surrogates (which no replica could store as UTF-8)."""
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_constant, parse_int=_int64, parse_float=_finite)
+        # Only an escape can smuggle a surrogate past the UTF-8 decoder; a pair is fine.
+        if _SURROGATE_ESCAPE.search(raw):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        raise ProtocolError(BAD_REQUEST, "the body is not UTF-8 text, or holds a lone surrogate") from None
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(BAD_REQUEST, f"the body is not strict JSON: {str(exc)[:200]}") from None
+    return value
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _model(model: type[M], value: Any) -> M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ProtocolError(BAD_REQUEST, f"{where or 'body'}: {first.get('msg', 'invalid')}"[:500]) from None
+
+
+# -- OpenAPI: every status each operation answers ----------------------------------------
+
+_ERR = {"model": ErrorBody}
+_COMMON = {400: {**_ERR, "description": "a malformed request: headers, strict JSON, a field"},
+           401: {**_ERR, "description": "no token, an unknown or a revoked one"},
+           426: {**_ERR, "description": "another sync protocol version"},
+           429: {**_ERR, "description": "too many requests of this rep, or failed sign-ins of this address"}}
+_BODY = {413: {**_ERR, "description": "the body is over the size limit, or the batch over its length limit"}}
+_HELLO_RESPONSES: dict[int | str, dict[str, Any]] = dict(_COMMON)
+_PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_COMMON, **_BODY,
+    403: {"description": "some changes refused (the others are stored): `refused` says which and why; "
+                         "or `node_taken`: the node belongs to another rep"},
+    409: {**_ERR, "description": "`sequence_gap` (resend from `expected_seq`) or `replica_behind`"},
+    422: {**_ERR, "description": "`clock_ahead`: a change stamped too far ahead of the server clock"},
+}
+_PULL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_COMMON, **_BODY, 403: {**_ERR, "description": "`node_taken`: the node belongs to another rep"}}
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's schema with the request bodies the endpoints read themselves (after
+    the token check), the 403 of a push in both its shapes, and no 422 where the
+    server never answers one."""
+    default = app.openapi
+
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = default()
+        components = doc.setdefault("components", {}).setdefault("schemas", {})
+        for model in (PushRequest, PullRequest, RefusedPush, ErrorBody):
+            found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(found.pop("$defs", {}))
+            components[model.__name__] = found
+        push = doc["paths"]["/v1/push"]["post"]["responses"]
+        push["403"]["content"] = {"application/json": {"schema": {"anyOf": [
+            {"$ref": "#/components/schemas/RefusedPush"}, {"$ref": "#/components/schemas/ErrorBody"}]}}}
+        for path in ("/v1/hello", "/v1/pull"):
+            for operation in doc["paths"][path].values():
+                operation["responses"].pop("422", None)
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        app.openapi_schema = doc
+        return doc
+
+    return schema
+
+
+# -- one line per request ---------------------------------------------------------------
+
+class RequestLog:
+    """Logs each request: rep, operation, status, milliseconds (never a header)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            rep = scope.get("state", {}).get("rep", "-")
+            client = scope.get("client") or ("-", 0)
+            log.info("%s %s %s %s %d %.0fms", client[0], rep, scope["method"], scope["path"], status,
+                        (time.perf_counter() - start) * 1000)
+
+
 def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS,
-               now_ms: Callable[[], int] = clock.now_ms, rate: float = 50.0, burst: int = 200) -> FastAPI:
+               now_ms: Callable[[], int] = clock.now_ms, rate: float = 50.0, burst: int = 200,
+               auth_failures_per_minute: float = 30.0) -> FastAPI:
     app = FastAPI(title="crm_tui sync server", version=str(PROTOCOL_VERSION))
     app.state.store = store
     app.state.limiter = RateLimiter(rate, burst)
+    app.state.auth_failures = RateLimiter(auth_failures_per_minute / 60.0, max(1, int(auth_failures_per_minute)))
+    app.add_middleware(RequestLog)
 
     @app.exception_handler(ProtocolError)
     def protocol_error(_: Request, exc: ProtocolError) -> JSONResponse:
@@ -119,22 +318,18 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
         where = ".".join(str(p) for p in first.get("loc", ()))
         return _error(400, BAD_REQUEST, f"{where}: {first.get('msg', 'invalid request')}")
 
-    @app.middleware("http")
-    async def bounded_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return _error(413, TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes; push smaller batches")
-        return await call_next(request)
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, BAD_REQUEST)
+        return _error(exc.status_code, code, str(exc.detail))
 
-    @app.get("/v1/hello", response_model=Hello)
+    @app.get("/v1/hello", response_model=Hello, responses=_HELLO_RESPONSES)
     def hello(rep: Rep) -> Hello:
+        """Who the token belongs to, the server's id and clock, and its limits."""
         return Hello(protocol=PROTOCOL_VERSION, server_id=store.server_id, server_time_ms=now_ms(),
                      max_offset_ms=max_offset_ms, rep=rep.name, role=rep.role)
 
-    @app.post("/v1/push", response_model=PushResult)
-    def push(body: PushRequest, rep: Rep) -> PushResult:
-        if len(body.changes) > MAX_PUSH_BATCH:
-            raise ProtocolError(TOO_LARGE, f"{len(body.changes)} changes in one push; at most {MAX_PUSH_BATCH}", 413)
+    def _push(body: PushRequest, rep: RepInfo, address: str) -> JSONResponse:
         now = now_ms()
         for change in body.changes:
             if change.node != body.node:
@@ -148,7 +343,7 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
                     422,
                 )
         try:
-            out = store.push(rep.name, body.node, body.changes)
+            out = store.push(rep, body.node, body.changes)
         except SequenceGap as exc:
             raise ProtocolError(SEQUENCE_GAP, str(exc), 409, expected_seq=exc.expected) from None
         except ChangeMismatch as exc:
@@ -158,11 +353,39 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
             raise ProtocolError(NODE_TAKEN, str(exc), 403) from None
         except StoreError as exc:
             raise ProtocolError(BAD_REQUEST, str(exc), 400) from None
-        return PushResult(accepted=out.accepted, duplicates=out.duplicates, acked_seq=out.acked_seq)
+        if out.accepted:
+            store.record_audit("push", rep=rep.name, node=body.node, address=address, count=out.accepted)
+        result = {"accepted": out.accepted, "duplicates": out.duplicates, "acked_seq": out.acked_seq,
+                  "refused": [{"node_seq": r.node_seq, "tbl": r.tbl, "row_id": r.row_id, "code": r.code,
+                               "reason": r.reason} for r in out.refused]}
+        if not out.refused:
+            return JSONResponse(result)
+        first = out.refused[0]
+        message = (f"{len(out.refused)} change(s) refused, the others stored; first: {first.tbl} "
+                   f"{first.row_id[:26]}: {first.reason}")
+        return JSONResponse({"error": REFUSED, "message": message, **result}, status_code=403)
 
-    @app.post("/v1/pull", response_model=PullResult)
-    def pull(body: PullRequest, rep: Rep) -> Response:
-        page = store.pull(body.after, min(body.limit, MAX_PULL_LIMIT), exclude_node=body.node, rep=rep)
+    @app.post("/v1/push", response_model=PushResult, responses=_PUSH_RESPONSES,
+              openapi_extra=_body_schema(PushRequest))
+    async def push(request: Request, rep: Rep) -> Response:
+        """Store a laptop's changes, each checked and authorised for the rep; idempotent
+        by (node, node_seq). Body: PushRequest."""
+        raw = await read_body(request)
+        value = strict_json(raw)
+        changes = value.get("changes") if isinstance(value, dict) else None
+        if isinstance(changes, list) and len(changes) > MAX_PUSH_BATCH:
+            raise ProtocolError(TOO_LARGE, f"{len(changes)} changes in one push; at most {MAX_PUSH_BATCH}", 413)
+        body = _model(PushRequest, value)
+        return await run_in_threadpool(_push, body, rep, _address(request))
+
+    def _pull(body: PullRequest, rep: RepInfo, address: str) -> Response:
+        try:
+            page = store.pull(body.after, min(body.limit, MAX_PULL_LIMIT), exclude_node=body.node, rep=rep,
+                              max_bytes=MAX_PULL_BYTES)
+        except NodeTaken as exc:
+            raise ProtocolError(NODE_TAKEN, str(exc), 403) from None
+        if page.changes or page.gone:
+            store.record_audit("pull", rep=rep.name, node=body.node, address=address, count=len(page.changes))
         # Stored JSON goes out as is: a big pull is not decoded and re-encoded here.
         dumps = json.dumps
         items = [
@@ -171,10 +394,19 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
             f'"rep":{dumps(rp)}}}'
             for s, n, ns, h, t, r, op, d, o, b, rp in page.changes
         ]
-        more = page.cursor < page.watermark or page.reset
+        more = page.cursor < page.watermark
         text = (f'{{"changes":[{",".join(items)}],"cursor":{page.cursor},'
                 f'"watermark":{page.watermark},"more":{"true" if more else "false"},'
-                f'"reset":{"true" if page.reset else "false"}}}')
+                f'"gone":{dumps(list(page.gone))}}}')
         return Response(text, media_type="application/json")
 
+    @app.post("/v1/pull", response_model=PullResult, responses=_PULL_RESPONSES,
+              openapi_extra=_body_schema(PullRequest))
+    async def pull(request: Request, rep: Rep) -> Response:
+        """A page of the changes in the rep's view after `after`, and the customers
+        that left it. Body: PullRequest."""
+        body = _model(PullRequest, strict_json(await read_body(request, 64 * 1024)))
+        return await run_in_threadpool(_pull, body, rep, _address(request))
+
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

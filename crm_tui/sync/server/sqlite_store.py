@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crm_tui.sync.protocol import WireChange
+from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
+    AUDIT_KINDS,
     ROLES,
-    SCOPE_FIELD,
-    SCOPE_TABLE,
+    AuditEntry,
     ChangeMismatch,
     NodeTaken,
     Page,
@@ -24,8 +25,8 @@ from crm_tui.sync.server.store import (
     RepInfo,
     SequenceGap,
     Store,
+    StoredChange,
     StoreError,
-    check_schema_version,
 )
 
 SCHEMA = """
@@ -60,8 +61,9 @@ CREATE TABLE IF NOT EXISTS log (
     scope TEXT,                     -- the customer the record belongs to (visibility)
     UNIQUE (node, node_seq)
 );
--- Visibility: which customer each record belongs to, each customer's owner and
--- territory (last writer wins), and which customers each rep has been served.
+CREATE INDEX IF NOT EXISTS log_scope ON log (scope, server_seq);
+-- Visibility: which customer each record belongs to ('' for none), each customer's
+-- owner and territory (last writer wins), and which customers each rep has been served.
 CREATE TABLE IF NOT EXISTS row_scope (
     tbl TEXT NOT NULL, row_id TEXT NOT NULL, scope TEXT NOT NULL, PRIMARY KEY (tbl, row_id)
 ) WITHOUT ROWID;
@@ -72,23 +74,35 @@ CREATE TABLE IF NOT EXISTS customer_scope (
 );
 CREATE INDEX IF NOT EXISTS customer_scope_owner ON customer_scope (owner);
 CREATE INDEX IF NOT EXISTS customer_scope_territory ON customer_scope (territory);
-CREATE TABLE IF NOT EXISTS served (
-    rep TEXT NOT NULL, customer_id TEXT NOT NULL,
-    pending INTEGER NOT NULL DEFAULT 0,  -- came into view behind the rep's cursor: pull from 0
-    PRIMARY KEY (rep, customer_id)
+-- The customers each laptop (node) of a rep holds in its view.
+CREATE TABLE IF NOT EXISTS node_view (
+    node TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (node, customer_id)
 ) WITHOUT ROWID;
+-- Pushed changes the server refused: never in the log, their node_seq used up.
+CREATE TABLE IF NOT EXISTS refused (
+    node TEXT NOT NULL, node_seq INTEGER NOT NULL, hlc INTEGER NOT NULL,
+    tbl TEXT NOT NULL, row_id TEXT NOT NULL, rep TEXT NOT NULL,
+    code TEXT NOT NULL, reason TEXT NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (node, node_seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    rep TEXT, node TEXT, address TEXT, count INTEGER, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_rep ON audit (rep, id);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
 """
 
-# The server schema is versioned in `meta` (key schema_version). Version 1 is SCHEMA as
-# first released, before it carried a version; each entry of MIGRATIONS takes it one
-# further, in one transaction with the new version. A new table may go straight into
-# SCHEMA (CREATE ... IF NOT EXISTS runs on every start); changing an existing table
-# needs a migration here and in pg_store.MIGRATIONS.
-MIGRATIONS: list[str] = [
-    # 2: the server's epoch, a timeline id: a restore from a backup starts a new one.
-    "INSERT OR IGNORE INTO meta VALUES ('epoch', lower(hex(randomblob(16))))",
-]
-SCHEMA_VERSION = 1 + len(MIGRATIONS)
+# View marks: log rows that only their rep pulls, never a change (a pushed change
+# cannot look like one: its node and table names cannot be empty or start with "~").
+MARK_NODE = ""
+MARK_TABLE = "~view"
+ENTER, LEAVE = "enter", "leave"
 
 _COLUMNS = "server_seq, node, node_seq, hlc, tbl, row_id, op, data, old, base, rep"
 _REP = "name, role, created_at, revoked_at, territories"
@@ -119,55 +133,39 @@ class SqliteStore(Store):
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._migrate()
+                for stmt in SCHEMA.split(";\n"):
+                    if stmt.strip():
+                        self._conn.execute(stmt)
+                self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('server_id', ?)", (uuid.uuid4().hex,))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            self.server_id = self._meta("server_id")
+            self.server_id = self._conn.execute("SELECT value FROM meta WHERE key = 'server_id'").fetchone()[0]
 
-    def _migrate(self) -> None:
-        """Create or upgrade the schema (inside the caller's write transaction);
-        refuse a newer one before touching it."""
-        conn = self._conn
-        has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
-        version = 0
-        if has_meta:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 1  # a database from before versioning
-        check_schema_version(version, SCHEMA_VERSION)
-        for stmt in SCHEMA.split(";"):
-            if stmt.strip():
-                conn.execute(stmt)
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('server_id', ?)", (uuid.uuid4().hex,))
-        for sql in MIGRATIONS[max(version, 1) - 1:]:
-            conn.execute(sql)
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-
-    def _meta(self, key: str) -> str:
-        return self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
-
-    def schema_version(self) -> int:
-        with self._lock:
-            return int(self._meta("schema_version"))
+    def _write(self):  # type: ignore[no-untyped-def]
+        """A write transaction under the lock: `with self._write() as conn:`."""
+        return _Write(self)
 
     # -- reps ------------------------------------------------------------------
 
     def add_rep(self, name: str, role: str, token_hash: str, territories: Sequence[str] = ()) -> RepInfo:
         if role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-        with self._lock:
-            row = self._conn.execute("SELECT revoked_at FROM reps WHERE name = ?", (name,)).fetchone()
+        terr = ",".join(t.strip() for t in territories if t.strip())
+        with self._write() as conn:
+            row = conn.execute("SELECT revoked_at FROM reps WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] is None:
                 raise StoreError(f"rep {name!r} already exists; revoke-rep first to issue a new token")
             now = _now()
-            terr = ",".join(t.strip() for t in territories if t.strip())
-            self._conn.execute(
+            conn.execute(
                 "INSERT INTO reps (name, role, token_hash, created_at, territories) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash, "
                 "created_at = excluded.created_at, revoked_at = NULL, territories = excluded.territories",
                 (name, role, token_hash, now, terr),
             )
+            self._audit(conn, "rep_added" if row is None else "rep_readded", rep=name,
+                        detail={"role": role, "territories": terr.split(",") if terr else []})
             return _rep((name, role, now, None, terr))
 
     def list_reps(self) -> list[RepInfo]:
@@ -180,19 +178,21 @@ class SqliteStore(Store):
         if role is not None and role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         terr = None if territories is None else ",".join(t.strip() for t in territories if t.strip())
-        with self._lock:
-            cur = self._conn.execute(
+        with self._write() as conn:
+            cur = conn.execute(
                 "UPDATE reps SET role = coalesce(?, role), territories = coalesce(?, territories) WHERE name = ?",
                 (role, terr, name))
             if cur.rowcount != 1:
                 raise StoreError(f"no rep named {name!r}")
-            return _rep(self._conn.execute(f"SELECT {_REP} FROM reps WHERE name = ?", (name,)).fetchone())
+            rep = _rep(conn.execute(f"SELECT {_REP} FROM reps WHERE name = ?", (name,)).fetchone())
+            self._audit(conn, "rep_changed", rep=name, detail={"role": rep.role, "territories": list(rep.territories)})
+            return rep
 
     def revoke_rep(self, name: str) -> bool:
-        with self._lock:
-            cur = self._conn.execute(
-                "UPDATE reps SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (_now(), name)
-            )
+        with self._write() as conn:
+            cur = conn.execute("UPDATE reps SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (_now(), name))
+            if cur.rowcount == 1:
+                self._audit(conn, "rep_revoked", rep=name)
             return cur.rowcount == 1
 
     def rep_for_token(self, token_hash: str) -> RepInfo | None:
@@ -202,96 +202,93 @@ class SqliteStore(Store):
 
     # -- the log ---------------------------------------------------------------
 
-    def push(self, rep: str, node: str, changes: Sequence[WireChange]) -> PushOutcome:
+    def push(self, rep: RepInfo, node: str, changes: Sequence[WireChange]) -> PushOutcome:
         ordered = sorted(changes, key=lambda c: c.node_seq)
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute("SELECT rep, last_seq FROM nodes WHERE node = ?", (node,)).fetchone()
-                if row is None:
-                    conn.execute("INSERT INTO nodes (node, rep) VALUES (?, ?)", (node, rep))
-                    last = 0
-                elif row[0] != rep:
-                    raise NodeTaken(f"node {node} belongs to rep {row[0]!r}, not {rep!r}")
-                else:
-                    last = row[1]
-                fresh = [c for c in ordered if c.node_seq > last]
-                duplicates = len(ordered) - len(fresh)
-                if duplicates:
-                    self._check_duplicates(node, ordered[:duplicates])
-                expected = last + 1
-                for change in fresh:
-                    if change.node_seq != expected:
-                        raise SequenceGap(node, last + 1, change.node_seq)
-                    expected += 1
-                if fresh:
-                    now = _now()
-                    scopes = self._scopes(rep, fresh)
-                    conn.executemany(
-                        "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, "
-                        "pushed_by, received_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        # Attributed to the rep the token proves, not the name a laptop claims.
-                        [(node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
-                          _json(c.base), rep, rep, now, scope) for c, scope in zip(fresh, scopes, strict=True)],
-                    )
-                    last = fresh[-1].node_seq
-                    conn.execute("UPDATE nodes SET last_seq = ? WHERE node = ?", (last, node))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return PushOutcome(len(fresh), duplicates, last)
-
-    def _scopes(self, rep: str, changes: Sequence[WireChange]) -> list[str | None]:
-        """The customer each change belongs to, keeping the visibility tables up to
-        date: a record's customer, each customer's owner and territory, and the
-        customers a rep created (they hold those already)."""
-        conn = self._conn
-        known: dict[tuple[str, str], str | None] = {}
-        scopes: list[str | None] = []
-        served: list[tuple[str, str]] = []
-        rows: list[tuple[str, str, str]] = []
-        owners: dict[str, list[tuple[str, object, int]]] = {"owner": [], "territory": []}
-        for c in changes:
-            key = (c.tbl, c.row_id)
-            if c.tbl == SCOPE_TABLE:
-                scope: str | None = c.row_id
-                if c.op == "insert":
-                    served.append((rep, c.row_id))
-                for name, found in owners.items():
-                    if name in c.data:
-                        found.append((c.row_id, c.data[name], c.hlc))
-            elif c.data.get(SCOPE_FIELD):
-                scope = str(c.data[SCOPE_FIELD])
-                rows.append((c.tbl, c.row_id, scope))
-            elif key in known:
-                scope = known[key]
+        with self._write() as conn:
+            row = conn.execute("SELECT rep, last_seq FROM nodes WHERE node = ?", (node,)).fetchone()
+            if row is None:
+                conn.execute("INSERT INTO nodes (node, rep) VALUES (?, ?)", (node, rep.name))
+                last = 0
+            elif row[0] != rep.name:
+                raise NodeTaken(f"node {node} belongs to rep {row[0]!r}, not {rep.name!r}")
             else:
-                row = conn.execute("SELECT scope FROM row_scope WHERE tbl = ? AND row_id = ?", key).fetchone()
-                scope = row[0] if row else None
-            known[key] = scope
-            scopes.append(scope)
-        conn.executemany("INSERT OR IGNORE INTO served (rep, customer_id) VALUES (?, ?)", served)
-        conn.executemany("INSERT OR REPLACE INTO row_scope VALUES (?, ?, ?)", rows)
-        for name, found in owners.items():
-            conn.executemany(
-                f"INSERT INTO customer_scope (customer_id, {name}, {name}_hlc) VALUES (?, ?, ?) "
-                f"ON CONFLICT (customer_id) DO UPDATE SET {name} = excluded.{name}, "
-                f"{name}_hlc = excluded.{name}_hlc WHERE excluded.{name}_hlc > {name}_hlc",
-                found,
-            )
-        return scopes
+                last = row[1]
+            fresh = [c for c in ordered if c.node_seq > last]
+            held = ordered[:len(ordered) - len(fresh)]
+            refused_before = self._check_duplicates(node, held) if held else []
+            expected = last + 1
+            for change in fresh:
+                if change.node_seq != expected:
+                    raise SequenceGap(node, last + 1, change.node_seq)
+                expected += 1
+            judge = Judge(rep.actor, self._place_of, self._scope_of)
+            for change in fresh:
+                judge.judge(change)
+            verdicts = judge.out
+            if fresh:
+                self._persist(rep.name, node, verdicts, {c.node_seq: c.hlc for c in fresh})
+                last = fresh[-1].node_seq
+                conn.execute("UPDATE nodes SET last_seq = ? WHERE node = ?", (last, node))
+        return PushOutcome(len(verdicts.accepted), len(held) - len(refused_before), last,
+                           tuple(refused_before + verdicts.refused))
 
-    def _check_duplicates(self, node: str, changes: Sequence[WireChange]) -> None:
+    def _place_of(self, customer_id: str) -> PlaceRow | None:
+        return self._conn.execute("SELECT owner, owner_hlc, territory, territory_hlc FROM customer_scope "
+                                  "WHERE customer_id = ?", (customer_id,)).fetchone()
+
+    def _scope_of(self, tbl: str, row_id: str) -> str | None:
+        row = self._conn.execute("SELECT scope FROM row_scope WHERE tbl = ? AND row_id = ?", (tbl, row_id)).fetchone()
+        return row[0] if row else None
+
+    def _persist(self, rep: str, node: str, v: Verdicts, hlcs: dict[int, int]) -> None:
+        """Store what the judge decided, in the push's transaction."""
+        conn, now = self._conn, _now()
+        conn.executemany(
+            "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, "
+            "pushed_by, received_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # Attributed to the rep the token proves, not the name a laptop claims.
+            [(node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
+              _json(c.base), rep, rep, now, scope) for c, scope in v.accepted],
+        )
+        conn.executemany("INSERT OR REPLACE INTO row_scope VALUES (?, ?, ?)",
+                         [(t, r, scope) for (t, r), scope in v.row_scopes.items()])
+        conn.executemany(
+            "INSERT INTO customer_scope VALUES (?, ?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET "
+            "owner = excluded.owner, owner_hlc = excluded.owner_hlc, "
+            "territory = excluded.territory, territory_hlc = excluded.territory_hlc",
+            [(cid, *place) for cid, place in v.places.items()])
+        # The laptop that created a customer holds it already: no need to serve it back.
+        conn.executemany("INSERT OR IGNORE INTO node_view VALUES (?, ?)", [(node, cid) for cid in v.created])
+        conn.executemany(
+            "INSERT INTO refused (node, node_seq, hlc, tbl, row_id, rep, code, reason, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(node, r.node_seq, hlcs[r.node_seq], r.tbl, r.row_id, rep, r.code, r.reason, now) for r in v.refused])
+        for r in v.refused:
+            self._audit(conn, "refused", rep=rep, node=node,
+                        detail={"node_seq": r.node_seq, "tbl": r.tbl, "row_id": r.row_id, "code": r.code,
+                                "reason": r.reason})
+
+    def _check_duplicates(self, node: str, changes: Sequence[WireChange]) -> list[Refusal]:
+        """Changes sent again must be the ones held (stored or refused); the refusals
+        among them, to answer again."""
+        lo, hi = changes[0].node_seq, changes[-1].node_seq
         held = dict(self._conn.execute(
-            "SELECT node_seq, hlc FROM log WHERE node = ? AND node_seq BETWEEN ? AND ?",
-            (node, changes[0].node_seq, changes[-1].node_seq)))
+            "SELECT node_seq, hlc FROM log WHERE node = ? AND node_seq BETWEEN ? AND ?", (node, lo, hi)))
+        refused = {r[0]: r for r in self._conn.execute(
+            "SELECT node_seq, hlc, tbl, row_id, code, reason FROM refused WHERE node = ? AND node_seq BETWEEN ? AND ?",
+            (node, lo, hi))}
+        again: list[Refusal] = []
         for c in changes:
-            if held.get(c.node_seq, c.hlc) != c.hlc:
+            if c.node_seq in refused:
+                _, hlc, tbl, row_id, code, reason = refused[c.node_seq]
+                if hlc != c.hlc:
+                    raise ChangeMismatch(
+                        f"change {c.node_seq} of node {node} is not the one the server refused under that number")
+                again.append(Refusal(c.node_seq, tbl, row_id, code, reason))
+            elif held.get(c.node_seq, c.hlc) != c.hlc:
                 raise ChangeMismatch(
                     f"change {c.node_seq} of node {node} is not the one the server holds under that number")
-
+        return again
     def acked_seq(self, node: str) -> int:
         with self._lock:
             row = self._conn.execute("SELECT last_seq FROM nodes WHERE node = ?", (node,)).fetchone()
@@ -306,61 +303,164 @@ class SqliteStore(Store):
         return self._conn.execute("SELECT coalesce(max(server_seq), 0) FROM log").fetchone()[0]
 
     def pull(self, after: int, limit: int, exclude_node: str | None = None,
-             rep: RepInfo | None = None) -> Page:
+             rep: RepInfo | None = None, max_bytes: int | None = None) -> Page:
         scoped = rep is not None and rep.role != "manager"
+        if scoped:
+            assert rep is not None
+            visible = ("SELECT customer_id FROM customer_scope WHERE owner = ? "
+                       f"OR territory IN ({', '.join('?' * len(rep.territories))})")
+            view_params: list[object] = [rep.name, *rep.territories]
+            if exclude_node:
+                self._note_view(rep.name, exclude_node, visible, view_params, after)
+            where = "(scope IS NULL OR scope IN (" + visible + ") OR (node = '' AND scope = ?))"
+            params: list[object] = [*view_params, _mark_scope(exclude_node)]
+        else:
+            where, params = f"node <> '{MARK_NODE}'", []
         with self._lock:
             conn = self._conn
-            visible, params = "", []
-            if scoped:
-                assert rep is not None
-                visible = ("SELECT customer_id FROM customer_scope WHERE owner = ? "
-                           f"OR territory IN ({', '.join('?' * len(rep.territories))})")
-                params = [rep.name, *rep.territories]
-                if self._must_restart(rep.name, visible, params, after):
-                    return Page([], 0, self._watermark(), reset=True)
             conn.execute("BEGIN")  # one snapshot for the watermark and the page
             try:
                 mark = self._watermark()
-                where = "server_seq > ? AND server_seq <= ? AND node IS NOT ?"
-                if scoped:
-                    where += f" AND (scope IS NULL OR scope IN ({visible}))"
                 rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM log WHERE {where} ORDER BY server_seq LIMIT ?",
+                    f"SELECT {_COLUMNS} FROM log WHERE server_seq > ? AND server_seq <= ? AND node IS NOT ? "
+                    f"AND {where} ORDER BY server_seq LIMIT ?",
                     (after, mark, exclude_node, *params, limit),
                 ).fetchall()
+                return self._page(rows, after, limit, mark, max_bytes)
             finally:
                 conn.execute("COMMIT")
-        cursor = rows[-1][0] if len(rows) == limit else max(mark, after)
-        return Page(rows, cursor, mark)
 
-    def _must_restart(self, rep: str, visible: str, params: list, after: int) -> bool:
-        """Note the customers that came into the rep's view. Their past is behind a
-        cursor > 0, so the rep must pull again from 0; the server keeps saying so until
-        the rep does (a lost answer cannot make it skip them)."""
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(
-                "INSERT OR IGNORE INTO served (rep, customer_id, pending) "
-                f"SELECT ?, customer_id, ? FROM ({visible})", (rep, int(after > 0), *params),
-            )
-            if after == 0:
-                conn.execute("UPDATE served SET pending = 0 WHERE rep = ? AND pending = 1", (rep,))
-                restart = False
-            else:
-                restart = conn.execute(
-                    "SELECT 1 FROM served WHERE rep = ? AND pending = 1 LIMIT 1", (rep,)).fetchone() is not None
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return restart
+    def _page(self, rows: list, after: int, limit: int, mark: int, max_bytes: int | None) -> Page:
+        """The page of `rows` (read from the log in order): changes up to `max_bytes`,
+        view marks turned into the history of entering customers and `gone`. A page
+        holds marks of one kind only, so a laptop applies its changes, then removes
+        what is gone, and nothing that re-entered is removed by mistake."""
+        out: list[StoredChange] = []
+        backfill: dict[int, StoredChange] = {}
+        gone: list[str] = []
+        size, cursor = 0, None
+        for row in rows:
+            seq, node, _, _, _, row_id, op = row[:7]
+            if node == MARK_NODE:
+                if (op == LEAVE and backfill) or (op == ENTER and gone):
+                    break
+                if op == LEAVE:
+                    gone.append(row_id)
+                else:
+                    for past in self._conn.execute(
+                            f"SELECT {_COLUMNS} FROM log WHERE scope = ? AND server_seq < ? AND node <> '' "
+                            "ORDER BY server_seq", (row_id, seq)):
+                        backfill[past[0]] = past
+                        size += _size(past)
+            elif seq not in backfill:
+                out.append(row)
+                size += _size(row)
+            cursor = seq
+            if max_bytes is not None and size >= max_bytes:
+                break
+        else:
+            cursor = rows[-1][0] if len(rows) == limit else max(mark, after)
+        changes = sorted(backfill.values()) + out if backfill else out
+        return Page(changes, after if cursor is None else cursor, mark, tuple(gone))
+
+    def _note_view(self, rep: str, node: str, visible: str, params: list[object], after: int) -> None:
+        """Compare the rep's view with what this laptop was served and put the
+        difference into the log as view marks (see the contract in store.py). A laptop
+        pulling from 0 gets its whole view by the ordinary pull; marks are for
+        customers whose past lies behind its cursor."""
+        with self._write() as conn:
+            owner = conn.execute("SELECT rep FROM nodes WHERE node = ?", (node,)).fetchone()
+            if owner is None:
+                conn.execute("INSERT INTO nodes (node, rep) VALUES (?, ?)", (node, rep))
+            elif owner[0] != rep:
+                raise NodeTaken(f"node {node} belongs to rep {owner[0]!r}, not {rep!r}")
+            now_visible = {r[0] for r in conn.execute(visible, params)}
+            held = {r[0] for r in conn.execute("SELECT customer_id FROM node_view WHERE node = ?", (node,))}
+            entered, left = sorted(now_visible - held), sorted(held - now_visible)
+            if not entered and not left:
+                return
+            conn.executemany("INSERT INTO node_view VALUES (?, ?)", [(node, c) for c in entered])
+            conn.executemany("DELETE FROM node_view WHERE node = ? AND customer_id = ?", [(node, c) for c in left])
+            marks = [(c, LEAVE) for c in left] + ([(c, ENTER) for c in entered] if after > 0 else [])
+            if marks:
+                base = conn.execute("SELECT coalesce(max(node_seq), 0) FROM log WHERE node = ''").fetchone()[0]
+                now = _now()
+                conn.executemany(
+                    "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, rep, pushed_by, received_at, scope) "
+                    "VALUES ('', ?, 0, ?, ?, ?, '{}', ?, ?, ?, ?)",
+                    [(base + i, MARK_TABLE, c, kind, rep, rep, now, _mark_scope(node))
+                     for i, (c, kind) in enumerate(marks, 1)])
 
     def count(self) -> int:
         with self._lock:
-            return self._conn.execute("SELECT count(*) FROM log").fetchone()[0]
+            return self._conn.execute("SELECT count(*) FROM log WHERE node <> ''").fetchone()[0]
+
+    def refused_count(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM refused").fetchone()[0]
+
+    # -- the audit -------------------------------------------------------------
+
+    def _audit(self, conn: sqlite3.Connection, kind: str, *, rep: str | None = None, node: str | None = None,
+               address: str | None = None, count: int | None = None, detail: object = None) -> None:
+        if kind not in AUDIT_KINDS:
+            raise StoreError(f"unknown audit kind {kind!r}")
+        conn.execute("INSERT INTO audit (at, kind, rep, node, address, count, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (_now(), kind, rep, node, address, count, _json(detail)))
+
+    def record_audit(self, kind: str, *, rep: str | None = None, node: str | None = None,
+                     address: str | None = None, count: int | None = None, detail: object = None) -> None:
+        with self._write() as conn:
+            self._audit(conn, kind, rep=rep, node=node, address=address, count=count, detail=detail)
+
+    def audit(self, *, rep: str | None = None, since: str | None = None, kind: str | None = None,
+              limit: int | None = None) -> list[AuditEntry]:
+        where, params = [], []
+        for cond, value in (("rep = ?", rep), ("at >= ?", since), ("kind = ?", kind)):
+            if value is not None:
+                where.append(cond)
+                params.append(value)
+        sql = "SELECT id, at, kind, rep, node, address, count, detail FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            return [AuditEntry(*r) for r in self._conn.execute(sql, params)]
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
+
+def _mark_scope(node: str | None) -> str:
+    return "~" + (node or "")
+
+
+def _size(row: StoredChange) -> int:
+    """About the bytes a stored change takes in a pull answer."""
+    return 160 + len(row[7]) + len(row[8] or "") + len(row[9] or "") + len(row[5])
+
+
+class _Write:
+    """The store's lock and one IMMEDIATE transaction: committed on success, rolled
+    back on any error."""
+
+    def __init__(self, store: SqliteStore):
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.store._lock.acquire()
+        try:
+            self.store._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.store._lock.release()
+            raise
+        return self.store._conn
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            self.store._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.store._lock.release()

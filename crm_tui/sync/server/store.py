@@ -8,24 +8,43 @@ the highest sequence below which every change is committed. With several writers
 (PostgreSQL) sequences can commit out of order, so the watermark is not simply
 max(seq): a store must compute it so that a cursor never skips a change that
 commits later. The SQLite store has one writer, so its watermark is max(seq) read in
-the same read transaction as the page."""
+the same read transaction as the page.
+
+Contract of a push: every fresh change is judged, in order, by
+`crm_tui.sync.server.judge.Judge` inside the push's transaction (the rules are pure
+and shared by every store; a store only answers the judge's two lookups and persists
+its verdicts). Refused changes go to the store's refusals, not to the log, and use up
+their node_seq; a re-sent batch gets the same refusals back.
+
+Contract of view changes: a rep's view is the customers they own or whose territory
+is one of theirs. At each pull of a rep the store compares that view with the
+customers it has served them; a customer that entered gets an `enter` mark in the log
+and one that left a `leave` mark, both seen by that rep only. A page stops at the
+marks: an `enter` brings the customer's history before it, a `leave` puts the
+customer in `Page.gone`. Marks are log positions, so a lost answer is answered again
+from the same cursor.
+
+Contract of the audit: append-only; `record_audit` adds, `audit` reads; rep
+administration (add, re-add, set, revoke) is audited by the store itself, in the
+same transaction. Tokens never reach it."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from crm_tui.domain.changes import Actor
 from crm_tui.sync.protocol import WireChange
+from crm_tui.sync.server.judge import Refusal
 
 ROLES = ("rep", "manager")
 
 # Visibility: a customer is the unit a rep may see. A manager pulls everything; a rep
 # pulls the customers they own or whose territory is one of theirs, with the records
-# that point to them (their `customer_id`). Records pointing to no customer are seen
-# by all.
-SCOPE_TABLE = "customers"
-SCOPE_FIELD = "customer_id"
+# that point to them (crm_tui.domain.changes.scope_field). Records pointing to no
+# customer are seen by all.
 
 
 class StoreError(Exception):
@@ -50,21 +69,6 @@ class NodeTaken(StoreError):
     """A node id already bound to another rep."""
 
 
-class SchemaTooNew(StoreError):
-    """A server database written by a newer crm_tui: opening it could lose data."""
-
-    def __init__(self, found: int, known: int):
-        super().__init__(
-            f"this server database has schema version {found}, written by a newer crm_tui; this version "
-            f"knows up to {known}: upgrade crm_tui on the server (the database was not changed)")
-
-
-def check_schema_version(found: int, known: int) -> None:
-    """Refuse a database newer than this code; the caller migrates an older one."""
-    if found > known:
-        raise SchemaTooNew(found, known)
-
-
 @dataclass(frozen=True)
 class RepInfo:
     name: str
@@ -77,12 +81,35 @@ class RepInfo:
     def active(self) -> bool:
         return self.revoked_at is None
 
+    @property
+    def actor(self) -> Actor:
+        """Who the rules of crm_tui.domain.changes see making a change."""
+        return Actor(self.name, self.role, frozenset(self.territories))
+
 
 @dataclass(frozen=True)
 class PushOutcome:
     accepted: int
     duplicates: int
     acked_seq: int
+    # This batch's refused changes, fresh or re-sent, in node_seq order.
+    refused: tuple[Refusal, ...] = ()
+
+
+# Kinds of audit entry.
+AUDIT_KINDS = ("auth_failed", "refused", "push", "pull", "rep_added", "rep_readded", "rep_changed", "rep_revoked")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: str  # UTC, ISO 8601
+    kind: str
+    rep: str | None = None
+    node: str | None = None
+    address: str | None = None
+    count: int | None = None
+    detail: str | None = None
 
 
 # A stored change as the store hands it out: JSON fields stay encoded text so that a
@@ -96,9 +123,8 @@ class Page:
     changes: list[StoredChange]
     cursor: int
     watermark: int
-    # Customers came into the rep's view whose past lies behind the cursor: pull
-    # again from 0 (what the client holds already is skipped as duplicates).
-    reset: bool = False
+    # Customers that left the rep's view (see "view changes" above).
+    gone: tuple[str, ...] = ()
 
 
 class Store(ABC):
@@ -125,11 +151,13 @@ class Store(ABC):
         """The rep holding this token (revoked ones too, so the app can say so)."""
 
     @abstractmethod
-    def push(self, rep: str, node: str, changes: Sequence[WireChange]) -> PushOutcome:
-        """Append a node's changes in one transaction, each (node, node_seq) once.
-        Changes already held are counted as duplicates (and must carry the stamp
-        held, else ChangeMismatch); a batch that does not continue the node's
-        sequence raises SequenceGap; a node bound to another rep raises NodeTaken."""
+    def push(self, rep: RepInfo, node: str, changes: Sequence[WireChange]) -> PushOutcome:
+        """Append a node's changes in one transaction, each (node, node_seq) once,
+        each judged first (see the push contract above). Changes already held or
+        refused are counted as duplicates or returned as refused again (and must carry
+        the stamp held, else ChangeMismatch); a batch that does not continue the
+        node's sequence raises SequenceGap; a node bound to another rep raises
+        NodeTaken."""
 
     @abstractmethod
     def acked_seq(self, node: str) -> int:
@@ -141,20 +169,31 @@ class Store(ABC):
 
     @abstractmethod
     def pull(self, after: int, limit: int, exclude_node: str | None = None,
-             rep: RepInfo | None = None) -> Page:
+             rep: RepInfo | None = None, max_bytes: int | None = None) -> Page:
         """Up to `limit` changes with after < server_seq <= watermark in server order,
-        leaving out `exclude_node`'s own. `cursor` is where the next pull starts.
+        leaving out `exclude_node`'s own, stopping once their stored JSON passes
+        `max_bytes` (one change at least). `cursor` is where the next pull starts.
         With a `rep` whose role is "rep", only the changes of records in their view
-        (see SCOPE_TABLE); when customers entered the view since the rep's last pull
-        and `after` > 0, an empty page with `reset` set."""
+        (see SCOPE_TABLE), and the view changes (see the contract above)."""
 
     @abstractmethod
     def count(self) -> int:
         """How many changes the log holds."""
 
     @abstractmethod
-    def schema_version(self) -> int:
-        """The version of the server schema this database holds (after migrating)."""
+    def refused_count(self) -> int:
+        """How many pushed changes were refused."""
+
+    @abstractmethod
+    def record_audit(self, kind: str, *, rep: str | None = None, node: str | None = None,
+                     address: str | None = None, count: int | None = None, detail: Any = None) -> None:
+        """Append one audit entry (`detail` is stored as JSON)."""
+
+    @abstractmethod
+    def audit(self, *, rep: str | None = None, since: str | None = None, kind: str | None = None,
+              limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first, filtered by rep, kind and time (`since` is an
+        ISO date or date and time, UTC)."""
 
     def close(self) -> None:  # noqa: B027 - optional for stores without resources
         pass

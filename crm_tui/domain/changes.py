@@ -1,0 +1,270 @@
+"""Whether one synced change may enter a change log: `check_change` says if every
+replica can apply it (the same schema and validators as a local write), and
+`check_access` if its author may make it (the authorisation matrix of docs/sync.md).
+Pure: the server runs both on every pushed change, a laptop runs `check_change` on
+every pulled one; what they need to know of the world comes in as arguments."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crm_tui.domain.entities import ENTITIES, Entity, Field, synced_columns
+from crm_tui.domain.validation import clean_value, normalize_datetime
+
+INVALID = "invalid"      # no replica could apply it: schema, value or reference
+FORBIDDEN = "forbidden"  # its author may not make it
+
+OPS = ("insert", "update", "delete")
+CUSTOMERS = "customers"
+MANAGER = "manager"
+
+# Kinds whose stored form is exactly the normalised one: a replica compares and sorts
+# them as text, so "2024/1/2" or "Phone" would be wrong there even though a form
+# would accept and normalise them.
+_CANONICAL_KINDS = frozenset({"enum", "date", "datetime"})
+_NUMBER_KINDS = frozenset({"int", "money"})
+_ID_MAX = 64
+_OWNER_MAX = 100
+_HLC_MAX = 2**63 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ChangeRefused(ValueError):
+    """A change that may not enter a log: `code` is INVALID or FORBIDDEN."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _invalid(reason: str) -> ChangeRefused:
+    return ChangeRefused(INVALID, reason)
+
+
+def synced_entity(tbl: object) -> Entity:
+    """The entity of a synced table; INVALID for any other name."""
+    ent = ENTITIES.get(tbl) if isinstance(tbl, str) else None
+    if ent is None:
+        raise _invalid(f"{str(tbl)[:64]!r} is not a synced table")
+    return ent
+
+
+def scope_field(ent: Entity) -> Field | None:
+    """The field naming the customer a record belongs to (None for a customer itself,
+    or a record of no customer): the unit of visibility and of access."""
+    for f in ent.fields:
+        if f.kind == "ref" and f.ref == CUSTOMERS:
+            return f
+    return None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_id(what: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(f"{what}: must be a non-empty text")
+    if len(value) > _ID_MAX or _CONTROL.search(value):
+        raise _invalid(f"{what}: not an id (at most {_ID_MAX} characters, no control characters)")
+    return value
+
+
+def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
+    """One column's value as a replica stores it."""
+    if value is None:
+        if required:
+            raise _invalid(f"{name}: is required")
+        return
+    if name == "owner":
+        if not isinstance(value, str) or len(value) > _OWNER_MAX or _CONTROL.search(value):
+            raise _invalid(f"owner: must be a rep's name (text, at most {_OWNER_MAX} characters)")
+        return
+    if name in ("created_at", "updated_at"):
+        if not isinstance(value, str) or len(value) > 40:
+            raise _invalid(f"{name}: must be a date and time")
+        try:
+            normalize_datetime(value)
+        except ValueError as exc:
+            raise _invalid(f"{name}: {exc}") from None
+        return
+    f = ent.field(name)
+    if f.kind in _NUMBER_KINDS:
+        ok = _is_int(value) if f.kind == "int" else _is_int(value) or isinstance(value, float)
+        if not ok:
+            raise _invalid(f"{name}: must be a {'whole number' if f.kind == 'int' else 'number'}, "
+                           f"not {type(value).__name__}")
+    elif not isinstance(value, str):
+        raise _invalid(f"{name}: must be text, not {type(value).__name__}")
+    try:
+        cleaned = clean_value(f, value)
+    except ValueError as exc:
+        raise _invalid(f"{name}: {exc}") from None
+    if cleaned is None and required:
+        raise _invalid(f"{name}: is required")
+    if f.kind in _CANONICAL_KINDS and cleaned != value:
+        raise _invalid(f"{name}: {value!r} is not in the stored form {cleaned!r}")
+
+
+def check_change(tbl: object, op: object, row_id: object, data: object, *, old: object = None,
+                 base: object = None, exists: Callable[[str, str], bool] | None = None) -> None:
+    """Raise ChangeRefused(INVALID, reason) unless every replica can apply this change:
+    a synced table, a known operation and id, only synced columns (no local-only
+    ones), each value of the right type and valid by the validators of a local write,
+    the required fields on an insert, `old` and `base` in their shapes. With `exists`
+    (table, id) -> bool, every reference must name a record that exists."""
+    ent = synced_entity(tbl)
+    if op not in OPS:
+        raise _invalid(f"op: {str(op)[:20]!r} is not one of {', '.join(OPS)}")
+    _check_id("row_id", row_id)
+    if not isinstance(data, Mapping):
+        raise _invalid("data: must be an object")
+    columns = synced_columns(ent)
+    unknown = [k for k in data if k not in columns]
+    if unknown:
+        raise _invalid(f"data: {str(unknown[0])[:64]!r} is not a synced column of {ent.table}")
+    if op == "delete":
+        if data:
+            raise _invalid("data: a delete carries no values")
+    else:
+        for name, value in data.items():
+            f = ent.field(name) if name in ent.field_names else None
+            _check_value(ent, name, value, required=f is not None and f.required)
+        if op == "insert":
+            missing = [f.name for f in ent.fields if f.required and f.name not in data]
+            if missing:
+                raise _invalid(f"{missing[0]}: is required")
+        if exists is not None:
+            for f in ent.fields:
+                if f.kind == "ref" and f.ref and data.get(f.name) is not None \
+                        and not exists(f.ref, data[f.name]):
+                    raise _invalid(f"{f.name}: there is no {ENTITIES[f.ref].name} {str(data[f.name])[:64]!r}")
+    _check_old(columns, old)
+    _check_base(columns, base)
+
+
+def _check_old(columns: Collection[str], old: object) -> None:
+    if old is None:
+        return
+    if not isinstance(old, Mapping):
+        raise _invalid("old: must be an object")
+    for name, value in old.items():
+        if name not in columns:
+            raise _invalid(f"old: {str(name)[:64]!r} is not a synced column")
+        if value is not None and not isinstance(value, (str, int, float)):
+            raise _invalid(f"old: {name} must be a plain value")
+
+
+def _check_base(columns: Collection[str], base: object) -> None:
+    # The stamp each changed field replaced: [hlc, node] (see crm_tui.db.capture).
+    if base is None:
+        return
+    if not isinstance(base, Mapping):
+        raise _invalid("base: must be an object")
+    for name, stamp in base.items():
+        if name not in columns:
+            raise _invalid(f"base: {str(name)[:64]!r} is not a synced column")
+        if stamp is None:
+            continue
+        if not (isinstance(stamp, list) and len(stamp) == 2 and _is_int(stamp[0]) and 0 <= stamp[0] <= _HLC_MAX
+                and isinstance(stamp[1], str) and 0 < len(stamp[1]) <= _ID_MAX):
+            raise _invalid(f"base: {name} must be [clock stamp, node]")
+
+
+# -- authorisation -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: the rep the token proves, never a name in the change."""
+
+    name: str
+    role: str
+    territories: frozenset[str] = frozenset()
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == MANAGER
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a customer stands now (on the server): its owner and territory."""
+
+    owner: str | None
+    territory: str | None
+
+
+def _blank(value: object) -> bool:
+    return value is None or value == ""
+
+
+def _may_handle(actor: Actor, place: Place) -> bool:
+    return place.owner == actor.name or (place.territory is not None and place.territory in actor.territories)
+
+
+def _describe(customer_id: str, place: Place) -> str:
+    return (f"customer {customer_id[:26]} belongs to {place.owner or 'nobody'} "
+            f"in territory {place.territory or 'none'}")
+
+
+def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str, Any], *,
+                 place: Callable[[str], Place | None],
+                 customer_of: Callable[[str, str], str | None]) -> None:
+    """Raise ChangeRefused(FORBIDDEN, reason) unless `actor` may make this change
+    (already checked by `check_change`). `place(customer_id)` is where a customer
+    stands now, None for one not known yet; `customer_of(tbl, row_id)` the customer an
+    existing record belongs to now. A manager may do anything. A rep:
+    - creates customers owned by themselves, in one of their territories or none;
+    - changes and deletes the customers they own or that are in one of their
+      territories, never their owner, never moving them into or out of a territory
+      that is not theirs;
+    - creates, changes and deletes the records (visits, complaints, ...) of those
+      customers, as their own (owner themselves or none), never changing a record's
+      owner; records of no customer are everyone's."""
+    if actor.is_manager:
+        return
+    ent = ENTITIES[tbl]
+    if tbl == CUSTOMERS:
+        _customer_access(actor, row_id, op, data, place(row_id))
+        return
+    link = scope_field(ent)
+    if link is None:
+        return
+    existing = customer_of(tbl, row_id)
+    if existing is None and op != "insert":
+        raise ChangeRefused(INVALID, f"there is no {ent.name} {row_id[:26]}")
+    if "owner" in data:
+        if existing is not None:
+            raise ChangeRefused(FORBIDDEN, f"only a manager changes the owner of a {ent.name}")
+        if not _blank(data["owner"]) and data["owner"] != actor.name:
+            raise ChangeRefused(FORBIDDEN, f"a new {ent.name} is owned by its author ({actor.name}) or nobody")
+    targets = [c for c in (existing, data.get(link.name)) if c is not None]
+    for customer_id in dict.fromkeys(targets):
+        where = place(customer_id)
+        if where is not None and not _may_handle(actor, where):
+            raise ChangeRefused(FORBIDDEN, f"{_describe(customer_id, where)}: not yours to change")
+
+
+def _customer_access(actor: Actor, row_id: str, op: str, data: Mapping[str, Any], held: Place | None) -> None:
+    if held is None:
+        if op != "insert":
+            raise ChangeRefused(INVALID, f"there is no customer {row_id[:26]}")
+        if data.get("owner") != actor.name:
+            raise ChangeRefused(FORBIDDEN, f"a new customer must be owned by its author ({actor.name})")
+        territory = data.get("territory")
+        if not _blank(territory) and territory not in actor.territories:
+            raise ChangeRefused(FORBIDDEN, f"territory {territory} is not one of yours")
+        return
+    if not _may_handle(actor, held):
+        raise ChangeRefused(FORBIDDEN, f"{_describe(row_id, held)}: not yours to change")
+    if "owner" in data and (data["owner"] or None) != held.owner:
+        raise ChangeRefused(FORBIDDEN, "only a manager changes a customer's owner")
+    if "territory" in data and (data["territory"] or None) != held.territory:
+        for territory in (held.territory, data["territory"] or None):
+            if territory is not None and territory not in actor.territories:
+                raise ChangeRefused(FORBIDDEN, f"territory {territory} is not one of yours: only a manager "
+                                    "moves a customer into or out of it")

@@ -1,0 +1,124 @@
+"""The server's verdict on each change of a push, in order: valid (crm_tui.domain.changes
+`check_change`, references included) and allowed for the pushing rep (`check_access`),
+against what the server holds plus what the same push accepted before it. Pure apart
+from the two lookups a store hands in, so that every store (SQLite, PostgreSQL) runs
+the same rules inside its own transaction and only persists what this decides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from crm_tui.domain.changes import (
+    CUSTOMERS,
+    INVALID,
+    Actor,
+    ChangeRefused,
+    Place,
+    check_access,
+    check_change,
+    scope_field,
+    synced_entity,
+)
+from crm_tui.sync.protocol import WireChange
+
+# How a store reports a customer it holds: owner and territory, each with the clock
+# stamp of the change that set it (the later stamp wins, as on every laptop).
+PlaceRow = tuple[str | None, int, str | None, int]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    node_seq: int
+    tbl: str
+    row_id: str
+    code: str
+    reason: str
+
+
+@dataclass
+class Verdicts:
+    """What a store persists after judging a push: the customer of each accepted
+    change (None for a record of no customer), new rows' customers, customers' new
+    places, and the customers their rep created (and so holds already)."""
+
+    accepted: list[tuple[WireChange, str | None]] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    row_scopes: dict[tuple[str, str], str] = field(default_factory=dict)
+    places: dict[str, PlaceRow] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)
+
+
+class Judge:
+    """Judges one push. `place_of(customer_id)` is the store's PlaceRow or None;
+    `scope_of(tbl, row_id)` the customer a stored record belongs to, '' for a stored
+    record of no customer, None for a record the store does not hold."""
+
+    def __init__(self, actor: Actor, place_of: Callable[[str], PlaceRow | None],
+                 scope_of: Callable[[str, str], str | None]):
+        self.actor = actor
+        self._place_of, self._scope_of = place_of, scope_of
+        self.out = Verdicts()
+
+    def _place_row(self, customer_id: str) -> PlaceRow | None:
+        if customer_id in self.out.places:
+            return self.out.places[customer_id]
+        return self._place_of(customer_id)
+
+    def place(self, customer_id: str) -> Place | None:
+        row = self._place_row(customer_id)
+        return None if row is None else Place(row[0] or None, row[2] or None)
+
+    def scope(self, tbl: str, row_id: str) -> str | None:
+        key = (tbl, row_id)
+        if key in self.out.row_scopes:
+            return self.out.row_scopes[key]
+        return self._scope_of(tbl, row_id)
+
+    def exists(self, tbl: str, row_id: str) -> bool:
+        if tbl == CUSTOMERS:
+            return self._place_row(row_id) is not None
+        return self.scope(tbl, row_id) is not None
+
+    def customer_of(self, tbl: str, row_id: str) -> str | None:
+        scope = self.scope(tbl, row_id)
+        return scope or None
+
+    def judge(self, c: WireChange) -> Refusal | None:
+        """Accept or refuse `c`; an accepted change counts for the ones after it."""
+        try:
+            check_change(c.tbl, c.op, c.row_id, c.data, old=c.old, base=c.base, exists=self.exists)
+            if c.op != "insert" and not self.exists(c.tbl, c.row_id):
+                # A laptop cannot apply an edit of a record it never received.
+                raise ChangeRefused(INVALID, f"there is no {synced_entity(c.tbl).name} {c.row_id[:26]} on the server")
+            check_access(self.actor, c.tbl, c.op, c.row_id, c.data, place=self.place, customer_of=self.customer_of)
+        except ChangeRefused as exc:
+            refusal = Refusal(c.node_seq, c.tbl[:64], c.row_id[:64], exc.code, exc.reason)
+            self.out.refused.append(refusal)
+            return refusal
+        self.out.accepted.append((c, self._note(c)))
+        return None
+
+    def _note(self, c: WireChange) -> str | None:
+        """Keep track of what `c` changes about visibility; its customer."""
+        if c.tbl == CUSTOMERS:
+            row = self._place_row(c.row_id)
+            if row is None:
+                row = (None, 0, None, 0)
+                if c.op == "insert":
+                    self.out.created.append(c.row_id)
+            owner, owner_hlc, territory, territory_hlc = row
+            if "owner" in c.data and c.hlc > owner_hlc:
+                owner, owner_hlc = c.data["owner"] or None, c.hlc
+            if "territory" in c.data and c.hlc > territory_hlc:
+                territory, territory_hlc = c.data["territory"] or None, c.hlc
+            self.out.places[c.row_id] = (owner, owner_hlc, territory, territory_hlc)
+            return c.row_id
+        link = scope_field(synced_entity(c.tbl))
+        key = (c.tbl, c.row_id)
+        if link is not None and c.data.get(link.name):
+            # A record belongs to the customer its latest change names.
+            self.out.row_scopes[key] = str(c.data[link.name])
+        elif self.scope(c.tbl, c.row_id) is None:
+            self.out.row_scopes[key] = ""
+        return self.scope(c.tbl, c.row_id) or None
