@@ -54,7 +54,7 @@ def main() -> None:
             for _ in range(args.queries):
                 query = make()
                 t0 = time.perf_counter()
-                page = crm.customers.list(search=query, limit=50)
+                page = crm.customers.find(search=query, limit=50)
                 total = crm.customers.count(search=query)
                 times.append((time.perf_counter() - t0) * 1000)
                 hits.append(total)

@@ -32,8 +32,8 @@ def main() -> None:
         start = time.perf_counter()
         report = seed(crm, customers=args.customers, seed=1, today=dt.date(2026, 11, 1))
         t_seed = time.perf_counter() - start
-        rows = {t: [tuple(r.values()) for r in crm.records(t).list()] for t in TABLES}
-        columns = {t: list(crm.records(t).list(limit=1)[0]) for t in TABLES}
+        rows = {t: [tuple(r.values()) for r in crm.records(t).find()] for t in TABLES}
+        columns = {t: list(crm.records(t).find(limit=1)[0]) for t in TABLES}
         crm.close()
 
         ref = open_database(tmp / "ref.db")

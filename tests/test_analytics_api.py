@@ -264,7 +264,7 @@ def test_kpis_by_hand(crm: Crm, book: dict[str, str]) -> None:
 
 
 def test_schedule_satisfaction_follow_up(crm: Crm, book: dict[str, str]) -> None:
-    complaint = crm.complaints.list()[0]
+    complaint = crm.complaints.find()[0]
     closed = {**complaint, "closed_at": "2026-09-30 17:30", "status": "closed"}
     visit = schedule_satisfaction_follow_up(crm, closed, days=3)
     assert visit["purpose"] == "follow_up"
@@ -318,7 +318,7 @@ def test_migration_3_upgrades_a_schema_2_database(tmp_path) -> None:
 def test_satisfaction_follow_up_after_the_workflow_closes_a_complaint(crm: Crm, book: dict[str, str]) -> None:
     # K2 (resolved) closed through the complaint workflow, then the follow-up planned
     # on its result, as the workflow's close() is meant to do.
-    k2 = next(k for k in crm.complaints.list() if k["status"] == "resolved")
+    k2 = next(k for k in crm.complaints.find() if k["status"] == "resolved")
     closed = crm.complaint_workflow.close(k2["id"])
     visit = schedule_satisfaction_follow_up(crm, closed, days=5)
     closed_day = closed["closed_at"][:10]

@@ -101,7 +101,7 @@ def test_greetings_mark_sent_logs_visits(db_path: Path, book: dict[str, str]) ->
     data = json.loads(run(db_path, "greetings", "--holiday", "National Day", "--mark-sent", "--json", *TODAY))
     assert data["logged"] == 4
     with Crm(db_path) as crm:
-        notes = [v["notes"] for v in crm.visits.list() if v["purpose"] == "holiday_greeting"]
+        notes = [v["notes"] for v in crm.visits.find() if v["purpose"] == "holiday_greeting"]
     assert notes == ["greeting: National Day 2026-10-01"] * 4
     left = json.loads(run(db_path, "greetings", "--json", *TODAY))
     assert [g["occasion"] for g in left["greetings"]] == ["Birthday"]

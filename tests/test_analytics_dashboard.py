@@ -58,7 +58,7 @@ async def test_dashboard_mounts_and_shows_its_charts(crm: Crm) -> None:
         assert screen.data["monthly_sales"][-1] == ("2026-09", 3600.0)
         assert screen.data["segments"]["Champions"] == 2
         # refresh reloads in the worker again
-        crm.orders.create({"customer_id": crm.customers.list()[0]["id"],
+        crm.orders.create({"customer_id": crm.customers.find()[0]["id"],
                            "ordered_at": "2026-09-29", "product": "x", "amount": 400})
         await pilot.press("r")
         await app.workers.wait_for_complete()

@@ -9,6 +9,7 @@ from pathlib import Path
 from crm_tui.api import Crm
 from crm_tui.db.bulk import bulk_insert
 from crm_tui.db.connection import transaction
+from crm_tui.domain.entities import stored_columns
 
 ROWS = [{"name": "张伟", "company": "华为", "phone": "13812345678"},
         {"name": "王芳", "email": "wf@example.com", "region": "华东"},
@@ -21,7 +22,7 @@ def test_bulk_insert_logs_and_indexes_like_the_triggers(tmp_path: Path) -> None:
     made = [one_by_one.customers.create(row) for row in ROWS]
     prepared = [{**bulk.customers.prepare(row), "id": m["id"], "created_at": m["created_at"],
                  "updated_at": m["updated_at"]} for row, m in zip(ROWS, made, strict=True)]
-    cols = ["id", "owner", "created_at", "updated_at", *bulk.customers.entity.field_names, "pinyin"]
+    cols = list(stored_columns(bulk.customers.entity))
     with transaction(bulk.conn):
         assert bulk_insert(bulk.conn, "customers", cols, [[p.get(c) for c in cols] for p in prepared]) == 3
 

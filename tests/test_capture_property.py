@@ -32,7 +32,7 @@ operation = st.one_of(
 
 
 def apply(crm: Crm, op: tuple) -> None:
-    ids = [r["id"] for r in crm.customers.list(order="created_at")]
+    ids = [r["id"] for r in crm.customers.find(order="created_at")]
     kind = op[0]
     if kind == "create":
         crm.customers.create({"name": op[1], "company": op[2]})

@@ -284,7 +284,7 @@ def test_bulk_update_is_all_or_nothing(crm: Crm, db_path: Path, people: dict[str
     result = run(db_path, "customers", "update", "--where", "region=华东", "--set", "territory=浦东",
                  "--set", "phone=12", ok=False)
     assert result.exit_code == 1 and "phone" in result.stderr
-    assert all(r["territory"] is None for r in crm.customers.list())
+    assert all(r["territory"] is None for r in crm.customers.find())
     assert len(crm.changes()) == before
     result = run(db_path, "customers", "update", "--set", "tier=A", ok=False)
     assert result.exit_code == 1 and "--where" in result.stderr
@@ -299,4 +299,4 @@ def test_bulk_update_of_orders(crm: Crm, db_path: Path) -> None:
                            "amount": amount})
     diff = run_json(db_path, "orders", "update", "--where", "amount>=200", "--set", "notes=大单")
     assert len(diff) == 2
-    assert sorted(o["notes"] or "" for o in crm.orders.list()) == ["", "大单", "大单"]
+    assert sorted(o["notes"] or "" for o in crm.orders.find()) == ["", "大单", "大单"]

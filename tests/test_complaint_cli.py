@@ -39,7 +39,7 @@ def test_a_complaint_from_new_to_closed_plans_a_satisfaction_follow_up(crm: Crm,
     closed = crm_cli(db_path, "complaints", "close", cid)
     assert closed["status"] == "closed" and closed["closed_at"]
 
-    follow_ups = crm.visits.list([parse_filter(crm.visits.entity, f"customer_id={customer['id']}")])
+    follow_ups = crm.visits.find([parse_filter(crm.visits.entity, f"customer_id={customer['id']}")])
     assert [v["purpose"] for v in follow_ups] == ["follow_up"]
     assert follow_ups[0]["next_action_date"] > closed["closed_at"][:10]
 

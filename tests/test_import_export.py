@@ -58,13 +58,13 @@ def test_import_utf8_bom_csv_with_chinese_headers(crm: Crm, db_path: Path, tmp_p
     path = write(tmp_path / "客户.csv", CHINESE_CSV, "utf-8-sig")
     result = run(db_path, "customers", "import", str(path))
     assert "created 2, updated 0, rejected 0" in result.stdout
-    zhang = crm.customers.list(search="张伟")[0]
+    zhang = crm.customers.find(search="张伟")[0]
     assert zhang["company"] == "上海华信科技有限公司"
     assert zhang["mobile"] == "+8613812345678"
     assert zhang["email"] == "zhangwei@example.com"
     assert zhang["tags"] == "VIP,老客户"
     assert zhang["owner"] == "wang"
-    assert [c["name"] for c in crm.customers.list(search="zw")] == ["张伟"]  # pinyin indexed
+    assert [c["name"] for c in crm.customers.find(search="zw")] == ["张伟"]  # pinyin indexed
     assert [c["op"] for c in crm.changes(table="customers")] == ["insert", "insert"]
 
 
@@ -72,15 +72,15 @@ def test_import_gbk_csv(crm: Crm, db_path: Path, tmp_path: Path) -> None:
     path = write(tmp_path / "gbk.csv", CHINESE_CSV, "gbk")
     report = json.loads(run(db_path, "customers", "import", str(path), "--json").stdout)
     assert report["encoding"] == "gb18030" and report["created"] == 2
-    assert sorted(c["name"] for c in crm.customers.list()) == ["张伟", "李娜"]
-    assert crm.customers.list(search="李娜")[0]["company"] == "深圳恒通贸易"
+    assert sorted(c["name"] for c in crm.customers.find()) == ["张伟", "李娜"]
+    assert crm.customers.find(search="李娜")[0]["company"] == "深圳恒通贸易"
 
 
 def test_english_headers_with_odd_spelling(crm: Crm, db_path: Path, tmp_path: Path) -> None:
     path = write(tmp_path / "en.csv", "Full Name,E-mail,Mobile Phone,Company Size,Purchasing power\n"
                                       "James Smith,james@acme.com,13812345678,Large,HIGH\n")
     run(db_path, "customers", "import", str(path))
-    (james,) = crm.customers.list()
+    (james,) = crm.customers.find()
     assert (james["email"], james["company_size"], james["purchasing_power"]) == ("james@acme.com", "large", "high")
 
 
@@ -129,8 +129,8 @@ def test_skip_invalid_imports_good_rows_and_writes_rejects(crm: Crm, db_path: Pa
     path = write(tmp_path / "bad.csv", BAD_ROW_CSV)
     result = run(db_path, "customers", "import", str(path), "--skip-invalid")
     assert "created 2, updated 0, rejected 2" in result.stdout
-    assert sorted(c["name"] for c in crm.customers.list()) == ["张伟", "李娜"]
-    assert crm.customers.list(search="李娜")[0]["notes"] == "two\nlines"
+    assert sorted(c["name"] for c in crm.customers.find()) == ["张伟", "李娜"]
+    assert crm.customers.find(search="李娜")[0]["notes"] == "two\nlines"
     rejects = tmp_path / "bad.rejects.csv"
     rows = list(csv.DictReader(io.StringIO(rejects.read_text(encoding="utf-8-sig"))))
     assert [(r["name"], r["reject_line"]) for r in rows] == [("王芳", "5"), ("", "6")]
@@ -177,7 +177,7 @@ def test_duplicate_phone_updates_the_existing_customer(crm: Crm, db_path: Path, 
     path = write(tmp_path / "dup.csv", "姓名,电话,邮箱,地区,职位\n张伟,(138) 1234-5678,zw@example.com,华东,\n")
     result = run(db_path, "customers", "import", str(path))
     assert "created 0, updated 1, rejected 0" in result.stdout
-    (only,) = crm.customers.list()
+    (only,) = crm.customers.find()
     assert only["id"] == existing["id"]
     # the row's phone matched the stored mobile; filled cells update, empty ones keep
     assert (only["phone"], only["email"], only["region"], only["title"]) == (
@@ -198,7 +198,7 @@ def test_duplicates_inside_one_file_become_one_customer(crm: Crm, db_path: Path,
                                        "李娜,ln@example.com,,\n")
     report = import_customers(crm, path)
     assert (report.created, report.updated, report.merged) == (2, 0, 2)
-    zhang = crm.customers.list(search="zw@example.com")
+    zhang = crm.customers.find(search="zw@example.com")
     assert len(zhang) == 1
     assert (zhang[0]["name"], zhang[0]["mobile"], zhang[0]["company"]) == ("Zhang Wei", "+8613812345678", "华信")
     assert len(crm.changes(table="customers")) == 2
@@ -214,7 +214,7 @@ def test_ragged_row_is_a_clear_error(crm: Crm, db_path: Path, tmp_path: Path) ->
     assert "line 3: has 4 cells but the header has 3 (extra: 'extra')" in result.stderr
     assert crm.customers.count() == 0
     run(db_path, "customers", "import", str(path), "--skip-invalid")
-    assert [c["name"] for c in crm.customers.list()] == ["张伟"]
+    assert [c["name"] for c in crm.customers.find()] == ["张伟"]
     (reject,) = csv.DictReader(io.StringIO((tmp_path / "ragged.rejects.csv").read_text(encoding="utf-8-sig")))
     assert (reject["name"], reject["email"], reject["reject_line"]) == ("李娜", "x@y.com", "3")
 
@@ -261,7 +261,7 @@ def test_json_import_reports_bad_records_by_number(crm: Crm, db_path: Path, tmp_
     data[1]["email"] = "ln@example.com"
     write(path, json.dumps({"customers": data}, ensure_ascii=False))
     run(db_path, "customers", "import", str(path))
-    assert crm.customers.list(search="张伟")[0]["tags"] == "VIP,展会"
+    assert crm.customers.find(search="张伟")[0]["tags"] == "VIP,展会"
     assert crm.customers.count() == 3
 
 
@@ -274,7 +274,7 @@ def test_orders_import_checks_the_customer(crm: Crm, db_path: Path, tmp_path: Pa
     result = run(db_path, "orders", "import", str(path), ok=False)
     assert "line 4: customer_id: no customers record" in result.stderr
     run(db_path, "orders", "import", str(path), "--skip-invalid")
-    assert sorted((o["ordered_at"], o["amount"]) for o in crm.orders.list()) == [
+    assert sorted((o["ordered_at"], o["amount"]) for o in crm.orders.find()) == [
         ("2025-03-01", 1200.0), ("2025-04-01", 300.0)]
 
 
@@ -332,7 +332,7 @@ def test_export_neutralises_formulas_but_keeps_phones_usable(crm: Crm, db_path: 
     result = run(other, "customers", "import", str(out), "--skip-invalid")
     assert "line 3: phone:" in result.stderr  # the script's phone is no phone number
     with Crm(other) as copy:
-        back = {c["name"]: c for c in copy.customers.list()}
+        back = {c["name"]: c for c in copy.customers.find()}
     assert back["Mallory"]["company"] == "=HYPERLINK(\"http://x\")"
     assert back["Mallory"]["wechat"] == "'=already quoted"
     assert back["Mallory"]["notes"] == "-2+3"
@@ -371,7 +371,7 @@ def test_export_then_import_into_an_empty_db_gives_the_same_records(crm: Crm, db
             fields = ["id", "owner", *crm.records(table).entity.field_names]
             def strip(rows: list[dict], fields: list[str] = fields) -> list[dict]:
                 return sorted(({k: r[k] for k in fields} for r in rows), key=lambda r: r["id"])
-            assert strip(copy.records(table).list()) == strip(crm.records(table).list()), table
+            assert strip(copy.records(table).find()) == strip(crm.records(table).find()), table
 
 
 # hypothesis: any customers the API accepts survive CSV export and import unchanged
@@ -397,12 +397,12 @@ def test_csv_round_trip_property(customers: list[dict]) -> None:
                 except ValidationError:
                     continue
             export_to_path(source, "customers", Path(tmp) / "out.csv")
-            expected = sorted((content(c) | {"id": c["id"]} for c in source.customers.list()),
+            expected = sorted((content(c) | {"id": c["id"]} for c in source.customers.find()),
                               key=lambda c: c["id"])
         with Crm(Path(tmp) / "b.db") as target:
             report = import_customers(target, Path(tmp) / "out.csv")
             assert not report.rejected, report.rejected
-            got = sorted((content(c) | {"id": c["id"]} for c in target.customers.list()), key=lambda c: c["id"])
+            got = sorted((content(c) | {"id": c["id"]} for c in target.customers.find()), key=lambda c: c["id"])
         assert got == expected
 
 
@@ -419,5 +419,5 @@ def test_import_of_other_kinds_by_the_api(crm: Crm, tmp_path: Path) -> None:
                                           "phone,follow_up,需要报价\n")
     report = import_records(crm, "visits", path)
     assert report.created == 1
-    (visit,) = crm.visits.list()
+    (visit,) = crm.visits.find()
     assert (visit["visited_at"], visit["outcome"]) == ("2025-05-01T10:00:00", "需要报价")

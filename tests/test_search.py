@@ -82,17 +82,17 @@ def test_pinyin_keys() -> None:
 
 
 def test_count_after_a_page_follows_new_writes(people: Crm) -> None:
-    assert len(people.customers.list(search="伟", limit=2)) == 2
+    assert len(people.customers.find(search="伟", limit=2)) == 2
     assert people.customers.count(search="伟") == 3
     people.customers.create({"name": "陈伟"})
     assert people.customers.count(search="伟") == 4
-    people.customers.list(search="伟", limit=1)
+    people.customers.find(search="伟", limit=1)
     assert people.customers.count(search="伟") == 4
 
 
 def test_search_survives_vacuum(people: Crm) -> None:
     # VACUUM may renumber implicit rowids; the index points at an explicit one
-    for record in people.customers.list(search="张"):
+    for record in people.customers.find(search="张"):
         people.customers.delete(record["id"])
     people.conn.execute("VACUUM")
     assert names(people, "李伟") == ["李伟"]
@@ -117,16 +117,16 @@ def test_walking_and_sorting_plans_give_the_same_pages(crm: Crm, monkeypatch) ->
     crm.customers.create({"name": "张伟", "mobile": "13700000000"})
     queries = [(q, order, offset) for q in ("13", "1", "kh", "zw", "客户1")
                for order in (None, "name", "-name", "mobile") for offset in (0, 5, 29)]
-    walked = {k: [r["id"] for r in crm.customers.list(search=k[0], order=k[1], limit=7, offset=k[2])]
+    walked = {k: [r["id"] for r in crm.customers.find(search=k[0], order=k[1], limit=7, offset=k[2])]
               for k in queries}
     monkeypatch.setattr(sql, "_walk", lambda *args: None)  # always sort the matches
     for (query, order, offset), ids in walked.items():
-        assert [r["id"] for r in crm.customers.list(search=query, order=order, limit=7, offset=offset)] == ids
+        assert [r["id"] for r in crm.customers.find(search=query, order=order, limit=7, offset=offset)] == ids
     assert crm.customers.count(search="13") == 31
 
 
 def test_chinese_names_sort_by_pinyin_among_english_ones(crm: Crm) -> None:
     for name in ("张伟", "Bob", "安娜", "王芳", "alice", "丁一"):
         crm.customers.create({"name": name})
-    assert [r["name"] for r in crm.customers.list()] == ["alice", "安娜", "Bob", "丁一", "王芳", "张伟"]
-    assert [r["name"] for r in crm.customers.list(order="-name")][0] == "张伟"
+    assert [r["name"] for r in crm.customers.find()] == ["alice", "安娜", "Bob", "丁一", "王芳", "张伟"]
+    assert [r["name"] for r in crm.customers.find(order="-name")][0] == "张伟"

@@ -28,14 +28,14 @@ def run(*args: str, ok: bool = True):
 
 def snapshot(crm: Crm) -> dict[str, list[tuple]]:
     """Everything but ids and stamps, with each child's customer named by content."""
-    customers = crm.customers.list()
+    customers = crm.customers.find()
     key = {c["id"]: (c["name"], c["mobile"], c["email"]) for c in customers}
     out: dict[str, list[tuple]] = {
         "customers": sorted(tuple((k, str(v)) for k, v in c.items() if k not in ("id", "created_at", "updated_at"))
                             for c in customers)}
     for table in ("visits", "complaints", "orders"):
         rows = []
-        for r in crm.records(table).list():
+        for r in crm.records(table).find():
             rows.append(tuple((k, str(key[v] if k == "customer_id" else v)) for k, v in r.items()
                               if k not in ("id", "created_at", "updated_at")))
         out[table] = sorted(rows)
@@ -50,7 +50,7 @@ def test_same_seed_gives_the_same_data(tmp_path: Path) -> None:
         first, second = snapshot(a), snapshot(b)
         assert first == second
         assert snapshot(c)["customers"] != first["customers"]
-        assert {r["id"] for r in a.customers.list()}.isdisjoint(r["id"] for r in b.customers.list())
+        assert {r["id"] for r in a.customers.find()}.isdisjoint(r["id"] for r in b.customers.find())
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def demo(crm: Crm) -> Crm:
 
 
 def test_seed_is_realistic(demo: Crm) -> None:
-    customers = demo.customers.list()
+    customers = demo.customers.find()
     names = Counter(c["name"] for c in customers)
     assert names["张伟"] >= 3  # look-alikes for search to tell apart
     assert any(n.isascii() for n in names) and any(not n.isascii() for n in names)
@@ -79,9 +79,9 @@ def test_seed_is_realistic(demo: Crm) -> None:
 
 
 def test_seed_has_purchase_patterns_and_varied_records(demo: Crm) -> None:
-    orders = demo.orders.list()
+    orders = demo.orders.find()
     by_customer = Counter(o["customer_id"] for o in orders)
-    customers = demo.customers.list()
+    customers = demo.customers.find()
     prospects = [c for c in customers if c["id"] not in by_customer]
     loyal = [c for c in customers if by_customer[c["id"]] >= 6]
     assert prospects and all(c["status"] == "potential" for c in prospects)
@@ -91,10 +91,10 @@ def test_seed_has_purchase_patterns_and_varied_records(demo: Crm) -> None:
     last = {cid: max(o["ordered_at"] for o in orders if o["customer_id"] == cid) for cid in by_customer}
     churned = [c for c in customers if c["status"] == "churned"]
     assert churned and all(last[c["id"]] < (TODAY - dt.timedelta(days=200)).isoformat() for c in churned)
-    complaints = demo.complaints.list()
+    complaints = demo.complaints.find()
     assert len({c["status"] for c in complaints}) >= 3 and len({c["priority"] for c in complaints}) == 4
     assert all(c["due_at"] > c["received_at"] for c in complaints)
-    visits = demo.visits.list()
+    visits = demo.visits.find()
     assert len({v["channel"] for v in visits}) >= 4 and len({v["purpose"] for v in visits}) >= 4
     assert any(v["next_action_date"] and v["next_action_date"] < TODAY.isoformat() for v in visits)  # overdue
     assert {c["tier"] for c in customers} == {"A", "B", "C"}

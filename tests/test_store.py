@@ -12,7 +12,7 @@ import pytest
 from crm_tui.api import Crm, DatabaseTooNew, NotFound, ValidationError, parse_filter
 from crm_tui.db.connection import open_database
 from crm_tui.db.migrations import SCHEMA_VERSION, SYNCED_TABLES
-from crm_tui.domain.entities import ENTITIES
+from crm_tui.domain.entities import ENTITIES, record_columns
 
 
 def test_new_database_is_durable_and_migrated(db_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 def test_schema_columns_match_the_entity_definitions(crm: Crm) -> None:
     for table in SYNCED_TABLES:
         cols = {r[1] for r in crm.conn.execute(f"PRAGMA table_info({table})")}
-        expected = {"id", "owner", "created_at", "updated_at", *ENTITIES[table].field_names}
+        expected = set(record_columns(ENTITIES[table]))
         assert expected <= cols, (table, expected - cols)
 
 

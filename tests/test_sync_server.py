@@ -286,7 +286,7 @@ def test_reps_pull_their_customers_and_territories_managers_all(store: Store, tm
             Sync(crm).run(client(http, go[crm]))
 
     def ids(crm: Crm, table: str) -> set[str]:
-        return {r["id"] for r in crm.records(table).list()}
+        return {r["id"] for r in crm.records(table).find()}
 
     assert ids(n, "customers") == {c1["id"], c3["id"]} and ids(n, "orders") == set()
     assert ids(s, "customers") == {c2["id"], c3["id"]} and ids(s, "visits") == set()
@@ -332,7 +332,7 @@ def test_a_pulled_far_future_stamp_is_stored_but_not_adopted(tmp_path: Path) -> 
     assert report.refused_stamp == far and report.received == 2
     assert clock.pack(crm.replica["wall"], crm.replica["counter"]) == near  # followed the near one only
     assert "in the future" in Sync(crm).status()["clock_warning"]
-    assert {c["name"] for c in crm.customers.list()} == {"近", "远"}  # the data itself is kept
+    assert {c["name"] for c in crm.customers.find()} == {"近", "远"}  # the data itself is kept
 
 
 def test_openapi_schema_lists_the_protocol(http: TestClient) -> None:

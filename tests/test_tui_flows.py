@@ -91,7 +91,7 @@ async def test_add_customer_then_find_by_chinese_name_and_pinyin(seeded: Crm) ->
         await settle(pilot)
         # saving a new customer opens it
         assert isinstance(app.screen, CustomerScreen)
-        stored = seeded.customers.list(search="张伟")
+        stored = seeded.customers.find(search="张伟")
         assert [(c["name"], c["mobile"]) for c in stored] == [("张伟", "+8613812345678")]
         await pilot.press("escape")
         await settle(pilot)
@@ -130,11 +130,11 @@ async def test_log_visit_shows_in_agenda_and_can_be_done(seeded: Crm) -> None:
         await pilot.press("d")
         await settle(pilot)
         assert table(app).total == 0
-        assert seeded.visits.list()[0]["follow_up_done"] == 1
+        assert seeded.visits.find()[0]["follow_up_done"] == 1
 
 
 async def _open_complaint(crm: Crm) -> dict:
-    customer = crm.customers.list(search="李娜")[0]
+    customer = crm.customers.find(search="李娜")[0]
     app_flow = make_app(crm).workflow
     return app_flow.open({"customer_id": customer["id"], "type": "delivery", "priority": "high",
                           "description": "货物迟到"})
@@ -270,7 +270,7 @@ async def test_add_and_edit_an_order(seeded: Crm) -> None:
         await type_text(pilot, "4")
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert seeded.orders.list()[0]["quantity"] == 4
+        assert seeded.orders.find()[0]["quantity"] == 4
 
 
 async def test_help_lists_the_screen_keys_and_keymap_rebinds(seeded: Crm) -> None:
@@ -321,7 +321,7 @@ async def test_chinese_ui_from_config(seeded: Crm, tmp_path: Path, monkeypatch: 
 
 
 async def test_filters_and_sorting(seeded: Crm) -> None:
-    seeded.customers.update(seeded.customers.list(search="李娜")[0]["id"], {"tier": "A", "region": "华南"})
+    seeded.customers.update(seeded.customers.find(search="李娜")[0]["id"], {"tier": "A", "region": "华南"})
     app = make_app(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -398,7 +398,7 @@ async def test_delete_customer_asks_then_deletes(seeded: Crm) -> None:
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot)
-        assert seeded.customers.count() == 2 and not seeded.customers.list(search="王芳")
+        assert seeded.customers.count() == 2 and not seeded.customers.find(search="王芳")
         assert table(app).total == 0
 
 

@@ -25,8 +25,7 @@ from crm_tui.config import Config, ConfigError, data_dir, default_rep, resolve_d
 from crm_tui.db import records as sql
 from crm_tui.db.connection import DatabaseError, DatabaseTooNew, open_database, transaction
 from crm_tui.db.records import Filter
-from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT
-from crm_tui.domain.search import customer_pinyin
+from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, ORDER, VISIT
 from crm_tui.domain.validation import FieldError, ValidationError
 
 __all__ = [
@@ -102,10 +101,14 @@ class Crm:
                                limit=limit, local_only=local_only)
 
     def _index_script_writes(self) -> None:
-        """Give customers written around the API (a user's own sqlite3 script) their
-        pinyin search key; the rest of the search text is kept by triggers."""
+        """Give records written around the API (a user's own sqlite3 script) their
+        derived columns (the pinyin search key); the rest of the search text is kept
+        by triggers."""
         with self.lock:
-            missing = sql.missing_pinyin(self.conn)
-            if missing:
-                with transaction(self.conn):
-                    sql.set_pinyin(self.conn, ((customer_pinyin(name), i) for i, name in missing))
+            for ent in ENTITIES.values():
+                for d in ent.derived:
+                    missing = sql.missing_derived(self.conn, ent, d.column)
+                    if missing:
+                        with transaction(self.conn):
+                            sql.set_derived(self.conn, ent, d.column,
+                                            ((d.compute(record), record["id"]) for record in missing))

@@ -42,7 +42,7 @@ class Agenda:
         if customer_id:
             filters.append(Filter("customer_id", "=", customer_id))
         with self.crm.lock:
-            rows = self.crm.visits.list(filters, order="next_action_date")
+            rows = self.crm.visits.find(filters, order="next_action_date")
             with_customer_names(self.crm, rows)
         for row in rows:
             row["bucket"] = rules.bucket(row["next_action_date"], today, horizon_days)

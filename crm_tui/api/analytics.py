@@ -197,7 +197,7 @@ class Analytics:
         filters = []
         if customer_id:
             filters.append(Filter("customer_id", "=", self.crm.customers.get(customer_id)["id"]))
-        return [self._with_c(r) for r in self.surveys.list(filters)]
+        return [self._with_c(r) for r in self.surveys.find(filters)]
 
     @staticmethod
     def _with_c(record: Record) -> Record:

@@ -51,7 +51,7 @@ class ComplaintWorkflow:
         if customer_id:
             filters.append(Filter("customer_id", "=", customer_id))
         with self.crm.lock:
-            rows = self.crm.complaints.list(filters)
+            rows = self.crm.complaints.find(filters)
             with_customer_names(self.crm, rows)
         return sorted(rows, key=rules.queue_key)
 

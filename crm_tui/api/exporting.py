@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from crm_tui.db.records import Filter
-from crm_tui.domain.entities import entity
+from crm_tui.domain.entities import entity, record_columns
 from crm_tui.domain.import_mapping import neutralise_cell
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ Progress = Callable[[int, int], None]
 
 
 def export_columns(table: str) -> list[str]:
-    return ["id", "owner", "created_at", "updated_at", *entity(table).field_names]
+    return list(record_columns(entity(table)))
 
 
 def csv_cell(value: Any, *, is_phone: bool = False) -> str:
@@ -44,7 +44,7 @@ def export_records(crm: Crm, table: str, out: TextIO, *, fmt: str = "csv", filte
     """Write the records of `table` matching `filters` to `out`; the count written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    rows = crm.records(table).list(filters)
+    rows = crm.records(table).find(filters)
     columns = export_columns(table)
     total = len(rows)
     if fmt == "csv":

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from crm_tui.db.capture import COUNTER_BITS
+from crm_tui.sync.clock import COUNTER_BITS
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm

@@ -18,17 +18,16 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crm_tui.api.records import Record, Records, utc_now
+from crm_tui.api.records import Record, Records
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
-from crm_tui.domain.entities import Entity, entity
+from crm_tui.domain.entities import Entity, derive, entity
 from crm_tui.domain.import_mapping import STAMP_COLUMNS, header_key, map_headers, restore_cell, synonyms
-from crm_tui.domain.search import customer_pinyin
 from crm_tui.domain.validation import ValidationError, clean
 
 if TYPE_CHECKING:
@@ -258,9 +257,9 @@ def import_records(crm: Crm, table: str, path: str | Path, *, skip_invalid: bool
     with crm.lock:
         plan = _Plan(records, source, report, progress)
         plan.validate()
+        plan.compare_updates()
         if report.rejected and not skip_invalid:
             return report
-        plan.compare_updates()
         if dry_run:
             return report
         plan.write()
@@ -288,7 +287,11 @@ def write_rejects(path: Path, headers: list[str], rejects: list[Reject]) -> None
 
 
 class _Plan:
-    """What an import will do: records to create, existing records to update."""
+    """What an import will do: records to create, existing records to update. Every
+    rule is the write funnel's (`Records`): `prepare` validates and derives each
+    row, `check_new` / `check_update` apply the state rule and the workflow guard,
+    `check_refs` the references, and the writes are `insert_prepared` (one bulk
+    statement) and `apply_update`, all in ONE transaction."""
 
     def __init__(self, records: Records, source: Source, report: ImportReport, progress: Progress | None):
         self.records = records
@@ -298,29 +301,45 @@ class _Plan:
         self.report = report
         self.progress = progress
         self.creates: list[Record] = []
+        self.create_lines: list[int] = []  # the line of each create (its first row)
         self.new_ids: dict[str, int] = {}  # id -> index in creates
         self.updates: dict[str, dict[str, Any]] = {}  # existing id -> values to set
+        self.update_rows: dict[str, list[SourceRow]] = {}  # existing id -> the rows that set them
         self.current: dict[str, Record] = {}
         self.is_customer = self.ent.table == "customers"
         # normalised phone/email -> ("old", id) or ("new", index in creates)
         self.contacts: dict[str, tuple[str, Any]] = {}
         if self.is_customer:
             self.contacts = {k: ("old", v) for k, v in sql.contact_index(self.conn).items()}
-        self.known_refs: dict[str, bool] = {}
-        self.refs = [f for f in self.ent.fields if f.kind == "ref"]
+        self.known_refs: dict[tuple[str, str], bool] = {}
         self.local_rep = sql.local_rep(self.conn)
 
     def _tick(self, phase: str, done: int, total: int) -> None:
         if self.progress and (done % 1000 == 0 or done == total):
             self.progress(phase, done, total)
 
+    def _reject(self, row: SourceRow, reason: str) -> None:
+        self.report.rejected.append(Reject(row.line, self.source.where(row.line), reason, row.raw))
+
     def validate(self) -> None:
         rows = self.source.rows
+        by_line = {row.line: row for row in rows}
         for done, row in enumerate(rows, start=1):
             error = self._take(row)
             if error:
-                self.report.rejected.append(Reject(row.line, self.source.where(row.line), error, row.raw))
+                self._reject(row, error)
             self._tick("validating", done, len(rows))
+        # A created record as a whole (after rows merged into it) passes the state
+        # rule: a complaint imported as closed needs its resolution and stamps.
+        for index, record in enumerate(self.creates):
+            try:
+                self.records.check_new(record)
+            except ValidationError as exc:
+                self._reject(by_line[self.create_lines[index]], _reason(exc))
+                self.creates[index] = {}
+                self.report.created -= 1
+        self.creates = [r for r in self.creates if r]
+        self.report.rejected.sort(key=lambda r: r.line)
 
     def _take(self, row: SourceRow) -> str | None:
         """Validate one row and fold it into the plan; the reason if it is bad."""
@@ -337,9 +356,9 @@ class _Plan:
                 raise ValidationError.one("id", f"{given_id!r} is not a record id (26-character ULID)")
             owner = values.get("owner")
             record = self.records.prepare(values, owner=str(owner).strip() if owner else self.local_rep)
-            self._check_refs(record)
+            self.records.check_refs([record], known=self.known_refs)
         except ValidationError as exc:
-            return "; ".join(str(e) for e in exc.errors)
+            return _reason(exc)
         # Only the cells the row fills in are written to an existing record.
         given = {k: v for k, v in record.items() if k in values and v is not None}
         target = self._match(record, given_id)
@@ -348,16 +367,17 @@ class _Plan:
                 record["id"] = given_id
                 self.new_ids[given_id] = len(self.creates)
             self.creates.append(record)
+            self.create_lines.append(row.line)
             self.report.created += 1
             target = ("new", len(self.creates) - 1)
         elif target[0] == "new":
             merged = self.creates[target[1]]
             merged.update(given)
-            if self.is_customer:
-                merged["pinyin"] = customer_pinyin(merged.get("name"))
+            merged.update(derive(self.ent, merged, given))
             self.report.merged += 1
         else:
             self.updates.setdefault(target[1], {}).update(given)
+            self.update_rows.setdefault(target[1], []).append(row)
         if self.is_customer:
             for key in CONTACT_FIELDS:
                 if record.get(key):
@@ -377,21 +397,19 @@ class _Plan:
                 return self.contacts[value]
         return None
 
-    def _check_refs(self, record: Record) -> None:
-        for f in self.refs:
-            ref = record.get(f.name)
-            if not ref:
-                continue
-            if ref not in self.known_refs:
-                self.known_refs[ref] = sql.exists(self.conn, f.ref or "", ref)
-            if not self.known_refs[ref]:
-                raise ValidationError.one(f.name, f"no {f.ref} record with id {ref!r}")
-
     def compare_updates(self) -> None:
-        """Keep only the fields that really change; count updated and unchanged."""
+        """Keep only the fields that really change, checked by the funnel (workflow
+        guard, state rule, references); count updated and unchanged. A refused
+        update rejects the rows that asked for it."""
         for record_id, values in list(self.updates.items()):
             current = sql.get(self.conn, self.ent, record_id) or {}
-            changed = {k: v for k, v in values.items() if current.get(k) != v}
+            try:
+                changed = self.records.check_update(current, values)
+            except ValidationError as exc:
+                for row in self.update_rows[record_id]:
+                    self._reject(row, _reason(exc))
+                del self.updates[record_id]
+                continue
             if changed:
                 self.updates[record_id] = changed
                 self.current[record_id] = current
@@ -399,31 +417,24 @@ class _Plan:
             else:
                 del self.updates[record_id]
                 self.report.unchanged += 1
-
-    def _rows(self, columns: list[str], total: int) -> Iterator[list[Any]]:
-        for done, record in enumerate(self.creates, start=1):
-            yield [record.get(c) for c in columns]
-            self._tick("writing", done, total)
+        self.report.rejected.sort(key=lambda r: r.line)
 
     def write(self) -> None:
-        columns = ["id", "owner", "created_at", "updated_at", *self.ent.field_names]
-        if self.is_customer:
-            columns.append("pinyin")
         total = len(self.creates) + len(self.updates)
         with transaction(self.conn):
             # One executemany over a generator: the bulk insert path sets the capture
             # triggers aside once, and the generator reports progress as rows go in.
-            sql.insert_many(self.conn, self.ent, columns, self._rows(columns, total))
+            self.records.insert_prepared(self.creates, bulk=True,
+                                         progress=lambda done: self._tick("writing", done, total))
             done = len(self.creates)
             for record_id, changed in self.updates.items():
-                current = self.current[record_id]
-                changed = {**changed, "updated_at": utc_now()}
-                if self.is_customer and {"name", "company"} & changed.keys():
-                    merged = {**current, **changed}
-                    changed["pinyin"] = customer_pinyin(merged.get("name"))
-                sql.update(self.conn, self.ent, record_id, changed)
+                self.records.apply_update(self.current[record_id], changed)
                 done += 1
                 self._tick("writing", done, total)
+
+
+def _reason(exc: ValidationError) -> str:
+    return "; ".join(str(e) for e in exc.errors)
 
 
 # -- duplicates on create ----------------------------------------------------------
@@ -444,7 +455,7 @@ def possible_duplicates(crm: Crm, data: Mapping[str, Any]) -> list[tuple[Record,
                     if match.get(k) and match[k] in (*phones, values.get("email"))]
             found[match["id"]] = (match, "same " + "/".join(same or ["contact"]))
     if values.get("name") and values.get("company"):
-        for match in crm.customers.list(_name_company_filters(values["name"], values["company"])):
+        for match in crm.customers.find(_name_company_filters(values["name"], values["company"])):
             found.setdefault(match["id"], (match, "same name and company"))
     return list(found.values())
 

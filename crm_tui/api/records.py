@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ulid import ULID
@@ -14,8 +14,9 @@ from ulid import ULID
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
-from crm_tui.domain.entities import Entity
-from crm_tui.domain.search import customer_pinyin, normalize_query
+from crm_tui.domain import complaints as complaint_rules
+from crm_tui.domain.entities import Entity, derive, record_columns, stored_columns
+from crm_tui.domain.search import normalize_query
 from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
 
 Record = dict[str, Any]
@@ -48,7 +49,7 @@ def parse_filter(ent: Entity, text: str) -> Filter:
             break
     else:
         raise ValidationError.one(text, "is not a condition like FIELD=VALUE (also !=, <, <=, >, >=, ~)")
-    if name not in ("id", "owner", "created_at", "updated_at", *ent.field_names):
+    if name not in record_columns(ent):
         raise ValidationError.one(name, f"is not a field of a {ent.name}")
     value: Any = raw.strip()
     if name in ent.field_names and op != "~" and value != "" and name != "tags":
@@ -84,7 +85,7 @@ class Records:
             raise NotFound(f"no {self.entity.name} with id {record_id!r}")
         return record
 
-    def list(
+    def find(
         self,
         filters: Sequence[Filter] = (),
         *,
@@ -93,6 +94,7 @@ class Records:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Record]:
+        """A page of records matching `filters` and `search`, in `order`."""
         query = self._query(search)
         with self._lock:
             rows, total = sql.select_counted(self.conn, self.entity, filters=filters, search=query,
@@ -115,7 +117,7 @@ class Records:
         return sql.data_version(self.conn)
 
     def search(self, query: str, limit: int = 50) -> list[Record]:
-        return self.list(search=query, limit=limit)
+        return self.find(search=query, limit=limit)
 
     def _query(self, search: str | None) -> str | None:
         if not search or not search.strip():
@@ -130,7 +132,7 @@ class Records:
             return None
         desc = order.startswith("-")
         name = order.lstrip("-")
-        if name not in ("id", "owner", "created_at", "updated_at", *self.entity.field_names):
+        if name not in record_columns(self.entity):
             raise ValidationError.one("order", f"{name!r} is not a field of a {self.entity.name}")
         sql_type = self.entity.field(name).sql_type if name in self.entity.field_names else "TEXT"
         expr = dict(self.entity.sort_exprs).get(name) or f'"{name}"' + (" COLLATE NOCASE" if sql_type == "TEXT" else "")
@@ -139,24 +141,60 @@ class Records:
         return expr + (" DESC" if desc else "")
 
     # -- writing -----------------------------------------------------------------
+    #
+    # The one write funnel. Every create ends in `insert_prepared` (after `prepare`),
+    # every update in `apply_update`; both run validation (`clean`), references, the
+    # record's state rule (a complaint agrees with its workflow), the workflow guard
+    # and the derived columns declared on the Entity. Form, CLI add/edit/update,
+    # import, seed, the workflows and conflict resolution all come here.
 
     def prepare(self, data: Mapping[str, Any], *, owner: str | None = None) -> Record:
-        """Validate a new record and fill in its id, owner and stamps; no write."""
+        """Validate a new record and fill in its id, owner, stamps and derived
+        columns; no write (`insert_prepared` writes, after the state and reference
+        checks)."""
         values = clean(self.entity, data)
         now = utc_now()
         rep = owner if owner is not None else values.get("owner") or sql.local_rep(self.conn)
         record: Record = {"id": new_id(), "owner": rep, "created_at": now, "updated_at": now, **values}
         record["owner"] = rep
-        self._derive(record)
+        record.update(derive(self.entity, record))
         return record
 
     def create(self, data: Mapping[str, Any], *, owner: str | None = None) -> Record:
         with self._lock:
             record = self.prepare(data, owner=owner)
             with transaction(self.conn):
-                self._check_refs(record)
-                sql.insert(self.conn, self.entity, record)
+                self.insert_prepared([record])
             return self.get(record["id"])
+
+    def check_new(self, record: Mapping[str, Any]) -> None:
+        """The rules a prepared record must pass before it is inserted, beyond its
+        fields: the record's state rule. (References are checked on insert, in bulk.)"""
+        rule = STATE_RULES.get(self.entity.table)
+        if rule is not None:
+            rule(record)
+
+    def insert_prepared(self, records: Iterable[Record], *, bulk: bool = False,
+                        progress: Callable[[int], None] | None = None) -> int:
+        """Insert records made by `prepare` (and changed since only by merging other
+        prepared values), inside the caller's transaction: the state rule and the
+        references of each, then one INSERT per record, or with `bulk` ONE statement
+        for all of them (captured and indexed in bulk: imports, seeding)."""
+        records = list(records)
+        for record in records:
+            self.check_new(record)
+        self.check_refs(records)
+        columns = stored_columns(self.entity)
+        if bulk:
+            def rows() -> Iterator[list[Any]]:
+                for done, r in enumerate(records, start=1):
+                    yield [r.get(c) for c in columns]
+                    if progress:
+                        progress(done)
+            return sql.insert_many(self.conn, self.entity, columns, rows())
+        for record in records:
+            sql.insert(self.conn, self.entity, {c: record[c] for c in columns if c in record})
+        return len(records)
 
     def update(self, record_id: str, changes: Mapping[str, Any], *, workflow: bool = False) -> Record:
         """Change fields of a record. Fields moved by a workflow (a complaint's status
@@ -165,10 +203,24 @@ class Records:
         with self._lock:
             current = self.get(record_id)
             values = clean(self.entity, changes, partial=True)
-            if not workflow:
-                self._refuse_workflow_fields([current], values)
             with transaction(self.conn):
-                self._write_update(current, values)
+                self.apply_update(current, values, workflow=workflow)
+            return self.get(current["id"])
+
+    def settle(self, record_id: str, name: str, value: Any, allowed: Sequence[Any]) -> Record:
+        """Conflict resolution's sanctioned write: set field `name` to `value`, one
+        of the `allowed` values the replicas' histories already hold (mine, theirs).
+        A workflow field may take either side this way (no transition is replayed:
+        both sides were reached through the workflow), but the record must still
+        agree with its state rule; any other field takes any valid value."""
+        with self._lock:
+            current = self.get(record_id)
+            values = clean(self.entity, {name: value}, partial=True)
+            if name in self.entity.workflow_fields and values[name] not in allowed:
+                raise ValidationError.one(name, f"is moved by the {self.entity.name} workflow: keep mine or "
+                                                "theirs, then move it with the workflow")
+            with transaction(self.conn):
+                self.apply_update(current, values, workflow=True)
             return self.get(current["id"])
 
     def delete(self, record_id: str) -> Record:
@@ -187,7 +239,8 @@ class Records:
         values = clean(self.entity, changes, partial=True)
         with self._lock:
             targets = sql.select(self.conn, self.entity, filters=filters)
-            self._refuse_workflow_fields(targets, values)
+            for r in targets:
+                self.check_update(r, values)
             diff = [
                 {"id": r["id"], "name": r.get("name", ""), "field": k, "old": r.get(k), "new": v}
                 for r in targets for k, v in values.items() if r.get(k) != v
@@ -195,38 +248,60 @@ class Records:
             if not dry_run and diff:
                 with transaction(self.conn):
                     for r in targets:
-                        self._write_update(r, values)
+                        self.apply_update(r, values)
         return diff
 
-    def _refuse_workflow_fields(self, records: Iterable[Record], values: Mapping[str, Any]) -> None:
-        moved = sorted({k for r in records for k, v in values.items()
-                        if k in self.entity.workflow_fields and r.get(k) != v})
-        if moved:
-            raise ValidationError([FieldError(name, f"changes only through the {self.entity.name} workflow "
-                                                    f"(acknowledge, assign, respond, resolve, close, reopen)")
-                                   for name in moved])
-
-    def _write_update(self, current: Record, values: Mapping[str, Any]) -> None:
+    def check_update(self, current: Record, values: Mapping[str, Any], *, workflow: bool = False) -> dict[str, Any]:
+        """The fields of `values` (already cleaned) that change `current`, after the
+        workflow guard, the state rule and the references; raises ValidationError."""
         changed = {k: v for k, v in values.items() if current.get(k) != v}
+        if not changed:
+            return changed
+        if not workflow:
+            moved = sorted(k for k in changed if k in self.entity.workflow_fields)
+            if moved:
+                raise ValidationError([FieldError(name, f"changes only through the {self.entity.name} workflow "
+                                                        f"(acknowledge, assign, respond, resolve, close, reopen)")
+                                       for name in moved])
+        merged = {**current, **changed}
+        self.check_new(merged)
+        self.check_refs([changed])
+        return changed
+
+    def apply_update(self, current: Record, values: Mapping[str, Any], *, workflow: bool = False) -> None:
+        """Write the changed fields of one record (`values` already cleaned), with
+        its new stamp and derived columns, inside the caller's transaction."""
+        changed = self.check_update(current, values, workflow=workflow)
         if not changed:
             return
         merged = {**current, **changed}
-        self._check_refs(merged)
         changed["updated_at"] = utc_now()
-        if self.entity.table == "customers" and "name" in changed:
-            changed["pinyin"] = customer_pinyin(merged.get("name"))
+        changed.update(derive(self.entity, merged, changed))
         sql.update(self.conn, self.entity, current["id"], changed)
 
-    def _derive(self, record: Record) -> None:
-        if self.entity.table == "customers":
-            record["pinyin"] = customer_pinyin(record.get("name"))
-
-    def _check_refs(self, record: Mapping[str, Any]) -> None:
+    def check_refs(self, records: Sequence[Mapping[str, Any]],
+                   known: dict[tuple[str, str], bool] | None = None) -> None:
+        """Every reference of `records` names an existing record: one query per
+        referenced table for the whole batch. `known` caches answers across calls
+        (an import checks row by row, to name the row)."""
         for f in self.entity.fields:
-            if f.kind == "ref" and record.get(f.name) and not sql.exists(self.conn, f.ref or "", record[f.name]):
-                raise ValidationError([FieldError(f.name, f"no {f.ref} record with id {record[f.name]!r}")])
+            if f.kind != "ref":
+                continue
+            wanted = {r[f.name] for r in records if r.get(f.name)}
+            table = f.ref or ""
+            if known is not None:
+                unknown = {i for i in wanted if (table, i) not in known}
+                if unknown:
+                    found = sql.existing_ids(self.conn, table, unknown)
+                    known.update(((table, i), i in found) for i in unknown)
+                missing = {i for i in wanted if not known[(table, i)]}
+            elif wanted:
+                missing = wanted - sql.existing_ids(self.conn, table, wanted)
+            else:
+                missing = set()
+            if missing:
+                raise ValidationError([FieldError(f.name, f"no {f.ref} record with id {min(missing)!r}")])
 
-    def insert_prepared(self, records: Iterable[Record]) -> None:
-        """Insert records already made by `prepare`, inside the caller's transaction."""
-        for record in records:
-            sql.insert(self.conn, self.entity, record)
+
+# A rule over a whole record, checked on every create and update of its kind.
+STATE_RULES: dict[str, Callable[[Mapping[str, Any]], None]] = {"complaints": complaint_rules.check_record}

@@ -18,7 +18,6 @@ from pypinyin import lazy_pinyin
 
 from crm_tui.api.records import Record
 from crm_tui.config import APP_NAME
-from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.domain.complaints import SlaPolicy
 
@@ -288,11 +287,8 @@ def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None
     _tier_by_spend(rows["customers"], rows["orders"])
     with crm.lock, transaction(crm.conn):
         for table, records in rows.items():
-            ent = crm.records(table).entity
-            columns = ["id", "owner", "created_at", "updated_at", *ent.field_names]
-            if table == "customers":
-                columns.append("pinyin")
-            sql.insert_many(crm.conn, ent, columns, ([r.get(c) for c in columns] for r in records))
+            # The write funnel's bulk end: state rule, references, one statement.
+            crm.records(table).insert_prepared(records, bulk=True)
             if progress:
                 progress("writing", len(records), len(records))
     return SeedReport(**{table: len(records) for table, records in rows.items()})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.records import NotFound, Records
@@ -17,8 +18,7 @@ from crm_tui.config import Config, ConfigError, save_settings
 from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import transaction
 from crm_tui.domain.changes import scope_field
-from crm_tui.domain.entities import ENTITIES, entity
-from crm_tui.domain.search import customer_pinyin
+from crm_tui.domain.entities import ENTITIES, derive, entity
 from crm_tui.domain.validation import ValidationError
 from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
 from crm_tui.sync.merge import Change
@@ -37,8 +37,9 @@ Progress = Callable[[str, int, int], None]
 # Tables of records that belong to a customer, with the field naming it.
 SCOPED_TABLES = {t: f.name for t, e in ENTITIES.items() if (f := scope_field(e)) is not None}
 
-# Local-only columns the API derives from a record; sync fills them for pulled ones.
-DERIVE = {"customers": lambda r: {"pinyin": customer_pinyin(r.get("name"))}}
+# Local-only columns the API derives from a record (declared on the Entity); sync
+# fills them for pulled records with the same declaration.
+DERIVE = {e.table: partial(derive, e) for e in ENTITIES.values() if e.derived}
 
 
 class SyncError(Exception):
@@ -351,9 +352,9 @@ class Sync:
         if c["field"] not in records.entity.field_names:
             raise ValidationError.one(c["field"], "is managed by crm_tui and cannot be set by hand")
         with self.lock, transaction(self.conn):
-            current = records.get(c["row_id"])
-            if current.get(c["field"]) != value:
-                records.update(c["row_id"], {c["field"]: value})
+            # The write funnel's sanctioned way to settle a field, workflow fields
+            # included (to mine or theirs): validation, state rule, derived columns.
+            records.settle(c["row_id"], c["field"], value, allowed=(c["mine"], c["theirs"]))
             sql.mark_resolved(self.conn, conflict_id, how)
         return {**self.conflict(conflict_id), "kept": value}
 

@@ -208,7 +208,7 @@ def build(table: str) -> typer.Typer:
                 filters.append(parse_filter(ent, f"{column}={value}"))
             records = crm.records(table)
             shown = limit if limit is not None or as_json else TABLE_LIMIT
-            rows = records.list(filters, search=search, order=order, limit=shown)
+            rows = records.find(filters, search=search, order=order, limit=shown)
             if as_json:
                 print_json(rows)
                 return

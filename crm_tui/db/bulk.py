@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from crm_tui.db.capture import COUNTER_BITS, NOW_MS, captured_columns
+from crm_tui.db.capture import NOW_MS, captured_columns
 from crm_tui.db.migrations import search_text
+from crm_tui.sync.clock import COUNTER_BITS, COUNTER_MAX
 
 
 @contextmanager
@@ -73,5 +74,5 @@ def bulk_insert(conn: sqlite3.Connection, table: str, cols: Sequence[str],
         (start, first_rowid),
     )
     conn.execute("UPDATE replica SET wall = ?, counter = ?, seq = seq + ?",
-                 (last >> COUNTER_BITS, last & ((1 << COUNTER_BITS) - 1), count))
+                 (last >> COUNTER_BITS, last & COUNTER_MAX, count))
     return count

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 
-# Columns kept beside a record but never synced: the derived search key and the
-# local rowid the search index points at.
-LOCAL_ONLY_COLUMNS = frozenset({"pinyin", "local_id"})
+from crm_tui.domain.entities import LOCAL_ONLY_COLUMNS
+from crm_tui.sync.clock import COUNTER_BITS, COUNTER_MAX
 
 # Milliseconds since the epoch in SQLite 3.40 (unixepoch('subsec') needs 3.42).
 NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
@@ -20,11 +19,9 @@ NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 # Hybrid logical clock tick: the wall part follows the real clock, the counter breaks
 # ties within one millisecond and carries into the wall part before it overflows.
 TICK = f"""UPDATE replica SET
-        wall = CASE WHEN {NOW_MS} > wall THEN {NOW_MS} WHEN counter >= 65535 THEN wall + 1 ELSE wall END,
-        counter = CASE WHEN {NOW_MS} > wall THEN 0 WHEN counter >= 65535 THEN 0 ELSE counter + 1 END,
+        wall = CASE WHEN {NOW_MS} > wall THEN {NOW_MS} WHEN counter >= {COUNTER_MAX} THEN wall + 1 ELSE wall END,
+        counter = CASE WHEN {NOW_MS} > wall THEN 0 WHEN counter >= {COUNTER_MAX} THEN 0 ELSE counter + 1 END,
         seq = seq + 1;"""
-
-COUNTER_BITS = 16
 
 
 def captured_columns(conn: sqlite3.Connection, table: str) -> list[str]:

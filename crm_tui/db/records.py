@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_tui.db.bulk import bulk_insert
-from crm_tui.domain.entities import Entity
+from crm_tui.domain.entities import Entity, record_columns
 
 OPERATORS = {"=": "=", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "~": "LIKE"}
 
@@ -25,7 +25,7 @@ class Filter:
 
 
 def _columns(ent: Entity) -> list[str]:
-    return ["id", "owner", "created_at", "updated_at", *ent.field_names]
+    return list(record_columns(ent))
 
 
 def _where(ent: Entity, filters: Sequence[Filter], search_rowids: str | None) -> tuple[str, list]:
@@ -209,6 +209,17 @@ def exists(conn: sqlite3.Connection, table: str, record_id: str) -> bool:
     return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)).fetchone() is not None
 
 
+def existing_ids(conn: sqlite3.Connection, table: str, ids: Iterable[str]) -> set[str]:
+    """Which of `ids` name a record of `table`, a few hundred per query."""
+    ids = list(ids)
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        found.update(r[0] for r in conn.execute(
+            f"SELECT id FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+    return found
+
+
 def customers_by_contact(conn: sqlite3.Connection, *, phones: Sequence[str] = (), email: str | None = None) -> list[dict[str, Any]]:
     """Customers sharing a normalised phone (either phone column) or email."""
     clauses, params = [], []
@@ -269,11 +280,13 @@ def replica_info(conn: sqlite3.Connection) -> dict[str, Any]:
     return dict(conn.execute("SELECT node, rep, wall, counter, seq FROM replica").fetchone())
 
 
-def missing_pinyin(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """Customers written around the API (a user's script) whose pinyin key is unset."""
-    return list(conn.execute("SELECT id, name FROM customers WHERE pinyin IS NULL"))
+def missing_derived(conn: sqlite3.Connection, ent: Entity, column: str) -> list[dict[str, Any]]:
+    """Records written around the API (a user's script) whose derived `column` is
+    unset (NULL); an index per derived column keeps this cheap when there are none."""
+    return [dict(r) for r in conn.execute(
+        f"SELECT {', '.join(_columns(ent))} FROM {ent.table} WHERE {column} IS NULL")]
 
 
-def set_pinyin(conn: sqlite3.Connection, rows: Iterable[tuple[str | None, str]]) -> None:
-    """Set the derived pinyin key; the capture triggers ignore this column."""
-    conn.executemany("UPDATE customers SET pinyin = ? WHERE id = ?", rows)
+def set_derived(conn: sqlite3.Connection, ent: Entity, column: str, rows: Iterable[tuple[Any, str]]) -> None:
+    """Set a derived column: (value, id) pairs; the capture triggers ignore it."""
+    conn.executemany(f"UPDATE {ent.table} SET {column} = ? WHERE id = ?", rows)

@@ -55,6 +55,27 @@ def check_resolution(resolution: str | None, root_cause: str | None) -> None:
         raise ValidationError(errors)
 
 
+def check_record(complaint: Mapping[str, Any]) -> None:
+    """A complaint as a whole agrees with the workflow: what its status says happened
+    is recorded. Checked on every write: a complaint is created (a form, an import of
+    past complaints, a pulled conflict settled) only in a state the workflow could
+    have brought it to, and an edit cannot take away what that state needs."""
+    status = complaint.get("status")
+    errors = []
+    if status in (RESOLVED, CLOSED):
+        for name in ("resolution", "root_cause", "resolved_at"):
+            if not str(complaint.get(name) or "").strip():
+                errors.append(FieldError(name, f"is required for a {status} complaint"))
+    elif complaint.get("resolved_at"):
+        errors.append(FieldError("resolved_at", f"is set, but the complaint is {status}, not resolved"))
+    if status == CLOSED and not complaint.get("closed_at"):
+        errors.append(FieldError("closed_at", "is required for a closed complaint"))
+    elif status != CLOSED and complaint.get("closed_at"):
+        errors.append(FieldError("closed_at", f"is set, but the complaint is {status}, not closed"))
+    if errors:
+        raise ValidationError(errors)
+
+
 def hours(days: float = 0, h: float = 0) -> dt.timedelta:
     return dt.timedelta(days=days, hours=h)
 

@@ -4,7 +4,11 @@ capture triggers, the CLI and the forms are all generated from these tables."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from crm_tui.domain.search import customer_pinyin
 
 # Enumerations use stable English codes in storage; the UI translates them.
 VISIT_CHANNELS = ("face_to_face", "phone", "sms", "email", "wechat", "other")
@@ -36,12 +40,24 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A column the API computes from a record's fields, kept beside the record on
+    each laptop and never synced nor captured (every replica computes its own). The
+    one declaration every write path uses (`derive`): forms, CLI, import, seed,
+    conflict resolution, and sync for pulled records."""
+
+    column: str
+    sources: tuple[str, ...]  # the fields it is computed from: recomputed when one changes
+    compute: Callable[[Mapping[str, Any]], Any]  # the whole record -> the value
+
+
+@dataclass(frozen=True)
 class Entity:
     name: str  # singular, e.g. "customer"
     table: str  # e.g. "customers"
     fields: tuple[Field, ...]
     # derived columns kept beside the record but never synced nor captured
-    derived: tuple[str, ...] = ()
+    derived: tuple[Derived, ...] = ()
     searchable: tuple[str, ...] = ()
     list_columns: tuple[str, ...] = ()
     default_order: str = "updated_at DESC"
@@ -89,7 +105,7 @@ CUSTOMER = Entity(
         Field("tier", kind="enum", choices=TIERS, label="Tier"),
         Field("notes", max_len=20000, label="Notes"),
     ),
-    derived=("pinyin",),
+    derived=(Derived("pinyin", ("name",), lambda r: customer_pinyin(r.get("name"))),),
     searchable=("name", "company", "phone", "mobile", "email", "pinyin"),
     list_columns=("name", "company", "phone", "region", "industry", "status", "tier", "owner"),
     # Chinese names sort by their pinyin, among the English ones (张伟 by "zhangwei");
@@ -200,7 +216,39 @@ def entity(table: str) -> Entity:
         raise KeyError(f"unknown record kind {table!r}; expected one of {', '.join(ENTITIES)}") from None
 
 
+def record_columns(ent: Entity) -> tuple[str, ...]:
+    """What a record of `ent` holds: the system columns, then its fields."""
+    return (*SYSTEM_COLUMNS, *ent.field_names)
+
+
+def derived_columns(ent: Entity) -> tuple[str, ...]:
+    return tuple(d.column for d in ent.derived)
+
+
+def stored_columns(ent: Entity) -> tuple[str, ...]:
+    """Every column the API writes: the record's, then the derived ones."""
+    return (*record_columns(ent), *derived_columns(ent))
+
+
 def synced_columns(ent: Entity) -> tuple[str, ...]:
-    """Columns whose changes are captured and synced (the derived ones are local)."""
-    return ("owner", "created_at", "updated_at", *ent.field_names)
+    """Columns whose changes are captured and synced (the derived ones are local).
+    The one source of the synced column set for change capture, the server's checks
+    and the wire."""
+    return tuple(c for c in record_columns(ent) if c != "id")
+
+
+# Columns kept beside records but never synced: every derived column, and the local
+# rowid the search index points at.
+LOCAL_ONLY_COLUMNS = frozenset({"local_id"} | {d.column for e in ENTITIES.values() for d in e.derived})
+
+
+def derive(ent: Entity, record: Mapping[str, Any], changed: Iterable[str] | None = None) -> dict[str, Any]:
+    """The derived columns of `record` (the whole record, after the write); with
+    `changed`, only those computed from a changed field."""
+    if not ent.derived:
+        return {}
+    if changed is None:
+        return {d.column: d.compute(record) for d in ent.derived}
+    keys = set(changed)
+    return {d.column: d.compute(record) for d in ent.derived if keys.intersection(d.sources)}
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from pypinyin import lazy_pinyin
-
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _PHONE_QUERY = re.compile(r"^\+?[\d\s\-()]{3,}$")
 
@@ -18,6 +16,9 @@ def pinyin_key(text: str) -> str:
     """'张伟' -> 'zhangwei zw'; text without Han characters gives ''."""
     if not text or not _HAN.search(text):
         return ""
+    # pypinyin loads its phrase dictionary on import: only when a Chinese name is met.
+    from pypinyin import lazy_pinyin
+
     # One conversion serves both forms: the initials are the syllables' first letters.
     syllables = [s for s in lazy_pinyin("".join(_HAN.findall(text))) if s]
     return "".join(syllables) + " " + "".join(s[0] for s in syllables)

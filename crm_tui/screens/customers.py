@@ -97,7 +97,7 @@ class CustomersScreen(CrmScreen):
         cursor = table.cursor if keep_cursor else 0
 
         def fetch(offset: int, limit: int) -> list[Record]:
-            return crm.customers.list(filters, search=search, order=order, limit=limit, offset=offset)
+            return crm.customers.find(filters, search=search, order=order, limit=limit, offset=offset)
 
         def first_page() -> list[Record]:
             return fetch(0, page)

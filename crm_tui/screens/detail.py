@@ -43,9 +43,9 @@ def load_customer_file(app: Any, customer_id: str) -> CustomerFile:
     by_customer = [Filter("customer_id", "=", customer["id"])]
     return CustomerFile(
         customer=customer,
-        visits=crm.visits.list(by_customer),
+        visits=crm.visits.find(by_customer),
         complaints=app.workflow.queue(None, customer_id=customer["id"]),
-        orders=crm.orders.list(by_customer),
+        orders=crm.orders.find(by_customer),
         history=field_history(crm, "customers", customer["id"]),
     )
 

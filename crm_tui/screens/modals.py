@@ -128,7 +128,7 @@ class CustomerPicker(CrmModal[str | None]):
         table = self.query_one(RecordTable)
         generation = table.begin()
         crm = self.crm
-        self.run_db(lambda: crm.customers.list(search=text or None, limit=50),
+        self.run_db(lambda: crm.customers.find(search=text or None, limit=50),
                     lambda rows: table.show(generation, rows), group="picker", exclusive=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:

@@ -48,7 +48,7 @@ class OrdersScreen(TableScreen):
 
         def fetch(offset: int, limit: int) -> list[Record]:
             with crm.lock:
-                rows = crm.orders.list(order="-ordered_at", limit=limit, offset=offset)
+                rows = crm.orders.find(order="-ordered_at", limit=limit, offset=offset)
                 return with_customer_names(crm, rows)  # type: ignore[return-value]
 
         def first() -> tuple[list[Record], int]:

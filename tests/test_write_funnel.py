@@ -1,0 +1,164 @@
+"""The one write funnel: every create and update (form, CLI, import, seed, the
+workflows, conflict resolution, sync) runs the same validation, references,
+complaint workflow guard and derived columns; and an import is all or nothing even
+when its process dies while writing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm, ValidationError
+from crm_tui.api.sync import Sync
+from crm_tui.cli import app
+from crm_tui.domain.entities import CUSTOMER, derive
+from crm_tui.sync.client import SyncClient
+from crm_tui.sync.server.app import create_app, hash_token
+from crm_tui.sync.server.sqlite_store import SqliteStore
+
+runner = CliRunner()
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def new_complaint(crm: Crm) -> dict:
+    customer = crm.customers.create({"name": "刘洋"})
+    return crm.complaint_workflow.open({"customer_id": customer["id"], "type": "delivery",
+                                        "description": "晚到", "priority": "high"})
+
+
+def test_an_import_cannot_close_a_new_complaint(crm: Crm, db_path: Path, tmp_path: Path) -> None:
+    complaint = new_complaint(crm)
+    # an export of the complaint, re-imported with its status edited to closed
+    csv = write(tmp_path / "close.csv", "id,customer_id,received_at,type,description,priority,status\n"
+                f"{complaint['id']},{complaint['customer_id']},{complaint['received_at']},delivery,晚到,high,closed\n")
+    result = runner.invoke(app, ["complaints", "import", "--db", str(db_path), str(csv)])
+    assert result.exit_code == 1
+    assert "line 2" in result.output and "status" in result.output and "workflow" in result.output
+    after = crm.complaints.get(complaint["id"])
+    assert (after["status"], after["closed_at"], after["resolution"]) == ("new", None, None)
+    # --skip-invalid leaves it out too, with the reason in the rejects file
+    result = runner.invoke(app, ["complaints", "import", "--db", str(db_path), str(csv), "--skip-invalid"])
+    assert result.exit_code == 0 and crm.complaints.get(complaint["id"])["status"] == "new"
+    assert "workflow" in (tmp_path / "close.rejects.csv").read_text(encoding="utf-8-sig")
+
+
+def test_an_import_row_without_id_cannot_create_a_bare_closed_complaint(
+        crm: Crm, db_path: Path, tmp_path: Path) -> None:
+    cid = crm.customers.create({"name": "Grace"})["id"]
+    header = "customer_id,received_at,type,description,priority,status"
+    bare = write(tmp_path / "bare.csv", f"{header}\n{cid},2026-10-01 09:00,price,invoice differs,low,closed\n")
+    result = runner.invoke(app, ["complaints", "import", "--db", str(db_path), str(bare)])
+    assert result.exit_code == 1
+    for named in ("line 2", "resolution", "root_cause", "resolved_at", "closed_at"):
+        assert named in result.output
+    assert crm.complaints.count() == 0
+    # History from another system imports when it is complete
+    full = write(tmp_path / "full.csv",
+                 f"{header},resolution,root_cause,resolved_at,closed_at\n"
+                 f"{cid},2026-10-01 09:00,price,invoice differs,low,closed,refunded,price list,"
+                 "2026-10-02 10:00,2026-10-03 10:00\n")
+    result = runner.invoke(app, ["complaints", "import", "--db", str(db_path), str(full)])
+    assert result.exit_code == 0, result.output
+    assert [c["status"] for c in crm.complaints.find()] == ["closed"]
+
+
+def test_an_edit_cannot_take_away_what_a_closed_complaint_needs(crm: Crm) -> None:
+    complaint = new_complaint(crm)
+    crm.complaint_workflow.resolve(complaint["id"], "补发", "物流延误")
+    with pytest.raises(ValidationError) as err:
+        crm.complaints.update(complaint["id"], {"resolution": ""})
+    assert [e.field for e in err.value.errors] == ["resolution"]
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    store = SqliteStore(tmp_path / "server.db")
+    store.add_rep("wang", "manager", hash_token("tok-wang"))
+    store.add_rep("li", "manager", hash_token("tok-li"))
+    yield TestClient(create_app(store, max_offset_ms=60_000))
+    store.close()
+
+
+def test_a_conflict_on_a_workflow_field_is_settled_through_the_funnel(server: TestClient, tmp_path: Path) -> None:
+    a, b = Crm(tmp_path / "a.db", rep="wang"), Crm(tmp_path / "b.db", rep="li")
+
+    def sync(crm: Crm) -> None:
+        Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=server))
+
+    complaint = new_complaint(a)
+    sync(a), sync(b)
+    a.complaint_workflow.acknowledge(complaint["id"])  # new -> acknowledged
+    b.complaint_workflow.start(complaint["id"])  # new -> in_progress, offline at the same time
+    sync(a), sync(b), sync(a)
+    status = a.complaints.get(complaint["id"])["status"]
+    assert status == b.complaints.get(complaint["id"])["status"]
+    # the replica whose own value lost keeps it: a workflow field, settled to "mine"
+    loser = next(crm for crm in (a, b)
+                 if [c["mine"] for c in Sync(crm).conflicts() if c["field"] == "status"] != [status])
+    [conflict] = [c for c in Sync(loser).conflicts() if c["field"] == "status"]
+    with pytest.raises(ValidationError) as err:  # a value neither side held is refused
+        Sync(loser).resolve(conflict["id"], "closed")
+    assert err.value.errors[0].field == "status"
+    Sync(loser).resolve(conflict["id"], "mine")
+    assert loser.complaints.get(complaint["id"])["status"] == conflict["mine"]
+    sync(loser), sync(a if loser is b else b)
+    assert a.complaints.get(complaint["id"]) == b.complaints.get(complaint["id"])
+
+
+def test_every_write_path_keeps_the_derived_pinyin(crm: Crm, db_path: Path, tmp_path: Path) -> None:
+    created = crm.customers.create({"name": "张伟"})
+    crm.customers.update(created["id"], {"name": "李娜"})
+    csv = write(tmp_path / "c.csv", f"id,name\n{created['id']},王芳\n,赵敏\n")
+    assert runner.invoke(app, ["customers", "import", "--db", str(db_path), str(csv)]).exit_code == 0
+    crm.customers.bulk_update([], {"company": "恒通"})
+    stored = crm.conn.execute("SELECT id, name, pinyin FROM customers ORDER BY name").fetchall()
+    assert {r["name"] for r in stored} == {"王芳", "赵敏"}
+    for row in stored:
+        assert row["pinyin"] == derive(CUSTOMER, dict(row))["pinyin"] != ""
+    assert [c["name"] for c in crm.customers.search("wf")] == ["王芳"]
+
+
+CRASH = """
+import os, sys
+from crm_tui.api import Crm
+from crm_tui.api.importing import import_records
+
+def die_before_commit(phase, done, total):
+    # the last row of the write phase is written, the transaction not yet committed
+    if phase == "writing" and done == total:
+        os._exit(9)
+
+with Crm(sys.argv[1], rep="wang") as crm:
+    import_records(crm, "customers", sys.argv[2], progress=die_before_commit)
+"""
+
+
+def test_an_import_killed_while_writing_leaves_nothing(crm: Crm, db_path: Path, tmp_path: Path) -> None:
+    old = crm.customers.create({"name": "张伟", "mobile": "13812345678"})
+    before = (crm.customers.count(), len(crm.changes()))
+    rows = [f"客户{i},1{(3800000000 + i * 7919) % 10**10:010d}" for i in range(2500)]
+    # creates first in the file, then an update of an existing customer (by its mobile)
+    csv = write(tmp_path / "big.csv", "name,mobile\n" + "\n".join(rows) + "\n张伟新,13812345678\n")
+    done = subprocess.run([sys.executable, "-c", CRASH, str(db_path), str(csv)],
+                          env={**os.environ}, capture_output=True, timeout=120)
+    assert done.returncode == 9, done.stderr.decode()
+    with Crm(db_path) as after:
+        assert (after.customers.count(), len(after.changes())) == before
+        assert after.customers.get(old["id"])["name"] == "张伟"
+        assert after.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # the same import, not killed, writes everything
+    result = runner.invoke(app, ["customers", "import", "--db", str(db_path), str(csv), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["created"] == 2500 and crm.customers.count() == 2501
