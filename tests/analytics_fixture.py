@@ -70,7 +70,8 @@ def build(crm: Crm) -> dict[str, str]:
                        "purpose": "visit", "next_action_date": "2026-07-10"}, owner="li")
     crm.visits.create({"customer_id": ids["D"], "visited_at": "2026-09-10 15:00", "channel": "phone",
                        "purpose": "win_back"}, owner="li")
-    complaint = {"channel": "phone", "description": "see type"}
+    # resolution and root cause: what a resolved or closed complaint needs (kept on the others too)
+    complaint = {"channel": "phone", "description": "see type", "resolution": "handled", "root_cause": "see cause"}
     crm.complaints.create({**complaint, "customer_id": ids["A"], "received_at": "2026-07-05 09:00",
                            "type": "delivery", "cause": "courier delay", "product": "Widget", "priority": "high",
                            "status": "closed", "handler": "wang", "due_at": "2026-07-06 09:00",

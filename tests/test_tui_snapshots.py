@@ -52,7 +52,9 @@ def seed(crm: Crm) -> None:
         for i, (cid, received, prio, status, due, text) in enumerate(complaints):
             record = crm.complaints.prepare({"customer_id": cid, "received_at": received, "type": "delivery",
                                              "priority": prio, "status": status, "due_at": due,
-                                             "description": text, "handler": "李娜" if status != "new" else None})
+                                             "description": text, "handler": "李娜" if status != "new" else None,
+                                             **({"resolution": "补发", "root_cause": "物流", "resolved_at": due}
+                                                if status == "resolved" else {})})
             record.update(id=f"01SNAPSHOTCOMPLAINT{i:07d}", created_at=STAMP, updated_at=STAMP)
             crm.complaints.insert_prepared([record])
         orders = [(ids[0], "2026-02-10", "龙井茶", 3, 1280.0), (ids[2], "2026-01-05", "Green tea", 10, 99.5)]

@@ -48,7 +48,7 @@ class CrmCommands(Provider):
         app: CrmApp = self.app  # type: ignore[assignment]
         # The database answers in a thread so that typing in the palette never waits on it.
         try:
-            customers = await asyncio.to_thread(app.crm.customers.list, search=query, limit=8)
+            customers = await asyncio.to_thread(app.crm.customers.find, search=query, limit=8)
         except Exception:  # a half-typed query the search cannot use: no customer hits
             return
         for c in customers:
