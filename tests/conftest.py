@@ -3,6 +3,9 @@ file, so nothing touches the user's real data directory."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +32,53 @@ def crm(db_path: Path):
     api = Crm(db_path, rep="wang")
     yield api
     api.close()
+
+
+# -- PostgreSQL ------------------------------------------------------------------------
+# The server tests run on both stores. `.ci/run` starts a throwaway PostgreSQL and
+# passes its URL in CRM_TEST_PG_URL; each test gets a schema of its own in that
+# database (a URL whose search_path names it), dropped afterwards: a few
+# milliseconds, where a database per test would cost a few hundred.
+
+PG_URL_VAR = "CRM_TEST_PG_URL"
+
+
+def postgres_url_or_skip() -> str:
+    """The test PostgreSQL's URL; without one a skip saying why, or on CI a failure."""
+    url = os.environ.get(PG_URL_VAR)
+    if url:
+        return url
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {PG_URL_VAR} is not set: .ci/run starts PostgreSQL for the server tests")
+    pytest.skip(f"no PostgreSQL for the tests: set {PG_URL_VAR} (`bash .ci/pg start DIR` starts one "
+                "and prints its URL; .ci/run does it for you)")
+
+
+def with_search_path(url: str, schema: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    import psycopg
+
+    base = postgres_url_or_skip()
+    schema = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield with_search_path(base, schema)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            # A transaction a test left open must not hang the run.
+            conn.execute("SET lock_timeout = '20s'")
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty server store's URL, on each store in turn."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_url")
+    return f"sqlite:///{tmp_path / 'server.db'}"

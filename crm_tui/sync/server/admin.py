@@ -26,16 +26,19 @@ def default_store_url() -> str:
     return "sqlite:///" + str(Path(platformdirs.user_data_dir("crm_tui")) / "server.db")
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, **options: Any) -> Store:
     """A store from a URL. `sqlite:///PATH` (PATH as written: `sqlite:////srv/crm.db`
-    is absolute, `sqlite:///crm.db` relative to the current directory). PostgreSQL
-    URLs are recognised, but that store is not written yet."""
+    is absolute, `sqlite:///crm.db` relative to the current directory), or
+    `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` (libpq's URL, query options too).
+    `options` go to the PostgreSQL store (pool size, application name)."""
     url = url or default_store_url()
     if url.startswith("sqlite:///"):
         return SqliteStore(Path(url[len("sqlite:///"):]).expanduser())
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the PostgreSQL store is not available yet; use sqlite:///PATH")
-    raise StoreError(f"unknown store URL {url!r}; expected sqlite:///PATH")
+        from crm_tui.sync.server.pg_store import PostgresStore  # psycopg: only when used
+
+        return PostgresStore(url, **options)
+    raise StoreError(f"unknown store URL {url!r}; expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
 
 
 def add_rep(url: str | None, name: str, role: str = "rep", territories: Sequence[str] = ()) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from crm_tui.sync.server.store import (
     Store,
     StoredChange,
     StoreError,
+    check_schema_version,
 )
 
 SCHEMA = """
@@ -92,17 +93,31 @@ CREATE TABLE IF NOT EXISTS audit (
     rep TEXT, node TEXT, address TEXT, count INTEGER, detail TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_rep ON audit (rep, id);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
 """
+
+# Kept apart from SCHEMA, whose statements split on ";": a trigger body holds its own.
+APPEND_ONLY = [
+    f"CREATE TRIGGER IF NOT EXISTS audit_no_{op.lower()} BEFORE {op} ON audit "
+    "BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END"
+    for op in ("UPDATE", "DELETE")
+]
 
 # View marks: log rows that only their rep pulls, never a change (a pushed change
 # cannot look like one: its node and table names cannot be empty or start with "~").
 MARK_NODE = ""
 MARK_TABLE = "~view"
 ENTER, LEAVE = "enter", "leave"
+
+# The server schema is versioned in `meta` (key schema_version). Version 1 is SCHEMA as
+# first released, before it carried a version; each entry of MIGRATIONS takes it one
+# further, in one transaction with the new version. A new table may go straight into
+# SCHEMA (CREATE ... IF NOT EXISTS runs on every start); changing an existing table
+# needs a migration here and in pg_store.MIGRATIONS.
+MIGRATIONS: list[str] = [
+    # 2: the server's epoch, a timeline id: a restore from a backup starts a new one.
+    "INSERT OR IGNORE INTO meta VALUES ('epoch', lower(hex(randomblob(16))))",
+]
+SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
 _COLUMNS = "server_seq, node, node_seq, hlc, tbl, row_id, op, data, old, base, rep"
 _REP = "name, role, created_at, revoked_at, territories"
@@ -133,15 +148,37 @@ class SqliteStore(Store):
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                for stmt in SCHEMA.split(";\n"):
-                    if stmt.strip():
-                        self._conn.execute(stmt)
-                self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('server_id', ?)", (uuid.uuid4().hex,))
+                self._migrate()
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            self.server_id = self._conn.execute("SELECT value FROM meta WHERE key = 'server_id'").fetchone()[0]
+            self.server_id = self._meta("server_id")
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema (inside the caller's write transaction);
+        refuse a newer one before touching it."""
+        conn = self._conn
+        has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+        version = 0
+        if has_meta:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 1  # a database from before versioning
+        check_schema_version(version, SCHEMA_VERSION)
+        for stmt in [*SCHEMA.split(";"), *APPEND_ONLY]:
+            if stmt.strip():
+                conn.execute(stmt)
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('server_id', ?)", (uuid.uuid4().hex,))
+        for sql in MIGRATIONS[max(version, 1) - 1:]:
+            conn.execute(sql)
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def _meta(self, key: str) -> str:
+        return self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._meta("schema_version"))
 
     def _write(self):  # type: ignore[no-untyped-def]
         """A write transaction under the lock: `with self._write() as conn:`."""

@@ -45,6 +45,8 @@ ROLES = ("rep", "manager")
 # pulls the customers they own or whose territory is one of theirs, with the records
 # that point to them (crm_tui.domain.changes.scope_field). Records pointing to no
 # customer are seen by all.
+SCOPE_TABLE = "customers"
+SCOPE_FIELD = "customer_id"
 
 
 class StoreError(Exception):
@@ -67,6 +69,21 @@ class ChangeMismatch(StoreError):
 
 class NodeTaken(StoreError):
     """A node id already bound to another rep."""
+
+
+class SchemaTooNew(StoreError):
+    """A server database written by a newer crm_tui: opening it could lose data."""
+
+    def __init__(self, found: int, known: int):
+        super().__init__(
+            f"this server database has schema version {found}, written by a newer crm_tui; this version "
+            f"knows up to {known}: upgrade crm_tui on the server (the database was not changed)")
+
+
+def check_schema_version(found: int, known: int) -> None:
+    """Refuse a database newer than this code; the caller migrates an older one."""
+    if found > known:
+        raise SchemaTooNew(found, known)
 
 
 @dataclass(frozen=True)
@@ -194,6 +211,10 @@ class Store(ABC):
               limit: int | None = None) -> list[AuditEntry]:
         """Audit entries, oldest first, filtered by rep, kind and time (`since` is an
         ISO date or date and time, UTC)."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The version of the server schema this database holds (after migrating)."""
 
     def close(self) -> None:  # noqa: B027 - optional for stores without resources
         pass
