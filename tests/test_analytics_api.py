@@ -291,7 +291,7 @@ def test_report_data_and_dashboard_data(crm: Crm, book: dict[str, str]) -> None:
 
 def test_migration_3_upgrades_a_schema_2_database(tmp_path) -> None:
     from crm_tui.db.connection import connect, new_node_id, transaction
-    from crm_tui.db.migrations import MIGRATIONS
+    from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
 
     path = tmp_path / "old.db"
     conn = connect(path)
@@ -306,7 +306,7 @@ def test_migration_3_upgrades_a_schema_2_database(tmp_path) -> None:
         conn.execute("INSERT INTO customers (id, name) VALUES ('C1', '老客户')")
     conn.close()
     with Crm(path) as crm:
-        assert crm.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert crm.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # 3 and later ones
         survey = crm.analytics.add_survey({"customer_id": "C1", "expected": 4, "perceived": 5,
                                            "surveyed_at": "2026-09-01"})
         assert survey["c"] == 1.25

@@ -50,9 +50,20 @@ WHERE purpose = 'win_back' AND visited_at < :tomorrow {{only}}
 GROUP BY customer_id
 """
 
-_CUSTOMERS = """
-SELECT id, name, owner, region, tier, status, birthday, substr(created_at, 1, 10)
-FROM customers c {where}
+# The local day a record was made: created_at is a UTC stamp, periods are the
+# user's local dates (a customer made at 07:30 in Beijing on 1 October is October's).
+LOCAL_CREATED = "date(c.created_at, 'localtime')"
+
+# When a customer became one (docs/analytics.md, "Periods"): the imported
+# customer_since, else their first order or visit, else the local day of creation.
+CUSTOMER_SINCE = f"""coalesce(c.customer_since, nullif(min(
+    coalesce((SELECT min(o.ordered_at) FROM orders o WHERE o.customer_id = c.id), '9999'),
+    coalesce((SELECT substr(min(v.visited_at), 1, 10) FROM visits v WHERE v.customer_id = c.id), '9999')),
+    '9999'), {LOCAL_CREATED})"""
+
+_CUSTOMERS = f"""
+SELECT id, name, owner, region, tier, status, birthday, {LOCAL_CREATED}
+FROM customers c {{where}}
 """
 
 _NO_ORDERS = (0, 0.0, None, None, 0, 0.0, 0.0, 0.0)
@@ -186,9 +197,12 @@ def period_counts(conn: sqlite3.Connection, start: str, end: str, prev_start: st
         return conn.execute(sql, p).fetchone()[0]
 
     orders_in = "SELECT DISTINCT customer_id FROM orders WHERE ordered_at >= {a} AND ordered_at < {b}" + owner
+    since = f"SELECT {CUSTOMER_SINCE} AS day FROM customers c WHERE 1{_owner('c.', rep, p)}"
+    customers_end, customers_start = conn.execute(
+        f"SELECT total(day < :end), total(day < :start) FROM ({since})", p).fetchone()
     return {
-        "customers_end": one(f"SELECT count(*) FROM customers WHERE substr(created_at, 1, 10) < :end{owner}"),
-        "customers_start": one(f"SELECT count(*) FROM customers WHERE substr(created_at, 1, 10) < :start{owner}"),
+        "customers_end": int(customers_end),
+        "customers_start": int(customers_start),
         "active": one(f"SELECT count(*) FROM ({orders_in.format(a=':start', b=':end')})"),
         "active_prev": one(f"SELECT count(*) FROM ({orders_in.format(a=':prev', b=':start')})"),
         "retained": one(f"SELECT count(*) FROM ({orders_in.format(a=':prev', b=':start')}) p "

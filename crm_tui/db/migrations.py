@@ -284,5 +284,12 @@ def _v3(conn: sqlite3.Connection) -> None:
         install_capture(conn, table)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+def _customer_since(conn: sqlite3.Connection) -> None:
+    """customers.customer_since: when the customer became one, from imported history
+    (docs/analytics.md, "Periods"); synced like any field."""
+    conn.execute("ALTER TABLE customers ADD COLUMN customer_since TEXT")
+    install_capture(conn, "customers")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _customer_since]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -100,6 +100,9 @@ CUSTOMER = Entity(
         Field("tags", kind="tags", max_len=500, label="Tags"),
         Field("territory", max_len=64, label="Territory"),
         Field("birthday", kind="date", label="Birthday"),
+        # When they became a customer, from an imported history (成为客户日期); without
+        # it, customer counts use the first order or visit, else the creation day.
+        Field("customer_since", kind="date", label="Customer since"),
         Field("status", kind="enum", choices=CUSTOMER_STATUSES, label="Status"),
         Field("lifecycle_stage", kind="enum", choices=LIFECYCLE_STAGES, label="Lifecycle stage"),
         Field("tier", kind="enum", choices=TIERS, label="Tier"),

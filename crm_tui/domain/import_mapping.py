@@ -38,6 +38,8 @@ _CUSTOMER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "territory": ("片区", "所属片区", "辖区"),
     "notes": ("备注", "说明", "note", "remarks", "remark", "comment", "comments", "memo"),
     "birthday": ("生日", "出生日期", "dateofbirth", "dob", "birthdate"),
+    "customer_since": ("成为客户日期", "客户起始日期", "首次合作日期", "合作开始日期", "签约日期", "since",
+                       "customersincedate", "becamecustomer"),
     "owner": ("负责人", "业务员", "销售代表", "销售", "客户经理", "rep", "salesrep", "accountmanager"),
     "status": ("状态", "客户状态", "customerstatus"),
     "lifecycle_stage": ("生命周期", "生命周期阶段", "阶段", "stage", "lifecycle"),
