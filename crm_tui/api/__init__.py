@@ -13,11 +13,11 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.agenda import Agenda
-from crm_tui.api.analytics import Analytics
 from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
 from crm_tui.api.sync import Sync
@@ -27,6 +27,9 @@ from crm_tui.db.connection import DatabaseError, DatabaseTooNew, open_database, 
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, ORDER, VISIT
 from crm_tui.domain.validation import FieldError, ValidationError
+
+if TYPE_CHECKING:
+    from crm_tui.api.analytics import Analytics
 
 __all__ = [
     "Config", "ConfigError", "Crm", "DatabaseError", "DatabaseTooNew", "FieldError", "Filter", "NotFound", "Record",
@@ -62,9 +65,16 @@ class Crm:
         self.orders = Records(self.conn, ORDER, self.lock)
         self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
         self.complaint_workflow = ComplaintWorkflow(self, self.config.sla)  # acknowledge ... close, reopen
-        self.analytics = Analytics(self)  # classification, RFM, KPIs, reminders, reports
         self.sync = Sync(self)  # push, pull and merge with the server; conflicts
         self._index_script_writes()
+
+    @cached_property
+    def analytics(self) -> Analytics:
+        """Classification, RFM, KPIs, reminders, reports: built on first use, so that a
+        command that only lists or writes records does not load them."""
+        from crm_tui.api.analytics import Analytics
+
+        return Analytics(self)
 
     def records(self, table: str) -> Records:
         try:

@@ -9,7 +9,6 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from crm_tui.api.analytics import schedule_satisfaction_follow_up
 from crm_tui.api.names import with_customer_names
 from crm_tui.api.records import Record
 from crm_tui.db.connection import transaction
@@ -139,6 +138,8 @@ class ComplaintWorkflow:
     def close(self, complaint_id: str) -> Record:
         """Close a resolved complaint and, in the same transaction, plan the
         satisfaction follow-up with the customer."""
+        from crm_tui.api.analytics import schedule_satisfaction_follow_up  # loads the analytics
+
         with self.crm.lock, transaction(self.crm.conn):
             closed = self._move(complaint_id, rules.CLOSED, {"closed_at": self._stamp()})
             schedule_satisfaction_follow_up(self.crm, closed)

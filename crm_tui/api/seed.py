@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import platformdirs
-from pypinyin import lazy_pinyin
 
 from crm_tui.api.records import Record
 from crm_tui.config import APP_NAME
 from crm_tui.db.connection import transaction
 from crm_tui.domain.complaints import SlaPolicy
+from crm_tui.domain.search import pinyin_key
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -140,7 +140,7 @@ class _Generator:
         else:
             name = self.chinese_name(index)
             company = f"{city}{self.pick(BRANDS)}{INDUSTRIES[industry]}有限公司"
-            handle = "".join(lazy_pinyin(name))
+            handle = pinyin_key(name).partition(" ")[0]  # 张伟 -> zhangwei
         pattern = self.weighted(PATTERNS)
         values: dict[str, Any] = {
             "name": name,

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crm_tui.api import Crm
-from crm_tui.api.analytics import Analytics
 from crm_tui.cli import app
 from crm_tui.cli.common import (
     DbOpt,
@@ -23,8 +21,10 @@ from crm_tui.cli.common import (
     print_record,
     print_table,
 )
-from crm_tui.domain.analytics.rfm import SEGMENTS
-from crm_tui.report import FORMATS, render
+
+if TYPE_CHECKING:  # the analytics and the reports load with the command that runs them
+    from crm_tui.api import Crm
+    from crm_tui.api.analytics import Analytics
 
 TodayOpt = Annotated[str | None, typer.Option("--today", hidden=True, help="Pretend today is this date (tests).")]
 RepOpt = Annotated[str | None, typer.Option("--rep", help="Only this rep's records.")]
@@ -32,6 +32,8 @@ PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="2026-Q3, 2026-11
 
 
 def analytics(crm: Crm, today: str | None) -> Analytics:
+    from crm_tui.api.analytics import Analytics
+
     if not today:
         return crm.analytics
     try:
@@ -119,6 +121,8 @@ def rfm_command(
     today: TodayOpt = None,
 ) -> None:
     """RFM scores 1-5 and segments of every customer who has ordered."""
+    from crm_tui.domain.analytics.rfm import SEGMENTS
+
     if segment and segment not in SEGMENTS:
         raise UserError(f"--segment {segment!r} is not one of: {', '.join(SEGMENTS)}")
     with open_crm(db) as crm:
@@ -191,6 +195,8 @@ def report_command(
     today: TodayOpt = None,
 ) -> None:
     """A sales and analysis report: KPIs, segments, top and at-risk customers, complaints."""
+    from crm_tui.report import FORMATS, render
+
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     with open_crm(db) as crm:

@@ -10,7 +10,6 @@ import typer
 from crm_tui.cli import app
 from crm_tui.cli.common import JsonOpt, UserError, console, print_json, print_table
 from crm_tui.i18n import t
-from crm_tui.sync.server import admin
 
 server_app = typer.Typer(help="The sync server: serve it, and manage the reps' tokens.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
@@ -28,9 +27,11 @@ def _store_errors(fn):  # type: ignore[no-untyped-def]
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        from crm_tui.sync.server.store import StoreError
+
         try:
             return fn(*args, **kwargs)
-        except admin.StoreError as exc:
+        except StoreError as exc:
             raise UserError(str(exc)) from None
 
     return wrapper
@@ -54,6 +55,8 @@ def serve(
 ) -> None:
     """Serve the sync API (FastAPI on uvicorn) until interrupted. Not on loopback, it
     must use TLS: --ssl-keyfile/--ssl-certfile, or a reverse proxy (docs/server.md)."""
+    from crm_tui.sync.server import admin  # FastAPI: only for server commands
+
     scheme = "https" if ssl_certfile else "http"
     console.print(t("server.serving", url=f"{scheme}://{host}:{port}", store=db or admin.default_store_url()),
                   highlight=False)
@@ -74,6 +77,8 @@ def add_rep(
     json_out: JsonOpt = False,
 ) -> None:
     """Add a rep and print their token. It is shown once; the server keeps only a hash."""
+    from crm_tui.sync.server import admin  # FastAPI: only for server commands
+
     rep = admin.add_rep(db, name, role, territory or ())
     if json_out:
         print_json(rep)
@@ -88,6 +93,8 @@ def add_rep(
 @_store_errors
 def list_reps(db: StoreOpt = None, json_out: JsonOpt = False) -> None:
     """The reps that have (or had) a token."""
+    from crm_tui.sync.server import admin  # FastAPI: only for server commands
+
     reps = admin.list_reps(db)
     if json_out:
         print_json(reps)
@@ -109,6 +116,8 @@ def set_rep(
 ) -> None:
     """Change a rep's role or territories; their token stays valid. Customers that come
     into their view arrive, with their history, at their next sync."""
+    from crm_tui.sync.server import admin  # FastAPI: only for server commands
+
     territories = [] if clear_territories else territory
     rep = admin.set_rep(db, name, role=role, territories=territories)
     if json_out:
@@ -123,6 +132,8 @@ def set_rep(
 def revoke_rep(name: Annotated[str, typer.Argument(help="The rep whose token stops working.")],
                db: StoreOpt = None) -> None:
     """Revoke a rep's token at once; `add-rep` again issues a new one."""
+    from crm_tui.sync.server import admin  # FastAPI: only for server commands
+
     admin.revoke_rep(db, name)
     console.print(f"rep {name}: token revoked", highlight=False)
 
@@ -133,13 +144,15 @@ def audit(
     rep: Annotated[str | None, typer.Option(help="Only this rep's entries.")] = None,
     since: Annotated[str | None, typer.Option(help="Only entries from this date (or date and time, UTC) on.")] = None,
     kind: Annotated[str | None, typer.Option(
-        help="Only this kind: " + ", ".join(admin.AUDIT_KINDS) + ".")] = None,
+        help="Only this kind (a wrong one is answered with the list).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many entries.")] = None,
     db: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """The server's audit, oldest first: failed sign-ins, refused changes, rep
     administration, pushes and pulls. It is append-only; tokens never appear in it."""
+    from crm_tui.sync.server import admin  # FastAPI: only for server commands
+
     entries = admin.audit(db, rep=rep, since=since, kind=kind, limit=limit)
     if json_out:
         print_json(entries)

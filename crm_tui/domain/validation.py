@@ -14,9 +14,6 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
 from crm_tui.domain.entities import SYSTEM_COLUMNS, Entity, Field
 
 DEFAULT_REGION = "CN"
@@ -53,6 +50,8 @@ def _cn_mobile_block_is_valid(block: str) -> bool:
     """Whether the mainland mobile numbers starting with these 7 digits are valid.
     The numbering plan fixes validity by the leading digits, so one phonenumbers
     check per block serves a whole import (a 100k-row import checks a few hundred)."""
+    import phonenumbers  # loaded by the first write, not by every command
+
     return phonenumbers.is_valid_number(phonenumbers.parse(block + "0000", "CN"))
 
 
@@ -65,6 +64,8 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
             if _cn_mobile_block_is_valid(national[:7]):
                 return "+86" + national
             raise ValueError(f"{value!r} is not a valid phone number")
+    import phonenumbers  # loaded on first use; the mobile fast path above never needs it
+
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
@@ -80,12 +81,16 @@ _DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+
 @lru_cache(maxsize=4096)
 def _email_domain(domain: str) -> str:
     """The normalised domain, checked once per domain by email-validator."""
+    from email_validator import validate_email  # loaded by the first write that needs it
+
     return validate_email("x@" + domain, check_deliverability=False).domain
 
 
 def normalize_email(value: str) -> str:
     """Lower-cased, validated by email-validator. A plain ASCII local part is checked
     by the same dot-atom rule email-validator applies, and its domain once per domain."""
+    from email_validator import EmailNotValidError, validate_email
+
     local, _, domain = value.rpartition("@")
     if local and len(local) <= 64 and len(value) <= 254 and local.isascii() and _DOT_ATOM.match(local):
         try:

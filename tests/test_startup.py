@@ -1,0 +1,68 @@
+"""A CLI that starts fast: the everyday commands import neither the server (FastAPI,
+uvicorn), nor the terminal UI (textual), nor pypinyin's phrase dictionary, nor the
+analytics, nor the reports. Checked in a fresh interpreter, as a shell script runs
+`crm`, by looking at `sys.modules` after the command (harlequin does the same)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crm_tui.api import Crm
+
+# Top-level packages (and crm_tui modules) an everyday command must not load.
+HEAVY = (
+    "fastapi", "uvicorn", "starlette", "pydantic", "httpx", "textual", "pypinyin",
+    "crm_tui.sync.server", "crm_tui.api.analytics", "crm_tui.domain.analytics", "crm_tui.report",
+    "crm_tui.app", "crm_tui.screens",
+)
+
+# Runs `crm ARGS...` in this interpreter, then writes the loaded modules to a file.
+RUNNER = """
+import json, sys
+from crm_tui.cli import main
+sys.argv = ["crm", *sys.argv[2:]]
+try:
+    main()
+except SystemExit:
+    pass
+with open(OUT, "w") as fh:
+    json.dump(sorted(sys.modules), fh)
+"""
+
+
+def loaded_after(args: list[str], tmp_path: Path) -> set[str]:
+    out = tmp_path / "modules.json"
+    code = RUNNER.replace("OUT", repr(str(out)))
+    result = subprocess.run([sys.executable, "-c", code, "-", *args], capture_output=True, text=True,
+                            env={**os.environ, "COLUMNS": "100"}, timeout=120)
+    assert out.exists(), result.stderr
+    return set(json.loads(out.read_text()))
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["customers", "--help"], ["customers", "list", "--json"],
+                                  ["customers", "list"], ["customers", "show", "01"]])
+def test_everyday_commands_load_nothing_heavy(args: list[str], tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    with Crm(db, rep="wang") as crm:
+        crm.customers.create({"name": "张伟", "company": "华为", "mobile": "13812345678"})
+    modules = loaded_after([*args, "--db", str(db)] if args[-1] != "--help" else args, tmp_path)
+    assert "crm_tui.cli" in modules  # the command did run in that interpreter
+    assert heavy(modules) == []
+
+
+def test_the_check_sees_a_heavy_command(tmp_path: Path) -> None:
+    """The report command does load the reports: the check above can fail."""
+    db = tmp_path / "crm.db"
+    Crm(db, rep="wang").close()
+    modules = loaded_after(["report", "--period", "2026", "--db", str(db)], tmp_path)
+    assert "crm_tui.report" in heavy(modules)
