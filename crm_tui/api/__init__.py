@@ -23,7 +23,14 @@ from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filt
 from crm_tui.api.sync import Sync
 from crm_tui.config import Config, ConfigError, data_dir, default_rep, resolve_db_path
 from crm_tui.db import records as sql
-from crm_tui.db.connection import DatabaseError, DatabaseTooNew, open_database, transaction
+from crm_tui.db.connection import (
+    DatabaseBusy,
+    DatabaseError,
+    DatabaseMissing,
+    DatabaseTooNew,
+    open_database,
+    transaction,
+)
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, ORDER, VISIT
 from crm_tui.domain.validation import FieldError, ValidationError
@@ -32,7 +39,8 @@ if TYPE_CHECKING:
     from crm_tui.api.analytics import Analytics
 
 __all__ = [
-    "Config", "ConfigError", "Crm", "DatabaseError", "DatabaseTooNew", "FieldError", "Filter", "NotFound", "Record",
+    "Config", "ConfigError", "Crm", "DatabaseBusy", "DatabaseError", "DatabaseMissing", "DatabaseTooNew",
+    "FieldError", "Filter", "NotFound", "Record",
     "Records", "ValidationError", "parse_filter",
 ]
 
@@ -42,19 +50,23 @@ class Crm:
     UI workers may share one instance.
 
     `config` is the validated settings (default: `Config.load()`, the user's config
-    file); the complaint workflow, the agenda and the analytics are built from it
-    here, once, and the UI uses these same objects. `now` is the local wall clock of
-    user-facing times, injectable so tests and snapshots see a fixed time."""
+    file); the complaint workflow, the agenda and (on first use) the analytics are built
+    from it, once, and the UI uses these same objects. `now` is the local wall clock of
+    user-facing times, injectable so tests and snapshots see a fixed time.
+    `create=False` refuses (DatabaseMissing) a path with no database, where a typo
+    would otherwise leave an empty new file behind."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, rep: str | None = None,
-                 config: Config | None = None, now: Callable[[], dt.datetime] | None = None):
+                 config: Config | None = None, now: Callable[[], dt.datetime] | None = None,
+                 create: bool = True):
         self.config = config if config is not None else Config.load()
         self.now: Callable[[], dt.datetime] = now or local_now
         self.path: Path = resolve_db_path(path)
         # Things the user should hear about on opening (a database made private).
         self.notices: list[str] = []
         self.conn = open_database(self.path, rep=rep, notices=self.notices,
-                                  private_dir=self.path.parent.resolve() == data_dir().resolve())
+                                  private_dir=self.path.parent.resolve() == data_dir().resolve(),
+                                  create=create)
         if rep is None and not sql.local_rep(self.conn):
             with transaction(self.conn):
                 sql.set_local_rep(self.conn, default_rep(self.config))
@@ -75,6 +87,11 @@ class Crm:
         from crm_tui.api.analytics import Analytics
 
         return Analytics(self)
+
+    @staticmethod
+    def exists(path: str | os.PathLike[str] | None = None) -> bool:
+        """Whether there is a database at `path` (None: the default place)."""
+        return resolve_db_path(path).exists()
 
     def records(self, table: str) -> Records:
         try:

@@ -13,11 +13,11 @@ import csv
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import entity, record_columns
-from crm_tui.domain.import_mapping import neutralise_cell
+from crm_tui.domain.import_mapping import csv_cell
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -29,14 +29,6 @@ Progress = Callable[[int, int], None]
 
 def export_columns(table: str) -> list[str]:
     return list(record_columns(entity(table)))
-
-
-def csv_cell(value: Any, *, is_phone: bool = False) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return neutralise_cell(value, is_phone=is_phone)
-    return str(value)
 
 
 def export_records(crm: Crm, table: str, out: TextIO, *, fmt: str = "csv", filters: Sequence[Filter] = (),

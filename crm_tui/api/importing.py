@@ -27,7 +27,14 @@ from crm_tui.api.records import Record, Records
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import Entity, derive, entity
-from crm_tui.domain.import_mapping import STAMP_COLUMNS, header_key, map_headers, restore_cell, synonyms
+from crm_tui.domain.import_mapping import (
+    STAMP_COLUMNS,
+    csv_cell,
+    header_key,
+    map_headers,
+    restore_cell,
+    synonyms,
+)
 from crm_tui.domain.validation import ValidationError, clean
 
 if TYPE_CHECKING:
@@ -126,6 +133,9 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
         return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     except UnicodeDecodeError:
         pass
+    mixed = _mixed_encoding(data)
+    if mixed:
+        raise ImportFileError(f"{path}: {mixed}; save the whole file in one encoding (UTF-8 or GBK)")
     try:
         return data.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
@@ -133,6 +143,28 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
             f"{path}: cannot read the text: neither UTF-8 nor GB18030/GBK "
             f"(undecodable byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from None
+
+
+def _mixed_encoding(data: bytes) -> str | None:
+    """Which line breaks the encoding of the lines before it, in a file that is not
+    UTF-8 as a whole: GB18030 would decode every UTF-8 line of it as mojibake. A
+    line of Chinese in GBK is practically never valid UTF-8, so a file holding both
+    kinds of non-ASCII line is a mix (two files pasted together, one row typed in
+    another program)."""
+    first_utf8 = first_other = None
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            first_utf8 = first_utf8 or number
+        except UnicodeDecodeError:
+            first_other = first_other or number
+        if first_utf8 and first_other:
+            if first_utf8 < first_other:
+                return f"mixed text encodings: line {first_utf8} is UTF-8 but line {first_other} is not (GBK?)"
+            return f"mixed text encodings: line {first_other} is not UTF-8 (GBK?) but line {first_utf8} is"
+    return None
 
 
 def read_source(path: Path, ent: Entity, *, ignore_unknown: bool = False) -> Source:
@@ -181,6 +213,8 @@ def _read_json(path: Path, text: str, ent: Entity) -> Source:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportFileError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise ImportFileError(f"{path}: the JSON is nested too deeply; expected an array of objects") from None
     if isinstance(data, dict) and isinstance(data.get(ent.table), list):
         data = data[ent.table]
     if not isinstance(data, list):
@@ -282,8 +316,9 @@ def write_rejects(path: Path, headers: list[str], rejects: list[Reject]) -> None
         writer = csv.writer(fh)
         writer.writerow(columns)
         for reject in rejects:
-            cells = ["" if reject.raw.get(h) is None else str(reject.raw.get(h)) for h in headers]
-            writer.writerow([*cells, reject.line, reject.reason])
+            # Neutralised like an export; the import restores such cells when the fixed file comes back.
+            cells = [csv_cell(reject.raw.get(h)) for h in headers]
+            writer.writerow([*cells, reject.line, csv_cell(reject.reason)])
 
 
 class _Plan:

@@ -4,6 +4,7 @@ every path. Returns plain dicts keyed by field name."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -40,18 +41,24 @@ def new_id() -> str:
     return str(ULID())
 
 
+# FIELD, then the first operator after it (two-character ones first), then the value,
+# which may itself hold operator characters: 'notes~a=b' is notes contains 'a=b'.
+_CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(!=|<=|>=|=|<|>|~)(.*)$", re.DOTALL)
+
+
 def parse_filter(ent: Entity, text: str) -> Filter:
-    """'region=华东', 'tier!=C', 'name~张', 'amount>=100' -> a validated Filter."""
-    for op in ("!=", "<=", ">=", "=", "<", ">", "~"):
-        if op in text:
-            name, _, raw = text.partition(op)
-            name = name.strip()
-            break
-    else:
+    """'region=华东', 'tier!=C', 'name~张', 'amount>=100' -> a validated Filter.
+    'FIELD=' and 'FIELD!=' mean "has no value" and "has a value"; the other
+    operators need a value."""
+    match = _CONDITION.match(text)
+    if not match:
         raise ValidationError.one(text, "is not a condition like FIELD=VALUE (also !=, <, <=, >, >=, ~)")
+    name, op, raw = match.group(1), match.group(2), match.group(3)
     if name not in record_columns(ent):
         raise ValidationError.one(name, f"is not a field of a {ent.name}")
     value: Any = raw.strip()
+    if value == "" and op not in ("=", "!="):
+        raise ValidationError.one(name, f"'{text.strip()}' needs a value after {op}")
     if name in ent.field_names and op != "~" and value != "" and name != "tags":
         try:
             value = clean_value(ent.field(name), value)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from crm_tui.api import Crm, DatabaseError, NotFound, ValidationError
+from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
 from crm_tui.config import ConfigError
 
 try:  # typer >= 0.16 runs on its own copy of click, with its own context stack
@@ -51,8 +51,15 @@ def db_path(db: Path | None) -> Path | None:
     return None
 
 
-def open_crm(db: Path | None) -> Crm:
-    crm = Crm(db_path(db))
+def open_crm(db: Path | None, *, create: bool = False) -> Crm:
+    """The API on the command's database. Only commands that put data in (init, add,
+    import, seed, demo, sync) may create it: a mistyped --db for any other command is
+    an error, not a new empty database."""
+    try:
+        crm = Crm(db_path(db), create=create)
+    except DatabaseMissing as exc:
+        raise UserError(f"{exc} (check --db or $CRM_DB; `crm init` creates an empty database, "
+                        "`crm demo` one with demo data)") from None
     for notice in crm.notices:
         err_console.print(f"[yellow]notice:[/yellow] {notice}", highlight=False)
     return crm

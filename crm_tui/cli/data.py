@@ -1,4 +1,5 @@
-"""`crm seed`, `crm demo` and `crm changes list`: demo data and the local change log."""
+"""`crm init`, `crm seed`, `crm demo` and `crm changes list`: a new database, demo
+data and the local change log."""
 
 import json
 from typing import Annotated, Any
@@ -11,6 +12,23 @@ from crm_tui.cli import app
 from crm_tui.cli.common import DbOpt, JsonOpt, console, db_path, open_crm, print_json, print_table
 
 
+@app.command("init")
+def init_command(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Create an empty database (at --db, $CRM_DB or the default place), or say it exists.
+
+    Example: crm init --db ~/crm/east.db
+    """
+    path = db_path(db)
+    existed = Crm.exists(path)
+    with open_crm(db, create=True) as crm:
+        info = {"path": str(crm.path), "created": not existed}
+    if as_json:
+        print_json(info)
+    else:
+        verb = "created" if info["created"] else "already there:"
+        console.print(f"database {verb} {info['path']}", highlight=False, soft_wrap=True)
+
+
 @app.command("seed")
 def seed_command(
     db: DbOpt = None,
@@ -19,7 +37,7 @@ def seed_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Add realistic demo customers with their visits, complaints and orders."""
-    with open_crm(db) as crm, console.status(f"seeding {customers} customers ..."):
+    with open_crm(db, create=True) as crm, console.status(f"seeding {customers} customers ..."):
         report = seed(crm, customers=customers, seed=seed_value)
     if as_json:
         print_json(report.as_dict())

@@ -168,7 +168,7 @@ def build(table: str) -> typer.Typer:
         data = {k: v for k, v in values.items() if v is not None}
         for name, default in ADD_DEFAULTS.get(table, {}).items():
             data.setdefault(name, default())
-        with open_crm(db) as crm:
+        with open_crm(db, create=True) as crm:
             resolve_customer(crm, data)
             duplicates = possible_duplicates(crm, data) if table == "customers" else []
             record = create(crm, table, data)
@@ -335,7 +335,7 @@ def build(table: str) -> typer.Typer:
             "--ignore-unknown", help="Leave out columns that are not fields (default: refuse the file).")] = False,
     ) -> None:
         show_bar = not as_json and count_lines(file) >= PROGRESS_FROM
-        with open_crm(db) as crm, progress_bar(f"importing {file.name}", show_bar) as progress:
+        with open_crm(db, create=True) as crm, progress_bar(f"importing {file.name}", show_bar) as progress:
             try:
                 report = import_records(crm, table, file, skip_invalid=skip_invalid, dry_run=dry_run,
                                         rejects_path=rejects, ignore_unknown=ignore_unknown, progress=progress)

@@ -93,7 +93,7 @@ def sync_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Push your changes to the server, pull everyone else's and merge them."""
-    with open_crm(db) as crm:
+    with open_crm(db, create=True) as crm:  # a new laptop's first sync fills a new database
         syncer = Sync(crm)
         if status:
             info = syncer.status()

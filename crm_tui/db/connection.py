@@ -22,12 +22,25 @@ class DatabaseTooNew(DatabaseError):
     pass
 
 
+class DatabaseMissing(DatabaseError):
+    """A command that only reads was pointed at a file that does not exist."""
+
+
+class DatabaseBusy(DatabaseError):
+    """Another program kept the database locked for longer than BUSY_TIMEOUT_S."""
+
+
+# How long a write waits for another writer (a sync, an import in another shell)
+# before giving up with a message: long enough for any normal write to finish.
+BUSY_TIMEOUT_S = 10.0
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection with the pragmas every connection needs; no migration."""
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     # A rep's battery dying is a power loss: a saved edit must survive it.
     conn.execute("PRAGMA synchronous = FULL")
     return conn
@@ -78,11 +91,14 @@ def make_private(path: Path, *, private_dir: bool = False) -> list[str]:
 
 
 def open_database(path: str | Path, *, rep: str | None = None, private_dir: bool = False,
-                  notices: list[str] | None = None) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate the database at `path`, made private to
-    its owner first (see `make_private`; its notices are added to `notices`)."""
+                  notices: list[str] | None = None, create: bool = True) -> sqlite3.Connection:
+    """Open and migrate the database at `path`, made private to its owner first (see
+    `make_private`; its notices are added to `notices`); with `create`, make it if
+    missing."""
     path = Path(path)
     if str(path) != ":memory:":
+        if not create and not path.exists():
+            raise DatabaseMissing(f"there is no database at {path}")
         try:
             found = make_private(path, private_dir=private_dir)
         except OSError as exc:
@@ -92,6 +108,10 @@ def open_database(path: str | Path, *, rep: str | None = None, private_dir: bool
     try:
         conn = connect(path)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise busy_error(path) from None
+        raise DatabaseError(f"{path}: not a crm_tui database ({exc})") from exc
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"{path}: not a crm_tui database ({exc})") from exc
     if str(path) != ":memory:" and mode.lower() != "wal":
@@ -137,10 +157,72 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             raise
         conn.execute(f"RELEASE {name}")
         return
-    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise busy_error(database_file(conn)) from None
+        raise
     try:
         yield conn
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(exc)
+
+
+def database_file(conn: sqlite3.Connection) -> Path:
+    return Path(conn.execute("PRAGMA database_list").fetchone()["file"] or ":memory:")
+
+
+def busy_error(path: Path) -> DatabaseBusy:
+    """The message for a database another writer holds: who, when the system says."""
+    holders = lock_holders(path)
+    who = ", ".join(f"process {pid} ({_command(pid)})" for pid in holders) or "another program"
+    return DatabaseBusy(f"{path}: the database is busy: {who} has been writing to it for more than "
+                        f"{BUSY_TIMEOUT_S:g} s; try again when it has finished")
+
+
+def lock_holders(path: Path) -> list[int]:
+    """Processes holding SQLite's write lock on `path`, read from /proc/locks (Linux;
+    elsewhere none are known). In WAL mode the write lock is byte 120 of the -shm
+    file; with a rollback journal, a write lock on the database file itself."""
+    try:
+        shm = os.stat(f"{path}-shm")
+        shm_key = f"{os.major(shm.st_dev):02x}:{os.minor(shm.st_dev):02x}:{shm.st_ino}"
+    except OSError:
+        shm_key = None
+    try:
+        db = os.stat(path)
+        db_key = f"{os.major(db.st_dev):02x}:{os.minor(db.st_dev):02x}:{db.st_ino}"
+        with open("/proc/locks") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return []
+    pids: list[int] = []
+    for line in lines:
+        parts = line.split()
+        if "->" in parts:  # a waiter, not a holder
+            continue
+        try:
+            kind, pid, key, start, end = parts[3], int(parts[4]), parts[5], parts[6], parts[7]
+        except (IndexError, ValueError):
+            continue
+        holds = kind == "WRITE" and (
+            key == db_key or (key == shm_key and int(start) <= 120 and (end == "EOF" or int(end) >= 120)))
+        if holds and pid not in pids:
+            pids.append(pid)
+    return pids
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            args = fh.read().split(b"\0")
+    except OSError:
+        return "?"
+    return " ".join(a.decode(errors="replace") for a in args if a)[:80] or "?"

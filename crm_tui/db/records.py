@@ -36,7 +36,7 @@ def _where(ent: Entity, filters: Sequence[Filter], search_rowids: str | None) ->
         if flt.field not in allowed or flt.op not in OPERATORS:
             raise ValueError(f"cannot filter on {flt.field} {flt.op}")
         column = f'"{flt.field}"'
-        if flt.field == "tags" and flt.op in ("=", "~"):
+        if flt.field == "tags" and flt.op in ("=", "~") and flt.value is not None:
             clauses.append("(',' || tags || ',') LIKE ? ESCAPE '\\'")
             params.append(_like_pattern(f",{flt.value},") if flt.op == "=" else _like_pattern(str(flt.value)))
         elif flt.op == "~":

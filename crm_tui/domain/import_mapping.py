@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from crm_tui.domain.entities import Entity
 
@@ -145,6 +146,16 @@ def neutralise_cell(value: str, *, is_phone: bool = False) -> str:
     if _NEEDS_QUOTE.match(value):
         return "'" + value
     return value
+
+
+def csv_cell(value: Any, *, is_phone: bool = False) -> str:
+    """A value as a cell of any CSV the product writes (exports, reports, rejects
+    files): text neutralised, numbers as they are (a number cannot be a formula)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise_cell(value, is_phone=is_phone)
+    return str(value)
 
 
 def restore_cell(value: str) -> str:

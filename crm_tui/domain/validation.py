@@ -7,6 +7,7 @@ listing every bad field with its reason."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -185,10 +186,33 @@ def normalize_tags(value: Any) -> str:
     return ",".join(tags)
 
 
+def _check_type(f: Field, value: Any) -> None:
+    """A value from JSON or a script is text or a number; a list only for tags; a
+    yes/no only for a 0/1 field. Anything else would be stored as its Python text
+    ('True', "{'a': 1}", 'nan'), so it is refused."""
+    if isinstance(value, bool):
+        if f.kind != "int":
+            raise ValueError(f"{str(value).lower()} (a yes/no value) is not a {_KIND_NAMES.get(f.kind, 'text')}")
+    elif isinstance(value, (list, tuple)):
+        if f.kind != "tags" or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+            raise ValueError("a list is not a single value" if f.kind != "tags" else "tags must be a list of text")
+    elif isinstance(value, float | Decimal):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is not a finite number (NaN, or too large, like 1e309)")
+    elif not isinstance(value, (str, int, dt.date)):
+        raise ValueError(f"a {type(value).__name__ if not isinstance(value, dict) else 'JSON object'} "
+                         "is not a single value")
+
+
+_KIND_NAMES = {"phone": "phone number", "email": "email address", "enum": "choice", "date": "date",
+               "datetime": "date and time", "money": "amount", "ref": "record id", "tags": "list of tags"}
+
+
 def clean_value(f: Field, value: Any) -> Any:
     """The normalised value of one field, None for empty; ValueError with the reason."""
     if value is None:
         return None
+    _check_type(f, value)
     if isinstance(value, str):
         value = value.strip()
         if value == "":
@@ -246,7 +270,10 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False) -> dic
         owner = str(data["owner"] or "").strip()
         if len(owner) > 100:
             errors.append(FieldError("owner", "is longer than 100 characters"))
-        out["owner"] = owner
+        if owner:
+            out["owner"] = owner
+        elif partial:  # every record has an owner rep; a new one gets the laptop's rep
+            errors.append(FieldError("owner", "is required"))
     if errors:
         raise ValidationError(errors)
     return out

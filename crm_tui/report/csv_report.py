@@ -1,11 +1,14 @@
 """The report as CSV in long form (section, item, measure, value), one row per
-figure, so a spreadsheet can pivot it. Numbers are plain (no thousands separators)."""
+figure, so a spreadsheet can pivot it. Numbers are plain (no thousands separators);
+text (names, complaint causes ...) is neutralised as in every CSV the product writes."""
 
 from __future__ import annotations
 
 import csv
 import io
 from typing import Any
+
+from crm_tui.domain.import_mapping import csv_cell
 
 
 def _v(value: Any) -> str:
@@ -15,7 +18,7 @@ def _v(value: Any) -> str:
         return "1" if value else "0"
     if isinstance(value, float):
         return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
-    return str(value)
+    return csv_cell(value)
 
 
 def render_csv(data: dict[str, Any]) -> str:
@@ -51,5 +54,5 @@ def render_csv(data: dict[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["section", "item", "measure", "value"])
-    writer.writerows((a, b, m, _v(v)) for a, b, m, v in rows)
+    writer.writerows((csv_cell(a), csv_cell(b), csv_cell(m), _v(v)) for a, b, m, v in rows)
     return buf.getvalue()
