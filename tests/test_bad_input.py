@@ -55,7 +55,7 @@ def test_a_gbk_csv_still_imports(crm: Crm, db_path: Path, tmp_path: Path) -> Non
     path = tmp_path / "gbk.csv"
     path.write_bytes("name,company\n张伟,华为\n李娜,腾讯\n".encode("gbk"))
     assert crm_cli(db_path, "customers", "import", str(path)).exit_code == 0
-    assert sorted(c["name"] for c in crm.customers.list()) == ["张伟", "李娜"]
+    assert sorted(c["name"] for c in crm.customers.find()) == ["张伟", "李娜"]
 
 
 @pytest.mark.parametrize(("cell", "field"), [
@@ -76,7 +76,7 @@ def test_json_tags_may_be_a_list(crm: Crm, db_path: Path, tmp_path: Path) -> Non
     path = tmp_path / "customers.json"
     path.write_text('[{"name": "张伟", "tags": ["vip", "华东"], "notes": 12}]', encoding="utf-8")
     assert crm_cli(db_path, "customers", "import", str(path)).exit_code == 0
-    [customer] = crm.customers.list()
+    [customer] = crm.customers.find()
     assert customer["tags"] == "vip,华东" and customer["notes"] == "12"
 
 
@@ -121,7 +121,7 @@ def test_rejects_file_is_neutralised_and_its_fix_imports_back(crm: Crm, db_path:
     fixed = tmp_path / "fixed.csv"
     fixed.write_text(rejects.replace(",12345,", ",13912345678,"), encoding="utf-8")
     assert crm_cli(db_path, "customers", "import", str(fixed)).exit_code == 0
-    assert sorted(c["name"] for c in crm.customers.list()) == ["=1+1", "张伟"]
+    assert sorted(c["name"] for c in crm.customers.find()) == ["=1+1", "张伟"]
 
 
 # -- filters --------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_an_empty_operand_is_refused(crm: Crm, db_path: Path, condition: str) ->
     refused(crm_cli(db_path, "orders", "list", "--where", condition), condition.split("<")[0].split(">")[0]
             .split("~")[0], "needs a value")
     refused(crm_cli(db_path, "orders", "update", "--where", condition, "--set", "amount=1"), "needs a value")
-    assert [o["amount"] for o in crm.orders.list()] == [100.0]
+    assert [o["amount"] for o in crm.orders.find()] == [100.0]
 
 
 # -- empty means none -------------------------------------------------------------------------
