@@ -30,6 +30,7 @@ from fastapi.testclient import TestClient
 
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync
+from crm_tui.api.sync_apply import apply_batch
 from crm_tui.db import sync_state
 from crm_tui.sync import clock
 from crm_tui.sync.client import SyncClient
@@ -133,7 +134,7 @@ def bench_pull_into_empty(tmp: Path, n: int) -> None:
         batch = [Change(c["node"], c["node_seq"], c["hlc"], c["tbl"], c["row_id"], c["op"], c["data"], c["old"],
                         c["base"], c["rep"]) for c in page["changes"]]
         with crm2.lock:
-            sync_state.apply_batch(crm2.conn, batch, cursor=page["cursor"], max_offset_ms=10**12)
+            apply_batch(crm2.conn, batch, cursor=page["cursor"], max_offset_ms=10**12)
     apply_only = time.perf_counter() - start
     crm2.close()
 

@@ -315,7 +315,7 @@ def test_reps_pull_their_customers_and_territories_managers_all(store: Store, tm
 
 
 def test_a_pulled_far_future_stamp_is_stored_but_not_adopted(tmp_path: Path) -> None:
-    from crm_tui.db import sync_state
+    from crm_tui.api.sync_apply import apply_batch
     from crm_tui.sync.merge import Change
 
     crm = Crm(tmp_path / "a.db")
@@ -324,7 +324,7 @@ def test_a_pulled_far_future_stamp_is_stored_but_not_adopted(tmp_path: Path) -> 
     far = clock.pack(now + 86_400_000, 0)  # a day ahead
     batch = [Change("other", 1, near, "customers", "c1", "insert", {"name": "近"}),
              Change("other", 2, far, "customers", "c2", "insert", {"name": "远"})]
-    report = sync_state.apply_batch(crm.conn, batch, cursor=2, max_offset_ms=60_000, server_now_ms=now)
+    report = apply_batch(crm.conn, batch, cursor=2, max_offset_ms=60_000, server_now_ms=now)
     assert report.refused_stamp == far and report.received == 2
     assert clock.pack(crm.replica["wall"], crm.replica["counter"]) == near  # followed the near one only
     assert "in the future" in Sync(crm).status()["clock_warning"]

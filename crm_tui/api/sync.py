@@ -8,20 +8,23 @@ sync status, and the review of conflicts. Shared by the CLI, the UI and scripts:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.api import sync_apply
 from crm_tui.api.records import NotFound, Records
 from crm_tui.config import Config, ConfigError, save_settings
 from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import transaction
+from crm_tui.db.migrations import SCHEMA_VERSION
 from crm_tui.domain.changes import scope_field
 from crm_tui.domain.entities import ENTITIES, derive, entity
 from crm_tui.domain.validation import ValidationError
 from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
-from crm_tui.sync.merge import Change
+from crm_tui.sync.merge import fold
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -64,6 +67,8 @@ class SyncReport:
     rows_deleted: int = 0
     orphans: int = 0
     conflicts: int = 0
+    set_aside: int = 0   # pulled changes that cannot be applied here, kept with the reason
+    rejected: int = 0    # our changes the server refused, kept for the rep to fix or discard
     by_table: dict[str, int] = field(default_factory=dict)
     cursor: int = 0
     clock_warning: str | None = None
@@ -134,6 +139,8 @@ class Sync:
                 "last_sync_at": st["last_sync_at"],
                 "last_error": st["last_error"],
                 "open_conflicts": sql.open_conflict_count(self.conn),
+                "rejected": sql.rejected_count(self.conn),
+                "set_aside": sql.set_aside_count(self.conn),
                 "cursor": st["cursor"],
                 "pushed_seq": st["pushed_seq"],
                 "clock_warning": st["clock_warning"],
@@ -162,6 +169,7 @@ class Sync:
                 sql.adopt_rep(self.conn, hello.rep)
                 node = sql.local_node(self.conn)
             self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
+            self._retry_set_aside(hello, report)
             self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello, report, progress,
                        hooks, max_pages)
         except ProtocolError as exc:
@@ -219,7 +227,12 @@ class Sync:
                     f"{result.acked_seq} on the server): was it restored from a backup or copied? Keep it "
                     "aside and sync a fresh database to get your data back", "replica_behind")
             acked = result.acked_seq
-            with self.lock:
+            # Refused changes are not in the server's log but their numbers are acked:
+            # keep them, with the reason, for the rep to fix or discard; the rest syncs.
+            refused = [(r.node_seq, r.tbl, r.row_id, r.code, r.reason) for r in result.refused]
+            with self.lock, transaction(self.conn):
+                if refused:
+                    report.rejected += sql.record_refusals(self.conn, refused)
                 sql.set_pushed(self.conn, acked)
             report.pushed += result.accepted
             report.push_duplicates += result.duplicates
@@ -235,15 +248,15 @@ class Sync:
         while max_pages is None or pages < max_pages:
             page = client.pull(node, cursor, limit)
             pages += 1
-            batch = [Change(c["node"], c["node_seq"], c["hlc"], c["tbl"], c["row_id"], c["op"], c["data"],
-                            c.get("old"), c.get("base"), c.get("rep", "")) for c in page["changes"]]
+            batch = [sync_apply.decode(c) for c in page["changes"]]
             if page["cursor"] < cursor:
                 raise SyncError(f"the server moved the cursor back ({page['cursor']} < {cursor})")
             gone = [str(g) for g in page.get("gone") or ()]
             with self.lock:
-                applied = sql.apply_batch(self.conn, batch, cursor=page["cursor"],
-                                          max_offset_ms=hello.max_offset_ms, server_now_ms=hello.server_time_ms,
-                                          derive=DERIVE, before_commit=self._forgetting(gone, hooks.before_commit))
+                applied = sync_apply.apply_batch(self.conn, batch, cursor=page["cursor"],
+                                                 max_offset_ms=hello.max_offset_ms,
+                                                 server_now_ms=hello.server_time_ms, derive=DERIVE,
+                                                 before_commit=self._forgetting(gone, hooks.before_commit))
             report.gone += len(gone)
             cursor = page["cursor"]
             report.cursor = cursor
@@ -253,6 +266,7 @@ class Sync:
             report.rows_deleted += applied.rows_deleted
             report.orphans += applied.orphans
             report.conflicts += applied.conflicts
+            report.set_aside += applied.set_aside
             for tbl, n in applied.by_table.items():
                 report.by_table[tbl] = report.by_table.get(tbl, 0) + n
             if applied.refused_stamp is not None:
@@ -278,6 +292,93 @@ class Sync:
                 then()
 
         return forget
+
+    def _retry_set_aside(self, hello: Hello, report: SyncReport) -> None:
+        """Changes set aside by an older version of crm_tui (a table or column it did
+        not know) are tried again once this database's schema is newer."""
+        with self.lock:
+            old = sql.set_aside_before(self.conn, SCHEMA_VERSION)
+            if not old:
+                return
+            batch = [sync_apply.decode(_loads(change)) for _, change in old]
+            applied = sync_apply.apply_batch(
+                self.conn, batch, cursor=sql.state(self.conn)["cursor"], max_offset_ms=hello.max_offset_ms,
+                server_now_ms=hello.server_time_ms, derive=DERIVE, replacing=[i for i, _ in old])
+        report.pulled += applied.received
+        report.rows_written += applied.rows_written
+        report.set_aside += applied.set_aside
+
+    # -- set-aside and rejected changes ----------------------------------------
+
+    def set_aside(self, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Pulled changes this laptop could not apply, with the reason, oldest first."""
+        with self.lock:
+            return sql.list_set_aside(self.conn, limit=limit)
+
+    def rejected(self, *, include_resolved: bool = False) -> list[dict[str, Any]]:
+        """Our changes the server refused, with its reason, oldest first; each with
+        `record`, what it is about in words."""
+        with self.lock:
+            rows = sql.list_rejected(self.conn, include_resolved=include_resolved)
+        return [self._label(r) for r in rows]
+
+    def _open_rejection(self, rejected_id: int) -> dict[str, Any]:
+        with self.lock:
+            row = sql.get_rejected(self.conn, rejected_id)
+        if row is None:
+            raise NotFound(f"no rejected change with id {rejected_id}")
+        if row["resolved_at"]:
+            raise ValidationError.one("rejected", f"{rejected_id} was already settled ({row['resolution']})")
+        return row
+
+    def retry(self, rejected_id: int) -> dict[str, Any]:
+        """Send a refused record again, as it is now (fix it first: edit it as usual).
+        Its current state is written as a new change of ours, which the next sync
+        pushes: the whole record when the server never got it (a refused insert),
+        else the fields the refused changes wrote. Every open refusal of the record
+        is settled by it; a change of it refused later is reported anew."""
+        row = self._open_rejection(rejected_id)
+        tbl, row_id = row["tbl"], row["row_id"]
+        with self.lock, transaction(self.conn):
+            node = sql.local_node(self.conn)
+            open_rows = sql.open_rejected_of(self.conn, tbl, row_id)
+            current = sql.current_row(self.conn, tbl, row_id)
+            if any(r["op"] == "insert" for r in open_rows):
+                if current is None:
+                    raise ValidationError.one("rejected", f"{rejected_id}: the record no longer exists here; "
+                                              "discard the change instead")
+                op, data, base = "insert", current, None
+            elif current is None:
+                op, data, base = "delete", {}, None
+            else:
+                names = sorted({k for r in open_rows for k in (r["data"] or {})})
+                op, data = "update", {k: current[k] for k in names if k in current}
+                # What the server and the other laptops hold of each field: the latest
+                # change of it that was not refused, so a concurrent edit is a conflict.
+                past = sql.full_history(self.conn, tbl, row_id, node=node,
+                                        excluding=sql.refused_seqs(self.conn, tbl, row_id))
+                winners = fold(past).winners
+                base = {k: [winners[k].hlc, winners[k].node] for k in data if k in winners} or None
+            seq = sql.log_own_change(self.conn, tbl, row_id, op, data, base)
+            sql.mark_rejected(self.conn, [r["id"] for r in open_rows], "retried", retry_seq=seq)
+        return {**self._label({**row, "resolution": "retried"}), "retry_seq": seq, "retry_op": op}
+
+    def discard(self, rejected_id: int) -> dict[str, Any]:
+        """Give up a refused change: it leaves the local log, and its record goes back
+        to what the rest of the log says (without capture: nothing to sync)."""
+        row = self._open_rejection(rejected_id)
+        tbl, row_id = row["tbl"], row["row_id"]
+        with self.lock, transaction(self.conn):
+            sql.drop_own_change(self.conn, row["node_seq"])
+            sql.mark_rejected(self.conn, [row["id"]], "discarded")
+            values = fold(sql.full_history(self.conn, tbl, row_id)).values()
+            record = None
+            if values is not None:
+                record = sql.Tables(self.conn).record(tbl, values)
+                if tbl in DERIVE:
+                    record.update(DERIVE[tbl](record))
+            sql.write_uncaptured(self.conn, tbl, row_id, record)
+        return {**self._label({**row, "resolution": "discarded"}), "restored": record}
 
     # -- conflicts -------------------------------------------------------------
 
@@ -357,6 +458,13 @@ class Sync:
             records.settle(c["row_id"], c["field"], value, allowed=(c["mine"], c["theirs"]))
             sql.mark_resolved(self.conn, conflict_id, how)
         return {**self.conflict(conflict_id), "kept": value}
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # decode() sets it aside again, with the reason
 
 
 __all__ = ["BAD_TOKEN", "Crash", "Hooks", "Sync", "SyncError", "SyncReport", "client_from_config", "login"]

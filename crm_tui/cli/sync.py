@@ -1,5 +1,6 @@
-"""`crm login`, `crm sync [--status]` and `crm conflicts list|resolve`: the client
-side of sync, each a call into `crm_tui.api.sync`."""
+"""`crm login`, `crm sync [--status]`, `crm sync rejected [retry|discard]`, `crm sync
+set-aside` and `crm conflicts list|resolve`: the client side of sync, each a call
+into `crm_tui.api.sync`."""
 
 from __future__ import annotations
 
@@ -22,11 +23,18 @@ from crm_tui.cli.common import (
     print_json,
     print_table,
 )
+from crm_tui.i18n import t
 
 PROGRESS_FROM = 5000  # changes from which a sync shows a progress bar
 
 conflicts_app = typer.Typer(help="Review same-field conflicts found by sync.", no_args_is_help=True)
 app.add_typer(conflicts_app, name="conflicts")
+sync_app = typer.Typer(help="Push your changes to the server, pull everyone else's and merge them.",
+                       invoke_without_command=True)
+app.add_typer(sync_app, name="sync")
+rejected_app = typer.Typer(help="Your changes the server refused: list, retry after fixing, or discard.",
+                           invoke_without_command=True)
+sync_app.add_typer(rejected_app, name="rejected")
 
 
 @app.command("login")
@@ -86,13 +94,18 @@ def _describe(report: dict[str, Any]) -> str:
     return text
 
 
-@app.command("sync")
+@sync_app.callback(invoke_without_command=True)
 def sync_command(
+    ctx: typer.Context,
     db: DbOpt = None,
     status: Annotated[bool, typer.Option("--status", help="Show pending changes, last sync and conflicts.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Push your changes to the server, pull everyone else's and merge them."""
+    """Push your changes to the server, pull everyone else's and merge them.
+
+    Examples: crm sync · crm sync --status · crm sync rejected · crm sync set-aside"""
+    if ctx.invoked_subcommand is not None:
+        return
     with open_crm(db, create=True) as crm:  # a new laptop's first sync fills a new database
         syncer = Sync(crm)
         if status:
@@ -108,6 +121,10 @@ def sync_command(
                 console.print(f"last error: {info['last_error']}", highlight=False)
             if info["clock_warning"]:
                 console.print(f"clock warning: {info['clock_warning']}", highlight=False)
+            if info["rejected"]:
+                console.print(t("sync.cli.rejected", n=info["rejected"]), highlight=False)
+            if info["set_aside"]:
+                console.print(t("sync.cli.set_aside", n=info["set_aside"]), highlight=False)
             return
         try:
             with _progress_bar(not json_out) as progress:
@@ -122,6 +139,88 @@ def sync_command(
         console.print(f"{report['conflicts']} conflicts kept for review: crm conflicts list", highlight=False)
     if report["clock_warning"]:
         err_console.print(f"[yellow]clock warning:[/yellow] {report['clock_warning']}", highlight=False)
+    if report["rejected"]:
+        err_console.print(t("sync.cli.new_rejected", n=report["rejected"]), highlight=False)
+    if report["set_aside"]:
+        err_console.print(t("sync.cli.new_set_aside", n=report["set_aside"]), highlight=False)
+
+
+@rejected_app.callback(invoke_without_command=True)
+def rejected_list(
+    ctx: typer.Context,
+    db: DbOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include retried and discarded ones.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Your changes the server refused, with its reason for each.
+
+    Examples: crm sync rejected · crm sync rejected --json · crm sync rejected retry 3"""
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_crm(db) as crm:
+        rows = Sync(crm).rejected(include_resolved=all_)
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(t("rejected.none"), highlight=False)
+        return
+    print_table(
+        [{**r, "fields": ", ".join(sorted(r["data"] or {})), "status": r["resolution"] or ""} for r in rows],
+        ["id", "record", "op", "fields", "code", "reason", "rejected_at", *(["status"] if all_ else [])],
+        caption=t("rejected.caption"),
+    )
+
+
+@rejected_app.command("retry")
+def rejected_retry(
+    rejected_id: Annotated[int, typer.Argument(help="The id from `crm sync rejected`.")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Send a refused record again as it is now; fix the record first (edit it as usual).
+
+    Example: crm customers edit ID --territory east && crm sync rejected retry 3 && crm sync"""
+    with open_crm(db) as crm:
+        result = Sync(crm).retry(rejected_id)
+    if json_out:
+        print_json(result)
+        return
+    console.print(t("rejected.retried", id=rejected_id, record=result["record"]), highlight=False)
+
+
+@rejected_app.command("discard")
+def rejected_discard(
+    rejected_id: Annotated[int, typer.Argument(help="The id from `crm sync rejected`.")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Give up a refused change: its record goes back to what the server has.
+
+    Example: crm sync rejected discard 3"""
+    with open_crm(db) as crm:
+        result = Sync(crm).discard(rejected_id)
+    if json_out:
+        print_json(result)
+        return
+    console.print(t("rejected.discarded", id=rejected_id, record=result["record"]), highlight=False)
+
+
+@sync_app.command("set-aside")
+def set_aside_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Changes pulled from the server that this laptop could not apply, with the reason.
+
+    Example: crm sync set-aside --json"""
+    with open_crm(db) as crm:
+        rows = Sync(crm).set_aside()
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(t("set_aside.none"), highlight=False)
+        return
+    print_table(rows, ["id", "tbl", "row_id", "op", "code", "reason", "node", "node_seq", "set_aside_at"],
+                caption=t("set_aside.caption"))
 
 
 @conflicts_app.command("list")

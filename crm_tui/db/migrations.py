@@ -291,5 +291,53 @@ def _customer_since(conn: sqlite3.Connection) -> None:
     install_capture(conn, "customers")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _customer_since]
+_V4_SYNC_REFUSALS = """
+-- Pulled changes this replica could not apply (a table or column this schema does
+-- not know, a value that fails validation, a record whose customer is unknown here):
+-- kept with the reason, out of the change log so they take no part in any merge.
+-- Local to each replica. (node, node_seq) identify the change; NULL when the server
+-- sent none. Changes set aside under an older schema are tried again after an upgrade.
+CREATE TABLE set_aside (
+    id INTEGER PRIMARY KEY,
+    node TEXT,
+    node_seq INTEGER,
+    server_seq INTEGER,
+    tbl TEXT NOT NULL DEFAULT '',
+    row_id TEXT NOT NULL DEFAULT '',
+    op TEXT NOT NULL DEFAULT '',
+    change TEXT NOT NULL,           -- the change as received, JSON (ASCII-escaped)
+    code TEXT NOT NULL,             -- malformed / unknown_table / unknown_column / invalid / constraint
+    reason TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    set_aside_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (node, node_seq)
+);
+
+-- This replica's own changes the server refused (403 "refused"), each with the
+-- server's reason, until the rep retries the record (a corrected change re-issued)
+-- or discards the change. The change itself stays in change_log until discarded.
+CREATE TABLE rejected (
+    id INTEGER PRIMARY KEY,
+    node_seq INTEGER NOT NULL UNIQUE,
+    tbl TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    op TEXT NOT NULL,
+    data TEXT,                      -- JSON: what the change wrote
+    code TEXT NOT NULL,             -- invalid / forbidden
+    reason TEXT NOT NULL,
+    rejected_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    resolved_at TEXT,
+    resolution TEXT,                -- retried / discarded / superseded
+    retry_seq INTEGER               -- node_seq of the change that re-issued the record
+);
+CREATE INDEX rejected_open ON rejected (resolved_at, tbl, row_id);
+"""
+
+
+def _sync_refusals(conn: sqlite3.Connection) -> None:
+    """Sync that no single change can stop: set-aside pulled changes, refused pushes."""
+    run_script(conn, _V4_SYNC_REFUSALS)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _customer_since, _sync_refusals]
 SCHEMA_VERSION = len(MIGRATIONS)

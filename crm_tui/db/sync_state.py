@@ -1,21 +1,22 @@
 """SQL of the local side of sync: changes waiting to be pushed, the server cursor,
-applying a pulled batch (with capture paused and the batch's own stamps), and the
-conflicts table. The merge rules themselves are pure, in `crm_tui.sync.merge`."""
+the statements that apply a pulled batch (with capture paused and the batch's own
+stamps), pulled changes set aside, our changes the server refused, and the conflicts
+table. Deciding what to write is `crm_tui.api.sync_apply`; the merge rules are pure,
+in `crm_tui.sync.merge`."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from crm_tui.db.bulk import insert_triggers_set_aside
-from crm_tui.db.capture import LOCAL_ONLY_COLUMNS
+from crm_tui.db.capture import COUNTER_BITS, LOCAL_ONLY_COLUMNS, TICK, captured_columns
 from crm_tui.db.connection import transaction
 from crm_tui.db.migrations import SYNCED_TABLES
-from crm_tui.sync import clock
-from crm_tui.sync.merge import Change, Conflict, Outcome, fold, merge
+from crm_tui.sync.merge import Change, Conflict
 
 # table -> function(record values) -> local-only derived columns (e.g. pinyin).
 Derive = Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]
@@ -109,24 +110,32 @@ def finish_sync(conn: sqlite3.Connection, error: str | None) -> None:
             conn.execute("UPDATE sync_state SET last_error = ?", (error,))
 
 
-# -- applying a pulled batch -------------------------------------------------------
+# -- applying a pulled batch: the SQL ---------------------------------------------------
+# The orchestration (which changes are new, folding history, merging, deciding the
+# values, setting aside what cannot be applied) is in crm_tui/api/sync_apply.py.
 
-@dataclass
-class Applied:
-    """What one applied batch did."""
-
-    received: int = 0       # new changes stored in the log
-    duplicates: int = 0     # changes already held (a re-sent page, our own echo)
-    rows_written: int = 0
-    rows_deleted: int = 0
-    orphans: int = 0        # child records whose customer is deleted: left out
-    conflicts: int = 0
-    by_table: dict[str, int] = field(default_factory=dict)
-    refused_stamp: int | None = None  # a far-future stamp not adopted by our clock
+# What a pulled change that this replica cannot store raises while it is written: a
+# constraint, a value SQLite cannot bind, a number out of range, text that is not
+# UTF-8. Not OperationalError: a full disk or a locked database stops the sync.
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.DataError,
+    OverflowError, ValueError, TypeError, UnicodeError, KeyError, IndexError,
+)
 
 
-class _Tables:
-    """Column lists and statements of the synced tables, read from the live schema."""
+class MissingParent(sqlite3.IntegrityError):
+    """A record names a parent (its customer) that this replica has never received:
+    not a deleted customer (its records are left out, as the cascade did) but one
+    that never existed here."""
+
+    def __init__(self, tbl: str, column: str, parent: str, value: Any):
+        super().__init__(f"{tbl}.{column}: {parent} {value!r} does not exist here")
+        self.tbl, self.column, self.parent, self.value = tbl, column, parent, value
+
+
+class Tables:
+    """Column lists, foreign keys and statements of the synced tables, read from the
+    live schema."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
@@ -134,26 +143,40 @@ class _Tables:
         self.sql: dict[tuple[str, str, tuple[str, ...]], str] = {}
         self.allowed: dict[str, frozenset[str]] = {}
         self.depths: dict[str, int] = {}
+        self.fks: dict[str, list[tuple[str, str]]] = {}
 
     def cols(self, table: str) -> list[str]:
         if table not in self.columns:
             self.columns[table] = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
         return self.columns[table]
 
-    def record(self, table: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The values this schema stores for a record (a newer replica may send more)."""
+    def synced_columns(self, table: str) -> frozenset[str] | None:
+        """The columns a pulled change may write in `table`; None for a table this
+        schema does not sync."""
+        if table not in SYNCED_TABLES:
+            return None
         if table not in self.allowed:
             self.allowed[table] = frozenset(self.cols(table)) - LOCAL_ONLY_COLUMNS - {"id"}
-        allowed = self.allowed[table]
+        return self.allowed[table]
+
+    def record(self, table: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values this schema stores for a record."""
+        allowed = self.synced_columns(table) or frozenset()
         return {k: v for k, v in values.items() if k in allowed}
 
     def depth(self, table: str) -> int:
         """How many foreign keys deep a table is: parents are written before children."""
         if table not in self.depths:
             self.depths[table] = 0  # guards against a cycle
-            parents = {r[2] for r in self.conn.execute(f"PRAGMA foreign_key_list({table})")} - {table}
+            parents = {p for _, p in self.foreign_keys(table)} - {table}
             self.depths[table] = 1 + max((self.depth(p) for p in parents), default=-1)
         return self.depths[table]
+
+    def foreign_keys(self, table: str) -> list[tuple[str, str]]:
+        """(column, parent table) of each foreign key of `table`."""
+        if table not in self.fks:
+            self.fks[table] = [(r[3], r[2]) for r in self.conn.execute(f"PRAGMA foreign_key_list({table})")]
+        return self.fks[table]
 
     def statement(self, kind: str, table: str, cols: tuple[str, ...]) -> str:
         key = (kind, table, cols)
@@ -166,12 +189,13 @@ class _Tables:
         return self.sql[key]
 
 
-def _history(conn: sqlite3.Connection, groups: Mapping[tuple[str, str], Sequence[Change]],
-             ) -> dict[tuple[str, str], list[Change]]:
+def history(conn: sqlite3.Connection, groups: Mapping[tuple[str, str], Sequence[Change]],
+            ) -> dict[tuple[str, str], list[Change]]:
     """The changes already in the local log for these records, reduced to the fields
     the new changes write (every insert and delete is kept: they decide whether the
     record exists). The rest of a record is read from its table row, which holds the
-    merged state; JSON is picked apart in SQL so old inserts are not decoded whole."""
+    merged state; JSON is picked apart in SQL so old inserts are not decoded whole.
+    The new changes' field names must be known columns (they go into a JSON path)."""
     candidates: dict[str, list[str]] = {}
     for tbl, row_id in groups:
         candidates.setdefault(tbl, []).append(row_id)
@@ -221,104 +245,89 @@ def _json_value(value: Any, kind: str) -> Any:
     return value
 
 
-def _full_history(conn: sqlite3.Connection, tbl: str, row_id: str) -> list[Change]:
+def full_history(conn: sqlite3.Connection, tbl: str, row_id: str, *, node: str | None = None,
+                 excluding: Sequence[int] = ()) -> list[Change]:
+    """Every change of one record in the local log; without the changes of `node`
+    numbered in `excluding` (refused by the server)."""
     loads = json.loads
+    skip = set(excluding)
     return [Change(r[0], r[1], r[2], tbl, row_id, r[3], loads(r[4]), None, loads(r[5]) if r[5] else None, r[6])
             for r in conn.execute("SELECT node, node_seq, hlc, op, data, base, rep FROM change_log "
-                                  "WHERE tbl = ? AND row_id = ?", (tbl, row_id))]
+                                  "WHERE tbl = ? AND row_id = ?", (tbl, row_id))
+            if not (r[0] == node and r[1] in skip)]
 
 
-def _known(conn: sqlite3.Connection, batch: Sequence[Change]) -> set[tuple[str, int]]:
-    """The (node, node_seq) of the batch already in the local log."""
+def known(conn: sqlite3.Connection, batch: Sequence[Change]) -> set[tuple[str, int]]:
+    """The (node, node_seq) of the batch already held: in the local log, or set aside."""
     spans: dict[str, tuple[int, int]] = {}
     for c in batch:
         lo, hi = spans.get(c.node, (c.node_seq, c.node_seq))
         spans[c.node] = (min(lo, c.node_seq), max(hi, c.node_seq))
-    known: set[tuple[str, int]] = set()
+    found: set[tuple[str, int]] = set()
     for node, (lo, hi) in spans.items():
-        known.update((r[0], r[1]) for r in conn.execute(
-            "SELECT node, node_seq FROM change_log WHERE node = ? AND node_seq BETWEEN ? AND ?", (node, lo, hi)
-        ))
-    return known
+        for table in ("change_log", "set_aside"):
+            found.update((r[0], r[1]) for r in conn.execute(
+                f"SELECT node, node_seq FROM {table} WHERE node = ? AND node_seq BETWEEN ? AND ?", (node, lo, hi)
+            ))
+    return found
 
 
-def apply_batch(conn: sqlite3.Connection, batch: Sequence[Change], *, cursor: int,
-                max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS, server_now_ms: int = 0,
-                derive: Derive | None = None,
-                before_commit: Callable[[], None] | None = None) -> Applied:
-    """Apply pulled changes (in server order) and move the cursor, in one transaction:
-    a crash anywhere leaves either all of it or none of it. Duplicates are skipped;
-    capture is paused so the changes keep their own stamps in the log."""
-    report = Applied()
-    tables = _Tables(conn)
-    with transaction(conn):
-        conn.execute("UPDATE replica SET capture = 0")
-        known = _known(conn, batch)
-        fresh: list[Change] = []
-        for c in batch:
-            if c.key in known:
-                report.duplicates += 1
-                continue
-            known.add(c.key)
-            fresh.append(c)
-        groups: dict[tuple[str, str], list[Change]] = {}
-        for c in fresh:
-            groups.setdefault((c.tbl, c.row_id), []).append(c)
-        history = _history(conn, groups)
-        conn.executemany(
-            "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(c.node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _dumps(c.data),
-              None if c.old is None else _dumps(c.old), None if c.base is None else _dumps(c.base), c.rep)
-             for c in fresh],
-        )
-        report.received = len(fresh)
-        conflicts: list[Conflict] = []
-        superseded: list[tuple[str, str, str, tuple[int, str]]] = []
-        writer = _Writer(conn, tables, derive, report)
-        # Capture is off, so the insert triggers would only slow the batch down
-        # and index new customers row by row (see crm_tui/db/bulk.py).
-        with insert_triggers_set_aside(conn, SYNCED_TABLES):
-            for (tbl, row_id), changes in groups.items():
-                report.by_table[tbl] = report.by_table.get(tbl, 0) + len(changes)
-                past = history.get((tbl, row_id))
-                if past is None and len(changes) == 1 and changes[0].op == "insert":
-                    values: dict[str, Any] | None = dict(changes[0].data)  # a new record: nothing to merge
-                else:
-                    row_state = fold(past or ())
-                    outcome = Outcome()
-                    for c in changes:
-                        merge(row_state, c, outcome)
-                    conflicts += outcome.conflicts
-                    superseded += [(tbl, row_id, name, stamp) for name, stamp in outcome.superseded]
-                    values = row_state.values()
-                if tbl in SYNCED_TABLES:  # a table from a newer schema stays in the log only
-                    writer.write(tbl, row_id, values, past is not None)
-            writer.flush()
-        _record_conflicts(conn, conflicts, superseded)
-        report.conflicts = len(conflicts)
-        report.refused_stamp = _advance_clock(conn, fresh, max_offset_ms, server_now_ms)
-        conn.execute("UPDATE sync_state SET cursor = ?", (cursor,))
-        conn.execute("UPDATE replica SET capture = 1")
-        if before_commit is not None:
-            before_commit()  # a test seam: a crash here must leave nothing behind
-    return report
+def log_changes(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
+    """Store pulled changes in the local log with their own stamps."""
+    conn.executemany(
+        "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(c.node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _dumps(c.data),
+          None if c.old is None else _dumps(c.old), None if c.base is None else _dumps(c.base), c.rep)
+         for c in changes],
+    )
 
 
-class _Writer:
+def set_capture(conn: sqlite3.Connection, on: bool) -> None:
+    """Capture pauses while pulled changes are written with their own stamps."""
+    conn.execute("UPDATE replica SET capture = ?", (1 if on else 0,))
+
+
+def set_cursor(conn: sqlite3.Connection, cursor: int) -> None:
+    conn.execute("UPDATE sync_state SET cursor = ?", (cursor,))
+
+
+def clock_state(conn: sqlite3.Connection) -> tuple[int, int]:
+    """The replica's hybrid logical clock: (wall ms, counter)."""
+    wall, counter = conn.execute("SELECT wall, counter FROM replica").fetchone()
+    return wall, counter
+
+
+def set_clock(conn: sqlite3.Connection, wall: int, counter: int) -> None:
+    conn.execute("UPDATE replica SET wall = ?, counter = ?", (wall, counter))
+
+
+def set_clock_warning(conn: sqlite3.Connection, warning: str) -> None:
+    conn.execute("UPDATE sync_state SET clock_warning = ?", (warning,))
+
+
+def triggers_set_aside(conn: sqlite3.Connection) -> Any:
+    """Capture is off while a batch is applied, so the insert triggers would only slow
+    it down and index new customers row by row (see crm_tui/db/bulk.py)."""
+    return insert_triggers_set_aside(conn, SYNCED_TABLES)
+
+
+class Writer:
     """Writes merged records to their tables. New records (no history here) are
     inserted in bulk, parents before children; a record with history is written on
     its own, after the pending bulk inserts when it refers to one of them, so a
     reference to a record inserted in the same batch always finds it. (A pending
     record whose customer is deleted meanwhile fails its foreign key when inserted
-    and is left out, as it would have been removed by the cascade.)"""
+    and is left out, as it would have been removed by the cascade.) A record whose
+    parent this replica never received raises MissingParent."""
 
     BULK = 5000
 
-    def __init__(self, conn: sqlite3.Connection, tables: _Tables, derive: Derive | None, report: Applied):
-        self.conn, self.tables, self.derive, self.report = conn, tables, derive, report
+    def __init__(self, conn: sqlite3.Connection, tables: Tables, derive: Derive | None):
+        self.conn, self.tables, self.derive = conn, tables, derive
         self.buckets: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self.pending_ids: set[str] = set()
+        self.rows_written = self.rows_deleted = self.orphans = 0
 
     def _record(self, tbl: str, values: Mapping[str, Any]) -> dict[str, Any]:
         record = self.tables.record(tbl, values)
@@ -326,29 +335,32 @@ class _Writer:
             record.update(self.derive[tbl](record))
         return record
 
-    def write(self, tbl: str, row_id: str, values: dict[str, Any] | None, had_history: bool) -> None:
-        if not had_history:
-            if values is not None:
-                record = self._record(tbl, values)
-                self.buckets.setdefault((tbl, tuple(record)), []).append((row_id, *record.values()))
-                self.pending_ids.add(row_id)
-                if len(self.pending_ids) >= self.BULK:
-                    self.flush()
-            return
+    def write_new(self, tbl: str, row_id: str, values: Mapping[str, Any] | None) -> None:
+        """A record with no history here (queued for a bulk insert)."""
+        if values is not None:
+            record = self._record(tbl, values)
+            self.buckets.setdefault((tbl, tuple(record)), []).append((row_id, *record.values()))
+            self.pending_ids.add(row_id)
+            if len(self.pending_ids) >= self.BULK:
+                self.flush()
+
+    def write_merged(self, tbl: str, row_id: str, values: Mapping[str, Any] | None,
+                     whole: Callable[[], Mapping[str, Any] | None]) -> None:
+        """A record with history: `values` are the merged fields the new changes wrote
+        (None: it does not exist); `whole` gives the whole record from its complete
+        history, for a record missing from its table (revived, or left out before)."""
         current = self.conn.execute(f"SELECT * FROM {tbl} WHERE id = ?", (row_id,)).fetchone()
         if values is None:
             if current is not None:
                 self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
-                self.report.rows_deleted += 1
+                self.rows_deleted += 1
                 # Nothing is left to review on a deleted record.
                 mark_resolved_row(self.conn, tbl, row_id, "deleted")
             return
         if current is None:
-            # Revived, or left out before (a deleted customer): the whole record comes
-            # from its complete history, not just the fields merged here.
-            whole = fold(_full_history(self.conn, tbl, row_id)).values()
-            if whole is not None:
-                record = self._record(tbl, whole)
+            full = whole()
+            if full is not None:
+                record = self._record(tbl, full)
                 self._flush_for(record)
                 self._one(tbl, tuple(record), (row_id, *record.values()), exists=False)
             return
@@ -372,7 +384,7 @@ class _Writer:
             try:
                 self.conn.executemany(self.tables.statement("insert", tbl, cols), rows)
                 self.conn.execute("RELEASE bulk")
-                self.report.rows_written += len(rows)
+                self.rows_written += len(rows)
             except sqlite3.IntegrityError:
                 # One of them points to a deleted customer (or exists already): one by one.
                 self.conn.execute("ROLLBACK TO bulk")
@@ -389,24 +401,36 @@ class _Writer:
                 self.conn.execute(self.tables.statement("update", tbl, cols), (*values, row_id))
             else:
                 self.conn.execute(self.tables.statement("insert", tbl, cols), row)
-            self.report.rows_written += 1
+            self.rows_written += 1
         except sqlite3.IntegrityError as exc:
             if not exists and "UNIQUE" in str(exc):
                 # A row written while capture was off has no history: overwrite it.
                 self.conn.execute(self.tables.statement("update", tbl, cols), (*values, row_id))
-                self.report.rows_written += 1
+                self.rows_written += 1
                 return
             if "FOREIGN KEY" not in str(exc):
                 raise
+            self._never_received(tbl, dict(zip(cols, values, strict=True)))
             # The record points to a deleted (tombstoned) customer: it goes the way the
             # cascade took it on the replica that deleted the customer.
-            self.report.orphans += 1
+            self.orphans += 1
             if exists:
                 self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
 
+    def _never_received(self, tbl: str, record: Mapping[str, Any]) -> None:
+        """Raise MissingParent when a parent the record names has no row and no
+        history here."""
+        for column, parent in self.tables.foreign_keys(tbl):
+            value = record.get(column)
+            if value is None or self.conn.execute(f"SELECT 1 FROM {parent} WHERE id = ?", (value,)).fetchone():
+                continue
+            if not self.conn.execute("SELECT 1 FROM change_log WHERE tbl = ? AND row_id = ? LIMIT 1",
+                                     (parent, value)).fetchone():
+                raise MissingParent(tbl, column, parent, value)
 
-def _record_conflicts(conn: sqlite3.Connection, conflicts: Sequence[Conflict],
-                      superseded: Sequence[tuple[str, str, str, tuple[int, str]]]) -> None:
+
+def record_conflicts(conn: sqlite3.Connection, conflicts: Sequence[Conflict],
+                     superseded: Sequence[tuple[str, str, str, tuple[int, str]]]) -> None:
     if superseded:
         conn.executemany(
             "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = 'superseded' "
@@ -424,32 +448,58 @@ def _record_conflicts(conn: sqlite3.Connection, conflicts: Sequence[Conflict],
         )
 
 
-def _advance_clock(conn: sqlite3.Connection, fresh: Sequence[Change], max_offset_ms: int,
-                   server_now_ms: int) -> int | None:
-    """Hybrid logical clock receive: our next stamp comes after everything we hold,
-    except a stamp absurdly far ahead, which is refused (and reported). "Ahead" is
-    measured from the later of our clock and the server's: the server already refused
-    anything further ahead of its own clock, so a laptop whose clock is slow still
-    follows every stamp the server let through."""
-    if not fresh:
-        return None
-    wall, counter = conn.execute("SELECT wall, counter FROM replica").fetchone()
-    now = max(clock.now_ms(), server_now_ms)
-    refused = None
-    for hlc in sorted({c.hlc for c in fresh}, reverse=True):
-        got = clock.receive(wall, counter, hlc, now=now, max_offset_ms=max_offset_ms)
-        if got.refused is None:
-            wall, counter = got.wall, got.counter
-            break
-        refused = refused or got.refused
-    conn.execute("UPDATE replica SET wall = ?, counter = ?", (wall, counter))
-    if refused is not None:
-        conn.execute(
-            "UPDATE sync_state SET clock_warning = ?",
-            (f"a pulled change was stamped {clock.ahead_ms(refused, now) // 1000} s in the future; "
-             "our clock did not follow it",),
-        )
-    return refused
+# -- set-aside pulled changes -------------------------------------------------------
+
+@dataclass(frozen=True)
+class SetAside:
+    """A pulled change this replica cannot apply, with why."""
+
+    node: str | None
+    node_seq: int | None
+    server_seq: int | None
+    tbl: str
+    row_id: str
+    op: str
+    change: str  # the change as received, JSON
+    code: str
+    reason: str
+
+
+def set_aside(conn: sqlite3.Connection, items: Sequence[SetAside], schema_version: int) -> int:
+    """Keep changes that cannot be applied; a change already set aside stays as it
+    was. Returns how many are new."""
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO set_aside (node, node_seq, server_seq, tbl, row_id, op, change, code, reason, "
+        "schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(i.node, i.node_seq, i.server_seq, i.tbl, i.row_id, i.op, i.change, i.code, i.reason, schema_version)
+         for i in items],
+    )
+    return conn.total_changes - before
+
+
+def set_aside_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM set_aside").fetchone()[0]
+
+
+def list_set_aside(conn: sqlite3.Connection, limit: int | None = None) -> list[dict[str, Any]]:
+    sql = ("SELECT id, node, node_seq, server_seq, tbl, row_id, op, code, reason, set_aside_at, change "
+           "FROM set_aside ORDER BY id")
+    params: tuple[Any, ...] = ()
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = (limit,)
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def set_aside_before(conn: sqlite3.Connection, schema_version: int) -> list[tuple[int, str]]:
+    """(id, change JSON) of changes set aside under an older schema than this one."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT id, change FROM set_aside WHERE schema_version < ? ORDER BY id", (schema_version,))]
+
+
+def drop_set_aside(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+    conn.executemany("DELETE FROM set_aside WHERE id = ?", [(i,) for i in ids])
 
 
 # -- conflicts ------------------------------------------------------------------------
@@ -529,3 +579,126 @@ def forget_customers(conn: sqlite3.Connection, customer_ids: Sequence[str],
         removed += 1
     conn.execute("UPDATE replica SET capture = ?", (capture,))
     return removed
+
+
+# -- our changes the server refused ---------------------------------------------------
+
+def record_refusals(conn: sqlite3.Connection, refusals: Sequence[tuple[int, str, str, str, str]]) -> int:
+    """Keep each refused change of ours, (node_seq, tbl, row_id, code, reason), beside
+    what it wrote (from our log). A refusal of a change that a later retry of the same
+    record already re-issued is kept as superseded. A refusal already kept (the same
+    batch answered twice) stays as it was. Returns how many are new and open."""
+    node = local_node(conn)
+    new_open = 0
+    for node_seq, tbl, row_id, code, reason in refusals:
+        row = conn.execute("SELECT tbl, row_id, op, data FROM change_log WHERE node = ? AND node_seq = ?",
+                           (node, node_seq)).fetchone()
+        tbl, row_id, op, data = (row[0], row[1], row[2], row[3]) if row else (tbl, row_id, "", None)
+        covered = conn.execute("SELECT 1 FROM rejected WHERE tbl = ? AND row_id = ? AND retry_seq > ? LIMIT 1",
+                               (tbl, row_id, node_seq)).fetchone() is not None
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO rejected (node_seq, tbl, row_id, op, data, code, reason, resolved_at, resolution) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, CASE WHEN ? THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END, "
+            "CASE WHEN ? THEN 'superseded' END)",
+            (node_seq, tbl, row_id, op, data, code, reason, covered, covered))
+        new_open += cur.rowcount > 0 and not covered
+    return new_open
+
+
+def _rejected(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["data"] = json.loads(out["data"]) if out["data"] else None
+    return out
+
+
+def list_rejected(conn: sqlite3.Connection, *, include_resolved: bool = False) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM rejected" + ("" if include_resolved else " WHERE resolved_at IS NULL") + " ORDER BY id"
+    return [_rejected(r) for r in conn.execute(sql)]
+
+
+def get_rejected(conn: sqlite3.Connection, rejected_id: int) -> dict[str, Any] | None:
+    row = conn.execute("SELECT * FROM rejected WHERE id = ?", (rejected_id,)).fetchone()
+    return _rejected(row) if row else None
+
+
+def open_rejected_of(conn: sqlite3.Connection, tbl: str, row_id: str) -> list[dict[str, Any]]:
+    return [_rejected(r) for r in conn.execute(
+        "SELECT * FROM rejected WHERE tbl = ? AND row_id = ? AND resolved_at IS NULL ORDER BY node_seq",
+        (tbl, row_id))]
+
+
+def rejected_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM rejected WHERE resolved_at IS NULL").fetchone()[0]
+
+
+def refused_seqs(conn: sqlite3.Connection, tbl: str, row_id: str) -> list[int]:
+    """Our changes of one record the server refused and that were not discarded."""
+    return [r[0] for r in conn.execute(
+        "SELECT node_seq FROM rejected WHERE tbl = ? AND row_id = ? AND resolution IS NOT 'discarded'",
+        (tbl, row_id))]
+
+
+def mark_rejected(conn: sqlite3.Connection, ids: Sequence[int], resolution: str,
+                  retry_seq: int | None = None) -> None:
+    conn.executemany(
+        "UPDATE rejected SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = ?, retry_seq = ? "
+        "WHERE id = ?", [(resolution, retry_seq, i) for i in ids])
+
+
+def current_row(conn: sqlite3.Connection, tbl: str, row_id: str) -> dict[str, Any] | None:
+    """A record's synced columns as its table holds them now."""
+    row = conn.execute(f"SELECT * FROM {tbl} WHERE id = ?", (row_id,)).fetchone()
+    if row is None:
+        return None
+    return {k: row[k] for k in captured_columns(conn, tbl)}
+
+
+def log_own_change(conn: sqlite3.Connection, tbl: str, row_id: str, op: str, data: Mapping[str, Any],
+                   base: Mapping[str, Any] | None) -> int:
+    """Write one change of ours to the log with a fresh stamp, as the capture
+    triggers do (a re-issue of a record's state, which no write of the table would
+    capture since nothing in it changes). Returns its node_seq."""
+    conn.execute(TICK)
+    conn.execute(
+        "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
+        f"SELECT node, seq, wall * {1 << COUNTER_BITS} + counter, ?, ?, ?, ?, NULL, ?, rep FROM replica",
+        (tbl, row_id, op, _dumps(data), None if base is None else _dumps(base)))
+    return conn.execute("SELECT seq FROM replica").fetchone()[0]
+
+
+def drop_own_change(conn: sqlite3.Connection, node_seq: int) -> None:
+    """Remove a change of ours that the server refused from the local log, and close
+    the conflicts its value took part in."""
+    node = local_node(conn)
+    row = conn.execute("SELECT tbl, row_id, hlc FROM change_log WHERE node = ? AND node_seq = ?",
+                       (node, node_seq)).fetchone()
+    if row is None:
+        return
+    conn.execute(
+        "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = 'discarded' "
+        "WHERE tbl = ? AND row_id = ? AND resolved_at IS NULL AND ((loser_node = ? AND loser_hlc = ?) "
+        "OR (winner_node = ? AND winner_hlc = ?))", (row[0], row[1], node, row[2], node, row[2]))
+    conn.execute("DELETE FROM change_log WHERE node = ? AND node_seq = ?", (node, node_seq))
+
+
+def write_uncaptured(conn: sqlite3.Connection, tbl: str, row_id: str, record: Mapping[str, Any] | None) -> bool:
+    """Put a record back to `record` (None: remove it) without capture, inside the
+    caller's transaction. False when it cannot be written because its customer is
+    gone here: then it is removed, as the cascade would have."""
+    set_capture(conn, False)
+    try:
+        if record is None:
+            conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+            return True
+        cols = list(record)
+        try:
+            conn.execute(
+                f"INSERT INTO {tbl} (id, {', '.join(cols)}) VALUES (?{', ?' * len(cols)}) "
+                f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols)}",
+                (row_id, *record.values()))
+        except sqlite3.IntegrityError:
+            conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+            return False
+        return True
+    finally:
+        set_capture(conn, True)

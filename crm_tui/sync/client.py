@@ -8,9 +8,12 @@ from typing import Any
 import httpx
 
 from crm_tui.sync.errors import UNREACHABLE, ProtocolError
-from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, Hello, PushResult
+from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, REFUSED, Hello, PushResult
 
 __all__ = ["UNREACHABLE", "ProtocolError", "SyncClient"]
+
+# Some changes of a push refused: the rest of the batch is stored (docs/sync.md).
+REFUSED_ANSWER = frozenset({(403, REFUSED)})
 
 
 class SyncClient:
@@ -33,7 +36,10 @@ class SyncClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+              answers: frozenset[tuple[int, str]] = frozenset()) -> Any:
+        """The JSON answer; an error raises ProtocolError, except the (status, code)
+        pairs in `answers`, which are answers like any other."""
         try:
             response = self.http.request(method, self.server + path, json=body, headers=self.headers)
         except httpx.HTTPError as exc:
@@ -41,6 +47,8 @@ class SyncClient:
         if response.status_code >= 400:
             try:
                 err = response.json()
+                if (response.status_code, err.get("error")) in answers:
+                    return err
                 raise ProtocolError(err["error"], err["message"], response.status_code, err.get("expected_seq"))
             except (ValueError, KeyError, TypeError):
                 raise ProtocolError("server_error", f"the sync server answered {response.status_code}: "
@@ -51,7 +59,10 @@ class SyncClient:
         return Hello.model_validate(self._call("GET", "/v1/hello"))
 
     def push(self, node: str, changes: list[dict[str, Any]]) -> PushResult:
-        return PushResult.model_validate(self._call("POST", "/v1/push", {"node": node, "changes": changes}))
+        """Push a batch. Some changes refused (403 "refused": the others are stored) is
+        an answer, with the refused ones in `refused`."""
+        return PushResult.model_validate(self._call("POST", "/v1/push", {"node": node, "changes": changes},
+                                                    answers=REFUSED_ANSWER))
 
     def pull(self, node: str, after: int, limit: int) -> dict[str, Any]:
         """A page of changes as plain dicts (a large pull is not validated twice)."""

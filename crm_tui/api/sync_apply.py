@@ -1,0 +1,335 @@
+"""Applying a pulled batch: which changes are new, folding each record's history,
+merging, deciding the values to write, and setting aside, with the reason, every
+change this replica cannot apply, so that no single change can stop a sync. The
+SQL is in `crm_tui.db.sync_state`; the merge rules are pure, in `crm_tui.sync.merge`.
+
+A batch is applied the fast way first (bulk inserts, one savepoint). Only when a
+change fails while it is written is the batch applied again change by change,
+each in its own savepoint, so that one bad record never rolls back the others."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_tui.db import sync_state as sql
+from crm_tui.db.connection import transaction
+from crm_tui.db.migrations import SCHEMA_VERSION
+from crm_tui.sync import clock
+from crm_tui.sync.merge import Change, Conflict, Outcome, fold, merge
+
+# table -> function(record values) -> local-only derived columns (e.g. pinyin).
+Derive = Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]
+
+OPS = frozenset({"insert", "update", "delete"})
+INT64 = 1 << 63
+
+# Why a change was set aside (stable codes; the reason says the detail).
+MALFORMED = "malformed"          # not a change at all: a field missing or of the wrong type
+UNKNOWN_TABLE = "unknown_table"  # a table this version does not sync (a newer schema)
+UNKNOWN_COLUMN = "unknown_column"
+INVALID = "invalid"              # a value this replica cannot store or the rules refuse
+CONSTRAINT = "constraint"        # the database refused it (a required field, a customer never received)
+
+
+@dataclass
+class Applied:
+    """What one applied batch did."""
+
+    received: int = 0       # new changes stored in the log
+    duplicates: int = 0     # changes already held (a re-sent page, our own echo)
+    rows_written: int = 0
+    rows_deleted: int = 0
+    orphans: int = 0        # child records whose customer is deleted: left out
+    conflicts: int = 0
+    set_aside: int = 0      # changes that cannot be applied here, kept with the reason
+    by_table: dict[str, int] = field(default_factory=dict)
+    refused_stamp: int | None = None  # a far-future stamp not adopted by our clock
+
+
+class Unreadable:
+    """A pulled change that cannot even be decoded, and why."""
+
+    def __init__(self, raw: Any, reason: str, code: str = MALFORMED):
+        self.raw, self.reason, self.code = raw, reason, code
+
+
+def _raw_json(raw: Any) -> str:
+    """The change as received, for the rep to see; ASCII-escaped, so a lone
+    surrogate or NaN cannot break the row that keeps it."""
+    try:
+        return json.dumps(raw, ensure_ascii=True, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        return repr(raw)
+
+
+def decode(raw: Any) -> Change | Unreadable:
+    """One change of a pulled page as a `Change`, or why it is not one."""
+    # The common case in as few steps as possible: a pull decodes every change.
+    try:
+        node, seq, hlc, tbl, row_id = raw["node"], raw["node_seq"], raw["hlc"], raw["tbl"], raw["row_id"]
+        op, data, old, base, rep = raw["op"], raw["data"], raw.get("old"), raw.get("base"), raw.get("rep", "")
+    except (KeyError, TypeError, AttributeError):
+        return _decode_slowly(raw)
+    if (type(node) is str and type(tbl) is str and type(row_id) is str and type(op) is str
+            and type(rep) is str and type(data) is dict and type(seq) is int and type(hlc) is int
+            and 0 < seq < INT64 and 0 <= hlc < INT64 and node and row_id
+            and (base is None or type(base) is dict) and (old is None or type(old) is dict)):
+        return Change(node, seq, hlc, tbl, row_id, op, data, old, base, rep)
+    return _decode_slowly(raw)
+
+
+def _decode_slowly(raw: Any) -> Change | Unreadable:
+    if not isinstance(raw, dict):
+        return Unreadable(raw, "not a JSON object")
+    try:
+        node, seq, hlc, tbl, row_id = raw["node"], raw["node_seq"], raw["hlc"], raw["tbl"], raw["row_id"]
+        op, data = raw["op"], raw["data"]
+    except KeyError as exc:
+        return Unreadable(raw, f"field {exc.args[0]!r} is missing")
+    old, base, rep = raw.get("old"), raw.get("base"), raw.get("rep", "")
+    for name, value, kind in (("node", node, str), ("tbl", tbl, str), ("row_id", row_id, str), ("op", op, str),
+                              ("rep", rep, str), ("data", data, dict)):
+        if not isinstance(value, kind):
+            return Unreadable(raw, f"{name} is not a {kind.__name__}")
+    for name, value in (("node_seq", seq), ("hlc", hlc)):
+        if type(value) is not int or not 0 <= value < INT64:
+            return Unreadable(raw, f"{name} is not an integer within 64 bits")
+    if not node or not row_id or seq < 1:
+        return Unreadable(raw, "node, node_seq and row_id must be set")
+    if old is not None and not isinstance(old, dict):
+        old = None  # history only: a broken one is dropped, the change kept
+    if base is not None and not isinstance(base, dict):
+        return Unreadable(raw, "base is not a JSON object")
+    return Change(node, seq, hlc, tbl, row_id, op, data, old, base, rep)
+
+
+# Types whose every value a column can hold (text that is not valid Unicode fails
+# when it is written, and is set aside then).
+_PLAIN = frozenset({str, type(None), bool})
+
+
+def _bad_value(value: Any) -> str | None:
+    """Why a value cannot be stored as a column value here, or None."""
+    kind = type(value)
+    if value is None or kind is bool:
+        return None
+    if kind is str:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "is text that is not valid Unicode"
+        return None
+    if kind is int:
+        return None if -INT64 <= value < INT64 else "is an integer beyond 64 bits"
+    if kind is float:
+        return None if math.isfinite(value) else "is not a finite number"
+    return f"is a {'list' if kind is list else 'JSON object' if kind is dict else kind.__name__}, not a value"
+
+
+def check_storable(c: Change, tables: sql.Tables) -> tuple[str, str] | None:
+    """(code, reason) when this replica cannot store the change, else None: a table or
+    column this schema does not know, an operation that does not exist, a value no
+    column can hold, a base stamp that is not one."""
+    columns = tables.allowed.get(c.tbl) or tables.synced_columns(c.tbl)
+    if columns is None:
+        return UNKNOWN_TABLE, f"table {c.tbl!r} is not synced by this version of crm_tui"
+    if c.op not in OPS:
+        return MALFORMED, f"operation {c.op!r} does not exist"
+    if not columns.issuperset(c.data):
+        unknown = sorted(c.data.keys() - columns)[0]
+        return UNKNOWN_COLUMN, f"{c.tbl}: column {unknown!r} is not known to this version of crm_tui"
+    if not _PLAIN.issuperset(map(type, c.data.values())):  # most changes: text and nulls only
+        for name, value in c.data.items():
+            why = _bad_value(value)
+            if why:
+                return INVALID, f"{c.tbl}.{name} {why}"
+    if c.base:
+        for name, stamp in c.base.items():
+            if stamp is not None and not (isinstance(stamp, list) and len(stamp) == 2 and type(stamp[0]) is int
+                                          and 0 <= stamp[0] < INT64 and isinstance(stamp[1], str)):
+                return MALFORMED, f"base of {name!r} is not a [hlc, node] stamp"
+    if c.old and any(_bad_value(v) for v in c.old.values()):
+        return INVALID, "old holds a value that cannot be stored"
+    return None
+
+
+def _set_aside_item(c: Change | Unreadable, code: str, reason: str) -> sql.SetAside:
+    if isinstance(c, Unreadable):
+        raw = c.raw if isinstance(c.raw, dict) else {}
+
+        def pick(key: str, kind: type) -> Any:
+            value = raw.get(key)
+            return value if type(value) is kind else None
+
+        seq = pick("node_seq", int)
+        return sql.SetAside(pick("node", str), seq if seq is not None and abs(seq) < INT64 else None,
+                            pick("server_seq", int), pick("tbl", str) or "", pick("row_id", str) or "",
+                            pick("op", str) or "", _raw_json(c.raw), code, reason)
+    raw_change = {"node": c.node, "node_seq": c.node_seq, "hlc": c.hlc, "tbl": c.tbl, "row_id": c.row_id,
+                  "op": c.op, "data": c.data, "old": c.old, "base": c.base, "rep": c.rep}
+    return sql.SetAside(c.node, c.node_seq, None, c.tbl, c.row_id, c.op, _raw_json(raw_change), code, reason)
+
+
+def _reason(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, sql.MissingParent):
+        return CONSTRAINT, str(exc)
+    text = str(exc) or type(exc).__name__
+    if "constraint failed" in text:
+        return CONSTRAINT, text.replace("constraint failed: ", "constraint failed on ")
+    return INVALID, text
+
+
+def _decide(past: Sequence[Change] | None, changes: Sequence[Change],
+            ) -> tuple[dict[str, Any] | None, list[Conflict], list[tuple[str, tuple[int, str]]]]:
+    """The merged fields of a record after `changes`, given its `past` changes (None:
+    no history here), with the conflicts found and the winners superseded."""
+    if past is None and len(changes) == 1 and changes[0].op == "insert":
+        return dict(changes[0].data), [], []  # a new record: nothing to merge
+    state = fold(past or ())
+    outcome = Outcome()
+    for c in changes:
+        merge(state, c, outcome)
+    return state.values(), outcome.conflicts, outcome.superseded
+
+
+class _Batch:
+    """The fresh changes of one batch written to the log and the tables."""
+
+    def __init__(self, conn: Any, tables: sql.Tables, derive: Derive | None):
+        self.conn, self.tables, self.derive = conn, tables, derive
+
+    def _whole(self, tbl: str, row_id: str) -> Callable[[], dict[str, Any] | None]:
+        # Revived, or left out before (a deleted customer): the whole record comes from
+        # its complete history, not just the fields merged here.
+        return lambda: fold(sql.full_history(self.conn, tbl, row_id)).values()
+
+    def write(self, changes: Sequence[Change], report: Applied) -> None:
+        """All at once: bulk inserts of new records, one history query per chunk."""
+        groups: dict[tuple[str, str], list[Change]] = {}
+        for c in changes:
+            groups.setdefault((c.tbl, c.row_id), []).append(c)
+        history = sql.history(self.conn, groups)
+        sql.log_changes(self.conn, changes)
+        conflicts: list[Conflict] = []
+        superseded: list[tuple[str, str, str, tuple[int, str]]] = []
+        writer = sql.Writer(self.conn, self.tables, self.derive)
+        for (tbl, row_id), group in groups.items():
+            report.by_table[tbl] = report.by_table.get(tbl, 0) + len(group)
+            past = history.get((tbl, row_id))
+            values, found, settled = _decide(past, group)
+            conflicts += found
+            superseded += [(tbl, row_id, name, stamp) for name, stamp in settled]
+            if past is None:
+                writer.write_new(tbl, row_id, values)
+            else:
+                writer.write_merged(tbl, row_id, values, self._whole(tbl, row_id))
+        writer.flush()
+        sql.record_conflicts(self.conn, conflicts, superseded)
+        report.received += len(changes)
+        report.conflicts += len(conflicts)
+        report.rows_written += writer.rows_written
+        report.rows_deleted += writer.rows_deleted
+        report.orphans += writer.orphans
+
+    def write_each(self, changes: Sequence[Change], report: Applied, aside: list[sql.SetAside]) -> None:
+        """One change at a time, each in its own savepoint: what fails is set aside."""
+        for c in changes:
+            one = Applied()
+            try:
+                with transaction(self.conn):
+                    self.write([c], one)
+            except sql.DATA_ERRORS as exc:
+                aside.append(_set_aside_item(c, *_reason(exc)))
+                continue
+            _add(report, one)
+
+
+def _add(report: Applied, part: Applied) -> None:
+    for name in ("received", "rows_written", "rows_deleted", "orphans", "conflicts"):
+        setattr(report, name, getattr(report, name) + getattr(part, name))
+    for tbl, n in part.by_table.items():
+        report.by_table[tbl] = report.by_table.get(tbl, 0) + n
+
+
+def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
+                max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS, server_now_ms: int = 0,
+                derive: Derive | None = None, before_commit: Callable[[], None] | None = None,
+                check: Callable[[Change], tuple[str, str] | None] | None = None,
+                replacing: Sequence[int] = ()) -> Applied:
+    """Apply pulled changes (in server order) and move the cursor, in one transaction:
+    a crash anywhere leaves either all of it or none of it. Duplicates are skipped;
+    capture is paused so the changes keep their own stamps in the log. A change that
+    cannot be applied is set aside with its reason; the rest are applied. `check`
+    adds the domain's rules for a change; `replacing` are set-aside rows tried again."""
+    report = Applied()
+    tables = sql.Tables(conn)
+    with transaction(conn):
+        if replacing:
+            sql.drop_set_aside(conn, replacing)
+        sql.set_capture(conn, False)
+        aside: list[sql.SetAside] = []
+        readable: list[Change] = []
+        for c in batch:
+            if isinstance(c, Unreadable):
+                aside.append(_set_aside_item(c, c.code, c.reason))
+            else:
+                readable.append(c)
+        held = sql.known(conn, readable)
+        fresh: list[Change] = []
+        for c in readable:
+            if c.key in held:
+                report.duplicates += 1
+                continue
+            held.add(c.key)
+            why = check_storable(c, tables) or (check(c) if check else None)
+            if why:
+                aside.append(_set_aside_item(c, *why))
+                continue
+            fresh.append(c)
+        applying = _Batch(conn, tables, derive)
+        with sql.triggers_set_aside(conn):
+            fast = Applied()
+            try:
+                with transaction(conn):
+                    applying.write(fresh, fast)
+                _add(report, fast)
+            except sql.DATA_ERRORS:
+                # Something in the batch cannot be written: find it, change by change.
+                applying.write_each(fresh, report, aside)
+        report.set_aside = sql.set_aside(conn, aside, SCHEMA_VERSION)
+        report.duplicates += len(aside) - report.set_aside  # set aside already (a re-sent page)
+        report.refused_stamp = _advance_clock(conn, fresh, max_offset_ms, server_now_ms)
+        sql.set_cursor(conn, cursor)
+        sql.set_capture(conn, True)
+        if before_commit is not None:
+            before_commit()  # a test seam: a crash here must leave nothing behind
+    return report
+
+
+def _advance_clock(conn: Any, fresh: Sequence[Change], max_offset_ms: int, server_now_ms: int) -> int | None:
+    """Hybrid logical clock receive: our next stamp comes after everything we hold,
+    except a stamp absurdly far ahead, which is refused (and reported). "Ahead" is
+    measured from the later of our clock and the server's: the server already refused
+    anything further ahead of its own clock, so a laptop whose clock is slow still
+    follows every stamp the server let through."""
+    if not fresh:
+        return None
+    wall, counter = sql.clock_state(conn)
+    now = max(clock.now_ms(), server_now_ms)
+    refused = None
+    for hlc in sorted({c.hlc for c in fresh}, reverse=True):
+        got = clock.receive(wall, counter, hlc, now=now, max_offset_ms=max_offset_ms)
+        if got.refused is None:
+            wall, counter = got.wall, got.counter
+            break
+        refused = refused or got.refused
+    sql.set_clock(conn, wall, counter)
+    if refused is not None:
+        sql.set_clock_warning(conn, f"a pulled change was stamped {clock.ahead_ms(refused, now) // 1000} s in "
+                                    "the future; our clock did not follow it")
+    return refused

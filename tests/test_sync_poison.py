@@ -1,0 +1,146 @@
+"""No single pulled change can stop a laptop: changes written straight into a real
+server's log (as an older server that checked nothing would have stored them) are
+set aside, with the reason, by every laptop that pulls them, while the good changes
+around them are applied, the sync completes, and later changes keep arriving."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from test_sync_cli import Rep, Server, server  # noqa: F401 - the fixture
+
+from crm_tui.api import Crm
+from crm_tui.api.sync_apply import apply_batch, decode
+from crm_tui.sync import clock
+
+NOW = "2025-03-01T10:00:00.000Z"
+
+
+def inject(server_db: str, changes: list[tuple[str, str, str, str]]) -> None:
+    """(tbl, row_id, op, data JSON text) rows appended to the server's log by hand,
+    from a node of an older server's era."""
+    conn = sqlite3.connect(server_db.removeprefix("sqlite:///"))
+    hlc = clock.pack(clock.now_ms(), 0)
+    with conn:
+        conn.executemany(
+            "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, pushed_by, received_at) "
+            "VALUES ('oldnode', ?, ?, ?, ?, ?, ?, NULL, NULL, 'ghost', 'ghost', ?)",
+            [(i + 1, hlc + i, tbl, row, op, data, NOW) for i, (tbl, row, op, data) in enumerate(changes)])
+    conn.close()
+
+
+def customer(name: str) -> str:
+    return json.dumps({"name": name, "owner": "ghost", "created_at": NOW, "updated_at": NOW})
+
+
+def test_poison_changes_are_set_aside_by_every_laptop(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    wang, li = Rep(tmp_path, "wang"), Rep(tmp_path, "li")
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--role", "manager"))
+    li.crm("login", "--server", server.url, "--token", server.add_rep("li", "--role", "manager"))
+    before = wang.json("customers", "add", "--name", "张伟")["id"]
+    wang.crm("sync")
+    li.crm("sync")
+
+    poison = [
+        ("visits", "V-orphan", "insert", json.dumps({"customer_id": "nobody", "visited_at": "2025-03-01",
+                                                     "channel": "phone", "purpose": "visit"})),
+        ("customers", "C-null", "insert", json.dumps({"name": None, "created_at": NOW, "updated_at": NOW})),
+        ("customers", "C-good-1", "insert", customer("好客户一")),  # valid, between the bad ones
+        ("customers", "C-list", "insert", json.dumps({"name": "列表", "tags": ["a", "b"]})),
+        ("orders", "O-huge", "insert", json.dumps({"customer_id": before, "ordered_at": "2025-03-01",
+                                                   "product": "tea", "quantity": 2**70, "amount": 1})),
+        ("orders", "O-nan", "insert", '{"customer_id": "%s", "ordered_at": "2025-03-01", "product": "tea", '
+                                      '"amount": NaN}' % before),
+        ("customers", before, "update", json.dumps({'no"tes': "a key with a quote"})),
+        ("customers", before, "update", json.dumps({"name": None})),
+        ("customers", "C-surrogate", "insert", '{"name": "bad \\ud800 text"}'),
+        ("zzz", "Z1", "insert", json.dumps({"anything": 1})),
+        ("customers", "C-notdict", "insert", json.dumps(["not", "an", "object"])),
+        ("customers", before, "update", json.dumps({"notes": "a good edit after the bad ones"})),
+        ("customers", "C-good-2", "insert", customer("好客户二")),
+    ]
+    inject(server.url_db, poison)
+    after = wang.json("customers", "add", "--name", "李娜")["id"]  # pushed after the poison
+    bad = len(poison) - 3
+
+    for rep in (wang, li):
+        report = rep.json("sync")  # completes: exit code 0
+        assert report["set_aside"] == bad
+        assert rep.json("sync", "--status")["set_aside"] == bad
+        rows = rep.json("sync", "set-aside")
+        assert len(rows) == bad and all(r["reason"] for r in rows)
+        reasons = {r["row_id"] or r["tbl"]: (r["code"], r["reason"]) for r in rows}
+        assert reasons["V-orphan"][0] == "constraint" and "nobody" in reasons["V-orphan"][1]
+        assert "customers.name" in reasons["C-null"][1]
+        assert "tags" in reasons["C-list"][1] and "list" in reasons["C-list"][1]
+        assert "64 bits" in reasons["O-huge"][1] and "finite" in reasons["O-nan"][1]
+        assert reasons["Z1"][0] == "unknown_table"
+        assert reasons["C-notdict"][0] == "malformed"
+        with Crm(rep.env["CRM_DB"]) as crm:
+            names = {c["name"] for c in crm.customers.list()}
+            assert {"好客户一", "好客户二", "李娜"} <= names and "列表" not in names
+            assert crm.customers.get(before)["name"] == "张伟"  # the null name did not land
+            assert crm.customers.get(before)["notes"] == "a good edit after the bad ones"
+            assert crm.orders.count() == 0 and crm.visits.count() == 0
+            logged = {r[0] for r in crm.conn.execute("SELECT row_id FROM change_log")}
+            assert not logged & {"V-orphan", "C-null", "C-list", "O-huge", "O-nan", "Z1"}
+
+    # Settled: the next syncs set nothing aside again and still receive new changes.
+    assert li.json("sync")["set_aside"] == 0
+    wang.crm("customers", "edit", after, "--notes", "later edit")
+    wang.crm("sync")
+    report = li.json("sync")
+    assert report["pulled"] == 1 and report["set_aside"] == 0
+    assert li.json("customers", "show", after)["notes"] == "later edit"
+    out = li.crm("sync", "--status")
+    assert f"set aside: {bad} pulled changes" in out
+
+
+def test_one_bad_change_does_not_roll_back_its_batch(tmp_path: Path) -> None:
+    """Per-change savepoints: in one batch, the changes around a failing one are all
+    applied and the cursor moves; the failing one is set aside with its reason."""
+    crm = Crm(tmp_path / "a.db")
+    hlc = clock.pack(clock.now_ms(), 0)
+    raw = [{"node": "x", "node_seq": i + 1, "hlc": hlc + i, "tbl": "customers", "row_id": f"c{i}", "op": "insert",
+            "data": {"name": f"客户{i}"}, "rep": "x"} for i in range(50)]
+    raw[20]["data"] = {"name": None}       # fails only when written (NOT NULL)
+    raw[30] = {"node": "x", "node_seq": 31}  # not a change at all
+    report = apply_batch(crm.conn, [decode(c) for c in raw], cursor=77)
+    assert (report.received, report.set_aside) == (48, 2)
+    assert crm.customers.count() == 48
+    assert crm.conn.execute("SELECT cursor FROM sync_state").fetchone()[0] == 77
+    assert crm.customers.search("客户49")[0]["name"] == "客户49"  # indexed for search
+    # The same page again (a lost answer): all duplicates, nothing set aside twice.
+    again = apply_batch(crm.conn, [decode(c) for c in raw], cursor=77)
+    assert (again.received, again.duplicates, again.set_aside) == (0, 50, 0)
+    crm.close()
+
+
+def test_changes_set_aside_for_an_unknown_table_are_tried_after_an_upgrade(tmp_path: Path) -> None:
+    """A change for a table this schema does not know is set aside; once the database
+    is at a newer schema, the next sync applies it (here: the row is marked as set
+    aside under an older schema)."""
+    from crm_tui.api.sync import Sync
+
+    crm = Crm(tmp_path / "a.db")
+    hlc = clock.pack(clock.now_ms(), 0)
+    change = {"node": "x", "node_seq": 1, "hlc": hlc, "tbl": "customers", "row_id": "c1", "op": "insert",
+              "data": {"name": "新列", "future_column": 1}, "rep": "x"}
+    assert apply_batch(crm.conn, [decode(change)], cursor=1).set_aside == 1
+    [row] = Sync(crm).set_aside()
+    assert row["code"] == "unknown_column" and "future_column" in row["reason"]
+    # Pretend the column arrived with an upgrade, and the row was kept by the old version.
+    crm.conn.execute("ALTER TABLE customers ADD COLUMN future_column INTEGER")
+    crm.conn.execute("UPDATE set_aside SET schema_version = schema_version - 1")
+
+    class Hello:
+        max_offset_ms, server_time_ms = 60_000, clock.now_ms()
+
+    from crm_tui.api.sync import SyncReport
+    report = SyncReport()
+    Sync(crm)._retry_set_aside(Hello(), report)  # type: ignore[arg-type]
+    assert report.pulled == 1 and Sync(crm).set_aside() == []
+    assert crm.customers.get("c1")["name"] == "新列"
+    crm.close()
