@@ -51,8 +51,8 @@ def test_poison_changes_are_set_aside_by_every_laptop(server: Server, tmp_path: 
         ("customers", "C-list", "insert", json.dumps({"name": "列表", "tags": ["a", "b"]})),
         ("orders", "O-huge", "insert", json.dumps({"customer_id": before, "ordered_at": "2025-03-01",
                                                    "product": "tea", "quantity": 2**70, "amount": 1})),
-        ("orders", "O-nan", "insert", '{"customer_id": "%s", "ordered_at": "2025-03-01", "product": "tea", '
-                                      '"amount": NaN}' % before),
+        ("orders", "O-nan", "insert", json.dumps({"customer_id": before, "ordered_at": "2025-03-01",
+                                                  "product": "tea", "amount": float("nan")})),  # NaN, as JSON
         ("customers", before, "update", json.dumps({'no"tes': "a key with a quote"})),
         ("customers", before, "update", json.dumps({"name": None})),
         ("customers", "C-surrogate", "insert", '{"name": "bad \\ud800 text"}'),
