@@ -44,7 +44,7 @@ def test_poison_changes_are_set_aside_by_every_laptop(server: Server, tmp_path: 
     li.crm("sync")
 
     poison = [
-        ("visits", "V-orphan", "insert", json.dumps({"customer_id": "nobody", "visited_at": "2025-03-01",
+        ("visits", "V-orphan", "insert", json.dumps({"customer_id": "nobody", "visited_at": "2025-03-01T00:00:00",
                                                      "channel": "phone", "purpose": "visit"})),
         ("customers", "C-null", "insert", json.dumps({"name": None, "created_at": NOW, "updated_at": NOW})),
         ("customers", "C-good-1", "insert", customer("好客户一")),  # valid, between the bad ones
@@ -73,10 +73,12 @@ def test_poison_changes_are_set_aside_by_every_laptop(server: Server, tmp_path: 
         assert len(rows) == bad and all(r["reason"] for r in rows)
         reasons = {r["row_id"] or r["tbl"]: (r["code"], r["reason"]) for r in rows}
         assert reasons["V-orphan"][0] == "constraint" and "nobody" in reasons["V-orphan"][1]
-        assert "customers.name" in reasons["C-null"][1]
+        assert "name" in reasons["C-null"][1] and "required" in reasons["C-null"][1]
         assert "tags" in reasons["C-list"][1] and "list" in reasons["C-list"][1]
         assert "64 bits" in reasons["O-huge"][1] and "finite" in reasons["O-nan"][1]
         assert reasons["Z1"][0] == "unknown_table"
+        assert "surrogates" in reasons["C-surrogate"][1]
+        assert any('no"tes' in r["reason"] for r in rows)  # the key with a quote
         assert reasons["C-notdict"][0] == "malformed"
         with Crm(rep.env["CRM_DB"]) as crm:
             names = {c["name"] for c in crm.customers.list()}
@@ -118,29 +120,31 @@ def test_one_bad_change_does_not_roll_back_its_batch(tmp_path: Path) -> None:
     crm.close()
 
 
-def test_changes_set_aside_for_an_unknown_table_are_tried_after_an_upgrade(tmp_path: Path) -> None:
-    """A change for a table this schema does not know is set aside; once the database
-    is at a newer schema, the next sync applies it (here: the row is marked as set
-    aside under an older schema)."""
-    from crm_tui.api.sync import Sync
+def test_changes_set_aside_by_an_older_version_are_tried_after_an_upgrade(tmp_path: Path) -> None:
+    """A change that an older crm_tui set aside (a table or column it did not know)
+    is applied by the next sync once the database is at a newer schema; one set aside
+    under this schema stays set aside."""
+    from crm_tui.api.sync import Sync, SyncReport
+    from crm_tui.db import sync_state as sql
+    from crm_tui.db.migrations import SCHEMA_VERSION
 
     crm = Crm(tmp_path / "a.db")
     hlc = clock.pack(clock.now_ms(), 0)
-    change = {"node": "x", "node_seq": 1, "hlc": hlc, "tbl": "customers", "row_id": "c1", "op": "insert",
-              "data": {"name": "新列", "future_column": 1}, "rep": "x"}
-    assert apply_batch(crm.conn, [decode(change)], cursor=1).set_aside == 1
-    [row] = Sync(crm).set_aside()
-    assert row["code"] == "unknown_column" and "future_column" in row["reason"]
-    # Pretend the column arrived with an upgrade, and the row was kept by the old version.
-    crm.conn.execute("ALTER TABLE customers ADD COLUMN future_column INTEGER")
-    crm.conn.execute("UPDATE set_aside SET schema_version = schema_version - 1")
+    known = {"node": "x", "node_seq": 1, "hlc": hlc, "tbl": "customers", "row_id": "c1", "op": "insert",
+             "data": {"name": "新表的客户"}, "rep": "x"}
+    future = {**known, "node_seq": 2, "row_id": "c2", "data": {"name": "未来", "future_column": 1}}
+    with crm.conn:
+        crm.conn.execute("BEGIN")
+        sql.set_aside(crm.conn, [sql.SetAside("x", 1, None, "customers", "c1", "insert", json.dumps(known),
+                                              "unknown_table", "made up by an older version")], SCHEMA_VERSION - 1)
+    assert apply_batch(crm.conn, [decode(future)], cursor=0).set_aside == 1  # this version sets it aside
 
     class Hello:
         max_offset_ms, server_time_ms = 60_000, clock.now_ms()
 
-    from crm_tui.api.sync import SyncReport
     report = SyncReport()
-    Sync(crm)._retry_set_aside(Hello(), report)  # type: ignore[arg-type]
-    assert report.pulled == 1 and Sync(crm).set_aside() == []
-    assert crm.customers.get("c1")["name"] == "新列"
+    Sync(crm)._retry_set_aside(Hello(), report)  # type: ignore[arg-type] - the step of Sync.run
+    assert report.pulled == 1
+    assert crm.customers.get("c1")["name"] == "新表的客户"
+    assert [r["row_id"] for r in Sync(crm).set_aside()] == ["c2"]
     crm.close()

@@ -84,3 +84,39 @@ async def test_status_widget_shows_pending_and_conflicts(tmp_path: Path) -> None
                 break
         assert "1 to sync" in expected and "1 conflicts" in expected
         assert "1 to sync" in str(widget.render())
+
+
+async def test_refused_changes_show_on_the_sync_line_and_are_discarded_on_the_conflicts_screen(
+        tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "server.db")
+    store.add_rep("wang", "rep", hash_token("w"), ["east"])
+    http = TestClient(create_app(store))
+    crm = Crm(tmp_path / "a.db", rep="wang")
+    cid = crm.customers.create({"name": "西部客户", "territory": "west"})["id"]  # not his territory
+    report = Sync(crm).run(SyncClient("http://testserver", "w", http=http))
+    assert report.rejected == 1 and Sync(crm).status()["rejected"] == 1
+    assert "1 refused" in describe_status(Sync(crm).status())
+    app = Harness(crm)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if "1 refused" in str(app.query_one(SyncStatus).render()):
+                break
+        assert "1 refused" in str(app.query_one(SyncStatus).render())
+        screen = ConflictsScreen()
+        await app.push_screen(screen)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if screen.rejected:
+                break
+        assert screen.rejected[0]["record"] == "西部客户" and "west" in screen.rejected[0]["reason"]
+        await pilot.press("tab")  # from the conflicts to the refused changes
+        await pilot.press("d")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if not screen.rejected:
+                break
+        assert screen.rejected == []
+    assert crm.customers.count() == 0  # the refused new customer is gone; nothing to sync
+    assert Sync(crm).status()["pending"] == 0 and Sync(crm).status()["rejected"] == 0
+    assert crm.conn.execute("SELECT count(*) FROM change_log WHERE row_id = ?", (cid,)).fetchone()[0] == 0

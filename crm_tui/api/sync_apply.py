@@ -18,6 +18,7 @@ from typing import Any
 from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.migrations import SCHEMA_VERSION
+from crm_tui.domain.changes import ChangeRefused, check_change
 from crm_tui.sync import clock
 from crm_tui.sync.merge import Change, Conflict, Outcome, fold, merge
 
@@ -158,6 +159,17 @@ def check_storable(c: Change, tables: sql.Tables) -> tuple[str, str] | None:
     return None
 
 
+def check_rules(c: Change) -> tuple[str, str] | None:
+    """(code, reason) when the change breaks the rules of a local write (the same
+    `check_change` the server runs on every push), else None. References are left to
+    the database: a record may name a customer inserted in the same batch."""
+    try:
+        check_change(c.tbl, c.op, c.row_id, c.data, old=c.old, base=c.base)
+    except ChangeRefused as exc:
+        return INVALID, exc.reason
+    return None
+
+
 def _set_aside_item(c: Change | Unreadable, code: str, reason: str) -> sql.SetAside:
     if isinstance(c, Unreadable):
         raw = c.raw if isinstance(c.raw, dict) else {}
@@ -259,7 +271,7 @@ def _add(report: Applied, part: Applied) -> None:
 def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
                 max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS, server_now_ms: int = 0,
                 derive: Derive | None = None, before_commit: Callable[[], None] | None = None,
-                check: Callable[[Change], tuple[str, str] | None] | None = None,
+                check: Callable[[Change], tuple[str, str] | None] | None = None,  # default: check_rules
                 replacing: Sequence[int] = ()) -> Applied:
     """Apply pulled changes (in server order) and move the cursor, in one transaction:
     a crash anywhere leaves either all of it or none of it. Duplicates are skipped;
@@ -268,6 +280,7 @@ def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
     adds the domain's rules for a change; `replacing` are set-aside rows tried again."""
     report = Applied()
     tables = sql.Tables(conn)
+    check = check or check_rules
     with transaction(conn):
         if replacing:
             sql.drop_set_aside(conn, replacing)
@@ -286,7 +299,7 @@ def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
                 report.duplicates += 1
                 continue
             held.add(c.key)
-            why = check_storable(c, tables) or (check(c) if check else None)
+            why = check_storable(c, tables) or check(c)
             if why:
                 aside.append(_set_aside_item(c, *why))
                 continue

@@ -74,8 +74,29 @@ def _check_id(what: str, value: object) -> str:
     return value
 
 
+# A laptop checks every pulled change, and their values repeat (dates, choices,
+# owners, customer ids): a value that passed is remembered, keyed by its type too
+# (1, 1.0 and True are equal keys otherwise). Bounded; cleared when full.
+_PASSED: dict[tuple[str, str, type, Any, bool], None] = {}
+_PASSED_MAX = 100_000
+
+
 def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
     """One column's value as a replica stores it."""
+    key = (ent.table, name, type(value), value, required)
+    try:
+        if key in _PASSED:
+            return
+    except TypeError:  # a list or an object: refused below, never remembered
+        _check_new_value(ent, name, value, required=required)
+        return
+    _check_new_value(ent, name, value, required=required)
+    if len(_PASSED) >= _PASSED_MAX:
+        _PASSED.clear()
+    _PASSED[key] = None
+
+
+def _check_new_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
     if value is None:
         if required:
             raise _invalid(f"{name}: is required")

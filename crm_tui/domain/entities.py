@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from crm_tui.domain.search import customer_pinyin
@@ -66,15 +67,20 @@ class Entity:
     # fields that only the record's workflow moves (see crm_tui.domain.complaints)
     workflow_fields: tuple[str, ...] = ()
 
-    @property
+    # Cached: a pull checks every field of thousands of changes by name.
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
+    @cached_property
+    def _fields_by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
     def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+        try:
+            return self._fields_by_name[name]
+        except KeyError:
+            raise KeyError(name) from None
 
 
 # Columns every record has, managed by the API, not typed by users.

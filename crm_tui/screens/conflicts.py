@@ -1,6 +1,8 @@
 """Conflicts: same-field edits made at the same time on two laptops. Lists the open
 ones with both values and both reps; `m` keeps mine, `t` keeps theirs. The choice is
-written as a normal change that syncs. Data via `crm_tui.api.sync` in workers."""
+written as a normal change that syncs. Below them, the rep's changes the server
+refused, with its reason: `s` sends a record again after it was fixed, `d` discards
+the change. Data via `crm_tui.api.sync` in workers."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
 from crm_tui.api.sync import Sync
-from crm_tui.i18n import has
+from crm_tui.i18n import has, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.widgets.sync_status import text
 
@@ -24,12 +26,17 @@ class ConflictsScreen(CrmScreen):
     DEFAULT_CSS = """
     ConflictsScreen .screen-title { height: 1; padding: 0 1; background: $primary; color: $text; text-style: bold; }
     ConflictsScreen #conflicts-empty { padding: 1 2; }
+    ConflictsScreen #conflicts-table { height: 1fr; }
+    ConflictsScreen #rejected-table { height: 1fr; }
+    ConflictsScreen #rejected-empty { padding: 0 2; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         # English until the catalog has these keys (t() would show the key itself).
         Binding("m", "keep('mine')", "key.keep_mine" if has("key.keep_mine") else "Keep mine", id="conflicts.mine"),
         Binding("t", "keep('theirs')", "key.keep_theirs" if has("key.keep_theirs") else "Keep theirs",
                 id="conflicts.theirs"),
+        Binding("s", "retry", "key.retry", id="conflicts.retry"),
+        Binding("d", "discard", "key.discard", id="conflicts.discard"),
         Binding("r", "refresh", "key.refresh", id="conflicts.refresh"),
         Binding("escape", "app.pop_screen", "key.back", id="conflicts.back"),
     ]
@@ -37,6 +44,7 @@ class ConflictsScreen(CrmScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[dict[str, Any]] = []
+        self.rejected: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
         yield Static(text("conflicts.title", "Conflicts to review"), classes="screen-title")
@@ -46,19 +54,63 @@ class ConflictsScreen(CrmScreen):
                           text("conflicts.mine", "mine"), text("conflicts.theirs", "theirs"),
                           text("conflicts.by", "by"), text("conflicts.when", "found"))
         yield table
+        yield Static(t("rejected.title"), classes="screen-title")
+        yield Static("", id="rejected-empty")
+        refused: DataTable[str] = DataTable(id="rejected-table", cursor_type="row", zebra_stripes=True)
+        refused.add_columns("#", t("rejected.record"), t("rejected.op"), t("rejected.fields"),
+                            t("rejected.reason"), t("rejected.when"))
+        yield refused
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one("#conflicts-table", DataTable).focus()
         self.reload()
 
     def reload(self, _: object = None) -> None:
         crm = self.crm
         self.run_db(lambda: Sync(crm).conflicts(), self.show_rows, group="conflicts", exclusive=True)
+        self.run_db(lambda: Sync(crm).rejected(), self.show_rejected, group="rejected", exclusive=True)
+
+    def show_rejected(self, rows: list[dict[str, Any]]) -> None:
+        self.rejected = rows
+        table = self.query_one("#rejected-table", DataTable)
+        table.clear()
+        for r in rows:
+            table.add_row(str(r["id"]), r["record"], r["op"], ", ".join(sorted(r["data"] or {})),
+                          _value(r["reason"]), (r["rejected_at"] or "")[:16].replace("T", " "), key=str(r["id"]))
+        self.query_one("#rejected-empty", Static).update("" if rows else t("rejected.none"))
+
+    def _chosen_rejection(self) -> int | None:
+        table = self.query_one("#rejected-table", DataTable)
+        if not self.rejected or table.cursor_row is None or table.cursor_row >= len(self.rejected):
+            return None
+        return int(self.rejected[table.cursor_row]["id"])
+
+    def action_retry(self) -> None:
+        self._settle("retry")
+
+    def action_discard(self) -> None:
+        self._settle("discard")
+
+    def _settle(self, how: str) -> None:
+        """Retry or discard the refused change under the cursor of its table."""
+        rejected_id = self._chosen_rejection()
+        if rejected_id is None:
+            return
+        crm = self.crm
+
+        def settled(result: dict[str, Any]) -> None:
+            key = "rejected.retried" if how == "retry" else "rejected.discarded"
+            self.app.notify(t(key, id=rejected_id, record=result["record"]))
+            self.reload()
+
+        sync = Sync(crm)
+        call = sync.retry if how == "retry" else sync.discard
+        self.run_db(lambda: call(rejected_id), settled, group="rejected-settle")
 
     def show_rows(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
-        table = self.query_one(DataTable)
+        table = self.query_one("#conflicts-table", DataTable)
         table.clear()
         for r in rows:
             table.add_row(str(r["id"]), r["record"], r["field"], _value(r["mine"]),
@@ -71,7 +123,7 @@ class ConflictsScreen(CrmScreen):
         self.reload()
 
     def action_keep(self, side: str) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one("#conflicts-table", DataTable)
         if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
             return
         conflict_id = self.rows[table.cursor_row]["id"]

@@ -1,5 +1,5 @@
 """The sync line of the status bar: changes waiting to be pushed, the last sync, open
-conflicts; and `sync_now()` to run a sync in a thread worker. Data comes from
+conflicts, changes the server refused and pulled changes set aside; and `sync_now()` to run a sync in a thread worker. Data comes from
 `crm_tui.api.sync`, never from SQL or HTTP here."""
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ def describe_status(status: dict[str, Any]) -> str:
              text("sync.last", "last sync {when}", when=when)]
     if status.get("open_conflicts"):
         parts.append(text("sync.conflicts", "[b $warning]{n} conflicts[/]", n=status["open_conflicts"]))
+    if status.get("rejected"):
+        parts.append(text("sync.rejected", "[b $error]{n} refused[/]", n=status["rejected"]))
+    if status.get("set_aside"):
+        parts.append(text("sync.set_aside", "[b $warning]{n} set aside[/]", n=status["set_aside"]))
     if status.get("last_error"):
         parts.append(text("sync.failed", "[b $error]last sync failed[/]"))
     if status.get("clock_warning"):
@@ -98,6 +102,10 @@ class SyncStatus(Static):
             message = text("sync.done", "pushed {pushed}, pulled {pulled}", pushed=report.pushed, pulled=report.pulled)
             if report.conflicts:
                 message += " · " + text("sync.new_conflicts", "{n} conflicts to review", n=report.conflicts)
+            if report.rejected:
+                message += " · " + t("sync.new_rejected", n=report.rejected)
+            if report.set_aside:
+                message += " · " + t("sync.new_set_aside", n=report.set_aside)
             self.app.notify(message, title=text("sync.done_title", "Synced"))
         self.post_message(self.Synced(report, error))
         self.refresh_status()
