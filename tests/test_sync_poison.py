@@ -81,7 +81,7 @@ def test_poison_changes_are_set_aside_by_every_laptop(server: Server, tmp_path: 
         assert any('no"tes' in r["reason"] for r in rows)  # the key with a quote
         assert reasons["C-notdict"][0] == "malformed"
         with Crm(rep.env["CRM_DB"]) as crm:
-            names = {c["name"] for c in crm.customers.list()}
+            names = {c["name"] for c in crm.customers.find()}
             assert {"好客户一", "好客户二", "李娜"} <= names and "列表" not in names
             assert crm.customers.get(before)["name"] == "张伟"  # the null name did not land
             assert crm.customers.get(before)["notes"] == "a good edit after the bad ones"
