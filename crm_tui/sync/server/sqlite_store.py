@@ -16,6 +16,10 @@ from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
     AUDIT_KINDS,
+    ENTER,
+    LEAVE,
+    MARK_NODE,
+    MARK_TABLE,
     ROLES,
     AuditEntry,
     ChangeMismatch,
@@ -27,7 +31,9 @@ from crm_tui.sync.server.store import (
     Store,
     StoredChange,
     StoreError,
+    assemble_page,
     check_schema_version,
+    mark_scope,
 )
 
 SCHEMA = """
@@ -102,11 +108,6 @@ APPEND_ONLY = [
     for op in ("UPDATE", "DELETE")
 ]
 
-# View marks: log rows that only their rep pulls, never a change (a pushed change
-# cannot look like one: its node and table names cannot be empty or start with "~").
-MARK_NODE = ""
-MARK_TABLE = "~view"
-ENTER, LEAVE = "enter", "leave"
 
 # The server schema is versioned in `meta` (key schema_version). Version 1 is SCHEMA as
 # first released, before it carried a version; each entry of MIGRATIONS takes it one
@@ -350,7 +351,7 @@ class SqliteStore(Store):
             if exclude_node:
                 self._note_view(rep.name, exclude_node, visible, view_params, after)
             where = "(scope IS NULL OR scope IN (" + visible + ") OR (node = '' AND scope = ?))"
-            params: list[object] = [*view_params, _mark_scope(exclude_node)]
+            params: list[object] = [*view_params, mark_scope(exclude_node)]
         else:
             where, params = f"node <> '{MARK_NODE}'", []
         with self._lock:
@@ -363,42 +364,14 @@ class SqliteStore(Store):
                     f"AND {where} ORDER BY server_seq LIMIT ?",
                     (after, mark, exclude_node, *params, limit),
                 ).fetchall()
-                return self._page(rows, after, limit, mark, max_bytes)
+                return assemble_page(rows, after, limit, mark, max_bytes, self._history)
             finally:
                 conn.execute("COMMIT")
 
-    def _page(self, rows: list, after: int, limit: int, mark: int, max_bytes: int | None) -> Page:
-        """The page of `rows` (read from the log in order): changes up to `max_bytes`,
-        view marks turned into the history of entering customers and `gone`. A page
-        holds marks of one kind only, so a laptop applies its changes, then removes
-        what is gone, and nothing that re-entered is removed by mistake."""
-        out: list[StoredChange] = []
-        backfill: dict[int, StoredChange] = {}
-        gone: list[str] = []
-        size, cursor = 0, None
-        for row in rows:
-            seq, node, _, _, _, row_id, op = row[:7]
-            if node == MARK_NODE:
-                if (op == LEAVE and backfill) or (op == ENTER and gone):
-                    break
-                if op == LEAVE:
-                    gone.append(row_id)
-                else:
-                    for past in self._conn.execute(
-                            f"SELECT {_COLUMNS} FROM log WHERE scope = ? AND server_seq < ? AND node <> '' "
-                            "ORDER BY server_seq", (row_id, seq)):
-                        backfill[past[0]] = past
-                        size += _size(past)
-            elif seq not in backfill:
-                out.append(row)
-                size += _size(row)
-            cursor = seq
-            if max_bytes is not None and size >= max_bytes:
-                break
-        else:
-            cursor = rows[-1][0] if len(rows) == limit else max(mark, after)
-        changes = sorted(backfill.values()) + out if backfill else out
-        return Page(changes, after if cursor is None else cursor, mark, tuple(gone))
+    def _history(self, customer_id: str, before: int) -> list[StoredChange]:
+        return self._conn.execute(
+            f"SELECT {_COLUMNS} FROM log WHERE scope = ? AND server_seq < ? AND node <> '' ORDER BY server_seq",
+            (customer_id, before)).fetchall()
 
     def _note_view(self, rep: str, node: str, visible: str, params: list[object], after: int) -> None:
         """Compare the rep's view with what this laptop was served and put the
@@ -425,7 +398,7 @@ class SqliteStore(Store):
                 conn.executemany(
                     "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, rep, pushed_by, received_at, scope) "
                     "VALUES ('', ?, 0, ?, ?, ?, '{}', ?, ?, ?, ?)",
-                    [(base + i, MARK_TABLE, c, kind, rep, rep, now, _mark_scope(node))
+                    [(base + i, MARK_TABLE, c, kind, rep, rep, now, mark_scope(node))
                      for i, (c, kind) in enumerate(marks, 1)])
 
     def count(self) -> int:
@@ -469,15 +442,6 @@ class SqliteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _mark_scope(node: str | None) -> str:
-    return "~" + (node or "")
-
-
-def _size(row: StoredChange) -> int:
-    """About the bytes a stored change takes in a pull answer."""
-    return 160 + len(row[7]) + len(row[8] or "") + len(row[9] or "") + len(row[5])
 
 
 class _Write:

@@ -31,7 +31,7 @@ same transaction. Tokens never reach it."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,3 +218,57 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for stores without resources
         pass
+
+
+# -- view marks: shared by every store ---------------------------------------------------
+
+# View marks are log rows that only one laptop pulls, never a change (a pushed change
+# cannot look like one: its node cannot be empty). `row_id` is the customer, `op` the
+# kind, `scope` mark_scope(the laptop's node).
+MARK_NODE = ""
+MARK_TABLE = "~view"
+ENTER, LEAVE = "enter", "leave"
+
+
+def mark_scope(node: str | None) -> str:
+    return "~" + (node or "")
+
+
+def change_size(row: StoredChange) -> int:
+    """About the bytes a stored change takes in a pull answer."""
+    return 160 + len(row[7]) + len(row[8] or "") + len(row[9] or "") + len(row[5])
+
+
+def assemble_page(rows: Sequence[StoredChange], after: int, limit: int, mark: int, max_bytes: int | None,
+                  history: Callable[[str, int], Sequence[StoredChange]]) -> Page:
+    """The page of `rows` (read from the log in order, at most `limit`, below the
+    watermark `mark`): changes up to `max_bytes`, view marks turned into the history
+    of entering customers (`history(customer_id, before_seq)`, every node's changes
+    of that customer before the mark) and `gone`. A page holds marks of one kind
+    only, so a laptop applies its changes, then removes what is gone, and nothing
+    that re-entered is removed by mistake."""
+    out: list[StoredChange] = []
+    backfill: dict[int, StoredChange] = {}
+    gone: list[str] = []
+    size, cursor = 0, None
+    for row in rows:
+        seq, node, op, row_id = row[0], row[1], row[6], row[5]
+        if node == MARK_NODE:
+            if (op == LEAVE and backfill) or (op == ENTER and gone):
+                break
+            if op == LEAVE:
+                gone.append(row_id)
+            else:
+                for past in history(row_id, seq):
+                    backfill[past[0]] = past
+                    size += change_size(past)
+        elif seq not in backfill:
+            out.append(row)
+            size += change_size(row)
+        cursor = seq
+        if max_bytes is not None and size >= max_bytes:
+            break
+    else:
+        cursor = rows[-1][0] if len(rows) == limit else max(mark, after)
+    changes = [*sorted(backfill.values()), *out]
+    return Page(changes, after if cursor is None else cursor, mark, tuple(gone))
