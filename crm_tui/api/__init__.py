@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.agenda import Agenda
 from crm_tui.api.complaints import ComplaintWorkflow
+from crm_tui.api.privacy import Privacy
 from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
 from crm_tui.api.sync import Sync
 from crm_tui.config import Config, ConfigError, data_dir, default_rep, resolve_db_path
@@ -78,6 +79,7 @@ class Crm:
         self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
         self.complaint_workflow = ComplaintWorkflow(self, self.config.sla)  # acknowledge ... close, reopen
         self.sync = Sync(self)  # push, pull and merge with the server; conflicts
+        self.privacy = Privacy(self)  # export and erase a person's data; erase requests
         self._index_script_writes()
 
     @cached_property

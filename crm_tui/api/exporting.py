@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import entity, record_columns
 from crm_tui.domain.import_mapping import csv_cell
+from crm_tui.domain.privacy import mask_rows
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -32,15 +33,20 @@ def export_columns(table: str) -> list[str]:
 
 
 def export_records(crm: Crm, table: str, out: TextIO, *, fmt: str = "csv", filters: Sequence[Filter] = (),
-                   progress: Progress | None = None) -> int:
-    """Write the records of `table` matching `filters` to `out`; the count written."""
+                   progress: Progress | None = None, mask: bool = False) -> int:
+    """Write the records of `table` matching `filters` to `out`; the count written.
+    With `mask`, phones, emails, addresses and names are masked (for sharing outside
+    the team; such a file does not re-import)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
     rows = crm.records(table).find(filters)
+    if mask:
+        rows = mask_rows(entity(table), rows)
     columns = export_columns(table)
     total = len(rows)
     if fmt == "csv":
-        phones = {f.name for f in entity(table).fields if f.kind == "phone"}
+        # A masked phone ('+86138****5678') is no longer strict E.164: neutralise it.
+        phones = set() if mask else {f.name for f in entity(table).fields if f.kind == "phone"}
         writer = csv.writer(out)
         writer.writerow(columns)
         for done, row in enumerate(rows, start=1):
@@ -59,7 +65,7 @@ def export_records(crm: Crm, table: str, out: TextIO, *, fmt: str = "csv", filte
 
 
 def export_to_path(crm: Crm, table: str, path: str | Path, *, fmt: str = "csv",
-                   filters: Sequence[Filter] = (), progress: Progress | None = None) -> int:
+                   filters: Sequence[Filter] = (), progress: Progress | None = None, mask: bool = False) -> int:
     """Export to a file; CSV with a BOM for spreadsheets. Written to a temporary file
     first so a failed export never leaves half a file under the real name."""
     path = Path(path)
@@ -67,7 +73,7 @@ def export_to_path(crm: Crm, table: str, path: str | Path, *, fmt: str = "csv",
     encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
     try:
         with tmp.open("w", encoding=encoding, newline="") as fh:
-            count = export_records(crm, table, fh, fmt=fmt, filters=filters, progress=progress)
+            count = export_records(crm, table, fh, fmt=fmt, filters=filters, progress=progress, mask=mask)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -12,11 +12,13 @@ from typing import Any
 
 from ulid import ULID
 
+from crm_tui.db import privacy as privacy_sql
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain import complaints as complaint_rules
 from crm_tui.domain.entities import Entity, derive, record_columns, stored_columns
+from crm_tui.domain.privacy import PRIVACY_KINDS
 from crm_tui.domain.search import normalize_query
 from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
 
@@ -191,6 +193,7 @@ class Records:
         for record in records:
             self.check_new(record)
         self.check_refs(records)
+        self.refuse_erased(records)
         columns = stored_columns(self.entity)
         if bulk:
             def rows() -> Iterator[list[Any]]:
@@ -273,6 +276,7 @@ class Records:
         merged = {**current, **changed}
         self.check_new(merged)
         self.check_refs([changed])
+        self.refuse_erased([merged])
         return changed
 
     def apply_update(self, current: Record, values: Mapping[str, Any], *, workflow: bool = False) -> None:
@@ -308,6 +312,24 @@ class Records:
                 missing = set()
             if missing:
                 raise ValidationError([FieldError(f.name, f"no {f.ref} record with id {min(missing)!r}")])
+
+    def refuse_erased(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """An erased customer stays erased: no edit of them, no new record about them
+        (DESIGN invariant 10; docs/privacy.md). One query for the whole batch."""
+        refs = [f.name for f in self.entity.fields if f.kind == "ref" and f.ref == "customers"
+                and self.entity.table not in PRIVACY_KINDS]
+        own = self.entity.table == "customers"
+        wanted = {str(r[name]) for r in records for name in refs if r.get(name)}
+        if own:
+            wanted |= {str(r["id"]) for r in records if r.get("id")}
+        erased = privacy_sql.erased_ids(self.conn, sorted(wanted)) if wanted else set()
+        if not erased:
+            return
+        cid = min(erased)
+        if own and any(r.get("id") == cid for r in records):
+            raise ValidationError.one("customer", f"{cid} was erased; their data cannot be edited")
+        raise ValidationError.one(refs[0] if refs else "customer_id",
+                                  f"customer {cid} was erased; nothing can be added about them")
 
 
 # A rule over a whole record, checked on every create and update of its kind.

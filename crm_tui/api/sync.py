@@ -15,6 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api import sync_apply
+from crm_tui.api.privacy import erased_message
 from crm_tui.api.records import NotFound, Records
 from crm_tui.config import Config, ConfigError, save_settings
 from crm_tui.db import sync_state as sql
@@ -73,6 +74,8 @@ class SyncReport:
     cursor: int = 0
     clock_warning: str | None = None
     gone: int = 0  # customers that left our view, removed from this laptop
+    # Erases carried out here by this sync, in words for the rep (docs/privacy.md).
+    erased: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,6 +170,9 @@ class Sync:
                 # The token proves who we are: sign changes with the server's name for
                 # us (the server attributes pushed changes to it anyway).
                 sql.adopt_rep(self.conn, hello.rep)
+            # On a team server only managers erase; a rep's erase becomes a request.
+            self.crm.privacy.remember_role(hello.role)
+            with self.lock:
                 node = sql.local_node(self.conn)
             self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
             self._retry_set_aside(hello, report)
@@ -252,12 +258,17 @@ class Sync:
             if page["cursor"] < cursor:
                 raise SyncError(f"the server moved the cursor back ({page['cursor']} < {cursor})")
             gone = [str(g) for g in page.get("gone") or ()]
-            with self.lock:
+            with self.lock, transaction(self.conn):
                 applied = sync_apply.apply_batch(self.conn, batch, cursor=page["cursor"],
                                                  max_offset_ms=hello.max_offset_ms,
                                                  server_now_ms=hello.server_time_ms, derive=DERIVE,
                                                  before_commit=self._forgetting(gone, hooks.before_commit))
+                # Erase beats everything: in the same transaction as the batch.
+                erased = self.crm.privacy.enforce(batch)
             report.gone += len(gone)
+            if erased:
+                report.erased += [erased_message(e) for e in erased]
+                self.crm.privacy.purge()
             cursor = page["cursor"]
             report.cursor = cursor
             report.pulled += applied.received

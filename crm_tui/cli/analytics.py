@@ -193,14 +193,18 @@ def report_command(
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or csv.")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
     today: TodayOpt = None,
+    mask: Annotated[bool, typer.Option("--mask", help="Mask the customers' names (and any phone, email "
+                                       "or address), for sending outside the team.")] = False,
 ) -> None:
     """A sales and analysis report: KPIs, segments, top and at-risk customers, complaints."""
+    from crm_tui.domain.privacy import mask_report
     from crm_tui.report import FORMATS, render
 
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     with open_crm(db) as crm:
-        text = render(analytics(crm, today).report_data(period, rep=rep), fmt)
+        data = analytics(crm, today).report_data(period, rep=rep)
+        text = render(mask_report(data) if mask else data, fmt)
     if output is None:
         typer.echo(text, nl=False)
     else:

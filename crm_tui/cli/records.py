@@ -33,6 +33,7 @@ from crm_tui.cli.common import (
     print_table,
 )
 from crm_tui.cli.complaints import add_workflow_commands
+from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
@@ -162,6 +163,8 @@ def build(table: str) -> typer.Typer:
     kw = inspect.Parameter.KEYWORD_ONLY
     if table == "complaints":
         add_workflow_commands(sub)
+    if table == "customers":
+        add_privacy_commands(sub)
 
     # -- add -------------------------------------------------------------------------
     def add(db: Path | None = None, as_json: bool = False, **values: str | None) -> None:
@@ -372,6 +375,9 @@ def build(table: str) -> typer.Typer:
             "--output", "-o", help="File to write (default: standard output).", show_default=False)] = None,
         where: Annotated[list[str] | None, typer.Option(
             "--where", "-w", help="Only records matching FIELD=VALUE; repeatable.", show_default=False)] = None,
+        mask: Annotated[bool, typer.Option(
+            "--mask", help="Mask phones, emails, addresses and names (138****5678), for sharing "
+            "outside the team.")] = False,
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -380,9 +386,9 @@ def build(table: str) -> typer.Typer:
             total = crm.records(table).count(filters)
             with progress_bar(f"exporting {table}", output is not None and total >= PROGRESS_FROM) as progress:
                 if output is None:
-                    export_records(crm, table, sys.stdout, fmt=fmt, filters=filters)
+                    export_records(crm, table, sys.stdout, fmt=fmt, filters=filters, mask=mask)
                 else:
-                    count = export_to_path(crm, table, output, fmt=fmt, filters=filters,
+                    count = export_to_path(crm, table, output, fmt=fmt, filters=filters, mask=mask,
                                            progress=lambda done, n: progress("writing", done, n))
                     err_console.print(f"exported {count} {table} to {output}", highlight=False, soft_wrap=True)
 

@@ -143,7 +143,8 @@ def sync_command(
         err_console.print(t("sync.cli.new_rejected", n=report["rejected"]), highlight=False)
     if report["set_aside"]:
         err_console.print(t("sync.cli.new_set_aside", n=report["set_aside"]), highlight=False)
-
+    for erased in report.get("erased", []):
+        console.print(f"[yellow]{t('privacy.erased_title')}:[/yellow] {erased}", highlight=False)
 
 @rejected_app.callback(invoke_without_command=True)
 def rejected_list(

@@ -14,6 +14,7 @@ from crm_tui.db.capture import install_capture
 # The tables of schema 1; later migrations add their own synced tables below.
 V1_TABLES = ("customers", "visits", "complaints", "orders")
 SYNCED_TABLES = (*V1_TABLES, "surveys", "classification_overrides")
+SYNCED_TABLES += ("erasures", "erase_requests")  # privacy (migration 6)
 
 _V1 = """
 CREATE TABLE replica (
@@ -340,4 +341,49 @@ def _sync_refusals(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _customer_since, _sync_refusals]
+
+_PRIVACY = """
+-- An erase (docs/privacy.md): id = the erased customer's id; synced so that every
+-- replica scrubs that customer. No foreign key: a replica may never have held them.
+CREATE TABLE erasures (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    erased_at TEXT NOT NULL,
+    erased_by TEXT NOT NULL,
+    reason TEXT,
+    request_id TEXT
+);
+
+-- A rep's request that a manager erase a customer, and the manager's decision.
+CREATE TABLE erase_requests (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    customer_id TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    reason TEXT,
+    status TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at TEXT,
+    decision_reason TEXT
+);
+CREATE INDEX erase_requests_status ON erase_requests (status, created_at);
+
+-- The role the sync server gave this laptop's rep at the last sync: a rep's erase
+-- on a team server becomes a request to the managers.
+ALTER TABLE sync_state ADD COLUMN role TEXT;
+"""
+
+
+def _privacy(conn: sqlite3.Connection) -> None:
+    """Privacy: erasures and erase requests (both synced), the rep's server role."""
+    run_script(conn, _PRIVACY)
+    for table in ("erasures", "erase_requests"):
+        install_capture(conn, table)
+
+
+MIGRATIONS.append(_privacy)  # 6
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -214,8 +214,44 @@ CLASSIFICATION_OVERRIDE = Entity(
     list_columns=("customer_id", "status", "lifecycle_stage", "tier", "reason"),
 )
 
+# Privacy (migration 6, docs/privacy.md): the fact that a customer was erased, synced
+# so every replica scrubs them; its id is the erased customer's id. Names no one.
+ERASURE = Entity(
+    name="erasure",
+    table="erasures",
+    fields=(
+        Field("erased_at", kind="datetime", required=True, label="Erased"),
+        Field("erased_by", required=True, max_len=100, label="Erased by"),
+        Field("reason", max_len=500, label="Reason"),
+        Field("request_id", max_len=64, label="Request"),
+    ),
+    list_columns=("erased_at", "erased_by", "reason"),
+    default_order="erased_at DESC",
+)
+
+ERASE_REQUEST_STATUSES = ("pending", "done", "declined")
+
+# A rep's request that a manager erase a customer (only managers erase on a team server).
+ERASE_REQUEST = Entity(
+    name="erase request",
+    table="erase_requests",
+    fields=(
+        # Plain text, not a ref: the request outlives the customer's personal data.
+        Field("customer_id", required=True, max_len=64, label="Customer"),
+        Field("requested_by", required=True, max_len=100, label="Requested by"),
+        Field("reason", max_len=500, label="Reason"),
+        Field("status", kind="enum", choices=ERASE_REQUEST_STATUSES, required=True, label="Status"),
+        Field("decided_by", max_len=100, label="Decided by"),
+        Field("decided_at", kind="datetime", label="Decided"),
+        Field("decision_reason", max_len=500, label="Decision reason"),
+    ),
+    list_columns=("created_at", "customer_id", "requested_by", "status", "reason", "decision_reason"),
+    default_order="created_at DESC",
+)
+
 ENTITIES: dict[str, Entity] = {e.table: e for e in (CUSTOMER, VISIT, COMPLAINT, ORDER, SURVEY,
                                                     CLASSIFICATION_OVERRIDE)}
+ENTITIES.update({e.table: e for e in (ERASURE, ERASE_REQUEST)})
 
 
 def entity(table: str) -> Entity:

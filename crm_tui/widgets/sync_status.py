@@ -107,5 +107,8 @@ class SyncStatus(Static):
             if report.set_aside:
                 message += " · " + t("sync.new_set_aside", n=report.set_aside)
             self.app.notify(message, title=text("sync.done_title", "Synced"))
+            for erased in report.erased:  # an erase carried out here: the rep is told
+                self.app.notify(erased, title=text("privacy.erased_title", "Customer erased"), severity="warning",
+                                timeout=15, markup=False)
         self.post_message(self.Synced(report, error))
         self.refresh_status()

@@ -1,0 +1,247 @@
+"""A person's rights over their data (PIPL, GDPR): export everything held about a
+customer, and erase it everywhere. An erase is a synced record (`erasures`, keyed by
+the customer's id): every replica that receives it scrubs the customer, and nothing
+that arrives later brings them back (DESIGN invariant 10). On a team server only
+managers erase; a rep's erase files an erase request the managers carry out or
+decline. See docs/privacy.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crm_tui.api.history import field_history
+from crm_tui.api.records import NotFound, Records, utc_now
+from crm_tui.db import privacy as sql
+from crm_tui.db import records as records_sql
+from crm_tui.db.connection import transaction
+from crm_tui.domain.entities import ERASE_REQUEST, ERASURE
+from crm_tui.domain.privacy import CUSTOMERS, ERASURES, person_kinds, scrub_plan
+from crm_tui.domain.validation import ValidationError
+from crm_tui.sync.merge import Change
+
+if TYPE_CHECKING:
+    from crm_tui.api import Crm
+
+MANAGER = "manager"
+
+
+@dataclass
+class ErasureApplied:
+    """An erase received by sync and carried out here, for telling the rep."""
+
+    customer_id: str
+    erased_by: str
+    erased_at: str
+    reason: str | None
+    # Changes made on this laptop to the customer's records, now scrubbed.
+    own_changes: int = 0
+
+
+@dataclass
+class EraseResult:
+    """What `erase` did: erased here, or filed a request for a manager."""
+
+    customer_id: str
+    erased: bool
+    request: dict[str, Any] | None = None
+    erasure: dict[str, Any] | None = None
+    removed: dict[str, int] = field(default_factory=dict)
+    purged: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"customer_id": self.customer_id, "erased": self.erased, "request": self.request,
+                "erasure": self.erasure, "removed": self.removed, "purged": self.purged}
+
+
+class Privacy:
+    """Export and erase a person's data on this replica."""
+
+    def __init__(self, crm: Crm):
+        self.crm = crm
+        self.conn = crm.conn
+        self.lock = crm.lock
+        self.erasures = Records(self.conn, ERASURE, self.lock)
+        self.requests = Records(self.conn, ERASE_REQUEST, self.lock)
+
+    # -- export ----------------------------------------------------------------------
+
+    def export_person(self, customer_id: str) -> dict[str, Any]:
+        """Everything held here about one customer, as one JSON-ready document: their
+        record, every record about them (visits, complaints, orders, surveys, and any
+        other kind pointing to a customer) and the field history of each."""
+        with self.lock:
+            customer = self.crm.customers.get(customer_id)
+            cid = customer["id"]
+            related = sql.related_ids(self.conn, cid, person_kinds())
+            records = {table: sql.rows(self.conn, table, ids) for table, ids in related.items()}
+            history = {f"customers/{cid}": field_history(self.crm, CUSTOMERS, cid)}
+            for table, ids in related.items():
+                for rid in ids:
+                    entries = field_history(self.crm, table, rid)
+                    if entries:
+                        history[f"{table}/{rid}"] = entries
+            erasure = sql.erasure(self.conn, cid)
+        return {
+            "about": "Everything this CRM database holds about one customer (PIPL / GDPR export)",
+            "exported_at": utc_now(),
+            "database": str(self.crm.path),
+            "customer": {k: v for k, v in customer.items()},
+            "erased": erasure,
+            "records": records,
+            "field_history": history,
+        }
+
+    # -- erase -----------------------------------------------------------------------
+
+    def erased(self, customer_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            return sql.erasure(self.conn, customer_id)
+
+    def must_request(self) -> bool:
+        """True when this laptop syncs with a team server and its rep is not a manager
+        there (or has not synced yet to learn their role): an erase is then a request."""
+        with self.lock:
+            role = sql.role(self.conn)
+        return bool(self.crm.config.sync.server) and role != MANAGER
+
+    def preview(self, customer_id: str) -> dict[str, Any]:
+        """What an erase of this customer would remove here: the customer, and per
+        kind the records whose personal fields go, plus the change-log entries."""
+        with self.lock:
+            customer = self.crm.customers.get(customer_id)
+            cid = customer["id"]
+            related = sql.related_ids(self.conn, cid, person_kinds())
+            counts = {table: len(ids) for table, ids in related.items() if ids}
+            log = sql.log_count(self.conn, CUSTOMERS, [cid]) + sum(
+                sql.log_count(self.conn, t, ids) for t, ids in related.items())
+        return {"customer_id": cid, "name": customer.get("name"), "records": counts, "change_log": log,
+                "already_erased": self.erased(cid) is not None, "request": self.must_request()}
+
+    def erase(self, customer_id: str, *, reason: str | None = None, request_id: str | None = None) -> EraseResult:
+        """Erase the customer here (and, by sync, everywhere), or file a request for
+        a manager when `must_request`. Orders stay, under the anonymous customer the
+        record becomes, so sales figures do not change."""
+        reason = (reason or "").strip() or None
+        if reason is not None and len(reason) > 500:
+            raise ValidationError.one("reason", "is longer than 500 characters")
+        if self.must_request():
+            return self._file_request(customer_id, reason)
+        with self.lock:
+            cid = self.crm.customers.get(customer_id)["id"]
+            if sql.erasure(self.conn, cid) is not None:
+                raise ValidationError.one("customer", f"{cid} was already erased")
+            related = sql.related_ids(self.conn, cid, person_kinds())
+            removed = {t: len(ids) for t, ids in related.items() if ids}
+            now = utc_now()
+            me = records_sql.local_rep(self.conn)
+            with transaction(self.conn):
+                record = {"id": cid, "owner": me, "created_at": now, "updated_at": now, "erased_at": now,
+                          "erased_by": me, "reason": reason, "request_id": request_id}
+                records_sql.insert(self.conn, ERASURE, record)  # captured: this is what syncs
+                sql.scrub(self.conn, cid, related, scrub_plan())
+                if request_id:
+                    self.requests.update(request_id, {"status": "done", "decided_by": me, "decided_at": now})
+            purged = sql.purge_freed_bytes(self.conn)
+        return EraseResult(cid, True, erasure=record, removed=removed, purged=purged)
+
+    def _file_request(self, customer_id: str, reason: str | None) -> EraseResult:
+        with self.lock:
+            cid = self.crm.customers.get(customer_id)["id"]
+            pending = self.requests.find([records_sql.Filter("customer_id", "=", cid),
+                                          records_sql.Filter("status", "=", "pending")])
+            if pending:
+                return EraseResult(cid, False, request=pending[0])
+            request = self.requests.create({"customer_id": cid, "reason": reason, "status": "pending",
+                                            "requested_by": records_sql.local_rep(self.conn)})
+        return EraseResult(cid, False, request=request)
+
+    # -- erase requests (managers) ---------------------------------------------------
+
+    def list_requests(self, status: str | None = None) -> list[dict[str, Any]]:
+        filters = [records_sql.Filter("status", "=", status)] if status else []
+        return self.requests.find(filters)
+
+    def approve(self, request_id: str) -> EraseResult:
+        """Carry out a rep's erase request (a manager, or a laptop without a server)."""
+        request = self._pending(request_id)
+        if self.must_request():
+            raise ValidationError.one("request", "only a manager can carry out an erase request")
+        try:
+            return self.erase(request["customer_id"], reason=request.get("reason"), request_id=request["id"])
+        except NotFound:
+            raise ValidationError.one("request", f"customer {request['customer_id']} is not on this laptop; "
+                                      "sync first") from None
+
+    def decline(self, request_id: str, reason: str) -> dict[str, Any]:
+        if not reason.strip():
+            raise ValidationError.one("reason", "say why the request is declined; the rep will see it")
+        request = self._pending(request_id)
+        if self.must_request():
+            raise ValidationError.one("request", "only a manager can decline an erase request")
+        return self.requests.update(request["id"], {"status": "declined", "decision_reason": reason.strip(),
+                                                    "decided_by": records_sql.local_rep(self.conn),
+                                                    "decided_at": utc_now()})
+
+    def _pending(self, request_id: str) -> dict[str, Any]:
+        request = self.requests.get(request_id)
+        if request["status"] != "pending":
+            raise ValidationError.one("request", f"{request['id']} is already {request['status']}")
+        return request
+
+    # -- sync ------------------------------------------------------------------------
+
+    def enforce(self, batch: Sequence[Change]) -> list[ErasureApplied]:
+        """Inside the transaction that applied a pulled batch: scrub every customer the
+        batch erased, and again any erased customer the batch touched (a late or
+        concurrent edit never brings a person back). The erasures carried out."""
+        if not sql.any_erasure(self.conn):
+            return []
+        new = {c.row_id for c in batch if c.tbl == ERASURES and c.op == "insert"}
+        touched: set[str] = set()
+        kinds = dict(person_kinds())
+        for c in batch:
+            if c.tbl == CUSTOMERS:
+                touched.add(c.row_id)
+            elif c.tbl in kinds:
+                ref = c.data.get(kinds[c.tbl]) or sql.customer_of(self.conn, c.tbl, kinds[c.tbl], c.row_id)
+                if ref:
+                    touched.add(str(ref))
+        erased = sql.erased_ids(self.conn, sorted(new | touched))
+        applied: list[ErasureApplied] = []
+        plan = scrub_plan()
+        for cid in sorted(erased):
+            related = sql.related_ids(self.conn, cid, person_kinds())
+            own = sql.own_changes_count(self.conn, CUSTOMERS, [cid]) + sum(
+                sql.own_changes_count(self.conn, t, ids) for t, ids in related.items())
+            sql.scrub(self.conn, cid, related, plan)
+            row = sql.erasure(self.conn, cid) or {}
+            if cid in new or own:
+                applied.append(ErasureApplied(cid, row.get("erased_by", ""), row.get("erased_at", ""),
+                                              row.get("reason"), own))
+        return applied
+
+    def purge(self) -> bool:
+        """Make scrubbed bytes leave the file and WAL (after the scrub committed)."""
+        with self.lock:
+            return sql.purge_freed_bytes(self.conn)
+
+    def remember_role(self, role: str | None) -> None:
+        with self.lock, transaction(self.conn):
+            sql.set_role(self.conn, role)
+
+
+def erased_message(e: ErasureApplied) -> str:
+    """What the rep is told when sync carried out an erase on this laptop."""
+    when = e.erased_at[:10] if e.erased_at else "?"
+    text = f"customer {e.customer_id} was erased by {e.erased_by or '?'} on {when}"
+    if e.reason:
+        text += f" ({e.reason})"
+    text += ": their personal data left this laptop"
+    if e.own_changes:
+        text += f"; {e.own_changes} edit(s) made here to them were discarded"
+    return text
+
+
+__all__ = ["EraseResult", "ErasureApplied", "Privacy", "erased_message", "person_kinds", "scrub_plan"]

@@ -1,0 +1,153 @@
+"""`crm customers export-person|erase` and `crm erase-requests list|approve|decline`:
+a person's rights over their data from the command line (docs/privacy.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crm_tui.api.privacy import EraseResult
+from crm_tui.cli import app
+from crm_tui.cli.common import DbOpt, JsonOpt, console, err_console, open_crm, print_json, print_table
+
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="Customer id (a unique prefix will do).")]
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds a person's data), atomically."""
+    tmp = path.with_name(path.name + ".part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _what_goes(preview: dict[str, Any]) -> str:
+    parts = [f"{n} {table}" for table, n in preview["records"].items() if table != "orders"]
+    text = f"the customer's personal data ({preview['name']})"
+    if parts:
+        text += ", the notes and free text of " + ", ".join(parts)
+    text += f", and their values in {preview['change_log']} change-log entries and the search index"
+    orders = preview["records"].get("orders")
+    if orders:
+        text += f"; {orders} orders stay, under an anonymous customer"
+    return text
+
+
+def _print_erase(result: EraseResult, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_dict())
+        return
+    if result.erased:
+        console.print(f"erased customer [bold]{result.customer_id}[/bold] on this laptop; "
+                      "other laptops erase them at their next sync", highlight=False, soft_wrap=True)
+        if not result.purged:
+            err_console.print("[yellow]warning:[/yellow] another program has the database open: its "
+                              "write-ahead log could not be emptied now; close it and erase again later",
+                              highlight=False)
+        return
+    request = result.request or {}
+    console.print(f"only a manager can erase on a team server: erase request [bold]{request.get('id')}[/bold] "
+                  f"({request.get('status')}) goes to the managers at the next sync", highlight=False, soft_wrap=True)
+
+
+def add_privacy_commands(sub: typer.Typer) -> None:
+    @sub.command("export-person", help="Everything held about one customer as one JSON document "
+                 "(their right to see their data).")
+    def export_person(
+        customer_id: IdArg,
+        db: DbOpt = None,
+        output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (made readable "
+                                                    "by you only; default: standard output).",
+                                                    show_default=False)] = None,
+    ) -> None:
+        with open_crm(db) as crm:
+            doc = crm.privacy.export_person(customer_id)
+        text = json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n"
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            _write_private(output, text)
+            err_console.print(f"exported customer {doc['customer']['id']} to {output}", highlight=False)
+
+    @sub.command("erase", help="Erase a customer's personal data everywhere (on a team server: a rep's "
+                 "erase is a request to the managers).")
+    def erase(
+        customer_id: IdArg,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+        reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the erase; write no "
+                                                   "personal data here).", show_default=False)] = None,
+    ) -> None:
+        with open_crm(db) as crm:
+            preview = crm.privacy.preview(customer_id)
+            if not yes:
+                verb = "Request that a manager erase" if preview["request"] else "Erase"
+                if not typer.confirm(f"{verb} customer {preview['customer_id']}? This removes {_what_goes(preview)}."
+                                     " It cannot be undone."):
+                    raise typer.Exit(1)
+            result = crm.privacy.erase(preview["customer_id"], reason=reason)
+        _print_erase(result, as_json)
+
+
+requests_app = typer.Typer(help="Erase requests: reps ask, managers erase or decline.", no_args_is_help=True)
+app.add_typer(requests_app, name="erase-requests")
+
+
+@requests_app.command("list")
+def list_requests(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    status: Annotated[str | None, typer.Option("--status", help="pending, done or declined.",
+                                               show_default=False)] = None,
+) -> None:
+    """List erase requests, newest first."""
+    with open_crm(db) as crm:
+        rows = crm.privacy.list_requests(status)
+    if as_json:
+        print_json(rows)
+        return
+    print_table(rows, ["id", "created_at", "customer_id", "requested_by", "status", "reason", "decided_by",
+                       "decision_reason"], title="erase requests")
+
+
+@requests_app.command("approve")
+def approve(
+    request_id: Annotated[str, typer.Argument(metavar="ID", help="Request id (a unique prefix will do).")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Carry out an erase request (managers)."""
+    with open_crm(db) as crm:
+        request = crm.privacy.requests.get(request_id)
+        if not yes:
+            preview = crm.privacy.preview(request["customer_id"])
+            if not typer.confirm(f"Erase customer {preview['customer_id']}? This removes {_what_goes(preview)}."):
+                raise typer.Exit(1)
+        result = crm.privacy.approve(request["id"])
+    _print_erase(result, as_json)
+
+
+@requests_app.command("decline")
+def decline(
+    request_id: Annotated[str, typer.Argument(metavar="ID", help="Request id (a unique prefix will do).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; the rep sees it.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decline an erase request with a reason the rep sees (managers)."""
+    with open_crm(db) as crm:
+        request = crm.privacy.decline(request_id, reason)
+    if as_json:
+        print_json(request)
+    else:
+        console.print(f"declined erase request [bold]{request['id']}[/bold]", highlight=False)

@@ -1,0 +1,168 @@
+"""What counts as a person's data, pure: which record kinds are about a customer,
+which of their fields an erase scrubs (and with what), and the one masking function
+used by exports and reports shared outside the team.
+
+Kinds that point to a customer (a `ref` field to customers) are found from the
+entity definitions, so a kind added later (contacts, opportunities ...) is exported
+and erased without a change here; a kind not listed in PERSONAL_FIELDS has all its
+free-text fields treated as personal, the safe default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from crm_tui.domain.entities import ENTITIES, Entity
+
+CUSTOMERS = "customers"
+# The synced record of an erase: id = the erased customer's id (see docs/privacy.md).
+ERASURES = "erasures"
+ERASE_REQUESTS = "erase_requests"
+# The name an erased customer keeps, so their orders still add up under an
+# anonymous customer and a required column stays filled.
+ERASED_NAME = "[erased]"
+ERASED_TEXT = "[erased]"
+
+# Fields that say who the person is or what was said to them. Enumerations, dates,
+# amounts and the product bought stay: the sales figures need them and they name
+# nobody. Customers keep only their classification, owner and territory.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "customers": ("name", "company", "title", "phone", "mobile", "email", "wechat", "address", "region",
+                  "industry", "company_size", "purchasing_power", "source", "tags", "birthday", "notes"),
+    "visits": ("notes", "outcome", "next_action"),
+    "complaints": ("cause", "description", "resolution", "root_cause"),
+    "orders": ("notes",),
+    "surveys": ("notes",),
+    "classification_overrides": ("reason",),
+}
+
+FREE_TEXT_KINDS = ("text", "phone", "email", "tags")
+
+
+def customer_kinds(entities: Mapping[str, Entity] = ENTITIES) -> list[tuple[str, str]]:
+    """(table, field) of every record kind pointing to a customer, in definition order."""
+    return [(ent.table, f.name) for ent in entities.values() if ent.table != CUSTOMERS
+            for f in ent.fields if f.kind == "ref" and f.ref == CUSTOMERS]
+
+
+def personal_fields(ent: Entity) -> tuple[str, ...]:
+    """The fields of `ent` that an erase scrubs."""
+    if ent.table in PERSONAL_FIELDS:
+        return PERSONAL_FIELDS[ent.table]
+    return tuple(f.name for f in ent.fields if f.kind in FREE_TEXT_KINDS)
+
+
+def scrubbed_value(ent: Entity, name: str) -> Any:
+    """What a personal field holds after an erase: NULL, or a marker where a value is
+    required (the record stays valid for every replica's validation)."""
+    if name == "name" and ent.table == CUSTOMERS:
+        return ERASED_NAME
+    return ERASED_TEXT if ent.field(name).required else None
+
+
+def scrub_values(ent: Entity) -> dict[str, Any]:
+    """field -> scrubbed value, for every personal field of `ent`."""
+    return {name: scrubbed_value(ent, name) for name in personal_fields(ent)}
+
+
+# -- what an erase touches ----------------------------------------------------------
+
+# Record kinds about privacy itself: they name no one and are never scrubbed.
+PRIVACY_KINDS = frozenset({ERASURES, ERASE_REQUESTS})
+
+
+def person_kinds(entities: Mapping[str, Entity] = ENTITIES) -> list[tuple[str, str]]:
+    """(table, customer field) of the record kinds that hold data about a customer."""
+    return [(t, f) for t, f in customer_kinds(entities) if t not in PRIVACY_KINDS]
+
+
+def scrub_plan(entities: Mapping[str, Entity] = ENTITIES) -> dict[str, dict[str, Any]]:
+    """table -> {personal field: the value it gets}, for customers and every kind about them."""
+    return {t: scrub_values(entities[t]) for t in (CUSTOMERS, *(k for k, _ in person_kinds(entities)))}
+
+
+def scrub_fields(values: Mapping[str, Any] | None, table: str, plan: Mapping[str, Mapping[str, Any]]) -> Any:
+    """A change's `data` or `old` with the personal fields it holds scrubbed (the
+    fields it does not hold stay absent: the change still writes only what it wrote)."""
+    if values is None:
+        return None
+    scrubbed = plan.get(table, {})
+    return {k: scrubbed.get(k, v) for k, v in values.items()}
+
+
+# -- masking for sharing ----------------------------------------------------------------
+
+def mask_phone(value: str) -> str:
+    """'+8613812345678' -> '+86138****5678', '13812345678' -> '138****5678': the
+    carrier prefix and the last four digits stay, as Chinese sites show them."""
+    if len(value) >= 11:
+        return value[:-8] + "****" + value[-4:]
+    if len(value) > 4:
+        return value[:2] + "*" * (len(value) - 4) + value[-2:]
+    return "*" * len(value)
+
+
+def mask_email(value: str) -> str:
+    """'zhang.wei@example.com' -> 'z***@example.com'."""
+    local, at, domain = value.partition("@")
+    if not at:
+        return mask_text(value)
+    return (local[:1] or "*") + "***@" + domain
+
+
+def mask_text(value: str, keep: int = 1) -> str:
+    """A name or handle: its first character(s) and stars ('张伟' -> '张*')."""
+    if not value:
+        return value
+    keep = min(keep, max(len(value) - 1, 0))
+    return value[:keep] + "*" * max(len(value) - keep, 1)
+
+
+def mask_address(value: str) -> str:
+    """The city-level start of an address and stars ('上海市浦东新区世纪大道100号' -> '上海市浦东新****')."""
+    keep = min(6, len(value) // 2)
+    return value[:keep] + "****"
+
+
+# field name -> how it is masked; phones and emails are also found by their kind.
+_MASK_BY_NAME = {"name": mask_text, "address": mask_address, "wechat": lambda v: mask_text(v, 2),
+                 "customer_name": mask_text}
+_MASK_BY_KIND = {"phone": mask_phone, "email": mask_email}
+
+
+def mask_value(ent: Entity | None, name: str, value: Any) -> Any:
+    """The masked form of one field's value (others unchanged)."""
+    if not isinstance(value, str) or not value:
+        return value
+    kind = None
+    if ent is not None and name in ent.field_names:
+        kind = ent.field(name).kind
+    how = _MASK_BY_KIND.get(kind or "") or _MASK_BY_NAME.get(name)
+    if how is None and name in ("phone", "mobile"):
+        how = mask_phone
+    if how is None and name == "email":
+        how = mask_email
+    return how(value) if how else value
+
+
+def mask_record(ent: Entity | None, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record with its phones, emails, address, WeChat and name masked, for sending
+    outside the team. The one masking function: exports and reports call it."""
+    return {k: mask_value(ent, k, v) for k, v in record.items()}
+
+
+def mask_rows(ent: Entity | None, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [mask_record(ent, r) for r in rows]
+
+
+# The lists of a report (`Analytics.report_data`) whose rows are customers.
+REPORT_CUSTOMER_LISTS = ("top_customers", "at_risk", "win_back")
+
+
+def mask_report(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Report data with the customers it names masked, for sending outside the team."""
+    out = dict(data)
+    for key in REPORT_CUSTOMER_LISTS:
+        if key in out:
+            out[key] = mask_rows(ENTITIES[CUSTOMERS], out[key])
+    return out
