@@ -137,9 +137,11 @@ class Privacy:
             now = utc_now()
             me = records_sql.local_rep(self.conn)
             with transaction(self.conn):
-                record = {"id": cid, "owner": me, "created_at": now, "updated_at": now, "erased_at": now,
-                          "erased_by": me, "reason": reason, "request_id": request_id}
-                records_sql.insert(self.conn, ERASURE, record)  # captured: this is what syncs
+                # Validated like any record (every replica checks it); keyed by the customer.
+                record = self.erasures.prepare({"erased_at": now, "erased_by": me, "reason": reason,
+                                                "request_id": request_id}, owner=me)
+                record["id"] = cid
+                self.erasures.insert_prepared([record])  # captured: this is what syncs
                 sql.scrub(self.conn, cid, related, scrub_plan())
                 if request_id:
                     self.requests.update(request_id, {"status": "done", "decided_by": me, "decided_at": now})
@@ -192,10 +194,12 @@ class Privacy:
 
     # -- sync ------------------------------------------------------------------------
 
-    def enforce(self, batch: Sequence[Change]) -> list[ErasureApplied]:
+    def enforce(self, batch: Sequence[Change], own_since: int | None = None) -> list[ErasureApplied]:
         """Inside the transaction that applied a pulled batch: scrub every customer the
         batch erased, and again any erased customer the batch touched (a late or
-        concurrent edit never brings a person back). The erasures carried out."""
+        concurrent edit never brings a person back). The erasures carried out, with
+        the count of this laptop's changes after its change `own_since` (those this
+        sync pushed: edits made here that the erase discarded)."""
         if not sql.any_erasure(self.conn):
             return []
         new = {c.row_id for c in batch if c.tbl == ERASURES and c.op == "insert"}
@@ -213,8 +217,10 @@ class Privacy:
         plan = scrub_plan()
         for cid in sorted(erased):
             related = sql.related_ids(self.conn, cid, person_kinds())
-            own = sql.own_changes_count(self.conn, CUSTOMERS, [cid]) + sum(
-                sql.own_changes_count(self.conn, t, ids) for t, ids in related.items())
+            own = 0
+            if own_since is not None:
+                own = sql.own_changes_count(self.conn, CUSTOMERS, [cid], own_since) + sum(
+                    sql.own_changes_count(self.conn, t, ids, own_since) for t, ids in related.items())
             sql.scrub(self.conn, cid, related, plan)
             row = sql.erasure(self.conn, cid) or {}
             if cid in new or own:

@@ -174,6 +174,8 @@ class Sync:
             self.crm.privacy.remember_role(hello.role)
             with self.lock:
                 node = sql.local_node(self.conn)
+                # Our changes this sync sends: an erase pulled below discards them.
+                self._own_since = sql.state(self.conn)["pushed_seq"]
             self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
             self._retry_set_aside(hello, report)
             self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello, report, progress,
@@ -264,7 +266,7 @@ class Sync:
                                                  server_now_ms=hello.server_time_ms, derive=DERIVE,
                                                  before_commit=self._forgetting(gone, hooks.before_commit))
                 # Erase beats everything: in the same transaction as the batch.
-                erased = self.crm.privacy.enforce(batch)
+                erased = self.crm.privacy.enforce(batch, getattr(self, "_own_since", None))
             report.gone += len(gone)
             if erased:
                 report.erased += [erased_message(e) for e in erased]

@@ -144,7 +144,7 @@ def sync_command(
     if report["set_aside"]:
         err_console.print(t("sync.cli.new_set_aside", n=report["set_aside"]), highlight=False)
     for erased in report.get("erased", []):
-        console.print(f"[yellow]{t('privacy.erased_title')}:[/yellow] {erased}", highlight=False)
+        console.print(f"[yellow]{t('privacy.erased_title')}:[/yellow] {erased}", highlight=False, soft_wrap=True)
 
 @rejected_app.callback(invoke_without_command=True)
 def rejected_list(

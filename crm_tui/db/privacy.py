@@ -54,14 +54,15 @@ def log_count(conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> int:
     return total
 
 
-def own_changes_count(conn: sqlite3.Connection, table: str, ids: Sequence[str]) -> int:
-    """Changes made on this replica to these records (the rep's own edits)."""
+def own_changes_count(conn: sqlite3.Connection, table: str, ids: Sequence[str], since_seq: int) -> int:
+    """Changes made on this replica to these records after its change `since_seq`
+    (the edits a sync pushed or is about to push)."""
     total = 0
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
         total += conn.execute(
             f"SELECT count(*) FROM change_log WHERE tbl = ? AND row_id IN ({', '.join('?' * len(chunk))}) "
-            "AND node = (SELECT node FROM replica) AND op != 'insert'", (table, *chunk)).fetchone()[0]
+            "AND node = (SELECT node FROM replica) AND node_seq > ?", (table, *chunk, since_seq)).fetchone()[0]
     return total
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_tui.domain.entities import ENTITIES, Entity, Field, synced_columns
+from crm_tui.domain.privacy import ERASURES
 from crm_tui.domain.validation import clean_value, normalize_datetime
 
 INVALID = "invalid"      # no replica could apply it: schema, value or reference
@@ -246,6 +247,9 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
     - creates, changes and deletes the records (visits, complaints, ...) of those
       customers, as their own (owner themselves or none), never changing a record's
       owner; records of no customer are everyone's."""
+    if tbl == ERASURES and not actor.is_manager:
+        raise ChangeRefused(FORBIDDEN, "only a manager erases a customer; a rep files an erase request "
+                            "(crm customers erase)")
     if actor.is_manager:
         return
     ent = ENTITIES[tbl]

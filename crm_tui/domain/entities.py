@@ -236,8 +236,9 @@ ERASE_REQUEST = Entity(
     name="erase request",
     table="erase_requests",
     fields=(
-        # Plain text, not a ref: the request outlives the customer's personal data.
-        Field("customer_id", required=True, max_len=64, label="Customer"),
+        # The customer stays (anonymous) after an erase, so the request keeps its ref:
+        # it is seen by the customer's rep and the managers.
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
         Field("requested_by", required=True, max_len=100, label="Requested by"),
         Field("reason", max_len=500, label="Reason"),
         Field("status", kind="enum", choices=ERASE_REQUEST_STATUSES, required=True, label="Status"),

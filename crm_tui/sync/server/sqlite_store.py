@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from crm_tui.domain.privacy import ERASURES, scrub_fields, scrub_plan
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
@@ -99,6 +100,11 @@ CREATE TABLE IF NOT EXISTS audit (
     rep TEXT, node TEXT, address TEXT, count INTEGER, detail TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_rep ON audit (rep, id);
+-- Customers erased (docs/privacy.md): their log entries are scrubbed, and so is any
+-- change about them pushed later.
+CREATE TABLE IF NOT EXISTS erased (
+    customer_id TEXT PRIMARY KEY, erased_at TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 # Kept apart from SCHEMA, whose statements split on ";": a trigger body holds its own.
@@ -146,6 +152,10 @@ class SqliteStore(Store):
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
         self._conn.execute("PRAGMA busy_timeout = 30000")
+        # An erase overwrites log entries: the bytes they replace are zeroed, not freed.
+        self._conn.execute("PRAGMA secure_delete = ON")
+        # Which fields of which table an erase scrubs: the rule lives in the domain.
+        self.privacy_plan = scrub_plan()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -263,10 +273,14 @@ class SqliteStore(Store):
             for change in fresh:
                 judge.judge(change)
             verdicts = judge.out
+            erasing = False
             if fresh:
                 self._persist(rep.name, node, verdicts, {c.node_seq: c.hlc for c in fresh})
+                erasing = self._erase_pushed(verdicts)
                 last = fresh[-1].node_seq
                 conn.execute("UPDATE nodes SET last_seq = ? WHERE node = ?", (last, node))
+        if erasing:
+            self.purge()
         return PushOutcome(len(verdicts.accepted), len(held) - len(refused_before), last,
                            tuple(refused_before + verdicts.refused))
 
@@ -281,6 +295,7 @@ class SqliteStore(Store):
     def _persist(self, rep: str, node: str, v: Verdicts, hlcs: dict[int, int]) -> None:
         """Store what the judge decided, in the push's transaction."""
         conn, now = self._conn, _now()
+        v.accepted = self._scrubbed(v.accepted)
         conn.executemany(
             "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, "
             "pushed_by, received_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -305,6 +320,66 @@ class SqliteStore(Store):
             self._audit(conn, "refused", rep=rep, node=node,
                         detail={"node_seq": r.node_seq, "tbl": r.tbl, "row_id": r.row_id, "code": r.code,
                                 "reason": r.reason})
+
+    # -- erase (docs/privacy.md) ----------------------------------------------------
+
+    def _erased_among(self, customer_ids: set[str]) -> set[str]:
+        ids = sorted(i for i in customer_ids if i)
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            found.update(r[0] for r in self._conn.execute(
+                f"SELECT customer_id FROM erased WHERE customer_id IN ({', '.join('?' * len(chunk))})", chunk))
+        return found
+
+    def _scrubbed(self, accepted: list[tuple[WireChange, str | None]]) -> list[tuple[WireChange, str | None]]:
+        """Changes about an erased customer are kept (their sequence numbers count) but
+        stored without the personal data they carry: a late edit never brings a person back."""
+        erased = self._erased_among({scope for _, scope in accepted if scope})
+        if not erased:
+            return accepted
+        plan = self.privacy_plan
+        return [(c.model_copy(update={"data": scrub_fields(c.data, c.tbl, plan),
+                                      "old": scrub_fields(c.old, c.tbl, plan)}) if scope in erased else c, scope)
+                for c, scope in accepted]
+
+    def _erase_pushed(self, v: Verdicts) -> bool:
+        """Carry out the erasures the judge accepted in this push (a manager's)."""
+        ids = [c.row_id for c, _ in v.accepted if c.tbl == ERASURES and c.op == "insert"]
+        for customer_id in ids:
+            self._erase(customer_id)
+        return bool(ids)
+
+    def _erase(self, customer_id: str) -> int:
+        """Inside a write transaction: scrub every log entry about the customer and
+        remember them as erased. The count of entries scrubbed."""
+        conn = self._conn
+        conn.execute("INSERT OR IGNORE INTO erased VALUES (?, ?)", (customer_id, _now()))
+        scrubbed = 0
+        for table, values in self.privacy_plan.items():
+            fields = list(values)
+            if not fields:
+                continue
+            params = [values[f] for f in fields]
+            paths = ", ".join(f"'$.\"{f}\"', ?" for f in fields)
+            cur = conn.execute(
+                f"UPDATE log SET data = json_replace(data, {paths}), "
+                f"old = CASE WHEN old IS NULL THEN NULL ELSE json_replace(old, {paths}) END "
+                "WHERE scope = ? AND tbl = ?", (*params, *params, customer_id, table))
+            scrubbed += cur.rowcount
+        return scrubbed
+
+    def erase(self, customer_id: str) -> int:
+        with self._write():
+            count = self._erase(customer_id)
+        self.purge()
+        return count
+
+    def purge(self) -> bool:
+        """Fold the WAL into the file and truncate it, so scrubbed bytes leave it."""
+        with self._lock:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
 
     def _check_duplicates(self, node: str, changes: Sequence[WireChange]) -> list[Refusal]:
         """Changes sent again must be the ones held (stored or refused); the refusals

@@ -216,6 +216,13 @@ class Store(ABC):
     def schema_version(self) -> int:
         """The version of the server schema this database holds (after migrating)."""
 
+    def erase(self, customer_id: str) -> int:
+        """Scrub the personal fields (crm_tui.domain.privacy.scrub_plan) of every log
+        entry about a customer and remember them as erased, so later pushes about
+        them are stored scrubbed; the freed bytes leave the store. A push carrying a
+        manager's erasure does this in its own transaction. The entries scrubbed."""
+        raise StoreError(f"{type(self).__name__} cannot erase yet")
+
     def close(self) -> None:  # noqa: B027 - optional for stores without resources
         pass
 
