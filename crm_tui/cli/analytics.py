@@ -49,7 +49,8 @@ def _pct(v: float | None) -> str:
 
 # -- classification -----------------------------------------------------------------
 
-classify_app = typer.Typer(help="Classify customers: status, lifecycle stage, A/B/C tier and core customers.",
+classify_app = typer.Typer(help="Classify customers: status, lifecycle stage, A/B/C tier and core customers."
+                           "\n\nExample: crm classify --dry-run",
                            invoke_without_command=True)
 app.add_typer(classify_app, name="classify")
 
@@ -90,7 +91,10 @@ def override_command(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fix a customer's classification by hand; recomputation keeps it."""
+    """Fix a customer's classification by hand; recomputation keeps it.
+
+    Example: crm classify override 01JB2X --tier A --reason "战略客户"
+    """
     with open_crm(db) as crm:
         record = crm.analytics.set_override(customer, reason=reason, status=status, lifecycle_stage=stage,
                                             tier=tier)
@@ -102,7 +106,10 @@ def clear_override_command(
     customer: Annotated[str, typer.Argument(help="Customer id (or a unique prefix).")],
     db: DbOpt = None,
 ) -> None:
-    """Drop a manual classification; the next `crm classify` recomputes it."""
+    """Drop a manual classification; the next `crm classify` recomputes it.
+
+    Example: crm classify clear 01JB2X
+    """
     with open_crm(db) as crm:
         crm.analytics.clear_override(customer)
     console.print("override cleared", highlight=False)
@@ -120,7 +127,10 @@ def rfm_command(
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """RFM scores 1-5 and segments of every customer who has ordered."""
+    """RFM scores 1-5 and segments of every customer who has ordered.
+
+    Example: crm rfm --segment Champions --json
+    """
     from crm_tui.domain.analytics.rfm import SEGMENTS
 
     if segment and segment not in SEGMENTS:
@@ -157,7 +167,10 @@ def value_command(
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """A customer's historical value and lifetime value estimate (CLV)."""
+    """A customer's historical value and lifetime value estimate (CLV).
+
+    Example: crm value 01JB2X
+    """
     with open_crm(db) as crm:
         result = analytics(crm, today).customer_value(customer)
     print_json(result) if as_json else print_record(result)
@@ -169,7 +182,10 @@ def value_command(
 @app.command("kpi")
 def kpi_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
                 today: TodayOpt = None) -> None:
-    """KPIs for a period: per rep and overall."""
+    """KPIs for a period: per rep and overall.
+
+    Example: crm kpi --period 2026-Q3 --rep wangfang
+    """
     with open_crm(db) as crm:
         result = analytics(crm, today).kpis(period, rep=rep)
     if as_json:
@@ -196,7 +212,10 @@ def report_command(
     mask: Annotated[bool, typer.Option("--mask", help="Mask the customers' names (and any phone, email "
                                        "or address), for sending outside the team.")] = False,
 ) -> None:
-    """A sales and analysis report: KPIs, segments, top and at-risk customers, complaints."""
+    """A sales and analysis report: KPIs, segments, top and at-risk customers, complaints.
+
+    Example: crm report --period 2026-Q3 --format html -o q3.html
+    """
     from crm_tui.domain.privacy import mask_report
     from crm_tui.report import FORMATS, render
 
@@ -222,7 +241,10 @@ def complaint_stats_command(
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Complaint Pareto by type and cause, response and resolution times, SLA breaches."""
+    """Complaint Pareto by type and cause, response and resolution times, SLA breaches.
+
+    Example: crm complaint-stats --period 2026-11
+    """
     with open_crm(db) as crm:
         result = analytics(crm, today).complaint_analytics(period, rep=rep, region=region, product=product)
     if as_json:
@@ -252,7 +274,10 @@ def greetings_command(
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Holiday and birthday greetings due in the next days (configurable calendar)."""
+    """Holiday and birthday greetings due in the next days (configurable calendar).
+
+    Example: crm greetings --holiday "Spring Festival" --mark-sent
+    """
     with open_crm(db) as crm:
         an = analytics(crm, today)
         items = an.greetings(holiday=holiday, rep=rep)
@@ -268,7 +293,10 @@ def greetings_command(
 
 @app.command("winback")
 def winback_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
-    """Silent or churned valuable customers to win back, most valuable first."""
+    """Silent or churned valuable customers to win back, most valuable first.
+
+    Example: crm winback --rep wangfang --json
+    """
     with open_crm(db) as crm:
         items = [w.as_dict() for w in analytics(crm, today).win_back_queue(rep=rep)]
     if as_json:
@@ -286,7 +314,10 @@ def cadence_command(
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Days since each customer's last contact against their tier's cadence."""
+    """Days since each customer's last contact against their tier's cadence.
+
+    Example: crm cadence --state overdue
+    """
     if state not in (None, "ok", "due", "overdue"):
         raise UserError(f"--state {state!r}: use ok, due or overdue")
     with open_crm(db) as crm:
@@ -317,7 +348,10 @@ def survey_add(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a satisfaction survey."""
+    """Record a satisfaction survey.
+
+    Example: crm surveys add 01JB2X --expected 8 --perceived 9
+    """
     with open_crm(db) as crm:
         cid = crm.customers.get(customer)["id"]
         record = crm.analytics.add_survey({"customer_id": cid, "expected": expected, "perceived": perceived,
@@ -331,7 +365,10 @@ def survey_list(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Surveys with their C = b / a, newest first, and the overall satisfaction."""
+    """Surveys with their C = b / a, newest first, and the overall satisfaction.
+
+    Example: crm surveys list --json
+    """
     with open_crm(db) as crm:
         rows = crm.analytics.list_surveys(customer)
         summary = crm.analytics.satisfaction(customer)

@@ -36,7 +36,10 @@ def seed_command(
     seed_value: Annotated[int, typer.Option("--seed", help="Same seed, same data.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add realistic demo customers with their visits, complaints and orders."""
+    """Add realistic demo customers with their visits, complaints and orders.
+
+    Example: crm seed --customers 1000 --seed 7
+    """
     with open_crm(db, create=True) as crm, console.status(f"seeding {customers} customers ..."):
         report = seed(crm, customers=customers, seed=seed_value)
     if as_json:
@@ -51,7 +54,10 @@ def demo(
     db: DbOpt = None,
     customers: Annotated[int, typer.Option("--customers", hidden=True, min=1)] = DEMO_CUSTOMERS,
 ) -> None:
-    """Open a demo database (made and seeded on first run) in the terminal UI."""
+    """Open a demo database (made and seeded on first run) in the terminal UI.
+
+    Example: crm demo
+    """
     from crm_tui.cli import ui
 
     path = db_path(db) or demo_db_path()
@@ -92,7 +98,10 @@ def list_changes(
     local_only: Annotated[bool, typer.Option("--local-only", help="Only changes made on this replica, "
                                              "not those pulled by sync.")] = False,
 ) -> None:
-    """List change-log entries, oldest first."""
+    """List change-log entries, oldest first.
+
+    Example: crm changes list --table customers --limit 20
+    """
     with open_crm(db) as crm:
         rows = crm.changes(table=table, row_id=record, since=since, local_only=local_only)
     if limit:

@@ -49,6 +49,35 @@ HELP = {
 }
 
 
+# One typical command line per kind and verb, shown as the example of each --help.
+EXAMPLE_ARGS: dict[str, dict[str, str]] = {
+    "customers": {"add": '--name 张伟 --mobile "138 1234 5678" --company 华信科技 --region 华东',
+                  "list": "--search zw --region 华东", "edit": "--title 采购经理 --notes ''",
+                  "update": "--where region=华东 --where tier=B --set tier=A --dry-run",
+                  "import": "客户.csv --dry-run", "export": "--format csv -o customers.csv"},
+    "visits": {"add": "--customer 01JB2X --channel phone --purpose follow_up --next-action-date 2026-12-01",
+               "list": "--customer 01JB2X --json", "edit": "--outcome 已报价 --follow-up-done 1",
+               "update": "--where channel=phone --where follow_up_done=0 --set follow_up_done=1 --dry-run",
+               "import": "visits.csv --skip-invalid", "export": "--format json -o visits.json"},
+    "complaints": {"add": '--customer 01JB2X --type delivery --priority high --description "货物晚到一周"',
+                   "list": "--status new --priority high", "edit": "--handler 李娜",
+                   "update": "--where priority=low --set priority=medium --dry-run",
+                   "import": "complaints.csv", "export": "--where status=closed -o closed.csv"},
+    "orders": {"add": "--customer 01JB2X --product 工业传感器 --quantity 3 --amount 3600",
+               "list": '--where "amount>=1000" --order -ordered_at', "edit": "--amount 3400",
+               "update": "--where product=传感器 --set product=工业传感器 --dry-run",
+               "import": "orders.csv --dry-run", "export": '--where "ordered_at>=2026-01-01" -o orders.csv'},
+}
+
+
+def help_text(table: str, verb: str, text: str) -> str:
+    """A command's help with its example as the last paragraph."""
+    args = EXAMPLE_ARGS[table].get(verb, "01JB2X" if verb in ("show", "delete") else "")
+    if verb == "edit":
+        args = "01JB2X " + args
+    return f"{text}\n\nExample: crm {table} {verb} {args}".rstrip()
+
+
 def option_name(f: Field) -> str:
     return "--customer" if f.name == "customer_id" else "--" + f.name.replace("_", "-")
 
@@ -184,7 +213,7 @@ def build(table: str) -> typer.Typer:
             console.print(f"added {ent.name} [bold]{record['id']}[/bold]", highlight=False, soft_wrap=True)
             print_record(record)
 
-    sub.command("add", help=f"Add a {ent.name}; prints its id.")(
+    sub.command("add", help=help_text(table, "add", f"Add {'an' if ent.name[0] in 'aeiou' else 'a'} {ent.name}; prints its id."))(
         with_signature(add, common_params() + field_params(ent)))
 
     # -- list ------------------------------------------------------------------------
@@ -241,7 +270,7 @@ def build(table: str) -> typer.Typer:
         list_params.append(inspect.Parameter(key, kw, default=None, annotation=Annotated[
             str | None, typer.Option(flag, help=f"Only records with this {column.replace('_', ' ')}.",
                                      show_default=False)]))
-    sub.command("list", help=f"List {table}, filtered and sorted.")(with_signature(list_, list_params))
+    sub.command("list", help=help_text(table, "list", f"List {table}, filtered and sorted."))(with_signature(list_, list_params))
 
     # -- show ------------------------------------------------------------------------
     def show(record_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
@@ -250,7 +279,7 @@ def build(table: str) -> typer.Typer:
             record = crm.records(table).get(record_id)
         print_json(record) if as_json else print_record(record)
 
-    sub.command("show", help=f"Show one {ent.name}.")(show)
+    sub.command("show", help=help_text(table, "show", f"Show one {ent.name}."))(show)
 
     # -- edit ------------------------------------------------------------------------
     def edit(record_id: str, db: Path | None = None, as_json: bool = False, **values: str | None) -> None:
@@ -270,7 +299,7 @@ def build(table: str) -> typer.Typer:
     id_param = inspect.Parameter("record_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
         str, typer.Argument(metavar="ID", help="Id or unique prefix.")])
     edit_params = [id_param, *common_params(), *field_params(ent)]
-    sub.command("edit", help=f"Change fields of one {ent.name}; --FIELD '' clears a field.")(
+    sub.command("edit", help=help_text(table, "edit", f"Change fields of one {ent.name}; --FIELD '' clears a field."))(
         with_signature(edit, edit_params))
 
     # -- delete ----------------------------------------------------------------------
@@ -290,7 +319,7 @@ def build(table: str) -> typer.Typer:
             extra = " and its visits, complaints and orders" if table == "customers" else ""
             console.print(f"deleted {ent.name} {record['id']} {label}{extra}", highlight=False, soft_wrap=True)
 
-    sub.command("delete", help=f"Delete one {ent.name} (a tombstone in the change log).")(delete)
+    sub.command("delete", help=help_text(table, "delete", f"Delete one {ent.name} (a tombstone in the change log)."))(delete)
 
     # -- update (bulk) ---------------------------------------------------------------
     def update(
@@ -321,7 +350,7 @@ def build(table: str) -> typer.Typer:
         verb = "would change" if dry_run else "changed"
         console.print(f"{verb} {len(diff)} fields on {len(ids)} {table}", highlight=False, soft_wrap=True)
 
-    sub.command("update", help=f"Set fields on every {ent.name} matching --where, all or nothing.")(update)
+    sub.command("update", help=help_text(table, "update", f"Set fields on every {ent.name} matching --where, all or nothing."))(update)
 
     # -- import ----------------------------------------------------------------------
     def import_(
@@ -364,7 +393,7 @@ def build(table: str) -> typer.Typer:
         if failed:
             raise typer.Exit(1)
 
-    sub.command("import", help=f"Import {table} from CSV or JSON: all rows or none (see --skip-invalid).")(
+    sub.command("import", help=help_text(table, "import", f"Import {table} from CSV or JSON: all rows or none (see --skip-invalid)."))(
         import_)
 
     # -- export ----------------------------------------------------------------------
@@ -392,7 +421,7 @@ def build(table: str) -> typer.Typer:
                                            progress=lambda done, n: progress("writing", done, n))
                     err_console.print(f"exported {count} {table} to {output}", highlight=False, soft_wrap=True)
 
-    sub.command("export", help=f"Export {table} as CSV (spreadsheet-safe) or JSON.")(export)
+    sub.command("export", help=help_text(table, "export", f"Export {table} as CSV (spreadsheet-safe) or JSON."))(export)
     return sub
 
 

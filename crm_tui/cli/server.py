@@ -54,7 +54,10 @@ def serve(
         help="Behind a reverse proxy: the proxy addresses whose X-Forwarded-For is trusted.")] = None,
 ) -> None:
     """Serve the sync API (FastAPI on uvicorn) until interrupted. Not on loopback, it
-    must use TLS: --ssl-keyfile/--ssl-certfile, or a reverse proxy (docs/server.md)."""
+    must use TLS: --ssl-keyfile/--ssl-certfile, or a reverse proxy (docs/server.md).
+
+    Example: crm server serve --host 127.0.0.1 --port 8765
+    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     scheme = "https" if ssl_certfile else "http"
@@ -76,7 +79,10 @@ def add_rep(
     db: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Add a rep and print their token. It is shown once; the server keeps only a hash."""
+    """Add a rep and print their token. It is shown once; the server keeps only a hash.
+
+    Example: crm server add-rep wangfang --territory 华东
+    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     rep = admin.add_rep(db, name, role, territory or ())
@@ -92,7 +98,10 @@ def add_rep(
 @server_app.command("list-reps")
 @_store_errors
 def list_reps(db: StoreOpt = None, json_out: JsonOpt = False) -> None:
-    """The reps that have (or had) a token."""
+    """The reps that have (or had) a token.
+
+    Example: crm server list-reps --json
+    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     reps = admin.list_reps(db)
@@ -115,7 +124,10 @@ def set_rep(
     json_out: JsonOpt = False,
 ) -> None:
     """Change a rep's role or territories; their token stays valid. Customers that come
-    into their view arrive, with their history, at their next sync."""
+    into their view arrive, with their history, at their next sync.
+
+    Example: crm server set-rep wangfang --role manager
+    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     territories = [] if clear_territories else territory
@@ -131,7 +143,10 @@ def set_rep(
 @_store_errors
 def revoke_rep(name: Annotated[str, typer.Argument(help="The rep whose token stops working.")],
                db: StoreOpt = None) -> None:
-    """Revoke a rep's token at once; `add-rep` again issues a new one."""
+    """Revoke a rep's token at once; `add-rep` again issues a new one.
+
+    Example: crm server revoke-rep wangfang
+    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     admin.revoke_rep(db, name)
@@ -150,7 +165,10 @@ def audit(
     json_out: JsonOpt = False,
 ) -> None:
     """The server's audit, oldest first: failed sign-ins, refused changes, rep
-    administration, pushes and pulls. It is append-only; tokens never appear in it."""
+    administration, pushes and pulls. It is append-only; tokens never appear in it.
+
+    Example: crm server audit --kind refused --since 2026-12-01
+    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     entries = admin.audit(db, rep=rep, since=since, kind=kind, limit=limit)

@@ -44,7 +44,10 @@ def login_command(
     check: Annotated[bool, typer.Option(help="Ask the server whether the token works first.")] = True,
     json_out: JsonOpt = False,
 ) -> None:
-    """Save the sync server and your token to your config (readable only by you)."""
+    """Save the sync server and your token to your config (readable only by you).
+
+    Example: crm login --server http://10.0.0.5:8765 --token 3f9a…
+    """
     try:
         info = login(server, token, check=check)
     except SyncError as exc:
@@ -230,7 +233,10 @@ def conflicts_list(
     all_: Annotated[bool, typer.Option("--all", help="Include resolved conflicts.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Same-field edits made concurrently: the value kept and the one that lost."""
+    """Same-field edits made concurrently: the value kept and the one that lost.
+
+    Example: crm conflicts list --json
+    """
     with open_crm(db) as crm:
         rows = Sync(crm).conflicts(include_resolved=all_)
     if json_out:
@@ -258,7 +264,10 @@ def conflicts_resolve(
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Settle a conflict. The kept value is written as a normal change and syncs."""
+    """Settle a conflict. The kept value is written as a normal change and syncs.
+
+    Example: crm conflicts resolve 12 --keep theirs
+    """
     with open_crm(db) as crm:
         result = Sync(crm).resolve(conflict_id, keep)
     if json_out:
