@@ -21,7 +21,6 @@ from crm_tui.api.agenda import Agenda
 from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.privacy import Privacy
 from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
-from crm_tui.api.sync import Sync
 from crm_tui.config import Config, ConfigError, data_dir, default_rep, resolve_db_path
 from crm_tui.db import records as sql
 from crm_tui.db.connection import (
@@ -38,6 +37,7 @@ from crm_tui.domain.validation import FieldError, ValidationError
 
 if TYPE_CHECKING:
     from crm_tui.api.analytics import Analytics
+    from crm_tui.api.sync import Sync
 
 __all__ = [
     "Config", "ConfigError", "Crm", "DatabaseBusy", "DatabaseError", "DatabaseMissing", "DatabaseTooNew",
@@ -78,7 +78,6 @@ class Crm:
         self.orders = Records(self.conn, ORDER, self.lock)
         self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
         self.complaint_workflow = ComplaintWorkflow(self, self.config.sla)  # acknowledge ... close, reopen
-        self.sync = Sync(self)  # push, pull and merge with the server; conflicts
         self.privacy = Privacy(self)  # export and erase a person's data; erase requests
         self._index_script_writes()
 
@@ -94,6 +93,14 @@ class Crm:
     def exists(path: str | os.PathLike[str] | None = None) -> bool:
         """Whether there is a database at `path` (None: the default place)."""
         return resolve_db_path(path).exists()
+
+    @cached_property
+    def sync(self) -> Sync:
+        """Push, pull and merge with the server; conflicts. Built on first use, like
+        the analytics."""
+        from crm_tui.api.sync import Sync
+
+        return Sync(self)
 
     def records(self, table: str) -> Records:
         try:

@@ -10,8 +10,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ulid import ULID
-
 from crm_tui.db import privacy as privacy_sql
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
@@ -40,6 +38,8 @@ def local_now() -> dt.datetime:
 
 
 def new_id() -> str:
+    from ulid import ULID  # reads its package metadata on import: only when a record is made
+
     return str(ULID())
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from crm_tui.api import Crm, Filter, Record, parse_filter
 from crm_tui.api.exporting import FORMATS, export_records, export_to_path
@@ -161,6 +160,8 @@ def progress_bar(label: str, show: bool) -> Iterator[Callable[[str, int, int], N
     if not show:
         yield lambda phase, done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         tasks: dict[str, Any] = {}

@@ -9,9 +9,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from crm_tui.api.sync import Sync, SyncError, login
 from crm_tui.cli import app
 from crm_tui.cli.common import (
     DbOpt,
@@ -48,6 +46,8 @@ def login_command(
 
     Example: crm login --server http://10.0.0.5:8765 --token 3f9a…
     """
+    from crm_tui.api.sync import SyncError, login  # the sync client loads with the sync commands
+
     try:
         info = login(server, token, check=check)
     except SyncError as exc:
@@ -67,6 +67,8 @@ def _progress_bar(enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     bars: dict[str, Any] = {}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), console=err_console, transient=True)
@@ -109,8 +111,10 @@ def sync_command(
     Examples: crm sync · crm sync --status · crm sync rejected · crm sync set-aside"""
     if ctx.invoked_subcommand is not None:
         return
+    from crm_tui.api.sync import SyncError  # the sync client loads with the sync commands
+
     with open_crm(db, create=True) as crm:  # a new laptop's first sync fills a new database
-        syncer = Sync(crm)
+        syncer = crm.sync
         if status:
             info = syncer.status()
             if json_out:
@@ -162,7 +166,7 @@ def rejected_list(
     if ctx.invoked_subcommand is not None:
         return
     with open_crm(db) as crm:
-        rows = Sync(crm).rejected(include_resolved=all_)
+        rows = crm.sync.rejected(include_resolved=all_)
     if json_out:
         print_json(rows)
         return
@@ -186,7 +190,7 @@ def rejected_retry(
 
     Example: crm customers edit ID --territory east && crm sync rejected retry 3 && crm sync"""
     with open_crm(db) as crm:
-        result = Sync(crm).retry(rejected_id)
+        result = crm.sync.retry(rejected_id)
     if json_out:
         print_json(result)
         return
@@ -203,7 +207,7 @@ def rejected_discard(
 
     Example: crm sync rejected discard 3"""
     with open_crm(db) as crm:
-        result = Sync(crm).discard(rejected_id)
+        result = crm.sync.discard(rejected_id)
     if json_out:
         print_json(result)
         return
@@ -216,7 +220,7 @@ def set_aside_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: crm sync set-aside --json"""
     with open_crm(db) as crm:
-        rows = Sync(crm).set_aside()
+        rows = crm.sync.set_aside()
     if json_out:
         print_json(rows)
         return
@@ -238,7 +242,7 @@ def conflicts_list(
     Example: crm conflicts list --json
     """
     with open_crm(db) as crm:
-        rows = Sync(crm).conflicts(include_resolved=all_)
+        rows = crm.sync.conflicts(include_resolved=all_)
     if json_out:
         print_json(rows)
         return
@@ -269,7 +273,7 @@ def conflicts_resolve(
     Example: crm conflicts resolve 12 --keep theirs
     """
     with open_crm(db) as crm:
-        result = Sync(crm).resolve(conflict_id, keep)
+        result = crm.sync.resolve(conflict_id, keep)
     if json_out:
         print_json(result)
         return
