@@ -28,7 +28,7 @@ from crm_tui.screens.detail import CustomerScreen
 from crm_tui.screens.modals import HelpScreen
 from crm_tui.screens.orders import OrdersScreen
 from crm_tui.screens.palette import CrmCommands
-from crm_tui.widgets.sync_status import SyncStatus
+from crm_tui.widgets.sync_status import SyncStatus, announce, run_sync
 
 
 class CrmApp(App[None]):
@@ -49,11 +49,11 @@ class CrmApp(App[None]):
     COMMANDS = App.COMMANDS | {CrmCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1,question_mark", "help", "key.help", id="app.help"),
-        Binding("f2", "switch_mode('customers')", "key.customers", id="app.customers", show=False),
-        Binding("f3", "switch_mode('agenda')", "key.agenda", id="app.agenda", show=False),
-        Binding("f4", "switch_mode('complaints')", "key.complaints", id="app.complaints", show=False),
-        Binding("f5", "switch_mode('orders')", "key.orders", id="app.orders", show=False),
-        Binding("f6", "switch_mode('dashboard')", "key.dashboard", id="app.dashboard", show=False),
+        Binding("f2", "open('customers')", "key.customers", id="app.customers", show=False),
+        Binding("f3", "open('agenda')", "key.agenda", id="app.agenda", show=False),
+        Binding("f4", "open('complaints')", "key.complaints", id="app.complaints", show=False),
+        Binding("f5", "open('orders')", "key.orders", id="app.orders", show=False),
+        Binding("f6", "open('dashboard')", "key.dashboard", id="app.dashboard", show=False),
         Binding("f7", "conflicts", "key.conflicts", id="app.conflicts", show=False),
         Binding("f9", "sync", "key.sync", id="app.sync", show=False),
         Binding("ctrl+q", "quit", "key.quit", id="app.quit", priority=True),
@@ -116,17 +116,34 @@ class CrmApp(App[None]):
     def open_customer(self, customer_id: str) -> None:
         self.push_screen(CustomerScreen(customer_id))
 
+    async def action_open(self, mode: str) -> None:
+        """The F-key of a top-level screen shows that screen itself, whatever was
+        stacked on it (a customer, the conflicts): not what was left on top."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+
     def action_conflicts(self) -> None:
         if not isinstance(self.screen, ConflictsScreen):
             self.push_screen(ConflictsScreen())
 
     def action_sync(self) -> None:
-        """Sync now, through the status line of the current screen."""
+        """Sync now, from any screen: through its status line when it has one (which
+        shows the progress), else in a worker of the app; the screen hears of the
+        result by the same `SyncStatus.Synced` message either way."""
         status = self.screen.query(SyncStatus)
         if status:
             status.first().sync_now()
-        else:
-            self.notify(t("sync.no_status_here"), severity="warning")
+            return
+        screen = self.screen
+
+        def done(report: Any, error: str | None) -> None:
+            announce(self, report, error)
+            screen.post_message(SyncStatus.Synced(report, error))
+
+        self.notify(t("sync.running"))
+        run_sync(self, done)
 
     def action_help(self) -> None:
         screen = self.screen

@@ -447,6 +447,9 @@ class Sync:
         mine_is_loser = row["loser_node"] == node and row["winner_node"] != node
         row["mine"] = row["loser_value"] if mine_is_loser else row["winner_value"]
         row["theirs"] = row["winner_value"] if mine_is_loser else row["loser_value"]
+        # who wrote each side, in the same order as the values (not winner/loser)
+        row["mine_rep"] = row["loser_rep"] if mine_is_loser else row["winner_rep"]
+        row["theirs_rep"] = row["winner_rep"] if mine_is_loser else row["loser_rep"]
         return row
 
     def resolve(self, conflict_id: int, keep: str) -> dict[str, Any]:

@@ -251,7 +251,7 @@ def conflicts_list(
         return
     print_table(
         [{**r, "mine": _show(r["mine"]), "theirs": _show(r["theirs"]),
-          "by": f"{r['winner_rep']} / {r['loser_rep']}"} for r in rows],
+          "by": f"{r['mine_rep']} / {r['theirs_rep']}"} for r in rows],
         ["id", "record", "field", "mine", "theirs", "by", "detected_at"],
         caption="resolve with: crm conflicts resolve ID --keep mine|theirs|VALUE",
     )

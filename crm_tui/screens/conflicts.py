@@ -12,7 +12,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
-from crm_tui.api.sync import Sync
 from crm_tui.i18n import has, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.widgets.sync_status import text
@@ -68,8 +67,8 @@ class ConflictsScreen(CrmScreen):
 
     def reload(self, _: object = None) -> None:
         crm = self.crm
-        self.run_db(lambda: Sync(crm).conflicts(), self.show_rows, group="conflicts", exclusive=True)
-        self.run_db(lambda: Sync(crm).rejected(), self.show_rejected, group="rejected", exclusive=True)
+        self.run_db(lambda: crm.sync.conflicts(), self.show_rows, group="conflicts", exclusive=True)
+        self.run_db(lambda: crm.sync.rejected(), self.show_rejected, group="rejected", exclusive=True)
 
     def show_rejected(self, rows: list[dict[str, Any]]) -> None:
         self.rejected = rows
@@ -104,7 +103,7 @@ class ConflictsScreen(CrmScreen):
             self.app.notify(t(key, id=rejected_id, record=result["record"]))
             self.reload()
 
-        sync = Sync(crm)
+        sync = crm.sync
         call = sync.retry if how == "retry" else sync.discard
         self.run_db(lambda: call(rejected_id), settled, group="rejected-settle")
 
@@ -114,10 +113,13 @@ class ConflictsScreen(CrmScreen):
         table.clear()
         for r in rows:
             table.add_row(str(r["id"]), r["record"], r["field"], _value(r["mine"]),
-                          _value(r["theirs"]), f"{r['winner_rep']} / {r['loser_rep']}",
+                          _value(r["theirs"]), f"{r['mine_rep']} / {r['theirs_rep']}",
                           (r["detected_at"] or "")[:16].replace("T", " "), key=str(r["id"]))
         self.query_one("#conflicts-empty", Static).update(
             "" if rows else text("conflicts.none", "No conflicts to review."))
+
+    def on_sync_status_synced(self, _: object) -> None:
+        self.reload()  # F9 here: the pulled changes may bring or settle conflicts
 
     def action_refresh(self) -> None:
         self.reload()
@@ -134,4 +136,4 @@ class ConflictsScreen(CrmScreen):
                                  value=_value(result["kept"])))
             self.reload()
 
-        self.run_db(lambda: Sync(crm).resolve(conflict_id, side), resolved, group="conflicts-resolve")
+        self.run_db(lambda: crm.sync.resolve(conflict_id, side), resolved, group="conflicts-resolve")

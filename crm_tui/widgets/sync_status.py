@@ -4,13 +4,15 @@ conflicts, changes the server refused and pulled changes set aside; and `sync_no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from crm_tui.api.sync import Sync, SyncError, SyncReport
+from crm_tui.api.sync import SyncError, SyncReport
 from crm_tui.config import ConfigError
 from crm_tui.i18n import has, t
 
@@ -40,6 +42,40 @@ def describe_status(status: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def run_sync(node: DOMNode, done: Callable[[SyncReport | None, str | None], None]) -> None:
+    """Sync in a thread worker of `node`; `done(report, error)` runs on the UI thread.
+    The one way the UI syncs: the status line's sync and F9 on a screen without one."""
+    app = node.app
+    crm = app.crm  # type: ignore[attr-defined]
+
+    def work() -> None:
+        try:
+            report, error = crm.sync.run(), None
+        except (SyncError, ConfigError) as exc:
+            report, error = None, str(exc)
+        app.call_from_thread(done, report, error)
+
+    node.run_worker(work, thread=True, group="sync-run", exclusive=True, exit_on_error=False)
+
+
+def announce(node: DOMNode, report: SyncReport | None, error: str | None) -> None:
+    """A notification with the outcome of a sync."""
+    if error is not None:
+        node.app.notify(error, title=text("sync.failed_title", "Sync failed"), severity="error", timeout=8)
+    elif report is not None:
+        message = text("sync.done", "pushed {pushed}, pulled {pulled}", pushed=report.pushed, pulled=report.pulled)
+        if report.conflicts:
+            message += " · " + text("sync.new_conflicts", "{n} conflicts to review", n=report.conflicts)
+        if report.rejected:
+            message += " · " + t("sync.new_rejected", n=report.rejected)
+        if report.set_aside:
+            message += " · " + t("sync.new_set_aside", n=report.set_aside)
+        node.app.notify(message, title=text("sync.done_title", "Synced"))
+        for erased in report.erased:  # an erase carried out here: the rep is told
+            node.app.notify(erased, title=text("privacy.erased_title", "Customer erased"), severity="warning",
+                            timeout=15, markup=False)
+
+
 class SyncStatus(Static):
     """Shows the sync state and refreshes it every half minute and after a sync."""
 
@@ -67,7 +103,7 @@ class SyncStatus(Static):
         crm = self.app.crm  # type: ignore[attr-defined]
 
         def work() -> None:
-            status = Sync(crm).status()
+            status = crm.sync.status()
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show, status)
 
@@ -83,32 +119,10 @@ class SyncStatus(Static):
             return
         self.syncing = True
         self.update(text("sync.running", "syncing…"))
-        crm = self.app.crm  # type: ignore[attr-defined]
-
-        def work() -> None:
-            try:
-                report, error = Sync(crm).run(), None
-            except (SyncError, ConfigError) as exc:
-                report, error = None, str(exc)
-            self.app.call_from_thread(self._done, report, error)
-
-        self.run_worker(work, thread=True, group="sync-run", exclusive=True, exit_on_error=False)
+        run_sync(self, self._done)
 
     def _done(self, report: SyncReport | None, error: str | None) -> None:
         self.syncing = False
-        if error is not None:
-            self.app.notify(error, title=text("sync.failed_title", "Sync failed"), severity="error", timeout=8)
-        elif report is not None:
-            message = text("sync.done", "pushed {pushed}, pulled {pulled}", pushed=report.pushed, pulled=report.pulled)
-            if report.conflicts:
-                message += " · " + text("sync.new_conflicts", "{n} conflicts to review", n=report.conflicts)
-            if report.rejected:
-                message += " · " + t("sync.new_rejected", n=report.rejected)
-            if report.set_aside:
-                message += " · " + t("sync.new_set_aside", n=report.set_aside)
-            self.app.notify(message, title=text("sync.done_title", "Synced"))
-            for erased in report.erased:  # an erase carried out here: the rep is told
-                self.app.notify(erased, title=text("privacy.erased_title", "Customer erased"), severity="warning",
-                                timeout=15, markup=False)
+        announce(self, report, error)
         self.post_message(self.Synced(report, error))
         self.refresh_status()
