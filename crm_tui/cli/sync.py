@@ -27,10 +27,12 @@ PROGRESS_FROM = 5000  # changes from which a sync shows a progress bar
 
 conflicts_app = typer.Typer(help="Review same-field conflicts found by sync.", no_args_is_help=True)
 app.add_typer(conflicts_app, name="conflicts")
-sync_app = typer.Typer(help="Push your changes to the server, pull everyone else's and merge them.",
+sync_app = typer.Typer(help="Push your changes to the server, pull everyone else's and merge them."
+                       "\n\nExamples: crm sync · crm sync --status · crm sync rejected · crm sync set-aside",
                        invoke_without_command=True)
 app.add_typer(sync_app, name="sync")
-rejected_app = typer.Typer(help="Your changes the server refused: list, retry after fixing, or discard.",
+rejected_app = typer.Typer(help="Your changes the server refused: list, retry after fixing, or discard."
+                           "\n\nExample: crm sync rejected --all",
                            invoke_without_command=True)
 sync_app.add_typer(rejected_app, name="rejected")
 
