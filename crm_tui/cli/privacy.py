@@ -60,7 +60,7 @@ def _print_erase(result: EraseResult, as_json: bool) -> None:
 
 def add_privacy_commands(sub: typer.Typer) -> None:
     @sub.command("export-person", help="Everything held about one customer as one JSON document "
-                 "(their right to see their data).")
+                 "(their right to see their data).\n\nExample: crm customers export-person 01JB2X -o 张伟.json")
     def export_person(
         customer_id: IdArg,
         db: DbOpt = None,
@@ -78,7 +78,7 @@ def add_privacy_commands(sub: typer.Typer) -> None:
             err_console.print(f"exported customer {doc['customer']['id']} to {output}", highlight=False)
 
     @sub.command("erase", help="Erase a customer's personal data everywhere (on a team server: a rep's "
-                 "erase is a request to the managers).")
+                 "erase is a request to the managers).\n\nExample: crm customers erase 01JB2X --reason \"客户要求\"")
     def erase(
         customer_id: IdArg,
         db: DbOpt = None,
@@ -109,7 +109,10 @@ def list_requests(
     status: Annotated[str | None, typer.Option("--status", help="pending, done or declined.",
                                                show_default=False)] = None,
 ) -> None:
-    """List erase requests, newest first."""
+    """List erase requests, newest first.
+
+    Example: crm erase-requests list --status pending
+    """
     with open_crm(db) as crm:
         rows = crm.privacy.list_requests(status)
     if as_json:
@@ -126,7 +129,10 @@ def approve(
     as_json: JsonOpt = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
-    """Carry out an erase request (managers)."""
+    """Carry out an erase request (managers).
+
+    Example: crm erase-requests approve 01JC7Q
+    """
     with open_crm(db) as crm:
         request = crm.privacy.requests.get(request_id)
         if not yes:
@@ -144,7 +150,10 @@ def decline(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Decline an erase request with a reason the rep sees (managers)."""
+    """Decline an erase request with a reason the rep sees (managers).
+
+    Example: crm erase-requests decline 01JC7Q --reason "合同期内须保留"
+    """
     with open_crm(db) as crm:
         request = crm.privacy.decline(request_id, reason)
     if as_json:
