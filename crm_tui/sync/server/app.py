@@ -321,7 +321,9 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
     @app.exception_handler(StarletteHTTPException)
     def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, BAD_REQUEST)
-        return _error(exc.status_code, code, str(exc.detail))
+        answer = _error(exc.status_code, code, str(exc.detail))
+        answer.headers.update(exc.headers or {})  # e.g. a 405's Allow
+        return answer
 
     @app.get("/v1/hello", response_model=Hello, responses=_HELLO_RESPONSES)
     def hello(rep: Rep) -> Hello:
