@@ -383,3 +383,34 @@ def test_a_customer_leaves_one_laptop_and_enters_another_with_its_history(sqlite
     with _db(li) as conn:
         assert conn.execute("SELECT territory FROM customers WHERE id = ?", (cid,)).fetchone() == ("east",)
         assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 31
+
+
+def test_failed_sign_ins_are_limited_per_address_and_everything_is_audited(sqlite_server: Server,
+                                                                          tmp_path: Path) -> None:
+    token = sqlite_server.add_rep("wang", "--territory", "east")
+    laptop = Rep(tmp_path, "wang")
+    laptop.crm("login", "--server", sqlite_server.url, "--token", token)
+    laptop.json("customers", "add", "--name", "张伟", "--territory", "east")
+    laptop.crm("sync")
+    started = time.monotonic()
+    guesses = [httpx.get(sqlite_server.url + "/v1/hello", headers=head(f"crm_guess{i}")).status_code
+               for i in range(60)]
+    refilled = (time.monotonic() - started) * 30 / 60 + 1  # 30 a minute come back meanwhile
+    assert guesses[:30] == [401] * 30 and set(guesses) == {401, 429}
+    assert guesses.count(401) <= 30 + refilled
+    # This address is held back now, whatever token it sends.
+    assert httpx.get(sqlite_server.url + "/v1/hello", headers=head(token)).status_code == 429
+    runner_out = Rep(tmp_path, "admin")
+    audit = json.loads(runner_out.crm("server", "audit", "--db", sqlite_server.url_db, "--json"))
+    kinds = [e["kind"] for e in audit]
+    # Refused without a look-up (nor an audit entry) once over the limit.
+    assert kinds.count("auth_failed") == guesses.count(401)
+    assert all(e["address"] == "127.0.0.1" for e in audit if e["kind"] == "auth_failed")
+    push = next(e for e in audit if e["kind"] == "push")
+    assert (push["rep"], push["count"], push["address"]) == ("wang", 1, "127.0.0.1") and push["node"]
+    # Tokens appear nowhere: not in the audit, not in the server's log (one line per request).
+    log = sqlite_server.log.read_text()
+    assert len([line for line in log.splitlines() if "/v1/hello" in line]) >= 36
+    assert " wang POST /v1/push 200 " in log
+    text = json.dumps(audit) + log + Path(sqlite_server.url_db[len("sqlite:///"):]).read_bytes().decode("latin-1")
+    assert token not in text and "crm_guess1" not in text
