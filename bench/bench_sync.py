@@ -5,7 +5,13 @@
    their search index) and of the same rows into the change log;
 2. pull 100 new changes when the server log holds 1M, against the same pull from a
    10k log (target: flat, <= 1.5x);
-3. push 10k changes.
+3. push 10k changes;
+4. push 10k valid changes of a rep (customers, visits, orders) with validation and
+   authorisation, against the same push with the server's rules switched off
+   (target <= 1.5x);
+5. one customer entering the view of a rep whose laptop holds 10k changes: that
+   sync's changes received and time, against a new laptop pulling that customer's
+   history alone (target <= 1.5x).
 
 The server logs are built with executemany directly in the SQLite store (building a
 1M log through the API would take minutes here); pulls and pushes then go through
@@ -35,7 +41,10 @@ from crm_tui.db import sync_state
 from crm_tui.sync import clock
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.merge import Change
+from crm_tui.sync.protocol import WireChange
+from crm_tui.sync.server import sqlite_store
 from crm_tui.sync.server.app import create_app, hash_token
+from crm_tui.sync.server.judge import Judge
 from crm_tui.sync.server.sqlite_store import SqliteStore
 
 BASE = "http://testserver"
@@ -217,18 +226,113 @@ def bench_push(tmp: Path, n: int) -> None:
     crm.close()
 
 
+class NoRules(Judge):
+    """The server as it was before its rules: every change accepted, visibility kept."""
+
+    def judge(self, c: WireChange) -> None:  # type: ignore[override]
+        self.out.accepted.append((c, self._note(c)))
+
+
+def rep_work(crm: Crm, n: int, territory: str, prefix: str = "客户") -> None:
+    """n changes of a rep on this laptop: a customer, then visits and orders for it."""
+    left = n
+    i = 0
+    while left > 0:
+        cust = crm.customers.create({"name": f"{prefix}{i}", "territory": territory, "phone": f"138{i:08d}"})
+        left -= 1
+        for k in range(min(9, left)):
+            if k % 2:
+                crm.visits.create({"customer_id": cust["id"], "visited_at": "2025-03-01T10:00:00",
+                                   "channel": "phone", "purpose": "visit", "notes": f"met {k}"})
+            else:
+                crm.orders.create({"customer_id": cust["id"], "ordered_at": "2025-03-01", "product": "tea",
+                                   "quantity": k, "amount": 10 * k + 1})
+            left -= 1
+        i += 1
+
+
+def bench_push_rules(tmp: Path, n: int, repeats: int = 3) -> None:
+    source = Crm(tmp / "rep-work.db", rep="wang")
+    rep_work(source, n, "east")
+    source.close()
+    samples: dict[str, list[float]] = {"rules": [], "none": []}
+    for i in range(repeats):
+        for mode in ("rules", "none"):
+            store = SqliteStore(tmp / f"push-{mode}-{i}.db")
+            store.add_rep("wang", "rep", hash_token("wang"), ["east"])
+            http = TestClient(create_app(store, max_offset_ms=10**12, rate=1e9))
+            crm_path = tmp / f"pusher-{mode}-{i}.db"
+            shutil.copy(tmp / "rep-work.db", crm_path)
+            crm = Crm(crm_path, rep="wang")
+            sqlite_store.Judge = Judge if mode == "rules" else NoRules  # type: ignore[misc]
+            start = time.perf_counter()
+            report = Sync(crm).run(SyncClient(BASE, "wang", http=http), push_batch=2000)
+            samples[mode].append(time.perf_counter() - start)
+            sqlite_store.Judge = Judge  # type: ignore[misc]
+            assert report.pushed == n and store.refused_count() == 0, report
+            crm.close()
+            store.close()
+    with_rules, without = statistics.median(samples["rules"]), statistics.median(samples["none"])
+    print(f"push {n:,} changes of a rep, validated and authorised: {with_rules:.2f} s vs {without:.2f} s "
+          f"without the rules (median of {repeats}) = {with_rules / without:.2f}x")
+
+
+def bench_view_enter(tmp: Path, n: int) -> None:
+    store = SqliteStore(tmp / "view.db")
+    store.add_rep("wang", "rep", hash_token("wang"), ["east"])
+    store.add_rep("li", "rep", hash_token("li"), ["west"])
+    store.add_rep("boss", "manager", hash_token("boss"))
+    store.add_rep("solo", "rep", hash_token("solo"), ["north"])
+    http = TestClient(create_app(store, max_offset_ms=10**12, rate=1e9))
+    wang, li, boss = (Crm(tmp / f"view-{x}.db", rep=x) for x in ("wang", "li", "boss"))
+    rep_work(wang, n, "east")
+    rep_work(li, 30, "west", prefix="西")  # the customer to move, with its history
+    for crm, token in ((wang, "wang"), (li, "li"), (boss, "boss"), (wang, "wang")):
+        Sync(crm).run(SyncClient(BASE, token, http=http))
+    moving = li.conn.execute("SELECT id FROM customers WHERE name = '西0'").fetchone()[0]
+    history = store._conn.execute("SELECT count(*) FROM log WHERE scope = ?", (moving,)).fetchone()[0]
+    # The manager moves it into the east: it enters wang's view.
+    boss.customers.update(moving, {"territory": "east"})
+    Sync(boss).run(SyncClient(BASE, "boss", http=http))
+    start = time.perf_counter()
+    report = Sync(wang).run(SyncClient(BASE, "wang", http=http))
+    entering = time.perf_counter() - start
+    assert wang.conn.execute("SELECT count(*) FROM customers WHERE id = ?", (moving,)).fetchone()[0] == 1
+    # Reference: that customer's history alone, pulled by a new laptop of a rep who sees only it.
+    store.set_rep("solo", territories=["north"])
+    boss.customers.update(moving, {"territory": "north"})
+    Sync(boss).run(SyncClient(BASE, "boss", http=http))
+    solo = Crm(tmp / "view-solo.db", rep="solo")
+    start = time.perf_counter()
+    alone = Sync(solo).run(SyncClient(BASE, "solo", http=http))
+    reference = time.perf_counter() - start
+    print(f"one customer ({history} changes of history) enters the view of a rep holding {n:,} changes: "
+          f"{report.pulled + report.pull_duplicates} changes received in {entering * 1000:.0f} ms; its history "
+          f"alone to a new laptop: {alone.pulled} changes in {reference * 1000:.0f} ms = "
+          f"{entering / reference:.2f}x")
+    for crm in (wang, li, boss, solo):
+        crm.close()
+    store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=100_000)
     parser.add_argument("--big-log", type=int, default=1_000_000)
     parser.add_argument("--small-log", type=int, default=10_000)
     parser.add_argument("--push", type=int, default=10_000)
+    parser.add_argument("--only", choices=["pull", "pull100", "push", "rules", "view"], default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-sync-"))
     try:
-        bench_pull_into_empty(tmp, args.changes)
-        bench_pull_100_new(tmp, args.big_log, args.small_log)
-        bench_push(tmp, args.push)
+        runs = {"pull": lambda: bench_pull_into_empty(tmp, args.changes),
+                "pull100": lambda: bench_pull_100_new(tmp, args.big_log, args.small_log),
+                "push": lambda: bench_push(tmp, args.push),
+                "rules": lambda: bench_push_rules(tmp, args.push),
+                "view": lambda: bench_view_enter(tmp, args.push)}
+        for name, run in runs.items():
+            if args.only in (None, name):
+                run()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
