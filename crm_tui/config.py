@@ -33,6 +33,7 @@ import platformdirs
 
 from crm_tui.domain.analytics.settings import AnalyticsSettings
 from crm_tui.domain.complaints import SlaPolicy
+from crm_tui.domain.opportunities import PipelineSettings
 from crm_tui.domain.validation import ValidationError
 
 APP_NAME = "crm_tui"
@@ -102,6 +103,7 @@ class Config:
     sync: SyncSettings = field(default_factory=SyncSettings)
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Config:

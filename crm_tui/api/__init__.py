@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from crm_tui.api.agenda import Agenda
 from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.privacy import Privacy
+from crm_tui.api.opportunities import OpportunityRecords, Pipeline
 from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
 from crm_tui.config import Config, ConfigError, data_dir, default_rep, resolve_db_path
 from crm_tui.db import records as sql
@@ -79,6 +80,8 @@ class Crm:
         self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
         self.complaint_workflow = ComplaintWorkflow(self, self.config.sla)  # acknowledge ... close, reopen
         self.privacy = Privacy(self)  # export and erase a person's data; erase requests
+        self.pipeline = Pipeline(self)  # stage moves, pipeline, forecast, funnel, targets
+        self.opportunities = OpportunityRecords(self)
         self._index_script_writes()
 
     @cached_property
@@ -105,7 +108,8 @@ class Crm:
     def records(self, table: str) -> Records:
         try:
             return {"customers": self.customers, "visits": self.visits,
-                    "complaints": self.complaints, "orders": self.orders}[table]
+                    "complaints": self.complaints, "orders": self.orders,
+                    "opportunities": self.opportunities}[table]
         except KeyError:
             raise ValueError(f"unknown record kind {table!r}") from None
 

@@ -1,4 +1,4 @@
-"""`crm customers|visits|complaints|orders add|list|show|edit|delete|update|import|export`.
+"""`crm customers|visits|complaints|orders|opportunities add|list|show|edit|delete|update|import|export`.
 
 The commands of the four record kinds are generated from the entity definitions in
 `crm_tui.domain.entities`: one option per field (`--company-size`, `--customer` for
@@ -33,10 +33,11 @@ from crm_tui.cli.common import (
 )
 from crm_tui.cli.complaints import add_workflow_commands
 from crm_tui.cli.privacy import add_privacy_commands
+from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
-KINDS = ("customers", "visits", "complaints", "orders")
+KINDS = ("customers", "visits", "complaints", "orders", "opportunities")
 TABLE_LIMIT = 100  # rows a table shows when no --limit is given (JSON gives all)
 PROGRESS_FROM = 5000  # rows from which imports and exports show a progress bar
 
@@ -45,6 +46,7 @@ HELP = {
     "visits": "Visits and follow-ups (拜访 / 回访) of customers.",
     "complaints": "Complaints (投诉) and their handling.",
     "orders": "Orders (交易记录): date, product, quantity, amount.",
+    "opportunities": "Opportunities (商机): deals moving through the pipeline's stages.",
 }
 
 
@@ -195,6 +197,8 @@ def build(table: str) -> typer.Typer:
         add_workflow_commands(sub)
     if table == "customers":
         add_privacy_commands(sub)
+    if table == "opportunities":
+        add_opportunity_commands(sub)
 
     # -- add -------------------------------------------------------------------------
     def add(db: Path | None = None, as_json: bool = False, **values: str | None) -> None:
@@ -226,6 +230,8 @@ def build(table: str) -> typer.Typer:
         filter_options |= {"customer": ("--customer", "customer_id")}
     if table == "complaints":
         filter_options |= {"status": ("--status", "status"), "priority": ("--priority", "priority")}
+    if table == "opportunities":
+        filter_options |= {"stage": ("--stage", "stage")}
 
     def list_(db: Path | None = None, as_json: bool = False, where: list[str] | None = None,
               search: str | None = None, order: str | None = None, limit: int | None = None,
@@ -310,7 +316,8 @@ def build(table: str) -> typer.Typer:
         with open_crm(db) as crm:
             records = crm.records(table)
             record = records.get(record_id)
-            label = record.get("name") or record.get("product") or record.get("description") or ""
+            label = (record.get("name") or record.get("title") or record.get("product")
+                     or record.get("description") or "")
             if not yes and not typer.confirm(f"Delete {ent.name} {record['id']} {label}?"):
                 raise typer.Exit(1)
             records.delete(record["id"])

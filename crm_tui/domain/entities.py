@@ -253,6 +253,65 @@ ERASE_REQUEST = Entity(
 ENTITIES: dict[str, Entity] = {e.table: e for e in (CUSTOMER, VISIT, COMPLAINT, ORDER, SURVEY,
                                                     CLASSIFICATION_OVERRIDE)}
 ENTITIES.update({e.table: e for e in (ERASURE, ERASE_REQUEST)})
+# -- Sales pipeline (migration 4, docs/pipeline.md) -----------------------------------
+# An opportunity's stage is a stage id from the configured stages (crm_tui.domain.
+# opportunities.PipelineSettings), so it is plain text here; the opportunity use case
+# checks it. probability is None for "the stage's default".
+OPPORTUNITY = Entity(
+    name="opportunity",
+    table="opportunities",
+    fields=(
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("title", required=True, max_len=200, label="Title"),
+        Field("amount", kind="money", required=True, label="Amount"),
+        Field("stage", required=True, max_len=32, label="Stage"),
+        Field("probability", kind="int", label="Probability %"),
+        Field("close_date", kind="date", label="Expected close"),
+        Field("source", max_len=64, label="Source"),
+        Field("next_step", max_len=500, label="Next step"),
+        Field("next_step_date", kind="date", label="Next step date"),
+        Field("notes", max_len=20000, label="Notes"),
+        Field("closed_on", kind="date", label="Won/lost on"),
+        Field("lost_reason", max_len=1000, label="Lost reason"),
+        Field("order_id", kind="ref", ref="orders", label="Order"),
+    ),
+    list_columns=("title", "customer_id", "stage", "amount", "probability", "close_date", "owner"),
+    default_order="close_date",
+)
+
+# One stage move of an opportunity (when, from, to, by whom): the history and the
+# funnel read these. customer_id scopes it on the server like the opportunity itself.
+STAGE_CHANGE = Entity(
+    name="stage change",
+    table="opportunity_stages",
+    fields=(
+        Field("opportunity_id", kind="ref", ref="opportunities", required=True, label="Opportunity"),
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("from_stage", max_len=32, label="From"),
+        Field("to_stage", required=True, max_len=32, label="To"),
+        Field("moved_at", kind="datetime", required=True, label="When"),
+        Field("rep", max_len=100, label="By"),
+    ),
+    list_columns=("moved_at", "opportunity_id", "from_stage", "to_stage", "rep"),
+    default_order="moved_at",
+)
+
+# A sales target of one rep (rep set) or of the team (rep empty) for a period label
+# (2026-Q3, 2026-11, 2026); its id is derived from both, so two managers setting the
+# same target merge into one record.
+TARGET = Entity(
+    name="target",
+    table="targets",
+    fields=(
+        Field("rep", max_len=100, label="Rep"),
+        Field("period", required=True, max_len=32, label="Period"),
+        Field("amount", kind="money", required=True, label="Target"),
+    ),
+    list_columns=("period", "rep", "amount"),
+    default_order="period",
+)
+
+ENTITIES.update({e.table: e for e in (OPPORTUNITY, STAGE_CHANGE, TARGET)})
 
 
 def entity(table: str) -> Entity:

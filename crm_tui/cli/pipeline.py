@@ -1,0 +1,173 @@
+"""`crm opportunities move|history|create-order`, `crm pipeline`, `crm forecast`,
+`crm funnel` and `crm targets set|list`: the sales pipeline from the command line,
+each one call into `crm.pipeline` (rules and checks live in the API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from crm_tui.api import Crm
+from crm_tui.api.opportunities import Pipeline
+from crm_tui.cli import app
+from crm_tui.cli.analytics import PeriodOpt, RepOpt, TodayOpt, _pct
+from crm_tui.cli.common import DbOpt, JsonOpt, UserError, console, open_crm, print_json, print_table
+
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="Opportunity id (a unique prefix will do).")]
+
+
+def _pipeline(crm: Crm, today: str | None) -> Pipeline:
+    """crm.pipeline, made to see `--today` as today (tests) when given."""
+    if not today:
+        return crm.pipeline
+    try:
+        day = dt.date.fromisoformat(today)
+    except ValueError:
+        raise UserError(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
+    crm.now = lambda: dt.datetime.combine(day, dt.time(12, 0))  # the deals' rules see it too
+    return crm.pipeline
+
+
+def add_opportunity_commands(sub: typer.Typer) -> None:
+    @sub.command("move", help="Move an opportunity to a stage; lost needs --lost-reason.")
+    def move(opportunity_id: IdArg,
+             stage: Annotated[str, typer.Option("--stage", "-s", help="Stage id (lead, qualified, ... won, lost).")],
+             lost_reason: Annotated[str | None, typer.Option("--lost-reason", help="Why it was lost.",
+                                                             show_default=False)] = None,
+             create_order: Annotated[bool, typer.Option("--create-order",
+                                                        help="When won: create its order too.")] = False,
+             db: DbOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
+        with open_crm(db) as crm:
+            deal, order = _pipeline(crm, today).move(opportunity_id, stage, lost_reason=lost_reason,
+                                                     create_order=create_order)
+        if as_json:
+            print_json({"opportunity": deal, "order": order})
+            return
+        console.print(f"opportunity [bold]{deal['id']}[/bold] is now [bold]{deal['stage']}[/bold]",
+                      highlight=False, soft_wrap=True)
+        if order:
+            console.print(f"created order [bold]{order['id']}[/bold] of {order['amount']:,.2f}",
+                          highlight=False, soft_wrap=True)
+        elif deal["stage"] == "won" and not deal.get("order_id"):
+            console.print(f"no order yet: crm opportunities create-order {deal['id']}", highlight=False,
+                          soft_wrap=True)
+
+    @sub.command("create-order", help="Create the order of a won opportunity that has none.")
+    def create_order_command(opportunity_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        with open_crm(db) as crm:
+            deal, order = crm.pipeline.create_order(opportunity_id)
+        if as_json:
+            print_json({"opportunity": deal, "order": order})
+        else:
+            console.print(f"created order [bold]{order['id']}[/bold] for opportunity {deal['id']}",
+                          highlight=False, soft_wrap=True)
+
+    @sub.command("history", help="The stage moves of an opportunity: when, from, to, by whom.")
+    def history(opportunity_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        with open_crm(db) as crm:
+            moves = crm.pipeline.history(opportunity_id)
+        if as_json:
+            print_json(moves)
+        else:
+            print_table(moves, ["moved_at", "from_stage", "to_stage", "rep"], title=f"{len(moves)} stage move(s)")
+
+
+@app.command("pipeline")
+def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
+    """Open opportunities per stage: count, amount and weighted amount (amount x probability)."""
+    with open_crm(db) as crm:
+        result = crm.pipeline.pipeline(rep=rep)
+    if as_json:
+        print_json(result)
+        return
+    rows = [{**s, "probability": f"{s['probability']}%", "amount": f"{s['amount']:,.2f}",
+             "weighted": f"{s['weighted']:,.2f}"} for s in result["stages"]]
+    rows.append({"stage": "total", "count": result["count"], "amount": f"{result['amount']:,.2f}",
+                 "weighted": f"{result['weighted']:,.2f}"})
+    print_table(rows, ["stage", "count", "probability", "amount", "weighted"],
+                title=f"pipeline ({result['currency']})" + (f" of {rep}" if rep else ""))
+
+
+@app.command("forecast")
+def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
+                     today: TodayOpt = None) -> None:
+    """Won so far plus the weighted open pipeline expected to close, per month and in total."""
+    with open_crm(db) as crm:
+        result = _pipeline(crm, today).forecast(period, rep=rep)
+    if as_json:
+        print_json(result)
+        return
+    rows = [{k: (f"{v:,.2f}" if isinstance(v, float) else v) for k, v in m.items()} for m in result["months"]]
+    rows.append({"month": "total", "won": f"{result['won']:,.2f}",
+                 "weighted_pipeline": f"{result['weighted_pipeline']:,.2f}", "forecast": f"{result['forecast']:,.2f}"})
+    print_table(rows, ["month", "won", "weighted_pipeline", "forecast"],
+                title=f"forecast {result['period']} ({result['currency']})" + (f" of {rep}" if rep else ""))
+    if result.get("target"):
+        console.print(f"target {result['target']:,.2f}: sales {result['sales']:,.2f} "
+                      f"({_pct(result['attainment'])}), with the forecast {_pct(result['forecast_attainment'])}",
+                      highlight=False)
+
+
+@app.command("funnel")
+def funnel_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
+    """The funnel of opportunities created in the period: stages reached, conversion, win rate, cycle."""
+    with open_crm(db) as crm:
+        result = crm.pipeline.funnel(period, rep=rep)
+    if as_json:
+        print_json(result)
+        return
+    print_table([{**s, "conversion": _pct(s["conversion"]), "avg_days": s["avg_days"]} for s in result["stages"]],
+                ["stage", "reached", "conversion", "avg_days"],
+                title=f"funnel {result['period']}: {result['deals']} opportunities")
+    size, cycle = result["avg_deal_size"], result["sales_cycle_days"]
+    console.print(f"won {result['won']}, lost {result['lost']}, win rate {_pct(result['win_rate'])}; "
+                  f"average deal {'' if size is None else f'{size:,.2f}'}; sales cycle "
+                  f"{'' if cycle is None else f'{cycle:.1f} days'}", highlight=False)
+
+
+targets_app = typer.Typer(help="Sales targets (销售目标) per rep and for the team, per period.", no_args_is_help=True)
+app.add_typer(targets_app, name="targets")
+
+
+@targets_app.command("set")
+def targets_set(
+    period: PeriodOpt,
+    amount: Annotated[str, typer.Option("--amount", help="The target amount.")],
+    rep: Annotated[str | None, typer.Option("--rep", help="The rep (leave out with --team).")] = None,
+    team: Annotated[bool, typer.Option("--team", help="The team's target.")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the target of a rep (--rep) or of the team (--team) for a period."""
+    if team == bool(rep):
+        raise UserError("give either --rep NAME or --team")
+    with open_crm(db) as crm:
+        record = crm.pipeline.set_target(period, amount, rep=rep)
+    if as_json:
+        print_json(record)
+    else:
+        console.print(f"target of {record['rep'] or 'the team'} for {record['period']}: {record['amount']:,.2f}",
+                      highlight=False)
+
+
+@targets_app.command("list")
+def targets_list(
+    period: Annotated[str | None, typer.Option("--period", "-p", help="Only this period.")] = None,
+    rep: RepOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Targets with the sales reached so far (orders plus won opportunities with no order)."""
+    with open_crm(db) as crm:
+        rows = crm.pipeline.targets(period=period, rep=rep)
+        for row in rows:
+            att = crm.pipeline.attainment(row["period"], rep=row["rep"])
+            scope = att["team"] if row["rep"] is None else att["reps"][0]
+            row["sales"], row["attainment"] = scope["sales"], scope["attainment"]
+    if as_json:
+        print_json(rows)
+        return
+    print_table([{**r, "rep": r["rep"] or "(team)", "attainment": _pct(r["attainment"])} for r in rows],
+                ["period", "rep", "amount", "sales", "attainment"], title=f"{len(rows)} target(s)")

@@ -1,0 +1,150 @@
+"""SQL for the sales pipeline: stage totals of open deals grouped in one scan (300k
+opportunities never become Python objects), won amounts by month, the deals and stage
+moves the funnel replays, sales in a period for attainment, targets and stale deals.
+Dates are compared as ISO text; the closed stage ids are the fixed `won` and `lost`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+_CLOSED = "('won', 'lost')"
+
+
+def _owner(alias: str, rep: str | None, params: dict[str, Any]) -> str:
+    if rep is None:
+        return ""
+    params["rep"] = rep
+    return f" AND {alias}owner = :rep"
+
+
+# Deals on their stage's default probability are summed apart, so the domain weighs
+# them with the configured default (crm_tui.domain.analytics.pipeline.StageTotal).
+_TOTALS = """
+SELECT stage, {month} AS month, count(*), total(amount),
+       total(amount * probability / 100.0) FILTER (WHERE probability IS NOT NULL),
+       total(amount) FILTER (WHERE probability IS NULL)
+FROM opportunities
+WHERE stage NOT IN {closed}{where}
+GROUP BY stage, month
+"""
+
+
+def open_totals(conn: sqlite3.Connection, *, rep: str | None = None, close_from: str | None = None,
+                close_before: str | None = None) -> list[tuple[str, str, int, float, float, float]]:
+    """(stage, month, count, amount, weighted_own, amount_default) of open deals; with
+    close bounds, only deals expected to close in [close_from, close_before), by month."""
+    params: dict[str, Any] = {}
+    where = _owner("", rep, params)
+    month = "''"
+    if close_from is not None:
+        where += " AND close_date >= :start AND close_date < :end"
+        params |= {"start": close_from, "end": close_before}
+        month = "substr(close_date, 1, 7)"
+    sql = _TOTALS.format(month=month, closed=_CLOSED, where=where)
+    return [tuple(r) for r in conn.execute(sql, params)]  # type: ignore[misc]
+
+
+def won_by_month(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> dict[str, float]:
+    params: dict[str, Any] = {"start": start, "end": end}
+    sql = ("SELECT substr(closed_on, 1, 7), total(amount) FROM opportunities WHERE stage = 'won' "
+           f"AND closed_on >= :start AND closed_on < :end{_owner('', rep, params)} GROUP BY 1")
+    return {r[0]: r[1] for r in conn.execute(sql, params)}
+
+
+def sales_by_rep(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> dict[str, float]:
+    """Sales of [start, end) per rep: orders, plus won deals whose order is not on
+    record (none made, or not synced yet). A won deal with its order counts once,
+    as the order."""
+    params: dict[str, Any] = {"start": start, "end": end}
+    owner = _owner("", rep, params)
+    sql = (f"SELECT owner, total(amount) FROM orders WHERE ordered_at >= :start AND ordered_at < :end{owner} "
+           "GROUP BY owner UNION ALL "
+           "SELECT owner, total(amount) FROM opportunities AS o WHERE stage = 'won' "
+           f"AND closed_on >= :start AND closed_on < :end{owner} "
+           "AND (order_id IS NULL OR NOT EXISTS (SELECT 1 FROM orders WHERE orders.id = o.order_id)) "
+           "GROUP BY owner")
+    out: dict[str, float] = {}
+    for owner_name, amount in conn.execute(sql, params):
+        out[owner_name] = out.get(owner_name, 0.0) + amount
+    return out
+
+
+def funnel_rows(conn: sqlite3.Connection, start: str, end: str, *,
+                rep: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Deals created in [start, end) and their stage moves, oldest first."""
+    params: dict[str, Any] = {"start": start, "end": end}
+    where = f"created_at >= :start AND created_at < :end{_owner('', rep, params)}"
+    deals = [dict(r) for r in conn.execute(
+        f"SELECT id, stage, amount, created_at, closed_on FROM opportunities WHERE {where}", params)]
+    moves = [dict(r) for r in conn.execute(
+        "SELECT opportunity_id, from_stage, to_stage, moved_at, rep FROM opportunity_stages "
+        f"WHERE opportunity_id IN (SELECT id FROM opportunities WHERE {where}) ORDER BY moved_at", params)]
+    return deals, moves
+
+
+def moves_of(conn: sqlite3.Connection, opportunity_id: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(
+        "SELECT id, from_stage, to_stage, moved_at, rep FROM opportunity_stages WHERE opportunity_id = ? "
+        "ORDER BY moved_at, id", (opportunity_id,))]
+
+
+def closed_between(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> list[dict[str, Any]]:
+    """Deals won or lost in [start, end) with their customer's name, latest first."""
+    params: dict[str, Any] = {"start": start, "end": end}
+    sql = ("SELECT o.id, o.title, o.stage, o.amount, o.closed_on, o.lost_reason, o.owner, c.name AS customer_name "
+           "FROM opportunities o JOIN customers c ON c.id = o.customer_id "
+           f"WHERE o.stage IN {_CLOSED} AND o.closed_on >= :start AND o.closed_on < :end{_owner('o.', rep, params)} "
+           "ORDER BY o.closed_on DESC, o.id")
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def targets(conn: sqlite3.Connection, *, period: str | None = None, rep: str | None = None) -> list[dict[str, Any]]:
+    clauses, params = [], []
+    if period is not None:
+        clauses.append("period = ?")
+        params.append(period)
+    if rep is not None:
+        clauses.append("coalesce(rep, '') = ?")
+        params.append(rep)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return [dict(r) for r in conn.execute(
+        f"SELECT id, owner, rep, period, amount, updated_at FROM targets{where} ORDER BY period, rep", params)]
+
+
+def open_cards(conn: sqlite3.Connection, *, rep: str | None = None, search: str | None = None,
+               limit_per_stage: int = 200) -> list[dict[str, Any]]:
+    """Open deals for the pipeline board, with their customer's name: the nearest
+    expected close first, at most `limit_per_stage` per stage."""
+    params: dict[str, Any] = {"limit": limit_per_stage}
+    where = _owner("o.", rep, params)
+    if search:
+        where += (" AND (o.title LIKE :q ESCAPE '\\' OR c.name LIKE :q ESCAPE '\\' "
+                  "OR c.company LIKE :q ESCAPE '\\')")
+        params["q"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    sql = ("SELECT * FROM (SELECT o.id, o.title, o.stage, o.amount, o.probability, o.close_date, o.owner, "
+           "o.customer_id, o.next_step, o.next_step_date, c.name AS customer_name, "
+           "row_number() OVER (PARTITION BY o.stage ORDER BY o.close_date IS NULL, o.close_date, o.id) AS n "
+           "FROM opportunities o JOIN customers c ON c.id = o.customer_id "
+           f"WHERE o.stage NOT IN {_CLOSED}{where}) WHERE n <= :limit ORDER BY stage, n")
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def open_with_activity(conn: sqlite3.Connection, *, rep: str | None = None) -> list[dict[str, Any]]:
+    """Open deals with their customer's name and their last activity: the later of
+    the deal's last edit and the last visit to its customer ('YYYY-MM-DD')."""
+    params: dict[str, Any] = {}
+    sql = ("SELECT o.id, o.title, o.stage, o.amount, o.close_date, o.owner, o.customer_id, "
+           "c.name AS customer_name, max(substr(o.updated_at, 1, 10), "
+           "coalesce((SELECT max(substr(v.visited_at, 1, 10)) FROM visits v WHERE v.customer_id = o.customer_id), "
+           "'')) AS last_activity "
+           "FROM opportunities o JOIN customers c ON c.id = o.customer_id "
+           f"WHERE o.stage NOT IN {_CLOSED}{_owner('o.', rep, params)}")
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def insert_moves(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
+    """(id, owner, opportunity_id, customer_id, from_stage, to_stage, moved_at, rep)."""
+    conn.executemany("INSERT INTO opportunity_stages (id, owner, opportunity_id, customer_id, from_stage, "
+                     "to_stage, moved_at, rep) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
