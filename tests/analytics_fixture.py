@@ -97,3 +97,28 @@ def build(crm: Crm) -> dict[str, str]:
     an.add_survey({"customer_id": ids["F"], "surveyed_at": "2026-08-20", "expected": 10, "perceived": 7})
     an.add_survey({"customer_id": ids["B"], "surveyed_at": "2026-05-01", "expected": 5, "perceived": 5})
     return ids
+
+
+def add_deals(crm: Crm, ids: dict[str, str]) -> dict[str, str]:
+    """Opportunities of the book in 2026-Q3: one won (no order yet), one lost with its
+    reason, two open closing in September; a team target. Their ids join `ids`."""
+    make = crm.opportunities.create
+    deals = {
+        "W": make({"customer_id": ids["A"], "title": "ERP", "amount": 2600, "stage": "negotiation",
+                   "close_date": "2026-09-10"}),
+        "L": make({"customer_id": ids["B"], "title": "CRM", "amount": 1000, "stage": "qualified"}),
+        "O1": make({"customer_id": ids["C"], "title": "MES", "amount": 4000, "stage": "proposal",
+                    "close_date": "2026-09-20"}),
+        "O2": make({"customer_id": ids["A"], "title": "BI", "amount": 800, "stage": "lead", "probability": 40,
+                    "close_date": "2026-09-25"}),
+    }
+    # created in July, as a user's script may write (captured like any write)
+    crm.conn.execute("UPDATE opportunities SET created_at = '2026-07-01T02:00:00.000Z'")
+    crm.conn.commit()
+    crm.opportunities.update(deals["W"]["id"], {"stage": "won", "closed_on": "2026-09-10"})
+    crm.opportunities.update(deals["L"]["id"], {"stage": "lost", "closed_on": "2026-08-15",
+                                                "lost_reason": "price | too high"})
+    crm.conn.execute("UPDATE opportunity_stages SET moved_at = '2026-08-01T10:00:00'")
+    crm.conn.commit()
+    crm.pipeline.set_target("2026-Q3", 20000)
+    return {k: d["id"] for k, d in deals.items()}

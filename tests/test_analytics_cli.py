@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from analytics_fixture import build
+from analytics_fixture import add_deals, build
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm
@@ -18,7 +18,8 @@ TODAY = ["--today", "2026-09-30"]
 @pytest.fixture
 def book(db_path: Path) -> dict[str, str]:
     with Crm(db_path, rep="wang") as crm:
-        return build(crm)
+        ids = build(crm)
+        return ids | add_deals(crm, ids)
 
 
 def run(db_path: Path, *args: str) -> str:

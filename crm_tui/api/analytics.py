@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.api.opportunities import Pipeline
 from crm_tui.api.records import Record, Records, utc_now
 from crm_tui.db import analytics as sql
 from crm_tui.db.connection import transaction
@@ -62,6 +63,7 @@ class Analytics:
         self._now = now
         self.surveys = Records(crm.conn, SURVEY, crm.lock)
         self.overrides = Records(crm.conn, CLASSIFICATION_OVERRIDE, crm.lock)
+        self.pipeline = Pipeline(crm, now=self.now)  # pipeline figures on this clock
 
     # -- settings and clock ---------------------------------------------------------
 
@@ -277,7 +279,7 @@ class Analytics:
                 for name, values in sorted(per_rep.items())]
         return {"period": p.label, "start": p.start.isoformat(), "end": p.end.isoformat(),
                 "previous": prev.label, "rep": rep, "overall": overall_kpis(counts).as_dict(),
-                "reps": [r.as_dict() for r in reps]}
+                "reps": [r.as_dict() for r in reps], "attainment": self.pipeline.attainment(p, rep=rep)}
 
     # -- report and dashboard data ----------------------------------------------------
 
@@ -314,6 +316,9 @@ class Analytics:
                          "monetary": round(s.monetary, 2)} for s in at_risk],
             "win_back": [w.as_dict() for w in win_back],
             "complaints": self.complaint_analytics(p, rep=rep),
+            "pipeline": {"open": self.pipeline.pipeline(rep=rep), "forecast": self.pipeline.forecast(p, rep=rep),
+                         "funnel": self.pipeline.funnel(p, rep=rep),
+                         "closed": self.pipeline.closed_deals(p, rep=rep)},
         }
 
     def dashboard_data(self, *, rep: str | None = None, months: int = 12) -> dict[str, Any]:
@@ -332,6 +337,7 @@ class Analytics:
         recent = Period(today - dt.timedelta(days=89), today, "last 90 days")
         complaints = self.complaint_analytics(recent, rep=rep)
         cadence = Counter(i.state for i in contact_cadence(facts, self.settings, today))
+        quarter = parse_period(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
         return {
             "today": today.isoformat(),
             "monthly_sales": [(m, round(monthly.get(m, 0.0), 2)) for m in trend.months()],
@@ -339,7 +345,12 @@ class Analytics:
             "complaint_types": [(r["key"], r["count"]) for r in complaints["by_type"]],
             "agenda": {**agenda, "contacts_overdue": cadence.get("overdue", 0),
                        "contacts_due": cadence.get("due", 0),
-                       "greetings": len(self.greetings(today=today, rep=rep, facts=facts))},
+                       "greetings": len(self.greetings(today=today, rep=rep, facts=facts)),
+                       "stale_opportunities": len(self.pipeline.stale(rep=rep))},
+            # this quarter's funnel and forecast against the target
+            "quarter": quarter.label,
+            "funnel": [(s["stage"], s["reached"]) for s in self.pipeline.funnel(quarter, rep=rep)["stages"]],
+            "forecast": self.pipeline.forecast(quarter, rep=rep),
         }
 
 

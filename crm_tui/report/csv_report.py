@@ -51,6 +51,26 @@ def render_csv(data: dict[str, Any]) -> str:
             rows += [(f"complaint_{key[3:]}", r["key"], m, r[m]) for m in ("count", "share", "cumulative", "vital")]
     for p, s in c["sla"].items():
         rows += [("sla", p, k, v) for k, v in s.items()]
+    pipe = data["pipeline"]
+    rows += [("pipeline", "open", k, pipe["open"][k]) for k in ("count", "amount", "weighted")]
+    for st in pipe["open"]["stages"]:
+        rows += [("pipeline_stage", st["stage"], k, st[k]) for k in ("count", "amount", "probability", "weighted")]
+    fc = pipe["forecast"]
+    rows += [("forecast", "period", k, fc[k]) for k in ("won", "weighted_pipeline", "forecast")]
+    for m in fc["months"]:
+        rows += [("forecast_month", m["month"], k, m[k]) for k in ("won", "weighted_pipeline", "forecast")]
+    fn = pipe["funnel"]
+    rows += [("funnel", "all", k, fn[k]) for k in ("deals", "won", "lost", "win_rate", "avg_deal_size",
+                                                    "sales_cycle_days")]
+    for st in fn["stages"]:
+        rows += [("funnel_stage", st["stage"], k, st[k]) for k in ("reached", "conversion", "avg_days")]
+    att = data["kpis"]["attainment"]
+    rows += [("attainment", "team", k, att["team"][k]) for k in ("sales", "target", "attainment")]
+    for r in att["reps"]:
+        rows += [("attainment", r["rep"], k, r[k]) for k in ("sales", "target", "attainment")]
+    for d in pipe["closed"]:
+        rows += [("closed_opportunity", d["id"], k, d[k]) for k in ("closed_on", "stage", "title", "amount", "owner",
+                                                                     "lost_reason")]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["section", "item", "measure", "value"])

@@ -58,3 +58,50 @@ def rep_row(r: dict[str, Any]) -> list[str]:
 
 REP_HEADER = ["Rep", "Visits", "Follow-ups done/due", "Follow-up rate", "Orders", "Sales",
               "Complaints handled", "SLA kept"]
+
+
+# -- the pipeline section ------------------------------------------------------------------
+
+def pipeline_figures(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(measure, value) of the pipeline's headline figures."""
+    p = data["pipeline"]
+    fc, fn, att = p["forecast"], p["funnel"], data["kpis"]["attainment"]["team"]
+    return [
+        ("Open opportunities", str(p["open"]["count"])),
+        (f"Open pipeline ({p['open']['currency']})", money(p["open"]["amount"])),
+        ("Weighted open pipeline", money(p["open"]["weighted"])),
+        ("Won in the period", money(fc["won"])),
+        ("Forecast (won + weighted, closing in the period)", money(fc["forecast"])),
+        ("Team sales (orders + won without order)", money(att["sales"])),
+        ("Team target", money(att["target"])),
+        ("Team attainment", pct(att["attainment"])),
+        ("Win rate (opportunities created in the period)", pct(fn["win_rate"])),
+        ("Average won deal", money(fn["avg_deal_size"])),
+        ("Sales cycle (days)", num(fn["sales_cycle_days"])),
+    ]
+
+
+PIPELINE_HEADER = ["Stage", "Opportunities", "Amount", "Stage default probability", "Weighted"]
+FUNNEL_HEADER = ["Stage", "Reached", "Conversion to next", "Average days in stage"]
+ATTAINMENT_HEADER = ["Rep", "Sales", "Target", "Attainment"]
+CLOSED_HEADER = ["Closed", "Outcome", "Customer", "Opportunity", "Amount", "Rep", "Lost reason"]
+
+
+def pipeline_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[s["stage"], str(s["count"]), money(s["amount"]), f"{s['probability']}%", money(s["weighted"])]
+            for s in data["pipeline"]["open"]["stages"]]
+
+
+def funnel_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[s["stage"], str(s["reached"]), pct(s["conversion"]), num(s["avg_days"])]
+            for s in data["pipeline"]["funnel"]["stages"]]
+
+
+def attainment_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[r["rep"], money(r["sales"]), money(r["target"]), pct(r["attainment"])]
+            for r in data["kpis"]["attainment"]["reps"]]
+
+
+def closed_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[d["closed_on"], d["stage"], d["customer_name"], d["title"], money(d["amount"]), d["owner"],
+             d["lost_reason"] or ""] for d in data["pipeline"]["closed"]]

@@ -7,8 +7,25 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from crm_tui.report.fmt import REP_HEADER, key_figures, label, money, num, pct, rep_row
-from crm_tui.report.svg import bar_chart, hbar_chart, pareto_chart
+from crm_tui.report.fmt import (
+    ATTAINMENT_HEADER,
+    CLOSED_HEADER,
+    FUNNEL_HEADER,
+    PIPELINE_HEADER,
+    REP_HEADER,
+    attainment_rows,
+    closed_rows,
+    funnel_rows,
+    key_figures,
+    label,
+    money,
+    num,
+    pct,
+    pipeline_figures,
+    pipeline_rows,
+    rep_row,
+)
+from crm_tui.report.svg import bar_chart, funnel_chart, hbar_chart, pareto_chart
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
@@ -55,6 +72,13 @@ def render_html(data: dict[str, Any]) -> str:
                       [[label(r["key"]), str(r["count"]), pct(r["share"]), pct(r["cumulative"]),
                         "yes" if r["vital"] else ""] for r in c[key]])
 
+    fc = data["pipeline"]["forecast"]
+    funnel_svg = funnel_chart([(s["stage"], s["reached"]) for s in data["pipeline"]["funnel"]["stages"]],
+                              title="Sales funnel (opportunities created in the period)")
+    forecast_svg = bar_chart([(m["month"], m["forecast"]) for m in fc["months"]],
+                             title="Forecast by month (won + weighted pipeline)")
+    pipeline_cards = "".join(f'<div class="card"><div class="v">{escape(v)}</div><div class="k">{escape(k)}</div>'
+                             "</div>" for k, v in pipeline_figures(data))
     title = f"Sales and analysis report: {data['period']}"
     body = f"""
 <h1>{escape(title)}</h1>
@@ -91,6 +115,17 @@ mean resolution {num(c['mean_resolution_hours'])} h.</p>
 {_table(["Priority", "Complaints", "Decided", "Breached", "Breach rate"],
         [[p, str(s["complaints"]), str(s["decided"]), str(s["breached"]), pct(s["breach_rate"])]
          for p, s in c["sla"].items()])}
+<h2>Sales pipeline</h2>
+<div class="cards">{pipeline_cards}</div>
+<div class="charts">{funnel_svg}{forecast_svg}</div>
+<h3>Open pipeline by stage</h3>
+{_table(PIPELINE_HEADER, pipeline_rows(data))}
+<h3>Funnel</h3>
+{_table(FUNNEL_HEADER, funnel_rows(data))}
+<h3>Attainment per rep</h3>
+{_table(ATTAINMENT_HEADER, attainment_rows(data))}
+<h3>Opportunities won and lost</h3>
+{_table(CLOSED_HEADER, closed_rows(data))}
 """
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)}</title>\n'
             f"<style>{CSS}</style>\n</head>\n<body>{body}</body>\n</html>\n")

@@ -5,7 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from crm_tui.report.fmt import REP_HEADER, key_figures, label, money, num, pct, rep_row
+from crm_tui.report.fmt import (
+    ATTAINMENT_HEADER,
+    CLOSED_HEADER,
+    FUNNEL_HEADER,
+    PIPELINE_HEADER,
+    REP_HEADER,
+    attainment_rows,
+    closed_rows,
+    funnel_rows,
+    key_figures,
+    label,
+    money,
+    num,
+    pct,
+    pipeline_figures,
+    pipeline_rows,
+    rep_row,
+)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -63,4 +80,14 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += _table(["Priority", "Complaints", "Decided", "Breached", "Breach rate"],
                     [[p, str(s["complaints"]), str(s["decided"]), str(s["breached"]), pct(s["breach_rate"])]
                      for p, s in c["sla"].items()])
+    fc = data["pipeline"]["forecast"]
+    lines += ["## Sales pipeline", "", *_table(["Measure", "Value"], pipeline_figures(data)),
+              "### Open pipeline by stage", "", *_table(PIPELINE_HEADER, pipeline_rows(data)),
+              "### Forecast by month", "",
+              *_table(["Month", "Won", "Weighted pipeline", "Forecast"],
+                      [[m["month"], money(m["won"]), money(m["weighted_pipeline"]), money(m["forecast"])]
+                       for m in fc["months"]]),
+              "### Funnel", "", *_table(FUNNEL_HEADER, funnel_rows(data)),
+              "### Attainment per rep", "", *_table(ATTAINMENT_HEADER, attainment_rows(data)),
+              "### Opportunities won and lost", "", *_table(CLOSED_HEADER, closed_rows(data))]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -99,3 +99,27 @@ def pareto_chart(items: Sequence[tuple[str, int, float]], *, title: str, width: 
         parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{LINE}" stroke-width="2"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def funnel_chart(items: Sequence[tuple[str, float]], *, title: str, width: int = 640) -> str:
+    """A sales funnel: one centred bar per stage (label, deals reached), as wide as its
+    share of the first stage, each with its count and the share of the first."""
+    row, top, side = 26, 28, 150
+    height = top + row * max(len(items), 1) + 10
+    first = items[0][1] if items and items[0][1] else 1
+    plot = width - 2 * side
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" {FONT}>',
+             f'<title>{escape(title)}</title>',
+             f'<text x="4" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
+    for i, (name, value) in enumerate(items):
+        y = top + i * row
+        w = max(plot * value / first, 2.0)
+        x = side + (plot - w) / 2
+        parts.append(f'<text x="{side - 8}" y="{y + 16}" text-anchor="end">{escape(name)}</text>')
+        parts.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" rx="3" fill="{BAR}">'
+                     f'<title>{escape(name)}: {value:,.0f}</title></rect>')
+        parts.append(f'<text x="{width - side + 8}" y="{y + 16}">{_short(value)} '
+                     f'({100 * value / first:.0f}%)</text>')
+    parts.append("</svg>")
+    return "".join(parts)
