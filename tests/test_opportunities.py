@@ -205,3 +205,22 @@ def test_cli_round_trip(db_path: Path) -> None:
         assert crm.orders.get(moved["order"]["id"])["customer_id"] == cid
         assert crm.opportunities.get(oid)["order_id"] == moved["order"]["id"]
     assert "lost reason" in run(db_path, "opportunities", "add", "--help").output.lower()
+
+
+def test_only_a_manager_changes_targets_and_deals_follow_their_customer() -> None:
+    from crm_tui.domain.changes import FORBIDDEN, Actor, ChangeRefused, Place, check_access, check_change
+
+    data = {"rep": "li", "period": "2026-Q4", "amount": 1000.0}
+    check_change("targets", "insert", "T1", data)
+    with pytest.raises(ChangeRefused) as err:
+        check_access(Actor("li", "rep"), "targets", "insert", "T1", data, place=lambda c: None,
+                     customer_of=lambda t, r: None)
+    assert err.value.code == FORBIDDEN
+    check_access(Actor("boss", "manager"), "targets", "insert", "T1", data, place=lambda c: None,
+                 customer_of=lambda t, r: None)
+    deal = {"customer_id": "C1", "title": "t", "amount": 1.0, "stage": "lead"}
+    check_change("opportunities", "insert", "O1", deal)
+    with pytest.raises(ChangeRefused) as err:  # another rep's customer
+        check_access(Actor("li", "rep"), "opportunities", "insert", "O1", deal,
+                     place=lambda c: Place("wang", None), customer_of=lambda t, r: None)
+    assert err.value.code == FORBIDDEN

@@ -56,8 +56,7 @@ class OpportunityRecords(Records):
             move = self.moves.prepare({
                 "opportunity_id": current["id"], "customer_id": current["customer_id"],
                 "from_stage": current["stage"], "to_stage": settled["stage"],
-                "moved_at": pipe.now().isoformat(), "rep": records_sql.local_rep(self.conn)},
-                owner=current["owner"])
+                "moved_at": pipe.now().isoformat(), "rep": records_sql.local_rep(self.conn)})
             self.moves.insert_prepared([move])
 
 
@@ -125,7 +124,7 @@ class Pipeline:
         return self.crm.orders.create({
             "customer_id": deal["customer_id"], "ordered_at": deal.get("closed_on") or self.today().isoformat(),
             "product": deal["title"][:200], "quantity": 1, "amount": deal["amount"],
-            "notes": f"opportunity {deal['id']}"}, owner=deal["owner"])
+            "notes": f"opportunity {deal['id']}"})
 
     def step(self, opportunity_id: str, by: int) -> Record:
         """Move a deal to the next (by=1) or previous (by=-1) open stage."""

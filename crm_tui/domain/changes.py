@@ -246,13 +246,16 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
       that is not theirs;
     - creates, changes and deletes the records (visits, complaints, ...) of those
       customers, as their own (owner themselves or none), never changing a record's
-      owner; records of no customer are everyone's."""
+      owner; records of no customer are everyone's, except the kinds only a manager
+      changes (targets)."""
     if tbl == ERASURES and not actor.is_manager:
         raise ChangeRefused(FORBIDDEN, "only a manager erases a customer; a rep files an erase request "
                             "(crm customers erase)")
     if actor.is_manager:
         return
     ent = ENTITIES[tbl]
+    if ent.manager_only:
+        raise ChangeRefused(FORBIDDEN, f"only a manager changes {ent.table}")
     if tbl == CUSTOMERS:
         _customer_access(actor, row_id, op, data, place(row_id))
         return

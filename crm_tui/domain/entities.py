@@ -66,6 +66,8 @@ class Entity:
     sort_exprs: tuple[tuple[str, str], ...] = ()
     # fields that only the record's workflow moves (see crm_tui.domain.complaints)
     workflow_fields: tuple[str, ...] = ()
+    # only a manager creates, changes or deletes these (the server refuses reps)
+    manager_only: bool = False
 
     # Cached: a pull checks every field of thousands of changes by name.
     @cached_property
@@ -309,6 +311,7 @@ TARGET = Entity(
     ),
     list_columns=("period", "rep", "amount"),
     default_order="period",
+    manager_only=True,
 )
 
 ENTITIES.update({e.table: e for e in (OPPORTUNITY, STAGE_CHANGE, TARGET)})
