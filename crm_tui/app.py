@@ -28,6 +28,7 @@ from crm_tui.screens.detail import CustomerScreen
 from crm_tui.screens.modals import HelpScreen
 from crm_tui.screens.orders import OrdersScreen
 from crm_tui.screens.palette import CrmCommands
+from crm_tui.screens.pipeline import PipelineScreen
 from crm_tui.widgets.sync_status import SyncStatus, announce, run_sync
 
 
@@ -44,6 +45,7 @@ class CrmApp(App[None]):
         "complaints": ComplaintsScreen,
         "orders": OrdersScreen,
         "dashboard": DashboardScreen,
+        "pipeline": PipelineScreen,
     }
     DEFAULT_MODE = "customers"
     COMMANDS = App.COMMANDS | {CrmCommands}
@@ -55,6 +57,7 @@ class CrmApp(App[None]):
         Binding("f5", "open('orders')", "key.orders", id="app.orders", show=False),
         Binding("f6", "open('dashboard')", "key.dashboard", id="app.dashboard", show=False),
         Binding("f7", "conflicts", "key.conflicts", id="app.conflicts", show=False),
+        Binding("f8", "open('pipeline')", "key.pipeline.title", id="app.pipeline", show=False),
         Binding("f9", "sync", "key.sync", id="app.sync", show=False),
         Binding("ctrl+q", "quit", "key.quit", id="app.quit", priority=True),
         Binding("ctrl+p", "command_palette", "key.palette", id="app.palette", show=False, priority=True),

@@ -134,7 +134,7 @@ def test_import_and_export_go_through_the_rules(pipe_crm: Crm, tmp_path: Path) -
                     f"{cid},CRM,200,won,\n", encoding="utf-8")
     report = import_records(pipe_crm, "opportunities", good)
     assert not report.rejected
-    rows = {r["title"]: r for r in pipe_crm.opportunities.list()}
+    rows = {r["title"]: r for r in pipe_crm.opportunities.find()}
     assert rows["CRM"]["closed_on"] == "2026-09-15" and rows["ERP"]["stage"] == "proposal"
     bad = tmp_path / "bad.csv"
     bad.write_text(f"customer_id,title,amount,stage\n{cid},X,1,lost\n{cid},Y,1,someday\n", encoding="utf-8")

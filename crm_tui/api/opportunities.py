@@ -48,15 +48,23 @@ class OpportunityRecords(Records):
         record.update(settle(None, record, pipe.settings, pipe.today()))
         return record
 
-    def _write_update(self, current: Record, values: Mapping[str, Any]) -> None:
+    def check_update(self, current: Record, values: Mapping[str, Any], *, workflow: bool = False) -> dict[str, Any]:
+        """The changed fields with what follows from them (the stage's default
+        probability, the won/lost date; see `settle`), after the shared checks."""
         pipe = self.crm.pipeline
-        settled = settle(current, values, pipe.settings, pipe.today())
-        super()._write_update(current, settled)
-        if "stage" in settled and settled["stage"] != current["stage"]:
+        return super().check_update(current, settle(current, values, pipe.settings, pipe.today()),
+                                    workflow=workflow)
+
+    def apply_update(self, current: Record, values: Mapping[str, Any], *, workflow: bool = False) -> None:
+        """Write the update; a stage change also writes its stage move, in the same
+        transaction (the caller's)."""
+        changed = self.check_update(current, values, workflow=workflow)
+        super().apply_update(current, changed, workflow=workflow)
+        if "stage" in changed:
             move = self.moves.prepare({
                 "opportunity_id": current["id"], "customer_id": current["customer_id"],
-                "from_stage": current["stage"], "to_stage": settled["stage"],
-                "moved_at": pipe.now().isoformat(), "rep": records_sql.local_rep(self.conn)})
+                "from_stage": current["stage"], "to_stage": changed["stage"],
+                "moved_at": self.crm.pipeline.now().isoformat(), "rep": records_sql.local_rep(self.conn)})
             self.moves.insert_prepared([move])
 
 

@@ -20,6 +20,7 @@ from textual_plotext import PlotextPlot
 from crm_tui.domain.analytics.complaints import UNKNOWN
 from crm_tui.i18n import has, t
 from crm_tui.screens.base import localize_bindings
+from crm_tui.screens.pipeline import stage_label
 
 if TYPE_CHECKING:
     from crm_tui.api.analytics import Analytics
@@ -105,14 +106,33 @@ def complaint_type_label(code: str) -> str:
     return t(key) if has(key) else code.replace("_", " ")
 
 
+def forecast_text(data: dict[str, Any]) -> Text:
+    """This quarter's forecast against its target, as lines of text."""
+    fc = data["forecast"]
+    text = Text(t("pipeline.forecast_title", quarter=data["quarter"]) + "\n\n", style="bold")
+    text.append(t("pipeline.forecast_line", won=f"{fc['won']:,.0f}", weighted=f"{fc['weighted_pipeline']:,.0f}",
+                  forecast=f"{fc['forecast']:,.0f}") + "\n")
+    if fc.get("target"):
+        share = fc["attainment"] or 0.0
+        text.append(t("pipeline.target_line", target=f"{fc['target']:,.0f}", sales=f"{fc['sales']:,.0f}",
+                      attainment=f"{100 * share:.0f}%") + "\n")
+        filled = max(0, min(20, round(20 * share)))
+        text.append("█" * filled, style="green" if share >= 1 else "yellow")
+        text.append("░" * (20 - filled), style="dim")
+    else:
+        text.append(t("pipeline.no_target", quarter=data["quarter"]), style="dim")
+    return text
+
+
 class DashboardScreen(Screen):
     """Charts of the rep's book. Give it the `Analytics` to read from, or leave it to
     `app.crm.analytics`."""
 
     DEFAULT_CSS = """
-    DashboardScreen #dashboard-grid { grid-size: 2 2; grid-gutter: 1 2; padding: 0 1; }
+    DashboardScreen #dashboard-grid { grid-size: 2 3; grid-gutter: 0 2; padding: 0 1; }
     DashboardScreen PlotextPlot { height: 1fr; }
-    DashboardScreen #dashboard-agenda { height: 1fr; border: round $primary; padding: 0 1; }
+    DashboardScreen #dashboard-agenda, DashboardScreen #dashboard-forecast {
+        height: 1fr; border: round $primary; padding: 0 1; }
     DashboardScreen #dashboard-status { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -138,6 +158,8 @@ class DashboardScreen(Screen):
             yield WidePlot(id="chart-segments")
             yield WidePlot(id="chart-complaints")
             yield Static("", id="dashboard-agenda")
+            yield WidePlot(id="chart-funnel")
+            yield Static("", id="dashboard-forecast")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -189,12 +211,22 @@ class DashboardScreen(Screen):
         plt.bar([plot_text(k) for k, _ in types], [v for _, v in types])
         plt.title(plot_text(t("dashboard.complaints_title")))
 
+        funnel = self.query_one("#chart-funnel", PlotextPlot)
+        plt = funnel.plt
+        plt.clear_figure()
+        settings = self.app.crm.pipeline.settings  # type: ignore[attr-defined]
+        steps = [(plot_text(stage_label(settings, k)), v) for k, v in data["funnel"]]
+        steps.reverse()  # plotext draws the first bar at the bottom; the first stage on top
+        plt.bar([k for k, _ in steps], [v for _, v in steps], orientation="horizontal", width=0.5)
+        plt.title(plot_text(t("pipeline.funnel_title", quarter=data["quarter"])))
+        self.query_one("#dashboard-forecast", Static).update(forecast_text(data))
+
         agenda = data["agenda"]
         lines = [f"[b]{t('dashboard.agenda_title')}[/b]", ""]
         lines += [t("dashboard.agenda_line", label=t(f"dashboard.agenda.{k}") if has(f"dashboard.agenda.{k}") else k,
                     count=v) for k, v in agenda.items()]
         self.query_one("#dashboard-agenda", Static).update("\n".join(lines))
-        for plot in (sales, segments, complaints):
+        for plot in (sales, segments, complaints, funnel):
             plot.loading = False
             plot.refresh()
         self.query_one("#dashboard-status", Static).update(t("dashboard.status", date=data["today"]))

@@ -15,15 +15,22 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from crm_tui.api import Filter, Record
 from crm_tui.api.history import field_history
-from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, ORDER
+from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, OPPORTUNITY, ORDER
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.screens.modals import ConfirmScreen
-from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
+from crm_tui.screens.pipeline import stage_label
+from crm_tui.screens.record_forms import (
+    complaint_form,
+    customer_form,
+    opportunity_form,
+    order_form,
+    visit_form,
+)
 from crm_tui.widgets.tables import visit_cells, visit_headers
 from crm_tui.widgets.title_bar import TitleBar
 
-TABS = ("profile", "visits", "complaints", "orders", "history")
+TABS = ("profile", "visits", "complaints", "orders", "opportunities", "history")
 
 
 @dataclass
@@ -34,6 +41,7 @@ class CustomerFile:
     visits: list[Record] = field(default_factory=list)
     complaints: list[Record] = field(default_factory=list)
     orders: list[Record] = field(default_factory=list)
+    opportunities: list[Record] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -46,6 +54,7 @@ def load_customer_file(app: Any, customer_id: str) -> CustomerFile:
         visits=crm.visits.find(by_customer),
         complaints=app.workflow.queue(None, customer_id=customer["id"]),
         orders=crm.orders.find(by_customer),
+        opportunities=crm.opportunities.find(by_customer, order="-close_date"),
         history=field_history(crm, "customers", customer["id"]),
     )
 
@@ -71,6 +80,7 @@ class CustomerScreen(CrmScreen):
         Binding("v", "log_visit", "key.log_visit", id="detail.visit"),
         Binding("c", "new_complaint", "key.new_complaint", id="detail.complaint"),
         Binding("o", "new_order", "key.new_order", id="detail.order"),
+        Binding("p", "new_opportunity", "key.pipeline.new_opportunity", id="detail.opportunity"),
         Binding("delete", "delete", "key.delete_row", id="detail.delete"),
         Binding("right_square_bracket", "tab(1)", "key.next_tab", id="detail.next_tab"),
         Binding("left_square_bracket", "tab(-1)", "key.prev_tab", id="detail.prev_tab"),
@@ -92,6 +102,8 @@ class CustomerScreen(CrmScreen):
                 yield DataTable(id="complaints-table", cursor_type="row", zebra_stripes=True)
             with TabPane(t("detail.orders"), id="orders"):
                 yield DataTable(id="orders-table", cursor_type="row", zebra_stripes=True)
+            with TabPane(t("pipeline.tab"), id="opportunities"):
+                yield DataTable(id="opportunities-table", cursor_type="row", zebra_stripes=True)
             with TabPane(t("detail.history"), id="history"):
                 yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True)
@@ -123,6 +135,14 @@ class CustomerScreen(CrmScreen):
                    [[r["ordered_at"], r["product"], str(r.get("quantity") or ""),
                      Text(f"{r['amount']:,.2f}", justify="right"), r.get("notes") or ""] for r in file.orders],
                    file.orders)
+        stage = self.crm.pipeline.settings
+        self._fill("opportunities-table",
+                   [field_label(OPPORTUNITY, n) for n in ("title", "stage", "amount", "probability", "close_date",
+                                                          "next_step", "closed_on", "lost_reason")],
+                   [[r["title"], stage_label(stage, r["stage"]), Text(f"{r['amount']:,.2f}", justify="right"),
+                     f"{stage.probability(r)}%", r.get("close_date") or "", r.get("next_step") or "",
+                     r.get("closed_on") or "", r.get("lost_reason") or ""] for r in file.opportunities],
+                   file.opportunities)
         self._fill("history-table", [t("history.when"), t("history.field"), t("history.from"), t("history.to"),
                                      t("history.rep"), t("history.replica")],
                    [[h["when"], field_label(CUSTOMER, h["field"]) if h["field"] != "*" else t("history.deleted"),
@@ -177,12 +197,17 @@ class CustomerScreen(CrmScreen):
         if self.file:
             order_form(self.app, self.file.customer, self._saved)
 
+    def action_new_opportunity(self) -> None:
+        if self.file:
+            opportunity_form(self.app, self.file.customer, self._saved)
+
     def action_delete(self) -> None:
         """Delete the visit, complaint or order under the cursor of the open tab."""
         if self.file is None:
             return
         tab = self.query_one(TabbedContent).active
-        records = {"visits": self.file.visits, "complaints": self.file.complaints, "orders": self.file.orders}.get(tab)
+        records = {"visits": self.file.visits, "complaints": self.file.complaints, "orders": self.file.orders,
+                   "opportunities": self.file.opportunities}.get(tab)
         if not records:
             return
         table = self.query_one(f"#{tab}-table", DataTable)
@@ -195,7 +220,8 @@ class CustomerScreen(CrmScreen):
             if yes:
                 self.run_db(lambda: api.delete(record["id"]), self.reload)
 
-        self.app.push_screen(ConfirmScreen(t("detail.delete_question", kind=t(f"detail.{tab}"))), answered)
+        kind = t("pipeline.tab") if tab == "opportunities" else t(f"detail.{tab}")
+        self.app.push_screen(ConfirmScreen(t("detail.delete_question", kind=kind)), answered)
 
     def _saved(self, record: Record | None) -> None:
         if record is not None:
@@ -207,7 +233,8 @@ class CustomerScreen(CrmScreen):
             return
         table_id = event.data_table.id
         records = {"visits-table": self.file.visits, "complaints-table": self.file.complaints,
-                   "orders-table": self.file.orders}.get(table_id or "")
+                   "orders-table": self.file.orders,
+                   "opportunities-table": self.file.opportunities}.get(table_id or "")
         if records is None:
             return
         record = next((r for r in records if r["id"] == event.row_key.value), None)
@@ -218,5 +245,7 @@ class CustomerScreen(CrmScreen):
             visit_form(self.app, customer, self._saved, record=record)
         elif table_id == "complaints-table":
             complaint_form(self.app, customer, self._saved, record=record)
+        elif table_id == "opportunities-table":
+            opportunity_form(self.app, customer, self._saved, record=record)
         else:
             order_form(self.app, customer, self._saved, record=record)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api import Record
-from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT
+from crm_tui.domain.entities import COMPLAINT, CUSTOMER, OPPORTUNITY, ORDER, VISIT, Field
 from crm_tui.i18n import t
 from crm_tui.screens.form import FormScreen
 
@@ -24,6 +24,10 @@ VISIT_EDIT_FIELDS = (*VISIT_FIELDS, "follow_up_done")
 COMPLAINT_NEW_FIELDS = ("type", "priority", "channel", "description", "cause", "product", "received_at")
 COMPLAINT_EDIT_FIELDS = ("type", "priority", "channel", "description", "cause", "product", "handler", "due_at")
 ORDER_FIELDS = ("ordered_at", "product", "quantity", "amount", "notes")
+# A deal is won or lost from the pipeline board (which asks the reason), so the form
+# moves it only among the stages.
+OPPORTUNITY_FIELDS = ("title", "amount", "stage", "probability", "close_date", "next_step", "next_step_date",
+                      "source", "notes")
 
 
 def _context(customer: Record | None) -> str:
@@ -118,3 +122,23 @@ def schedule_form(app: CrmApp, visit: Record, done: Done) -> None:
                       context=f"{visit.get('customer_name', '')} · {visit.get('next_action') or ''}")
     app.push_screen(form, done)
 
+
+def opportunity_form(app: CrmApp, customer: Record, done: Done, *, record: Record | None = None,
+                     stage: str | None = None) -> None:
+    """A new deal for `customer` (in `stage`, else the first one), or an edit of `record`.
+    The stage is a choice among the configured stages."""
+    crm = app.crm
+    settings = crm.pipeline.settings
+    stage_field = Field("stage", kind="enum", required=True, choices=settings.ids, label="field.opportunities.stage")
+    if record is None:
+        cid = customer["id"]
+        values = {"stage": stage or settings.open_stages[0].id, "close_date": ""}
+        form = FormScreen(OPPORTUNITY, OPPORTUNITY_FIELDS, lambda v: crm.opportunities.create({**v, "customer_id": cid}),
+                          title=t("pipeline.new_title"), values=values, context=_context(customer),
+                          extra_fields=(stage_field,))
+    else:
+        oid = record["id"]
+        form = FormScreen(OPPORTUNITY, OPPORTUNITY_FIELDS, lambda v: crm.opportunities.update(oid, v),
+                          title=t("pipeline.edit_title"), values=record, context=_context(customer),
+                          only_changes=True, extra_fields=(stage_field,))
+    app.push_screen(form, done)

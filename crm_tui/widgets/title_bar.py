@@ -11,7 +11,8 @@ from textual.widgets import Static
 # (binding id, action) of the app-wide keys shown in the bar, in order.
 NAV = (("app.customers", "switch_mode('customers')"), ("app.agenda", "switch_mode('agenda')"),
        ("app.complaints", "switch_mode('complaints')"), ("app.orders", "switch_mode('orders')"),
-       ("app.dashboard", "switch_mode('dashboard')"), ("app.conflicts", "conflicts"), ("app.sync", "sync"),
+       ("app.dashboard", "switch_mode('dashboard')"), ("app.conflicts", "conflicts"),
+       ("app.pipeline", "switch_mode('pipeline')"), ("app.sync", "sync"),
        ("app.help", "help"))
 
 

@@ -1,0 +1,148 @@
+"""The Pipeline screen driven with Pilot at 80x24, in English and Chinese: create an
+opportunity, move it through the stages, lose one with its reason, win one and
+create its order; then the customer's Opportunities tab. The database is checked
+after each step."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from textual.widgets import DataTable, OptionList, TabbedContent
+
+from crm_tui.api import Crm, Filter
+from crm_tui.app import CrmApp
+from crm_tui.screens.detail import CustomerScreen
+from crm_tui.screens.form import FormScreen
+from crm_tui.screens.modals import ConfirmScreen, CustomerPicker
+from crm_tui.screens.pipeline import PipelineScreen, PromptScreen
+
+NOW = dt.datetime(2026, 9, 15, 9, 0)
+SIZE = (80, 24)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def settle(pilot) -> None:
+    for _ in range(4):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def deals(crm: Crm) -> dict[str, dict]:
+    return {d["title"]: d for d in crm.opportunities.find()}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_create_move_lose_and_win_with_the_order(crm: Crm, lang: str) -> None:
+    crm.now = lambda: NOW
+    cid = crm.customers.create({"name": "王芳", "company": "北方机械"})["id"]
+    other = crm.customers.create({"name": "Zhang Wei", "company": "Acme"})["id"]
+    crm.opportunities.create({"customer_id": other, "title": "Support", "amount": 8000, "stage": "negotiation",
+                              "close_date": "2026-09-01"})
+    app = CrmApp(crm=crm, config={}, lang=lang, now=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PipelineScreen)
+        # the overdue deal is on the board, marked
+        cards = screen.board["negotiation"]
+        assert [c["title"] for c in cards] == ["Support"] and cards[0]["overdue"]
+
+        # create: n, pick the customer, fill the form
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerPicker)
+        await pilot.press(*"王芳")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, FormScreen)
+        await pilot.press(*"ERP", "tab", *"120000", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, PipelineScreen)
+        erp = deals(crm)["ERP"]
+        assert (erp["customer_id"], erp["amount"], erp["stage"]) == (cid, 120000.0, "lead")
+        assert screen.selected()["id"] == erp["id"]  # the new card is selected
+
+        # move it forward twice and back once
+        await pilot.press("full_stop")
+        await settle(pilot)
+        await pilot.press("full_stop")
+        await settle(pilot)
+        await pilot.press("comma")
+        await settle(pilot)
+        assert deals(crm)["ERP"]["stage"] == "qualified"
+        assert [m["to_stage"] for m in crm.pipeline.history(erp["id"])] == ["qualified", "proposal", "qualified"]
+        assert screen.selected()["id"] == erp["id"]
+
+        # lose it: the reason is asked, an empty one is refused
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert deals(crm)["ERP"]["stage"] == "qualified"  # refused: no reason
+        await pilot.press("l")
+        await settle(pilot)
+        await pilot.press(*"价格太高", "enter")
+        await settle(pilot)
+        lost = deals(crm)["ERP"]
+        assert (lost["stage"], lost["lost_reason"], lost["closed_on"]) == ("lost", "价格太高", "2026-09-15")
+        assert all(c["id"] != erp["id"] for cards in screen.board.values() for c in cards)
+
+        # win the other one and create its order
+        screen.query_one("#cards-negotiation", OptionList).focus()
+        await pilot.pause()
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        won = deals(crm)["Support"]
+        assert won["stage"] == "won" and won["order_id"]
+        order = crm.orders.get(won["order_id"])
+        assert (order["amount"], order["customer_id"], order["ordered_at"]) == (8000.0, other, "2026-09-15")
+        assert screen.board["negotiation"] == []
+
+        # the customer's Opportunities tab lists the lost deal with its reason
+        app.open_customer(cid)
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, CustomerScreen)
+        detail.query_one(TabbedContent).active = "opportunities"
+        await settle(pilot)
+        table = detail.query_one("#opportunities-table", DataTable)
+        assert table.row_count == 1
+        row = [str(c) for c in table.get_row_at(0)]
+        assert row[0] == "ERP" and "价格太高" in row
+        assert row[1] == ("Lost" if lang == "en" else "输单")
+
+
+async def test_rep_filter_and_search_narrow_the_board(crm: Crm) -> None:
+    cid = crm.customers.create({"name": "李娜", "company": "南方食品"})["id"]
+    crm.opportunities.create({"customer_id": cid, "title": "Mine", "amount": 10, "stage": "lead"})
+    crm.opportunities.create({"customer_id": cid, "title": "Theirs", "amount": 20, "stage": "lead"}, owner="li")
+    app = CrmApp(crm=crm, config={}, lang="en", now=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        screen = app.screen
+        assert [c["title"] for c in screen.board["lead"]] == ["Mine", "Theirs"]
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press(*"li", "enter")
+        await settle(pilot)
+        assert [c["title"] for c in screen.board["lead"]] == ["Theirs"]
+        await pilot.press("r", "ctrl+u", "enter")  # empty: all reps again
+        await settle(pilot)
+        await pilot.press("slash", *"mine")
+        await settle(pilot)
+        assert [c["title"] for c in screen.board["lead"]] == ["Mine"]
+        assert crm.opportunities.count([Filter("stage", "=", "lead")]) == 2  # nothing changed
