@@ -4,7 +4,7 @@ its charts (Pilot, no mocks: the hand-worked book in a real database)."""
 from __future__ import annotations
 
 import pytest
-from analytics_fixture import NOW, analytics, build
+from analytics_fixture import NOW, add_deals, analytics, build
 from rich.cells import cell_len
 from textual.app import App
 from textual.widgets import Static
@@ -36,7 +36,7 @@ class DashboardApp(App):
 
 
 async def test_dashboard_mounts_and_shows_its_charts(crm: Crm) -> None:
-    build(crm)
+    add_deals(crm, build(crm))
     screen = DashboardScreen(analytics(crm))
     app = DashboardApp(screen)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -45,7 +45,7 @@ async def test_dashboard_mounts_and_shows_its_charts(crm: Crm) -> None:
         await pilot.pause()
         assert screen.data is not None
         plots = {p.id: p for p in screen.query(PlotextPlot)}
-        assert set(plots) == {"chart-sales", "chart-segments", "chart-complaints"}
+        assert set(plots) == {"chart-sales", "chart-segments", "chart-complaints", "chart-funnel"}
         assert not any(p.loading for p in plots.values())
         rendered = {k: str(p.render()) for k, p in plots.items()}
         assert "Sales by month" in rendered["chart-sales"]
@@ -53,6 +53,11 @@ async def test_dashboard_mounts_and_shows_its_charts(crm: Crm) -> None:
         assert "Delivery" in rendered["chart-complaints"]  # choice.type.delivery
         agenda = str(screen.query_one("#dashboard-agenda", Static).render())
         assert "Follow-ups overdue: 1" in agenda  # F's follow-up of 2026-07-10
+        # this quarter's funnel (4 deals created in July) and forecast against the team target
+        assert "Funnel 2026-Q3" in str(plots["chart-funnel"].render())
+        assert screen.data["funnel"][:2] == [("lead", 4), ("qualified", 3)]
+        forecast = str(screen.query_one("#dashboard-forecast", Static).render())
+        assert "Won 2,600 + weighted 2,320 = 4,920" in forecast and "attainment 50%" in forecast
         assert "Dashboard for 2026-09-30" in str(screen.query_one("#dashboard-status", Static).render())
         # the data behind the charts: September's sales, two Champions
         assert screen.data["monthly_sales"][-1] == ("2026-09", 3600.0)

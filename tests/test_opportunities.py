@@ -224,3 +224,23 @@ def test_only_a_manager_changes_targets_and_deals_follow_their_customer() -> Non
         check_access(Actor("li", "rep"), "opportunities", "insert", "O1", deal,
                      place=lambda c: Place("wang", None), customer_of=lambda t, r: None)
     assert err.value.code == FORBIDDEN
+
+
+def test_stale_deals_are_overdue_or_quiet(pipe_crm: Crm, db_path: Path) -> None:
+    cid = customer(pipe_crm)
+    quiet_cid = customer(pipe_crm, "李娜")
+    make = pipe_crm.opportunities.create
+    overdue = make({"customer_id": cid, "title": "late", "amount": 1, "close_date": "2026-09-14"})
+    make({"customer_id": cid, "title": "fine", "amount": 1, "close_date": "2026-09-15"})
+    quiet = make({"customer_id": quiet_cid, "title": "quiet", "amount": 1})
+    make({"customer_id": cid, "title": "closed", "amount": 1, "stage": "lost", "lost_reason": "x",
+          "close_date": "2026-01-01"})
+    # the deals were edited today (real time); a quiet one's last edit and visit are long ago
+    pipe_crm.conn.execute("UPDATE opportunities SET updated_at = '2026-07-01T00:00:00Z'")
+    pipe_crm.conn.commit()
+    pipe_crm.visits.create({"customer_id": cid, "visited_at": "2026-09-10 10:00", "channel": "phone",
+                            "purpose": "visit"})
+    stale = {r["title"]: r["reason"] for r in pipe_crm.pipeline.stale()}
+    assert stale == {"late": "overdue", "quiet": "quiet"}
+    out = json.loads(run(db_path, "opportunities", "stale", "--today", "2026-09-15", "--json").stdout)
+    assert {r["id"] for r in out} == {overdue["id"], quiet["id"]}

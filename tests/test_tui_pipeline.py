@@ -146,3 +146,20 @@ async def test_rep_filter_and_search_narrow_the_board(crm: Crm) -> None:
         await settle(pilot)
         assert [c["title"] for c in screen.board["lead"]] == ["Mine"]
         assert crm.opportunities.count([Filter("stage", "=", "lead")]) == 2  # nothing changed
+
+
+async def test_stale_deals_in_the_agenda(crm: Crm) -> None:
+    cid = crm.customers.create({"name": "李娜"})["id"]
+    deal = crm.opportunities.create({"customer_id": cid, "title": "Late deal", "amount": 10,
+                                     "close_date": "2026-09-01"})
+    app = CrmApp(crm=crm, config={}, lang="zh", now=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        await settle(pilot)
+        table = app.screen.query_one("#agenda-table")
+        rows = table.rows_loaded()
+        assert [r["id"] for r in rows] == [deal["id"]]
+        assert "Late deal" in rows[0]["next_action"] and "预计成交" in rows[0]["next_action"]
+        await pilot.press("n")  # a stale deal is edited: set its close date
+        await settle(pilot)
+        assert isinstance(app.screen, FormScreen)

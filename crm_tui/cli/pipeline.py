@@ -64,6 +64,17 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
             console.print(f"created order [bold]{order['id']}[/bold] for opportunity {deal['id']}",
                           highlight=False, soft_wrap=True)
 
+    @sub.command("stale", help="Open opportunities past their expected close, or with no activity for "
+                               "pipeline.stale_days.")
+    def stale(rep: RepOpt = None, db: DbOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
+        with open_crm(db) as crm:
+            rows = _pipeline(crm, today).stale(rep=rep)
+        if as_json:
+            print_json(rows)
+        else:
+            print_table(rows, ["id", "customer_name", "title", "stage", "close_date", "last_activity", "reason"],
+                        title=f"{len(rows)} stale opportunit{'y' if len(rows) == 1 else 'ies'}")
+
     @sub.command("history", help="The stage moves of an opportunity: when, from, to, by whom.")
     def history(opportunity_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:

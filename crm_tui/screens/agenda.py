@@ -1,9 +1,10 @@
 """The agenda: follow-ups overdue, due today and coming up; log the visit that answers
-one, mark it done, or move it to another day."""
+one, mark it done, or move it to another day. Stale opportunities (past their expected
+close, or quiet for the configured days) follow them: log a visit, or edit the deal."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,14 +14,23 @@ from crm_tui.api import Record
 from crm_tui.i18n import t
 from crm_tui.screens.base import TableScreen
 from crm_tui.screens.modals import pick_customer_then
-from crm_tui.screens.record_forms import schedule_form, visit_form
+from crm_tui.screens.record_forms import opportunity_form, schedule_form, visit_form
 from crm_tui.widgets.record_table import RecordTable, Row
 from crm_tui.widgets.tables import agenda_columns
 from crm_tui.widgets.title_bar import TitleBar
 
 
 def agenda_row_class(row: Row) -> str | None:
-    return {"overdue": "overdue", "today": "soon"}.get(row.get("bucket") or "")
+    return {"overdue": "overdue", "today": "soon", "stale": "soon"}.get(row.get("bucket") or "")
+
+
+def stale_rows(deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stale opportunities as agenda rows: the date is the expected close (or the last
+    activity), the next action names the deal and why it is stale."""
+    return [{"id": d["id"], "kind": "opportunity", "bucket": "stale", "customer_id": d["customer_id"],
+             "customer_name": d["customer_name"],
+             "next_action_date": d["close_date"] if d["reason"] == "overdue" else d["last_activity"],
+             "next_action": t(f"agenda.stale_{d['reason']}", title=d["title"])} for d in deals]
 
 
 class AgendaScreen(TableScreen):
@@ -43,18 +53,20 @@ class AgendaScreen(TableScreen):
         yield Footer(compact=True)
 
     def reload(self, _: object = None) -> None:
-        agenda = self.app.agenda
-        self.run_db(agenda.follow_ups, self.show_rows, group="agenda", exclusive=True)
+        agenda, pipeline = self.app.agenda, self.crm.pipeline
+        self.run_db(lambda: agenda.follow_ups() + stale_rows(pipeline.stale()), self.show_rows, group="agenda",
+                    exclusive=True)
 
     def show_rows(self, rows: list[Record]) -> None:
         cursor = self.table.cursor
         self.table.show_rows(rows)
         self.table.cursor = min(cursor, max(0, len(rows) - 1))
-        counts = {b: sum(1 for r in rows if r["bucket"] == b) for b in ("overdue", "today", "upcoming")}
+        counts = {b: sum(1 for r in rows if r["bucket"] == b) for b in ("overdue", "today", "upcoming", "stale")}
         self.query_one("#agenda-counts", Static).update(
             f"[b $error]{t('agenda.overdue')} {counts['overdue']}[/]   "
             f"[b $warning]{t('agenda.today')} {counts['today']}[/]   "
             f"{t('agenda.upcoming')} {counts['upcoming']}"
+            + (f"   {t('agenda.stale')} {counts['stale']}" if counts["stale"] else "")
             + ("" if rows else f"   —   {t('agenda.empty')}"))
 
     def _selected(self) -> Record | None:
@@ -72,8 +84,9 @@ class AgendaScreen(TableScreen):
         if follow_up is None:
             return
         crm, app = self.crm, self.app
+        answers = None if follow_up.get("kind") == "opportunity" else follow_up["id"]
         self.run_db(lambda: crm.customers.get(follow_up["customer_id"]),
-                    lambda customer: visit_form(app, customer, self.reload, follow_up_of=follow_up["id"]))
+                    lambda customer: visit_form(app, customer, self.reload, follow_up_of=answers))
 
     def action_visit_any(self) -> None:
         pick_customer_then(self, t("agenda.pick_customer"),
@@ -82,6 +95,9 @@ class AgendaScreen(TableScreen):
     def action_done(self) -> None:
         follow_up = self._selected()
         if follow_up is None:
+            return
+        if follow_up.get("kind") == "opportunity":
+            self.app.notify(t("agenda.stale_not_a_follow_up"), severity="warning")
             return
         agenda = self.app.agenda
 
@@ -94,8 +110,14 @@ class AgendaScreen(TableScreen):
 
     def action_schedule(self) -> None:
         follow_up = self._selected()
-        if follow_up is not None:
-            schedule_form(self.app, follow_up, self.reload)
+        if follow_up is None:
+            return
+        if follow_up.get("kind") == "opportunity":  # a stale deal: set its next step or close date
+            crm, app = self.crm, self.app
+            self.run_db(lambda: (crm.customers.get(follow_up["customer_id"]), crm.opportunities.get(follow_up["id"])),
+                        lambda both: opportunity_form(app, both[0], self.reload, record=both[1]))
+            return
+        schedule_form(self.app, follow_up, self.reload)
 
     def on_record_table_selected(self, event: RecordTable.Selected) -> None:
         self.app.open_customer(event.record["customer_id"])

@@ -214,7 +214,7 @@ class DashboardScreen(Screen):
         funnel = self.query_one("#chart-funnel", PlotextPlot)
         plt = funnel.plt
         plt.clear_figure()
-        settings = self.app.crm.pipeline.settings  # type: ignore[attr-defined]
+        settings = self.analytics.pipeline.settings
         steps = [(plot_text(stage_label(settings, k)), v) for k, v in data["funnel"]]
         steps.reverse()  # plotext draws the first bar at the bottom; the first stage on top
         plt.bar([k for k, _ in steps], [v for _, v in steps], orientation="horizontal", width=0.5)
