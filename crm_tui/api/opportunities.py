@@ -20,14 +20,16 @@ from crm_tui.api.records import Record, Records
 from crm_tui.db import pipeline as sql
 from crm_tui.db import records as records_sql
 from crm_tui.db.connection import transaction
-from crm_tui.domain.analytics import pipeline as rules
-from crm_tui.domain.analytics.period import Period, parse_period
 from crm_tui.domain.entities import OPPORTUNITY, STAGE_CHANGE, TARGET
 from crm_tui.domain.opportunities import WON, PipelineSettings, StageMove, settle
 from crm_tui.domain.validation import ValidationError
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
+    from crm_tui.domain.analytics.period import Period
+
+# The figures' rules (crm_tui.domain.analytics.pipeline) are imported where used: a
+# command that only lists or writes records does not load the analytics.
 
 
 class OpportunityRecords(Records):
@@ -154,6 +156,7 @@ class Pipeline:
 
     def pipeline(self, *, rep: str | None = None) -> dict[str, Any]:
         """Per open stage: count, amount, weighted amount; and the totals."""
+        from crm_tui.domain.analytics import pipeline as rules
         with self.crm.lock:
             rows = sql.open_totals(self.crm.conn, rep=rep)
         totals = [rules.StageTotal(stage, count, amount, own, default) for stage, _, count, amount, own, default in rows]
@@ -162,6 +165,7 @@ class Pipeline:
     def forecast(self, period: str | Period, *, rep: str | None = None) -> dict[str, Any]:
         """Won so far and the weighted open pipeline expected to close, per month of
         the period and in total, with the target and attainment when one is set."""
+        from crm_tui.domain.analytics import pipeline as rules
         p = _period(period)
         with self.crm.lock:
             won = sql.won_by_month(self.crm.conn, p.start_text, p.end_text, rep=rep)
@@ -177,6 +181,7 @@ class Pipeline:
 
     def funnel(self, period: str | Period, *, rep: str | None = None) -> dict[str, Any]:
         """The funnel of the deals created in the period (docs/pipeline.md)."""
+        from crm_tui.domain.analytics import pipeline as rules
         p = _period(period)
         with self.crm.lock:
             deals, moves = sql.funnel_rows(self.crm.conn, p.start_text, p.end_text, rep=rep)
@@ -217,6 +222,7 @@ class Pipeline:
     def attainment(self, period: str | Period, *, rep: str | None = None) -> dict[str, Any]:
         """Sales in the period (orders, plus won deals with no order yet) against the
         target, per rep and for the team."""
+        from crm_tui.domain.analytics import pipeline as rules
         p = _period(period)
         with self.crm.lock:
             sales = sql.sales_by_rep(self.crm.conn, p.start_text, p.end_text, rep=rep)
@@ -238,8 +244,8 @@ class Pipeline:
         expected close has passed."""
         today = self.today().isoformat()
         with self.crm.lock:
-            rows = sql.open_cards(self.crm.conn, rep=rep, search=(search or "").strip() or None,
-                                  limit_per_stage=limit_per_stage)
+            rows = sql.open_cards(self.crm.conn, [s.id for s in self.settings.open_stages], rep=rep,
+                                  search=(search or "").strip() or None, limit_per_stage=limit_per_stage)
         board: dict[str, list[dict[str, Any]]] = {s.id: [] for s in self.settings.open_stages}
         for row in rows:
             row["overdue"] = bool(row["close_date"] and row["close_date"] < today)
@@ -249,6 +255,7 @@ class Pipeline:
     def stale(self, *, rep: str | None = None) -> list[dict[str, Any]]:
         """Open deals past their expected close, or without activity (a visit to the
         customer, an edit of the deal) for `stale_days`; each with its `reason`."""
+        from crm_tui.domain.analytics import pipeline as rules
         today = self.today()
         quiet = (today - dt.timedelta(days=self.settings.stale_days)).isoformat()
         with self.crm.lock:
@@ -262,6 +269,8 @@ class Pipeline:
 
 
 def _period(period: str | Period) -> Period:
+    from crm_tui.domain.analytics.period import parse_period
+
     return parse_period(period) if isinstance(period, str) else period
 
 
