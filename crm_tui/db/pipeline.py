@@ -113,22 +113,29 @@ def targets(conn: sqlite3.Connection, *, period: str | None = None, rep: str | N
         f"SELECT id, owner, rep, period, amount, updated_at FROM targets{where} ORDER BY period, rep", params)]
 
 
-def open_cards(conn: sqlite3.Connection, *, rep: str | None = None, search: str | None = None,
-               limit_per_stage: int = 200) -> list[dict[str, Any]]:
-    """Open deals for the pipeline board, with their customer's name: the nearest
-    expected close first, at most `limit_per_stage` per stage."""
+def open_cards(conn: sqlite3.Connection, stages: Sequence[str], *, rep: str | None = None,
+               search: str | None = None, limit_per_stage: int = 200) -> list[dict[str, Any]]:
+    """Open deals for the pipeline board, with their customer's name: per stage the
+    nearest expected close first (none last), at most `limit_per_stage` each. One
+    query per stage, each an index walk (opportunities_board) that stops at the limit."""
     params: dict[str, Any] = {"limit": limit_per_stage}
     where = _owner("o.", rep, params)
     if search:
         where += (" AND (o.title LIKE :q ESCAPE '\\' OR c.name LIKE :q ESCAPE '\\' "
                   "OR c.company LIKE :q ESCAPE '\\')")
         params["q"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    sql = ("SELECT * FROM (SELECT o.id, o.title, o.stage, o.amount, o.probability, o.close_date, o.owner, "
-           "o.customer_id, o.next_step, o.next_step_date, c.name AS customer_name, "
-           "row_number() OVER (PARTITION BY o.stage ORDER BY o.close_date IS NULL, o.close_date, o.id) AS n "
-           "FROM opportunities o JOIN customers c ON c.id = o.customer_id "
-           f"WHERE o.stage NOT IN {_CLOSED}{where}) WHERE n <= :limit ORDER BY stage, n")
-    return [dict(r) for r in conn.execute(sql, params)]
+    select = ("SELECT o.id, o.title, o.stage, o.amount, o.probability, o.close_date, o.owner, o.customer_id, "
+              "o.next_step, o.next_step_date, c.name AS customer_name "
+              "FROM opportunities o JOIN customers c ON c.id = o.customer_id "
+              f"WHERE o.stage = :stage AND o.close_date {{dated}}{where} ORDER BY o.close_date, o.id LIMIT :limit")
+    out: list[dict[str, Any]] = []
+    for stage in stages:
+        rows = [dict(r) for r in conn.execute(select.format(dated="IS NOT NULL"), {**params, "stage": stage})]
+        if len(rows) < limit_per_stage:
+            rows += [dict(r) for r in conn.execute(select.format(dated="IS NULL"), {
+                **params, "stage": stage, "limit": limit_per_stage - len(rows)})]
+        out += rows
+    return out
 
 
 def open_with_activity(conn: sqlite3.Connection, *, rep: str | None = None) -> list[dict[str, Any]]:
