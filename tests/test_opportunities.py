@@ -244,3 +244,30 @@ def test_stale_deals_are_overdue_or_quiet(pipe_crm: Crm, db_path: Path) -> None:
     assert stale == {"late": "overdue", "quiet": "quiet"}
     out = json.loads(run(db_path, "opportunities", "stale", "--today", "2026-09-15", "--json").stdout)
     assert {r["id"] for r in out} == {overdue["id"], quiet["id"]}
+
+
+def test_seeded_deals_cover_every_stage_with_a_consistent_history(db_path: Path) -> None:
+    from crm_tui.api.seed import seed
+    from crm_tui.domain.opportunities import StageMove, replay
+
+    with Crm(db_path, rep="wang") as crm:
+        report = seed(crm, customers=400, seed=3, today=dt.date(2026, 9, 15))
+        assert report.opportunities > 50
+        deals = crm.opportunities.find()
+        assert {d["stage"] for d in deals} == set(crm.pipeline.settings.ids)
+        moves = crm.conn.execute("SELECT opportunity_id, from_stage, to_stage, moved_at FROM opportunity_stages")
+        by_deal: dict[str, list[StageMove]] = {}
+        for oid, a, b, when in moves:
+            by_deal.setdefault(oid, []).append(StageMove(a, b, when))
+        for d in deals:
+            history = by_deal.get(d["id"], [])
+            first = sorted(history, key=lambda m: m.moved_at)[0].from_stage if history else d["stage"]
+            assert replay(history, first) == d["stage"]
+            assert all(d["created_at"][:10] <= m.moved_at[:10] <= "2026-09-15" for m in history)
+            assert (d["closed_on"] is not None) == (d["stage"] in ("won", "lost"))
+            assert d["stage"] != "lost" or d["lost_reason"]
+        assert {t["rep"] for t in crm.pipeline.targets(period="2026-Q3")} == {None, "wangfang", "liqiang",
+                                                                             "zhaomin", "chenjie"}
+        # the funnel of the seeded year is alive
+        funnel = crm.pipeline.funnel("2025-10-01..2026-09-15")
+        assert funnel["won"] and funnel["lost"] and all(s["reached"] for s in funnel["stages"])

@@ -88,10 +88,13 @@ class SeedReport:
     visits: int = 0
     complaints: int = 0
     orders: int = 0
+    opportunities: int = 0
+    opportunity_stages: int = 0
+    targets: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {"customers": self.customers, "visits": self.visits, "complaints": self.complaints,
-                "orders": self.orders}
+                "orders": self.orders, "opportunities": self.opportunities}
 
 
 def demo_db_path() -> Path:
@@ -262,16 +265,109 @@ class _Generator:
         return values
 
 
+# -- opportunities ------------------------------------------------------------------------
+
+DEALS = ("ERP 升级", "MES 一期", "仓储自动化", "年度耗材框架", "设备维保续约", "智能仪表改造", "数据中心扩容",
+         "CRM rollout", "Sensor retrofit", "产线传感器替换", "软件订阅续费", "新厂区配套")
+LOST_REASONS = ("价格太高", "选择了竞品", "预算取消", "项目延期", "需求变更", "决策人变动")
+# How far open deals got, by the customer's purchase pattern (share of customers with one).
+DEAL_SHARE = {"prospect": 0.5, "new": 0.35, "loyal": 0.4, "occasional": 0.25, "churned": 0.1}
+
+
+class _DealGenerator:
+    """Opportunities with a believable history: created some weeks ago, moved through
+    the open stages a few days to weeks apart, then won, lost (with a reason) or still
+    open; the move times and the win/loss dates are in the past."""
+
+    def __init__(self, gen: _Generator, stages: tuple[str, ...]):
+        self.gen = gen
+        self.stages = stages  # the open stages, in order
+
+    def deal(self, customer_id: str) -> tuple[dict[str, Any], int, list[tuple[str, str, int]]]:
+        """(values, created days ago, [(from, to, days ago)])."""
+        rng, today = self.gen.rng, self.gen.today
+        created = rng.randrange(5, 330)
+        amount = round(rng.choice((0.5, 1, 2, 5, 10, 20)) * rng.randrange(8, 40) * 1000, -2)
+        # how far the deal went: later stages are rarer
+        reach = min(int(rng.expovariate(0.7)), len(self.stages) - 1)
+        day, moves, stage = created, [], self.stages[0]
+        for nxt in self.stages[1:reach + 1]:
+            day -= rng.randrange(2, 25)
+            if day <= 0:
+                break
+            moves.append((stage, nxt, day))
+            stage = nxt
+        outcome = None
+        if day > 3 and created > 45:
+            # deals that got further are won more often; few are won before a proposal
+            outcome = rng.choices(("won", "lost", None), (0.05 + 0.25 * reach, 0.5 - 0.08 * reach, 0.2))[0]
+        values: dict[str, Any] = {"customer_id": customer_id, "title": rng.choice(DEALS), "amount": amount,
+                                  "source": rng.choice(SOURCES)}
+        if outcome:
+            day = max(1, day - rng.randrange(1, 20))
+            moves.append((stage, outcome, day))
+            stage = outcome
+            values["closed_on"] = (today - dt.timedelta(days=day)).isoformat()
+            if outcome == "lost":
+                values["lost_reason"] = rng.choice(LOST_REASONS)
+            values["close_date"] = values["closed_on"]
+        else:
+            # expected close: mostly ahead, some already past (stale)
+            values["close_date"] = (today + dt.timedelta(days=rng.randrange(-20, 120))).isoformat()
+            values["next_step"] = rng.choice(NEXT_ACTIONS)
+            values["next_step_date"] = (today + dt.timedelta(days=rng.randrange(0, 21))).isoformat()
+        values["stage"] = stage
+        return values, created, moves
+
+
+def _seed_deals(crm: Crm, gen: _Generator, customers: list[tuple[str, str, str]]) -> dict[str, list[Record]]:
+    """Opportunities of some customers ((id, owner, pattern)), their stage moves, and a
+    quarter's target per rep and for the team."""
+    settings = crm.pipeline.settings
+    deals = _DealGenerator(gen, tuple(s.id for s in settings.open_stages))
+    rows: dict[str, list[Record]] = {"opportunities": [], "opportunity_stages": [], "targets": []}
+    moves_api = crm.opportunities.moves
+    for cid, owner, pattern in customers:
+        if gen.rng.random() >= DEAL_SHARE[pattern]:
+            continue
+        values, created, moves = deals.deal(cid)
+        record = crm.opportunities.prepare(values, owner=owner)
+        stamp = dt.datetime.combine(gen.today - dt.timedelta(days=created), dt.time(9, 30))
+        record["created_at"] = stamp.strftime("%Y-%m-%dT%H:%M:%S.00Z")
+        rows["opportunities"].append(record)
+        for from_stage, to_stage, days_ago in moves:
+            when = dt.datetime.combine(gen.today - dt.timedelta(days=days_ago), dt.time(gen.rng.randrange(9, 18)))
+            rows["opportunity_stages"].append(moves_api.prepare({
+                "opportunity_id": record["id"], "customer_id": cid, "from_stage": from_stage,
+                "to_stage": to_stage, "moved_at": when.isoformat(), "rep": owner}, owner=owner))
+    quarter = f"{gen.today.year}-Q{(gen.today.month - 1) // 3 + 1}"
+    won = sum(r["amount"] for r in rows["opportunities"] if r["stage"] == "won")
+    for rep in REPS:
+        rows["targets"].append(_target(crm, rep, quarter, round(max(won, 100000) / len(REPS) * 1.5, -3)))
+    rows["targets"].append(_target(crm, None, quarter, round(max(won, 100000) * 1.4, -3)))
+    return rows
+
+
+def _target(crm: Crm, rep: str | None, quarter: str, amount: float) -> Record:
+    from crm_tui.api.opportunities import target_id
+
+    record = crm.pipeline.targets_api.prepare({"rep": rep, "period": quarter, "amount": amount})
+    record["id"] = target_id(rep, quarter)
+    return record
+
+
 def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None = None,
          progress: Progress | None = None) -> SeedReport:
     """Add `customers` demo customers with their visits, complaints and orders."""
     gen = _Generator(seed, today or crm.now().date(), crm.complaint_workflow.policy)
     rows: dict[str, list[Record]] = {"customers": [], "visits": [], "complaints": [], "orders": []}
+    patterns: list[tuple[str, str, str]] = []
     for index in range(customers):
         values, pattern = gen.customer(index)
         customer = crm.customers.prepare(values)
         rows["customers"].append(customer)
         cid, owner = customer["id"], customer["owner"]
+        patterns.append((cid, owner, pattern))
         days = gen.order_days(pattern)
         big = values["purchasing_power"] == "high"
         rows["orders"] += [crm.orders.prepare(gen.order(cid, d, owner, big)) for d in days]
@@ -285,10 +381,12 @@ def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None
         if progress and (index + 1) % 500 == 0:
             progress("generating", index + 1, customers)
     _tier_by_spend(rows["customers"], rows["orders"])
+    rows |= _seed_deals(crm, gen, patterns)
+    kinds = {"opportunity_stages": crm.opportunities.moves, "targets": crm.pipeline.targets_api}
     with crm.lock, transaction(crm.conn):
         for table, records in rows.items():
             # The write funnel's bulk end: state rule, references, one statement.
-            crm.records(table).insert_prepared(records, bulk=True)
+            (kinds.get(table) or crm.records(table)).insert_prepared(records, bulk=True)
             if progress:
                 progress("writing", len(records), len(records))
     return SeedReport(**{table: len(records) for table, records in rows.items()})
