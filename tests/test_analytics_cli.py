@@ -74,9 +74,12 @@ def test_rfm_json_and_explain(db_path: Path, book: dict[str, str]) -> None:
 def test_kpi_json_and_table(db_path: Path, book: dict[str, str]) -> None:
     data = json.loads(run(db_path, "kpi", "--period", "2026-Q3", "--json", *TODAY))
     assert data["overall"]["sales"] == 7400.0 and data["previous"] == "2026-Q2"
+    # attainment: 7,400 of orders + 2,600 won without an order, against the team's 20,000
+    assert data["attainment"]["team"] == {"sales": 10000.0, "target": 20000.0, "attainment": 0.5}
     data = json.loads(run(db_path, "kpi", "--period", "2026-Q3", "--rep", "wang", "--json", *TODAY))
     assert [r["rep"] for r in data["reps"]] == ["wang"] and data["overall"]["sales"] == 6000.0
-    assert "retention rate" in run(db_path, "kpi", "-p", "2026-Q3", *TODAY)
+    table = run(db_path, "kpi", "-p", "2026-Q3", *TODAY)
+    assert "retention rate" in table and "Attainment" in table and "50.0%" in table
     bad = CliRunner().invoke(app, ["--db", str(db_path), "kpi", "--period", "2026-Q7"])
     assert bad.exit_code == 1 and "period" in bad.output
 

@@ -199,6 +199,11 @@ def kpi_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json
                  for r in result["reps"]],
                 ["rep", "visits", "follow_ups_due", "follow_ups_done", "follow_up_rate", "orders", "sales",
                  "complaints_handled", "sla_kept_rate"], title="Per rep")
+    att = result["attainment"]
+    print_table([{"rep": r["rep"] or "(team)", "sales": r["sales"], "target": r["target"],
+                  "attainment": _pct(r["attainment"])} for r in [{"rep": "", **att["team"]}, *att["reps"]]],
+                ["rep", "sales", "target", "attainment"],
+                title="Attainment: orders + won opportunities with no order, against the target")
 
 
 @app.command("report")

@@ -235,9 +235,12 @@ def initial_stage(moves: Sequence[StageMove], current: str) -> str:
 def stays(moves: Sequence[StageMove], created_at: str, current: str) -> list[tuple[str, str, str | None]]:
     """Each stage the deal was in, with when it entered and left (None: still there):
     [(stage, entered, left)], oldest first."""
+    if not moves:  # most deals of a big book: no sorting, no lookups
+        return [(current, created_at, None)]
+    path = ordered(moves) if len(moves) > 1 else list(moves)
     out: list[tuple[str, str, str | None]] = []
-    stage, entered = initial_stage(moves, current), created_at
-    for move in ordered(moves):
+    stage, entered = path[0].from_stage or path[0].to_stage, created_at
+    for move in path:
         out.append((stage, entered, move.moved_at))
         stage, entered = move.to_stage, move.moved_at
     out.append((stage, entered, None))

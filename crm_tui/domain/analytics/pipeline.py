@@ -133,9 +133,8 @@ class Deal:
 
 
 def _days(start: str, end: str) -> float:
-    a = dt.datetime.fromisoformat(start[:19])
-    b = dt.datetime.fromisoformat(end[:19])
-    return max((b - a).total_seconds() / 86400, 0.0)
+    delta = dt.datetime.fromisoformat(end[:19]) - dt.datetime.fromisoformat(start[:19])
+    return max(delta.days + delta.seconds / 86400, 0.0)
 
 
 def funnel(deals: Iterable[Deal], settings: PipelineSettings) -> dict[str, Any]:
@@ -157,12 +156,10 @@ def funnel(deals: Iterable[Deal], settings: PipelineSettings) -> dict[str, Any]:
     for deal in deals:
         total += 1
         path = stays(deal.moves, deal.created_at, deal.stage)
-        visited = {s for s, _, _ in path}
-        if WON in visited and deal.stage == WON:
+        if deal.stage == WON:
             top = len(opens) - 1
         else:
-            ranks = [rank[s] for s in visited if s in rank]
-            top = max(ranks) if ranks else -1
+            top = max((rank.get(s, -1) for s, _, _ in path), default=-1)
         for i in range(top + 1):
             reached[opens[i]] += 1
         for stage, entered, left in path:
