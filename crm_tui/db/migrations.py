@@ -16,7 +16,6 @@ V1_TABLES = ("customers", "visits", "complaints", "orders")
 SYNCED_TABLES = (*V1_TABLES, "surveys", "classification_overrides")
 SYNCED_TABLES += ("erasures", "erase_requests")  # privacy (migration 6)
 SYNCED_TABLES += ("opportunities", "opportunity_stages", "targets")  # sales pipeline
-SYNCED_TABLES += ("opportunities", "opportunity_stages", "targets")  # sales pipeline
 
 _V1 = """
 CREATE TABLE replica (
@@ -392,7 +391,7 @@ MIGRATIONS.append(_privacy)  # 6
 
 # -- sales pipeline (docs/pipeline.md) --------------------------------------------------
 
-_V4_PIPELINE = """
+_PIPELINE = """
 -- Sales opportunities (docs/pipeline.md). order_id has no foreign key: a synced
 -- opportunity may arrive before the order it was won into.
 CREATE TABLE opportunities (
@@ -446,75 +445,9 @@ CREATE TABLE targets (
 """
 
 
-def _v4_pipeline(conn: sqlite3.Connection) -> None:
+def _pipeline(conn: sqlite3.Connection) -> None:
     """Sales pipeline: opportunities, their stage moves and the reps' targets (synced)."""
-    run_script(conn, _V4_PIPELINE)
-    for table in ("opportunities", "opportunity_stages", "targets"):
-        install_capture(conn, table)
-
-
-MIGRATIONS.append(_v4_pipeline)
-
-
-# -- sales pipeline (docs/pipeline.md) --------------------------------------------------
-
-_V4_PIPELINE = """
--- Sales opportunities (docs/pipeline.md). order_id has no foreign key: a synced
--- opportunity may arrive before the order it was won into.
-CREATE TABLE opportunities (
-    id TEXT PRIMARY KEY NOT NULL,
-    owner TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
-    title TEXT NOT NULL,
-    amount REAL NOT NULL,
-    stage TEXT NOT NULL,
-    probability INTEGER,
-    close_date TEXT,
-    source TEXT,
-    next_step TEXT,
-    next_step_date TEXT,
-    notes TEXT,
-    closed_on TEXT,
-    lost_reason TEXT,
-    order_id TEXT
-);
-CREATE INDEX opportunities_customer ON opportunities (customer_id);
--- The pipeline and the forecast group open deals by stage and close date per rep.
-CREATE INDEX opportunities_stage ON opportunities (stage, owner, close_date, amount, probability);
-CREATE INDEX opportunities_closed ON opportunities (closed_on) WHERE closed_on IS NOT NULL;
-
--- Stage moves; opportunity_id has no foreign key (a move may sync before its deal).
-CREATE TABLE opportunity_stages (
-    id TEXT PRIMARY KEY NOT NULL,
-    owner TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    opportunity_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
-    from_stage TEXT,
-    to_stage TEXT NOT NULL,
-    moved_at TEXT NOT NULL,
-    rep TEXT
-);
-CREATE INDEX opportunity_stages_opportunity ON opportunity_stages (opportunity_id, moved_at);
-
-CREATE TABLE targets (
-    id TEXT PRIMARY KEY NOT NULL,
-    owner TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    rep TEXT,
-    period TEXT NOT NULL,
-    amount REAL NOT NULL
-);
-"""
-
-
-def _v4_pipeline(conn: sqlite3.Connection) -> None:
-    """Sales pipeline: opportunities, their stage moves and the reps' targets (synced)."""
-    run_script(conn, _V4_PIPELINE)
+    run_script(conn, _PIPELINE)
     for table in ("opportunities", "opportunity_stages", "targets"):
         install_capture(conn, table)
 
@@ -534,6 +467,6 @@ def _pipeline_indexes(conn: sqlite3.Connection) -> None:
     run_script(conn, _PIPELINE_INDEXES)
 
 
-MIGRATIONS.append(_v4_pipeline)
+MIGRATIONS.append(_pipeline)
 MIGRATIONS.append(_pipeline_indexes)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -255,7 +255,8 @@ ERASE_REQUEST = Entity(
 ENTITIES: dict[str, Entity] = {e.table: e for e in (CUSTOMER, VISIT, COMPLAINT, ORDER, SURVEY,
                                                     CLASSIFICATION_OVERRIDE)}
 ENTITIES.update({e.table: e for e in (ERASURE, ERASE_REQUEST)})
-# -- Sales pipeline (migration 4, docs/pipeline.md) -----------------------------------
+
+# -- Sales pipeline (docs/pipeline.md) --------------------------------------------------
 # An opportunity's stage is a stage id from the configured stages (crm_tui.domain.
 # opportunities.PipelineSettings), so it is plain text here; the opportunity use case
 # checks it. probability is None for "the stage's default".

@@ -156,10 +156,8 @@ def funnel(deals: Iterable[Deal], settings: PipelineSettings) -> dict[str, Any]:
     for deal in deals:
         total += 1
         path = stays(deal.moves, deal.created_at, deal.stage)
-        if deal.stage == WON:
-            top = len(opens) - 1
-        else:
-            top = max((rank.get(s, -1) for s, _, _ in path), default=-1)
+        # a won deal passed through every open stage; another got as far as its furthest
+        top = len(opens) - 1 if deal.stage == WON else max((rank.get(s, -1) for s, _, _ in path), default=-1)
         for i in range(top + 1):
             reached[opens[i]] += 1
         for stage, entered, left in path:
