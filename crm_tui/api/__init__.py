@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.agenda import Agenda
 from crm_tui.api.complaints import ComplaintWorkflow
-from crm_tui.api.privacy import Privacy
 from crm_tui.api.opportunities import OpportunityRecords, Pipeline
+from crm_tui.api.privacy import Privacy
 from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
 from crm_tui.config import Config, ConfigError, data_dir, default_rep, resolve_db_path
 from crm_tui.db import records as sql

@@ -32,8 +32,8 @@ from crm_tui.cli.common import (
     print_table,
 )
 from crm_tui.cli.complaints import add_workflow_commands
-from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.cli.pipeline import add_opportunity_commands
+from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
