@@ -31,7 +31,8 @@ def _pipeline(crm: Crm, today: str | None) -> Pipeline:
 
 
 def add_opportunity_commands(sub: typer.Typer) -> None:
-    @sub.command("move", help="Move an opportunity to a stage; lost needs --lost-reason.")
+    @sub.command("move", help="Move an opportunity to a stage; lost needs --lost-reason.\n\n"
+                              "Example: crm opportunities move 01JB2X --stage won --create-order")
     def move(opportunity_id: IdArg,
              stage: Annotated[str, typer.Option("--stage", "-s", help="Stage id (lead, qualified, ... won, lost).")],
              lost_reason: Annotated[str | None, typer.Option("--lost-reason", help="Why it was lost.",
@@ -54,7 +55,8 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
             console.print(f"no order yet: crm opportunities create-order {deal['id']}", highlight=False,
                           soft_wrap=True)
 
-    @sub.command("create-order", help="Create the order of a won opportunity that has none.")
+    @sub.command("create-order", help="Create the order of a won opportunity that has none.\n\n"
+                                      "Example: crm opportunities create-order 01JB2X")
     def create_order_command(opportunity_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             deal, order = crm.pipeline.create_order(opportunity_id)
@@ -65,7 +67,7 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
                           highlight=False, soft_wrap=True)
 
     @sub.command("stale", help="Open opportunities past their expected close, or with no activity for "
-                               "pipeline.stale_days.")
+                               "pipeline.stale_days.\n\nExample: crm opportunities stale --rep wang")
     def stale(rep: RepOpt = None, db: DbOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
         with open_crm(db) as crm:
             rows = _pipeline(crm, today).stale(rep=rep)
@@ -75,7 +77,8 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
             print_table(rows, ["id", "customer_name", "title", "stage", "close_date", "last_activity", "reason"],
                         title=f"{len(rows)} stale opportunit{'y' if len(rows) == 1 else 'ies'}")
 
-    @sub.command("history", help="The stage moves of an opportunity: when, from, to, by whom.")
+    @sub.command("history", help="The stage moves of an opportunity: when, from, to, by whom.\n\n"
+                                 "Example: crm opportunities history 01JB2X --json")
     def history(opportunity_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             moves = crm.pipeline.history(opportunity_id)
@@ -87,7 +90,10 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
 
 @app.command("pipeline")
 def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
-    """Open opportunities per stage: count, amount and weighted amount (amount x probability)."""
+    """Open opportunities per stage: count, amount and weighted amount (amount x probability).
+
+    Example: crm pipeline --rep wang
+    """
     with open_crm(db) as crm:
         result = crm.pipeline.pipeline(rep=rep)
     if as_json:
@@ -104,7 +110,10 @@ def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = Fa
 @app.command("forecast")
 def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
                      today: TodayOpt = None) -> None:
-    """Won so far plus the weighted open pipeline expected to close, per month and in total."""
+    """Won so far plus the weighted open pipeline expected to close, per month and in total.
+
+    Example: crm forecast --period 2026-Q4 --rep wang
+    """
     with open_crm(db) as crm:
         result = _pipeline(crm, today).forecast(period, rep=rep)
     if as_json:
@@ -123,7 +132,10 @@ def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as
 
 @app.command("funnel")
 def funnel_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
-    """The funnel of opportunities created in the period: stages reached, conversion, win rate, cycle."""
+    """The funnel of opportunities created in the period: stages reached, conversion, win rate, cycle.
+
+    Example: crm funnel --period 2026 --json
+    """
     with open_crm(db) as crm:
         result = crm.pipeline.funnel(period, rep=rep)
     if as_json:
@@ -151,7 +163,10 @@ def targets_set(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Set the target of a rep (--rep) or of the team (--team) for a period."""
+    """Set the target of a rep (--rep) or of the team (--team) for a period (managers).
+
+    Example: crm targets set --rep wang --period 2026-Q4 --amount 500000
+    """
     if team == bool(rep):
         raise UserError("give either --rep NAME or --team")
     with open_crm(db) as crm:
@@ -170,7 +185,10 @@ def targets_list(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Targets with the sales reached so far (orders plus won opportunities with no order)."""
+    """Targets with the sales reached so far (orders plus won opportunities with no order).
+
+    Example: crm targets list --period 2026-Q4
+    """
     with open_crm(db) as crm:
         rows = crm.pipeline.targets(period=period, rep=rep)
         for row in rows:

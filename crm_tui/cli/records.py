@@ -68,6 +68,11 @@ EXAMPLE_ARGS: dict[str, dict[str, str]] = {
                "list": '--where "amount>=1000" --order -ordered_at', "edit": "--amount 3400",
                "update": "--where product=传感器 --set product=工业传感器 --dry-run",
                "import": "orders.csv --dry-run", "export": '--where "ordered_at>=2026-01-01" -o orders.csv'},
+    "opportunities": {"add": '--customer 01JB2X --title "ERP 项目" --amount 120000 --stage qualified '
+                             "--close-date 2026-12-15",
+                      "list": "--stage proposal --owner wang", "edit": "--close-date 2026-12-31 --next-step 发送报价单",
+                      "update": "--where stage=lead --where owner=li --set owner=wang --dry-run",
+                      "import": "商机.csv --dry-run", "export": "--where stage=won -o won.csv"},
 }
 
 
