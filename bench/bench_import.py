@@ -27,7 +27,7 @@ from crm_tui.api.seed import _Generator
 from crm_tui.db.connection import open_database, transaction
 from crm_tui.domain.entities import CUSTOMER
 
-COLUMNS = [f.name for f in CUSTOMER.fields if f.name not in ("status", "lifecycle_stage", "tier")]
+COLUMNS = list(CUSTOMER.input_names)  # every column a user types (classes are computed)
 
 
 def write_csv(path: Path, count: int) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from crm_tui.api import Crm
 from crm_tui.db.connection import open_database, transaction
 from crm_tui.db.migrations import SYNCED_TABLES
+from crm_tui.domain.entities import local_only_columns
 
 NAMES = st.sampled_from(["张伟", "王芳", "李娜", "John", "Zoë", "刘洋"])
 COMPANIES = st.one_of(st.none(), st.sampled_from(["华为", "Acme", "小米科技", ""]))
@@ -80,7 +81,8 @@ def replay(log: list[dict], path: Path) -> sqlite3.Connection:
 
 
 def table_rows(conn: sqlite3.Connection, table: str) -> list[tuple]:
-    cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in ("pinyin", "local_id")]
+    local = local_only_columns(table)  # derived and computed: each laptop's own
+    cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in local]
     return [tuple(r) for r in conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY id")]
 
 

@@ -188,12 +188,12 @@ def test_edit_without_fields_is_an_error(crm: Crm, db_path: Path) -> None:
 @pytest.fixture
 def people(crm: Crm) -> dict[str, str]:
     rows = [
-        {"name": "张伟", "company": "上海华信", "region": "华东", "tier": "A", "status": "loyal", "tags": "VIP,老客户",
+        {"name": "张伟", "company": "上海华信", "region": "华东", "purchasing_power": "high", "tags": "VIP,老客户",
          "owner": "wang", "mobile": "13800000001"},
-        {"name": "张伟", "company": "深圳恒通", "region": "华南", "tier": "B", "status": "new", "tags": "展会",
+        {"name": "张伟", "company": "深圳恒通", "region": "华南", "purchasing_power": "medium", "tags": "展会",
          "owner": "li"},
-        {"name": "赵敏", "company": "北京博远", "region": "华北", "tier": "C", "status": "potential", "owner": "wang"},
-        {"name": "James Smith", "company": "Acme", "region": "华东", "tier": "B", "status": "churned",
+        {"name": "赵敏", "company": "北京博远", "region": "华北", "purchasing_power": "low", "owner": "wang"},
+        {"name": "James Smith", "company": "Acme", "region": "华东", "purchasing_power": "medium",
          "tags": "VIP", "owner": "li", "email": "james@acme.com"},
     ]
     return {f"{r['name']}/{r['company']}": crm.customers.create(r)["id"] for r in rows}
@@ -205,11 +205,13 @@ def names(rows: list[dict]) -> list[str]:
 
 def test_list_filters(db_path: Path, people: dict[str, str]) -> None:
     assert names(run_json(db_path, "customers", "list", "--region", "华东")) == ["James Smith/Acme", "张伟/上海华信"]
-    assert names(run_json(db_path, "customers", "list", "--tier", "b")) == ["James Smith/Acme", "张伟/深圳恒通"]
+    assert names(run_json(db_path, "customers", "list", "-w", "purchasing_power=medium")) == [
+        "James Smith/Acme", "张伟/深圳恒通"]
     assert names(run_json(db_path, "customers", "list", "--tag", "VIP")) == ["James Smith/Acme", "张伟/上海华信"]
-    assert names(run_json(db_path, "customers", "list", "--status", "potential")) == ["赵敏/北京博远"]
+    # no orders yet: every customer is computed potential, tier C
+    assert len(run_json(db_path, "customers", "list", "--status", "potential", "--tier", "c")) == 4
     assert names(run_json(db_path, "customers", "list", "--owner", "li", "--region", "华东")) == ["James Smith/Acme"]
-    assert names(run_json(db_path, "customers", "list", "--where", "company~华", "-w", "tier!=A")) == []
+    assert names(run_json(db_path, "customers", "list", "--where", "company~华", "-w", "purchasing_power!=high")) == []
     assert names(run_json(db_path, "customers", "list", "--where", "company~华")) == ["张伟/上海华信"]
 
 
@@ -256,14 +258,15 @@ def test_table_lines_up_chinese_text(db_path: Path, people: dict[str, str]) -> N
 def test_bulk_update_dry_run_shows_the_diff_and_writes_nothing(crm: Crm, db_path: Path,
                                                                people: dict[str, str]) -> None:
     before = len(crm.changes())
-    result = run(db_path, "customers", "update", "--where", "region=华东", "--set", "tier=A", "--set",
-                 "territory=浦东片区", "--dry-run")
+    result = run(db_path, "customers", "update", "--where", "region=华东", "--set", "purchasing_power=high",
+                 "--set", "territory=浦东片区", "--dry-run")
     assert "would change 3 fields on 2 customers" in result.stdout
     assert "James Smith" in result.stdout and "→" in result.stdout
-    diff = run_json(db_path, "customers", "update", "--where", "region=华东", "--set", "tier=A", "--dry-run")
-    assert diff == [{"id": people["James Smith/Acme"], "name": "James Smith", "field": "tier", "old": "B",
-                     "new": "A"}]
-    assert crm.customers.get(people["James Smith/Acme"])["tier"] == "B"
+    diff = run_json(db_path, "customers", "update", "--where", "region=华东", "--set", "purchasing_power=high",
+                    "--dry-run")
+    assert diff == [{"id": people["James Smith/Acme"], "name": "James Smith", "field": "purchasing_power",
+                     "old": "medium", "new": "high"}]
+    assert crm.customers.get(people["James Smith/Acme"])["purchasing_power"] == "medium"
     assert len(crm.changes()) == before
 
 

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 
 from crm_tui.api import Crm, NotFound
 from crm_tui.api.sync import Crash, Hooks, Sync, SyncError
-from crm_tui.db.capture import LOCAL_ONLY_COLUMNS
 from crm_tui.db.migrations import SYNCED_TABLES
+from crm_tui.domain.entities import local_only_columns
 from crm_tui.sync import clock
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.merge import UNREPORTED_FIELDS
@@ -148,11 +148,11 @@ class World:
             ids = self.live(crm, table)
             if not ids:
                 return
-            fields = {"customers": ["notes", "title", "region", "tier"], "visits": ["notes", "outcome"],
+            fields = {"customers": ["notes", "title", "region", "industry"], "visits": ["notes", "outcome"],
                       "orders": ["notes", "product"]}[table]
             changes = {}
             for name in rng.sample(fields, rng.randint(1, 2)):
-                changes[name] = rng.choice(["A", "B", "C"]) if name == "tier" else f"{name}-{rng.randint(0, 4)}"
+                changes[name] = f"{name}-{rng.randint(0, 4)}"
             crm.records(table).update(rng.choice(ids), changes)
         else:
             table = rng.choice(["customers", "visits", "orders"])
@@ -194,7 +194,7 @@ class World:
 def snapshot(crm: Crm) -> dict[str, list[tuple]]:
     out = {}
     for table in SYNCED_TABLES:
-        cols = [r[1] for r in crm.conn.execute(f"PRAGMA table_info({table})") if r[1] not in LOCAL_ONLY_COLUMNS]
+        cols = [r[1] for r in crm.conn.execute(f"PRAGMA table_info({table})") if r[1] not in local_only_columns(table)]
         out[table] = [tuple(r) for r in crm.conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY id")]
     return out
 
@@ -206,7 +206,7 @@ def visible_snapshot(crm: Crm, rep: str) -> dict[str, list[tuple]]:
     out = {}
     for table in SYNCED_TABLES:
         all_cols = [r[1] for r in crm.conn.execute(f"PRAGMA table_info({table})")]
-        cols = [c for c in all_cols if c not in LOCAL_ONLY_COLUMNS]
+        cols = [c for c in all_cols if c not in local_only_columns(table)]
         where, params = "", []
         if table == "customers":
             where, params = f" WHERE id IN ({seen})", [rep, SCOPED_TERRITORY]

@@ -31,9 +31,10 @@ def seed(crm: Crm) -> None:
     """Fixed records with fixed stamps, so nothing on screen depends on today."""
     ids = []
     with transaction(crm.conn):
-        for i, (name, company, phone, region, industry, status, tier, tags) in enumerate(CUSTOMERS):
+        for i, (name, company, phone, region, industry, _status, _tier, tags) in enumerate(CUSTOMERS):
+            # status and tier are computed from the orders below (the listed ones are not set)
             record = crm.customers.prepare({"name": name, "company": company, "phone": phone, "region": region,
-                                            "industry": industry, "status": status, "tier": tier, "tags": tags})
+                                            "industry": industry, "tags": tags})
             record.update(id=f"01SNAPSHOTCUSTOMER{i:08d}", created_at=STAMP, updated_at=STAMP)
             crm.customers.insert_prepared([record])
             ids.append(record["id"])

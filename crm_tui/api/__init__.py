@@ -79,10 +79,22 @@ class Crm:
         self.orders = Records(self.conn, ORDER, self.lock)
         self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
         self.complaint_workflow = ComplaintWorkflow(self, self.config.sla)  # acknowledge ... close, reopen
+        # lists and counts of customers show their classes as computed now
+        self.customers.before_read = self._ensure_classes
         self.privacy = Privacy(self)  # export and erase a person's data; erase requests
         self.pipeline = Pipeline(self)  # stage moves, pipeline, forecast, funnel, targets
         self.opportunities = OpportunityRecords(self)
         self._index_script_writes()
+
+    def _ensure_classes(self) -> None:
+        """Before customers are read: their computed classes as of today and the data
+        as it is. The check is two cheap reads; analytics loads only to recompute."""
+        if self.conn.in_transaction:
+            return
+        with self.lock:
+            current = sql.class_state(self.conn) == (self.now().date().isoformat(), sql.log_position(self.conn))
+        if not current:
+            self.analytics.ensure_classes()
 
     @cached_property
     def analytics(self) -> Analytics:

@@ -5,7 +5,7 @@ greetings, complaint analytics, KPIs, and the data of reports and the dashboard.
 Rules live in crm_tui.domain.analytics, SQL in crm_tui.db.analytics; this module
 joins them. `now` is injectable so tests see a fixed day.
 
-    crm.analytics.classify_customers()          # computes and stores the diff
+    crm.analytics.classify_customers()          # the whole book, stored where it changed
     crm.analytics.rfm_scores()                  # RfmModel with .scores
     crm.analytics.kpis("2026-Q3", rep="wang")
 """
@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.opportunities import Pipeline
-from crm_tui.api.records import Record, Records, utc_now
+from crm_tui.api.records import Record, Records
 from crm_tui.db import analytics as sql
+from crm_tui.db import records as records_sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain.analytics import rfm as rfm_rules
@@ -75,47 +76,83 @@ class Analytics:
 
     def facts(self, today: dt.date | None = None, *, rep: str | None = None,
               customer_id: str | None = None) -> list[CustomerFacts]:
+        """Every customer's aggregates as of `today`, with their stored classes
+        brought up to date first (the reminders read those)."""
+        self.ensure_classes()
+        return self._facts(today, rep=rep, customer_id=customer_id)
+
+    def _facts(self, today: dt.date | None = None, *, rep: str | None = None,
+               customer_id: str | None = None) -> list[CustomerFacts]:
         s = self.settings
         with self.crm.lock:
             return sql.customer_facts(self.crm.conn, today or self.today(), window_days=s.rfm_window_days,
                                       trend_days=s.trend_days, rep=rep, customer_id=customer_id)
 
     # -- classification -------------------------------------------------------------
+    #
+    # Where classes live (docs/analytics.md): a customer's status, lifecycle stage and
+    # tier are computed from synced data (orders, contacts, overrides) and stored on
+    # each laptop in the customers' own columns, which are never captured nor synced,
+    # like the pinyin key. So keeping them right costs no sync traffic and no
+    # conflicts; overrides are records of their own and sync. `class_state` says for
+    # which day and change-log position they were computed: any read that shows or
+    # filters on classes (customer lists and counts, the reminders, the customer
+    # screen) first calls `ensure_classes`, which recomputes the whole book when the
+    # day or the data moved since, so what `crm classify` computes is what they show.
+
+    def ensure_classes(self) -> int:
+        """Bring the stored classes up to date for today and the data as it is now;
+        cheap when nothing moved. Returns how many customers' classes changed."""
+        with self.crm.lock:
+            if self.crm.conn.in_transaction:
+                return 0  # a write in progress: the next read recomputes after it
+            as_of, seq = records_sql.class_state(self.crm.conn)
+            if as_of == self.today().isoformat() and seq == records_sql.log_position(self.crm.conn):
+                return 0
+            return self._store(self._classify(self._facts()))
+
+    def _classify(self, facts: list[CustomerFacts]) -> list[Classification]:
+        with self.crm.lock:
+            overrides = sql.overrides(self.crm.conn)
+        return classify(facts, self.settings, overrides)
 
     def classify_customers(self, *, today: dt.date | None = None, store: bool = True,
                            facts: list[CustomerFacts] | None = None) -> list[Classification]:
-        """Classify every customer. With `store`, write the effective status, stage
-        and tier to this rep's customers whose stored values differ, in one
-        transaction; unchanged customers are not touched, so a rerun logs nothing."""
-        facts = facts if facts is not None else self.facts(today)
-        with self.crm.lock:
-            overrides = sql.overrides(self.crm.conn)
-        classes = classify(facts, self.settings, overrides)
-        if store:
-            self._store(classes)
+        """Classify customers: every customer on this laptop, or those of `facts`
+        (tiers rank the customers given: pass the whole book). With `store`, the
+        whole book's classes are written where they changed (local columns, no sync
+        traffic)."""
+        classes = self._classify(facts if facts is not None else self._facts(today))
+        if store and facts is None:
+            self._store(classes, as_of=today)
         return classes
 
-    def reclassify(self, *, today: dt.date | None = None, dry_run: bool = False) -> tuple[list[Classification], int]:
-        """`classify_customers` that also says how many customers change (or would)."""
-        classes = self.classify_customers(today=today, store=False)
-        changed = self._store(classes, dry_run=dry_run)
-        return classes, changed
+    def classes(self, *, today: dt.date | None = None, rep: str | None = None) -> list[Classification]:
+        """The classes as of `today`, ranked on the whole book (tiers are a share of
+        everyone's value), then those of `rep`'s customers when given."""
+        classes = self._classify(self._facts(today))
+        return [c for c in classes if rep is None or c.facts.owner == rep]
 
-    def _store(self, classes: Iterable[Classification], *, dry_run: bool = False) -> int:
-        """Write what changed. Only the customers of this replica's rep (or of no rep)
-        are written: the owner's laptop keeps their classes, so a manager's replica
-        holding everyone's customers does not race the reps' own laptops over the same
-        fields (which sync would report as conflicts) and sees theirs after a sync."""
+    def reclassify(self, *, today: dt.date | None = None, dry_run: bool = False) -> tuple[list[Classification], int]:
+        """Classify the whole book and store it; also says how many customers'
+        stored classes changed (or would, with `dry_run`)."""
+        classes = self._classify(self._facts(today))
+        return classes, self._store(classes, dry_run=dry_run, as_of=today)
+
+    def _store(self, classes: Iterable[Classification], *, dry_run: bool = False,
+               as_of: dt.date | None = None) -> int:
+        """Write the classes that differ from the stored ones, for every customer on
+        this laptop, and remember for which day and data they were computed."""
         with self.crm.lock:
             stored = sql.stored_classes(self.crm.conn)
-            rep = self.crm.replica["rep"]
-            now = utc_now()
-            changed = [(c.status, c.lifecycle_stage, c.tier, now, c.customer_id) for c in classes
-                       if (not rep or c.facts.owner in (rep, ""))
-                       and stored.get(c.customer_id) != (c.status, c.lifecycle_stage, c.tier)]
-            if changed and not dry_run:
+            changed = [(c.status, c.lifecycle_stage, c.tier, c.customer_id) for c in classes
+                       if stored.get(c.customer_id) != (c.status, c.lifecycle_stage, c.tier)]
+            if not dry_run:
                 with transaction(self.crm.conn):
-                    sql.write_classes(self.crm.conn, changed)
+                    if changed:
+                        sql.write_classes(self.crm.conn, changed)
+                    records_sql.set_class_state(self.crm.conn, (as_of or self.today()).isoformat(),
+                                                records_sql.log_position(self.crm.conn))
         return len(changed)
 
     def set_override(self, customer_id: str, *, reason: str, status: str | None = None,
@@ -140,8 +177,7 @@ class Analytics:
                 else:
                     self.overrides.update(cid, values)
                 override = self.overrides.get(cid)
-                self.crm.customers.update(cid, {k: override[k] for k in ("status", "lifecycle_stage", "tier")
-                                                if override[k]})
+            self.ensure_classes()  # the customer's stored classes show it at once
             return override
 
     def clear_override(self, customer_id: str) -> None:
@@ -150,6 +186,7 @@ class Analytics:
             cid = self.crm.customers.get(customer_id)["id"]
             with transaction(self.crm.conn):
                 self.overrides.delete(cid)
+            self.ensure_classes()
 
     # -- RFM and value --------------------------------------------------------------
 
@@ -220,8 +257,7 @@ class Analytics:
 
     def win_back_queue(self, *, today: dt.date | None = None, rep: str | None = None) -> list[WinBackItem]:
         facts = self.facts(today, rep=rep)
-        everyone = facts if rep is None else self.facts(today)  # tiers rank the whole book
-        classes = {c.customer_id: c for c in self.classify_customers(store=False, facts=everyone)}
+        classes = {c.customer_id: c for c in self.classes(today=today)}  # tiers rank the whole book
         return win_back_queue(facts, classes, self.settings)
 
     def greetings(self, *, today: dt.date | None = None, holiday: str | None = None,
@@ -291,7 +327,7 @@ class Analytics:
         as_of = min(p.end, self.today())
         facts = self.facts(as_of, rep=rep)
         model = self.rfm_scores(facts=facts)
-        classes = self.classify_customers(store=False, facts=facts)
+        classes = self.classes(today=as_of, rep=rep)  # tiers ranked on the whole book, as classify does
         names = {f.id: f.name for f in facts}
         at_risk = sorted((s for s in model.scores if s.segment in AT_RISK_SEGMENTS),
                          key=lambda s: (-s.monetary, s.customer_id))[:top]

@@ -247,7 +247,14 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
         source.warnings.append(f"{message} (ignored)")
     if not mapping.columns:
         raise ImportFileError(f"{source.path}: no column is a field of a {ent.name}")
-    table = synonyms(ent)
+    table: dict[str, str | None] = dict(synonyms(ent))
+    # Computed fields (a customer's classes, as an export writes them) are not taken
+    # from a file: the classification computes them; say so once.
+    computed = sorted({name for name in mapping.columns.values() if name in ent.computed_names})
+    if computed:
+        source.warnings.append(f"{', '.join(computed)}: computed by the classification, not imported "
+                               "(set one by hand with crm classify override)")
+    table = {k: (None if v in computed else v) for k, v in table.items()}
     fields: dict[str, str | None] = {}  # header -> field, worked out once per header
     restore = source.format == "csv"
     for row in source.rows:

@@ -77,11 +77,18 @@ class Records:
         self.entity = ent
         self._lock = lock
         self._last_total: tuple[tuple[Filter, ...], str | None, tuple[int, int], int] | None = None
+        # Called before lists and counts: brings computed fields (a customer's
+        # classes) up to date, so a filter on them sees what `crm classify` computes.
+        self.before_read: Callable[[], Any] | None = None
 
     # -- reading -----------------------------------------------------------------
 
     def get(self, record_id: str) -> Record:
         """A record by id, or by a unique prefix of its id (at least 6 characters)."""
+        self._before_read()
+        return self._get(record_id)
+
+    def _get(self, record_id: str) -> Record:
         with self._lock:
             record = sql.get(self.conn, self.entity, record_id)
             if record is None and len(record_id) >= 6:
@@ -105,6 +112,7 @@ class Records:
     ) -> list[Record]:
         """A page of records matching `filters` and `search`, in `order`."""
         query = self._query(search)
+        self._before_read()
         with self._lock:
             rows, total = sql.select_counted(self.conn, self.entity, filters=filters, search=query,
                                              order=self._order(order), limit=limit, offset=offset)
@@ -115,11 +123,16 @@ class Records:
 
     def count(self, filters: Sequence[Filter] = (), *, search: str | None = None) -> int:
         query = self._query(search)
+        self._before_read()
         with self._lock:
             cached = self._last_total
             if cached and cached[:3] == (tuple(filters), query, self._data_version()):
                 return cached[3]
             return sql.count(self.conn, self.entity, filters=filters, search=query)
+
+    def _before_read(self) -> None:
+        if self.before_read is not None:
+            self.before_read()
 
     def _data_version(self) -> tuple[int, int]:
         """Changes by this connection and commits by others since it opened."""
@@ -174,7 +187,7 @@ class Records:
             record = self.prepare(data, owner=owner)
             with transaction(self.conn):
                 self.insert_prepared([record])
-            return self.get(record["id"])
+            return self._get(record["id"])
 
     def check_new(self, record: Mapping[str, Any]) -> None:
         """The rules a prepared record must pass before it is inserted, beyond its
@@ -211,11 +224,11 @@ class Records:
         and its stamps) change only with `workflow=True`, which the workflow's use
         cases pass after checking the transition."""
         with self._lock:
-            current = self.get(record_id)
+            current = self._get(record_id)
             values = clean(self.entity, changes, partial=True)
             with transaction(self.conn):
                 self.apply_update(current, values, workflow=workflow)
-            return self.get(current["id"])
+            return self._get(current["id"])
 
     def settle(self, record_id: str, name: str, value: Any, allowed: Sequence[Any]) -> Record:
         """Conflict resolution's sanctioned write: set field `name` to `value`, one
@@ -224,18 +237,18 @@ class Records:
         both sides were reached through the workflow), but the record must still
         agree with its state rule; any other field takes any valid value."""
         with self._lock:
-            current = self.get(record_id)
+            current = self._get(record_id)
             values = clean(self.entity, {name: value}, partial=True)
             if name in self.entity.workflow_fields and values[name] not in allowed:
                 raise ValidationError.one(name, f"is moved by the {self.entity.name} workflow: keep mine or "
                                                 "theirs, then move it with the workflow")
             with transaction(self.conn):
                 self.apply_update(current, values, workflow=True)
-            return self.get(current["id"])
+            return self._get(current["id"])
 
     def delete(self, record_id: str) -> Record:
         with self._lock:
-            current = self.get(record_id)
+            current = self._get(record_id)
             with transaction(self.conn):
                 sql.delete(self.conn, self.entity, current["id"])
             return current
@@ -247,6 +260,7 @@ class Records:
         if not changes:
             raise ValidationError.one("set", "give at least one FIELD=VALUE to set")
         values = clean(self.entity, changes, partial=True)
+        self._before_read()
         with self._lock:
             targets = sql.select(self.conn, self.entity, filters=filters)
             for r in targets:

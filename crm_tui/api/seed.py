@@ -75,10 +75,6 @@ COMPLAINTS = {
 }
 # Purchase patterns and their share of customers.
 PATTERNS = (("prospect", 25), ("new", 12), ("loyal", 30), ("occasional", 18), ("churned", 15))
-STATUS_OF = {"prospect": "potential", "new": "new", "loyal": "loyal", "occasional": "new", "churned": "churned"}
-STAGE_OF = {"prospect": "exploration", "new": "formation", "loyal": "stability",
-            "occasional": "formation", "churned": "decline"}
-
 Progress = Callable[[str, int, int], None]
 
 
@@ -160,8 +156,6 @@ class _Generator:
             "tags": ",".join(rng.sample(TAGS, rng.randrange(0, 3))),
             "territory": f"{city}片区",
             "owner": self.pick(REPS),
-            "status": STATUS_OF[pattern],
-            "lifecycle_stage": STAGE_OF[pattern],
         }
         if rng.random() < 0.8:
             values["email"] = f"{handle}{rng.randrange(1, 999)}@{self.pick(MAIL_DOMAINS)}"
@@ -380,7 +374,6 @@ def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None
                                    for _ in range(gen.rng.randrange(1, 4))]
         if progress and (index + 1) % 500 == 0:
             progress("generating", index + 1, customers)
-    _tier_by_spend(rows["customers"], rows["orders"])
     rows |= _seed_deals(crm, gen, patterns)
     kinds = {"opportunity_stages": crm.opportunities.moves, "targets": crm.pipeline.targets_api}
     with crm.lock, transaction(crm.conn):
@@ -389,15 +382,7 @@ def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None
             (kinds.get(table) or crm.records(table)).insert_prepared(records, bulk=True)
             if progress:
                 progress("writing", len(records), len(records))
+    # Their classes, as `crm classify` computes them (the purchase patterns above make
+    # loyal, new, churned and prospect customers appear by the rules, not by decree).
+    crm.analytics.ensure_classes()
     return SeedReport(**{table: len(records) for table, records in rows.items()})
-
-
-def _tier_by_spend(customers: list[Record], orders: list[Record]) -> None:
-    """A/B/C by total spend: the top 20% of buyers A, the next 30% B, the rest C."""
-    spend: dict[str, float] = {}
-    for order in orders:
-        spend[order["customer_id"]] = spend.get(order["customer_id"], 0.0) + order["amount"]
-    ranked = sorted(customers, key=lambda c: -spend.get(c["id"], 0.0))
-    for rank, customer in enumerate(ranked):
-        share = rank / max(len(ranked), 1)
-        customer["tier"] = "A" if share < 0.2 else "B" if share < 0.5 else "C"

@@ -105,7 +105,7 @@ def field_params(ent: Entity) -> list[inspect.Parameter]:
     """One `--field VALUE` option per field of the entity, all optional strings:
     validation (and its messages) belongs to the API."""
     params = []
-    for f in (*ent.fields, Field("owner", label="Owner rep")):
+    for f in (*(f for f in ent.fields if not f.computed), Field("owner", label="Owner rep")):
         option = typer.Option(option_name(f), help=field_help(f), show_default=False)
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
                                         annotation=Annotated[str | None, option], default=None))

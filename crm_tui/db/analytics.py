@@ -117,11 +117,11 @@ def stored_classes(conn: sqlite3.Connection) -> dict[str, tuple[str | None, str 
     return {r[0]: (r[1], r[2], r[3]) for r in cur.execute("SELECT id, status, lifecycle_stage, tier FROM customers")}
 
 
-def write_classes(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
-    """(status, lifecycle_stage, tier, updated_at, id) for customers whose stored
-    classification changed; inside the caller's transaction (captured like any write)."""
-    conn.executemany("UPDATE customers SET status = ?, lifecycle_stage = ?, tier = ?, updated_at = ? WHERE id = ?",
-                     rows)
+def write_classes(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str]]) -> None:
+    """(status, lifecycle_stage, tier, id) for customers whose stored classes changed,
+    inside the caller's transaction. These columns are local (not captured): the
+    update logs nothing and syncs nothing, and `updated_at` stays as it was."""
+    conn.executemany("UPDATE customers SET status = ?, lifecycle_stage = ?, tier = ? WHERE id = ?", rows)
 
 
 def _owner(alias: str, rep: str | None, params: dict[str, Any]) -> str:

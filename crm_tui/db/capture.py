@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from crm_tui.domain.entities import LOCAL_ONLY_COLUMNS
+from crm_tui.domain.entities import local_only_columns
 from crm_tui.sync.clock import COUNTER_BITS, COUNTER_MAX
 
 # Milliseconds since the epoch in SQLite 3.40 (unixepoch('subsec') needs 3.42).
@@ -26,7 +26,8 @@ TICK = f"""UPDATE replica SET
 
 def captured_columns(conn: sqlite3.Connection, table: str) -> list[str]:
     cols = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
-    return [c for c in cols if c != "id" and c not in LOCAL_ONLY_COLUMNS]
+    local = local_only_columns(table)
+    return [c for c in cols if c != "id" and c not in local]
 
 
 def _changed_object(cols: list[str], value: str, *, json_values: bool = False) -> str:

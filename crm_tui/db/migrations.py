@@ -469,4 +469,23 @@ def _pipeline_indexes(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS.append(_pipeline)
 MIGRATIONS.append(_pipeline_indexes)
+
+
+def _classes_local(conn: sqlite3.Connection) -> None:
+    """A customer's status, lifecycle stage and tier become computed classes, local
+    to each laptop like the pinyin key (docs/analytics.md, "Where classes live"): the
+    capture triggers stop logging them, and `class_state` records for which day and
+    which change-log position they were last computed."""
+    run_script(conn, """
+        CREATE TABLE class_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            as_of TEXT,          -- the local day the stored classes were computed for
+            log_seq INTEGER      -- the change log's last seq when they were
+        );
+        INSERT INTO class_state (id) VALUES (1);
+    """)
+    install_capture(conn, "customers")
+
+
+MIGRATIONS.append(_classes_local)
 SCHEMA_VERSION = len(MIGRATIONS)

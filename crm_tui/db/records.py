@@ -290,3 +290,20 @@ def missing_derived(conn: sqlite3.Connection, ent: Entity, column: str) -> list[
 def set_derived(conn: sqlite3.Connection, ent: Entity, column: str, rows: Iterable[tuple[Any, str]]) -> None:
     """Set a derived column: (value, id) pairs; the capture triggers ignore it."""
     conn.executemany(f"UPDATE {ent.table} SET {column} = ? WHERE id = ?", rows)
+
+
+# A customer's computed classes (crm_tui.api.analytics.ensure_classes) are current
+# while class_state holds today's date and the change log's last seq.
+def class_state(conn: sqlite3.Connection) -> tuple[str | None, int | None]:
+    """(as_of day, change-log seq) the stored classes were computed for."""
+    as_of, log_seq = conn.execute("SELECT as_of, log_seq FROM class_state").fetchone()
+    return as_of, log_seq
+
+
+def log_position(conn: sqlite3.Connection) -> int:
+    """The change log's last seq: it moves on every captured or pulled write."""
+    return conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0]
+
+
+def set_class_state(conn: sqlite3.Connection, as_of: str, log_seq: int) -> None:
+    conn.execute("UPDATE class_state SET as_of = ?, log_seq = ?", (as_of, log_seq))

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_tui.db.bulk import insert_triggers_set_aside
-from crm_tui.db.capture import COUNTER_BITS, LOCAL_ONLY_COLUMNS, TICK, captured_columns
+from crm_tui.db.capture import TICK, captured_columns
 from crm_tui.db.connection import transaction
 from crm_tui.db.migrations import SYNCED_TABLES
+from crm_tui.domain.entities import local_only_columns
+from crm_tui.sync.clock import COUNTER_BITS
 from crm_tui.sync.merge import Change, Conflict
 
 # table -> function(record values) -> local-only derived columns (e.g. pinyin).
@@ -156,7 +158,7 @@ class Tables:
         if table not in SYNCED_TABLES:
             return None
         if table not in self.allowed:
-            self.allowed[table] = frozenset(self.cols(table)) - LOCAL_ONLY_COLUMNS - {"id"}
+            self.allowed[table] = frozenset(self.cols(table)) - local_only_columns(table) - {"id"}
         return self.allowed[table]
 
     def record(self, table: str, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,11 @@ class Field:
     choices: tuple[str, ...] = ()
     ref: str | None = None  # for kind "ref": the entity it points to
     label: str = ""  # English label; the UI catalog translates
+    # Computed by the classification from orders and contacts (docs/analytics.md):
+    # stored on each laptop for lists and filters, never captured nor synced (each
+    # replica computes the same from the same synced data), never typed by users; a
+    # rep sets it by hand with a manual classification (an override, which syncs).
+    computed: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -78,6 +83,15 @@ class Entity:
     def _fields_by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
+    @cached_property
+    def input_names(self) -> tuple[str, ...]:
+        """The fields users type (forms, CLI options, imports): not the computed ones."""
+        return tuple(f.name for f in self.fields if not f.computed)
+
+    @cached_property
+    def computed_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.computed)
+
     def field(self, name: str) -> Field:
         try:
             return self._fields_by_name[name]
@@ -111,9 +125,9 @@ CUSTOMER = Entity(
         # When they became a customer, from an imported history (成为客户日期); without
         # it, customer counts use the first order or visit, else the creation day.
         Field("customer_since", kind="date", label="Customer since"),
-        Field("status", kind="enum", choices=CUSTOMER_STATUSES, label="Status"),
-        Field("lifecycle_stage", kind="enum", choices=LIFECYCLE_STAGES, label="Lifecycle stage"),
-        Field("tier", kind="enum", choices=TIERS, label="Tier"),
+        Field("status", kind="enum", choices=CUSTOMER_STATUSES, label="Status", computed=True),
+        Field("lifecycle_stage", kind="enum", choices=LIFECYCLE_STAGES, label="Lifecycle stage", computed=True),
+        Field("tier", kind="enum", choices=TIERS, label="Tier", computed=True),
         Field("notes", max_len=20000, label="Notes"),
     ),
     derived=(Derived("pinyin", ("name",), lambda r: customer_pinyin(r.get("name"))),),
@@ -343,12 +357,19 @@ def synced_columns(ent: Entity) -> tuple[str, ...]:
     """Columns whose changes are captured and synced (the derived ones are local).
     The one source of the synced column set for change capture, the server's checks
     and the wire."""
-    return tuple(c for c in record_columns(ent) if c != "id")
+    return tuple(c for c in record_columns(ent) if c != "id" and c not in ent.computed_names)
 
 
-# Columns kept beside records but never synced: every derived column, and the local
-# rowid the search index points at.
+# Columns kept beside records but never synced, on every table: every derived column,
+# and the local rowid the search index points at.
 LOCAL_ONLY_COLUMNS = frozenset({"local_id"} | {d.column for e in ENTITIES.values() for d in e.derived})
+
+
+def local_only_columns(table: str) -> frozenset[str]:
+    """The columns of `table` that stay on this laptop: LOCAL_ONLY_COLUMNS and the
+    computed fields (a customer's classes)."""
+    ent = ENTITIES.get(table)
+    return LOCAL_ONLY_COLUMNS | frozenset(ent.computed_names if ent else ())
 
 
 def derive(ent: Entity, record: Mapping[str, Any], changed: Iterable[str] | None = None) -> dict[str, Any]:

@@ -253,6 +253,10 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False) -> dic
             reason = "is set by the system" if key in SYSTEM_COLUMNS else "is not a field of a " + ent.name
             errors.append(FieldError(key, reason))
     for f in ent.fields:
+        if f.computed and f.name in data:
+            errors.append(FieldError(f.name, "is computed by the classification; set it by hand with a manual "
+                                             "classification (crm classify override ID --reason ...)"))
+            continue
         if f.name not in data:
             if f.required and not partial:
                 errors.append(FieldError(f.name, "is required"))

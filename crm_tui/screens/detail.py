@@ -47,6 +47,7 @@ class CustomerFile:
 
 def load_customer_file(app: Any, customer_id: str) -> CustomerFile:
     crm = app.crm
+    crm.analytics.ensure_classes()  # the profile shows the classes `crm classify` computes
     customer = crm.customers.get(customer_id)
     by_customer = [Filter("customer_id", "=", customer["id"])]
     return CustomerFile(

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 Done = Callable[[Record | None], Any]
 
-CUSTOMER_FIELDS = CUSTOMER.field_names
+# Status, stage and tier are computed (a manual classification overrides them).
+CUSTOMER_FIELDS = CUSTOMER.input_names
 VISIT_FIELDS = ("channel", "purpose", "notes", "outcome", "next_action", "next_action_date", "visited_at")
 VISIT_EDIT_FIELDS = (*VISIT_FIELDS, "follow_up_done")
 # The workflow fields (status and its time stamps, resolution) change only through
