@@ -46,7 +46,10 @@ def loaded_after(args: list[str], tmp_path: Path) -> set[str]:
 
 
 # The typed config holds the analytics' settings (plain dataclasses), not their rules.
-LIGHT = ("crm_tui.domain.analytics", "crm_tui.domain.analytics.settings")
+# A customer list after a write recomputes the customers' classes (docs/analytics.md,
+# "Where classes live"): the classification rules and facts load, nothing else.
+LIGHT = ("crm_tui.domain.analytics", "crm_tui.domain.analytics.settings",
+         "crm_tui.domain.analytics.classification", "crm_tui.domain.analytics.facts")
 
 
 def heavy(modules: set[str]) -> list[str]:

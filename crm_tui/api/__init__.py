@@ -88,13 +88,10 @@ class Crm:
 
     def _ensure_classes(self) -> None:
         """Before customers are read: their computed classes as of today and the data
-        as it is. The check is two cheap reads; analytics loads only to recompute."""
-        if self.conn.in_transaction:
-            return
-        with self.lock:
-            current = sql.class_state(self.conn) == (self.now().date().isoformat(), sql.log_position(self.conn))
-        if not current:
-            self.analytics.ensure_classes()
+        as it is (crm_tui.api.classes; the rest of the analytics is not loaded)."""
+        from crm_tui.api.classes import ensure_classes
+
+        ensure_classes(self, self.config.analytics, self.now().date())
 
     @cached_property
     def analytics(self) -> Analytics:

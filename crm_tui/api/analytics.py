@@ -17,14 +17,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.api.classes import book_facts, classify_facts, ensure_classes, store_classes
 from crm_tui.api.opportunities import Pipeline
 from crm_tui.api.records import Record, Records
 from crm_tui.db import analytics as sql
-from crm_tui.db import records as records_sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain.analytics import rfm as rfm_rules
-from crm_tui.domain.analytics.classification import Classification, classify
+from crm_tui.domain.analytics.classification import Classification
 from crm_tui.domain.analytics.complaints import complaint_analytics, sla_outcome
 from crm_tui.domain.analytics.facts import CustomerFacts
 from crm_tui.domain.analytics.kpi import RepKpi, overall_kpis
@@ -83,38 +83,26 @@ class Analytics:
 
     def _facts(self, today: dt.date | None = None, *, rep: str | None = None,
                customer_id: str | None = None) -> list[CustomerFacts]:
-        s = self.settings
-        with self.crm.lock:
-            return sql.customer_facts(self.crm.conn, today or self.today(), window_days=s.rfm_window_days,
-                                      trend_days=s.trend_days, rep=rep, customer_id=customer_id)
+        return book_facts(self.crm, self.settings, today or self.today(), rep=rep, customer_id=customer_id)
 
     # -- classification -------------------------------------------------------------
     #
     # Where classes live (docs/analytics.md): a customer's status, lifecycle stage and
     # tier are computed from synced data (orders, contacts, overrides) and stored on
     # each laptop in the customers' own columns, which are never captured nor synced,
-    # like the pinyin key. So keeping them right costs no sync traffic and no
-    # conflicts; overrides are records of their own and sync. `class_state` says for
-    # which day and change-log position they were computed: any read that shows or
-    # filters on classes (customer lists and counts, the reminders, the customer
-    # screen) first calls `ensure_classes`, which recomputes the whole book when the
-    # day or the data moved since, so what `crm classify` computes is what they show.
+    # like the pinyin key (crm_tui.api.classes). So keeping them right costs no sync
+    # traffic and no conflicts; overrides are records of their own and sync. Any read
+    # that shows or filters on classes (customer lists and counts, the reminders, the
+    # customer screen) first ensures they are current for today and the data, so what
+    # `crm classify` computes is what they show.
 
     def ensure_classes(self) -> int:
         """Bring the stored classes up to date for today and the data as it is now;
         cheap when nothing moved. Returns how many customers' classes changed."""
-        with self.crm.lock:
-            if self.crm.conn.in_transaction:
-                return 0  # a write in progress: the next read recomputes after it
-            as_of, seq = records_sql.class_state(self.crm.conn)
-            if as_of == self.today().isoformat() and seq == records_sql.log_position(self.crm.conn):
-                return 0
-            return self._store(self._classify(self._facts()))
+        return ensure_classes(self.crm, self.settings, self.today())
 
     def _classify(self, facts: list[CustomerFacts]) -> list[Classification]:
-        with self.crm.lock:
-            overrides = sql.overrides(self.crm.conn)
-        return classify(facts, self.settings, overrides)
+        return classify_facts(self.crm, self.settings, facts)
 
     def classify_customers(self, *, today: dt.date | None = None, store: bool = True,
                            facts: list[CustomerFacts] | None = None) -> list[Classification]:
@@ -124,7 +112,7 @@ class Analytics:
         traffic)."""
         classes = self._classify(facts if facts is not None else self._facts(today))
         if store and facts is None:
-            self._store(classes, as_of=today)
+            store_classes(self.crm, classes, today or self.today())
         return classes
 
     def classes(self, *, today: dt.date | None = None, rep: str | None = None) -> list[Classification]:
@@ -137,23 +125,7 @@ class Analytics:
         """Classify the whole book and store it; also says how many customers'
         stored classes changed (or would, with `dry_run`)."""
         classes = self._classify(self._facts(today))
-        return classes, self._store(classes, dry_run=dry_run, as_of=today)
-
-    def _store(self, classes: Iterable[Classification], *, dry_run: bool = False,
-               as_of: dt.date | None = None) -> int:
-        """Write the classes that differ from the stored ones, for every customer on
-        this laptop, and remember for which day and data they were computed."""
-        with self.crm.lock:
-            stored = sql.stored_classes(self.crm.conn)
-            changed = [(c.status, c.lifecycle_stage, c.tier, c.customer_id) for c in classes
-                       if stored.get(c.customer_id) != (c.status, c.lifecycle_stage, c.tier)]
-            if not dry_run:
-                with transaction(self.crm.conn):
-                    if changed:
-                        sql.write_classes(self.crm.conn, changed)
-                    records_sql.set_class_state(self.crm.conn, (as_of or self.today()).isoformat(),
-                                                records_sql.log_position(self.crm.conn))
-        return len(changed)
+        return classes, store_classes(self.crm, classes, today or self.today(), dry_run=dry_run)
 
     def set_override(self, customer_id: str, *, reason: str, status: str | None = None,
                      lifecycle_stage: str | None = None, tier: str | None = None) -> Record:
