@@ -35,6 +35,7 @@ from crm_tui.cli.complaints import add_workflow_commands
 from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
+from crm_tui.domain.validation import display_phone
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
 KINDS = ("customers", "visits", "complaints", "orders", "opportunities")
@@ -260,7 +261,10 @@ def build(table: str) -> typer.Typer:
             if table != "customers":
                 with_customer_names(crm, rows)
         caption = f"{len(rows)} of {total}" + (" (use --limit or --json for more)" if total > len(rows) else "")
-        print_table(rows, show_columns(ent), title=table, caption=caption)
+        # phones as people read them (021 2995 0969); --json and exports keep E.164
+        phones = [f.name for f in ent.fields if f.kind == "phone"]
+        readable = [{**r, **{p: display_phone(r.get(p)) for p in phones}} for r in rows]
+        print_table(readable, show_columns(ent), title=table, caption=caption)
 
     list_params = common_params() + [
         inspect.Parameter("where", kw, default=None, annotation=Annotated[list[str] | None, typer.Option(

@@ -35,8 +35,18 @@ def customer_pinyin(name: str | None) -> str:
 
 def normalize_query(query: str) -> str:
     """What the user typed, in the form the search text is stored in: lower case, a
-    phone fragment without separators."""
+    phone fragment without separators. Phones are stored in E.164 (+862129950969), so
+    the ways reps type the start of a mainland number become its E.164 start: the
+    trunk prefix 0 of a landline ('021-29950969', '(021) 2995 0969') and the
+    international prefix 00 ('0086 21 ...') become '+86' and '+'; '+86 21 ...' is
+    already one. (A fragment from inside a number that starts with 0 and another
+    digit, like '0969', is read as an area code: reps type numbers from the start.)"""
     q = query.strip().lower()
     if _PHONE_QUERY.match(q):
-        return re.sub(r"[\s\-()]", "", q)
+        digits = re.sub(r"[\s\-()]", "", q)
+        if len(digits) >= 3 and digits[:2] == "00" and digits[2] != "0":  # 00 + a country code
+            return "+" + digits[2:]
+        if len(digits) >= 3 and digits[0] == "0" and digits[1] != "0":  # 0 + an area code (10, 21, 755 ...)
+            return "+86" + digits[1:]
+        return digits
     return q

@@ -76,6 +76,28 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=65536)
+def display_phone(value: str | None, region: str = DEFAULT_REGION) -> str:
+    """A stored (E.164) phone as people read it: the national format of the default
+    region ('021 2995 0969', '138 1234 5678'), the international one for numbers
+    elsewhere; a value that is not a valid number is shown as it is."""
+    if not value:
+        return ""
+    if region == "CN" and len(value) == 14 and value.startswith("+861") and value[1:].isdigit():
+        return f"{value[3:6]} {value[6:10]} {value[10:]}"  # a mobile: no parsing needed
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return value
+    if not phonenumbers.is_valid_number(number):
+        return value
+    same = phonenumbers.region_code_for_number(number) == region
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if same else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)
+
+
 _DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
 

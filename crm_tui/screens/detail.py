@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from crm_tui.api import Filter, Record
 from crm_tui.api.history import field_history
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, OPPORTUNITY, ORDER
+from crm_tui.domain.validation import display_phone
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.screens.modals import ConfirmScreen
@@ -66,6 +67,8 @@ def show_value(table: str, name: str, value: Any) -> str:
     ent = ENTITIES[table]
     if name in ent.field_names and ent.field(name).kind == "enum":
         return choice_label(ent, name, value)
+    if name in ent.field_names and ent.field(name).kind == "phone":
+        return display_phone(str(value))
     return str(value)
 
 

@@ -4,6 +4,7 @@ user's language, widths in terminal cells."""
 from __future__ import annotations
 
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT, Entity
+from crm_tui.domain.validation import display_phone
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.widgets.record_table import Column, Row
 
@@ -29,7 +30,8 @@ def customer_columns(compact: bool = False) -> list[Column]:
     columns = [
         col(CUSTOMER, "name", 14),
         col(CUSTOMER, "company", 24),
-        Column("phone", field_label(CUSTOMER, "phone"), 15, render=lambda r: r.get("phone") or r.get("mobile") or ""),
+        Column("phone", field_label(CUSTOMER, "phone"), 15,
+               render=lambda r: display_phone(r.get("phone") or r.get("mobile"))),
         col(CUSTOMER, "region", 8),
     ]
     if compact:
