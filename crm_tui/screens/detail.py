@@ -86,6 +86,8 @@ class CustomerScreen(CrmScreen):
         Binding("o", "new_order", "key.new_order", id="detail.order"),
         Binding("p", "new_opportunity", "key.pipeline.new_opportunity", id="detail.opportunity"),
         Binding("delete", "delete", "key.delete_row", id="detail.delete"),
+        # Erasing a person is rare and final: out of the footer, in help and the palette.
+        Binding("X", "erase", "key.erase_customer", id="detail.erase", show=False),
         Binding("right_square_bracket", "tab(1)", "key.next_tab", id="detail.next_tab"),
         Binding("left_square_bracket", "tab(-1)", "key.prev_tab", id="detail.prev_tab"),
     ]
@@ -226,6 +228,34 @@ class CustomerScreen(CrmScreen):
 
         kind = t("pipeline.tab") if tab == "opportunities" else t(f"detail.{tab}")
         self.app.push_screen(ConfirmScreen(t("detail.delete_question", kind=kind)), answered)
+
+    def action_erase(self) -> None:
+        """Erase this customer's personal data (a request to the managers for a rep on
+        a team server), after a question that names what goes (docs/privacy.md)."""
+        if self.file is None:
+            return
+        cid = self.file.customer["id"]
+        privacy = self.crm.privacy
+
+        def erased(result: Any) -> None:
+            key = "privacy.erased" if result.erased else "privacy.requested"
+            self.app.notify(t(key, id=cid[:10]), title=t("privacy.notice_title"), timeout=8)
+            self.reload()
+
+        def ask(preview: dict[str, Any]) -> None:
+            counts = preview["records"]
+            question = t("privacy.request_question" if preview["request"] else "privacy.erase_question",
+                         name=preview["name"] or cid, visits=counts.get("visits", 0),
+                         complaints=counts.get("complaints", 0), surveys=counts.get("surveys", 0),
+                         orders=counts.get("orders", 0), log=preview["change_log"])
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.run_db(lambda: privacy.erase(cid), erased)
+
+            self.app.push_screen(ConfirmScreen(question, yes=t("privacy.erase_yes")), answered)
+
+        self.run_db(lambda: privacy.preview(cid), ask)
 
     def _saved(self, record: Record | None) -> None:
         if record is not None:
