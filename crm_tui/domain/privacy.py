@@ -34,6 +34,10 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "orders": ("notes",),
     "surveys": ("notes",),
     "classification_overrides": ("reason",),
+    # The sales pipeline: stages, amounts and dates feed the forecast and stay; what
+    # was written about the deal goes.
+    "opportunities": ("title", "next_step", "notes", "lost_reason"),
+    "opportunity_stages": (),
 }
 
 FREE_TEXT_KINDS = ("text", "phone", "email", "tags")
