@@ -14,13 +14,17 @@ import pytest
 from crm_tui.sync import clock
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.admin import open_store
+from crm_tui.sync.server.store import RepInfo
 
 pytestmark = pytest.mark.postgres
 
 
-def customer(node: str, seq: int, row: str, **data: object) -> WireChange:
+def customer(node: str, seq: int, row: str, op: str = "insert", **data: object) -> WireChange:
     return WireChange(node=node, node_seq=seq, hlc=clock.pack(clock.now_ms(), seq), tbl="customers",
-                      row_id=row, op="insert" if seq == 1 else "update", data={"name": row, **data})
+                      row_id=row, op=op, data={"name": row, **data})
+
+
+BOSS, WANG, LI = (RepInfo(name, "manager", "") for name in ("boss", "wang", "li"))
 
 
 def wait_for_lock_waiter(url: str, timeout: float = 20) -> None:
@@ -37,7 +41,7 @@ def wait_for_lock_waiter(url: str, timeout: float = 20) -> None:
 def test_a_puller_never_skips_a_push_that_commits_late(pg_url: str) -> None:
     store = open_store(pg_url)
     try:
-        store.push("boss", "z", [customer("z", 1, "held", territory="north")])
+        store.push(BOSS, "z", [customer("z", 1, "held", territory="north")])
         seen: list[tuple[str, int]] = []
         cursor = 0
 
@@ -53,12 +57,12 @@ def test_a_puller_never_skips_a_push_that_commits_late(pg_url: str) -> None:
         lock = psycopg.connect(pg_url)  # a transaction holding the customer's scope row
         lock.execute("SELECT * FROM customer_scope WHERE customer_id = 'held' FOR UPDATE")
         # Push A takes its sequences, then waits on that row before it can commit.
-        a = [customer("a", i, f"a{i}") for i in range(1, 20)] + [customer("a", 20, "held", territory="south")]
-        pushed_a = threading.Thread(target=store.push, args=("wang", "a", a))
+        a = [customer("a", i, f"a{i}") for i in range(1, 20)] + [customer("a", 20, "held", "update", territory="south")]
+        pushed_a = threading.Thread(target=store.push, args=(WANG, "a", a))
         pushed_a.start()
         wait_for_lock_waiter(pg_url)
         # Push B starts later, takes later sequences, and commits first.
-        store.push("li", "b", [customer("b", i, f"b{i}") for i in range(1, 30)])
+        store.push(LI, "b", [customer("b", i, f"b{i}") for i in range(1, 30)])
         [[b_low]] = psycopg.connect(pg_url).execute("SELECT min(server_seq) FROM log WHERE node = 'b'").fetchall()
         pull_all()
         assert seen == [] and cursor < b_low, "the watermark let the puller past the open push"
@@ -76,13 +80,13 @@ def test_a_puller_never_skips_a_push_that_commits_late(pg_url: str) -> None:
 def test_a_push_whose_connection_dies_does_not_hold_the_watermark(pg_url: str) -> None:
     store = open_store(pg_url)
     try:
-        store.push("wang", "a", [customer("a", 1, "x")])
+        store.push(WANG, "a", [customer("a", 1, "x")])
         # A push announced itself and its connection died before it committed.
         dead = psycopg.connect(pg_url, autocommit=True)
         [[low]] = dead.execute(
             "INSERT INTO inflight (low, pid, backend_start) SELECT nextval('log_seq'), pid, "
             "backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid() RETURNING low").fetchall()
-        store.push("wang", "b", [customer("b", 1, "y")])
+        store.push(WANG, "b", [customer("b", 1, "y")])
         assert store.watermark() == low - 1  # held below the announced push while it lives
         assert [(c[1], c[2]) for c in store.pull(0, 10).changes] == [("a", 1)]
         dead.close()

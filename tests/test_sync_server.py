@@ -70,8 +70,9 @@ def test_store_push_is_idempotent_and_gapless(store: Store) -> None:
 
 
 def test_store_pull_pages_by_cursor_below_watermark(store: Store) -> None:
-    store.push(WANG, "n1", [WireChange(**change(i)) for i in range(1, 8)])
-    store.push(LI, "n2", [WireChange(**change(i, node="n2", row="r2")) for i in range(1, 4)])
+    # One record per change: each still wins, so the snapshot from 0 holds them all.
+    store.push(WANG, "n1", [WireChange(**{**change(i, row=f"r{i}"), "op": "insert"}) for i in range(1, 8)])
+    store.push(LI, "n2", [WireChange(**{**change(i, node="n2", row=f"s{i}"), "op": "insert"}) for i in range(1, 4)])
     seen, cursor = [], 0
     # Sequences need not be dense (PostgreSQL spends some), but all are below the mark.
     top = store.pull(0, 100).changes[-1][0]

@@ -259,6 +259,9 @@ class Sync:
             batch = [sync_apply.decode(c) for c in page["changes"]]
             if page["cursor"] < cursor:
                 raise SyncError(f"the server moved the cursor back ({page['cursor']} < {cursor})")
+            # An empty page is fine while the cursor moves (a snapshot page whose
+            # changes were all our own); one that does not move it would loop forever.
+            stuck = not page["changes"] and not page.get("gone") and page["cursor"] == cursor
             gone = [str(g) for g in page.get("gone") or ()]
             with self.lock, transaction(self.conn):
                 applied = sync_apply.apply_batch(self.conn, batch, cursor=page["cursor"],
@@ -289,7 +292,7 @@ class Sync:
                 progress("pull", cursor - start, max(page["watermark"] - start, 1))
             if not page["more"]:
                 return
-            if not page["changes"] and page["cursor"] == cursor and page["more"]:
+            if stuck and page["more"]:
                 raise SyncError("the server returned an empty page without moving the cursor")
 
     def _forgetting(self, gone: list[str], then: Callable[[], None] | None) -> Callable[[], None] | None:

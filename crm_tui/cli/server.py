@@ -52,6 +52,8 @@ def serve(
     ssl_certfile: Annotated[str | None, typer.Option(help="TLS certificate file (with --ssl-keyfile).")] = None,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
         help="Behind a reverse proxy: the proxy addresses whose X-Forwarded-For is trusted.")] = None,
+    workers: Annotated[int, typer.Option(
+        help="Server processes; more than 1 needs the PostgreSQL store.", min=1)] = 1,
 ) -> None:
     """Serve the sync API (FastAPI on uvicorn) until interrupted. Not on loopback, it
     must use TLS: --ssl-keyfile/--ssl-certfile, or a reverse proxy (docs/server.md).
@@ -61,12 +63,13 @@ def serve(
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     scheme = "https" if ssl_certfile else "http"
-    console.print(t("server.serving", url=f"{scheme}://{host}:{port}", store=db or admin.default_store_url()),
-                  highlight=False)
+    store = admin.redacted(db or admin.default_store_url())
+    console.print(t("server.serving", url=f"{scheme}://{host}:{port}", store=store), highlight=False)
     if scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
         console.print(t("server.no_tls"), highlight=False)
     admin.serve(db, host, port, max_offset_s=max_clock_offset, rate=rate, log_level=log_level,
-                ssl_keyfile=ssl_keyfile, ssl_certfile=ssl_certfile, forwarded_allow_ips=forwarded_allow_ips)
+                ssl_keyfile=ssl_keyfile, ssl_certfile=ssl_certfile, forwarded_allow_ips=forwarded_allow_ips,
+                workers=workers)
 
 
 @server_app.command("add-rep")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -16,14 +17,18 @@ import platformdirs
 from crm_tui.sync import clock
 from crm_tui.sync.server.app import create_app, hash_token, new_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
-from crm_tui.sync.server.store import AUDIT_KINDS, Store, StoreError
+from crm_tui.sync.server.store import AUDIT_KINDS, Store, StoreError, redacted
 
-__all__ = ["AUDIT_KINDS", "StoreError", "add_rep", "audit", "default_store_url", "list_reps", "open_store",
-           "revoke_rep", "serve", "set_rep"]
+__all__ = ["AUDIT_KINDS", "StoreError", "add_rep", "app_from_env", "audit", "default_store_url", "list_reps",
+           "open_store", "redacted", "revoke_rep", "serve", "set_rep"]
 
 
 def default_store_url() -> str:
     return "sqlite:///" + str(Path(platformdirs.user_data_dir("crm_tui")) / "server.db")
+
+
+def is_postgres(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
 
 
 def open_store(url: str | None = None, **options: Any) -> Store:
@@ -34,11 +39,12 @@ def open_store(url: str | None = None, **options: Any) -> Store:
     url = url or default_store_url()
     if url.startswith("sqlite:///"):
         return SqliteStore(Path(url[len("sqlite:///"):]).expanduser())
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_postgres(url):
         from crm_tui.sync.server.pg_store import PostgresStore  # psycopg: only when used
 
         return PostgresStore(url, **options)
-    raise StoreError(f"unknown store URL {url!r}; expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    raise StoreError(f"unknown store URL {redacted(url)!r}; expected sqlite:///PATH or "
+                     "postgresql://USER@HOST:PORT/DB")
 
 
 def add_rep(url: str | None, name: str, role: str = "rep", territories: Sequence[str] = ()) -> dict[str, Any]:
@@ -101,15 +107,42 @@ def audit(url: str | None, *, rep: str | None = None, since: str | None = None, 
     return [{**asdict(e), "detail": json.loads(e.detail) if e.detail else None} for e in entries]
 
 
+# How `serve` hands its settings to the app factory in each worker process.
+SETTINGS_VAR = "CRM_SERVER_SETTINGS"
+
+
 def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.DEFAULT_MAX_OFFSET_MS / 1000,
           rate: float = 50.0, log_level: str = "warning", ssl_keyfile: str | None = None,
-          ssl_certfile: str | None = None, forwarded_allow_ips: str | None = None) -> None:
-    """Serve until interrupted. One line per request goes to stderr (rep, operation,
-    status, time) whatever uvicorn's own `log_level`; tokens never appear in it."""
+          ssl_certfile: str | None = None, forwarded_allow_ips: str | None = None, workers: int = 1) -> None:
+    """Serve until interrupted, in `workers` processes, each building the app with
+    `app_from_env`. One line per request goes to stderr (rep, operation, status,
+    time) whatever uvicorn's own `log_level`; tokens never appear in it. The store is
+    opened (and migrated) once here first, so that a bad URL or a database from a
+    newer crm_tui is a message before anything listens."""
     import uvicorn
 
     if bool(ssl_keyfile) != bool(ssl_certfile):
         raise StoreError("TLS needs both --ssl-keyfile and --ssl-certfile")
+    if workers < 1:
+        raise StoreError(f"--workers must be 1 or more, not {workers}")
+    url = url or default_store_url()
+    if workers > 1 and not is_postgres(url):
+        raise StoreError(f"--workers {workers}: the SQLite store has one writer and runs in one process; "
+                         "run several workers on PostgreSQL (--db postgresql://USER@HOST:PORT/DB)")
+    open_store(url).close()
+    os.environ[SETTINGS_VAR] = json.dumps({"db": url, "max_offset_ms": int(max_offset_s * 1000), "rate": rate})
+    options: dict[str, Any] = {}
+    if ssl_keyfile:
+        options.update(ssl_keyfile=ssl_keyfile, ssl_certfile=ssl_certfile)
+    if forwarded_allow_ips:
+        # Behind a reverse proxy: the client address (for the audit and the limit
+        # on failed sign-ins) is the one the proxy forwards.
+        options.update(proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips)
+    uvicorn.run("crm_tui.sync.server.admin:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False, **options)
+
+
+def _request_log() -> None:
     requests = logging.getLogger("crm_tui.server")
     if not requests.handlers:
         handler = logging.StreamHandler()
@@ -117,16 +150,29 @@ def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.
         requests.addHandler(handler)
         requests.setLevel(logging.INFO)
         requests.propagate = False
-    store = open_store(url)
-    try:
-        app = create_app(store, max_offset_ms=int(max_offset_s * 1000), rate=rate, burst=max(10, int(rate * 4)))
-        options: dict[str, Any] = {}
-        if ssl_keyfile:
-            options.update(ssl_keyfile=ssl_keyfile, ssl_certfile=ssl_certfile)
-        if forwarded_allow_ips:
-            # Behind a reverse proxy: the client address (for the audit and the limit
-            # on failed sign-ins) is the one the proxy forwards.
-            options.update(proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **options)
-    finally:
-        store.close()
+
+
+def app_from_env() -> Any:
+    """The app factory each uvicorn worker calls: the store named by SETTINGS_VAR with
+    its own connections, closed when the worker stops. Nothing else lives in the
+    process: rate limits and the log's watermark are kept in the database."""
+    from contextlib import asynccontextmanager
+
+    _request_log()
+    settings = json.loads(os.environ[SETTINGS_VAR])
+    options = {"application_name": f"crm-server-{os.getpid()}"} if is_postgres(settings["db"]) else {}
+    store = open_store(settings["db"], **options)
+    rate = float(settings["rate"])
+    app = create_app(store, max_offset_ms=int(settings["max_offset_ms"]), rate=rate, burst=max(10, int(rate * 4)))
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any):  # type: ignore[no-untyped-def]
+        try:
+            async with inner(a) as state:
+                yield state
+        finally:
+            store.close()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -53,7 +53,15 @@ from crm_tui.sync.protocol import (
     PushResult,
     RefusedPush,
 )
-from crm_tui.sync.server.store import ChangeMismatch, NodeTaken, RepInfo, SequenceGap, Store, StoreError
+from crm_tui.sync.server.store import (
+    ChangeMismatch,
+    Limiter,
+    NodeTaken,
+    RepInfo,
+    SequenceGap,
+    Store,
+    StoreError,
+)
 
 log = logging.getLogger("crm_tui.server")
 
@@ -123,7 +131,7 @@ def authenticated(
         )
     state = request.app.state
     address = _address(request)
-    failures: RateLimiter = state.auth_failures
+    failures: Limiter = state.auth_failures
     if failures.exhausted(address):
         raise ProtocolError(RATE_LIMITED, "too many failed sign-ins from this address; try again later", 429)
     store: Store = state.store
@@ -139,7 +147,7 @@ def authenticated(
         if rep is None:
             raise ProtocolError(BAD_TOKEN, "unknown token: ask your manager for a new one (crm server add-rep)", 401)
         raise ProtocolError(BAD_TOKEN, f"the token of rep {rep.name!r} was revoked on {rep.revoked_at}", 401)
-    limiter: RateLimiter = state.limiter
+    limiter: Limiter = state.limiter
     if not limiter.allow(rep.name):
         raise ProtocolError(RATE_LIMITED, f"too many requests from {rep.name}: at most {limiter.rate:g} a second; "
                             "try again in a moment", 429)
@@ -303,8 +311,11 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
                auth_failures_per_minute: float = 30.0) -> FastAPI:
     app = FastAPI(title="crm_tui sync server", version=str(PROTOCOL_VERSION))
     app.state.store = store
-    app.state.limiter = RateLimiter(rate, burst)
-    app.state.auth_failures = RateLimiter(auth_failures_per_minute / 60.0, max(1, int(auth_failures_per_minute)))
+    # Several workers on one database share the database's limiter.
+    app.state.limiter = store.shared_limiter(rate, burst, "requests") or RateLimiter(rate, burst)
+    fail_rate, fail_burst = auth_failures_per_minute / 60.0, max(1, int(auth_failures_per_minute))
+    app.state.auth_failures = (store.shared_limiter(fail_rate, fail_burst, "sign_in_failures")
+                               or RateLimiter(fail_rate, fail_burst))
     app.add_middleware(RequestLog)
 
     @app.exception_handler(ProtocolError)

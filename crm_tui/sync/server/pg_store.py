@@ -4,14 +4,15 @@ the SQLite store, for a team whose server runs several workers on one database.
 The difference that matters is the commit watermark (DESIGN invariant 7). Here many
 pushes run at once: a push takes its server sequences, and another push may take
 later ones and commit first. A puller whose cursor moved past the later ones would
-never see the earlier. So every push first registers itself in `inflight`, in its
-own committed transaction, with a sequence value `low` taken before any of its
-changes' sequences; its changes then go in, and the registration leaves in the same
-transaction that makes them visible. The watermark is the sequence's last value read
-first, lowered below the smallest `low` still registered: a change at or below it was
-taken after its push registered, so it is either committed or still announced.
-A registration left by a push whose connection died no longer counts (its backend is
-gone from pg_stat_activity, which PostgreSQL clears only after the rollback)."""
+never see the earlier. So every write to the log first announces itself in
+`inflight`, in its own committed transaction, with a sequence value `low` taken
+before any of its rows' sequences; its rows then go in, and the announcement leaves
+in the same transaction that makes them visible. The watermark is the sequence's
+last value, read first, lowered below the smallest `low` still announced: a row at
+or below it was numbered after its writer announced itself, so it is either
+committed or still announced. An announcement left by a writer whose connection died
+no longer counts (its backend is gone from pg_stat_activity, which PostgreSQL clears
+only after rolling the transaction back)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,16 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from crm_tui.sync.protocol import WireChange
+from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
+    ALIVE,
+    AUDIT_KINDS,
+    ENTER,
+    LEAVE,
+    MARK_NODE,
+    MARK_TABLE,
     ROLES,
-    SCOPE_FIELD,
-    SCOPE_TABLE,
+    AuditEntry,
     ChangeMismatch,
     NodeTaken,
     Page,
@@ -38,12 +45,17 @@ from crm_tui.sync.server.store import (
     SequenceGap,
     Store,
     StoreError,
+    assemble_page,
     check_schema_version,
+    mark_scope,
+    redacted,
+    snapshot_page,
+    winning_fields,
 )
 
-# Version 1: the schema as first released on PostgreSQL, equal to the SQLite store's
-# version 1 plus what only PostgreSQL needs (the sequence, `inflight`). Later versions
-# are MIGRATIONS, numbered as in sqlite_store so one number means one schema.
+# Version 1: the schema as first released, the SQLite store's version 1 plus what only
+# PostgreSQL needs (the sequences, `inflight`, `rate_buckets`). Later versions are
+# MIGRATIONS, numbered as in sqlite_store so that one number means one schema.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS reps (
@@ -60,6 +72,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     last_seq bigint NOT NULL DEFAULT 0
 );
 CREATE SEQUENCE IF NOT EXISTS log_seq;
+CREATE SEQUENCE IF NOT EXISTS mark_seq;
 CREATE TABLE IF NOT EXISTS log (
     server_seq bigint PRIMARY KEY DEFAULT nextval('log_seq'),
     node text NOT NULL,
@@ -77,6 +90,7 @@ CREATE TABLE IF NOT EXISTS log (
     scope text,
     UNIQUE (node, node_seq)
 );
+CREATE INDEX IF NOT EXISTS log_scope ON log (scope, server_seq);
 CREATE TABLE IF NOT EXISTS inflight (
     low bigint PRIMARY KEY,
     pid integer NOT NULL,
@@ -92,16 +106,55 @@ CREATE TABLE IF NOT EXISTS customer_scope (
 );
 CREATE INDEX IF NOT EXISTS customer_scope_owner ON customer_scope (owner);
 CREATE INDEX IF NOT EXISTS customer_scope_territory ON customer_scope (territory);
-CREATE TABLE IF NOT EXISTS served (
-    rep text NOT NULL, customer_id text NOT NULL,
-    pending boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (rep, customer_id)
+CREATE TABLE IF NOT EXISTS node_view (
+    node text NOT NULL, customer_id text NOT NULL, PRIMARY KEY (node, customer_id)
 );
+CREATE TABLE IF NOT EXISTS refused (
+    node text NOT NULL, node_seq bigint NOT NULL, hlc bigint NOT NULL,
+    tbl text NOT NULL, row_id text NOT NULL, rep text NOT NULL,
+    code text NOT NULL, reason text NOT NULL, received_at text NOT NULL,
+    PRIMARY KEY (node, node_seq)
+);
+-- Snapshot bootstrap (see store.ALIVE): the change winning each field of each record
+-- (node ids compare as in Python, by code point), and the laptops being served a
+-- snapshot, up to which server sequence.
+CREATE TABLE IF NOT EXISTS winners (
+    tbl text NOT NULL, row_id text NOT NULL, field text NOT NULL,
+    hlc bigint NOT NULL, node text COLLATE "C" NOT NULL, server_seq bigint NOT NULL,
+    PRIMARY KEY (tbl, row_id, field)
+);
+CREATE INDEX IF NOT EXISTS winners_seq ON winners (server_seq);
+CREATE TABLE IF NOT EXISTS bootstrap (node text PRIMARY KEY, until bigint NOT NULL);
+-- Rate limits: token buckets shared by every server process.
+CREATE TABLE IF NOT EXISTS rate_buckets (
+    who text PRIMARY KEY,
+    tokens double precision NOT NULL,
+    at timestamptz NOT NULL,
+    allowed boolean NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id bigserial PRIMARY KEY,
+    at text NOT NULL,
+    kind text NOT NULL,
+    rep text, node text, address text, count bigint, detail text
+);
+CREATE INDEX IF NOT EXISTS audit_rep ON audit (rep, id);
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit is append-only'; END $$;
+CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 """
 
 MIGRATIONS: list[str] = [
     # 2: the server's epoch, a timeline id: a restore from a backup starts a new one.
     "INSERT INTO meta VALUES ('epoch', md5(random()::text || clock_timestamp()::text)) ON CONFLICT DO NOTHING",
+    # 3: snapshot bootstrap: the winners of every record's fields, from the log so far.
+    "INSERT INTO winners (tbl, row_id, field, hlc, node, server_seq) "
+    "SELECT DISTINCT ON (tbl, row_id, field) tbl, row_id, field, hlc, node, server_seq FROM ("
+    " SELECT l.tbl, l.row_id, k AS field, l.hlc, l.node, l.server_seq "
+    " FROM log l, jsonb_object_keys(l.data::jsonb) k WHERE l.node <> ''"
+    f" UNION ALL SELECT tbl, row_id, '{ALIVE}', hlc, node, server_seq FROM log WHERE op <> 'update' AND node <> ''"
+    ") x ORDER BY tbl, row_id, field, hlc DESC, node COLLATE \"C\" DESC ON CONFLICT DO NOTHING",
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
@@ -110,8 +163,8 @@ _MIGRATION_LOCK = 0x63726D5F6D6967
 
 _COLUMNS = "server_seq, node, node_seq, hlc, tbl, row_id, op, data, old, base, rep"
 _REP = "name, role, created_at, revoked_at, territories"
-# A push that meets another in a deadlock (scope rows locked in another order) is
-# rolled back whole by PostgreSQL; it is simply run again.
+# A push that meets another in a deadlock is rolled back whole by PostgreSQL; it is
+# simply run again.
 _RETRIES = 5
 
 
@@ -138,22 +191,26 @@ class PostgresStore(Store):
                 kwargs={"autocommit": True, "application_name": application_name},
             )
             self._pool.wait(timeout=15)
-        except (psycopg.Error, Exception) as exc:  # PoolTimeout and bad URLs alike
-            raise StoreError(f"cannot connect to PostgreSQL at {_safe(url)}: {exc}") from None
-        with self._conn() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            self._migrate(conn)
-            self.server_id = self._meta(conn, "server_id")
+        except Exception as exc:  # PoolTimeout, bad URLs, refused connections alike
+            raise StoreError(f"cannot connect to PostgreSQL at {redacted(url)}: {exc}") from None
+        try:
+            with self._conn() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                self._migrate(conn)
+                self.server_id = self._meta(conn, "server_id")
+        except BaseException:
+            self._pool.close()
+            raise
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection]:
         with self._pool.connection() as conn:
             yield conn
 
-    def _migrate(self, conn: psycopg.Connection) -> None:
-        has_meta = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+    @staticmethod
+    def _migrate(conn: psycopg.Connection) -> None:
         version = 0
-        if has_meta:
+        if conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = int(row[0]) if row else 1
         check_schema_version(version, SCHEMA_VERSION)
@@ -163,7 +220,7 @@ class PostgresStore(Store):
             conn.execute(sql)
         conn.execute("INSERT INTO meta VALUES ('schema_version', %s) "
                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
-        # Registrations of pushes whose connections died (a crash) count no more.
+        # Announcements of writers whose connections died (a crash) count no more.
         conn.execute("DELETE FROM inflight i WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
                      "WHERE a.pid = i.pid AND a.backend_start = i.backend_start)")
 
@@ -174,6 +231,25 @@ class PostgresStore(Store):
     def schema_version(self) -> int:
         with self._conn() as conn:
             return int(self._meta(conn, "schema_version"))
+
+    @contextmanager
+    def _announced(self) -> Iterator[psycopg.Connection]:
+        """A transaction that may append to the log, announced first (see the
+        module's docstring); the announcement leaves when it commits or fails."""
+        with self._conn() as conn:
+            low = conn.execute(
+                "INSERT INTO inflight (low, pid, backend_start) SELECT nextval('log_seq'), pid, backend_start "
+                "FROM pg_stat_activity WHERE pid = pg_backend_pid() RETURNING low").fetchone()[0]
+            try:
+                with conn.transaction():
+                    yield conn
+                    conn.execute("DELETE FROM inflight WHERE low = %s", (low,))
+            except BaseException:
+                # Rolled back: withdraw the announcement (if the connection itself is
+                # gone, so is its backend, and the announcement no longer counts).
+                if not conn.broken:
+                    conn.execute("DELETE FROM inflight WHERE low = %s", (low,))
+                raise
 
     # -- reps ------------------------------------------------------------------
 
@@ -192,6 +268,8 @@ class PostgresStore(Store):
                 "created_at = excluded.created_at, revoked_at = NULL, territories = excluded.territories",
                 (name, role, token_hash, now, terr),
             )
+            self._audit(conn, "rep_added" if row is None else "rep_readded", rep=name,
+                        detail={"role": role, "territories": terr.split(",") if terr else []})
         return _rep((name, role, now, None, terr))
 
     def list_reps(self) -> list[RepInfo]:
@@ -203,18 +281,22 @@ class PostgresStore(Store):
         if role is not None and role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         terr = None if territories is None else ",".join(t.strip() for t in territories if t.strip())
-        with self._conn() as conn:
+        with self._conn() as conn, conn.transaction():
             row = conn.execute(
                 "UPDATE reps SET role = coalesce(%s, role), territories = coalesce(%s, territories) "
                 f"WHERE name = %s RETURNING {_REP}", (role, terr, name)).fetchone()
-        if row is None:
-            raise StoreError(f"no rep named {name!r}")
-        return _rep(row)
+            if row is None:
+                raise StoreError(f"no rep named {name!r}")
+            rep = _rep(row)
+            self._audit(conn, "rep_changed", rep=name, detail={"role": rep.role, "territories": list(rep.territories)})
+        return rep
 
     def revoke_rep(self, name: str) -> bool:
-        with self._conn() as conn:
+        with self._conn() as conn, conn.transaction():
             cur = conn.execute("UPDATE reps SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL",
                                (_now(), name))
+            if cur.rowcount == 1:
+                self._audit(conn, "rep_revoked", rep=name)
             return cur.rowcount == 1
 
     def rep_for_token(self, token_hash: str) -> RepInfo | None:
@@ -224,129 +306,128 @@ class PostgresStore(Store):
 
     # -- the log ---------------------------------------------------------------
 
-    def push(self, rep: str, node: str, changes: Sequence[WireChange]) -> PushOutcome:
+    def push(self, rep: RepInfo, node: str, changes: Sequence[WireChange]) -> PushOutcome:
         ordered = sorted(changes, key=lambda c: c.node_seq)
         for attempt in range(_RETRIES):
             try:
-                return self._push_once(rep, node, ordered)
+                with self._announced() as conn:
+                    return self._push(conn, rep, node, ordered)
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
                 if attempt == _RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _push_once(self, rep: str, node: str, ordered: list[WireChange]) -> PushOutcome:
-        with self._conn() as conn:
-            # Announce the push before taking any sequence for its changes (see the
-            # module's docstring); committed at once, so pullers see it.
-            low = conn.execute(
-                "INSERT INTO inflight (low, pid, backend_start) SELECT nextval('log_seq'), pid, backend_start "
-                "FROM pg_stat_activity WHERE pid = pg_backend_pid() RETURNING low").fetchone()[0]
-            try:
-                with conn.transaction():
-                    outcome = self._append(conn, rep, node, ordered)
-                    conn.execute("DELETE FROM inflight WHERE low = %s", (low,))
-                return outcome
-            except BaseException:
-                # Rolled back: withdraw the announcement (if the connection itself is
-                # gone, its backend is too, and the announcement no longer counts).
-                if not conn.broken:
-                    conn.execute("DELETE FROM inflight WHERE low = %s", (low,))
-                raise
-
-    def _append(self, conn: psycopg.Connection, rep: str, node: str, ordered: list[WireChange]) -> PushOutcome:
-        conn.execute("INSERT INTO nodes (node, rep) VALUES (%s, %s) ON CONFLICT DO NOTHING", (node, rep))
+    def _push(self, conn: psycopg.Connection, rep: RepInfo, node: str, ordered: list[WireChange]) -> PushOutcome:
+        conn.execute("INSERT INTO nodes (node, rep) VALUES (%s, %s) ON CONFLICT DO NOTHING", (node, rep.name))
         owner, last = conn.execute("SELECT rep, last_seq FROM nodes WHERE node = %s FOR UPDATE", (node,)).fetchone()
-        if owner != rep:
-            raise NodeTaken(f"node {node} belongs to rep {owner!r}, not {rep!r}")
+        if owner != rep.name:
+            raise NodeTaken(f"node {node} belongs to rep {owner!r}, not {rep.name!r}")
         fresh = [c for c in ordered if c.node_seq > last]
-        duplicates = len(ordered) - len(fresh)
-        if duplicates:
-            self._check_duplicates(conn, node, ordered[:duplicates])
+        held = ordered[:len(ordered) - len(fresh)]
+        refused_before = self._check_duplicates(conn, node, held) if held else []
         expected = last + 1
         for change in fresh:
             if change.node_seq != expected:
                 raise SequenceGap(node, last + 1, change.node_seq)
             expected += 1
-        if not fresh:
-            return PushOutcome(0, duplicates, last)
+        judge = Judge(rep.actor, lambda cid: self._place_of(conn, cid), lambda t, r: self._scope_of(conn, t, r))
+        for change in fresh:
+            judge.judge(change)
+        verdicts = judge.out
+        if fresh:
+            self._persist(conn, rep.name, node, verdicts, {c.node_seq: c.hlc for c in fresh})
+            last = fresh[-1].node_seq
+            conn.execute("UPDATE nodes SET last_seq = %s WHERE node = %s", (last, node))
+        return PushOutcome(len(verdicts.accepted), len(held) - len(refused_before), last,
+                           tuple(refused_before + verdicts.refused))
+
+    @staticmethod
+    def _place_of(conn: psycopg.Connection, customer_id: str) -> PlaceRow | None:
+        return conn.execute("SELECT owner, owner_hlc, territory, territory_hlc FROM customer_scope "
+                            "WHERE customer_id = %s", (customer_id,)).fetchone()
+
+    @staticmethod
+    def _scope_of(conn: psycopg.Connection, tbl: str, row_id: str) -> str | None:
+        row = conn.execute("SELECT scope FROM row_scope WHERE tbl = %s AND row_id = %s", (tbl, row_id)).fetchone()
+        return row[0] if row else None
+
+    def _persist(self, conn: psycopg.Connection, rep: str, node: str, v: Verdicts, hlcs: dict[int, int]) -> None:
+        """Store what the judge decided, in the push's transaction: the log first
+        (its sequences taken), then the visibility rows, locked in key order so that
+        two pushes touching the same customers wait for each other, not deadlock."""
         now = _now()
-        scopes, served, rows, owners = self._scopes(conn, rep, fresh)
-        with conn.cursor() as cur, cur.copy(
-            "COPY log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, pushed_by, received_at, scope) "
-            "FROM STDIN"
-        ) as copy:
-            for c, scope in zip(fresh, scopes, strict=True):
-                # Attributed to the rep the token proves, not the name a laptop claims.
-                copy.write_row((node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
-                                _json(c.base), rep, rep, now, scope))
-        # The visibility tables after the log: rows locked in key order, so two
-        # pushes touching the same customers wait for each other rather than deadlock.
+        accepted = [c for c, _ in v.accepted]
+        if accepted:
+            with conn.cursor() as cur, cur.copy(
+                "COPY log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, pushed_by, received_at, "
+                "scope) FROM STDIN"
+            ) as copy:
+                for c, scope in v.accepted:
+                    # Attributed to the rep the token proves, not the name a laptop claims.
+                    copy.write_row((node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
+                                    _json(c.base), rep, rep, now, scope))
+            by_seq = dict(conn.execute("SELECT node_seq, server_seq FROM log WHERE node = %s AND node_seq >= %s",
+                                       (node, accepted[0].node_seq)).fetchall())
+            won = winning_fields(accepted, [by_seq[c.node_seq] for c in accepted])
+            # One row per key: one statement may update each row only once.
+            conn.execute(
+                "INSERT INTO winners AS w SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], "
+                "%s::text[], %s::bigint[]) ON CONFLICT (tbl, row_id, field) DO UPDATE SET hlc = excluded.hlc, "
+                "node = excluded.node, server_seq = excluded.server_seq "
+                "WHERE (excluded.hlc, excluded.node) > (w.hlc, w.node)",
+                [list(col) for col in zip(*won, strict=True)])
         with conn.cursor() as cur:
-            if served:
-                cur.executemany("INSERT INTO served (rep, customer_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                                sorted(set(served)))
-            if rows:
+            if v.row_scopes:
                 cur.executemany("INSERT INTO row_scope VALUES (%s, %s, %s) ON CONFLICT (tbl, row_id) "
-                                "DO UPDATE SET scope = excluded.scope", sorted(rows, key=lambda r: r[:2]))
-            for name, found in owners.items():
-                if found:
-                    cur.executemany(
-                        f"INSERT INTO customer_scope AS s (customer_id, {name}, {name}_hlc) VALUES (%s, %s, %s) "
-                        f"ON CONFLICT (customer_id) DO UPDATE SET {name} = excluded.{name}, "
-                        f"{name}_hlc = excluded.{name}_hlc WHERE excluded.{name}_hlc > s.{name}_hlc",
-                        sorted(found, key=lambda f: f[0]))
-        last = fresh[-1].node_seq
-        conn.execute("UPDATE nodes SET last_seq = %s WHERE node = %s", (last, node))
-        return PushOutcome(len(fresh), duplicates, last)
+                                "DO UPDATE SET scope = excluded.scope",
+                                [(t, r, scope) for (t, r), scope in sorted(v.row_scopes.items())])
+            if v.places:
+                # Each of owner and territory keeps the later stamp, whatever order two
+                # concurrent pushes commit in.
+                cur.executemany(
+                    "INSERT INTO customer_scope AS s VALUES (%s, %s, %s, %s, %s) ON CONFLICT (customer_id) "
+                    "DO UPDATE SET owner = CASE WHEN excluded.owner_hlc > s.owner_hlc THEN excluded.owner "
+                    "ELSE s.owner END, owner_hlc = greatest(s.owner_hlc, excluded.owner_hlc), "
+                    "territory = CASE WHEN excluded.territory_hlc > s.territory_hlc THEN excluded.territory "
+                    "ELSE s.territory END, territory_hlc = greatest(s.territory_hlc, excluded.territory_hlc)",
+                    [(cid, *place) for cid, place in sorted(v.places.items())])
+            if v.created:
+                # The laptop that created a customer holds it already: no need to serve it back.
+                cur.executemany("INSERT INTO node_view VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                                [(node, cid) for cid in sorted(v.created)])
+            if v.refused:
+                cur.executemany(
+                    "INSERT INTO refused (node, node_seq, hlc, tbl, row_id, rep, code, reason, received_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [(node, r.node_seq, hlcs[r.node_seq], r.tbl, r.row_id, rep, r.code, r.reason, now)
+                     for r in v.refused])
+        for r in v.refused:
+            self._audit(conn, "refused", rep=rep, node=node,
+                        detail={"node_seq": r.node_seq, "tbl": r.tbl, "row_id": r.row_id, "code": r.code,
+                                "reason": r.reason})
 
     @staticmethod
-    def _scopes(conn: psycopg.Connection, rep: str, changes: Sequence[WireChange]):  # type: ignore[no-untyped-def]
-        """The customer each change belongs to, and the visibility rows to write: the
-        same rules as the SQLite store (a record's customer, each customer's owner and
-        territory, the customers a rep created)."""
-        unknown = sorted({(c.tbl, c.row_id) for c in changes
-                          if c.tbl != SCOPE_TABLE and not c.data.get(SCOPE_FIELD)})
-        held: dict[tuple[str, str], str] = {}
-        if unknown:
-            held = {(t, r): s for t, r, s in conn.execute(
-                "SELECT s.tbl, s.row_id, s.scope FROM row_scope s JOIN unnest(%s::text[], %s::text[]) "
-                "AS k(tbl, row_id) ON s.tbl = k.tbl AND s.row_id = k.row_id",
-                ([k[0] for k in unknown], [k[1] for k in unknown])).fetchall()}
-        known: dict[tuple[str, str], str | None] = {}
-        scopes: list[str | None] = []
-        served: list[tuple[str, str]] = []
-        rows: list[tuple[str, str, str]] = []
-        owners: dict[str, list[tuple[str, object, int]]] = {"owner": [], "territory": []}
+    def _check_duplicates(conn: psycopg.Connection, node: str, changes: Sequence[WireChange]) -> list[Refusal]:
+        """Changes sent again must be the ones held (stored or refused); the refusals
+        among them, to answer again."""
+        lo, hi = changes[0].node_seq, changes[-1].node_seq
+        held = dict(conn.execute("SELECT node_seq, hlc FROM log WHERE node = %s AND node_seq BETWEEN %s AND %s",
+                                 (node, lo, hi)).fetchall())
+        refused = {r[0]: r for r in conn.execute(
+            "SELECT node_seq, hlc, tbl, row_id, code, reason FROM refused "
+            "WHERE node = %s AND node_seq BETWEEN %s AND %s", (node, lo, hi)).fetchall()}
+        again: list[Refusal] = []
         for c in changes:
-            key = (c.tbl, c.row_id)
-            if c.tbl == SCOPE_TABLE:
-                scope: str | None = c.row_id
-                if c.op == "insert":
-                    served.append((rep, c.row_id))
-                for name, found in owners.items():
-                    if name in c.data:
-                        value = c.data[name]
-                        found.append((c.row_id, None if value is None else str(value), c.hlc))
-            elif c.data.get(SCOPE_FIELD):
-                scope = str(c.data[SCOPE_FIELD])
-                rows.append((c.tbl, c.row_id, scope))
-            elif key in known:
-                scope = known[key]
-            else:
-                scope = held.get(key)
-            known[key] = scope
-            scopes.append(scope)
-        return scopes, served, rows, owners
-
-    @staticmethod
-    def _check_duplicates(conn: psycopg.Connection, node: str, changes: Sequence[WireChange]) -> None:
-        held = dict(conn.execute(
-            "SELECT node_seq, hlc FROM log WHERE node = %s AND node_seq BETWEEN %s AND %s",
-            (node, changes[0].node_seq, changes[-1].node_seq)).fetchall())
-        for c in changes:
-            if held.get(c.node_seq, c.hlc) != c.hlc:
+            if c.node_seq in refused:
+                _, hlc, tbl, row_id, code, reason = refused[c.node_seq]
+                if hlc != c.hlc:
+                    raise ChangeMismatch(
+                        f"change {c.node_seq} of node {node} is not the one the server refused under that number")
+                again.append(Refusal(c.node_seq, tbl, row_id, code, reason))
+            elif held.get(c.node_seq, c.hlc) != c.hlc:
                 raise ChangeMismatch(
                     f"change {c.node_seq} of node {node} is not the one the server holds under that number")
+        return again
 
     def acked_seq(self, node: str) -> int:
         with self._conn() as conn:
@@ -360,7 +441,7 @@ class PostgresStore(Store):
     @staticmethod
     def _watermark(conn: psycopg.Connection) -> int:
         """Two statements in this order, each its own snapshot (autocommit): the
-        sequence first, then the registrations still live."""
+        sequence first, then the announcements still alive."""
         taken = conn.execute("SELECT coalesce(pg_sequence_last_value('log_seq'), 0)").fetchone()[0]
         low = conn.execute(
             "SELECT min(i.low) FROM inflight i JOIN pg_stat_activity a "
@@ -368,58 +449,171 @@ class PostgresStore(Store):
         return taken if low is None else min(taken, low - 1)
 
     def pull(self, after: int, limit: int, exclude_node: str | None = None,
-             rep: RepInfo | None = None) -> Page:
+             rep: RepInfo | None = None, max_bytes: int | None = None) -> Page:
         scoped = rep is not None and rep.role != "manager"
+        if scoped:
+            assert rep is not None
+            visible = "SELECT customer_id FROM customer_scope WHERE owner = %s OR territory = ANY(%s)"
+            view_params: list[object] = [rep.name, list(rep.territories)]
+            if exclude_node:
+                self._note_view(rep.name, exclude_node, visible, view_params, after)
+            where = "(scope IS NULL OR scope IN (" + visible + ") OR (node = '' AND scope = %s))"
+            params: list[object] = [*view_params, mark_scope(exclude_node)]
+        else:
+            where, params = f"node <> '{MARK_NODE}'", []
         with self._conn() as conn:
-            visible, params = "", []
-            if scoped:
-                assert rep is not None
-                visible = "SELECT customer_id FROM customer_scope WHERE owner = %s OR territory = ANY(%s)"
-                params = [rep.name, list(rep.territories)]
-                if self._must_restart(conn, rep.name, visible, params, after):
-                    return Page([], 0, self._watermark(conn), reset=True)
-            # The watermark before the page: the page's later snapshot sees every
-            # change at or below it.
+            until = self._bootstrap(conn, exclude_node, after)
+            # The watermark before the page: the page's later snapshot sees every row
+            # at or below it.
             mark = self._watermark(conn)
-            where = "server_seq > %s AND server_seq <= %s AND node IS DISTINCT FROM %s"
-            if scoped:
-                where += f" AND (scope IS NULL OR scope IN ({visible}))"
+            if until is not None:
+                # The snapshot: the changes that still win something, up to `until`.
+                seqs = [r[0] for r in conn.execute(
+                    "SELECT DISTINCT server_seq FROM winners WHERE server_seq > %s AND server_seq <= %s "
+                    "ORDER BY server_seq LIMIT %s", (after, until, limit))]
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM log WHERE server_seq = ANY(%s) AND node IS DISTINCT FROM %s "
+                    f"AND {where} ORDER BY server_seq", (seqs, exclude_node, *params)).fetchall()
+                wins = conn.execute("SELECT server_seq, field FROM winners WHERE server_seq = ANY(%s)",
+                                    (seqs,)).fetchall()
+                edited = sorted({(r[4], r[5]) for r in rows if r[6] != "insert"})
+                inserts = {(t, r): (h, n) for t, r, h, n in conn.execute(
+                    "SELECT w.tbl, w.row_id, w.hlc, w.node FROM winners w "
+                    "JOIN unnest(%s::text[], %s::text[]) AS k(tbl, row_id) ON w.tbl = k.tbl AND w.row_id = k.row_id "
+                    f"JOIN log l ON l.server_seq = w.server_seq WHERE w.field = '{ALIVE}' AND l.op = 'insert'",
+                    ([k[0] for k in edited], [k[1] for k in edited])).fetchall()}
+                return snapshot_page(rows, wins, inserts, seqs, limit, until, mark, max_bytes)
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM log WHERE {where} ORDER BY server_seq LIMIT %s",
-                (after, mark, exclude_node, *params, limit),
-            ).fetchall()
-        cursor = rows[-1][0] if len(rows) == limit else max(mark, after)
-        return Page(rows, cursor, mark)
+                f"SELECT {_COLUMNS} FROM log WHERE server_seq > %s AND server_seq <= %s "
+                f"AND node IS DISTINCT FROM %s AND {where} ORDER BY server_seq LIMIT %s",
+                (after, mark, exclude_node, *params, limit)).fetchall()
+            return assemble_page(rows, after, limit, mark, max_bytes, lambda customer, before: conn.execute(
+                f"SELECT {_COLUMNS} FROM log WHERE scope = %s AND server_seq < %s AND node <> '' "
+                "ORDER BY server_seq", (customer, before)).fetchall())
+
+    def _bootstrap(self, conn: psycopg.Connection, node: str | None, after: int) -> int | None:
+        """Where the snapshot of a laptop pulling from 0 ends (the watermark when it
+        started), or None once it is past it: from there on, the log as usual."""
+        if node is None:
+            return None
+        if after == 0:
+            until = self._watermark(conn)
+            conn.execute("INSERT INTO bootstrap VALUES (%s, %s) ON CONFLICT (node) DO UPDATE SET until = excluded.until",
+                         (node, until))
+            return until
+        row = conn.execute("SELECT until FROM bootstrap WHERE node = %s", (node,)).fetchone()
+        return row[0] if row and after < row[0] else None
+
+    def _note_view(self, rep: str, node: str, visible: str, params: list[object], after: int) -> None:
+        """As in the SQLite store: the difference between the rep's view and what this
+        laptop was served goes into the log as view marks. Checked first without a
+        lock (the usual answer: nothing changed), then under the node's lock in an
+        announced transaction, since marks are log rows."""
+        with self._conn() as conn:
+            entered, left = self._view_change(conn, node, visible, params)
+        if not entered and not left:
+            return
+        with self._announced() as conn:
+            conn.execute("INSERT INTO nodes (node, rep) VALUES (%s, %s) ON CONFLICT DO NOTHING", (node, rep))
+            owner = conn.execute("SELECT rep FROM nodes WHERE node = %s FOR UPDATE", (node,)).fetchone()[0]
+            if owner != rep:
+                raise NodeTaken(f"node {node} belongs to rep {owner!r}, not {rep!r}")
+            entered, left = self._view_change(conn, node, visible, params)
+            if not entered and not left:
+                return
+            with conn.cursor() as cur:
+                if entered:
+                    cur.executemany("INSERT INTO node_view VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                                    [(node, c) for c in entered])
+                if left:
+                    cur.executemany("DELETE FROM node_view WHERE node = %s AND customer_id = %s",
+                                    [(node, c) for c in left])
+                marks = [(c, LEAVE) for c in left] + ([(c, ENTER) for c in entered] if after > 0 else [])
+                if marks:
+                    now = _now()
+                    cur.executemany(
+                        "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, rep, pushed_by, received_at, "
+                        "scope) VALUES ('', nextval('mark_seq'), 0, %s, %s, %s, '{}', %s, %s, %s, %s)",
+                        [(MARK_TABLE, c, kind, rep, rep, now, mark_scope(node)) for c, kind in marks])
 
     @staticmethod
-    def _must_restart(conn: psycopg.Connection, rep: str, visible: str, params: list, after: int) -> bool:
-        """As in the SQLite store: customers new in the rep's view behind a cursor > 0
-        send the rep back to 0, and keep doing so until it pulls from 0."""
-        with conn.transaction():
-            conn.execute(
-                "INSERT INTO served (rep, customer_id, pending) "
-                f"SELECT %s, customer_id, %s FROM ({visible}) v ON CONFLICT DO NOTHING",
-                (rep, after > 0, *params),
-            )
-            if after == 0:
-                conn.execute("UPDATE served SET pending = false WHERE rep = %s AND pending", (rep,))
-                return False
-            return conn.execute("SELECT 1 FROM served WHERE rep = %s AND pending LIMIT 1",
-                                (rep,)).fetchone() is not None
+    def _view_change(conn: psycopg.Connection, node: str, visible: str,
+                     params: list[object]) -> tuple[list[str], list[str]]:
+        now_visible = {r[0] for r in conn.execute(visible, params).fetchall()}
+        held = {r[0] for r in conn.execute("SELECT customer_id FROM node_view WHERE node = %s", (node,)).fetchall()}
+        return sorted(now_visible - held), sorted(held - now_visible)
 
     def count(self) -> int:
         with self._conn() as conn:
-            return conn.execute("SELECT count(*) FROM log").fetchone()[0]
+            return conn.execute("SELECT count(*) FROM log WHERE node <> ''").fetchone()[0]
+
+    def refused_count(self) -> int:
+        with self._conn() as conn:
+            return conn.execute("SELECT count(*) FROM refused").fetchone()[0]
+
+    # -- the audit -------------------------------------------------------------
+
+    @staticmethod
+    def _audit(conn: psycopg.Connection, kind: str, *, rep: str | None = None, node: str | None = None,
+               address: str | None = None, count: int | None = None, detail: object = None) -> None:
+        if kind not in AUDIT_KINDS:
+            raise StoreError(f"unknown audit kind {kind!r}")
+        conn.execute("INSERT INTO audit (at, kind, rep, node, address, count, detail) "
+                     "VALUES (%s, %s, %s, %s, %s, %s, %s)", (_now(), kind, rep, node, address, count, _json(detail)))
+
+    def record_audit(self, kind: str, *, rep: str | None = None, node: str | None = None,
+                     address: str | None = None, count: int | None = None, detail: object = None) -> None:
+        with self._conn() as conn:
+            self._audit(conn, kind, rep=rep, node=node, address=address, count=count, detail=detail)
+
+    def audit(self, *, rep: str | None = None, since: str | None = None, kind: str | None = None,
+              limit: int | None = None) -> list[AuditEntry]:
+        where, params = [], []
+        for cond, value in (("rep = %s", rep), ("at >= %s", since), ("kind = %s", kind)):
+            if value is not None:
+                where.append(cond)
+                params.append(value)
+        sql = "SELECT id, at, kind, rep, node, address, count, detail FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._conn() as conn:
+            return [AuditEntry(*r) for r in conn.execute(sql, params).fetchall()]
+
+    def shared_limiter(self, rate: float, burst: int, kind: str) -> PgLimiter:
+        return PgLimiter(self, rate, burst, kind)
 
     def close(self) -> None:
         self._pool.close()
 
 
-def _safe(url: str) -> str:
-    """The URL without a password, for messages."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.Error:
-        return "the given URL"
-    info.pop("password", None)
-    return " ".join(f"{k}={v}" for k, v in info.items() if k in ("host", "port", "dbname", "user"))
+class PgLimiter:
+    """Token buckets in `rate_buckets`: one statement refills and takes under the
+    row's lock, so requests through any worker count against one budget."""
+
+    _FILL = ("least(%(burst)s, b.tokens + %(rate)s * "
+             "extract(epoch FROM clock_timestamp() - b.at)::double precision)")
+
+    def __init__(self, store: PostgresStore, rate: float, burst: int, kind: str):
+        self.store, self.rate, self.burst, self.kind = store, rate, burst, kind
+
+    def _params(self, who: str) -> dict[str, object]:
+        return {"who": f"{self.kind}:{who}", "rate": float(self.rate), "burst": float(self.burst)}
+
+    def allow(self, who: str) -> bool:
+        fill = self._FILL
+        with self.store._conn() as conn:
+            return conn.execute(
+                "INSERT INTO rate_buckets AS b (who, tokens, at, allowed) "
+                "VALUES (%(who)s, %(burst)s - 1, clock_timestamp(), %(burst)s >= 1) "
+                f"ON CONFLICT (who) DO UPDATE SET tokens = CASE WHEN {fill} >= 1 THEN {fill} - 1 ELSE {fill} END, "
+                f"allowed = {fill} >= 1, at = clock_timestamp() RETURNING allowed", self._params(who),
+            ).fetchone()[0]
+
+    def exhausted(self, who: str) -> bool:
+        with self.store._conn() as conn:
+            row = conn.execute(f"SELECT {self._FILL} < 1 FROM rate_buckets b WHERE who = %(who)s",
+                               self._params(who)).fetchone()
+        return bool(row and row[0])

@@ -16,6 +16,7 @@ from crm_tui.domain.privacy import ERASURES, scrub_fields, scrub_plan
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
+    ALIVE,
     AUDIT_KINDS,
     ENTER,
     LEAVE,
@@ -35,6 +36,8 @@ from crm_tui.sync.server.store import (
     assemble_page,
     check_schema_version,
     mark_scope,
+    snapshot_page,
+    winning_fields,
 )
 
 SCHEMA = """
@@ -93,6 +96,15 @@ CREATE TABLE IF NOT EXISTS refused (
     code TEXT NOT NULL, reason TEXT NOT NULL, received_at TEXT NOT NULL,
     PRIMARY KEY (node, node_seq)
 ) WITHOUT ROWID;
+-- Snapshot bootstrap (see store.ALIVE): the change winning each field of each record,
+-- and the laptops (nodes) being served a snapshot, up to which server sequence.
+CREATE TABLE IF NOT EXISTS winners (
+    tbl TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL,
+    hlc INTEGER NOT NULL, node TEXT NOT NULL, server_seq INTEGER NOT NULL,
+    PRIMARY KEY (tbl, row_id, field)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS winners_seq ON winners (server_seq);
+CREATE TABLE IF NOT EXISTS bootstrap (node TEXT PRIMARY KEY, until INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -118,11 +130,19 @@ APPEND_ONLY = [
 # The server schema is versioned in `meta` (key schema_version). Version 1 is SCHEMA as
 # first released, before it carried a version; each entry of MIGRATIONS takes it one
 # further, in one transaction with the new version. A new table may go straight into
-# SCHEMA (CREATE ... IF NOT EXISTS runs on every start); changing an existing table
-# needs a migration here and in pg_store.MIGRATIONS.
+# SCHEMA (CREATE ... IF NOT EXISTS runs on every start); changing an existing table or
+# filling a new one from old rows is a migration, here and in pg_store.MIGRATIONS.
 MIGRATIONS: list[str] = [
     # 2: the server's epoch, a timeline id: a restore from a backup starts a new one.
     "INSERT OR IGNORE INTO meta VALUES ('epoch', lower(hex(randomblob(16))))",
+    # 3: snapshot bootstrap: the winners of every record's fields, from the log so far.
+    "INSERT OR REPLACE INTO winners (tbl, row_id, field, hlc, node, server_seq) "
+    "SELECT tbl, row_id, field, hlc, node, server_seq FROM ("
+    " SELECT *, row_number() OVER (PARTITION BY tbl, row_id, field ORDER BY hlc DESC, node DESC) AS rn FROM ("
+    "  SELECT l.tbl, l.row_id, j.key AS field, l.hlc, l.node, l.server_seq FROM log l, json_each(l.data) j"
+    "  WHERE l.node <> ''"
+    f"  UNION ALL SELECT tbl, row_id, '{ALIVE}', hlc, node, server_seq FROM log WHERE op <> 'update' AND node <> ''))"
+    " WHERE rn = 1",
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
@@ -156,23 +176,16 @@ class SqliteStore(Store):
         self._conn.execute("PRAGMA secure_delete = ON")
         # Which fields of which table an erase scrubs: the rule lives in the domain.
         self.privacy_plan = scrub_plan()
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._migrate()
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self.server_id = self._meta("server_id")
+        with self._write() as conn:
+            self._migrate(conn)
+            self.server_id = self._meta(conn, "server_id")
 
-    def _migrate(self) -> None:
-        """Create or upgrade the schema (inside the caller's write transaction);
-        refuse a newer one before touching it."""
-        conn = self._conn
-        has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Create or upgrade the schema (in the caller's write transaction); refuse a
+        newer one before touching it."""
         version = 0
-        if has_meta:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = int(row[0]) if row else 1  # a database from before versioning
         check_schema_version(version, SCHEMA_VERSION)
@@ -184,12 +197,13 @@ class SqliteStore(Store):
             conn.execute(sql)
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
-    def _meta(self, key: str) -> str:
-        return self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+    @staticmethod
+    def _meta(conn: sqlite3.Connection, key: str) -> str:
+        return conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
     def schema_version(self) -> int:
         with self._lock:
-            return int(self._meta("schema_version"))
+            return int(self._meta(self._conn, "schema_version"))
 
     def _write(self):  # type: ignore[no-untyped-def]
         """A write transaction under the lock: `with self._write() as conn:`."""
@@ -303,6 +317,15 @@ class SqliteStore(Store):
             [(node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
               _json(c.base), rep, rep, now, scope) for c, scope in v.accepted],
         )
+        accepted = [c for c, _ in v.accepted]
+        if accepted:
+            by_seq = dict(conn.execute("SELECT node_seq, server_seq FROM log WHERE node = ? AND node_seq >= ?",
+                                       (node, accepted[0].node_seq)).fetchall())
+            conn.executemany(
+                "INSERT INTO winners VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tbl, row_id, field) DO UPDATE "
+                "SET hlc = excluded.hlc, node = excluded.node, server_seq = excluded.server_seq "
+                "WHERE (excluded.hlc, excluded.node) > (winners.hlc, winners.node)",
+                winning_fields(accepted, [by_seq[c.node_seq] for c in accepted]))
         conn.executemany("INSERT OR REPLACE INTO row_scope VALUES (?, ?, ?)",
                          [(t, r, scope) for (t, r), scope in v.row_scopes.items()])
         conn.executemany(
@@ -429,11 +452,32 @@ class SqliteStore(Store):
             params: list[object] = [*view_params, mark_scope(exclude_node)]
         else:
             where, params = f"node <> '{MARK_NODE}'", []
+        until = self._bootstrap(exclude_node, after)
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN")  # one snapshot for the watermark and the page
             try:
                 mark = self._watermark()
+                if until is not None:
+                    # The snapshot: the changes that still win something, up to `until`.
+                    seqs = [r[0] for r in conn.execute(
+                        "SELECT DISTINCT server_seq FROM winners WHERE server_seq > ? AND server_seq <= ? "
+                        "ORDER BY server_seq LIMIT ?", (after, until, limit))]
+                    rows = conn.execute(
+                        f"SELECT {_COLUMNS} FROM log WHERE server_seq IN (SELECT value FROM json_each(?)) "
+                        f"AND node IS NOT ? AND {where} ORDER BY server_seq",
+                        (json.dumps(seqs), exclude_node, *params)).fetchall()
+                    wins = conn.execute("SELECT server_seq, field FROM winners WHERE server_seq IN "
+                                        "(SELECT value FROM json_each(?))", (json.dumps(seqs),)).fetchall()
+                    inserts = {}
+                    for key in {(r[4], r[5]) for r in rows if r[6] != "insert"}:
+                        made = conn.execute(
+                            "SELECT w.hlc, w.node FROM winners w JOIN log l ON l.server_seq = w.server_seq "
+                            f"WHERE w.tbl = ? AND w.row_id = ? AND w.field = '{ALIVE}' AND l.op = 'insert'",
+                            key).fetchone()
+                        if made:
+                            inserts[key] = tuple(made)
+                    return snapshot_page(rows, wins, inserts, seqs, limit, until, mark, max_bytes)
                 rows = conn.execute(
                     f"SELECT {_COLUMNS} FROM log WHERE server_seq > ? AND server_seq <= ? AND node IS NOT ? "
                     f"AND {where} ORDER BY server_seq LIMIT ?",
@@ -447,6 +491,20 @@ class SqliteStore(Store):
         return self._conn.execute(
             f"SELECT {_COLUMNS} FROM log WHERE scope = ? AND server_seq < ? AND node <> '' ORDER BY server_seq",
             (customer_id, before)).fetchall()
+    def _bootstrap(self, node: str | None, after: int) -> int | None:
+        """Where the snapshot of a laptop pulling from 0 ends (the watermark when it
+        started), or None once it is past it: from there on, the log as usual."""
+        if node is None:
+            return None
+        if after == 0:
+            with self._write() as conn:
+                until = self._watermark()
+                conn.execute("INSERT OR REPLACE INTO bootstrap VALUES (?, ?)", (node, until))
+            return until
+        with self._lock:
+            row = self._conn.execute("SELECT until FROM bootstrap WHERE node = ?", (node,)).fetchone()
+        return row[0] if row and after < row[0] else None
+
 
     def _note_view(self, rep: str, node: str, visible: str, params: list[object], after: int) -> None:
         """Compare the rep's view with what this laptop was served and put the

@@ -1,4 +1,4 @@
-"""The interface every server store implements (SQLite now, PostgreSQL next). The
+"""The interface every server store implements (SQLite and PostgreSQL). The
 app above it holds no storage-specific logic: it authenticates, checks clocks and
 protocol, and calls these methods.
 
@@ -30,10 +30,12 @@ same transaction. Tokens never reach it."""
 
 from __future__ import annotations
 
+import json
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from crm_tui.domain.changes import Actor
 from crm_tui.sync.protocol import WireChange
@@ -45,8 +47,11 @@ ROLES = ("rep", "manager")
 # pulls the customers they own or whose territory is one of theirs, with the records
 # that point to them (crm_tui.domain.changes.scope_field). Records pointing to no
 # customer are seen by all.
-SCOPE_TABLE = "customers"
-SCOPE_FIELD = "customer_id"
+
+
+def redacted(url: str) -> str:
+    """A store URL without its password, for messages and the console."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 class StoreError(Exception):
@@ -84,6 +89,83 @@ def check_schema_version(found: int, known: int) -> None:
     """Refuse a database newer than this code; the caller migrates an older one."""
     if found > known:
         raise SchemaTooNew(found, known)
+
+
+# Snapshot bootstrap: a replica pulling from 0 (a new laptop) is served the current
+# state of its view, not the whole history: only the changes that still win something
+# of a record, then the log after that point. Each store keeps, per record and field,
+# the stamp and server sequence of the change that wins it (the rule of
+# crm_tui.sync.merge: the greatest (hlc, node)); ALIVE stands for the record's
+# existence, set by inserts and deletes. Served changes are the stored ones with their
+# stamps, so later merges on the laptop stay field-level right.
+ALIVE = "*"
+
+
+def winning_fields(changes: Sequence[WireChange], seqs: Sequence[int]) -> list[tuple[str, str, str, int, str, int]]:
+    """(tbl, row_id, field, hlc, node, server_seq) of the changes of one batch that win
+    each field within the batch, sorted by key (rows are locked in that order); the
+    store keeps each only where it beats the stamp it holds."""
+    best: dict[tuple[str, str, str], tuple[int, str, int]] = {}
+    for c, seq in zip(changes, seqs, strict=True):
+        for name in ([*c.data, ALIVE] if c.op != "update" else list(c.data)):
+            key = (c.tbl, c.row_id, name)
+            held = best.get(key)
+            if held is None or (c.hlc, c.node) > held[:2]:
+                best[key] = (c.hlc, c.node, seq)
+    return [(*k, *v) for k, v in sorted(best.items())]
+
+
+def snapshot_page(rows: list[StoredChange], wins: Iterable[tuple[int, str]],
+                  inserts: dict[tuple[str, str], tuple[int, str]], seqs: list[int], limit: int,
+                  until: int, mark: int, max_bytes: int | None) -> Page:
+    """A page of a snapshot: `seqs` are the winning sequences scanned (up to `limit`),
+    `rows` those of them the laptop may see, in order, `wins` (server_seq, field) what
+    each still wins, `inserts` the stamp of the insert that made each record of an
+    edit in `rows` exist; cut after `max_bytes`.
+
+    Inserts go out whole (a record is created with all its fields). An edit carries
+    only the fields it still wins, each based on the record's insert: the edits in
+    between are left out, and its writer had the record, so it did follow the insert.
+    Without this, an edit and the insert it overwrote (through an edit since
+    superseded) would look concurrent to the laptop: a false conflict."""
+    won: dict[int, set[str]] = {}
+    for seq, name in wins:
+        won.setdefault(seq, set()).add(name)
+    out: list[StoredChange] = []
+    size = 0
+    for row in rows:
+        if row[6] == "insert":
+            out.append(row)
+        else:
+            keep = won.get(row[0], set())
+            data = {k: v for k, v in json.loads(row[7]).items() if k in keep}
+            old = None if row[8] is None else {k: v for k, v in json.loads(row[8]).items() if k in keep}
+            made = inserts.get((row[4], row[5]))
+            # (A record deleted since has no live insert: its own base, as stored.)
+            held = {} if row[9] is None else json.loads(row[9])
+            base = {k: list(made) if made else held.get(k) for k in data if made or k in held} or None
+            out.append((*row[:7], _json(data), None if old is None else _json(old),
+                        None if base is None else _json(base), row[10]))
+        size += change_size(out[-1])
+        if max_bytes is not None and size >= max_bytes and len(out) < len(rows):
+            return Page(out, row[0], mark)
+    return Page(out, seqs[-1] if len(seqs) == limit else until, mark)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Limiter(Protocol):
+    """A token bucket per rep: `rate` requests a second on average, bursts of `burst`."""
+
+    rate: float
+
+    def allow(self, who: str) -> bool:
+        """Take one token if there is one."""
+
+    def exhausted(self, who: str) -> bool:
+        """Whether `who` has no token left (taking none)."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +304,12 @@ class Store(ABC):
         them are stored scrubbed; the freed bytes leave the store. A push carrying a
         manager's erasure does this in its own transaction. The entries scrubbed."""
         raise StoreError(f"{type(self).__name__} cannot erase yet")
+
+    def shared_limiter(self, rate: float, burst: int, kind: str) -> Limiter | None:
+        """A rate limiter kept in the database (`kind` names its buckets), for a store
+        that several server processes share, so that their limits add up; None when
+        one process's own limiter is enough."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional for stores without resources
         pass
