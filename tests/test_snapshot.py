@@ -38,7 +38,7 @@ def sync(crm: Crm, http: TestClient, **options: object):  # type: ignore[no-unty
 
 
 def customers(crm: Crm) -> list[dict]:
-    return sorted(crm.customers.list(), key=lambda r: r["id"])
+    return sorted(crm.customers.find(), key=lambda r: r["id"])
 
 
 def history(tmp_path: Path, http: TestClient) -> tuple[Crm, Crm, dict]:
@@ -94,7 +94,7 @@ def test_a_cut_bootstrap_resumes_and_converges(store: Store, http: TestClient, t
     first = sync(new, http, pull_limit=2, max_pages=1)
     assert first.pulled == 2 and 0 < first.cursor < store.watermark()
     # Meanwhile the server moves on: a record of the snapshot is edited again.
-    li.customers.update(li.customers.list()[0]["id"], {"notes": "later"})
+    li.customers.update(li.customers.find()[0]["id"], {"notes": "later"})
     sync(li, http)
     rest = sync(new, http, pull_limit=2)
     assert first.pulled + rest.pulled <= 7
