@@ -21,13 +21,19 @@ NOW = "2025-03-01T10:00:00.000Z"
 def inject(server_db: str, changes: list[tuple[str, str, str, str]]) -> None:
     """(tbl, row_id, op, data JSON text) rows appended to the server's log by hand,
     from a node of an older server's era."""
-    conn = sqlite3.connect(server_db.removeprefix("sqlite:///"))
     hlc = clock.pack(clock.now_ms(), 0)
+    sql = ("INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, pushed_by, received_at) "
+           "VALUES ('oldnode', ?, ?, ?, ?, ?, ?, NULL, NULL, 'ghost', 'ghost', ?)")
+    rows = [(i + 1, hlc + i, tbl, row, op, data, NOW) for i, (tbl, row, op, data) in enumerate(changes)]
+    if server_db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(server_db) as pg:
+            pg.cursor().executemany(sql.replace("?", "%s"), rows)
+        return
+    conn = sqlite3.connect(server_db.removeprefix("sqlite:///"))
     with conn:
-        conn.executemany(
-            "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, pushed_by, received_at) "
-            "VALUES ('oldnode', ?, ?, ?, ?, ?, ?, NULL, NULL, 'ghost', 'ghost', ?)",
-            [(i + 1, hlc + i, tbl, row, op, data, NOW) for i, (tbl, row, op, data) in enumerate(changes)])
+        conn.executemany(sql, rows)
     conn.close()
 
 
