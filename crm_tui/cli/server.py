@@ -3,6 +3,7 @@ server, manage the reps' tokens and read the server's audit."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -185,3 +186,40 @@ def audit(
              (e["detail"].get("reason") if isinstance(e["detail"], dict) and "reason" in e["detail"]
               else str(e["detail"]))} for e in entries]
     print_table(rows, ["at", "kind", "rep", "node", "address", "count", "detail"])
+
+
+@server_app.command("backup")
+@_store_errors
+def backup(
+    output: Annotated[Path, typer.Option("-o", "--output", help="The backup file to write.")],
+    db: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A consistent copy of the store, taken while the server runs (SQLite's backup
+    API; pg_dump on PostgreSQL)."""
+    from crm_tui.sync.server import admin  # FastAPI: only for server commands
+
+    done = admin.backup(db, output)
+    if json_out:
+        print_json(done)
+    else:
+        console.print(t("server.backed_up", store=done["store"], file=done["file"]), highlight=False)
+
+
+@server_app.command("restore")
+@_store_errors
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `crm server backup`.")],
+    db: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Replace the store with a backup; stop the server first. The server gets a new
+    identity, so each laptop's next sync sends again what the backup lacks."""
+    from crm_tui.sync.server import admin  # FastAPI: only for server commands
+
+    done = admin.restore(db, file)
+    if json_out:
+        print_json(done)
+    else:
+        console.print(t("server.restored", store=done["store"], file=done["file"], server_id=done["server_id"]),
+                      highlight=False)

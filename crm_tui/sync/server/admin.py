@@ -19,8 +19,8 @@ from crm_tui.sync.server.app import create_app, hash_token, new_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
 from crm_tui.sync.server.store import AUDIT_KINDS, Store, StoreError, redacted
 
-__all__ = ["AUDIT_KINDS", "StoreError", "add_rep", "app_from_env", "audit", "default_store_url", "list_reps",
-           "open_store", "redacted", "revoke_rep", "serve", "set_rep"]
+__all__ = ["AUDIT_KINDS", "StoreError", "add_rep", "app_from_env", "audit", "backup", "default_store_url", "list_reps",
+           "open_store", "redacted", "restore", "revoke_rep", "serve", "set_rep"]
 
 
 def default_store_url() -> str:
@@ -176,3 +176,17 @@ def app_from_env() -> Any:
 
     app.router.lifespan_context = lifespan
     return app
+
+
+def backup(url: str | None, out: Path) -> dict[str, Any]:
+    """A consistent copy of the store in `out`, taken while the server runs."""
+    from crm_tui.sync.server import backup as backups
+
+    return backups.backup(url or default_store_url(), Path(out))
+
+
+def restore(url: str | None, file: Path) -> dict[str, Any]:
+    """Replace the store with a backup (the server stopped) and start a new timeline."""
+    from crm_tui.sync.server import backup as backups
+
+    return backups.restore(url or default_store_url(), Path(file))

@@ -158,6 +158,19 @@ MIGRATIONS: list[str] = [
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
+# Everything the store creates, for a restore to drop before it puts a backup's back.
+TABLES = ("meta", "reps", "nodes", "log", "inflight", "row_scope", "customer_scope", "node_view", "refused",
+          "winners", "bootstrap", "rate_buckets", "audit")
+
+
+def drop_all(conn: psycopg.Connection) -> None:
+    """Drop the store's objects from the connection's schema, in one transaction."""
+    with conn.transaction():
+        conn.execute(f"DROP TABLE IF EXISTS {', '.join(TABLES)} CASCADE")
+        conn.execute("DROP SEQUENCE IF EXISTS log_seq, mark_seq CASCADE")
+        conn.execute("DROP FUNCTION IF EXISTS audit_append_only() CASCADE")
+
+
 # Any constant: the advisory lock that lets one of several starting workers migrate.
 _MIGRATION_LOCK = 0x63726D5F6D6967
 
@@ -231,6 +244,12 @@ class PostgresStore(Store):
     def schema_version(self) -> int:
         with self._conn() as conn:
             return int(self._meta(conn, "schema_version"))
+
+    def new_timeline(self) -> str:
+        with self._conn() as conn:
+            self.server_id = uuid.uuid4().hex
+            conn.execute("UPDATE meta SET value = %s WHERE key IN ('server_id', 'epoch')", (self.server_id,))
+        return self.server_id
 
     @contextmanager
     def _announced(self) -> Iterator[psycopg.Connection]:

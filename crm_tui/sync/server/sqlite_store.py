@@ -205,6 +205,12 @@ class SqliteStore(Store):
         with self._lock:
             return int(self._meta(self._conn, "schema_version"))
 
+    def new_timeline(self) -> str:
+        with self._write() as conn:
+            self.server_id = uuid.uuid4().hex
+            conn.execute("UPDATE meta SET value = ? WHERE key IN ('server_id', 'epoch')", (self.server_id,))
+        return self.server_id
+
     def _write(self):  # type: ignore[no-untyped-def]
         """A write transaction under the lock: `with self._write() as conn:`."""
         return _Write(self)

@@ -305,6 +305,12 @@ class Store(ABC):
         manager's erasure does this in its own transaction. The entries scrubbed."""
         raise StoreError(f"{type(self).__name__} cannot erase yet")
 
+    @abstractmethod
+    def new_timeline(self) -> str:
+        """Give the store a new server id (after a restore from a backup): laptops
+        then sync with it as with a new server, sending again what it lacks. The
+        new id."""
+
     def shared_limiter(self, rate: float, burst: int, kind: str) -> Limiter | None:
         """A rate limiter kept in the database (`kind` names its buckets), for a store
         that several server processes share, so that their limits add up; None when

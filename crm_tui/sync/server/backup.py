@@ -1,0 +1,145 @@
+"""Backups of the server's store and their restore. SQLite: a consistent online copy
+with SQLite's backup API. PostgreSQL: `pg_dump` of the store's schema (custom
+format), restored with `pg_restore` after the store's own objects are dropped.
+
+A restore starts a new timeline: the store gets a new server id. A laptop's next sync
+sees another server (its hello), so it sends again its changes from the first (the
+ones the backup holds are skipped as duplicates, the later ones stored) and pulls
+from the start (a snapshot; what it holds is skipped). So no edit that a laptop
+holds is lost, and none is stored twice."""
+
+from __future__ import annotations
+
+import glob
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from crm_tui.sync.server.store import StoreError, redacted
+
+# The first bytes of a pg_dump custom-format archive.
+PG_ARCHIVE_MAGIC = b"PGDMP"
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(url[len("sqlite:///"):]).expanduser()
+
+
+def _tool(name: str) -> str:
+    """A PostgreSQL client program: on PATH, else in the Debian layout."""
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
+                                       None)
+    if not found:
+        raise StoreError(f"{name} is not installed: install PostgreSQL's client programs to back up or restore")
+    return found
+
+
+def _run(args: list[str], what: str) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise StoreError(f"{what} failed: {done.stderr.strip()[:2000]}")
+    return done.stdout
+
+
+def is_server_sqlite(path: Path) -> bool:
+    """Whether `path` is a SQLite file holding a crm_tui server store."""
+    try:
+        with path.open("rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                return False
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return {"meta", "log", "nodes", "reps"} <= names and conn.execute(
+                "SELECT 1 FROM meta WHERE key = 'server_id'").fetchone() is not None
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error):
+        return False
+
+
+def backup(url: str, out: Path) -> dict[str, Any]:
+    """A consistent copy of the store at `url` in `out`, taken while it serves."""
+    out = Path(out)
+    if url.startswith("sqlite:///"):
+        source = _sqlite_path(url)
+        if not is_server_sqlite(source):
+            raise StoreError(f"{source} is not a crm_tui server store")
+        part = out.with_name(out.name + ".part")
+        src, dst = sqlite3.connect(source), sqlite3.connect(part)
+        try:
+            src.backup(dst)  # one consistent snapshot, while writers go on
+        finally:
+            dst.close()
+            src.close()
+        part.replace(out)
+        return {"store": redacted(url), "file": str(out), "kind": "sqlite"}
+    schema = _pg_schema(url)
+    _run([_tool("pg_dump"), "--dbname", url, "--format", "custom", "--no-owner", "--schema", schema,
+          "--file", str(out)], "pg_dump")
+    return {"store": redacted(url), "file": str(out), "kind": "postgresql", "schema": schema}
+
+
+def restore(url: str, file: Path) -> dict[str, Any]:
+    """Put the backup `file` in place of the store at `url` (the server must be
+    stopped), then start a new timeline. A file that is not a backup of this kind of
+    store is refused before anything changes."""
+    from crm_tui.sync.server.admin import open_store
+
+    file = Path(file)
+    if not file.is_file():
+        raise StoreError(f"no backup file {file}")
+    if url.startswith("sqlite:///"):
+        if not is_server_sqlite(file):
+            raise StoreError(f"{file} is not a backup of a crm_tui server store (SQLite)")
+        target = _sqlite_path(url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        src, dst = sqlite3.connect(f"file:{file}?mode=ro", uri=True), sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+    else:
+        with file.open("rb") as f:
+            if f.read(len(PG_ARCHIVE_MAGIC)) != PG_ARCHIVE_MAGIC:
+                raise StoreError(f"{file} is not a backup of a crm_tui server store (a pg_dump archive)")
+        _pg_restore(url, file)
+    store = open_store(url)  # an older backup is migrated here
+    try:
+        server_id = store.new_timeline()
+    finally:
+        store.close()
+    return {"store": redacted(url), "file": str(file), "server_id": server_id}
+
+
+def _pg_schema(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT current_schema()").fetchone()[0]
+
+
+def _pg_restore(url: str, file: Path) -> None:
+    """Drop the store's own objects, then restore the archive's into the schema,
+    everything but the schema itself (it exists)."""
+    import psycopg
+
+    from crm_tui.sync.server.pg_store import drop_all
+
+    listing = _run([_tool("pg_restore"), "--list", str(file)], "pg_restore --list")
+    if "TABLE public" not in listing and " TABLE " not in listing:
+        raise StoreError(f"{file} holds no tables: not a backup of a crm_tui server store")
+    keep = [line for line in listing.splitlines() if line and " SCHEMA " not in line]
+    with psycopg.connect(url) as conn:
+        drop_all(conn)
+    with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as f:
+        f.write("\n".join(keep) + "\n")
+    try:
+        _run([_tool("pg_restore"), "--dbname", url, "--no-owner", "--single-transaction", "--use-list", f.name,
+              str(file)], "pg_restore")
+    finally:
+        Path(f.name).unlink(missing_ok=True)
