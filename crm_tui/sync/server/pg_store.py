@@ -349,7 +349,8 @@ class PostgresStore(Store):
             if change.node_seq != expected:
                 raise SequenceGap(node, last + 1, change.node_seq)
             expected += 1
-        judge = Judge(rep.actor, lambda cid: self._place_of(conn, cid), lambda t, r: self._scope_of(conn, t, r))
+        place_of, scope_of = self._lookups(conn, fresh)
+        judge = Judge(rep.actor, place_of, scope_of)
         for change in fresh:
             judge.judge(change)
         verdicts = judge.out
@@ -359,6 +360,33 @@ class PostgresStore(Store):
             conn.execute("UPDATE nodes SET last_seq = %s WHERE node = %s", (last, node))
         return PushOutcome(len(verdicts.accepted), len(held) - len(refused_before), last,
                            tuple(refused_before + verdicts.refused))
+
+    def _lookups(self, conn: psycopg.Connection, changes: Sequence[WireChange]):  # type: ignore[no-untyped-def]
+        """The judge's two look-ups, answered for the whole batch in two queries (a
+        query per change costs a round trip each); anything else asked, one by one."""
+        keys = sorted({(c.tbl, c.row_id) for c in changes if c.tbl != "customers"})
+        scopes = {(t, r): scope for t, r, scope in conn.execute(
+            "SELECT s.tbl, s.row_id, s.scope FROM row_scope s JOIN unnest(%s::text[], %s::text[]) AS k(tbl, row_id) "
+            "ON s.tbl = k.tbl AND s.row_id = k.row_id", ([k[0] for k in keys], [k[1] for k in keys])).fetchall()}
+        customers = sorted({c.row_id for c in changes if c.tbl == "customers"}
+                           | {str(v) for c in changes for v in c.data.values() if isinstance(v, str)}
+                           | {scope for scope in scopes.values() if scope})
+        places = {r[0]: tuple(r[1:]) for r in conn.execute(
+            "SELECT customer_id, owner, owner_hlc, territory, territory_hlc FROM customer_scope "
+            "WHERE customer_id = ANY(%s)", (customers,)).fetchall()}
+        asked_keys, asked_customers = set(keys), set(customers)
+
+        def place_of(customer_id: str) -> PlaceRow | None:
+            if customer_id in asked_customers:
+                return places.get(customer_id)  # type: ignore[return-value]
+            return self._place_of(conn, customer_id)
+
+        def scope_of(tbl: str, row_id: str) -> str | None:
+            if (tbl, row_id) in asked_keys:
+                return scopes.get((tbl, row_id))
+            return self._scope_of(conn, tbl, row_id)
+
+        return place_of, scope_of
 
     @staticmethod
     def _place_of(conn: psycopg.Connection, customer_id: str) -> PlaceRow | None:
