@@ -196,7 +196,10 @@ def backup(
     json_out: JsonOpt = False,
 ) -> None:
     """A consistent copy of the store, taken while the server runs (SQLite's backup
-    API; pg_dump on PostgreSQL)."""
+    API; pg_dump on PostgreSQL).
+
+    Example: crm server backup -o server.backup --db postgresql://crm@127.0.0.1:5432/crm
+    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     done = admin.backup(db, output)
@@ -214,7 +217,10 @@ def restore(
     json_out: JsonOpt = False,
 ) -> None:
     """Replace the store with a backup; stop the server first. The server gets a new
-    identity, so each laptop's next sync sends again what the backup lacks."""
+    identity, so each laptop's next sync sends again what the backup lacks.
+
+    Example: crm server restore server.backup --db postgresql://crm@127.0.0.1:5432/crm
+    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     done = admin.restore(db, file)
