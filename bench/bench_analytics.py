@@ -42,6 +42,13 @@ def build(crm: Crm, customers: int, orders: int, seed: int = 7) -> None:
         "VALUES (?, 'rep0', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z', ?, ?, 'p', 1, ?)",
         ((f"O{i:010d}", cid, dt.date.fromordinal(start + rnd.randrange(3 * 365)).isoformat(),
           round(rnd.lognormvariate(6, 1), 2)) for i, cid in enumerate(chosen)))
+    # Each order with its lines (three, as an order of the issue-13 schema has); the
+    # sales figures read the orders' amounts, which the lines add up to.
+    for n in range(3):
+        conn.execute(
+            "INSERT INTO order_lines (id, owner, created_at, updated_at, order_id, customer_id, product, quantity, "
+            "unit_price, amount) SELECT id || '-' || ?, owner, created_at, updated_at, id, customer_id, product, 1, "
+            "round(amount / 3, 2), round(amount / 3, 2) FROM orders", (n,))
     visits = customers * 2
     conn.executemany(
         "INSERT INTO visits (id, owner, created_at, updated_at, customer_id, visited_at, channel, purpose) "

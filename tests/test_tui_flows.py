@@ -253,24 +253,30 @@ async def test_add_and_edit_an_order(seeded: Crm) -> None:
         await settle(pilot)
         form = app.screen
         assert isinstance(form, FormScreen)
-        form.query_one("#field-product").focus()
-        await type_text(pilot, "绿茶")
-        form.query_one("#field-amount").focus()
-        await type_text(pilot, "1,280")
+        # Two lines: a product of the catalogue at its list price, 10 % off, and one
+        # typed with its price.
+        seeded.products.create({"sku": "GT-1", "name": "绿茶", "list_price": 320})
+        form.query_one("#field-lines").focus()
+        await type_text(pilot, "GT-1:4::10")
+        await pilot.press("enter")
+        await type_text(pilot, "茶具:1:128.5")
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, OrdersScreen)
         rows = table(app).rows_loaded()
-        assert [(r["customer_name"], r["product"], r["amount"], r["ordered_at"]) for r in rows] == [
-            ("李娜", "绿茶", 1280.0, "2026-03-02")]
+        assert [(r["customer_name"], r["product"], r["amount"], r["ordered_at"], r["status"]) for r in rows] == [
+            ("李娜", "绿茶 +1", 1280.5, "2026-03-02", "confirmed")]  # 4 × 320 × 0.9 + 128.50
+        lines = seeded.order_book.lines(rows[0]["id"])
+        assert [(x["sku"], x["product"], x["quantity"], x["unit_price"], x["discount"], x["amount"]) for x in lines] == [
+            ("GT-1", "绿茶", 4.0, 320.0, 10.0, 1152.0), (None, "茶具", 1.0, 128.5, None, 128.5)]
         await pilot.press("e")
         await settle(pilot)
-        app.screen.query_one("#field-quantity").value = ""
-        app.screen.query_one("#field-quantity").focus()
-        await type_text(pilot, "4")
+        assert app.screen.query_one("#field-lines").text == "GT-1:4:320:10\n茶具:1:128.50"
+        app.screen.query_one("#field-lines").text = "GT-1:5"
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert seeded.orders.find()[0]["quantity"] == 4
+        assert (seeded.orders.find()[0]["quantity"], seeded.orders.find()[0]["amount"]) == (5, 1600.0)
+        assert len(seeded.order_book.lines(rows[0]["id"])) == 1
 
 
 async def test_help_lists_the_screen_keys_and_keymap_rebinds(seeded: Crm) -> None:

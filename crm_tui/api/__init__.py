@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from crm_tui.api.agenda import Agenda
 from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.opportunities import OpportunityRecords, Pipeline
+from crm_tui.api.orders import OrderBook
 from crm_tui.api.privacy import Privacy
 from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
 from crm_tui.config import Config, ConfigError, data_dir, default_rep, resolve_db_path
@@ -33,7 +34,7 @@ from crm_tui.db.connection import (
     transaction,
 )
 from crm_tui.db.records import Filter
-from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, ORDER, VISIT
+from crm_tui.domain.entities import COMPLAINT, CONTACT, CUSTOMER, ENTITIES, ORDER, ORDER_LINE, PRODUCT, VISIT
 from crm_tui.domain.validation import FieldError, ValidationError
 
 if TYPE_CHECKING:
@@ -77,6 +78,10 @@ class Crm:
         self.visits = Records(self.conn, VISIT, self.lock)
         self.complaints = Records(self.conn, COMPLAINT, self.lock)
         self.orders = Records(self.conn, ORDER, self.lock)
+        self.contacts = Records(self.conn, CONTACT, self.lock)  # the people of each customer
+        self.products = Records(self.conn, PRODUCT, self.lock)  # the catalogue, SKU unique
+        self.order_lines = Records(self.conn, ORDER_LINE, self.lock)
+        self.order_book = OrderBook(self)  # orders with lines, refunds
         self.agenda = Agenda(self)  # follow-ups: log_visit, mark_done, schedule_next
         self.complaint_workflow = ComplaintWorkflow(self, self.config.sla)  # acknowledge ... close, reopen
         # lists and counts of customers show their classes as computed now
@@ -118,7 +123,8 @@ class Crm:
         try:
             return {"customers": self.customers, "visits": self.visits,
                     "complaints": self.complaints, "orders": self.orders,
-                    "opportunities": self.opportunities}[table]
+                    "opportunities": self.opportunities, "contacts": self.contacts,
+                    "products": self.products}[table]
         except KeyError:
             raise ValueError(f"unknown record kind {table!r}") from None
 

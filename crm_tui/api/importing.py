@@ -353,6 +353,11 @@ class _Plan:
         self.contacts: dict[str, tuple[str, Any]] = {}
         if self.is_customer:
             self.contacts = {k: ("old", v) for k, v in sql.contact_index(self.conn).items()}
+        # (unique field, value) -> the record holding it: a price list re-imported
+        # updates each product by its SKU
+        self.unique: dict[tuple[str, Any], tuple[str, Any]] = {}
+        for name in self.ent.unique:
+            self.unique.update(((name, value), ("old", rid)) for value, rid in sql.value_index(self.conn, self.ent, name))
         self.known_refs: dict[tuple[str, str], bool] = {}
         self.local_rep = sql.local_rep(self.conn)
 
@@ -424,6 +429,9 @@ class _Plan:
             for key in CONTACT_FIELDS:
                 if record.get(key):
                     self.contacts.setdefault(record[key], target)
+        for name in self.ent.unique:
+            if record.get(name) is not None:
+                self.unique.setdefault((name, record[name]), target)
         return None
 
     def _match(self, record: Record, given_id: str | None) -> tuple[str, Any] | None:
@@ -437,6 +445,9 @@ class _Plan:
             value = record.get(key)
             if value and value in self.contacts:
                 return self.contacts[value]
+        for name in self.ent.unique:
+            if (name, record.get(name)) in self.unique:
+                return self.unique[(name, record.get(name))]
         return None
 
     def compare_updates(self) -> None:
@@ -482,17 +493,18 @@ def _reason(exc: ValidationError) -> str:
 # -- duplicates on create ----------------------------------------------------------
 
 
-def possible_duplicates(crm: Crm, data: Mapping[str, Any]) -> list[tuple[Record, str]]:
-    """Existing customers that look like the one about to be created: the same
-    normalised phone/mobile/email, or the same name and company. With the reason."""
+def possible_duplicates(crm: Crm, data: Mapping[str, Any], table: str = "customers") -> list[tuple[Record, str]]:
+    """Existing customers (or contacts) that look like the one about to be created:
+    the same normalised phone/mobile/email, or for a customer the same name and
+    company. With the reason."""
     try:
-        values = clean(entity("customers"), data, partial=True)
+        values = clean(entity(table), data, partial=True)
     except ValidationError:
         return []  # the create will report it
     phones = [values[k] for k in ("phone", "mobile") if values.get(k)]
     found: dict[str, tuple[Record, str]] = {}
     with crm.lock:
-        for match in sql.customers_by_contact(crm.conn, phones=phones, email=values.get("email")):
+        for match in sql.records_by_contact(crm.conn, table, phones=phones, email=values.get("email")):
             same = [k for k in CONTACT_FIELDS
                     if match.get(k) and match[k] in (*phones, values.get("email"))]
             found[match["id"]] = (match, "same " + "/".join(same or ["contact"]))

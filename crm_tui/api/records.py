@@ -15,7 +15,7 @@ from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain import complaints as complaint_rules
-from crm_tui.domain.entities import Entity, derive, record_columns, stored_columns
+from crm_tui.domain.entities import Entity, Field, derive, record_columns, stored_columns
 from crm_tui.domain.privacy import PRIVACY_KINDS
 from crm_tui.domain.search import normalize_query
 from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
@@ -195,6 +195,11 @@ class Records:
         rule = STATE_RULES.get(self.entity.table)
         if rule is not None:
             rule(record)
+        for name in self.entity.unique:
+            value = record.get(name)
+            taken = sql.ids_with_value(self.conn, self.entity, name, value, record.get("id")) if value else []
+            if taken:
+                raise ValidationError.one(name, f"{value!r} is taken by {self.entity.name} {taken[0]}")
 
     def insert_prepared(self, records: Iterable[Record], *, bulk: bool = False,
                         progress: Callable[[int], None] | None = None) -> int:
@@ -204,6 +209,7 @@ class Records:
         for all of them (captured and indexed in bulk: imports, seeding)."""
         records = list(records)
         for record in records:
+            self.resolve_many_refs(record)
             self.check_new(record)
         self.check_refs(records)
         self.refuse_erased(records)
@@ -278,6 +284,9 @@ class Records:
     def check_update(self, current: Record, values: Mapping[str, Any], *, workflow: bool = False) -> dict[str, Any]:
         """The fields of `values` (already cleaned) that change `current`, after the
         workflow guard, the state rule and the references; raises ValidationError."""
+        if any(values.get(name) for name in self._many_refs):
+            values = {**values}
+            self.resolve_many_refs(values, customer_id=current.get("customer_id"))
         changed = {k: v for k, v in values.items() if current.get(k) != v}
         if not changed:
             return changed
@@ -344,6 +353,29 @@ class Records:
             raise ValidationError.one("customer", f"{cid} was erased; their data cannot be edited")
         raise ValidationError.one(refs[0] if refs else "customer_id",
                                   f"customer {cid} was erased; nothing can be added about them")
+
+    @property
+    def _many_refs(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.entity.fields if f.kind == "refs")
+
+    def resolve_many_refs(self, record: dict[str, Any], *, customer_id: str | None = None) -> None:
+        """Resolve each list of references of `record` (the contacts a visit met) to
+        ids, in place: each item names a contact of the record's own customer by id,
+        unique id prefix or name."""
+        for f in self.entity.fields:
+            if f.kind == "refs" and record.get(f.name):
+                record[f.name] = self._resolve_refs(f, record[f.name], customer_id or record.get("customer_id"))
+
+    def _resolve_refs(self, f: Field, value: str, customer_id: str | None) -> str:
+        ids: list[str] = []
+        for item in value.split(","):
+            found = sql.resolve_contact(self.conn, customer_id or "", item)
+            if len(found) != 1:
+                why = "more than one contact" if found else "no contact"
+                raise ValidationError.one(f.name, f"{why} of this customer is {item!r} (give a name or an id)")
+            if found[0] not in ids:
+                ids.append(found[0])
+        return ",".join(ids)
 
 
 # A rule over a whole record, checked on every create and update of its kind.

@@ -246,7 +246,8 @@ def complaint_stats_command(
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Complaint Pareto by type and cause, response and resolution times, SLA breaches.
+    """Complaint Pareto by type, cause, product and product category, response and
+    resolution times, SLA breaches.
 
     Example: crm complaint-stats --period 2026-11
     """
@@ -255,7 +256,7 @@ def complaint_stats_command(
     if as_json:
         print_json(result)
         return
-    for key in ("by_type", "by_cause"):
+    for key in ("by_type", "by_cause", "by_product", "by_category"):
         print_table([{**r, "share": _pct(r["share"]), "cumulative": _pct(r["cumulative"]),
                       "vital": "yes" if r["vital"] else ""} for r in result[key]],
                     ["key", "count", "share", "cumulative", "vital"], title=key.replace("_", " "))

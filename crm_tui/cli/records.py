@@ -1,4 +1,4 @@
-"""`crm customers|visits|complaints|orders|opportunities add|list|show|edit|delete|update|import|export`.
+"""`crm customers|contacts|visits|complaints|orders|opportunities|products add|list|show|edit|delete|update|import|export`.
 
 The commands of the four record kinds are generated from the entity definitions in
 `crm_tui.domain.entities`: one option per field (`--company-size`, `--customer` for
@@ -32,13 +32,14 @@ from crm_tui.cli.common import (
     print_table,
 )
 from crm_tui.cli.complaints import add_workflow_commands
+from crm_tui.cli.orders import LINE_HELP, add_order, add_order_commands, show_order
 from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
 from crm_tui.domain.validation import display_phone
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
-KINDS = ("customers", "visits", "complaints", "orders", "opportunities")
+KINDS = ("customers", "contacts", "visits", "complaints", "orders", "opportunities", "products")
 TABLE_LIMIT = 100  # rows a table shows when no --limit is given (JSON gives all)
 PROGRESS_FROM = 5000  # rows from which imports and exports show a progress bar
 
@@ -48,7 +49,12 @@ HELP = {
     "complaints": "Complaints (投诉) and their handling.",
     "orders": "Orders (交易记录): date, product, quantity, amount.",
     "opportunities": "Opportunities (商机): deals moving through the pipeline's stages.",
+    "products": "The product catalogue (产品目录): SKU, name, category, unit, list price, active.",
+    "contacts": "Contacts (联系人): the people of a customer, their role in the buying decision "
+                "(决策者 影响者 使用者 把关者 内线) and attitude (支持 中立 反对).",
 }
+# Kinds whose new records are checked against existing ones for a shared phone or email.
+DUPLICATE_CHECKED = ("customers", "contacts")
 
 
 # One typical command line per kind and verb, shown as the example of each --help.
@@ -65,7 +71,15 @@ EXAMPLE_ARGS: dict[str, dict[str, str]] = {
                    "list": "--status new --priority high", "edit": "--handler 李娜",
                    "update": "--where priority=low --set priority=medium --dry-run",
                    "import": "complaints.csv", "export": "--where status=closed -o closed.csv"},
-    "orders": {"add": "--customer 01JB2X --product 工业传感器 --quantity 3 --amount 3600",
+    "contacts": {"add": "--customer 01JB2X --name 王经理 --title 采购总监 --role 决策者 --attitude 支持",
+                 "list": "--customer 01JB2X --role decision_maker", "edit": "--attitude 中立",
+                 "update": "--where role=user --set attitude=neutral --dry-run",
+                 "import": "联系人.csv --dry-run", "export": "--format csv -o contacts.csv"},
+    "products": {"add": "--sku SN-100 --name 工业传感器 --category 传感器 --unit 个 --list-price 1200",
+                 "list": "--category 传感器 --active yes", "edit": "--list-price 1100",
+                 "update": "--where category=传感器 --set active=no --dry-run",
+                 "import": "价目表.csv", "export": "--format csv -o products.csv"},
+    "orders": {"add": "--customer 01JB2X --line SN-100:3 --line 旧型号:1:300",
                "list": '--where "amount>=1000" --order -ordered_at', "edit": "--amount 3400",
                "update": "--where product=传感器 --set product=工业传感器 --dry-run",
                "import": "orders.csv --dry-run", "export": '--where "ordered_at>=2026-01-01" -o orders.csv'},
@@ -86,19 +100,25 @@ def help_text(table: str, verb: str, text: str) -> str:
 
 
 def option_name(f: Field) -> str:
-    return "--customer" if f.name == "customer_id" else "--" + f.name.replace("_", "-")
+    if f.name == "customer_id":
+        return "--customer"
+    if f.name == "contact_ids":
+        return "--contacts"
+    return "--" + f.name.replace("_", "-")
 
 
 def field_help(f: Field) -> str:
     text = f.label or f.name
     if f.choices:
-        text += f" ({'|'.join(f.choices)})"
+        text += f" ({'|'.join(f.choices)}" + (f" or {' '.join(w for w, _ in f.aliases)}" if f.aliases else "") + ")"
     elif f.kind in ("date", "datetime"):
         text += " (YYYY-MM-DD" + (" HH:MM)" if f.kind == "datetime" else ")")
     elif f.kind == "tags":
         text += " (comma separated)"
     elif f.kind == "ref":
         text += " id (a unique prefix will do)"
+    elif f.kind == "refs":
+        text += ": names or ids, comma separated"
     return text + (" [required]" if f.required else "")
 
 
@@ -136,13 +156,17 @@ def resolve_customer(crm: Crm, values: dict[str, Any]) -> None:
 # SLA due time from the complaint workflow.)
 ADD_DEFAULTS: dict[str, dict[str, Callable[[], str]]] = {
     "complaints": {"priority": lambda: "medium"},
-    "orders": {"ordered_at": lambda: dt.date.today().isoformat()},
+    "orders": {"ordered_at": lambda: dt.date.today().isoformat(), "status": lambda: "confirmed"},
+    "products": {"active": lambda: "1"},
 }
 
 
-def create(crm: Crm, table: str, data: dict[str, Any]) -> Record:
+def create(crm: Crm, table: str, data: dict[str, Any], lines: list[str] | None = None) -> Record:
     """A new record through its use case: a visit is logged on the agenda, a complaint
-    opened in the complaint workflow, the rest created as they are."""
+    opened in the complaint workflow, an order with --line made from its lines, the
+    rest created as they are."""
+    if table == "orders" and lines:
+        return add_order(crm, data, lines)
     if table == "visits":
         return crm.agenda.log_visit(data)
     if table == "complaints":
@@ -205,16 +229,19 @@ def build(table: str) -> typer.Typer:
         add_privacy_commands(sub)
     if table == "opportunities":
         add_opportunity_commands(sub)
+    if table == "orders":
+        add_order_commands(sub)
 
     # -- add -------------------------------------------------------------------------
-    def add(db: Path | None = None, as_json: bool = False, **values: str | None) -> None:
+    def add(db: Path | None = None, as_json: bool = False, lines: list[str] | None = None,
+            **values: str | None) -> None:
         data = {k: v for k, v in values.items() if v is not None}
         for name, default in ADD_DEFAULTS.get(table, {}).items():
             data.setdefault(name, default())
         with open_crm(db, create=True) as crm:
             resolve_customer(crm, data)
-            duplicates = possible_duplicates(crm, data) if table == "customers" else []
-            record = create(crm, table, data)
+            duplicates = possible_duplicates(crm, data, table) if table in DUPLICATE_CHECKED else []
+            record = create(crm, table, data, lines)
         for match, reason in duplicates:
             err_console.print(f"[yellow]warning:[/yellow] possible duplicate of {match['id']} "
                               f"{match.get('name') or ''} ({reason})", highlight=False, soft_wrap=True)
@@ -224,20 +251,29 @@ def build(table: str) -> typer.Typer:
             console.print(f"added {ent.name} [bold]{record['id']}[/bold]", highlight=False, soft_wrap=True)
             print_record(record)
 
-    sub.command("add", help=help_text(table, "add", f"Add {'an' if ent.name[0] in 'aeiou' else 'a'} {ent.name}; prints its id."))(
-        with_signature(add, common_params() + field_params(ent)))
+    add_params = common_params() + field_params(ent)
+    if table == "orders":
+        add_params.append(inspect.Parameter("lines", kw, default=None, annotation=Annotated[
+            list[str] | None, typer.Option("--line", "-l", help=LINE_HELP, show_default=False)]))
+    add_help = f"Add {'an' if ent.name[0] in 'aeiou' else 'a'} {ent.name}; prints its id." + (
+        " With --line the product, quantity and amount come from the lines." if table == "orders" else "")
+    sub.command("add", help=help_text(table, "add", add_help))(with_signature(add, add_params))
 
     # -- list ------------------------------------------------------------------------
     filter_options: dict[str, tuple[str, str]] = {"owner": ("--owner", "owner")}
     if table == "customers":
         filter_options |= {"status": ("--status", "status"), "tier": ("--tier", "tier"),
                            "region": ("--region", "region"), "tag": ("--tag", "tags")}
-    else:
+    elif table != "products":
         filter_options |= {"customer": ("--customer", "customer_id")}
     if table == "complaints":
         filter_options |= {"status": ("--status", "status"), "priority": ("--priority", "priority")}
     if table == "opportunities":
         filter_options |= {"stage": ("--stage", "stage")}
+    if table == "contacts":
+        filter_options |= {"role": ("--role", "role"), "attitude": ("--attitude", "attitude")}
+    if table == "products":
+        filter_options = {"category": ("--category", "category"), "active": ("--active", "active")}
 
     def list_(db: Path | None = None, as_json: bool = False, where: list[str] | None = None,
               search: str | None = None, order: str | None = None, limit: int | None = None,
@@ -293,6 +329,9 @@ def build(table: str) -> typer.Typer:
              db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             record = crm.records(table).get(record_id)
+            if table == "orders":  # with its lines
+                show_order(crm, record, as_json)
+                return
         print_json(record) if as_json else print_record(record)
 
     sub.command("show", help=help_text(table, "show", f"Show one {ent.name}."))(show)
@@ -333,7 +372,7 @@ def build(table: str) -> typer.Typer:
         if as_json:
             print_json(record)
         else:
-            extra = " and its visits, complaints and orders" if table == "customers" else ""
+            extra = " and its contacts, visits, complaints and orders" if table == "customers" else ""
             console.print(f"deleted {ent.name} {record['id']} {label}{extra}", highlight=False, soft_wrap=True)
 
     sub.command("delete", help=help_text(table, "delete", f"Delete one {ent.name} (a tombstone in the change log)."))(delete)

@@ -17,15 +17,19 @@ def _days(expr: str) -> str:
     return f"CAST(julianday(:today) - julianday(substr({expr}, 1, 10)) AS INTEGER)"
 
 
+# Every sales figure reads the `sales` view (crm_tui/db/migrations.py): the net
+# amounts of the orders not cancelled, a refund counting against them. Purchases
+# (frequency, first and last order) are the sales that are not refunds.
 # FILTER rather than CASE: the aggregate skips the row instead of adding a NULL.
 _ORDERS = f"""
 SELECT customer_id,
-       count(*), total(amount), {_days("min(ordered_at)")}, {_days("max(ordered_at)")},
-       count(*) FILTER (WHERE ordered_at >= :window_start),
+       count(*) FILTER (WHERE is_sale), total(amount),
+       {_days("min(ordered_at) FILTER (WHERE is_sale)")}, {_days("max(ordered_at) FILTER (WHERE is_sale)")},
+       count(*) FILTER (WHERE is_sale AND ordered_at >= :window_start),
        total(amount) FILTER (WHERE ordered_at >= :window_start),
        total(amount) FILTER (WHERE ordered_at >= :recent_start),
        total(amount) FILTER (WHERE ordered_at >= :prev_start AND ordered_at < :recent_start)
-FROM orders
+FROM sales
 WHERE {{before_tomorrow}} {{only}}
 GROUP BY customer_id
 """
@@ -57,7 +61,7 @@ LOCAL_CREATED = "date(c.created_at, 'localtime')"
 # When a customer became one (docs/analytics.md, "Periods"): the imported
 # customer_since, else their first order or visit, else the local day of creation.
 CUSTOMER_SINCE = f"""coalesce(c.customer_since, nullif(min(
-    coalesce((SELECT min(o.ordered_at) FROM orders o WHERE o.customer_id = c.id), '9999'),
+    coalesce((SELECT min(o.ordered_at) FROM sales o WHERE o.customer_id = c.id AND o.is_sale), '9999'),
     coalesce((SELECT substr(min(v.visited_at), 1, 10) FROM visits v WHERE v.customer_id = c.id), '9999')),
     '9999'), {LOCAL_CREATED})"""
 
@@ -133,9 +137,16 @@ def _owner(alias: str, rep: str | None, params: dict[str, Any]) -> str:
 
 def complaints_between(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None,
                        region: str | None = None, product: str | None = None) -> list[dict[str, Any]]:
-    """Complaints received in [start, end), with the customer's region."""
+    """Complaints received in [start, end), with the customer's region. A complaint
+    naming a product of the catalogue (its SKU or name) is counted under the
+    catalogue's name and with its category."""
     params: dict[str, Any] = {"start": start, "end": end}
-    sql = ("SELECT k.id, k.customer_id, k.received_at, k.type, k.cause, k.product, k.priority, k.status, "
+    # by SKU first, then by name (SQLite 3.40 cannot order a correlated subquery by k)
+    catalogue = ("coalesce((SELECT {col} FROM products WHERE sku = k.product LIMIT 1), "
+                 "(SELECT {col} FROM products WHERE name = k.product LIMIT 1))")
+    sql = ("SELECT k.id, k.customer_id, k.received_at, k.type, k.cause, "
+           f"coalesce({catalogue.format(col='name')}, k.product) AS product, {catalogue.format(col='category')} "
+           "AS category, k.priority, k.status, "
            "k.handler, k.owner, k.due_at, k.first_response_at, k.resolved_at, k.closed_at, c.region "
            "FROM complaints k JOIN customers c ON c.id = k.customer_id "
            "WHERE k.received_at >= :start AND k.received_at < :end" + _owner("k.", rep, params))
@@ -143,7 +154,8 @@ def complaints_between(conn: sqlite3.Connection, start: str, end: str, *, rep: s
         sql += " AND c.region = :region"
         params["region"] = region
     if product:
-        sql += " AND k.product = :product"
+        sql += (" AND (k.product = :product OR k.product IN (SELECT sku FROM products WHERE name = :product) "
+                "OR k.product IN (SELECT name FROM products WHERE sku = :product))")
         params["product"] = product
     return [dict(r) for r in conn.execute(sql + " ORDER BY k.received_at, k.id", params)]
 
@@ -181,7 +193,7 @@ def rep_counts(conn: sqlite3.Connection, start: str, end: str, today: dt.date,
                      "WHERE next_action_date >= :start AND next_action_date < :end "
                      f"AND next_action_date <= :today{owner} GROUP BY owner", params),
         "follow_ups_due", "follow_ups_done")
-    add(conn.execute("SELECT owner, count(*), total(amount) FROM orders WHERE ordered_at >= :start "
+    add(conn.execute("SELECT owner, CAST(total(is_sale) AS INTEGER), total(amount) FROM sales WHERE ordered_at >= :start "
                      f"AND ordered_at < :end{owner} GROUP BY owner", params), "orders", "sales")
     return out
 
@@ -196,7 +208,8 @@ def period_counts(conn: sqlite3.Connection, start: str, end: str, prev_start: st
     def one(sql: str) -> Any:
         return conn.execute(sql, p).fetchone()[0]
 
-    orders_in = "SELECT DISTINCT customer_id FROM orders WHERE ordered_at >= {a} AND ordered_at < {b}" + owner
+    orders_in = ("SELECT DISTINCT customer_id FROM sales WHERE is_sale AND ordered_at >= {a} "
+                 "AND ordered_at < {b}" + owner)
     since = f"SELECT {CUSTOMER_SINCE} AS day FROM customers c WHERE 1{_owner('c.', rep, p)}"
     customers_end, customers_start = conn.execute(
         f"SELECT total(day < :end), total(day < :start) FROM ({since})", p).fetchone()
@@ -207,9 +220,9 @@ def period_counts(conn: sqlite3.Connection, start: str, end: str, prev_start: st
         "active_prev": one(f"SELECT count(*) FROM ({orders_in.format(a=':prev', b=':start')})"),
         "retained": one(f"SELECT count(*) FROM ({orders_in.format(a=':prev', b=':start')}) p "
                         f"WHERE p.customer_id IN ({orders_in.format(a=':start', b=':end')})"),
-        "orders": one(f"SELECT count(*) FROM orders WHERE ordered_at >= :start AND ordered_at < :end{owner}"),
-        "sales": one(f"SELECT total(amount) FROM orders WHERE ordered_at >= :start AND ordered_at < :end{owner}"),
-        "sales_prev": one(f"SELECT total(amount) FROM orders WHERE ordered_at >= :prev AND ordered_at < :start{owner}"),
+        "orders": int(one(f"SELECT total(is_sale) FROM sales WHERE ordered_at >= :start AND ordered_at < :end{owner}")),
+        "sales": one(f"SELECT total(amount) FROM sales WHERE ordered_at >= :start AND ordered_at < :end{owner}"),
+        "sales_prev": one(f"SELECT total(amount) FROM sales WHERE ordered_at >= :prev AND ordered_at < :start{owner}"),
         "satisfaction": one("SELECT avg(perceived / expected) FROM surveys WHERE expected > 0 "
                             f"AND surveyed_at >= :start AND surveyed_at < :end{owner}"),
         "surveys": one("SELECT count(*) FROM surveys WHERE expected > 0 "
@@ -220,7 +233,7 @@ def period_counts(conn: sqlite3.Connection, start: str, end: str, prev_start: st
 
 def monthly_sales(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> dict[str, float]:
     params: dict[str, Any] = {"start": start, "end": end}
-    sql = ("SELECT substr(ordered_at, 1, 7), total(amount) FROM orders WHERE ordered_at >= :start "
+    sql = ("SELECT substr(ordered_at, 1, 7), total(amount) FROM sales WHERE ordered_at >= :start "
            f"AND ordered_at < :end{_owner('', rep, params)} GROUP BY 1 ORDER BY 1")
     return {r[0]: r[1] for r in conn.execute(sql, params)}
 
@@ -229,8 +242,8 @@ def top_customers(conn: sqlite3.Connection, start: str, end: str, *, rep: str | 
                   limit: int = 10) -> list[dict[str, Any]]:
     """Customers by sales in [start, end), largest first."""
     params: dict[str, Any] = {"start": start, "end": end, "limit": limit}
-    sql = ("SELECT c.id, c.name, c.company, count(*) AS orders, total(o.amount) AS sales "
-           "FROM orders o JOIN customers c ON c.id = o.customer_id "
+    sql = ("SELECT c.id, c.name, c.company, CAST(total(o.is_sale) AS INTEGER) AS orders, total(o.amount) AS sales "
+           "FROM sales o JOIN customers c ON c.id = o.customer_id "
            f"WHERE o.ordered_at >= :start AND o.ordered_at < :end{_owner('o.', rep, params)} "
            "GROUP BY c.id ORDER BY sales DESC, c.id LIMIT :limit")
     return [dict(r) for r in conn.execute(sql, params)]

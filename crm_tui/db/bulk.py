@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from crm_tui.db.capture import NOW_MS, captured_columns
-from crm_tui.db.migrations import search_text
+from crm_tui.db.migrations import contact_search, search_text
 from crm_tui.sync.clock import COUNTER_BITS, COUNTER_MAX
 
 
@@ -30,6 +30,7 @@ def insert_triggers_set_aside(conn: sqlite3.Connection, tables: Iterable[str]) -
         raise RuntimeError("insert triggers may only be set aside inside a transaction")
     tables = list(tables)
     first_customer = conn.execute("SELECT coalesce(max(local_id), 0) FROM customers").fetchone()[0]
+    first_contact = conn.execute("SELECT coalesce(max(rowid), 0) FROM contacts").fetchone()[0]
     marks = ", ".join("?" * len(tables))
     triggers = conn.execute(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({marks}) "
@@ -47,6 +48,10 @@ def insert_triggers_set_aside(conn: sqlite3.Connection, tables: Iterable[str]) -
             "FROM customers AS c WHERE local_id > ?", (first_customer,))
         conn.execute("INSERT INTO customer_search (rowid, text) SELECT local_id, text "
                      "FROM customer_search_text WHERE local_id > ?", (first_customer,))
+    if "contacts" in tables:
+        # After the customers are indexed: this update re-indexes them by its trigger.
+        conn.execute(f"UPDATE customers SET contact_search = {contact_search('customers.id')} "
+                     "WHERE id IN (SELECT customer_id FROM contacts WHERE rowid > ?)", (first_contact,))
 
 
 def bulk_insert(conn: sqlite3.Connection, table: str, cols: Sequence[str],

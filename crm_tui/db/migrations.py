@@ -16,6 +16,7 @@ V1_TABLES = ("customers", "visits", "complaints", "orders")
 SYNCED_TABLES = (*V1_TABLES, "surveys", "classification_overrides")
 SYNCED_TABLES += ("erasures", "erase_requests")  # privacy (migration 6)
 SYNCED_TABLES += ("opportunities", "opportunity_stages", "targets")  # sales pipeline
+SYNCED_TABLES += ("contacts", "products", "order_lines")  # issue 13
 
 _V1 = """
 CREATE TABLE replica (
@@ -157,8 +158,9 @@ _SEARCH_TEXT = (
 )
 
 def search_text(row: str) -> str:
-    """SQL for a customer's search text, `row` being NEW or a table alias."""
-    return _SEARCH_TEXT.replace("NEW.", f"{row}.")
+    """SQL for a customer's search text (as of the latest schema), `row` being NEW or
+    a table alias."""
+    return _SEARCH_TEXT_CONTACTS.replace("NEW.", f"{row}.")
 
 
 _V1_SEARCH_TRIGGERS = f"""
@@ -488,4 +490,172 @@ def _classes_local(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(_classes_local)
+
+
+# -- migration 10: contacts -----------------------------------------------------------
+
+# A contact's part of its customer's search text: reps look a customer up by the
+# name, pinyin or phone of the person they deal with.
+_CONTACT_TEXT = ("lower(coalesce(k.name, '') || ' ' || coalesce(k.phone, '') || ' ' || "
+                 "coalesce(k.mobile, '') || ' ' || coalesce(k.email, '') || ' ' || coalesce(k.pinyin, ''))")
+
+
+def contact_search(customer_id: str) -> str:
+    """SQL for the derived `customers.contact_search` of the customer `customer_id`
+    (an SQL expression): its contacts' search text, NULL without contacts."""
+    return f"(SELECT group_concat({_CONTACT_TEXT}, ' ') FROM contacts AS k WHERE k.customer_id = {customer_id})"
+
+
+# The customer's search text gains its contacts' text; `coalesce(' ' || x, '')` keeps
+# the text of a customer without contacts as it was, so the index need not be rebuilt.
+_SEARCH_TEXT_CONTACTS = _SEARCH_TEXT[:-1] + " || coalesce(' ' || NEW.contact_search, ''))"
+
+_CONTACTS_SCHEMA = f"""
+CREATE TABLE contacts (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    title TEXT,
+    department TEXT,
+    phone TEXT,
+    mobile TEXT,
+    email TEXT,
+    wechat TEXT,
+    role TEXT,
+    attitude TEXT,
+    notes TEXT,
+    pinyin TEXT                     -- derived search key, local only
+);
+CREATE INDEX contacts_customer ON contacts (customer_id);
+CREATE INDEX contacts_phone ON contacts (phone);
+CREATE INDEX contacts_mobile ON contacts (mobile);
+CREATE INDEX contacts_email ON contacts (email);
+CREATE INDEX contacts_no_pinyin ON contacts (id) WHERE pinyin IS NULL;
+
+ALTER TABLE visits ADD COLUMN contact_ids TEXT;
+ALTER TABLE customers ADD COLUMN contact_search TEXT;  -- derived, local only
+
+DROP TRIGGER customers_search_insert;
+DROP TRIGGER customers_search_update;
+CREATE TRIGGER customers_search_insert AFTER INSERT ON customers BEGIN
+    INSERT INTO customer_search_text (local_id, text) VALUES (NEW.local_id, {_SEARCH_TEXT_CONTACTS});
+    INSERT INTO customer_search (rowid, text) VALUES (NEW.local_id, {_SEARCH_TEXT_CONTACTS});
+END;
+CREATE TRIGGER customers_search_update
+AFTER UPDATE OF name, company, phone, mobile, email, pinyin, contact_search ON customers BEGIN
+    INSERT INTO customer_search (customer_search, rowid, text)
+        SELECT 'delete', local_id, text FROM customer_search_text WHERE local_id = OLD.local_id;
+    UPDATE customer_search_text SET text = {_SEARCH_TEXT_CONTACTS} WHERE local_id = NEW.local_id;
+    INSERT INTO customer_search (rowid, text) VALUES (NEW.local_id, {_SEARCH_TEXT_CONTACTS});
+END;
+
+CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts BEGIN
+    UPDATE customers SET contact_search = {contact_search("customers.id")} WHERE id = NEW.customer_id;
+END;
+CREATE TRIGGER contacts_search_update
+AFTER UPDATE OF customer_id, name, phone, mobile, email, pinyin ON contacts BEGIN
+    UPDATE customers SET contact_search = {contact_search("customers.id")}
+        WHERE id IN (OLD.customer_id, NEW.customer_id);
+END;
+CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts BEGIN
+    UPDATE customers SET contact_search = {contact_search("customers.id")} WHERE id = OLD.customer_id;
+END;
+"""
+
+
+def _contacts(conn: sqlite3.Connection) -> None:
+    """Contacts (synced, in their customer's scope), the contacts a visit met, and the
+    contacts' names and phones in their customer's search text."""
+    run_script(conn, _CONTACTS_SCHEMA)
+    for table in ("contacts", "visits"):
+        install_capture(conn, table)
+
+
+# -- migration 11: the product catalogue --------------------------------------------
+
+_PRODUCTS_SCHEMA = """
+CREATE TABLE products (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    sku TEXT NOT NULL,
+    name TEXT NOT NULL,
+    category TEXT,
+    unit TEXT,
+    list_price REAL,
+    active INTEGER,
+    notes TEXT
+);
+-- Not UNIQUE: two laptops may each have taken a SKU before they sync, and a pulled
+-- change must always apply. The API refuses a SKU that is taken on this laptop.
+CREATE INDEX products_sku ON products (sku);
+CREATE INDEX products_category ON products (category);
+"""
+
+
+def _products(conn: sqlite3.Connection) -> None:
+    """The product catalogue (synced whole to every laptop)."""
+    run_script(conn, _PRODUCTS_SCHEMA)
+    install_capture(conn, "products")
+
+
+# -- migration 12: orders with lines, a status and refunds ------------------------------
+
+_ORDER_LINES_SCHEMA = """
+ALTER TABLE orders ADD COLUMN status TEXT;
+ALTER TABLE orders ADD COLUMN refund_of TEXT;  -- a refund order: the order it refunds
+
+CREATE TABLE order_lines (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    order_id TEXT NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    product_id TEXT,                -- no foreign key: a product may be retired meanwhile
+    product TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    unit_price REAL NOT NULL,
+    discount REAL,
+    amount REAL NOT NULL
+);
+CREATE INDEX order_lines_order ON order_lines (order_id);
+CREATE INDEX order_lines_product ON order_lines (product_id);
+
+-- Every order already there becomes one line of the same id, written here on each
+-- replica alike (before the capture triggers exist, so not logged): the same line on
+-- every laptop, nothing to sync, the amount kept to the cent. Its unit price is the
+-- amount per unit.
+INSERT INTO order_lines (id, owner, created_at, updated_at, order_id, customer_id, product, quantity,
+                         unit_price, amount)
+SELECT id, owner, created_at, updated_at, id, customer_id, product, coalesce(nullif(quantity, 0), 1),
+       round(amount / coalesce(nullif(quantity, 0), 1), 2), amount
+FROM orders;
+
+-- Sales: the net amounts of orders that are not cancelled, a refund counting against
+-- them. Every sales figure (RFM, value, CLV, loyalty, KPIs, reports) reads this view.
+CREATE VIEW sales AS
+SELECT id, owner, customer_id, ordered_at, refund_of IS NULL AS is_sale,
+       CASE WHEN refund_of IS NULL THEN amount ELSE -amount END AS amount
+FROM orders WHERE status IS NOT 'cancelled';
+-- The few customers with a refund or a cancelled order: per-customer figures read
+-- the view for them only (crm_tui/db/analytics.py).
+CREATE INDEX orders_exceptional ON orders (customer_id) WHERE refund_of IS NOT NULL OR status = 'cancelled';
+CREATE INDEX orders_refund_of ON orders (refund_of) WHERE refund_of IS NOT NULL;
+"""
+
+
+def _order_lines(conn: sqlite3.Connection) -> None:
+    """Orders with lines (one line each for the orders there were), a status and
+    refunds; the `sales` view of net amounts."""
+    run_script(conn, _ORDER_LINES_SCHEMA)
+    for table in ("orders", "order_lines"):
+        install_capture(conn, table)
+
+
+MIGRATIONS += [_contacts, _products, _order_lines]  # 10, 11, 12 (issue 13)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -209,6 +209,32 @@ def exists(conn: sqlite3.Connection, table: str, record_id: str) -> bool:
     return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)).fetchone() is not None
 
 
+def ids_with_value(conn: sqlite3.Connection, ent: Entity, column: str, value: Any,
+                   other_than: str | None = None) -> list[str]:
+    """Ids of records whose `column` holds `value`, but for the record `other_than`."""
+    return [r[0] for r in conn.execute(
+        f"SELECT id FROM {ent.table} WHERE {column} = ? AND id IS NOT ? LIMIT 2", (value, other_than))]
+
+
+def value_index(conn: sqlite3.Connection, ent: Entity, column: str) -> list[tuple[Any, str]]:
+    """(value, id) of every record with a value in `column`."""
+    return list(conn.execute(f"SELECT {column}, id FROM {ent.table} WHERE {column} IS NOT NULL"))
+
+
+def skus(conn: sqlite3.Connection, product_ids: Iterable[str]) -> dict[str, str]:
+    """Product id -> SKU, for the ids that name a product."""
+    ids = list(product_ids)
+    if not ids:
+        return {}
+    return dict(conn.execute(f"SELECT id, sku FROM products WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall())
+
+
+def refunded(conn: sqlite3.Connection, order_id: str) -> float:
+    """What the refunds of an order (not cancelled) come to."""
+    return conn.execute("SELECT total(amount) FROM orders WHERE refund_of = ? AND status IS NOT 'cancelled'",
+                        (order_id,)).fetchone()[0]
+
+
 def existing_ids(conn: sqlite3.Connection, table: str, ids: Iterable[str]) -> set[str]:
     """Which of `ids` name a record of `table`, a few hundred per query."""
     ids = list(ids)
@@ -220,8 +246,10 @@ def existing_ids(conn: sqlite3.Connection, table: str, ids: Iterable[str]) -> se
     return found
 
 
-def customers_by_contact(conn: sqlite3.Connection, *, phones: Sequence[str] = (), email: str | None = None) -> list[dict[str, Any]]:
-    """Customers sharing a normalised phone (either phone column) or email."""
+def records_by_contact(conn: sqlite3.Connection, table: str, *, phones: Sequence[str] = (),
+                       email: str | None = None) -> list[dict[str, Any]]:
+    """Customers or contacts (`table`) sharing a normalised phone (either phone
+    column) or email."""
     clauses, params = [], []
     for phone in phones:
         clauses.append("phone = ? OR mobile = ?")
@@ -231,8 +259,25 @@ def customers_by_contact(conn: sqlite3.Connection, *, phones: Sequence[str] = ()
         params.append(email)
     if not clauses:
         return []
-    sql = f"SELECT id, name, company, phone, mobile, email FROM customers WHERE {' OR '.join(clauses)}"
+    named = "company" if table == "customers" else "customer_id"
+    sql = f"SELECT id, name, {named}, phone, mobile, email FROM {table} WHERE {' OR '.join(clauses)}"
     return [dict(r) for r in conn.execute(sql, params)]
+
+
+def resolve_contact(conn: sqlite3.Connection, customer_id: str, item: str) -> list[str]:
+    """Ids of the customer's contacts that `item` names: its id, a unique prefix of
+    the id (6+ characters), or the contact's name."""
+    item = item.strip()
+    rows = conn.execute("SELECT id FROM contacts WHERE customer_id = ? AND id = ?", (customer_id, item.upper()))
+    found = [r[0] for r in rows]
+    if not found and len(item) >= 6:
+        found = [r[0] for r in conn.execute(
+            "SELECT id FROM contacts WHERE customer_id = ? AND id >= ? AND id < ? LIMIT 2",
+            (customer_id, item.upper(), item.upper() + "\U0010ffff"))]
+    if not found:
+        found = [r[0] for r in conn.execute(
+            "SELECT id FROM contacts WHERE customer_id = ? AND name = ? LIMIT 2", (customer_id, item))]
+    return found
 
 
 def contact_index(conn: sqlite3.Connection) -> dict[str, str]:

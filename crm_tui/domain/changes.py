@@ -26,7 +26,7 @@ MANAGER = "manager"
 # them as text, so "2024/1/2" or "Phone" would be wrong there even though a form
 # would accept and normalise them.
 _CANONICAL_KINDS = frozenset({"enum", "date", "datetime"})
-_NUMBER_KINDS = frozenset({"int", "money"})
+_NUMBER_KINDS = frozenset({"int", "bool", "money"})
 _ID_MAX = 64
 _OWNER_MAX = 100
 _HLC_MAX = 2**63 - 1
@@ -116,7 +116,7 @@ def _check_new_value(ent: Entity, name: str, value: Any, *, required: bool) -> N
         return
     f = ent.field(name)
     if f.kind in _NUMBER_KINDS:
-        ok = _is_int(value) if f.kind == "int" else _is_int(value) or isinstance(value, float)
+        ok = _is_int(value) if f.kind in ("int", "bool") else _is_int(value) or isinstance(value, float)
         if not ok:
             raise _invalid(f"{name}: must be a {'whole number' if f.kind == 'int' else 'number'}, "
                            f"not {type(value).__name__}")

@@ -1,5 +1,5 @@
-"""The four record kinds of the CRM and their fields: the one place that says what a
-customer, visit, complaint or order holds. The schema, the validators, the change
+"""The record kinds of the CRM and their fields: the one place that says what a
+customer, contact, visit, complaint or order holds. The schema, the validators, the change
 capture triggers, the CLI and the forms are all generated from these tables."""
 
 from __future__ import annotations
@@ -23,12 +23,22 @@ LIFECYCLE_STAGES = ("exploration", "formation", "stability", "decline")
 TIERS = ("A", "B", "C")
 COMPANY_SIZES = ("micro", "small", "medium", "large", "enterprise")
 PURCHASING_POWER = ("low", "medium", "high")
+ORDER_STATUSES = ("draft", "confirmed", "delivered", "paid", "cancelled")
+# Contacts (联系人): their role in the buying decision and attitude, for the power map.
+CONTACT_ROLES = ("decision_maker", "influencer", "user", "gatekeeper", "coach")
+CONTACT_ATTITUDES = ("supporter", "neutral", "opponent")
+# The Chinese words reps type for these codes, accepted wherever a code is.
+CONTACT_ROLE_WORDS = (("决策者", "decision_maker"), ("影响者", "influencer"), ("使用者", "user"),
+                      ("把关者", "gatekeeper"), ("内线", "coach"))
+CONTACT_ATTITUDE_WORDS = (("支持", "supporter"), ("中立", "neutral"), ("反对", "opponent"))
 
 
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str = "text"  # text | phone | email | date | datetime | enum | int | money | ref | tags
+    # text | phone | email | date | datetime | enum | int | money | ref | tags
+    # | refs (comma-separated ids of `ref` records, e.g. the contacts a visit met) | bool (1 or 0)
+    kind: str = "text"
     required: bool = False
     max_len: int = 200
     choices: tuple[str, ...] = ()
@@ -39,10 +49,12 @@ class Field:
     # replica computes the same from the same synced data), never typed by users; a
     # rep sets it by hand with a manual classification (an override, which syncs).
     computed: bool = False
+    # for kind "enum": other words accepted for a code, as (word, code) pairs
+    aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def sql_type(self) -> str:
-        return {"int": "INTEGER", "money": "REAL"}.get(self.kind, "TEXT")
+        return {"int": "INTEGER", "bool": "INTEGER", "money": "REAL"}.get(self.kind, "TEXT")
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ class Entity:
     workflow_fields: tuple[str, ...] = ()
     # only a manager creates, changes or deletes these (the server refuses reps)
     manager_only: bool = False
+    # fields whose value no two records share (a product's SKU), checked by the API
+    unique: tuple[str, ...] = ()
 
     # Cached: a pull checks every field of thousands of changes by name.
     @cached_property
@@ -152,6 +166,8 @@ VISIT = Entity(
         Field("next_action", max_len=500, label="Next action"),
         Field("next_action_date", kind="date", label="Next action date"),
         Field("follow_up_done", kind="int", label="Follow-up done"),
+        # migration 9: the customer's contacts met (ids; the API also takes their names)
+        Field("contact_ids", kind="refs", ref="contacts", max_len=2000, label="Contacts met"),
     ),
     list_columns=("visited_at", "customer_id", "channel", "purpose", "outcome", "next_action_date"),
     default_order="visited_at DESC",
@@ -194,9 +210,33 @@ ORDER = Entity(
         Field("quantity", kind="int", label="Quantity"),
         Field("amount", kind="money", required=True, label="Amount"),
         Field("notes", max_len=5000, label="Notes"),
+        # migration 11: the order's status, and for a refund (退款) the order it refunds;
+        # product, quantity and amount then sum up its lines (crm_tui.domain.orders)
+        Field("status", kind="enum", choices=ORDER_STATUSES, label="Status"),
+        Field("refund_of", kind="ref", ref="orders", label="Refund of"),
     ),
-    list_columns=("ordered_at", "customer_id", "product", "quantity", "amount"),
+    list_columns=("ordered_at", "customer_id", "product", "quantity", "amount", "status"),
     default_order="ordered_at DESC",
+)
+
+# Order lines (migration 11): a product of the catalogue (or free text, for old orders),
+# quantity, unit price and discount. customer_id repeats the order's: it is the scope
+# sync uses to send a line only to those who see its customer.
+ORDER_LINE = Entity(
+    name="order line",
+    table="order_lines",
+    fields=(
+        Field("order_id", kind="ref", ref="orders", required=True, label="Order"),
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("product_id", kind="ref", ref="products", label="Catalogue product"),
+        Field("product", max_len=200, required=True, label="Product"),
+        Field("quantity", kind="money", required=True, label="Quantity"),
+        Field("unit_price", kind="money", required=True, label="Unit price"),
+        Field("discount", kind="money", label="Discount %"),
+        Field("amount", kind="money", required=True, label="Amount"),
+    ),
+    list_columns=("order_id", "product", "quantity", "unit_price", "discount", "amount"),
+    default_order="order_id, created_at",
 )
 
 # Analytics (migration 3): satisfaction surveys, C = perceived / expected.
@@ -266,9 +306,54 @@ ERASE_REQUEST = Entity(
     default_order="created_at DESC",
 )
 
+# Contacts (migration 9): the people of a customer, synced in their customer's scope.
+CONTACT = Entity(
+    name="contact",
+    table="contacts",
+    fields=(
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("name", required=True, max_len=100, label="Name"),
+        Field("title", max_len=100, label="Title"),
+        Field("department", max_len=100, label="Department"),
+        Field("phone", kind="phone", max_len=32, label="Phone"),
+        Field("mobile", kind="phone", max_len=32, label="Mobile"),
+        Field("email", kind="email", max_len=254, label="Email"),
+        Field("wechat", max_len=64, label="WeChat"),
+        Field("role", kind="enum", choices=CONTACT_ROLES, aliases=CONTACT_ROLE_WORDS, label="Role"),
+        Field("attitude", kind="enum", choices=CONTACT_ATTITUDES, aliases=CONTACT_ATTITUDE_WORDS,
+              label="Attitude"),
+        Field("notes", max_len=20000, label="Notes"),
+    ),
+    derived=(Derived("pinyin", ("name",), lambda r: customer_pinyin(r.get("name"))),),
+    list_columns=("name", "customer_id", "title", "department", "role", "attitude", "mobile", "email"),
+    default_order="customer_id, coalesce(nullif(pinyin, ''), lower(name))",
+    sort_exprs=(("name", "coalesce(nullif(pinyin, ''), lower(name))"),),
+)
+
+# Products (migration 10): the catalogue, synced whole to every laptop (no customer
+# scope: a rep needs all of it offline); on a team server only managers change it.
+PRODUCT = Entity(
+    name="product",
+    table="products",
+    fields=(
+        Field("sku", required=True, max_len=64, label="SKU"),
+        Field("name", required=True, max_len=200, label="Name"),
+        Field("category", max_len=100, label="Category"),
+        Field("unit", max_len=20, label="Unit"),
+        Field("list_price", kind="money", label="List price"),
+        Field("active", kind="bool", label="Active"),
+        Field("notes", max_len=5000, label="Notes"),
+    ),
+    unique=("sku",),
+    manager_only=True,
+    list_columns=("sku", "name", "category", "unit", "list_price", "active"),
+    default_order="sku",
+)
+
 ENTITIES: dict[str, Entity] = {e.table: e for e in (CUSTOMER, VISIT, COMPLAINT, ORDER, SURVEY,
                                                     CLASSIFICATION_OVERRIDE)}
 ENTITIES.update({e.table: e for e in (ERASURE, ERASE_REQUEST)})
+ENTITIES.update({e.table: e for e in (CONTACT, PRODUCT, ORDER_LINE)})  # issue 13
 
 # -- Sales pipeline (docs/pipeline.md) --------------------------------------------------
 # An opportunity's stage is a stage id from the configured stages (crm_tui.domain.
@@ -361,8 +446,10 @@ def synced_columns(ent: Entity) -> tuple[str, ...]:
 
 
 # Columns kept beside records but never synced, on every table: every derived column,
-# and the local rowid the search index points at.
-LOCAL_ONLY_COLUMNS = frozenset({"local_id"} | {d.column for e in ENTITIES.values() for d in e.derived})
+# the local rowid the search index points at, and a customer's `contact_search` (its
+# contacts' search text, kept by triggers).
+LOCAL_ONLY_COLUMNS = frozenset({"local_id", "contact_search"}
+                               | {d.column for e in ENTITIES.values() for d in e.derived})
 
 
 def local_only_columns(table: str) -> frozenset[str]:

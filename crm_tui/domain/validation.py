@@ -127,12 +127,23 @@ def normalize_email(value: str) -> str:
 
 
 def normalize_choice(value: str, f: Field) -> str:
+    """The stored code of an enum value: the code itself in any case, or one of the
+    field's aliases (the Chinese word a rep types, 决策者 for decision_maker)."""
     code = value.strip().lower().replace("-", "_").replace(" ", "_")
     if f.name == "tier":
         code = code.upper()
     if code not in f.choices:
-        raise ValueError(f"{value!r} is not one of {', '.join(f.choices)}")
+        code = dict(f.aliases).get(value.strip(), code)
+    if code not in f.choices:
+        words = f" (or {', '.join(word for word, _ in f.aliases)})" if f.aliases else ""
+        raise ValueError(f"{value!r} is not one of {', '.join(f.choices)}{words}")
     return code
+
+
+def normalize_refs(value: Any) -> str:
+    """Comma-separated references, each trimmed, duplicates left out; ids are kept
+    as typed (the API resolves names and id prefixes to ids)."""
+    return normalize_tags(value)
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日")
@@ -198,6 +209,22 @@ def normalize_int(value: Any) -> int:
     return number
 
 
+_TRUE = frozenset({"1", "true", "yes", "y", "on", "是", "有效", "启用", "在售"})
+_FALSE = frozenset({"0", "false", "no", "n", "off", "否", "无效", "停用", "停售"})
+
+
+def normalize_bool(value: Any) -> int:
+    """1 or 0 from a flag as people write it (yes/no, true/false, 1/0, 是/否)."""
+    if isinstance(value, bool):
+        return int(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return 1
+    if text in _FALSE:
+        return 0
+    raise ValueError(f"{value!r} is not yes or no (1/0, true/false, 是/否)")
+
+
 def normalize_tags(value: Any) -> str:
     items = value if isinstance(value, (list, tuple)) else re.split(r"[,，;；]", str(value))
     tags: list[str] = []
@@ -257,6 +284,10 @@ def clean_value(f: Field, value: Any) -> Any:
         result = normalize_int(value)
     elif f.kind == "tags":
         result = normalize_tags(value) or None
+    elif f.kind == "bool":
+        result = normalize_bool(value)
+    elif f.kind == "refs":
+        result = normalize_refs(value) or None
     else:
         result = str(value)
     if isinstance(result, str) and len(result) > f.max_len:

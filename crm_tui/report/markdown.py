@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from crm_tui.domain.analytics.complaints import UNKNOWN
 from crm_tui.report.fmt import (
     ATTAINMENT_HEADER,
     CLOSED_HEADER,
@@ -70,8 +71,10 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"{c['complaints']} received, {c['open']} still open. Mean first response "
         f"{num(c['mean_first_response_hours'])} h, mean resolution {num(c['mean_resolution_hours'])} h.", "",
     ]
+    # By category only when complaints name products of the catalogue.
+    categories = [("By category", "by_category")] if any(r["key"] != UNKNOWN for r in c.get("by_category", [])) else []
     for title, key in (("By type", "by_type"), ("By cause", "by_cause"), ("By region", "by_region"),
-                       ("By product", "by_product")):
+                       ("By product", "by_product"), *categories):
         lines += [f"### {title}", ""]
         lines += _table([title.removeprefix("By ").capitalize(), "Complaints", "Share", "Cumulative", "Vital few"],
                         [[label(r["key"]), str(r["count"]), pct(r["share"]), pct(r["cumulative"]),

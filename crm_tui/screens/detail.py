@@ -1,5 +1,5 @@
-"""One customer: the profile with every field, and tabs for visits, complaints, orders
-and the field history from the change log."""
+"""One customer: the profile with every field, and tabs for contacts (with their power
+map), visits, complaints, orders and the field history from the change log."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from crm_tui.api import Filter, Record
 from crm_tui.api.history import field_history
-from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ENTITIES, OPPORTUNITY, ORDER
+from crm_tui.domain.entities import COMPLAINT, CONTACT, CONTACT_ROLES, CUSTOMER, ENTITIES, OPPORTUNITY, ORDER
 from crm_tui.domain.validation import display_phone
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmScreen
@@ -23,6 +23,7 @@ from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.screens.pipeline import stage_label
 from crm_tui.screens.record_forms import (
     complaint_form,
+    contact_form,
     customer_form,
     opportunity_form,
     order_form,
@@ -31,7 +32,39 @@ from crm_tui.screens.record_forms import (
 from crm_tui.widgets.tables import visit_cells, visit_headers
 from crm_tui.widgets.title_bar import TitleBar
 
-TABS = ("profile", "visits", "complaints", "orders", "opportunities", "history")
+TABS = ("profile", "contacts", "visits", "complaints", "orders", "opportunities", "history")
+# The record kinds listed on a tab, by the tab's id.
+LISTED = ("contacts", "visits", "complaints", "orders", "opportunities")
+CONTACT_COLUMNS = ("name", "title", "department", "role", "attitude", "mobile", "phone", "email")
+# How the power map marks a contact's attitude: a sign that reads without colour too.
+ATTITUDE_MARKS = {"supporter": ("+", "green"), "neutral": ("○", "yellow"), "opponent": ("−", "red")}
+
+
+def power_map(contacts: list[Record]) -> Table:
+    """The contacts grouped by their role in the buying decision, each marked by
+    their attitude; contacts with no role come last."""
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True, width=14)
+    table.add_column(overflow="fold")
+    for role in (*CONTACT_ROLES, None):
+        members = [c for c in contacts if c.get("role") == role]
+        if not members:
+            continue
+        line = Text()
+        for i, c in enumerate(members):
+            mark, colour = ATTITUDE_MARKS.get(c.get("attitude") or "", ("?", "dim"))
+            if i:
+                line.append("   ")
+            line.append(f"{mark} ", style=f"bold {colour}")
+            line.append(c["name"])
+            if c.get("title"):
+                line.append(f" ({c['title']})", style="dim")
+            if c.get("attitude"):
+                line.append(f" {choice_label(CONTACT, 'attitude', c['attitude'])}", style=colour)
+        table.add_row(choice_label(CONTACT, "role", role) if role else t("contacts.no_role"), line)
+    if not contacts:
+        table.add_row("", Text(t("contacts.none"), style="dim"))
+    return table
 
 
 @dataclass
@@ -39,10 +72,12 @@ class CustomerFile:
     """Everything the detail screen shows, loaded in one worker."""
 
     customer: Record
+    contacts: list[Record] = field(default_factory=list)
     visits: list[Record] = field(default_factory=list)
     complaints: list[Record] = field(default_factory=list)
     orders: list[Record] = field(default_factory=list)
     opportunities: list[Record] = field(default_factory=list)
+    order_lines: dict[str, list[Record]] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -51,11 +86,14 @@ def load_customer_file(app: Any, customer_id: str) -> CustomerFile:
     crm.analytics.ensure_classes()  # the profile shows the classes `crm classify` computes
     customer = crm.customers.get(customer_id)
     by_customer = [Filter("customer_id", "=", customer["id"])]
+    orders = crm.orders.find(by_customer)
     return CustomerFile(
         customer=customer,
+        contacts=crm.contacts.find(by_customer),
         visits=crm.visits.find(by_customer),
         complaints=app.workflow.queue(None, customer_id=customer["id"]),
-        orders=crm.orders.find(by_customer),
+        orders=orders,
+        order_lines={o["id"]: crm.order_book.lines(o["id"]) for o in orders},
         opportunities=crm.opportunities.find(by_customer, order="-close_date"),
         history=field_history(crm, "customers", customer["id"]),
     )
@@ -77,6 +115,8 @@ class CustomerScreen(CrmScreen):
     CustomerScreen TabbedContent { height: 1fr; }
     CustomerScreen TabPane { height: 1fr; padding: 0; }
     CustomerScreen DataTable { height: 1fr; }
+    CustomerScreen #power-map-box { height: auto; max-height: 50%; padding: 0 1 1 1; }
+    CustomerScreen .section-title { text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "key.back", id="detail.back"),
@@ -85,6 +125,7 @@ class CustomerScreen(CrmScreen):
         Binding("c", "new_complaint", "key.new_complaint", id="detail.complaint"),
         Binding("o", "new_order", "key.new_order", id="detail.order"),
         Binding("p", "new_opportunity", "key.pipeline.new_opportunity", id="detail.opportunity"),
+        Binding("n", "new_contact", "contacts.key_new", id="detail.contact"),
         Binding("delete", "delete", "key.delete_row", id="detail.delete"),
         # Erasing a person is rare and final: out of the footer, in help and the palette.
         Binding("X", "erase", "key.erase_customer", id="detail.erase", show=False),
@@ -102,6 +143,11 @@ class CustomerScreen(CrmScreen):
         with TabbedContent(id="tabs"):
             with TabPane(t("detail.profile"), id="profile"), VerticalScroll():
                 yield Static("", id="profile-body")
+            with TabPane(t("contacts.tab"), id="contacts"):
+                with VerticalScroll(id="power-map-box"):
+                    yield Static(t("contacts.power_map"), classes="section-title")
+                    yield Static("", id="power-map")
+                yield DataTable(id="contacts-table", cursor_type="row", zebra_stripes=True)
             with TabPane(t("detail.visits"), id="visits"):
                 yield DataTable(id="visits-table", cursor_type="row", zebra_stripes=True)
             with TabPane(t("detail.complaints"), id="complaints"):
@@ -128,6 +174,10 @@ class CustomerScreen(CrmScreen):
         title = c["name"] + (f" · {c['company']}" if c.get("company") else "")
         self.query_one("#title", Static).update(Text(title))
         self._profile(c)
+        self.query_one("#power-map", Static).update(power_map(file.contacts))
+        self._fill("contacts-table", [field_label(CONTACT, n) for n in CONTACT_COLUMNS],
+                   [[show_value("contacts", n, r.get(n)) for n in CONTACT_COLUMNS] for r in file.contacts],
+                   file.contacts)
         self._fill("visits-table", visit_headers(), [visit_cells(v) for v in file.visits], file.visits)
         self._fill("complaints-table",
                    [field_label(COMPLAINT, n) for n in ("received_at", "type", "priority", "status", "handler",
@@ -137,9 +187,12 @@ class CustomerScreen(CrmScreen):
                      show_value("complaints", "status", r["status"]), r.get("handler") or "",
                      (r.get("due_at") or "")[:16].replace("T", " "), r.get("description") or ""]
                     for r in file.complaints], file.complaints)
-        self._fill("orders-table", [field_label(ORDER, n) for n in ("ordered_at", "product", "quantity", "amount", "notes")],
+        # A refund shows as a negative amount, as it counts in the sales figures.
+        self._fill("orders-table", [field_label(ORDER, n) for n in ("ordered_at", "product", "quantity", "amount",
+                                                                    "status", "notes")],
                    [[r["ordered_at"], r["product"], str(r.get("quantity") or ""),
-                     Text(f"{r['amount']:,.2f}", justify="right"), r.get("notes") or ""] for r in file.orders],
+                     Text(f"{-r['amount'] if r.get('refund_of') else r['amount']:,.2f}", justify="right"),
+                     show_value("orders", "status", r.get("status")), r.get("notes") or ""] for r in file.orders],
                    file.orders)
         stage = self.crm.pipeline.settings
         self._fill("opportunities-table",
@@ -207,13 +260,16 @@ class CustomerScreen(CrmScreen):
         if self.file:
             opportunity_form(self.app, self.file.customer, self._saved)
 
+    def action_new_contact(self) -> None:
+        if self.file:
+            contact_form(self.app, self.file.customer, self._saved)
+
     def action_delete(self) -> None:
-        """Delete the visit, complaint or order under the cursor of the open tab."""
+        """Delete the contact, visit, complaint or order under the cursor of the open tab."""
         if self.file is None:
             return
         tab = self.query_one(TabbedContent).active
-        records = {"visits": self.file.visits, "complaints": self.file.complaints, "orders": self.file.orders,
-                   "opportunities": self.file.opportunities}.get(tab)
+        records = getattr(self.file, tab) if tab in LISTED else None
         if not records:
             return
         table = self.query_one(f"#{tab}-table", DataTable)
@@ -226,7 +282,7 @@ class CustomerScreen(CrmScreen):
             if yes:
                 self.run_db(lambda: api.delete(record["id"]), self.reload)
 
-        kind = t("pipeline.tab") if tab == "opportunities" else t(f"detail.{tab}")
+        kind = {"opportunities": t("pipeline.tab"), "contacts": t("contacts.tab")}.get(tab) or t(f"detail.{tab}")
         self.app.push_screen(ConfirmScreen(t("detail.delete_question", kind=kind)), answered)
 
     def action_erase(self) -> None:
@@ -262,13 +318,12 @@ class CustomerScreen(CrmScreen):
             self.reload()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a visit, complaint or order edits it."""
+        """Enter on a contact, visit, complaint or order edits it."""
         if self.file is None or event.row_key.value is None:
             return
-        table_id = event.data_table.id
-        records = {"visits-table": self.file.visits, "complaints-table": self.file.complaints,
-                   "orders-table": self.file.orders,
-                   "opportunities-table": self.file.opportunities}.get(table_id or "")
+        table_id = event.data_table.id or ""
+        tab = table_id.removesuffix("-table")
+        records = getattr(self.file, tab) if tab in LISTED else None
         if records is None:
             return
         record = next((r for r in records if r["id"] == event.row_key.value), None)
@@ -276,10 +331,15 @@ class CustomerScreen(CrmScreen):
             return
         customer = self.file.customer
         if table_id == "visits-table":
-            visit_form(self.app, customer, self._saved, record=record)
+            # The form shows the contacts met by name, which the API takes as well as ids.
+            names = {c["id"]: c["name"] for c in self.file.contacts}
+            met = [names.get(i, i) for i in (record.get("contact_ids") or "").split(",") if i]
+            visit_form(self.app, customer, self._saved, record={**record, "contact_ids": ",".join(met) or None})
         elif table_id == "complaints-table":
             complaint_form(self.app, customer, self._saved, record=record)
         elif table_id == "opportunities-table":
             opportunity_form(self.app, customer, self._saved, record=record)
+        elif table_id == "contacts-table":
+            contact_form(self.app, customer, self._saved, record=record)
         else:
-            order_form(self.app, customer, self._saved, record=record)
+            order_form(self.app, customer, self._saved, record=record, lines=self.file.order_lines.get(record["id"]))

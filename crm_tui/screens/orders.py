@@ -75,8 +75,8 @@ class OrdersScreen(TableScreen):
         if record is None:
             return
         crm, app = self.crm, self.app
-        self.run_db(lambda: crm.customers.get(record["customer_id"]),
-                    lambda customer: order_form(app, customer, self._saved, record=record))
+        self.run_db(lambda: (crm.customers.get(record["customer_id"]), crm.order_book.lines(record["id"])),
+                    lambda found: order_form(app, found[0], self._saved, record=record, lines=found[1]))
 
     def action_delete(self) -> None:
         record = self.table.cursor_record

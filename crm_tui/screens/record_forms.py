@@ -1,5 +1,5 @@
 """Which fields each form shows and which API call saves it: create and edit forms for
-customers, visits, complaints and orders, shared by every screen that opens them."""
+customers, contacts, visits, complaints and orders, shared by every screen that opens them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api import Record
-from crm_tui.domain.entities import COMPLAINT, CUSTOMER, OPPORTUNITY, ORDER, VISIT, Field
+from crm_tui.domain.entities import COMPLAINT, CONTACT, CUSTOMER, OPPORTUNITY, ORDER, VISIT, Field
+from crm_tui.domain.orders import format_line, parse_lines
 from crm_tui.i18n import t
 from crm_tui.screens.form import FormScreen
 
@@ -18,13 +19,17 @@ Done = Callable[[Record | None], Any]
 
 # Status, stage and tier are computed (a manual classification overrides them).
 CUSTOMER_FIELDS = CUSTOMER.input_names
-VISIT_FIELDS = ("channel", "purpose", "notes", "outcome", "next_action", "next_action_date", "visited_at")
+VISIT_FIELDS = ("channel", "purpose", "contact_ids", "notes", "outcome", "next_action", "next_action_date", "visited_at")
 VISIT_EDIT_FIELDS = (*VISIT_FIELDS, "follow_up_done")
 # The workflow fields (status and its time stamps, resolution) change only through
 # the workflow actions of the complaints queue.
 COMPLAINT_NEW_FIELDS = ("type", "priority", "channel", "description", "cause", "product", "received_at")
 COMPLAINT_EDIT_FIELDS = ("type", "priority", "channel", "description", "cause", "product", "handler", "due_at")
-ORDER_FIELDS = ("ordered_at", "product", "quantity", "amount", "notes")
+# An order's product, quantity and amount come from its lines, edited as text: one
+# PRODUCT:QTY[:PRICE[:DISCOUNT%]] per line (a SKU of the catalogue, or a name and price).
+ORDER_FIELDS = ("ordered_at", "status", "lines", "notes")
+ORDER_LINES = Field("lines", max_len=20000, required=True, label="order_lines.label")
+CONTACT_FIELDS = tuple(n for n in CONTACT.field_names if n != "customer_id")
 # A deal is won or lost from the pipeline board (which asks the reason), so the form
 # moves it only among the stages.
 OPPORTUNITY_FIELDS = ("title", "amount", "stage", "probability", "close_date", "next_step", "next_step_date",
@@ -84,17 +89,44 @@ def complaint_form(app: CrmApp, customer: Record, done: Done, *, record: Record 
     app.push_screen(form, done)
 
 
-def order_form(app: CrmApp, customer: Record, done: Done, *, record: Record | None = None) -> None:
+def order_form(app: CrmApp, customer: Record, done: Done, *, record: Record | None = None,
+               lines: list[Record] | None = None) -> None:
+    book = app.crm.order_book
+    if record is None:
+        cid = customer["id"]
+
+        def add(v: dict[str, Any]) -> Record:
+            return book.add({**{k: x for k, x in v.items() if k != "lines"}, "customer_id": cid},
+                            parse_lines(v.get("lines")))
+
+        form = FormScreen(ORDER, ORDER_FIELDS, add, title=t("form.new_order"), extra_fields=(ORDER_LINES,),
+                          values={"ordered_at": app.now().date().isoformat(), "status": "confirmed"},
+                          context=_context(customer), focus="lines")
+    else:
+        oid = record["id"]
+
+        def edit(v: dict[str, Any]) -> Record:
+            if "lines" in v:
+                book.set_lines(oid, parse_lines(v.pop("lines")))
+            return app.crm.orders.update(oid, v) if v else app.crm.orders.get(oid)
+
+        text = "\n".join(format_line(line) for line in lines or [])
+        form = FormScreen(ORDER, ORDER_FIELDS, edit, title=t("form.edit_order"), extra_fields=(ORDER_LINES,),
+                          values={**record, "lines": text}, context=_context(customer), only_changes=True)
+    app.push_screen(form, done)
+
+
+def contact_form(app: CrmApp, customer: Record, done: Done, *, record: Record | None = None) -> None:
     crm = app.crm
     if record is None:
         cid = customer["id"]
-        form = FormScreen(ORDER, ORDER_FIELDS, lambda v: crm.orders.create({**v, "customer_id": cid}),
-                          title=t("form.new_order"), values={"ordered_at": app.now().date().isoformat(), "quantity": 1},
-                          context=_context(customer))
+        form = FormScreen(CONTACT, CONTACT_FIELDS, lambda v: crm.contacts.create({**v, "customer_id": cid}),
+                          title=t("contacts.new"), context=_context(customer))
     else:
-        oid = record["id"]
-        form = FormScreen(ORDER, ORDER_FIELDS, lambda v: crm.orders.update(oid, v), title=t("form.edit_order"),
-                          values=record, context=_context(customer), only_changes=True)
+        contact_id = record["id"]
+        form = FormScreen(CONTACT, CONTACT_FIELDS, lambda v: crm.contacts.update(contact_id, v),
+                          title=t("contacts.edit", name=record["name"]), values=record,
+                          context=_context(customer), only_changes=True)
     app.push_screen(form, done)
 
 

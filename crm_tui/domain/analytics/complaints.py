@@ -87,7 +87,7 @@ def complaint_analytics(complaints: Iterable[Mapping[str, Any]], settings: Analy
     policy = policy or SlaPolicy()
     items = list(complaints)
     by = {key: Counter((c.get(key) or UNKNOWN) for c in items)
-          for key in ("type", "cause", "region", "product")}
+          for key in ("type", "cause", "region", "product", "category")}
     sla: dict[str, dict[str, Any]] = {}
     priorities = list(COMPLAINT_PRIORITIES) + sorted(
         {c.get("priority") or UNKNOWN for c in items} - set(COMPLAINT_PRIORITIES))
@@ -104,6 +104,7 @@ def complaint_analytics(complaints: Iterable[Mapping[str, Any]], settings: Analy
         "by_cause": pareto(by["cause"], settings.pareto_share),
         "by_region": pareto(by["region"], settings.pareto_share),
         "by_product": pareto(by["product"], settings.pareto_share),
+        "by_category": pareto(by["category"], settings.pareto_share),  # of the product catalogue
         "mean_first_response_hours": _mean(hours_between(c.get("received_at"), c.get("first_response_at"))
                                            for c in items),
         "mean_resolution_hours": _mean(hours_between(c.get("received_at"), c.get("resolved_at") or c.get("closed_at"))

@@ -1,0 +1,166 @@
+"""Orders with lines: create an order from its lines (products of the catalogue by
+SKU, or free text with a price), replace its lines, refund it. Every write of an
+order and its lines is one transaction, and the order's amount is always the sum of
+its lines (crm_tui.domain.orders).
+
+    crm.order_book.add({"customer_id": cid}, [LineSpec("SN-100", "3")])
+    crm.order_book.refund(order_id)              # the whole order back
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from crm_tui.api.records import Record
+from crm_tui.db import records as sql
+from crm_tui.db.connection import transaction
+from crm_tui.db.records import Filter
+from crm_tui.domain.orders import LineSpec, line_amount, order_summary
+from crm_tui.domain.validation import FieldError, ValidationError, normalize_money
+
+if TYPE_CHECKING:
+    from crm_tui.api import Crm
+
+DEFAULT_STATUS = "confirmed"
+
+
+class OrderBook:
+    """The order use cases over one `Crm`."""
+
+    def __init__(self, crm: Crm):
+        self.crm = crm
+
+    # -- reading ---------------------------------------------------------------------
+
+    def lines(self, order_id: str) -> list[Record]:
+        """The lines of an order, with the SKU of those from the catalogue. An order
+        written without lines (an import, a script) reads as one line of its own
+        product, quantity and amount."""
+        with self.crm.lock:
+            order = self.crm.orders.get(order_id)
+            lines = self.crm.order_lines.find([Filter("order_id", "=", order["id"])])
+            skus = sql.skus(self.crm.conn, {line["product_id"] for line in lines if line.get("product_id")})
+        for line in lines:
+            line["sku"] = skus.get(line.get("product_id") or "")
+        if not lines:
+            quantity = order.get("quantity") or 1
+            lines = [{"id": None, "order_id": order["id"], "customer_id": order["customer_id"], "product_id": None,
+                      "sku": None, "product": order["product"], "quantity": float(quantity),
+                      "unit_price": round(order["amount"] / quantity, 2), "discount": None,
+                      "amount": order["amount"]}]
+        return lines
+
+    # -- writing ---------------------------------------------------------------------
+
+    def add(self, order: Mapping[str, Any], lines: Sequence[LineSpec]) -> Record:
+        """A new order (status confirmed unless given) with `lines`; its product,
+        quantity and amount are worked out from them."""
+        data = {k: v for k, v in order.items() if k not in ("product", "quantity", "amount")}
+        data.setdefault("status", DEFAULT_STATUS)
+        with self.crm.lock:
+            # a unique prefix of the customer's id will do, as everywhere
+            customer_id = self.crm.customers.get(str(data["customer_id"]))["id"] if data.get("customer_id") else None
+            made = self._lines(lines, customer_id or "")
+            record = self.crm.orders.prepare({**data, "customer_id": customer_id, **order_summary(made)})
+            with transaction(self.crm.conn):
+                self.crm.orders.insert_prepared([record])
+                self._insert_lines(record, made)
+            return self.crm.orders.get(record["id"])
+
+    def set_lines(self, order_id: str, lines: Sequence[LineSpec]) -> Record:
+        """Replace an order's lines (new lines, the old ones deleted) and update its
+        amount, in one transaction."""
+        with self.crm.lock:
+            order = self.crm.orders.get(order_id)
+            made = self._lines(lines, order["customer_id"])
+            amount = order_summary(made)["amount"]
+            refunded = sql.refunded(self.crm.conn, order["id"])
+            if refunded > amount + 0.005:
+                raise ValidationError.one("amount", f"its refunds come to {refunded:.2f}, more than {amount:.2f}")
+            with transaction(self.crm.conn):
+                for old in self.crm.order_lines.find([Filter("order_id", "=", order["id"])]):
+                    sql.delete(self.crm.conn, self.crm.order_lines.entity, old["id"])
+                self._insert_lines(order, made)
+                self.crm.orders.apply_update(order, order_summary(made))
+            return self.crm.orders.get(order["id"])
+
+    def refund(self, order_id: str, lines: Sequence[LineSpec] = (), *, ordered_at: str | None = None,
+               notes: str | None = None) -> Record:
+        """A refund order (退款) of `order_id`: the given lines (products returned), or
+        the whole order. Refunds of one order never add up to more than it."""
+        with self.crm.lock:
+            original = self.crm.orders.get(order_id)
+            if original.get("refund_of"):
+                raise ValidationError.one("refund_of", "a refund cannot itself be refunded")
+            if original.get("status") == "cancelled":
+                raise ValidationError.one("refund_of", "the order is cancelled: there is nothing to refund")
+            specs = list(lines) or [LineSpec(line.get("sku") or line["product"], str(line["quantity"]),
+                                             str(line["unit_price"]), None if line.get("discount") is None
+                                             else str(line["discount"]))
+                                    for line in self.lines(original["id"])]
+            made = self._lines(specs, original["customer_id"])
+            summary = order_summary(made)
+            refunded = sql.refunded(self.crm.conn, original["id"])
+            if refunded + summary["amount"] > original["amount"] + 0.005:
+                raise ValidationError.one("amount", f"refunds of order {original['id']} would come to "
+                                                    f"{refunded + summary['amount']:.2f}, more than its "
+                                                    f"{original['amount']:.2f}")
+            data = {"customer_id": original["customer_id"], "refund_of": original["id"], "status": DEFAULT_STATUS,
+                    "ordered_at": ordered_at or dt.date.today().isoformat(), "notes": notes, **summary}
+            record = self.crm.orders.prepare(data)
+            with transaction(self.crm.conn):
+                self.crm.orders.insert_prepared([record])
+                self._insert_lines(record, made)
+            return self.crm.orders.get(record["id"])
+
+    # -- lines -----------------------------------------------------------------------
+
+    def _lines(self, specs: Sequence[LineSpec], customer_id: str) -> list[dict[str, Any]]:
+        """Validated line values from `specs`: the catalogue gives the product and
+        its list price (unless a price is given); errors name the line."""
+        if not specs:
+            raise ValidationError.one("lines", "an order needs at least one line")
+        made: list[dict[str, Any]] = []
+        errors: list[FieldError] = []
+        for number, spec in enumerate(specs, start=1):
+            try:
+                made.append(self._line(spec, customer_id))
+            except ValidationError as exc:
+                errors += [FieldError("lines", f"line {number}: " + f"{e.field} {e.reason}".strip())
+                           for e in exc.errors]
+        if errors:
+            raise ValidationError(errors)
+        return made
+
+    def _line(self, spec: LineSpec, customer_id: str) -> dict[str, Any]:
+        found = self.crm.products.find([Filter("sku", "=", spec.product)], limit=1)
+        product = found[0] if found else None
+        price: Any = spec.unit_price
+        if price is None:
+            if product is None:
+                raise ValidationError.one("", f"{spec.product!r} is no SKU of the catalogue: give its price "
+                                              f"({spec.product}:{spec.quantity}:PRICE)")
+            if product.get("list_price") is None:
+                raise ValidationError.one("", f"product {spec.product} has no list price: give the price")
+            price = product["list_price"]
+        try:
+            quantity = normalize_money(spec.quantity)
+            unit_price = normalize_money(price)
+            discount = normalize_money(spec.discount) if spec.discount is not None else None
+        except ValueError as exc:
+            raise ValidationError.one("", f"{spec.product}: {exc}") from None
+        if quantity <= 0:
+            raise ValidationError.one("quantity", "must be more than 0")
+        values = {"customer_id": customer_id, "product_id": product["id"] if product else None,
+                  "product": product["name"] if product else spec.product, "quantity": quantity,
+                  "unit_price": unit_price, "discount": discount,
+                  "amount": line_amount(quantity, unit_price, discount)}
+        return values
+
+    def _insert_lines(self, order: Mapping[str, Any], made: Sequence[Mapping[str, Any]]) -> None:
+        book = self.crm.order_lines
+        records = [book.prepare({**line, "order_id": order["id"], "customer_id": order["customer_id"]},
+                                owner=order["owner"]) for line in made]
+        book.insert_prepared(records)

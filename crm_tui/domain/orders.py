@@ -1,0 +1,80 @@
+"""The rules of an order's lines: a line's amount from quantity, unit price and
+discount; an order's product, quantity and amount from its lines; the `--line`
+notation. Pure: no IO."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from crm_tui.domain.validation import ValidationError, normalize_money
+
+CENT = Decimal("0.01")
+
+
+def line_amount(quantity: float, unit_price: float, discount: float | None) -> float:
+    """quantity × unit price × (1 − discount %), to the cent (half up, as on an invoice)."""
+    off = Decimal(str(discount or 0))
+    if off > 100:
+        raise ValidationError.one("discount", f"{discount} % is more than the whole price")
+    total = Decimal(str(quantity)) * Decimal(str(unit_price)) * (1 - off / 100)
+    return float(total.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def order_summary(lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What an order shows of its lines: the amount (their sum), the product (the
+    first line's, "+N" for more) and the quantity (their sum, when whole)."""
+    if not lines:
+        raise ValidationError.one("lines", "an order needs at least one line")
+    amount = sum((Decimal(str(line["amount"])) for line in lines), Decimal(0))
+    quantity = sum((Decimal(str(line["quantity"])) for line in lines), Decimal(0))
+    product = str(lines[0]["product"])
+    if len(lines) > 1:
+        product = f"{product[:190]} +{len(lines) - 1}"
+    return {"amount": float(amount.quantize(CENT)), "product": product,
+            "quantity": int(quantity) if quantity == quantity.to_integral_value() else None}
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One `--line PRODUCT:QTY[:PRICE[:DISCOUNT]]`: PRODUCT is a SKU of the catalogue
+    or, for a product not in it, its name (then PRICE is needed)."""
+
+    product: str
+    quantity: str
+    unit_price: str | None = None
+    discount: str | None = None
+
+
+def parse_line(text: str) -> LineSpec:
+    """'SN-100:3', 'SN-100:3:1150', 'SN-100:3::5' (5 % off), '旧产品:2:300'."""
+    parts = [p.strip() for p in text.split(":")]
+    if len(parts) < 2 or len(parts) > 4 or not parts[0] or not parts[1]:
+        raise ValidationError.one("lines", f"{text!r} is not PRODUCT:QTY[:PRICE[:DISCOUNT%]]")
+    for name, value in zip(("quantity", "unit_price", "discount"), parts[1:], strict=False):
+        if value:
+            try:
+                normalize_money(value)
+            except ValueError as exc:
+                raise ValidationError.one("lines", f"{text!r}: {name} {exc}") from None
+    return LineSpec(parts[0], parts[1], parts[2] if len(parts) > 2 and parts[2] else None,
+                    parts[3].rstrip("%") if len(parts) > 3 and parts[3] else None)
+
+
+def parse_lines(text: str | None) -> list[LineSpec]:
+    """Lines one per line of text (or separated by ';'), as the order form takes them."""
+    return [parse_line(item) for item in (text or "").replace(";", "\n").splitlines() if item.strip()]
+
+
+def format_line(line: Mapping[str, Any]) -> str:
+    """A stored line in the `--line` notation (the order form edits lines this way)."""
+    text = f"{line.get('sku') or line['product']}:{_num(line['quantity'])}:{_num(line['unit_price'])}"
+    if line.get("discount"):
+        text += f":{_num(line['discount'])}"
+    return text
+
+
+def _num(value: float) -> str:
+    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
