@@ -35,6 +35,7 @@ from crm_tui.domain.import_mapping import (
     restore_cell,
     synonyms,
 )
+from crm_tui.domain.search import name_key
 from crm_tui.domain.validation import ValidationError, clean
 
 if TYPE_CHECKING:
@@ -280,15 +281,20 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
 
 def import_customers(crm: Crm, path: str | Path, *, skip_invalid: bool = False, dry_run: bool = False,
                      rejects_path: str | Path | None = None, ignore_unknown: bool = False,
-                     progress: Progress | None = None) -> ImportReport:
+                     progress: Progress | None = None, update_on_match: bool = False) -> ImportReport:
     """Import customers from a CSV or JSON file; see the module docstring."""
     return import_records(crm, "customers", path, skip_invalid=skip_invalid, dry_run=dry_run,
-                          rejects_path=rejects_path, ignore_unknown=ignore_unknown, progress=progress)
+                          rejects_path=rejects_path, ignore_unknown=ignore_unknown, progress=progress,
+                          update_on_match=update_on_match)
 
 
 def import_records(crm: Crm, table: str, path: str | Path, *, skip_invalid: bool = False,
                    dry_run: bool = False, rejects_path: str | Path | None = None,
-                   ignore_unknown: bool = False, progress: Progress | None = None) -> ImportReport:
+                   ignore_unknown: bool = False, progress: Progress | None = None,
+                   update_on_match: bool = False) -> ImportReport:
+    """Import `table` from a file (see the module docstring). A customer row whose
+    phone or email is another customer's but whose name differs is rejected (a
+    different person, not an update) unless `update_on_match`."""
     path = Path(path)
     records = crm.records(table)
     ent = entity(table)
@@ -297,6 +303,7 @@ def import_records(crm: Crm, table: str, path: str | Path, *, skip_invalid: bool
                           warnings=list(source.warnings), dry_run=dry_run)
     with crm.lock:
         plan = _Plan(records, source, report, progress)
+        plan.update_on_match = update_on_match
         plan.validate()
         plan.compare_updates()
         if report.rejected and not skip_invalid:
@@ -358,6 +365,7 @@ class _Plan:
         self.unique: dict[tuple[str, Any], tuple[str, Any]] = {}
         for name in self.ent.unique:
             self.unique.update(((name, value), ("old", rid)) for value, rid in sql.value_index(self.conn, self.ent, name))
+        self.update_on_match = False
         self.known_refs: dict[tuple[str, str], bool] = {}
         self.local_rep = sql.local_rep(self.conn)
 
@@ -409,6 +417,10 @@ class _Plan:
         # Only the cells the row fills in are written to an existing record.
         given = {k: v for k, v in record.items() if k in values and v is not None}
         target = self._match(record, given_id)
+        if target is not None and not given_id and self.is_customer and not self.update_on_match:
+            other = self._other_person(target, record)
+            if other:
+                return other
         if target is None:
             if given_id:
                 record["id"] = given_id
@@ -433,6 +445,20 @@ class _Plan:
             if record.get(name) is not None:
                 self.unique.setdefault((name, record[name]), target)
         return None
+
+    def _other_person(self, target: tuple[str, Any], record: Record) -> str | None:
+        """Why a row matched by phone or email must not update that customer: the
+        names differ, so it is another person sharing a number (新客二 is not 新客)."""
+        name = record.get("name")
+        if target[0] == "new":
+            held, held_id = self.creates[target[1]].get("name"), f"line {self.create_lines[target[1]]}"
+        else:
+            held, held_id = (sql.get(self.conn, self.ent, target[1]) or {}).get("name"), f"customer {target[1]}"
+        if not name or not held or name_key(str(name)) == name_key(str(held)):
+            return None  # the same name, in characters or in pinyin (张伟, Zhang Wei)
+        key = next(k for k in CONTACT_FIELDS if record.get(k) and self.contacts.get(record[k]) == target)
+        return (f"{key}: {record[key]} is the {key} of {held_id} {held}, not of {name}; not overwritten "
+                "(fix the row, or import with --update-on-match to update that customer)")
 
     def _match(self, record: Record, given_id: str | None) -> tuple[str, Any] | None:
         if given_id:

@@ -421,12 +421,16 @@ def build(table: str) -> typer.Typer:
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")] = False,
         ignore_unknown: Annotated[bool, typer.Option(
             "--ignore-unknown", help="Leave out columns that are not fields (default: refuse the file).")] = False,
+        update_on_match: Annotated[bool, typer.Option(
+            "--update-on-match", help="Customers: a row whose phone or email is an existing customer's updates "
+            "that customer even when the names differ (default: such a row is rejected).")] = False,
     ) -> None:
         show_bar = not as_json and count_lines(file) >= PROGRESS_FROM
         with open_crm(db, create=True) as crm, progress_bar(f"importing {file.name}", show_bar) as progress:
             try:
                 report = import_records(crm, table, file, skip_invalid=skip_invalid, dry_run=dry_run,
-                                        rejects_path=rejects, ignore_unknown=ignore_unknown, progress=progress)
+                                        rejects_path=rejects, ignore_unknown=ignore_unknown, progress=progress,
+                                        update_on_match=update_on_match)
             except ImportFileError as exc:
                 raise UserError(str(exc)) from None
         for warning in report.warnings:

@@ -50,3 +50,11 @@ def normalize_query(query: str) -> str:
             return "+86" + digits[1:]
         return digits
     return q
+
+
+def name_key(name: str | None) -> str:
+    """A name as it sounds: the pinyin of a Chinese name, a Latin one in lower case
+    without spaces, so 张伟, "Zhang Wei" and "zhangwei" are one name."""
+    text = (name or "").strip()
+    full = pinyin_key(text).split(" ")[0]
+    return full or re.sub(r"[\s.\-]", "", text.casefold())
