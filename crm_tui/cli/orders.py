@@ -34,7 +34,8 @@ def show_order(crm: Crm, record: Record, as_json: bool) -> None:
 
 
 def add_order_commands(sub: typer.Typer) -> None:
-    @sub.command("lines", help="Show an order's lines, or with --line replace them (the amount follows).")
+    @sub.command("lines", help="Show an order's lines, or with --line replace them (the amount follows).\n\n"
+                               "Example: crm orders lines 01JE4K --line SN-100:2 --line 旧型号:1:300")
     def lines(order_id: IdArg, line: LinesOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             order = crm.orders.get(order_id)
@@ -42,7 +43,8 @@ def add_order_commands(sub: typer.Typer) -> None:
                 order = crm.order_book.set_lines(order["id"], [parse_line(text) for text in line])
             show_order(crm, order, as_json)
 
-    @sub.command("refund", help="Refund an order (退款): the given --line products returned, or all of it.")
+    @sub.command("refund", help="Refund an order (退款): the given --line products returned, or all of it.\n\n"
+                                "Example: crm orders refund 01JE4K --line SN-100:1 --notes 退货")
     def refund(order_id: IdArg, line: LinesOpt = None,
                date: Annotated[str | None, typer.Option("--date", help="Refund date (default today).",
                                                         show_default=False)] = None,
