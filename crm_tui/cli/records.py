@@ -32,6 +32,7 @@ from crm_tui.cli.common import (
     print_table,
 )
 from crm_tui.cli.complaints import add_workflow_commands
+from crm_tui.cli.duplicates import add_duplicate_commands
 from crm_tui.cli.orders import LINE_HELP, add_order, add_order_commands, show_order
 from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
@@ -231,6 +232,8 @@ def build(table: str) -> typer.Typer:
         add_opportunity_commands(sub)
     if table == "orders":
         add_order_commands(sub)
+    if table == "customers":
+        add_duplicate_commands(sub)
 
     # -- add -------------------------------------------------------------------------
     def add(db: Path | None = None, as_json: bool = False, lines: list[str] | None = None,

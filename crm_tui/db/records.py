@@ -216,6 +216,31 @@ def ids_with_value(conn: sqlite3.Connection, ent: Entity, column: str, value: An
         f"SELECT id FROM {ent.table} WHERE {column} = ? AND id IS NOT ? LIMIT 2", (value, other_than))]
 
 
+# A customer's name as it sounds: the full pinyin of a Chinese name, else the name in
+# lower case without spaces (crm_tui.domain.search.name_key, in SQL).
+_NAME_SOUND = ("coalesce(nullif(substr(pinyin, 1, instr(pinyin, ' ') - 1), ''), "
+               "lower(replace(name, ' ', '')))")
+
+
+def duplicate_groups(conn: sqlite3.Connection) -> list[tuple[str, str, list[str]]]:
+    """(kind, key, customer ids) of every group of two or more customers sharing a
+    normalised phone (either column), an email, a name and company, or a name's
+    sound at one company."""
+    queries = {
+        "phone": "SELECT key, group_concat(id) FROM (SELECT phone AS key, id FROM customers WHERE phone IS NOT NULL "
+                 "UNION SELECT mobile, id FROM customers WHERE mobile IS NOT NULL) "
+                 "GROUP BY key HAVING count(DISTINCT id) > 1",
+        "email": "SELECT email, group_concat(id) FROM customers WHERE email IS NOT NULL "
+                 "GROUP BY email HAVING count(*) > 1",
+        "name_company": "SELECT name || ' · ' || company, group_concat(id) FROM customers "
+                        "WHERE company IS NOT NULL AND company != '' GROUP BY name, company HAVING count(*) > 1",
+        "pinyin_company": f"SELECT min(company), group_concat(id) FROM customers "
+                          f"WHERE company IS NOT NULL AND company != '' GROUP BY company, {_NAME_SOUND} "
+                          "HAVING count(DISTINCT name) > 1",
+    }
+    return [(kind, key, ids.split(",")) for kind, sql in queries.items() for key, ids in conn.execute(sql)]
+
+
 def value_index(conn: sqlite3.Connection, ent: Entity, column: str) -> list[tuple[Any, str]]:
     """(value, id) of every record with a value in `column`."""
     return list(conn.execute(f"SELECT {column}, id FROM {ent.table} WHERE {column} IS NOT NULL"))

@@ -1,0 +1,39 @@
+"""`crm customers duplicates`: probable duplicates with a score and the reasons, worked
+out by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm
+from crm_tui.cli import app
+from crm_tui.domain.duplicates import duplicate_pairs
+
+runner = CliRunner()
+
+
+def test_scores_combine_the_kinds_of_match() -> None:
+    pairs = duplicate_pairs([("phone", "+8613900001111", ["B", "A"]), ("email", "a@x.com", ["A", "B", "C"]),
+                             ("name_company", "张伟 · 华信", ["A", "C"]), ("pinyin_company", "华信", ["A", "C", "D"])])
+    got = {(p.first, p.second): (p.score, p.reasons) for p in pairs}
+    assert got[("A", "B")] == (0.99, ["same phone +8613900001111", "same email a@x.com"])  # 1 − 0.1 × 0.1
+    assert got[("A", "C")] == (0.98, ["same email a@x.com", "same name and company 张伟 · 华信"])  # 1 − 0.1 × 0.2
+    assert got[("C", "D")] == (0.6, ["names sound alike at 华信"])
+    assert [(p.first, p.second) for p in pairs][:2] == [("A", "B"), ("A", "C")]
+
+
+def test_duplicates_command(crm: Crm, db_path: Path) -> None:
+    a = crm.customers.create({"name": "张伟", "company": "华信", "mobile": "13900001111"})
+    b = crm.customers.create({"name": "Zhang Wei", "company": "华信"})
+    c = crm.customers.create({"name": "李娜", "phone": "+86 139 0000 1111"})
+    crm.customers.create({"name": "王芳", "company": "别家"})
+    result = runner.invoke(app, ["--db", str(db_path), "customers", "duplicates", "--json"])
+    assert result.exit_code == 0, result.output
+    pairs = json.loads(result.stdout)
+    assert [(p["first"], p["second"], p["score"]) for p in pairs] == [(a["id"], c["id"], 0.9), (a["id"], b["id"], 0.6)]
+    assert pairs[0]["reasons"] == ["same phone +8613900001111"] and pairs[1]["second_name"] == "Zhang Wei"
+    result = runner.invoke(app, ["--db", str(db_path), "customers", "duplicates", "--min-score", "0.8", "--json"])
+    assert len(json.loads(result.stdout)) == 1
