@@ -308,3 +308,25 @@ def test_contacts_sync_between_laptops_in_their_customers_scope(server: Server, 
     li.crm("sync")
     assert li.json("contacts", "list") == []
     assert li.json("customers", "list", "--search", "ouyang") == []
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("english_after")
+async def test_the_palette_finds_a_contact_and_opens_their_customer(crm: Crm, customer: dict) -> None:
+    crm.customers.create({"name": "李娜", "company": "南方食品"})
+    crm.contacts.create({"customer_id": customer["id"], "name": "欧阳修", "mobile": "13566667777"})
+    app_ = CrmApp(crm=crm, config={}, lang="en", now=lambda: dt.datetime(2026, 3, 2, 9))
+    async with app_.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"ouyangxiu")
+        for _ in range(20):  # the palette searches in the background; bounded wait
+            await pilot.pause(0.05)
+            lists = app_.screen.query("CommandList")
+            if lists and lists.first().option_count and "张伟" in str(lists.first().get_option_at_index(0).prompt):
+                break
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app_.screen, CustomerScreen)
+        assert app_.screen.file is not None and app_.screen.file.customer["id"] == customer["id"]
