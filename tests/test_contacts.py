@@ -330,3 +330,13 @@ async def test_the_palette_finds_a_contact_and_opens_their_customer(crm: Crm, cu
         await settle(pilot)
         assert isinstance(app_.screen, CustomerScreen)
         assert app_.screen.file is not None and app_.screen.file.customer["id"] == customer["id"]
+
+
+def test_erasing_a_customer_leaves_no_trace_of_their_contacts_in_search(crm: Crm, customer: dict) -> None:
+    crm.contacts.create({"customer_id": customer["id"], "name": "欧阳修", "mobile": "13566667777"})
+    assert [c["id"] for c in crm.customers.search("ouyangxiu")] == [customer["id"]]
+    crm.privacy.erase(customer["id"], reason="PIPL request")
+    for query in ("ouyangxiu", "oyx", "欧阳", "6666777"):
+        assert crm.customers.search(query) == [], query
+    texts = [r[0] for r in crm.conn.execute("SELECT text FROM customer_search_text")]
+    assert not any("ouyang" in t or "6666777" in t for t in texts)

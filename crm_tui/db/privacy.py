@@ -10,6 +10,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from crm_tui.domain.entities import ENTITIES
+
 _CHUNK = 500  # bound on the host parameters of one IN (...)
 
 # table -> {field: scrubbed value}
@@ -87,8 +89,8 @@ def scrub(conn: sqlite3.Connection, customer_id: str, related: Mapping[str, Sequ
             fields = list(values)
             params = [values[f] for f in fields]
             sets = ", ".join(f'"{f}" = ?' for f in fields)
-            if table == "customers":
-                sets += ", pinyin = ''"  # the derived search key spells the name
+            if table in ENTITIES and any(d.column == "pinyin" for d in ENTITIES[table].derived):
+                sets += ", pinyin = ''"  # the derived search key spells the name (customers, contacts)
             for i in range(0, len(ids), _CHUNK):
                 chunk = list(ids[i:i + _CHUNK])
                 marks = ", ".join("?" * len(chunk))
