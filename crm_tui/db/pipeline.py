@@ -54,12 +54,12 @@ def won_by_month(conn: sqlite3.Connection, start: str, end: str, *, rep: str | N
 
 
 def sales_by_rep(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> dict[str, float]:
-    """Sales of [start, end) per rep: orders, plus won deals whose order is not on
+    """Sales of [start, end) per rep: net sales (the `sales` view), plus won deals whose order is not on
     record (none made, or not synced yet). A won deal with its order counts once,
     as the order."""
     params: dict[str, Any] = {"start": start, "end": end}
     owner = _owner("", rep, params)
-    sql = (f"SELECT owner, total(amount) FROM orders WHERE ordered_at >= :start AND ordered_at < :end{owner} "
+    sql = (f"SELECT owner, total(amount) FROM sales WHERE ordered_at >= :start AND ordered_at < :end{owner} "
            "GROUP BY owner UNION ALL "
            "SELECT owner, total(amount) FROM opportunities AS o WHERE stage = 'won' "
            f"AND closed_on >= :start AND closed_on < :end{owner} "
