@@ -46,6 +46,7 @@ from crm_tui.sync.server.store import (
     Store,
     StoreError,
     assemble_page,
+    audit_query,
     check_schema_version,
     mark_scope,
     redacted,
@@ -615,17 +616,7 @@ class PostgresStore(Store):
 
     def audit(self, *, rep: str | None = None, since: str | None = None, kind: str | None = None,
               limit: int | None = None) -> list[AuditEntry]:
-        where, params = [], []
-        for cond, value in (("rep = %s", rep), ("at >= %s", since), ("kind = %s", kind)):
-            if value is not None:
-                where.append(cond)
-                params.append(value)
-        sql = "SELECT id, at, kind, rep, node, address, count, detail FROM audit"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, params = audit_query("%s", rep=rep, since=since, kind=kind, limit=limit)
         with self._conn() as conn:
             return [AuditEntry(*r) for r in conn.execute(sql, params).fetchall()]
 

@@ -34,6 +34,7 @@ from crm_tui.sync.server.store import (
     StoredChange,
     StoreError,
     assemble_page,
+    audit_query,
     check_schema_version,
     mark_scope,
     snapshot_page,
@@ -564,17 +565,7 @@ class SqliteStore(Store):
 
     def audit(self, *, rep: str | None = None, since: str | None = None, kind: str | None = None,
               limit: int | None = None) -> list[AuditEntry]:
-        where, params = [], []
-        for cond, value in (("rep = ?", rep), ("at >= ?", since), ("kind = ?", kind)):
-            if value is not None:
-                where.append(cond)
-                params.append(value)
-        sql = "SELECT id, at, kind, rep, node, address, count, detail FROM audit"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, params = audit_query("?", rep=rep, since=since, kind=kind, limit=limit)
         with self._lock:
             return [AuditEntry(*r) for r in self._conn.execute(sql, params)]
 

@@ -373,3 +373,21 @@ def assemble_page(rows: Sequence[StoredChange], after: int, limit: int, mark: in
         cursor = rows[-1][0] if len(rows) == limit else max(mark, after)
     changes = [*sorted(backfill.values()), *out]
     return Page(changes, after if cursor is None else cursor, mark, tuple(gone))
+
+
+def audit_query(mark: str, *, rep: str | None, since: str | None, kind: str | None,
+                limit: int | None) -> tuple[str, list[str]]:
+    """The SQL and parameters of an audit read, for a store whose placeholder is `mark`
+    (`?` or `%s`): one filter rule for every store."""
+    where, params = [], []
+    for column, value in (("rep =", rep), ("at >=", since), ("kind =", kind)):
+        if value is not None:
+            where.append(f"{column} {mark}")
+            params.append(value)
+    sql = "SELECT id, at, kind, rep, node, address, count, detail FROM audit"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, params
