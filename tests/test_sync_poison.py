@@ -154,3 +154,26 @@ def test_changes_set_aside_by_an_older_version_are_tried_after_an_upgrade(tmp_pa
     assert crm.customers.get("c1")["name"] == "新表的客户"
     assert [r["row_id"] for r in Sync(crm).set_aside()] == ["c2"]
     crm.close()
+
+
+def test_a_record_set_aside_for_a_missing_customer_is_applied_once_the_customer_arrives(tmp_path: Path) -> None:
+    from crm_tui.api.sync import Sync, SyncReport
+
+    crm = Crm(tmp_path / "a.db")
+    hlc = clock.pack(clock.now_ms(), 0)
+    visit = {"node": "x", "node_seq": 2, "hlc": hlc + 1, "tbl": "visits", "row_id": "v1", "op": "insert",
+             "data": {"customer_id": "c1", "visited_at": "2026-11-30T10:00:00", "channel": "phone",
+                      "purpose": "visit"}, "rep": "x"}
+    customer = {"node": "y", "node_seq": 1, "hlc": hlc, "tbl": "customers", "row_id": "c1", "op": "insert",
+                "data": {"name": "晚到的客户"}, "rep": "y"}
+    assert apply_batch(crm.conn, [decode(visit)], cursor=1).set_aside == 1
+    assert apply_batch(crm.conn, [decode(customer)], cursor=2).received == 1
+
+    class Hello:
+        max_offset_ms, server_time_ms = 60_000, clock.now_ms()
+
+    report = SyncReport()
+    Sync(crm)._retry_set_aside(Hello(), report)  # type: ignore[arg-type] - the last step of Sync.run
+    assert report.pulled == 1 and report.set_aside == 0 and Sync(crm).set_aside() == []
+    assert [v["customer_id"] for v in crm.visits.find()] == ["c1"]
+    crm.close()

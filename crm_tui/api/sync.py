@@ -177,9 +177,9 @@ class Sync:
                 # Our changes this sync sends: an erase pulled below discards them.
                 self._own_since = sql.state(self.conn)["pushed_seq"]
             self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
-            self._retry_set_aside(hello, report)
             self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello, report, progress,
                        hooks, max_pages)
+            self._retry_set_aside(hello, report)
         except ProtocolError as exc:
             self._finish(exc.message)
             raise SyncError(exc.message, exc.code) from None
@@ -311,9 +311,11 @@ class Sync:
 
     def _retry_set_aside(self, hello: Hello, report: SyncReport) -> None:
         """Changes set aside by an older version of crm_tui (a table or column it did
-        not know) are tried again once this database's schema is newer."""
+        not know) are tried again once this database's schema is newer, and those that
+        named a record this laptop did not have, once the pull is done (it may have
+        brought it). Those that fail again stay set aside, not counted anew."""
         with self.lock:
-            old = sql.set_aside_before(self.conn, SCHEMA_VERSION)
+            old = sql.set_aside_to_retry(self.conn, SCHEMA_VERSION, [sync_apply.CONSTRAINT])
             if not old:
                 return
             batch = [sync_apply.decode(_loads(change)) for _, change in old]
@@ -322,7 +324,6 @@ class Sync:
                 server_now_ms=hello.server_time_ms, derive=DERIVE, replacing=[i for i, _ in old])
         report.pulled += applied.received
         report.rows_written += applied.rows_written
-        report.set_aside += applied.set_aside
 
     # -- set-aside and rejected changes ----------------------------------------
 

@@ -494,10 +494,12 @@ def list_set_aside(conn: sqlite3.Connection, limit: int | None = None) -> list[d
     return [dict(r) for r in conn.execute(sql, params)]
 
 
-def set_aside_before(conn: sqlite3.Connection, schema_version: int) -> list[tuple[int, str]]:
-    """(id, change JSON) of changes set aside under an older schema than this one."""
+def set_aside_to_retry(conn: sqlite3.Connection, schema_version: int, codes: Sequence[str]) -> list[tuple[int, str]]:
+    """(id, change JSON) of set-aside changes worth another try: those set aside under
+    an older schema than this one, and those whose reason may have gone (`codes`)."""
     return [(r[0], r[1]) for r in conn.execute(
-        "SELECT id, change FROM set_aside WHERE schema_version < ? ORDER BY id", (schema_version,))]
+        f"SELECT id, change FROM set_aside WHERE schema_version < ? OR code IN ({', '.join('?' * len(codes))}) "
+        "ORDER BY id", (schema_version, *codes))]
 
 
 def drop_set_aside(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
