@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crm_tui.domain.entities import ENTITIES, Entity, Field, synced_columns
+from crm_tui.domain.entities import ENTITIES, Entity, Field, synced_column_set
 from crm_tui.domain.privacy import ERASURES
 from crm_tui.domain.validation import clean_value, normalize_datetime
 
@@ -145,19 +145,20 @@ def check_change(tbl: object, op: object, row_id: object, data: object, *, old: 
     _check_id("row_id", row_id)
     if not isinstance(data, Mapping):
         raise _invalid("data: must be an object")
-    columns = synced_columns(ent)
-    unknown = [k for k in data if k not in columns]
-    if unknown:
+    columns = synced_column_set(ent)
+    if not columns.issuperset(data):
+        unknown = [k for k in data if k not in columns]
         raise _invalid(f"data: {str(unknown[0])[:64]!r} is not a synced column of {ent.table}")
     if op == "delete":
         if data:
             raise _invalid("data: a delete carries no values")
     else:
+        fields = ent.fields_by_name
         for name, value in data.items():
-            f = ent.field(name) if name in ent.field_names else None
+            f = fields.get(name)
             _check_value(ent, name, value, required=f is not None and f.required)
         if op == "insert":
-            missing = [f.name for f in ent.fields if f.required and f.name not in data]
+            missing = [name for name in ent.required_names if name not in data]
             if missing:
                 raise _invalid(f"{missing[0]}: is required")
         if exists is not None:

@@ -94,7 +94,7 @@ class Entity:
         return tuple(f.name for f in self.fields)
 
     @cached_property
-    def _fields_by_name(self) -> dict[str, Field]:
+    def fields_by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
     @cached_property
@@ -106,9 +106,13 @@ class Entity:
     def computed_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.computed)
 
+    @cached_property
+    def required_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.required)
+
     def field(self, name: str) -> Field:
         try:
-            return self._fields_by_name[name]
+            return self.fields_by_name[name]
         except KeyError:
             raise KeyError(name) from None
 
@@ -443,6 +447,18 @@ def synced_columns(ent: Entity) -> tuple[str, ...]:
     The one source of the synced column set for change capture, the server's checks
     and the wire."""
     return tuple(c for c in record_columns(ent) if c != "id" and c not in ent.computed_names)
+
+
+_SYNCED_SETS: dict[str, frozenset[str]] = {}
+
+
+def synced_column_set(ent: Entity) -> frozenset[str]:
+    """`synced_columns` as a set, made once per kind: every pulled and pushed change
+    is checked against it."""
+    found = _SYNCED_SETS.get(ent.table)
+    if found is None:
+        found = _SYNCED_SETS[ent.table] = frozenset(synced_columns(ent))
+    return found
 
 
 # Columns kept beside records but never synced, on every table: every derived column,
