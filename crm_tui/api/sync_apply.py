@@ -135,7 +135,8 @@ def _bad_value(value: Any) -> str | None:
 def check_storable(c: Change, tables: sql.Tables) -> tuple[str, str] | None:
     """(code, reason) when this replica cannot store the change, else None: a table or
     column this schema does not know, an operation that does not exist, a value no
-    column can hold, a base stamp that is not one."""
+    column can hold (the rules of a value, and the shapes of base and old, are
+    check_change's)."""
     columns = tables.allowed.get(c.tbl) or tables.synced_columns(c.tbl)
     if columns is None:
         return UNKNOWN_TABLE, f"table {c.tbl!r} is not synced by this version of crm_tui"
@@ -149,14 +150,9 @@ def check_storable(c: Change, tables: sql.Tables) -> tuple[str, str] | None:
             why = _bad_value(value)
             if why:
                 return INVALID, f"{c.tbl}.{name} {why}"
-    if c.base:
-        for name, stamp in c.base.items():
-            if stamp is not None and not (isinstance(stamp, list) and len(stamp) == 2 and type(stamp[0]) is int
-                                          and 0 <= stamp[0] < INT64 and isinstance(stamp[1], str)):
-                return MALFORMED, f"base of {name!r} is not a [hlc, node] stamp"
-    if c.old and any(_bad_value(v) for v in c.old.values()):
+    if c.old and not _PLAIN.issuperset(map(type, c.old.values())) and any(map(_bad_value, c.old.values())):
         return INVALID, "old holds a value that cannot be stored"
-    return None
+    return None  # the shape of base and old: check_change
 
 
 def check_rules(c: Change) -> tuple[str, str] | None:

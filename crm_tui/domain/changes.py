@@ -82,22 +82,26 @@ _PASSED: dict[tuple[str, str, type, Any, bool], None] = {}
 _PASSED_MAX = 100_000
 
 
+def _check_values(ent: Entity, data: Mapping[str, Any]) -> None:
+    """Every value of an insert or update, each as a replica stores it."""
+    fields, passed, table = ent.fields_by_name, _PASSED, ent.table
+    for name, value in data.items():
+        f = fields.get(name)
+        required = f is not None and f.required
+        key = (table, name, type(value), value, required)
+        try:
+            if key in passed:
+                continue
+        except TypeError:  # a list or an object: refused below, never remembered
+            _check_value(ent, name, value, required=required)
+            continue
+        _check_value(ent, name, value, required=required)
+        if len(passed) >= _PASSED_MAX:
+            passed.clear()
+        passed[key] = None
+
+
 def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
-    """One column's value as a replica stores it."""
-    key = (ent.table, name, type(value), value, required)
-    try:
-        if key in _PASSED:
-            return
-    except TypeError:  # a list or an object: refused below, never remembered
-        _check_new_value(ent, name, value, required=required)
-        return
-    _check_new_value(ent, name, value, required=required)
-    if len(_PASSED) >= _PASSED_MAX:
-        _PASSED.clear()
-    _PASSED[key] = None
-
-
-def _check_new_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
     if value is None:
         if required:
             raise _invalid(f"{name}: is required")
@@ -153,10 +157,7 @@ def check_change(tbl: object, op: object, row_id: object, data: object, *, old: 
         if data:
             raise _invalid("data: a delete carries no values")
     else:
-        fields = ent.fields_by_name
-        for name, value in data.items():
-            f = fields.get(name)
-            _check_value(ent, name, value, required=f is not None and f.required)
+        _check_values(ent, data)
         if op == "insert":
             missing = [name for name in ent.required_names if name not in data]
             if missing:
