@@ -25,7 +25,7 @@ from crm_tui.domain.changes import scope_field
 from crm_tui.domain.entities import ENTITIES, derive, entity
 from crm_tui.domain.validation import ValidationError
 from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
-from crm_tui.sync.merge import fold
+from crm_tui.sync.merge import Change, fold
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -269,7 +269,8 @@ class Sync:
                                                  server_now_ms=hello.server_time_ms, derive=DERIVE,
                                                  before_commit=self._forgetting(gone, hooks.before_commit))
                 # Erase beats everything: in the same transaction as the batch.
-                erased = self.crm.privacy.enforce(batch, getattr(self, "_own_since", None))
+                erased = self.crm.privacy.enforce([c for c in batch if isinstance(c, Change)],
+                                                  getattr(self, "_own_since", None))
             report.gone += len(gone)
             if erased:
                 report.erased += [erased_message(e) for e in erased]
