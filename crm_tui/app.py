@@ -105,6 +105,8 @@ class CrmApp(App[None]):
             self.notify(self.config_error, title=t("error.title"), severity="error", timeout=10, markup=False)
         for notice in self.crm.notices:
             self.notify(notice, title=t("privacy.notice_title"), severity="warning", timeout=10, markup=False)
+        if self.crm.is_demo:
+            self.notify(t("demo.ui_notice"), title=t("demo.ui_notice_title"), timeout=8, markup=False)
 
     def on_unmount(self) -> None:
         if self._owns_crm:

@@ -40,10 +40,51 @@ APP_NAME = "crm_tui"
 
 
 def default_db_path() -> Path:
+    """`CRM_DB`, then the demo while it is active (`crm demo` until `crm demo --exit`),
+    then the user's own database."""
     env = os.environ.get("CRM_DB")
     if env:
         return Path(env).expanduser()
+    if demo_active():
+        return demo_db_path()
+    return own_db_path()
+
+
+def own_db_path() -> Path:
+    """The user's own book: where commands go when neither --db, CRM_DB nor the demo says otherwise."""
     return data_dir() / "crm.db"
+
+
+def demo_db_path() -> Path:
+    return data_dir() / "demo.db"
+
+
+# While this file exists, commands without --db or CRM_DB use the demo database, so
+# the README's examples run on the demo right after `crm demo`. Every such command
+# says so (the CLI on stderr, the UI in its title bar); `crm demo --exit` removes it.
+def _demo_marker() -> Path:
+    return data_dir() / "demo-active"
+
+
+def demo_active() -> bool:
+    return _demo_marker().exists()
+
+
+def set_demo_active(active: bool) -> None:
+    marker = _demo_marker()
+    if active:
+        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        marker.write_text(f"{demo_db_path()}\n", encoding="utf-8")
+    else:
+        marker.unlink(missing_ok=True)
+
+
+def is_demo_db(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is the demo's database, however it was named."""
+    try:
+        return Path(path).expanduser().resolve() == demo_db_path().resolve()
+    except OSError:
+        return False
 
 
 def data_dir() -> Path:

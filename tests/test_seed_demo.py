@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm
-from crm_tui.api.seed import demo_db_path, seed
+from crm_tui.api.seed import seed
 from crm_tui.cli import app
+from crm_tui.config import demo_db_path
 
 runner = CliRunner()
 TODAY = dt.date(2026, 6, 15)
@@ -163,3 +164,30 @@ def test_changes_list(crm: Crm, db_path: Path) -> None:
     assert [(r["tbl"], r["op"]) for r in last] == [("customers", "delete")]
     table = run("--db", str(db_path), "changes", "list").stdout
     assert "company=华信" in table and "delete" in table
+
+
+def test_demo_data_has_nothing_in_the_future_even_seeded_in_the_morning(crm: Crm) -> None:
+    """At 10:00 no complaint was received this afternoon, answered tomorrow or closed
+    next week; only what is planned (next actions, due times, close dates) lies ahead."""
+    morning = dt.datetime.combine(TODAY, dt.time(10, 0))
+    crm.now = lambda: morning
+    seed(crm, customers=400, seed=3)
+    happened = {"visits": ("visited_at",), "orders": ("ordered_at",),
+                "complaints": ("received_at", "acknowledged_at", "first_response_at", "resolved_at", "closed_at")}
+    latest = {}
+    for table, fields in happened.items():
+        for record in crm.records(table).find():
+            for name in fields:
+                if record[name]:
+                    assert record[name] <= morning.isoformat(), (table, name, record[name])
+                    latest[name] = max(latest.get(name, ""), record[name])
+    assert latest["received_at"][:10] == TODAY.isoformat()  # today's complaints are there, this morning
+    moves = crm.opportunities.moves.find()
+    assert moves and all(m["moved_at"] <= morning.isoformat() for m in moves)
+
+
+def test_seeding_a_seeded_database_again_adds_to_it(crm: Crm) -> None:
+    """The README seeds more customers into the demo: the quarter's targets it has stay."""
+    first = seed(crm, customers=30, seed=1, today=TODAY)
+    second = seed(crm, customers=30, seed=2, today=TODAY)
+    assert crm.customers.count() == first.customers + second.customers == 60

@@ -23,7 +23,7 @@ from crm_tui.api.opportunities import OpportunityRecords, Pipeline
 from crm_tui.api.orders import OrderBook
 from crm_tui.api.privacy import Privacy
 from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
-from crm_tui.config import Config, ConfigError, data_dir, default_rep, resolve_db_path
+from crm_tui.config import Config, ConfigError, data_dir, default_rep, is_demo_db, resolve_db_path
 from crm_tui.db import records as sql
 from crm_tui.db.connection import (
     DatabaseBusy,
@@ -65,6 +65,8 @@ class Crm:
         self.config = config if config is not None else Config.load()
         self.now: Callable[[], dt.datetime] = now or local_now
         self.path: Path = resolve_db_path(path)
+        # The demo's database: never synced, and every front end says when it is in use.
+        self.is_demo = is_demo_db(self.path)
         # Things the user should hear about on opening (a database made private).
         self.notices: list[str] = []
         self.conn = open_database(self.path, rep=rep, notices=self.notices,

@@ -39,9 +39,11 @@ class ComplaintWorkflow:
 
     # -- reading -------------------------------------------------------------------
 
-    def queue(self, status: str | None = "open", customer_id: str | None = None) -> list[Record]:
+    def queue(self, status: str | None = "open", customer_id: str | None = None, *,
+              search: str | None = None) -> list[Record]:
         """Complaints by status ("open" = not yet resolved, None = all), most urgent and
-        earliest due first, each with its customer's name."""
+        earliest due first, each with its customer's name; `search` keeps those whose
+        customer it finds (name, pinyin, phone) or whose own text holds it."""
         filters: list[Filter] = []
         if status == "open":
             filters += [Filter("status", "!=", rules.RESOLVED), Filter("status", "!=", rules.CLOSED)]
@@ -50,7 +52,7 @@ class ComplaintWorkflow:
         if customer_id:
             filters.append(Filter("customer_id", "=", customer_id))
         with self.crm.lock:
-            rows = self.crm.complaints.find(filters)
+            rows = self.crm.complaints.find(filters, search=search)
             with_customer_names(self.crm, rows)
         return sorted(rows, key=rules.queue_key)
 

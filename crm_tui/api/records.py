@@ -144,7 +144,7 @@ class Records:
     def _query(self, search: str | None) -> str | None:
         if not search or not search.strip():
             return None
-        if self.entity.table != "customers":
+        if self.entity.table != "customers" and not self.entity.searchable:
             raise ValidationError.one("search", f"{self.entity.table} cannot be searched; filter them instead")
         return normalize_query(search)
 

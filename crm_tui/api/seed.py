@@ -10,13 +10,9 @@ import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
-
-from crm_tui.api.records import Record
-from crm_tui.config import APP_NAME
+from crm_tui.api.records import Filter, Record
 from crm_tui.db.connection import transaction
 from crm_tui.domain.complaints import SlaPolicy
 from crm_tui.domain.search import pinyin_key
@@ -93,16 +89,14 @@ class SeedReport:
                 "orders": self.orders, "opportunities": self.opportunities}
 
 
-def demo_db_path() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME)) / "demo.db"
-
-
 class _Generator:
     """Makes the raw field values; the API's `prepare` validates and stamps them."""
 
-    def __init__(self, seed: int, today: dt.date, policy: SlaPolicy):
+    def __init__(self, seed: int, today: dt.date, policy: SlaPolicy, now: dt.datetime | None = None):
         self.rng = random.Random(seed)
         self.today = today
+        # What happened is never later than now (today's end when seeding another day)
+        self.now = now if now is not None and now.date() == today else dt.datetime.combine(today, dt.time(23, 59))
         self.policy = policy  # the configured SLA: seeded due times are the ones the workflow gives
 
     def pick(self, items: Any) -> Any:
@@ -199,7 +193,12 @@ class _Generator:
 
     def at(self, days_ago: int) -> dt.datetime:
         day = self.today - dt.timedelta(days=days_ago)
-        return dt.datetime.combine(day, dt.time(self.rng.randrange(9, 18), self.rng.choice((0, 15, 30, 45))))
+        return self.past(dt.datetime.combine(day, dt.time(self.rng.randrange(9, 18), self.rng.choice((0, 15, 30, 45)))))
+
+    def past(self, moment: dt.datetime) -> dt.datetime:
+        """`moment`, or now if it is later: a complaint received this afternoon was
+        not answered tomorrow. (A cap keeps the order of the times it caps.)"""
+        return min(moment, self.now)
 
     def visit(self, customer_id: str, pattern: str, owner: str) -> dict[str, Any]:
         rng = self.rng
@@ -245,17 +244,17 @@ class _Generator:
         else:
             values["status"] = self.weighted((("closed", 60), ("resolved", 30), ("in_progress", 10)))
         if values["status"] != "new":
-            values["acknowledged_at"] = (received + dt.timedelta(hours=rng.randrange(1, 12))).isoformat()
+            values["acknowledged_at"] = self.past(received + dt.timedelta(hours=rng.randrange(1, 12))).isoformat()
             # Most first responses meet the SLA, some miss it.
             hours = rng.uniform(0.2, sla_hours * (1.6 if rng.random() < 0.2 else 0.9))
-            values["first_response_at"] = (received + dt.timedelta(hours=hours)).replace(microsecond=0).isoformat()
+            values["first_response_at"] = self.past(received + dt.timedelta(hours=hours)).replace(microsecond=0).isoformat()
         if values["status"] in ("resolved", "closed"):
-            resolved = received + dt.timedelta(hours=rng.randrange(2, 240))
+            resolved = self.past(received + dt.timedelta(hours=rng.randrange(2, 240)))
             values["resolved_at"] = resolved.isoformat()
             values["resolution"] = self.pick(("已换货", "已补发", "已退款", "已道歉并说明原因", "已上门维修"))
             values["root_cause"] = self.pick(("供应商批次问题", "物流外包延误", "客服培训不足", "系统计费错误"))
             if values["status"] == "closed":
-                values["closed_at"] = (resolved + dt.timedelta(days=rng.randrange(1, 7))).isoformat()
+                values["closed_at"] = self.past(resolved + dt.timedelta(days=rng.randrange(1, 7))).isoformat()
         return values
 
 
@@ -339,6 +338,10 @@ def _seed_deals(crm: Crm, gen: _Generator, customers: list[tuple[str, str, str]]
     for rep in REPS:
         rows["targets"].append(_target(crm, rep, quarter, round(max(won, 100000) / len(REPS) * 1.5, -3)))
     rows["targets"].append(_target(crm, None, quarter, round(max(won, 100000) * 1.4, -3)))
+    # Seeding a database seeded before (the README seeds more into the demo) keeps the
+    # quarter's targets it has: a target's id is its rep and period.
+    have = {r["id"] for r in crm.pipeline.targets_api.find([Filter("period", "=", quarter)])}
+    rows["targets"] = [r for r in rows["targets"] if r["id"] not in have]
     return rows
 
 
@@ -353,7 +356,8 @@ def _target(crm: Crm, rep: str | None, quarter: str, amount: float) -> Record:
 def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None = None,
          progress: Progress | None = None) -> SeedReport:
     """Add `customers` demo customers with their visits, complaints and orders."""
-    gen = _Generator(seed, today or crm.now().date(), crm.complaint_workflow.policy)
+    now = crm.now()
+    gen = _Generator(seed, today or now.date(), crm.complaint_workflow.policy, now)
     rows: dict[str, list[Record]] = {"customers": [], "visits": [], "complaints": [], "orders": []}
     patterns: list[tuple[str, str, str]] = []
     for index in range(customers):

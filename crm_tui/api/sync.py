@@ -24,6 +24,7 @@ from crm_tui.db.migrations import SCHEMA_VERSION
 from crm_tui.domain.changes import scope_field
 from crm_tui.domain.entities import ENTITIES, derive, entity
 from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import t
 from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
 from crm_tui.sync.merge import Change, fold
 
@@ -39,7 +40,7 @@ PULL_LIMIT = 2000
 Progress = Callable[[str, int, int], None]
 
 # Tables of records that belong to a customer, with the field naming it.
-SCOPED_TABLES = {t: f.name for t, e in ENTITIES.items() if (f := scope_field(e)) is not None}
+SCOPED_TABLES = {tbl: f.name for tbl, e in ENTITIES.items() if (f := scope_field(e)) is not None}
 
 # Local-only columns the API derives from a record (declared on the Entity); sync
 # fills them for pulled records with the same declaration.
@@ -159,6 +160,9 @@ class Sync:
         """Push our changes, then pull and apply everyone else's. Safe to cut at any
         point: the next run resumes with nothing lost or doubled. `max_pages` stops
         the pull early (a partial sync)."""
+        if self.crm.is_demo:
+            # the demo's made-up customers must never reach the team's book
+            raise SyncError(t("demo.no_sync"), code="demo")
         own_client = client is None
         client = client or client_from_config(self.crm.config)
         hooks = hooks or Hooks()

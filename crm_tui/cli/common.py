@@ -13,11 +13,13 @@ import click
 import typer
 from rich.cells import cell_len
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
 from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
 from crm_tui.config import ConfigError
+from crm_tui.i18n import t
 
 try:  # typer >= 0.16 runs on its own copy of click, with its own context stack
     from typer._click.globals import get_current_context
@@ -62,7 +64,14 @@ def open_crm(db: Path | None, *, create: bool = False) -> Crm:
                         "`crm demo` one with demo data)") from None
     for notice in crm.notices:
         err_console.print(f"[yellow]notice:[/yellow] {notice}", highlight=False)
+    if crm.is_demo:
+        demo_notice(crm.path)
     return crm
+
+
+def demo_notice(path: Path) -> None:
+    """One line on stderr whenever a command works on the demo, not the user's own book."""
+    err_console.print(f"[yellow]{escape(t('demo.cli_notice', path=path))}[/yellow]", highlight=False)
 
 
 def print_json(data: Any) -> None:

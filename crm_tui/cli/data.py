@@ -2,14 +2,26 @@
 data and the local change log."""
 
 import json
+import os
 from typing import Annotated, Any
 
 import typer
 
 from crm_tui.api import Crm
-from crm_tui.api.seed import DEMO_CUSTOMERS, DEMO_REP, DEMO_SEED, demo_db_path, seed
+from crm_tui.api.seed import DEMO_CUSTOMERS, DEMO_REP, DEMO_SEED, seed
 from crm_tui.cli import app
-from crm_tui.cli.common import DbOpt, JsonOpt, console, db_path, open_crm, print_json, print_table
+from crm_tui.cli.common import (
+    DbOpt,
+    JsonOpt,
+    console,
+    db_path,
+    err_console,
+    open_crm,
+    print_json,
+    print_table,
+)
+from crm_tui.config import default_db_path, demo_active, demo_db_path, set_demo_active
+from crm_tui.i18n import t
 
 
 @app.command("init")
@@ -19,6 +31,10 @@ def init_command(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     Example: crm init --db ~/crm/east.db
     """
     path = db_path(db)
+    if path is None and demo_active():
+        # `crm init` is the start of real work: it makes the user's own book, not the demo's.
+        set_demo_active(False)
+        err_console.print(t("demo.left", path=default_db_path()), highlight=False)
     existed = Crm.exists(path)
     with open_crm(db, create=True) as crm:
         info = {"path": str(crm.path), "created": not existed}
@@ -52,24 +68,41 @@ def seed_command(
 @app.command("demo")
 def demo(
     db: DbOpt = None,
-    customers: Annotated[int, typer.Option("--customers", hidden=True, min=1)] = DEMO_CUSTOMERS,
+    leave: Annotated[bool, typer.Option("--exit", help="Leave the demo: commands use your own database again.")] = False,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Make the demo active without opening the terminal UI.")] = False,
+    customers: Annotated[int, typer.Option("--customers", min=1, help="How many demo customers the first run makes.")] = DEMO_CUSTOMERS,
 ) -> None:
-    """Open a demo database (made and seeded on first run) in the terminal UI.
+    """Open the demo database (made and seeded on first run) in the terminal UI, and
+    make it the database of every command until `crm demo --exit`.
 
-    Example: crm demo
+    Each command says on stderr that it works on the demo, and `crm sync` refuses it,
+    so demo data never mixes into your own book or the team's.
+
+    Example: crm demo; crm customers list --search zw; crm demo --exit
     """
     from crm_tui.cli import ui
 
+    if leave:
+        set_demo_active(False)
+        console.print(t("demo.left", path=default_db_path()), highlight=False, soft_wrap=True)
+        return
     path = db_path(db) or demo_db_path()
     with Crm(path) as crm:
         # A database that never had a write is new; a demo the user emptied stays empty.
         if not crm.changes(limit=1):
             crm.set_rep(DEMO_REP)
-            with console.status(f"creating the demo database {path} ..."):
+            with console.status(t("demo.creating", path=path)):
                 report = seed(crm, customers=customers, seed=DEMO_SEED)
-            console.print(f"demo database {path}: " + ", ".join(
-                f"{n} {t}" for t, n in report.as_dict().items()), highlight=False, soft_wrap=True)
-    ui.open_ui(path)
+            console.print(t("demo.created", path=path, counts=", ".join(
+                f"{n} {k}" for k, n in report.as_dict().items())), highlight=False, soft_wrap=True)
+    if db_path(db) is None:
+        set_demo_active(True)
+        # CRM_DB names the user's database on purpose: it still wins over the demo.
+        shadowed = os.environ.get("CRM_DB")
+        console.print(t("demo.shadowed", env=shadowed, path=path) if shadowed else t("demo.active"),
+                      highlight=False, soft_wrap=True)
+    if not no_ui:
+        ui.open_ui(path)
 
 
 changes_app = typer.Typer(help="The local change log: every insert, update and delete, as sync sends it.",

@@ -38,6 +38,7 @@ from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
 from crm_tui.domain.validation import display_phone
+from crm_tui.i18n import t
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
 KINDS = ("customers", "contacts", "visits", "complaints", "orders", "opportunities", "products")
@@ -299,6 +300,11 @@ def build(table: str) -> typer.Typer:
             total = records.count(filters, search=search)
             if table != "customers":
                 with_customer_names(crm, rows)
+            if not total:  # never a bare "0 of 0": say where we looked and what to do
+                everything = records.count() if filters or search else 0
+                err_console.print(t("demo.no_match", total=everything, table=table, path=crm.path)
+                                  if everything else t("demo.no_records", table=table, path=crm.path),
+                                  highlight=False, markup=False)
         caption = f"{len(rows)} of {total}" + (" (use --limit or --json for more)" if total > len(rows) else "")
         # phones as people read them (021 2995 0969); --json and exports keep E.164
         phones = [f.name for f in ent.fields if f.kind == "phone"]
@@ -314,6 +320,11 @@ def build(table: str) -> typer.Typer:
         list_params.append(inspect.Parameter("search", kw, default=None, annotation=Annotated[
             str | None, typer.Option("--search", "-s", help="Any part of name, company, phone, email or "
                                      "pinyin (张伟, zhangwei, zw).", show_default=False)]))
+    elif ent.searchable:
+        own = ", ".join(name.replace("_", " ") for name in ent.searchable)
+        list_params.append(inspect.Parameter("search", kw, default=None, annotation=Annotated[
+            str | None, typer.Option("--search", "-s", help="Any part of the customer's name, pinyin or phone "
+                                     f"(张伟, zw), or of the {own}.", show_default=False)]))
     list_params += [
         inspect.Parameter("order", kw, default=None, annotation=Annotated[str | None, typer.Option(
             "--order", help="Sort by FIELD, or -FIELD for descending.", show_default=False)]),

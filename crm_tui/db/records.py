@@ -66,9 +66,16 @@ def _matches(query: str) -> tuple[str, list]:
     return "SELECT local_id FROM customer_search_text WHERE text LIKE ? ESCAPE '\\'", [_like_pattern(query)]
 
 
-def search_clause(query: str) -> tuple[str, list]:
+def search_clause(query: str, ent: Entity | None = None) -> tuple[str, list]:
+    """The WHERE clause of a search: customers by their search text; a customer's
+    records (complaints, orders) by their customer's search text, so 张伟, zw or a
+    phone finds them as it finds the customer, or by their own `searchable` text."""
     sql, params = _matches(query)
-    return f"local_id IN ({sql})", params
+    if ent is None or ent.table == "customers":
+        return f"local_id IN ({sql})", params
+    own = "".join(f" OR \"{name}\" LIKE ? ESCAPE '\\'" for name in ent.searchable)
+    return (f"(customer_id IN (SELECT id FROM customers WHERE local_id IN ({sql})){own})",
+            [*params, *[_like_pattern(query)] * len(ent.searchable)])
 
 
 # How a search gets its page and its count, by the share of customers it matches
@@ -110,7 +117,7 @@ def select_counted(
     """A page of records and, with a search, the number of all matches (None without
     one). The count comes first and picks the plan for the page."""
     broad = False
-    if search and limit is not None:
+    if search and limit is not None and ent.table == "customers":
         share = _sample_share(conn, search)
         broad = share >= SPARSE_SHARE
         walkable = order is None or order.replace('"', "") == f"{ent.default_order} DESC"  # index order
@@ -119,7 +126,7 @@ def select_counted(
             page = _walk(conn, ent, filters, search, order, limit, offset, bound)
             if page is not None:
                 return page, count(conn, ent, filters=filters, search=search)
-    search_sql, search_params = search_clause(search) if search else (None, [])
+    search_sql, search_params = search_clause(search, ent) if search else (None, [])
     where, params = _where(ent, filters, search_sql)
     params += search_params
     window = search and not broad
@@ -162,10 +169,10 @@ def _walk(conn: sqlite3.Connection, ent: Entity, filters: Sequence[Filter], sear
 
 
 def count(conn: sqlite3.Connection, ent: Entity, *, filters: Sequence[Filter] = (), search: str | None = None) -> int:
-    if search and not filters:
+    if search and not filters and ent.table == "customers":
         sql, params = _matches(search)
         return conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
-    search_sql, search_params = search_clause(search) if search else (None, [])
+    search_sql, search_params = search_clause(search, ent) if search else (None, [])
     where, params = _where(ent, filters, search_sql)
     return conn.execute(f"SELECT count(*) FROM {ent.table}{where}", [*params, *search_params]).fetchone()[0]
 

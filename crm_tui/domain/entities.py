@@ -76,6 +76,8 @@ class Entity:
     fields: tuple[Field, ...]
     # derived columns kept beside the record but never synced nor captured
     derived: tuple[Derived, ...] = ()
+    # customers: what the search index holds; a customer's records: their own text
+    # fields that a search matches besides their customer's name, pinyin and phones
     searchable: tuple[str, ...] = ()
     list_columns: tuple[str, ...] = ()
     default_order: str = "updated_at DESC"
@@ -199,6 +201,7 @@ COMPLAINT = Entity(
         Field("resolved_at", kind="datetime", label="Resolved"),
         Field("closed_at", kind="datetime", label="Closed"),
     ),
+    searchable=("description", "product", "cause", "handler"),
     list_columns=("received_at", "customer_id", "type", "priority", "status", "handler", "due_at"),
     workflow_fields=("status", "acknowledged_at", "first_response_at", "resolved_at", "closed_at"),
     default_order="received_at DESC",
@@ -219,6 +222,7 @@ ORDER = Entity(
         Field("status", kind="enum", choices=ORDER_STATUSES, label="Status"),
         Field("refund_of", kind="ref", ref="orders", label="Refund of"),
     ),
+    searchable=("product", "notes"),
     list_columns=("ordered_at", "customer_id", "product", "quantity", "amount", "status"),
     default_order="ordered_at DESC",
 )

@@ -8,9 +8,11 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from textual import events
 from textual.binding import BindingsMap
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from crm_tui.api import NotFound, ValidationError
@@ -110,6 +112,57 @@ class TableScreen(CrmScreen):
 
     def reload(self, _: object = None) -> None:
         raise NotImplementedError
+
+
+class FilterAsYouType:
+    """A search box above a list that filters it as the user types, the same on every
+    list screen: `/` goes to the box, each key reloads the list, Enter or ↓ goes down to
+    the list, Esc clears the box, then leaves it. The screen gives the box the class
+    `list-search`, binds `/` to `focus_search` and Esc to `escape`, and reads
+    `search_text` in its `reload`."""
+
+    search_text = ""
+
+    if TYPE_CHECKING:  # provided by the Screen this is mixed into
+        focused: Any
+
+        def query_one(self, selector: Any, expect_type: Any = None) -> Any: ...
+
+        def reload(self, _: object = None) -> None: ...
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    def search_box(self) -> Input:
+        return self.query_one(".list-search", Input)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.has_class("list-search"):
+            self.search_text = event.value
+            self.reload()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.has_class("list-search"):
+            self.table.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        # Down from the search box goes to the list, as in a browser's search field.
+        if event.key == "down" and self.focused is self.search_box():
+            self.table.focus()
+            event.stop()
+
+    def action_focus_search(self) -> None:
+        self.search_box().focus()
+
+    def action_escape(self) -> None:
+        box = self.search_box()
+        if self.focused is box and box.value:
+            box.value = ""
+        elif self.focused is box:
+            self.table.focus()
+        else:
+            box.focus()
 
 
 class CrmModal(DbMixin, ModalScreen[T]):

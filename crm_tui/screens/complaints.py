@@ -10,13 +10,13 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static, Tab, Tabs
+from textual.widgets import Footer, Input, Static, Tab, Tabs
 
 from crm_tui.api import Record
 from crm_tui.domain import complaints as rules
 from crm_tui.domain.entities import COMPLAINT, COMPLAINT_STATUSES
 from crm_tui.i18n import choice_label, t
-from crm_tui.screens.base import TableScreen
+from crm_tui.screens.base import FilterAsYouType, TableScreen
 from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import assign_form, complaint_form, resolve_form
 from crm_tui.widgets.record_table import RecordTable, Row
@@ -36,7 +36,7 @@ APPLIES = {
 }
 
 
-class ComplaintsScreen(TableScreen):
+class ComplaintsScreen(FilterAsYouType, TableScreen):
     DEFAULT_CSS = """
     ComplaintsScreen #complaint-info { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -51,6 +51,8 @@ class ComplaintsScreen(TableScreen):
         Binding("e", "edit", "key.edit", id="complaints.edit"),
         Binding("tab", "view(1)", "key.next_view", id="complaints.next_view"),
         Binding("shift+tab", "view(-1)", "key.prev_view", id="complaints.prev_view", show=False),
+        Binding("slash", "focus_search", "key.search", id="complaints.search"),
+        Binding("escape", "escape", show=False),
     ]
 
     def __init__(self) -> None:
@@ -60,6 +62,8 @@ class ComplaintsScreen(TableScreen):
     def compose(self) -> ComposeResult:
         yield TitleBar(t("complaints.title"), "complaints")
         yield Tabs(*(Tab(self.view_label(v), id=f"view-{v}") for v in VIEWS), id="views")
+        yield Input(placeholder=t("find.complaints_placeholder"), id="complaints-search", classes="list-search",
+                    compact=True)
         yield RecordTable(complaint_columns(self.due_text), row_class=self.row_class, id="complaints-table")
         yield Static("", id="complaint-info")
         yield self.app.status_widget()
@@ -94,9 +98,10 @@ class ComplaintsScreen(TableScreen):
         return None
 
     def reload(self, _: object = None) -> None:
-        workflow, view = self.app.workflow, self.view
+        workflow, view, search = self.app.workflow, self.view, self.search_text
         status = None if view == "all" else view
-        self.run_db(lambda: workflow.queue(status), self.show_rows, group="complaints", exclusive=True)
+        self.run_db(lambda: workflow.queue(status, search=search), self.show_rows, group="complaints",
+                    exclusive=True)
 
     def show_rows(self, rows: list[Record]) -> None:
         cursor = self.table.cursor
@@ -108,7 +113,7 @@ class ComplaintsScreen(TableScreen):
     def show_info(self) -> None:
         record = self.table.cursor_record
         if record is None:
-            text = t("complaints.empty")
+            text = t("find.no_match") if self.search_text else t("complaints.empty")
         else:
             first_due = self.app.workflow.first_response_due(record)
             first = (record.get("first_response_at") or "")[:16].replace("T", " ") or \

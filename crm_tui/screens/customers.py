@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
@@ -14,7 +13,7 @@ from textual.widgets import Footer, Input, Static
 from crm_tui.api import Record
 from crm_tui.domain.entities import CUSTOMER
 from crm_tui.i18n import choice_label, field_label, t
-from crm_tui.screens.base import CrmScreen
+from crm_tui.screens.base import CrmScreen, FilterAsYouType
 from crm_tui.screens.modals import ConfirmScreen, FilterScreen, customer_filters
 from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
 from crm_tui.widgets.record_table import RecordTable
@@ -24,7 +23,7 @@ from crm_tui.widgets.title_bar import TitleBar
 SORTABLE = ("name", "company", "region", "industry", "status", "tier", "owner", "updated_at")
 
 
-class CustomersScreen(CrmScreen):
+class CustomersScreen(FilterAsYouType, CrmScreen):
     DEFAULT_CSS = """
     CustomersScreen #search { margin: 0 0; }
     CustomersScreen #status-line { height: 1; padding: 0 1; color: $text-muted; }
@@ -45,7 +44,6 @@ class CustomersScreen(CrmScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.query_text = ""
         self.filter_values: dict[str, str] = {}
         self.sort = "name"
         self.sort_desc = False
@@ -56,7 +54,7 @@ class CustomersScreen(CrmScreen):
 
     def compose(self) -> ComposeResult:
         yield TitleBar(t("customers.title"), "customers")
-        yield Input(placeholder=t("customers.search_placeholder"), id="search")
+        yield Input(placeholder=t("customers.search_placeholder"), id="search", classes="list-search")
         yield Static("", id="status-line")
         yield RecordTable(customer_columns(), id="customers")
         yield self.app.status_widget()
@@ -90,7 +88,7 @@ class CustomersScreen(CrmScreen):
         table = self.table
         generation = table.begin()
         crm = self.crm
-        search = self.query_text or None
+        search = self.search_text or None
         filters = customer_filters(self.filter_values)
         order = ("-" if self.sort_desc else "") + self.sort
         page = table.page_size
@@ -136,6 +134,8 @@ class CustomersScreen(CrmScreen):
         parts = [t("customers.count", shown=f"{self.matching or 0:,}", total=f"{self.total_all or 0:,}")]
         if not self.total_all:
             parts.append(t("customers.empty_hint"))
+        elif not self.matching:
+            parts.append(t("find.no_match"))
         if self.filter_values:
             described = []
             for name, value in self.filter_values.items():
@@ -147,35 +147,6 @@ class CustomersScreen(CrmScreen):
         parts.append(t("customers.sorted", field=field_label(CUSTOMER, self.sort) if self.sort in CUSTOMER.field_names
                        else t("customers.updated"), arrow=arrow))
         self.query_one("#status-line", Static).update("  ·  ".join(parts), layout=False)
-
-    # -- search -----------------------------------------------------------------------
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "search":
-            self.query_text = event.value
-            self.reload()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "search":
-            self.table.focus()
-
-    def on_key(self, event: events.Key) -> None:
-        # Down from the search box goes to the list, as in a browser's search field.
-        if event.key == "down" and self.focused is self.query_one("#search"):
-            self.table.focus()
-            event.stop()
-
-    def action_focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
-
-    def action_escape(self) -> None:
-        search = self.query_one("#search", Input)
-        if self.focused is search and search.value:
-            search.value = ""
-        elif self.focused is search:
-            self.table.focus()
-        else:
-            search.focus()
 
     # -- filters and sorting ------------------------------------------------------------
 

@@ -7,12 +7,12 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from crm_tui.api import Record
 from crm_tui.api.names import with_customer_names
 from crm_tui.i18n import t
-from crm_tui.screens.base import TableScreen
+from crm_tui.screens.base import FilterAsYouType, TableScreen
 from crm_tui.screens.modals import ConfirmScreen, pick_customer_then
 from crm_tui.screens.record_forms import order_form
 from crm_tui.widgets.record_table import RecordTable
@@ -20,7 +20,7 @@ from crm_tui.widgets.tables import order_columns
 from crm_tui.widgets.title_bar import TitleBar
 
 
-class OrdersScreen(TableScreen):
+class OrdersScreen(FilterAsYouType, TableScreen):
     DEFAULT_CSS = """
     OrdersScreen #orders-count { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -29,10 +29,13 @@ class OrdersScreen(TableScreen):
         Binding("e", "edit", "key.edit", id="orders.edit"),
         Binding("c", "customer", "key.open_customer", id="orders.customer"),
         Binding("delete", "delete", "key.delete", id="orders.delete"),
+        Binding("slash", "focus_search", "key.search", id="orders.search"),
+        Binding("escape", "escape", show=False),
     ]
 
     def compose(self) -> ComposeResult:
         yield TitleBar(t("orders.title"), "orders")
+        yield Input(placeholder=t("find.orders_placeholder"), id="orders-search", classes="list-search", compact=True)
         yield Static("", id="orders-count")
         yield RecordTable(order_columns(), id="orders-table")
         yield self.app.status_widget()
@@ -45,20 +48,24 @@ class OrdersScreen(TableScreen):
         table, crm = self.table, self.crm
         generation = table.begin()
         cursor = table.cursor if keep_cursor else 0
+        search = self.search_text or None
 
         def fetch(offset: int, limit: int) -> list[Record]:
             with crm.lock:
-                rows = crm.orders.find(order="-ordered_at", limit=limit, offset=offset)
+                rows = crm.orders.find(search=search, order="-ordered_at", limit=limit, offset=offset)
                 return with_customer_names(crm, rows)  # type: ignore[return-value]
 
         def first() -> tuple[list[Record], int]:
-            return fetch(0, table.page_size), crm.orders.count()
+            return fetch(0, table.page_size), crm.orders.count(search=search)
 
         def shown(result: tuple[list[Record], int]) -> None:
             rows, total = result
             table.show(generation, rows, total=total, fetch=fetch)
             table.cursor = min(cursor, max(0, total - 1))
-            self.query_one("#orders-count", Static).update(t("orders.count", count=f"{total:,}"), layout=False)
+            text = t("orders.count", count=f"{total:,}")
+            if not total:  # never a bare 0 without what to do about it
+                text += "  ·  " + (t("find.no_match") if search else t("find.orders_empty"))
+            self.query_one("#orders-count", Static).update(text, layout=False)
 
         self.run_db(first, shown, group="orders", exclusive=True)
 

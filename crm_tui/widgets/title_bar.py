@@ -8,6 +8,8 @@ from textual.containers import Horizontal
 from textual.markup import escape
 from textual.widgets import Static
 
+from crm_tui.i18n import t
+
 # (binding id, action) of the app-wide keys shown in the bar, in order.
 NAV = (("app.customers", "switch_mode('customers')"), ("app.agenda", "switch_mode('agenda')"),
        ("app.complaints", "switch_mode('complaints')"), ("app.orders", "switch_mode('orders')"),
@@ -21,6 +23,7 @@ class TitleBar(Horizontal):
     TitleBar { height: 1; background: $primary; color: $text; }
     TitleBar > #title { width: auto; padding: 0 1; text-style: bold; }
     TitleBar > #nav { width: 1fr; text-align: right; padding: 0 1 0 0; }
+    TitleBar > #demo-badge { width: auto; padding: 0 1; background: $warning; color: $text; text-style: bold; }
     """
 
     def __init__(self, title: str, current: str = "") -> None:
@@ -30,6 +33,10 @@ class TitleBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_text, id="title", classes="screen-title")
+        crm = getattr(self.app, "crm", None)
+        if crm is not None and crm.is_demo:
+            # on every screen: the user always sees this is not their own book
+            yield Static(t("demo.badge"), id="demo-badge")
         yield Static(self.nav_markup(), id="nav")
 
     def nav_markup(self) -> str:
