@@ -140,8 +140,10 @@ def fill_log(url: str, n: int, *, updates_on: int = 0, live: int = 0) -> None:
         conn.execute(
             "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, rep, pushed_by, received_at) "
             f"SELECT 'src', g, %s + g, {rest}, 'src', 'src', '2025-03-01' FROM generate_series(%s::int, %s::int) g", params)
-        # The winners index, as an upgraded server builds it.
+        # The winners index (fields, then the insert that made each record), as an
+        # upgraded server builds it.
         conn.execute(pg_store.MIGRATIONS[1])
+        conn.execute(pg_store.MIGRATIONS[2])
         conn.execute("ANALYZE")
 
 

@@ -106,7 +106,10 @@ def fill_store(store: SqliteStore, rows: list[tuple]) -> None:
         ((n, s, h, t, r, op, dumps(d), dumps(b) if b else None, NOW) for n, s, h, t, r, op, d, b in rows),
     )
     conn.execute("INSERT OR REPLACE INTO nodes (node, rep, last_seq) VALUES (?, 'src', ?)", (rows[0][0], rows[-1][1]))
-    conn.execute(MIGRATIONS[1])  # the snapshot's winners index, as an upgraded server builds it
+    # The snapshot's winners index (fields, then the insert that made each record), as
+    # an upgraded server builds it.
+    conn.execute(MIGRATIONS[1])
+    conn.execute(MIGRATIONS[2])
     conn.execute("COMMIT")
 
 
@@ -127,7 +130,7 @@ def bench_pull_into_empty(tmp: Path, n: int) -> None:
     total = time.perf_counter() - start
     # A first pull is a snapshot: the changes that still win a field (edits that were
     # overwritten since are not sent).
-    served = len(store.pull(0, 10**7, exclude_node="counter").changes)
+    served = len(store.pull(0, 10**7, exclude_node="counter", snapshot=True).changes)
     assert report.pulled == served, (report, served)
     n = served
     live = sum(crm.records(t).count() for t in ("customers", "visits", "orders"))
@@ -137,7 +140,7 @@ def bench_pull_into_empty(tmp: Path, n: int) -> None:
     client = SyncClient(BASE, "bench", http=http)
     pages, cursor = [], 0
     while True:
-        page = client.pull("other-node", cursor, 5000)
+        page = client.pull("other-node", cursor, 5000, snapshot=cursor == 0)
         pages.append(page)
         cursor = page["cursor"]
         if not page["more"]:

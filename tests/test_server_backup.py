@@ -1,8 +1,8 @@
 """Server backups on both stores: `crm server backup` while the server runs, and
 `crm server restore` from an older backup. Three laptops made edits after the
-backup; after the restore their next syncs send again what the server lacks (the
-server is a new timeline to them), so every laptop and the server end with every
-edit, once. A file that is not a backup is refused."""
+backup; after the restore their next syncs see a new epoch in `hello` (the server's
+timeline), send again what the server lacks and read it anew, so every laptop and the
+server end with every edit, once. A file that is not a backup is refused."""
 
 from __future__ import annotations
 
@@ -59,16 +59,25 @@ def test_restore_from_an_older_backup_loses_no_laptop_edit(server_db: str, tmp_p
     laptops[2].customers.update(shared["id"], {"title": "经理"})
     sync_all(http)
     assert store.count() > held_at_backup
-    old_id = store.server_id
+    old_id, old_epoch = store.server_id, store.epoch
     store.close()
 
     result = runner.invoke(app, ["server", "restore", str(backup), "--db", server_db, "--json"])
     assert result.exit_code == 0, result.output
     restored = open_store(server_db)
-    assert restored.count() == held_at_backup and restored.server_id != old_id
+    # The same server on a new timeline.
+    assert restored.count() == held_at_backup and restored.server_id == old_id and restored.epoch != old_epoch
     http = TestClient(create_app(restored, rate=10_000))
+    hello = SyncClient("http://testserver", "tok-a", http=http).hello()
+    assert (hello.server_id, hello.epoch) == (old_id, restored.epoch)
+    reports = [Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=http))
+               for crm in laptops]
+    assert all(r.new_epoch for r in reports)
+    # Each laptop sent its changes again: those the backup held came back as duplicates.
+    assert all(r.push_duplicates > 0 for r in reports)
     sync_all(http)
-    sync_all(http)
+    assert not any(Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=http)).new_epoch
+                   for crm in laptops)
 
     everything = set().union(*(own_changes(crm) for crm in laptops))
     assert restored.count() == len(everything)  # each edit once, none missing

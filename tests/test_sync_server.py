@@ -18,7 +18,7 @@ from crm_tui.api.sync import Sync, SyncError, client_from_config, login
 from crm_tui.config import Config
 from crm_tui.sync import clock
 from crm_tui.sync.client import SyncClient
-from crm_tui.sync.protocol import PROTOCOL_HEADER, WireChange
+from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, WireChange
 from crm_tui.sync.server.admin import open_store
 from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.store import ChangeMismatch, RepInfo, SequenceGap, Store
@@ -49,7 +49,7 @@ def change(seq: int, *, node: str = "n1", hlc: int | None = None, row: str = "r1
             "data": {"name": f"v{seq}"}, "old": None, "base": None, "rep": "wang"}
 
 
-def headers(token: str = "tok-wang", version: str = "2") -> dict:
+def headers(token: str = "tok-wang", version: str = str(PROTOCOL_VERSION)) -> dict:
     return {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: version}
 
 
@@ -90,7 +90,7 @@ def test_store_pull_pages_by_cursor_below_watermark(store: Store) -> None:
 # -- the HTTP protocol ----------------------------------------------------------------
 
 def test_bad_tokens_get_401_with_a_reason(http: TestClient, store: Store) -> None:
-    r = http.get("/v1/hello", headers={PROTOCOL_HEADER: "2"})
+    r = http.get("/v1/hello", headers={PROTOCOL_HEADER: str(PROTOCOL_VERSION)})
     assert r.status_code == 401 and r.json()["error"] == "bad_token" and "no token" in r.json()["message"]
     r = http.get("/v1/hello", headers=headers("nope"))
     assert r.status_code == 401 and "unknown token" in r.json()["message"]
@@ -104,7 +104,7 @@ def test_bad_tokens_get_401_with_a_reason(http: TestClient, store: Store) -> Non
 def test_version_mismatch_is_a_clear_error(http: TestClient) -> None:
     r = http.get("/v1/hello", headers=headers(version="99"))
     assert r.status_code == 426
-    assert r.json()["error"] == "version_mismatch" and "protocol 2" in r.json()["message"]
+    assert r.json()["error"] == "version_mismatch" and f"protocol {PROTOCOL_VERSION}" in r.json()["message"]
 
 
 def test_clock_too_far_ahead_is_refused(http: TestClient, store: Store) -> None:

@@ -273,14 +273,7 @@ def false_conflicts(crm: Crm, pasts: dict) -> list[tuple]:
     return bad
 
 
-# Seed 7 finds a false conflict since the snapshot bootstrap landed (4f618ed): a replica
-# bootstrapped from the current state reports a same-field overwrite it did not see the
-# base of as a conflict. A known defect of issue 10, kept visible here until it is fixed.
-@pytest.mark.parametrize("seed", [
-    pytest.param(7, marks=pytest.mark.xfail(reason="false conflict after a snapshot bootstrap (issue 10)",
-                                            strict=False)),
-    2024,
-])
+@pytest.mark.parametrize("seed", [7, 2024])
 def test_random_work_with_faults_converges(tmp_path: Path, seed: int) -> None:
     world = World(tmp_path, seed)
     n = len(world.replicas)
@@ -326,7 +319,7 @@ def test_random_work_with_faults_converges(tmp_path: Path, seed: int) -> None:
     # A replica whose first pull came after others had pushed was served a snapshot:
     # the changes that still win a field of a record, not those superseded since. So
     # every manager holds at least those, each once, and nothing the server lacks.
-    winning = {(c[1], c[2]) for c in world.store.pull(0, 10**6, exclude_node="~checker").changes}
+    winning = {(c[1], c[2]) for c in world.store.pull(0, 10**6, exclude_node="~checker", snapshot=True).changes}
     every = {(c[1], c[2]) for c in world.store.pull(0, 10**6).changes}
     assert len(every) == total and winning <= every
     for crm in world.replicas:

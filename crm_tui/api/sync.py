@@ -77,6 +77,9 @@ class SyncReport:
     gone: int = 0  # customers that left our view, removed from this laptop
     # Erases carried out here by this sync, in words for the rep (docs/privacy.md).
     erased: list[str] = field(default_factory=list)
+    # The server was restored from a backup since the last sync (a new epoch): this
+    # sync sent every change of this laptop again and read the server from the start.
+    new_epoch: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,7 +173,7 @@ class Sync:
         try:
             hello = client.hello()
             with self.lock:
-                sql.bind_server(self.conn, hello.server_id)
+                report.new_epoch = sql.bind_server(self.conn, hello.server_id, hello.epoch) == sql.NEW_EPOCH
                 # The token proves who we are: sign changes with the server's name for
                 # us (the server attributes pushed changes to it anyway).
                 sql.adopt_rep(self.conn, hello.rep)
@@ -255,10 +258,13 @@ class Sync:
               progress: Progress | None, hooks: Hooks, max_pages: int | None) -> None:
         with self.lock:
             cursor = sql.state(self.conn)["cursor"]
+            # From 0, the current state will do only for a laptop holding nothing of
+            # the server yet (a snapshot's edits are based on that).
+            snapshot = cursor == 0 and not sql.holds_others_changes(self.conn)
         start = cursor
         pages = 0
         while max_pages is None or pages < max_pages:
-            page = client.pull(node, cursor, limit)
+            page = client.pull(node, cursor, limit, snapshot=snapshot and cursor == 0)
             pages += 1
             batch = [sync_apply.decode(c) for c in page["changes"]]
             if page["cursor"] < cursor:

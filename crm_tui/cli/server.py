@@ -216,8 +216,8 @@ def restore(
     db: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Replace the store with a backup; stop the server first. The server gets a new
-    identity, so each laptop's next sync sends again what the backup lacks.
+    """Replace the store with a backup; stop the server first. The server starts a
+    new timeline (epoch), so each laptop's next sync sends again what the backup lacks.
 
     Example: crm server restore server.backup --db postgresql://crm@127.0.0.1:5432/crm
     """
@@ -227,5 +227,5 @@ def restore(
     if json_out:
         print_json(done)
     else:
-        console.print(t("server.restored", store=done["store"], file=done["file"], server_id=done["server_id"]),
+        console.print(t("server.restored", store=done["store"], file=done["file"], epoch=done["epoch"]),
                       highlight=False)

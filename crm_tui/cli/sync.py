@@ -143,6 +143,8 @@ def sync_command(
     if json_out:
         print_json(report)
         return
+    if report["new_epoch"]:
+        console.print(t("sync.cli.new_epoch"), highlight=False)
     console.print(_describe(report), highlight=False)
     if report["conflicts"]:
         console.print(f"{report['conflicts']} conflicts kept for review: crm conflicts list", highlight=False)

@@ -658,4 +658,13 @@ def _order_lines(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS += [_contacts, _products, _order_lines]  # 10, 11, 12 (issue 13)
+
+
+def _sync_epoch(conn: sqlite3.Connection) -> None:
+    """The server's timeline the cursor belongs to (sync protocol 3): a restored
+    server starts a new one, and the laptop then sends its changes again."""
+    conn.execute("ALTER TABLE sync_state ADD COLUMN epoch TEXT")
+
+
+MIGRATIONS.append(_sync_epoch)  # issue 10
 SCHEMA_VERSION = len(MIGRATIONS)

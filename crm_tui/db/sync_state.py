@@ -76,15 +76,31 @@ def set_pushed(conn: sqlite3.Connection, acked_seq: int) -> None:
         conn.execute("UPDATE sync_state SET pushed_seq = ?", (acked_seq,))
 
 
-def bind_server(conn: sqlite3.Connection, server_id: str) -> bool:
-    """Remember which server the cursor belongs to; a different server (a new one, or
-    one restored from scratch) starts from cursor 0. True when it changed."""
+# What bind_server found: the server of the last sync, another server (or the first),
+# or the same server on a new timeline (restored from a backup).
+SAME_SERVER, OTHER_SERVER, NEW_EPOCH = "same", "other", "epoch"
+
+
+def bind_server(conn: sqlite3.Connection, server_id: str, epoch: str) -> str:
+    """Remember which server and timeline the cursor belongs to. Another server, or
+    the same one on another epoch, starts from cursor 0 with nothing pushed: the
+    laptop sends every change of its own again (the server skips those it holds)."""
     with transaction(conn):
-        current = conn.execute("SELECT server_id FROM sync_state").fetchone()[0]
-        if current == server_id:
-            return False
-        conn.execute("UPDATE sync_state SET server_id = ?, cursor = 0, pushed_seq = 0", (server_id,))
-        return True
+        current, known = conn.execute("SELECT server_id, epoch FROM sync_state").fetchone()
+        if current == server_id and known in (epoch, None):
+            if known is None:  # synced before epochs existed: this is its timeline
+                conn.execute("UPDATE sync_state SET epoch = ?", (epoch,))
+            return SAME_SERVER
+        conn.execute("UPDATE sync_state SET server_id = ?, epoch = ?, cursor = 0, pushed_seq = 0",
+                     (server_id, epoch))
+        return NEW_EPOCH if current == server_id else OTHER_SERVER
+
+
+def holds_others_changes(conn: sqlite3.Connection) -> bool:
+    """Whether this replica holds any change made elsewhere (then a pull from 0 must
+    read the history, not a snapshot: see crm_tui.sync.protocol.PullRequest)."""
+    return conn.execute("SELECT 1 FROM change_log WHERE node <> (SELECT node FROM replica) LIMIT 1"
+                        ).fetchone() is not None
 
 
 def reset_cursor(conn: sqlite3.Connection) -> None:

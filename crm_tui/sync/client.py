@@ -64,6 +64,10 @@ class SyncClient:
         return PushResult.model_validate(self._call("POST", "/v1/push", {"node": node, "changes": changes},
                                                     answers=REFUSED_ANSWER))
 
-    def pull(self, node: str, after: int, limit: int) -> dict[str, Any]:
-        """A page of changes as plain dicts (a large pull is not validated twice)."""
-        return self._call("POST", "/v1/pull", {"node": node, "after": after, "limit": limit})
+    def pull(self, node: str, after: int, limit: int, *, snapshot: bool = False) -> dict[str, Any]:
+        """A page of changes as plain dicts (a large pull is not validated twice);
+        `snapshot`: see PullRequest."""
+        body: dict[str, Any] = {"node": node, "after": after, "limit": limit}
+        if snapshot:
+            body["snapshot"] = True
+        return self._call("POST", "/v1/pull", body)

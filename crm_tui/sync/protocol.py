@@ -10,6 +10,9 @@ error is JSON `{"error": CODE, "message": TEXT}` with a 4xx status.
 Version 2: the server checks every pushed change (crm_tui.domain.changes) and answers
 which it refused; a pull says which customers left the rep's view (`gone`). Request
 bodies are strict: no unknown fields, integers are JSON integers within 64 bits.
+Version 3: `hello` names the server's timeline (`epoch`), which a restore from a
+backup changes; a pull from 0 asks for the current state (`snapshot`) only when the
+laptop holds nothing from the server yet.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from crm_tui.sync.errors import (  # noqa: F401 - re-exported
     ProtocolError,
 )
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 PROTOCOL_HEADER = "X-CRM-Protocol"
 
 MAX_PUSH_BATCH = 2000
@@ -69,6 +72,9 @@ class WireChange(BaseModel):
 class Hello(BaseModel):
     protocol: int
     server_id: str
+    # The server's timeline: a new one after a restore from a backup. A laptop that
+    # synced with another epoch sends its changes again and reads the server anew.
+    epoch: str
     server_time_ms: int
     max_offset_ms: int
     rep: str
@@ -117,6 +123,11 @@ class PullRequest(BaseModel):
     node: str = Field(min_length=1, max_length=64)
     after: int = Field(ge=0, le=INT64_MAX)
     limit: int = Field(ge=1, le=MAX_PULL_LIMIT)
+    # With `after` 0: the laptop holds no change from the server, so it may be served
+    # the current state of its view instead of the history (snapshot bootstrap). A
+    # laptop holding changes of others (its cursor lost, the server restored) reads
+    # the history: the bases of a snapshot's edits assume it holds nothing.
+    snapshot: bool = False
 
 
 class PulledChange(WireChange):

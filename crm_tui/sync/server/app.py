@@ -339,7 +339,8 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
     @app.get("/v1/hello", response_model=Hello, responses=_HELLO_RESPONSES)
     def hello(rep: Rep) -> Hello:
         """Who the token belongs to, the server's id and clock, and its limits."""
-        return Hello(protocol=PROTOCOL_VERSION, server_id=store.server_id, server_time_ms=now_ms(),
+        return Hello(protocol=PROTOCOL_VERSION, server_id=store.server_id, epoch=store.epoch,
+                     server_time_ms=now_ms(),
                      max_offset_ms=max_offset_ms, rep=rep.name, role=rep.role)
 
     def _push(body: PushRequest, rep: RepInfo, address: str) -> JSONResponse:
@@ -394,7 +395,7 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
     def _pull(body: PullRequest, rep: RepInfo, address: str) -> Response:
         try:
             page = store.pull(body.after, min(body.limit, MAX_PULL_LIMIT), exclude_node=body.node, rep=rep,
-                              max_bytes=MAX_PULL_BYTES)
+                              max_bytes=MAX_PULL_BYTES, snapshot=body.snapshot)
         except NodeTaken as exc:
             raise ProtocolError(NODE_TAKEN, str(exc), 403) from None
         if page.changes or page.gone:

@@ -2,11 +2,11 @@
 with SQLite's backup API. PostgreSQL: `pg_dump` of the store's schema (custom
 format), restored with `pg_restore` after the store's own objects are dropped.
 
-A restore starts a new timeline: the store gets a new server id. A laptop's next sync
-sees another server (its hello), so it sends again its changes from the first (the
-ones the backup holds are skipped as duplicates, the later ones stored) and pulls
-from the start (a snapshot; what it holds is skipped). So no edit that a laptop
-holds is lost, and none is stored twice."""
+A restore starts a new timeline: the store keeps its server id and gets a new epoch.
+A laptop's next sync sees the new epoch in `hello`, so it sends again its changes
+from the first (the ones the backup holds are skipped as duplicates, the later ones
+stored) and pulls the log from the start (what it holds is skipped). So no edit that
+a laptop holds is lost, and none is stored twice."""
 
 from __future__ import annotations
 
@@ -110,10 +110,11 @@ def restore(url: str, file: Path) -> dict[str, Any]:
         _pg_restore(url, file)
     store = open_store(url)  # an older backup is migrated here
     try:
-        server_id = store.new_timeline()
+        epoch = store.new_timeline()
+        server_id = store.server_id
     finally:
         store.close()
-    return {"store": redacted(url), "file": str(file), "server_id": server_id}
+    return {"store": redacted(url), "file": str(file), "server_id": server_id, "epoch": epoch}
 
 
 def _pg_schema(url: str) -> str:

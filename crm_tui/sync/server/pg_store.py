@@ -31,6 +31,7 @@ from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
+    BORN,
     ENTER,
     LEAVE,
     MARK_NODE,
@@ -156,6 +157,12 @@ MIGRATIONS: list[str] = [
     " FROM log l, jsonb_object_keys(l.data::jsonb) k WHERE l.node <> ''"
     f" UNION ALL SELECT tbl, row_id, '{ALIVE}', hlc, node, server_seq FROM log WHERE op <> 'update' AND node <> ''"
     ") x ORDER BY tbl, row_id, field, hlc DESC, node COLLATE \"C\" DESC ON CONFLICT DO NOTHING",
+    # 4: the insert that made each record (store.BORN), which a snapshot's edits are based on.
+    "INSERT INTO winners (tbl, row_id, field, hlc, node, server_seq) "
+    f"SELECT DISTINCT ON (tbl, row_id) tbl, row_id, '{BORN}', hlc, node, server_seq FROM log "
+    "WHERE op = 'insert' AND node <> '' ORDER BY tbl, row_id, hlc DESC, node COLLATE \"C\" DESC "
+    "ON CONFLICT (tbl, row_id, field) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, "
+    "server_seq = excluded.server_seq",
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
@@ -212,6 +219,7 @@ class PostgresStore(Store):
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
                 self._migrate(conn)
                 self.server_id = self._meta(conn, "server_id")
+                self.epoch = self._meta(conn, "epoch")
         except BaseException:
             self._pool.close()
             raise
@@ -248,9 +256,9 @@ class PostgresStore(Store):
 
     def new_timeline(self) -> str:
         with self._conn() as conn:
-            self.server_id = uuid.uuid4().hex
-            conn.execute("UPDATE meta SET value = %s WHERE key IN ('server_id', 'epoch')", (self.server_id,))
-        return self.server_id
+            self.epoch = uuid.uuid4().hex
+            conn.execute("UPDATE meta SET value = %s WHERE key = 'epoch'", (self.epoch,))
+        return self.epoch
 
     @contextmanager
     def _announced(self) -> Iterator[psycopg.Connection]:
@@ -497,7 +505,7 @@ class PostgresStore(Store):
         return taken if low is None else min(taken, low - 1)
 
     def pull(self, after: int, limit: int, exclude_node: str | None = None,
-             rep: RepInfo | None = None, max_bytes: int | None = None) -> Page:
+             rep: RepInfo | None = None, max_bytes: int | None = None, snapshot: bool = False) -> Page:
         scoped = rep is not None and rep.role != "manager"
         if scoped:
             assert rep is not None
@@ -510,7 +518,7 @@ class PostgresStore(Store):
         else:
             where, params = f"node <> '{MARK_NODE}'", []
         with self._conn() as conn:
-            until = self._bootstrap(conn, exclude_node, after)
+            until = self._bootstrap(conn, exclude_node, after, snapshot)
             # The watermark before the page: the page's later snapshot sees every row
             # at or below it.
             mark = self._watermark(conn)
@@ -524,13 +532,12 @@ class PostgresStore(Store):
                     f"AND {where} ORDER BY server_seq", (seqs, exclude_node, *params)).fetchall()
                 wins = conn.execute("SELECT server_seq, field FROM winners WHERE server_seq = ANY(%s)",
                                     (seqs,)).fetchall()
-                edited = sorted({(r[4], r[5]) for r in rows if r[6] != "insert"})
-                inserts = {(t, r): (h, n) for t, r, h, n in conn.execute(
+                keys = sorted({(r[4], r[5]) for r in rows})
+                born = {(t, r): (h, n) for t, r, h, n in conn.execute(
                     "SELECT w.tbl, w.row_id, w.hlc, w.node FROM winners w "
                     "JOIN unnest(%s::text[], %s::text[]) AS k(tbl, row_id) ON w.tbl = k.tbl AND w.row_id = k.row_id "
-                    f"JOIN log l ON l.server_seq = w.server_seq WHERE w.field = '{ALIVE}' AND l.op = 'insert'",
-                    ([k[0] for k in edited], [k[1] for k in edited])).fetchall()}
-                return snapshot_page(rows, wins, inserts, seqs, limit, until, mark, max_bytes)
+                    f"WHERE w.field = '{BORN}'", ([k[0] for k in keys], [k[1] for k in keys])).fetchall()}
+                return snapshot_page(rows, wins, born, exclude_node, seqs, limit, until, mark, max_bytes)
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM log WHERE server_seq > %s AND server_seq <= %s "
                 f"AND node IS DISTINCT FROM %s AND {where} ORDER BY server_seq LIMIT %s",
@@ -539,10 +546,13 @@ class PostgresStore(Store):
                 f"SELECT {_COLUMNS} FROM log WHERE scope = %s AND server_seq < %s AND node <> '' "
                 "ORDER BY server_seq", (customer, before)).fetchall())
 
-    def _bootstrap(self, conn: psycopg.Connection, node: str | None, after: int) -> int | None:
-        """Where the snapshot of a laptop pulling from 0 ends (the watermark when it
-        started), or None once it is past it: from there on, the log as usual."""
+    def _bootstrap(self, conn: psycopg.Connection, node: str | None, after: int, snapshot: bool) -> int | None:
+        """As in the SQLite store: where the snapshot of a laptop that asked for one
+        from 0 ends, or None."""
         if node is None:
+            return None
+        if after == 0 and not snapshot:
+            conn.execute("DELETE FROM bootstrap WHERE node = %s", (node,))
             return None
         if after == 0:
             until = self._watermark(conn)

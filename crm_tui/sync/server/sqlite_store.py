@@ -18,6 +18,7 @@ from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
+    BORN,
     ENTER,
     LEAVE,
     MARK_NODE,
@@ -144,6 +145,11 @@ MIGRATIONS: list[str] = [
     "  WHERE l.node <> ''"
     f"  UNION ALL SELECT tbl, row_id, '{ALIVE}', hlc, node, server_seq FROM log WHERE op <> 'update' AND node <> ''))"
     " WHERE rn = 1",
+    # 4: the insert that made each record (store.BORN), which a snapshot's edits are based on.
+    "INSERT OR REPLACE INTO winners (tbl, row_id, field, hlc, node, server_seq) "
+    f"SELECT tbl, row_id, '{BORN}', hlc, node, server_seq FROM ("
+    " SELECT *, row_number() OVER (PARTITION BY tbl, row_id ORDER BY hlc DESC, node DESC) AS rn FROM log"
+    " WHERE op = 'insert' AND node <> '') WHERE rn = 1",
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
@@ -180,6 +186,7 @@ class SqliteStore(Store):
         with self._write() as conn:
             self._migrate(conn)
             self.server_id = self._meta(conn, "server_id")
+            self.epoch = self._meta(conn, "epoch")
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
@@ -208,9 +215,9 @@ class SqliteStore(Store):
 
     def new_timeline(self) -> str:
         with self._write() as conn:
-            self.server_id = uuid.uuid4().hex
-            conn.execute("UPDATE meta SET value = ? WHERE key IN ('server_id', 'epoch')", (self.server_id,))
-        return self.server_id
+            self.epoch = uuid.uuid4().hex
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (self.epoch,))
+        return self.epoch
 
     def _write(self):  # type: ignore[no-untyped-def]
         """A write transaction under the lock: `with self._write() as conn:`."""
@@ -446,7 +453,7 @@ class SqliteStore(Store):
         return self._conn.execute("SELECT coalesce(max(server_seq), 0) FROM log").fetchone()[0]
 
     def pull(self, after: int, limit: int, exclude_node: str | None = None,
-             rep: RepInfo | None = None, max_bytes: int | None = None) -> Page:
+             rep: RepInfo | None = None, max_bytes: int | None = None, snapshot: bool = False) -> Page:
         scoped = rep is not None and rep.role != "manager"
         if scoped:
             assert rep is not None
@@ -459,7 +466,7 @@ class SqliteStore(Store):
             params: list[object] = [*view_params, mark_scope(exclude_node)]
         else:
             where, params = f"node <> '{MARK_NODE}'", []
-        until = self._bootstrap(exclude_node, after)
+        until = self._bootstrap(exclude_node, after, snapshot)
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN")  # one snapshot for the watermark and the page
@@ -476,15 +483,13 @@ class SqliteStore(Store):
                         (json.dumps(seqs), exclude_node, *params)).fetchall()
                     wins = conn.execute("SELECT server_seq, field FROM winners WHERE server_seq IN "
                                         "(SELECT value FROM json_each(?))", (json.dumps(seqs),)).fetchall()
-                    inserts = {}
-                    for key in {(r[4], r[5]) for r in rows if r[6] != "insert"}:
-                        made = conn.execute(
-                            "SELECT w.hlc, w.node FROM winners w JOIN log l ON l.server_seq = w.server_seq "
-                            f"WHERE w.tbl = ? AND w.row_id = ? AND w.field = '{ALIVE}' AND l.op = 'insert'",
-                            key).fetchone()
+                    born = {}
+                    for key in {(r[4], r[5]) for r in rows}:
+                        made = conn.execute(f"SELECT hlc, node FROM winners WHERE tbl = ? AND row_id = ? "
+                                            f"AND field = '{BORN}'", key).fetchone()
                         if made:
-                            inserts[key] = tuple(made)
-                    return snapshot_page(rows, wins, inserts, seqs, limit, until, mark, max_bytes)
+                            born[key] = tuple(made)
+                    return snapshot_page(rows, wins, born, exclude_node, seqs, limit, until, mark, max_bytes)
                 rows = conn.execute(
                     f"SELECT {_COLUMNS} FROM log WHERE server_seq > ? AND server_seq <= ? AND node IS NOT ? "
                     f"AND {where} ORDER BY server_seq LIMIT ?",
@@ -498,13 +503,17 @@ class SqliteStore(Store):
         return self._conn.execute(
             f"SELECT {_COLUMNS} FROM log WHERE scope = ? AND server_seq < ? AND node <> '' ORDER BY server_seq",
             (customer_id, before)).fetchall()
-    def _bootstrap(self, node: str | None, after: int) -> int | None:
-        """Where the snapshot of a laptop pulling from 0 ends (the watermark when it
-        started), or None once it is past it: from there on, the log as usual."""
+    def _bootstrap(self, node: str | None, after: int, snapshot: bool) -> int | None:
+        """Where the snapshot of a laptop that asked for one from 0 ends (the watermark
+        when it started), or None once it is past it, or when it did not ask: from
+        there on, the log as usual."""
         if node is None:
             return None
         if after == 0:
             with self._write() as conn:
+                if not snapshot:
+                    conn.execute("DELETE FROM bootstrap WHERE node = ?", (node,))
+                    return None
                 until = self._watermark()
                 conn.execute("INSERT OR REPLACE INTO bootstrap VALUES (?, ?)", (node, until))
             return until

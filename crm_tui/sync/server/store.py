@@ -96,9 +96,12 @@ def check_schema_version(found: int, known: int) -> None:
 # of a record, then the log after that point. Each store keeps, per record and field,
 # the stamp and server sequence of the change that wins it (the rule of
 # crm_tui.sync.merge: the greatest (hlc, node)); ALIVE stands for the record's
-# existence, set by inserts and deletes. Served changes are the stored ones with their
-# stamps, so later merges on the laptop stay field-level right.
+# existence, set by inserts and deletes, and BORN for the insert that made it (inserts
+# only: every edit of the record follows it). Served changes are the stored ones with
+# their stamps, so later merges on the laptop stay field-level right.
 ALIVE = "*"
+BORN = "+"
+_SET_BY = {"insert": (ALIVE, BORN), "delete": (ALIVE,), "update": ()}
 
 
 def winning_fields(changes: Sequence[WireChange], seqs: Sequence[int]) -> list[tuple[str, str, str, int, str, int]]:
@@ -107,7 +110,7 @@ def winning_fields(changes: Sequence[WireChange], seqs: Sequence[int]) -> list[t
     store keeps each only where it beats the stamp it holds."""
     best: dict[tuple[str, str, str], tuple[int, str, int]] = {}
     for c, seq in zip(changes, seqs, strict=True):
-        for name in ([*c.data, ALIVE] if c.op != "update" else list(c.data)):
+        for name in (*c.data, *_SET_BY[c.op]):
             key = (c.tbl, c.row_id, name)
             held = best.get(key)
             if held is None or (c.hlc, c.node) > held[:2]:
@@ -116,38 +119,50 @@ def winning_fields(changes: Sequence[WireChange], seqs: Sequence[int]) -> list[t
 
 
 def snapshot_page(rows: list[StoredChange], wins: Iterable[tuple[int, str]],
-                  inserts: dict[tuple[str, str], tuple[int, str]], seqs: list[int], limit: int,
-                  until: int, mark: int, max_bytes: int | None) -> Page:
-    """A page of a snapshot: `seqs` are the winning sequences scanned (up to `limit`),
+                  born: dict[tuple[str, str], tuple[int, str]], node: str | None, seqs: list[int],
+                  limit: int, until: int, mark: int, max_bytes: int | None) -> Page:
+    """A page of a snapshot for the laptop `node`, which holds nothing of the server
+    but its own changes: `seqs` are the winning sequences scanned (up to `limit`),
     `rows` those of them the laptop may see, in order, `wins` (server_seq, field) what
-    each still wins, `inserts` the stamp of the insert that made each record of an
-    edit in `rows` exist; cut after `max_bytes`.
+    each still wins, `born` the stamp of the insert that made each record of `rows`
+    (its BORN winner, served too); cut after `max_bytes`.
 
     Inserts go out whole (a record is created with all its fields). An edit carries
-    only the fields it still wins, each based on the record's insert: the edits in
-    between are left out, and its writer had the record, so it did follow the insert.
-    Without this, an edit and the insert it overwrote (through an edit since
-    superseded) would look concurrent to the laptop: a false conflict."""
+    only the fields it still wins; the edits in between are left out, so each field's
+    base is the record's insert (its writer had the record, so it did follow the
+    insert), except where the stored base is one of the laptop's own changes, which
+    it holds. Without this, an edit and the change it overwrote through an edit since
+    superseded would look concurrent to the laptop: a false conflict. A deleted
+    record is served like a live one (its insert, the winners of its fields, its
+    delete): an edit made after the snapshot is based on those winners."""
     won: dict[int, set[str]] = {}
     for seq, name in wins:
         won.setdefault(seq, set()).add(name)
     out: list[StoredChange] = []
     size = 0
-    for row in rows:
+    for i, row in enumerate(rows):
+        made = born.get((row[4], row[5]))
         if row[6] == "insert":
             out.append(row)
         else:
             keep = won.get(row[0], set())
             data = {k: v for k, v in json.loads(row[7]).items() if k in keep}
             old = None if row[8] is None else {k: v for k, v in json.loads(row[8]).items() if k in keep}
-            made = inserts.get((row[4], row[5]))
-            # (A record deleted since has no live insert: its own base, as stored.)
             held = {} if row[9] is None else json.loads(row[9])
-            base = {k: list(made) if made else held.get(k) for k in data if made or k in held} or None
+            insert = list(made) if made is not None else None
+            base = {}
+            for k in data:
+                stored = held.get(k)
+                if stored and node is not None and stored[1] == node:
+                    base[k] = stored
+                elif insert is not None:
+                    base[k] = insert
+                elif stored:  # no insert of it served: its own base, as stored
+                    base[k] = stored
             out.append((*row[:7], _json(data), None if old is None else _json(old),
-                        None if base is None else _json(base), row[10]))
+                        _json(base) if base else None, row[10]))
         size += change_size(out[-1])
-        if max_bytes is not None and size >= max_bytes and len(out) < len(rows):
+        if max_bytes is not None and size >= max_bytes and i < len(rows) - 1:
             return Page(out, row[0], mark)
     return Page(out, seqs[-1] if len(seqs) == limit else until, mark)
 
@@ -227,7 +242,10 @@ class Page:
 
 
 class Store(ABC):
+    # Who the server is, for good, and its timeline: a restore from a backup starts a
+    # new epoch (the server forgot what it was told after the backup).
     server_id: str
+    epoch: str
 
     @abstractmethod
     def add_rep(self, name: str, role: str, token_hash: str, territories: Sequence[str] = ()) -> RepInfo:
@@ -268,12 +286,15 @@ class Store(ABC):
 
     @abstractmethod
     def pull(self, after: int, limit: int, exclude_node: str | None = None,
-             rep: RepInfo | None = None, max_bytes: int | None = None) -> Page:
+             rep: RepInfo | None = None, max_bytes: int | None = None, snapshot: bool = False) -> Page:
         """Up to `limit` changes with after < server_seq <= watermark in server order,
         leaving out `exclude_node`'s own, stopping once their stored JSON passes
         `max_bytes` (one change at least). `cursor` is where the next pull starts.
         With a `rep` whose role is "rep", only the changes of records in their view
-        (see SCOPE_TABLE), and the view changes (see the contract above)."""
+        (see SCOPE_TABLE), and the view changes (see the contract above). With
+        `snapshot` and `after` 0, the laptop `exclude_node` is served the current
+        state, up to the watermark of that moment, and its later pulls below that
+        point go on with it; a pull from 0 without `snapshot` reads the history."""
 
     @abstractmethod
     def count(self) -> int:
@@ -307,9 +328,9 @@ class Store(ABC):
 
     @abstractmethod
     def new_timeline(self) -> str:
-        """Give the store a new server id (after a restore from a backup): laptops
-        then sync with it as with a new server, sending again what it lacks. The
-        new id."""
+        """Start a new epoch (after a restore from a backup): a laptop that synced with
+        another epoch sends again every change of its own (what the store holds is
+        skipped) and reads the log from the start. The new epoch."""
 
     def shared_limiter(self, rate: float, burst: int, kind: str) -> Limiter | None:
         """A rate limiter kept in the database (`kind` names its buckets), for a store
