@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -71,7 +72,7 @@ class CrmApp(App[None]):
         notification and the defaults apply. `now` becomes the API's clock."""
         self.config_error: str | None = None
         if isinstance(config, Mapping):
-            config = self._checked(lambda: Config.from_mapping(config, source="config"))
+            config = self._checked(partial(Config.from_mapping, config, source="config"))
         elif config is None:
             config = crm.config if crm is not None else self._checked(Config.load)
         self.config: Config = config

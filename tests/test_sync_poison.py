@@ -177,3 +177,21 @@ def test_a_record_set_aside_for_a_missing_customer_is_applied_once_the_customer_
     assert report.pulled == 1 and report.set_aside == 0 and Sync(crm).set_aside() == []
     assert [v["customer_id"] for v in crm.visits.find()] == ["c1"]
     crm.close()
+
+
+def test_an_unreadable_change_is_set_aside_on_a_laptop_that_holds_an_erasure(
+        server: Server, tmp_path: Path) -> None:  # noqa: F811
+    """Erase enforcement reads every change of a pulled batch: one that cannot be
+    decoded is set aside, never read as a change (it used to stop the sync with an
+    AttributeError once the laptop held any erasure)."""
+    wang = Rep(tmp_path, "wang")
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--role", "manager"))
+    gone = wang.json("customers", "add", "--name", "待删除")["id"]
+    wang.crm("sync")  # the laptop learns its rep is a manager, who may erase
+    assert wang.json("customers", "erase", gone, "--yes")["erased"]
+    wang.crm("sync")
+    inject(server.url_db, [("customers", "C-notdict", "insert", json.dumps(["not", "an", "object"])),
+                           ("customers", "C-good", "insert", customer("好客户"))])
+    report = wang.json("sync")
+    assert report["set_aside"] == 1
+    assert wang.json("customers", "show", "C-good")["name"] == "好客户"

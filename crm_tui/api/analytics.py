@@ -283,7 +283,8 @@ class Analytics:
             if outcome is not None:
                 entry["sla_decided"] = entry.get("sla_decided", 0) + 1
                 entry["sla_kept"] = entry.get("sla_kept", 0) + (outcome == "kept")
-        reps = [RepKpi(name, **{k: (float(v) if k == "sales" else int(v)) for k, v in values.items()})
+        reps = [RepKpi(name, sales=float(values.get("sales", 0.0)),
+                       **{k: int(v) for k, v in values.items() if k != "sales"})
                 for name, values in sorted(per_rep.items())]
         return {"period": p.label, "start": p.start.isoformat(), "end": p.end.isoformat(),
                 "previous": prev.label, "rep": rep, "overall": overall_kpis(counts).as_dict(),

@@ -7,9 +7,8 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.cells import cell_len
 from rich.console import Console
@@ -21,10 +20,13 @@ from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, Validatio
 from crm_tui.config import ConfigError
 from crm_tui.i18n import t
 
-try:  # typer >= 0.16 runs on its own copy of click, with its own context stack
+try:  # newer typer runs on its own copy of click, with its own context stack
     from typer._click.globals import get_current_context
 except ImportError:  # pragma: no cover - older typer on the real click
-    from click import get_current_context
+    from click import get_current_context  # type: ignore[no-redef]  # the same function, the real click's
+
+if TYPE_CHECKING:  # the context type TyperGroup.invoke takes (typer's click, as installed)
+    from typer._click import Context as ClickContext
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, for grep
@@ -121,7 +123,7 @@ def report_errors(errors: Iterable[str]) -> None:
 class CrmGroup(TyperGroup):
     """Turns the API's errors into a message and exit code 1 instead of a traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except ValidationError as exc:

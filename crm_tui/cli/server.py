@@ -3,8 +3,9 @@ server, manage the reps' tokens and read the server's audit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
@@ -22,12 +23,16 @@ StoreOpt = Annotated[
 ]
 
 
-def _store_errors(fn):  # type: ignore[no-untyped-def]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _store_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Store refusals are user errors: a message, not a traceback."""
     import functools
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         from crm_tui.sync.server.store import StoreError
 
         try:

@@ -129,8 +129,11 @@ def customer_facts(conn: sqlite3.Connection, today: dt.date, *, window_days: int
     contacts = {r[0]: r[1:] for r in cur.execute(_CONTACTS.format(only=only), params)}
     win_back = dict(cur.execute(_WIN_BACK.format(only=only), params).fetchall())
     customers = cur.execute(_CUSTOMERS.format(where=("WHERE " + " AND ".join(where)) if where else ""), params)
-    return [CustomerFacts(*c, *orders.get(c[0], _NO_ORDERS), *contacts.get(c[0], _NO_CONTACTS),
-                          win_back.get(c[0])) for c in customers]
+    # one tuple of the fields in order, then the dataclass (mypy cannot count arguments
+    # after starred ones)
+    rows = ((*c, *orders.get(c[0], _NO_ORDERS), *contacts.get(c[0], _NO_CONTACTS), win_back.get(c[0]))
+            for c in customers)
+    return [CustomerFacts(*r) for r in rows]
 
 
 def overrides(conn: sqlite3.Connection) -> dict[str, Override]:

@@ -13,7 +13,7 @@ from crm_tui.db.capture import install_capture
 
 # The tables of schema 1; later migrations add their own synced tables below.
 V1_TABLES = ("customers", "visits", "complaints", "orders")
-SYNCED_TABLES = (*V1_TABLES, "surveys", "classification_overrides")
+SYNCED_TABLES: tuple[str, ...] = (*V1_TABLES, "surveys", "classification_overrides")
 SYNCED_TABLES += ("erasures", "erase_requests")  # privacy (migration 6)
 SYNCED_TABLES += ("opportunities", "opportunity_stages", "targets")  # sales pipeline
 SYNCED_TABLES += ("contacts", "products", "order_lines")  # issue 13

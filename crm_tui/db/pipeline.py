@@ -43,7 +43,7 @@ def open_totals(conn: sqlite3.Connection, *, rep: str | None = None, close_from:
         params |= {"start": close_from, "end": close_before}
         month = "substr(close_date, 1, 7)"
     sql = _TOTALS.format(month=month, closed=_CLOSED, where=where)
-    return [tuple(r) for r in conn.execute(sql, params)]  # type: ignore[misc]
+    return [tuple(r) for r in conn.execute(sql, params)]
 
 
 def won_by_month(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> dict[str, float]:

@@ -337,7 +337,8 @@ def set_local_rep(conn: sqlite3.Connection, rep: str) -> None:
 
 def changes(conn: sqlite3.Connection, *, table: str | None = None, row_id: str | None = None,
             since_seq: int = 0, limit: int | None = None, local_only: bool = False) -> list[dict[str, Any]]:
-    clauses, params = ["seq > ?"], [since_seq]
+    clauses: list[str] = ["seq > ?"]
+    params: list[Any] = [since_seq]
     if table:
         clauses.append("tbl = ?")
         params.append(table)

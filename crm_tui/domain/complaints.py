@@ -128,7 +128,8 @@ def _add(stamp: str, delta: dt.timedelta) -> str:
 def is_overdue(complaint: Mapping[str, Any], now: dt.datetime) -> bool:
     """An open complaint past its resolution due time."""
     due = complaint.get("due_at")
-    return bool(due) and complaint.get("status") not in (RESOLVED, CLOSED) and dt.datetime.fromisoformat(due) < now
+    return (isinstance(due, str) and bool(due) and complaint.get("status") not in (RESOLVED, CLOSED)
+            and dt.datetime.fromisoformat(due) < now)
 
 
 def first_response_overdue(complaint: Mapping[str, Any], now: dt.datetime, policy: SlaPolicy) -> bool:

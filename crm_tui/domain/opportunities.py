@@ -150,8 +150,9 @@ def _stages(raw: Any, errors: list[FieldError]) -> tuple[Stage, ...]:
             errors.append(FieldError(f"{key}.probability", "must be a whole percent, 0 to 100"))
         if isinstance(order, bool) or not isinstance(order, int):
             errors.append(FieldError(f"{key}.order", "must be a whole number"))
-        if len(errors) == had:
-            out.append(Stage(sid.strip(), str(en).strip(), str(zh).strip(), int(prob), int(order)))
+        # isinstance again only narrows the types for the checker: the checks above decided
+        if len(errors) == had and isinstance(prob, int) and isinstance(order, int):
+            out.append(Stage(sid.strip(), str(en).strip(), str(zh).strip(), prob, order))
     ids = [s.id for s in out]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         errors.append(FieldError("pipeline.stages", f"stage {dup!r} is listed twice"))

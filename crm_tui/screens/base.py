@@ -20,6 +20,8 @@ from crm_tui.i18n import field_label, t
 from crm_tui.widgets.record_table import RecordTable
 
 if TYPE_CHECKING:
+    from textual import getters
+
     from crm_tui.api import Crm
     from crm_tui.app import CrmApp
 
@@ -54,7 +56,11 @@ def describe_error(exc: BaseException, entity: Any = None) -> str:
 class DbMixin:
     """Run API calls off the event loop. `done` and `failed` run back on it."""
 
-    app: CrmApp
+    if TYPE_CHECKING:
+        # Textual's own `app`, typed as the CRM's app; the screens below say the same
+        # in Textual's way (getters.app), which also settles which `app` they inherit.
+        @property
+        def app(self) -> CrmApp: ...
 
     @property
     def crm(self) -> Crm:
@@ -90,6 +96,9 @@ class DbMixin:
 
 class CrmScreen(DbMixin, Screen):
     """A top-level screen of the CRM."""
+
+    if TYPE_CHECKING:
+        app = getters.app(CrmApp)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -166,6 +175,9 @@ class FilterAsYouType:
 
 
 class CrmModal(DbMixin, ModalScreen[T]):
+    if TYPE_CHECKING:
+        app = getters.app(CrmApp)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         localize_bindings(self)

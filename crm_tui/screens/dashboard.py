@@ -7,9 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len
-from rich.console import RenderableType
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
 from textual.screen import Screen
@@ -54,7 +53,7 @@ def plot_text(text: str) -> str:
 class WidePlot(PlotextPlot):
     """A plotext chart whose titles and labels may hold Chinese (see plot_text)."""
 
-    def render(self) -> RenderableType:
+    def render(self) -> RenderResult:
         drawing = super().render()
         if not isinstance(drawing, Text) or not any(code in drawing.plain for code in _chars):
             return drawing

@@ -53,7 +53,7 @@ class OrdersScreen(FilterAsYouType, TableScreen):
         def fetch(offset: int, limit: int) -> list[Record]:
             with crm.lock:
                 rows = crm.orders.find(search=search, order="-ordered_at", limit=limit, offset=offset)
-                return with_customer_names(crm, rows)  # type: ignore[return-value]
+                return with_customer_names(crm, rows)
 
         def first() -> tuple[list[Record], int]:
             return fetch(0, table.page_size), crm.orders.count(search=search)

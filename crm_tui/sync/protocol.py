@@ -47,7 +47,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_PULL_BYTES = 4 * 1024 * 1024
 INT64_MAX = 2**63 - 1
 
-REFUSED = "refused"  # the status-403 answer of a push with refused changes
+REFUSED: Literal["refused"] = "refused"  # the status-403 answer of a push with refused changes
 
 # Strict request models: a string is not an integer, an unknown field is an error.
 _STRICT = ConfigDict(extra="forbid", strict=True)

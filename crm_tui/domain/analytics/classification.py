@@ -148,7 +148,7 @@ def classify(facts: Iterable[CustomerFacts], settings: AnalyticsSettings,
     overrides = overrides or {}
     facts = list(facts)
     tiers = pareto_tiers({f.id: f.total for f in facts}, settings.tier_a_share, settings.tier_b_share)
-    out = []
+    out: list[Classification] = []
     append, get_override, status_of, stage_of = out.append, overrides.get, customer_status, lifecycle_stage
     for f in facts:  # runs once per customer: names bound locally above
         status = status_of(f, settings)[0]

@@ -53,7 +53,7 @@ def contact_cadence(facts: Iterable[CustomerFacts], settings: AnalyticsSettings,
     tier C. A never-contacted customer counts from the day the record was made."""
     out = []
     for f in facts:
-        tier = f.tier if f.tier in settings.cadence else "C"
+        tier = f.tier if f.tier is not None and f.tier in settings.cadence else "C"
         cad = settings.cadence.get(tier) or Cadence(60, 120)
         days = f.days_since_contact if f.days_since_contact is not None else _days_since(f.created, today)
         days = None if days is None else max(days, 0)  # a record made "after" an injected today

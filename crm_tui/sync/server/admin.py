@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -167,7 +167,7 @@ def app_from_env() -> Any:
     inner = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(a: Any):  # type: ignore[no-untyped-def]
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
         try:
             async with inner(a) as state:
                 yield state

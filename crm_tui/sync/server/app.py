@@ -225,21 +225,22 @@ def _model(model: type[M], value: Any) -> M:
 
 # -- OpenAPI: every status each operation answers ----------------------------------------
 
-_ERR = {"model": ErrorBody}
-_COMMON = {400: {**_ERR, "description": "a malformed request: headers, strict JSON, a field"},
+_ERR: dict[str, Any] = {"model": ErrorBody}
+_Responses = dict[int | str, dict[str, Any]]  # FastAPI's `responses` of an operation
+_COMMON: _Responses = {400: {**_ERR, "description": "a malformed request: headers, strict JSON, a field"},
            401: {**_ERR, "description": "no token, an unknown or a revoked one"},
            426: {**_ERR, "description": "another sync protocol version"},
            429: {**_ERR, "description": "too many requests of this rep, or failed sign-ins of this address"}}
-_BODY = {413: {**_ERR, "description": "the body is over the size limit, or the batch over its length limit"}}
-_HELLO_RESPONSES: dict[int | str, dict[str, Any]] = dict(_COMMON)
-_PUSH_RESPONSES: dict[int | str, dict[str, Any]] = {
+_BODY: _Responses = {413: {**_ERR, "description": "the body is over the size limit, or the batch over its length limit"}}
+_HELLO_RESPONSES: _Responses = dict(_COMMON)
+_PUSH_RESPONSES: _Responses = {
     **_COMMON, **_BODY,
     403: {"description": "some changes refused (the others are stored): `refused` says which and why; "
                          "or `node_taken`: the node belongs to another rep"},
     409: {**_ERR, "description": "`sequence_gap` (resend from `expected_seq`) or `replica_behind`"},
     422: {**_ERR, "description": "`clock_ahead`: a change stamped too far ahead of the server clock"},
 }
-_PULL_RESPONSES: dict[int | str, dict[str, Any]] = {
+_PULL_RESPONSES: _Responses = {
     **_COMMON, **_BODY, 403: {**_ERR, "description": "`node_taken`: the node belongs to another rep"}}
 
 

@@ -120,8 +120,10 @@ def restore(url: str, file: Path) -> dict[str, Any]:
 def _pg_schema(url: str) -> str:
     import psycopg
 
+    from crm_tui.sync.server.pg_store import one_row
+
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT current_schema()").fetchone()[0]
+        return one_row(conn.execute("SELECT current_schema()"))[0]
 
 
 def _pg_restore(url: str, file: Path) -> None:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -193,6 +194,15 @@ def _rep(row: Sequence) -> RepInfo:
     return RepInfo(row[0], row[1], row[2], row[3], tuple(t for t in (row[4] or "").split(",") if t))
 
 
+def one_row(cur: psycopg.Cursor[Any]) -> Any:
+    """The row a statement always returns (an aggregate, a RETURNING, the row of a
+    node or key this transaction has just made sure of). None is a defect, named."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("PostgreSQL returned no row where the store always expects one")
+    return row
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -232,7 +242,7 @@ class PostgresStore(Store):
     @staticmethod
     def _migrate(conn: psycopg.Connection) -> None:
         version = 0
-        if conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]:
+        if one_row(conn.execute("SELECT to_regclass('meta') IS NOT NULL"))[0]:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = int(row[0]) if row else 1
         check_schema_version(version, SCHEMA_VERSION)
@@ -248,7 +258,7 @@ class PostgresStore(Store):
 
     @staticmethod
     def _meta(conn: psycopg.Connection, key: str) -> str:
-        return conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()[0]
+        return one_row(conn.execute("SELECT value FROM meta WHERE key = %s", (key,)))[0]
 
     def schema_version(self) -> int:
         with self._conn() as conn:
@@ -265,9 +275,9 @@ class PostgresStore(Store):
         """A transaction that may append to the log, announced first (see the
         module's docstring); the announcement leaves when it commits or fails."""
         with self._conn() as conn:
-            low = conn.execute(
+            low = one_row(conn.execute(
                 "INSERT INTO inflight (low, pid, backend_start) SELECT nextval('log_seq'), pid, backend_start "
-                "FROM pg_stat_activity WHERE pid = pg_backend_pid() RETURNING low").fetchone()[0]
+                "FROM pg_stat_activity WHERE pid = pg_backend_pid() RETURNING low"))[0]
             try:
                 with conn.transaction():
                     yield conn
@@ -347,7 +357,7 @@ class PostgresStore(Store):
 
     def _push(self, conn: psycopg.Connection, rep: RepInfo, node: str, ordered: list[WireChange]) -> PushOutcome:
         conn.execute("INSERT INTO nodes (node, rep) VALUES (%s, %s) ON CONFLICT DO NOTHING", (node, rep.name))
-        owner, last = conn.execute("SELECT rep, last_seq FROM nodes WHERE node = %s FOR UPDATE", (node,)).fetchone()
+        owner, last = one_row(conn.execute("SELECT rep, last_seq FROM nodes WHERE node = %s FOR UPDATE", (node,)))
         if owner != rep.name:
             raise NodeTaken(f"node {node} belongs to rep {owner!r}, not {rep.name!r}")
         fresh = [c for c in ordered if c.node_seq > last]
@@ -370,7 +380,8 @@ class PostgresStore(Store):
         return PushOutcome(len(verdicts.accepted), len(held) - len(refused_before), last,
                            tuple(refused_before + verdicts.refused))
 
-    def _lookups(self, conn: psycopg.Connection, changes: Sequence[WireChange]):  # type: ignore[no-untyped-def]
+    def _lookups(self, conn: psycopg.Connection, changes: Sequence[WireChange]
+                 ) -> tuple[Callable[[str], PlaceRow | None], Callable[[str, str], str | None]]:
         """The judge's two look-ups, answered for the whole batch in two queries (a
         query per change costs a round trip each); anything else asked, one by one."""
         keys = sorted({(c.tbl, c.row_id) for c in changes if c.tbl != "customers"})
@@ -380,14 +391,14 @@ class PostgresStore(Store):
         customers = sorted({c.row_id for c in changes if c.tbl == "customers"}
                            | {str(v) for c in changes for v in c.data.values() if isinstance(v, str)}
                            | {scope for scope in scopes.values() if scope})
-        places = {r[0]: tuple(r[1:]) for r in conn.execute(
+        places: dict[str, PlaceRow] = {r[0]: tuple(r[1:]) for r in conn.execute(
             "SELECT customer_id, owner, owner_hlc, territory, territory_hlc FROM customer_scope "
             "WHERE customer_id = ANY(%s)", (customers,)).fetchall()}
         asked_keys, asked_customers = set(keys), set(customers)
 
         def place_of(customer_id: str) -> PlaceRow | None:
             if customer_id in asked_customers:
-                return places.get(customer_id)  # type: ignore[return-value]
+                return places.get(customer_id)
             return self._place_of(conn, customer_id)
 
         def scope_of(tbl: str, row_id: str) -> str | None:
@@ -422,8 +433,9 @@ class PostgresStore(Store):
                     # Attributed to the rep the token proves, not the name a laptop claims.
                     copy.write_row((node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
                                     _json(c.base), rep, rep, now, scope))
-            by_seq = dict(conn.execute("SELECT node_seq, server_seq FROM log WHERE node = %s AND node_seq >= %s",
-                                       (node, accepted[0].node_seq)).fetchall())
+            by_seq: dict[int, int] = dict(conn.execute(
+                "SELECT node_seq, server_seq FROM log WHERE node = %s AND node_seq >= %s",
+                (node, accepted[0].node_seq)).fetchall())
             won = winning_fields(accepted, [by_seq[c.node_seq] for c in accepted])
             # One row per key: one statement may update each row only once.
             conn.execute(
@@ -467,8 +479,8 @@ class PostgresStore(Store):
         """Changes sent again must be the ones held (stored or refused); the refusals
         among them, to answer again."""
         lo, hi = changes[0].node_seq, changes[-1].node_seq
-        held = dict(conn.execute("SELECT node_seq, hlc FROM log WHERE node = %s AND node_seq BETWEEN %s AND %s",
-                                 (node, lo, hi)).fetchall())
+        held: dict[int, str] = dict(conn.execute(
+            "SELECT node_seq, hlc FROM log WHERE node = %s AND node_seq BETWEEN %s AND %s", (node, lo, hi)).fetchall())
         refused = {r[0]: r for r in conn.execute(
             "SELECT node_seq, hlc, tbl, row_id, code, reason FROM refused "
             "WHERE node = %s AND node_seq BETWEEN %s AND %s", (node, lo, hi)).fetchall()}
@@ -498,10 +510,10 @@ class PostgresStore(Store):
     def _watermark(conn: psycopg.Connection) -> int:
         """Two statements in this order, each its own snapshot (autocommit): the
         sequence first, then the announcements still alive."""
-        taken = conn.execute("SELECT coalesce(pg_sequence_last_value('log_seq'), 0)").fetchone()[0]
-        low = conn.execute(
+        taken = one_row(conn.execute("SELECT coalesce(pg_sequence_last_value('log_seq'), 0)"))[0]
+        low = one_row(conn.execute(
             "SELECT min(i.low) FROM inflight i JOIN pg_stat_activity a "
-            "ON a.pid = i.pid AND a.backend_start = i.backend_start").fetchone()[0]
+            "ON a.pid = i.pid AND a.backend_start = i.backend_start"))[0]
         return taken if low is None else min(taken, low - 1)
 
     def pull(self, after: int, limit: int, exclude_node: str | None = None,
@@ -573,7 +585,7 @@ class PostgresStore(Store):
             return
         with self._announced() as conn:
             conn.execute("INSERT INTO nodes (node, rep) VALUES (%s, %s) ON CONFLICT DO NOTHING", (node, rep))
-            owner = conn.execute("SELECT rep FROM nodes WHERE node = %s FOR UPDATE", (node,)).fetchone()[0]
+            owner = one_row(conn.execute("SELECT rep FROM nodes WHERE node = %s FOR UPDATE", (node,)))[0]
             if owner != rep:
                 raise NodeTaken(f"node {node} belongs to rep {owner!r}, not {rep!r}")
             entered, left = self._view_change(conn, node, visible, params)
@@ -603,11 +615,11 @@ class PostgresStore(Store):
 
     def count(self) -> int:
         with self._conn() as conn:
-            return conn.execute("SELECT count(*) FROM log WHERE node <> ''").fetchone()[0]
+            return one_row(conn.execute("SELECT count(*) FROM log WHERE node <> ''"))[0]
 
     def refused_count(self) -> int:
         with self._conn() as conn:
-            return conn.execute("SELECT count(*) FROM refused").fetchone()[0]
+            return one_row(conn.execute("SELECT count(*) FROM refused"))[0]
 
     # -- the audit -------------------------------------------------------------
 
@@ -653,12 +665,12 @@ class PgLimiter:
     def allow(self, who: str) -> bool:
         fill = self._FILL
         with self.store._conn() as conn:
-            return conn.execute(
+            return one_row(conn.execute(
                 "INSERT INTO rate_buckets AS b (who, tokens, at, allowed) "
                 "VALUES (%(who)s, %(burst)s - 1, clock_timestamp(), %(burst)s >= 1) "
                 f"ON CONFLICT (who) DO UPDATE SET tokens = CASE WHEN {fill} >= 1 THEN {fill} - 1 ELSE {fill} END, "
                 f"allowed = {fill} >= 1, at = clock_timestamp() RETURNING allowed", self._params(who),
-            ).fetchone()[0]
+            ))[0]
 
     def exhausted(self, who: str) -> bool:
         with self.store._conn() as conn:

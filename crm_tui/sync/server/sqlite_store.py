@@ -219,7 +219,7 @@ class SqliteStore(Store):
             conn.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (self.epoch,))
         return self.epoch
 
-    def _write(self):  # type: ignore[no-untyped-def]
+    def _write(self) -> _Write:
         """A write transaction under the lock: `with self._write() as conn:`."""
         return _Write(self)
 
