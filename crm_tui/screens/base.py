@@ -137,7 +137,8 @@ class FilterAsYouType:
 
         def query_one(self, selector: Any, expect_type: Any = None) -> Any: ...
 
-        def reload(self, _: object = None) -> None: ...
+        # each screen's own reload; this mixin calls it with no argument
+        def reload(self, *args: Any, **kwargs: Any) -> None: ...
 
     @property
     def table(self) -> RecordTable:
