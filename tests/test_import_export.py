@@ -162,6 +162,9 @@ def test_dry_run_writes_nothing(crm: Crm, db_path: Path, tmp_path: Path) -> None
     bad = write(tmp_path / "bad.csv", BAD_ROW_CSV)
     result = run(db_path, "customers", "import", str(bad), "--dry-run", ok=False)
     assert result.exit_code == 1 and "line 5" in result.stderr
+    # even with bad rows, a dry run says what the file would do (issue 14)
+    assert "dry run: would create 1, would update 1, rejected 2" in result.stdout
+    assert "would stop on 2 bad rows" in result.stderr
     result = run(db_path, "customers", "import", str(bad), "--dry-run", "--skip-invalid")
     assert "would create 1, would update 1, rejected 2" in result.stdout
     assert not (tmp_path / "bad.rejects.csv").exists()

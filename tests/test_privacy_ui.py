@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from textual.widgets import Label
+from textual.widgets import Static
 
 from crm_tui.api import Crm
 from crm_tui.app import CrmApp
@@ -40,7 +40,7 @@ async def test_erase_from_the_customer_screen_asks_first(crm: Crm) -> None:
         await pilot.press("X")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
-        question = str(app.screen.query_one(Label).render())
+        question = str(app.screen.query_one("#question", Static).render())
         assert "欧阳锋" in question and "1 visit(s)" in question and "1 order(s) stay" in question
         await pilot.press("n")
         await settle(pilot)

@@ -148,6 +148,15 @@ class Walk:
                 time.sleep(0.1)
         raise AssertionError("the server did not start")
 
+    def saw_request_logged(self, rep: str) -> None:
+        """The server logs one line per request at its default level: who, what, status, time."""
+        pattern = re.compile(rf"\b{rep} POST /v1/(push|pull)\S* 200 \d+ms")
+        for _ in range(100):
+            if pattern.search(self.log.read_text(errors="replace")):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no request of {rep} in the server log:\n{self.log.read_text()}")
+
     def stop(self) -> None:
         if self.server is not None:
             self.server.terminate()
@@ -197,6 +206,8 @@ async def test_the_readme_walkthrough_in_a_fresh_home(tmp_path: Path, monkeypatc
                 walk.order_id = ULID.findall(out)[0]
             elif argv[:2] == ["server", "add-rep"]:
                 walk.token = out.split()[-1]
+            elif argv == ["sync"]:
+                walk.saw_request_logged("wangfang")
             elif argv[:3] == ["customers", "list", "--search"] and number < 3:
                 # the demo's customers, not an empty new database
                 assert demo_db_path().exists() and len(ULID.findall(out)) >= 2, out

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.domain.times import shown_time
 from crm_tui.sync.clock import COUNTER_BITS
 
 if TYPE_CHECKING:
@@ -17,9 +18,9 @@ _SKIP = frozenset({"updated_at", "created_at"})
 
 
 def hlc_time(hlc: int) -> str:
-    """The wall-clock part of a hybrid logical clock stamp as local 'YYYY-MM-DD HH:MM:SS'."""
+    """The wall-clock part of a hybrid logical clock stamp, as every time is shown (local, to the minute)."""
     wall_ms = hlc >> COUNTER_BITS
-    return dt.datetime.fromtimestamp(wall_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    return shown_time(dt.datetime.fromtimestamp(wall_ms / 1000, dt.UTC))
 
 
 def field_history(crm: Crm, table: str, record_id: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
 from crm_tui.config import ConfigError
+from crm_tui.domain.times import is_time_name, shown_time
 from crm_tui.i18n import t
 
 try:  # newer typer runs on its own copy of click, with its own context stack
@@ -87,7 +88,7 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
                 caption: str | None = None) -> None:
     """A table of `rows`; `columns` come most important first, and those that do not
     fit the terminal are left out (with a note) rather than folded into slivers."""
-    cells = [["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
+    cells = [[cell(c, row.get(c)) for c in columns] for row in rows]
     # long text folds, so it claims at most FOLDED_WIDTH; an id never folds
     widths = [min(max([cell_len(col), *(cell_len(r[i]) for r in cells)]), 99 if col == "id" else FOLDED_WIDTH) + 3
               for i, col in enumerate(columns)]
@@ -111,8 +112,15 @@ def print_record(record: dict[str, Any]) -> None:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key, value in record.items():
-        table.add_row(key.replace("_", " "), "" if value is None else str(value))
+        table.add_row(key.replace("_", " "), cell(key, value))
     console.print(table)
+
+
+def cell(name: str, value: Any) -> str:
+    """A value as a table shows it: times local and to the minute, like the UI (--json keeps them as stored)."""
+    if value is None:
+        return ""
+    return shown_time(value) if is_time_name(name) else str(value)
 
 
 def report_errors(errors: Iterable[str]) -> None:

@@ -456,6 +456,11 @@ def build(table: str) -> typer.Typer:
             err_console.print(f"... and {len(report.rejected) - 1000} more bad rows", highlight=False, soft_wrap=True)
         if as_json:
             print_json(report.as_dict())
+        elif failed and dry_run:
+            # the whole picture even when rows are bad: what the good ones would do, and what stops it
+            console.print(f"dry run: {report.summary()}", highlight=False, soft_wrap=True)
+            err_console.print(f"the import would stop on {len(report.rejected)} bad rows of {report.rows} "
+                              "(fix them, or use --skip-invalid)", highlight=False, soft_wrap=True)
         elif failed:
             err_console.print(f"nothing imported: {len(report.rejected)} bad rows of {report.rows} "
                               "(fix them, or use --skip-invalid)", highlight=False, soft_wrap=True)

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input, Static, Tab, Tabs
 from crm_tui.api import Record
 from crm_tui.domain import complaints as rules
 from crm_tui.domain.entities import COMPLAINT, COMPLAINT_STATUSES
+from crm_tui.domain.times import shown_time
 from crm_tui.i18n import choice_label, t
 from crm_tui.screens.base import FilterAsYouType, TableScreen
 from crm_tui.screens.modals import pick_customer_then
@@ -82,7 +83,7 @@ class ComplaintsScreen(FilterAsYouType, TableScreen):
         due = row.get("due_at")
         if not due:
             return ""
-        text = due[:16].replace("T", " ")
+        text = shown_time(due)
         if rules.is_overdue(row, self.now()):
             return f"{text} {t('complaints.overdue')}"
         return text
@@ -116,8 +117,8 @@ class ComplaintsScreen(FilterAsYouType, TableScreen):
             text = t("find.no_match") if self.search_text else t("complaints.empty")
         else:
             first_due = self.app.workflow.first_response_due(record)
-            first = (record.get("first_response_at") or "")[:16].replace("T", " ") or \
-                t("complaints.first_response_due", when=first_due[:16].replace("T", " "))
+            first = shown_time(record.get("first_response_at")) or \
+                t("complaints.first_response_due", when=shown_time(first_due))
             text = f"{record.get('customer_name', '')} · {t('complaints.first_response')}: {first}"
         self.query_one("#complaint-info", Static).update(Text(text), layout=False)
 

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
+from crm_tui.domain.times import shown_time
 from crm_tui.i18n import has, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.widgets.sync_status import text
@@ -76,7 +77,7 @@ class ConflictsScreen(CrmScreen):
         table.clear()
         for r in rows:
             table.add_row(str(r["id"]), r["record"], r["op"], ", ".join(sorted(r["data"] or {})),
-                          _value(r["reason"]), (r["rejected_at"] or "")[:16].replace("T", " "), key=str(r["id"]))
+                          _value(r["reason"]), shown_time(r["rejected_at"]), key=str(r["id"]))
         self.query_one("#rejected-empty", Static).update("" if rows else t("rejected.none"))
 
     def _chosen_rejection(self) -> int | None:
@@ -114,7 +115,7 @@ class ConflictsScreen(CrmScreen):
         for r in rows:
             table.add_row(str(r["id"]), r["record"], r["field"], _value(r["mine"]),
                           _value(r["theirs"]), f"{r['mine_rep']} / {r['theirs_rep']}",
-                          (r["detected_at"] or "")[:16].replace("T", " "), key=str(r["id"]))
+                          shown_time(r["detected_at"]), key=str(r["id"]))
         self.query_one("#conflicts-empty", Static).update(
             "" if rows else text("conflicts.none", "No conflicts to review."))
 

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from crm_tui.api import Filter, Record
 from crm_tui.api.history import field_history
 from crm_tui.domain.entities import COMPLAINT, CONTACT, CONTACT_ROLES, CUSTOMER, ENTITIES, OPPORTUNITY, ORDER
+from crm_tui.domain.times import is_time_name, shown_time
 from crm_tui.domain.validation import display_phone
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmScreen
@@ -182,10 +183,10 @@ class CustomerScreen(CrmScreen):
         self._fill("complaints-table",
                    [field_label(COMPLAINT, n) for n in ("received_at", "type", "priority", "status", "handler",
                                                         "due_at", "description")],
-                   [[(r["received_at"] or "")[:16].replace("T", " "), show_value("complaints", "type", r["type"]),
+                   [[shown_time(r["received_at"]), show_value("complaints", "type", r["type"]),
                      show_value("complaints", "priority", r["priority"]),
                      show_value("complaints", "status", r["status"]), r.get("handler") or "",
-                     (r.get("due_at") or "")[:16].replace("T", " "), r.get("description") or ""]
+                     shown_time(r.get("due_at")), r.get("description") or ""]
                     for r in file.complaints], file.complaints)
         # A refund shows as a negative amount, as it counts in the sales figures.
         self._fill("orders-table", [field_label(ORDER, n) for n in ("ordered_at", "product", "quantity", "amount",
@@ -215,7 +216,8 @@ class CustomerScreen(CrmScreen):
         for name in CUSTOMER.field_names:
             table.add_row(field_label(CUSTOMER, name), Text(show_value("customers", name, c.get(name))))
         for name in ("owner", "created_at", "updated_at", "id"):
-            table.add_row(t(f"detail.{name}"), str(c.get(name) or ""))
+            value = c.get(name)
+            table.add_row(t(f"detail.{name}"), shown_time(value) if is_time_name(name) else str(value or ""))
         self.query_one("#profile-body", Static).update(table)
 
     def _fill(self, table_id: str, headers: list[str], rows: list[list[Any]], records: list[Record]) -> None:

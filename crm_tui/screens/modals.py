@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -23,9 +24,12 @@ from crm_tui.widgets.tables import customer_columns
 class ConfirmScreen(CrmModal[bool]):
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 60; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    ConfirmScreen > Vertical { width: 64; max-width: 100%; height: auto; max-height: 100%;
+                               border: thick $warning; background: $surface; padding: 1 2; }
+    ConfirmScreen #question-box { height: auto; max-height: 14; }
+    ConfirmScreen #question { width: 100%; height: auto; }
     ConfirmScreen Horizontal { height: auto; padding: 1 0 0 0; }
-    ConfirmScreen Button { margin: 0 2 0 0; }
+    ConfirmScreen Button { margin: 0 2 0 0; width: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "key.yes", id="confirm.yes"),
@@ -40,7 +44,9 @@ class ConfirmScreen(CrmModal[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question, markup=False)
+            # wraps to the dialog's width: a long question (an erase names all it removes) is never cut
+            with VerticalScroll(id="question-box"):
+                yield Static(self.question, id="question", markup=False)
             with Horizontal():
                 yield Button(f"{self.yes} (y)", variant="warning", id="yes")
                 yield Button(f"{self.no} (n)", variant="primary", id="no")
@@ -84,12 +90,13 @@ class HelpScreen(CrmModal[None]):
             if not binding.description or not binding.id or (binding.action, binding.key) in seen:
                 continue
             seen.add((binding.action, binding.key))
-            table.add_row(self.app.get_key_display(binding), binding.description, binding.id or "")
+            # Text, not str: keys such as "[" and descriptions are shown, not read as markup
+            table.add_row(Text(self.app.get_key_display(binding)), Text(binding.description), Text(binding.id or ""))
         with Vertical():
             yield Static(t("help.title", screen=self.title_text), id="help-title", markup=False)
             with VerticalScroll():
                 yield Static(table)
-                yield Static("\n" + t("help.rebind"), id="help-rebind")
+                yield Static("\n" + t("help.rebind"), id="help-rebind", markup=False)  # "[keys]" stays
         yield Footer(compact=True)
 
     def action_close(self) -> None:

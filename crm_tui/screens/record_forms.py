@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from crm_tui.api import Record
 from crm_tui.domain.entities import COMPLAINT, CONTACT, CUSTOMER, OPPORTUNITY, ORDER, VISIT, Field
 from crm_tui.domain.orders import format_line, parse_lines
+from crm_tui.domain.times import shown_time
 from crm_tui.i18n import t
 from crm_tui.screens.form import FormScreen
 
@@ -66,7 +67,7 @@ def visit_form(app: CrmApp, customer: Record, done: Done, *, follow_up_of: str |
                           focus="notes")  # channel and purpose come preset: type the notes
     else:
         vid = record["id"]
-        values = {**record, "visited_at": (record.get("visited_at") or "")[:16].replace("T", " ")}
+        values = {**record, "visited_at": shown_time(record.get("visited_at"))}
         form = FormScreen(VISIT, VISIT_EDIT_FIELDS, lambda v: crm.visits.update(vid, v),
                           title=t("form.edit_visit"), values=values, context=_context(customer),
                           only_changes=True)

@@ -14,6 +14,7 @@ from textual.worker import get_current_worker
 
 from crm_tui.api.sync import SyncError, SyncReport
 from crm_tui.config import ConfigError
+from crm_tui.domain.times import shown_time
 from crm_tui.i18n import has, t
 
 REFRESH_SECONDS = 30.0
@@ -26,7 +27,7 @@ def text(key: str, default: str, **values: Any) -> str:
 
 def describe_status(status: dict[str, Any]) -> str:
     last = status.get("last_sync_at")
-    when = last[:16].replace("T", " ") + " UTC" if last else text("sync.never", "never")
+    when = shown_time(last) if last else text("sync.never", "never")
     parts = [text("sync.pending", "{n} to sync", n=status["pending"]),
              text("sync.last", "last sync {when}", when=when)]
     if status.get("open_conflicts"):

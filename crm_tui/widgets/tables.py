@@ -4,6 +4,7 @@ user's language, widths in terminal cells."""
 from __future__ import annotations
 
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT, Entity
+from crm_tui.domain.times import shown_time
 from crm_tui.domain.validation import display_phone
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.widgets.record_table import Column, Row
@@ -14,7 +15,7 @@ def _choice(ent: Entity, name: str):
 
 
 def _short_time(name: str):
-    return lambda row: (row.get(name) or "")[:16].replace("T", " ")
+    return lambda row: shown_time(row.get(name))
 
 
 def _money(row: Row) -> str:

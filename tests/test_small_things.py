@@ -1,0 +1,122 @@
+"""The small things that make the product feel finished (issue 14, item 6): times in
+local time and one human format on every screen and CLI table; the help screen keeps
+`[keys]`; confirmation dialogs are never cut off, at 80x24 too."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+import pytest
+from textual.widgets import Static
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm
+from crm_tui.app import CrmApp
+from crm_tui.cli import app as cli
+from crm_tui.domain.times import shown_time
+from crm_tui.screens.detail import CustomerScreen
+from crm_tui.screens.modals import ConfirmScreen, HelpScreen
+
+ISO_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\d\d:\d\d:\d\d|\.\d{3}Z")
+
+
+@pytest.fixture
+def shanghai(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_one_format_local_to_the_minute(shanghai) -> None:
+    assert shown_time("2026-12-01T13:51:52.427Z") == "2026-12-01 21:51"  # a system stamp, UTC
+    assert shown_time("2026-12-01T23:30:00+00:00") == "2026-12-02 07:30"
+    assert shown_time("2026-03-01T08:00:00") == "2026-03-01 08:00"  # a time the user gave, local already
+    assert shown_time("2026-03-01") == "2026-03-01"
+    assert shown_time(None) == "" and shown_time("soon") == "soon"
+
+
+def test_cli_tables_and_records_show_local_human_times(crm: Crm, shanghai) -> None:
+    customer = crm.customers.create({"name": "张伟"})
+    crm.complaint_workflow.open({"customer_id": customer["id"], "type": "delivery", "priority": "high",
+                                 "description": "晚了", "received_at": "2026-03-01 08:00"})
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["--db", str(crm.path), "customers", "show", customer["id"]])
+    assert shown.exit_code == 0, shown.output
+    assert not ISO_STAMP.search(shown.stdout), shown.stdout
+    stamp = shown_time(customer["created_at"])
+    assert stamp in shown.stdout and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", stamp)
+    listed = runner.invoke(cli, ["--db", str(crm.path), "complaints", "list"], env={"COLUMNS": "200"})
+    assert "2026-03-01 08:00" in listed.stdout and not ISO_STAMP.search(listed.stdout), listed.stdout
+    raw = runner.invoke(cli, ["--db", str(crm.path), "customers", "show", customer["id"], "--json"])
+    assert customer["created_at"] in raw.stdout  # scripts get the stored stamp
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_profile_shows_created_and_updated_in_local_time(crm: Crm, shanghai, anyio_backend) -> None:
+    customer = crm.customers.create({"name": "王芳"})
+    app = CrmApp(crm=crm, config={}, lang="en")
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_customer(customer["id"])
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert isinstance(app.screen, CustomerScreen)
+        profile = app.screen.query_one("#profile-body", Static).content
+        lines = "\n".join("".join(seg.text for seg in line)
+                          for line in app.console.render_lines(profile, app.console.options))
+        assert shown_time(customer["created_at"]) in lines
+        assert customer["created_at"] not in lines and not ISO_STAMP.search(lines)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_help_keeps_brackets_literally(crm: Crm, lang: str, anyio_backend) -> None:
+    app = CrmApp(crm=crm, config={}, lang=lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "[keys]" in str(app.screen.query_one("#help-rebind").render())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_a_long_confirmation_is_not_cut_off_at_80x24(crm: Crm, lang: str, anyio_backend) -> None:
+    """The erase question names everything that goes: it wraps inside the dialog and
+    both answers stay on screen."""
+    from crm_tui.i18n import t
+
+    app = CrmApp(crm=crm, config={}, lang=lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        question = t("privacy.erase_question", name="欧阳娜娜", visits=12, complaints=3, surveys=2, log=140, orders=9)
+        answers: list[bool] = []
+        app.push_screen(ConfirmScreen(question, yes=t("privacy.erase_yes")), answers.append)
+        await pilot.pause()
+        await pilot.pause()
+        screen = app.screen
+        box = screen.query_one("#question")
+        assert box.region.width >= 40 and box.region.right <= 80
+        # every line of the question is on screen: its height is the text's, not cut
+        assert box.region.height == box.virtual_size.height and box.region.bottom <= 24
+        for button in screen.query("Button"):
+            assert button.region.right <= 80 and button.region.bottom <= 24 and button.region.width > 4
+        await pilot.press("y")
+        assert answers == [True]
+
+
+def test_nothing_of_the_demo_data_is_dated_after_now(crm: Crm) -> None:
+    """(Also in test_seed_demo.py, at a chosen hour; here at whatever hour the suite runs.)"""
+    from crm_tui.api.seed import seed
+
+    seed(crm, customers=60, seed=11)
+    now = dt.datetime.now().isoformat()
+    for complaint in crm.complaints.find():
+        for name in ("received_at", "acknowledged_at", "first_response_at", "resolved_at", "closed_at"):
+            assert (complaint[name] or "") <= now, (name, complaint[name])
