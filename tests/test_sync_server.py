@@ -5,6 +5,7 @@ login). Runs the real FastAPI app in process; test_sync_cli.py runs it for real.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -377,3 +378,32 @@ def test_a_push_with_refused_changes_stores_the_rest_and_says_why_again_and_agai
     # All good: 200 with an empty list.
     ok = http.post("/v1/push", headers=headers("tok-north"), json={"node": "nn", "changes": [c(7)]})
     assert ok.status_code == 200 and ok.json()["refused"] == [] and ok.json()["acked_seq"] == 7
+
+
+def test_refusals_kept_by_the_server_quote_no_personal_value(http: TestClient, store: Store) -> None:
+    """The rep is told which value was wrong; the audit and the server's list of
+    refusals (what a re-sent batch is told) say which field, never its value."""
+    store.add_rep("north", "rep", hash_token("tok-north"), ["north"])
+    hlc = clock.pack(clock.now_ms(), 0)
+    private = {"phone": "555-ZHANG-PRIVATE", "email": "zhang.private@@example.com", "birthday": "1980/13/45",
+               "company_size": "VIP-zhang-private", "customer_since": "2020-1-2", "created_at": "yesterday-zhang"}
+    batch = [{"node": "nn", "node_seq": i, "hlc": hlc + i, "tbl": "customers", "row_id": f"c{i}", "op": "insert",
+              "data": {"name": "张伟", "owner": "north", "territory": "north", field: value}}
+             for i, (field, value) in enumerate(private.items(), 1)]
+    first = http.post("/v1/push", headers=headers("tok-north"), json={"node": "nn", "changes": batch})
+    assert first.status_code == 403
+    told = {r["node_seq"]: r["reason"] for r in first.json()["refused"]}
+    assert len(told) == len(private)
+    # The rep is told what was wrong, value included, to fix it.
+    assert "555-ZHANG-PRIVATE" in told[1] and "2020-1-2" in told[5]
+    again = http.post("/v1/push", headers=headers("tok-north"), json={"node": "nn", "changes": batch})
+    kept = {r["node_seq"]: r["reason"] for r in again.json()["refused"]}
+    audit = [e for e in store.audit() if e.kind == "refused"]
+    assert len(audit) == len(private)
+    for i, (field, value) in enumerate(private.items(), 1):
+        assert kept[i].startswith(f"{field}: ") and value not in kept[i]
+    text = json.dumps([e.detail for e in audit]) + json.dumps(kept, ensure_ascii=False)
+    for value in private.values():
+        assert value not in text and value.lower() not in text.lower()
+    assert "zhang" not in text.lower() and "张伟" not in text
+    assert {json.loads(e.detail)["reason"] for e in audit} == set(kept.values())

@@ -13,7 +13,7 @@ from typing import Any
 
 from crm_tui.domain.entities import ENTITIES, Entity, Field, synced_column_set
 from crm_tui.domain.privacy import ERASURES
-from crm_tui.domain.validation import clean_value, normalize_datetime
+from crm_tui.domain.validation import KIND_NAMES, clean_value, normalize_datetime
 
 INVALID = "invalid"      # no replica could apply it: schema, value or reference
 FORBIDDEN = "forbidden"  # its author may not make it
@@ -34,16 +34,25 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ChangeRefused(ValueError):
-    """A change that may not enter a log: `code` is INVALID or FORBIDDEN."""
+    """A change that may not enter a log: `code` is INVALID or FORBIDDEN. `reason` is
+    for its author and may quote the value refused; `kept` says the same without any
+    value of the change, for what a server keeps (the audit, its list of refusals),
+    which must hold no personal data."""
 
-    def __init__(self, code: str, reason: str):
+    def __init__(self, code: str, reason: str, kept: str | None = None):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.kept = reason if kept is None else kept
 
 
-def _invalid(reason: str) -> ChangeRefused:
-    return ChangeRefused(INVALID, reason)
+def _invalid(reason: str, kept: str | None = None) -> ChangeRefused:
+    return ChangeRefused(INVALID, reason, kept)
+
+
+def _bad_value(name: str, reason: str, what: str) -> ChangeRefused:
+    """A value refused: the reason quotes it (validators do), what is kept does not."""
+    return _invalid(f"{name}: {reason}", f"{name}: not a valid {what} (the value is not kept)")
 
 
 def synced_entity(tbl: object) -> Entity:
@@ -116,7 +125,7 @@ def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
         try:
             normalize_datetime(value)
         except ValueError as exc:
-            raise _invalid(f"{name}: {exc}") from None
+            raise _bad_value(name, str(exc), "date and time") from None
         return
     f = ent.field(name)
     if f.kind in _NUMBER_KINDS:
@@ -129,11 +138,12 @@ def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
     try:
         cleaned = clean_value(f, value)
     except ValueError as exc:
-        raise _invalid(f"{name}: {exc}") from None
+        raise _bad_value(name, str(exc), KIND_NAMES.get(f.kind, "value")) from None
     if cleaned is None and required:
         raise _invalid(f"{name}: is required")
     if f.kind in _CANONICAL_KINDS and cleaned != value:
-        raise _invalid(f"{name}: {value!r} is not in the stored form {cleaned!r}")
+        raise _bad_value(name, f"{value!r} is not in the stored form {cleaned!r}",
+                         f"{KIND_NAMES[f.kind]} in its stored form")
 
 
 def check_change(tbl: object, op: object, row_id: object, data: object, *, old: object = None,

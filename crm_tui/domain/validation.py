@@ -241,7 +241,7 @@ def _check_type(f: Field, value: Any) -> None:
     ('True', "{'a': 1}", 'nan'), so it is refused."""
     if isinstance(value, bool):
         if f.kind != "int":
-            raise ValueError(f"{str(value).lower()} (a yes/no value) is not a {_KIND_NAMES.get(f.kind, 'text')}")
+            raise ValueError(f"{str(value).lower()} (a yes/no value) is not a {KIND_NAMES.get(f.kind, 'text')}")
     elif isinstance(value, (list, tuple)):
         if f.kind != "tags" or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
             raise ValueError("a list is not a single value" if f.kind != "tags" else "tags must be a list of text")
@@ -253,7 +253,7 @@ def _check_type(f: Field, value: Any) -> None:
                          "is not a single value")
 
 
-_KIND_NAMES = {"phone": "phone number", "email": "email address", "enum": "choice", "date": "date",
+KIND_NAMES = {"phone": "phone number", "email": "email address", "enum": "choice", "date": "date",
                "datetime": "date and time", "money": "amount", "ref": "record id", "tags": "list of tags"}
 
 

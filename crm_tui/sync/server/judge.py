@@ -29,11 +29,20 @@ PlaceRow = tuple[str | None, int, str | None, int]
 
 @dataclass(frozen=True)
 class Refusal:
+    """A refused change. `reason` goes to the rep who pushed it and may quote a value;
+    a store keeps `kept` (the reason without any value of the change: its audit and
+    its refusals hold no personal data), which is also what a re-sent batch is told."""
+
     node_seq: int
     tbl: str
     row_id: str
     code: str
     reason: str
+    kept: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kept:
+            object.__setattr__(self, "kept", self.reason)
 
 
 @dataclass
@@ -93,7 +102,7 @@ class Judge:
                 raise ChangeRefused(INVALID, f"there is no {synced_entity(c.tbl).name} {c.row_id[:26]} on the server")
             check_access(self.actor, c.tbl, c.op, c.row_id, c.data, place=self.place, customer_of=self.customer_of)
         except ChangeRefused as exc:
-            refusal = Refusal(c.node_seq, c.tbl[:64], c.row_id[:64], exc.code, exc.reason)
+            refusal = Refusal(c.node_seq, c.tbl[:64], c.row_id[:64], exc.code, exc.reason, exc.kept)
             self.out.refused.append(refusal)
             return refusal
         self.out.accepted.append((c, self._note(c)))

@@ -467,12 +467,12 @@ class PostgresStore(Store):
                 cur.executemany(
                     "INSERT INTO refused (node, node_seq, hlc, tbl, row_id, rep, code, reason, received_at) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [(node, r.node_seq, hlcs[r.node_seq], r.tbl, r.row_id, rep, r.code, r.reason, now)
+                    [(node, r.node_seq, hlcs[r.node_seq], r.tbl, r.row_id, rep, r.code, r.kept, now)
                      for r in v.refused])
         for r in v.refused:
             self._audit(conn, "refused", rep=rep, node=node,
                         detail={"node_seq": r.node_seq, "tbl": r.tbl, "row_id": r.row_id, "code": r.code,
-                                "reason": r.reason})
+                                "reason": r.kept})
 
     @staticmethod
     def _check_duplicates(conn: psycopg.Connection, node: str, changes: Sequence[WireChange]) -> list[Refusal]:
