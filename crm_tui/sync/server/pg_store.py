@@ -33,6 +33,7 @@ from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
     BORN,
+    CHANGE_SIZE_SQL,
     ENTER,
     LEAVE,
     MARK_NODE,
@@ -50,6 +51,7 @@ from crm_tui.sync.server.store import (
     assemble_page,
     audit_query,
     check_schema_version,
+    enter_marks,
     mark_scope,
     redacted,
     snapshot_page,
@@ -524,7 +526,7 @@ class PostgresStore(Store):
             visible = "SELECT customer_id FROM customer_scope WHERE owner = %s OR territory = ANY(%s)"
             view_params: list[object] = [rep.name, list(rep.territories)]
             if exclude_node:
-                self._note_view(rep.name, exclude_node, visible, view_params, after)
+                self._note_view(rep.name, exclude_node, visible, view_params, after, max_bytes)
             where = "(scope IS NULL OR scope IN (" + visible + ") OR (node = '' AND scope = %s))"
             params: list[object] = [*view_params, mark_scope(exclude_node)]
         else:
@@ -554,9 +556,9 @@ class PostgresStore(Store):
                 f"SELECT {_COLUMNS} FROM log WHERE server_seq > %s AND server_seq <= %s "
                 f"AND node IS DISTINCT FROM %s AND {where} ORDER BY server_seq LIMIT %s",
                 (after, mark, exclude_node, *params, limit)).fetchall()
-            return assemble_page(rows, after, limit, mark, max_bytes, lambda customer, before: conn.execute(
-                f"SELECT {_COLUMNS} FROM log WHERE scope = %s AND server_seq < %s AND node <> '' "
-                "ORDER BY server_seq", (customer, before)).fetchall())
+            return assemble_page(rows, after, limit, mark, max_bytes, lambda customer, since, before: conn.execute(
+                f"SELECT {_COLUMNS} FROM log WHERE scope = %s AND server_seq > %s AND server_seq < %s "
+                "AND node <> '' ORDER BY server_seq", (customer, since, before)).fetchall())
 
     def _bootstrap(self, conn: psycopg.Connection, node: str | None, after: int, snapshot: bool) -> int | None:
         """As in the SQLite store: where the snapshot of a laptop that asked for one
@@ -574,7 +576,8 @@ class PostgresStore(Store):
         row = conn.execute("SELECT until FROM bootstrap WHERE node = %s", (node,)).fetchone()
         return row[0] if row and after < row[0] else None
 
-    def _note_view(self, rep: str, node: str, visible: str, params: list[object], after: int) -> None:
+    def _note_view(self, rep: str, node: str, visible: str, params: list[object], after: int,
+                   max_bytes: int | None = None) -> None:
         """As in the SQLite store: the difference between the rep's view and what this
         laptop was served goes into the log as view marks. Checked first without a
         lock (the usual answer: nothing changed), then under the node's lock in an
@@ -598,13 +601,19 @@ class PostgresStore(Store):
                 if left:
                     cur.executemany("DELETE FROM node_view WHERE node = %s AND customer_id = %s",
                                     [(node, c) for c in left])
-                marks = [(c, LEAVE) for c in left] + ([(c, ENTER) for c in entered] if after > 0 else [])
+                marks = [(c, LEAVE, "{}") for c in left]
+                if entered and after > 0:
+                    # A long history comes in slices that each fit in a pull's answer.
+                    sizes = conn.execute(
+                        f"SELECT scope, server_seq, {CHANGE_SIZE_SQL} FROM log WHERE scope = ANY(%s) "
+                        "AND server_seq <= %s AND node <> '' ORDER BY scope, server_seq", (entered, after)).fetchall()
+                    marks += [(c, ENTER, data) for c, data in enter_marks(entered, sizes, after, max_bytes)]
                 if marks:
                     now = _now()
                     cur.executemany(
                         "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, rep, pushed_by, received_at, "
-                        "scope) VALUES ('', nextval('mark_seq'), 0, %s, %s, %s, '{}', %s, %s, %s, %s)",
-                        [(MARK_TABLE, c, kind, rep, rep, now, mark_scope(node)) for c, kind in marks])
+                        "scope) VALUES ('', nextval('mark_seq'), 0, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        [(MARK_TABLE, c, kind, data, rep, rep, now, mark_scope(node)) for c, kind, data in marks])
 
     @staticmethod
     def _view_change(conn: psycopg.Connection, node: str, visible: str,

@@ -19,6 +19,7 @@ from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
     BORN,
+    CHANGE_SIZE_SQL,
     ENTER,
     LEAVE,
     MARK_NODE,
@@ -37,6 +38,7 @@ from crm_tui.sync.server.store import (
     assemble_page,
     audit_query,
     check_schema_version,
+    enter_marks,
     mark_scope,
     snapshot_page,
     winning_fields,
@@ -461,7 +463,7 @@ class SqliteStore(Store):
                        f"OR territory IN ({', '.join('?' * len(rep.territories))})")
             view_params: list[object] = [rep.name, *rep.territories]
             if exclude_node:
-                self._note_view(rep.name, exclude_node, visible, view_params, after)
+                self._note_view(rep.name, exclude_node, visible, view_params, after, max_bytes)
             where = "(scope IS NULL OR scope IN (" + visible + ") OR (node = '' AND scope = ?))"
             params: list[object] = [*view_params, mark_scope(exclude_node)]
         else:
@@ -499,10 +501,10 @@ class SqliteStore(Store):
             finally:
                 conn.execute("COMMIT")
 
-    def _history(self, customer_id: str, before: int) -> list[StoredChange]:
+    def _history(self, customer_id: str, after: int, before: int) -> list[StoredChange]:
         return self._conn.execute(
-            f"SELECT {_COLUMNS} FROM log WHERE scope = ? AND server_seq < ? AND node <> '' ORDER BY server_seq",
-            (customer_id, before)).fetchall()
+            f"SELECT {_COLUMNS} FROM log WHERE scope = ? AND server_seq > ? AND server_seq < ? AND node <> '' "
+            "ORDER BY server_seq", (customer_id, after, before)).fetchall()
     def _bootstrap(self, node: str | None, after: int, snapshot: bool) -> int | None:
         """Where the snapshot of a laptop that asked for one from 0 ends (the watermark
         when it started), or None once it is past it, or when it did not ask: from
@@ -522,7 +524,8 @@ class SqliteStore(Store):
         return row[0] if row and after < row[0] else None
 
 
-    def _note_view(self, rep: str, node: str, visible: str, params: list[object], after: int) -> None:
+    def _note_view(self, rep: str, node: str, visible: str, params: list[object], after: int,
+                   max_bytes: int | None = None) -> None:
         """Compare the rep's view with what this laptop was served and put the
         difference into the log as view marks (see the contract in store.py). A laptop
         pulling from 0 gets its whole view by the ordinary pull; marks are for
@@ -540,15 +543,22 @@ class SqliteStore(Store):
                 return
             conn.executemany("INSERT INTO node_view VALUES (?, ?)", [(node, c) for c in entered])
             conn.executemany("DELETE FROM node_view WHERE node = ? AND customer_id = ?", [(node, c) for c in left])
-            marks = [(c, LEAVE) for c in left] + ([(c, ENTER) for c in entered] if after > 0 else [])
+            marks = [(c, LEAVE, "{}") for c in left]
+            if entered and after > 0:
+                # A long history comes in slices that each fit in a pull's answer.
+                sizes = conn.execute(
+                    f"SELECT scope, server_seq, {CHANGE_SIZE_SQL} FROM log WHERE scope IN "
+                    "(SELECT value FROM json_each(?)) AND server_seq <= ? AND node <> '' ORDER BY scope, server_seq",
+                    (json.dumps(entered), after))
+                marks += [(c, ENTER, data) for c, data in enter_marks(entered, sizes, after, max_bytes)]
             if marks:
                 base = conn.execute("SELECT coalesce(max(node_seq), 0) FROM log WHERE node = ''").fetchone()[0]
                 now = _now()
                 conn.executemany(
                     "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, rep, pushed_by, received_at, scope) "
-                    "VALUES ('', ?, 0, ?, ?, ?, '{}', ?, ?, ?, ?)",
-                    [(base + i, MARK_TABLE, c, kind, rep, rep, now, mark_scope(node))
-                     for i, (c, kind) in enumerate(marks, 1)])
+                    "VALUES ('', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(base + i, MARK_TABLE, c, kind, data, rep, rep, now, mark_scope(node))
+                     for i, (c, kind, data) in enumerate(marks, 1)])
 
     def count(self) -> int:
         with self._lock:

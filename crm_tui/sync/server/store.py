@@ -361,16 +361,55 @@ def change_size(row: StoredChange) -> int:
     return 160 + len(row[7]) + len(row[8] or "") + len(row[9] or "") + len(row[5])
 
 
+# change_size in SQL, over the log's columns (SQLite and PostgreSQL alike): the same rule.
+CHANGE_SIZE_SQL = "160 + length(data) + coalesce(length(old), 0) + coalesce(length(base), 0) + length(row_id)"
+
+
+def enter_marks(entered: Sequence[str], sizes: Iterable[tuple[str, int, int]], until: int,
+                max_bytes: int | None) -> list[tuple[str, str]]:
+    """(customer_id, data) of the enter marks that bring the `entered` customers'
+    history up to `until` (the cursor of the pull that found them entering: their
+    later changes come with the log as usual), given (customer_id, server_seq,
+    change_size) of each change of it up to there, in order. Each mark brings the
+    slice `{"after": a, "upto": b}` of one customer's history; a history over
+    `max_bytes` is cut into slices that each fit in a pull's answer."""
+    by_customer: dict[str, list[tuple[int, int]]] = {}
+    for customer_id, seq, size in sizes:
+        by_customer.setdefault(customer_id, []).append((seq, size))
+    marks: list[tuple[str, str]] = []
+    for customer_id in entered:
+        after, total, last = 0, 0, 0
+        for seq, size in by_customer.get(customer_id, ()):
+            if max_bytes is not None and total and total + size > max_bytes:
+                marks.append((customer_id, _json({"after": after, "upto": last})))
+                after, total = last, 0
+            total += size
+            last = seq
+        marks.append((customer_id, _json({"after": after, "upto": until})))
+    return marks
+
+
+def _slice(data: str, mark_seq: int) -> tuple[int, int]:
+    """The history an enter mark brings: server_seq in (after, before). (A mark from
+    before slices, `{}`, brings everything before it.)"""
+    where = json.loads(data) if data and data != "{}" else {}
+    upto = where.get("upto")
+    return int(where.get("after", 0)), mark_seq if upto is None else int(upto) + 1
+
+
 def assemble_page(rows: Sequence[StoredChange], after: int, limit: int, mark: int, max_bytes: int | None,
-                  history: Callable[[str, int], Sequence[StoredChange]]) -> Page:
+                  history: Callable[[str, int, int], Sequence[StoredChange]]) -> Page:
     """The page of `rows` (read from the log in order, at most `limit`, below the
     watermark `mark`): changes up to `max_bytes`, view marks turned into the history
-    of entering customers (`history(customer_id, before_seq)`, every node's changes
-    of that customer before the mark) and `gone`. A page holds marks of one kind
-    only, so a laptop applies its changes, then removes what is gone, and nothing
-    that re-entered is removed by mistake."""
+    of entering customers (`history(customer_id, after_seq, before_seq)`, every
+    node's changes of that customer in the mark's slice, see `enter_marks`) and
+    `gone`. A page holds marks of one kind only, so a laptop applies its changes,
+    then removes what is gone, and nothing that re-entered is removed by mistake.
+    A change or slice that would take the page over `max_bytes` waits for the next
+    page, unless the page is still empty (a cursor always moves)."""
     out: list[StoredChange] = []
     backfill: dict[int, StoredChange] = {}
+    sent: set[int] = set()
     gone: list[str] = []
     size, cursor = 0, None
     for row in rows:
@@ -381,12 +420,19 @@ def assemble_page(rows: Sequence[StoredChange], after: int, limit: int, mark: in
             if op == LEAVE:
                 gone.append(row_id)
             else:
-                for past in history(row_id, seq):
-                    backfill[past[0]] = past
-                    size += change_size(past)
+                past = [p for p in history(row_id, *_slice(row[7], seq)) if p[0] not in backfill and p[0] not in sent]
+                more = sum(map(change_size, past))
+                if cursor is not None and max_bytes is not None and size + more > max_bytes:
+                    break
+                backfill.update((p[0], p) for p in past)
+                size += more
         elif seq not in backfill:
+            more = change_size(row)
+            if cursor is not None and max_bytes is not None and size + more > max_bytes:
+                break
             out.append(row)
-            size += change_size(row)
+            sent.add(seq)
+            size += more
         cursor = seq
         if max_bytes is not None and size >= max_bytes:
             break
