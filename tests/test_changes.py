@@ -40,6 +40,22 @@ def test_poison_is_invalid_and_names_the_field(tbl: str, op: str, row_id: str, d
     assert exc.value.code == INVALID and where in exc.value.reason
 
 
+def test_a_value_that_passed_once_passes_only_where_it_is_valid() -> None:
+    """Values that passed are remembered (a pull checks every change): per kind and
+    field, and by type, so a remembered value never lets a bad one through."""
+    check_change("customers", "update", "r", {"notes": "x@@y", "company": None})
+    check_change("visits", "update", "r", {"follow_up_done": 1})
+    check_change("orders", "update", "r", {"amount": 1.0})
+    for tbl, data, where in [("customers", {"email": "x@@y"}, "email"),          # valid notes, not an email
+                             ("customers", {"name": None}, "name"),              # None passed elsewhere
+                             ("visits", {"follow_up_done": True}, "follow_up_done"),  # True == 1
+                             ("visits", {"follow_up_done": 1.0}, "follow_up_done"),   # 1.0 == 1
+                             ("orders", {"quantity": 1.0}, "quantity")]:          # a float where an int belongs
+        with pytest.raises(ChangeRefused) as exc:
+            check_change(tbl, "update", "r", data)
+        assert where in exc.value.reason
+
+
 def test_old_and_base_must_have_their_shapes() -> None:
     check_change("customers", "update", "r", {"name": "x"}, old={"name": "y"}, base={"name": [5, "n1"]})
     for old, base in (({"zzz": 1}, None), ({"name": [1]}, None), (None, {"name": "x"}), (None, {"name": [1]})):

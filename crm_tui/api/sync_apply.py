@@ -147,7 +147,7 @@ def check_storable(c: Change, tables: sql.Tables) -> tuple[str, str] | None:
         return UNKNOWN_COLUMN, f"{c.tbl}: column {unknown!r} is not known to this version of crm_tui"
     if not _PLAIN.issuperset(map(type, c.data.values())):  # most changes: text and nulls only
         for name, value in c.data.items():
-            why = _bad_value(value)
+            why = None if type(value) in _PLAIN else _bad_value(value)
             if why:
                 return INVALID, f"{c.tbl}.{name} {why}"
     if c.old and not _PLAIN.issuperset(map(type, c.old.values())) and any(map(_bad_value, c.old.values())):

@@ -85,29 +85,68 @@ def _check_id(what: str, value: object) -> str:
 
 
 # A laptop checks every pulled change, and their values repeat (dates, choices,
-# owners, customer ids): a value that passed is remembered, keyed by its type too
-# (1, 1.0 and True are equal keys otherwise). Bounded; cleared when full.
-_PASSED: dict[tuple[str, str, type, Any, bool], None] = {}
+# owners, customer ids): a value that passed is remembered per kind and field (whether
+# a field is required is the field's, so the same value passes again). Text, most
+# values, in a set per field; other values keyed by their type too (1, 1.0 and True
+# are equal keys otherwise). Bounded: all forgotten when full.
+_PASSED_TEXT: dict[str, dict[str, set[str]]] = {}
+_PASSED: dict[tuple[str, str, type, Any], None] = {}
 _PASSED_MAX = 100_000
+_passed_count = 0
+
+
+def _forget_passed() -> None:
+    global _passed_count
+    _PASSED_TEXT.clear()
+    _PASSED.clear()
+    _passed_count = 0
 
 
 def _check_values(ent: Entity, data: Mapping[str, Any]) -> None:
     """Every value of an insert or update, each as a replica stores it."""
-    fields, passed, table = ent.fields_by_name, _PASSED, ent.table
+    global _passed_count
+    table = ent.table
+    texts = _PASSED_TEXT.get(table)
+    if texts is None:
+        texts = _PASSED_TEXT[table] = {}
+    required_names = _required_set(ent)
     for name, value in data.items():
-        f = fields.get(name)
-        required = f is not None and f.required
-        key = (table, name, type(value), value, required)
-        try:
-            if key in passed:
-                continue
-        except TypeError:  # a list or an object: refused below, never remembered
-            _check_value(ent, name, value, required=required)
+        if value is None:
+            if name in required_names:
+                raise _invalid(f"{name}: is required")
             continue
-        _check_value(ent, name, value, required=required)
-        if len(passed) >= _PASSED_MAX:
-            passed.clear()
-        passed[key] = None
+        if type(value) is str:
+            seen = texts.get(name)
+            if seen is not None and value in seen:
+                continue
+            _check_value(ent, name, value, required=name in required_names)
+            if seen is None:
+                seen = texts[name] = set()
+            seen.add(value)
+        else:
+            key = (table, name, type(value), value)
+            try:
+                if key in _PASSED:
+                    continue
+            except TypeError:  # a list or an object: refused below, never remembered
+                _check_value(ent, name, value, required=name in required_names)
+                continue
+            _check_value(ent, name, value, required=name in required_names)
+            _PASSED[key] = None
+        _passed_count += 1
+        if _passed_count >= _PASSED_MAX:
+            _forget_passed()
+            texts = _PASSED_TEXT[table] = {}
+
+
+_REQUIRED_SETS: dict[str, frozenset[str]] = {}
+
+
+def _required_set(ent: Entity) -> frozenset[str]:
+    found = _REQUIRED_SETS.get(ent.table)
+    if found is None:
+        found = _REQUIRED_SETS[ent.table] = frozenset(ent.required_names)
+    return found
 
 
 def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
@@ -157,7 +196,7 @@ def check_change(tbl: object, op: object, row_id: object, data: object, *, old: 
     if op not in OPS:
         raise _invalid(f"op: {str(op)[:20]!r} is not one of {', '.join(OPS)}")
     _check_id("row_id", row_id)
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise _invalid("data: must be an object")
     columns = synced_column_set(ent)
     if not columns.issuperset(data):
@@ -168,7 +207,7 @@ def check_change(tbl: object, op: object, row_id: object, data: object, *, old: 
             raise _invalid("data: a delete carries no values")
     else:
         _check_values(ent, data)
-        if op == "insert":
+        if op == "insert" and not _required_set(ent).issubset(data):
             missing = [name for name in ent.required_names if name not in data]
             if missing:
                 raise _invalid(f"{missing[0]}: is required")
