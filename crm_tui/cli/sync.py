@@ -177,9 +177,11 @@ def rejected_list(
     if not rows:
         console.print(t("rejected.none"), highlight=False)
         return
+    # The reason first (what to fix); of a refused new record, the fields it filled.
     print_table(
-        [{**r, "fields": ", ".join(sorted(r["data"] or {})), "status": r["resolution"] or ""} for r in rows],
-        ["id", "record", "op", "fields", "code", "reason", "rejected_at", *(["status"] if all_ else [])],
+        [{**r, "fields": ", ".join(sorted(k for k, v in (r["data"] or {}).items() if v is not None or r["op"] != "insert")),
+          "status": r["resolution"] or ""} for r in rows],
+        ["id", "record", "op", *(["status"] if all_ else []), "code", "reason", "fields", "rejected_at"],
         caption=t("rejected.caption"),
     )
 
