@@ -101,8 +101,13 @@ def test_big_bodies_are_refused_while_read_with_or_without_a_token(sqlite_server
     r = httpx.post(sqlite_server.url + "/v1/push", headers=head(token), json=many, timeout=30)
     assert r.status_code == 413 and "at most" in r.json()["message"]
     assert stored(sqlite_server) == 0 and stored(sqlite_server, "SELECT count(*) FROM refused") == 0
-    # The server is still there and well.
+    # The server is still there and well, and its memory stayed bounded all along: its
+    # peak resident size is that of one body at the limit, not of what was sent.
     assert httpx.get(sqlite_server.url + "/v1/hello", headers=head(token)).status_code == 200
+    status = Path(f"/proc/{sqlite_server.proc.pid}/status")
+    if status.exists():
+        peak_kb = int(next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:")).split()[1])
+        assert peak_kb < 250 * 1024, f"the server's peak memory was {peak_kb // 1024} MB"
 
 
 MALFORMED = [
