@@ -71,10 +71,14 @@ def test_a_valid_insert_passes() -> None:
 PLACES = {"mine": Place("wang", None), "east": Place("li", "east"), "other": Place("li", "west")}
 
 
+# Records the rows below refer to, with their customer (the others: the row's `customer`).
+OF = {"li-order": "other", "east-order": "east", "li-complaint": "other", "li-deal": "other"}
+
+
 def access(actor: Actor, tbl: str, op: str, row_id: str, data: dict, customer: str | None = None) -> str:
     try:
         check_access(actor, tbl, op, row_id, data, place=PLACES.get,
-                     customer_of=lambda t, r: customer)
+                     customer_of=lambda t, r: OF.get(r, customer))
     except ChangeRefused as exc:
         return exc.code
     return "ok"
@@ -108,6 +112,20 @@ WANG = Actor("wang", "rep", frozenset({"east"}))
     ("visits", "update", "v", {"owner": "wang"}, "mine", FORBIDDEN),
     ("visits", "delete", "v", {}, "other", FORBIDDEN),
     ("visits", "delete", "v", {}, None, INVALID),
+    # Other references may name only records of the rep's customers.
+    ("order_lines", "insert", "l", {"order_id": "east-order", "customer_id": "east", "product_id": "p"}, None, "ok"),
+    ("order_lines", "insert", "l", {"order_id": "li-order", "customer_id": "mine"}, None, FORBIDDEN),
+    ("order_lines", "update", "l", {"order_id": "li-order"}, "mine", FORBIDDEN),
+    ("orders", "insert", "o", {"customer_id": "mine", "refund_of": "li-order"}, None, FORBIDDEN),
+    ("orders", "insert", "o", {"customer_id": "mine", "refund_of": "east-order"}, None, "ok"),
+    ("surveys", "insert", "s", {"customer_id": "mine", "complaint_id": "li-complaint"}, None, FORBIDDEN),
+    ("opportunity_stages", "insert", "st", {"customer_id": "mine", "opportunity_id": "li-deal"}, None, FORBIDDEN),
+    ("contacts", "insert", "ct", {"customer_id": "east", "name": "x"}, None, "ok"),
+    ("contacts", "insert", "ct", {"customer_id": "other", "name": "x"}, None, FORBIDDEN),
+    # Kinds only a manager changes, and erasing.
+    ("products", "insert", "p", {"sku": "T1", "name": "茶"}, None, FORBIDDEN),
+    ("targets", "insert", "t", {"period": "2026-12", "amount": 1}, None, FORBIDDEN),
+    ("erasures", "insert", "mine", {"erased_at": "2026-12-01T10:00:00", "erased_by": "wang"}, None, FORBIDDEN),
 ])
 def test_who_may_change_what(tbl: str, op: str, row_id: str, data: dict, customer: str | None,
                              expected: str) -> None:

@@ -95,7 +95,8 @@ _PASSED_MAX = 100_000
 _passed_count = 0
 
 
-def _forget_passed() -> None:
+def forget_passed() -> None:
+    """Forget the values that passed (when full; a benchmark measuring first checks)."""
     global _passed_count
     _PASSED_TEXT.clear()
     _PASSED.clear()
@@ -135,7 +136,7 @@ def _check_values(ent: Entity, data: Mapping[str, Any]) -> None:
             _PASSED[key] = None
         _passed_count += 1
         if _passed_count >= _PASSED_MAX:
-            _forget_passed()
+            forget_passed()
             texts = _PASSED_TEXT[table] = {}
 
 
@@ -326,6 +327,26 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
         where = place(customer_id)
         if where is not None and not _may_handle(actor, where):
             raise ChangeRefused(FORBIDDEN, f"{_describe(customer_id, where)}: not yours to change")
+    _check_other_refs(actor, ent, link, data, place, customer_of)
+
+
+def _check_other_refs(actor: Actor, ent: Entity, link: Field, data: Mapping[str, Any],
+                      place: Callable[[str], Place | None], customer_of: Callable[[str, str], str | None]) -> None:
+    """A record's other references (an order line's order, a refund's order, a
+    survey's complaint, ...) may name only records of customers that are the rep's
+    too: a refund of another rep's order would change their sales."""
+    for f in ent.fields:
+        value = data.get(f.name)
+        if f is link or f.kind != "ref" or not f.ref or value is None or not isinstance(value, str):
+            continue
+        target = ENTITIES[f.ref]
+        customer_id = value if f.ref == CUSTOMERS else (customer_of(f.ref, value) if scope_field(target) else None)
+        if customer_id is None:
+            continue  # a record of no customer (a product), or none at all (check_change's)
+        where = place(customer_id)
+        if where is not None and not _may_handle(actor, where):
+            raise ChangeRefused(FORBIDDEN, f"{f.name}: {target.name} {value[:26]} is of {_describe(customer_id, where)}: "
+                                "not yours to use")
 
 
 def _customer_access(actor: Actor, row_id: str, op: str, data: Mapping[str, Any], held: Place | None) -> None:
