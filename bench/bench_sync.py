@@ -38,6 +38,8 @@ from crm_tui.api import Crm
 from crm_tui.api.sync import Sync
 from crm_tui.api.sync_apply import apply_batch
 from crm_tui.db import sync_state
+from crm_tui.domain import changes
+from crm_tui.domain.entities import local_only_columns
 from crm_tui.sync import clock
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.merge import Change
@@ -264,6 +266,7 @@ def bench_push_rules(tmp: Path, n: int, repeats: int = 3) -> None:
     rep_work(source, n, "east")
     source.close()
     samples: dict[str, list[float]] = {"rules": [], "none": []}
+    cpu: dict[str, list[float]] = {"rules": [], "none": []}
     for i in range(repeats):
         for mode in ("rules", "none"):
             store = SqliteStore(tmp / f"push-{mode}-{i}.db")
@@ -273,16 +276,19 @@ def bench_push_rules(tmp: Path, n: int, repeats: int = 3) -> None:
             shutil.copy(tmp / "rep-work.db", crm_path)
             crm = Crm(crm_path, rep="wang")
             sqlite_store.Judge = Judge if mode == "rules" else NoRules  # type: ignore[misc]
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             report = Sync(crm).run(SyncClient(BASE, "wang", http=http), push_batch=2000)
             samples[mode].append(time.perf_counter() - start)
+            cpu[mode].append(time.process_time() - start_cpu)
             sqlite_store.Judge = Judge  # type: ignore[misc]
             assert report.pushed == n and store.refused_count() == 0, report
             crm.close()
             store.close()
     with_rules, without = statistics.median(samples["rules"]), statistics.median(samples["none"])
+    cpu_rules, cpu_none = statistics.median(cpu["rules"]), statistics.median(cpu["none"])
     print(f"push {n:,} changes of a rep, validated and authorised: {with_rules:.2f} s vs {without:.2f} s "
-          f"without the rules (median of {repeats}) = {with_rules / without:.2f}x")
+          f"without the rules (median of {repeats}) = {with_rules / without:.2f}x; CPU (client and server, one "
+          f"process) {cpu_rules:.2f} s vs {cpu_none:.2f} s = {cpu_rules / cpu_none:.2f}x")
 
 
 def bench_view_enter(tmp: Path, n: int) -> None:
@@ -302,25 +308,53 @@ def bench_view_enter(tmp: Path, n: int) -> None:
     # The manager moves it into the east: it enters wang's view.
     boss.customers.update(moving, {"territory": "east"})
     Sync(boss).run(SyncClient(BASE, "boss", http=http))
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     report = Sync(wang).run(SyncClient(BASE, "wang", http=http))
-    entering = time.perf_counter() - start
+    entering, entering_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     assert wang.conn.execute("SELECT count(*) FROM customers WHERE id = ?", (moving,)).fetchone()[0] == 1
     # Reference: that customer's history alone, pulled by a new laptop of a rep who sees only it.
     store.set_rep("solo", territories=["north"])
     boss.customers.update(moving, {"territory": "north"})
     Sync(boss).run(SyncClient(BASE, "boss", http=http))
     solo = Crm(tmp / "view-solo.db", rep="solo")
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     alone = Sync(solo).run(SyncClient(BASE, "solo", http=http))
-    reference = time.perf_counter() - start
+    reference, reference_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     print(f"one customer ({history} changes of history) enters the view of a rep holding {n:,} changes: "
           f"{report.pulled + report.pull_duplicates} changes received in {entering * 1000:.0f} ms; its history "
           f"alone to a new laptop: {alone.pulled} changes in {reference * 1000:.0f} ms = "
-          f"{entering / reference:.2f}x")
+          f"{entering / reference:.2f}x; CPU {entering_cpu * 1000:.0f} ms vs {reference_cpu * 1000:.0f} ms = "
+          f"{entering_cpu / reference_cpu:.2f}x")
     for crm in (wang, li, boss, solo):
         crm.close()
     store.close()
+
+
+def bench_pull_checks(tmp: Path, n: int, repeats: int = 3) -> None:
+    """What checking every pulled change costs the apply: the same pages applied into
+    an empty replica with the rules (check_change) and with them skipped, interleaved,
+    CPU time of the process."""
+    rows = mixed_log(n)
+    pages = []
+    for i in range(0, len(rows), 5000):
+        pages.append([Change(nn, s, h, t, r, op, {k: v for k, v in d.items() if k not in local_only_columns(t)},
+                             None, b, "src") for nn, s, h, t, r, op, d, b in rows[i:i + 5000]])
+    samples: dict[str, list[float]] = {"rules": [], "none": []}
+    for i in range(repeats):
+        for mode in ("rules", "none"):
+            crm = Crm(tmp / f"checks-{mode}-{i}.db", rep="bench")
+            changes.forget_passed()  # values are new to each replica
+            start = time.process_time()
+            for k, page in enumerate(pages):
+                with crm.lock:
+                    done = apply_batch(crm.conn, page, cursor=k + 1, max_offset_ms=10**12,
+                                       check=None if mode == "rules" else (lambda c: None))
+                assert done.set_aside == 0, done
+            samples[mode].append(time.process_time() - start)
+            crm.close()
+    rules, none = statistics.median(samples["rules"]), statistics.median(samples["none"])
+    print(f"apply {n:,} pulled changes (CPU, median of {repeats}): {rules:.2f} s with the rules, {none:.2f} s "
+          f"without = {rules / none:.2f}x, {(rules - none) / n * 1e6:.1f} us a change")
 
 
 def main() -> None:
@@ -329,7 +363,7 @@ def main() -> None:
     parser.add_argument("--big-log", type=int, default=1_000_000)
     parser.add_argument("--small-log", type=int, default=10_000)
     parser.add_argument("--push", type=int, default=10_000)
-    parser.add_argument("--only", choices=["pull", "pull100", "push", "rules", "view"], default=None)
+    parser.add_argument("--only", choices=["pull", "pull100", "push", "rules", "view", "checks"], default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-sync-"))
     try:
@@ -337,7 +371,8 @@ def main() -> None:
                 "pull100": lambda: bench_pull_100_new(tmp, args.big_log, args.small_log),
                 "push": lambda: bench_push(tmp, args.push),
                 "rules": lambda: bench_push_rules(tmp, args.push),
-                "view": lambda: bench_view_enter(tmp, args.push)}
+                "view": lambda: bench_view_enter(tmp, args.push),
+                "checks": lambda: bench_pull_checks(tmp, args.changes // 3)}
         for name, run in runs.items():
             if args.only in (None, name):
                 run()

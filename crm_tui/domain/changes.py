@@ -345,8 +345,8 @@ def _check_other_refs(actor: Actor, ent: Entity, link: Field, data: Mapping[str,
             continue  # a record of no customer (a product), or none at all (check_change's)
         where = place(customer_id)
         if where is not None and not _may_handle(actor, where):
-            raise ChangeRefused(FORBIDDEN, f"{f.name}: {target.name} {value[:26]} is of {_describe(customer_id, where)}: "
-                                "not yours to use")
+            raise ChangeRefused(FORBIDDEN, f"{f.name}: {target.name} {value[:26]} is not yours to use "
+                                f"({_describe(customer_id, where)})")
 
 
 def _customer_access(actor: Actor, row_id: str, op: str, data: Mapping[str, Any], held: Place | None) -> None:
