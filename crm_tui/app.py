@@ -66,10 +66,11 @@ class CrmApp(App[None]):
 
     def __init__(self, db: str | Path | None = None, *, crm: Crm | None = None,
                  config: Config | Mapping[str, Any] | None = None, lang: str | None = None,
-                 now: Callable[[], dt.datetime] | None = None) -> None:
+                 now: Callable[[], dt.datetime] | None = None, key: str | None = None) -> None:
         """`config`: the settings (a parsed mapping is validated here); by default
         the given `crm`'s, else the user's config file. A bad file is shown as a
-        notification and the defaults apply. `now` becomes the API's clock."""
+        notification and the defaults apply. `now` becomes the API's clock. `key`
+        opens an encrypted database (asked for by screens/unlock.py)."""
         self.config_error: str | None = None
         if isinstance(config, Mapping):
             config = self._checked(partial(Config.from_mapping, config, source="config"))
@@ -79,7 +80,7 @@ class CrmApp(App[None]):
         set_language(resolve_language(self.config.lang, lang))
         super().__init__()
         localize_bindings(self)
-        self.crm = crm if crm is not None else Crm(db, config=self.config)
+        self.crm = crm if crm is not None else Crm(db, config=self.config, key=key)
         self._owns_crm = crm is None
         if now is not None:
             self.crm.now = now

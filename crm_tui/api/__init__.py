@@ -30,9 +30,13 @@ from crm_tui.db.connection import (
     DatabaseError,
     DatabaseMissing,
     DatabaseTooNew,
+    KeyRequired,
+    WrongKey,
+    is_encrypted,
     open_database,
     transaction,
 )
+from crm_tui.db.encryption import find_key
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import COMPLAINT, CONTACT, CUSTOMER, ENTITIES, ORDER, ORDER_LINE, PRODUCT, VISIT
 from crm_tui.domain.validation import FieldError, ValidationError
@@ -43,8 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Config", "ConfigError", "Crm", "DatabaseBusy", "DatabaseError", "DatabaseMissing", "DatabaseTooNew",
-    "FieldError", "Filter", "NotFound", "Record",
-    "Records", "ValidationError", "parse_filter",
+    "FieldError", "Filter", "KeyRequired", "NotFound", "Record",
+    "Records", "ValidationError", "WrongKey", "parse_filter",
 ]
 
 
@@ -57,11 +61,13 @@ class Crm:
     from it, once, and the UI uses these same objects. `now` is the local wall clock of
     user-facing times, injectable so tests and snapshots see a fixed time.
     `create=False` refuses (DatabaseMissing) a path with no database, where a typo
-    would otherwise leave an empty new file behind."""
+    would otherwise leave an empty new file behind. An encrypted database opens with
+    `key`, else the key in CRM_DB_KEY or the OS keyring (KeyRequired when none, WrongKey
+    when it does not fit); `encrypt=True` makes a new database encrypted with that key."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, rep: str | None = None,
                  config: Config | None = None, now: Callable[[], dt.datetime] | None = None,
-                 create: bool = True):
+                 create: bool = True, key: str | None = None, encrypt: bool = False):
         self.config = config if config is not None else Config.load()
         self.now: Callable[[], dt.datetime] = now or local_now
         self.path: Path = resolve_db_path(path)
@@ -69,9 +75,12 @@ class Crm:
         self.is_demo = is_demo_db(self.path)
         # Things the user should hear about on opening (a database made private).
         self.notices: list[str] = []
+        if key is None and (encrypt or is_encrypted(self.path)):
+            key = find_key(self.path)
+        self.encrypted = encrypt or is_encrypted(self.path)
         self.conn = open_database(self.path, rep=rep, notices=self.notices,
                                   private_dir=self.path.parent.resolve() == data_dir().resolve(),
-                                  create=create)
+                                  create=create, key=key, encrypt=encrypt)
         if rep is None and not sql.local_rep(self.conn):
             with transaction(self.conn):
                 sql.set_local_rep(self.conn, default_rep(self.config))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crm_tui.db import sync_state as sql
-from crm_tui.db.connection import transaction
+from crm_tui.db.connection import ERRORS, transaction
 from crm_tui.db.migrations import SCHEMA_VERSION
 from crm_tui.domain.changes import ChangeRefused, check_change
 from crm_tui.sync import clock
@@ -251,7 +251,7 @@ class _Batch:
             try:
                 with transaction(self.conn):
                     self.write([c], one)
-            except sql.DATA_ERRORS as exc:
+            except ERRORS.data as exc:
                 aside.append(_set_aside_item(c, *_reason(exc)))
                 continue
             _add(report, one)
@@ -307,7 +307,7 @@ def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
                 with transaction(conn):
                     applying.write(fresh, fast)
                 _add(report, fast)
-            except sql.DATA_ERRORS:
+            except ERRORS.data:
                 # Something in the batch cannot be written: find it, change by change.
                 applying.write_each(fresh, report, aside)
         report.set_aside = sql.set_aside(conn, aside, SCHEMA_VERSION)

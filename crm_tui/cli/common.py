@@ -56,12 +56,22 @@ def db_path(db: Path | None) -> Path | None:
     return None
 
 
-def open_crm(db: Path | None, *, create: bool = False) -> Crm:
+def open_crm(db: Path | None, *, create: bool = False, encrypt: bool = False, key: str | None = None) -> Crm:
     """The API on the command's database. Only commands that put data in (init, add,
     import, seed, demo, sync) may create it: a mistyped --db for any other command is
-    an error, not a new empty database."""
+    an error, not a new empty database. An encrypted database whose key is neither
+    in $CRM_DB_KEY nor in the keyring asks for it on a terminal."""
+    path = db_path(db)
+    if key is None and not encrypt:
+        from crm_tui.api import encryption
+
+        if encryption.needs_key(path):
+            from crm_tui.cli.encryption import ask_key
+            from crm_tui.config import resolve_db_path
+
+            key = ask_key(resolve_db_path(path))
     try:
-        crm = Crm(db_path(db), create=create)
+        crm = Crm(path, create=create, key=key, encrypt=encrypt)
     except DatabaseMissing as exc:
         raise UserError(f"{exc} (check --db or $CRM_DB; `crm init` creates an empty database, "
                         "`crm demo` one with demo data)") from None

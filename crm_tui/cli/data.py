@@ -13,6 +13,7 @@ from crm_tui.cli import app
 from crm_tui.cli.common import (
     DbOpt,
     JsonOpt,
+    UserError,
     console,
     db_path,
     err_console,
@@ -25,24 +26,49 @@ from crm_tui.i18n import t
 
 
 @app.command("init")
-def init_command(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+def init_command(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    encrypt: Annotated[bool, typer.Option(
+        "--encrypt", help="Encrypt the new database (SQLCipher); the key comes from $CRM_DB_KEY or is "
+        "asked for twice. Keep it safe: without it the data cannot be read.")] = False,
+    remember: Annotated[bool, typer.Option(
+        "--remember", help="With --encrypt: keep the key in the system keyring.")] = False,
+) -> None:
     """Create an empty database (at --db, $CRM_DB or the default place), or say it exists.
 
     Example: crm init --db ~/crm/east.db
+    Example: crm init --encrypt --remember
     """
+    from crm_tui.api import encryption
+    from crm_tui.cli.encryption import ask_key, say
+    from crm_tui.config import resolve_db_path
+
     path = db_path(db)
     if path is None and demo_active():
         # `crm init` is the start of real work: it makes the user's own book, not the demo's.
         set_demo_active(False)
         err_console.print(t("demo.left", path=default_db_path()), highlight=False)
     existed = Crm.exists(path)
-    with open_crm(db, create=True) as crm:
-        info = {"path": str(crm.path), "created": not existed}
+    key = None
+    if encrypt and not existed:
+        key = ask_key(resolve_db_path(path), new=True)
+    with open_crm(db, create=True, encrypt=encrypt and not existed, key=key) as crm:
+        info = {"path": str(crm.path), "created": not existed, "encrypted": crm.encrypted}
+        if existed and encrypt and not crm.encrypted:
+            raise UserError(t("db.already_plain", path=crm.path))
+    outcome = encryption.remember(crm.path, key) if key and remember else None
+    info["key_in_keyring"] = bool(outcome and outcome.remembered)
     if as_json:
         print_json(info)
     else:
-        verb = "created" if info["created"] else "already there:"
-        console.print(f"database {verb} {info['path']}", highlight=False, soft_wrap=True)
+        if info["created"] and crm.encrypted:
+            console.print(t("encryption.created", path=info["path"]), highlight=False, soft_wrap=True)
+        else:
+            verb = "created" if info["created"] else "already there:"
+            console.print(f"database {verb} {info['path']}", highlight=False, soft_wrap=True)
+        if outcome:
+            say(outcome.messages())
 
 
 @app.command("seed")

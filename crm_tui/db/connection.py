@@ -1,5 +1,6 @@
 """Opening the local database: durability pragmas, migrations, the replica's node id,
-and the one way to write (`transaction`)."""
+the key of an encrypted database, and the one way to write (`transaction`). Every
+connection to a laptop's database is made here (`connect`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
+from crm_tui.i18n import t
 
 
 class DatabaseError(Exception):
@@ -30,20 +33,124 @@ class DatabaseBusy(DatabaseError):
     """Another program kept the database locked for longer than BUSY_TIMEOUT_S."""
 
 
+class KeyRequired(DatabaseError):
+    """The database is encrypted and no key was given (nor found: see db/keys.py)."""
+
+
+class WrongKey(DatabaseError):
+    """The key given does not open this encrypted database."""
+
+
+class _DriverErrors:
+    """The exception classes of the SQLite drivers loaded: the standard library's, and
+    SQLCipher's once an encrypted database is opened (its classes are its own, not
+    subclasses of sqlite3's). `except ERRORS.integrity:` catches either driver's; the
+    tuples are read when an exception is raised, so a driver loaded later counts."""
+
+    def __init__(self) -> None:
+        self.drivers: list[Any] = []
+        self.integrity: tuple[type[BaseException], ...] = ()
+        self.operational: tuple[type[BaseException], ...] = ()
+        self.database: tuple[type[BaseException], ...] = ()
+        # What a value this replica cannot store raises while it is written: a
+        # constraint, a value SQLite cannot bind, a number out of range, text that is
+        # not UTF-8. Not OperationalError: a full disk or a locked database is no data error.
+        self.data: tuple[type[BaseException], ...] = (
+            OverflowError, ValueError, TypeError, UnicodeError, KeyError, IndexError)
+        self.add(sqlite3)
+
+    def add(self, driver: Any) -> None:
+        if driver in self.drivers:
+            return
+        self.drivers.append(driver)
+        self.integrity += (driver.IntegrityError,)
+        self.operational += (driver.OperationalError,)
+        self.database += (driver.DatabaseError,)
+        self.data += (driver.IntegrityError, driver.InterfaceError, driver.ProgrammingError, driver.DataError)
+
+
+ERRORS = _DriverErrors()
+
+
+def cipher_driver() -> Any:
+    """SQLCipher's DB-API module (sqlcipher3), loaded on first use: a plain database
+    never pays for it."""
+    try:
+        import sqlcipher3.dbapi2 as driver  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:  # pragma: no cover - it is a dependency; a broken install
+        raise DatabaseError(t("db.no_sqlcipher")) from None
+    ERRORS.add(driver)
+    return driver
+
+
+# The first 16 bytes of every plain SQLite database; an SQLCipher database starts
+# with its random salt instead.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_encrypted(path: str | Path) -> bool:
+    """Whether the file at `path` is an encrypted (SQLCipher) database: not starting
+    with SQLite's header, and made of whole pages (a multiple of 512 bytes, as every
+    database is), which tells it from a file that is no database at all. A missing or
+    new empty file is not."""
+    try:
+        size = os.stat(path).st_size
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return False
+    return size > 0 and size % 512 == 0 and head != SQLITE_HEADER
+
+
+def quote_key(key: str) -> str:
+    """The key as an SQL string literal for PRAGMA key / ATTACH ... KEY."""
+    return "'" + key.replace("'", "''") + "'"
+
+
 # How long a write waits for another writer (a sync, an import in another shell)
 # before giving up with a message: long enough for any normal write to finish.
 BUSY_TIMEOUT_S = 10.0
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection with the pragmas every connection needs; no migration."""
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
-    conn.row_factory = sqlite3.Row
+def connect(path: str | Path, key: str | None = None) -> sqlite3.Connection:
+    """A connection with the pragmas every connection needs; no migration. With `key`,
+    through SQLCipher: the key is checked before anything else is read or written
+    (WrongKey), and temporary tables and indexes stay in memory, where nothing is
+    written in clear to a temporary file."""
+    if key is None:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_S)
+        conn.row_factory = sqlite3.Row
+    else:
+        conn = _connect_encrypted(path, key)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     # A rep's battery dying is a power loss: a saved edit must survive it.
     conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def _connect_encrypted(path: str | Path, key: str) -> sqlite3.Connection:
+    if not key:
+        raise KeyRequired(t("db.key_empty", path=path))
+    driver = cipher_driver()
+    conn: Any = driver.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+    try:
+        # SQLCipher logs a failed page decryption to stderr: a wrong key is our message.
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(f"PRAGMA key = {quote_key(key)}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except driver.OperationalError as exc:
+        conn.close()
+        if _is_busy(exc):
+            raise busy_error(Path(path)) from None
+        raise WrongKey(t("db.wrong_key", path=path)) from None
+    except driver.DatabaseError:
+        conn.close()
+        raise WrongKey(t("db.wrong_key", path=path)) from None
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.row_factory = driver.Row
+    return conn  # type: ignore[no-any-return]
 
 
 # A rep's laptop may have other users: the database, its WAL and shared-memory
@@ -70,7 +177,7 @@ def make_private(path: Path, *, private_dir: bool = False) -> list[str]:
         os.chmod(parent, PRIVATE_DIR)  # mkdir's mode is filtered by the umask
     elif private_dir and _loose(parent.stat().st_mode, PRIVATE_DIR):
         os.chmod(parent, PRIVATE_DIR)
-        notices.append(f"{parent}: the data directory was open to other users; now only you can use it (0700)")
+        notices.append(t("db.dir_tightened", path=parent))
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     except FileExistsError:
@@ -85,37 +192,51 @@ def make_private(path: Path, *, private_dir: bool = False) -> list[str]:
             continue
         if _loose(mode, PRIVATE_FILE) and stat.S_ISREG(mode):
             os.chmod(name, PRIVATE_FILE)
-            notices.append(f"{name}: was readable by other users (mode {stat.S_IMODE(mode):o}); "
-                           "now only you can read it (0600)")
+            notices.append(t("db.file_tightened", path=name, mode=f"{stat.S_IMODE(mode):o}"))
     return notices
 
 
 def open_database(path: str | Path, *, rep: str | None = None, private_dir: bool = False,
-                  notices: list[str] | None = None, create: bool = True) -> sqlite3.Connection:
+                  notices: list[str] | None = None, create: bool = True, key: str | None = None,
+                  encrypt: bool = False) -> sqlite3.Connection:
     """Open and migrate the database at `path`, made private to its owner first (see
     `make_private`; its notices are added to `notices`); with `create`, make it if
-    missing."""
+    missing. An encrypted database needs its `key` (KeyRequired, WrongKey); with
+    `encrypt`, a database made here is encrypted with `key`. A plain database ignores
+    `key`: `crm encrypt` converts it."""
     path = Path(path)
+    cipher_key: str | None = None
     if str(path) != ":memory:":
         if not create and not path.exists():
-            raise DatabaseMissing(f"there is no database at {path}")
+            raise DatabaseMissing(t("db.missing", path=path))
+        encrypted = is_encrypted(path)
+        if encrypted:
+            if not key:
+                raise KeyRequired(t("db.key_required", path=path))
+            cipher_key = key
+        elif encrypt:
+            if path.exists() and path.stat().st_size > 0:
+                raise DatabaseError(t("db.already_plain", path=path))
+            if not key:
+                raise KeyRequired(t("db.key_required", path=path))
+            cipher_key = key
         try:
             found = make_private(path, private_dir=private_dir)
         except OSError as exc:
-            raise DatabaseError(f"{path}: cannot open the database ({exc.strerror or exc})") from None
+            raise DatabaseError(t("db.cannot_open", path=path, reason=exc.strerror or exc)) from None
         if notices is not None:
             notices.extend(found)
     try:
-        conn = connect(path)
+        conn = connect(path, cipher_key)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    except sqlite3.OperationalError as exc:
+    except ERRORS.operational as exc:
         if _is_busy(exc):
             raise busy_error(path) from None
-        raise DatabaseError(f"{path}: not a crm_tui database ({exc})") from exc
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseError(f"{path}: not a crm_tui database ({exc})") from exc
+        raise DatabaseError(t("db.not_crm", path=path, reason=exc)) from exc
+    except ERRORS.database as exc:
+        raise DatabaseError(t("db.not_crm", path=path, reason=exc)) from exc
     if str(path) != ":memory:" and mode.lower() != "wal":
-        raise DatabaseError(f"{path}: could not switch to WAL journal mode (got {mode})")
+        raise DatabaseError(t("db.no_wal", path=path, mode=mode))
     migrate(conn, path)
     if rep is not None:
         with transaction(conn):
@@ -126,10 +247,7 @@ def open_database(path: str | Path, *, rep: str | None = None, private_dir: bool
 def migrate(conn: sqlite3.Connection, path: str | Path = "") -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise DatabaseTooNew(
-            f"{path}: this database was made by a newer crm_tui (schema {version}, "
-            f"this version knows up to {SCHEMA_VERSION}); upgrade crm_tui to open it"
-        )
+        raise DatabaseTooNew(t("db.too_new", path=path, version=version, known=SCHEMA_VERSION))
     for number in range(version, SCHEMA_VERSION):
         with transaction(conn):
             MIGRATIONS[number](conn)
@@ -159,7 +277,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         return
     try:
         conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
+    except ERRORS.operational as exc:
         if _is_busy(exc):
             raise busy_error(database_file(conn)) from None
         raise
@@ -171,7 +289,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def _is_busy(exc: BaseException) -> bool:
     return getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(exc)
 
 
@@ -182,9 +300,8 @@ def database_file(conn: sqlite3.Connection) -> Path:
 def busy_error(path: Path) -> DatabaseBusy:
     """The message for a database another writer holds: who, when the system says."""
     holders = lock_holders(path)
-    who = ", ".join(f"process {pid} ({_command(pid)})" for pid in holders) or "another program"
-    return DatabaseBusy(f"{path}: the database is busy: {who} has been writing to it for more than "
-                        f"{BUSY_TIMEOUT_S:g} s; try again when it has finished")
+    who = ", ".join(t("db.process", pid=pid, command=_command(pid)) for pid in holders) or t("db.another_program")
+    return DatabaseBusy(t("db.busy", path=path, who=who, seconds=f"{BUSY_TIMEOUT_S:g}"))
 
 
 def lock_holders(path: Path) -> list[int]:

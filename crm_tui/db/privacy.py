@@ -118,11 +118,12 @@ def purge_freed_bytes(conn: sqlite3.Connection) -> bool:
     holds the WAL open, so it could not be truncated now (the next erase retries)."""
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute("INSERT INTO customer_search (customer_search) VALUES ('optimize')")
+    temp_store = conn.execute("PRAGMA temp_store").fetchone()[0]  # MEMORY on an encrypted database
     conn.execute("PRAGMA temp_store = MEMORY")
     try:
         conn.execute("VACUUM")
     finally:
-        conn.execute("PRAGMA temp_store = DEFAULT")
+        conn.execute(f"PRAGMA temp_store = {int(temp_store)}")
     busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     return busy == 0
 

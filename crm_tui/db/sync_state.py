@@ -14,7 +14,7 @@ from typing import Any
 
 from crm_tui.db.bulk import insert_triggers_set_aside
 from crm_tui.db.capture import TICK, captured_columns
-from crm_tui.db.connection import transaction
+from crm_tui.db.connection import ERRORS, transaction
 from crm_tui.db.migrations import SYNCED_TABLES
 from crm_tui.domain.entities import local_only_columns
 from crm_tui.sync.clock import COUNTER_BITS
@@ -131,15 +131,6 @@ def finish_sync(conn: sqlite3.Connection, error: str | None) -> None:
 # -- applying a pulled batch: the SQL ---------------------------------------------------
 # The orchestration (which changes are new, folding history, merging, deciding the
 # values, setting aside what cannot be applied) is in crm_tui/api/sync_apply.py.
-
-# What a pulled change that this replica cannot store raises while it is written: a
-# constraint, a value SQLite cannot bind, a number out of range, text that is not
-# UTF-8. Not OperationalError: a full disk or a locked database stops the sync.
-DATA_ERRORS: tuple[type[BaseException], ...] = (
-    sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.DataError,
-    OverflowError, ValueError, TypeError, UnicodeError, KeyError, IndexError,
-)
-
 
 class MissingParent(sqlite3.IntegrityError):
     """A record names a parent (its customer) that this replica has never received:
@@ -403,7 +394,7 @@ class Writer:
                 self.conn.executemany(self.tables.statement("insert", tbl, cols), rows)
                 self.conn.execute("RELEASE bulk")
                 self.rows_written += len(rows)
-            except sqlite3.IntegrityError:
+            except ERRORS.integrity:
                 # One of them points to a deleted customer (or exists already): one by one.
                 self.conn.execute("ROLLBACK TO bulk")
                 self.conn.execute("RELEASE bulk")
@@ -420,7 +411,7 @@ class Writer:
             else:
                 self.conn.execute(self.tables.statement("insert", tbl, cols), row)
             self.rows_written += 1
-        except sqlite3.IntegrityError as exc:
+        except ERRORS.integrity as exc:
             if not exists and "UNIQUE" in str(exc):
                 # A row written while capture was off has no history: overwrite it.
                 self.conn.execute(self.tables.statement("update", tbl, cols), (*values, row_id))
@@ -716,7 +707,7 @@ def write_uncaptured(conn: sqlite3.Connection, tbl: str, row_id: str, record: Ma
                 f"INSERT INTO {tbl} (id, {', '.join(cols)}) VALUES (?{', ?' * len(cols)}) "
                 f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols)}",
                 (row_id, *record.values()))
-        except sqlite3.IntegrityError:
+        except ERRORS.integrity:
             conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
             return False
         return True
