@@ -259,3 +259,39 @@ def test_init_encrypt_on_an_existing_plain_database_is_refused(tmp_path: Path) -
     result = crm("init", "--encrypt", "--db", str(db), key=KEY)
     assert result.exit_code == 1 and "crm encrypt" in result.output
     assert not is_encrypted(db)
+
+
+def test_key_errors_and_permission_notices_come_from_the_catalog(tmp_path: Path) -> None:
+    import os
+
+    from crm_tui.i18n import set_language
+
+    db = tmp_path / "crm.db"
+    with Crm(db, rep="wang", key=KEY, encrypt=True):
+        pass
+    os.chmod(db, 0o644)
+    set_language("zh")
+    try:
+        with Crm(db, key=KEY) as c:
+            assert any("只有您能读取" in n for n in c.notices)
+        with pytest.raises(WrongKey, match="密钥错误"):
+            Crm(db, key="nope")
+        with pytest.raises(KeyRequired, match="已加密"):
+            Crm(db)
+    finally:
+        set_language("en")
+
+
+def test_every_laptop_connection_is_made_in_db_connection() -> None:
+    """One opener (crm_tui/db/connection.py `connect`): a connection made elsewhere
+    would open an encrypted database without its key, or a plain one without the
+    pragmas. The sync server's own store (sync/server/) is not the laptop's."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "crm_tui"
+    opener = re.compile(r"\b(sqlite3|sqlcipher3(\.dbapi2)?|driver|sqlite_utils)\.(connect|Database)\(|apsw\.")
+    found = [f"{p.relative_to(root)}:{n}" for p in root.rglob("*.py")
+             if p.relative_to(root).parts[:2] != ("sync", "server") and p != root / "db" / "connection.py"
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if opener.search(line)]
+    assert found == []
+    assert "sqlite3.connect(" in (root / "db" / "connection.py").read_text(encoding="utf-8")

@@ -19,6 +19,7 @@ from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import ERASE_REQUEST, ERASURE
 from crm_tui.domain.privacy import CUSTOMERS, ERASURES, person_kinds, scrub_plan
 from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import t
 from crm_tui.sync.merge import Change
 
 if TYPE_CHECKING:
@@ -125,13 +126,13 @@ class Privacy:
         record becomes, so sales figures do not change."""
         reason = (reason or "").strip() or None
         if reason is not None and len(reason) > 500:
-            raise ValidationError.one("reason", "is longer than 500 characters")
+            raise ValidationError.one("reason", t("privacy.reason_too_long"))
         if self.must_request():
             return self._file_request(customer_id, reason)
         with self.lock:
             cid = self.crm.customers.get(customer_id)["id"]
             if sql.erasure(self.conn, cid) is not None:
-                raise ValidationError.one("customer", f"{cid} was already erased")
+                raise ValidationError.one("customer", t("privacy.already_erased", id=cid))
             related = sql.related_ids(self.conn, cid, person_kinds())
             removed = {t: len(ids) for t, ids in related.items() if ids}
             now = utc_now()
@@ -169,19 +170,18 @@ class Privacy:
         """Carry out a rep's erase request (a manager, or a laptop without a server)."""
         request = self._pending(request_id)
         if self.must_request():
-            raise ValidationError.one("request", "only a manager can carry out an erase request")
+            raise ValidationError.one("request", t("privacy.only_manager_approve"))
         try:
             return self.erase(request["customer_id"], reason=request.get("reason"), request_id=request["id"])
         except NotFound:
-            raise ValidationError.one("request", f"customer {request['customer_id']} is not on this laptop; "
-                                      "sync first") from None
+            raise ValidationError.one("request", t("privacy.not_on_laptop", id=request["customer_id"])) from None
 
     def decline(self, request_id: str, reason: str) -> dict[str, Any]:
         if not reason.strip():
-            raise ValidationError.one("reason", "say why the request is declined; the rep will see it")
+            raise ValidationError.one("reason", t("privacy.decline_needs_reason"))
         request = self._pending(request_id)
         if self.must_request():
-            raise ValidationError.one("request", "only a manager can decline an erase request")
+            raise ValidationError.one("request", t("privacy.only_manager_decline"))
         return self.requests.update(request["id"], {"status": "declined", "decision_reason": reason.strip(),
                                                     "decided_by": records_sql.local_rep(self.conn),
                                                     "decided_at": utc_now()})
@@ -189,7 +189,7 @@ class Privacy:
     def _pending(self, request_id: str) -> dict[str, Any]:
         request = self.requests.get(request_id)
         if request["status"] != "pending":
-            raise ValidationError.one("request", f"{request['id']} is already {request['status']}")
+            raise ValidationError.one("request", t("privacy.request_already", id=request["id"], status=request["status"]))
         return request
 
     # -- sync ------------------------------------------------------------------------
@@ -241,12 +241,12 @@ class Privacy:
 def erased_message(e: ErasureApplied) -> str:
     """What the rep is told when sync carried out an erase on this laptop."""
     when = e.erased_at[:10] if e.erased_at else "?"
-    text = f"customer {e.customer_id} was erased by {e.erased_by or '?'} on {when}"
+    text = t("privacy.erased_by", id=e.customer_id, who=e.erased_by or "?", when=when)
     if e.reason:
-        text += f" ({e.reason})"
-    text += ": their personal data left this laptop"
+        text += t("privacy.erased_reason", reason=e.reason)
+    text += t("privacy.erased_left")
     if e.own_changes:
-        text += f"; {e.own_changes} edit(s) made here to them were discarded"
+        text += t("privacy.erased_discarded", n=e.own_changes)
     return text
 
 

@@ -13,6 +13,7 @@ import typer
 from crm_tui.api.privacy import EraseResult
 from crm_tui.cli import app
 from crm_tui.cli.common import DbOpt, JsonOpt, console, err_console, open_crm, print_json, print_table
+from crm_tui.i18n import t
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="Customer id (a unique prefix will do).")]
 
@@ -31,13 +32,13 @@ def _write_private(path: Path, text: str) -> None:
 
 def _what_goes(preview: dict[str, Any]) -> str:
     parts = [f"{n} {table}" for table, n in preview["records"].items() if table != "orders"]
-    text = f"the customer's personal data ({preview['name']})"
+    text = t("privacy.cli.goes_customer", name=preview["name"])
     if parts:
-        text += ", the notes and free text of " + ", ".join(parts)
-    text += f", and their values in {preview['change_log']} change-log entries and the search index"
+        text += t("privacy.cli.goes_records", parts=", ".join(parts))
+    text += t("privacy.cli.goes_log", n=preview["change_log"])
     orders = preview["records"].get("orders")
     if orders:
-        text += f"; {orders} orders stay, under an anonymous customer"
+        text += t("privacy.cli.goes_orders", n=orders)
     return text
 
 
@@ -46,16 +47,14 @@ def _print_erase(result: EraseResult, as_json: bool) -> None:
         print_json(result.as_dict())
         return
     if result.erased:
-        console.print(f"erased customer [bold]{result.customer_id}[/bold] on this laptop; "
-                      "other laptops erase them at their next sync", highlight=False, soft_wrap=True)
+        console.print(t("privacy.cli.erased", id=f"[bold]{result.customer_id}[/bold]"),
+                      highlight=False, soft_wrap=True)
         if not result.purged:
-            err_console.print("[yellow]warning:[/yellow] another program has the database open: its "
-                              "write-ahead log could not be emptied now; close it and erase again later",
-                              highlight=False)
+            err_console.print(f"[yellow]warning:[/yellow] {t('privacy.cli.not_purged')}", highlight=False)
         return
     request = result.request or {}
-    console.print(f"only a manager can erase on a team server: erase request [bold]{request.get('id')}[/bold] "
-                  f"({request.get('status')}) goes to the managers at the next sync", highlight=False, soft_wrap=True)
+    console.print(t("privacy.cli.requested", id=f"[bold]{request.get('id')}[/bold]", status=request.get("status")),
+                  highlight=False, soft_wrap=True)
 
 
 def add_privacy_commands(sub: typer.Typer) -> None:
@@ -75,7 +74,7 @@ def add_privacy_commands(sub: typer.Typer) -> None:
             typer.echo(text, nl=False)
         else:
             _write_private(output, text)
-            err_console.print(f"exported customer {doc['customer']['id']} to {output}", highlight=False)
+            err_console.print(t("privacy.cli.exported", id=doc["customer"]["id"], file=output), highlight=False)
 
     @sub.command("erase", help="Erase a customer's personal data everywhere (on a team server: a rep's "
                  "erase is a request to the managers).\n\nExample: crm customers erase 01JB2X --reason \"客户要求\"")
@@ -90,9 +89,8 @@ def add_privacy_commands(sub: typer.Typer) -> None:
         with open_crm(db) as crm:
             preview = crm.privacy.preview(customer_id)
             if not yes:
-                verb = "Request that a manager erase" if preview["request"] else "Erase"
-                if not typer.confirm(f"{verb} customer {preview['customer_id']}? This removes {_what_goes(preview)}."
-                                     " It cannot be undone."):
+                key = "privacy.cli.ask_request" if preview["request"] else "privacy.cli.ask_erase"
+                if not typer.confirm(t(key, id=preview["customer_id"], what=_what_goes(preview))):
                     raise typer.Exit(1)
             result = crm.privacy.erase(preview["customer_id"], reason=reason)
         _print_erase(result, as_json)
@@ -159,4 +157,4 @@ def decline(
     if as_json:
         print_json(request)
     else:
-        console.print(f"declined erase request [bold]{request['id']}[/bold]", highlight=False)
+        console.print(t("privacy.cli.declined", id=f"[bold]{request['id']}[/bold]"), highlight=False)

@@ -112,33 +112,35 @@ def quote_key(key: str) -> str:
 BUSY_TIMEOUT_S = 10.0
 
 
-def connect(path: str | Path, key: str | None = None) -> sqlite3.Connection:
+def connect(path: str | Path, key: str | None = None, *, cipher: bool = False,
+            timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
     """A connection with the pragmas every connection needs; no migration. With `key`,
     through SQLCipher: the key is checked before anything else is read or written
     (WrongKey), and temporary tables and indexes stay in memory, where nothing is
-    written in clear to a temporary file."""
-    if key is None:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
-                               timeout=BUSY_TIMEOUT_S)
+    written in clear to a temporary file. `cipher` without a key: a plain database
+    through SQLCipher's SQLite (to convert it; see db/encryption.py)."""
+    if key is None and not cipher:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=timeout)
         conn.row_factory = sqlite3.Row
     else:
-        conn = _connect_encrypted(path, key)
+        conn = _connect_cipher(path, key, timeout)
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     # A rep's battery dying is a power loss: a saved edit must survive it.
     conn.execute("PRAGMA synchronous = FULL")
     return conn
 
 
-def _connect_encrypted(path: str | Path, key: str) -> sqlite3.Connection:
-    if not key:
+def _connect_cipher(path: str | Path, key: str | None, timeout: float) -> sqlite3.Connection:
+    if key is not None and not key:
         raise KeyRequired(t("db.key_empty", path=path))
     driver = cipher_driver()
-    conn: Any = driver.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+    conn: Any = driver.connect(str(path), isolation_level=None, check_same_thread=False, timeout=timeout)
     try:
         # SQLCipher logs a failed page decryption to stderr: a wrong key is our message.
         conn.execute("PRAGMA cipher_log_level = NONE")
-        conn.execute(f"PRAGMA key = {quote_key(key)}")
+        if key is not None:
+            conn.execute(f"PRAGMA key = {quote_key(key)}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except driver.OperationalError as exc:
         conn.close()

@@ -7,7 +7,6 @@ encrypts anything. See docs/privacy.md."""
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,8 @@ from crm_tui.db.connection import (
     ERRORS,
     DatabaseError,
     KeyRequired,
-    WrongKey,
     _is_busy,
-    cipher_driver,
+    connect,
     is_encrypted,
     make_private,
     quote_key,
@@ -127,21 +125,14 @@ def _convert(path: Path, *, source_key: str | None, target_key: str | None) -> N
     to the replaced file and be lost)."""
     if not path.exists():
         raise DatabaseError(t("db.missing", path=path))
-    driver = cipher_driver()  # reads plain databases as well
     target = path.with_name(path.name + ".converting")
-    _remove(target)
-    make_private(target)
-    # A short wait: a sync or import finishing its write is waited for, an open UI is not.
-    src = driver.connect(str(path), isolation_level=None, check_same_thread=False, timeout=CONVERT_WAIT_S)
+    # Through SQLCipher, which reads a plain database too (ATTACH ... KEY needs it). A
+    # short wait: a sync or import finishing its write is waited for, an open UI is not.
+    # A wrong key stops here, before anything is made.
+    src: Any = connect(path, source_key, cipher=True, timeout=CONVERT_WAIT_S)
     try:
-        src.execute("PRAGMA cipher_log_level = NONE")
-        if source_key is not None:
-            src.execute(f"PRAGMA key = {quote_key(source_key)}")
-        src.execute("PRAGMA temp_store = MEMORY")
-        try:
-            src.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except ERRORS.database:
-            raise WrongKey(t("db.wrong_key", path=path)) from None
+        _remove(target)  # a copy left by a conversion that was killed
+        make_private(target)
         # Leaving WAL mode needs the database to ourselves: it fails while another
         # connection has it open, and folds the WAL into the file.
         try:
@@ -177,11 +168,12 @@ def _convert(path: Path, *, source_key: str | None, target_key: str | None) -> N
     except ERRORS.database as exc:
         _remove(target)
         raise DatabaseError(t("db.convert_failed", path=path, reason=exc)) from None
+    # The original's side files: none should be left (it was closed in DELETE mode),
+    # and none may stay to be read as the new file's.
+    for side in ("-wal", "-shm", "-journal"):
+        path.with_name(path.name + side).unlink(missing_ok=True)
     os.replace(target, path)
     _sync_dir(path.parent)
-    # The original's side files: none should be left (it was closed in DELETE mode).
-    for side in ("-wal", "-shm", "-journal"):
-        _remove(path.with_name(path.name + side))
 
 
 def _counts(conn: Any) -> dict[str, int]:
@@ -193,17 +185,13 @@ def _counts(conn: Any) -> dict[str, int]:
 def _check(target: Path, key: str | None, version: int, counts: dict[str, int]) -> None:
     """The converted copy opens with its key (or as plain SQLite), is intact, and holds
     every table with as many rows as the original, at the same schema version."""
-    if key is None:
-        conn: Any = sqlite3.connect(str(target))
-        if is_encrypted(target):
-            raise DatabaseError(t("db.convert_failed", path=target, reason="still encrypted"))
-    else:
-        conn = cipher_driver().connect(str(target))
-        conn.execute("PRAGMA cipher_log_level = NONE")
-        conn.execute(f"PRAGMA key = {quote_key(key)}")
-        if not is_encrypted(target):
-            conn.close()
-            raise DatabaseError(t("db.convert_failed", path=target, reason="not encrypted"))
+    if is_encrypted(target) != (key is not None):
+        raise DatabaseError(t("db.convert_failed", path=target,
+                              reason="not encrypted" if key is not None else "still encrypted"))
+    try:
+        conn: Any = connect(target, key)
+    except DatabaseError as exc:
+        raise DatabaseError(t("db.convert_failed", path=target, reason=exc)) from None
     try:
         ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
         found_version = conn.execute("PRAGMA user_version").fetchone()[0]
