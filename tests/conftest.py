@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crm_tui.api import Crm
+from crm_tui.i18n import set_language
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +24,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # An encrypted database's key: never the developer's, nor their OS keyring.
     monkeypatch.delenv("CRM_DB_KEY", raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    # The catalog's language is process-wide: a test that ran the UI in Chinese must
+    # not leave the next test's messages in Chinese.
+    set_language("en")
 
 
 @pytest.fixture
