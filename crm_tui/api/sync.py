@@ -256,6 +256,19 @@ class Sync:
 
     def _pull(self, client: SyncClient, node: str, limit: int, hello: Hello, report: SyncReport,
               progress: Progress | None, hooks: Hooks, max_pages: int | None) -> None:
+        """Pull pages until the server has no more. The customers the pull erased are
+        scrubbed page by page, in each page's transaction; the freed bytes leave the
+        file once, when the pull ends or stops (a VACUUM per page would rewrite the
+        whole file as many times)."""
+        erased_before = len(report.erased)
+        try:
+            self._pull_pages(client, node, limit, hello, report, progress, hooks, max_pages)
+        finally:
+            if len(report.erased) > erased_before:
+                self.crm.privacy.purge()
+
+    def _pull_pages(self, client: SyncClient, node: str, limit: int, hello: Hello, report: SyncReport,
+                    progress: Progress | None, hooks: Hooks, max_pages: int | None) -> None:
         with self.lock:
             cursor = sql.state(self.conn)["cursor"]
             # From 0, the current state will do only for a laptop holding nothing of
@@ -284,7 +297,6 @@ class Sync:
             report.gone += len(gone)
             if erased:
                 report.erased += [erased_message(e) for e in erased]
-                self.crm.privacy.purge()
             cursor = page["cursor"]
             report.cursor = cursor
             report.pulled += applied.received
