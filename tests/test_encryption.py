@@ -295,3 +295,18 @@ def test_every_laptop_connection_is_made_in_db_connection() -> None:
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if opener.search(line)]
     assert found == []
     assert "sqlite3.connect(" in (root / "db" / "connection.py").read_text(encoding="utf-8")
+
+
+def test_a_copy_of_an_encrypted_database_is_a_backup_that_needs_the_key(tmp_path: Path) -> None:
+    import shutil
+
+    db, backup = tmp_path / "crm.db", tmp_path / "backup" / "crm.db"
+    with Crm(db, rep="wang", key=KEY, encrypt=True) as c:
+        cid = c.customers.create({"name": NAME, "mobile": PHONE})["id"]
+    backup.parent.mkdir()
+    shutil.copy2(db, backup)  # closed: the WAL is folded in, the file is whole
+    assert all(n.encode() not in backup.read_bytes() for n in (NAME, PHONE))
+    with pytest.raises(WrongKey):
+        Crm(backup, key="guess")
+    result = crm("customers", "show", cid, "--db", str(backup), "--json", key=KEY)
+    assert result.exit_code == 0 and NAME in result.stdout
