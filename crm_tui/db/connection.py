@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
 from crm_tui.i18n import t
@@ -152,7 +152,8 @@ def _connect_cipher(path: str | Path, key: str | None, timeout: float) -> sqlite
         raise WrongKey(t("db.wrong_key", path=path)) from None
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.row_factory = driver.Row
-    return conn  # type: ignore[no-any-return]
+    # SQLCipher's connection is not sqlite3's class, but has its API (DB-API 2 and more).
+    return cast(sqlite3.Connection, conn)
 
 
 # A rep's laptop may have other users: the database, its WAL and shared-memory
