@@ -28,7 +28,7 @@ def _sqlite_path(url: str) -> Path:
     return Path(url[len("sqlite:///"):]).expanduser()
 
 
-def _tool(name: str) -> str:
+def pg_tool(name: str) -> str:
     """A PostgreSQL client program: on PATH, else in the Debian layout."""
     found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
                                        None)
@@ -78,7 +78,7 @@ def backup(url: str, out: Path) -> dict[str, Any]:
         part.replace(out)
         return {"store": redacted(url), "file": str(out), "kind": "sqlite"}
     schema = _pg_schema(url)
-    _run([_tool("pg_dump"), "--dbname", url, "--format", "custom", "--no-owner", "--schema", schema,
+    _run([pg_tool("pg_dump"), "--dbname", url, "--format", "custom", "--no-owner", "--schema", schema,
           "--file", str(out)], "pg_dump")
     return {"store": redacted(url), "file": str(out), "kind": "postgresql", "schema": schema}
 
@@ -133,7 +133,7 @@ def _pg_restore(url: str, file: Path) -> None:
 
     from crm_tui.sync.server.pg_store import drop_all
 
-    listing = _run([_tool("pg_restore"), "--list", str(file)], "pg_restore --list")
+    listing = _run([pg_tool("pg_restore"), "--list", str(file)], "pg_restore --list")
     if "TABLE public" not in listing and " TABLE " not in listing:
         raise StoreError(f"{file} holds no tables: not a backup of a crm_tui server store")
     keep = [line for line in listing.splitlines() if line and " SCHEMA " not in line]
@@ -142,7 +142,7 @@ def _pg_restore(url: str, file: Path) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as f:
         f.write("\n".join(keep) + "\n")
     try:
-        _run([_tool("pg_restore"), "--dbname", url, "--no-owner", "--single-transaction", "--use-list", f.name,
+        _run([pg_tool("pg_restore"), "--dbname", url, "--no-owner", "--single-transaction", "--use-list", f.name,
               str(file)], "pg_restore")
     finally:
         Path(f.name).unlink(missing_ok=True)

@@ -27,6 +27,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
+from crm_tui.domain.privacy import ERASURES, scrub_fields, scrub_plan
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
@@ -144,6 +145,9 @@ CREATE TABLE IF NOT EXISTS audit (
     rep text, node text, address text, count bigint, detail text
 );
 CREATE INDEX IF NOT EXISTS audit_rep ON audit (rep, id);
+-- Customers erased (docs/privacy.md): their log entries are scrubbed, and so is any
+-- change about them pushed later.
+CREATE TABLE IF NOT EXISTS erased (customer_id text PRIMARY KEY, erased_at text NOT NULL);
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'the audit is append-only'; END $$;
 CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
@@ -171,7 +175,7 @@ SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
 # Everything the store creates, for a restore to drop before it puts a backup's back.
 TABLES = ("meta", "reps", "nodes", "log", "inflight", "row_scope", "customer_scope", "node_view", "refused",
-          "winners", "bootstrap", "rate_buckets", "audit")
+          "winners", "bootstrap", "rate_buckets", "audit", "erased")
 
 
 def drop_all(conn: psycopg.Connection) -> None:
@@ -235,6 +239,8 @@ class PostgresStore(Store):
         except BaseException:
             self._pool.close()
             raise
+        # Which fields of which table an erase scrubs: the rule lives in the domain.
+        self.privacy_plan = scrub_plan()
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection]:
@@ -351,13 +357,18 @@ class PostgresStore(Store):
         for attempt in range(_RETRIES):
             try:
                 with self._announced() as conn:
-                    return self._push(conn, rep, node, ordered)
+                    outcome, erasing = self._push(conn, rep, node, ordered)
+                if erasing:
+                    self.purge()
+                return outcome
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
                 if attempt == _RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _push(self, conn: psycopg.Connection, rep: RepInfo, node: str, ordered: list[WireChange]) -> PushOutcome:
+    def _push(self, conn: psycopg.Connection, rep: RepInfo, node: str,
+              ordered: list[WireChange]) -> tuple[PushOutcome, bool]:
+        """The push in its transaction; and whether it carried an erasure."""
         conn.execute("INSERT INTO nodes (node, rep) VALUES (%s, %s) ON CONFLICT DO NOTHING", (node, rep.name))
         owner, last = one_row(conn.execute("SELECT rep, last_seq FROM nodes WHERE node = %s FOR UPDATE", (node,)))
         if owner != rep.name:
@@ -375,12 +386,72 @@ class PostgresStore(Store):
         for change in fresh:
             judge.judge(change)
         verdicts = judge.out
+        erasing = False
         if fresh:
+            verdicts.accepted = self._scrubbed(conn, verdicts.accepted)
             self._persist(conn, rep.name, node, verdicts, {c.node_seq: c.hlc for c in fresh})
+            erasing = self._erase_pushed(conn, verdicts)
             last = fresh[-1].node_seq
             conn.execute("UPDATE nodes SET last_seq = %s WHERE node = %s", (last, node))
         return PushOutcome(len(verdicts.accepted), len(held) - len(refused_before), last,
-                           tuple(refused_before + verdicts.refused))
+                           tuple(refused_before + verdicts.refused)), erasing
+
+    # -- erase (docs/privacy.md) ----------------------------------------------------
+
+    def _scrubbed(self, conn: psycopg.Connection,
+                  accepted: list[tuple[WireChange, str | None]]) -> list[tuple[WireChange, str | None]]:
+        """As in the SQLite store: changes about an erased customer are kept (their
+        sequence numbers count) but stored without the personal data they carry."""
+        scopes = sorted({scope for _, scope in accepted if scope})
+        if not scopes:
+            return accepted
+        erased = {r[0] for r in conn.execute("SELECT customer_id FROM erased WHERE customer_id = ANY(%s)",
+                                             (scopes,)).fetchall()}
+        if not erased:
+            return accepted
+        plan = self.privacy_plan
+        return [(c.model_copy(update={"data": scrub_fields(c.data, c.tbl, plan),
+                                      "old": scrub_fields(c.old, c.tbl, plan)}) if scope in erased else c, scope)
+                for c, scope in accepted]
+
+    def _erase_pushed(self, conn: psycopg.Connection, v: Verdicts) -> bool:
+        """Carry out the erasures the judge accepted in this push (a manager's)."""
+        ids = [c.row_id for c, _ in v.accepted if c.tbl == ERASURES and c.op == "insert"]
+        for customer_id in ids:
+            self._erase(conn, customer_id)
+        return bool(ids)
+
+    def _erase(self, conn: psycopg.Connection, customer_id: str) -> int:
+        """Inside the caller's transaction: scrub every log entry about the customer
+        (the domain's scrub_fields, one rule for both stores) and remember them as
+        erased. The count of entries scrubbed."""
+        conn.execute("INSERT INTO erased VALUES (%s, %s) ON CONFLICT DO NOTHING", (customer_id, _now()))
+        plan = self.privacy_plan
+        rows = conn.execute("SELECT server_seq, tbl, data, old FROM log WHERE scope = %s AND tbl = ANY(%s) "
+                            "ORDER BY server_seq FOR UPDATE", (customer_id, sorted(plan))).fetchall()
+        scrubbed = []
+        for seq, tbl, data, old in rows:
+            new_data = _json(scrub_fields(json.loads(data), tbl, plan))
+            new_old = None if old is None else _json(scrub_fields(json.loads(old), tbl, plan))
+            if (new_data, new_old) != (data, old):
+                scrubbed.append((new_data, new_old, seq))
+        if scrubbed:
+            with conn.cursor() as cur:
+                cur.executemany("UPDATE log SET data = %s, old = %s WHERE server_seq = %s", scrubbed)
+        return len(rows)
+
+    def erase(self, customer_id: str) -> int:
+        with self._conn() as conn, conn.transaction():
+            count = self._erase(conn, customer_id)
+        self.purge()
+        return count
+
+    def purge(self) -> None:
+        """Vacuum the log, so the row versions an erase replaced leave its live data
+        (PostgreSQL keeps them until vacuumed). Their bytes may stay in free space and
+        in the write-ahead log until reused (docs/privacy.md)."""
+        with self._conn() as conn:
+            conn.execute("VACUUM log")
 
     def _lookups(self, conn: psycopg.Connection, changes: Sequence[WireChange]
                  ) -> tuple[Callable[[str], PlaceRow | None], Callable[[str, str], str | None]]:
