@@ -56,11 +56,6 @@ class ComplaintWorkflow:
             with_customer_names(self.crm, rows)
         return sorted(rows, key=rules.queue_key)
 
-    def complaints_due(self, within: dt.timedelta = rules.hours(h=24)) -> list[Record]:
-        """Open complaints overdue or due within `within`, most urgent first."""
-        now = self.now()
-        return [c for c in self.queue("open") if c.get("due_at") and dt.datetime.fromisoformat(c["due_at"]) < now + within]
-
     def first_response_due(self, complaint: Mapping[str, Any]) -> str:
         return self.policy.first_response_due(complaint["received_at"], complaint["priority"])
 

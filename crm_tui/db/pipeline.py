@@ -6,7 +6,7 @@ Dates are compared as ISO text; the closed stage ids are the fixed `won` and `lo
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 _CLOSED = "('won', 'lost')"
@@ -149,9 +149,3 @@ def open_with_activity(conn: sqlite3.Connection, *, rep: str | None = None) -> l
            "FROM opportunities o JOIN customers c ON c.id = o.customer_id "
            f"WHERE o.stage NOT IN {_CLOSED}{_owner('o.', rep, params)}")
     return [dict(r) for r in conn.execute(sql, params)]
-
-
-def insert_moves(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
-    """(id, owner, opportunity_id, customer_id, from_stage, to_stage, moved_at, rep)."""
-    conn.executemany("INSERT INTO opportunity_stages (id, owner, opportunity_id, customer_id, from_stage, "
-                     "to_stage, moved_at, rep) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)

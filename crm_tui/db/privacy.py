@@ -139,10 +139,6 @@ def erased_ids(conn: sqlite3.Connection, candidates: Sequence[str] | None = None
     return out
 
 
-def is_erased(conn: sqlite3.Connection, customer_id: str) -> bool:
-    return conn.execute("SELECT 1 FROM erasures WHERE id = ?", (customer_id,)).fetchone() is not None
-
-
 def any_erasure(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM erasures LIMIT 1").fetchone() is not None
 

@@ -103,11 +103,6 @@ def holds_others_changes(conn: sqlite3.Connection) -> bool:
                         ).fetchone() is not None
 
 
-def reset_cursor(conn: sqlite3.Connection) -> None:
-    with transaction(conn):
-        conn.execute("UPDATE sync_state SET cursor = 0")
-
-
 def adopt_rep(conn: sqlite3.Connection, rep: str) -> bool:
     """Sign this replica's changes, past and future, with `rep` (the name the server
     knows us by). True when it changed."""

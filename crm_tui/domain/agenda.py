@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
 
 OVERDUE, TODAY, UPCOMING = "overdue", "today", "upcoming"
 BUCKETS = (OVERDUE, TODAY, UPCOMING)
@@ -24,12 +22,3 @@ def bucket(next_action_date: str | None, today: dt.date, horizon_days: int = DEF
     if due <= today + dt.timedelta(days=horizon_days):
         return UPCOMING
     return None
-
-
-def is_pending(visit: Mapping[str, Any]) -> bool:
-    """A visit whose next action is set and not yet done."""
-    return bool(visit.get("next_action_date")) and not visit.get("follow_up_done")
-
-
-def days_late(next_action_date: str, today: dt.date) -> int:
-    return (today - dt.date.fromisoformat(next_action_date[:10])).days

@@ -147,8 +147,9 @@ def map_headers(ent: Entity, headers: Sequence[str]) -> HeaderMapping:
 
 # CSV formula injection: a cell a spreadsheet would evaluate starts with one of these.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
-_NEEDS_QUOTE = re.compile(r"^'*[=+\-@\t\r]")
+_FORMULA_CLASS = "[" + re.escape("".join(FORMULA_STARTS)) + "]"
+_NEUTRALISED = re.compile("^'+" + _FORMULA_CLASS)
+_NEEDS_QUOTE = re.compile("^'*" + _FORMULA_CLASS)
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 

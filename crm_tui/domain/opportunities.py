@@ -226,13 +226,6 @@ def replay(moves: Iterable[StageMove], initial: str | None = None) -> str | None
     return stage
 
 
-def initial_stage(moves: Sequence[StageMove], current: str) -> str:
-    """The stage a deal was created in: where its first move came from, or its
-    current stage when it never moved."""
-    first = ordered(moves)[:1]
-    return (first[0].from_stage or first[0].to_stage) if first else current
-
-
 def stays(moves: Sequence[StageMove], created_at: str, current: str) -> list[tuple[str, str, str | None]]:
     """Each stage the deal was in, with when it entered and left (None: still there):
     [(stage, entered, left)], oldest first."""

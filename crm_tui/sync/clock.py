@@ -59,8 +59,3 @@ def receive(wall: int, counter: int, remote: int, *, now: int, max_offset_ms: in
 def ahead_ms(hlc: int, now: int) -> int:
     """How far `hlc` is ahead of the wall clock `now` (negative when behind)."""
     return wall_of(hlc) - now
-
-
-def compare(a: tuple[int, str], b: tuple[int, str]) -> int:
-    """Order two (hlc, node) stamps: -1, 0 or 1."""
-    return (a > b) - (a < b)

@@ -10,8 +10,6 @@ from typing import Any
 
 from crm_tui.domain.validation import ValidationError
 
-SCORE_MAX = 100.0
-
 
 def satisfaction(expected: float, perceived: float) -> float:
     """C = b / a; a must be positive so the ratio means something."""
