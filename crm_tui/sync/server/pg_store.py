@@ -16,8 +16,6 @@ only after rolling the transaction back)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,25 +35,30 @@ from crm_tui.sync.server.store import (
     CHANGE_SIZE_SQL,
     ENTER,
     LEAVE,
+    LOG_COLUMNS,
     MARK_NODE,
     MARK_TABLE,
+    REP_COLUMNS,
     ROLES,
     AuditEntry,
-    ChangeMismatch,
     NodeTaken,
     Page,
     PushOutcome,
     RepInfo,
-    SequenceGap,
     Store,
     StoreError,
     assemble_page,
     audit_query,
     check_schema_version,
     enter_marks,
+    json_or_null,
     mark_scope,
+    now_stamp,
     redacted,
+    rep_from_row,
+    resent_refusals,
     snapshot_page,
+    split_fresh,
     winning_fields,
 )
 
@@ -189,15 +192,10 @@ def drop_all(conn: psycopg.Connection) -> None:
 # Any constant: the advisory lock that lets one of several starting workers migrate.
 _MIGRATION_LOCK = 0x63726D5F6D6967
 
-_COLUMNS = "server_seq, node, node_seq, hlc, tbl, row_id, op, data, old, base, rep"
-_REP = "name, role, created_at, revoked_at, territories"
 # A push that meets another in a deadlock is rolled back whole by PostgreSQL; it is
 # simply run again.
 _RETRIES = 5
 
-
-def _rep(row: Sequence) -> RepInfo:
-    return RepInfo(row[0], row[1], row[2], row[3], tuple(t for t in (row[4] or "").split(",") if t))
 
 
 def one_row(cur: psycopg.Cursor[Any]) -> Any:
@@ -209,12 +207,6 @@ def one_row(cur: psycopg.Cursor[Any]) -> Any:
     return row
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _json(value: object) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class PostgresStore(Store):
@@ -302,7 +294,7 @@ class PostgresStore(Store):
     def add_rep(self, name: str, role: str, token_hash: str, territories: Sequence[str] = ()) -> RepInfo:
         if role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-        now = _now()
+        now = now_stamp()
         terr = ",".join(t.strip() for t in territories if t.strip())
         with self._conn() as conn, conn.transaction():
             row = conn.execute("SELECT revoked_at FROM reps WHERE name = %s FOR UPDATE", (name,)).fetchone()
@@ -316,11 +308,11 @@ class PostgresStore(Store):
             )
             self._audit(conn, "rep_added" if row is None else "rep_readded", rep=name,
                         detail={"role": role, "territories": terr.split(",") if terr else []})
-        return _rep((name, role, now, None, terr))
+        return rep_from_row((name, role, now, None, terr))
 
     def list_reps(self) -> list[RepInfo]:
         with self._conn() as conn:
-            return [_rep(r) for r in conn.execute(f"SELECT {_REP} FROM reps ORDER BY name").fetchall()]
+            return [rep_from_row(r) for r in conn.execute(f"SELECT {REP_COLUMNS} FROM reps ORDER BY name").fetchall()]
 
     def set_rep(self, name: str, *, role: str | None = None,
                 territories: Sequence[str] | None = None) -> RepInfo:
@@ -330,25 +322,25 @@ class PostgresStore(Store):
         with self._conn() as conn, conn.transaction():
             row = conn.execute(
                 "UPDATE reps SET role = coalesce(%s, role), territories = coalesce(%s, territories) "
-                f"WHERE name = %s RETURNING {_REP}", (role, terr, name)).fetchone()
+                f"WHERE name = %s RETURNING {REP_COLUMNS}", (role, terr, name)).fetchone()
             if row is None:
                 raise StoreError(f"no rep named {name!r}")
-            rep = _rep(row)
+            rep = rep_from_row(row)
             self._audit(conn, "rep_changed", rep=name, detail={"role": rep.role, "territories": list(rep.territories)})
         return rep
 
     def revoke_rep(self, name: str) -> bool:
         with self._conn() as conn, conn.transaction():
             cur = conn.execute("UPDATE reps SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL",
-                               (_now(), name))
+                               (now_stamp(), name))
             if cur.rowcount == 1:
                 self._audit(conn, "rep_revoked", rep=name)
             return cur.rowcount == 1
 
     def rep_for_token(self, token_hash: str) -> RepInfo | None:
         with self._conn() as conn:
-            row = conn.execute(f"SELECT {_REP} FROM reps WHERE token_hash = %s", (token_hash,)).fetchone()
-        return _rep(row) if row else None
+            row = conn.execute(f"SELECT {REP_COLUMNS} FROM reps WHERE token_hash = %s", (token_hash,)).fetchone()
+        return rep_from_row(row) if row else None
 
     # -- the log ---------------------------------------------------------------
 
@@ -373,14 +365,8 @@ class PostgresStore(Store):
         owner, last = one_row(conn.execute("SELECT rep, last_seq FROM nodes WHERE node = %s FOR UPDATE", (node,)))
         if owner != rep.name:
             raise NodeTaken(f"node {node} belongs to rep {owner!r}, not {rep.name!r}")
-        fresh = [c for c in ordered if c.node_seq > last]
-        held = ordered[:len(ordered) - len(fresh)]
+        held, fresh = split_fresh(node, ordered, last)
         refused_before = self._check_duplicates(conn, node, held) if held else []
-        expected = last + 1
-        for change in fresh:
-            if change.node_seq != expected:
-                raise SequenceGap(node, last + 1, change.node_seq)
-            expected += 1
         place_of, scope_of = self._lookups(conn, fresh)
         judge = Judge(rep.actor, place_of, scope_of)
         for change in fresh:
@@ -495,7 +481,7 @@ class PostgresStore(Store):
         """Store what the judge decided, in the push's transaction: the log first
         (its sequences taken), then the visibility rows, locked in key order so that
         two pushes touching the same customers wait for each other, not deadlock."""
-        now = _now()
+        now = now_stamp()
         accepted = [c for c, _ in v.accepted]
         if accepted:
             with conn.cursor() as cur, cur.copy(
@@ -504,8 +490,8 @@ class PostgresStore(Store):
             ) as copy:
                 for c, scope in v.accepted:
                     # Attributed to the rep the token proves, not the name a laptop claims.
-                    copy.write_row((node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
-                                    _json(c.base), rep, rep, now, scope))
+                    copy.write_row((node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, json_or_null(c.data),
+                                    json_or_null(c.old), json_or_null(c.base), rep, rep, now, scope))
             by_seq: dict[int, int] = dict(conn.execute(
                 "SELECT node_seq, server_seq FROM log WHERE node = %s AND node_seq >= %s",
                 (node, accepted[0].node_seq)).fetchall())
@@ -552,23 +538,12 @@ class PostgresStore(Store):
         """Changes sent again must be the ones held (stored or refused); the refusals
         among them, to answer again."""
         lo, hi = changes[0].node_seq, changes[-1].node_seq
-        held: dict[int, str] = dict(conn.execute(
+        held: dict[int, int] = dict(conn.execute(
             "SELECT node_seq, hlc FROM log WHERE node = %s AND node_seq BETWEEN %s AND %s", (node, lo, hi)).fetchall())
         refused = {r[0]: r for r in conn.execute(
             "SELECT node_seq, hlc, tbl, row_id, code, reason FROM refused "
             "WHERE node = %s AND node_seq BETWEEN %s AND %s", (node, lo, hi)).fetchall()}
-        again: list[Refusal] = []
-        for c in changes:
-            if c.node_seq in refused:
-                _, hlc, tbl, row_id, code, reason = refused[c.node_seq]
-                if hlc != c.hlc:
-                    raise ChangeMismatch(
-                        f"change {c.node_seq} of node {node} is not the one the server refused under that number")
-                again.append(Refusal(c.node_seq, tbl, row_id, code, reason))
-            elif held.get(c.node_seq, c.hlc) != c.hlc:
-                raise ChangeMismatch(
-                    f"change {c.node_seq} of node {node} is not the one the server holds under that number")
-        return again
+        return resent_refusals(node, changes, held, refused)
 
     def acked_seq(self, node: str) -> int:
         with self._conn() as conn:
@@ -613,7 +588,7 @@ class PostgresStore(Store):
                     "SELECT DISTINCT server_seq FROM winners WHERE server_seq > %s AND server_seq <= %s "
                     "ORDER BY server_seq LIMIT %s", (after, until, limit))]
                 rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM log WHERE server_seq = ANY(%s) AND node IS DISTINCT FROM %s "
+                    f"SELECT {LOG_COLUMNS} FROM log WHERE server_seq = ANY(%s) AND node IS DISTINCT FROM %s "
                     f"AND {where} ORDER BY server_seq", (seqs, exclude_node, *params)).fetchall()
                 wins = conn.execute("SELECT server_seq, field FROM winners WHERE server_seq = ANY(%s)",
                                     (seqs,)).fetchall()
@@ -624,11 +599,11 @@ class PostgresStore(Store):
                     f"WHERE w.field = '{BORN}'", ([k[0] for k in keys], [k[1] for k in keys])).fetchall()}
                 return snapshot_page(rows, wins, born, exclude_node, seqs, limit, until, mark, max_bytes)
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM log WHERE server_seq > %s AND server_seq <= %s "
+                f"SELECT {LOG_COLUMNS} FROM log WHERE server_seq > %s AND server_seq <= %s "
                 f"AND node IS DISTINCT FROM %s AND {where} ORDER BY server_seq LIMIT %s",
                 (after, mark, exclude_node, *params, limit)).fetchall()
             return assemble_page(rows, after, limit, mark, max_bytes, lambda customer, since, before: conn.execute(
-                f"SELECT {_COLUMNS} FROM log WHERE scope = %s AND server_seq > %s AND server_seq < %s "
+                f"SELECT {LOG_COLUMNS} FROM log WHERE scope = %s AND server_seq > %s AND server_seq < %s "
                 "AND node <> '' ORDER BY server_seq", (customer, since, before)).fetchall())
 
     def _bootstrap(self, conn: psycopg.Connection, node: str | None, after: int, snapshot: bool) -> int | None:
@@ -680,7 +655,7 @@ class PostgresStore(Store):
                         "AND server_seq <= %s AND node <> '' ORDER BY scope, server_seq", (entered, after)).fetchall()
                     marks += [(c, ENTER, data) for c, data in enter_marks(entered, sizes, after, max_bytes)]
                 if marks:
-                    now = _now()
+                    now = now_stamp()
                     cur.executemany(
                         "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, rep, pushed_by, received_at, "
                         "scope) VALUES ('', nextval('mark_seq'), 0, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -709,7 +684,8 @@ class PostgresStore(Store):
         if kind not in AUDIT_KINDS:
             raise StoreError(f"unknown audit kind {kind!r}")
         conn.execute("INSERT INTO audit (at, kind, rep, node, address, count, detail) "
-                     "VALUES (%s, %s, %s, %s, %s, %s, %s)", (_now(), kind, rep, node, address, count, _json(detail)))
+                     "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                     (now_stamp(), kind, rep, node, address, count, json_or_null(detail)))
 
     def record_audit(self, kind: str, *, rep: str | None = None, node: str | None = None,
                      address: str | None = None, count: int | None = None, detail: object = None) -> None:

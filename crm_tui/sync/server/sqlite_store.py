@@ -4,7 +4,6 @@ changes costs the same on a 10k log as on a 1M log."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 import threading
@@ -22,16 +21,16 @@ from crm_tui.sync.server.store import (
     CHANGE_SIZE_SQL,
     ENTER,
     LEAVE,
+    LOG_COLUMNS,
     MARK_NODE,
     MARK_TABLE,
+    REP_COLUMNS,
     ROLES,
     AuditEntry,
-    ChangeMismatch,
     NodeTaken,
     Page,
     PushOutcome,
     RepInfo,
-    SequenceGap,
     Store,
     StoredChange,
     StoreError,
@@ -39,8 +38,13 @@ from crm_tui.sync.server.store import (
     audit_query,
     check_schema_version,
     enter_marks,
+    json_or_null,
     mark_scope,
+    now_stamp,
+    rep_from_row,
+    resent_refusals,
     snapshot_page,
+    split_fresh,
     winning_fields,
 )
 
@@ -155,20 +159,9 @@ MIGRATIONS: list[str] = [
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
-_COLUMNS = "server_seq, node, node_seq, hlc, tbl, row_id, op, data, old, base, rep"
-_REP = "name, role, created_at, revoked_at, territories"
 
 
-def _rep(row: Sequence) -> RepInfo:
-    return RepInfo(row[0], row[1], row[2], row[3], tuple(t for t in (row[4] or "").split(",") if t))
 
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _json(value: object) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class SqliteStore(Store):
@@ -235,7 +228,7 @@ class SqliteStore(Store):
             row = conn.execute("SELECT revoked_at FROM reps WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] is None:
                 raise StoreError(f"rep {name!r} already exists; revoke-rep first to issue a new token")
-            now = _now()
+            now = now_stamp()
             conn.execute(
                 "INSERT INTO reps (name, role, token_hash, created_at, territories) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash, "
@@ -244,12 +237,12 @@ class SqliteStore(Store):
             )
             self._audit(conn, "rep_added" if row is None else "rep_readded", rep=name,
                         detail={"role": role, "territories": terr.split(",") if terr else []})
-            return _rep((name, role, now, None, terr))
+            return rep_from_row((name, role, now, None, terr))
 
     def list_reps(self) -> list[RepInfo]:
         with self._lock:
-            rows = self._conn.execute(f"SELECT {_REP} FROM reps ORDER BY name").fetchall()
-        return [_rep(r) for r in rows]
+            rows = self._conn.execute(f"SELECT {REP_COLUMNS} FROM reps ORDER BY name").fetchall()
+        return [rep_from_row(r) for r in rows]
 
     def set_rep(self, name: str, *, role: str | None = None,
                 territories: Sequence[str] | None = None) -> RepInfo:
@@ -262,21 +255,21 @@ class SqliteStore(Store):
                 (role, terr, name))
             if cur.rowcount != 1:
                 raise StoreError(f"no rep named {name!r}")
-            rep = _rep(conn.execute(f"SELECT {_REP} FROM reps WHERE name = ?", (name,)).fetchone())
+            rep = rep_from_row(conn.execute(f"SELECT {REP_COLUMNS} FROM reps WHERE name = ?", (name,)).fetchone())
             self._audit(conn, "rep_changed", rep=name, detail={"role": rep.role, "territories": list(rep.territories)})
             return rep
 
     def revoke_rep(self, name: str) -> bool:
         with self._write() as conn:
-            cur = conn.execute("UPDATE reps SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (_now(), name))
+            cur = conn.execute("UPDATE reps SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now_stamp(), name))
             if cur.rowcount == 1:
                 self._audit(conn, "rep_revoked", rep=name)
             return cur.rowcount == 1
 
     def rep_for_token(self, token_hash: str) -> RepInfo | None:
         with self._lock:
-            row = self._conn.execute(f"SELECT {_REP} FROM reps WHERE token_hash = ?", (token_hash,)).fetchone()
-        return _rep(row) if row else None
+            row = self._conn.execute(f"SELECT {REP_COLUMNS} FROM reps WHERE token_hash = ?", (token_hash,)).fetchone()
+        return rep_from_row(row) if row else None
 
     # -- the log ---------------------------------------------------------------
 
@@ -291,14 +284,8 @@ class SqliteStore(Store):
                 raise NodeTaken(f"node {node} belongs to rep {row[0]!r}, not {rep.name!r}")
             else:
                 last = row[1]
-            fresh = [c for c in ordered if c.node_seq > last]
-            held = ordered[:len(ordered) - len(fresh)]
+            held, fresh = split_fresh(node, ordered, last)
             refused_before = self._check_duplicates(node, held) if held else []
-            expected = last + 1
-            for change in fresh:
-                if change.node_seq != expected:
-                    raise SequenceGap(node, last + 1, change.node_seq)
-                expected += 1
             judge = Judge(rep.actor, self._place_of, self._scope_of)
             for change in fresh:
                 judge.judge(change)
@@ -324,14 +311,14 @@ class SqliteStore(Store):
 
     def _persist(self, rep: str, node: str, v: Verdicts, hlcs: dict[int, int]) -> None:
         """Store what the judge decided, in the push's transaction."""
-        conn, now = self._conn, _now()
+        conn, now = self._conn, now_stamp()
         v.accepted = self._scrubbed(v.accepted)
         conn.executemany(
             "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep, "
             "pushed_by, received_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             # Attributed to the rep the token proves, not the name a laptop claims.
-            [(node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _json(c.data), _json(c.old),
-              _json(c.base), rep, rep, now, scope) for c, scope in v.accepted],
+            [(node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, json_or_null(c.data), json_or_null(c.old),
+              json_or_null(c.base), rep, rep, now, scope) for c, scope in v.accepted],
         )
         accepted = [c for c, _ in v.accepted]
         if accepted:
@@ -393,7 +380,7 @@ class SqliteStore(Store):
         """Inside a write transaction: scrub every log entry about the customer and
         remember them as erased. The count of entries scrubbed."""
         conn = self._conn
-        conn.execute("INSERT OR IGNORE INTO erased VALUES (?, ?)", (customer_id, _now()))
+        conn.execute("INSERT OR IGNORE INTO erased VALUES (?, ?)", (customer_id, now_stamp()))
         scrubbed = 0
         for table, values in self.privacy_plan.items():
             fields = list(values)
@@ -429,18 +416,7 @@ class SqliteStore(Store):
         refused = {r[0]: r for r in self._conn.execute(
             "SELECT node_seq, hlc, tbl, row_id, code, reason FROM refused WHERE node = ? AND node_seq BETWEEN ? AND ?",
             (node, lo, hi))}
-        again: list[Refusal] = []
-        for c in changes:
-            if c.node_seq in refused:
-                _, hlc, tbl, row_id, code, reason = refused[c.node_seq]
-                if hlc != c.hlc:
-                    raise ChangeMismatch(
-                        f"change {c.node_seq} of node {node} is not the one the server refused under that number")
-                again.append(Refusal(c.node_seq, tbl, row_id, code, reason))
-            elif held.get(c.node_seq, c.hlc) != c.hlc:
-                raise ChangeMismatch(
-                    f"change {c.node_seq} of node {node} is not the one the server holds under that number")
-        return again
+        return resent_refusals(node, changes, held, refused)
     def acked_seq(self, node: str) -> int:
         with self._lock:
             row = self._conn.execute("SELECT last_seq FROM nodes WHERE node = ?", (node,)).fetchone()
@@ -480,7 +456,7 @@ class SqliteStore(Store):
                         "SELECT DISTINCT server_seq FROM winners WHERE server_seq > ? AND server_seq <= ? "
                         "ORDER BY server_seq LIMIT ?", (after, until, limit))]
                     rows = conn.execute(
-                        f"SELECT {_COLUMNS} FROM log WHERE server_seq IN (SELECT value FROM json_each(?)) "
+                        f"SELECT {LOG_COLUMNS} FROM log WHERE server_seq IN (SELECT value FROM json_each(?)) "
                         f"AND node IS NOT ? AND {where} ORDER BY server_seq",
                         (json.dumps(seqs), exclude_node, *params)).fetchall()
                     wins = conn.execute("SELECT server_seq, field FROM winners WHERE server_seq IN "
@@ -493,7 +469,7 @@ class SqliteStore(Store):
                             born[key] = tuple(made)
                     return snapshot_page(rows, wins, born, exclude_node, seqs, limit, until, mark, max_bytes)
                 rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM log WHERE server_seq > ? AND server_seq <= ? AND node IS NOT ? "
+                    f"SELECT {LOG_COLUMNS} FROM log WHERE server_seq > ? AND server_seq <= ? AND node IS NOT ? "
                     f"AND {where} ORDER BY server_seq LIMIT ?",
                     (after, mark, exclude_node, *params, limit),
                 ).fetchall()
@@ -503,7 +479,7 @@ class SqliteStore(Store):
 
     def _history(self, customer_id: str, after: int, before: int) -> list[StoredChange]:
         return self._conn.execute(
-            f"SELECT {_COLUMNS} FROM log WHERE scope = ? AND server_seq > ? AND server_seq < ? AND node <> '' "
+            f"SELECT {LOG_COLUMNS} FROM log WHERE scope = ? AND server_seq > ? AND server_seq < ? AND node <> '' "
             "ORDER BY server_seq", (customer_id, after, before)).fetchall()
     def _bootstrap(self, node: str | None, after: int, snapshot: bool) -> int | None:
         """Where the snapshot of a laptop that asked for one from 0 ends (the watermark
@@ -553,7 +529,7 @@ class SqliteStore(Store):
                 marks += [(c, ENTER, data) for c, data in enter_marks(entered, sizes, after, max_bytes)]
             if marks:
                 base = conn.execute("SELECT coalesce(max(node_seq), 0) FROM log WHERE node = ''").fetchone()[0]
-                now = _now()
+                now = now_stamp()
                 conn.executemany(
                     "INSERT INTO log (node, node_seq, hlc, tbl, row_id, op, data, rep, pushed_by, received_at, scope) "
                     "VALUES ('', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -575,7 +551,7 @@ class SqliteStore(Store):
         if kind not in AUDIT_KINDS:
             raise StoreError(f"unknown audit kind {kind!r}")
         conn.execute("INSERT INTO audit (at, kind, rep, node, address, count, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (_now(), kind, rep, node, address, count, _json(detail)))
+                     (now_stamp(), kind, rep, node, address, count, json_or_null(detail)))
 
     def record_audit(self, kind: str, *, rep: str | None = None, node: str | None = None,
                      address: str | None = None, count: int | None = None, detail: object = None) -> None:

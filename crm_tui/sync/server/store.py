@@ -30,10 +30,11 @@ same transaction. Tokens never reach it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -169,6 +170,57 @@ def snapshot_page(rows: list[StoredChange], wins: Iterable[tuple[int, str]],
 
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_or_null(value: object) -> str | None:
+    """A stored JSON column: compact text, or NULL for None."""
+    return None if value is None else _json(value)
+
+
+def now_stamp() -> str:
+    """The server's UTC time stamp for the rows it writes (received, audited, revoked)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# The columns of the log and of a rep, in the order both stores select them.
+LOG_COLUMNS = "server_seq, node, node_seq, hlc, tbl, row_id, op, data, old, base, rep"
+REP_COLUMNS = "name, role, created_at, revoked_at, territories"
+
+
+def rep_from_row(row: Sequence[Any]) -> RepInfo:
+    """A rep from a row of REP_COLUMNS (territories stored comma-separated)."""
+    return RepInfo(row[0], row[1], row[2], row[3], tuple(t for t in (row[4] or "").split(",") if t))
+
+
+def split_fresh(node: str, ordered: Sequence[WireChange], last: int) -> tuple[list[WireChange], list[WireChange]]:
+    """A node's pushed changes, in node_seq order, as (held, fresh): those at or below
+    `last` the server has dealt with already (sent again); the fresh ones must follow
+    `last` without a gap, else SequenceGap (the client resends from last + 1)."""
+    fresh = [c for c in ordered if c.node_seq > last]
+    for expected, change in enumerate(fresh, last + 1):
+        if change.node_seq != expected:
+            raise SequenceGap(node, last + 1, change.node_seq)
+    return list(ordered[:len(ordered) - len(fresh)]), fresh
+
+
+def resent_refusals(node: str, changes: Sequence[WireChange], held: Mapping[int, int],
+                    refused: Mapping[int, Sequence[Any]]) -> list[Refusal]:
+    """Changes sent again must be the ones the server holds: `held` node_seq -> hlc of
+    those stored, `refused` node_seq -> (node_seq, hlc, tbl, row_id, code, reason) of
+    those refused. The refusals among them, to answer again; another change under a
+    number already used is ChangeMismatch."""
+    again: list[Refusal] = []
+    for c in changes:
+        if c.node_seq in refused:
+            _, hlc, tbl, row_id, code, reason = refused[c.node_seq]
+            if hlc != c.hlc:
+                raise ChangeMismatch(
+                    f"change {c.node_seq} of node {node} is not the one the server refused under that number")
+            again.append(Refusal(c.node_seq, tbl, row_id, code, reason))
+        elif held.get(c.node_seq, c.hlc) != c.hlc:
+            raise ChangeMismatch(
+                f"change {c.node_seq} of node {node} is not the one the server holds under that number")
+    return again
 
 
 class Limiter(Protocol):
