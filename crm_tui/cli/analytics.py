@@ -5,6 +5,7 @@ command line, each one call into `crm.analytics`."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,16 +32,22 @@ RepOpt = Annotated[str | None, typer.Option("--rep", help="Only this rep's recor
 PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="2026-Q3, 2026-11, 2026 or FROM..TO dates.")]
 
 
-def analytics(crm: Crm, today: str | None) -> Analytics:
-    from crm_tui.api.analytics import Analytics
-
+def today_clock(today: str | None) -> Callable[[], dt.datetime] | None:
+    """The clock `--today` asks for (noon of that day), or None without it."""
     if not today:
-        return crm.analytics
+        return None
     try:
         day = dt.date.fromisoformat(today)
     except ValueError:
         raise UserError(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
-    return Analytics(crm, now=lambda: dt.datetime.combine(day, dt.time(12, 0)))
+    return lambda: dt.datetime.combine(day, dt.time(12, 0))
+
+
+def analytics(crm: Crm, today: str | None) -> Analytics:
+    from crm_tui.api.analytics import Analytics
+
+    clock = today_clock(today)
+    return crm.analytics if clock is None else Analytics(crm, now=clock)
 
 
 def _pct(v: float | None) -> str:

@@ -4,7 +4,6 @@ each one call into `crm.pipeline` (rules and checks live in the API)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import typer
@@ -12,7 +11,7 @@ import typer
 from crm_tui.api import Crm
 from crm_tui.api.opportunities import Pipeline
 from crm_tui.cli import app
-from crm_tui.cli.analytics import PeriodOpt, RepOpt, TodayOpt, _pct
+from crm_tui.cli.analytics import PeriodOpt, RepOpt, TodayOpt, _pct, today_clock
 from crm_tui.cli.common import DbOpt, JsonOpt, UserError, console, open_crm, print_json, print_table
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="Opportunity id (a unique prefix will do).")]
@@ -20,13 +19,9 @@ IdArg = Annotated[str, typer.Argument(metavar="ID", help="Opportunity id (a uniq
 
 def _pipeline(crm: Crm, today: str | None) -> Pipeline:
     """crm.pipeline, made to see `--today` as today (tests) when given."""
-    if not today:
-        return crm.pipeline
-    try:
-        day = dt.date.fromisoformat(today)
-    except ValueError:
-        raise UserError(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
-    crm.now = lambda: dt.datetime.combine(day, dt.time(12, 0))  # the deals' rules see it too
+    clock = today_clock(today)
+    if clock is not None:
+        crm.now = clock  # the deals' rules see it too
     return crm.pipeline
 
 
