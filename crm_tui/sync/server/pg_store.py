@@ -16,6 +16,7 @@ only after rolling the transaction back)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -411,14 +412,14 @@ class PostgresStore(Store):
         """Inside the caller's transaction: scrub every log entry about the customer
         (the domain's scrub_fields, one rule for both stores) and remember them as
         erased. The count of entries scrubbed."""
-        conn.execute("INSERT INTO erased VALUES (%s, %s) ON CONFLICT DO NOTHING", (customer_id, _now()))
+        conn.execute("INSERT INTO erased VALUES (%s, %s) ON CONFLICT DO NOTHING", (customer_id, now_stamp()))
         plan = self.privacy_plan
         rows = conn.execute("SELECT server_seq, tbl, data, old FROM log WHERE scope = %s AND tbl = ANY(%s) "
                             "ORDER BY server_seq FOR UPDATE", (customer_id, sorted(plan))).fetchall()
         scrubbed = []
         for seq, tbl, data, old in rows:
-            new_data = _json(scrub_fields(json.loads(data), tbl, plan))
-            new_old = None if old is None else _json(scrub_fields(json.loads(old), tbl, plan))
+            new_data = json_or_null(scrub_fields(json.loads(data), tbl, plan))
+            new_old = None if old is None else json_or_null(scrub_fields(json.loads(old), tbl, plan))
             if (new_data, new_old) != (data, old):
                 scrubbed.append((new_data, new_old, seq))
         if scrubbed:
