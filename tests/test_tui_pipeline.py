@@ -14,7 +14,7 @@ from crm_tui.api import Crm, Filter
 from crm_tui.app import CrmApp
 from crm_tui.screens.detail import CustomerScreen
 from crm_tui.screens.form import FormScreen
-from crm_tui.screens.modals import ConfirmScreen, CustomerPicker
+from crm_tui.screens.modals import ChoiceScreen, CustomerPicker
 from crm_tui.screens.pipeline import PipelineScreen, PromptScreen
 
 NOW = dt.datetime(2026, 9, 15, 9, 0)
@@ -102,7 +102,7 @@ async def test_create_move_lose_and_win_with_the_order(crm: Crm, lang: str) -> N
         await pilot.pause()
         await pilot.press("w")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, ChoiceScreen)
         await pilot.press("y")
         await settle(pilot)
         won = deals(crm)["Support"]
@@ -163,3 +163,85 @@ async def test_stale_deals_in_the_agenda(crm: Crm) -> None:
         await pilot.press("n")  # a stale deal is edited: set its close date
         await settle(pilot)
         assert isinstance(app.screen, FormScreen)
+
+
+CUSTOM_STAGES = {"pipeline": {"stages": [
+    {"id": "lead", "en": "First call", "zh": "首次接触", "probability": 5, "order": 1},
+    {"id": "demo", "en": "Demo done", "zh": "已演示", "probability": 40, "order": 2},
+    {"id": "won", "en": "Signed", "zh": "签约", "probability": 100, "order": 3},
+    {"id": "lost", "en": "Dropped", "zh": "放弃", "probability": 0, "order": 4}]}}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_escape_on_the_win_question_cancels_the_move(crm: Crm, lang: str) -> None:
+    """Escape on "won: create the order?" decides nothing: the deal stays where it was;
+    n wins it without an order, only when pressed."""
+    from textual.widgets import Button
+
+    cid = crm.customers.create({"name": "王芳"})["id"]
+    deal = crm.opportunities.create({"customer_id": cid, "title": "ERP", "amount": 500, "stage": "negotiation"})
+    app = CrmApp(crm=crm, config={}, lang=lang, now=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#cards-negotiation", OptionList).focus()
+        await pilot.pause()
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+        kept = crm.opportunities.get(deal["id"])
+        assert (kept["stage"], kept["order_id"], kept["closed_on"]) == ("negotiation", None, None)
+        assert crm.pipeline.history(deal["id"]) == [] and crm.orders.count() == 0
+        # Enter on the focused button is the cancel too
+        await pilot.press("w")
+        await settle(pilot)
+        assert app.screen.focused is app.screen.query_one("#cancel", Button)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert crm.opportunities.get(deal["id"])["stage"] == "negotiation"
+        # n: won, no order
+        await pilot.press("w")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        won = crm.opportunities.get(deal["id"])
+        assert (won["stage"], won["order_id"]) == ("won", None) and crm.orders.count() == 0
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_form_offers_the_configured_open_stages_by_their_labels(db_path, lang: str) -> None:
+    from textual.widgets import Select
+
+    from crm_tui.config import Config
+
+    crm = Crm(db_path, rep="wang", config=Config.from_mapping(CUSTOM_STAGES))
+    try:
+        cid = crm.customers.create({"name": "王芳"})["id"]
+        crm.opportunities.create({"customer_id": cid, "title": "Pumps", "amount": 10, "stage": "demo"})
+        app = CrmApp(crm=crm, config={}, lang=lang, now=lambda: NOW)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f8")
+            await settle(pilot)
+            screen = app.screen
+            heads = [str(c.query_one(".stage-head").render()).splitlines()[0] for c in screen.query("StageColumn")]
+            assert heads == (["First call", "Demo done"] if lang == "en" else ["首次接触", "已演示"])
+            screen.query_one("#cards-demo", OptionList).focus()
+            await pilot.pause()
+            await pilot.press("e")
+            await settle(pilot)
+            form = app.screen
+            assert isinstance(form, FormScreen)
+            select = form.query_one("#field-stage", Select)
+            labels = [str(prompt) for prompt, _ in select._options if _ is not Select.NULL]
+            # open stages only, by their configured labels: won and lost go through the board
+            assert labels == (["First call", "Demo done"] if lang == "en" else ["首次接触", "已演示"])
+            select.value = "lead"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert deals(crm)["Pumps"]["stage"] == "lead"
+    finally:
+        crm.close()

@@ -66,9 +66,11 @@ class FormScreen(CrmModal[Record | None]):
     def __init__(self, entity: Entity, fields: Sequence[str], save: Save, *, title: str,
                  values: Mapping[str, Any] | None = None, context: str = "",
                  only_changes: bool = False, extra_fields: Sequence[Field] = (),
-                 focus: str | None = None) -> None:
+                 focus: str | None = None, choice_labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
         super().__init__()
         self.entity = entity
+        # field -> code -> label, for choices the catalog does not name (configured stages)
+        self.choice_labels = choice_labels or {}
         self.extra = {f.name: f for f in extra_fields}
         self.field_names = list(fields)
         self.save_call = save
@@ -107,7 +109,8 @@ class FormScreen(CrmModal[Record | None]):
         value = self.initial[f.name]
         wid = f"field-{f.name}"
         if f.kind == "enum":
-            options = [(choice_label(self.entity, f.name, code), code) for code in f.choices]
+            labels = self.choice_labels.get(f.name, {})
+            options = [(labels.get(code) or choice_label(self.entity, f.name, code), code) for code in f.choices]
             return Select(options, value=value if value in f.choices else Select.NULL,
                           allow_blank=not f.required or value not in f.choices, id=wid,
                           prompt=t("form.choose"), compact=True)

@@ -62,6 +62,52 @@ class ConfirmScreen(CrmModal[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+class ChoiceScreen(CrmModal[bool | None]):
+    """A question with two ways forward and a way back: y answers True, n False, and
+    Escape (or the Cancel button) None, which does nothing. For questions where "no"
+    still acts (win without an order), so that Escape never acts by accident."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical { width: 70; max-width: 100%; height: auto; border: thick $warning;
+                              background: $surface; padding: 1 2; }
+    ChoiceScreen Horizontal { height: auto; padding: 1 0 0 0; }
+    ChoiceScreen Button { margin: 0 1 0 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "key.yes", id="choice.yes"),
+        Binding("n", "answer(False)", "key.no", id="choice.no"),
+        Binding("escape", "cancel", "key.cancel", id="choice.cancel"),
+    ]
+
+    def __init__(self, question: str, *, yes: str, no: str) -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question, markup=False)
+            with Horizontal():
+                yield Button(f"{self.yes} (y)", variant="warning", id="yes")
+                yield Button(f"{self.no} (n)", variant="primary", id="no")
+                yield Button(t("form.cancel"), id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss({"yes": True, "no": False}.get(event.button.id or ""))
+
+
 class HelpScreen(CrmModal[None]):
     """The keys of the screen it was opened from, as the footer would show them and
     the hidden ones too."""

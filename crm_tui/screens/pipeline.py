@@ -19,7 +19,7 @@ from crm_tui.api import Record
 from crm_tui.domain.opportunities import LOST, WON, PipelineSettings
 from crm_tui.i18n import language, t
 from crm_tui.screens.base import CrmModal, CrmScreen
-from crm_tui.screens.modals import ConfirmScreen, pick_customer_then
+from crm_tui.screens.modals import ChoiceScreen, pick_customer_then
 from crm_tui.screens.record_forms import opportunity_form
 from crm_tui.widgets.title_bar import TitleBar
 
@@ -251,8 +251,9 @@ class PipelineScreen(CrmScreen):
             self.run_db(lambda: pipeline.move(card["id"], WON, create_order=create_order)[0], self._after_move)
 
         question = t("pipeline.win_question", title=card["title"], amount=money(card["amount"]))
-        self.app.push_screen(ConfirmScreen(question, yes=t("pipeline.win_with_order"),
-                                           no=t("pipeline.win_without_order")), answered)
+        # Escape cancels the win: only y or n decide about the order (ChoiceScreen).
+        self.app.push_screen(ChoiceScreen(question, yes=t("pipeline.win_with_order"),
+                                          no=t("pipeline.win_without_order")), answered)
 
     def action_lose(self) -> None:
         card = self.selected()

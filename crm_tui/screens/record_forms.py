@@ -10,7 +10,7 @@ from crm_tui.api import Record
 from crm_tui.domain.entities import COMPLAINT, CONTACT, CUSTOMER, OPPORTUNITY, ORDER, VISIT, Field
 from crm_tui.domain.orders import format_line, parse_lines
 from crm_tui.domain.times import shown_time
-from crm_tui.i18n import t
+from crm_tui.i18n import language, t
 from crm_tui.screens.form import FormScreen
 
 if TYPE_CHECKING:
@@ -160,19 +160,26 @@ def schedule_form(app: CrmApp, visit: Record, done: Done) -> None:
 def opportunity_form(app: CrmApp, customer: Record, done: Done, *, record: Record | None = None,
                      stage: str | None = None) -> None:
     """A new deal for `customer` (in `stage`, else the first one), or an edit of `record`.
-    The stage is a choice among the configured stages."""
+    The stage is a choice among the configured open stages, by their configured labels
+    (a closed deal's own stage stays on the list): winning and losing go through the
+    board, which asks about the order and the reason."""
     crm = app.crm
     settings = crm.pipeline.settings
-    stage_field = Field("stage", kind="enum", required=True, choices=settings.ids, label="field.opportunities.stage")
+    choices = [s.id for s in settings.open_stages]
+    if record is not None and record.get("stage") not in choices:
+        choices.append(str(record.get("stage")))
+    lang = language()
+    labels = {"stage": {s.id: s.label(lang) for s in settings.stages}}
+    stage_field = Field("stage", kind="enum", required=True, choices=tuple(choices), label="field.opportunities.stage")
     if record is None:
         cid = customer["id"]
         values = {"stage": stage or settings.open_stages[0].id, "close_date": ""}
         form = FormScreen(OPPORTUNITY, OPPORTUNITY_FIELDS, lambda v: crm.opportunities.create({**v, "customer_id": cid}),
                           title=t("pipeline.new_title"), values=values, context=_context(customer),
-                          extra_fields=(stage_field,))
+                          extra_fields=(stage_field,), choice_labels=labels)
     else:
         oid = record["id"]
         form = FormScreen(OPPORTUNITY, OPPORTUNITY_FIELDS, lambda v: crm.opportunities.update(oid, v),
                           title=t("pipeline.edit_title"), values=record, context=_context(customer),
-                          only_changes=True, extra_fields=(stage_field,))
+                          only_changes=True, extra_fields=(stage_field,), choice_labels=labels)
     app.push_screen(form, done)
