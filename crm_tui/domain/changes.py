@@ -63,6 +63,30 @@ def synced_entity(tbl: object) -> Entity:
     return ent
 
 
+# The visibility scope of a record that concerns one rep and no customer (a rep's
+# target): REP_SCOPE + the rep's name. Customer ids, the other scopes, never start
+# with it (`_check_id` refuses such ids).
+REP_SCOPE = "@"
+
+
+def rep_scope(rep: str) -> str:
+    return REP_SCOPE + rep
+
+
+def is_rep_scope(scope: str | None) -> bool:
+    return bool(scope) and str(scope).startswith(REP_SCOPE)
+
+
+def rep_scope_of(ent: Entity, data: Mapping[str, Any]) -> str | None:
+    """The scope a change of a rep's record gives it: rep_scope(rep), '' for a blank
+    rep (the team's: everyone sees it), None when the change does not name the rep
+    (it keeps the scope it has) or the kind has no rep field."""
+    if ent.rep_field is None or ent.rep_field not in data:
+        return None
+    rep = data[ent.rep_field]
+    return rep_scope(str(rep)) if isinstance(rep, str) and rep.strip() else ""
+
+
 def scope_field(ent: Entity) -> Field | None:
     """The field naming the customer a record belongs to (None for a customer itself,
     or a record of no customer): the unit of visibility and of access."""
@@ -81,6 +105,9 @@ def _check_id(what: str, value: object) -> str:
         raise _invalid(f"{what}: must be a non-empty text")
     if len(value) > _ID_MAX or _CONTROL.search(value):
         raise _invalid(f"{what}: not an id (at most {_ID_MAX} characters, no control characters)")
+    if value.startswith(REP_SCOPE):
+        # a customer named like a rep's scope would let its owner pull that rep's targets
+        raise _invalid(f"{what}: an id does not start with {REP_SCOPE!r}")
     return value
 
 

@@ -89,6 +89,10 @@ class Entity:
     manager_only: bool = False
     # fields whose value no two records share (a product's SKU), checked by the API
     unique: tuple[str, ...] = ()
+    # for a record of no customer that concerns one rep (a rep's target): the field
+    # naming that rep. A team server sends it only to that rep and the managers (to
+    # everyone when the field is blank); see crm_tui.domain.changes.rep_scope_of.
+    rep_field: str | None = None
 
     # Cached: a pull checks every field of thousands of changes by name.
     @cached_property
@@ -420,6 +424,7 @@ TARGET = Entity(
     list_columns=("period", "rep", "amount"),
     default_order="period",
     manager_only=True,
+    rep_field="rep",  # a rep receives their own targets and the team's, a manager all
 )
 
 ENTITIES.update({e.table: e for e in (OPPORTUNITY, STAGE_CHANGE, TARGET)})

@@ -17,6 +17,8 @@ from crm_tui.domain.changes import (
     Place,
     check_access,
     check_change,
+    is_rep_scope,
+    rep_scope_of,
     scope_field,
     synced_entity,
 )
@@ -91,7 +93,7 @@ class Judge:
 
     def customer_of(self, tbl: str, row_id: str) -> str | None:
         scope = self.scope(tbl, row_id)
-        return scope or None
+        return None if not scope or is_rep_scope(scope) else scope
 
     def judge(self, c: WireChange) -> Refusal | None:
         """Accept or refuse `c`; an accepted change counts for the ones after it."""
@@ -100,6 +102,7 @@ class Judge:
             if c.op != "insert" and not self.exists(c.tbl, c.row_id):
                 # A laptop cannot apply an edit of a record it never received.
                 raise ChangeRefused(INVALID, f"there is no {synced_entity(c.tbl).name} {c.row_id[:26]} on the server")
+            self._check_rep_kept(c)
             check_access(self.actor, c.tbl, c.op, c.row_id, c.data, place=self.place, customer_of=self.customer_of)
         except ChangeRefused as exc:
             refusal = Refusal(c.node_seq, c.tbl[:64], c.row_id[:64], exc.code, exc.reason, exc.kept)
@@ -107,6 +110,16 @@ class Judge:
             return refusal
         self.out.accepted.append((c, self._note(c)))
         return None
+
+    def _check_rep_kept(self, c: WireChange) -> None:
+        """A rep's record (a target) keeps its rep: the laptops that hold it are that
+        rep's, so moving it to another would leave its history behind them."""
+        ent = synced_entity(c.tbl)
+        scope = rep_scope_of(ent, c.data)
+        held = self.scope(c.tbl, c.row_id)
+        if scope is not None and held is not None and scope != held:
+            raise ChangeRefused(INVALID, f"the {ent.rep_field} of a {ent.name} does not change: "
+                                f"set a new {ent.name} for the other {ent.rep_field} instead")
 
     def _note(self, c: WireChange) -> str | None:
         """Keep track of what `c` changes about visibility; its customer."""
@@ -123,9 +136,14 @@ class Judge:
                 territory, territory_hlc = c.data["territory"] or None, c.hlc
             self.out.places[c.row_id] = (owner, owner_hlc, territory, territory_hlc)
             return c.row_id
-        link = scope_field(synced_entity(c.tbl))
+        ent = synced_entity(c.tbl)
+        link = scope_field(ent)
         key = (c.tbl, c.row_id)
-        if link is not None and c.data.get(link.name):
+        rep = rep_scope_of(ent, c.data)
+        if rep is not None:
+            # A rep's target: seen by that rep and the managers (everyone for the team's).
+            self.out.row_scopes[key] = rep
+        elif link is not None and c.data.get(link.name):
             # A record belongs to the customer its latest change names.
             self.out.row_scopes[key] = str(c.data[link.name])
         elif self.scope(c.tbl, c.row_id) is None:

@@ -26,6 +26,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
+from crm_tui.domain.changes import rep_scope
 from crm_tui.domain.privacy import ERASURES, scrub_fields, scrub_plan
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
@@ -174,6 +175,13 @@ MIGRATIONS: list[str] = [
     "WHERE op = 'insert' AND node <> '' ORDER BY tbl, row_id, hlc DESC, node COLLATE \"C\" DESC "
     "ON CONFLICT (tbl, row_id, field) DO UPDATE SET hlc = excluded.hlc, node = excluded.node, "
     "server_seq = excluded.server_seq",
+    # 5, 6: a rep's target is seen by that rep (and the managers) only: its scope is
+    # '@' + the rep (crm_tui.domain.changes.rep_scope), from the changes naming the rep.
+    "UPDATE log l SET scope = s.scope FROM (SELECT DISTINCT ON (row_id) row_id, '@' || (data::jsonb ->> 'rep') AS scope "
+    " FROM log WHERE tbl = 'targets' AND coalesce(data::jsonb ->> 'rep', '') <> '' ORDER BY row_id, hlc DESC) s "
+    "WHERE l.tbl = 'targets' AND l.row_id = s.row_id",
+    "INSERT INTO row_scope (tbl, row_id, scope) SELECT 'targets', row_id, coalesce(max(scope), '') FROM log "
+    "WHERE tbl = 'targets' GROUP BY row_id ON CONFLICT (tbl, row_id) DO UPDATE SET scope = excluded.scope",
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
@@ -574,8 +582,9 @@ class PostgresStore(Store):
             view_params: list[object] = [rep.name, list(rep.territories)]
             if exclude_node:
                 self._note_view(rep.name, exclude_node, visible, view_params, after, max_bytes)
-            where = "(scope IS NULL OR scope IN (" + visible + ") OR (node = '' AND scope = %s))"
-            params: list[object] = [*view_params, mark_scope(exclude_node)]
+            # their customers' records, records of no one, their own targets, their marks
+            where = "(scope IS NULL OR scope IN (" + visible + ") OR scope = %s OR (node = '' AND scope = %s))"
+            params: list[object] = [*view_params, rep_scope(rep.name), mark_scope(exclude_node)]
         else:
             where, params = f"node <> '{MARK_NODE}'", []
         with self._conn() as conn:

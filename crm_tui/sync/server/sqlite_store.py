@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from crm_tui.domain.changes import rep_scope
 from crm_tui.domain.privacy import ERASURES, scrub_fields, scrub_plan
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
@@ -156,6 +157,13 @@ MIGRATIONS: list[str] = [
     f"SELECT tbl, row_id, '{BORN}', hlc, node, server_seq FROM ("
     " SELECT *, row_number() OVER (PARTITION BY tbl, row_id ORDER BY hlc DESC, node DESC) AS rn FROM log"
     " WHERE op = 'insert' AND node <> '') WHERE rn = 1",
+    # 5, 6: a rep's target is seen by that rep (and the managers) only: its scope is
+    # '@' + the rep (crm_tui.domain.changes.rep_scope), from the changes naming the rep.
+    "UPDATE log SET scope = (SELECT '@' || json_extract(i.data, '$.rep') FROM log i WHERE i.tbl = 'targets' "
+    " AND i.row_id = log.row_id AND coalesce(json_extract(i.data, '$.rep'), '') <> '' ORDER BY i.hlc DESC LIMIT 1) "
+    "WHERE tbl = 'targets'",
+    "INSERT OR REPLACE INTO row_scope (tbl, row_id, scope) "
+    "SELECT 'targets', row_id, coalesce(max(scope), '') FROM log WHERE tbl = 'targets' GROUP BY row_id",
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
@@ -440,8 +448,9 @@ class SqliteStore(Store):
             view_params: list[object] = [rep.name, *rep.territories]
             if exclude_node:
                 self._note_view(rep.name, exclude_node, visible, view_params, after, max_bytes)
-            where = "(scope IS NULL OR scope IN (" + visible + ") OR (node = '' AND scope = ?))"
-            params: list[object] = [*view_params, mark_scope(exclude_node)]
+            # their customers' records, records of no one, their own targets, their marks
+            where = "(scope IS NULL OR scope IN (" + visible + ") OR scope = ? OR (node = '' AND scope = ?))"
+            params: list[object] = [*view_params, rep_scope(rep.name), mark_scope(exclude_node)]
         else:
             where, params = f"node <> '{MARK_NODE}'", []
         until = self._bootstrap(exclude_node, after, snapshot)
