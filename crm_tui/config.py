@@ -120,6 +120,31 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
+class CompanySettings:
+    """`[company]`: who we are, for the header of the documents sent to customers (a
+    rendered quotation). Each in English and, with the `_zh` key, in Chinese."""
+
+    name: str | None = None
+    name_zh: str | None = None
+    address: str | None = None
+    address_zh: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    website: str | None = None
+    tax_id: str | None = None  # 税号
+    bank: str | None = None  # bank and account, printed under the terms
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> Self:
+        return cls(**_texts("company", section, tuple(f.name for f in dataclasses.fields(cls))))
+
+    def text(self, name: str, lang: str) -> str:
+        """A setting in `lang` (the `_zh` one in Chinese when set), '' when unset."""
+        value = getattr(self, f"{name}_zh", None) if lang == "zh" else None
+        return value or getattr(self, name) or ""
+
+
+@dataclass(frozen=True)
 class Keys:
     """`[keys]`: binding id -> Textual key names ("ctrl+a", "f3,ctrl+g")."""
 
@@ -145,6 +170,7 @@ class Config:
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    company: CompanySettings = field(default_factory=CompanySettings)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Config:

@@ -69,6 +69,14 @@ def t(key: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+def t_in(lang: str, key: str, **values: Any) -> str:
+    """`t` in a given language, whatever the UI's (a document rendered for a customer)."""
+    text = catalog(normalize_language(lang) or "en").get(key)
+    if text is None:
+        text = catalog("en").get(key, key)
+    return text.format(**values) if values else text
+
+
 def has(key: str) -> bool:
     return key in catalog("en")
 

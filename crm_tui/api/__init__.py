@@ -22,6 +22,7 @@ from crm_tui.api.complaints import ComplaintWorkflow
 from crm_tui.api.opportunities import OpportunityRecords, Pipeline
 from crm_tui.api.orders import OrderBook
 from crm_tui.api.privacy import Privacy
+from crm_tui.api.quotes import QuoteBook
 from crm_tui.api.records import NotFound, Record, Records, local_now, parse_filter
 from crm_tui.config import Config, ConfigError, data_dir, default_rep, is_demo_db, resolve_db_path
 from crm_tui.db import records as sql
@@ -100,6 +101,8 @@ class Crm:
         self.privacy = Privacy(self)  # export and erase a person's data; erase requests
         self.pipeline = Pipeline(self)  # stage moves, pipeline, forecast, funnel, targets
         self.opportunities = OpportunityRecords(self)
+        self.quote_book = QuoteBook(self)  # quotations: add, edit, accept (makes the order)
+        self.quotes = self.quote_book.quotes
         self._index_script_writes()
 
     def _ensure_classes(self) -> None:
@@ -135,7 +138,7 @@ class Crm:
             return {"customers": self.customers, "visits": self.visits,
                     "complaints": self.complaints, "orders": self.orders,
                     "opportunities": self.opportunities, "contacts": self.contacts,
-                    "products": self.products}[table]
+                    "products": self.products, "quotes": self.quotes}[table]
         except KeyError:
             raise ValueError(f"unknown record kind {table!r}") from None
 

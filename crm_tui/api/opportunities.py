@@ -70,6 +70,26 @@ class OpportunityRecords(Records):
             self.moves.insert_prepared([move])
 
 
+    def products_of(self, deal: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The catalogue products a deal is about, in its order: id, SKU and name (a
+        product deleted since is left out)."""
+        ids = [i for i in (deal.get("product_ids") or "").split(",") if i]
+        with self.crm.lock:
+            names = records_sql.product_names(self.conn, ids)
+        return [{"id": i, "sku": names[i][0], "name": names[i][1]} for i in ids if i in names]
+
+    def with_product_skus(self, deals: list[Record]) -> list[Record]:
+        """Each deal with `product_skus`: its products by SKU, comma separated, as a form
+        shows and takes them (one query for all)."""
+        ids = {i for d in deals for i in (d.get("product_ids") or "").split(",") if i}
+        with self.crm.lock:
+            names = records_sql.product_names(self.conn, ids) if ids else {}
+        for d in deals:
+            d["product_skus"] = ",".join(names[i][0] if i in names else i
+                                         for i in (d.get("product_ids") or "").split(",") if i) or None
+        return deals
+
+
 def target_id(rep: str | None, period: str) -> str:
     """The one id of a rep's (or the team's) target for a period, the same on every
     laptop, so targets set twice merge instead of doubling."""

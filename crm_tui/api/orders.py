@@ -117,6 +117,11 @@ class OrderBook:
 
     # -- lines -----------------------------------------------------------------------
 
+    def priced_lines(self, specs: Sequence[LineSpec], customer_id: str) -> list[dict[str, Any]]:
+        """Line values priced by the order rules (catalogue SKU and list price, or free
+        text with a price; discount; amount), not written: a quotation's lines too."""
+        return self._lines(specs, customer_id)
+
     def _lines(self, specs: Sequence[LineSpec], customer_id: str) -> list[dict[str, Any]]:
         """Validated line values from `specs`: the catalogue gives the product and
         its list price (unless a price is given); errors name the line."""

@@ -15,6 +15,7 @@ from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain import complaints as complaint_rules
+from crm_tui.domain import quotes as quote_rules
 from crm_tui.domain.entities import Entity, Field, derive, record_columns, stored_columns
 from crm_tui.domain.privacy import PRIVACY_KINDS
 from crm_tui.domain.search import normalize_query
@@ -367,8 +368,22 @@ class Records:
                 record[f.name] = self._resolve_refs(f, record[f.name], customer_id or record.get("customer_id"))
 
     def _resolve_refs(self, f: Field, value: str, customer_id: str | None) -> str:
+        """Each item of a list of references as an id: a contact of the record's own
+        customer (by id, unique id prefix or name), or a product of the catalogue (by
+        SKU, id or unique id prefix)."""
         ids: list[str] = []
         for item in value.split(","):
+            if not item.strip():
+                continue
+            if f.ref == "products":
+                found = sql.resolve_product(self.conn, item)
+                if len(found) != 1:
+                    raise ValidationError.one(f.name, f"{item.strip()!r} is no product of the catalogue "
+                                                      "(give a SKU or an id)" if not found else
+                                              f"{item.strip()!r} names more than one product (give the SKU)")
+                if found[0] not in ids:
+                    ids.append(found[0])
+                continue
             found = sql.resolve_contact(self.conn, customer_id or "", item)
             if len(found) != 1:
                 why = "more than one contact" if found else "no contact"
@@ -379,4 +394,5 @@ class Records:
 
 
 # A rule over a whole record, checked on every create and update of its kind.
-STATE_RULES: dict[str, Callable[[Mapping[str, Any]], None]] = {"complaints": complaint_rules.check_record}
+STATE_RULES: dict[str, Callable[[Mapping[str, Any]], None]] = {"complaints": complaint_rules.check_record,
+                                                               "quotes": quote_rules.check_record}

@@ -86,7 +86,7 @@ EXAMPLE_ARGS: dict[str, dict[str, str]] = {
                "update": "--where product=传感器 --set product=工业传感器 --dry-run",
                "import": "orders.csv --dry-run", "export": '--where "ordered_at>=2026-01-01" -o orders.csv'},
     "opportunities": {"add": '--customer 01JB2X --title "ERP 项目" --amount 120000 --stage qualified '
-                             "--close-date 2026-12-15",
+                             "--close-date 2026-12-15 --products SN-100,SN-200",
                       "list": "--stage proposal --owner wang", "edit": "--close-date 2026-12-31 --next-step 发送报价单",
                       "update": "--where stage=lead --where owner=li --set owner=wang --dry-run",
                       "import": "商机.csv --dry-run", "export": "--where stage=won -o won.csv"},
@@ -106,6 +106,8 @@ def option_name(f: Field) -> str:
         return "--customer"
     if f.name == "contact_ids":
         return "--contacts"
+    if f.name == "product_ids":
+        return "--products"
     return "--" + f.name.replace("_", "-")
 
 
@@ -119,6 +121,8 @@ def field_help(f: Field) -> str:
         text += " (comma separated)"
     elif f.kind == "ref":
         text += " id (a unique prefix will do)"
+    elif f.kind == "refs" and f.ref == "products":
+        text += ": SKUs or ids of the catalogue, comma separated"
     elif f.kind == "refs":
         text += ": names or ids, comma separated"
     return text + (" [required]" if f.required else "")
@@ -346,6 +350,10 @@ def build(table: str) -> typer.Typer:
             if table == "orders":  # with its lines
                 show_order(crm, record, as_json)
                 return
+            if table == "opportunities":  # with the products it is about, by SKU and name
+                products = crm.opportunities.products_of(record)
+                record = {**record, "products": products if as_json else
+                          ", ".join(f"{p['sku']} {p['name']}" for p in products)}
         print_json(record) if as_json else print_record(record)
 
     sub.command("show", help=help_text(table, "show", f"Show one {ent.name}."))(show)

@@ -17,6 +17,7 @@ SYNCED_TABLES: tuple[str, ...] = (*V1_TABLES, "surveys", "classification_overrid
 SYNCED_TABLES += ("erasures", "erase_requests")  # privacy (migration 6)
 SYNCED_TABLES += ("opportunities", "opportunity_stages", "targets")  # sales pipeline
 SYNCED_TABLES += ("contacts", "products", "order_lines")  # issue 13
+SYNCED_TABLES += ("quotes", "quote_lines")  # quotations (migration 14)
 
 _V1 = """
 CREATE TABLE replica (
@@ -667,4 +668,58 @@ def _sync_epoch(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(_sync_epoch)  # issue 10
+
+
+# -- migration 14: quotations, and the products an opportunity is about ----------------
+
+_QUOTES_SCHEMA = """
+ALTER TABLE opportunities ADD COLUMN product_ids TEXT;  -- ids of catalogue products, comma separated
+
+CREATE TABLE quotes (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    opportunity_id TEXT,            -- no foreign key: a quote may sync before its deal
+    title TEXT,
+    quoted_on TEXT NOT NULL,
+    valid_until TEXT NOT NULL,
+    status TEXT NOT NULL,
+    amount REAL NOT NULL,
+    terms TEXT,
+    notes TEXT,
+    order_id TEXT                   -- the order accepting it made
+);
+CREATE INDEX quotes_customer ON quotes (customer_id, quoted_on);
+CREATE INDEX quotes_opportunity ON quotes (opportunity_id) WHERE opportunity_id IS NOT NULL;
+
+CREATE TABLE quote_lines (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    quote_id TEXT NOT NULL REFERENCES quotes (id) ON DELETE CASCADE,
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    position INTEGER,
+    product_id TEXT,                -- no foreign key: a product may be retired meanwhile
+    product TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    unit_price REAL NOT NULL,
+    discount REAL,
+    amount REAL NOT NULL
+);
+CREATE INDEX quote_lines_quote ON quote_lines (quote_id, position);
+"""
+
+
+def _quotes(conn: sqlite3.Connection) -> None:
+    """Quotations with lines (synced in their customer's scope), and the products an
+    opportunity is about."""
+    run_script(conn, _QUOTES_SCHEMA)
+    for table in ("opportunities", "quotes", "quote_lines"):
+        install_capture(conn, table)
+
+
+MIGRATIONS.append(_quotes)  # 14 (issue 12's products, issue 13's quotations)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -312,6 +312,30 @@ def resolve_contact(conn: sqlite3.Connection, customer_id: str, item: str) -> li
     return found
 
 
+def resolve_product(conn: sqlite3.Connection, item: str) -> list[str]:
+    """Ids of the products `item` names: its SKU, its id, or a unique prefix of the id
+    (6+ characters)."""
+    item = item.strip()
+    found = [r[0] for r in conn.execute("SELECT id FROM products WHERE sku = ? LIMIT 2", (item,))]
+    if not found:
+        found = [r[0] for r in conn.execute("SELECT id FROM products WHERE id = ?", (item.upper(),))]
+    if not found and len(item) >= 6:
+        found = [r[0] for r in conn.execute("SELECT id FROM products WHERE id >= ? AND id < ? LIMIT 2",
+                                            (item.upper(), item.upper() + "\U0010ffff"))]
+    return found
+
+
+def product_names(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Product id -> (SKU, name), for the ids that name a product of the catalogue."""
+    wanted = sorted({i for i in ids if i})
+    out: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        out.update((r[0], (r[1], r[2])) for r in conn.execute(
+            f"SELECT id, sku, name FROM products WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+    return out
+
+
 def contact_index(conn: sqlite3.Connection) -> dict[str, str]:
     """Every normalised phone and email -> customer id, for de-duplicating an import."""
     index: dict[str, str] = {}

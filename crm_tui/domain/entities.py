@@ -388,6 +388,9 @@ OPPORTUNITY = Entity(
         Field("closed_on", kind="date", label="Won/lost on"),
         Field("lost_reason", max_len=1000, label="Lost reason"),
         Field("order_id", kind="ref", ref="orders", label="Order"),
+        # migration 14: the products of the catalogue the deal is about (ids; the API
+        # also takes SKUs); a quotation made from the deal starts with them
+        Field("product_ids", kind="refs", ref="products", max_len=2000, label="Products"),
     ),
     list_columns=("title", "customer_id", "stage", "amount", "probability", "close_date", "owner"),
     default_order="close_date",
@@ -428,6 +431,52 @@ TARGET = Entity(
 )
 
 ENTITIES.update({e.table: e for e in (OPPORTUNITY, STAGE_CHANGE, TARGET)})
+
+# -- Quotations (报价单, migration 14; docs/pipeline.md) ----------------------------------
+QUOTE_STATUSES = ("draft", "sent", "accepted", "declined")
+
+# A quotation for a customer, from one of their opportunities or not: its amount is the
+# sum of its lines (crm_tui.domain.quotes); accepting it makes its order (order_id).
+QUOTE = Entity(
+    name="quotation",
+    table="quotes",
+    fields=(
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("opportunity_id", kind="ref", ref="opportunities", label="Opportunity"),
+        Field("title", max_len=200, label="Title"),
+        Field("quoted_on", kind="date", required=True, label="Date"),
+        Field("valid_until", kind="date", required=True, label="Valid until"),
+        Field("status", kind="enum", choices=QUOTE_STATUSES, required=True, label="Status"),
+        Field("amount", kind="money", required=True, label="Total"),
+        Field("terms", max_len=5000, label="Terms"),
+        Field("notes", max_len=5000, label="Notes"),
+        Field("order_id", kind="ref", ref="orders", label="Order"),
+    ),
+    list_columns=("quoted_on", "customer_id", "title", "amount", "status", "valid_until"),
+    default_order="quoted_on DESC",
+)
+
+# Its lines, as an order's: a product of the catalogue or free text, quantity, unit
+# price, discount %; position keeps their order. customer_id scopes them like the quote.
+QUOTE_LINE = Entity(
+    name="quotation line",
+    table="quote_lines",
+    fields=(
+        Field("quote_id", kind="ref", ref="quotes", required=True, label="Quotation"),
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
+        Field("position", kind="int", label="Line"),
+        Field("product_id", kind="ref", ref="products", label="Catalogue product"),
+        Field("product", max_len=200, required=True, label="Product"),
+        Field("quantity", kind="money", required=True, label="Quantity"),
+        Field("unit_price", kind="money", required=True, label="Unit price"),
+        Field("discount", kind="money", label="Discount %"),
+        Field("amount", kind="money", required=True, label="Amount"),
+    ),
+    list_columns=("quote_id", "position", "product", "quantity", "unit_price", "discount", "amount"),
+    default_order="quote_id, position",
+)
+
+ENTITIES.update({e.table: e for e in (QUOTE, QUOTE_LINE)})
 
 
 def entity(table: str) -> Entity:

@@ -42,6 +42,9 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     # was written about the deal goes.
     "opportunities": ("title", "next_step", "notes", "lost_reason"),
     "opportunity_stages": (),
+    # Quotations: what was written to the customer goes; lines keep their products.
+    "quotes": ("title", "terms", "notes"),
+    "quote_lines": (),
 }
 
 # The text fields of those kinds that an erase keeps, each because it names no one

@@ -95,7 +95,7 @@ def load_customer_file(app: Any, customer_id: str) -> CustomerFile:
         complaints=app.workflow.queue(None, customer_id=customer["id"]),
         orders=orders,
         order_lines={o["id"]: crm.order_book.lines(o["id"]) for o in orders},
-        opportunities=crm.opportunities.find(by_customer, order="-close_date"),
+        opportunities=crm.opportunities.with_product_skus(crm.opportunities.find(by_customer, order="-close_date")),
         history=field_history(crm, "customers", customer["id"]),
     )
 
@@ -127,6 +127,7 @@ class CustomerScreen(CrmScreen):
         Binding("o", "new_order", "key.new_order", id="detail.order"),
         Binding("p", "new_opportunity", "key.pipeline.new_opportunity", id="detail.opportunity"),
         Binding("n", "new_contact", "contacts.key_new", id="detail.contact"),
+        Binding("q", "quotes", "key.quotes.open", id="detail.quotes"),
         Binding("delete", "delete", "key.delete_row", id="detail.delete"),
         # Erasing a person is rare and final: out of the footer, in help and the palette.
         Binding("X", "erase", "key.erase_customer", id="detail.erase", show=False),
@@ -261,6 +262,19 @@ class CustomerScreen(CrmScreen):
     def action_new_opportunity(self) -> None:
         if self.file:
             opportunity_form(self.app, self.file.customer, self._saved)
+
+    def action_quotes(self) -> None:
+        """The quotations of the opportunity under the cursor of the Opportunities tab."""
+        from crm_tui.screens.quotes import QuotesScreen
+
+        if self.file is None or self.query_one(TabbedContent).active != "opportunities":
+            return
+        table = self.query_one("#opportunities-table", DataTable)
+        deals = self.file.opportunities
+        if not deals or not 0 <= table.cursor_row < len(deals):
+            return
+        deal = {**deals[table.cursor_row], "customer_name": self.file.customer.get("name")}
+        self.app.push_screen(QuotesScreen(deal), lambda _: self.reload())
 
     def action_new_contact(self) -> None:
         if self.file:

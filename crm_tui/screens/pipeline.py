@@ -111,6 +111,7 @@ class PipelineScreen(CrmScreen):
         Binding("n", "new", "key.pipeline.new_opportunity", id="pipeline.new"),
         Binding("e", "edit", "key.edit", id="pipeline.edit"),
         Binding("c", "customer", "key.open_customer", id="pipeline.customer"),
+        Binding("q", "quotes", "key.quotes.open", id="pipeline.quotes"),
         Binding("slash", "focus_search", "key.search", id="pipeline.search"),
         Binding("r", "rep", "key.pipeline.filter_rep", id="pipeline.rep"),
         Binding("left", "column(-1)", show=False),
@@ -284,8 +285,17 @@ class PipelineScreen(CrmScreen):
         if card is None:
             return
         crm, app = self.crm, self.app
-        self.run_db(lambda: (crm.customers.get(card["customer_id"]), crm.opportunities.get(card["id"])),
+        self.run_db(lambda: (crm.customers.get(card["customer_id"]),
+                             crm.opportunities.with_product_skus([crm.opportunities.get(card["id"])])[0]),
                     lambda both: opportunity_form(app, both[0], self._saved, record=both[1]))
+
+    def action_quotes(self) -> None:
+        """The selected deal's quotations: make, accept (wins the deal) and print them."""
+        from crm_tui.screens.quotes import QuotesScreen
+
+        card = self.selected()
+        if card is not None:
+            self.app.push_screen(QuotesScreen(card), self.reload)
 
     def action_customer(self) -> None:
         card = self.selected()

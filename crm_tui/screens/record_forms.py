@@ -33,8 +33,8 @@ ORDER_LINES = Field("lines", max_len=20000, required=True, label="order_lines.la
 CONTACT_FIELDS = tuple(n for n in CONTACT.field_names if n != "customer_id")
 # A deal is won or lost from the pipeline board (which asks the reason), so the form
 # moves it only among the stages.
-OPPORTUNITY_FIELDS = ("title", "amount", "stage", "probability", "close_date", "next_step", "next_step_date",
-                      "source", "notes")
+OPPORTUNITY_FIELDS = ("title", "amount", "stage", "probability", "close_date", "product_ids", "next_step",
+                      "next_step_date", "source", "notes")
 
 
 def _context(customer: Record | None) -> str:
@@ -179,7 +179,9 @@ def opportunity_form(app: CrmApp, customer: Record, done: Done, *, record: Recor
                           extra_fields=(stage_field,), choice_labels=labels)
     else:
         oid = record["id"]
+        # the products by SKU (`with_product_skus`), which the API takes as well as ids
+        values = {**record, "product_ids": record.get("product_skus", record.get("product_ids"))}
         form = FormScreen(OPPORTUNITY, OPPORTUNITY_FIELDS, lambda v: crm.opportunities.update(oid, v),
-                          title=t("pipeline.edit_title"), values=record, context=_context(customer),
+                          title=t("pipeline.edit_title"), values=values, context=_context(customer),
                           only_changes=True, extra_fields=(stage_field,), choice_labels=labels)
     app.push_screen(form, done)

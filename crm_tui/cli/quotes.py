@@ -1,0 +1,175 @@
+"""`crm quotes add|list|show|edit|delete|accept|render`: quotations (报价单) from the
+command line, each one call into `crm.quote_book` (rules and checks live in the API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crm_tui.cli import app
+from crm_tui.cli.common import (
+    DbOpt,
+    JsonOpt,
+    UserError,
+    console,
+    open_crm,
+    print_json,
+    print_record,
+    print_table,
+)
+from crm_tui.cli.orders import LINE_HELP
+from crm_tui.domain.orders import parse_line
+
+quotes_app = typer.Typer(help="Quotations (报价单): lines from the catalogue or free text, validity and terms; "
+                              "accepting one creates its order and wins its opportunity.", no_args_is_help=True)
+app.add_typer(quotes_app, name="quotes")
+
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="Quotation id (a unique prefix will do).")]
+LinesOpt = Annotated[list[str] | None, typer.Option("--line", "-l", help=LINE_HELP, show_default=False)]
+
+
+def _opt(flag: str, text: str) -> Any:
+    return typer.Option(flag, help=text, show_default=False)
+
+
+TitleOpt = Annotated[str | None, _opt("--title", "What the quote is for (default: the opportunity's title).")]
+DateOpt = Annotated[str | None, _opt("--date", "Quote date YYYY-MM-DD (default today).")]
+ValidOpt = Annotated[str | None, _opt("--valid-until", "Valid until YYYY-MM-DD (default: 30 days after the date).")]
+TermsOpt = Annotated[str | None, _opt("--terms", "Terms: payment, delivery, warranty (printed on the quote).")]
+NotesOpt = Annotated[str | None, _opt("--notes", "Internal notes (not printed).")]
+
+SUMMARY = ["id", "quoted_on", "customer_name", "title", "amount", "status", "valid_until"]
+LINE_COLUMNS = ["position", "sku", "product", "quantity", "unit_price", "discount", "amount"]
+
+
+def _show(quote: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(quote)
+        return
+    lines, totals = quote["lines"], quote["totals"]
+    head = {k: v for k, v in quote.items() if k not in ("lines", "totals")}
+    if quote.get("expired"):
+        head["status"] = f"{quote['status']} (expired)"
+    print_record(head)
+    print_table(lines, LINE_COLUMNS, title="lines")
+    console.print(f"subtotal {totals['subtotal']:,.2f}   discounts {totals['discount']:,.2f}   "
+                  f"[bold]total {totals['total']:,.2f}[/bold]", highlight=False, soft_wrap=True)
+
+
+@quotes_app.command("add", help="Make a quotation for an opportunity (its customer, title and products) or a "
+                                "customer; prints its id.\n\n"
+                                "Example: crm quotes add --opportunity 01JB2X --line SN-100:3::5 --line 安装费:1:800 "
+                                "--terms '预付30%，30天交货'")
+def add(opportunity: Annotated[str | None, _opt("--opportunity", "Opportunity id (a unique prefix will do).")]
+        = None,
+        customer: Annotated[str | None, _opt("--customer", "Customer id, for a quote of no opportunity.")] = None,
+        line: LinesOpt = None, title: TitleOpt = None, date: DateOpt = None, valid_until: ValidOpt = None,
+        terms: TermsOpt = None, notes: NotesOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    with open_crm(db) as crm:
+        quote = crm.quote_book.add({"opportunity_id": opportunity, "customer_id": customer, "title": title,
+                                    "quoted_on": date, "valid_until": valid_until, "terms": terms, "notes": notes},
+                                   [parse_line(text) for text in line or []])
+    if not as_json:
+        console.print(f"added quotation [bold]{quote['id']}[/bold]", highlight=False, soft_wrap=True)
+    _show(quote, as_json)
+
+
+@quotes_app.command("list", help="List quotations, newest first.\n\nExample: crm quotes list --opportunity 01JB2X")
+def list_(customer: Annotated[str | None, _opt("--customer", "Only this customer's.")] = None,
+          opportunity: Annotated[str | None, _opt("--opportunity", "Only this opportunity's.")] = None,
+          status: Annotated[str | None, _opt("--status", "Only this status (draft, sent, accepted, declined).")]
+          = None,
+          limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N.",
+                                                    show_default=False)] = None,
+          db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    with open_crm(db) as crm:
+        rows = crm.quote_book.find(customer_id=customer, opportunity_id=opportunity, status=status, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    shown = [{**r, "status": r["status"] + (" (expired)" if r["expired"] else "")} for r in rows]
+    print_table(shown, SUMMARY, title=f"{len(rows)} quotation{'' if len(rows) == 1 else 's'}")
+
+
+@quotes_app.command("show", help="One quotation with its lines and totals.\n\nExample: crm quotes show 01JF3Q")
+def show(quote_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    with open_crm(db) as crm:
+        quote = crm.quote_book.get(quote_id)
+    _show(quote, as_json)
+
+
+@quotes_app.command("edit", help="Change a quotation (not an accepted one); --line replaces all its lines, "
+                                 "--FIELD '' clears a field.\n\n"
+                                 "Example: crm quotes edit 01JF3Q --status sent --valid-until 2026-12-31")
+def edit(quote_id: IdArg, line: LinesOpt = None, title: TitleOpt = None, date: DateOpt = None,
+         valid_until: ValidOpt = None, terms: TermsOpt = None, notes: NotesOpt = None,
+         status: Annotated[str | None, _opt("--status", "draft, sent or declined (accepting: crm quotes accept).")]
+         = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    changes = {k: v for k, v in {"title": title, "quoted_on": date, "valid_until": valid_until, "terms": terms,
+                                 "notes": notes, "status": status}.items() if v is not None}
+    if not changes and not line:
+        raise UserError("nothing to change: give --line or --FIELD VALUE")
+    with open_crm(db) as crm:
+        quote = crm.quote_book.edit(quote_id, changes, [parse_line(text) for text in line] if line else None)
+    if not as_json:
+        console.print(f"updated quotation [bold]{quote['id']}[/bold]", highlight=False, soft_wrap=True)
+    _show(quote, as_json)
+
+
+@quotes_app.command("delete", help="Delete a quotation and its lines (an accepted one's order stays).\n\n"
+                                   "Example: crm quotes delete 01JF3Q --yes")
+def delete(quote_id: IdArg, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+           db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    with open_crm(db) as crm:
+        quote = crm.quote_book.get(quote_id)
+        if not yes and not typer.confirm(f"Delete quotation {quote['id']} {quote.get('title') or ''}?"):
+            raise typer.Exit(1)
+        crm.quote_book.delete(quote["id"])
+    if as_json:
+        print_json(quote)
+    else:
+        console.print(f"deleted quotation {quote['id']}", highlight=False, soft_wrap=True)
+
+
+@quotes_app.command("accept", help="Accept a quotation: creates its order with the same lines and wins its "
+                                   "opportunity, in one transaction.\n\nExample: crm quotes accept 01JF3Q")
+def accept(quote_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    with open_crm(db) as crm:
+        quote, order, deal = crm.quote_book.accept(quote_id)
+    if as_json:
+        print_json({"quote": quote, "order": order, "opportunity": deal})
+        return
+    console.print(f"quotation [bold]{quote['id']}[/bold] accepted: order [bold]{order['id']}[/bold] of "
+                  f"{order['amount']:,.2f}" + (f"; opportunity {deal['id']} won" if deal else ""),
+                  highlight=False, soft_wrap=True)
+
+
+@quotes_app.command("render", help="The quotation as a printable document: one self-contained HTML file "
+                                   "(company header from [company] in the config), in Chinese or English "
+                                   "by CRM_LANG (or --lang).\n\n"
+                                   "Example: CRM_LANG=zh crm quotes render 01JF3Q --format html -o 报价单.html")
+def render(quote_id: IdArg,
+           fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: html.")] = "html",
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout).",
+                                                       show_default=False)] = None,
+           lang: Annotated[str | None, _opt("--lang", "en or zh (default: CRM_LANG, then the config's lang).")]
+           = None,
+           db: DbOpt = None) -> None:
+    from crm_tui.i18n import normalize_language, resolve_language
+
+    if fmt != "html":
+        raise UserError(f"--format {fmt!r}: quotations render as html")
+    if lang is not None and normalize_language(lang) is None:
+        raise UserError(f"--lang {lang!r}: give en or zh")
+    with open_crm(db) as crm:
+        text = crm.quote_book.render(quote_id, lang=resolve_language(crm.config.lang, lang))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
+    console.print(f"quotation written to {output}", highlight=False, soft_wrap=True)

@@ -1,0 +1,53 @@
+"""The rules of a quotation (报价单): its totals from its lines (each line's amount is
+an order line's, crm_tui.domain.orders.line_amount), its validity, and the state a
+stored quote must agree with. Pure: no IO."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from crm_tui.domain.orders import CENT
+from crm_tui.domain.validation import FieldError, ValidationError
+
+ACCEPTED = "accepted"
+DECLINED = "declined"
+# A quote is valid this many days unless --valid-until says otherwise.
+DEFAULT_VALID_DAYS = 30
+
+
+def quote_totals(lines: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """What a quote's foot shows: `subtotal` (quantity × unit price, before discounts),
+    `discount` (what the discounts take off) and `total` (the sum of the lines'
+    amounts, each rounded to the cent as on the order it becomes)."""
+    subtotal = sum((Decimal(str(line["quantity"])) * Decimal(str(line["unit_price"])) for line in lines),
+                   Decimal(0)).quantize(CENT)
+    total = sum((Decimal(str(line["amount"])) for line in lines), Decimal(0)).quantize(CENT)
+    return {"subtotal": float(subtotal), "discount": float(subtotal - total), "total": float(total)}
+
+
+def valid_until_default(quoted_on: str) -> str:
+    return (dt.date.fromisoformat(quoted_on) + dt.timedelta(days=DEFAULT_VALID_DAYS)).isoformat()
+
+
+def expired(quote: Mapping[str, Any], today: dt.date) -> bool:
+    """An open quote (not accepted nor declined) whose validity has passed."""
+    return quote.get("status") not in (ACCEPTED, DECLINED) and str(quote.get("valid_until") or "9999") \
+        < today.isoformat()
+
+
+def check_record(quote: Mapping[str, Any]) -> None:
+    """A stored quote agrees with itself: valid from its date on, and accepted exactly
+    when it has its order (only accepting makes both: `crm quotes accept`)."""
+    errors: list[FieldError] = []
+    if quote.get("valid_until") and quote.get("quoted_on") and quote["valid_until"] < quote["quoted_on"]:
+        errors.append(FieldError("valid_until", f"is before the quote's date {quote['quoted_on']}"))
+    if quote.get("status") == ACCEPTED and not quote.get("order_id"):
+        errors.append(FieldError("status", "becomes accepted only by accepting the quote "
+                                           "(crm quotes accept), which makes its order"))
+    if quote.get("order_id") and quote.get("status") != ACCEPTED:
+        errors.append(FieldError("order_id", "is set when the quote is accepted, and only then"))
+    if errors:
+        raise ValidationError(errors)
