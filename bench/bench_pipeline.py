@@ -143,7 +143,8 @@ def main() -> None:
         _, t_funnel = timed(lambda: crm.pipeline.funnel("2026"), repeat=1, label="funnel")
         c_pipeline = cli(path, "pipeline")
         c_forecast = cli(path, "forecast", "--period", "2026-Q4")
-        c_start = cli(path, "targets", "list")
+        # the cost of starting a command: one that reads almost nothing (no target in 2030)
+        c_start = cli(path, "targets", "list", "--period", "2030-Q1")
         paint, paint_cpu = min(asyncio.run(first_paint(crm)) for _ in range(3))
         print(f"data: {args.customers} customers, {args.opportunities} opportunities ({pipe['count']} open), "
               f"{args.opportunities} orders (built in {t_build:.1f} s)")
@@ -159,7 +160,7 @@ def main() -> None:
         # The targets judge CPU time (the machine is shared: wall time is stretched by others).
         for label, (wall, cpu) in (("`crm pipeline --json`, whole process", c_pipeline),
                                    ("`crm forecast --period 2026-Q4 --json`, whole process", c_forecast),
-                                   ("reference: `crm targets list --json`, whole process", c_start)):
+                                   ("reference: `crm targets list --period 2030-Q1`, whole process", c_start)):
             print(f"{label:58s} {wall:7.3f}s {cpu:7.3f}s  target <= 0.5 s: {'met' if cpu <= 0.5 else 'MISSED'}"
                   if "reference" not in label else f"{label:58s} {wall:7.3f}s {cpu:7.3f}s")
         print(f"{'Pipeline screen: F8 to the board drawn (120x40)':58s} {paint:7.3f}s {paint_cpu:7.3f}s  "
