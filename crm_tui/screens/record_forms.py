@@ -180,8 +180,8 @@ def opportunity_form(app: CrmApp, customer: Record, done: Done, *, record: Recor
     else:
         oid = record["id"]
         # the products by SKU (`with_product_skus`), which the API takes as well as ids
-        values = {**record, "product_ids": record.get("product_skus", record.get("product_ids"))}
+        shown: dict[str, Any] = {**record, "product_ids": record.get("product_skus", record.get("product_ids"))}
         form = FormScreen(OPPORTUNITY, OPPORTUNITY_FIELDS, lambda v: crm.opportunities.update(oid, v),
-                          title=t("pipeline.edit_title"), values=values, context=_context(customer),
+                          title=t("pipeline.edit_title"), values=shown, context=_context(customer),
                           only_changes=True, extra_fields=(stage_field,), choice_labels=labels)
     app.push_screen(form, done)
