@@ -21,6 +21,7 @@ from crm_tui.cli.common import (
 )
 from crm_tui.cli.orders import LINE_HELP
 from crm_tui.domain.orders import parse_line
+from crm_tui.i18n import t
 
 quotes_app = typer.Typer(help="Quotations (报价单): lines from the catalogue or free text, validity and terms; "
                               "accepting one creates its order and wins its opportunity.", no_args_is_help=True)
@@ -51,11 +52,11 @@ def _show(quote: dict[str, Any], as_json: bool) -> None:
     lines, totals = quote["lines"], quote["totals"]
     head = {k: v for k, v in quote.items() if k not in ("lines", "totals")}
     if quote.get("expired"):
-        head["status"] = f"{quote['status']} (expired)"
+        head["status"] = f"{quote['status']} ({t('quotes.expired')})"
     print_record(head)
-    print_table(lines, LINE_COLUMNS, title="lines")
-    console.print(f"subtotal {totals['subtotal']:,.2f}   discounts {totals['discount']:,.2f}   "
-                  f"[bold]total {totals['total']:,.2f}[/bold]", highlight=False, soft_wrap=True)
+    print_table(lines, LINE_COLUMNS, title=t("quotes.cli_lines"))
+    console.print(t("quotes.cli_totals", subtotal=f"{totals['subtotal']:,.2f}", discount=f"{totals['discount']:,.2f}",
+                    total=f"{totals['total']:,.2f}"), highlight=False, soft_wrap=True, markup=False)
 
 
 @quotes_app.command("add", help="Make a quotation for an opportunity (its customer, title and products) or a "
@@ -72,7 +73,7 @@ def add(opportunity: Annotated[str | None, _opt("--opportunity", "Opportunity id
                                     "quoted_on": date, "valid_until": valid_until, "terms": terms, "notes": notes},
                                    [parse_line(text) for text in line or []])
     if not as_json:
-        console.print(f"added quotation [bold]{quote['id']}[/bold]", highlight=False, soft_wrap=True)
+        console.print(t("quotes.cli_added", id=quote["id"]), highlight=False, soft_wrap=True, markup=False)
     _show(quote, as_json)
 
 
@@ -89,8 +90,8 @@ def list_(customer: Annotated[str | None, _opt("--customer", "Only this customer
     if as_json:
         print_json(rows)
         return
-    shown = [{**r, "status": r["status"] + (" (expired)" if r["expired"] else "")} for r in rows]
-    print_table(shown, SUMMARY, title=f"{len(rows)} quotation{'' if len(rows) == 1 else 's'}")
+    shown = [{**r, "status": r["status"] + (f" ({t('quotes.expired')})" if r["expired"] else "")} for r in rows]
+    print_table(shown, SUMMARY, title=t("quotes.cli_count", count=len(rows)))
 
 
 @quotes_app.command("show", help="One quotation with its lines and totals.\n\nExample: crm quotes show 01JF3Q")
@@ -114,7 +115,7 @@ def edit(quote_id: IdArg, line: LinesOpt = None, title: TitleOpt = None, date: D
     with open_crm(db) as crm:
         quote = crm.quote_book.edit(quote_id, changes, [parse_line(text) for text in line] if line else None)
     if not as_json:
-        console.print(f"updated quotation [bold]{quote['id']}[/bold]", highlight=False, soft_wrap=True)
+        console.print(t("quotes.cli_updated", id=quote["id"]), highlight=False, soft_wrap=True, markup=False)
     _show(quote, as_json)
 
 
@@ -130,7 +131,7 @@ def delete(quote_id: IdArg, yes: Annotated[bool, typer.Option("--yes", "-y", hel
     if as_json:
         print_json(quote)
     else:
-        console.print(f"deleted quotation {quote['id']}", highlight=False, soft_wrap=True)
+        console.print(t("quotes.cli_deleted", id=quote["id"]), highlight=False, soft_wrap=True, markup=False)
 
 
 @quotes_app.command("accept", help="Accept a quotation: creates its order with the same lines and wins its "
@@ -141,9 +142,10 @@ def accept(quote_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json({"quote": quote, "order": order, "opportunity": deal})
         return
-    console.print(f"quotation [bold]{quote['id']}[/bold] accepted: order [bold]{order['id']}[/bold] of "
-                  f"{order['amount']:,.2f}" + (f"; opportunity {deal['id']} won" if deal else ""),
-                  highlight=False, soft_wrap=True)
+    said = t("quotes.cli_accepted", id=quote["id"], order=order["id"], amount=f"{order['amount']:,.2f}")
+    if deal:
+        said += "; " + t("quotes.cli_won", id=deal["id"])
+    console.print(said, highlight=False, soft_wrap=True, markup=False)
 
 
 @quotes_app.command("render", help="The quotation as a printable document: one self-contained HTML file "
@@ -172,4 +174,4 @@ def render(quote_id: IdArg,
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
-    console.print(f"quotation written to {output}", highlight=False, soft_wrap=True)
+    console.print(t("quotes.cli_written", path=str(output)), highlight=False, soft_wrap=True, markup=False)
