@@ -126,6 +126,7 @@ def test_targets_stored_before_the_rep_scope_are_rescoped_on_upgrade(server_db: 
     module = sqlite_store if server_db.startswith("sqlite") else pg_store
     run(module.SCHEMA)
     run("INSERT INTO meta VALUES ('server_id', 'old-server')")
+    run("INSERT INTO meta VALUES ('epoch', 'old-epoch')")  # what migration 2 made
     run("INSERT INTO meta VALUES ('schema_version', '3')")
     wang, team = target_id("wang", "2026-Q4"), target_id(None, "2026-Q4")
     rows = [(1, "insert", wang, '{"rep": "wang", "period": "2026-Q4", "amount": 1}'),
