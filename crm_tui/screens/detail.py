@@ -127,7 +127,8 @@ class CustomerScreen(CrmScreen):
         Binding("o", "new_order", "key.new_order", id="detail.order"),
         Binding("p", "new_opportunity", "key.pipeline.new_opportunity", id="detail.opportunity"),
         Binding("n", "new_contact", "contacts.key_new", id="detail.contact"),
-        Binding("q", "quotes", "key.quotes.open", id="detail.quotes"),
+        # only on the Opportunities tab: out of the footer, in help and the palette
+        Binding("q", "quotes", "key.quotes.open", id="detail.quotes", show=False),
         Binding("delete", "delete", "key.delete_row", id="detail.delete"),
         # Erasing a person is rare and final: out of the footer, in help and the palette.
         Binding("X", "erase", "key.erase_customer", id="detail.erase", show=False),
