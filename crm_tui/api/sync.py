@@ -210,6 +210,10 @@ class Sync:
         with self.lock:
             acked = sql.state(self.conn)["pushed_seq"]
             total = sql.pending_count(self.conn)
+            former = sql.former_nodes(self.conn)
+        # First what a restored backup holds under its node id from before the restore.
+        for old, old_acked in former:
+            self._push_former(client, old, old_acked, batch_size, report, progress, total)
         gaps = 0
         while True:
             with self.lock:
@@ -239,8 +243,9 @@ class Sync:
                 # and would be taken for duplicates, so stop before anything is lost.
                 raise SyncError(
                     f"this database is behind what it already sent to the server (change {own_last} here, "
-                    f"{result.acked_seq} on the server): was it restored from a backup or copied? Keep it "
-                    "aside and sync a fresh database to get your data back", "replica_behind")
+                    f"{result.acked_seq} on the server): was it copied back by hand? Put a backup back with "
+                    "`crm restore FILE`, which makes the next sync safe, or keep this file aside and sync a "
+                    "fresh database to get your data back", "replica_behind")
             acked = result.acked_seq
             # Refused changes are not in the server's log but their numbers are acked:
             # keep them, with the reason, for the rep to fix or discard; the rest syncs.
@@ -249,6 +254,42 @@ class Sync:
                 if refused:
                     report.rejected += sql.record_refusals(self.conn, refused)
                 sql.set_pushed(self.conn, acked)
+            report.pushed += result.accepted
+            report.push_duplicates += result.duplicates
+            if progress:
+                progress("push", report.pushed + report.push_duplicates, total)
+
+    def _push_former(self, client: SyncClient, node: str, acked: int, batch_size: int, report: SyncReport,
+                     progress: Progress | None, total: int) -> None:
+        """Send the changes of a node id this database had before a restore that the
+        server had not acknowledged when the backup was taken (crm_tui.db.backup).
+        The server may hold more of that node than the backup (the laptop synced
+        after it): those come back in the pull like anyone else's."""
+        gaps = 0
+        while True:
+            with self.lock:
+                batch = sql.pending_changes(self.conn, acked, batch_size, node=node)
+            if not batch:
+                with self.lock:
+                    sql.set_former_pushed(self.conn, node, acked, done=True)
+                return
+            try:
+                result = client.push(node, batch)
+            except ProtocolError as exc:
+                if exc.code != SEQUENCE_GAP or exc.expected_seq is None or gaps >= 3:
+                    raise
+                gaps += 1
+                acked = exc.expected_seq - 1
+                continue
+            if result.acked_seq < batch[-1]["node_seq"]:
+                raise SyncError(f"the server acknowledged up to {result.acked_seq}, "
+                                f"not {batch[-1]['node_seq']}; try again")
+            acked = batch[-1]["node_seq"]
+            with self.lock:
+                sql.set_former_pushed(self.conn, node, acked, done=False)
+            # Refused ones stay in the log; the server's audit names them (they were
+            # made under another node id, so `crm sync rejected` cannot list them).
+            report.rejected += len(result.refused)
             report.pushed += result.accepted
             report.push_duplicates += result.duplicates
             if progress:

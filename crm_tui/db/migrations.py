@@ -728,4 +728,12 @@ def _quotes(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(_quotes)  # 14 (issue 12's products, issue 13's quotations)
+def _former_nodes(conn: sqlite3.Connection) -> None:
+    """The node ids this database had before a restore from a backup (crm_tui.db.backup),
+    with how far the server acknowledged each: the changes the backup holds beyond that
+    are pushed under their own node id. Local to the laptop, not synced."""
+    conn.execute("CREATE TABLE former_nodes (node TEXT PRIMARY KEY, pushed_seq INTEGER NOT NULL)")
+
+
+MIGRATIONS.append(_former_nodes)  # issue 10
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -48,19 +48,39 @@ def local_node(conn: sqlite3.Connection) -> str:
 
 
 def pending_count(conn: sqlite3.Connection) -> int:
-    """Local changes the server has not acknowledged."""
+    """Local changes the server has not acknowledged (this replica's, and those of its
+    node ids before a restore)."""
     return conn.execute(
         "SELECT count(*) FROM change_log WHERE node = (SELECT node FROM replica) "
         "AND node_seq > (SELECT pushed_seq FROM sync_state)"
+    ).fetchone()[0] + conn.execute(
+        "SELECT count(*) FROM former_nodes f JOIN change_log c ON c.node = f.node AND c.node_seq > f.pushed_seq"
     ).fetchone()[0]
 
 
-def pending_changes(conn: sqlite3.Connection, after_seq: int, limit: int) -> list[dict[str, Any]]:
-    """This replica's own changes after node_seq `after_seq`, oldest first, decoded."""
+def former_nodes(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """(node, pushed_seq) of the node ids this database had before a restore."""
+    return [(r[0], r[1]) for r in conn.execute("SELECT node, pushed_seq FROM former_nodes ORDER BY node")]
+
+
+def set_former_pushed(conn: sqlite3.Connection, node: str, acked_seq: int, *, done: bool) -> None:
+    """How far the server acknowledged a former node id; once `done` (nothing of it
+    left to send) it is forgotten."""
+    with transaction(conn):
+        if done:
+            conn.execute("DELETE FROM former_nodes WHERE node = ?", (node,))
+        else:
+            conn.execute("UPDATE former_nodes SET pushed_seq = ? WHERE node = ?", (acked_seq, node))
+
+
+def pending_changes(conn: sqlite3.Connection, after_seq: int, limit: int,
+                    node: str | None = None) -> list[dict[str, Any]]:
+    """The changes of `node` (default: this replica's own) after node_seq `after_seq`,
+    oldest first, decoded."""
     rows = conn.execute(
         "SELECT node, node_seq, hlc, tbl, row_id, op, data, old, base, rep FROM change_log "
-        "WHERE node = (SELECT node FROM replica) AND node_seq > ? ORDER BY node_seq LIMIT ?",
-        (after_seq, limit),
+        "WHERE node = coalesce(?, (SELECT node FROM replica)) AND node_seq > ? ORDER BY node_seq LIMIT ?",
+        (node, after_seq, limit),
     ).fetchall()
     loads = json.loads
     return [

@@ -1,0 +1,63 @@
+"""`crm backup` and `crm restore`: a copy of the laptop's database taken while it is in
+use, and putting one back (docs/sync.md, "Backups of a laptop")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crm_tui.cli import app
+from crm_tui.cli.common import DbOpt, JsonOpt, console, db_path, open_crm, print_json
+from crm_tui.i18n import t
+
+
+@app.command("backup")
+def backup_command(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="The backup file to write "
+                                                "(default: backups/NAME-TIME.db beside the database).")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A consistent copy of your database, taken while the UI and other commands go on
+    working (SQLite's backup API); only you can read it.
+
+    Examples: crm backup · crm backup -o /media/usb/crm-monday.db"""
+    from crm_tui.api.backup import backup
+
+    with open_crm(db) as crm:
+        done = backup(crm, output)
+    if json_out:
+        print_json(done)
+        return
+    console.print(t("backup.done", file=done["file"], customers=done["customers"], changes=done["changes"]),
+                  highlight=False, soft_wrap=True)
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A file written by `crm backup`.")],
+    db: DbOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Put a backup in place of your database (close the UI first). The database as it
+    was is kept beside it; your next `crm sync` gets back from the server what you
+    synced after the backup and sends what only the backup holds.
+
+    Example: crm restore ~/.local/share/crm_tui/backups/crm-20261201-090000.db"""
+    from crm_tui.api.backup import restore
+    from crm_tui.config import resolve_db_path
+
+    database = resolve_db_path(db_path(db))
+    if not yes and not typer.confirm(t("backup.confirm", database=database, file=file)):
+        raise typer.Exit(1)
+    done = restore(database, file)
+    if json_out:
+        print_json(done)
+        return
+    console.print(t("backup.restored", database=done["database"], file=done["file"], customers=done["customers"]),
+                  highlight=False, soft_wrap=True)
+    if done["kept"]:
+        console.print(t("backup.kept", kept=done["kept"]), highlight=False, soft_wrap=True)
