@@ -43,9 +43,20 @@ def normalize_language(value: str | None) -> str | None:
     return code if code in LANGUAGES else None
 
 
+def system_language() -> str | None:
+    """The language of the system locale, as POSIX looks it up: LC_ALL, then
+    LC_MESSAGES, then LANG (zh_CN.UTF-8 -> 'zh'); None for C, POSIX or unset."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return normalize_language(value)
+    return None
+
+
 def resolve_language(configured: str | None = None, explicit: str | None = None) -> str:
-    """An explicit choice, then CRM_LANG, then the config's `lang`, then English."""
-    for candidate in (explicit, os.environ.get("CRM_LANG"), configured):
+    """An explicit choice, then CRM_LANG, then the config's `lang`, then the system
+    locale (a Chinese desktop gets Chinese), then English."""
+    for candidate in (explicit, os.environ.get("CRM_LANG"), configured, system_language()):
         lang = normalize_language(candidate)
         if lang:
             return lang
@@ -87,6 +98,12 @@ def field_label(ent: Entity, name: str) -> str:
         if has(key):
             return t(key)
     return ent.field(name).label if name in ent.field_names else name.replace("_", " ")
+
+
+def entity_name(ent: Entity) -> str:
+    """What one record of `ent` is called: 'customer', '客户'."""
+    key = f"entity.{ent.table}"
+    return t(key) if has(key) else ent.name
 
 
 def choice_label(ent: Entity, name: str, code: Any) -> str:

@@ -44,6 +44,7 @@ from crm_tui.domain.analytics.value import customer_value
 from crm_tui.domain.complaints import SlaPolicy
 from crm_tui.domain.entities import CLASSIFICATION_OVERRIDE, SURVEY
 from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import choice_label, t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -370,7 +371,7 @@ def schedule_satisfaction_follow_up(crm: Crm, complaint: Mapping[str, Any], *, d
     close(), inside its transaction."""
     closed = complaint.get("closed_at") or complaint.get("resolved_at")
     if not closed:
-        raise ValidationError.one("closed_at", "the complaint is not closed yet")
+        raise ValidationError.one("closed_at", t("workflow.not_closed_yet"))
     if days is None:
         days = crm.config.analytics.satisfaction_follow_up_days
     closed_at = dt.datetime.fromisoformat(str(closed).replace("Z", "+00:00")).replace(tzinfo=None)
@@ -378,6 +379,8 @@ def schedule_satisfaction_follow_up(crm: Crm, complaint: Mapping[str, Any], *, d
     return crm.visits.create({
         "customer_id": complaint["customer_id"], "visited_at": closed_at.replace(microsecond=0).isoformat(),
         "channel": complaint.get("channel") or "phone", "purpose": "follow_up",
-        "notes": f"complaint {complaint['id']} closed: {complaint.get('type') or ''}".strip(),
-        "next_action": "satisfaction survey after the complaint", "next_action_date": due,
+        # Texts written into the record are in the rep's language: they read them later.
+        "notes": t("workflow.follow_up_notes", id=complaint["id"],
+                   type=choice_label(crm.complaints.entity, "type", complaint.get("type"))).strip(),
+        "next_action": t("workflow.satisfaction_survey"), "next_action_date": due,
     }, owner=complaint.get("owner") or None)

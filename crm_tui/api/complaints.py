@@ -15,6 +15,7 @@ from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain import complaints as rules
 from crm_tui.domain.validation import ValidationError, clean_value
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -67,7 +68,7 @@ class ComplaintWorkflow:
         values = dict(data)
         for managed in self.crm.complaints.entity.workflow_fields:
             if values.get(managed):
-                raise ValidationError.one(managed, "is set by the complaint workflow, not when recording a complaint")
+                raise ValidationError.one(managed, t("workflow.managed_field"))
             values.pop(managed, None)
         values["status"] = rules.NEW
         if not values.get("received_at"):
@@ -89,11 +90,11 @@ class ComplaintWorkflow:
         """Give the complaint a handler; an unstarted complaint goes in progress."""
         handler = (handler or "").strip()
         if not handler:
-            raise ValidationError.one("handler", "is required to assign a complaint")
+            raise ValidationError.one("handler", t("workflow.required_to_assign"))
         with self.crm.lock, transaction(self.crm.conn):
             current = self.crm.complaints.get(complaint_id)
             if current["status"] not in rules.OPEN_STATUSES:
-                raise ValidationError.one("status", f"a {current['status']} complaint cannot be assigned; reopen it first")
+                raise ValidationError.one("status", t("workflow.cannot_assign", status=rules.status_label(current["status"])))
             changes: dict[str, Any] = {"handler": handler}
             if current["status"] != rules.IN_PROGRESS:
                 changes["status"] = rules.IN_PROGRESS
@@ -106,9 +107,9 @@ class ComplaintWorkflow:
         with self.crm.lock, transaction(self.crm.conn):
             current = self.crm.complaints.get(complaint_id)
             if current.get("first_response_at"):
-                raise ValidationError.one("first_response_at", f"was already recorded at {current['first_response_at']}")
+                raise ValidationError.one("first_response_at", t("workflow.first_response_done", at=current["first_response_at"]))
             if current["status"] not in rules.OPEN_STATUSES:
-                raise ValidationError.one("status", f"a {current['status']} complaint needs no first response")
+                raise ValidationError.one("status", t("workflow.no_first_response", status=rules.status_label(current["status"])))
             now = self._stamp()
             changes: dict[str, Any] = {"first_response_at": now}
             if current["status"] == rules.NEW:
@@ -148,7 +149,7 @@ class ComplaintWorkflow:
         with self.crm.lock:
             current = self.crm.complaints.get(complaint_id)
             if current["status"] not in (rules.RESOLVED, rules.CLOSED):
-                raise ValidationError.one("status", f"only a resolved or closed complaint can be reopened, not a {current['status']} one")
+                raise ValidationError.one("status", t("workflow.cannot_reopen", status=rules.status_label(current["status"])))
         return self._move(complaint_id, rules.IN_PROGRESS, {"resolved_at": None, "closed_at": None})
 
     def _move(self, complaint_id: str, target: str,

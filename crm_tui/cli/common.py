@@ -4,6 +4,7 @@ printing records as a rich table or JSON, and turning API errors into messages."
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -17,9 +18,9 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
-from crm_tui.config import ConfigError
+from crm_tui.config import Config, ConfigError
 from crm_tui.domain.times import is_time_name, shown_time
-from crm_tui.i18n import t
+from crm_tui.i18n import resolve_language, set_language, t
 
 try:  # newer typer runs on its own copy of click, with its own context stack
     from typer._click.globals import get_current_context
@@ -138,10 +139,24 @@ def report_errors(errors: Iterable[str]) -> None:
         err_console.print(f"[red]error:[/red] {line}", highlight=False, markup=True)
 
 
+def cli_language() -> str:
+    """The language of this command's output: CRM_LANG, the config's `lang`, the
+    system locale (i18n.resolve_language). A broken config file is reported by the
+    command that reads it, in English until then."""
+    if os.environ.get("CRM_LANG"):
+        return resolve_language()
+    try:
+        configured = Config.load().lang
+    except ConfigError:
+        configured = None
+    return resolve_language(configured)
+
+
 class CrmGroup(TyperGroup):
     """Turns the API's errors into a message and exit code 1 instead of a traceback."""
 
     def invoke(self, ctx: ClickContext) -> Any:
+        set_language(cli_language())
         try:
             return super().invoke(ctx)
         except ValidationError as exc:

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crm_tui.domain.entities import COMPLAINT_PRIORITIES, COMPLAINT_STATUSES
+from crm_tui.domain.entities import COMPLAINT_PRIORITIES, COMPLAINT_STATUSES, ENTITIES
 from crm_tui.domain.validation import FieldError, ValidationError
+from crm_tui.i18n import choice_label, t
 
 NEW, ACKNOWLEDGED, IN_PROGRESS, RESOLVED, CLOSED = COMPLAINT_STATUSES
 OPEN_STATUSES = (NEW, ACKNOWLEDGED, IN_PROGRESS)
@@ -38,19 +39,25 @@ def can_move(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, ())
 
 
+def status_label(code: str | None) -> str:
+    """A complaint status as the user reads it (新建, 已解决 ...)."""
+    return choice_label(ENTITIES["complaints"], "status", code) or str(code)
+
+
 def check_transition(current: str, target: str) -> None:
     """Raise ValidationError on the `status` field when the move is not allowed."""
     if not can_move(current, target):
-        allowed = ", ".join(TRANSITIONS.get(current, ())) or "nothing"
-        raise ValidationError.one("status", f"cannot go from {current} to {target}; from {current} only to {allowed}")
+        allowed = ", ".join(status_label(s) for s in TRANSITIONS.get(current, ())) or t("workflow.nothing")
+        raise ValidationError.one("status", t("workflow.cannot_move", current=status_label(current),
+                                               target=status_label(target), allowed=allowed))
 
 
 def check_resolution(resolution: str | None, root_cause: str | None) -> None:
     errors = []
     if not (resolution or "").strip():
-        errors.append(FieldError("resolution", "is required to resolve a complaint"))
+        errors.append(FieldError("resolution", t("workflow.required_to_resolve")))
     if not (root_cause or "").strip():
-        errors.append(FieldError("root_cause", "is required to resolve a complaint"))
+        errors.append(FieldError("root_cause", t("workflow.required_to_resolve")))
     if errors:
         raise ValidationError(errors)
 
@@ -65,13 +72,15 @@ def check_record(complaint: Mapping[str, Any]) -> None:
     if status in (RESOLVED, CLOSED):
         for name in ("resolution", "root_cause", "resolved_at"):
             if not str(complaint.get(name) or "").strip():
-                errors.append(FieldError(name, f"is required for a {status} complaint"))
+                errors.append(FieldError(name, t("workflow.required_for_status", status=status_label(status))))
     elif complaint.get("resolved_at"):
-        errors.append(FieldError("resolved_at", f"is set, but the complaint is {status}, not resolved"))
+        errors.append(FieldError("resolved_at", t("workflow.set_but_not", status=status_label(status),
+                                                         target=status_label(RESOLVED))))
     if status == CLOSED and not complaint.get("closed_at"):
-        errors.append(FieldError("closed_at", "is required for a closed complaint"))
+        errors.append(FieldError("closed_at", t("workflow.required_for_status", status=status_label(CLOSED))))
     elif status != CLOSED and complaint.get("closed_at"):
-        errors.append(FieldError("closed_at", f"is set, but the complaint is {status}, not closed"))
+        errors.append(FieldError("closed_at", t("workflow.set_but_not", status=status_label(status),
+                                                       target=status_label(CLOSED))))
     if errors:
         raise ValidationError(errors)
 

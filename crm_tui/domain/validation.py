@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from crm_tui.domain.entities import SYSTEM_COLUMNS, Entity, Field
+from crm_tui.i18n import entity_name, has, language, t
 
 DEFAULT_REGION = "CN"
 
@@ -26,6 +27,10 @@ class FieldError:
     reason: str
 
     def __str__(self) -> str:
+        # In Chinese the field reads by its label, with the name a command or a CSV
+        # header uses beside it: "手机（mobile）：不是有效的电话号码".
+        if language() != "en" and has(f"field.{self.field}"):
+            return t("validation.field_reason", label=t(f"field.{self.field}"), field=self.field, reason=self.reason)
         return f"{self.field}: {self.reason}"
 
 
@@ -64,15 +69,15 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
             national = mobile.group(1)
             if _cn_mobile_block_is_valid(national[:7]):
                 return "+86" + national
-            raise ValueError(f"{value!r} is not a valid phone number")
+            raise ValueError(t("validation.phone_invalid", value=repr(value)))
     import phonenumbers  # loaded on first use; the mobile fast path above never needs it
 
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"not a phone number ({exc._msg})") from None
+        raise ValueError(t("validation.not_a_phone", value=repr(value))) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number")
+        raise ValueError(t("validation.phone_invalid", value=repr(value)))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -119,11 +124,16 @@ def normalize_email(value: str) -> str:
         try:
             return f"{local}@{_email_domain(domain)}".lower()
         except EmailNotValidError as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError(_email_reason(value, exc)) from None
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
+        raise ValueError(_email_reason(value, exc)) from None
+
+
+def _email_reason(value: str, exc: Exception) -> str:
+    """email-validator explains in English; in another language the catalog's sentence."""
+    return str(exc) if language() == "en" else t("validation.email_invalid", value=repr(value))
 
 
 def normalize_choice(value: str, f: Field) -> str:
@@ -135,8 +145,8 @@ def normalize_choice(value: str, f: Field) -> str:
     if code not in f.choices:
         code = dict(f.aliases).get(value.strip(), code)
     if code not in f.choices:
-        words = f" (or {', '.join(word for word, _ in f.aliases)})" if f.aliases else ""
-        raise ValueError(f"{value!r} is not one of {', '.join(f.choices)}{words}")
+        words = t("validation.choice_aliases", words=", ".join(word for word, _ in f.aliases)) if f.aliases else ""
+        raise ValueError(t("validation.not_a_choice", value=repr(value), choices=", ".join(f.choices), words=words))
     return code
 
 
@@ -158,7 +168,7 @@ def normalize_date(value: str) -> str:
             return dt.datetime.strptime(text, fmt).date().isoformat()
         except ValueError:
             continue
-    raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+    raise ValueError(t("validation.not_a_date", value=repr(value)))
 
 
 def normalize_datetime(value: str) -> str:
@@ -175,7 +185,7 @@ def normalize_datetime(value: str) -> str:
             except ValueError:
                 continue
     if parsed is None:
-        raise ValueError(f"{value!r} is not a date and time (YYYY-MM-DD HH:MM)")
+        raise ValueError(t("validation.not_a_datetime", value=repr(value)))
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone().replace(tzinfo=None)
     return parsed.replace(microsecond=0).isoformat()
@@ -185,13 +195,13 @@ def normalize_money(value: Any) -> float:
     try:
         amount = Decimal(str(value).strip().replace(",", "").lstrip("¥￥$"))
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount") from None
+        raise ValueError(t("validation.not_an_amount", value=repr(value))) from None
     if not amount.is_finite():
-        raise ValueError(f"{value!r} is not an amount")
+        raise ValueError(t("validation.not_an_amount", value=repr(value)))
     if amount < 0:
-        raise ValueError("must not be negative")
+        raise ValueError(t("validation.negative"))
     if amount >= Decimal("1e12"):
-        raise ValueError("is implausibly large")
+        raise ValueError(t("validation.too_large"))
     return float(amount.quantize(Decimal("0.01")))
 
 
@@ -201,11 +211,11 @@ def normalize_int(value: Any) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+        raise ValueError(t("validation.not_a_whole_number", value=repr(value))) from None
     if number < 0:
-        raise ValueError("must not be negative")
+        raise ValueError(t("validation.negative"))
     if number > 2**53:
-        raise ValueError("is implausibly large")
+        raise ValueError(t("validation.too_large"))
     return number
 
 
@@ -222,7 +232,7 @@ def normalize_bool(value: Any) -> int:
         return 1
     if text in _FALSE:
         return 0
-    raise ValueError(f"{value!r} is not yes or no (1/0, true/false, 是/否)")
+    raise ValueError(t("validation.not_yes_no", value=repr(value)))
 
 
 def normalize_tags(value: Any) -> str:
@@ -241,20 +251,24 @@ def _check_type(f: Field, value: Any) -> None:
     ('True', "{'a': 1}", 'nan'), so it is refused."""
     if isinstance(value, bool):
         if f.kind != "int":
-            raise ValueError(f"{str(value).lower()} (a yes/no value) is not a {KIND_NAMES.get(f.kind, 'text')}")
+            raise ValueError(t("validation.bool_not_kind", value=str(value).lower(),
+                               kind=t(f"validation.kind.{_KIND_KEYS.get(f.kind, 'text')}")))
     elif isinstance(value, (list, tuple)):
         if f.kind != "tags" or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
-            raise ValueError("a list is not a single value" if f.kind != "tags" else "tags must be a list of text")
+            raise ValueError(t("validation.list_not_single") if f.kind != "tags" else t("validation.tags_list"))
     elif isinstance(value, float | Decimal):
         if not math.isfinite(value):
-            raise ValueError(f"{value} is not a finite number (NaN, or too large, like 1e309)")
+            raise ValueError(t("validation.not_finite", value=value))
     elif not isinstance(value, (str, int, dt.date)):
-        raise ValueError(f"a {type(value).__name__ if not isinstance(value, dict) else 'JSON object'} "
-                         "is not a single value")
+        raise ValueError(t("validation.not_single", kind=type(value).__name__ if not isinstance(value, dict)
+                           else "JSON object"))
 
 
 KIND_NAMES = {"phone": "phone number", "email": "email address", "enum": "choice", "date": "date",
                "datetime": "date and time", "money": "amount", "ref": "record id", "tags": "list of tags"}
+# The kind of a field as the catalog names it (validation.kind.*).
+_KIND_KEYS = {"phone": "phone", "email": "email", "enum": "choice", "date": "date",
+               "datetime": "datetime", "money": "money", "ref": "ref", "tags": "tags"}
 
 
 def clean_value(f: Field, value: Any) -> Any:
@@ -267,7 +281,7 @@ def clean_value(f: Field, value: Any) -> Any:
         if value == "":
             return None
         if _CONTROL.search(value):
-            raise ValueError("contains control characters")
+            raise ValueError(t("validation.control_characters"))
     if f.kind == "phone":
         result: Any = normalize_phone(str(value))
     elif f.kind == "email":
@@ -291,7 +305,7 @@ def clean_value(f: Field, value: Any) -> Any:
     else:
         result = str(value)
     if isinstance(result, str) and len(result) > f.max_len:
-        raise ValueError(f"is {len(result)} characters long; at most {f.max_len} allowed")
+        raise ValueError(t("validation.too_long", length=len(result), max=f.max_len))
     return result
 
 
@@ -303,16 +317,16 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False) -> dic
     known = set(ent.field_names) | {"owner"}
     for key in data:
         if key not in known:
-            reason = "is set by the system" if key in SYSTEM_COLUMNS else "is not a field of a " + ent.name
+            reason = t("validation.system_field") if key in SYSTEM_COLUMNS else t("validation.unknown_field",
+                                                                                  kind=entity_name(ent))
             errors.append(FieldError(key, reason))
     for f in ent.fields:
         if f.computed and f.name in data:
-            errors.append(FieldError(f.name, "is computed by the classification; set it by hand with a manual "
-                                             "classification (crm classify override ID --reason ...)"))
+            errors.append(FieldError(f.name, t("validation.computed")))
             continue
         if f.name not in data:
             if f.required and not partial:
-                errors.append(FieldError(f.name, "is required"))
+                errors.append(FieldError(f.name, t("validation.required")))
             continue
         try:
             value = clean_value(f, data[f.name])
@@ -320,17 +334,17 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False) -> dic
             errors.append(FieldError(f.name, str(exc)))
             continue
         if value is None and f.required:
-            errors.append(FieldError(f.name, "is required"))
+            errors.append(FieldError(f.name, t("validation.required")))
             continue
         out[f.name] = value
     if "owner" in data:
         owner = str(data["owner"] or "").strip()
         if len(owner) > 100:
-            errors.append(FieldError("owner", "is longer than 100 characters"))
+            errors.append(FieldError("owner", t("validation.too_long", length=len(owner), max=100)))
         if owner:
             out["owner"] = owner
         elif partial:  # every record has an owner rep; a new one gets the laptop's rep
-            errors.append(FieldError("owner", "is required"))
+            errors.append(FieldError("owner", t("validation.required")))
     if errors:
         raise ValidationError(errors)
     return out

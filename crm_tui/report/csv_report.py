@@ -1,6 +1,11 @@
 """The report as CSV in long form (section, item, measure, value), one row per
 figure, so a spreadsheet can pivot it. Numbers are plain (no thousands separators);
-text (names, complaint causes ...) is neutralised as in every CSV the product writes."""
+text (names, complaint causes ...) is neutralised as in every CSV the product writes.
+
+In English the section, item and measure columns hold identifiers and stored codes
+(`kpi,overall,churn_rate`, `complaint_type,product_quality,count`), which scripts can
+rely on; in Chinese they read as the catalog names them (`指标,总体,流失率`,
+`投诉类型,产品质量,数量`), for the manager who pivots it in a spreadsheet."""
 
 from __future__ import annotations
 
@@ -9,6 +14,28 @@ import io
 from typing import Any
 
 from crm_tui.domain.import_mapping import csv_cell
+from crm_tui.i18n import has, language, t
+from crm_tui.report import fmt
+
+# How the item column of a section reads in a language other than English: the codes
+# the catalog names. Other items (ids, months, names, free text) stay as they are.
+_ITEM_LABELS = {
+    "segment": fmt.segment, "status": fmt.status, "tier": fmt.tier, "sla": fmt.priority,
+    "pipeline_stage": fmt.stage, "funnel_stage": fmt.stage, "complaint_type": fmt.label,
+}
+
+
+def _name(kind: str, code: Any) -> str:
+    key = f"report.csv.{kind}.{code}"
+    return t(key) if has(key) else str(code)
+
+
+def _item(section: str, item: Any) -> str:
+    if language() == "en" or item is None:
+        return "" if item is None else str(item)
+    if section in _ITEM_LABELS:
+        return _ITEM_LABELS[section](str(item))
+    return _name("item", item)
 
 
 def _v(value: Any) -> str:
@@ -69,10 +96,12 @@ def render_csv(data: dict[str, Any]) -> str:
     for r in att["reps"]:
         rows += [("attainment", r["rep"], k, r[k]) for k in ("sales", "target", "attainment")]
     for d in pipe["closed"]:
-        rows += [("closed_opportunity", d["id"], k, d[k]) for k in ("closed_on", "stage", "title", "amount", "owner",
-                                                                     "lost_reason")]
+        outcome = {**d, "stage": _item("pipeline_stage", d["stage"])}  # a value here, read as the stage's name
+        rows += [("closed_opportunity", d["id"], k, outcome[k]) for k in ("closed_on", "stage", "title", "amount",
+                                                                           "owner", "lost_reason")]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["section", "item", "measure", "value"])
-    writer.writerows((csv_cell(a), csv_cell(b), csv_cell(m), _v(v)) for a, b, m, v in rows)
+    writer.writerow([_name("header", h) for h in ("section", "item", "measure", "value")])
+    writer.writerows((csv_cell(_name("section", a)), csv_cell(_item(a, b)), csv_cell(_name("measure", m)), _v(v))
+                     for a, b, m, v in rows)
     return buf.getvalue()

@@ -1,63 +1,171 @@
-"""Number formats shared by the report renderers, so md, html and csv agree."""
+"""Number formats and texts shared by the report renderers, so md, html, csv and xlsx
+agree. Every heading, measure and label comes from the catalog (report.*), in the
+language of the run; stored codes (complaint types, priorities, statuses, stages,
+segments) read as the catalog names them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-NONE = "n/a"
+from crm_tui.domain.analytics.complaints import UNKNOWN
+from crm_tui.i18n import has, t
 
-COMPLAINT_LABELS = {"product_quality": "product quality", "service_attitude": "service attitude"}
+
+def _none() -> str:
+    return t("report.none")
 
 
 def money(v: float | None) -> str:
-    return NONE if v is None else f"{v:,.2f}"
+    return _none() if v is None else f"{v:,.2f}"
 
 
 def pct(v: float | None) -> str:
-    return NONE if v is None else f"{100 * v:.1f}%"
+    return _none() if v is None else f"{100 * v:.1f}%"
 
 
 def num(v: float | None, digits: int = 1) -> str:
-    return NONE if v is None else f"{v:.{digits}f}"
+    return _none() if v is None else f"{v:.{digits}f}"
+
+
+def _coded(prefix: str, code: Any) -> str:
+    key = f"{prefix}.{code}"
+    return t(key) if has(key) else str(code)
 
 
 def label(key: str) -> str:
-    return COMPLAINT_LABELS.get(key, key.replace("_", " "))
+    """A complaint analysis key: a type code, or the free text of a cause or region."""
+    if key == UNKNOWN:
+        return t("report.unknown")
+    return _coded("report.complaint_type", key) if has(f"report.complaint_type.{key}") else key.replace("_", " ")
+
+
+def segment(name: str) -> str:
+    """An RFM segment ("Can't Lose Them") by its catalog name."""
+    return _coded("report.segment", name.lower().replace("'", "").replace(" ", "_"))
+
+
+def status(code: str) -> str:
+    return _coded("report.status", code)
+
+
+def tier(code: str) -> str:
+    return _coded("choice.tier", code)
+
+
+def priority(code: str) -> str:
+    return _coded("report.priority", code)
+
+
+def stage(code: str) -> str:
+    """A pipeline stage id; stages of the configured pipeline beyond the default ones
+    keep their id."""
+    return _coded("report.stage", code)
+
+
+def yes(flag: Any) -> str:
+    return t("report.yes") if flag else ""
+
+
+def rep_name(rep: str | None) -> str:
+    return rep or t("report.no_rep")
+
+
+def title(data: dict[str, Any]) -> str:
+    return t("report.title", period=data["period"])
+
+
+def subtitle(data: dict[str, Any]) -> str:
+    return t("report.subtitle", start=data["start"], end=data["end"], rep=data["rep"] or t("report.all_reps"),
+             as_of=data["as_of"])
+
+
+def complaints_summary(c: dict[str, Any]) -> str:
+    return t("report.complaints_summary", received=c["complaints"], open=c["open"],
+             first=num(c["mean_first_response_hours"]), resolution=num(c["mean_resolution_hours"]))
+
+
+def pareto_header(key: str) -> list[str]:
+    """The header of a complaint Pareto table (by_type, by_cause ...)."""
+    return [t(f"report.col.{key.removeprefix('by_')}"), t("report.col.complaints"), t("report.col.share"),
+            t("report.col.cumulative"), t("report.col.vital_few")]
+
+
+def pareto_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    return [[label(r["key"]), str(r["count"]), pct(r["share"]), pct(r["cumulative"]), yes(r["vital"])]
+            for r in rows]
+
+
+def sla_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("priority", "complaints", "decided", "breached", "breach_rate")]
+
+
+def sla_rows(c: dict[str, Any]) -> list[list[str]]:
+    return [[priority(p), str(s["complaints"]), str(s["decided"]), str(s["breached"]), pct(s["breach_rate"])]
+            for p, s in c["sla"].items()]
+
+
+def top_header() -> list[str]:
+    return ["#", *(t(f"report.col.{k}") for k in ("customer", "company", "orders", "sales"))]
+
+
+def top_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[str(i), r["name"], r["company"] or "", str(r["orders"]), money(r["sales"])]
+            for i, r in enumerate(data["top_customers"], 1)]
+
+
+def at_risk_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("customer", "segment", "rfm", "days_since_order", "rfm_sales")]
+
+
+def at_risk_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[r["name"], segment(r["segment"]), r["rfm"], str(r["recency_days"]), money(r["monetary"])]
+            for r in data["at_risk"]]
+
+
+def win_back_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("customer", "tier", "status", "days_since_order", "historical_value")]
+
+
+def win_back_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[w["name"], tier(w["tier"]), status(w["status"]), str(w["days_since_last_order"]), money(w["value"])]
+            for w in data["win_back"]]
 
 
 def key_figures(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(measure, formatted value) of the headline KPIs, in report order."""
     o = data["kpis"]["overall"]
     loy = data["loyalty"]
-    sat = NONE if o["satisfaction"] is None else f"{o['satisfaction']:.3f} ({o['surveys']} surveys)"
+    sat = _none() if o["satisfaction"] is None else t("report.satisfaction_value", c=f"{o['satisfaction']:.3f}",
+                                                        surveys=o["surveys"])
     return [
-        ("Customers at period end", str(o["customers"])),
-        ("New customers", str(o["new_customers"])),
-        ("Customer growth rate", pct(o["growth_rate"])),
-        ("Active customers (ordered)", str(o["active_customers"])),
-        ("Retention rate", pct(o["retention_rate"])),
-        ("Churn rate", pct(o["churn_rate"])),
-        ("Orders", str(o["orders"])),
-        ("Sales", money(o["sales"])),
-        (f"Sales previous period ({data['kpis']['previous']})", money(o["sales_previous"])),
-        ("Sales growth", pct(o["sales_growth"])),
-        ("Satisfaction C = b / a", sat),
-        ("Complaints received", str(o["complaints"])),
-        ("Complaints per active customer", num(o["complaint_rate"], 3)),
-        ("Repeat-purchase rate", pct(loy["repeat_purchase_rate"])),
-        ("Mean days between purchases", num(loy["mean_interval_days"])),
-        ("Core customers (tier A)", str(data["core_customers"])),
+        (t("report.kpi.customers"), str(o["customers"])),
+        (t("report.kpi.new_customers"), str(o["new_customers"])),
+        (t("report.kpi.growth_rate"), pct(o["growth_rate"])),
+        (t("report.kpi.active_customers"), str(o["active_customers"])),
+        (t("report.kpi.retention_rate"), pct(o["retention_rate"])),
+        (t("report.kpi.churn_rate"), pct(o["churn_rate"])),
+        (t("report.kpi.orders"), str(o["orders"])),
+        (t("report.kpi.sales"), money(o["sales"])),
+        (t("report.kpi.sales_previous", previous=data["kpis"]["previous"]), money(o["sales_previous"])),
+        (t("report.kpi.sales_growth"), pct(o["sales_growth"])),
+        (t("report.kpi.satisfaction"), sat),
+        (t("report.kpi.complaints"), str(o["complaints"])),
+        (t("report.kpi.complaint_rate"), num(o["complaint_rate"], 3)),
+        (t("report.kpi.repeat_purchase_rate"), pct(loy["repeat_purchase_rate"])),
+        (t("report.kpi.mean_interval_days"), num(loy["mean_interval_days"])),
+        (t("report.kpi.core_customers"), str(data["core_customers"])),
     ]
 
 
 def rep_row(r: dict[str, Any]) -> list[str]:
-    return [r["rep"] or "(none)", str(r["visits"]), f"{r['follow_ups_done']}/{r['follow_ups_due']}",
+    return [rep_name(r["rep"]), str(r["visits"]), f"{r['follow_ups_done']}/{r['follow_ups_due']}",
             pct(r["follow_up_rate"]), str(r["orders"]), money(r["sales"]), str(r["complaints_handled"]),
             pct(r["sla_kept_rate"])]
 
 
-REP_HEADER = ["Rep", "Visits", "Follow-ups done/due", "Follow-up rate", "Orders", "Sales",
-              "Complaints handled", "SLA kept"]
+def rep_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("rep", "visits", "follow_ups", "follow_up_rate", "orders", "sales",
+                                           "complaints_handled", "sla_kept")]
 
 
 # -- the pipeline section ------------------------------------------------------------------
@@ -67,33 +175,53 @@ def pipeline_figures(data: dict[str, Any]) -> list[tuple[str, str]]:
     p = data["pipeline"]
     fc, fn, att = p["forecast"], p["funnel"], data["kpis"]["attainment"]["team"]
     return [
-        ("Open opportunities", str(p["open"]["count"])),
-        (f"Open pipeline ({p['open']['currency']})", money(p["open"]["amount"])),
-        ("Weighted open pipeline", money(p["open"]["weighted"])),
-        ("Won in the period", money(fc["won"])),
-        ("Forecast (won + weighted, closing in the period)", money(fc["forecast"])),
-        ("Team sales (orders + won without order)", money(att["sales"])),
-        ("Team target", money(att["target"])),
-        ("Team attainment", pct(att["attainment"])),
-        ("Win rate (opportunities created in the period)", pct(fn["win_rate"])),
-        ("Average won deal", money(fn["avg_deal_size"])),
-        ("Sales cycle (days)", num(fn["sales_cycle_days"])),
+        (t("report.pipe.open"), str(p["open"]["count"])),
+        (t("report.pipe.open_amount", currency=p["open"]["currency"]), money(p["open"]["amount"])),
+        (t("report.pipe.weighted"), money(p["open"]["weighted"])),
+        (t("report.pipe.won"), money(fc["won"])),
+        (t("report.pipe.forecast"), money(fc["forecast"])),
+        (t("report.pipe.team_sales"), money(att["sales"])),
+        (t("report.pipe.team_target"), money(att["target"])),
+        (t("report.pipe.team_attainment"), pct(att["attainment"])),
+        (t("report.pipe.win_rate"), pct(fn["win_rate"])),
+        (t("report.pipe.avg_deal"), money(fn["avg_deal_size"])),
+        (t("report.pipe.cycle_days"), num(fn["sales_cycle_days"])),
     ]
 
 
-PIPELINE_HEADER = ["Stage", "Opportunities", "Amount", "Stage default probability", "Weighted"]
-FUNNEL_HEADER = ["Stage", "Reached", "Conversion to next", "Average days in stage"]
-ATTAINMENT_HEADER = ["Rep", "Sales", "Target", "Attainment"]
-CLOSED_HEADER = ["Closed", "Outcome", "Customer", "Opportunity", "Amount", "Rep", "Lost reason"]
+def pipeline_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("stage", "opportunities", "amount", "stage_probability", "weighted")]
+
+
+def funnel_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("stage", "reached", "conversion", "avg_days_in_stage")]
+
+
+def attainment_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("rep", "sales", "target", "attainment")]
+
+
+def closed_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("closed", "outcome", "customer", "opportunity", "amount", "rep",
+                                           "lost_reason")]
+
+
+def forecast_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("month", "won", "weighted_pipeline", "forecast")]
+
+
+def forecast_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[m["month"], money(m["won"]), money(m["weighted_pipeline"]), money(m["forecast"])]
+            for m in data["pipeline"]["forecast"]["months"]]
 
 
 def pipeline_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[s["stage"], str(s["count"]), money(s["amount"]), f"{s['probability']}%", money(s["weighted"])]
+    return [[stage(s["stage"]), str(s["count"]), money(s["amount"]), f"{s['probability']}%", money(s["weighted"])]
             for s in data["pipeline"]["open"]["stages"]]
 
 
 def funnel_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[s["stage"], str(s["reached"]), pct(s["conversion"]), num(s["avg_days"])]
+    return [[stage(s["stage"]), str(s["reached"]), pct(s["conversion"]), num(s["avg_days"])]
             for s in data["pipeline"]["funnel"]["stages"]]
 
 
@@ -103,5 +231,5 @@ def attainment_rows(data: dict[str, Any]) -> list[list[str]]:
 
 
 def closed_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[d["closed_on"], d["stage"], d["customer_name"], d["title"], money(d["amount"]), d["owner"],
+    return [[d["closed_on"], stage(d["stage"]), d["customer_name"], d["title"], money(d["amount"]), d["owner"],
              d["lost_reason"] or ""] for d in data["pipeline"]["closed"]]

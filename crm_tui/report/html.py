@@ -7,20 +7,15 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from crm_tui.i18n import language, t
+from crm_tui.report import fmt
 from crm_tui.report.fmt import (
-    ATTAINMENT_HEADER,
-    CLOSED_HEADER,
-    FUNNEL_HEADER,
-    PIPELINE_HEADER,
-    REP_HEADER,
     attainment_rows,
     closed_rows,
     funnel_rows,
     key_figures,
     label,
     money,
-    num,
-    pct,
     pipeline_figures,
     pipeline_rows,
     rep_row,
@@ -28,7 +23,7 @@ from crm_tui.report.fmt import (
 from crm_tui.report.svg import bar_chart, funnel_chart, hbar_chart, pareto_chart
 
 CSS = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
+body { font-family: system-ui, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
 h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; }
 .sub { color: #666; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: 0.6rem; }
@@ -43,7 +38,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     if not rows:
-        return "<p><em>None.</em></p>"
+        return f"<p><em>{escape(t('report.empty'))}</em></p>"
 
     def cell(v: str) -> str:
         numeric = v.replace(",", "").replace(".", "").replace("%", "").replace("/", "").lstrip("-").isdigit()
@@ -58,74 +53,67 @@ def render_html(data: dict[str, Any]) -> str:
     c = data["complaints"]
     cards = "".join(f'<div class="card"><div class="v">{escape(v)}</div><div class="k">{escape(k)}</div></div>'
                     for k, v in key_figures(data))
-    sales_chart = bar_chart([(m["month"], m["sales"]) for m in data["monthly_sales"]], title="Sales by month")
-    segment_chart = hbar_chart([(k, v) for k, v in data["segments"].items()], title="Customers per RFM segment")
-    tier_chart = hbar_chart([(f"Tier {k}", v) for k, v in data["tiers"].items()], title="Customers per value tier",
-                            width=320)
+    sales_chart = bar_chart([(m["month"], m["sales"]) for m in data["monthly_sales"]], title=t("report.chart.sales"))
+    segment_chart = hbar_chart([(fmt.segment(k), v) for k, v in data["segments"].items()],
+                               title=t("report.chart.segments"))
+    tier_chart = hbar_chart([(t("report.chart.tier", tier=fmt.tier(k)), v) for k, v in data["tiers"].items()],
+                            title=t("report.chart.tiers"), width=320)
     type_chart = pareto_chart([(label(r["key"]), r["count"], r["cumulative"]) for r in c["by_type"]],
-                              title="Complaints by type (Pareto)")
+                              title=t("report.chart.types"))
     cause_chart = pareto_chart([(label(r["key"]), r["count"], r["cumulative"]) for r in c["by_cause"]],
-                               title="Complaints by cause (Pareto)")
+                               title=t("report.chart.causes"))
 
-    def pareto_table(key: str, name: str) -> str:
-        return _table([name, "Complaints", "Share", "Cumulative", "Vital few"],
-                      [[label(r["key"]), str(r["count"]), pct(r["share"]), pct(r["cumulative"]),
-                        "yes" if r["vital"] else ""] for r in c[key]])
+    def pareto_table(key: str) -> str:
+        return f"<h3>{h('by_' + key.removeprefix('by_'))}</h3>" + _table(fmt.pareto_header(key), fmt.pareto_rows(c[key]))
+
+    def h(key: str) -> str:
+        return escape(t(f"report.h.{key}"))
 
     fc = data["pipeline"]["forecast"]
-    funnel_svg = funnel_chart([(s["stage"], s["reached"]) for s in data["pipeline"]["funnel"]["stages"]],
-                              title="Sales funnel (opportunities created in the period)")
-    forecast_svg = bar_chart([(m["month"], m["forecast"]) for m in fc["months"]],
-                             title="Forecast by month (won + weighted pipeline)")
+    funnel_svg = funnel_chart([(fmt.stage(s["stage"]), s["reached"]) for s in data["pipeline"]["funnel"]["stages"]],
+                              title=t("report.chart.funnel"))
+    forecast_svg = bar_chart([(m["month"], m["forecast"]) for m in fc["months"]], title=t("report.chart.forecast"))
     pipeline_cards = "".join(f'<div class="card"><div class="v">{escape(v)}</div><div class="k">{escape(k)}</div>'
                              "</div>" for k, v in pipeline_figures(data))
-    title = f"Sales and analysis report: {data['period']}"
+    title = fmt.title(data)
     body = f"""
 <h1>{escape(title)}</h1>
-<p class="sub">Period {escape(data['start'])} to {escape(data['end'])} · rep: {escape(data['rep'] or 'all')} ·
-customer scores as of {escape(data['as_of'])}</p>
-<h2>Key figures</h2>
+<p class="sub">{escape(fmt.subtitle(data))}</p>
+<h2>{h("key_figures")}</h2>
 <div class="cards">{cards}</div>
-<h2>Sales</h2>
+<h2>{h("sales")}</h2>
 <div class="charts">{sales_chart}</div>
-<h2>Reps</h2>
-{_table(REP_HEADER, [rep_row(r) for r in data['kpis']['reps']])}
-<h2>Customers</h2>
+<h2>{h("reps")}</h2>
+{_table(fmt.rep_header(), [rep_row(r) for r in data['kpis']['reps']])}
+<h2>{h("customers")}</h2>
 <div class="charts">{segment_chart}{tier_chart}</div>
-<h3>Top customers</h3>
-{_table(["#", "Customer", "Company", "Orders", "Sales"],
-        [[str(i), r["name"], r["company"] or "", str(r["orders"]), money(r["sales"])]
-         for i, r in enumerate(data["top_customers"], 1)])}
-<h3>At-risk customers</h3>
-{_table(["Customer", "Segment", "RFM", "Days since last order", "Sales in RFM window"],
-        [[r["name"], r["segment"], r["rfm"], str(r["recency_days"]), money(r["monetary"])] for r in data["at_risk"]])}
-<h3>Win-back queue</h3>
-{_table(["Customer", "Tier", "Status", "Days since last order", "Historical value"],
-        [[w["name"], w["tier"], w["status"], str(w["days_since_last_order"]), money(w["value"])]
-         for w in data["win_back"]])}
-<h2>Complaints</h2>
-<p>{c['complaints']} received, {c['open']} still open. Mean first response {num(c['mean_first_response_hours'])} h,
-mean resolution {num(c['mean_resolution_hours'])} h.</p>
+<h3>{h("top_customers")}</h3>
+{_table(fmt.top_header(), fmt.top_rows(data))}
+<h3>{h("at_risk")}</h3>
+{_table(fmt.at_risk_header(), fmt.at_risk_rows(data))}
+<h3>{h("win_back")}</h3>
+{_table(fmt.win_back_header(), fmt.win_back_rows(data))}
+<h2>{h("complaints")}</h2>
+<p>{escape(fmt.complaints_summary(c))}</p>
 <div class="charts">{type_chart}{cause_chart}</div>
-<h3>By type</h3>{pareto_table("by_type", "Type")}
-<h3>By cause</h3>{pareto_table("by_cause", "Cause")}
-<h3>By region</h3>{pareto_table("by_region", "Region")}
-<h3>By product</h3>{pareto_table("by_product", "Product")}
-<h3>SLA by priority</h3>
-{_table(["Priority", "Complaints", "Decided", "Breached", "Breach rate"],
-        [[p, str(s["complaints"]), str(s["decided"]), str(s["breached"]), pct(s["breach_rate"])]
-         for p, s in c["sla"].items()])}
-<h2>Sales pipeline</h2>
+{pareto_table("by_type")}
+{pareto_table("by_cause")}
+{pareto_table("by_region")}
+{pareto_table("by_product")}
+<h3>{h("sla")}</h3>
+{_table(fmt.sla_header(), fmt.sla_rows(c))}
+<h2>{h("pipeline")}</h2>
 <div class="cards">{pipeline_cards}</div>
 <div class="charts">{funnel_svg}{forecast_svg}</div>
-<h3>Open pipeline by stage</h3>
-{_table(PIPELINE_HEADER, pipeline_rows(data))}
-<h3>Funnel</h3>
-{_table(FUNNEL_HEADER, funnel_rows(data))}
-<h3>Attainment per rep</h3>
-{_table(ATTAINMENT_HEADER, attainment_rows(data))}
-<h3>Opportunities won and lost</h3>
-{_table(CLOSED_HEADER, closed_rows(data))}
+<h3>{h("open_by_stage")}</h3>
+{_table(fmt.pipeline_header(), pipeline_rows(data))}
+<h3>{h("funnel")}</h3>
+{_table(fmt.funnel_header(), funnel_rows(data))}
+<h3>{h("attainment")}</h3>
+{_table(fmt.attainment_header(), attainment_rows(data))}
+<h3>{h("closed")}</h3>
+{_table(fmt.closed_header(), closed_rows(data))}
 """
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)}</title>\n'
+    lang = "zh-CN" if language() == "zh" else "en"
+    return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n<title>{escape(title)}</title>\n'
             f"<style>{CSS}</style>\n</head>\n<body>{body}</body>\n</html>\n")

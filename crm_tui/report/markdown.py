@@ -6,20 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from crm_tui.domain.analytics.complaints import UNKNOWN
+from crm_tui.i18n import t
+from crm_tui.report import fmt
 from crm_tui.report.fmt import (
-    ATTAINMENT_HEADER,
-    CLOSED_HEADER,
-    FUNNEL_HEADER,
-    PIPELINE_HEADER,
-    REP_HEADER,
     attainment_rows,
     closed_rows,
     funnel_rows,
     key_figures,
-    label,
     money,
-    num,
-    pct,
     pipeline_figures,
     pipeline_rows,
     rep_row,
@@ -28,7 +22,7 @@ from crm_tui.report.fmt import (
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     if not rows:
-        return ["_None._", ""]
+        return [f"_{t('report.empty')}_", ""]
 
     def esc(cell: str) -> str:
         return str(cell).replace("|", "\\|").replace("\n", " ")
@@ -40,57 +34,48 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def render_markdown(data: dict[str, Any]) -> str:
     c = data["complaints"]
+
+    def h(level: int, key: str) -> list[str]:
+        return ["#" * level + " " + t(f"report.h.{key}"), ""]
+
+    measure_value = [t("report.col.measure"), t("report.col.value")]
     lines = [
-        f"# Sales and analysis report: {data['period']}", "",
-        f"Period {data['start']} to {data['end']} · rep: {data['rep'] or 'all'} · "
-        f"customer scores as of {data['as_of']}", "",
-        "## Key figures", "",
-        *_table(["Measure", "Value"], key_figures(data)),
-        "## Sales by month", "",
-        *_table(["Month", "Sales"], [[m["month"], money(m["sales"])] for m in data["monthly_sales"]]),
-        "## Reps", "",
-        *_table(REP_HEADER, [rep_row(r) for r in data["kpis"]["reps"]]),
-        "## Customer segments (RFM)", "",
-        *_table(["Segment", "Customers"], [[k, str(v)] for k, v in data["segments"].items()]),
-        "## Value tiers and status", "",
-        *_table(["Tier", "Customers"], [[k, str(v)] for k, v in data["tiers"].items()]),
-        *_table(["Status", "Customers"], [[k, str(v)] for k, v in data["statuses"].items()]),
-        "## Top customers", "",
-        *_table(["#", "Customer", "Company", "Orders", "Sales"],
-                [[str(i), r["name"], r["company"] or "", str(r["orders"]), money(r["sales"])]
-                 for i, r in enumerate(data["top_customers"], 1)]),
-        "## At-risk customers", "",
-        *_table(["Customer", "Segment", "RFM", "Days since last order", "Sales in RFM window"],
-                [[r["name"], r["segment"], r["rfm"], str(r["recency_days"]), money(r["monetary"])]
-                 for r in data["at_risk"]]),
-        "## Win-back queue", "",
-        *_table(["Customer", "Tier", "Status", "Days since last order", "Historical value"],
-                [[w["name"], w["tier"], w["status"], str(w["days_since_last_order"]), money(w["value"])]
-                 for w in data["win_back"]]),
-        "## Complaints", "",
-        f"{c['complaints']} received, {c['open']} still open. Mean first response "
-        f"{num(c['mean_first_response_hours'])} h, mean resolution {num(c['mean_resolution_hours'])} h.", "",
+        f"# {fmt.title(data)}", "", fmt.subtitle(data), "",
+        *h(2, "key_figures"),
+        *_table(measure_value, key_figures(data)),
+        *h(2, "sales_by_month"),
+        *_table([t("report.col.month"), t("report.col.sales")],
+                [[m["month"], money(m["sales"])] for m in data["monthly_sales"]]),
+        *h(2, "reps"),
+        *_table(fmt.rep_header(), [rep_row(r) for r in data["kpis"]["reps"]]),
+        *h(2, "segments"),
+        *_table([t("report.col.segment"), t("report.col.customers")],
+                [[fmt.segment(k), str(v)] for k, v in data["segments"].items()]),
+        *h(2, "tiers_status"),
+        *_table([t("report.col.tier"), t("report.col.customers")],
+                [[fmt.tier(k), str(v)] for k, v in data["tiers"].items()]),
+        *_table([t("report.col.status"), t("report.col.customers")],
+                [[fmt.status(k), str(v)] for k, v in data["statuses"].items()]),
+        *h(2, "top_customers"),
+        *_table(fmt.top_header(), fmt.top_rows(data)),
+        *h(2, "at_risk"),
+        *_table(fmt.at_risk_header(), fmt.at_risk_rows(data)),
+        *h(2, "win_back"),
+        *_table(fmt.win_back_header(), fmt.win_back_rows(data)),
+        *h(2, "complaints"),
+        fmt.complaints_summary(c), "",
     ]
     # By category only when complaints name products of the catalogue.
-    categories = [("By category", "by_category")] if any(r["key"] != UNKNOWN for r in c.get("by_category", [])) else []
-    for title, key in (("By type", "by_type"), ("By cause", "by_cause"), ("By region", "by_region"),
-                       ("By product", "by_product"), *categories):
-        lines += [f"### {title}", ""]
-        lines += _table([title.removeprefix("By ").capitalize(), "Complaints", "Share", "Cumulative", "Vital few"],
-                        [[label(r["key"]), str(r["count"]), pct(r["share"]), pct(r["cumulative"]),
-                          "yes" if r["vital"] else ""] for r in c[key]])
-    lines += ["### SLA by priority", ""]
-    lines += _table(["Priority", "Complaints", "Decided", "Breached", "Breach rate"],
-                    [[p, str(s["complaints"]), str(s["decided"]), str(s["breached"]), pct(s["breach_rate"])]
-                     for p, s in c["sla"].items()])
-    fc = data["pipeline"]["forecast"]
-    lines += ["## Sales pipeline", "", *_table(["Measure", "Value"], pipeline_figures(data)),
-              "### Open pipeline by stage", "", *_table(PIPELINE_HEADER, pipeline_rows(data)),
-              "### Forecast by month", "",
-              *_table(["Month", "Won", "Weighted pipeline", "Forecast"],
-                      [[m["month"], money(m["won"]), money(m["weighted_pipeline"]), money(m["forecast"])]
-                       for m in fc["months"]]),
-              "### Funnel", "", *_table(FUNNEL_HEADER, funnel_rows(data)),
-              "### Attainment per rep", "", *_table(ATTAINMENT_HEADER, attainment_rows(data)),
-              "### Opportunities won and lost", "", *_table(CLOSED_HEADER, closed_rows(data))]
+    categories = ["by_category"] if any(r["key"] != UNKNOWN for r in c.get("by_category", [])) else []
+    for key in ("by_type", "by_cause", "by_region", "by_product", *categories):
+        lines += h(3, key)
+        lines += _table(fmt.pareto_header(key), fmt.pareto_rows(c[key]))
+    lines += h(3, "sla")
+    lines += _table(fmt.sla_header(), fmt.sla_rows(c))
+    lines += [*h(2, "pipeline"), *_table(measure_value, pipeline_figures(data)),
+              *h(3, "open_by_stage"), *_table(fmt.pipeline_header(), pipeline_rows(data)),
+              *h(3, "forecast_by_month"), *_table(fmt.forecast_header(), fmt.forecast_rows(data)),
+              *h(3, "funnel"), *_table(fmt.funnel_header(), funnel_rows(data)),
+              *h(3, "attainment"), *_table(fmt.attainment_header(), attainment_rows(data)),
+              *h(3, "closed"), *_table(fmt.closed_header(), closed_rows(data))]
     return "\n".join(lines).rstrip("\n") + "\n"
