@@ -74,7 +74,7 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
 
     try:
         number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exc:
+    except phonenumbers.NumberParseException:
         raise ValueError(t("validation.not_a_phone", value=repr(value))) from None
     if not phonenumbers.is_valid_number(number):
         raise ValueError(t("validation.phone_invalid", value=repr(value)))

@@ -15,7 +15,6 @@ from crm_tui.report.fmt import (
     funnel_rows,
     key_figures,
     label,
-    money,
     pipeline_figures,
     pipeline_rows,
     rep_row,
