@@ -4,13 +4,15 @@ key bindings from the config, and switches between the top-level screens (modes)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -117,6 +119,23 @@ class CrmApp(App[None]):
     def status_widget(self) -> Widget:
         """The status line at the bottom of each main screen: the sync state."""
         return SyncStatus()
+
+    # -- the command palette in the rep's language (Textual's own texts are English) --------
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=t("palette.placeholder")))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's system commands, named from the catalog."""
+        yield SystemCommand(t("palette.theme"), t("palette.theme_help"), self.action_change_theme)
+        yield SystemCommand(t("palette.quit"), t("palette.quit_help"), self.action_quit)
+        if screen.query("HelpPanel"):
+            yield SystemCommand(t("palette.keys"), t("palette.keys_hide_help"), self.action_hide_help_panel)
+        else:
+            yield SystemCommand(t("palette.keys"), t("palette.keys_help"), self.action_show_help_panel)
+        yield SystemCommand(t("palette.screenshot"), t("palette.screenshot_help"),
+                            lambda: self.set_timer(0.1, self.deliver_screenshot))
 
     # -- navigation ---------------------------------------------------------------------
 

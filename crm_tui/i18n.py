@@ -106,6 +106,12 @@ def entity_name(ent: Entity) -> str:
     return t(key) if has(key) else ent.name
 
 
+def entity_label(table: str) -> str:
+    """A table's records as the catalog names them ('customers' -> '客户')."""
+    key = f"entity.{table}"
+    return t(key) if has(key) else table
+
+
 def choice_label(ent: Entity, name: str, code: Any) -> str:
     """The display text of a stored enum code ('potential' -> '潜在客户')."""
     if code is None or code == "":

@@ -24,7 +24,7 @@ from crm_tui.db.migrations import SCHEMA_VERSION
 from crm_tui.domain.changes import scope_field
 from crm_tui.domain.entities import ENTITIES, derive, entity
 from crm_tui.domain.validation import ValidationError
-from crm_tui.i18n import t
+from crm_tui.i18n import has, language, t
 from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
 from crm_tui.sync.merge import Change, fold
 
@@ -45,6 +45,15 @@ SCOPED_TABLES = {tbl: f.name for tbl, e in ENTITIES.items() if (f := scope_field
 # Local-only columns the API derives from a record (declared on the Entity); sync
 # fills them for pulled records with the same declaration.
 DERIVE = {e.table: partial(derive, e) for e in ENTITIES.values() if e.derived}
+
+
+def server_message(exc: ProtocolError) -> str:
+    """What a sync error says to the rep: the catalog's sentence for a known code in
+    the rep's language (the server writes English), else the server's own words."""
+    key = f"sync.error.{exc.code}"
+    if language() == "en" or not has(key):
+        return exc.message
+    return t(key)
 
 
 class SyncError(Exception):
@@ -98,9 +107,9 @@ def login(server: str, token: str, *, check: bool = True, http: Any = None) -> d
     server first: a bad token is refused before it is saved."""
     server = server.strip().rstrip("/")
     if not server.startswith(("http://", "https://")):
-        raise ValidationError.one("server", "must be a URL starting with http:// or https://")
+        raise ValidationError.one("server", t("sync.msg.server_url"))
     if not token.strip():
-        raise ValidationError.one("token", "is empty")
+        raise ValidationError.one("token", t("sync.msg.token_empty"))
     info: dict[str, Any] = {"server": server, "checked": False}
     if check:
         from crm_tui.sync.client import SyncClient  # httpx and pydantic: only when used
@@ -111,8 +120,8 @@ def login(server: str, token: str, *, check: bool = True, http: Any = None) -> d
                 info.update(checked=True, rep=hello.rep, role=hello.role)
             except ProtocolError as exc:
                 if exc.code != UNREACHABLE:
-                    raise SyncError(exc.message, exc.code) from None
-                info["warning"] = exc.message
+                    raise SyncError(server_message(exc), exc.code) from None
+                info["warning"] = server_message(exc)
     changes: dict[str, Any] = {"sync": {"server": server, "token": token.strip()}}
     if info.get("rep"):
         changes["rep"] = info["rep"]  # new databases on this laptop belong to this rep
@@ -124,7 +133,7 @@ def client_from_config(config: Config, http: Any = None) -> SyncClient:
     from crm_tui.sync.client import SyncClient  # httpx and pydantic: only when used
 
     if not config.sync.server or not config.sync.token:
-        raise ConfigError("not logged in to a sync server: run `crm login --server URL --token TOKEN`")
+        raise ConfigError(t("sync.msg.not_logged_in"))
     return SyncClient(config.sync.server, config.sync.token, http=http)
 
 
@@ -188,8 +197,8 @@ class Sync:
                        hooks, max_pages)
             self._retry_set_aside(hello, report)
         except ProtocolError as exc:
-            self._finish(exc.message)
-            raise SyncError(exc.message, exc.code) from None
+            self._finish(server_message(exc))
+            raise SyncError(server_message(exc), exc.code) from None
         except Crash:
             raise
         except Exception as exc:
@@ -233,19 +242,15 @@ class Sync:
             if hooks.after_push:
                 hooks.after_push()
             if result.acked_seq < batch[-1]["node_seq"]:
-                raise SyncError(f"the server acknowledged up to {result.acked_seq}, "
-                                f"not {batch[-1]['node_seq']}; try again")
+                raise SyncError(t("sync.msg.short_ack", acked=result.acked_seq, sent=batch[-1]["node_seq"]))
             with self.lock:
                 own_last = self.crm.replica["seq"]
             if result.acked_seq > own_last:
                 # The server holds changes of ours this database no longer has: it was
                 # restored from a backup or copied. Our new changes reuse their numbers
                 # and would be taken for duplicates, so stop before anything is lost.
-                raise SyncError(
-                    f"this database is behind what it already sent to the server (change {own_last} here, "
-                    f"{result.acked_seq} on the server): was it copied back by hand? Put a backup back with "
-                    "`crm restore FILE`, which makes the next sync safe, or keep this file aside and sync a "
-                    "fresh database to get your data back", "replica_behind")
+                raise SyncError(t("sync.msg.replica_behind", here=own_last, server=result.acked_seq),
+                                "replica_behind")
             acked = result.acked_seq
             # Refused changes are not in the server's log but their numbers are acked:
             # keep them, with the reason, for the rep to fix or discard; the rest syncs.
@@ -322,7 +327,7 @@ class Sync:
             pages += 1
             batch = [sync_apply.decode(c) for c in page["changes"]]
             if page["cursor"] < cursor:
-                raise SyncError(f"the server moved the cursor back ({page['cursor']} < {cursor})")
+                raise SyncError(t("sync.msg.cursor_back", got=page["cursor"], had=cursor))
             # An empty page is fine while the cursor moves (a snapshot page whose
             # changes were all our own); one that does not move it would loop forever.
             stuck = not page["changes"] and not page.get("gone") and page["cursor"] == cursor
@@ -357,7 +362,7 @@ class Sync:
             if not page["more"]:
                 return
             if stuck and page["more"]:
-                raise SyncError("the server returned an empty page without moving the cursor")
+                raise SyncError(t("sync.msg.stuck"))
 
     def _forgetting(self, gone: list[str], then: Callable[[], None] | None) -> Callable[[], None] | None:
         """The step that removes the customers that left our view, run inside the
@@ -407,9 +412,10 @@ class Sync:
         with self.lock:
             row = sql.get_rejected(self.conn, rejected_id)
         if row is None:
-            raise NotFound(f"no rejected change with id {rejected_id}")
+            raise NotFound(t("sync.msg.no_rejected", id=rejected_id))
         if row["resolved_at"]:
-            raise ValidationError.one("rejected", f"{rejected_id} was already settled ({row['resolution']})")
+            raise ValidationError.one("rejected", t("sync.msg.already_settled", id=rejected_id,
+                                                             how=row["resolution"]))
         return row
 
     def retry(self, rejected_id: int) -> dict[str, Any]:
@@ -426,8 +432,7 @@ class Sync:
             current = sql.current_row(self.conn, tbl, row_id)
             if any(r["op"] == "insert" for r in open_rows):
                 if current is None:
-                    raise ValidationError.one("rejected", f"{rejected_id}: the record no longer exists here; "
-                                              "discard the change instead")
+                    raise ValidationError.one("rejected", t("sync.msg.record_gone", id=rejected_id))
                 op, data, base = "insert", current, None
             elif current is None:
                 op, data, base = "delete", {}, None
@@ -505,7 +510,7 @@ class Sync:
             row = sql.get_conflict(self.conn, conflict_id)
             node = sql.local_node(self.conn)
         if row is None:
-            raise NotFound(f"no conflict with id {conflict_id}")
+            raise NotFound(t("sync.msg.no_conflict", id=conflict_id))
         return self._label(self._sides(row, node))
 
     @staticmethod
@@ -526,7 +531,8 @@ class Sync:
         any other edit; keeping the current value only closes the conflict here."""
         c = self.conflict(conflict_id)
         if c["resolved_at"]:
-            raise ValidationError.one("conflict", f"{conflict_id} was already resolved ({c['resolution']})")
+            raise ValidationError.one("conflict", t("sync.msg.already_resolved", id=conflict_id,
+                                                                   how=c["resolution"]))
         if keep == "mine":
             value, how = c["mine"], "mine"
         elif keep == "theirs":
@@ -535,7 +541,7 @@ class Sync:
             value, how = keep, "value"
         records = self._records(c["tbl"])
         if c["field"] not in records.entity.field_names:
-            raise ValidationError.one(c["field"], "is managed by crm_tui and cannot be set by hand")
+            raise ValidationError.one(c["field"], t("sync.msg.managed_field"))
         with self.lock, transaction(self.conn):
             # The write funnel's sanctioned way to settle a field, workflow fields
             # included (to mine or theirs): validation, state rule, derived columns.

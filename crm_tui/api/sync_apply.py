@@ -19,6 +19,7 @@ from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import ERRORS, transaction
 from crm_tui.db.migrations import SCHEMA_VERSION
 from crm_tui.domain.changes import ChangeRefused, check_change
+from crm_tui.i18n import t
 from crm_tui.sync import clock
 from crm_tui.sync.merge import Change, Conflict, Outcome, fold, merge
 
@@ -339,6 +340,5 @@ def _advance_clock(conn: Any, fresh: Sequence[Change], max_offset_ms: int, serve
         refused = refused or got.refused
     sql.set_clock(conn, wall, counter)
     if refused is not None:
-        sql.set_clock_warning(conn, f"a pulled change was stamped {clock.ahead_ms(refused, now) // 1000} s in "
-                                    "the future; our clock did not follow it")
+        sql.set_clock_warning(conn, t("sync.msg.clock_warning", seconds=clock.ahead_ms(refused, now) // 1000))
     return refused

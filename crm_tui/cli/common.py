@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
 from crm_tui.config import Config, ConfigError
 from crm_tui.domain.times import is_time_name, shown_time
-from crm_tui.i18n import resolve_language, set_language, t
+from crm_tui.i18n import has, language, resolve_language, set_language, t
 
 try:  # newer typer runs on its own copy of click, with its own context stack
     from typer._click.globals import get_current_context
@@ -77,7 +77,7 @@ def open_crm(db: Path | None, *, create: bool = False, encrypt: bool = False, ke
         raise UserError(f"{exc} (check --db or $CRM_DB; `crm init` creates an empty database, "
                         "`crm demo` one with demo data)") from None
     for notice in crm.notices:
-        err_console.print(f"[yellow]notice:[/yellow] {notice}", highlight=False)
+        err_console.print(f"[yellow]{t('cli.notice')}:[/yellow] {notice}", highlight=False)
     if crm.is_demo:
         demo_notice(crm.path)
     return crm
@@ -95,6 +95,14 @@ def print_json(data: Any) -> None:
 FOLDED_WIDTH = 24
 
 
+def column_title(name: str) -> str:
+    """A column as the user reads it: in English the field's name as scripts and
+    --where use it ('next_action' -> 'next action'); in Chinese its label (下一步行动)."""
+    if language() != "en" and has(f"field.{name}"):
+        return t(f"field.{name}")
+    return name.replace("_", " ")
+
+
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None,
                 caption: str | None = None) -> None:
     """A table of `rows`; `columns` come most important first, and those that do not
@@ -107,12 +115,12 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
     while shown > 2 and sum(widths[:shown]) + 1 > console.width:
         shown -= 1
     if shown < len(columns):
-        hidden = ", ".join(c.replace("_", " ") for c in columns[shown:])
-        caption = f"{caption + ' · ' if caption else ''}not shown for width: {hidden} (see --json)"
+        hidden = ", ".join(column_title(c) for c in columns[shown:])
+        caption = f"{caption + ' · ' if caption else ''}{t('cli.hidden_columns', columns=hidden)}"
     table = Table(title=title, caption=caption, header_style="bold")
     for col in columns[:shown]:
         # an id is copied into the next command: never break it
-        table.add_column(col.replace("_", " "), overflow="fold", no_wrap=col == "id")
+        table.add_column(column_title(col), overflow="fold", no_wrap=col == "id")
     for row in cells:
         table.add_row(*row[:shown])
     console.print(table)
@@ -123,7 +131,7 @@ def print_record(record: dict[str, Any]) -> None:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key, value in record.items():
-        table.add_row(key.replace("_", " "), cell(key, value))
+        table.add_row(column_title(key), cell(key, value))
     console.print(table)
 
 
@@ -136,7 +144,7 @@ def cell(name: str, value: Any) -> str:
 
 def report_errors(errors: Iterable[str]) -> None:
     for line in errors:
-        err_console.print(f"[red]error:[/red] {line}", highlight=False, markup=True)
+        err_console.print(f"[red]{t('cli.error')}:[/red] {line}", highlight=False, markup=True)
 
 
 def cli_language() -> str:

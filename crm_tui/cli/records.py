@@ -38,7 +38,7 @@ from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
 from crm_tui.domain.validation import display_phone
-from crm_tui.i18n import t
+from crm_tui.i18n import choice_label, entity_label, language, t
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
 KINDS = ("customers", "contacts", "visits", "complaints", "orders", "opportunities", "products")
@@ -309,11 +309,14 @@ def build(table: str) -> typer.Typer:
                 err_console.print(t("demo.no_match", total=everything, table=table, path=crm.path)
                                   if everything else t("demo.no_records", table=table, path=crm.path),
                                   highlight=False, markup=False)
-        caption = f"{len(rows)} of {total}" + (" (use --limit or --json for more)" if total > len(rows) else "")
+        caption = t("cli.shown_of", shown=len(rows), total=total) + (t("cli.more") if total > len(rows) else "")
         # phones as people read them (021 2995 0969); --json and exports keep E.164
         phones = [f.name for f in ent.fields if f.kind == "phone"]
         readable = [{**r, **{p: display_phone(r.get(p)) for p in phones}} for r in rows]
-        print_table(readable, show_columns(ent), title=table, caption=caption)
+        if language() != "en":  # stored codes (loyal, urgent) as the catalog names them; --json keeps codes
+            enums = [f.name for f in ent.fields if f.kind == "enum"]
+            readable = [{**r, **{e: choice_label(ent, e, r.get(e)) for e in enums}} for r in readable]
+        print_table(readable, show_columns(ent), title=entity_label(table), caption=caption)
 
     list_params = common_params() + [
         inspect.Parameter("where", kw, default=None, annotation=Annotated[list[str] | None, typer.Option(

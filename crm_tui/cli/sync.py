@@ -21,7 +21,7 @@ from crm_tui.cli.common import (
     print_json,
     print_table,
 )
-from crm_tui.i18n import t
+from crm_tui.i18n import entity_label, t
 
 PROGRESS_FROM = 5000  # changes from which a sync shows a progress bar
 
@@ -57,10 +57,11 @@ def login_command(
     if json_out:
         print_json(info)
         return
-    who = f" as {info['rep']} ({info['role']})" if info.get("rep") else ""
-    console.print(f"logged in to {info['server']}{who}; saved in {info['config']}", highlight=False)
+    who = t("sync.msg.login_as", rep=info["rep"], role=info["role"]) if info.get("rep") else ""
+    console.print(t("sync.msg.logged_in", server=info["server"], who=who, config=info["config"]), highlight=False)
     if info.get("warning"):
-        err_console.print(f"[yellow]warning:[/yellow] {info['warning']} (saved anyway)", highlight=False)
+        err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] {t('sync.msg.saved_anyway', warning=info['warning'])}",
+                          highlight=False)
 
 
 @contextmanager
@@ -92,12 +93,12 @@ def _progress_bar(enabled: bool) -> Iterator[Any]:
 
 
 def _describe(report: dict[str, Any]) -> str:
-    tables = ", ".join(f"{t} {n}" for t, n in sorted(report["by_table"].items()))
-    text = f"pushed {report['pushed']} changes, pulled {report['pulled']}"
+    tables = ", ".join(f"{entity_label(tbl)} {n}" for tbl, n in sorted(report["by_table"].items()))
+    text = t("sync.msg.pushed_pulled", pushed=report["pushed"], pulled=report["pulled"])
     if tables:
-        text += f" ({tables})"
+        text += t("sync.msg.by_table", tables=tables)
     if report["orphans"]:
-        text += f"; {report['orphans']} records of deleted customers left out"
+        text += t("sync.msg.orphans", n=report["orphans"])
     return text
 
 
@@ -122,14 +123,15 @@ def sync_command(
             if json_out:
                 print_json(info)
                 return
-            console.print(f"server: {info['server'] or 'not logged in'}", highlight=False)
-            console.print(f"pending changes: {info['pending']}", highlight=False)
-            console.print(f"last sync: {info['last_sync_at'] or 'never'}", highlight=False)
-            console.print(f"open conflicts: {info['open_conflicts']}", highlight=False)
+            console.print(t("sync.msg.status_server", server=info["server"] or t("sync.msg.not_logged_in_short")),
+                          highlight=False)
+            console.print(t("sync.msg.status_pending", n=info["pending"]), highlight=False)
+            console.print(t("sync.msg.status_last", when=info["last_sync_at"] or t("sync.never")), highlight=False)
+            console.print(t("sync.msg.status_conflicts", n=info["open_conflicts"]), highlight=False)
             if info["last_error"]:
-                console.print(f"last error: {info['last_error']}", highlight=False)
+                console.print(t("sync.msg.status_error", error=info["last_error"]), highlight=False)
             if info["clock_warning"]:
-                console.print(f"clock warning: {info['clock_warning']}", highlight=False)
+                console.print(t("sync.msg.status_clock", warning=info["clock_warning"]), highlight=False)
             if info["rejected"]:
                 console.print(t("sync.cli.rejected", n=info["rejected"]), highlight=False)
             if info["set_aside"]:
@@ -139,7 +141,7 @@ def sync_command(
             with _progress_bar(not json_out) as progress:
                 report = syncer.run(progress=progress).as_dict()
         except SyncError as exc:
-            raise UserError(f"sync failed: {exc}") from None
+            raise UserError(t("sync.msg.failed", error=exc)) from None
     if json_out:
         print_json(report)
         return
@@ -147,9 +149,9 @@ def sync_command(
         console.print(t("sync.cli.new_epoch"), highlight=False)
     console.print(_describe(report), highlight=False)
     if report["conflicts"]:
-        console.print(f"{report['conflicts']} conflicts kept for review: crm conflicts list", highlight=False)
+        console.print(t("sync.msg.conflicts_kept", n=report["conflicts"]), highlight=False)
     if report["clock_warning"]:
-        err_console.print(f"[yellow]clock warning:[/yellow] {report['clock_warning']}", highlight=False)
+        err_console.print(f"[yellow]{t('sync.msg.clock_label')}:[/yellow] {report['clock_warning']}", highlight=False)
     if report["rejected"]:
         err_console.print(t("sync.cli.new_rejected", n=report["rejected"]), highlight=False)
     if report["set_aside"]:

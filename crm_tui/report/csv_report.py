@@ -67,8 +67,10 @@ def render_csv(data: dict[str, Any]) -> str:
         rows += [("top_customer", r["id"], "rank", i), ("top_customer", r["id"], "name", r["name"]),
                  ("top_customer", r["id"], "orders", r["orders"]), ("top_customer", r["id"], "sales", r["sales"])]
     for r in data["at_risk"]:
+        r = {**r, "segment": _item("segment", r["segment"])}
         rows += [("at_risk", r["id"], k, r[k]) for k in ("name", "segment", "rfm", "recency_days", "monetary")]
     for w in data["win_back"]:
+        w = {**w, "tier": _item("tier", w["tier"]), "status": _item("status", w["status"])}
         rows += [("win_back", w["id"], k, w[k]) for k in ("name", "tier", "status", "days_since_last_order", "value")]
     c = data["complaints"]
     rows += [("complaints", "all", k, c[k]) for k in ("complaints", "open", "mean_first_response_hours",

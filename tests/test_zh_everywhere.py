@@ -1,0 +1,284 @@
+"""Chinese everywhere (issue 14, item 2), as a rep with CRM_LANG=zh meets it: every key
+of the catalog has its Chinese text, and every screen, every report format and the
+CLI's errors, sync and login messages show no English text of the catalog.
+
+How "no English" is checked: the English catalog values are cut at their placeholders
+into fragments that carry an English word (words that are the same in both catalogs,
+such as RFM or SLA, do not count); a Chinese screen or report that shows one of these
+fragments as a whole word shows a text that was not translated."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from analytics_fixture import add_deals, analytics, build
+from test_tui_snapshots import NOW, seed
+from typer.testing import CliRunner
+
+from crm_tui import i18n
+from crm_tui.api import Crm
+from crm_tui.app import CrmApp
+from crm_tui.cli import app as cli
+from crm_tui.report import FORMATS, render
+from crm_tui.screens.customers import CustomersScreen
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+# Words the same in both languages: acronyms, formats, command words.
+SAME_WORDS = {"rfm", "sla", "kpi", "id", "ids", "url", "csv", "json", "token", "nan", "hh", "mm", "yyyy", "dd",
+              "erp", "cny", "sku", "wechat", "pinyin", "tsv", "xlsx", "html", "md", "ok", "vip", "it"}
+
+
+def english_words(text: str) -> list[str]:
+    """The English words of a catalog text, leaving out placeholders, markup, code and
+    `crm ...` commands, which are the same in Chinese."""
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]|`[^`]*`|\bcrm(?: [a-z-]+)+", " ", text)
+    return [w for w in re.findall(r"[A-Za-z]{2,}", text) if w.lower() not in SAME_WORDS]
+
+
+def untranslated(en: dict[str, str], zh: dict[str, str]) -> list[str]:
+    """Keys whose Chinese text has no Chinese in it while the English one has words."""
+    return [k for k in en if english_words(en[k]) and not CJK.search(zh[k])]
+
+
+def test_every_catalog_key_has_its_english_and_chinese_text() -> None:
+    en, zh = i18n.catalog("en"), i18n.catalog("zh")
+    assert sorted(set(en) - set(zh)) == [], "keys without Chinese text"
+    assert sorted(set(zh) - set(en)) == [], "keys without English text"
+    assert [k for k in en if not en[k].strip() or not zh[k].strip()] == [], "empty texts"
+    assert untranslated(en, zh) == [], "Chinese texts that are still English"
+    # Placeholders must agree, or a text fails (KeyError) in one language only.
+    names = re.compile(r"\{(\w*)[^}]*\}")
+    assert [k for k in en if set(names.findall(en[k])) != set(names.findall(zh[k]))] == []
+
+
+def test_the_catalog_check_finds_a_missing_chinese_text() -> None:
+    """The check above is not vacuous: an English text left in zh.toml is caught."""
+    zh = {**i18n.catalog("zh"), "report.h.key_figures": "Key figures"}
+    assert untranslated(i18n.catalog("en"), zh) == ["report.h.key_figures"]
+
+
+def _fragments() -> list[str]:
+    """Fragments of English catalog texts (cut at placeholders and markup) that carry
+    an English word and appear in no Chinese text."""
+    zh_text = "\n".join(i18n.catalog("zh").values())
+    out: set[str] = set()
+    for value in i18n.catalog("en").values():
+        for part in re.split(r"\{[^}]*\}|\[[^\]]*\]|`[^`]*`|\n", value):
+            part = part.strip(" .,:;()·…-—/=+|#*_\"'")
+            if english_words(part) and part not in zh_text and len(part) >= 3:
+                out.add(part)
+    return sorted(out, key=len, reverse=True)
+
+
+FRAGMENTS: list[str] = []
+
+
+def english_fragments_in(leftovers: str) -> list[str]:
+    """The English catalog fragments shown in `leftovers` as whole words."""
+    if not FRAGMENTS:
+        FRAGMENTS.extend(_fragments())
+    found = []
+    for frag in FRAGMENTS:
+        if re.search(r"(?<![A-Za-z0-9_])" + re.escape(frag) + r"(?![A-Za-z0-9_])", leftovers):
+            found.append(frag)
+    return found
+
+
+def without(text: str, data: list[str]) -> str:
+    """`text` without the records' own values (names, notes typed in English)."""
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, " ")
+    return text
+
+
+# -- reports in every format --------------------------------------------------------------
+
+def page_text(page: str) -> str:
+    """The text a browser shows of an HTML page: no tags, no style sheet."""
+    return html.unescape(re.sub(r"<[^>]+>", "\n", re.sub(r"<style>.*?</style>", "", page, flags=re.S)))
+
+
+REPORT_DATA = ["A Co", "B Co", "C Co", "D Co", "E Co", "F Co", "Widget", "Gadget", "ERP", "courier delay",
+               "defect", "wrong address", "too high", "price", "wang", "li", "CRM", "Evil"]
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_every_report_format_is_chinese(crm: Crm, fmt: str) -> None:
+    ids = build(crm)
+    ids |= add_deals(crm, ids)
+    i18n.set_language("zh")
+    data = analytics(crm).report_data("2026-Q3")
+    out = render(data, fmt)
+    if isinstance(out, bytes):  # a workbook: its cells' text
+        import io
+
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(out))
+        out = "\n".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row
+                        if c.value is not None) + "\n" + "\n".join(ws.title for ws in book.worksheets)
+    text = page_text(out) if fmt == "html" else out
+    assert ("销售与分析报表" in text or "报表,期间" in text) and "产品质量" in text and "紧急" in text
+    assert english_fragments_in(without(text, REPORT_DATA)) == []
+
+
+def test_the_english_report_still_reads_english(crm: Crm) -> None:
+    """The check is two-sided: the same scan finds the English headings in English."""
+    ids = build(crm)
+    ids |= add_deals(crm, ids)
+    text = render(analytics(crm).report_data("2026-Q3"), "md")
+    assert {"Key figures", "Sales by month", "Win-back queue"} <= set(english_fragments_in(text))
+
+
+# -- the CLI -------------------------------------------------------------------------------
+
+def zh_cli(db: Path, *args: str, monkeypatch: pytest.MonkeyPatch, lang_var: str = "CRM_LANG"):
+    if lang_var != "CRM_LANG":
+        monkeypatch.delenv("CRM_LANG")
+    monkeypatch.setenv(lang_var, "zh_CN.UTF-8")
+    return CliRunner().invoke(cli, ["--db", str(db), *args])
+
+
+def test_cli_errors_and_texts_written_into_records_are_chinese(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No CRM_LANG: the system locale says Chinese.
+    monkeypatch.setenv("LC_ALL", "")
+    bad = zh_cli(db_path, "customers", "add", "--name", "张伟", "--phone", "12345", monkeypatch=monkeypatch,
+                 lang_var="LANG")
+    assert bad.exit_code == 1
+    assert "电话（phone）：'12345' 不是有效的电话号码" in bad.output and "错误" in bad.output
+    assert english_fragments_in(bad.output) == []
+
+    added = zh_cli(db_path, "customers", "add", "--name", "张伟", "--phone", "13812345678", "--json",
+                   monkeypatch=monkeypatch)
+    assert added.exit_code == 0, added.output
+    with Crm(db_path) as crm:
+        cid = crm.customers.find()[0]["id"]
+        opened = crm.complaint_workflow.open({"customer_id": cid, "type": "delivery", "priority": "high",
+                                             "description": "发货晚了"})
+    wrong = zh_cli(db_path, "complaints", "close", opened["id"], monkeypatch=monkeypatch)
+    assert wrong.exit_code == 1 and "不能从“新建”变为“已关闭”" in wrong.output, wrong.output
+    assert english_fragments_in(wrong.output) == []
+    for step in (["resolve", opened["id"], "--resolution", "已补发", "--root-cause", "物流"], ["close", opened["id"]]):
+        assert zh_cli(db_path, "complaints", *step, monkeypatch=monkeypatch).exit_code == 0
+    with Crm(db_path) as crm:
+        follow_up = [v for v in crm.visits.find() if v["purpose"] == "follow_up"]
+    assert [v["next_action"] for v in follow_up] == ["投诉处理后的满意度回访"]
+    assert "交付" in follow_up[0]["notes"]
+
+
+def test_sync_and_login_messages_are_chinese(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad_url = zh_cli(db_path, "login", "--server", "ftp://x", "--token", "t", monkeypatch=monkeypatch)
+    assert bad_url.exit_code == 1 and "必须是以 http:// 或 https:// 开头的网址" in bad_url.output
+    # A port nothing listens on (loopback): the sync cannot reach it.
+    saved = zh_cli(db_path, "login", "--server", "http://127.0.0.1:9", "--token", "t", monkeypatch=monkeypatch)
+    assert saved.exit_code == 0 and "无法连接同步服务器" in saved.output and "已登录" in saved.output
+    failed = zh_cli(db_path, "sync", monkeypatch=monkeypatch)
+    assert failed.exit_code == 1 and "同步失败：无法连接同步服务器" in failed.output
+    status = zh_cli(db_path, "sync", "--status", monkeypatch=monkeypatch)
+    assert "待同步修改" in status.output and "上次错误" in status.output
+    for result in (bad_url, saved, failed, status):
+        assert english_fragments_in(result.output) == [], result.output
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "csv"])
+def test_crm_report_under_crm_lang_zh(db_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    with Crm(db_path, rep="wang", create=True) as crm:
+        build(crm)
+    result = zh_cli(db_path, "report", "--period", "2026-Q3", "--today", "2026-10-01", "--format", fmt,
+                    monkeypatch=monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "销售与分析报表" in result.output or "报表,期间" in result.output
+    text = page_text(result.output)
+    assert english_fragments_in(without(text, REPORT_DATA)) == []
+
+
+# -- every screen --------------------------------------------------------------------------
+
+SCREEN_DATA = ["Li Na", "Acme Ltd", "IT", "expo", "Call back", "Wrong invoice", "Green tea", "ok", "vip", "Bob"]
+
+
+def screen_text(app: CrmApp) -> str:
+    """The text on screen, line by line, from Textual's own screenshot."""
+    svg = app.export_screenshot()
+    lines: dict[float, list[tuple[float, str]]] = {}
+    for x, y, body in re.findall(r'<text[^>]*?x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg, re.S):
+        lines.setdefault(float(y), []).append((float(x), html.unescape(body).replace("\xa0", " ")))
+    return "\n".join("".join(part for _, part in sorted(parts)) for _, parts in sorted(lines.items()))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def tour_lists_and_forms(pilot, look, back_to_list) -> None:
+    await look("customers")
+    await look("filters", "ctrl+f")
+    await look("customers again", "escape", "down")
+    await look("customer form", "ctrl+n")
+    await pilot.press(*"Bob")
+    pilot.app.screen.query_one("#field-phone").focus()
+    await look("form error", *"12345", "ctrl+s")
+    assert "不是有效的电话号码" in screen_text(pilot.app)
+    await look("leave form", "escape")
+    await back_to_list()
+    await look("delete question", "down", "delete")
+
+
+async def tour_customer(pilot, look, back_to_list) -> None:
+    await look("customer", "down", "enter")
+    for tab in range(6):
+        await look(f"customer tab {tab}", "right_square_bracket")
+    await look("visit form", "v")
+    await back_to_list()
+    await look("complaint form", "c")
+
+
+async def tour_screens(pilot, look, back_to_list) -> None:
+    for key, name in (("f3", "agenda"), ("f4", "complaints"), ("f5", "orders"), ("f6", "dashboard"),
+                      ("f7", "conflicts"), ("f8", "pipeline"), ("f1", "help")):
+        await look(name, key)
+    await look("palette", "escape", "ctrl+p")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("tour", [tour_lists_and_forms, tour_customer, tour_screens])
+async def test_every_screen_is_chinese(crm: Crm, tour) -> None:
+    seed(crm)
+    app = CrmApp(crm=crm, config={}, lang="zh", now=lambda: NOW)
+    seen: dict[str, str] = {}
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        async def settle() -> None:
+            for _ in range(2):
+                await pilot.app.workers.wait_for_complete()
+                await pilot.pause()
+
+        async def look(name: str, *keys: str) -> None:
+            for key in keys:
+                await pilot.press(key)
+            await settle()
+            seen[name] = screen_text(pilot.app)
+
+        async def back_to_list() -> None:
+            while not isinstance(pilot.app.screen, CustomersScreen):
+                pilot.app.pop_screen()
+            await settle()
+
+        await settle()
+        await tour(pilot, look, back_to_list)
+
+    assert len(seen) >= 4 and all(CJK.search(text) for text in seen.values())
+    # Binding ids (`customers.new`, the help's last column) name keys in the config file in any language.
+    english = {name: english_fragments_in(re.sub(r"\b[a-z_]+\.[a-z_.]+\b", " ", without(text, SCREEN_DATA)))
+               for name, text in seen.items()}
+    assert {name: found for name, found in english.items() if found} == {}
+
+
+def test_the_screen_scan_finds_english_on_an_english_screen() -> None:
+    """The scan is not blind to what a screen shows: an English label is found."""
+    assert "Sales by month" in english_fragments_in("│ 客户  Sales by month │")
+
