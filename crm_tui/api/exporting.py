@@ -1,11 +1,17 @@
-"""Exporting records to CSV or JSON.
+"""Exporting records to CSV, JSON or an Excel workbook.
 
 CSV cells that a spreadsheet would run as a formula (starting with = + - @ TAB or
 CR) get a leading single quote; the import removes it again, so an export
 re-imports to the same records. Phone numbers are validated to strict E.164
 ('+8613812345678', only '+' and digits), which cannot be a formula, so they are
 written as they are and stay dialable (see `neutralise_cell`). CSV files are
-written in UTF-8 with a BOM, which Excel needs to show Chinese text."""
+written in UTF-8 with a BOM, which Excel needs to show Chinese text.
+
+An Excel workbook (xlsx) holds typed cells (amounts and counts as numbers, dates and
+times as dates), headers in the run's language that the import maps back (手机,
+公司名称 ...; a field whose label another field's synonym takes keeps its name), a
+frozen header row and fitted column widths (`crm_tui.report.xlsx`). Text cells are
+string cells, never formulas; the text is written as it is, so it re-imports exactly."""
 
 from __future__ import annotations
 
@@ -17,13 +23,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import entity, record_columns
-from crm_tui.domain.import_mapping import csv_cell
+from crm_tui.domain.import_mapping import csv_cell, header_key, synonyms
 from crm_tui.domain.privacy import mask_rows
+from crm_tui.i18n import entity_label, field_label
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
 
-FORMATS = ("csv", "json")
+FORMATS = ("csv", "json", "xlsx")
+BINARY_FORMATS = ("xlsx",)
 # progress(done, total)
 Progress = Callable[[int, int], None]
 
@@ -37,8 +45,8 @@ def export_records(crm: Crm, table: str, out: TextIO, *, fmt: str = "csv", filte
     """Write the records of `table` matching `filters` to `out`; the count written.
     With `mask`, phones, emails, addresses and names are masked (for sharing outside
     the team; such a file does not re-import)."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt not in FORMATS or fmt in BINARY_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of csv, json (xlsx: export_to_path)")
     rows = crm.records(table).find(filters)
     if mask:
         rows = mask_rows(entity(table), rows)
@@ -71,6 +79,14 @@ def export_to_path(crm: Crm, table: str, path: str | Path, *, fmt: str = "csv",
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
     encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+    if fmt == "xlsx":
+        try:
+            data, count = export_workbook(crm, table, filters=filters, progress=progress, mask=mask)
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return count
     try:
         with tmp.open("w", encoding=encoding, newline="") as fh:
             count = export_records(crm, table, fh, fmt=fmt, filters=filters, progress=progress, mask=mask)
@@ -78,3 +94,42 @@ def export_to_path(crm: Crm, table: str, path: str | Path, *, fmt: str = "csv",
     finally:
         tmp.unlink(missing_ok=True)
     return count
+
+
+def xlsx_header(table: str, name: str) -> str:
+    """The heading of a column of an exported workbook: the field's label in the
+    run's language when the import maps that label back to the same field, else the
+    field's name."""
+    ent = entity(table)
+    if name not in ent.field_names:
+        return name
+    label = field_label(ent, name)
+    return label if synonyms(ent).get(header_key(label)) == name else name
+
+
+def export_workbook(crm: Crm, table: str, *, filters: Sequence[Filter] = (), progress: Progress | None = None,
+                    mask: bool = False) -> tuple[bytes, int]:
+    """The records of `table` as an Excel workbook (bytes) and their count."""
+    from crm_tui.report.xlsx import add_sheet, book_bytes, new_book
+
+    ent = entity(table)
+    rows = crm.records(table).find(filters)
+    if mask:
+        rows = mask_rows(ent, rows)
+    columns = export_columns(table)
+    kinds_of = {f.name: f.kind for f in ent.fields}
+    # The kind of each column picks its cell type: amounts and counts numbers, dates
+    # and times dates; phones (E.164) and everything else text.
+    kinds = [{"money": "money", "int": "int", "date": "date", "datetime": "datetime"}.get(kinds_of.get(c, ""),
+             "datetime" if c in ("created_at", "updated_at") else "text") for c in columns]
+    total = len(rows)
+
+    def cells():
+        for done, row in enumerate(rows, start=1):
+            yield [row.get(c) for c in columns]
+            if progress and (done % 1000 == 0 or done == total):
+                progress(done, total)
+
+    book = new_book()
+    add_sheet(book, entity_label(table), [xlsx_header(table, c) for c in columns], cells(), kinds)
+    return book_bytes(book), total

@@ -1,4 +1,4 @@
-"""Importing customers (and visits, complaints, orders) from CSV or JSON files.
+"""Importing customers (and visits, complaints, orders) from CSV, JSON or Excel files.
 
 The whole file is read and validated in Python first; then, unless a row is bad
 (and `skip_invalid` is off) or it is a dry run, every write happens in ONE
@@ -10,7 +10,17 @@ export of this CRM) is matched by that id only, so an export re-imports exactly.
 CSV: UTF-8 with or without BOM, else GB18030 (a superset of GBK); headers in
 English or Chinese (see `crm_tui.domain.import_mapping`); unknown headers are an
 error naming them unless `ignore_unknown`. Line numbers are physical CSV lines, the
-header being line 1."""
+header being line 1.
+
+Excel (.xlsx, as Excel and WPS save it): the first sheet, or the one named with
+`sheet`, through the same header mapping, validation and rejects file. Cells arrive
+as Excel stores them and are turned into the text a CSV would hold: dates and times
+(typed cells) as ISO dates, whole numbers stored as floats (a phone typed as a
+number, 13812345678.0) as digits, formulas by the value Excel last computed. A title
+row above the header (often merged across the columns) is skipped; a header of two
+rows under merged cells (联系方式 over 手机 and 邮箱) reads as its lower row; empty
+rows and the empty columns a sheet's formatting leaves behind are not rows. Row
+numbers in messages are the sheet's own row numbers."""
 
 from __future__ import annotations
 
@@ -49,6 +59,7 @@ Progress = Callable[[str, int, int], None]
 REJECT_COLUMNS = ("reject_line", "reject_reason")
 CONTACT_FIELDS = ("phone", "mobile", "email")
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
 class ImportFileError(ValueError):
@@ -65,13 +76,15 @@ class SourceRow:
 @dataclass
 class Source:
     path: Path
-    format: str  # "csv" | "json"
+    format: str  # "csv" | "json" | "xlsx"
     encoding: str
     headers: list[str]
     rows: list[SourceRow]
     warnings: list[str] = field(default_factory=list)
 
     def where(self, line: int) -> str:
+        if self.format == "xlsx":
+            return f"row {line}"
         return f"line {line}" if self.format == "csv" else f"record {line}"
 
 
@@ -168,11 +181,19 @@ def _mixed_encoding(data: bytes) -> str | None:
     return None
 
 
-def read_source(path: Path, ent: Entity, *, ignore_unknown: bool = False) -> Source:
+def read_source(path: Path, ent: Entity, *, ignore_unknown: bool = False, sheet: str | None = None) -> Source:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ImportFileError(f"{path}: {exc.strerror or exc}") from None
+    if data[:4] == b"PK\x03\x04" or path.suffix.lower() in XLSX_SUFFIXES:  # a workbook is a zip file
+        from crm_tui.api.workbook import read_workbook  # openpyxl loads only for a workbook
+
+        source = read_workbook(path, data, sheet)
+        _map(source, ent, ignore_unknown=ignore_unknown)
+        return source
+    if sheet is not None:
+        raise ImportFileError(f"{path}: --sheet is for Excel workbooks (.xlsx), and this is not one")
     text, encoding = decode(data, path)
     if not text.strip():
         raise ImportFileError(f"{path}: the file is empty")
@@ -237,7 +258,7 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
     mapping = map_headers(ent, headers)
     # In JSON each object has its own keys: two keys meaning one field is a fault of
     # that object only, so it is checked per row below.
-    if mapping.duplicate and source.format == "csv":
+    if mapping.duplicate and source.format != "json":
         raise ImportFileError(f"{source.path}: columns mean the same field: {'; '.join(mapping.duplicate)}")
     if mapping.unknown:
         message = f"unknown columns: {', '.join(mapping.unknown)}"
@@ -291,14 +312,14 @@ def import_customers(crm: Crm, path: str | Path, *, skip_invalid: bool = False, 
 def import_records(crm: Crm, table: str, path: str | Path, *, skip_invalid: bool = False,
                    dry_run: bool = False, rejects_path: str | Path | None = None,
                    ignore_unknown: bool = False, progress: Progress | None = None,
-                   update_on_match: bool = False) -> ImportReport:
+                   update_on_match: bool = False, sheet: str | None = None) -> ImportReport:
     """Import `table` from a file (see the module docstring). A customer row whose
     phone or email is another customer's but whose name differs is rejected (a
     different person, not an update) unless `update_on_match`."""
     path = Path(path)
     records = crm.records(table)
     ent = entity(table)
-    source = read_source(path, ent, ignore_unknown=ignore_unknown)
+    source = read_source(path, ent, ignore_unknown=ignore_unknown, sheet=sheet)
     report = ImportReport(table, path, source.format, source.encoding, rows=len(source.rows),
                           warnings=list(source.warnings), dry_run=dry_run)
     with crm.lock:

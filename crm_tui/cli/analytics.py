@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +23,7 @@ from crm_tui.cli.common import (
     print_record,
     print_table,
 )
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:  # the analytics and the reports load with the command that runs them
     from crm_tui.api import Crm
@@ -218,7 +220,7 @@ def report_command(
     period: PeriodOpt,
     db: DbOpt = None,
     rep: RepOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or csv.")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html, csv or xlsx (an Excel workbook; needs -o).")] = "md",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
     today: TodayOpt = None,
     mask: Annotated[bool, typer.Option("--mask", help="Mask the customers' names (and any phone, email "
@@ -229,18 +231,26 @@ def report_command(
     Example: crm report --period 2026-Q3 --format html -o q3.html
     """
     from crm_tui.domain.privacy import mask_report
-    from crm_tui.report import FORMATS, render
+    from crm_tui.report import BINARY_FORMATS, FORMATS, render
 
     if fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+        raise UserError(t("cli.bad_format", fmt=repr(fmt), formats=", ".join(FORMATS)))
+    if fmt in BINARY_FORMATS and output is None and sys.stdout.isatty():
+        raise UserError(t("cli.binary_needs_output", fmt=fmt))
     with open_crm(db) as crm:
         data = analytics(crm, today).report_data(period, rep=rep)
         text = render(mask_report(data) if mask else data, fmt)
     if output is None:
-        typer.echo(text, nl=False)
+        if isinstance(text, bytes):
+            sys.stdout.buffer.write(text)
+        else:
+            typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
-        console.print(f"report written to {output}", highlight=False)
+        if isinstance(text, bytes):
+            output.write_bytes(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+        console.print(t("cli.report_written", path=output), highlight=False)
 
 
 @app.command("complaint-stats")

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from crm_tui.api import Crm, Filter, Record, parse_filter
-from crm_tui.api.exporting import FORMATS, export_records, export_to_path
+from crm_tui.api.exporting import BINARY_FORMATS, FORMATS, export_records, export_to_path
 from crm_tui.api.importing import ImportFileError, import_records, possible_duplicates
 from crm_tui.api.names import with_customer_names
 from crm_tui.cli.common import (
@@ -435,7 +435,8 @@ def build(table: str) -> typer.Typer:
 
     # -- import ----------------------------------------------------------------------
     def import_(
-        file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK) or JSON file.", show_default=False)],
+        file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK), JSON or Excel (.xlsx) file.",
+                                             show_default=False)],
         db: DbOpt = None,
         as_json: JsonOpt = False,
         skip_invalid: Annotated[bool, typer.Option(
@@ -449,13 +450,15 @@ def build(table: str) -> typer.Typer:
         update_on_match: Annotated[bool, typer.Option(
             "--update-on-match", help="Customers: a row whose phone or email is an existing customer's updates "
             "that customer even when the names differ (default: such a row is rejected).")] = False,
+        sheet: Annotated[str | None, typer.Option(
+            "--sheet", help="Excel: the sheet to read (default: the first).", show_default=False)] = None,
     ) -> None:
         show_bar = not as_json and count_lines(file) >= PROGRESS_FROM
         with open_crm(db, create=True) as crm, progress_bar(f"importing {file.name}", show_bar) as progress:
             try:
                 report = import_records(crm, table, file, skip_invalid=skip_invalid, dry_run=dry_run,
                                         rejects_path=rejects, ignore_unknown=ignore_unknown, progress=progress,
-                                        update_on_match=update_on_match)
+                                        update_on_match=update_on_match, sheet=sheet)
             except ImportFileError as exc:
                 raise UserError(str(exc)) from None
         for warning in report.warnings:
@@ -483,7 +486,7 @@ def build(table: str) -> typer.Typer:
         if failed:
             raise typer.Exit(1)
 
-    sub.command("import", help=help_text(table, "import", f"Import {table} from CSV or JSON: all rows or none (see --skip-invalid)."))(
+    sub.command("import", help=help_text(table, "import", f"Import {table} from CSV, JSON or Excel (.xlsx): all rows or none (see --skip-invalid)."))(
         import_)
 
     # -- export ----------------------------------------------------------------------
@@ -500,6 +503,8 @@ def build(table: str) -> typer.Typer:
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        if fmt in BINARY_FORMATS and output is None:
+            raise UserError(t("cli.export_needs_output", fmt=fmt))
         with open_crm(db) as crm:
             filters = [parse_filter(ent, text) for text in where or []]
             total = crm.records(table).count(filters)
@@ -511,7 +516,7 @@ def build(table: str) -> typer.Typer:
                                            progress=lambda done, n: progress("writing", done, n))
                     err_console.print(f"exported {count} {table} to {output}", highlight=False, soft_wrap=True)
 
-    sub.command("export", help=help_text(table, "export", f"Export {table} as CSV (spreadsheet-safe) or JSON."))(export)
+    sub.command("export", help=help_text(table, "export", f"Export {table} as CSV (spreadsheet-safe), JSON or an Excel workbook (xlsx)."))(export)
     return sub
 
 

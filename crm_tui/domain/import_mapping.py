@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crm_tui.domain.entities import Entity
+from crm_tui.i18n import LANGUAGES, catalog
 
 # Columns an export writes that an import accepts but does not take from the file:
 # the importing replica stamps its own times.
@@ -100,6 +101,13 @@ def synonyms(ent: Entity) -> dict[str, str]:
     for name, words in _SYNONYMS.get(ent.table, {}).items():
         for word in words:
             table[header_key(word)] = name
+    # The labels the UI and the exports show, in every language, unless a synonym above
+    # already means another field (an exported workbook's headers map back).
+    for lang in LANGUAGES:
+        for f in ent.fields:
+            label = catalog(lang).get(f"field.{ent.table}.{f.name}") or catalog(lang).get(f"field.{f.name}")
+            if label:
+                table.setdefault(header_key(label), f.name)
     # A field's own name and label win over any synonym.
     for f in ent.fields:
         table[header_key(f.name)] = f.name

@@ -1,0 +1,107 @@
+"""Reading an Excel workbook (.xlsx) for an import: one sheet becomes the same
+`Source` a CSV file becomes (headers, rows of text cells keyed by header, the sheet's
+row numbers), so the header mapping, validation, all-or-nothing write and rejects
+file are the CSV import's own (see `crm_tui.api.importing`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from crm_tui.api.importing import ImportFileError, Source, SourceRow
+
+
+def read_workbook(path: Path, data: bytes, sheet: str | None = None) -> Source:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        # data_only: a formula cell reads as the value Excel (or WPS) last computed
+        book = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ImportFileError(f"{path}: not a readable Excel workbook (.xlsx): {exc}") from None
+    if sheet is None:
+        ws = book.worksheets[0]
+    elif sheet in book.sheetnames:
+        ws = book[sheet]
+    else:
+        raise ImportFileError(f"{path}: no sheet named {sheet!r}; the sheets are: {', '.join(book.sheetnames)}")
+    grid = [[_text(c.value, c.number_format) for c in row] for row in ws.iter_rows()]
+    merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
+    return _source(path, ws.title, grid, merged)
+
+
+def _shows_time(number_format: str | None) -> bool:
+    """Whether a date cell's format shows the time of day (hh:mm), not only the date."""
+    fmt = re.sub(r'"[^"]*"|\[[^\]]*\]', "", (number_format or "").lower())  # quoted text, [colours]
+    return "h" in fmt or "s" in fmt
+
+
+def _text(value: Any, number_format: str | None = None) -> str:
+    """A cell as the text a CSV cell would hold for it: a date cell as the sheet shows
+    it (a time of day hidden by a date-only format is not part of the value)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) or not _shows_time(number_format):
+            return value.date().isoformat()  # a date typed into a date cell
+        return value.replace(microsecond=0).isoformat(" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float):
+        # 13812345678.0: a phone or an id typed as a number; 1280.5 stays as it is
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    return str(value)
+
+
+def _source(path: Path, title: str, grid: list[list[str]], merged: list[tuple[int, int, int, int]]) -> Source:
+    def filled(row: list[str]) -> int:
+        return sum(1 for c in row if c.strip())
+
+    top = 0
+    # Skip empty rows and a title row (one cell, often merged across the columns)
+    # above the header: the header is the first row with two or more cells, or the
+    # first non-empty row when no row has more than one (a one-column sheet).
+    while top < len(grid) and filled(grid[top]) < 2 and any(filled(r) >= 2 for r in grid[top + 1:]):
+        top += 1
+    if top >= len(grid) or not filled(grid[top]):
+        raise ImportFileError(f"{path}: sheet {title!r} is empty")
+    header_row = top + 1  # 1-based, as Excel numbers rows
+    headers = list(grid[top])
+    first_data = top + 1
+    # A header of two rows: cells merged across columns in the header row with the
+    # column names in the row below (联系方式 over 手机, 邮箱).
+    spans = [m for m in merged if m[0] == header_row and m[3] > m[1]]
+    if spans and first_data < len(grid):
+        below = grid[first_data]
+        if any(below[c - 1].strip() for (_, c1, _, c2) in spans for c in range(c1, c2 + 1) if c - 1 < len(below)):
+            headers = [b.strip() or h for h, b in zip(headers, below, strict=False)]
+            first_data += 1
+    width = max((len(r) for r in grid), default=0)
+    headers += [""] * (width - len(headers))
+    rows: list[SourceRow] = []
+    for index in range(first_data, len(grid)):
+        cells = grid[index] + [""] * (width - len(grid[index]))
+        if not filled(cells):
+            continue  # empty rows (and the formatted, empty rows a sheet ends with) are not rows
+        unnamed = [i for i, c in enumerate(cells) if c.strip() and not headers[i].strip()]
+        if unnamed:
+            raise ImportFileError(f"{path}: row {index + 1}: column {_letter(unnamed[0])} has a value but no "
+                                  f"header (row {header_row} names the columns)")
+        rows.append(SourceRow(index + 1, {h: c for h, c in zip(headers, cells, strict=True) if h.strip()}, {}))
+    return Source(path, "xlsx", f"xlsx:{title}", [h for h in headers if h.strip()], rows)
+
+
+def _letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
