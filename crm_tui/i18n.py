@@ -108,7 +108,7 @@ def entity_name(ent: Entity) -> str:
 
 def entity_label(table: str) -> str:
     """A table's records as the catalog names them ('customers' -> '客户')."""
-    key = f"entity.{table}"
+    key = f"entities.{table}"
     return t(key) if has(key) else table
 
 

@@ -47,6 +47,7 @@ from crm_tui.domain.import_mapping import (
 )
 from crm_tui.domain.search import name_key
 from crm_tui.domain.validation import ValidationError, clean
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -83,9 +84,8 @@ class Source:
     warnings: list[str] = field(default_factory=list)
 
     def where(self, line: int) -> str:
-        if self.format == "xlsx":
-            return f"row {line}"
-        return f"line {line}" if self.format == "csv" else f"record {line}"
+        kind = {"xlsx": "row", "csv": "line"}.get(self.format, "record")
+        return t(f"import.where_{kind}", n=line)
 
 
 @dataclass
@@ -117,13 +117,12 @@ class ImportReport:
     rejects_path: Path | None = None
 
     def summary(self) -> str:
-        verb = "would create" if not self.written else "created"
-        upd = "would update" if not self.written else "updated"
-        text = f"{verb} {self.created}, {upd} {self.updated}, rejected {len(self.rejected)}"
+        text = t("import.summary" if self.written else "import.summary_dry", created=self.created,
+                 updated=self.updated, rejected=len(self.rejected))
         if self.unchanged:
-            text += f", unchanged {self.unchanged}"
+            text += t("import.unchanged", n=self.unchanged)
         if self.merged:
-            text += f" ({self.merged} rows merged into earlier rows of the file)"
+            text += t("import.merged", n=self.merged)
         return text
 
     def as_dict(self) -> dict[str, Any]:

@@ -462,12 +462,13 @@ def build(table: str) -> typer.Typer:
             except ImportFileError as exc:
                 raise UserError(str(exc)) from None
         for warning in report.warnings:
-            err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] {warning}", highlight=False, soft_wrap=True)
         failed = bool(report.rejected) and not skip_invalid
         for reject in report.rejected[:1000]:
-            err_console.print(f"[red]{'error' if failed else 'rejected'}:[/red] {reject}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]{t('cli.error') if failed else t('import.rejected')}:[/red] {reject}",
+                              highlight=False, soft_wrap=True)
         if len(report.rejected) > 1000:
-            err_console.print(f"... and {len(report.rejected) - 1000} more bad rows", highlight=False, soft_wrap=True)
+            err_console.print(t("import.more_bad", n=len(report.rejected) - 1000), highlight=False, soft_wrap=True)
         if as_json:
             print_json(report.as_dict())
         elif failed and dry_run:
@@ -476,13 +477,13 @@ def build(table: str) -> typer.Typer:
             err_console.print(f"the import would stop on {len(report.rejected)} bad rows of {report.rows} "
                               "(fix them, or use --skip-invalid)", highlight=False, soft_wrap=True)
         elif failed:
-            err_console.print(f"nothing imported: {len(report.rejected)} bad rows of {report.rows} "
-                              "(fix them, or use --skip-invalid)", highlight=False, soft_wrap=True)
+            err_console.print(t("import.nothing", bad=len(report.rejected), rows=report.rows),
+                              highlight=False, soft_wrap=True)
         else:
-            prefix = "dry run: " if dry_run else ""
+            prefix = t("import.dry_run") if dry_run else ""
             console.print(f"{prefix}{report.summary()}", highlight=False, soft_wrap=True)
             if report.rejects_path:
-                console.print(f"rejected rows written to {report.rejects_path}", highlight=False, soft_wrap=True)
+                console.print(t("import.rejects_written", path=report.rejects_path), highlight=False, soft_wrap=True)
         if failed:
             raise typer.Exit(1)
 
@@ -514,7 +515,8 @@ def build(table: str) -> typer.Typer:
                 else:
                     count = export_to_path(crm, table, output, fmt=fmt, filters=filters, mask=mask,
                                            progress=lambda done, n: progress("writing", done, n))
-                    err_console.print(f"exported {count} {table} to {output}", highlight=False, soft_wrap=True)
+                    err_console.print(t("import.exported", count=count, table=entity_label(table), path=output),
+                                      highlight=False, soft_wrap=True)
 
     sub.command("export", help=help_text(table, "export", f"Export {table} as CSV (spreadsheet-safe), JSON or an Excel workbook (xlsx)."))(export)
     return sub
