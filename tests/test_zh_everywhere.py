@@ -282,3 +282,17 @@ def test_the_screen_scan_finds_english_on_an_english_screen() -> None:
     """The scan is not blind to what a screen shows: an English label is found."""
     assert "Sales by month" in english_fragments_in("│ 客户  Sales by month │")
 
+
+
+def test_analytics_commands_print_chinese_tables(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Crm(db_path, rep="wang", create=True) as crm:
+        ids = build(crm)
+        add_deals(crm, ids)
+    monkeypatch.setenv("COLUMNS", "160")
+    for command in (["classify"], ["rfm"], ["kpi", "--period", "2026-Q3"], ["pipeline"],
+                    ["funnel", "--period", "2026-Q3"], ["customers", "list"], ["complaints", "list"]):
+        result = zh_cli(db_path, *command, "--today", "2026-10-01", monkeypatch=monkeypatch) \
+            if command[0] in ("classify", "rfm", "kpi") else zh_cli(db_path, *command, monkeypatch=monkeypatch)
+        assert result.exit_code == 0, (command, result.output)
+        assert CJK.search(result.output), command
+        assert english_fragments_in(without(result.output, REPORT_DATA)) == [], (command, result.output)

@@ -17,6 +17,8 @@ from crm_tui.cli.common import (
     DbOpt,
     JsonOpt,
     UserError,
+    cell_text,
+    column_title,
     console,
     open_crm,
     print_json,
@@ -82,12 +84,13 @@ def classify_command(
         return
     counts: dict[str, int] = {}
     for c in classes:
-        for key in (f"status {c.status}", f"stage {c.lifecycle_stage}", f"tier {c.tier}"):
+        for key in (t("cli.class_status", status=cell_text("status", c.status)),
+                    t("cli.class_stage", stage=t(f"choice.lifecycle_stage.{c.lifecycle_stage}")),
+                    t("cli.class_tier", tier=c.tier)):
             counts[key] = counts.get(key, 0) + 1
     print_table([{"class": k, "customers": v} for k, v in sorted(counts.items())], ["class", "customers"],
-                title=f"{len(classes)} customers, {sum(c.core for c in classes)} core")
-    verb = "would change" if dry_run else "changed"
-    console.print(f"{changed} customer(s) {verb}", highlight=False)
+                title=t("cli.classify_title", n=len(classes), core=sum(c.core for c in classes)))
+    console.print(t("cli.would_change" if dry_run else "cli.changed", n=changed), highlight=False)
 
 
 @classify_app.command("override")
@@ -166,7 +169,7 @@ def rfm_command(
     else:
         print_table(sorted(scores, key=lambda s: -s["score"]),
                     ["name", "recency_days", "frequency", "monetary", "rfm", "score", "segment"],
-                    title=f"RFM: {len(scores)} customers")
+                    title=t("cli.rfm_title", n=len(scores)))
 
 
 @app.command("value")
@@ -201,18 +204,18 @@ def kpi_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json
         print_json(result)
         return
     o = result["overall"]
-    print_table([{"measure": k.replace("_", " "), "value": _pct(v) if k.endswith(("rate", "growth")) and k != "complaint_rate" else
+    print_table([{"measure": column_title(k), "value": _pct(v) if k.endswith(("rate", "growth")) and k != "complaint_rate" else
                   ("" if v is None else str(round(v, 3) if isinstance(v, float) else v))} for k, v in o.items()],
-                ["measure", "value"], title=f"KPIs {result['period']} (previous {result['previous']})")
+                ["measure", "value"], title=t("cli.kpi_title", period=result["period"], previous=result["previous"]))
     print_table([{**r, "follow_up_rate": _pct(r["follow_up_rate"]), "sla_kept_rate": _pct(r["sla_kept_rate"])}
                  for r in result["reps"]],
                 ["rep", "visits", "follow_ups_due", "follow_ups_done", "follow_up_rate", "orders", "sales",
-                 "complaints_handled", "sla_kept_rate"], title="Per rep")
+                 "complaints_handled", "sla_kept_rate"], title=t("cli.per_rep"))
     att = result["attainment"]
-    print_table([{"rep": r["rep"] or "(team)", "sales": r["sales"], "target": r["target"],
+    print_table([{"rep": r["rep"] or t("cli.team"), "sales": r["sales"], "target": r["target"],
                   "attainment": _pct(r["attainment"])} for r in [{"rep": "", **att["team"]}, *att["reps"]]],
                 ["rep", "sales", "target", "attainment"],
-                title="Attainment: orders + won opportunities with no order, against the target")
+                title=t("cli.attainment_title"))
 
 
 @app.command("report")

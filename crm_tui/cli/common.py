@@ -97,19 +97,41 @@ FOLDED_WIDTH = 24
 
 def column_title(name: str) -> str:
     """A column as the user reads it: in English the field's name as scripts and
-    --where use it ('next_action' -> 'next action'); in Chinese its label (下一步行动)."""
-    if language() != "en" and has(f"field.{name}"):
-        return t(f"field.{name}")
+    --where use it ('next_action' -> 'next action'); in another language the field's
+    label (下一步行动), or the name the reports give that measure (recency_days ->
+    距上次消费天数)."""
+    if language() != "en":
+        for key in (f"field.{name}", f"report.csv.measure.{name}", f"column.{name}"):
+            if has(key):
+                return t(key)
     return name.replace("_", " ")
+
+
+# Columns of the CLI's tables that hold stored codes, and the catalog naming them.
+_CODE_COLUMNS = {"segment": "report.segment", "stage": "report.stage", "from_stage": "report.stage",
+                 "to_stage": "report.stage", "priority": "report.priority", "type": "choice.type",
+                 "channel": "choice.channel", "purpose": "choice.purpose", "status": "report.status",
+                 "outcome": "report.stage"}
+
+
+def cell_text(column: str, value: Any) -> str:
+    """A table cell: a stored code (Champions, lead, urgent) as the catalog names it
+    in a language other than English; anything else as it is."""
+    text = cell(column, value)
+    if text and column in _CODE_COLUMNS and language() != "en":
+        key = f"{_CODE_COLUMNS[column]}.{text.lower().replace(chr(39), '').replace(' ', '_')}"
+        if has(key):
+            return t(key)
+    return text
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None,
                 caption: str | None = None) -> None:
     """A table of `rows`; `columns` come most important first, and those that do not
     fit the terminal are left out (with a note) rather than folded into slivers."""
-    cells = [[cell(c, row.get(c)) for c in columns] for row in rows]
+    cells = [[cell_text(c, row.get(c)) for c in columns] for row in rows]
     # long text folds, so it claims at most FOLDED_WIDTH; an id never folds
-    widths = [min(max([cell_len(col), *(cell_len(r[i]) for r in cells)]), 99 if col == "id" else FOLDED_WIDTH) + 3
+    widths = [min(max([cell_len(column_title(col)), *(cell_len(r[i]) for r in cells)]), 99 if col == "id" else FOLDED_WIDTH) + 3
               for i, col in enumerate(columns)]
     shown = len(columns)
     while shown > 2 and sum(widths[:shown]) + 1 > console.width:

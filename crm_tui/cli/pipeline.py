@@ -13,6 +13,7 @@ from crm_tui.api.opportunities import Pipeline
 from crm_tui.cli import app
 from crm_tui.cli.analytics import PeriodOpt, RepOpt, TodayOpt, _pct, today_clock
 from crm_tui.cli.common import DbOpt, JsonOpt, UserError, console, open_crm, print_json, print_table
+from crm_tui.i18n import t
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="Opportunity id (a unique prefix will do).")]
 
@@ -70,7 +71,7 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
             print_json(rows)
         else:
             print_table(rows, ["id", "customer_name", "title", "stage", "close_date", "last_activity", "reason"],
-                        title=f"{len(rows)} stale opportunit{'y' if len(rows) == 1 else 'ies'}")
+                        title=t("cli.stale_title", n=len(rows)))
 
     @sub.command("history", help="The stage moves of an opportunity: when, from, to, by whom.\n\n"
                                  "Example: crm opportunities history 01JB2X --json")
@@ -96,10 +97,10 @@ def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = Fa
         return
     rows = [{**s, "probability": f"{s['probability']}%", "amount": f"{s['amount']:,.2f}",
              "weighted": f"{s['weighted']:,.2f}"} for s in result["stages"]]
-    rows.append({"stage": "total", "count": result["count"], "amount": f"{result['amount']:,.2f}",
+    rows.append({"stage": t("cli.total"), "count": result["count"], "amount": f"{result['amount']:,.2f}",
                  "weighted": f"{result['weighted']:,.2f}"})
     print_table(rows, ["stage", "count", "probability", "amount", "weighted"],
-                title=f"pipeline ({result['currency']})" + (f" of {rep}" if rep else ""))
+                title=t("cli.pipeline_title", currency=result["currency"]) + (t("cli.of_rep", rep=rep) if rep else ""))
 
 
 @app.command("forecast")
@@ -115,10 +116,11 @@ def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as
         print_json(result)
         return
     rows = [{k: (f"{v:,.2f}" if isinstance(v, float) else v) for k, v in m.items()} for m in result["months"]]
-    rows.append({"month": "total", "won": f"{result['won']:,.2f}",
+    rows.append({"month": t("cli.total"), "won": f"{result['won']:,.2f}",
                  "weighted_pipeline": f"{result['weighted_pipeline']:,.2f}", "forecast": f"{result['forecast']:,.2f}"})
     print_table(rows, ["month", "won", "weighted_pipeline", "forecast"],
-                title=f"forecast {result['period']} ({result['currency']})" + (f" of {rep}" if rep else ""))
+                title=t("cli.forecast_title", period=result["period"], currency=result["currency"])
+                + (t("cli.of_rep", rep=rep) if rep else ""))
     if result.get("target"):
         console.print(f"target {result['target']:,.2f}: sales {result['sales']:,.2f} "
                       f"({_pct(result['attainment'])}), with the forecast {_pct(result['forecast_attainment'])}",
@@ -138,11 +140,11 @@ def funnel_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_j
         return
     print_table([{**s, "conversion": _pct(s["conversion"]), "avg_days": s["avg_days"]} for s in result["stages"]],
                 ["stage", "reached", "conversion", "avg_days"],
-                title=f"funnel {result['period']}: {result['deals']} opportunities")
+                title=t("cli.funnel_title", period=result["period"], n=result["deals"]))
     size, cycle = result["avg_deal_size"], result["sales_cycle_days"]
-    console.print(f"won {result['won']}, lost {result['lost']}, win rate {_pct(result['win_rate'])}; "
-                  f"average deal {'' if size is None else f'{size:,.2f}'}; sales cycle "
-                  f"{'' if cycle is None else f'{cycle:.1f} days'}", highlight=False)
+    console.print(t("cli.funnel_line", won=result["won"], lost=result["lost"], rate=_pct(result["win_rate"]),
+                    deal="" if size is None else f"{size:,.2f}", cycle="" if cycle is None else f"{cycle:.1f}"),
+                  highlight=False)
 
 
 targets_app = typer.Typer(help="Sales targets (销售目标) per rep and for the team, per period.", no_args_is_help=True)
