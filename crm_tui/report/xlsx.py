@@ -45,26 +45,21 @@ def add_sheet(book: Any, title: str, header: Sequence[str], rows: Iterable[Seque
     int, date, datetime, percent, decimal, text or None) choose each cell's number
     format; Python numbers, dates and datetimes become typed cells, the rest text."""
     from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     ws = book.create_sheet(sheet_title(title, book.sheetnames))
-    ws.append([_text_cell(ws, h) for h in header])
+    bold = Font(bold=True)
+    for col, name in enumerate(header, start=1):
+        _set_text(ws.cell(row=1, column=col), name).font = bold
     widths = [cell_len(str(h)) for h in header]
-    for row in rows:
-        cells = []
+    for r, row in enumerate(rows, start=2):
         for i, value in enumerate(row):
             kind = kinds[i] if kinds and i < len(kinds) else None
-            cell = _cell(ws, value, kind)
-            cells.append(cell)
+            _set(ws.cell(row=r, column=i + 1), value, kind)
             shown = value.isoformat(" ") if isinstance(value, dt.datetime) else value
             if i < len(widths):
                 widths[i] = max(widths[i], min(cell_len(str(shown if shown is not None else "")), MAX_WIDTH))
-        ws.append(cells)
-    bold = Font(bold=True)
-    for cell in ws[1]:
-        cell.font = bold
     ws.freeze_panes = "A2"  # the header stays on screen while scrolling
-    from openpyxl.utils import get_column_letter
-
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = min(width, MAX_WIDTH) + 2
         if width >= MAX_WIDTH:
@@ -73,41 +68,32 @@ def add_sheet(book: Any, title: str, header: Sequence[str], rows: Iterable[Seque
     return ws
 
 
-def _text_cell(ws: Any, value: Any) -> Any:
-    from openpyxl.cell.cell import Cell
-
+def _set_text(cell: Any, value: Any) -> Any:
     text = _ILLEGAL.sub("", str(value))
-    cell = Cell(ws, value=None)
-    cell._value = text  # set directly: openpyxl would take a leading "=" for a formula
-    cell.data_type = "s"
+    cell.value = text
+    cell.data_type = "s"  # a string cell even when it starts with "=": never a formula
     if text.startswith(FORMULA_STARTS):
         cell.quotePrefix = True
     return cell
 
 
-def _cell(ws: Any, value: Any, kind: str | None) -> Any:
-    from openpyxl.cell.cell import Cell
-
+def _set(cell: Any, value: Any, kind: str | None) -> None:
     if value is None or value == "":
-        return None
+        return
     if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and kind != "text":
-        cell = Cell(ws, value=value)
+        cell.value = value
+    elif isinstance(value, (int, float)) and kind != "text":
+        cell.value = value
         if kind in NUMBER_FORMATS:
             cell.number_format = NUMBER_FORMATS[kind]
-        return cell
-    if kind in ("date", "datetime") and isinstance(value, str):
-        parsed = _parse_time(value, kind)
-        if parsed is not None:
-            cell = Cell(ws, value=parsed)
-            cell.number_format = NUMBER_FORMATS[kind]
-            return cell
-    if isinstance(value, (dt.date, dt.datetime)):
-        cell = Cell(ws, value=value)
+    elif kind in ("date", "datetime") and isinstance(value, str) and (parsed := _parse_time(value, kind)):
+        cell.value = parsed
+        cell.number_format = NUMBER_FORMATS[kind]
+    elif isinstance(value, (dt.date, dt.datetime)):
+        cell.value = value
         cell.number_format = NUMBER_FORMATS["datetime" if isinstance(value, dt.datetime) else "date"]
-        return cell
-    return _text_cell(ws, value)
+    else:
+        _set_text(cell, value)
 
 
 def _parse_time(value: str, kind: str) -> dt.date | dt.datetime | None:
@@ -125,7 +111,8 @@ def new_book() -> Any:
     from openpyxl import Workbook
 
     book = Workbook()
-    book.remove(book.active)  # sheets are added by name
+    for sheet in list(book.worksheets):  # sheets are added by name
+        book.remove(sheet)
     return book
 
 
