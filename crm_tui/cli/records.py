@@ -306,8 +306,9 @@ def build(table: str) -> typer.Typer:
                 with_customer_names(crm, rows)
             if not total:  # never a bare "0 of 0": say where we looked and what to do
                 everything = records.count() if filters or search else 0
-                err_console.print(t("demo.no_match", total=everything, table=table, path=crm.path)
-                                  if everything else t("demo.no_records", table=table, path=crm.path),
+                label = entity_label(table)
+                err_console.print(t("demo.no_match", total=everything, table=label, path=crm.path)
+                                  if everything else t("demo.no_records", table=table, label=label, path=crm.path),
                                   highlight=False, markup=False)
         caption = t("cli.shown_of", shown=len(rows), total=total) + (t("cli.more") if total > len(rows) else "")
         # phones as people read them (021 2995 0969); --json and exports keep E.164
