@@ -45,9 +45,10 @@ window.addEventListener('load', () => {
     const g = c.getContext('2d'); g.font = '32px ' + font; g.fillText(ch, 2, 32);
     return Array.from(g.getImageData(0, 0, 40, 40).data).join(',');
   };
+  const [a, b] = [...(document.body.dataset.chars || '销售')];
   const probe = {boxes, height: document.documentElement.scrollHeight,
-                 cjkDistinct: glyph('销') !== glyph('售'), cjkInk: glyph('销') !== glyph(' '),
-                 tofuLike: glyph('销') === glyph('\\u0378')};
+                 cjkDistinct: glyph(a) !== glyph(b), cjkInk: glyph(a) !== glyph(' '),
+                 tofuLike: glyph(a) === glyph('\\u0378')};
   document.body.setAttribute('data-probe', JSON.stringify(probe));
 });
 </script>"""
@@ -138,12 +139,14 @@ def test_the_html_report_draws_its_charts_offline(crm: Crm, tmp_path: Path, lang
 
 
 def test_the_probe_sees_a_blank_chart_and_a_missing_font(tmp_path: Path) -> None:
-    """The checks can fail: an empty SVG box has no ink, and a font with no CJK glyphs
-    (a generic monospace face forced for the page) gives the same box for every char."""
+    """The checks can fail: an empty SVG box has no ink, and characters no installed
+    font has (two unassigned code points stand for CJK without a CJK font) draw the
+    same missing-glyph box, which the probe reports as not distinct and tofu-like."""
     chromium()
-    page_html = ('<!DOCTYPE html><html><head><meta charset="utf-8"><style>body{font-family:"No Such Font"}'
-                 '</style></head><body><svg width="300" height="200"></svg><p>销售</p></body></html>')
+    page_html = ('<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+                 '<body data-chars="\u0380\u0381"><svg width="300" height="200"></svg><p>销售</p></body></html>')
     info = probe(page_html, tmp_path)
+    assert not info["cjkDistinct"] and info["tofuLike"], info
     page = tmp_path / "blank.html"
     page.write_text(page_html, encoding="utf-8")
     image = screenshot(page, 400)
