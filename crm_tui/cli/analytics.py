@@ -5,8 +5,8 @@ command line, each one call into `crm.analytics`."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
