@@ -50,6 +50,8 @@ def test_restore_from_an_older_backup_loses_no_laptop_edit(server_db: str, tmp_p
     backup = tmp_path / "server.backup"
     result = runner.invoke(app, ["server", "backup", "-o", str(backup), "--db", server_db, "--json"])
     assert result.exit_code == 0, result.output
+    # Every customer and the reps' token hashes are in it: its owner alone reads it.
+    assert backup.stat().st_mode & 0o777 == 0o600
     held_at_backup = store.count()
 
     # After the backup: each laptop edits, and the server takes it all.

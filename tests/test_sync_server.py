@@ -457,3 +457,25 @@ def test_an_entering_customers_long_history_comes_in_pages_within_the_byte_bound
     # Each change once; the customer's insert first, so its records find it.
     assert len(got) == len(set(got)) == 32 and set(got) >= history
     assert got[0] == min(history)
+
+
+def test_the_pull_byte_bound_counts_utf8_bytes_not_characters(store: Store) -> None:
+    """A pull answer is UTF-8: a page of Chinese notes (three bytes a character) stays
+    within the bound in bytes, where counting characters let it grow about threefold."""
+    boss = RepInfo("boss", "manager", "")
+    hlc = clock.pack(clock.now_ms(), 0)
+    note = "客户要求下周上门演示新产品" * 8  # 104 characters, 312 bytes
+    store.push(boss, "bn", [WireChange(node="bn", node_seq=n, hlc=hlc + n, tbl="customers", row_id=f"c{n}",
+                                       op="insert", data={"name": f"客户{n}", "notes": note})
+                            for n in range(1, 61)])
+    cursor, pages, seen = 0, 0, 0
+    for _ in range(60):
+        page = store.pull(cursor, 100, exclude_node="other", rep=boss, max_bytes=4000)
+        if len(page.changes) > 1:  # one change always goes, whatever its size
+            assert sum(len(c[7].encode("utf-8")) for c in page.changes) <= 4000
+        seen += len(page.changes)
+        pages += 1
+        cursor = page.cursor
+        if cursor >= page.watermark:
+            break
+    assert seen == 60 and pages >= 6

@@ -11,6 +11,7 @@ a laptop holds is lost, and none is stored twice."""
 from __future__ import annotations
 
 import glob
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -22,6 +23,14 @@ from crm_tui.sync.server.store import StoreError, redacted
 
 # The first bytes of a pg_dump custom-format archive.
 PG_ARCHIVE_MAGIC = b"PGDMP"
+
+
+def _private(path: Path) -> None:
+    """Create `path` empty and readable by its owner only, before anything is written in
+    it: a backup holds every customer and the reps' token hashes. SQLite's journal and
+    pg_dump's rewrite of the file keep that mode."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+    os.chmod(path, 0o600)  # an existing file keeps its old mode through os.open
 
 
 def _sqlite_path(url: str) -> Path:
@@ -69,6 +78,7 @@ def backup(url: str, out: Path) -> dict[str, Any]:
         if not is_server_sqlite(source):
             raise StoreError(f"{source} is not a crm_tui server store")
         part = out.with_name(out.name + ".part")
+        _private(part)
         src, dst = sqlite3.connect(source), sqlite3.connect(part)
         try:
             src.backup(dst)  # one consistent snapshot, while writers go on
@@ -78,6 +88,7 @@ def backup(url: str, out: Path) -> dict[str, Any]:
         part.replace(out)
         return {"store": redacted(url), "file": str(out), "kind": "sqlite"}
     schema = _pg_schema(url)
+    _private(out)
     _run([pg_tool("pg_dump"), "--dbname", url, "--format", "custom", "--no-owner", "--schema", schema,
           "--file", str(out)], "pg_dump")
     return {"store": redacted(url), "file": str(out), "kind": "postgresql", "schema": schema}

@@ -34,7 +34,6 @@ from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
     BORN,
-    CHANGE_SIZE_SQL,
     ENTER,
     LEAVE,
     LOG_COLUMNS,
@@ -51,6 +50,7 @@ from crm_tui.sync.server.store import (
     StoreError,
     assemble_page,
     audit_query,
+    change_size_sql,
     check_schema_version,
     enter_marks,
     json_or_null,
@@ -188,6 +188,9 @@ SCHEMA_VERSION = 1 + len(MIGRATIONS)
 # Everything the store creates, for a restore to drop before it puts a backup's back.
 TABLES = ("meta", "reps", "nodes", "log", "inflight", "row_scope", "customer_scope", "node_view", "refused",
           "winners", "bootstrap", "rate_buckets", "audit", "erased")
+
+# The bytes a change takes in a pull answer (store.change_size), in this store's SQL.
+_CHANGE_SIZE_SQL = change_size_sql("octet_length({})")
 
 
 def drop_all(conn: psycopg.Connection) -> None:
@@ -661,7 +664,7 @@ class PostgresStore(Store):
                 if entered and after > 0:
                     # A long history comes in slices that each fit in a pull's answer.
                     sizes = conn.execute(
-                        f"SELECT scope, server_seq, {CHANGE_SIZE_SQL} FROM log WHERE scope = ANY(%s) "
+                        f"SELECT scope, server_seq, {_CHANGE_SIZE_SQL} FROM log WHERE scope = ANY(%s) "
                         "AND server_seq <= %s AND node <> '' ORDER BY scope, server_seq", (entered, after)).fetchall()
                     marks += [(c, ENTER, data) for c, data in enter_marks(entered, sizes, after, max_bytes)]
                 if marks:

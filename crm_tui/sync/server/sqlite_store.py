@@ -19,7 +19,6 @@ from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
     BORN,
-    CHANGE_SIZE_SQL,
     ENTER,
     LEAVE,
     LOG_COLUMNS,
@@ -37,6 +36,7 @@ from crm_tui.sync.server.store import (
     StoreError,
     assemble_page,
     audit_query,
+    change_size_sql,
     check_schema_version,
     enter_marks,
     json_or_null,
@@ -134,6 +134,9 @@ APPEND_ONLY = [
     "BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END"
     for op in ("UPDATE", "DELETE")
 ]
+
+# The bytes a change takes in a pull answer (store.change_size), in this store's SQL.
+_CHANGE_SIZE_SQL = change_size_sql("length(CAST({} AS BLOB))")
 
 
 # The server schema is versioned in `meta` (key schema_version). Version 1 is SCHEMA as
@@ -532,7 +535,7 @@ class SqliteStore(Store):
             if entered and after > 0:
                 # A long history comes in slices that each fit in a pull's answer.
                 sizes = conn.execute(
-                    f"SELECT scope, server_seq, {CHANGE_SIZE_SQL} FROM log WHERE scope IN "
+                    f"SELECT scope, server_seq, {_CHANGE_SIZE_SQL} FROM log WHERE scope IN "
                     "(SELECT value FROM json_each(?)) AND server_seq <= ? AND node <> '' ORDER BY scope, server_seq",
                     (json.dumps(entered), after))
                 marks += [(c, ENTER, data) for c, data in enter_marks(entered, sizes, after, max_bytes)]

@@ -408,13 +408,25 @@ def mark_scope(node: str | None) -> str:
     return "~" + (node or "")
 
 
+def _octets(text: str | None) -> int:
+    """The UTF-8 bytes of a stored text: a pull answer is UTF-8, and a Chinese
+    character takes three bytes of it, not one."""
+    if not text:
+        return 0
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def change_size(row: StoredChange) -> int:
     """About the bytes a stored change takes in a pull answer."""
-    return 160 + len(row[7]) + len(row[8] or "") + len(row[9] or "") + len(row[5])
+    return 160 + _octets(row[7]) + _octets(row[8]) + _octets(row[9]) + _octets(row[5])
 
 
-# change_size in SQL, over the log's columns (SQLite and PostgreSQL alike): the same rule.
-CHANGE_SIZE_SQL = "160 + length(data) + coalesce(length(old), 0) + coalesce(length(base), 0) + length(row_id)"
+def change_size_sql(octets: str) -> str:
+    """change_size in SQL over the log's columns, the same rule; `octets` is the store's
+    byte length of a text with `{}` for the column (SQLite 3.40 has no octet_length)."""
+    def b(column: str) -> str:
+        return octets.format(column)
+    return f"160 + {b('data')} + coalesce({b('old')}, 0) + coalesce({b('base')}, 0) + {b('row_id')}"
 
 
 def enter_marks(entered: Sequence[str], sizes: Iterable[tuple[str, int, int]], until: int,
