@@ -57,6 +57,7 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "order_lines": ("product",),
     "opportunities": ("stage", "source"),  # a pipeline stage; the lead channel
     "opportunity_stages": ("from_stage", "to_stage", "rep"),
+    "quote_lines": ("product",),  # what was quoted, as an order line's product
 }
 
 FREE_TEXT_KINDS = ("text", "phone", "email", "tags")
