@@ -16,6 +16,7 @@ from test_sync_cli import Rep, Server, runner
 
 from crm_tui.api import Crm
 from crm_tui.cli import app
+from crm_tui.db.connection import DatabaseError, is_encrypted
 from crm_tui.sync.server.admin import open_store
 
 pytestmark = pytest.mark.slow
@@ -153,3 +154,44 @@ def test_restore_refuses_what_is_not_a_crm_backup(tmp_path: Path) -> None:
     with Crm(db, create=False) as crm:
         assert [c["name"] for c in crm.customers.find()] == ["张伟"]
     assert not list(tmp_path.glob("*before-restore*"))
+
+
+def test_backup_of_an_encrypted_database_is_encrypted_and_restores_with_its_key(tmp_path: Path) -> None:
+    db, key = tmp_path / "crm.db", "correct horse battery"
+    name, phone = "保密客户甲", "13912345678"
+    with Crm(db, key=key, encrypt=True) as crm:
+        crm.customers.create({"name": name, "phone": phone})
+    env = {"CRM_DB": str(db), "CRM_DB_KEY": key}
+    backup = tmp_path / "enc.backup"
+    result = runner.invoke(app, ["backup", "-o", str(backup), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["customers"] == 1
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    raw = backup.read_bytes()
+    assert not raw.startswith(b"SQLite format 3")
+    for secret in (name, phone):  # neither as UTF-8 nor as UTF-16 text
+        assert secret.encode() not in raw and secret.encode("utf-16-le") not in raw
+    with pytest.raises(DatabaseError):
+        Crm(backup, key="another key", create=False)
+
+    # The database goes on, then the backup is put back in its place.
+    with Crm(db, key=key, create=False) as crm:
+        crm.customers.create({"name": "备份之后"})
+    before = db.read_bytes()
+    for wrong, reason in (("another key", "wrong key"), (None, "CRM_DB_KEY")):
+        result = runner.invoke(app, ["restore", str(backup), "--yes"], env={**env, "CRM_DB_KEY": wrong})
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert reason in result.output, result.output
+    assert db.read_bytes() == before and not list(tmp_path.glob("*before-restore*"))
+
+    result = runner.invoke(app, ["restore", str(backup), "--yes"], env=env)
+    assert result.exit_code == 0, result.output
+    assert is_encrypted(db) and stat.S_IMODE(db.stat().st_mode) == 0o600
+    with Crm(db, key=key, create=False) as crm:
+        assert [(c["name"], c["phone"]) for c in crm.customers.find()] == [(name, "+86" + phone)]
+    with pytest.raises(DatabaseError):
+        Crm(db, key="another key", create=False)
+    kept = next(tmp_path.glob("crm-before-restore-*.db"))
+    assert is_encrypted(kept)
+    with Crm(kept, key=key, create=False) as crm:
+        assert sorted(c["name"] for c in crm.customers.find()) == sorted([name, "备份之后"])

@@ -79,6 +79,8 @@ class Crm:
         if key is None and (encrypt or is_encrypted(self.path)):
             key = find_key(self.path)
         self.encrypted = encrypt or is_encrypted(self.path)
+        # The key an encrypted database was opened with: its backups are encrypted with it.
+        self.key: str | None = key if self.encrypted else None
         self.conn = open_database(self.path, rep=rep, notices=self.notices,
                                   private_dir=self.path.parent.resolve() == data_dir().resolve(),
                                   create=create, key=key, encrypt=encrypt)

@@ -29,11 +29,7 @@ def default_backup_path(database: Path) -> Path:
 
 def backup(crm: Crm, out: Path | None = None) -> dict[str, Any]:
     """A consistent copy of `crm`'s database in `out` (default: default_backup_path),
-    private to its owner."""
-    if crm.encrypted:
-        # Not yet: the copy must be encrypted with the same key (SQLCipher's export).
-        raise ValidationError.one("database", f"{crm.path} is encrypted: copy the file with crm_tui closed "
-                                  "(the copy stays encrypted); crm backup does not copy encrypted databases yet")
+    private to its owner; an encrypted database's copy is encrypted with its key."""
     out = Path(out) if out is not None else default_backup_path(crm.path)
     if out.resolve() == crm.path.resolve():
         raise ValidationError.one("output", f"{out} is the database itself; name another file")
@@ -42,20 +38,24 @@ def backup(crm: Crm, out: Path | None = None) -> dict[str, Any]:
     if not out.parent.exists():
         out.parent.mkdir(parents=True, mode=PRIVATE_DIR)
     with crm.lock:
-        return {"database": str(crm.path), **files.write_backup(crm.conn, out)}
+        return {"database": str(crm.path), **files.write_backup(crm.conn, out, crm.key)}
 
 
-def restore(database: Path, file: Path) -> dict[str, Any]:
+def restore(database: Path, file: Path, key: str | None = None) -> dict[str, Any]:
     """Put the backup `file` in place of `database` (close the UI on it first). The
     database as it was is kept beside it (`<name>-before-restore-<time>.db`), so a
-    restore can be undone. A file that is not a crm_tui backup is refused, with the
-    reason, before anything changes."""
+    restore can be undone. A file that is not a crm_tui backup, or an encrypted backup
+    that `key` (the database's key) does not open, is refused, with the reason, before
+    anything changes."""
     database, file = Path(database), Path(file)
     try:
-        files.summary(file)
+        files.summary(file, key)
     except DatabaseError as exc:
         raise ValidationError.one("file", str(exc)) from None
     if database.exists() and file.resolve() == database.resolve():
         raise ValidationError.one("file", f"{file} is the database itself, not a backup of it")
     keep = database.with_name(f"{database.stem}-before-restore-{_stamp()}.db") if database.exists() else None
-    return files.restore_backup(file, database, keep=keep)
+    try:
+        return files.restore_backup(file, database, keep=keep, key=key)
+    except DatabaseError as exc:  # the current database's key did not open it: nothing changed
+        raise ValidationError.one("database", str(exc)) from None

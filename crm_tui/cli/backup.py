@@ -47,13 +47,21 @@ def restore_command(
     synced after the backup and sends what only the backup holds.
 
     Example: crm restore ~/.local/share/crm_tui/backups/crm-20261201-090000.db"""
+    from crm_tui.api import encryption
     from crm_tui.api.backup import restore
     from crm_tui.config import resolve_db_path
 
     database = resolve_db_path(db_path(db))
+    # An encrypted backup (or database) opens with the database's key: CRM_DB_KEY, the
+    # keyring, or typed; a wrong one is refused by restore before anything changes.
+    key = None
+    if encryption.is_encrypted_db(file) or encryption.is_encrypted_db(database):
+        from crm_tui.cli.encryption import key_of
+
+        key = key_of(database)
     if not yes and not typer.confirm(t("backup.confirm", database=database, file=file)):
         raise typer.Exit(1)
-    done = restore(database, file)
+    done = restore(database, file, key)
     if json_out:
         print_json(done)
         return

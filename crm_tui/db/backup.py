@@ -1,6 +1,7 @@
 """Backups of the laptop's database and their restore: SQLite's backup API, through
-the db layer's own connection opener (so an encrypted database is copied as it is
-opened), taken while the UI and other commands keep working.
+the db layer's own connection opener, taken while the UI and other commands keep
+working. An encrypted database's backup is encrypted with the same key (SQLCipher's
+backup API between two connections keyed alike): no page of it is ever in clear.
 
 A restored database takes a new node id. The laptop may have made and synced changes
 after the backup under its old node id, numbered after the backup's last one: new
@@ -17,49 +18,62 @@ from pathlib import Path
 from typing import Any
 
 from crm_tui.db.connection import (
+    ERRORS,
     PRIVATE_FILE,
+    SIDE_FILES,
     DatabaseError,
+    KeyRequired,
     connect,
+    is_encrypted,
     make_private,
     new_node_id,
     open_database,
     transaction,
 )
 from crm_tui.db.migrations import SCHEMA_VERSION
+from crm_tui.i18n import t
 
 # Tables every crm_tui laptop database has had since its first version.
 _CRM_TABLES = frozenset({"replica", "change_log", "sync_state", "customers"})
 
 
-def write_backup(conn: sqlite3.Connection, out: Path) -> dict[str, Any]:
+def write_backup(conn: sqlite3.Connection, out: Path, key: str | None = None) -> dict[str, Any]:
     """A consistent copy of the database of `conn` in `out` (0600), written beside it
     first and renamed, so a cut backup never leaves a half file under that name. The
     caller holds the database's lock only as long as SQLite's copy takes: readers and
-    writers in other processes go on (WAL)."""
+    writers in other processes go on (WAL). `key`: `conn` is an encrypted database's
+    (SQLCipher) connection, and the copy is encrypted with the same key."""
     out = Path(out)
     part = out.with_name(out.name + ".part")
     part.unlink(missing_ok=True)
     make_private(part)
-    dst = connect(part)
     try:
-        conn.backup(dst)  # one read transaction: every committed change, none half
-        dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-    finally:
-        dst.close()
+        dst = connect(part, key)
+        try:
+            conn.backup(dst)  # one read transaction: every committed change, none half
+            dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        finally:
+            dst.close()
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     os.chmod(part, PRIVATE_FILE)
     part.replace(out)
-    return {"file": str(out), "bytes": out.stat().st_size, **summary(out)}
+    return {"file": str(out), "bytes": out.stat().st_size, **summary(out, key)}
 
 
-def summary(path: Path) -> dict[str, Any]:
+def summary(path: Path, key: str | None = None) -> dict[str, Any]:
     """What a backup file holds, or DatabaseError when it is not a crm_tui database
-    this version can open."""
+    this version can open: an encrypted one needs its `key` (KeyRequired, WrongKey)."""
     path = Path(path)
     if not path.is_file():
         raise DatabaseError(f"{path}: no such file")
+    encrypted = is_encrypted(path)
+    if encrypted and not key:
+        raise KeyRequired(t("db.key_required", path=path))
     try:
-        conn = connect(path)
-    except sqlite3.DatabaseError as exc:
+        conn = connect(path, key if encrypted else None)
+    except ERRORS.database as exc:
         raise DatabaseError(f"{path}: not a crm_tui backup ({exc})") from None
     try:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -72,34 +86,53 @@ def summary(path: Path) -> dict[str, Any]:
         node, rep = conn.execute("SELECT node, rep FROM replica").fetchone()
         customers = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
         changes = conn.execute("SELECT count(*) FROM change_log").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
+    except ERRORS.database as exc:
         raise DatabaseError(f"{path}: not a crm_tui backup ({exc})") from None
     finally:
         conn.close()
-    return {"schema": version, "node": node, "rep": rep, "customers": customers, "changes": changes}
+    return {"schema": version, "node": node, "rep": rep, "customers": customers, "changes": changes,
+            "encrypted": encrypted}
 
 
-def restore_backup(file: Path, target: Path, *, keep: Path | None = None) -> dict[str, Any]:
+def restore_backup(file: Path, target: Path, *, keep: Path | None = None,
+                   key: str | None = None) -> dict[str, Any]:
     """Put the backup `file` in place of the database at `target` (the UI and other
     commands on it must be closed), after copying the current one to `keep`; upgrade
     it if it is older, and give it a new node id (see the module's docstring). A file
-    that is not a crm_tui backup is refused before anything changes."""
+    that is not a crm_tui backup, or an encrypted one `key` does not open, is refused
+    before anything changes. The restored database is encrypted, with `key`, when the
+    backup is: as it was when the backup was taken."""
     file, target = Path(file), Path(target)
-    found = summary(file)
+    found = summary(file, key)
+    backup_key = key if found["encrypted"] else None
+    target_key = key if is_encrypted(target) else None
     if keep is not None and target.exists():
-        current = connect(target)
+        current = connect(target, target_key)
         try:
-            write_backup(current, keep)
+            write_backup(current, keep, target_key)
         finally:
             current.close()
-    make_private(target)
-    src, dst = connect(file), connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
-    conn = open_database(target)  # WAL again, and migrated if the backup is older
+    if backup_key is None and target_key is None:
+        make_private(target)
+        src, dst = connect(file), connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+    else:
+        # SQLite's backup cannot turn a plain file into an encrypted one or back: the
+        # backup is copied, keyed alike, beside the database and renamed over it.
+        restoring = target.with_name(target.name + ".restoring")
+        src = connect(file, backup_key)
+        try:
+            write_backup(src, restoring, backup_key)
+        finally:
+            src.close()
+        for side in SIDE_FILES:  # the replaced file's, never to be read as the new one's
+            target.with_name(target.name + side).unlink(missing_ok=True)
+        os.replace(restoring, target)
+    conn = open_database(target, key=backup_key)  # WAL again, and migrated if the backup is older
     try:
         with transaction(conn):
             old, pushed = conn.execute(
