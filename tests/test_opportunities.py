@@ -271,3 +271,29 @@ def test_seeded_deals_cover_every_stage_with_a_consistent_history(db_path: Path)
         # the funnel of the seeded year is alive
         funnel = crm.pipeline.funnel("2025-10-01..2026-09-15")
         assert funnel["won"] and funnel["lost"] and all(s["reached"] for s in funnel["stages"])
+
+
+def test_reports_name_a_configured_stage_by_its_label_in_the_run_language(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage the catalog does not know (the team's own) is shown in reports by the
+    label its config gives, in English or Chinese, not by its id."""
+    from crm_tui.i18n import set_language
+    from crm_tui.report.markdown import render_markdown
+
+    config = tmp_path / "config.toml"
+    config.write_text('[[pipeline.stages]]\nid = "poc"\nen = "Proof of concept"\nzh = "样机验证"\n'
+                      'probability = 40\norder = 1\n[[pipeline.stages]]\nid = "won"\nen = "Won"\n'
+                      'probability = 100\norder = 2\n[[pipeline.stages]]\nid = "lost"\nen = "Lost"\n'
+                      'probability = 0\norder = 3\n', encoding="utf-8")
+    monkeypatch.setenv("CRM_CONFIG", str(config))
+    with Crm(tmp_path / "c.db", rep="wang") as crm:
+        crm.opportunities.create({"customer_id": customer(crm), "title": "t", "amount": 100})
+        data = crm.analytics.report_data(str(dt.date.today().year))
+    try:
+        for lang, shown in (("en", "Proof of concept"), ("zh", "样机验证")):
+            set_language(lang)
+            text = render_markdown(data)
+            assert f"| {shown} |" in text
+            assert "| poc |" not in text
+    finally:
+        set_language("en")

@@ -328,7 +328,10 @@ class Analytics:
             "complaints": self.complaint_analytics(p, rep=rep),
             "pipeline": {"open": self.pipeline.pipeline(rep=rep), "forecast": self.pipeline.forecast(p, rep=rep),
                          "funnel": self.pipeline.funnel(p, rep=rep),
-                         "closed": self.pipeline.closed_deals(p, rep=rep)},
+                         "closed": self.pipeline.closed_deals(p, rep=rep),
+                         # The configured stages' own labels, for stages the catalog lacks.
+                         "stage_labels": {st.id: {"en": st.en, "zh": st.zh}
+                                          for st in self.pipeline.settings.stages}},
         }
 
     def dashboard_data(self, *, rep: str | None = None, months: int = 12) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_tui.domain.analytics.complaints import UNKNOWN
-from crm_tui.i18n import has, t
+from crm_tui.i18n import has, language, t
 
 
 def _none() -> str:
@@ -56,10 +56,15 @@ def priority(code: str) -> str:
     return _coded("report.priority", code)
 
 
-def stage(code: str) -> str:
-    """A pipeline stage id; stages of the configured pipeline beyond the default ones
-    keep their id."""
-    return _coded("report.stage", code)
+def stage(code: str, data: dict[str, Any] | None = None) -> str:
+    """A pipeline stage's label: the catalog's for the default stages, else the label
+    the config gives it in the run's language (`data["pipeline"]["stage_labels"]`)."""
+    if has(f"report.stage.{code}") or data is None:
+        return _coded("report.stage", code)
+    labels = data.get("pipeline", {}).get("stage_labels", {}).get(code)
+    if not labels:
+        return code
+    return labels.get(language()) or labels.get("en") or code
 
 
 def yes(flag: Any) -> str:
@@ -216,12 +221,12 @@ def forecast_rows(data: dict[str, Any]) -> list[list[str]]:
 
 
 def pipeline_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[stage(s["stage"]), str(s["count"]), money(s["amount"]), f"{s['probability']}%", money(s["weighted"])]
+    return [[stage(s["stage"], data), str(s["count"]), money(s["amount"]), f"{s['probability']}%", money(s["weighted"])]
             for s in data["pipeline"]["open"]["stages"]]
 
 
 def funnel_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[stage(s["stage"]), str(s["reached"]), pct(s["conversion"]), num(s["avg_days"])]
+    return [[stage(s["stage"], data), str(s["reached"]), pct(s["conversion"]), num(s["avg_days"])]
             for s in data["pipeline"]["funnel"]["stages"]]
 
 
@@ -231,5 +236,5 @@ def attainment_rows(data: dict[str, Any]) -> list[list[str]]:
 
 
 def closed_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[d["closed_on"], stage(d["stage"]), d["customer_name"], d["title"], money(d["amount"]), d["owner"],
+    return [[d["closed_on"], stage(d["stage"], data), d["customer_name"], d["title"], money(d["amount"]), d["owner"],
              d["lost_reason"] or ""] for d in data["pipeline"]["closed"]]

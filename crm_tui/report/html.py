@@ -69,7 +69,7 @@ def render_html(data: dict[str, Any]) -> str:
         return escape(t(f"report.h.{key}"))
 
     fc = data["pipeline"]["forecast"]
-    funnel_svg = funnel_chart([(fmt.stage(s["stage"]), s["reached"]) for s in data["pipeline"]["funnel"]["stages"]],
+    funnel_svg = funnel_chart([(fmt.stage(s["stage"], data), s["reached"]) for s in data["pipeline"]["funnel"]["stages"]],
                               title=t("report.chart.funnel"))
     forecast_svg = bar_chart([(m["month"], m["forecast"]) for m in fc["months"]], title=t("report.chart.forecast"))
     pipeline_cards = "".join(f'<div class="card"><div class="v">{escape(v)}</div><div class="k">{escape(k)}</div>'
