@@ -137,6 +137,13 @@ def client_from_config(config: Config, http: Any = None) -> SyncClient:
     return SyncClient(config.sync.server, config.sync.token, http=http)
 
 
+def _check_acked(acked_seq: int, batch: list[dict[str, Any]]) -> None:
+    """The server must acknowledge a whole pushed batch, under any node id; anything
+    less is an error the rep can retry (one message, in the catalog)."""
+    if acked_seq < batch[-1]["node_seq"]:
+        raise SyncError(t("sync.msg.short_ack", acked=acked_seq, sent=batch[-1]["node_seq"]))
+
+
 class Sync:
     """Sync and conflict review for one local database."""
 
@@ -241,8 +248,7 @@ class Sync:
                 continue
             if hooks.after_push:
                 hooks.after_push()
-            if result.acked_seq < batch[-1]["node_seq"]:
-                raise SyncError(t("sync.msg.short_ack", acked=result.acked_seq, sent=batch[-1]["node_seq"]))
+            _check_acked(result.acked_seq, batch)
             with self.lock:
                 own_last = self.crm.replica["seq"]
             if result.acked_seq > own_last:
@@ -286,9 +292,7 @@ class Sync:
                 gaps += 1
                 acked = exc.expected_seq - 1
                 continue
-            if result.acked_seq < batch[-1]["node_seq"]:
-                raise SyncError(f"the server acknowledged up to {result.acked_seq}, "
-                                f"not {batch[-1]['node_seq']}; try again")
+            _check_acked(result.acked_seq, batch)
             acked = batch[-1]["node_seq"]
             with self.lock:
                 sql.set_former_pushed(self.conn, node, acked, done=False)
