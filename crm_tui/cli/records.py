@@ -63,7 +63,7 @@ DUPLICATE_CHECKED = ("customers", "contacts")
 EXAMPLE_ARGS: dict[str, dict[str, str]] = {
     "customers": {"add": '--name 张伟 --mobile "138 1234 5678" --company 华信科技 --region 华东',
                   "list": "--search zw --region 华东", "edit": "--title 采购经理 --notes ''",
-                  "update": "--where region=华东 --where tier=B --set tier=A --dry-run",
+                  "update": "--where region=华东 --where tier=B --set territory=浦东片区 --dry-run",
                   "import": "客户.csv --dry-run", "export": "--format csv -o customers.csv"},
     "visits": {"add": "--customer 01JB2X --channel phone --purpose follow_up --next-action-date 2026-12-01",
                "list": "--customer 01JB2X --json", "edit": "--outcome 已报价 --follow-up-done 1",
