@@ -34,11 +34,12 @@ def snapshot(crm: Crm) -> dict[str, list[tuple]]:
     out: dict[str, list[tuple]] = {
         "customers": sorted(tuple((k, str(v)) for k, v in c.items() if k not in ("id", "created_at", "updated_at"))
                             for c in customers)}
-    for table in ("visits", "complaints", "orders"):
+    for table, records in (("visits", crm.visits), ("complaints", crm.complaints), ("orders", crm.orders),
+                           ("surveys", crm.analytics.surveys)):
         rows = []
-        for r in crm.records(table).find():
+        for r in records.find():
             rows.append(tuple((k, str(key[v] if k == "customer_id" else v)) for k, v in r.items()
-                              if k not in ("id", "created_at", "updated_at")))
+                              if k not in ("id", "created_at", "updated_at", "complaint_id")))
         out[table] = sorted(rows)
     return out
 
@@ -100,6 +101,29 @@ def test_seed_has_purchase_patterns_and_varied_records(demo: Crm) -> None:
     assert len({v["channel"] for v in visits}) >= 4 and len({v["purpose"] for v in visits}) >= 4
     assert any(v["next_action_date"] and v["next_action_date"] < TODAY.isoformat() for v in visits)  # overdue
     assert {c["tier"] for c in customers} == {"A", "B", "C"}
+
+
+def test_demo_reps_did_their_follow_ups_and_surveyed_customers(demo: Crm) -> None:
+    """A demo report shows a follow-up rate and a satisfaction, not 0% and n/a: some
+    follow-ups already due were done (the rest are the agenda's overdue ones), and some
+    customers and closed complaints have a satisfaction survey, dated when they happened."""
+    due = [v for v in demo.visits.find() if v["next_action_date"] and v["next_action_date"] < TODAY.isoformat()]
+    done = [v for v in due if v["follow_up_done"]]
+    assert 0 < len(done) < len(due)
+    assert not [v for v in demo.visits.find() if v["follow_up_done"] and v["next_action_date"]
+                and v["next_action_date"] >= TODAY.isoformat()]  # nothing done ahead of time
+    surveys = demo.analytics.list_surveys()
+    verdicts = {s["c"] < 1 for s in surveys} | {s["c"] > 1 for s in surveys}
+    assert surveys and verdicts == {True, False}  # satisfied and dissatisfied customers both
+    assert all(s["surveyed_at"] <= TODAY.isoformat() for s in surveys)
+    complaints = {c["id"]: c for c in demo.complaints.find()}
+    after = [s for s in surveys if s["complaint_id"]]
+    assert after and all(complaints[s["complaint_id"]]["status"] == "closed"
+                         and s["surveyed_at"] >= complaints[s["complaint_id"]]["closed_at"][:10]
+                         and s["customer_id"] == complaints[s["complaint_id"]]["customer_id"] for s in after)
+    kpi = demo.analytics.kpis(f"{TODAY.year}-Q2")
+    assert kpi["overall"]["satisfaction"] is not None
+    assert any(r["follow_ups_done"] for r in kpi["reps"])
 
 
 def test_seed_writes_are_captured(demo: Crm) -> None:
@@ -172,11 +196,11 @@ def test_demo_data_has_nothing_in_the_future_even_seeded_in_the_morning(crm: Crm
     morning = dt.datetime.combine(TODAY, dt.time(10, 0))
     crm.now = lambda: morning
     seed(crm, customers=400, seed=3)
-    happened = {"visits": ("visited_at",), "orders": ("ordered_at",),
+    happened = {"visits": ("visited_at",), "orders": ("ordered_at",), "surveys": ("surveyed_at",),
                 "complaints": ("received_at", "acknowledged_at", "first_response_at", "resolved_at", "closed_at")}
     latest = {}
     for table, fields in happened.items():
-        for record in crm.records(table).find():
+        for record in (crm.analytics.surveys if table == "surveys" else crm.records(table)).find():
             for name in fields:
                 if record[name]:
                     assert record[name] <= morning.isoformat(), (table, name, record[name])

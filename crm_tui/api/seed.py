@@ -83,6 +83,7 @@ class SeedReport:
     opportunities: int = 0
     opportunity_stages: int = 0
     targets: int = 0
+    surveys: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {"customers": self.customers, "visits": self.visits, "complaints": self.complaints,
@@ -98,6 +99,9 @@ class _Generator:
         # What happened is never later than now (today's end when seeding another day)
         self.now = now if now is not None and now.date() == today else dt.datetime.combine(today, dt.time(23, 59))
         self.policy = policy  # the configured SLA: seeded due times are the ones the workflow gives
+        # What reps did afterwards (follow-ups done, satisfaction surveys) draws from its own
+        # stream, so adding it left the rest of a seed's content as it was.
+        self.aftercare = random.Random(f"aftercare-{seed}")
 
     def pick(self, items: Any) -> Any:
         return self.rng.choice(items)
@@ -217,11 +221,38 @@ class _Generator:
         if days_ago < 60 and rng.random() < 0.7:
             # Recent visits plan a next step: some due soon, some already overdue.
             values["next_action"] = self.pick(NEXT_ACTIONS)
-            values["next_action_date"] = (self.today + dt.timedelta(days=rng.randrange(-20, 30))).isoformat()
-            values["follow_up_done"] = 0
+            due = self.today + dt.timedelta(days=rng.randrange(-20, 30))
+            values["next_action_date"] = due.isoformat()
+            # Most follow-ups already due were done; the rest are the agenda's overdue ones.
+            values["follow_up_done"] = int(due < self.today and self.aftercare.random() < 0.6)
         elif days_ago >= 60:
             values["follow_up_done"] = 1
         return values
+
+    def survey(self, customer_id: str, owner: str, pattern: str) -> dict[str, Any] | None:
+        """A satisfaction survey (scores 1-10) of some buying customers in the last year:
+        loyal customers mostly delighted, churned ones mostly dissatisfied."""
+        rng = self.aftercare
+        if pattern == "prospect" or rng.random() > (0.35 if pattern == "loyal" else 0.2):
+            return None
+        expected = rng.randrange(6, 10)
+        shift = {"loyal": (-0.5, 2.0), "churned": (-3.0, 0.5)}.get(pattern, (-2.0, 1.5))
+        perceived = min(10.0, max(1.0, round((expected + rng.uniform(*shift)) * 2) / 2))
+        day = self.today - dt.timedelta(days=rng.randrange(0, 365))
+        return {"customer_id": customer_id, "surveyed_at": day.isoformat(), "expected": expected,
+                "perceived": perceived, "owner": owner}
+
+    def complaint_survey(self, complaint: Record) -> dict[str, Any] | None:
+        """The satisfaction follow-up of half the closed complaints, a few days after closing."""
+        rng = self.aftercare
+        if complaint.get("status") != "closed" or rng.random() > 0.5:
+            return None
+        closed = dt.date.fromisoformat(str(complaint["closed_at"])[:10])
+        day = min(self.today, closed + dt.timedelta(days=rng.randrange(1, 6)))
+        expected = rng.randrange(6, 10)
+        perceived = min(10.0, max(1.0, round((expected + rng.uniform(-3.0, 1.0)) * 2) / 2))
+        return {"customer_id": complaint["customer_id"], "surveyed_at": day.isoformat(), "expected": expected,
+                "perceived": perceived, "complaint_id": complaint["id"], "owner": complaint["owner"]}
 
     def complaint(self, customer_id: str, owner: str) -> dict[str, Any]:
         rng = self.rng
@@ -379,7 +410,11 @@ def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None
         if progress and (index + 1) % 500 == 0:
             progress("generating", index + 1, customers)
     rows |= _seed_deals(crm, gen, patterns)
-    kinds = {"opportunity_stages": crm.opportunities.moves, "targets": crm.pipeline.targets_api}
+    surveys = [gen.survey(cid, owner, pattern) for cid, owner, pattern in patterns]
+    surveys += [gen.complaint_survey(c) for c in rows["complaints"]]
+    rows["surveys"] = [crm.analytics.surveys.prepare(s) for s in surveys if s is not None]
+    kinds = {"opportunity_stages": crm.opportunities.moves, "targets": crm.pipeline.targets_api,
+             "surveys": crm.analytics.surveys}
     with crm.lock, transaction(crm.conn):
         for table, records in rows.items():
             # The write funnel's bulk end: state rule, references, one statement.
