@@ -138,3 +138,20 @@ def test_customer_form_with_error(snap_compare, snap_crm: Crm, lang: str) -> Non
 
 def test_help_screen(snap_compare, snap_crm: Crm) -> None:
     assert snap_compare(app_for(snap_crm, "en"), terminal_size=SIZE, run_before=goto("f1"))
+
+
+# -- 80x24: a field laptop's terminal, a split tmux pane (issue 14) -------------------------
+SMALL = (80, 24)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("keys", [(), ("f3",), ("f4",), ("f5",), ("f6",)],
+                         ids=["customers", "agenda", "complaints", "orders", "dashboard"])
+def test_small_terminal(snap_compare, snap_crm: Crm, lang: str, keys: tuple[str, ...]) -> None:
+    assert snap_compare(app_for(snap_crm, lang), terminal_size=SMALL, run_before=goto(*keys))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_small_terminal_confirmation(snap_compare, snap_crm: Crm, lang: str) -> None:
+    # deleting a customer asks first: the question and both answers whole at 80x24
+    assert snap_compare(app_for(snap_crm, lang), terminal_size=SMALL, run_before=goto("down", "delete"))

@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from crm_tui.api import Record
 from crm_tui.i18n import t
 from crm_tui.screens.base import TableScreen
 from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import opportunity_form, schedule_form, visit_form
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.record_table import RecordTable, Row
 from crm_tui.widgets.tables import agenda_columns
 from crm_tui.widgets.title_bar import TitleBar
@@ -50,7 +51,7 @@ class AgendaScreen(TableScreen):
         yield Static("", id="agenda-counts")
         yield RecordTable(agenda_columns(), row_class=agenda_row_class, id="agenda-table")
         yield self.app.status_widget()
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def reload(self, _: object = None) -> None:
         agenda, pipeline = self.app.agenda, self.crm.pipeline

@@ -10,7 +10,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, Static, Tab, Tabs
+from textual.widgets import Input, Static, Tab, Tabs
 
 from crm_tui.api import Record
 from crm_tui.domain import complaints as rules
@@ -20,6 +20,7 @@ from crm_tui.i18n import choice_label, t
 from crm_tui.screens.base import FilterAsYouType, TableScreen
 from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import assign_form, complaint_form, resolve_form
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.record_table import RecordTable, Row
 from crm_tui.widgets.tables import complaint_columns
 from crm_tui.widgets.title_bar import TitleBar
@@ -68,7 +69,7 @@ class ComplaintsScreen(FilterAsYouType, TableScreen):
         yield RecordTable(complaint_columns(self.due_text), row_class=self.row_class, id="complaints-table")
         yield Static("", id="complaint-info")
         yield self.app.status_widget()
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     @staticmethod
     def view_label(view: str) -> str:

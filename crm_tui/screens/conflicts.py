@@ -10,11 +10,12 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from crm_tui.domain.times import shown_time
 from crm_tui.i18n import has, t
 from crm_tui.screens.base import CrmScreen
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.sync_status import text
 
 
@@ -60,7 +61,7 @@ class ConflictsScreen(CrmScreen):
         refused.add_columns("#", t("rejected.record"), t("rejected.op"), t("rejected.fields"),
                             t("rejected.reason"), t("rejected.when"))
         yield refused
-        yield Footer()
+        yield CrmFooter()
 
     def on_mount(self) -> None:
         self.query_one("#conflicts-table", DataTable).focus()

@@ -8,7 +8,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from crm_tui.api import Record
 from crm_tui.domain.entities import CUSTOMER
@@ -16,6 +16,7 @@ from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmScreen, FilterAsYouType
 from crm_tui.screens.modals import ConfirmScreen, FilterScreen, customer_filters
 from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import customer_columns
 from crm_tui.widgets.title_bar import TitleBar
@@ -58,7 +59,7 @@ class CustomersScreen(FilterAsYouType, CrmScreen):
         yield Static("", id="status-line")
         yield RecordTable(customer_columns(), id="customers")
         yield self.app.status_widget()
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     @property
     def table(self) -> RecordTable:

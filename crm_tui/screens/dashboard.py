@@ -4,15 +4,16 @@ event loop; the charts are textual-plotext widgets."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid
+from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -20,6 +21,7 @@ from crm_tui.domain.analytics.complaints import UNKNOWN
 from crm_tui.i18n import has, t
 from crm_tui.screens.base import localize_bindings
 from crm_tui.screens.pipeline import stage_label
+from crm_tui.widgets.footer import CrmFooter
 
 if TYPE_CHECKING:
     from crm_tui.api.analytics import Analytics
@@ -89,6 +91,21 @@ def _restyled(piece: Text, char: str) -> Text:
     return new
 
 
+def axis_ticks(top: float, *, count: int = 3, whole: bool = False) -> tuple[list[float], list[str]]:
+    """A chart axis up to `top`: a few round values (1, 2, 2.5 or 5 times a power of
+    ten; whole numbers for counts) labelled with thousands separators, 1,000,000 not
+    1000000.0, so an axis reads at a glance on a small terminal."""
+    if top <= 0:
+        return [0], ["0"]
+    raw = top / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if whole:
+        step = max(1, math.ceil(step))
+    ticks = [i * step for i in range(int(top // step) + 1)]
+    return ticks, [f"{v:,.0f}" if v == int(v) else f"{v:,.1f}" for v in ticks]
+
+
 def segment_label(segment: str) -> str:
     """The short chart label of an RFM segment ("Can't Lose Them" -> dashboard.segment.cant_lose_them):
     short, so eleven segments fit beside a terminal bar chart."""
@@ -128,7 +145,10 @@ class DashboardScreen(Screen):
     `app.crm.analytics`."""
 
     DEFAULT_CSS = """
-    DashboardScreen #dashboard-grid { grid-size: 2 3; grid-gutter: 0 2; padding: 0 1; }
+    DashboardScreen #dashboard-scroll { height: 1fr; }
+    /* at least 14 rows a chart: on 80x24 the page scrolls (↓, PgDn) rather than squeeze
+       bars and labels out of the charts */
+    DashboardScreen #dashboard-grid { grid-size: 2 3; grid-gutter: 0 2; padding: 0 1; height: 1fr; min-height: 42; }
     DashboardScreen PlotextPlot { height: 1fr; }
     DashboardScreen #dashboard-agenda, DashboardScreen #dashboard-forecast {
         height: 1fr; border: round $primary; padding: 0 1; }
@@ -152,14 +172,14 @@ class DashboardScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(t("dashboard.loading"), id="dashboard-status")
-        with Grid(id="dashboard-grid"):
+        with VerticalScroll(id="dashboard-scroll"), Grid(id="dashboard-grid"):
             yield WidePlot(id="chart-sales")
             yield WidePlot(id="chart-segments")
             yield WidePlot(id="chart-complaints")
             yield Static("", id="dashboard-agenda")
             yield WidePlot(id="chart-funnel")
             yield Static("", id="dashboard-forecast")
-        yield Footer()
+        yield CrmFooter()
 
     def on_mount(self) -> None:
         self.action_refresh()
@@ -192,6 +212,7 @@ class DashboardScreen(Screen):
         plt.clear_figure()
         months = [m[5:] + "/" + m[2:4] for m, _ in data["monthly_sales"]]  # 09/26
         plt.bar(months, [v for _, v in data["monthly_sales"]])
+        plt.yticks(*axis_ticks(max((v for _, v in data["monthly_sales"]), default=0)))
         plt.title(plot_text(t("dashboard.sales_title")))
 
         segments = self.query_one("#chart-segments", PlotextPlot)
@@ -201,13 +222,16 @@ class DashboardScreen(Screen):
         sizes = [(segment_label(k), v) for k, v in data["segments"].items() if v] or [(t("dashboard.none"), 0)]
         sizes.reverse()  # plotext draws the first bar at the bottom; Champions on top
         plt.bar([plot_text(k) for k, _ in sizes], [v for _, v in sizes], orientation="horizontal", width=0.5)
+        plt.xticks(*axis_ticks(max(v for _, v in sizes), whole=True))  # customers: whole counts
         plt.title(plot_text(t("dashboard.segments_title")))
 
         complaints = self.query_one("#chart-complaints", PlotextPlot)
         plt = complaints.plt
         plt.clear_figure()
         types = [(complaint_type_label(k), v) for k, v in data["complaint_types"]] or [(t("dashboard.none"), 0)]
-        plt.bar([plot_text(k) for k, _ in types], [v for _, v in types])
+        types.reverse()  # the Pareto's biggest on top; sideways, every type's name has room
+        plt.bar([plot_text(k) for k, _ in types], [v for _, v in types], orientation="horizontal", width=0.5)
+        plt.xticks(*axis_ticks(max(v for _, v in types), whole=True))
         plt.title(plot_text(t("dashboard.complaints_title")))
 
         funnel = self.query_one("#chart-funnel", PlotextPlot)
@@ -217,6 +241,7 @@ class DashboardScreen(Screen):
         steps = [(plot_text(stage_label(settings, k)), v) for k, v in data["funnel"]]
         steps.reverse()  # plotext draws the first bar at the bottom; the first stage on top
         plt.bar([k for k, _ in steps], [v for _, v in steps], orientation="horizontal", width=0.5)
+        plt.xticks(*axis_ticks(max((v for _, v in steps), default=0), whole=True))
         plt.title(plot_text(t("pipeline.funnel_title", quarter=data["quarter"])))
         self.query_one("#dashboard-forecast", Static).update(forecast_text(data))
 

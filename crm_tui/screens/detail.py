@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from crm_tui.api import Filter, Record
 from crm_tui.api.history import field_history
@@ -30,6 +30,7 @@ from crm_tui.screens.record_forms import (
     order_form,
     visit_form,
 )
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.tables import visit_cells, visit_headers
 from crm_tui.widgets.title_bar import TitleBar
 
@@ -161,7 +162,7 @@ class CustomerScreen(CrmScreen):
                 yield DataTable(id="opportunities-table", cursor_type="row", zebra_stripes=True)
             with TabPane(t("detail.history"), id="history"):
                 yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def on_mount(self) -> None:
         self.reload()

@@ -19,13 +19,14 @@ from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from crm_tui.api import Record, ValidationError
 from crm_tui.domain.entities import Entity, Field
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmModal, describe_error
 from crm_tui.screens.modals import ConfirmScreen
+from crm_tui.widgets.footer import CrmFooter
 
 LONG_TEXT = 2000  # fields at least this long get a multi-line editor
 
@@ -103,7 +104,7 @@ class FormScreen(CrmModal[Record | None]):
             with Horizontal(id="form-buttons"):
                 yield Button(t("form.save"), variant="primary", id="form-save")
                 yield Button(t("form.cancel"), id="form-cancel")
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def _editor(self, f: Field) -> Widget:
         value = self.initial[f.name]

@@ -11,12 +11,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from crm_tui.api import Filter, Record
 from crm_tui.domain.entities import CUSTOMER
 from crm_tui.i18n import choice_label, field_label, t
 from crm_tui.screens.base import CrmModal, CrmScreen
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import customer_columns
 
@@ -143,7 +144,7 @@ class HelpScreen(CrmModal[None]):
             with VerticalScroll():
                 yield Static(table)
                 yield Static("\n" + t("help.rebind"), id="help-rebind", markup=False)  # "[keys]" stays
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -171,7 +172,7 @@ class CustomerPicker(CrmModal[str | None]):
             yield Static(self.title_text, id="picker-title", markup=False)
             yield Input(placeholder=t("customers.search_placeholder"), id="picker-search")
             yield RecordTable(customer_columns(compact=True), id="picker-table", page_size=50)
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def on_mount(self) -> None:
         self.query_one("#picker-search", Input).focus()
@@ -245,7 +246,7 @@ class FilterScreen(CrmModal[dict[str, str] | None]):
             with Horizontal():
                 yield Button(t("filter.apply"), variant="primary", id="apply")
                 yield Button(t("filter.clear"), id="clear")
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def values(self) -> dict[str, str]:
         out = {}

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from crm_tui.api import Record
 from crm_tui.api.names import with_customer_names
@@ -15,6 +15,7 @@ from crm_tui.i18n import t
 from crm_tui.screens.base import FilterAsYouType, TableScreen
 from crm_tui.screens.modals import ConfirmScreen, pick_customer_then
 from crm_tui.screens.record_forms import order_form
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import order_columns
 from crm_tui.widgets.title_bar import TitleBar
@@ -39,7 +40,7 @@ class OrdersScreen(FilterAsYouType, TableScreen):
         yield Static("", id="orders-count")
         yield RecordTable(order_columns(), id="orders-table")
         yield self.app.status_widget()
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def on_screen_resume(self) -> None:
         self.reload(keep_cursor=True)

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui.api import Record
@@ -21,6 +21,7 @@ from crm_tui.i18n import language, t
 from crm_tui.screens.base import CrmModal, CrmScreen
 from crm_tui.screens.modals import ChoiceScreen, pick_customer_then
 from crm_tui.screens.record_forms import opportunity_form
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.title_bar import TitleBar
 
 
@@ -137,7 +138,7 @@ class PipelineScreen(CrmScreen):
             for stage in self.settings.open_stages:
                 yield StageColumn(stage.id)
         yield self.app.status_widget()
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def on_mount(self) -> None:
         first = self.query(OptionList)

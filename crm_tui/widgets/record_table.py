@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 
 Row = dict[str, Any]
 Fetch = Callable[[int, int], list[Row]]
+REST_MIN = 8  # the least a column that takes what is left is worth showing
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Column:
     width: int = 12  # in terminal cells; 0 takes what is left
     render: Callable[[Row], str] | None = None
     justify: str = "left"
+    # On a narrow terminal (80x24) a column first shrinks to `min_width` (0: it does
+    # not shrink), then the columns with the highest `drop` leave, so that those
+    # with drop 0 (never dropped) stay in view without scrolling sideways.
+    min_width: int = 0
+    drop: int = 0
 
     def text(self, row: Row) -> str:
         if self.render is not None:
@@ -227,10 +233,32 @@ class RecordTable(ScrollView, can_focus=True):
 
     # -- drawing ----------------------------------------------------------------------
 
-    def _widths(self, width: int) -> list[int]:
-        fixed = sum(c.width for c in self.columns if c.width) + len(self.columns)
-        rest = max(8, width - fixed)
-        return [c.width or rest for c in self.columns]
+    def column_layout(self, width: int | None = None) -> list[tuple[Column, int]]:
+        """The columns that fit `width` cells (the table's), each with its width."""
+        width = self.scrollable_content_region.width if width is None else width
+        shown = list(self.columns)
+
+        def smallest(c: Column) -> int:
+            return c.min_width or c.width or REST_MIN
+
+        # leave: the most droppable first, while even the smallest widths overflow
+        while sum(smallest(c) for c in shown) + len(shown) + 1 > width:
+            droppable = [c for c in shown if c.drop]
+            if not droppable:
+                break
+            shown.remove(max(droppable, key=lambda c: c.drop))
+        widths = {c.key: c.width or REST_MIN for c in shown}
+        excess = sum(widths.values()) + len(shown) + 1 - width
+        # shrink: the most droppable first, each down to its minimum
+        for c in sorted(shown, key=lambda c: -c.drop):
+            if excess <= 0:
+                break
+            if c.min_width and widths[c.key] > c.min_width:
+                cut = min(excess, widths[c.key] - c.min_width)
+                widths[c.key] -= cut
+                excess -= cut
+        rest = width - 1 - len(shown) - sum(widths[c.key] for c in shown if c.width)
+        return [(c, widths[c.key] if c.width else max(REST_MIN, rest)) for c in shown]
 
     def _line(self, cells: list[str], style: Style, width: int) -> Strip:
         text = " " + " ".join(cells)
@@ -239,12 +267,12 @@ class RecordTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         base = self.rich_style
-        widths = self._widths(width)
+        layout = self.column_layout()  # the width left of the scrollbar
         if y == 0:
             self.rendered_at = time.perf_counter()
             style = base + self.get_component_rich_style("record-table--header")
             titles = []
-            for col, w in zip(self.columns, widths, strict=True):
+            for col, w in layout:
                 mark = ("▼" if self.sort_desc else "▲") if col.key == self.sort_key else ""
                 titles.append(fit(col.title + mark, w, col.justify))
             return self._line(titles, style, width)
@@ -264,7 +292,7 @@ class RecordTable(ScrollView, can_focus=True):
             style += self.get_component_rich_style(f"record-table--{extra}")
         if index == self.cursor:
             style += self.get_component_rich_style("record-table--cursor")
-        cells = [fit(col.text(row), w, col.justify) for col, w in zip(self.columns, widths, strict=True)]
+        cells = [fit(col.text(row), w, col.justify) for col, w in layout]
         return self._line(cells, style, width)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -306,7 +334,7 @@ class RecordTable(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
             x = 1
-            for col, w in zip(self.columns, self._widths(self.size.width), strict=True):
+            for col, w in self.column_layout():
                 if x <= event.x < x + w + 1:
                     self.post_message(self.HeaderClicked(self, col))
                     break

@@ -27,22 +27,26 @@ def col(ent: Entity, name: str, width: int, **kw) -> Column:
     return Column(name, field_label(ent, name), width, **kw)
 
 
+# min_width and drop (see Column): at 80 columns the customer list keeps name, company,
+# phone, status, tier and owner; the complaints queue its due time; the agenda its
+# next action. What leaves first is what the record's screen shows anyway.
+
 def customer_columns(compact: bool = False) -> list[Column]:
     columns = [
         col(CUSTOMER, "name", 14),
-        col(CUSTOMER, "company", 24),
+        col(CUSTOMER, "company", 24, min_width=12, drop=3),
         Column("phone", field_label(CUSTOMER, "phone"), 15,
-               render=lambda r: display_phone(r.get("phone") or r.get("mobile"))),
-        col(CUSTOMER, "region", 8),
+               render=lambda r: display_phone(r.get("phone") or r.get("mobile")), drop=4),
+        col(CUSTOMER, "region", 8, drop=6),
     ]
     if compact:
         return columns
     return columns + [
-        col(CUSTOMER, "industry", 10),
+        col(CUSTOMER, "industry", 10, drop=7),
         col(CUSTOMER, "status", 10, render=_choice(CUSTOMER, "status")),
         col(CUSTOMER, "tier", 8),
-        col(CUSTOMER, "owner", 8),
-        col(CUSTOMER, "tags", 0),
+        col(CUSTOMER, "owner", 8, drop=2),
+        col(CUSTOMER, "tags", 0, drop=9),
     ]
 
 
@@ -51,10 +55,10 @@ def order_columns(with_customer: bool = True) -> list[Column]:
     if with_customer:
         columns.append(Column("customer_name", field_label(ORDER, "customer_id"), 14))
     return columns + [
-        col(ORDER, "product", 24),
-        col(ORDER, "quantity", 8, justify="right"),
+        col(ORDER, "product", 24, min_width=12, drop=3),
+        col(ORDER, "quantity", 8, justify="right", drop=4),
         Column("amount", field_label(ORDER, "amount"), 14, render=_money, justify="right"),
-        col(ORDER, "notes", 0),
+        col(ORDER, "notes", 0, drop=9),
     ]
 
 
@@ -63,23 +67,23 @@ def complaint_columns(due_text) -> list[Column]:
         col(COMPLAINT, "priority", 8, render=_choice(COMPLAINT, "priority")),
         col(COMPLAINT, "status", 12, render=_choice(COMPLAINT, "status")),
         Column("customer_name", field_label(COMPLAINT, "customer_id"), 12),
-        col(COMPLAINT, "type", 16, render=_choice(COMPLAINT, "type")),
-        col(COMPLAINT, "received_at", 16, render=_short_time("received_at")),
-        Column("due", t("complaints.due"), 26, render=due_text),
-        col(COMPLAINT, "handler", 8),
-        col(COMPLAINT, "description", 0),
+        col(COMPLAINT, "type", 16, render=_choice(COMPLAINT, "type"), min_width=8, drop=4),
+        col(COMPLAINT, "received_at", 16, render=_short_time("received_at"), drop=5),
+        Column("due", t("complaints.due"), 26, render=due_text, min_width=22),
+        col(COMPLAINT, "handler", 8, drop=3),
+        col(COMPLAINT, "description", 0, drop=9),
     ]
 
 
 def agenda_columns() -> list[Column]:
     return [
         Column("bucket", t("agenda.when"), 8, render=lambda r: t(f"agenda.{r['bucket']}")),
-        col(VISIT, "next_action_date", 16),
+        col(VISIT, "next_action_date", 16, min_width=10),
         Column("customer_name", field_label(VISIT, "customer_id"), 14),
-        col(VISIT, "next_action", 20),
-        col(VISIT, "channel", 12, render=_choice(VISIT, "channel")),
-        col(VISIT, "purpose", 16, render=_choice(VISIT, "purpose")),
-        col(VISIT, "outcome", 0),
+        col(VISIT, "next_action", 20, min_width=12, drop=3),
+        col(VISIT, "channel", 12, render=_choice(VISIT, "channel"), drop=5),
+        col(VISIT, "purpose", 16, render=_choice(VISIT, "purpose"), drop=4),
+        col(VISIT, "outcome", 0, drop=9),
     ]
 
 

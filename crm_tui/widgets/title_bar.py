@@ -3,6 +3,8 @@ between screens on the right (clickable, and showing the keys of the user's keym
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.markup import escape
@@ -39,19 +41,37 @@ class TitleBar(Horizontal):
             yield Static(t("demo.badge"), id="demo-badge")
         yield Static(self.nav_markup(), id="nav")
 
-    def nav_markup(self) -> str:
+    def on_resize(self) -> None:
+        # A narrower terminal (80x24, a split tmux pane): the screens' names leave from
+        # the right, their keys stay, the current screen keeps its name; nothing is cut
+        # off, and F1 names every key.
+        used = cell_len(self.title_text) + 2
+        if self.query("#demo-badge"):
+            used += cell_len(t("demo.badge")) + 2
+        room = self.size.width - used - 1
+        for named in range(len(NAV), -1, -1):
+            markup = self.nav_markup(named=named)
+            if cell_len(Text.from_markup(markup).plain) <= room:
+                break
+        self.query_one("#nav", Static).update(markup)
+
+    def nav_markup(self, named: int = len(NAV)) -> str:
+        """The keys of the screens; the first `named` of them with their names too."""
         app = self.app
         bindings = {b.id: b for _, b in app._bindings if b.id}
         keymap = getattr(app, "_keymap", {})
         parts = []
-        for binding_id, action in NAV:
+        for index, (binding_id, action) in enumerate(NAV):
             binding = bindings.get(binding_id)
             if binding is None:
                 continue
             key = keymap.get(binding_id, binding.key).split(",")[0]
             shown = app.get_key_display(binding.with_key(key))
-            label = f"[b]{escape(shown)}[/b] {escape(binding.description)}"
-            if action == f"switch_mode('{self.current}')":
+            current = action == f"switch_mode('{self.current}')"
+            label = f"[b]{escape(shown)}[/b]"
+            if index < named or current:
+                label += f" {escape(binding.description)}"
+            if current:
                 label = f"[reverse]{label}[/reverse]"
             parts.append(f"[@click=app.{action}]{label}[/]")
-        return "  ".join(parts)
+        return ("  " if named == len(NAV) else " ").join(parts)

@@ -1,0 +1,122 @@
+"""At 80x24 (many field laptops' terminals, a split tmux pane), in English and Chinese:
+the customer list keeps Status, Tier and Owner in view, the top bar and the footer
+show whole keys (F1 lists the ones left out), and the dashboard's charts read at a
+glance: whole counts, thousands separators, every bar labelled."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from rich.cells import cell_len
+from rich.text import Text
+from textual.widgets import Static
+from textual.widgets._footer import FooterKey
+
+from crm_tui.api import Crm
+from crm_tui.api.seed import seed
+from crm_tui.app import CrmApp
+from crm_tui.screens.dashboard import DashboardScreen, axis_ticks
+from crm_tui.widgets.record_table import RecordTable
+
+NOW = dt.datetime(2026, 3, 2, 9, 0)
+SMALL = (80, 24)
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def book(crm: Crm) -> Crm:
+    crm.now = lambda: NOW
+    seed(crm, customers=80, seed=2, today=NOW.date())
+    return crm
+
+
+async def settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def footer_fits(app: CrmApp) -> None:
+    keys = [k for k in app.screen.query(FooterKey) if k.display]
+    assert any(k.action == "help" for k in keys), "F1 always in the footer"
+    for key in keys:
+        assert key.region.right <= SMALL[0] and key.region.width >= cell_len(key.key_display), key.description
+
+
+def top_bar_fits(app: CrmApp) -> None:
+    if not app.screen.query("#nav"):
+        return
+    nav = app.screen.query_one("#nav", Static)
+    plain = Text.from_markup(str(nav.content)).plain
+    assert cell_len(plain) <= nav.region.width, plain
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_every_screen_at_80x24_keeps_its_keys_whole(book: Crm, lang: str) -> None:
+    app = CrmApp(crm=book, config={}, lang=lang, now=lambda: NOW)
+    async with app.run_test(size=SMALL) as pilot:
+        for key in ("f2", "f3", "f4", "f5", "f6", "f8"):
+            await pilot.press(key)
+            await settle(pilot)
+            top_bar_fits(app)
+            footer_fits(app)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_customer_list_at_80x24_shows_status_tier_and_owner(book: Crm, lang: str) -> None:
+    app = CrmApp(crm=book, config={}, lang=lang, now=lambda: NOW)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(RecordTable)
+        shown = [c.key for c, _ in table.column_layout()]
+        assert {"name", "status", "tier", "owner"} <= set(shown)
+        assert sum(w for _, w in table.column_layout()) + len(shown) + 1 <= table.scrollable_content_region.width
+        row = next(r for r in table.rows_loaded() if r["owner"])
+        line = "".join(seg.text for seg in table.render_line(1 + table.rows_loaded().index(row)))
+        assert row["owner"] in line and row["tier"] in line
+    wide = CrmApp(crm=book, config={}, lang=lang, now=lambda: NOW)
+    async with wide.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        assert [c.key for c, _ in wide.screen.query_one(RecordTable).column_layout()][-1] == "tags"  # room: all of them
+
+
+def test_axis_ticks_are_round_whole_and_separated() -> None:
+    assert axis_ticks(2_305_451) == ([0, 1_000_000, 2_000_000], ["0", "1,000,000", "2,000,000"])
+    assert axis_ticks(54, whole=True)[1] == ["0", "20", "40"]
+    assert axis_ticks(3, whole=True)[1] == ["0", "1", "2", "3"]  # counts: never 0.5 or 1.5
+    assert axis_ticks(0) == ([0], ["0"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_dashboard_charts_at_80x24_read_whole_counts_and_every_label(book: Crm, lang: str) -> None:
+    app = CrmApp(crm=book, config={}, lang=lang, now=lambda: NOW)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("f6")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen) and screen.data is not None
+
+        def drawn(chart: str) -> str:
+            return screen.query_one(chart).render().plain
+
+        sales = drawn("#chart-sales")
+        top = max(v for _, v in screen.data["monthly_sales"])
+        assert axis_ticks(top)[1][-1] in sales and "," in axis_ticks(top)[1][-1]  # 100,000 not 100000.0
+        from crm_tui.screens.dashboard import complaint_type_label, segment_label
+
+        segments = drawn("#chart-segments")
+        for name, count in screen.data["segments"].items():
+            if count:
+                assert segment_label(name) in segments, name  # no bar without its label
+        complaints = drawn("#chart-complaints")
+        for code, _ in screen.data["complaint_types"]:
+            assert complaint_type_label(code) in complaints, code
+        for chart in (segments, complaints):
+            axis = chart.splitlines()[-1]
+            assert "." not in axis and axis.split(), axis  # whole counts on the axis
