@@ -176,7 +176,7 @@ class CustomerScreen(CrmScreen):
         self.file = file
         c = file.customer
         title = c["name"] + (f" · {c['company']}" if c.get("company") else "")
-        self.query_one("#title", Static).update(Text(title))
+        self.query_one(TitleBar).set_title(title)
         self._profile(c)
         self.query_one("#power-map", Static).update(power_map(file.contacts))
         self._fill("contacts-table", [field_label(CONTACT, n) for n in CONTACT_COLUMNS],

@@ -41,6 +41,12 @@ class TitleBar(Horizontal):
             yield Static(t("demo.badge"), id="demo-badge")
         yield Static(self.nav_markup(), id="nav")
 
+    def set_title(self, title: str) -> None:
+        """A title known later (the customer's name): shown, and the keys fitted again beside it."""
+        self.title_text = title
+        self.query_one("#title", Static).update(Text(title))
+        self.on_resize()
+
     def on_resize(self) -> None:
         # A narrower terminal (80x24, a split tmux pane): the screens' names leave from
         # the right, their keys stay, the current screen keeps its name; nothing is cut
