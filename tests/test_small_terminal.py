@@ -10,13 +10,22 @@ import datetime as dt
 import pytest
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import Static
+from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
 from crm_tui.api import Crm
 from crm_tui.api.seed import seed
 from crm_tui.app import CrmApp
-from crm_tui.screens.dashboard import DashboardScreen, axis_ticks
+from crm_tui.screens.dashboard import (
+    CHART_ROWS,
+    DashboardScreen,
+    WidePlot,
+    axis_ticks,
+    chart_rows,
+    complaint_type_label,
+    named_bars,
+    segment_label,
+)
 from crm_tui.widgets.record_table import RecordTable
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)
@@ -57,6 +66,16 @@ def top_bar_fits(app: CrmApp) -> None:
     assert cell_len(plain) <= nav.region.width, plain
 
 
+def titles_and_hints_whole(app: CrmApp) -> None:
+    """No column title cut to "…", no search box whose hint runs past its edge."""
+    for table in app.screen.query(RecordTable):
+        header = "".join(seg.text for seg in table.render_line(0))
+        assert "…" not in header, header
+    for box in app.screen.query(Input):
+        if box.display and box.placeholder:
+            assert cell_len(box.placeholder) <= box.content_region.width, box.placeholder
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 async def test_every_screen_at_80x24_keeps_its_keys_whole(book: Crm, lang: str) -> None:
     app = CrmApp(crm=book, config={}, lang=lang, now=lambda: NOW)
@@ -66,6 +85,7 @@ async def test_every_screen_at_80x24_keeps_its_keys_whole(book: Crm, lang: str) 
             await settle(pilot)
             top_bar_fits(app)
             footer_fits(app)
+            titles_and_hints_whole(app)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -93,9 +113,26 @@ def test_axis_ticks_are_round_whole_and_separated() -> None:
     assert axis_ticks(0) == ([0], ["0"])
 
 
+def test_bar_names_never_touch_and_the_latest_is_kept() -> None:
+    months = [f"{m:02d}/26" for m in range(1, 13)]
+    assert named_bars(months, 72) == list(range(12))  # 6 cells a bar: every month
+    shown = named_bars(months, 30)  # 2.5 cells a bar: every third, the last that fits kept
+    assert shown == [1, 4, 7, 10] and all(b - a >= 3 for a, b in zip(shown, shown[1:], strict=False))
+    assert named_bars(["a"] * 11, 10, horizontal=True) == [0, 2, 4, 6, 8, 10]  # one row a name
+    assert named_bars(["a"] * 11, 11, horizontal=True) == list(range(11))
+    assert chart_rows(11) == 15 and chart_rows(3) == CHART_ROWS
+
+
+@pytest.fixture
+def big_book(crm: Crm) -> Crm:
+    crm.now = lambda: NOW
+    seed(crm, customers=300, seed=2, today=NOW.date())  # every one of the 11 RFM segments has customers
+    return crm
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-async def test_dashboard_charts_at_80x24_read_whole_counts_and_every_label(book: Crm, lang: str) -> None:
-    app = CrmApp(crm=book, config={}, lang=lang, now=lambda: NOW)
+async def test_dashboard_charts_at_80x24_read_whole_counts_and_every_label(big_book: Crm, lang: str) -> None:
+    app = CrmApp(crm=big_book, config={}, lang=lang, now=lambda: NOW)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("f6")
         await settle(pilot)
@@ -108,9 +145,16 @@ async def test_dashboard_charts_at_80x24_read_whole_counts_and_every_label(book:
         sales = drawn("#chart-sales")
         top = max(v for _, v in screen.data["monthly_sales"])
         assert axis_ticks(top)[1][-1] in sales and "," in axis_ticks(top)[1][-1]  # 100,000 not 100000.0
-        from crm_tui.screens.dashboard import complaint_type_label, segment_label
+        # the months named under the bars: the same on every run (plotext's own choice
+        # changed with the hash seed), spaced, the latest that fits among them
+        months = [m[5:] + "/" + m[2:4] for m, _ in screen.data["monthly_sales"]]
+        axis = sales.splitlines()[-1]
+        plot = screen.query_one("#chart-sales", WidePlot)
+        assert axis.split() == [months[i] for i in named_bars(months, plot.bar_room())], axis
+        assert len(axis.split()) >= 4 and (months[-2] in axis or months[-1] in axis), axis
 
         segments = drawn("#chart-segments")
+        assert sum(1 for count in screen.data["segments"].values() if count) == 11
         for name, count in screen.data["segments"].items():
             if count:
                 assert segment_label(name) in segments, name  # no bar without its label

@@ -53,13 +53,64 @@ def plot_text(text: str) -> str:
 
 
 class WidePlot(PlotextPlot):
-    """A plotext chart whose titles and labels may hold Chinese (see plot_text)."""
+    """A plotext chart whose titles and labels may hold Chinese (see plot_text), and
+    whose bars are named by `name_bars`."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(id=id)
+        self._bar_names: list[str] = []
+        self._horizontal = False
+        self._value_width = 0
+
+    def name_bars(self, names: list[str], *, horizontal: bool = False, value_labels: list[str] | None = None) -> None:
+        """Name the bars just drawn (in plotext's order, the first at position 1).
+        plotext drops overlapping tick labels in an order that changes with Python's
+        hash seed, so on a small chart the months or segments it showed changed from
+        run to run; the names are placed here, only as many as fit, at render time
+        when the chart's size is known."""
+        self._bar_names = names
+        self._horizontal = horizontal
+        self._value_width = max((len(label) for label in value_labels or []), default=0)
 
     def render(self) -> RenderResult:
+        if self._bar_names:
+            shown = named_bars(self._bar_names, self.bar_room(), horizontal=self._horizontal)
+            ticks: list[float] = [i + 1 for i in shown]
+            labels = [self._bar_names[i] for i in shown]
+            if self._horizontal:
+                self.plt.yticks(ticks, labels)
+            else:
+                self.plt.xticks(ticks, labels)
         drawing = super().render()
         if not isinstance(drawing, Text) or not any(code in drawing.plain for code in _chars):
             return drawing
         return _restore_wide(drawing)
+
+    def bar_room(self) -> int:
+        """The cells (rows of a sideways chart) its bars share: the widget less the
+        title, the axes and their labels."""
+        if self._horizontal:
+            return self.size.height - 4  # title, two axes, the value labels
+        return self.size.width - self._value_width - 3  # the value labels, a space, two axes
+
+
+def named_bars(names: list[str], room: int, *, horizontal: bool = False) -> list[int]:
+    """Which of `names` to show along an axis of `room` cells (rows, sideways) shared
+    equally by their bars: all when they fit, else every k-th one counted back from
+    the last (the current month, the top segment), so no two touch. A label is
+    centred under its bar: one too wide for the room right of the last bar starts
+    the count one bar earlier, rather than being dropped by plotext."""
+    count = len(names)
+    if count == 0 or room <= 0:
+        return []
+    need = 1 if horizontal else max(len(name) for name in names) + 1  # plot_text: one char, one cell
+    every = max(1, math.ceil(need * count / room))
+    last = count - 1
+    if not horizontal:
+        bar = room / count
+        while last > 0 and (count - last - 0.5) * bar < need / 2:
+            last -= 1
+    return sorted(range(last, -1, -every))
 
 
 def _restore_wide(drawing: Text) -> Text:
@@ -122,6 +173,29 @@ def complaint_type_label(code: str) -> str:
     return t(key) if has(key) else code.replace("_", " ")
 
 
+CHART_ROWS = 14  # the least a chart gets, whatever the terminal: enough to read a trend
+
+
+def chart_rows(bars: int) -> int:
+    """The rows a chart needs so that each of `bars` sideways bars has its name beside
+    it (one row a bar, plus the title, two axes and the value labels). The dashboard's
+    three rows of charts take at least this, and the page scrolls on a small terminal
+    rather than squeeze bars and their names out of the charts."""
+    return max(CHART_ROWS, bars + 4)
+
+
+def sideways_bars(plot: WidePlot, bars: list[tuple[str, float]], title: str) -> None:
+    """A chart of counts, one named bar a row: whole numbers on the axis, every name
+    that has a row beside its bar."""
+    plt = plot.plt
+    plt.clear_figure()
+    names = [plot_text(name) for name, _ in bars]
+    plt.bar(names, [v for _, v in bars], orientation="horizontal", width=0.5)
+    plt.xticks(*axis_ticks(max((v for _, v in bars), default=0), whole=True))
+    plot.name_bars(names, horizontal=True)
+    plt.title(plot_text(title))
+
+
 def forecast_text(data: dict[str, Any]) -> Text:
     """This quarter's forecast against its target, as lines of text."""
     fc = data["forecast"]
@@ -146,8 +220,7 @@ class DashboardScreen(Screen):
 
     DEFAULT_CSS = """
     DashboardScreen #dashboard-scroll { height: 1fr; }
-    /* at least 14 rows a chart: on 80x24 the page scrolls (↓, PgDn) rather than squeeze
-       bars and labels out of the charts */
+    /* min-height: see chart_rows; on 80x24 the page scrolls (↓, PgDn) */
     DashboardScreen #dashboard-grid { grid-size: 2 3; grid-gutter: 0 2; padding: 0 1; height: 1fr; min-height: 42; }
     DashboardScreen PlotextPlot { height: 1fr; }
     DashboardScreen #dashboard-agenda, DashboardScreen #dashboard-forecast {
@@ -207,42 +280,34 @@ class DashboardScreen(Screen):
 
     def show(self, data: dict[str, Any]) -> None:
         self.data = data
-        sales = self.query_one("#chart-sales", PlotextPlot)
+        sales = self.query_one("#chart-sales", WidePlot)
         plt = sales.plt
         plt.clear_figure()
         months = [m[5:] + "/" + m[2:4] for m, _ in data["monthly_sales"]]  # 09/26
         plt.bar(months, [v for _, v in data["monthly_sales"]])
-        plt.yticks(*axis_ticks(max((v for _, v in data["monthly_sales"]), default=0)))
+        amounts = axis_ticks(max((v for _, v in data["monthly_sales"]), default=0))
+        plt.yticks(*amounts)
+        sales.name_bars(months, value_labels=amounts[1])
         plt.title(plot_text(t("dashboard.sales_title")))
 
-        segments = self.query_one("#chart-segments", PlotextPlot)
-        plt = segments.plt
-        plt.clear_figure()
+        segments = self.query_one("#chart-segments", WidePlot)
         # Empty segments are left out: fewer, thicker bars stay legible in a small pane.
         sizes = [(segment_label(k), v) for k, v in data["segments"].items() if v] or [(t("dashboard.none"), 0)]
         sizes.reverse()  # plotext draws the first bar at the bottom; Champions on top
-        plt.bar([plot_text(k) for k, _ in sizes], [v for _, v in sizes], orientation="horizontal", width=0.5)
-        plt.xticks(*axis_ticks(max(v for _, v in sizes), whole=True))  # customers: whole counts
-        plt.title(plot_text(t("dashboard.segments_title")))
+        sideways_bars(segments, sizes, t("dashboard.segments_title"))  # customers: whole counts
 
-        complaints = self.query_one("#chart-complaints", PlotextPlot)
-        plt = complaints.plt
-        plt.clear_figure()
+        complaints = self.query_one("#chart-complaints", WidePlot)
         types = [(complaint_type_label(k), v) for k, v in data["complaint_types"]] or [(t("dashboard.none"), 0)]
         types.reverse()  # the Pareto's biggest on top; sideways, every type's name has room
-        plt.bar([plot_text(k) for k, _ in types], [v for _, v in types], orientation="horizontal", width=0.5)
-        plt.xticks(*axis_ticks(max(v for _, v in types), whole=True))
-        plt.title(plot_text(t("dashboard.complaints_title")))
+        sideways_bars(complaints, types, t("dashboard.complaints_title"))
 
-        funnel = self.query_one("#chart-funnel", PlotextPlot)
-        plt = funnel.plt
-        plt.clear_figure()
+        funnel = self.query_one("#chart-funnel", WidePlot)
         settings = self.analytics.pipeline.settings
-        steps = [(plot_text(stage_label(settings, k)), v) for k, v in data["funnel"]]
+        steps = [(stage_label(settings, k), v) for k, v in data["funnel"]]
         steps.reverse()  # plotext draws the first bar at the bottom; the first stage on top
-        plt.bar([k for k, _ in steps], [v for _, v in steps], orientation="horizontal", width=0.5)
-        plt.xticks(*axis_ticks(max((v for _, v in steps), default=0), whole=True))
-        plt.title(plot_text(t("pipeline.funnel_title", quarter=data["quarter"])))
+        sideways_bars(funnel, steps, t("pipeline.funnel_title", quarter=data["quarter"]))
+        self.query_one("#dashboard-grid", Grid).styles.min_height = 3 * chart_rows(max(len(sizes), len(types),
+                                                                                  len(steps)))
         self.query_one("#dashboard-forecast", Static).update(forecast_text(data))
 
         agenda = data["agenda"]
