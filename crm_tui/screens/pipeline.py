@@ -124,6 +124,7 @@ class PipelineScreen(CrmScreen):
         self.rep: str | None = None
         self.board: dict[str, list[dict[str, Any]]] = {}
         self.focus_card: tuple[str, str | None] | None = None  # (stage, deal id) to select after a reload
+        self.totals: dict[str, Any] | None = None  # the last figures shown in the summary
 
     @property
     def settings(self) -> PipelineSettings:
@@ -183,10 +184,20 @@ class PipelineScreen(CrmScreen):
                 if target is not None:
                     options.focus()
         self.focus_card = None
-        rep = self.rep or t("pipeline.all_reps")
+        self.totals = totals
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        if self.totals is None:
+            return
+        # under 100 columns (80x24) the amounts go short (1.2M) so the search box keeps its hint
+        amount = money if self.size.width >= 100 else short_money
         self.query_one("#pipeline-summary", Static).update(
-            t("pipeline.summary", rep=rep, amount=money(totals["amount"]), weighted=money(totals["weighted"]),
-              currency=totals["currency"]))
+            t("pipeline.summary", rep=self.rep or t("pipeline.all_reps"), amount=amount(self.totals["amount"]),
+              weighted=amount(self.totals["weighted"]), currency=self.totals["currency"]))
+
+    def on_resize(self) -> None:
+        self._show_summary()
 
     def _card(self, card: dict[str, Any]) -> Text:
         """Customer, title, then amount and expected close; an overdue close is red

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from crm_tui.api import Record
 from crm_tui.domain.entities import QUOTE, Field
@@ -22,6 +22,7 @@ from crm_tui.i18n import choice_label, language, t
 from crm_tui.screens.base import CrmModal
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
+from crm_tui.widgets.footer import CrmFooter
 
 QUOTE_FIELDS = ("title", "valid_until", "lines", "terms")
 QUOTE_LINES = Field("lines", max_len=20000, required=True, label="field.quotes.lines")
@@ -59,7 +60,7 @@ class QuotesScreen(CrmModal[None]):
             yield Static(t("quotes.title", title=self.deal["title"]), id="quotes-title", markup=False)
             yield DataTable(id="quotes-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="quote-lines", markup=False)
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

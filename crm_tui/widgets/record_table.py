@@ -41,6 +41,7 @@ class Column:
     # with drop 0 (never dropped) stay in view without scrolling sideways.
     min_width: int = 0
     drop: int = 0
+    short: str = ""  # the title when the column is narrower than `title` (rather than cut)
 
     def text(self, row: Row) -> str:
         if self.render is not None:
@@ -274,7 +275,8 @@ class RecordTable(ScrollView, can_focus=True):
             titles = []
             for col, w in layout:
                 mark = ("▼" if self.sort_desc else "▲") if col.key == self.sort_key else ""
-                titles.append(fit(col.title + mark, w, col.justify))
+                title = col.short if col.short and cell_len(col.title + mark) > w else col.title
+                titles.append(fit(title + mark, w, col.justify))
             return self._line(titles, style, width)
         index = int(self.scroll_offset.y) + y - 1
         if index >= self.total:

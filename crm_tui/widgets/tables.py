@@ -78,7 +78,7 @@ def complaint_columns(due_text) -> list[Column]:
 def agenda_columns() -> list[Column]:
     return [
         Column("bucket", t("agenda.when"), 8, render=lambda r: t(f"agenda.{r['bucket']}")),
-        col(VISIT, "next_action_date", 16, min_width=10),
+        col(VISIT, "next_action_date", 16, min_width=10, short=t("agenda.date_short")),
         Column("customer_name", field_label(VISIT, "customer_id"), 14),
         col(VISIT, "next_action", 20, min_width=12, drop=3),
         col(VISIT, "channel", 12, render=_choice(VISIT, "channel"), drop=5),
