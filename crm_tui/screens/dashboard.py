@@ -103,12 +103,13 @@ def named_bars(names: list[str], room: int, *, horizontal: bool = False) -> list
     count = len(names)
     if count == 0 or room <= 0:
         return []
-    need = 1 if horizontal else max(len(name) for name in names) + 1  # plot_text: one char, one cell
+    widest = max(len(name) for name in names)  # plot_text: one char, one cell
+    need = 1 if horizontal else widest + 2  # two spaces between names: plotext rounds their places
     every = max(1, math.ceil(need * count / room))
     last = count - 1
     if not horizontal:
         bar = room / count
-        while last > 0 and (count - last - 0.5) * bar < need / 2:
+        while last > 0 and (count - last - 0.5) * bar < (widest + 1) / 2:
             last -= 1
     return sorted(range(last, -1, -every))
 

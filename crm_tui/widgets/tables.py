@@ -66,10 +66,10 @@ def complaint_columns(due_text) -> list[Column]:
     return [
         col(COMPLAINT, "priority", 8, render=_choice(COMPLAINT, "priority")),
         col(COMPLAINT, "status", 12, render=_choice(COMPLAINT, "status")),
-        Column("customer_name", field_label(COMPLAINT, "customer_id"), 12),
+        Column("customer_name", field_label(COMPLAINT, "customer_id"), 12, min_width=10),
         col(COMPLAINT, "type", 16, render=_choice(COMPLAINT, "type"), min_width=8, drop=4),
         col(COMPLAINT, "received_at", 16, render=_short_time("received_at"), drop=5),
-        Column("due", t("complaints.due"), 26, render=due_text, min_width=22),
+        Column("due", t("complaints.due"), 26, render=due_text, min_width=24),
         col(COMPLAINT, "handler", 8, drop=3),
         col(COMPLAINT, "description", 0, drop=9),
     ]
