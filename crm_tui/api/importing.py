@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crm_tui.api.records import Record, Records
+from crm_tui.api.records import Record, Records, new_ids, utc_now
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import Entity, derive, entity
@@ -399,8 +399,11 @@ class _Plan:
     def validate(self) -> None:
         rows = self.source.rows
         by_line = {row.line: row for row in rows}
+        # One stamp for the whole import (it is one transaction) and the ids made
+        # together: per row they cost more than validating the row's text fields.
+        now, ids = utc_now(), new_ids(len(rows))
         for done, row in enumerate(rows, start=1):
-            error = self._take(row)
+            error = self._take(row, now, ids[done - 1])
             if error:
                 self._reject(row, error)
             self._tick("validating", done, len(rows))
@@ -416,7 +419,7 @@ class _Plan:
         self.creates = [r for r in self.creates if r]
         self.report.rejected.sort(key=lambda r: r.line)
 
-    def _take(self, row: SourceRow) -> str | None:
+    def _take(self, row: SourceRow, now: str, record_id: str) -> str | None:
         """Validate one row and fold it into the plan; the reason if it is bad."""
         # Empty cells are no value: leaving them out spares validating each one.
         values = {k: v for k, v in row.values.items() if v is not None and v != ""}
@@ -430,7 +433,8 @@ class _Plan:
             if given_id and not _ULID.match(given_id):
                 raise ValidationError.one("id", f"{given_id!r} is not a record id (26-character ULID)")
             owner = values.get("owner")
-            record = self.records.prepare(values, owner=str(owner).strip() if owner else self.local_rep)
+            record = self.records.prepare(values, owner=str(owner).strip() if owner else self.local_rep,
+                                          now=now, record_id=record_id)
             self.records.check_refs([record], known=self.known_refs)
         except ValidationError as exc:
             return _reason(exc)

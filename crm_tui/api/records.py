@@ -3,7 +3,9 @@ every path. Returns plain dicts keyed by field name."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import os
 import re
 import sqlite3
 import threading
@@ -42,6 +44,28 @@ def new_id() -> str:
     from ulid import ULID  # reads its package metadata on import: only when a record is made
 
     return str(ULID())
+
+
+# base32's alphabet mapped onto Crockford's, which ULIDs are written in.
+_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` new ids of the form `new_id` makes (ULIDs: 48 bits of milliseconds,
+    80 random bits), made together for a bulk write: the ids of one batch share the
+    millisecond and count up from one random start, as a monotonic ULID factory
+    makes them within a millisecond, so they sort in the order they were made.
+    One base32 pass encodes them all (`new_id` costs ~6 µs an id, this ~1 µs)."""
+    if count <= 0:
+        return []
+    ms = dt.datetime.now(dt.UTC).timestamp()
+    start = int.from_bytes(os.urandom(10), "big") >> 1  # room to count up without overflowing 80 bits
+    stamp = int(ms * 1000) << 80
+    # Each id as 160 bits (4 zero bytes + 16 bytes) is 32 base32 characters; the
+    # last 26 are the ULID (its 128 bits, with the 2 leading zero bits of a ULID).
+    raw = b"".join(b"\0\0\0\0" + (stamp | (start + i)).to_bytes(16, "big") for i in range(count))
+    text = base64.b32encode(raw).translate(_CROCKFORD).decode("ascii")
+    return [text[i + 6:i + 32] for i in range(0, 32 * count, 32)]
 
 
 # FIELD, then the first operator after it (two-character ones first), then the value,
@@ -171,14 +195,15 @@ class Records:
     # and the derived columns declared on the Entity. Form, CLI add/edit/update,
     # import, seed, the workflows and conflict resolution all come here.
 
-    def prepare(self, data: Mapping[str, Any], *, owner: str | None = None) -> Record:
+    def prepare(self, data: Mapping[str, Any], *, owner: str | None = None, now: str | None = None,
+                record_id: str | None = None) -> Record:
         """Validate a new record and fill in its id, owner, stamps and derived
         columns; no write (`insert_prepared` writes, after the state and reference
-        checks)."""
+        checks). A bulk write passes the batch's `now` and an id from `new_ids`."""
         values = clean(self.entity, data)
-        now = utc_now()
+        now = now or utc_now()
         rep = owner if owner is not None else values.get("owner") or sql.local_rep(self.conn)
-        record: Record = {"id": new_id(), "owner": rep, "created_at": now, "updated_at": now, **values}
+        record: Record = {"id": record_id or new_id(), "owner": rep, "created_at": now, "updated_at": now, **values}
         record["owner"] = rep
         record.update(derive(self.entity, record))
         return record
@@ -207,19 +232,32 @@ class Records:
         """Insert records made by `prepare` (and changed since only by merging other
         prepared values), inside the caller's transaction: the state rule and the
         references of each, then one INSERT per record, or with `bulk` ONE statement
-        for all of them (captured and indexed in bulk: imports, seeding)."""
+        for all of them (captured and indexed in bulk: imports, seeding), telling
+        `progress` the count written every 1,000 records and at the end."""
         records = list(records)
+        many_refs = bool(self._many_refs)
         for record in records:
-            self.resolve_many_refs(record)
+            if many_refs:
+                self.resolve_many_refs(record)
             self.check_new(record)
         self.check_refs(records)
         self.refuse_erased(records)
         columns = stored_columns(self.entity)
         if bulk:
+            if not records:
+                return 0
+            # Only the columns some record fills: a file of five columns binds ten
+            # values a row, not thirty. A column left out takes its default, which
+            # is NULL but for the owner and the stamps, which every record holds.
+            filled: set[str] = set()
+            for record in records:
+                filled.update(record)
+            columns = tuple(c for c in columns if c in filled)
+
             def rows() -> Iterator[list[Any]]:
                 for done, r in enumerate(records, start=1):
                     yield [r.get(c) for c in columns]
-                    if progress:
+                    if progress and (done % 1000 == 0 or done == len(records)):
                         progress(done)
             return sql.insert_many(self.conn, self.entity, columns, rows())
         for record in records:

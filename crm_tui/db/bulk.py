@@ -62,7 +62,8 @@ def bulk_insert(conn: sqlite3.Connection, table: str, cols: Sequence[str],
     with insert_triggers_set_aside(conn, [table]):
         conn.executemany(
             f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
-    count = conn.execute(f"SELECT count(*) FROM {table} WHERE rowid > ?", (first_rowid,)).fetchone()[0]
+    count, last_rowid = conn.execute(f"SELECT count(*), coalesce(max(rowid), 0) FROM {table} WHERE rowid > ?",
+                                     (first_rowid,)).fetchone()
     if not count:
         return 0
     # Clock: the next `count` ticks after max(last stamp, now), as the triggers would.
@@ -71,11 +72,21 @@ def bulk_insert(conn: sqlite3.Connection, table: str, cols: Sequence[str],
     last = start + count - 1
     captured = captured_columns(conn, table)
     data = "json_object(" + ", ".join(f"'{c}', t.{c}" for c in captured) + ")"
+    # The n-th inserted row (1-based) takes the n-th tick and sequence number. The
+    # rows of one executemany in our write transaction take consecutive rowids
+    # (max + 1 each), so n is the rowid's distance from the first: half the cost of
+    # numbering them with a window function, which sorts them. Should they not be
+    # consecutive, they are numbered.
+    if last_rowid - first_rowid == count:
+        source, n = f"{table} AS t", f"(t.rowid - {int(first_rowid)})"
+        where, order = "WHERE t.rowid > ? ORDER BY t.rowid", ""
+    else:
+        source, n = f"(SELECT *, row_number() OVER (ORDER BY rowid) AS n FROM {table} WHERE rowid > ?) AS t", "n"
+        where, order = "", "ORDER BY n"
     conn.execute(
         "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
-        f"SELECT r.node, r.seq + n, ? + n - 1, '{table}', t.id, 'insert', {data}, NULL, NULL, r.rep "
-        f"FROM (SELECT *, row_number() OVER (ORDER BY rowid) AS n FROM {table} WHERE rowid > ?) AS t, "
-        "replica AS r ORDER BY n",
+        f"SELECT r.node, r.seq + {n}, ? + {n} - 1, '{table}', t.id, 'insert', {data}, NULL, NULL, r.rep "
+        f"FROM replica AS r, {source} {where} {order}",
         (start, first_rowid),
     )
     conn.execute("UPDATE replica SET wall = ?, counter = ?, seq = seq + ?",
