@@ -82,6 +82,8 @@ class Source:
     headers: list[str]
     rows: list[SourceRow]
     warnings: list[str] = field(default_factory=list)
+    # whether a cell may start with a quote, as the export writes a neutralised cell
+    quoted: bool = True
 
     def where(self, line: int) -> str:
         kind = {"xlsx": "row", "csv": "line"}.get(self.format, "record")
@@ -214,7 +216,7 @@ def _read_csv(path: Path, text: str, ent: Entity) -> Source:
         start = reader.line_num + 1
         for cells in reader:
             line, start = start, reader.line_num + 1
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():
                 continue  # blank lines are not rows
             if len(cells) != len(headers):
                 # Keep what lines up with the header for the rejects file; name the rest.
@@ -226,7 +228,7 @@ def _read_csv(path: Path, text: str, ent: Entity) -> Source:
             rows.append(SourceRow(line, dict(zip(headers, cells, strict=True)), {}))
     except csv.Error as exc:
         raise ImportFileError(f"{path}: line {reader.line_num}: broken CSV ({exc})") from None
-    return Source(path, "csv", "", headers, rows)
+    return Source(path, "csv", "", headers, rows, quoted="'" in text)
 
 
 def _read_json(path: Path, text: str, ent: Entity) -> Source:
@@ -277,7 +279,22 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
                                "(set one by hand with crm classify override)")
     table = {k: (None if v in computed else v) for k, v in table.items()}
     fields: dict[str, str | None] = {}  # header -> field, worked out once per header
-    restore = source.format == "csv"
+    restore = source.format == "csv" and source.quoted
+    if source.format != "json":
+        # Every row has the file's headers, each naming a different field (checked
+        # above): one mapping serves every row.
+        pairs = [(h, name) for h in source.headers if (name := table.get(header_key(h))) is not None]
+        for row in source.rows:
+            if row.values:  # a row already known to be broken
+                continue
+            raw = row.raw
+            row.values = values = {name: raw.get(h) for h, name in pairs if h in raw}
+            if restore:
+                for name, value in values.items():
+                    # Only a cell starting with a quote can be one the export neutralised.
+                    if isinstance(value, str) and value[:1] == "'":
+                        values[name] = restore_cell(value)
+        return
     for row in source.rows:
         if row.values:  # a row already known to be broken
             continue
@@ -438,8 +455,6 @@ class _Plan:
             self.records.check_refs([record], known=self.known_refs)
         except ValidationError as exc:
             return _reason(exc)
-        # Only the cells the row fills in are written to an existing record.
-        given = {k: v for k, v in record.items() if k in values and v is not None}
         target = self._match(record, given_id)
         if target is not None and not given_id and self.is_customer and not self.update_on_match:
             other = self._other_person(target, record)
@@ -453,14 +468,17 @@ class _Plan:
             self.create_lines.append(row.line)
             self.report.created += 1
             target = ("new", len(self.creates) - 1)
-        elif target[0] == "new":
-            merged = self.creates[target[1]]
-            merged.update(given)
-            merged.update(derive(self.ent, merged, given))
-            self.report.merged += 1
         else:
-            self.updates.setdefault(target[1], {}).update(given)
-            self.update_rows.setdefault(target[1], []).append(row)
+            # Only the cells the row fills in are written to an existing record.
+            given = {k: v for k, v in record.items() if k in values and v is not None}
+            if target[0] == "new":
+                merged = self.creates[target[1]]
+                merged.update(given)
+                merged.update(derive(self.ent, merged, given))
+                self.report.merged += 1
+            else:
+                self.updates.setdefault(target[1], {}).update(given)
+                self.update_rows.setdefault(target[1], []).append(row)
         if self.is_customer:
             for key in CONTACT_FIELDS:
                 if record.get(key):

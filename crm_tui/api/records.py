@@ -102,6 +102,9 @@ class Records:
         self.entity = ent
         self._lock = lock
         self._last_total: tuple[tuple[Filter, ...], str | None, tuple[int, int], int] | None = None
+        # The reference fields, found once: an import checks them row by row.
+        self._refs = tuple(f for f in ent.fields if f.kind == "ref")
+        self._refs_lists = tuple(f.name for f in ent.fields if f.kind == "refs")
         # Called before lists and counts: brings computed fields (a customer's
         # classes) up to date, so a filter on them sees what `crm classify` computes.
         self.before_read: Callable[[], Any] | None = None
@@ -357,9 +360,7 @@ class Records:
         """Every reference of `records` names an existing record: one query per
         referenced table for the whole batch. `known` caches answers across calls
         (an import checks row by row, to name the row)."""
-        for f in self.entity.fields:
-            if f.kind != "ref":
-                continue
+        for f in self._refs:
             wanted = {r[f.name] for r in records if r.get(f.name)}
             table = f.ref or ""
             if known is not None:
@@ -395,7 +396,7 @@ class Records:
 
     @property
     def _many_refs(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.entity.fields if f.kind == "refs")
+        return self._refs_lists
 
     def resolve_many_refs(self, record: dict[str, Any], *, customer_id: str | None = None) -> None:
         """Resolve each list of references of `record` (the contacts a visit met) to

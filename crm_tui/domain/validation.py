@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -117,14 +117,18 @@ def _email_domain(domain: str) -> str:
 def normalize_email(value: str) -> str:
     """Lower-cased, validated by email-validator. A plain ASCII local part is checked
     by the same dot-atom rule email-validator applies, and its domain once per domain."""
-    from email_validator import EmailNotValidError, validate_email
-
     local, _, domain = value.rpartition("@")
     if local and len(local) <= 64 and len(value) <= 254 and local.isascii() and _DOT_ATOM.match(local):
         try:
             return f"{local}@{_email_domain(domain)}".lower()
-        except EmailNotValidError as exc:
+        except ValueError as exc:  # EmailNotValidError is one; the import is paid only here, not per address
+            from email_validator import EmailNotValidError
+
+            if not isinstance(exc, EmailNotValidError):
+                raise
             raise ValueError(_email_reason(value, exc)) from None
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -161,8 +165,20 @@ _DATETIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S",
                      "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 
 
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+
+
 def normalize_date(value: str) -> str:
     text = value.strip()
+    # The common form first, without strptime (which looks up the locale on every
+    # call): what it gives here is what strptime's %Y-%m-%d gives; anything else,
+    # and an impossible date, goes the long way.
+    iso = _ISO_DATE.fullmatch(text)
+    if iso:
+        try:
+            return dt.date(int(iso[1]), int(iso[2]), int(iso[3])).isoformat()
+        except ValueError:
+            pass
     for fmt in _DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt).date().isoformat()
@@ -235,8 +251,23 @@ def normalize_bool(value: Any) -> int:
     raise ValueError(t("validation.not_yes_no", value=repr(value)))
 
 
+_TAG_SEPARATORS = re.compile(r"[,，;；]")
+
+
 def normalize_tags(value: Any) -> str:
-    items = value if isinstance(value, (list, tuple)) else re.split(r"[,，;；]", str(value))
+    if type(value) is str:
+        return _tags_of_text(value)
+    items = value if isinstance(value, (list, tuple)) else _TAG_SEPARATORS.split(str(value))
+    return _join_tags(items)
+
+
+@lru_cache(maxsize=4096)
+def _tags_of_text(value: str) -> str:
+    """Tags typed as text; cached by the exact text, as an import repeats a few sets."""
+    return _join_tags(_TAG_SEPARATORS.split(value))
+
+
+def _join_tags(items: Any) -> str:
     tags: list[str] = []
     for item in items:
         tag = str(item).strip()
@@ -275,38 +306,34 @@ def clean_value(f: Field, value: Any) -> Any:
     """The normalised value of one field, None for empty; ValueError with the reason."""
     if value is None:
         return None
-    _check_type(f, value)
+    if type(value) is not str:  # text (every cell of a CSV) passes the type check as it is
+        _check_type(f, value)
     if isinstance(value, str):
         value = value.strip()
         if value == "":
             return None
         if _CONTROL.search(value):
             raise ValueError(t("validation.control_characters"))
-    if f.kind == "phone":
-        result: Any = normalize_phone(str(value))
-    elif f.kind == "email":
-        result = normalize_email(str(value))
-    elif f.kind == "enum":
-        result = normalize_choice(str(value), f)
-    elif f.kind == "date":
-        result = normalize_date(str(value))
-    elif f.kind == "datetime":
-        result = normalize_datetime(str(value))
-    elif f.kind == "money":
-        result = normalize_money(value)
-    elif f.kind == "int":
-        result = normalize_int(value)
-    elif f.kind == "tags":
-        result = normalize_tags(value) or None
-    elif f.kind == "bool":
-        result = normalize_bool(value)
-    elif f.kind == "refs":
-        result = normalize_refs(value) or None
-    else:
-        result = str(value)
+    normalize = _NORMALIZERS.get(f.kind)
+    result: Any = normalize(f, value) if normalize is not None else str(value)
     if isinstance(result, str) and len(result) > f.max_len:
         raise ValueError(t("validation.too_long", length=len(result), max=f.max_len))
     return result
+
+
+# The normaliser of each kind of field (text is kept as it is), looked up once per value.
+_NORMALIZERS: dict[str, Callable[[Field, Any], Any]] = {
+    "phone": lambda f, v: normalize_phone(str(v)),
+    "email": lambda f, v: normalize_email(str(v)),
+    "enum": lambda f, v: normalize_choice(str(v), f),
+    "date": lambda f, v: normalize_date(str(v)),
+    "datetime": lambda f, v: normalize_datetime(str(v)),
+    "money": lambda f, v: normalize_money(v),
+    "int": lambda f, v: normalize_int(v),
+    "tags": lambda f, v: normalize_tags(v) or None,
+    "bool": lambda f, v: normalize_bool(v),
+    "refs": lambda f, v: normalize_refs(v) or None,
+}
 
 
 def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
@@ -314,19 +341,19 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False) -> dic
     are checked (an edit); otherwise required fields must be present (a create)."""
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
-    known = set(ent.field_names) | {"owner"}
+    known = ent.fields_by_name  # made once per kind
     for key in data:
-        if key not in known:
+        if key not in known and key != "owner":
             reason = t("validation.system_field") if key in SYSTEM_COLUMNS else t("validation.unknown_field",
                                                                                   kind=entity_name(ent))
             errors.append(FieldError(key, reason))
     for f in ent.fields:
-        if f.computed and f.name in data:
-            errors.append(FieldError(f.name, t("validation.computed")))
-            continue
         if f.name not in data:
             if f.required and not partial:
                 errors.append(FieldError(f.name, t("validation.required")))
+            continue
+        if f.computed:
+            errors.append(FieldError(f.name, t("validation.computed")))
             continue
         try:
             value = clean_value(f, data[f.name])

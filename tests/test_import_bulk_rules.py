@@ -1,0 +1,203 @@
+"""The fast paths of a large import skip no rule: every row of a big file is
+validated and a bad one is named, duplicates within the file are found, each row gets
+its own derived pinyin key and its own id, the change log holds every imported row as
+it is stored (so it syncs), and no cache hands one input's value to another."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ulid import ULID
+
+from crm_tui.api import Crm
+from crm_tui.api.importing import import_customers
+from crm_tui.api.records import new_ids
+from crm_tui.api.sync import Sync
+from crm_tui.db.bulk import bulk_insert
+from crm_tui.db.connection import transaction
+from crm_tui.domain.entities import CUSTOMER, synced_columns
+from crm_tui.domain.search import pinyin_key
+from crm_tui.domain.validation import _DATE_FORMATS, normalize_date, normalize_tags
+from crm_tui.sync.client import SyncClient
+from crm_tui.sync.server.app import create_app, hash_token
+from crm_tui.sync.server.sqlite_store import SqliteStore
+
+SURNAMES = "张王李赵刘陈杨黄吴周"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚"
+
+
+def people(count: int) -> list[list[str]]:
+    """Distinct customers: name, company, mobile, email, region, tags, birthday."""
+    rows = []
+    for i in range(count):
+        name = SURNAMES[i % 10] + GIVEN[(i // 10) % 20] + GIVEN[(i // 200) % 20]
+        rows.append([name, f"公司{i % 37}", f"1{[38, 39, 58][i % 3]}{i:08d}", f"c{i}@Example{i % 3}.COM",
+                     ["华东", "华北", "华南"][i % 3], ["VIP,老客户", "老客户，VIP", "新品意向;VIP"][i % 3],
+                     f"19{60 + i % 40}-{1 + i % 12}-{1 + i % 28}"])
+    return rows
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    lines = ["name,company,mobile,email,region,tags,birthday", *(",".join(f'"{c}"' for c in r) for r in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_bad_cells_deep_in_a_big_file_are_named_and_nothing_is_written(crm: Crm, tmp_path: Path) -> None:
+    rows = people(3000)
+    rows[1499][3] = "not an email"  # line 1501
+    rows[2998][2] = "12345"  # line 3000: not a phone
+    rows[2999][6] = "1990-02-30"  # line 3001, the last: no such day
+    report = import_customers(crm, write_csv(tmp_path / "big.csv", rows))
+    assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [
+        (1501, "email"), (3000, "mobile"), (3001, "birthday")]
+    assert "'12345'" in report.rejected[1].reason
+    assert not report.written
+    assert crm.customers.count() == 0 and crm.changes() == []  # all or nothing
+
+
+def test_a_big_import_stores_each_row_normalised_with_its_own_key_and_logs_every_row(
+        crm: Crm, tmp_path: Path) -> None:
+    rows = people(2500)
+    report = import_customers(crm, write_csv(tmp_path / "ok.csv", rows))
+    assert (report.created, report.rejected, report.written) == (2500, [], True)
+    stored = {r["mobile"]: dict(r) for r in crm.conn.execute("SELECT * FROM customers")}
+    assert len(stored) == 2500
+    for i, (name, company, mobile, email, region, _tags, birthday) in enumerate(rows):
+        row = stored["+86" + mobile]
+        assert (row["name"], row["company"], row["region"]) == (name, company, region)
+        assert row["email"] == email.lower()
+        assert row["tags"] == ["VIP,老客户", "老客户,VIP", "新品意向,VIP"][i % 3]
+        y, m, d = birthday.split("-")
+        assert row["birthday"] == f"{y}-{int(m):02d}-{int(d):02d}"
+        # the derived key, computed afresh (the function behind the cache) for this name
+        assert row["pinyin"] == pinyin_key.__wrapped__(name) != ""
+        assert row["owner"] == "wang"
+    ids = [r["id"] for r in stored.values()]
+    assert len(set(ids)) == 2500 and all(str(ULID.from_str(i)) == i for i in ids)
+
+    # the change log holds every row as stored, stamped like the triggers stamp
+    log = crm.changes(table="customers")
+    assert len(log) == 2500 and {e["op"] for e in log} == {"insert"}
+    by_id = {r["id"]: r for r in stored.values()}
+    for entry in log:
+        assert json.loads(entry["data"]) == {c: by_id[entry["row_id"]][c] for c in synced_columns(CUSTOMER)}
+    assert [e["node_seq"] for e in log] == list(range(1, 2501))
+    stamps = [e["hlc"] for e in log]
+    assert stamps == sorted(set(stamps))
+    later = crm.customers.create({"name": "后来"})  # the next captured write comes after them
+    assert crm.changes()[-1]["row_id"] == later["id"]
+    assert crm.changes()[-1]["hlc"] > stamps[-1] and crm.changes()[-1]["node_seq"] == 2501
+
+
+def test_duplicates_within_a_big_file_are_found(crm: Crm, tmp_path: Path) -> None:
+    rows = people(2000)
+    rows[1800] = [rows[5][0], "", rows[5][2], "", "", "", ""]  # line 1802: the same person again
+    rows[1900] = ["别人", "", rows[7][2], "", "", "", ""]  # line 1902: another name, a taken mobile
+    report = import_customers(crm, write_csv(tmp_path / "dup.csv", rows))
+    assert [r.line for r in report.rejected] == [1902]
+    assert "line 9" in report.rejected[0].reason and rows[7][0] in report.rejected[0].reason
+    assert not report.written and crm.customers.count() == 0
+    rows[1900] = [rows[7][0], "新公司", rows[7][2], "", "", "", ""]
+    report = import_customers(crm, write_csv(tmp_path / "dup.csv", rows))
+    assert (report.created, report.merged, report.rejected) == (1998, 2, [])
+    [merged] = crm.conn.execute("SELECT * FROM customers WHERE mobile = ?", ("+86" + rows[7][2],)).fetchall()
+    assert merged["company"] == "新公司" and merged["email"] == rows[7][3].lower()
+    assert len(crm.changes()) == 1998
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    store = SqliteStore(tmp_path / "server.db")
+    store.add_rep("wang", "manager", hash_token("tok-wang"))
+    store.add_rep("li", "manager", hash_token("tok-li"))
+    yield TestClient(create_app(store, max_offset_ms=60_000))
+    store.close()
+
+
+def test_an_imported_file_syncs_to_another_laptop(server: TestClient, tmp_path: Path) -> None:
+    a, b = Crm(tmp_path / "a.db", rep="wang"), Crm(tmp_path / "b.db", rep="li")
+
+    def sync(crm: Crm) -> None:
+        Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=server))
+
+    assert import_customers(a, write_csv(tmp_path / "f.csv", people(1200))).created == 1200
+    sync(a), sync(b)
+    columns = ", ".join(("id", *synced_columns(CUSTOMER), "pinyin"))
+    query = f"SELECT {columns} FROM customers ORDER BY id"
+    mine, theirs = a.conn.execute(query).fetchall(), b.conn.execute(query).fetchall()
+    assert len(theirs) == 1200 and [tuple(r) for r in theirs] == [tuple(r) for r in mine]
+    assert [r["id"] for r in b.customers.search("zhangweiwei")] == [r["id"] for r in a.customers.search("zhangweiwei")]
+
+
+def test_the_change_log_numbers_rows_whose_rowids_have_gaps(crm: Crm) -> None:
+    """Rows whose rowids are not consecutive (given explicitly) are numbered in order,
+    not by their rowid."""
+    made = [crm.customers.prepare({"name": n}) for n in ("甲", "乙", "丙")]
+    cols = ["local_id", *made[0]]
+    with transaction(crm.conn):
+        bulk_insert(crm.conn, "customers", cols, [[10 * (i + 1), *m.values()] for i, m in enumerate(made)])
+    log = crm.changes()
+    assert [e["row_id"] for e in log] == [m["id"] for m in made]
+    assert [e["node_seq"] for e in log] == [1, 2, 3]
+    assert [e["hlc"] - log[0]["hlc"] for e in log] == [0, 1, 2]
+    assert crm.customers.create({"name": "丁"}) and crm.changes()[-1]["node_seq"] == 4
+
+
+def test_ids_made_together_are_ulids_unique_and_in_order() -> None:
+    before = dt.datetime.now(dt.UTC)
+    ids = new_ids(5000)
+    after = dt.datetime.now(dt.UTC)
+    assert len(set(ids)) == 5000 and ids == sorted(ids)
+    for i in ids[:: 499]:
+        made = ULID.from_str(i)
+        assert str(made) == i and before - dt.timedelta(milliseconds=1) <= made.datetime <= after
+    assert not set(new_ids(100)) & set(new_ids(100))
+    assert new_ids(0) == []
+
+
+def _date_the_long_way(text: str) -> str | None:
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text.strip(), fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _ours(text: str) -> str | None:
+    try:
+        return normalize_date(text)
+    except ValueError:
+        return None
+
+
+@settings(max_examples=600)
+@given(st.one_of(
+    st.from_regex(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,3}", fullmatch=True),
+    st.builds(lambda y, m, d, sep: f"{y}{sep}{m}{sep}{d}", st.integers(0, 9999), st.integers(0, 13),
+              st.integers(0, 32), st.sampled_from(["-", "/", ".", "--"])),
+    st.text(alphabet="0123456789-２０ 年月日", max_size=12),
+))
+def test_the_date_fast_path_agrees_with_strptime(text: str) -> None:
+    assert _ours(text) == _date_the_long_way(text)
+
+
+def test_cached_normalisers_answer_each_input_for_itself() -> None:
+    assert normalize_tags("VIP,老客户") == "VIP,老客户"
+    assert normalize_tags("老客户，VIP") == "老客户,VIP"
+    assert normalize_tags("VIP,老客户") == "VIP,老客户"
+    assert normalize_tags(["a", "b", "a"]) == "a,b"
+    assert normalize_tags("a;b;a") == "a,b"
+    assert normalize_date("2026-1-5") == "2026-01-05"
+    assert normalize_date("2026-01-06") == "2026-01-06"
+    assert normalize_date("2026年1月5日") == "2026-01-05"
+    with pytest.raises(ValueError):
+        normalize_date("2026-02-29")
+    assert normalize_date("2024-02-29") == "2024-02-29"
