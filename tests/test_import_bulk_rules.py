@@ -23,7 +23,7 @@ from crm_tui.db.bulk import bulk_insert
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import CUSTOMER, synced_columns
 from crm_tui.domain.search import pinyin_key
-from crm_tui.domain.validation import _DATE_FORMATS, normalize_date, normalize_tags
+from crm_tui.domain.validation import _DATE_FORMATS, CN_BLOCK, normalize_date, normalize_phone, normalize_tags
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
@@ -201,3 +201,72 @@ def test_cached_normalisers_answer_each_input_for_itself() -> None:
     with pytest.raises(ValueError):
         normalize_date("2026-02-29")
     assert normalize_date("2024-02-29") == "2024-02-29"
+
+
+def _library_phone(text: str) -> str | None:
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _our_phone(text: str) -> str | None:
+    try:
+        return normalize_phone(text)
+    except ValueError:
+        return None
+
+
+AREA_CODES = ["10", "20", "21", "22", "23", "24", "25", "27", "28", "29", "311", "351", "371", "411", "431",
+              "451", "471", "510", "512", "531", "551", "571", "574", "591", "592", "731", "755", "757", "769",
+              "791", "851", "871", "898", "931", "951", "991", "400", "800", "335", "433", "754", "978"]
+
+landlines = st.builds(
+    lambda area, digits, sep, paren: (f"(0{area}){sep}" if paren else f"0{area}{sep}") + digits,
+    st.sampled_from(AREA_CODES), st.from_regex(r"[0-9]{5,9}", fullmatch=True),
+    st.sampled_from(["", "-", " ", "--"]), st.booleans())
+
+
+@settings(max_examples=600)
+@given(landlines)
+def test_the_landline_fast_path_agrees_with_phonenumbers(text: str) -> None:
+    assert _our_phone(text) == _library_phone(text)
+
+
+def test_phones_the_fast_paths_leave_to_the_library() -> None:
+    # full-width digits, as a Chinese input method types them: stored in ASCII, as phonenumbers gives
+    assert normalize_phone("１３８１２３４５６７８") == _library_phone("１３８１２３４５６７８") == "+8613812345678"
+    assert normalize_phone("０２１-２９９５０９６９") == _library_phone("０２１-２９９５０９６９")
+    # numbers of one block: each answered for itself
+    assert normalize_phone("0571-65263809") == "+8657165263809"
+    assert normalize_phone("0571-65263808") == "+8657165263808"
+    assert _our_phone("0571-6526380") == _library_phone("0571-6526380")
+    assert _our_phone("010-1234567890") == _library_phone("010-1234567890")
+
+
+def test_the_leading_digits_decide_a_mainland_numbers_validity() -> None:
+    """The premise of both fast paths: numbers of one length that share their first
+    CN_BLOCK digits are all valid or all not (here: their first, last and random
+    members, by phonenumbers), for landlines of every kind of area code and mobiles."""
+    import random
+
+    rng = random.Random(7)
+    starts = [*AREA_CODES, "13", "14", "15", "16", "17", "18", "19"]
+    checked = 0
+    for start in starts:
+        for _ in range(25):
+            block = (start + "".join(rng.choice("0123456789") for _ in range(9)))[:CN_BLOCK]
+            for length in (9, 10, 11):
+                rest = length - CN_BLOCK
+                members = [block + "0" * rest, block + "9" * rest,
+                           *(block + "".join(rng.choice("0123456789") for _ in range(rest)) for _ in range(2))]
+                dialled = [("" if m[0] == "1" and length == 11 else "0") + m for m in members]
+                valid = [_library_phone(d) is not None for d in dialled]
+                assert len(set(valid)) == 1, (start, dialled, valid)
+                checked += 1
+    assert checked == len(starts) * 25 * 3
