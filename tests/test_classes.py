@@ -85,3 +85,63 @@ def test_classes_follow_the_data_without_running_classify(db_path: Path) -> None
         report = crm.analytics.report_data("2026-Q4", rep="wang")
         whole = {c.customer_id: c.tier for c in crm.analytics.classify_customers(store=False)}
         assert report["tiers"] == {"A": 0, "B": 0, "C": 1} and whole[small["id"]] == "C"
+
+
+def test_after_a_few_writes_only_the_touched_customers_are_classified_again(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One edit does not classify the whole book again: the customers it touched are,
+    and every tier is ranked anew from the values held for the others. What is
+    stored after each kind of write is what classifying the whole book gives."""
+    import crm_tui.api.classes as classes_api
+
+    cli(db_path, "seed", "--customers", "300")
+    with Crm(db_path, rep="wang", now=lambda: NOW) as crm:
+        crm.analytics.ensure_classes()
+
+        def whole_book() -> dict[str, tuple[str, str, str]]:
+            return {c.customer_id: (c.status, c.lifecycle_stage, c.tier)
+                    for c in crm.analytics.classify_customers(store=False)}
+
+        def stored() -> dict[str, tuple[str, str, str]]:
+            return {c["id"]: (c["status"], c["lifecycle_stage"], c["tier"]) for c in crm.customers.find()}
+
+        full = classes_api.book_facts
+        ranked = sorted(crm.analytics.classify_customers(store=False), key=lambda c: c.value)
+        low, top = ranked[0].customer_id, ranked[-1].customer_id
+        other = ranked[len(ranked) // 2].customer_id
+        a_before = sum(1 for c in ranked if c.tier == "A")
+
+        def refuse_whole_book(*args: object, **kwargs: object) -> object:
+            raise AssertionError("the whole book was classified again after a few writes")
+
+        monkeypatch.setattr(classes_api, "book_facts", refuse_whole_book)
+        # the lowest customer becomes the biggest: their tier and others' move
+        order = crm.orders.create({"customer_id": low, "ordered_at": "2026-11-10", "product": "设备",
+                                   "amount": 10 * max(ranked[-1].value, 1.0)})
+        after = stored()
+        monkeypatch.setattr(classes_api, "book_facts", full)
+        assert after == whole_book()
+        assert after[low][2] == "A" and sum(1 for v in after.values() if v[2] == "A") <= a_before
+        monkeypatch.setattr(classes_api, "book_facts", refuse_whole_book)
+        writes = [
+            lambda: crm.customers.update(other, {"notes": "一次编辑"}),
+            lambda: crm.orders.delete(order["id"]),
+            lambda: crm.visits.create({"customer_id": top, "visited_at": "2026-11-14T10:00:00",
+                                       "channel": "phone", "purpose": "visit"}),
+            lambda: crm.analytics.set_override(other, reason="大客户", tier="A"),
+            lambda: crm.customers.create({"name": "新客户"}),
+            lambda: crm.customers.delete(top),
+        ]
+        for write in writes:
+            write()
+            after = stored()
+            monkeypatch.setattr(classes_api, "book_facts", full)
+            assert after == whole_book()
+            monkeypatch.setattr(classes_api, "book_facts", refuse_whole_book)
+        assert after[other][2] == "A"
+    monkeypatch.setattr(classes_api, "book_facts", full)
+    # another day, or other settings: the whole book again, and the same answer
+    with Crm(db_path, rep="wang", now=lambda: NOW + dt.timedelta(days=400)) as crm:
+        assert crm.analytics.ensure_classes() > 0
+        assert {c["id"]: c["status"] for c in crm.customers.find()} == {
+            c.customer_id: c.status for c in crm.analytics.classify_customers(store=False)}

@@ -113,7 +113,7 @@ class Analytics:
         traffic)."""
         classes = self._classify(facts if facts is not None else self._facts(today))
         if store and facts is None:
-            store_classes(self.crm, classes, today or self.today())
+            store_classes(self.crm, classes, today or self.today(), self.settings)
         return classes
 
     def classes(self, *, today: dt.date | None = None, rep: str | None = None) -> list[Classification]:
@@ -126,7 +126,7 @@ class Analytics:
         """Classify the whole book and store it; also says how many customers'
         stored classes changed (or would, with `dry_run`)."""
         classes = self._classify(self._facts(today))
-        return classes, store_classes(self.crm, classes, today or self.today(), dry_run=dry_run)
+        return classes, store_classes(self.crm, classes, today or self.today(), self.settings, dry_run=dry_run)
 
     def set_override(self, customer_id: str, *, reason: str, status: str | None = None,
                      lifecycle_stage: str | None = None, tier: str | None = None) -> Record:

@@ -5,6 +5,7 @@ behind KPIs, reports and complaint analytics. Dates are compared as ISO text."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -96,10 +97,12 @@ def _day(d: dt.date, minus: int = 0) -> str:
 
 
 def customer_facts(conn: sqlite3.Connection, today: dt.date, *, window_days: int, trend_days: int,
-                   rep: str | None = None, customer_id: str | None = None) -> list[CustomerFacts]:
+                   rep: str | None = None, customer_id: str | None = None,
+                   customer_ids: Sequence[str] | None = None) -> list[CustomerFacts]:
     """Every customer's order and contact aggregates as of `today` (later records are
-    ignored). Windows are the last N days, today included. Four grouped scans,
-    joined in a dict: cheaper than SQL joins of the grouped results."""
+    ignored), or those of `rep`, `customer_id` or `customer_ids`. Windows are the last
+    N days, today included. Four grouped scans, joined in a dict: cheaper than SQL
+    joins of the grouped results."""
     params: dict[str, Any] = {
         "today": today.isoformat(), "tomorrow": _day(today, -1),
         "window_start": _day(today, window_days - 1),
@@ -113,6 +116,10 @@ def customer_facts(conn: sqlite3.Connection, today: dt.date, *, window_days: int
         where.append("c.id = :cid")
         only = "AND customer_id = :cid"
         params["cid"] = customer_id
+    elif customer_ids is not None:  # a few customers: each read off the customer indexes
+        where.append("c.id IN (SELECT value FROM json_each(:cids))")
+        only = "AND customer_id IN (SELECT value FROM json_each(:cids))"
+        params["cids"] = json.dumps(list(customer_ids))
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: the fastest rows sqlite3 makes
     # Orders dated after today are left out; when there are none (the usual case, read
@@ -141,13 +148,60 @@ def overrides(conn: sqlite3.Connection) -> dict[str, Override]:
     return {r[0]: Override(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
 
+# What the classes are computed from (customer_facts and overrides above): a change
+# to a row of one of these tables touches the classes of the customer it names.
+_TOUCHED = """
+SELECT row_id FROM change_log WHERE seq > :seq AND tbl IN ('customers', 'classification_overrides')
+UNION SELECT json_extract(data, '$.customer_id') FROM change_log WHERE seq > :seq AND tbl IN ('orders', 'visits')
+UNION SELECT json_extract(old, '$.customer_id') FROM change_log WHERE seq > :seq AND tbl IN ('orders', 'visits')
+UNION SELECT o.customer_id FROM change_log l JOIN orders o ON o.id = l.row_id WHERE l.seq > :seq AND l.tbl = 'orders'
+UNION SELECT v.customer_id FROM change_log l JOIN visits v ON v.id = l.row_id WHERE l.seq > :seq AND l.tbl = 'visits'
+"""
+# An order or visit whose customer the log cannot tell: gone, with no customer in
+# what the change carried (a pulled delete holds no old values).
+_UNKNOWN_TOUCH = """
+SELECT 1 FROM change_log l WHERE l.seq > :seq AND l.tbl IN ('orders', 'visits')
+AND json_extract(l.data, '$.customer_id') IS NULL AND json_extract(l.old, '$.customer_id') IS NULL
+AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = l.row_id)
+AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.id = l.row_id) LIMIT 1
+"""
+
+
+def customers_touched_since(conn: sqlite3.Connection, seq: int, limit: int) -> set[str] | None:
+    """The customers whose classes the changes logged after `seq` may have moved;
+    None when there are more than `limit` changes or one whose customer is unknown
+    (then the whole book is classified again)."""
+    params = {"seq": seq}
+    if conn.execute("SELECT count(*) FROM (SELECT 1 FROM change_log WHERE seq > :seq LIMIT :n)",
+                    {**params, "n": limit + 1}).fetchone()[0] > limit:
+        return None
+    if conn.execute(_UNKNOWN_TOUCH, params).fetchone() is not None:
+        return None
+    return {r[0] for r in conn.execute(_TOUCHED, params) if r[0] is not None}
+
+
+def class_values(conn: sqlite3.Connection) -> dict[str, float]:
+    """Each customer's value as the stored classes were computed with."""
+    cur = conn.cursor()
+    cur.row_factory = None
+    return dict(cur.execute("SELECT customer_id, value FROM class_values").fetchall())
+
+
+def write_class_values(conn: sqlite3.Connection, values: Iterable[tuple[str, float]],
+                       gone: Iterable[str] = ()) -> None:
+    """(customer_id, value) to keep, customers to drop; inside the caller's transaction."""
+    conn.executemany("INSERT INTO class_values (customer_id, value) VALUES (?, ?) "
+                     "ON CONFLICT (customer_id) DO UPDATE SET value = excluded.value", values)
+    conn.executemany("DELETE FROM class_values WHERE customer_id = ?", ((g,) for g in gone))
+
+
 def stored_classes(conn: sqlite3.Connection) -> dict[str, tuple[str | None, str | None, str | None]]:
     cur = conn.cursor()
     cur.row_factory = None
     return {r[0]: (r[1], r[2], r[3]) for r in cur.execute("SELECT id, status, lifecycle_stage, tier FROM customers")}
 
 
-def write_classes(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str]]) -> None:
+def write_classes(conn: sqlite3.Connection, rows: Iterable[tuple[str | None, str | None, str | None, str]]) -> None:
     """(status, lifecycle_stage, tier, id) for customers whose stored classes changed,
     inside the caller's transaction. These columns are local (not captured): the
     update logs nothing and syncs nothing, and `updated_at` stays as it was."""

@@ -736,4 +736,22 @@ def _former_nodes(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(_former_nodes)  # issue 10
+
+
+def _classes_incremental(conn: sqlite3.Connection) -> None:
+    """What keeping classes current after a few writes needs without classifying the
+    whole book again (crm_tui.api.classes): each customer's value as last computed
+    (the tiers rank everyone's), and the settings the classes were computed with.
+    Local, like the classes: not synced, not captured. Empty, the next read classifies
+    the whole book and fills them."""
+    run_script(conn, """
+        CREATE TABLE class_values (
+            customer_id TEXT PRIMARY KEY,
+            value REAL NOT NULL   -- historical value (net sales up to the as_of day)
+        ) WITHOUT ROWID;
+        ALTER TABLE class_state ADD COLUMN settings TEXT;  -- a digest of the analytics settings
+    """)
+
+
+MIGRATIONS.append(_classes_incremental)  # issue 9
 SCHEMA_VERSION = len(MIGRATIONS)

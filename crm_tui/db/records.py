@@ -394,12 +394,12 @@ def set_derived(conn: sqlite3.Connection, ent: Entity, column: str, rows: Iterab
     conn.executemany(f"UPDATE {ent.table} SET {column} = ? WHERE id = ?", rows)
 
 
-# A customer's computed classes (crm_tui.api.analytics.ensure_classes) are current
-# while class_state holds today's date and the change log's last seq.
-def class_state(conn: sqlite3.Connection) -> tuple[str | None, int | None]:
-    """(as_of day, change-log seq) the stored classes were computed for."""
-    as_of, log_seq = conn.execute("SELECT as_of, log_seq FROM class_state").fetchone()
-    return as_of, log_seq
+# A customer's computed classes (crm_tui.api.classes.ensure_classes) are current
+# while class_state holds today's date, the change log's last seq and the settings.
+def class_state(conn: sqlite3.Connection) -> tuple[str | None, int | None, str | None]:
+    """(as_of day, change-log seq, settings digest) the stored classes were computed for."""
+    as_of, log_seq, settings = conn.execute("SELECT as_of, log_seq, settings FROM class_state").fetchone()
+    return as_of, log_seq, settings
 
 
 def log_position(conn: sqlite3.Connection) -> int:
@@ -407,5 +407,11 @@ def log_position(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0]
 
 
-def set_class_state(conn: sqlite3.Connection, as_of: str, log_seq: int) -> None:
-    conn.execute("UPDATE class_state SET as_of = ?, log_seq = ?", (as_of, log_seq))
+def set_class_state(conn: sqlite3.Connection, as_of: str, log_seq: int, settings: str) -> None:
+    conn.execute("UPDATE class_state SET as_of = ?, log_seq = ?, settings = ?", (as_of, log_seq, settings))
+
+
+def forget_class_state(conn: sqlite3.Connection) -> None:
+    """After a write the change log does not show (a record put back, customers that
+    left the view): the next read classifies the whole book."""
+    conn.execute("UPDATE class_state SET as_of = NULL")

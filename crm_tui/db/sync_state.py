@@ -16,6 +16,7 @@ from crm_tui.db.bulk import insert_triggers_set_aside
 from crm_tui.db.capture import TICK, captured_columns
 from crm_tui.db.connection import ERRORS, transaction
 from crm_tui.db.migrations import SYNCED_TABLES
+from crm_tui.db.records import forget_class_state
 from crm_tui.domain.entities import local_only_columns
 from crm_tui.sync.clock import COUNTER_BITS
 from crm_tui.sync.merge import Change, Conflict
@@ -588,6 +589,7 @@ def forget_customers(conn: sqlite3.Connection, customer_ids: Sequence[str],
     keep_own = "NOT (node = ? AND node_seq > ?)"
     capture = conn.execute("SELECT capture FROM replica").fetchone()[0]
     conn.execute("UPDATE replica SET capture = 0")
+    forget_class_state(conn)  # records go with their history: the change log will not show it
     removed = 0
     for customer_id in customer_ids:
         rows: list[tuple[str, str]] = [("customers", customer_id)]
@@ -711,6 +713,7 @@ def write_uncaptured(conn: sqlite3.Connection, tbl: str, row_id: str, record: Ma
     """Put a record back to `record` (None: remove it) without capture, inside the
     caller's transaction. False when it cannot be written because its customer is
     gone here: then it is removed, as the cascade would have."""
+    forget_class_state(conn)  # the change log will not show this write
     set_capture(conn, False)
     try:
         if record is None:

@@ -142,12 +142,26 @@ def pareto_tiers(values: Mapping[str, float], a_share: float = 0.8, b_share: flo
     return tiers
 
 
+def book_tiers(values: Mapping[str, float], settings: AnalyticsSettings) -> dict[str, str]:
+    """The computed A/B/C tier of each customer of the book, from everyone's value."""
+    return pareto_tiers(values, settings.tier_a_share, settings.tier_b_share)
+
+
+def shown_tier(tier: str, override: Override | None) -> str:
+    """The tier a customer has: the override's when it sets one, else the computed."""
+    return (override.tier or tier) if override is not None else tier
+
+
 def classify(facts: Iterable[CustomerFacts], settings: AnalyticsSettings,
-             overrides: Mapping[str, Override] | None = None) -> list[Classification]:
-    """Classify every customer; an override replaces the fields it sets."""
+             overrides: Mapping[str, Override] | None = None, *,
+             tiers: Mapping[str, str] | None = None) -> list[Classification]:
+    """Classify every customer; an override replaces the fields it sets. The tiers
+    rank the customers of `facts`, unless `tiers` gives the whole book's (book_tiers)
+    when `facts` holds only some of it."""
     overrides = overrides or {}
     facts = list(facts)
-    tiers = pareto_tiers({f.id: f.total for f in facts}, settings.tier_a_share, settings.tier_b_share)
+    if tiers is None:
+        tiers = book_tiers({f.id: f.total for f in facts}, settings)
     out: list[Classification] = []
     append, get_override, status_of, stage_of = out.append, overrides.get, customer_status, lifecycle_stage
     for f in facts:  # runs once per customer: names bound locally above
@@ -159,7 +173,7 @@ def classify(facts: Iterable[CustomerFacts], settings: AnalyticsSettings,
             append(Classification(f.id, f.name, status, stage, tier, tier == "A", f.total,
                                   status, stage, tier, None, f, settings))
         else:
-            e_tier = ov.tier or tier
+            e_tier = shown_tier(tier, ov)
             append(Classification(f.id, f.name, ov.status or status, ov.lifecycle_stage or stage, e_tier,
                                   e_tier == "A", f.total, status, stage, tier, ov, f, settings))
     return out
