@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -145,3 +146,195 @@ def test_after_a_few_writes_only_the_touched_customers_are_classified_again(
         assert crm.analytics.ensure_classes() > 0
         assert {c["id"]: c["status"] for c in crm.customers.find()} == {
             c.customer_id: c.status for c in crm.analytics.classify_customers(store=False)}
+
+
+class WholeBook:
+    """Counts the classifications of the whole book that keeping classes current
+    makes, and checks a laptop's shown classes against a classification of its whole
+    book (`crm classify --dry-run`, which stores nothing)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        import crm_tui.api.classes as classes_api
+
+        self.count = 0
+        full = classes_api.book_facts
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return full(*args, **kwargs)
+
+        monkeypatch.setattr(classes_api, "book_facts", counted)
+
+    def check(self, rep: Any, *, incremental: bool = True) -> dict[str, tuple[str, str, str]]:
+        self.count = 0
+        shown = {c["id"]: (c["status"], c["lifecycle_stage"], c["tier"]) for c in rep.json("customers", "list")}
+        assert not (incremental and self.count), "a few writes classified the whole book again"
+        whole = {c["id"]: (c["status"], c["lifecycle_stage"], c["tier"])
+                 for c in rep.json("classify", "--dry-run")}
+        assert shown == whole
+        return shown
+
+
+def test_classes_after_every_kind_of_write_are_the_whole_books(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the real CLI on a laptop that syncs with a real server: after each kind
+    of write (add, edit, bulk update, import, override, refund, moving or deleting an
+    order, a pulled change, a pulled delete, a conflict resolved, an erase, a delete)
+    the classes the customer list shows are those a classification of the whole book
+    gives; and the local writes got there without classifying the whole book. (The
+    server's store plays no part in it: SQLite only.)"""
+    from test_sync_cli import Rep, Server
+
+    book = WholeBook(monkeypatch)
+    server = Server(f"sqlite:///{tmp_path / 'server.db'}")
+    try:
+        li, wang = Rep(tmp_path, "li"), Rep(tmp_path, "wang")
+        li.crm("login", "--server", server.url, "--token", server.add_rep("li", "--role", "manager"))
+        wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--role", "manager"))
+        li.crm("seed", "--customers", "80")
+        li.crm("sync")
+        wang.crm("sync")
+        first = book.check(li, incremental=False)
+        ranked = sorted(li.json("classify", "--dry-run"), key=lambda c: c["value"])
+        low, mid, top = ranked[0]["id"], ranked[len(ranked) // 2]["id"], ranked[-1]["id"]
+        big = 10 * max(ranked[-1]["value"], 1.0)
+        orders = Counter(o["customer_id"] for o in li.json("orders", "list"))
+        single = [cid for cid, n in orders.items() if n == 1 and cid not in (low, mid, top)]
+
+        new = li.json("customers", "add", "--name", "新客户", "--region", "华东")["id"]
+        book.check(li)
+        li.crm("customers", "edit", mid, "--notes", "一次编辑")
+        book.check(li)
+        order = li.json("orders", "add", "--customer", low, "--product", "设备", "--amount", str(big))["id"]
+        after = book.check(li)
+        assert after[low][2] == "A" and after != first  # the lowest became the biggest: tiers moved
+        li.crm("visits", "add", "--customer", top, "--channel", "phone", "--purpose", "visit")
+        book.check(li)
+        li.crm("classify", "override", mid, "--tier", "A", "--reason", "战略客户")
+        assert book.check(li)[mid][2] == "A"
+        li.crm("orders", "refund", order)
+        assert book.check(li)[low][2] != "A"
+        li.crm("customers", "update", "--where", "region=华东", "--set", "territory=浦东片区")
+        book.check(li)
+        rows = tmp_path / "orders.csv"
+        rows.write_text(f"customer_id,ordered_at,product,amount\n{new},2026-01-05,设备,{big}\n"
+                        f"{mid},2026-01-06,配件,10\n", encoding="utf-8")
+        li.crm("orders", "import", str(rows))
+        assert book.check(li)[new][2] == "A"
+        people = tmp_path / "customers.csv"
+        people.write_text("name,company,mobile\n赵六,六合商贸,13900001111\n", encoding="utf-8")
+        li.crm("customers", "import", str(people))
+        book.check(li)
+        # A customer's only order moves to another customer, another's only order goes:
+        # both lose their sales (what the order was is in the change's old values).
+        moved = li.json("orders", "list", "--customer", single[0])[0]["id"]
+        li.crm("orders", "edit", moved, "--customer", new)
+        assert book.check(li)[single[0]][0] == "potential"
+        gone = li.json("orders", "list", "--customer", single[1])[0]["id"]
+        li.crm("orders", "delete", gone, "--yes")
+        assert book.check(li)[single[1]][0] == "potential"
+
+        # Another laptop's writes arrive by a pull: a big order, an order cancelled, a
+        # customer's only order deleted (a pulled delete carries no customer), a
+        # customer deleted.
+        li.crm("sync")
+        wang.crm("sync")
+        wang_orders = wang.json("orders", "list", "--customer", top)
+        wang.json("orders", "add", "--customer", mid, "--product", "设备", "--amount", str(big))
+        wang.crm("orders", "edit", wang_orders[0]["id"], "--status", "cancelled")
+        only = wang.json("orders", "list", "--customer", single[2])[0]["id"]
+        wang.crm("orders", "delete", only, "--yes")
+        wang.crm("customers", "delete", ranked[-2]["id"], "--yes")
+        wang.crm("sync")
+        li.crm("sync")
+        after = book.check(li, incremental=True)
+        assert ranked[-2]["id"] not in after and after[single[2]][0] == "potential"
+
+        # The same order's amount edited on both laptops: a conflict, resolved here.
+        disputed = li.json("orders", "list", "--customer", new)[0]["id"]
+        li.crm("orders", "edit", disputed, "--amount", "1")
+        wang.crm("orders", "edit", disputed, "--amount", str(2 * big))
+        wang.crm("sync")
+        li.crm("sync")
+        book.check(li, incremental=False)
+        conflicts = li.json("conflicts", "list")
+        assert conflicts, "the two edits of one amount make a conflict"
+        li.crm("conflicts", "resolve", str(conflicts[0]["id"]), "--keep", "mine")
+        book.check(li, incremental=False)
+        li.crm("customers", "erase", low, "--reason", "asked by letter", "--yes")
+        book.check(li, incremental=False)
+        li.crm("customers", "delete", top, "--yes")
+        assert top not in book.check(li)
+    finally:
+        server.stop()
+
+
+def test_classes_after_writes_the_change_log_does_not_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused change given up (its record goes back without capture) and customers
+    that leave a rep's view (removed with their history): the classes shown are still
+    the whole book's."""
+    from test_sync_cli import Rep, Server
+
+    book = WholeBook(monkeypatch)
+    server = Server(f"sqlite:///{tmp_path / 'server.db'}")
+    try:
+        boss, wang = Rep(tmp_path, "boss"), Rep(tmp_path, "wang")
+        boss.crm("login", "--server", server.url, "--token", server.add_rep("boss", "--role", "manager"))
+        boss.crm("seed", "--customers", "80")
+        boss.crm("sync")
+        territories = Counter(c["territory"] for c in boss.json("customers", "list"))
+        (east, _), (west, _) = territories.most_common(2)
+        wang.crm("login", "--server", server.url, "--token",
+                 server.add_rep("wang", "--territory", east, "--territory", west))
+        wang.crm("sync")
+        book.check(wang, incremental=False)
+
+        # Not his territory: the server refuses the customer and its order, and he
+        # gives them up; the biggest customer goes, every tier moves back.
+        stray = wang.json("customers", "add", "--name", "外区客户", "--territory", "nowhere")["id"]
+        wang.crm("orders", "add", "--customer", stray, "--product", "设备", "--amount", "100000000")
+        assert book.check(wang)[stray][2] == "A"
+        assert wang.json("sync")["rejected"] == 2
+        book.check(wang, incremental=False)
+        kept = next(cid for cid in book.check(wang) if cid != stray)
+        wang.crm("customers", "edit", kept, "--notes", "an edit logged after the refused ones")
+        book.check(wang)
+        for refused in reversed(wang.json("sync", "rejected")):
+            wang.crm("sync", "rejected", "discard", str(refused["id"]))
+        assert stray not in book.check(wang, incremental=False)
+
+        # One territory taken away: its customers leave this laptop with their history.
+        result = runner.invoke(app, ["server", "set-rep", "wang", "--territory", east, "--db", server.url_db])
+        assert result.exit_code == 0, result.output
+        stays = next(c["id"] for c in wang.json("customers", "list") if c["territory"] == east)
+        wang.crm("customers", "edit", stays, "--notes", "an edit logged after the leaving customers' history")
+        before = book.check(wang)
+        wang.crm("sync")
+        after = book.check(wang, incremental=False)
+        assert 0 < len(after) < len(before)
+    finally:
+        server.stop()
+
+
+def test_a_pulled_delete_that_names_no_customer(db_path: Path) -> None:
+    """A change on the wire need not carry the values it replaced: a pulled delete of
+    an order without them does not say whose order it was, and the classes of that
+    customer are still brought up to date (the whole book is classified again)."""
+    from crm_tui.api.sync_apply import apply_batch
+    from crm_tui.sync import clock
+    from crm_tui.sync.merge import Change
+
+    cli(db_path, "seed", "--customers", "120")
+    with Crm(db_path) as crm:
+        crm.analytics.ensure_classes()
+        orders = Counter(o["customer_id"] for o in crm.orders.find())
+        single = next(cid for cid, n in orders.items() if n == 1)
+        assert crm.customers.get(single)["status"] != "potential"
+        [order] = [o for o in crm.orders.find() if o["customer_id"] == single]
+        delete = Change(node="elsewhere", node_seq=1, hlc=clock.pack(clock.now_ms() + 1000, 0), tbl="orders",
+                        row_id=order["id"], op="delete", data={}, old=None, rep="boss")
+        assert apply_batch(crm.conn, [delete], cursor=1).set_aside == 0
+        stored = {c["id"]: (c["status"], c["lifecycle_stage"], c["tier"]) for c in crm.customers.find()}
+        assert stored[single][0] == "potential"
+        assert stored == {c.customer_id: (c.status, c.lifecycle_stage, c.tier)
+                          for c in crm.analytics.classify_customers(store=False)}
