@@ -113,12 +113,14 @@ BUSY_TIMEOUT_S = 10.0
 
 
 def connect(path: str | Path, key: str | None = None, *, cipher: bool = False,
-            timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
+            timeout: float | None = None) -> sqlite3.Connection:
     """A connection with the pragmas every connection needs; no migration. With `key`,
     through SQLCipher: the key is checked before anything else is read or written
     (WrongKey), and temporary tables and indexes stay in memory, where nothing is
     written in clear to a temporary file. `cipher` without a key: a plain database
-    through SQLCipher's SQLite (to convert it; see db/encryption.py)."""
+    through SQLCipher's SQLite (to convert it; see db/encryption.py). `timeout`:
+    BUSY_TIMEOUT_S as it is when called (the busy message names that figure)."""
+    timeout = BUSY_TIMEOUT_S if timeout is None else timeout
     if key is None and not cipher:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=timeout)
         conn.row_factory = sqlite3.Row
