@@ -74,8 +74,7 @@ def open_crm(db: Path | None, *, create: bool = False, encrypt: bool = False, ke
     try:
         crm = Crm(path, create=create, key=key, encrypt=encrypt)
     except DatabaseMissing as exc:
-        raise UserError(f"{exc} (check --db or $CRM_DB; `crm init` creates an empty database, "
-                        "`crm demo` one with demo data)") from None
+        raise UserError(t("db.missing_hint", error=exc)) from None
     for notice in crm.notices:
         err_console.print(f"[yellow]{t('cli.notice')}:[/yellow] {notice}", highlight=False)
     if crm.is_demo:
