@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,55 @@ def test_an_import_killed_while_writing_leaves_nothing(crm: Crm, db_path: Path, 
                                  "--update-on-match"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["created"] == 2500 and crm.customers.count() == 2501
+
+
+def test_a_real_crm_import_killed_with_sigkill_while_writing_leaves_nothing(db_path: Path, tmp_path: Path) -> None:
+    """A real `crm customers import` process, killed with SIGKILL once its write
+    phase has begun (the database's WAL grows: validating writes nothing), leaves the
+    database as it was: no customer, no change-log entry, no search entry of the file.
+    An import written in two transactions would leave the first behind."""
+    with Crm(db_path, rep="wang") as crm:
+        crm.customers.create({"name": "张伟", "mobile": "13812345678"})
+        crm.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def counts() -> tuple[int, int, int]:
+        with Crm(db_path) as crm:
+            assert crm.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            return (crm.customers.count(), len(crm.changes()),
+                    crm.conn.execute("SELECT count(*) FROM customer_search").fetchone()[0])
+
+    before = counts()
+    n = 2500
+    rows = [f"客户{i},1{(3800000000 + i * 7919) % 10**10:010d},公司{i},华东" for i in range(n)]
+    csv = write(tmp_path / "big.csv", "name,mobile,company,region\n" + "\n".join(rows) + "\n")
+    wal = Path(f"{db_path}-wal")
+    argv = [sys.executable, "-m", "crm_tui", "customers", "import", str(csv), "--db", str(db_path), "--json"]
+    killed_at = 0
+    for _attempt in range(3):  # a loaded machine may write the whole file between two looks
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            size = wal.stat().st_size if wal.exists() else 0
+            if size > 200_000:  # pages of the import's transaction going into the WAL
+                proc.send_signal(signal.SIGKILL)
+                killed_at = size
+                break
+            time.sleep(0.002)
+        proc.wait(timeout=30)
+        if proc.returncode == -signal.SIGKILL:
+            break
+        assert proc.returncode == 0
+        # It finished before a look saw it write: all of it is there; start again.
+        assert counts()[0] == before[0] + n
+        with Crm(db_path) as crm:
+            crm.conn.execute("DELETE FROM customers WHERE name LIKE '客户%'")
+            crm.conn.execute("DELETE FROM change_log WHERE tbl = 'customers' AND row_id NOT IN "
+                             "(SELECT id FROM customers)")
+            crm.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = counts()
+    assert proc.returncode == -signal.SIGKILL and killed_at > 0
+    assert counts() == before  # nothing of the file, in any table
+    # the same import, not killed, writes all of it
+    done = subprocess.run(argv, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout)["created"] == n and counts()[0] == before[0] + n
