@@ -4,6 +4,7 @@ on the laptop; keeping them right makes no change to sync."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from collections import Counter
@@ -338,3 +339,26 @@ def test_a_pulled_delete_that_names_no_customer(db_path: Path) -> None:
         assert stored[single][0] == "potential"
         assert stored == {c.customer_id: (c.status, c.lifecycle_stage, c.tier)
                           for c in crm.analytics.classify_customers(store=False)}
+
+
+def test_crm_report_for_one_rep_ranks_tiers_on_the_whole_book(db_path: Path, tmp_path: Path) -> None:
+    """`crm report --rep li` counts li's customers by the tier `crm classify` gives
+    them among everyone's: ranked among li's customers alone, li's biggest would be A."""
+    with Crm(db_path, rep="wang", now=lambda: NOW) as crm:
+        whale = crm.customers.create({"name": "大客户"}, owner="wang")
+        crm.orders.create({"customer_id": whale["id"], "ordered_at": "2026-11-02", "product": "茶", "amount": 90000})
+        for i, amount in enumerate((3000, 200, 100)):
+            mine = crm.customers.create({"name": f"李的客户{i}"}, owner="li")
+            crm.orders.create({"customer_id": mine["id"], "ordered_at": "2026-11-03", "product": "茶",
+                               "amount": amount})
+    today = ("--today", NOW.date().isoformat())
+    classes = json.loads(cli(db_path, "classify", "--json", *today))
+    owners = {c["id"]: c["owner"] for c in json.loads(cli(db_path, "customers", "list", "--json"))}
+    expected = Counter(c["tier"] for c in classes if owners[c["id"]] == "li")
+    assert expected["A"] == 0  # the whale takes the A share of the whole book
+    out = tmp_path / "li.csv"
+    cli(db_path, "report", "--period", "2026-Q4", "--rep", "li", "--format", "csv", "-o", str(out), *today)
+    rows = list(csv.reader(out.open(encoding="utf-8-sig")))
+    shown = {r[1]: int(r[3]) for r in rows if r and r[0] == "tier"}
+    assert shown == {"A": 0, "B": expected["B"], "C": expected["C"]}
+    assert sum(shown.values()) == 3
