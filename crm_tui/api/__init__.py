@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.agenda import Agenda
 from crm_tui.api.complaints import ComplaintWorkflow
+from crm_tui.api.merging import Merges
 from crm_tui.api.opportunities import OpportunityRecords, Pipeline
 from crm_tui.api.orders import OrderBook
 from crm_tui.api.privacy import Privacy
@@ -105,6 +106,7 @@ class Crm:
         self.opportunities = OpportunityRecords(self)
         self.quote_book = QuoteBook(self)  # quotations: add, edit, accept (makes the order)
         self.quotes = self.quote_book.quotes
+        self.merges = Merges(self)  # merge two customers into one, and undo it
         self._index_script_writes()
 
     def _ensure_classes(self) -> None:

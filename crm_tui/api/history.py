@@ -26,13 +26,16 @@ def hlc_time(hlc: int) -> str:
 def field_history(crm: Crm, table: str, record_id: str) -> list[dict[str, Any]]:
     """One entry per changed field, newest first: {field, old, new, when, hlc, rep,
     node, op}. An insert lists the initial values (old None); a delete is one entry
-    with field '*'."""
+    with field '*'. A customer's history includes that of the customers merged into
+    it, each entry of theirs marked with merged_from (their id)."""
     entries: list[dict[str, Any]] = []
-    for change in crm.changes(table=table, row_id=record_id):
+    for change in _changes_with_merged(crm, table, record_id):
         data = json.loads(change["data"] or "{}")
         old = json.loads(change["old"] or "{}")
         base = {"when": hlc_time(change["hlc"]), "hlc": change["hlc"], "rep": change["rep"],
                 "node": change["node"], "op": change["op"]}
+        if change["row_id"] != record_id:
+            base["merged_from"] = change["row_id"]
         if change["op"] == "delete":
             entries.append({**base, "field": "*", "old": None, "new": None})
             continue
@@ -42,3 +45,17 @@ def field_history(crm: Crm, table: str, record_id: str) -> list[dict[str, Any]]:
             entries.append({**base, "field": name, "old": old.get(name), "new": value})
     entries.sort(key=lambda e: (e["hlc"], e["node"]), reverse=True)
     return entries
+
+
+def _changes_with_merged(crm: Crm, table: str, record_id: str) -> list[dict[str, Any]]:
+    changes: list[dict[str, Any]] = []
+    todo, seen = [record_id], set()
+    while todo:  # merges of merges; concurrent merges on two laptops could even loop
+        rid = todo.pop()
+        if rid in seen:
+            continue
+        seen.add(rid)
+        changes += crm.changes(table=table, row_id=rid)
+        if table == "customers":
+            todo += crm.merges.merged_into(rid)
+    return changes

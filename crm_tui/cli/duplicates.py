@@ -1,5 +1,6 @@
 """`crm customers duplicates`: probable duplicate customers with a score and the
-reasons (整合和去重)."""
+reasons (整合和去重); `crm customers merge|unmerge|merges`: merging two of them into
+one, undoing it, and the merges made."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from crm_tui.cli.common import DbOpt, JsonOpt, open_crm, print_json, print_table
+from crm_tui.cli.common import DbOpt, JsonOpt, console, open_crm, print_json, print_record, print_table
 
 
 def add_duplicate_commands(sub: typer.Typer) -> None:
@@ -27,3 +28,66 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
         print_table([{**p, "reasons": "; ".join(p["reasons"])} for p in pairs],
                     ["score", "first", "first_name", "second", "second_name", "reasons"],
                     title="probable duplicates", caption=f"{len(pairs)} pairs")
+
+    @sub.command("merge", help="Merge customer OTHER into KEEP: OTHER's visits, complaints, orders, "
+                               "opportunities, contacts and field history move to KEEP, and OTHER is deleted; "
+                               "one transaction, synced as one merge record. Each field keeps KEEP's value, or "
+                               "OTHER's where KEEP's is empty, unless --take says otherwise. Undo with "
+                               "`crm customers unmerge MERGE_ID`.\n\n"
+                               "Example: crm customers merge 01JB2X 01JC7Q --take email=other --take phone=keep")
+    def merge(keep: Annotated[str, typer.Argument(metavar="KEEP", help="The customer kept (id or prefix).")],
+              other: Annotated[str, typer.Argument(metavar="OTHER", help="The customer merged into KEEP.")],
+              take: Annotated[list[str] | None, typer.Option(
+                  "--take", metavar="FIELD=other|keep", help="Whose value a field keeps (repeatable).")] = None,
+              dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the fields, change nothing.")] = False,
+              db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        from crm_tui.domain.merging import parse_take
+
+        choices = parse_take(take or [])
+        with open_crm(db) as crm:
+            if dry_run:
+                rows = crm.merges.compare(keep, other)
+                for row in rows:
+                    row["side"] = choices.get(row["field"], row["side"])
+                if as_json:
+                    print_json(rows)
+                else:
+                    print_table([r for r in rows if not (r["same"] and r["keep"] is None)],
+                                ["field", "keep", "other", "side"], title="merge (dry run)")
+                return
+            record = crm.merges.merge(keep, other, choices)
+        if as_json:
+            print_json(record)
+            return
+        console.print(f"merged {record['other_id']} into {record['customer_id']}; "
+                      f"undo with: crm customers unmerge {record['id']}", highlight=False)
+
+    @sub.command("unmerge", help="Undo a merge: the merged customer comes back with its records and the kept "
+                                 "customer gets its fields back; refused when anyone has edited those records "
+                                 "since.\n\nExample: crm customers unmerge 01JD4M")
+    def unmerge(merge_id: Annotated[str, typer.Argument(metavar="MERGE_ID", help="The merge's id (or prefix).")],
+                db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        with open_crm(db) as crm:
+            record = crm.merges.unmerge(merge_id)
+        if as_json:
+            print_json(record)
+            return
+        console.print(f"undone: {record['other_id']} is a customer again", highlight=False)
+
+    @sub.command("merges", help="The merges made (newest first), of one customer with --customer.\n\n"
+                                "Example: crm customers merges --customer 01JB2X --json")
+    def merges(customer: Annotated[str | None, typer.Option("--customer", help="The kept customer.")] = None,
+               merge_id: Annotated[str | None, typer.Option("--id", help="Show one merge in full.")] = None,
+               db: DbOpt = None, as_json: JsonOpt = False) -> None:
+        with open_crm(db) as crm:
+            if merge_id:
+                record = crm.merges.get(merge_id)
+                print_json(record) if as_json else print_record(record)
+                return
+            cid = crm.customers.get(customer)["id"] if customer else None
+            rows = crm.merges.list(cid)
+        if as_json:
+            print_json(rows)
+            return
+        print_table(rows, ["id", "merged_at", "customer_id", "other_id", "status", "owner"],
+                    title="merges", caption=f"{len(rows)} merges")

@@ -18,6 +18,7 @@ SYNCED_TABLES += ("erasures", "erase_requests")  # privacy (migration 6)
 SYNCED_TABLES += ("opportunities", "opportunity_stages", "targets")  # sales pipeline
 SYNCED_TABLES += ("contacts", "products", "order_lines")  # issue 13
 SYNCED_TABLES += ("quotes", "quote_lines")  # quotations (migration 14)
+SYNCED_TABLES += ("merges",)  # merges of duplicate customers (issue 13)
 
 _V1 = """
 CREATE TABLE replica (
@@ -754,4 +755,36 @@ def _classes_incremental(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(_classes_incremental)  # issue 9
+
+
+# -- the merges of duplicate customers (issue 13, crm_tui.api.merging) -------------------
+
+_MERGES_SCHEMA = """
+-- other_id has no foreign key: the merged customer is deleted by the merge itself.
+CREATE TABLE merges (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    other_id TEXT NOT NULL,
+    merged_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    moved TEXT,
+    taken TEXT,
+    other_record TEXT,
+    undone_at TEXT
+);
+CREATE INDEX merges_customer ON merges (customer_id);
+CREATE INDEX merges_other ON merges (other_id);
+"""
+
+
+def _merges(conn: sqlite3.Connection) -> None:
+    """Merges of duplicate customers (synced in the kept customer's scope)."""
+    run_script(conn, _MERGES_SCHEMA)
+    install_capture(conn, "merges")
+
+
+MIGRATIONS.append(_merges)  # issue 13
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -326,7 +326,8 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
     - creates, changes and deletes the records (visits, complaints, ...) of those
       customers, as their own (owner themselves or none), never changing a record's
       owner; records of no customer are everyone's, except the kinds only a manager
-      changes (targets)."""
+      changes (targets);
+    - a record naming two customers (a merge) only when both are theirs."""
     if tbl == ERASURES and not actor.is_manager:
         raise ChangeRefused(FORBIDDEN, "only a manager erases a customer; a rep files an erase request "
                             "(crm customers erase)")
@@ -349,7 +350,10 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
             raise ChangeRefused(FORBIDDEN, f"only a manager changes the owner of a {ent.name}")
         if not _blank(data["owner"]) and data["owner"] != actor.name:
             raise ChangeRefused(FORBIDDEN, f"a new {ent.name} is owned by its author ({actor.name}) or nobody")
-    targets = [c for c in (existing, data.get(link.name)) if c is not None]
+    # Every customer the change names counts, not only its scope: a merge names the
+    # customer it keeps and the one it merges away, and a rep must hold both.
+    named = [data.get(f.name) for f in ent.fields if f.kind == "ref" and f.ref == CUSTOMERS]
+    targets = [c for c in (existing, *named) if c is not None]
     for customer_id in dict.fromkeys(targets):
         where = place(customer_id)
         if where is not None and not _may_handle(actor, where):

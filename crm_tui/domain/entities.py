@@ -478,6 +478,35 @@ QUOTE_LINE = Entity(
 
 ENTITIES.update({e.table: e for e in (QUOTE, QUOTE_LINE)})
 
+# -- Merges of duplicate customers (整合和去重, issue 13) ------------------------------------
+MERGE_STATUSES = ("merged", "undone")
+
+# A merge of two customers (整合, migration `_merges`; crm_tui.api.merging): the kept customer
+# (customer_id, its scope: those who see it see the merge), the one merged into it and
+# deleted (other_id), what moved and what it replaced, so that it can be undone. The
+# re-pointed records and the other's deletion are captured edits of the same
+# transaction; this record is what every replica and the server see as the merge.
+MERGE = Entity(
+    name="merge",
+    table="merges",
+    fields=(
+        Field("customer_id", kind="ref", ref="customers", required=True, label="Kept customer"),
+        Field("other_id", kind="ref", ref="customers", required=True, label="Merged customer"),
+        Field("merged_at", kind="datetime", required=True, label="Merged"),
+        Field("status", kind="enum", choices=MERGE_STATUSES, required=True, label="Status"),
+        # JSON: {table: [ids]} of the records moved from the other customer
+        Field("moved", max_len=1_000_000, label="Moved records"),
+        # JSON: {field: [kept customer's value before, value taken from the other]}
+        Field("taken", max_len=100_000, label="Fields taken"),
+        # JSON: the other customer's fields as they were (its record comes back on undo)
+        Field("other_record", max_len=100_000, label="Merged customer's record"),
+        Field("undone_at", kind="datetime", label="Undone"),
+    ),
+    list_columns=("merged_at", "customer_id", "other_id", "status", "owner"),
+    default_order="merged_at DESC",
+)
+ENTITIES[MERGE.table] = MERGE
+
 
 def entity(table: str) -> Entity:
     try:

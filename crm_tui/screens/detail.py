@@ -133,6 +133,8 @@ class CustomerScreen(CrmScreen):
         Binding("delete", "delete", "key.delete_row", id="detail.delete"),
         # Erasing a person is rare and final: out of the footer, in help and the palette.
         Binding("X", "erase", "key.erase_customer", id="detail.erase", show=False),
+        # Merging a duplicate into this customer (and undoing it): in help and the palette.
+        Binding("M", "merge", "merge.key_open", id="detail.merge", show=False),
         Binding("right_square_bracket", "tab(1)", "key.next_tab", id="detail.next_tab"),
         Binding("left_square_bracket", "tab(-1)", "key.prev_tab", id="detail.prev_tab"),
     ]
@@ -330,6 +332,12 @@ class CustomerScreen(CrmScreen):
             self.app.push_screen(ConfirmScreen(question, yes=t("privacy.erase_yes")), answered)
 
         self.run_db(lambda: privacy.preview(cid), ask)
+
+    def action_merge(self) -> None:
+        from crm_tui.screens.merge import MergeScreen
+
+        if self.file:
+            self.app.push_screen(MergeScreen(self.file.customer["id"]), self.reload)
 
     def _saved(self, record: Record | None) -> None:
         if record is not None:

@@ -1,0 +1,264 @@
+"""Merging two customers into one and undoing it (issue 13 item 7): the API and CLI
+on a real database, the refusal to undo after an edit, the server's authorisation,
+and the merge syncing between two laptops and a real server with its scope."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_sync_cli import Rep, Server
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm, Filter, ValidationError
+from crm_tui.api.history import field_history
+from crm_tui.cli import app
+from crm_tui.domain.changes import FORBIDDEN, Actor, ChangeRefused, Place, check_access
+from crm_tui.domain.orders import LineSpec
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def pair(crm: Crm) -> tuple[dict, dict, dict]:
+    """Two records of one person, the second with a visit, a contact, a complaint,
+    an order with a line, an opportunity and a manual classification."""
+    keep = crm.customers.create({"name": "张伟", "mobile": "13812345678", "company": "华信科技"})
+    other = crm.customers.create({"name": "张 伟", "mobile": "13812345678", "email": "zw@huaxin.cn",
+                                  "company": "华信", "region": "华东"})
+    oid = other["id"]
+    made = {
+        "visits": crm.visits.create({"customer_id": oid, "visited_at": "2026-01-02 10:00", "channel": "phone",
+                                     "purpose": "visit"})["id"],
+        "contacts": crm.contacts.create({"customer_id": oid, "name": "李秘书", "role": "gatekeeper"})["id"],
+        "complaints": crm.complaints.create({"customer_id": oid, "received_at": "2026-01-05 09:00",
+                                             "type": "delivery", "description": "晚到", "priority": "low",
+                                             "status": "new"})["id"],
+        "orders": crm.order_book.add({"customer_id": oid, "ordered_at": "2026-01-03"},
+                                     [LineSpec("传感器", "2", "100")])["id"],
+        "opportunities": crm.opportunities.create({"customer_id": oid, "title": "二期", "amount": 5000,
+                                                   "stage": "lead"})["id"],
+    }
+    return keep, other, made
+
+
+def test_merge_moves_every_record_takes_fields_and_deletes_the_other(crm: Crm, pair) -> None:
+    keep, other, made = pair
+    merge = crm.merges.merge(keep["id"], other["id"], {"company": "other"})
+    kept = crm.customers.get(keep["id"])
+    assert kept["company"] == "华信"  # chosen: the other's
+    assert kept["email"] == "zw@huaxin.cn" and kept["region"] == "华东"  # empty here: filled from the other
+    assert kept["name"] == "张伟"  # default: the kept value
+    for table, rid in made.items():
+        assert crm.records(table).get(rid)["customer_id"] == keep["id"], table
+    [line] = crm.order_lines.find([Filter("order_id", "=", made["orders"])])
+    assert line["customer_id"] == keep["id"]
+    with pytest.raises(LookupError):
+        crm.customers.get(other["id"])
+    assert json.loads(merge["taken"]) == {"company": ["华信科技", "华信"], "email": [None, "zw@huaxin.cn"],
+                                          "region": [None, "华东"]}
+    assert sorted(json.loads(merge["moved"])) == ["complaints", "contacts", "opportunities",
+                                                  "order_lines", "orders", "visits"]
+    # The kept customer's history shows the other's too, marked.
+    history = field_history(crm, "customers", keep["id"])
+    assert {(h["field"], h["new"]) for h in history if h.get("merged_from") == other["id"]} >= {
+        ("email", "zw@huaxin.cn"), ("name", "张 伟")}
+    # The merge is in the change log once, as one record.
+    assert [c["op"] for c in crm.changes(table="merges")] == ["insert"]
+
+
+def test_unmerge_restores_both_customers_and_every_record(crm: Crm, pair) -> None:
+    keep, other, made = pair
+    before_keep = crm.customers.get(keep["id"])
+    merge = crm.merges.merge(keep["id"], other["id"], {"company": "other"})
+    undone = crm.merges.unmerge(merge["id"])
+    assert undone["status"] == "undone" and undone["undone_at"]
+    back = crm.customers.get(other["id"])
+    assert {k: back[k] for k in ("name", "email", "company", "region", "owner", "created_at")} == \
+        {k: other[k] for k in ("name", "email", "company", "region", "owner", "created_at")}
+    after_keep = crm.customers.get(keep["id"])
+    assert {k: after_keep[k] for k in ("company", "email", "region")} == \
+        {k: before_keep[k] for k in ("company", "email", "region")}
+    for table, rid in made.items():
+        assert crm.records(table).get(rid)["customer_id"] == other["id"], table
+    with pytest.raises(ValidationError, match="already undone"):
+        crm.merges.unmerge(merge["id"])
+
+
+@pytest.mark.parametrize("edit", ["visit", "kept", "new contact"])
+def test_unmerge_is_refused_once_a_merged_record_was_edited(crm: Crm, pair, edit: str) -> None:
+    keep, other, made = pair
+    merge = crm.merges.merge(keep["id"], other["id"])
+    if edit == "visit":
+        crm.visits.update(made["visits"], {"notes": "改了"})
+    elif edit == "kept":
+        crm.customers.update(keep["id"], {"title": "总经理"})
+    else:  # a record moved by the merge moved again by hand
+        crm.contacts.update(made["contacts"], {"title": "秘书"})
+    with pytest.raises(ValidationError, match="edited after the merge") as exc:
+        crm.merges.unmerge(merge["id"])
+    assert exc.value.errors[0].field == "merge"
+    assert crm.merges.get(merge["id"])["status"] == "merged"
+    with pytest.raises(LookupError):
+        crm.customers.get(other["id"])  # nothing half-undone
+
+
+def test_a_customer_is_not_merged_with_itself_and_bad_fields_are_named(crm: Crm, pair) -> None:
+    keep, other, _ = pair
+    with pytest.raises(ValidationError, match="itself"):
+        crm.merges.merge(keep["id"], keep["id"])
+    with pytest.raises(ValidationError, match="'colour' is not a customer field"):
+        crm.merges.merge(keep["id"], other["id"], {"colour": "other"})
+    assert crm.changes(table="merges") == []
+
+
+def cli(db: Path, *args: str, ok: bool = True):
+    result = runner.invoke(app, [*args, "--db", str(db)])
+    assert (result.exit_code == 0) == ok, result.output
+    return result
+
+
+def test_cli_merge_dry_run_take_unmerge_and_errors(crm: Crm, db_path: Path, pair) -> None:
+    keep, other, made = pair
+    rows = json.loads(cli(db_path, "customers", "merge", keep["id"], other["id"], "--take", "email=keep",
+                          "--dry-run", "--json").stdout)
+    assert {r["field"]: r["side"] for r in rows}["email"] == "keep"
+    assert crm.customers.get(other["id"])  # a dry run changes nothing
+    bad = cli(db_path, "customers", "merge", keep["id"], other["id"], "--take", "email=theirs", ok=False)
+    assert "email: 'theirs'" in bad.output and "Traceback" not in bad.output
+    merge = json.loads(cli(db_path, "customers", "merge", keep["id"][:10], other["id"], "--take", "email=keep",
+                           "--json").stdout)
+    assert crm.customers.get(keep["id"])["email"] is None
+    listed = json.loads(cli(db_path, "customers", "merges", "--customer", keep["id"], "--json").stdout)
+    assert [m["id"] for m in listed] == [merge["id"]]
+    cli(db_path, "visits", "edit", made["visits"], "--notes", "after")
+    refused = cli(db_path, "customers", "unmerge", merge["id"], ok=False)
+    assert "was edited after the merge" in refused.output
+    missing = cli(db_path, "customers", "unmerge", "NOSUCHMERGE", ok=False)
+    assert "no merge" in missing.output
+
+
+def test_the_server_lets_a_rep_merge_only_customers_both_theirs() -> None:
+    wang = Actor("wang", "rep", frozenset({"east"}))
+    places = {"A": Place("wang", "east"), "B": Place("li", "east"), "W": Place("zhao", "west")}
+    data = {"customer_id": "A", "other_id": "W", "merged_at": "2026-01-01T00:00:00", "status": "merged"}
+    with pytest.raises(ChangeRefused) as exc:
+        check_access(wang, "merges", "insert", "M1", data, place=places.get, customer_of=lambda t, r: None)
+    assert exc.value.code == FORBIDDEN and "W" in exc.value.reason
+    check_access(wang, "merges", "insert", "M2", {**data, "other_id": "B"}, place=places.get,
+                 customer_of=lambda t, r: None)  # both in his territory: allowed
+
+
+# -- two laptops and a real server -------------------------------------------------------
+
+
+@pytest.fixture
+def server(server_db: str) -> Iterator[Server]:
+    srv = Server(server_db)
+    yield srv
+    srv.stop()
+
+
+def test_a_merge_syncs_to_the_other_laptop_and_stays_in_scope(server: Server, tmp_path: Path) -> None:
+    wang, li, zhao = Rep(tmp_path, "wang"), Rep(tmp_path, "li"), Rep(tmp_path, "zhao")
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--territory", "east"))
+    li.crm("login", "--server", server.url, "--token", server.add_rep("li", "--territory", "east"))
+    zhao.crm("login", "--server", server.url, "--token", server.add_rep("zhao", "--territory", "west"))
+
+    keep = wang.json("customers", "add", "--name", "张伟", "--territory", "east")["id"]
+    other = li.json("customers", "add", "--name", "张 伟", "--email", "zw@huaxin.cn", "--territory", "east")["id"]
+    visit = li.json("visits", "add", "--customer", other, "--channel", "phone", "--purpose", "visit")["id"]
+    contact = li.json("contacts", "add", "--customer", other, "--name", "李秘书")["id"]
+    zhao.json("customers", "add", "--name", "西客", "--territory", "west")
+    for rep in (li, wang, zhao):
+        rep.crm("sync")
+
+    merge = wang.json("customers", "merge", keep, other)
+    assert "refused" not in wang.crm("sync").lower()
+    li.crm("sync")
+    # The other laptop sees the merge: one customer, the records under it, the merge record.
+    assert [c["name"] for c in li.json("customers", "list")] == ["张伟"]
+    assert li.json("customers", "show", keep)["email"] == "zw@huaxin.cn"
+    assert li.json("visits", "show", visit)["customer_id"] == keep
+    assert li.json("contacts", "show", contact)["customer_id"] == keep
+    assert [m["id"] for m in li.json("customers", "merges")] == [merge["id"]]
+    # The west rep gets none of it.
+    zhao.crm("sync")
+    assert zhao.json("customers", "merges") == []
+    assert [c["name"] for c in zhao.json("customers", "list")] == ["西客"]
+
+    # Undone on the other laptop, undone on the first.
+    li.crm("customers", "unmerge", merge["id"])
+    li.crm("sync")
+    wang.crm("sync")
+    assert sorted(c["name"] for c in wang.json("customers", "list")) == ["张 伟", "张伟"]
+    assert wang.json("visits", "show", visit)["customer_id"] == other
+    assert wang.json("customers", "show", keep)["email"] is None
+    assert wang.json("customers", "merges", "--id", merge["id"])["status"] == "undone"
+
+
+# -- the merge view in the UI ------------------------------------------------------------
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+@pytest.mark.anyio
+async def test_merge_view_field_by_field_then_undo(crm: Crm, pair) -> None:
+    import datetime as dt
+
+    from textual.widgets import DataTable
+
+    from crm_tui import i18n
+    from crm_tui.app import CrmApp
+    from crm_tui.screens.merge import MergeScreen
+
+    keep, other, made = pair
+    app_ = CrmApp(crm=crm, config={}, lang="en", now=lambda: dt.datetime(2026, 3, 2, 9))
+    try:
+        async with app_.run_test(size=(80, 24)) as pilot:  # the smallest terminal
+            app_.open_customer(keep["id"])
+            await settle(pilot)
+            await pilot.press("M")
+            await settle(pilot)
+            assert isinstance(app_.screen, MergeScreen)
+            candidates = app_.screen.query_one("#merge-candidates", DataTable)
+            assert candidates.row_count == 1  # the same mobile: the other record
+            await pilot.press("enter")
+            await settle(pilot)
+            fields = app_.screen.query_one("#merge-fields", DataTable)
+            names = [str(fields.get_row_at(i)[0]) for i in range(fields.row_count)]
+            # company differs: take the other's; email (empty here) would be taken by default: keep ours.
+            for label in ("Company", "Email"):
+                fields.move_cursor(row=names.index(label))
+                await pilot.press("space")
+                await pilot.pause()
+            assert str(fields.get_row_at(names.index("Company"))[3]) == "华信"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+            kept = crm.customers.get(keep["id"])
+            assert kept["company"] == "华信" and kept["email"] is None and kept["region"] == "华东"
+            assert crm.visits.get(made["visits"])["customer_id"] == keep["id"]
+            with pytest.raises(LookupError):
+                crm.customers.get(other["id"])
+            await pilot.press("u")
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+            assert crm.customers.get(other["id"])["email"] == "zw@huaxin.cn"
+            assert crm.visits.get(made["visits"])["customer_id"] == other["id"]
+            assert crm.customers.get(keep["id"])["company"] == "华信科技"
+    finally:
+        i18n.set_language("en")
