@@ -101,7 +101,7 @@ def page_text(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "\n", re.sub(r"<style>.*?</style>", "", page, flags=re.S)))
 
 
-REPORT_DATA = ["A Co", "B Co", "C Co", "D Co", "E Co", "F Co", "Widget", "Gadget", "ERP", "courier delay",
+REPORT_DATA = ["Sensors", "Sensor", "SN-1", "A Co", "B Co", "C Co", "D Co", "E Co", "F Co", "Widget", "Gadget", "ERP", "courier delay",
                "defect", "wrong address", "too high", "price", "wang", "li", "CRM", "Evil"]
 
 
@@ -109,8 +109,11 @@ REPORT_DATA = ["A Co", "B Co", "C Co", "D Co", "E Co", "F Co", "Widget", "Gadget
 def test_every_report_format_is_chinese(crm: Crm, fmt: str) -> None:
     ids = build(crm)
     ids |= add_deals(crm, ids)
+    add_product_sales(crm, ids)
     i18n.set_language("zh")
     data = analytics(crm).report_data("2026-Q3")
+    assert data["products"]["returns"]["refunds"] > 0 and any(
+        r["category"] == "(unknown)" for r in data["products"]["by_category"])
     out = render(data, fmt)
     if isinstance(out, bytes):  # a workbook: its cells' text
         import io
@@ -122,7 +125,19 @@ def test_every_report_format_is_chinese(crm: Crm, fmt: str) -> None:
                         if c.value is not None) + "\n" + "\n".join(ws.title for ws in book.worksheets)
     text = page_text(out) if fmt == "html" else out
     assert ("销售与分析报表" in text or "报表,期间" in text) and "产品质量" in text and "紧急" in text
+    # the Products section (issue 13) is there, in Chinese: a product without a category reads 未知
+    assert "产品销售" in text and "退货率" in text and "（未知）" in text
     assert english_fragments_in(without(text, REPORT_DATA)) == []
+
+
+def add_product_sales(crm: Crm, ids: dict[str, str]) -> None:
+    """A catalogue product sold in 2026-Q3 on an order with lines, and part of it refunded:
+    the report's Products section has every table filled (the book's orders are free text)."""
+    from crm_tui.domain.orders import LineSpec
+
+    crm.products.create({"sku": "SN-1", "name": "Sensor", "category": "Sensors", "list_price": 100})
+    order = crm.order_book.add({"customer_id": ids["A"], "ordered_at": "2026-08-03"}, [LineSpec("SN-1", "3")])
+    crm.order_book.refund(order["id"], [LineSpec("SN-1", "1")], ordered_at="2026-08-20")
 
 
 def test_the_english_report_still_reads_english(crm: Crm) -> None:

@@ -269,6 +269,17 @@ class Analytics:
         result = complaint_analytics(rows, self.settings, self.now(), self.policy)
         return {"period": p.label, "region": region, "product": product, **result}
 
+    def product_sales(self, period: str | Period, *, rep: str | None = None, top: int = 5) -> dict[str, Any]:
+        """Sales by product and category, top products per region and per rep, and
+        the returns rate, of the orders dated in the period (crm_tui.domain.analytics.products)."""
+        from crm_tui.domain.analytics.products import product_sales
+
+        p = parse_period(period) if isinstance(period, str) else period
+        with self.crm.lock:
+            rows = sql.product_sales(self.crm.conn, p.start_text, p.end_text, rep=rep)
+            orders = sql.order_counts(self.crm.conn, p.start_text, p.end_text, rep=rep)
+        return {"period": p.label, "rep": rep, **product_sales(rows, orders, top=top)}
+
     def kpis(self, period: str | Period, *, rep: str | None = None) -> dict[str, Any]:
         p = parse_period(period) if isinstance(period, str) else period
         prev = p.previous()
@@ -326,6 +337,7 @@ class Analytics:
                          "monetary": round(s.monetary, 2)} for s in at_risk],
             "win_back": [w.as_dict() for w in win_back],
             "complaints": self.complaint_analytics(p, rep=rep),
+            "products": self.product_sales(p, rep=rep, top=min(top, 5)),
             "pipeline": {"open": self.pipeline.pipeline(rep=rep), "forecast": self.pipeline.forecast(p, rep=rep),
                          "funnel": self.pipeline.funnel(p, rep=rep),
                          "closed": self.pipeline.closed_deals(p, rep=rep),

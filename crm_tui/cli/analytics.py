@@ -8,7 +8,7 @@ import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -285,6 +285,44 @@ def complaint_stats_command(
     fr, rs = result["mean_first_response_hours"], result["mean_resolution_hours"]
     console.print(f"mean first response {'' if fr is None else f'{fr:.1f} h'}, mean resolution "
                   f"{'' if rs is None else f'{rs:.1f} h'}", highlight=False)
+
+
+@app.command("product-stats")
+def product_stats_command(
+    period: PeriodOpt,
+    db: DbOpt = None,
+    rep: RepOpt = None,
+    top: Annotated[int, typer.Option("--top", min=1, max=100, help="Products listed per region and per rep.")] = 5,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Net sales by product and by category, the top products per region and per rep,
+    and the returns rate (refunds / gross sales) of the orders dated in the period.
+
+    Example: crm product-stats --period 2026-Q3 --top 3 --json
+    """
+    with open_crm(db) as crm:
+        result = analytics(crm, today).product_sales(period, rep=rep, top=top)
+    if as_json:
+        print_json(result)
+        return
+
+    def shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from crm_tui.report.fmt import group_name
+
+        return [{**r, "share": _pct(r.get("share")), "returns_rate": _pct(r.get("returns_rate")),
+                 **{k: group_name(r[k]) for k in ("category", "region", "rep") if k in r}} for r in rows]
+
+    print_table(shown(result["by_product"]), ["product", "sku", "category", "orders", "quantity", "sales", "share",
+                                              "returns", "returns_rate"], title=t("report.h.sales_by_product"))
+    print_table(shown(result["by_category"]), ["category", "quantity", "sales", "share", "returns",
+                                               "returns_rate"], title=t("report.h.sales_by_category"))
+    for group in ("region", "rep"):
+        print_table(shown(result[f"top_by_{group}"]), [group, "rank", "product", "quantity", "sales", "share"],
+                    title=t(f"report.h.top_products_{group}"))
+    r = result["returns"]
+    console.print(t("product_stats.summary", gross=f"{r['gross_sales']:,.2f}", refunds=f"{r['refunds']:,.2f}",
+                    net=f"{r['net_sales']:,.2f}", rate=_pct(r["returns_rate"])), highlight=False)
 
 
 # -- reminders ----------------------------------------------------------------------

@@ -354,3 +354,44 @@ def agenda_counts(conn: sqlite3.Connection, today: dt.date, *, rep: str | None =
             "SELECT count(*) FROM complaints WHERE status NOT IN ('resolved', 'closed') AND due_at IS NOT NULL "
             f"AND due_at < :tomorrow{owner}", p).fetchone()[0],
     }
+
+
+# Sales by product (issue 13): one row per (product, region, rep, sale or refund) of the
+# orders of a period, not cancelled; an order without lines (an import, a script)
+# counts as one line of its own product, quantity and amount (as OrderBook.lines reads it).
+_PRODUCT_SALES = """
+SELECT key, sku, product, category, region, rep, is_sale, count(DISTINCT order_id) AS orders,
+       total(quantity) AS quantity, total(amount) AS amount
+FROM (
+    SELECT coalesce(p.sku, l.product) AS key, p.sku AS sku, coalesce(p.name, l.product) AS product,
+           p.category AS category, c.region AS region, o.owner AS rep, o.refund_of IS NULL AS is_sale,
+           o.id AS order_id, l.quantity AS quantity, l.amount AS amount
+    FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN customers c ON c.id = o.customer_id
+    LEFT JOIN products p ON p.id = l.product_id
+    WHERE o.status IS NOT 'cancelled' AND o.ordered_at >= :start AND o.ordered_at < :end{owner}
+    UNION ALL
+    SELECT o.product, NULL, o.product, NULL, c.region, o.owner, o.refund_of IS NULL, o.id,
+           coalesce(nullif(o.quantity, 0), 1), o.amount
+    FROM orders o JOIN customers c ON c.id = o.customer_id
+    WHERE o.status IS NOT 'cancelled' AND o.ordered_at >= :start AND o.ordered_at < :end{owner}
+      AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id)
+)
+GROUP BY key, sku, product, category, region, rep, is_sale
+"""
+
+
+def product_sales(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> list[dict[str, Any]]:
+    """Lines of orders dated in [start, end) by product, customer region, rep and
+    whether the order is a sale or a refund: {key, sku, product, category, region,
+    rep, is_sale, orders, quantity, amount} (amounts positive for refunds too)."""
+    params: dict[str, Any] = {"start": start, "end": end}
+    sql = _PRODUCT_SALES.format(owner=_owner("o.", rep, params))
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def order_counts(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> tuple[int, int]:
+    """(sale orders, refund orders) dated in [start, end), not cancelled."""
+    params: dict[str, Any] = {"start": start, "end": end}
+    row = conn.execute("SELECT total(is_sale), total(NOT is_sale) FROM sales WHERE ordered_at >= :start "
+                       f"AND ordered_at < :end{_owner('', rep, params)}", params).fetchone()
+    return int(row[0]), int(row[1])

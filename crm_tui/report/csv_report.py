@@ -22,6 +22,7 @@ from crm_tui.report import fmt
 _ITEM_LABELS = {
     "segment": fmt.segment, "status": fmt.status, "tier": fmt.tier, "sla": fmt.priority,
     "pipeline_stage": fmt.stage, "funnel_stage": fmt.stage, "complaint_type": fmt.label,
+    "category_sales": fmt.group_name,
 }
 
 
@@ -80,6 +81,20 @@ def render_csv(data: dict[str, Any]) -> str:
             rows += [(f"complaint_{key[3:]}", r["key"], m, r[m]) for m in ("count", "share", "cumulative", "vital")]
     for p, s in c["sla"].items():
         rows += [("sla", p, k, v) for k, v in s.items()]
+    products = data["products"]
+    for r in products["by_product"]:
+        r = {**r, "category": _item("category_sales", r["category"])}
+        rows += [("product_sales", r["sku"] or r["product"], k, r[k])
+                 for k in ("product", "category", "orders", "quantity", "gross", "returns", "sales", "share",
+                           "returns_rate")]
+    for r in products["by_category"]:
+        rows += [("category_sales", r["category"], k, r[k])
+                 for k in ("quantity", "gross", "returns", "sales", "share", "returns_rate")]
+    for group in ("region", "rep"):
+        for r in products[f"top_by_{group}"]:
+            item = f"{_item('category_sales', r[group])} #{r['rank']}"
+            rows += [(f"top_product_{group}", item, k, r[k]) for k in ("product", "quantity", "sales", "share")]
+    rows += [("returns", "all", k, v) for k, v in products["returns"].items()]
     pipe = data["pipeline"]
     rows += [("pipeline", "open", k, pipe["open"][k]) for k in ("count", "amount", "weighted")]
     for st in pipe["open"]["stages"]:

@@ -238,3 +238,55 @@ def attainment_rows(data: dict[str, Any]) -> list[list[str]]:
 def closed_rows(data: dict[str, Any]) -> list[list[str]]:
     return [[d["closed_on"], stage(d["stage"], data), d["customer_name"], d["title"], money(d["amount"]), d["owner"],
              d["lost_reason"] or ""] for d in data["pipeline"]["closed"]]
+
+
+# -- products (issue 13): sales by product and category, top products, returns ---------
+# "top_products_*", not "top_*": top_header/top_rows are the top customers'.
+
+def _qty(v: float) -> str:
+    return f"{v:g}"
+
+
+def group_name(value: str | None) -> str:
+    """A group key of the products' figures: a region, rep or category, or none."""
+    return t("report.unknown") if value in (None, UNKNOWN) else str(value)
+
+
+def product_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("product", "sku", "category", "orders", "quantity", "sales", "share",
+                                           "returns", "returns_rate")]
+
+
+def product_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[r["product"], r["sku"] or "", group_name(r["category"]), str(r["orders"]), _qty(r["quantity"]),
+             money(r["sales"]), pct(r["share"]), money(r["returns"]), pct(r["returns_rate"])]
+            for r in data["products"]["by_product"]]
+
+
+def category_header() -> list[str]:
+    return [t(f"report.col.{k}") for k in ("category", "quantity", "sales", "share", "returns", "returns_rate")]
+
+
+def category_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [[group_name(r["category"]), _qty(r["quantity"]), money(r["sales"]), pct(r["share"]),
+             money(r["returns"]), pct(r["returns_rate"])] for r in data["products"]["by_category"]]
+
+
+def top_products_header(group: str) -> list[str]:
+    """The header of the top products per `group` ("region" or "rep")."""
+    return [t(f"report.col.{group}"), "#", t("report.col.product"), t("report.col.quantity"),
+            t("report.col.sales"), t(f"report.col.share_of_{group}")]
+
+
+def top_products_rows(data: dict[str, Any], group: str) -> list[list[str]]:
+    return [[group_name(r[group]), str(r["rank"]), r["product"], _qty(r["quantity"]), money(r["sales"]),
+             pct(r["share"])] for r in data["products"][f"top_by_{group}"]]
+
+
+def returns_figures(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(measure, value) of the returns: gross, refunds, net, rate, order counts."""
+    r = data["products"]["returns"]
+    return [(t("report.ret.gross_sales"), money(r["gross_sales"])), (t("report.ret.refunds"), money(r["refunds"])),
+            (t("report.ret.net_sales"), money(r["net_sales"])), (t("report.ret.returns_rate"), pct(r["returns_rate"])),
+            (t("report.ret.sale_orders"), str(r["sale_orders"])),
+            (t("report.ret.refund_orders"), str(r["refund_orders"]))]

@@ -74,6 +74,8 @@ def render_html(data: dict[str, Any]) -> str:
     forecast_svg = bar_chart([(m["month"], m["forecast"]) for m in fc["months"]], title=t("report.chart.forecast"))
     pipeline_cards = "".join(f'<div class="card"><div class="v">{escape(v)}</div><div class="k">{escape(k)}</div>'
                              "</div>" for k, v in pipeline_figures(data))
+    product_chart = hbar_chart([(r["product"], r["sales"]) for r in data["products"]["by_product"][:10]],
+                               title=t("report.chart.products"))
     title = fmt.title(data)
     body = f"""
 <h1>{escape(title)}</h1>
@@ -101,6 +103,18 @@ def render_html(data: dict[str, Any]) -> str:
 {pareto_table("by_product")}
 <h3>{h("sla")}</h3>
 {_table(fmt.sla_header(), fmt.sla_rows(c))}
+<h2>{h("products")}</h2>
+<div class="charts">{product_chart}</div>
+<h3>{h("sales_by_product")}</h3>
+{_table(fmt.product_header(), fmt.product_rows(data))}
+<h3>{h("sales_by_category")}</h3>
+{_table(fmt.category_header(), fmt.category_rows(data))}
+<h3>{h("top_products_region")}</h3>
+{_table(fmt.top_products_header("region"), fmt.top_products_rows(data, "region"))}
+<h3>{h("top_products_rep")}</h3>
+{_table(fmt.top_products_header("rep"), fmt.top_products_rows(data, "rep"))}
+<h3>{h("returns")}</h3>
+{_table([t("report.col.measure"), t("report.col.value")], fmt.returns_figures(data))}
 <h2>{h("pipeline")}</h2>
 <div class="cards">{pipeline_cards}</div>
 <div class="charts">{funnel_svg}{forecast_svg}</div>

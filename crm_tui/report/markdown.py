@@ -72,6 +72,13 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += _table(fmt.pareto_header(key), fmt.pareto_rows(c[key]))
     lines += h(3, "sla")
     lines += _table(fmt.sla_header(), fmt.sla_rows(c))
+    lines += [*h(2, "products"),
+              *h(3, "sales_by_product"), *_table(fmt.product_header(), fmt.product_rows(data)),
+              *h(3, "sales_by_category"), *_table(fmt.category_header(), fmt.category_rows(data)),
+              *h(3, "top_products_region"),
+              *_table(fmt.top_products_header("region"), fmt.top_products_rows(data, "region")),
+              *h(3, "top_products_rep"), *_table(fmt.top_products_header("rep"), fmt.top_products_rows(data, "rep")),
+              *h(3, "returns"), *_table(measure_value, fmt.returns_figures(data))]
     lines += [*h(2, "pipeline"), *_table(measure_value, pipeline_figures(data)),
               *h(3, "open_by_stage"), *_table(fmt.pipeline_header(), pipeline_rows(data)),
               *h(3, "forecast_by_month"), *_table(fmt.forecast_header(), fmt.forecast_rows(data)),

@@ -69,6 +69,11 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
     for key in ("by_type", "by_cause", "by_region", "by_product", *categories):
         _sheet(book, f"{h('complaints')} {h(key)}", fmt.pareto_header(key), fmt.pareto_rows(c[key]))
     _sheet(book, h("sla"), fmt.sla_header(), fmt.sla_rows(c))
+    _sheet(book, h("sales_by_product"), fmt.product_header(), fmt.product_rows(data))
+    _sheet(book, h("sales_by_category"), fmt.category_header(), fmt.category_rows(data))
+    for group in ("region", "rep"):
+        _sheet(book, h(f"top_products_{group}"), fmt.top_products_header(group), fmt.top_products_rows(data, group))
+    _sheet(book, h("returns"), measure_value, fmt.returns_figures(data))
     _sheet(book, h("pipeline"), measure_value, fmt.pipeline_figures(data))
     _sheet(book, h("open_by_stage"), fmt.pipeline_header(), fmt.pipeline_rows(data))
     _sheet(book, h("forecast_by_month"), fmt.forecast_header(), fmt.forecast_rows(data))
