@@ -139,9 +139,15 @@ class OrderBook:
             raise ValidationError(errors)
         return made
 
-    def _line(self, spec: LineSpec, customer_id: str) -> dict[str, Any]:
-        found = self.crm.products.find([Filter("sku", "=", spec.product)], limit=1)
-        product = found[0] if found else None
+    def _line(self, spec: LineSpec, customer_id: str,
+              catalogue: Mapping[str, Record] | None = None) -> dict[str, Any]:
+        """One line's values; `catalogue` (SKU -> product) spares a bulk import a
+        query per line."""
+        if catalogue is not None:
+            product = catalogue.get(spec.product)
+        else:
+            found = self.crm.products.find([Filter("sku", "=", spec.product)], limit=1)
+            product = found[0] if found else None
         price: Any = spec.unit_price
         if price is None:
             if product is None:

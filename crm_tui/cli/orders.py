@@ -1,15 +1,26 @@
-"""`crm orders lines|refund` and the `--line SKU:QTY[:PRICE[:DISCOUNT%]]` option of
+"""`crm orders lines|refund|import-lines|export-lines` and the `--line SKU:QTY[:PRICE[:DISCOUNT%]]` option of
 `crm orders add`: orders with lines from the command line. The API works out
 amounts from the catalogue and checks every line; these commands only name them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from crm_tui.api import Crm, Record
-from crm_tui.cli.common import DbOpt, JsonOpt, console, open_crm, print_json, print_record, print_table
+from crm_tui.cli.common import (
+    DbOpt,
+    JsonOpt,
+    UserError,
+    console,
+    err_console,
+    open_crm,
+    print_json,
+    print_record,
+    print_table,
+)
 from crm_tui.domain.orders import parse_line
 
 IdArg = Annotated[str, typer.Argument(help="Order id (a unique prefix will do).")]
@@ -57,3 +68,60 @@ def add_order_commands(sub: typer.Typer) -> None:
                 console.print(f"refund order [bold]{record['id']}[/bold] of {record['refund_of']}: "
                               f"{record['amount']:.2f}", highlight=False, soft_wrap=True)
             show_order(crm, record, as_json)
+
+
+def add_order_file_commands(sub: typer.Typer) -> None:
+    """Orders with several lines in a file: one row per line, grouped by the order key."""
+
+    @sub.command("import-lines", help="Import orders with several lines: one row per line, the rows of one order "
+                                      "sharing its key (订单号); the customer, date, status, notes and owner on the "
+                                      "order's first row. Headers in English or Chinese, CSV in UTF-8 or GBK, or "
+                                      "JSON. All rows or none: bad rows are named by line and field and written to "
+                                      "the rejects file.\n\nExample: crm orders import-lines 订单明细.csv --dry-run")
+    def import_lines_(
+        file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK) or JSON file.", show_default=False)],
+        db: DbOpt = None, as_json: JsonOpt = False,
+        rejects: Annotated[Path | None, typer.Option(
+            "--rejects", help="Where bad rows are written (default FILE.rejects.csv).", show_default=False)] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the file; write nothing.")] = False,
+        ignore_unknown: Annotated[bool, typer.Option(
+            "--ignore-unknown", help="Leave out columns that are not fields (default: refuse the file).")] = False,
+    ) -> None:
+        from crm_tui.api.order_import import ImportFileError, import_lines
+
+        with open_crm(db, create=True) as crm:
+            try:
+                report = import_lines(crm, file, dry_run=dry_run, rejects_path=rejects, ignore_unknown=ignore_unknown)
+            except ImportFileError as exc:
+                raise UserError(str(exc)) from None
+        for warning in report.warnings:
+            err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+        for reject in report.rejected[:1000]:
+            err_console.print(f"[red]error:[/red] {reject}", highlight=False, soft_wrap=True)
+        if as_json:
+            print_json(report.as_dict())
+        elif report.rejected:
+            err_console.print(f"nothing imported: {len(report.rejected)} bad rows of {report.rows}; they are in "
+                              f"{report.rejects_path}", highlight=False, soft_wrap=True)
+        else:
+            console.print(("dry run: " if dry_run else "") + report.summary(), highlight=False, soft_wrap=True)
+        if report.rejected:
+            raise typer.Exit(1)
+
+    @sub.command("export-lines", help="Export every order (refunds aside) with its lines, one row per line, in the "
+                                      "format import-lines reads.\n\n"
+                                      "Example: crm orders export-lines -o 订单明细.csv --chinese --encoding gbk")
+    def export_lines_(
+        output: Annotated[Path, typer.Option("--output", "-o", help="CSV or .json file to write.",
+                                             show_default=False)],
+        chinese: Annotated[bool, typer.Option("--chinese", help="Chinese headers (订单号, 产品编号, 数量 …).")] = False,
+        encoding: Annotated[str, typer.Option("--encoding", help="utf-8 (with BOM, for Excel) or gbk.")] = "utf-8",
+        db: DbOpt = None,
+    ) -> None:
+        from crm_tui.api.order_import import export_lines
+
+        if encoding.lower() not in ("utf-8", "utf8", "gbk", "gb18030", "gb2312"):
+            raise UserError(f"--encoding {encoding!r}: use utf-8 or gbk")
+        with open_crm(db) as crm:
+            count = export_lines(crm, output, chinese=chinese, encoding=encoding)
+        console.print(f"{count} lines written to {output}", highlight=False)

@@ -33,7 +33,7 @@ from crm_tui.cli.common import (
 )
 from crm_tui.cli.complaints import add_workflow_commands
 from crm_tui.cli.duplicates import add_duplicate_commands
-from crm_tui.cli.orders import LINE_HELP, add_order, add_order_commands, show_order
+from crm_tui.cli.orders import LINE_HELP, add_order, add_order_commands, add_order_file_commands, show_order
 from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
@@ -237,6 +237,7 @@ def build(table: str) -> typer.Typer:
         add_opportunity_commands(sub)
     if table == "orders":
         add_order_commands(sub)
+        add_order_file_commands(sub)
     if table == "customers":
         add_duplicate_commands(sub)
 

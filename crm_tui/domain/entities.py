@@ -24,6 +24,10 @@ TIERS = ("A", "B", "C")
 COMPANY_SIZES = ("micro", "small", "medium", "large", "enterprise")
 PURCHASING_POWER = ("low", "medium", "high")
 ORDER_STATUSES = ("draft", "confirmed", "delivered", "paid", "cancelled")
+# The words an order system or a rep writes for them (imports of orders with lines).
+ORDER_STATUS_WORDS = (("草稿", "draft"), ("已确认", "confirmed"), ("确认", "confirmed"), ("已发货", "delivered"),
+                      ("已交付", "delivered"), ("已付款", "paid"), ("已支付", "paid"), ("已取消", "cancelled"),
+                      ("取消", "cancelled"))
 # Contacts (联系人): their role in the buying decision and attitude, for the power map.
 CONTACT_ROLES = ("decision_maker", "influencer", "user", "gatekeeper", "coach")
 CONTACT_ATTITUDES = ("supporter", "neutral", "opponent")
@@ -223,7 +227,7 @@ ORDER = Entity(
         Field("notes", max_len=5000, label="Notes"),
         # migration 11: the order's status, and for a refund (退款) the order it refunds;
         # product, quantity and amount then sum up its lines (crm_tui.domain.orders)
-        Field("status", kind="enum", choices=ORDER_STATUSES, label="Status"),
+        Field("status", kind="enum", choices=ORDER_STATUSES, aliases=ORDER_STATUS_WORDS, label="Status"),
         Field("refund_of", kind="ref", ref="orders", label="Refund of"),
     ),
     searchable=("product", "notes"),

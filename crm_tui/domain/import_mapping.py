@@ -85,6 +85,16 @@ _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
                "product": ("产品", "商品", "产品名称"), "quantity": ("数量", "qty"),
                "amount": ("金额", "总额", "订单金额", "total", "price", "value")},
 }
+# Orders with lines, one row per line (crm_tui.domain.orders.ORDER_LINE_ROW).
+_SYNONYMS["order_line_rows"] = {
+    **_REF_SYNONYMS, "order": ("订单号", "订单编号", "单号", "订单", "orderno", "ordernumber", "orderkey", "orderid"),
+    "ordered_at": ("下单日期", "日期", "订单日期", "date", "orderdate"),
+    "status": ("状态", "订单状态", "orderstatus"),
+    "sku": ("产品编号", "编号", "货号", "物料编码", "商品编码", "型号", "code", "itemcode", "productcode"),
+    "product": ("产品", "商品", "产品名称", "品名", "商品名称", "productname"),
+    "quantity": ("数量", "qty"), "unit_price": ("单价", "价格", "price", "unitprice"),
+    "discount": ("折扣", "折扣%", "折扣率", "discountpercent"),
+}
 
 _SEPARATORS = re.compile(r"[\s_\-./:：（）()]+")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from crm_tui.domain.entities import ORDER_STATUS_WORDS, ORDER_STATUSES, Entity, Field
 from crm_tui.domain.validation import ValidationError, normalize_money
 
 CENT = Decimal("0.01")
@@ -78,3 +79,26 @@ def format_line(line: Mapping[str, Any]) -> str:
 
 def _num(value: float) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
+
+
+# The order-lines file format (`crm orders import-lines`, docs/cli.md): one row per line,
+# the rows of one order sharing its key (订单号); the order's own fields on any of its
+# rows (blank on the others, or the same). Not a stored kind: the columns a file may have.
+ORDER_LINE_ROW = Entity(
+    name="order line row",
+    table="order_line_rows",
+    fields=(
+        Field("order", required=True, max_len=64, label="Order"),
+        Field("customer_id", kind="ref", ref="customers", label="Customer"),
+        Field("ordered_at", kind="date", label="Date"),
+        Field("status", kind="enum", choices=ORDER_STATUSES, aliases=ORDER_STATUS_WORDS, label="Status"),
+        Field("notes", max_len=5000, label="Notes"),
+        Field("sku", max_len=64, label="SKU"),
+        Field("product", max_len=200, label="Product"),
+        Field("quantity", kind="money", label="Quantity"),
+        Field("unit_price", kind="money", label="Unit price"),
+        Field("discount", kind="money", label="Discount %"),
+    ),
+)
+# The fields of the order itself, the same on every row of one order.
+ORDER_ROW_FIELDS = ("customer_id", "ordered_at", "status", "notes", "owner")

@@ -1,0 +1,143 @@
+"""Orders with several lines from a file (`crm orders import-lines` / `export-lines`,
+issue 13): Chinese headers in GBK and UTF-8, rows grouped by the order key, all or
+nothing with rejects naming line and field; and round trips of contacts, products
+and orders with lines through files with Chinese headers in GBK and UTF-8."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm, Filter
+from crm_tui.api.exporting import export_to_path
+from crm_tui.api.importing import import_records
+from crm_tui.api.order_import import export_lines, import_lines
+from crm_tui.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def shop(crm: Crm) -> dict[str, str]:
+    crm.products.create({"sku": "SN-1", "name": "传感器", "category": "传感器", "unit": "个", "list_price": 100})
+    crm.products.create({"sku": "CB-1", "name": "电缆", "category": "线缆", "unit": "米", "list_price": 10})
+    return {"east": crm.customers.create({"name": "华东贸易"})["id"],
+            "south": crm.customers.create({"name": "华南实业"})["id"]}
+
+
+def write(path: Path, text: str, encoding: str) -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def lines_file(tmp_path: Path, shop: dict[str, str], encoding: str) -> Path:
+    return write(tmp_path / f"订单明细-{encoding}.csv",
+                 "订单号,客户编号,下单日期,状态,产品编号,产品,数量,单价,折扣\n"
+                 f"A-1,{shop['east']},2026-03-01,,SN-1,,3,,\n"
+                 "A-1,,,,CB-1,,10,,10\n"
+                 f"B-7,{shop['south']},2026/3/5,已付款,,旧型号,1,250,\n"
+                 "A-1,,,,,安装服务,1,80,\n"
+                 f"B-7,{shop['south']},,,SN-1,,2,95,\n", encoding)
+
+
+def orders_and_lines(crm: Crm) -> list[tuple]:
+    out = []
+    for o in crm.orders.find(order="ordered_at"):
+        lines = sorted((x["product"], x["quantity"], x["unit_price"], x["discount"], x["amount"], x["product_id"])
+                       for x in crm.order_lines.find([Filter("order_id", "=", o["id"])]))
+        out.append((o["customer_id"], o["ordered_at"], o["status"], o["amount"], o["owner"], tuple(lines)))
+    return out
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8-sig"])
+def test_import_lines_groups_rows_into_orders(crm: Crm, shop: dict[str, str], tmp_path: Path, encoding: str) -> None:
+    report = import_lines(crm, lines_file(tmp_path, shop, encoding))
+    assert report.written and (report.orders, report.lines) == (2, 5), report.rejected
+    a, b = orders_and_lines(crm)
+    # A-1: 3 x 100 + 10 x 10 less 10% + 1 x 80 = 470, confirmed by default
+    assert a[:4] == (shop["east"], "2026-03-01", "confirmed", 470.0)
+    assert [(p, amt) for p, _, _, _, amt, _ in a[5]] == [("传感器", 300.0), ("安装服务", 80.0), ("电缆", 90.0)]
+    # B-7: the status in Chinese, a date as typed, a price below the list price
+    assert b[:4] == (shop["south"], "2026-03-05", "paid", 440.0)
+    assert crm.orders.find([Filter("ordered_at", "=", "2026-03-05")])[0]["product"] == "旧型号 +1"
+
+
+def test_a_bad_file_writes_nothing_and_names_line_and_field(crm: Crm, shop: dict[str, str], tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.csv",
+                 "订单号,客户编号,下单日期,产品编号,数量,单价\n"
+                 f"A-1,{shop['east']},2026-03-01,SN-1,3,\n"       # fine
+                 f"A-1,{shop['south']},,CB-1,1,\n"                # another customer for A-1
+                 f"B-2,{shop['east']},2026-03-02,NOPE,1,\n"       # no such SKU and no price
+                 f"C-3,{shop['east']},2026-13-01,SN-1,1,\n"       # no such date
+                 ",{0},2026-03-01,SN-1,1,\n".format(shop["east"]) +  # no order key
+                 "D-4,01HZZZZZZZZZZZZZZZZZZZZZZZ,2026-03-01,SN-1,1,\n"  # no such customer
+                 f"E-5,{shop['east']},2026-03-01,SN-1,0,\n", "utf-8")  # quantity 0
+    report = import_lines(crm, path)
+    assert not report.written and crm.orders.find() == []
+    reasons = {r.line: r.reason for r in report.rejected}
+    assert sorted(reasons) == [3, 4, 5, 6, 7, 8]
+    assert reasons[3].startswith("customer_id:") and "line 2" in reasons[3]
+    assert "NOPE" in reasons[4] and "price" in reasons[4]
+    assert reasons[5].startswith("ordered_at:")
+    assert reasons[6].startswith("order: is required")
+    assert reasons[7].startswith("order D-4: customer_id:")
+    assert reasons[8].startswith("quantity:")
+    with report.rejects_path.open(encoding="utf-8-sig") as fh:
+        assert [row["reject_line"] for row in csv.DictReader(fh)] == ["3", "4", "5", "6", "7", "8"]
+
+
+def test_cli_import_and_export_lines_round_trip_in_gbk(crm: Crm, db_path: Path, shop: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    path = lines_file(tmp_path, shop, "gbk")
+    dry = runner.invoke(app, ["orders", "import-lines", str(path), "--dry-run", "--db", str(db_path)])
+    assert dry.exit_code == 0 and "would create 2 orders with 5 lines" in dry.stdout
+    assert crm.orders.find() == []
+    done = runner.invoke(app, ["orders", "import-lines", str(path), "--json", "--db", str(db_path)])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["orders"] == 2
+    before = orders_and_lines(crm)
+    out = tmp_path / "export.csv"
+    exported = runner.invoke(app, ["orders", "export-lines", "-o", str(out), "--chinese", "--encoding", "gbk",
+                                   "--db", str(db_path)])
+    assert exported.exit_code == 0, exported.output
+    assert out.read_bytes().decode("gbk").startswith("订单号,客户编号,下单日期")
+    for o in crm.orders.find():
+        crm.orders.delete(o["id"])
+    again = runner.invoke(app, ["orders", "import-lines", str(out), "--db", str(db_path)])
+    assert again.exit_code == 0, again.output
+    assert orders_and_lines(crm) == before
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
+def test_orders_with_lines_round_trip_in_utf8_and_json(crm: Crm, shop: dict[str, str], tmp_path: Path,
+                                                       encoding: str) -> None:
+    import_lines(crm, lines_file(tmp_path, shop, encoding))
+    before = orders_and_lines(crm)
+    for suffix in (".csv", ".json"):
+        out = tmp_path / f"out{suffix}"
+        assert export_lines(crm, out, chinese=True, encoding=encoding) == 5
+        for o in crm.orders.find():
+            crm.orders.delete(o["id"])
+        assert import_lines(crm, out).written
+        assert orders_and_lines(crm) == before
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8-sig"])
+def test_products_round_trip_with_chinese_headers(crm: Crm, tmp_path: Path, encoding: str) -> None:
+    path = write(tmp_path / "价目表.csv", "产品编号,品名,类别,单位,单价,在售\n"
+                                          "SN-1,传感器,传感器,个,1200,是\nCB-1,电缆,线缆,米,9.5,否\n", encoding)
+    assert import_records(crm, "products", path).written
+    before = sorted((p["sku"], p["name"], p["category"], p["unit"], p["list_price"], p["active"])
+                    for p in crm.products.find())
+    assert before == [("CB-1", "电缆", "线缆", "米", 9.5, 0), ("SN-1", "传感器", "传感器", "个", 1200.0, 1)]
+    out = tmp_path / "products.csv"
+    export_to_path(crm, "products", out)
+    for p in crm.products.find():
+        crm.products.delete(p["id"])
+    assert import_records(crm, "products", out).written
+    assert sorted((p["sku"], p["name"], p["category"], p["unit"], p["list_price"], p["active"])
+                  for p in crm.products.find()) == before
