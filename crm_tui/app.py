@@ -32,6 +32,7 @@ from crm_tui.screens.modals import HelpScreen
 from crm_tui.screens.orders import OrdersScreen
 from crm_tui.screens.palette import CrmCommands
 from crm_tui.screens.pipeline import PipelineScreen
+from crm_tui.screens.products import ProductsScreen
 from crm_tui.widgets.sync_status import SyncStatus, announce, run_sync
 
 
@@ -49,6 +50,7 @@ class CrmApp(App[None]):
         "orders": OrdersScreen,
         "dashboard": DashboardScreen,
         "pipeline": PipelineScreen,
+        "products": ProductsScreen,
     }
     DEFAULT_MODE = "customers"
     COMMANDS = App.COMMANDS | {CrmCommands}
@@ -62,6 +64,8 @@ class CrmApp(App[None]):
         Binding("f7", "conflicts", "key.conflicts", id="app.conflicts", show=False),
         Binding("f8", "open('pipeline')", "key.pipeline.title", id="app.pipeline", show=False),
         Binding("f9", "sync", "key.sync", id="app.sync", show=False),
+        # The product catalogue: from the palette (Ctrl+P "Products") or F10.
+        Binding("f10", "open('products')", "products.title", id="app.products", show=False),
         Binding("ctrl+q", "quit", "key.quit", id="app.quit", priority=True),
         Binding("ctrl+p", "command_palette", "key.palette", id="app.palette", show=False, priority=True),
     ]

@@ -146,6 +146,12 @@ class Crm:
         except KeyError:
             raise ValueError(f"unknown record kind {table!r}") from None
 
+    def catalogue_read_only(self) -> bool:
+        """True when only managers change the kinds marked manager_only (the product
+        catalogue, targets) and this laptop's rep is not one: it syncs with a team
+        server where they are a rep (or have not synced yet to learn their role)."""
+        return self.privacy.must_request()
+
     def close(self) -> None:
         with self.lock:
             self.conn.close()
