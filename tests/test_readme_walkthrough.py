@@ -88,6 +88,7 @@ class Walk:
         self.customer_id: str | None = None  # the customer the Usage's first example adds
         self.order_id: str | None = None
         self.token: str | None = None
+        self.merge_id: str | None = None
 
     def run(self, argv: list[str]) -> str:
         result = self.runner.invoke(app, argv, catch_exceptions=False)
@@ -112,6 +113,13 @@ class Walk:
                 else:
                     arg = self.customer_id or ""
                 assert arg, f"no id yet for {shlex.join(argv)}"
+            elif arg == "KEEP":
+                arg = self.customer_id or ""
+            elif arg == "OTHER":  # the same person entered twice, as the merge example needs
+                arg = ULID.findall(self.run(["customers", "add", "--name", "刘洋 (2)", "--mobile", "13911119999"]))[0]
+            elif arg == "MERGE_ID":
+                assert self.merge_id, "the README merges before it unmerges"
+                arg = self.merge_id
             elif before == "--token":
                 assert self.token, "the README logs in before it adds a rep"
                 arg = self.token
@@ -204,6 +212,8 @@ async def test_the_readme_walkthrough_in_a_fresh_home(tmp_path: Path, monkeypatc
                 walk.write_files()
             elif argv[:2] == ["orders", "add"]:
                 walk.order_id = ULID.findall(out)[0]
+            elif argv[:2] == ["customers", "merge"]:
+                walk.merge_id = ULID.findall(out)[-1]  # "… undo with: crm customers unmerge MERGE_ID"
             elif argv[:2] == ["server", "add-rep"]:
                 walk.token = out.split()[-1]
             elif argv == ["sync"]:
