@@ -47,7 +47,7 @@ class Merges:
     def get(self, merge_id: str) -> Record:
         return self.records.get(merge_id)
 
-    def list(self, customer_id: str | None = None) -> list[Record]:
+    def find(self, customer_id: str | None = None) -> list[Record]:
         from crm_tui.db.records import Filter
 
         filters = [Filter("customer_id", "=", customer_id)] if customer_id else []

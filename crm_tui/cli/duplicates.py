@@ -85,7 +85,7 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
                 print_json(record) if as_json else print_record(record)
                 return
             cid = crm.customers.get(customer)["id"] if customer else None
-            rows = crm.merges.list(cid)
+            rows = crm.merges.find(cid)
         if as_json:
             print_json(rows)
             return

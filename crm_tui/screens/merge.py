@@ -37,7 +37,7 @@ class MergeScreen(CrmScreen):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "key.back", id="merge.back"),
-        Binding("space", "toggle", "merge.key_toggle", id="merge.toggle"),
+        Binding("space", "take_other", "merge.key_toggle", id="merge.toggle"),
         Binding("a", "pick", "merge.key_pick", id="merge.pick"),
         Binding("ctrl+s", "merge", "merge.key_merge", id="merge.merge"),
         Binding("u", "undo", "merge.key_undo", id="merge.undo"),
@@ -95,7 +95,7 @@ class MergeScreen(CrmScreen):
             if event.row_key.value:
                 self.choose(str(event.row_key.value))
         elif event.data_table.id == "merge-fields":
-            self.action_toggle()
+            self.action_take_other()
 
     def choose(self, other_id: str) -> None:
         crm, cid = self.crm, self.customer_id
@@ -129,7 +129,7 @@ class MergeScreen(CrmScreen):
     def action_back(self) -> None:
         self.app.pop_screen()
 
-    def action_toggle(self) -> None:
+    def action_take_other(self) -> None:
         """Take the other value for the field under the cursor (or back)."""
         table = self.query_one("#merge-fields", DataTable)
         if self.other is None or not self.rows or not 0 <= table.cursor_row < len(self.rows):
@@ -185,4 +185,4 @@ class MergeScreen(CrmScreen):
 
             self.app.push_screen(ConfirmScreen(t("merge.undo_question", when=latest["merged_at"][:16])), answered)
 
-        self.run_db(lambda: crm.merges.list(cid), ask)
+        self.run_db(lambda: crm.merges.find(cid), ask)

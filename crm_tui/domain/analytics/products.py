@@ -67,9 +67,10 @@ def product_sales(rows: Iterable[Mapping[str, Any]], orders: tuple[int, int] = (
         key = r["key"]
         category = r["category"] or UNKNOWN
         names.setdefault(key, (r["sku"], r["product"], category))
-        for sums, k in ((by_product, key), (by_category, category), (by_region, (r["region"] or UNKNOWN, key)),
-                        (by_rep, (r["rep"] or UNKNOWN, key))):
-            sums[k].add(r)
+        by_product[key].add(r)
+        by_category[category].add(r)
+        by_region[(r["region"] or UNKNOWN, key)].add(r)
+        by_rep[(r["rep"] or UNKNOWN, key)].add(r)
         overall.add(r)
     total = overall.net
 
