@@ -22,7 +22,9 @@ from crm_tui.api.analytics import Analytics
 TODAY = dt.date(2026, 9, 30)
 
 
-def build(crm: Crm, customers: int, orders: int, seed: int = 7) -> None:
+def build(crm: Crm, customers: int, orders: int, seed: int = 7, *, lines: int = 3, exceptions: bool = False) -> None:
+    """`lines` order lines per order; with `exceptions`, 1% of the orders cancelled and
+    refunds of another 1% (half their amount), as a book with returns has them."""
     rnd = random.Random(seed)
     conn = crm.conn
     conn.execute("PRAGMA synchronous = OFF")  # building test data, not measured
@@ -44,11 +46,18 @@ def build(crm: Crm, customers: int, orders: int, seed: int = 7) -> None:
           round(rnd.lognormvariate(6, 1), 2)) for i, cid in enumerate(chosen)))
     # Each order with its lines (three, as an order of the issue-13 schema has); the
     # sales figures read the orders' amounts, which the lines add up to.
-    for n in range(3):
+    for n in range(lines):
         conn.execute(
             "INSERT INTO order_lines (id, owner, created_at, updated_at, order_id, customer_id, product, quantity, "
             "unit_price, amount) SELECT id || '-' || ?, owner, created_at, updated_at, id, customer_id, product, 1, "
-            "round(amount / 3, 2), round(amount / 3, 2) FROM orders", (n,))
+            "round(amount / ?, 2), round(amount / ?, 2) FROM orders", (n, lines, lines))
+    if exceptions:
+        conn.execute("UPDATE orders SET status = 'cancelled' WHERE abs(random()) % 100 = 0")
+        conn.execute(
+            "INSERT INTO orders (id, owner, created_at, updated_at, customer_id, ordered_at, product, quantity, amount, "
+            "status, refund_of) SELECT 'R' || id, owner, created_at, updated_at, customer_id, ordered_at, product, 1, "
+            "round(amount / 2, 2), 'confirmed', id FROM orders WHERE status IS NOT 'cancelled' "
+            "AND abs(random()) % 100 = 1")
     visits = customers * 2
     conn.executemany(
         "INSERT INTO visits (id, owner, created_at, updated_at, customer_id, visited_at, channel, purpose) "
@@ -88,7 +97,14 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--orders", type=int, default=1_000_000)
     ap.add_argument("--db", type=Path, help="Keep the built data here and reuse it on the next run.")
+    ap.add_argument("--compare-lines", action="store_true",
+                    help="Build the book twice: orders without lines, refunds or cancellations (the reference), "
+                         "and orders with 3 lines each, 1%% cancelled and 1%% refunded; compare the CPU time of "
+                         "classification + RFM on each (target <= 1.2x).")
     args = ap.parse_args()
+    if args.compare_lines:
+        compare_lines(args.customers, args.orders)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.db"
         reuse = path.exists()
@@ -130,6 +146,34 @@ def main() -> None:
         print(f"{'rerun: classify + store, nothing changed':55s} {t_store_again:7.3f}s {CPU['again']:7.3f}s")
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         crm.close()
+
+
+def _intelligence_cpu(path: Path, customers: int, orders: int, **shape: object) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of facts + classification + RFM on a book of this shape."""
+    crm = Crm(path, rep="bench")
+    build(crm, customers, orders, **shape)  # type: ignore[arg-type]
+    an = Analytics(crm, now=lambda: dt.datetime.combine(TODAY, dt.time(12)))
+    an.settings  # noqa: B018
+    an.policy  # noqa: B018
+    c, t = time.process_time(), time.perf_counter()
+    facts = an.facts(TODAY)
+    an.classify_customers(store=False, facts=facts)
+    an.rfm_scores(facts=facts)
+    result = time.process_time() - c, time.perf_counter() - t
+    crm.close()
+    return result
+
+
+def compare_lines(customers: int, orders: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = _intelligence_cpu(Path(tmp) / "plain.db", customers, orders, lines=0, exceptions=False)
+        lined = _intelligence_cpu(Path(tmp) / "lines.db", customers, orders, lines=3, exceptions=True)
+    print(f"data: {customers} customers, {orders} orders")
+    print(f"{'classification + RFM':60s} {'cpu':>8s} {'wall':>8s}")
+    print(f"{'reference: orders without lines, refunds or cancellations':60s} {plain[0]:7.3f}s {plain[1]:7.3f}s")
+    print(f"{'orders with 3 lines each, 1% cancelled, 1% refunded':60s} {lined[0]:7.3f}s {lined[1]:7.3f}s")
+    print(f"ratio (CPU): {lined[0] / plain[0]:.2f}x  target <= 1.2x; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

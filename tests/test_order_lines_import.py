@@ -141,3 +141,20 @@ def test_products_round_trip_with_chinese_headers(crm: Crm, tmp_path: Path, enco
     assert import_records(crm, "products", out).written
     assert sorted((p["sku"], p["name"], p["category"], p["unit"], p["list_price"], p["active"])
                   for p in crm.products.find()) == before
+
+
+def test_contacts_round_trip_with_chinese_headers_in_utf8(crm: Crm, shop: dict[str, str], tmp_path: Path) -> None:
+    # (GBK: tests/test_contacts.py)
+    path = write(tmp_path / "联系人.csv", "客户编号,姓名,职位,手机,决策角色,态度\n"
+                                          f"{shop['east']},王经理,采购总监,13900001111,决策者,支持\n"
+                                          f"{shop['south']},李工,工程师,,内线,中立\n", "utf-8")
+    assert import_records(crm, "contacts", path).written
+    keys = ("customer_id", "name", "title", "mobile", "role", "attitude")
+    before = sorted(tuple(c[k] for k in keys) for c in crm.contacts.find())
+    assert before[0][4:] == ("coach", "neutral") or before[1][4:] == ("coach", "neutral")
+    out = tmp_path / "contacts-out.csv"
+    export_to_path(crm, "contacts", out)
+    for c in crm.contacts.find():
+        crm.contacts.delete(c["id"])
+    assert import_records(crm, "contacts", out).written
+    assert sorted(tuple(c[k] for k in keys) for c in crm.contacts.find()) == before
