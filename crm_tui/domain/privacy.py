@@ -45,6 +45,9 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     # Quotations: what was written to the customer goes; lines keep their products.
     "quotes": ("title", "terms", "notes"),
     "quote_lines": (),
+    # Merges of duplicate customers: the merged customer's record and the values taken
+    # from it are the person's data (the ids of the records moved name no one).
+    "merges": ("taken", "other_record"),
 }
 
 # The text fields of those kinds that an erase keeps, each because it names no one
@@ -58,6 +61,7 @@ KEPT_FIELDS: dict[str, tuple[str, ...]] = {
     "opportunities": ("stage", "source"),  # a pipeline stage; the lead channel
     "opportunity_stages": ("from_stage", "to_stage", "rep"),
     "quote_lines": ("product",),  # what was quoted, as an order line's product
+    "merges": ("moved",),  # {table: [ids]}: what an unmerge moves back
 }
 
 FREE_TEXT_KINDS = ("text", "phone", "email", "tags")

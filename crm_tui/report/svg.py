@@ -51,7 +51,8 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str, width: int = 64
 def hbar_chart(items: Sequence[tuple[str, float]], *, title: str, width: int = 640) -> str:
     """Horizontal bars, one row per (label, value): for named categories."""
     row, left, top = 20, 150, 28
-    height = top + row * max(len(items), 1) + 10
+    # room for three rows at least: a chart of one product is a chart, not a sliver
+    height = top + row * max(len(items), 3) + 10
     peak = max((v for _, v in items), default=0) or 1
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" {FONT}>',
