@@ -41,6 +41,7 @@ def pair(crm: Crm) -> tuple[dict, dict, dict]:
         "opportunities": crm.opportunities.create({"customer_id": oid, "title": "二期", "amount": 5000,
                                                    "stage": "lead"})["id"],
     }
+    crm.analytics.set_override(oid, reason="老客户，按合同", tier="A", status="loyal")
     return keep, other, made
 
 
@@ -57,6 +58,9 @@ def test_merge_moves_every_record_takes_fields_and_deletes_the_other(crm: Crm, p
     assert line["customer_id"] == keep["id"]
     with pytest.raises(LookupError):
         crm.customers.get(other["id"])
+    with pytest.raises(LookupError):  # deleted with the other, kept in the merge record
+        crm.analytics.overrides.get(other["id"])
+    assert json.loads(merge["other_record"])["classification_overrides"][0]["tier"] == "A"
     assert json.loads(merge["taken"]) == {"company": ["华信科技", "华信"], "email": [None, "zw@huaxin.cn"],
                                           "region": [None, "华东"]}
     assert sorted(json.loads(merge["moved"])) == ["complaints", "contacts", "opportunities",
@@ -83,6 +87,12 @@ def test_unmerge_restores_both_customers_and_every_record(crm: Crm, pair) -> Non
         {k: before_keep[k] for k in ("company", "email", "region")}
     for table, rid in made.items():
         assert crm.records(table).get(rid)["customer_id"] == other["id"], table
+    # The merged customer's manual classification is back, and shows in its classes.
+    override = crm.analytics.overrides.get(other["id"])
+    assert (override["customer_id"], override["tier"], override["status"], override["reason"]) == \
+        (other["id"], "A", "loyal", "老客户，按合同")
+    assert (back["tier"], back["status"]) == ("A", "loyal")
+    assert [c["op"] for c in crm.changes(table="classification_overrides")][-1] == "insert"
     with pytest.raises(ValidationError, match="already undone"):
         crm.merges.unmerge(merge["id"])
 
@@ -151,6 +161,25 @@ def test_the_server_lets_a_rep_merge_only_customers_both_theirs() -> None:
                  customer_of=lambda t, r: None)  # both in his territory: allowed
 
 
+def test_the_server_lets_a_rep_bring_back_a_manual_classification_only_as_its_customers() -> None:
+    """An unmerge inserts the merged customer's override again, whole (owner included),
+    over the one the server holds: allowed when the owner is still the customer's; any
+    other owner on an existing record is still a change of owner, for managers only."""
+    wang = Actor("wang", "rep", frozenset({"east"}))
+    places = {"C": Place("li", "east")}
+    override = {"customer_id": "C", "tier": "A", "reason": "战略客户"}
+    held = lambda t, r: "C"  # noqa: E731 - the server holds the override, of customer C
+    check_access(wang, "classification_overrides", "insert", "C", {**override, "owner": "li"},
+                 place=places.get, customer_of=held)
+    for owner in ("wang", ""):
+        with pytest.raises(ChangeRefused, match="only a manager changes the owner"):
+            check_access(wang, "classification_overrides", "insert", "C", {**override, "owner": owner},
+                         place=places.get, customer_of=held)
+    with pytest.raises(ChangeRefused, match="only a manager changes the owner"):  # not for a visit
+        check_access(wang, "visits", "insert", "V1", {"customer_id": "C", "owner": "li"}, place=places.get,
+                     customer_of=held)
+
+
 # -- two laptops and a real server -------------------------------------------------------
 
 
@@ -171,6 +200,7 @@ def test_a_merge_syncs_to_the_other_laptop_and_stays_in_scope(server: Server, tm
     other = li.json("customers", "add", "--name", "张 伟", "--email", "zw@huaxin.cn", "--territory", "east")["id"]
     visit = li.json("visits", "add", "--customer", other, "--channel", "phone", "--purpose", "visit")["id"]
     contact = li.json("contacts", "add", "--customer", other, "--name", "李秘书")["id"]
+    li.crm("classify", "override", other, "--tier", "A", "--reason", "战略客户")
     zhao.json("customers", "add", "--name", "西客", "--territory", "west")
     for rep in (li, wang, zhao):
         rep.crm("sync")
@@ -191,12 +221,15 @@ def test_a_merge_syncs_to_the_other_laptop_and_stays_in_scope(server: Server, tm
 
     # Undone on the other laptop, undone on the first.
     li.crm("customers", "unmerge", merge["id"])
-    li.crm("sync")
+    assert "refused" not in li.crm("sync").lower()
     wang.crm("sync")
     assert sorted(c["name"] for c in wang.json("customers", "list")) == ["张 伟", "张伟"]
     assert wang.json("visits", "show", visit)["customer_id"] == other
     assert wang.json("customers", "show", keep)["email"] is None
     assert wang.json("customers", "merges", "--id", merge["id"])["status"] == "undone"
+    # The merged customer's manual classification came back with it, on both laptops.
+    assert wang.json("customers", "show", other)["tier"] == "A"
+    assert li.json("customers", "show", other)["tier"] == "A"
 
 
 # -- the merge view in the UI ------------------------------------------------------------
@@ -219,46 +252,42 @@ async def test_merge_view_field_by_field_then_undo(crm: Crm, pair) -> None:
 
     from textual.widgets import DataTable
 
-    from crm_tui import i18n
     from crm_tui.app import CrmApp
     from crm_tui.screens.merge import MergeScreen
 
     keep, other, made = pair
     app_ = CrmApp(crm=crm, config={}, lang="en", now=lambda: dt.datetime(2026, 3, 2, 9))
-    try:
-        async with app_.run_test(size=(80, 24)) as pilot:  # the smallest terminal
-            app_.open_customer(keep["id"])
-            await settle(pilot)
-            await pilot.press("M")
-            await settle(pilot)
-            assert isinstance(app_.screen, MergeScreen)
-            candidates = app_.screen.query_one("#merge-candidates", DataTable)
-            assert candidates.row_count == 1  # the same mobile: the other record
-            await pilot.press("enter")
-            await settle(pilot)
-            fields = app_.screen.query_one("#merge-fields", DataTable)
-            names = [str(fields.get_row_at(i)[0]) for i in range(fields.row_count)]
-            # company differs: take the other's; email (empty here) would be taken by default: keep ours.
-            for label in ("Company", "Email"):
-                fields.move_cursor(row=names.index(label))
-                await pilot.press("space")
-                await pilot.pause()
-            assert str(fields.get_row_at(names.index("Company"))[3]) == "华信"
-            await pilot.press("ctrl+s")
-            await settle(pilot)
-            await pilot.press("y")
-            await settle(pilot)
-            kept = crm.customers.get(keep["id"])
-            assert kept["company"] == "华信" and kept["email"] is None and kept["region"] == "华东"
-            assert crm.visits.get(made["visits"])["customer_id"] == keep["id"]
-            with pytest.raises(LookupError):
-                crm.customers.get(other["id"])
-            await pilot.press("u")
-            await settle(pilot)
-            await pilot.press("y")
-            await settle(pilot)
-            assert crm.customers.get(other["id"])["email"] == "zw@huaxin.cn"
-            assert crm.visits.get(made["visits"])["customer_id"] == other["id"]
-            assert crm.customers.get(keep["id"])["company"] == "华信科技"
-    finally:
-        i18n.set_language("en")
+    async with app_.run_test(size=(80, 24)) as pilot:  # the smallest terminal
+        app_.open_customer(keep["id"])
+        await settle(pilot)
+        await pilot.press("M")
+        await settle(pilot)
+        assert isinstance(app_.screen, MergeScreen)
+        candidates = app_.screen.query_one("#merge-candidates", DataTable)
+        assert candidates.row_count == 1  # the same mobile: the other record
+        await pilot.press("enter")
+        await settle(pilot)
+        fields = app_.screen.query_one("#merge-fields", DataTable)
+        names = [str(fields.get_row_at(i)[0]) for i in range(fields.row_count)]
+        # company differs: take the other's; email (empty here) would be taken by default: keep ours.
+        for label in ("Company", "Email"):
+            fields.move_cursor(row=names.index(label))
+            await pilot.press("space")
+            await pilot.pause()
+        assert str(fields.get_row_at(names.index("Company"))[3]) == "华信"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        kept = crm.customers.get(keep["id"])
+        assert kept["company"] == "华信" and kept["email"] is None and kept["region"] == "华东"
+        assert crm.visits.get(made["visits"])["customer_id"] == keep["id"]
+        with pytest.raises(LookupError):
+            crm.customers.get(other["id"])
+        await pilot.press("u")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert crm.customers.get(other["id"])["email"] == "zw@huaxin.cn"
+        assert crm.visits.get(made["visits"])["customer_id"] == other["id"]
+        assert crm.customers.get(keep["id"])["company"] == "华信科技"

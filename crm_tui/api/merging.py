@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from crm_tui.api.records import NotFound, Record, Records, utc_now
+from crm_tui.api.records import Filter, NotFound, Record, Records, utc_now
 from crm_tui.db import merging as sql
 from crm_tui.db.connection import transaction
 from crm_tui.domain import merging as rules
-from crm_tui.domain.entities import CUSTOMER, ENTITIES, MERGE, SYSTEM_COLUMNS, derive
+from crm_tui.domain.entities import CLASSIFICATION_OVERRIDE, CUSTOMER, ENTITIES, MERGE, SYSTEM_COLUMNS, derive
 from crm_tui.domain.validation import ValidationError, clean
 
 if TYPE_CHECKING:
@@ -48,8 +48,6 @@ class Merges:
         return self.records.get(merge_id)
 
     def find(self, customer_id: str | None = None) -> list[Record]:
-        from crm_tui.db.records import Filter
-
         filters = [Filter("customer_id", "=", customer_id)] if customer_id else []
         return self.records.find(filters)
 
@@ -82,6 +80,11 @@ class Merges:
                         moved[table] = ids
                 self.crm.customers.apply_update(keep, values)
                 other_record = {k: other.get(k) for k in (*SYSTEM_COLUMNS, *CUSTOMER.input_names)}
+                # The other's manual classification is deleted with it: kept here, so
+                # that an unmerge brings it back (the kept customer keeps their own).
+                other_record[rules.OVERRIDES] = [
+                    {k: o.get(k) for k in (*SYSTEM_COLUMNS, *CLASSIFICATION_OVERRIDE.input_names)}
+                    for o in self._kind(rules.OVERRIDES).find([Filter("customer_id", "=", other["id"])])]
                 record = self.records.prepare({
                     "customer_id": keep["id"], "other_id": other["id"], "merged_at": utc_now(),
                     "status": "merged", "moved": rules.dumps(moved),
@@ -141,3 +144,10 @@ class Merges:
                           "created_at": saved.get("created_at") or utc_now(), "updated_at": utc_now()}
         record.update(derive(CUSTOMER, record))
         self.crm.customers.insert_prepared([record])
+        overrides = self._kind(rules.OVERRIDES)
+        for saved_override in rules.saved_overrides(saved):
+            values = {k: v for k, v in saved_override.items() if k in CLASSIFICATION_OVERRIDE.input_names}
+            restored: Record = {**clean(CLASSIFICATION_OVERRIDE, {**values, "customer_id": other_id}),
+                                "id": other_id, "owner": record["owner"],
+                                "created_at": saved_override.get("created_at") or utc_now(), "updated_at": utc_now()}
+            overrides.insert_prepared([restored])

@@ -347,8 +347,9 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
         raise ChangeRefused(INVALID, f"there is no {ent.name} {row_id[:26]}")
     if "owner" in data:
         if existing is not None:
-            raise ChangeRefused(FORBIDDEN, f"only a manager changes the owner of a {ent.name}")
-        if not _blank(data["owner"]) and data["owner"] != actor.name:
+            if not _owner_kept(ent, data["owner"], place(existing)):
+                raise ChangeRefused(FORBIDDEN, f"only a manager changes the owner of a {ent.name}")
+        elif not _blank(data["owner"]) and data["owner"] != actor.name:
             raise ChangeRefused(FORBIDDEN, f"a new {ent.name} is owned by its author ({actor.name}) or nobody")
     # Every customer the change names counts, not only its scope: a merge names the
     # customer it keeps and the one it merges away, and a rep must hold both.
@@ -359,6 +360,13 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
         if where is not None and not _may_handle(actor, where):
             raise ChangeRefused(FORBIDDEN, f"{_describe(customer_id, where)}: not yours to change")
     _check_other_refs(actor, ent, link, data, place, customer_of)
+
+
+def _owner_kept(ent: Entity, owner: Any, customer: Place | None) -> bool:
+    """Whether writing `owner` on an existing record of `ent` keeps its owner: only
+    known for a kind owned as its customer (a manual classification brought back by
+    an unmerge, which inserts it again whole)."""
+    return ent.owner_is_customers and customer is not None and (owner or None) == customer.owner
 
 
 def _check_other_refs(actor: Actor, ent: Entity, link: Field, data: Mapping[str, Any],

@@ -97,6 +97,9 @@ class Entity:
     # naming that rep. A team server sends it only to that rep and the managers (to
     # everyone when the field is blank); see crm_tui.domain.changes.rep_scope_of.
     rep_field: str | None = None
+    # the record's owner is its customer's (a manual classification): writing it again
+    # with that owner changes no one's record, as when an unmerge brings it back
+    owner_is_customers: bool = False
 
     # Cached: a pull checks every field of thousands of changes by name.
     @cached_property
@@ -284,6 +287,7 @@ CLASSIFICATION_OVERRIDE = Entity(
         Field("reason", required=True, max_len=1000, label="Reason"),
     ),
     list_columns=("customer_id", "status", "lifecycle_stage", "tier", "reason"),
+    owner_is_customers=True,  # crm_tui.api.analytics.set_override
 )
 
 # Privacy (migration 6, docs/privacy.md): the fact that a customer was erased, synced

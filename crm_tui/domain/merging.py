@@ -13,13 +13,15 @@ from crm_tui.domain.privacy import PRIVACY_KINDS, customer_kinds
 from crm_tui.domain.validation import ValidationError
 
 MERGES = "merges"
+OVERRIDES = "classification_overrides"
 KEEP, OTHER = "keep", "other"
 SIDES = (KEEP, OTHER)
 
 # Kinds about the customer themself that do not move: a manual classification is
-# keyed by its customer's id (the kept one keeps theirs), and privacy records stay
-# with the person they name.
-_STAYING = frozenset({"classification_overrides"}) | PRIVACY_KINDS
+# keyed by its customer's id (the kept one keeps theirs; the merged one's is kept in
+# the merge record and comes back with an unmerge), and privacy records stay with the
+# person they name.
+_STAYING = frozenset({OVERRIDES}) | PRIVACY_KINDS
 
 
 def moved_kinds(entities: Mapping[str, Entity] = ENTITIES) -> list[tuple[str, str]]:
@@ -97,6 +99,15 @@ def loads(text: str | None) -> Any:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def saved_overrides(other_record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The merged customer's manual classification as its merge record keeps it (at
+    most one: its id is the customer's); [] when absent or malformed."""
+    saved = other_record.get(OVERRIDES)
+    if not isinstance(saved, list):
+        return []
+    return [o for o in saved if isinstance(o, dict)][:1]
 
 
 def moved_ids(merge: Mapping[str, Any]) -> dict[str, list[str]]:
