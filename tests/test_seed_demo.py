@@ -124,6 +124,31 @@ def test_demo_reps_did_their_follow_ups_and_surveyed_customers(demo: Crm) -> Non
     kpi = demo.analytics.kpis(f"{TODAY.year}-Q2")
     assert kpi["overall"]["satisfaction"] is not None
     assert any(r["follow_ups_done"] for r in kpi["reps"])
+def test_seed_sells_catalogue_products_on_order_lines_and_quotes_open_deals(demo: Crm) -> None:
+    """The products, orders and quotation screens have something to show: every order
+    has its line, of a catalogue product, summing to the order's amount; a few open
+    deals have a quotation of catalogue products."""
+    products = {p["id"]: p for p in demo.products.find()}
+    assert len(products) == 7 and all(p["sku"] and p["category"] and p["list_price"] > 0 for p in products.values())
+    orders = {o["id"]: o for o in demo.orders.find()}
+    lines = demo.order_lines.find()
+    assert sorted(line["order_id"] for line in lines) == sorted(orders)
+    for line in lines:
+        order = orders[line["order_id"]]
+        assert products[line["product_id"]]["name"] == line["product"] == order["product"]
+        assert line["amount"] == order["amount"] and line["customer_id"] == order["customer_id"]
+    # the product report reads them by SKU and category
+    by_product = demo.analytics.product_sales(f"{TODAY.year}")["by_product"]
+    assert by_product and all(r["sku"] in {p["sku"] for p in products.values()} for r in by_product)
+    quotes = demo.quotes.find()
+    assert 1 <= len(quotes) <= 5 and {q["status"] for q in quotes} == {"sent"}
+    for quote in quotes:
+        deal = demo.opportunities.get(quote["opportunity_id"])
+        assert deal["stage"] not in ("won", "lost") and quote["customer_id"] == deal["customer_id"]
+        full = demo.quote_book.get(quote["id"])
+        assert 1 <= len(full["lines"]) <= 2 and all(line["sku"] for line in full["lines"])
+        assert full["totals"]["total"] == quote["amount"] > 0
+        assert quote["quoted_on"] < TODAY.isoformat() < quote["valid_until"]
 
 
 def test_seed_writes_are_captured(demo: Crm) -> None:
@@ -215,3 +240,5 @@ def test_seeding_a_seeded_database_again_adds_to_it(crm: Crm) -> None:
     first = seed(crm, customers=30, seed=1, today=TODAY)
     second = seed(crm, customers=30, seed=2, today=TODAY)
     assert crm.customers.count() == first.customers + second.customers == 60
+    # the catalogue once: the second seed sells the products the first one made
+    assert first.products == crm.products.count() == 7 and second.products == 0

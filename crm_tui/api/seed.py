@@ -2,7 +2,9 @@
 visits, complaints and orders over the last two years, with purchase patterns that
 give the analytics something to find (loyal buyers, churned ones, prospects who
 never bought). The same seed gives the same content (ids and stamps differ); dates
-are relative to today. Everything is written in one transaction."""
+are relative to today. Everything is written in one transaction. The products sold
+are a catalogue too (SKU, category, unit, list price), each order has its line, and
+a few open deals have a quotation, so that every screen has something to show."""
 
 from __future__ import annotations
 
@@ -72,6 +74,13 @@ COMPLAINTS = {
 # Purchase patterns and their share of customers.
 PATTERNS = (("prospect", 25), ("new", 12), ("loyal", 30), ("occasional", 18), ("churned", 15))
 Progress = Callable[[str, int, int], None]
+# The catalogue of those products: name -> (SKU, category, unit); list price is the
+# middle of its price range.
+CATALOGUE = {"工业传感器": ("SN-100", "传感器", "个"), "PLC控制器": ("PLC-200", "控制器", "台"),
+             "办公耗材套装": ("OF-300", "办公耗材", "套"), "服务器维保服务": ("SV-400", "服务", "年"),
+             "软件年度订阅": ("SW-500", "软件", "年"), "包装材料": ("PK-600", "包装", "箱"),
+             "智能仪表": ("MT-700", "仪表", "台")}
+QUOTES = 5  # open deals given a quotation
 
 
 @dataclass
@@ -84,10 +93,14 @@ class SeedReport:
     opportunity_stages: int = 0
     targets: int = 0
     surveys: int = 0
+    products: int = 0
+    order_lines: int = 0
+    quotes: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {"customers": self.customers, "visits": self.visits, "complaints": self.complaints,
-                "orders": self.orders, "opportunities": self.opportunities}
+                "orders": self.orders, "opportunities": self.opportunities, "products": self.products,
+                "quotes": self.quotes}
 
 
 class _Generator:
@@ -384,6 +397,45 @@ def _target(crm: Crm, rep: str | None, quarter: str, amount: float) -> Record:
     return record
 
 
+def _catalogue(crm: Crm) -> tuple[list[Record], dict[str, str]]:
+    """The demo catalogue's products not yet in the database (seeding twice adds none),
+    and product name -> id of all of them."""
+    have = {p["sku"]: p["id"] for sku, _, _ in CATALOGUE.values() for p in crm.products.find([Filter("sku", "=", sku)])}
+    new: list[Record] = []
+    for name, low, high in PRODUCTS:
+        sku, category, unit = CATALOGUE[name]
+        if sku not in have:
+            new.append(crm.products.prepare({"sku": sku, "name": name, "category": category, "unit": unit,
+                                             "list_price": round((low + high) / 2, -1), "active": 1}))
+            have[sku] = new[-1]["id"]
+    return new, {name: have[CATALOGUE[name][0]] for name, _, _ in PRODUCTS}
+
+
+def _order_line(crm: Crm, order: Record, product_ids: dict[str, str]) -> Record:
+    """An order's one line: its product from the catalogue, quantity, unit price and
+    amount as the order has them (so every figure is the order's)."""
+    quantity = order["quantity"] or 1
+    return crm.order_lines.prepare({
+        "order_id": order["id"], "customer_id": order["customer_id"], "product_id": product_ids.get(order["product"]),
+        "product": order["product"], "quantity": quantity, "unit_price": order["amount"] / quantity,
+        "amount": order["amount"]}, owner=order["owner"])
+
+
+def _seed_quotes(crm: Crm, gen: _Generator, deals: list[Record], product_ids: dict[str, str]) -> int:
+    """Quotations of a few open deals, sent last week, each of one or two catalogue
+    products (through the quotation API: its totals and validity rules)."""
+    from crm_tui.domain.orders import LineSpec
+
+    rng = random.Random(gen.rng.random())  # its own stream: the rest of the data stays as it was
+    skus = [CATALOGUE[name][0] for name in product_ids]
+    open_deals = [d for d in deals if d["stage"] not in ("won", "lost")][:QUOTES]
+    for deal in open_deals:
+        lines = [LineSpec(sku, str(rng.randrange(1, 10))) for sku in rng.sample(skus, rng.randrange(1, 3))]
+        crm.quote_book.add({"opportunity_id": deal["id"], "status": "sent", "terms": "预付30%，发货前付清余款",
+                            "quoted_on": (gen.today - dt.timedelta(days=rng.randrange(1, 8))).isoformat()}, lines)
+    return len(open_deals)
+
+
 def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None = None,
          progress: Progress | None = None) -> SeedReport:
     """Add `customers` demo customers with their visits, complaints and orders."""
@@ -413,8 +465,11 @@ def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None
     surveys = [gen.survey(cid, owner, pattern) for cid, owner, pattern in patterns]
     surveys += [gen.complaint_survey(c) for c in rows["complaints"]]
     rows["surveys"] = [crm.analytics.surveys.prepare(s) for s in surveys if s is not None]
+    catalogue, product_ids = _catalogue(crm)
+    rows = {"products": catalogue, **rows,
+            "order_lines": [_order_line(crm, order, product_ids) for order in rows["orders"]]}
     kinds = {"opportunity_stages": crm.opportunities.moves, "targets": crm.pipeline.targets_api,
-             "surveys": crm.analytics.surveys}
+             "surveys": crm.analytics.surveys, "order_lines": crm.order_lines}
     with crm.lock, transaction(crm.conn):
         for table, records in rows.items():
             # The write funnel's bulk end: state rule, references, one statement.
@@ -424,4 +479,5 @@ def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None
     # Their classes, as `crm classify` computes them (the purchase patterns above make
     # loyal, new, churned and prospect customers appear by the rules, not by decree).
     crm.analytics.ensure_classes()
-    return SeedReport(**{table: len(records) for table, records in rows.items()})
+    quotes = _seed_quotes(crm, gen, rows["opportunities"], product_ids)
+    return SeedReport(**{table: len(records) for table, records in rows.items()}, quotes=quotes)
