@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 
-from crm_tui import i18n
 from crm_tui.api import Crm, Filter
 from crm_tui.app import CrmApp
 from crm_tui.config import SyncSettings
@@ -21,12 +19,6 @@ from crm_tui.screens.products import ProductsScreen
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def english_after() -> Iterator[None]:
-    yield
-    i18n.set_language("en")
 
 
 async def settle(pilot) -> None:
