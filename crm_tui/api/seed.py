@@ -75,11 +75,12 @@ COMPLAINTS = {
 PATTERNS = (("prospect", 25), ("new", 12), ("loyal", 30), ("occasional", 18), ("churned", 15))
 Progress = Callable[[str, int, int], None]
 # The catalogue of those products: name -> (SKU, category, unit); list price is the
-# middle of its price range.
-CATALOGUE = {"工业传感器": ("SN-100", "传感器", "个"), "PLC控制器": ("PLC-200", "控制器", "台"),
-             "办公耗材套装": ("OF-300", "办公耗材", "套"), "服务器维保服务": ("SV-400", "服务", "年"),
-             "软件年度订阅": ("SW-500", "软件", "年"), "包装材料": ("PK-600", "包装", "箱"),
-             "智能仪表": ("MT-700", "仪表", "台")}
+# middle of its price range. SKUs apart from the README's and docs' examples (SN-100),
+# which add their own products to the demo.
+CATALOGUE = {"工业传感器": ("SN-110", "传感器", "个"), "PLC控制器": ("PLC-210", "控制器", "台"),
+             "办公耗材套装": ("OF-310", "办公耗材", "套"), "服务器维保服务": ("SV-410", "服务", "年"),
+             "软件年度订阅": ("SW-510", "软件", "年"), "包装材料": ("PK-610", "包装", "箱"),
+             "智能仪表": ("MT-710", "仪表", "台")}
 QUOTES = 5  # open deals given a quotation
 
 
