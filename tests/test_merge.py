@@ -150,6 +150,28 @@ def test_cli_merge_dry_run_take_unmerge_and_errors(crm: Crm, db_path: Path, pair
     assert "no merge" in missing.output
 
 
+def test_cli_merge_speaks_chinese(crm: Crm, db_path: Path, pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under CRM_LANG=zh the merge's messages and refusals are the catalog's Chinese."""
+    from test_zh_everywhere import english_fragments_in, without
+
+    keep, other, made = pair
+    monkeypatch.setenv("CRM_LANG", "zh")
+    itself = cli(db_path, "customers", "merge", keep["id"], keep["id"], ok=False)
+    assert "客户不能与自身合并" in itself.output
+    side = cli(db_path, "customers", "merge", keep["id"], other["id"], "--take", "email=theirs", ok=False)
+    assert "请选 keep" in side.output
+    merged = cli(db_path, "customers", "merge", keep["id"], other["id"])
+    [merge] = crm.merges.find(keep["id"])
+    merge_id = merge["id"]
+    assert "已将" in merged.stdout and "unmerge" in merged.stdout and merge["status"] == "merged"
+    crm.visits.update(made["visits"], {"notes": "改了"})
+    refused = cli(db_path, "customers", "unmerge", merge_id, ok=False)
+    assert f"拜访 {made['visits']} 在合并之后被修改过" in refused.output
+    listed = cli(db_path, "customers", "merges")
+    for result in (itself, side, merged, refused, listed):
+        assert english_fragments_in(without(result.output, ["theirs"])) == [], result.output  # the typed value
+
+
 def test_the_server_lets_a_rep_merge_only_customers_both_theirs() -> None:
     wang = Actor("wang", "rep", frozenset({"east"}))
     places = {"A": Place("wang", "east"), "B": Place("li", "east"), "W": Place("zhao", "west")}

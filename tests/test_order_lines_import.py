@@ -112,6 +112,20 @@ def test_cli_import_and_export_lines_round_trip_in_gbk(crm: Crm, db_path: Path, 
     assert orders_and_lines(crm) == before
 
 
+def test_cli_import_lines_speaks_chinese(crm: Crm, db_path: Path, shop: dict[str, str], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_LANG", "zh")
+    path = lines_file(tmp_path, shop, "utf-8")
+    dry = runner.invoke(app, ["orders", "import-lines", str(path), "--dry-run", "--db", str(db_path)])
+    assert dry.exit_code == 0 and "将创建 2 个订单，共 5 条明细" in dry.stdout, dry.output
+    out = tmp_path / "out.csv"
+    runner.invoke(app, ["orders", "import-lines", str(path), "--db", str(db_path)])
+    exported = runner.invoke(app, ["orders", "export-lines", "-o", str(out), "--db", str(db_path)])
+    assert "已写出 5 条明细" in exported.stdout
+    bad = runner.invoke(app, ["orders", "export-lines", "-o", str(out), "--encoding", "latin1", "--db", str(db_path)])
+    assert bad.exit_code == 1 and "请用 utf-8 或 gbk" in bad.output
+
+
 @pytest.mark.parametrize("encoding", ["gbk", "utf-8"])
 def test_orders_with_lines_round_trip_in_utf8_and_json(crm: Crm, shop: dict[str, str], tmp_path: Path,
                                                        encoding: str) -> None:

@@ -21,6 +21,7 @@ from crm_tui.db.connection import transaction
 from crm_tui.domain import merging as rules
 from crm_tui.domain.entities import CLASSIFICATION_OVERRIDE, CUSTOMER, ENTITIES, MERGE, SYSTEM_COLUMNS, derive
 from crm_tui.domain.validation import ValidationError, clean
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -67,7 +68,7 @@ class Merges:
             rules.check_pair(keep["id"], other["id"])
             bad = [n for n in take if n not in rules.mergeable_fields()]
             if bad:
-                raise ValidationError.one("take", f"{bad[0]!r} is not a customer field")
+                raise ValidationError.one("take", t("merge.msg.not_a_field", name=repr(bad[0])))
             values = rules.chosen_values(keep, other, take)
             with transaction(self.crm.conn):
                 moved: dict[str, list[str]] = {}
@@ -102,10 +103,10 @@ class Merges:
         with self.crm.lock:
             merge = self.records.get(merge_id)
             if merge["status"] != "merged":
-                raise ValidationError.one("merge", f"merge {merge['id']} was already undone")
+                raise ValidationError.one("merge", t("merge.msg.already_undone", id=merge["id"]))
             stamp = sql.insert_stamp(self.crm.conn, MERGE.table, merge["id"])
             if stamp is None:
-                raise ValidationError.one("merge", f"merge {merge['id']} has no history on this laptop")
+                raise ValidationError.one("merge", t("merge.msg.no_history", id=merge["id"]))
             keep_id, other_id = merge["customer_id"], merge["other_id"]
             moved = rules.moved_ids(merge)
             edited = [("customers", i) for i in sql.changed_after(self.crm.conn, "customers", [keep_id], stamp)]

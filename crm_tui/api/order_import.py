@@ -33,6 +33,7 @@ from crm_tui.db.records import Filter
 from crm_tui.domain.import_mapping import csv_cell
 from crm_tui.domain.orders import ORDER_LINE_ROW, ORDER_ROW_FIELDS, LineSpec, order_summary
 from crm_tui.domain.validation import ValidationError, clean_value
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -64,8 +65,8 @@ class LinesReport:
     rejects_path: Path | None = None
 
     def summary(self) -> str:
-        verb = "created" if self.written else "would create"
-        return f"{verb} {self.orders} orders with {self.lines} lines, rejected {len(self.rejected)} rows"
+        return t("import_lines.summary" if self.written else "import_lines.summary_dry", orders=self.orders,
+                 lines=self.lines)
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "format": self.format, "encoding": self.encoding, "rows": self.rows,
@@ -121,14 +122,14 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
             owner = order.fields.get("owner") or local_rep
             try:
                 if not data.get("customer_id"):
-                    raise ValidationError.one("customer_id", f"order {order.key} names no customer on any row")
+                    raise ValidationError.one("customer_id", t("import_lines.no_customer", order=order.key))
                 record = orders_api.prepare({**data, **order_summary([v for _, v in order.lines])}, owner=owner)
                 orders_api.check_refs([record], known=known)
             except ValidationError as exc:
                 field_ = exc.errors[0].field
                 line = order.given_by.get(field_, order.first.line)
                 row = next((r for r, _ in order.lines if r.line == line), order.first)
-                reject(row, f"order {order.key}: " + "; ".join(str(e) for e in exc.errors))
+                reject(row, t("import_lines.order_prefix", order=order.key) + "; ".join(str(e) for e in exc.errors))
                 continue
             made_orders.append(record)
             for _, values in order.lines:
@@ -156,9 +157,9 @@ def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: d
         return str(values["__error__"])
     key = _text(values.get("order"))
     if not key:
-        return "order: is required (the order key that groups the lines of one order)"
+        return f"order: {t('import_lines.order_required')}"
     if len(key) > 64:
-        return "order: is more than 64 characters"
+        return f"order: {t('import_lines.order_too_long')}"
     order = orders.get(key)
     if order is None:
         order = orders[key] = _Order(key, row)
@@ -172,14 +173,14 @@ def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: d
             return f"{name}: {exc}"
         held = order.fields.get(name)
         if held is not None and held != value:
-            return (f"{name}: {raw!r} differs from {held!r} given for order {key} on line "
-                    f"{order.given_by[name]}")
+            return f"{name}: " + t("import_lines.differs", raw=repr(raw), held=repr(held), order=key,
+                                   line=order.given_by[name])
         if held is None:
             order.fields[name] = value
             order.given_by[name] = row.line
     product = _text(values.get("sku")) or _text(values.get("product"))
     if not product:
-        return "product: give the line's SKU (产品编号) or product name (产品)"
+        return f"product: {t('import_lines.no_product')}"
     quantity = _text(values.get("quantity")) or "1"
     spec = LineSpec(product, quantity, _text(values.get("unit_price")) or None, _text(values.get("discount")) or None)
     try:
@@ -219,7 +220,7 @@ def export_lines(crm: Crm, path: str | Path, *, chinese: bool = False, encoding:
                 writer.writerows([csv_cell(r[c]) for c in EXPORT_COLUMNS] for r in rows)
         except UnicodeEncodeError as exc:
             tmp.unlink(missing_ok=True)
-            raise ValidationError.one("encoding", f"{exc.object[exc.start:exc.end]!r} cannot be written in GBK: "
-                                                  "export in UTF-8") from None
+            raise ValidationError.one("encoding", t("import_lines.no_gbk", text=repr(exc.object[exc.start:exc.end]))
+                                      ) from None
     tmp.replace(path)
     return len(rows)

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from crm_tui.cli.common import DbOpt, JsonOpt, console, open_crm, print_json, print_record, print_table
+from crm_tui.domain.entities import MERGE
+from crm_tui.i18n import choice_label, language, t
 
 
 def add_duplicate_commands(sub: typer.Typer) -> None:
@@ -53,14 +55,14 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
                     print_json(rows)
                 else:
                     print_table([r for r in rows if not (r["same"] and r["keep"] is None)],
-                                ["field", "keep", "other", "side"], title="merge (dry run)")
+                                ["field", "keep", "other", "side"], title=t("merge.msg.dry_run_title"))
                 return
             record = crm.merges.merge(keep, other, choices)
         if as_json:
             print_json(record)
             return
-        console.print(f"merged {record['other_id']} into {record['customer_id']}; "
-                      f"undo with: crm customers unmerge {record['id']}", highlight=False)
+        console.print(t("merge.msg.merged", other=record["other_id"], keep=record["customer_id"], id=record["id"]),
+                      highlight=False)
 
     @sub.command("unmerge", help="Undo a merge: the merged customer comes back with its records and the kept "
                                  "customer gets its fields back; refused when anyone has edited those records "
@@ -72,7 +74,7 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
         if as_json:
             print_json(record)
             return
-        console.print(f"undone: {record['other_id']} is a customer again", highlight=False)
+        console.print(t("merge.msg.undone", other=record["other_id"]), highlight=False)
 
     @sub.command("merges", help="The merges made (newest first), of one customer with --customer.\n\n"
                                 "Example: crm customers merges --customer 01JB2X --json")
@@ -89,5 +91,7 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
         if as_json:
             print_json(rows)
             return
+        if language() != "en":  # the status by its name; in English its code, as --json and scripts have it
+            rows = [{**r, "status": choice_label(MERGE, "status", r["status"])} for r in rows]
         print_table(rows, ["id", "merged_at", "customer_id", "other_id", "status", "owner"],
-                    title="merges", caption=f"{len(rows)} merges")
+                    title=t("merge.msg.list_title"), caption=t("merge.msg.count", n=len(rows)))

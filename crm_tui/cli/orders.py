@@ -22,6 +22,7 @@ from crm_tui.cli.common import (
     print_table,
 )
 from crm_tui.domain.orders import parse_line
+from crm_tui.i18n import t
 
 IdArg = Annotated[str, typer.Argument(help="Order id (a unique prefix will do).")]
 LINE_HELP = ("A line PRODUCT:QTY[:PRICE[:DISCOUNT%]]: a SKU of the catalogue (its list price unless "
@@ -41,7 +42,7 @@ def show_order(crm: Crm, record: Record, as_json: bool) -> None:
         print_json({**record, "lines": lines})
         return
     print_record(record)
-    print_table(lines, LINE_COLUMNS, title="lines")
+    print_table(lines, LINE_COLUMNS, title=t("import_lines.lines_title"))
 
 
 def add_order_commands(sub: typer.Typer) -> None:
@@ -95,16 +96,19 @@ def add_order_file_commands(sub: typer.Typer) -> None:
             except ImportFileError as exc:
                 raise UserError(str(exc)) from None
         for warning in report.warnings:
-            err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] {warning}", highlight=False, soft_wrap=True)
         for reject in report.rejected[:1000]:
-            err_console.print(f"[red]error:[/red] {reject}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]{t('cli.error')}:[/red] {reject}", highlight=False, soft_wrap=True)
+        if len(report.rejected) > 1000:
+            err_console.print(t("import.more_bad", n=len(report.rejected) - 1000), highlight=False, soft_wrap=True)
         if as_json:
             print_json(report.as_dict())
         elif report.rejected:
-            err_console.print(f"nothing imported: {len(report.rejected)} bad rows of {report.rows}; they are in "
-                              f"{report.rejects_path}", highlight=False, soft_wrap=True)
+            err_console.print(t("import_lines.nothing", bad=len(report.rejected), rows=report.rows,
+                                path=report.rejects_path), highlight=False, soft_wrap=True)
         else:
-            console.print(("dry run: " if dry_run else "") + report.summary(), highlight=False, soft_wrap=True)
+            console.print((t("import.dry_run") if dry_run else "") + report.summary(), highlight=False,
+                          soft_wrap=True)
         if report.rejected:
             raise typer.Exit(1)
 
@@ -121,7 +125,7 @@ def add_order_file_commands(sub: typer.Typer) -> None:
         from crm_tui.api.order_import import export_lines
 
         if encoding.lower() not in ("utf-8", "utf8", "gbk", "gb18030", "gb2312"):
-            raise UserError(f"--encoding {encoding!r}: use utf-8 or gbk")
+            raise UserError(t("import_lines.bad_encoding", encoding=repr(encoding)))
         with open_crm(db) as crm:
             count = export_lines(crm, output, chinese=chinese, encoding=encoding)
-        console.print(f"{count} lines written to {output}", highlight=False)
+        console.print(t("import_lines.written", count=count, path=output), highlight=False)

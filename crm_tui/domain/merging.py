@@ -11,6 +11,7 @@ from typing import Any
 from crm_tui.domain.entities import CUSTOMER, ENTITIES, Entity
 from crm_tui.domain.privacy import PRIVACY_KINDS, customer_kinds
 from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import entity_name, t
 
 MERGES = "merges"
 OVERRIDES = "classification_overrides"
@@ -45,11 +46,11 @@ def parse_take(items: Iterable[str]) -> dict[str, str]:
         name, eq, side = item.partition("=")
         name, side = name.strip(), (side.strip().lower() or OTHER)
         if name not in names:
-            raise ValidationError.one("take", f"{name!r} is not a customer field (one of {', '.join(names)})")
+            raise ValidationError.one("take", t("merge.msg.not_a_field_of", name=repr(name), names=", ".join(names)))
         if not eq:
             side = OTHER
         if side not in SIDES:
-            raise ValidationError.one(name, f"{side!r}: take the value of 'keep' or 'other'")
+            raise ValidationError.one(name, t("merge.msg.side", side=repr(side)))
         out[name] = side
     return out
 
@@ -82,7 +83,7 @@ def chosen_values(keep: Mapping[str, Any], other: Mapping[str, Any], take: Mappi
 
 def check_pair(keep_id: str, other_id: str) -> None:
     if keep_id == other_id:
-        raise ValidationError.one("other", "a customer cannot be merged with itself")
+        raise ValidationError.one("other", t("merge.msg.itself"))
 
 
 def dumps(value: Any) -> str:
@@ -122,6 +123,5 @@ def moved_ids(merge: Mapping[str, Any]) -> dict[str, list[str]]:
 
 def edited_since_reason(edited: Sequence[tuple[str, str]]) -> str:
     table, row_id = edited[0]
-    more = f" and {len(edited) - 1} more" if len(edited) > 1 else ""
-    return (f"{ENTITIES[table].name} {row_id} was edited after the merge{more}: undo those edits first, "
-            "or fix the records by hand")
+    more = t("merge.msg.edited_more", n=len(edited) - 1) if len(edited) > 1 else ""
+    return t("merge.msg.edited_since", kind=entity_name(ENTITIES[table]), id=row_id, more=more)
