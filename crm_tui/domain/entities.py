@@ -234,7 +234,8 @@ ORDER = Entity(
         Field("refund_of", kind="ref", ref="orders", label="Refund of"),
     ),
     searchable=("product", "notes"),
-    list_columns=("ordered_at", "customer_id", "product", "quantity", "amount", "status"),
+    # most important first: the CLI leaves out the last ones when the terminal is narrow
+    list_columns=("ordered_at", "customer_id", "amount", "status", "product", "quantity"),
     default_order="ordered_at DESC",
 )
 
