@@ -271,3 +271,29 @@ def test_the_leading_digits_decide_a_mainland_numbers_validity() -> None:
                 assert len(set(valid)) == 1, (start, dialled, valid)
                 checked += 1
     assert checked == len(starts) * 25 * 3
+
+
+def test_text_cells_keep_every_check_and_the_collector_comes_back(crm: Crm, tmp_path: Path) -> None:
+    import gc
+
+    rows = people(1200)
+    rows[100][1] = "华为\x07"  # line 102: a control character in a text field
+    rows[200][0] = "   "  # line 202: a name of blanks is no name
+    rows[300][1] = "公司" * 101  # line 302: longer than a company may be
+    rows[400][1] = "\tTab 公司\n"  # line 402: tabs and line ends around a cell are trimmed, not refused
+    assert gc.isenabled()
+    report = import_customers(crm, write_csv(tmp_path / "t.csv", rows))
+    assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [
+        (102, "company"), (202, "name"), (302, "company")]
+    assert [r.reason.split(": ", 1)[1] for r in report.rejected] == [
+        "contains control characters", "is required", "is 202 characters long; at most 200 allowed"]
+    assert gc.isenabled()  # the import paused the cycle collector and resumed it
+    gc.disable()
+    try:
+        rows[100][1], rows[200][0], rows[300][1] = "华为", "某人", "公司"
+        assert import_customers(crm, write_csv(tmp_path / "t.csv", rows)).created == 1200
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
+    assert crm.conn.execute("SELECT company FROM customers WHERE mobile = ?",
+                            ("+86" + rows[400][2],)).fetchone()[0] == "Tab 公司"

@@ -328,16 +328,27 @@ _KIND_KEYS = {"phone": "phone", "email": "email", "enum": "choice", "date": "dat
 
 def clean_value(f: Field, value: Any) -> Any:
     """The normalised value of one field, None for empty; ValueError with the reason."""
-    if value is None:
-        return None
-    if type(value) is not str:  # text (every cell of a CSV) passes the type check as it is
-        _check_type(f, value)
-    if isinstance(value, str):
+    if type(value) is str:  # text (every cell of a CSV) passes the type check as it is
         value = value.strip()
         if value == "":
             return None
-        if _CONTROL.search(value):
+        # A printable text holds no control character; only others are searched.
+        if not value.isprintable() and _CONTROL.search(value):
             raise ValueError(t("validation.control_characters"))
+        if f.kind == "text":  # most fields: kept as typed, within their length
+            if len(value) > f.max_len:
+                raise ValueError(t("validation.too_long", length=len(value), max=f.max_len))
+            return value
+    elif value is None:
+        return None
+    else:
+        _check_type(f, value)
+        if isinstance(value, str):
+            value = value.strip()
+            if value == "":
+                return None
+            if _CONTROL.search(value):
+                raise ValueError(t("validation.control_characters"))
     normalize = _NORMALIZERS.get(f.kind)
     result: Any = normalize(f, value) if normalize is not None else str(value)
     if isinstance(result, str) and len(result) > f.max_len:
