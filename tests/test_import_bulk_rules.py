@@ -297,3 +297,33 @@ def test_text_cells_keep_every_check_and_the_collector_comes_back(crm: Crm, tmp_
         gc.enable()
     assert crm.conn.execute("SELECT company FROM customers WHERE mobile = ?",
                             ("+86" + rows[400][2],)).fetchone()[0] == "Tab 公司"
+
+
+def test_a_new_database_is_made_in_one_transaction(tmp_path: Path) -> None:
+    """All pending migrations commit together (one sync of the disk for a first
+    import), so a migration that fails leaves the file as it was, not half made."""
+    import sqlite3
+
+    from crm_tui.db import connection
+    from crm_tui.db.migrations import MIGRATIONS
+
+    def broken(conn: sqlite3.Connection) -> None:
+        raise sqlite3.OperationalError("disk says no")
+
+    kept, MIGRATIONS[5] = MIGRATIONS[5], broken
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            Crm(tmp_path / "half.db")
+    finally:
+        MIGRATIONS[5] = kept
+    raw = sqlite3.connect(tmp_path / "half.db")
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name = 'customers'").fetchone()[0] == 0
+    raw.close()
+    commits: list[str] = []
+    conn = connection.connect(tmp_path / "whole.db")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    connection.migrate(conn, tmp_path / "whole.db")
+    assert len(commits) == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
