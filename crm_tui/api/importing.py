@@ -69,12 +69,28 @@ class ImportFileError(ValueError):
     """The file as a whole cannot be imported (unreadable, empty, bad headers)."""
 
 
-@dataclass
 class SourceRow:
-    line: int  # CSV: physical line where the row starts (header = 1); JSON: item number
-    raw: dict[str, Any]  # the cells as in the file, keyed by header
-    values: dict[str, Any]  # the cells keyed by field name
-    cells: list[str] | None = None  # a CSV row's cells, in the header's order
+    """One row of the file: its line (CSV: the physical line where it starts, the
+    header being 1; JSON: the item number; Excel: the sheet's row), the cells as in
+    the file keyed by header (`raw`), and the cells keyed by field name (`values`).
+    A CSV row keeps its cells as a list and makes `raw` only when asked (a rejected
+    row): a dict per row of a 100k-row file was 100 MB that nothing read."""
+
+    __slots__ = ("line", "_raw", "values", "cells", "headers")
+
+    def __init__(self, line: int, raw: dict[str, Any] | None, values: dict[str, Any],
+                 cells: list[str] | None = None, headers: list[str] | None = None):
+        self.line = line
+        self._raw = raw
+        self.values = values
+        self.cells = cells  # a CSV row's cells, in the order of `headers`
+        self.headers = headers
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        if self._raw is None:
+            self._raw = dict(zip(self.headers or (), self.cells or (), strict=False))
+        return self._raw
 
 
 @dataclass
@@ -228,7 +244,7 @@ def _read_csv(path: Path, text: str, ent: Entity) -> Source:
                 rows.append(SourceRow(line, raw, {"__error__": (
                     f"has {len(cells)} cells but the header has {len(headers)}{extra}")}))
                 continue
-            rows.append(SourceRow(line, dict(zip(headers, cells, strict=True)), {}, cells))
+            rows.append(SourceRow(line, None, {}, cells, headers))
     except csv.Error as exc:
         raise ImportFileError(f"{path}: line {reader.line_num}: broken CSV ({exc})") from None
     return Source(path, "csv", "", headers, rows, quoted="'" in text)
@@ -291,11 +307,12 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
         for row in source.rows:
             if row.values:  # a row already known to be broken
                 continue
-            raw, cells = row.raw, row.cells
+            cells = row.cells
             values: dict[str, Any]
             if cells is not None:
                 values = {name: cell for i, name in index if (cell := cells[i]) != ""}
             else:
+                raw = row.raw
                 values = {name: raw.get(h) for h, name in pairs if h in raw}
             row.values = values
             if restore:
@@ -472,8 +489,13 @@ class _Plan:
 
     def _take(self, row: SourceRow, now: str, record_id: str) -> str | None:
         """Validate one row and fold it into the plan; the reason if it is bad."""
-        # Empty cells are no value: leaving them out spares validating each one.
-        values = {k: v for k, v in row.values.items() if v is not None and v != ""}
+        # Empty cells are no value: leaving them out spares validating each one. A
+        # CSV row's values have none (see `_map`) and are read only here: taken as
+        # they are, and let go.
+        if row.cells is not None:
+            values, row.values = row.values, {}
+        else:
+            values = {k: v for k, v in row.values.items() if v is not None and v != ""}
         if "__error__" in values:
             return values["__error__"]
         for stamp in STAMP_COLUMNS:
