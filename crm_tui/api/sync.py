@@ -31,7 +31,7 @@ from crm_tui.sync.merge import Change, fold
 if TYPE_CHECKING:
     from crm_tui.api import Crm
     from crm_tui.sync.client import SyncClient
-    from crm_tui.sync.protocol import Hello
+    from crm_tui.sync.protocol import Hello, PushResult
 
 PUSH_BATCH = 1000
 PULL_LIMIT = 2000
@@ -230,25 +230,10 @@ class Sync:
         # First what a restored backup holds under its node id from before the restore.
         for old, old_acked in former:
             self._push_former(client, old, old_acked, batch_size, report, progress, total)
-        gaps = 0
-        while True:
-            with self.lock:
-                batch = sql.pending_changes(self.conn, acked, batch_size)
-            if not batch:
-                return
-            try:
-                result = client.push(node, batch)
-            except ProtocolError as exc:
-                # The server holds less of our sequence than we thought (a lost batch,
-                # a restored server): resend from where it says.
-                if exc.code != SEQUENCE_GAP or exc.expected_seq is None or gaps >= 3:
-                    raise
-                gaps += 1
-                acked = exc.expected_seq - 1
-                continue
+
+        def record(batch: list[dict[str, Any]], result: PushResult) -> int:
             if hooks.after_push:
                 hooks.after_push()
-            _check_acked(result.acked_seq, batch)
             with self.lock:
                 own_last = self.crm.replica["seq"]
             if result.acked_seq > own_last:
@@ -257,18 +242,16 @@ class Sync:
                 # and would be taken for duplicates, so stop before anything is lost.
                 raise SyncError(t("sync.msg.replica_behind", here=own_last, server=result.acked_seq),
                                 "replica_behind")
-            acked = result.acked_seq
             # Refused changes are not in the server's log but their numbers are acked:
             # keep them, with the reason, for the rep to fix or discard; the rest syncs.
             refused = [(r.node_seq, r.tbl, r.row_id, r.code, r.reason) for r in result.refused]
             with self.lock, transaction(self.conn):
                 if refused:
                     report.rejected += sql.record_refusals(self.conn, refused)
-                sql.set_pushed(self.conn, acked)
-            report.pushed += result.accepted
-            report.push_duplicates += result.duplicates
-            if progress:
-                progress("push", report.pushed + report.push_duplicates, total)
+                sql.set_pushed(self.conn, result.acked_seq)
+            return result.acked_seq
+
+        self._push_batches(client, node, None, acked, batch_size, record, report, progress, total)
 
     def _push_former(self, client: SyncClient, node: str, acked: int, batch_size: int, report: SyncReport,
                      progress: Progress | None, total: int) -> None:
@@ -276,14 +259,34 @@ class Sync:
         server had not acknowledged when the backup was taken (crm_tui.db.backup).
         The server may hold more of that node than the backup (the laptop synced
         after it): those come back in the pull like anyone else's."""
+
+        def record(batch: list[dict[str, Any]], result: PushResult) -> int:
+            with self.lock:
+                sql.set_former_pushed(self.conn, node, batch[-1]["node_seq"], done=False)
+            # Refused ones stay in the log; the server's audit names them (they were
+            # made under another node id, so `crm sync rejected` cannot list them).
+            report.rejected += len(result.refused)
+            return batch[-1]["node_seq"]
+
+        acked = self._push_batches(client, node, node, acked, batch_size, record, report, progress, total)
+        with self.lock:
+            sql.set_former_pushed(self.conn, node, acked, done=True)
+
+    def _push_batches(self, client: SyncClient, node: str, local_node: str | None, acked: int, batch_size: int,
+                      record: Callable[[list[dict[str, Any]], PushResult], int], report: SyncReport,
+                      progress: Progress | None, total: int) -> int:
+        """Push the changes logged under `local_node` (None: this replica's own) after
+        `acked`, batch by batch, as `node`; `record` keeps each answer and says how
+        far the server now holds; the report counts what was stored. When the server
+        holds less of the sequence than we thought (a lost batch, a restored server)
+        it says where to resend from: at most three times. Returns the last
+        acknowledged sequence."""
         gaps = 0
         while True:
             with self.lock:
-                batch = sql.pending_changes(self.conn, acked, batch_size, node=node)
+                batch = sql.pending_changes(self.conn, acked, batch_size, node=local_node)
             if not batch:
-                with self.lock:
-                    sql.set_former_pushed(self.conn, node, acked, done=True)
-                return
+                return acked
             try:
                 result = client.push(node, batch)
             except ProtocolError as exc:
@@ -293,12 +296,7 @@ class Sync:
                 acked = exc.expected_seq - 1
                 continue
             _check_acked(result.acked_seq, batch)
-            acked = batch[-1]["node_seq"]
-            with self.lock:
-                sql.set_former_pushed(self.conn, node, acked, done=False)
-            # Refused ones stay in the log; the server's audit names them (they were
-            # made under another node id, so `crm sync rejected` cannot list them).
-            report.rejected += len(result.refused)
+            acked = record(batch, result)
             report.pushed += result.accepted
             report.push_duplicates += result.duplicates
             if progress:
