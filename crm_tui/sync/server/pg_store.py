@@ -27,15 +27,13 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from crm_tui.domain.changes import rep_scope
-from crm_tui.domain.privacy import ERASURES, scrub_fields, scrub_plan
+from crm_tui.domain.privacy import scrub_fields, scrub_plan
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
     BORN,
-    ENTER,
-    LEAVE,
     LOG_COLUMNS,
     MARK_NODE,
     MARK_TABLE,
@@ -52,15 +50,18 @@ from crm_tui.sync.server.store import (
     audit_query,
     change_size_sql,
     check_schema_version,
-    enter_marks,
+    erasures_accepted,
     json_or_null,
     mark_scope,
     now_stamp,
     redacted,
     rep_from_row,
     resent_refusals,
+    scrub_erased,
     snapshot_page,
     split_fresh,
+    view_change,
+    view_marks,
     winning_fields,
 )
 
@@ -398,23 +399,14 @@ class PostgresStore(Store):
 
     def _scrubbed(self, conn: psycopg.Connection,
                   accepted: list[tuple[WireChange, str | None]]) -> list[tuple[WireChange, str | None]]:
-        """As in the SQLite store: changes about an erased customer are kept (their
-        sequence numbers count) but stored without the personal data they carry."""
         scopes = sorted({scope for _, scope in accepted if scope})
-        if not scopes:
-            return accepted
         erased = {r[0] for r in conn.execute("SELECT customer_id FROM erased WHERE customer_id = ANY(%s)",
-                                             (scopes,)).fetchall()}
-        if not erased:
-            return accepted
-        plan = self.privacy_plan
-        return [(c.model_copy(update={"data": scrub_fields(c.data, c.tbl, plan),
-                                      "old": scrub_fields(c.old, c.tbl, plan)}) if scope in erased else c, scope)
-                for c, scope in accepted]
+                                             (scopes,)).fetchall()} if scopes else set()
+        return scrub_erased(accepted, erased, self.privacy_plan)
 
     def _erase_pushed(self, conn: psycopg.Connection, v: Verdicts) -> bool:
         """Carry out the erasures the judge accepted in this push (a manager's)."""
-        ids = [c.row_id for c, _ in v.accepted if c.tbl == ERASURES and c.op == "insert"]
+        ids = erasures_accepted(v)
         for customer_id in ids:
             self._erase(conn, customer_id)
         return bool(ids)
@@ -660,13 +652,10 @@ class PostgresStore(Store):
                 if left:
                     cur.executemany("DELETE FROM node_view WHERE node = %s AND customer_id = %s",
                                     [(node, c) for c in left])
-                marks = [(c, LEAVE, "{}") for c in left]
-                if entered and after > 0:
-                    # A long history comes in slices that each fit in a pull's answer.
-                    sizes = conn.execute(
-                        f"SELECT scope, server_seq, {_CHANGE_SIZE_SQL} FROM log WHERE scope = ANY(%s) "
-                        "AND server_seq <= %s AND node <> '' ORDER BY scope, server_seq", (entered, after)).fetchall()
-                    marks += [(c, ENTER, data) for c, data in enter_marks(entered, sizes, after, max_bytes)]
+                marks = view_marks(entered, left, after, lambda: conn.execute(
+                    f"SELECT scope, server_seq, {_CHANGE_SIZE_SQL} FROM log WHERE scope = ANY(%s) "
+                    "AND server_seq <= %s AND node <> '' ORDER BY scope, server_seq", (entered, after)).fetchall(),
+                    max_bytes)
                 if marks:
                     now = now_stamp()
                     cur.executemany(
@@ -677,9 +666,9 @@ class PostgresStore(Store):
     @staticmethod
     def _view_change(conn: psycopg.Connection, node: str, visible: str,
                      params: list[object]) -> tuple[list[str], list[str]]:
-        now_visible = {r[0] for r in conn.execute(visible, params).fetchall()}
-        held = {r[0] for r in conn.execute("SELECT customer_id FROM node_view WHERE node = %s", (node,)).fetchall()}
-        return sorted(now_visible - held), sorted(held - now_visible)
+        return view_change((r[0] for r in conn.execute(visible, params).fetchall()),
+                           (r[0] for r in conn.execute("SELECT customer_id FROM node_view WHERE node = %s",
+                                                       (node,)).fetchall()))
 
     def count(self) -> int:
         with self._conn() as conn:

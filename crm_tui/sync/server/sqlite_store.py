@@ -12,15 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crm_tui.domain.changes import rep_scope
-from crm_tui.domain.privacy import ERASURES, scrub_fields, scrub_plan
+from crm_tui.domain.privacy import scrub_plan
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
     BORN,
-    ENTER,
-    LEAVE,
     LOG_COLUMNS,
     MARK_NODE,
     MARK_TABLE,
@@ -38,14 +36,17 @@ from crm_tui.sync.server.store import (
     audit_query,
     change_size_sql,
     check_schema_version,
-    enter_marks,
+    erasures_accepted,
     json_or_null,
     mark_scope,
     now_stamp,
     rep_from_row,
     resent_refusals,
+    scrub_erased,
     snapshot_page,
     split_fresh,
+    view_change,
+    view_marks,
     winning_fields,
 )
 
@@ -370,19 +371,12 @@ class SqliteStore(Store):
         return found
 
     def _scrubbed(self, accepted: list[tuple[WireChange, str | None]]) -> list[tuple[WireChange, str | None]]:
-        """Changes about an erased customer are kept (their sequence numbers count) but
-        stored without the personal data they carry: a late edit never brings a person back."""
-        erased = self._erased_among({scope for _, scope in accepted if scope})
-        if not erased:
-            return accepted
-        plan = self.privacy_plan
-        return [(c.model_copy(update={"data": scrub_fields(c.data, c.tbl, plan),
-                                      "old": scrub_fields(c.old, c.tbl, plan)}) if scope in erased else c, scope)
-                for c, scope in accepted]
+        return scrub_erased(accepted, self._erased_among({scope for _, scope in accepted if scope}),
+                            self.privacy_plan)
 
     def _erase_pushed(self, v: Verdicts) -> bool:
         """Carry out the erasures the judge accepted in this push (a manager's)."""
-        ids = [c.row_id for c, _ in v.accepted if c.tbl == ERASURES and c.op == "insert"]
+        ids = erasures_accepted(v)
         for customer_id in ids:
             self._erase(customer_id)
         return bool(ids)
@@ -524,21 +518,17 @@ class SqliteStore(Store):
                 conn.execute("INSERT INTO nodes (node, rep) VALUES (?, ?)", (node, rep))
             elif owner[0] != rep:
                 raise NodeTaken(f"node {node} belongs to rep {owner[0]!r}, not {rep!r}")
-            now_visible = {r[0] for r in conn.execute(visible, params)}
-            held = {r[0] for r in conn.execute("SELECT customer_id FROM node_view WHERE node = ?", (node,))}
-            entered, left = sorted(now_visible - held), sorted(held - now_visible)
+            entered, left = view_change(
+                (r[0] for r in conn.execute(visible, params)),
+                (r[0] for r in conn.execute("SELECT customer_id FROM node_view WHERE node = ?", (node,))))
             if not entered and not left:
                 return
             conn.executemany("INSERT INTO node_view VALUES (?, ?)", [(node, c) for c in entered])
             conn.executemany("DELETE FROM node_view WHERE node = ? AND customer_id = ?", [(node, c) for c in left])
-            marks = [(c, LEAVE, "{}") for c in left]
-            if entered and after > 0:
-                # A long history comes in slices that each fit in a pull's answer.
-                sizes = conn.execute(
-                    f"SELECT scope, server_seq, {_CHANGE_SIZE_SQL} FROM log WHERE scope IN "
-                    "(SELECT value FROM json_each(?)) AND server_seq <= ? AND node <> '' ORDER BY scope, server_seq",
-                    (json.dumps(entered), after))
-                marks += [(c, ENTER, data) for c, data in enter_marks(entered, sizes, after, max_bytes)]
+            marks = view_marks(entered, left, after, lambda: conn.execute(
+                f"SELECT scope, server_seq, {_CHANGE_SIZE_SQL} FROM log WHERE scope IN "
+                "(SELECT value FROM json_each(?)) AND server_seq <= ? AND node <> '' ORDER BY scope, server_seq",
+                (json.dumps(entered), after)), max_bytes)
             if marks:
                 base = conn.execute("SELECT coalesce(max(node_seq), 0) FROM log WHERE node = ''").fetchone()[0]
                 now = now_stamp()

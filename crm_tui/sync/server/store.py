@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from crm_tui.domain.changes import Actor
+from crm_tui.domain.privacy import ERASURES, scrub_fields
 from crm_tui.sync.protocol import WireChange
-from crm_tui.sync.server.judge import Refusal
+from crm_tui.sync.server.judge import Refusal, Verdicts
 
 ROLES = ("rep", "manager")
 
@@ -451,6 +452,43 @@ def enter_marks(entered: Sequence[str], sizes: Iterable[tuple[str, int, int]], u
             last = seq
         marks.append((customer_id, _json({"after": after, "upto": until})))
     return marks
+
+
+def view_change(now_visible: Iterable[str], held: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(entered, left): the customers of a rep's view that a laptop was not served yet,
+    and those it was served that are no longer in the view."""
+    now, served = set(now_visible), set(held)
+    return sorted(now - served), sorted(served - now)
+
+
+def view_marks(entered: Sequence[str], left: Sequence[str], after: int,
+               sizes: Callable[[], Iterable[tuple[str, int, int]]], max_bytes: int | None) -> list[tuple[str, str, str]]:
+    """(customer_id, kind, data) of the marks to log for a view change found at a
+    pull from `after`: a leave mark per customer that left; enter marks (see
+    enter_marks; `sizes` is read only then) for those that entered behind the
+    laptop's cursor. A laptop pulling from 0 gets its whole view by the ordinary pull."""
+    marks = [(c, LEAVE, "{}") for c in left]
+    if entered and after > 0:
+        # A long history comes in slices that each fit in a pull's answer.
+        marks += [(c, ENTER, data) for c, data in enter_marks(entered, sizes(), after, max_bytes)]
+    return marks
+
+
+def erasures_accepted(v: Verdicts) -> list[str]:
+    """The customers a push erases: its erasures the judge accepted (a manager's)."""
+    return [c.row_id for c, _ in v.accepted if c.tbl == ERASURES and c.op == "insert"]
+
+
+def scrub_erased(accepted: list[tuple[WireChange, str | None]], erased: set[str],
+                 plan: Mapping[str, Mapping[str, Any]]) -> list[tuple[WireChange, str | None]]:
+    """Changes about an erased customer are kept (their sequence numbers count) but
+    stored without the personal data they carry: a late edit never brings a person
+    back. `accepted` is (change, scope) in push order."""
+    if not erased:
+        return accepted
+    return [(c.model_copy(update={"data": scrub_fields(c.data, c.tbl, plan),
+                                  "old": scrub_fields(c.old, c.tbl, plan)}) if scope in erased else c, scope)
+            for c, scope in accepted]
 
 
 def _slice(data: str, mark_seq: int) -> tuple[int, int]:
