@@ -303,9 +303,12 @@ def test_analytics_commands_print_chinese_tables(db_path: Path, monkeypatch: pyt
     with Crm(db_path, rep="wang", create=True) as crm:
         ids = build(crm)
         add_deals(crm, ids)
+        crm.pipeline.set_target("2026-Q3", 50000.0, rep="wang")
+        crm.pipeline.set_target("2026-Q3", 90000.0)
     monkeypatch.setenv("COLUMNS", "160")
     for command in (["classify"], ["rfm"], ["kpi", "--period", "2026-Q3"], ["pipeline"],
-                    ["funnel", "--period", "2026-Q3"], ["customers", "list"], ["complaints", "list"]):
+                    ["funnel", "--period", "2026-Q3"], ["customers", "list"], ["complaints", "list"],
+                    ["targets", "list"], ["forecast", "--period", "2026-Q3"]):
         result = zh_cli(db_path, *command, "--today", "2026-10-01", monkeypatch=monkeypatch) \
             if command[0] in ("classify", "rfm", "kpi") else zh_cli(db_path, *command, monkeypatch=monkeypatch)
         assert result.exit_code == 0, (command, result.output)

@@ -58,6 +58,29 @@ def _pct(v: float | None) -> str:
     return "" if v is None else f"{100 * v:.1f}%"
 
 
+def money(v: float | None) -> str:
+    return "" if v is None else f"{v:,.2f}"
+
+
+def print_totalled(rows: list[dict[str, Any]], total: dict[str, Any], columns: list[str], amounts: set[str],
+                   *, title: str) -> None:
+    """A table of amounts per line (the `amounts` columns as money) closed by a total
+    row named in the run's language: the pipeline's stages, the forecast's months."""
+    lines = [*rows, {columns[0]: t("cli.total"), **total}]
+    print_table([{k: money(v) if k in amounts else v for k, v in r.items()} for r in lines], columns, title=title)
+
+
+def print_attainment(rows: list[dict[str, Any]], columns: list[str], *, title: str) -> None:
+    """Sales against targets, the team's row (rep none) named in the run's language:
+    `crm kpi` and `crm targets list`."""
+    print_table([{**{k: money(v) if k in _ATTAINMENT_AMOUNTS else v for k, v in r.items()},
+                  "rep": r["rep"] or t("cli.team"), "attainment": _pct(r["attainment"])} for r in rows],
+                columns, title=title)
+
+
+_ATTAINMENT_AMOUNTS = {"amount", "sales", "target"}
+
+
 # -- classification -----------------------------------------------------------------
 
 classify_app = typer.Typer(help="Classify customers: status, lifecycle stage, A/B/C tier and core customers."
@@ -212,10 +235,8 @@ def kpi_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json
                 ["rep", "visits", "follow_ups_due", "follow_ups_done", "follow_up_rate", "orders", "sales",
                  "complaints_handled", "sla_kept_rate"], title=t("cli.per_rep"))
     att = result["attainment"]
-    print_table([{"rep": r["rep"] or t("cli.team"), "sales": r["sales"], "target": r["target"],
-                  "attainment": _pct(r["attainment"])} for r in [{"rep": "", **att["team"]}, *att["reps"]]],
-                ["rep", "sales", "target", "attainment"],
-                title=t("cli.attainment_title"))
+    print_attainment([{"rep": "", **att["team"]}, *att["reps"]], ["rep", "sales", "target", "attainment"],
+                     title=t("cli.attainment_title"))
 
 
 @app.command("report")

@@ -11,7 +11,16 @@ import typer
 from crm_tui.api import Crm
 from crm_tui.api.opportunities import Pipeline
 from crm_tui.cli import app
-from crm_tui.cli.analytics import PeriodOpt, RepOpt, TodayOpt, _pct, today_clock
+from crm_tui.cli.analytics import (
+    PeriodOpt,
+    RepOpt,
+    TodayOpt,
+    _pct,
+    money,
+    print_attainment,
+    print_totalled,
+    today_clock,
+)
 from crm_tui.cli.common import DbOpt, JsonOpt, UserError, console, open_crm, print_json, print_table
 from crm_tui.i18n import t
 
@@ -95,12 +104,10 @@ def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = Fa
     if as_json:
         print_json(result)
         return
-    rows = [{**s, "probability": f"{s['probability']}%", "amount": f"{s['amount']:,.2f}",
-             "weighted": f"{s['weighted']:,.2f}"} for s in result["stages"]]
-    rows.append({"stage": t("cli.total"), "count": result["count"], "amount": f"{result['amount']:,.2f}",
-                 "weighted": f"{result['weighted']:,.2f}"})
-    print_table(rows, ["stage", "count", "probability", "amount", "weighted"],
-                title=t("cli.pipeline_title", currency=result["currency"]) + (t("cli.of_rep", rep=rep) if rep else ""))
+    print_totalled([{**s, "probability": f"{s['probability']}%"} for s in result["stages"]],
+                   {k: result[k] for k in ("count", "amount", "weighted")},
+                   ["stage", "count", "probability", "amount", "weighted"], {"amount", "weighted"},
+                   title=t("cli.pipeline_title", currency=result["currency"]) + (t("cli.of_rep", rep=rep) if rep else ""))
 
 
 @app.command("forecast")
@@ -115,12 +122,10 @@ def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as
     if as_json:
         print_json(result)
         return
-    rows = [{k: (f"{v:,.2f}" if isinstance(v, float) else v) for k, v in m.items()} for m in result["months"]]
-    rows.append({"month": t("cli.total"), "won": f"{result['won']:,.2f}",
-                 "weighted_pipeline": f"{result['weighted_pipeline']:,.2f}", "forecast": f"{result['forecast']:,.2f}"})
-    print_table(rows, ["month", "won", "weighted_pipeline", "forecast"],
-                title=t("cli.forecast_title", period=result["period"], currency=result["currency"])
-                + (t("cli.of_rep", rep=rep) if rep else ""))
+    amounts = ("won", "weighted_pipeline", "forecast")
+    print_totalled(result["months"], {k: result[k] for k in amounts}, ["month", *amounts], set(amounts),
+                   title=t("cli.forecast_title", period=result["period"], currency=result["currency"])
+                   + (t("cli.of_rep", rep=rep) if rep else ""))
     if result.get("target"):
         console.print(f"target {result['target']:,.2f}: sales {result['sales']:,.2f} "
                       f"({_pct(result['attainment'])}), with the forecast {_pct(result['forecast_attainment'])}",
@@ -143,7 +148,7 @@ def funnel_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_j
                 title=t("cli.funnel_title", period=result["period"], n=result["deals"]))
     size, cycle = result["avg_deal_size"], result["sales_cycle_days"]
     console.print(t("cli.funnel_line", won=result["won"], lost=result["lost"], rate=_pct(result["win_rate"]),
-                    deal="" if size is None else f"{size:,.2f}", cycle="" if cycle is None else f"{cycle:.1f}"),
+                    deal=money(size), cycle="" if cycle is None else f"{cycle:.1f}"),
                   highlight=False)
 
 
@@ -195,5 +200,4 @@ def targets_list(
     if as_json:
         print_json(rows)
         return
-    print_table([{**r, "rep": r["rep"] or "(team)", "attainment": _pct(r["attainment"])} for r in rows],
-                ["period", "rep", "amount", "sales", "attainment"], title=f"{len(rows)} target(s)")
+    print_attainment(rows, ["period", "rep", "amount", "sales", "attainment"], title=t("cli.targets_title", n=len(rows)))
