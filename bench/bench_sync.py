@@ -25,13 +25,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from crm_tui.api import Crm
@@ -58,7 +63,7 @@ def customer(i: int) -> dict:
             "company": f"Company {i % 977}", "title": None, "phone": f"+86138{i:08d}", "mobile": None,
             "email": None, "wechat": None, "address": None, "region": "east", "industry": "tea",
             "company_size": None, "purchasing_power": None, "source": None, "tags": None, "territory": None,
-            "birthday": None, "status": None, "lifecycle_stage": None, "tier": None, "notes": None}
+            "birthday": None, "notes": None}
 
 
 def visit(cid: str) -> dict:
@@ -357,17 +362,74 @@ def bench_pull_checks(tmp: Path, n: int, repeats: int = 3) -> None:
           f"without = {rules / none:.2f}x, {(rules - none) / n * 1e6:.1f} us a change")
 
 
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_pull_real_server(tmp: Path, n: int) -> None:
+    """The first `crm sync` of an empty laptop, as a rep runs it: a real `crm server
+    serve` process on 127.0.0.1 (SQLite store) holding the mixed log, and the real
+    `crm sync` command in its own process (hello, HTTP pages of the product's size,
+    apply). Wall time of the sync command, and the CPU of each process."""
+    store = SqliteStore(tmp / "real-server.db")
+    store.add_rep("src", "manager", hash_token("src"))
+    store.add_rep("bench", "manager", hash_token("bench"))
+    fill_store(store, mixed_log(n))
+    served = len(store.pull(0, 10**7, exclude_node="counter", snapshot=True).changes)
+    store.close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    crm_bin = str(Path(sys.executable).parent / "crm")
+    server = subprocess.Popen([crm_bin, "server", "serve", "--db", f"sqlite:///{tmp / 'real-server.db'}",
+                               "--port", str(port), "--rate", "1000000", "--log-level", "warning"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(url + "/v1/hello", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        env = {**os.environ, "CRM_DB": str(tmp / "laptop.db"), "CRM_CONFIG": str(tmp / "laptop.toml")}
+        subprocess.run([crm_bin, "login", "--server", url, "--token", "bench"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        server_cpu = _cpu_of(server.pid)
+        start = time.perf_counter()
+        proc = subprocess.Popen([crm_bin, "sync", "--json"], env=env, stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        server_cpu = _cpu_of(server.pid) - server_cpu
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    pulled = json.loads(out)["pulled"]
+    assert pulled == served, (pulled, served)
+    client_cpu = usage.ru_utime + usage.ru_stime
+    print(f"crm sync of an empty laptop from a real server: {pulled:,} changes in {wall:.2f} s = "
+          f"{pulled / wall:,.0f} changes/s end to end (whole command); CPU: crm sync {client_cpu:.2f} s, "
+          f"server {server_cpu:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=100_000)
     parser.add_argument("--big-log", type=int, default=1_000_000)
     parser.add_argument("--small-log", type=int, default=10_000)
     parser.add_argument("--push", type=int, default=10_000)
-    parser.add_argument("--only", choices=["pull", "pull100", "push", "rules", "view", "checks"], default=None)
+    parser.add_argument("--only", choices=["pull", "pull-real", "pull100", "push", "rules", "view", "checks"],
+                        default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-sync-"))
     try:
         runs = {"pull": lambda: bench_pull_into_empty(tmp, args.changes),
+                "pull-real": lambda: bench_pull_real_server(tmp, args.changes),
                 "pull100": lambda: bench_pull_100_new(tmp, args.big_log, args.small_log),
                 "push": lambda: bench_push(tmp, args.push),
                 "rules": lambda: bench_push_rules(tmp, args.push),
