@@ -180,7 +180,7 @@ def test_classes_after_every_kind_of_write_are_the_whole_books(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Through the real CLI on a laptop that syncs with a real server: after each kind
     of write (add, edit, bulk update, import, override, refund, moving or deleting an
-    order, a pulled change, a pulled delete, a conflict resolved, an erase, a delete)
+    order, a merge and its undoing, a pulled change, a pulled delete, a conflict resolved, an erase, a delete)
     the classes the customer list shows are those a classification of the whole book
     gives; and the local writes got there without classifying the whole book. (The
     server's store plays no part in it: SQLite only.)"""
@@ -234,6 +234,13 @@ def test_classes_after_every_kind_of_write_are_the_whole_books(tmp_path: Path,
         gone = li.json("orders", "list", "--customer", single[1])[0]["id"]
         li.crm("orders", "delete", gone, "--yes")
         assert book.check(li)[single[1]][0] == "potential"
+        # A merge moves a customer's orders to another and deletes it; an unmerge undoes it.
+        li.crm("customers", "merge", single[3], single[4])
+        merged = book.check(li)
+        assert single[4] not in merged
+        [merge] = li.json("customers", "merges", "--customer", single[3])
+        li.crm("customers", "unmerge", merge["id"])
+        assert single[4] in book.check(li)
 
         # Another laptop's writes arrive by a pull: a big order, an order cancelled, a
         # customer's only order deleted (a pulled delete carries no customer), a
