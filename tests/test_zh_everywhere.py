@@ -247,6 +247,11 @@ async def tour_customer(pilot, look, back_to_list) -> None:
     await look("customer", "down", "enter")
     for tab in range(6):
         await look(f"customer tab {tab}", "right_square_bracket")
+    await look("merge view", "M")  # its probable duplicates, or the hint to pick any customer
+    assert type(pilot.app.screen).__name__ == "MergeScreen" and "合并" in screen_text(pilot.app)
+    await look("merge pick", "a")
+    await back_to_list()
+    await look("customer again", "down", "enter")
     await look("visit form", "v")
     await back_to_list()
     await look("complaint form", "c")
@@ -254,8 +259,10 @@ async def tour_customer(pilot, look, back_to_list) -> None:
 
 async def tour_screens(pilot, look, back_to_list) -> None:
     for key, name in (("f3", "agenda"), ("f4", "complaints"), ("f5", "orders"), ("f6", "dashboard"),
-                      ("f7", "conflicts"), ("f8", "pipeline"), ("f1", "help")):
+                      ("f7", "conflicts"), ("f8", "pipeline"), ("f10", "products"), ("f1", "help")):
         await look(name, key)
+        if name == "products":
+            assert type(pilot.app.screen).__name__ == "ProductsScreen"
     await look("palette", "escape", "ctrl+p")
 
 
