@@ -27,7 +27,7 @@ from crm_tui.api.importing import (
     read_source,
     write_rejects,
 )
-from crm_tui.api.records import Record
+from crm_tui.api.records import Record, new_ids, utc_now
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain.import_mapping import csv_cell
@@ -114,6 +114,10 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
         known: dict[tuple[str, str], bool] = {}
         made_orders: list[Record] = []
         made_lines: list[Record] = []
+        # One stamp and a batch of ids for the whole file, as the other imports make
+        # them (a ULID and a clock read per record cost more than their validation).
+        now = utc_now()
+        ids = iter(new_ids(sum(1 + len(o.lines) for o in orders.values())))
         for order in orders.values():
             if not order.lines:
                 continue  # every row of it was rejected
@@ -123,7 +127,8 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
             try:
                 if not data.get("customer_id"):
                     raise ValidationError.one("customer_id", t("import_lines.no_customer", order=order.key))
-                record = orders_api.prepare({**data, **order_summary([v for _, v in order.lines])}, owner=owner)
+                record = orders_api.prepare({**data, **order_summary([v for _, v in order.lines])}, owner=owner,
+                                            now=now, record_id=next(ids))
                 orders_api.check_refs([record], known=known)
             except ValidationError as exc:
                 field_ = exc.errors[0].field
@@ -134,7 +139,8 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
             made_orders.append(record)
             for _, values in order.lines:
                 made_lines.append(lines_api.prepare({**values, "order_id": record["id"],
-                                                     "customer_id": record["customer_id"]}, owner=owner))
+                                                     "customer_id": record["customer_id"]}, owner=owner, now=now,
+                                                    record_id=next(ids)))
         report.rejected.sort(key=lambda r: r.line)
         if report.rejected:
             report.rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(path)
