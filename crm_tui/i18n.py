@@ -72,6 +72,12 @@ def language() -> str:
     return _current
 
 
+def money(amount: float | None, digits: int = 2) -> str:
+    """An amount as every table, screen and report writes it: thousands separated,
+    `digits` decimals ('' for none). The one place this is decided."""
+    return "" if amount is None else f"{float(amount):,.{digits}f}"
+
+
 def t(key: str, **values: Any) -> str:
     """The text of `key` in the current language, with `{name}` placeholders filled."""
     text = catalog(_current).get(key)

@@ -22,6 +22,7 @@ from crm_tui import i18n
 from crm_tui.api import Crm
 from crm_tui.app import CrmApp
 from crm_tui.cli import app as cli
+from crm_tui.domain.analytics.rfm import SEGMENTS
 from crm_tui.report import FORMATS, render
 from crm_tui.screens.customers import CustomersScreen
 
@@ -321,3 +322,39 @@ def test_analytics_commands_print_chinese_tables(db_path: Path, monkeypatch: pyt
         assert result.exit_code == 0, (command, result.output)
         assert CJK.search(result.output), command
         assert english_fragments_in(without(result.output, REPORT_DATA)) == [], (command, result.output)
+
+
+def test_what_commands_say_after_they_act_is_chinese(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lines a command prints about what it did or why it refused (a deal won and its
+    order, a target set, an RFM explanation, complaint times, the win-back queue, the
+    surveys, the conflicts list), not only its tables, are in the user's language."""
+    with Crm(db_path, rep="wang", create=True) as crm:
+        ids = build(crm)
+        deals = add_deals(crm, ids)
+        open_complaint = next(c for c in crm.complaints.find() if c["status"] == "new")
+    monkeypatch.setenv("COLUMNS", "160")
+    commands = [
+        ["opportunities", "move", deals["O1"], "--stage", "won", "--create-order"],
+        ["targets", "set", "--team", "--period", "2026-Q3", "--amount", "90000"],
+        ["forecast", "--period", "2026-Q3"],
+        ["rfm", "--explain", ids["A"], "--today", "2026-10-01"],
+        ["complaint-stats", "--period", "2026-Q3"],
+        ["complaints", "acknowledge", open_complaint["id"]],
+        ["winback", "--today", "2026-10-01"],
+        ["surveys", "list"],
+        ["conflicts", "list"],
+    ]
+    for command in commands:
+        result = zh_cli(db_path, *command, monkeypatch=monkeypatch)
+        assert result.exit_code == 0, (command, result.output)
+        assert CJK.search(result.output), command
+        assert english_fragments_in(without(result.output, REPORT_DATA)) == [], (command, result.output)
+    for refused in (["targets", "set", "--period", "2026-Q3", "--amount", "1"], ["rfm", "--segment", "Nobody"],
+                    ["cadence", "--state", "late"]):
+        result = zh_cli(db_path, *refused, monkeypatch=monkeypatch)
+        assert result.exit_code == 1 and CJK.search(result.output), (refused, result.output)
+        # the segment ids are what --segment takes: they stay as typed
+        assert english_fragments_in(without(result.output, list(SEGMENTS))) == [], (refused, result.output)
+    assert "Champions (冠军客户)" in zh_cli(db_path, "rfm", "--segment", "x", monkeypatch=monkeypatch).output
+    money_line = zh_cli(db_path, "orders", "list", monkeypatch=monkeypatch).output
+    assert "4,000.00" in money_line  # the won deal's order, written as every screen writes money

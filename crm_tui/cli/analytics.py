@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from crm_tui.cli import app
 from crm_tui.cli.common import (
@@ -25,7 +26,7 @@ from crm_tui.cli.common import (
     print_record,
     print_table,
 )
-from crm_tui.i18n import t
+from crm_tui.i18n import money, t
 
 if TYPE_CHECKING:  # the analytics and the reports load with the command that runs them
     from crm_tui.api import Crm
@@ -43,7 +44,7 @@ def today_clock(today: str | None) -> Callable[[], dt.datetime] | None:
     try:
         day = dt.date.fromisoformat(today)
     except ValueError:
-        raise UserError(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
+        raise UserError(t("cli.say.bad_today", value=repr(today))) from None
     return lambda: dt.datetime.combine(day, dt.time(12, 0))
 
 
@@ -58,8 +59,8 @@ def _pct(v: float | None) -> str:
     return "" if v is None else f"{100 * v:.1f}%"
 
 
-def money(v: float | None) -> str:
-    return "" if v is None else f"{v:,.2f}"
+def _hours(v: float | None) -> str:
+    return t("report.none") if v is None else t("cli.say.hours", n=f"{v:.1f}")
 
 
 def print_totalled(rows: list[dict[str, Any]], total: dict[str, Any], columns: list[str], amounts: set[str],
@@ -147,7 +148,7 @@ def clear_override_command(
     """
     with open_crm(db) as crm:
         crm.analytics.clear_override(customer)
-    console.print("override cleared", highlight=False)
+    console.print(t("cli.say.override_cleared"), highlight=False)
 
 
 # -- RFM ----------------------------------------------------------------------------
@@ -169,7 +170,9 @@ def rfm_command(
     from crm_tui.domain.analytics.rfm import SEGMENTS
 
     if segment and segment not in SEGMENTS:
-        raise UserError(f"--segment {segment!r} is not one of: {', '.join(SEGMENTS)}")
+        # the ids are what --segment takes; their names in the user's language beside them
+        named = [s if cell_text("segment", s) == s else f"{s} ({cell_text('segment', s)})" for s in SEGMENTS]
+        raise UserError(t("cli.say.bad_segment", value=repr(segment), segments=", ".join(named)))
     with open_crm(db) as crm:
         an = analytics(crm, today)
         if explain:
@@ -177,14 +180,19 @@ def rfm_command(
             if as_json:
                 print_json(result)
                 return
-            console.print(f"[bold]{result['name']}[/bold]  RFM {result['rfm']}  score {result['score']}  "
-                          f"segment [bold]{result['segment']}[/bold]")
+            console.print(t("cli.say.rfm_head", name=escape(result["name"]), rfm=result["rfm"],
+                            score=result["score"], segment=cell_text("segment", result["segment"])))
             for p in result["parts"]:
-                console.print(f"{p['measure']}: {p['value']} {p['unit']}; {p['worse_customers']} of "
-                              f"{p['population']} customers are worse -> {p['formula']}", highlight=False, soft_wrap=True)
-            console.print(f"combined: {result['combined_formula']}", highlight=False, soft_wrap=True)
-            console.print(f"segment rule (first match in {', '.join(result['segment_order'])}): "
-                          f"{result['segment_rule']}", highlight=False, soft_wrap=True)
+                # the measure and its unit in the user's language (--json keeps the API's words)
+                console.print(t("cli.say.rfm_part", measure=t(f"cli.say.rfm_{p['measure']}"),
+                                value=money(p["value"]) if p["measure"] == "monetary" else p["value"],
+                                unit=t(f"cli.say.rfm_{p['measure']}_unit", days=result["window_days"]),
+                                worse=p["worse_customers"], population=p["population"],
+                                formula=p["formula"]), highlight=False, soft_wrap=True, markup=False)
+            console.print(t("cli.say.rfm_combined", formula=result["combined_formula"]), highlight=False,
+                          soft_wrap=True, markup=False)
+            console.print(t("cli.say.rfm_rule", order=", ".join(cell_text("segment", s) for s in result["segment_order"]),
+                            rule=result["segment_rule"]), highlight=False, soft_wrap=True, markup=False)
             return
         scores = [s.as_dict() for s in an.rfm_scores(rep=rep).scores if segment in (None, s.segment)]
     if as_json:
@@ -292,20 +300,21 @@ def complaint_stats_command(
 
     Example: crm complaint-stats --period 2026-11
     """
+    from crm_tui.domain.analytics.complaints import UNKNOWN
+
     with open_crm(db) as crm:
         result = analytics(crm, today).complaint_analytics(period, rep=rep, region=region, product=product)
     if as_json:
         print_json(result)
         return
     for key in ("by_type", "by_cause", "by_product", "by_category"):
-        print_table([{**r, "share": _pct(r["share"]), "cumulative": _pct(r["cumulative"]),
-                      "vital": "yes" if r["vital"] else ""} for r in result[key]],
-                    ["key", "count", "share", "cumulative", "vital"], title=key.replace("_", " "))
+        print_table([{**r, "key": t("report.unknown") if r["key"] == UNKNOWN else r["key"], "share": _pct(r["share"]), "cumulative": _pct(r["cumulative"]),
+                      "vital": t("cli.say.yes") if r["vital"] else ""} for r in result[key]],
+                    ["key", "count", "share", "cumulative", "vital"], title=t(f"cli.say.pareto_{key}"))
     print_table([{"priority": p, **s, "breach_rate": _pct(s["breach_rate"])} for p, s in result["sla"].items()],
                 ["priority", "complaints", "decided", "breached", "breach_rate"], title="SLA")
     fr, rs = result["mean_first_response_hours"], result["mean_resolution_hours"]
-    console.print(f"mean first response {'' if fr is None else f'{fr:.1f} h'}, mean resolution "
-                  f"{'' if rs is None else f'{rs:.1f} h'}", highlight=False)
+    console.print(t("cli.say.mean_times", first_response=_hours(fr), resolution=_hours(rs)), highlight=False)
 
 
 @app.command("product-stats")
@@ -342,8 +351,8 @@ def product_stats_command(
         print_table(shown(result[f"top_by_{group}"]), [group, "rank", "product", "quantity", "sales", "share"],
                     title=t(f"report.h.top_products_{group}"))
     r = result["returns"]
-    console.print(t("product_stats.summary", gross=f"{r['gross_sales']:,.2f}", refunds=f"{r['refunds']:,.2f}",
-                    net=f"{r['net_sales']:,.2f}", rate=_pct(r["returns_rate"])), highlight=False)
+    console.print(t("product_stats.summary", gross=money(r["gross_sales"]), refunds=money(r["refunds"]),
+                    net=money(r["net_sales"]), rate=_pct(r["returns_rate"])), highlight=False)
 
 
 # -- reminders ----------------------------------------------------------------------
@@ -371,9 +380,9 @@ def greetings_command(
         print_json({"greetings": [g.as_dict() for g in items], "logged": len(logged)})
         return
     print_table([g.as_dict() for g in items], ["date", "occasion", "name", "purpose"],
-                title=f"{len(items)} greeting(s) due")
+                title=t("cli.say.greetings_due", n=len(items)))
     if mark_sent:
-        console.print(f"{len(logged)} greeting visit(s) logged", highlight=False)
+        console.print(t("cli.say.greetings_logged", n=len(logged)), highlight=False)
 
 
 @app.command("winback")
@@ -387,8 +396,10 @@ def winback_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = Fal
     if as_json:
         print_json(items)
     else:
-        print_table(items, ["name", "tier", "status", "days_since_last_order", "value", "reason"],
-                    title=f"win-back queue: {len(items)}")
+        print_table([{**i, "value": money(i["value"])} for i in items],
+                    # the reason (churned, or so many days without an order) is the status and the days
+                    ["name", "tier", "status", "days_since_last_order", "value"],
+                    title=t("cli.say.winback_title", n=len(items)))
 
 
 @app.command("cadence")
@@ -404,7 +415,7 @@ def cadence_command(
     Example: crm cadence --state overdue
     """
     if state not in (None, "ok", "due", "overdue"):
-        raise UserError(f"--state {state!r}: use ok, due or overdue")
+        raise UserError(t("cli.say.bad_state", value=repr(state)))
     with open_crm(db) as crm:
         items = [i.as_dict() for i in analytics(crm, today).contact_cadence(rep=rep, state=state)]
     if as_json:
@@ -461,6 +472,6 @@ def survey_list(
         print_json({"surveys": rows, "overall": summary["overall"], "count": summary["count"]})
         return
     print_table(rows, ["surveyed_at", "customer_id", "expected", "perceived", "c", "verdict"],
-                title=f"{len(rows)} survey(s)")
+                title=t("cli.say.surveys_title", n=len(rows)))
     if summary["overall"] is not None:
-        console.print(f"overall satisfaction C = {summary['overall']:.3f}", highlight=False)
+        console.print(t("cli.say.overall_satisfaction", c=f"{summary['overall']:.3f}"), highlight=False)

@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
 from crm_tui.config import Config, ConfigError
 from crm_tui.domain.times import is_time_name, shown_time
-from crm_tui.i18n import has, language, resolve_language, set_language, t
+from crm_tui.i18n import has, language, money, resolve_language, set_language, t
 
 try:  # newer typer runs on its own copy of click, with its own context stack
     from typer._click.globals import get_current_context
@@ -156,10 +156,19 @@ def print_record(record: dict[str, Any]) -> None:
     console.print(table)
 
 
+# Columns of the CLI's tables that hold amounts of money: written as every screen writes them.
+MONEY_COLUMNS = frozenset({"amount", "unit_price", "list_price", "monetary", "sales", "gross_sales", "net_sales",
+                           "refunds", "target", "weighted", "won", "forecast", "weighted_pipeline", "subtotal",
+                           "total"})
+
+
 def cell(name: str, value: Any) -> str:
-    """A value as a table shows it: times local and to the minute, like the UI (--json keeps them as stored)."""
+    """A value as a table shows it: times local and to the minute, like the UI, and
+    amounts as money (--json keeps both as stored)."""
     if value is None:
         return ""
+    if name in MONEY_COLUMNS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return money(value)
     return shown_time(value) if is_time_name(name) else str(value)
 
 

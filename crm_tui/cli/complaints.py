@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from crm_tui.api import Crm, Record
-from crm_tui.cli.common import DbOpt, JsonOpt, console, open_crm, print_json
+from crm_tui.cli.common import DbOpt, JsonOpt, cell_text, console, open_crm, print_json
+from crm_tui.i18n import t
 
 IdArg = Annotated[str, typer.Argument(help="Complaint id (a unique prefix will do).")]
 
@@ -21,7 +22,7 @@ def _run(db: DbOpt, as_json: bool, step: Callable[[Crm], Record]) -> None:
     if as_json:
         print_json(complaint)
     else:
-        console.print(f"complaint [bold]{complaint['id']}[/bold] is now [bold]{complaint['status']}[/bold]",
+        console.print(t("cli.say.complaint_now", id=complaint["id"], status=cell_text("status", complaint["status"])),
                       highlight=False, soft_wrap=True)
 
 

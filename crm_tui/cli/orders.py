@@ -22,7 +22,7 @@ from crm_tui.cli.common import (
     print_table,
 )
 from crm_tui.domain.orders import parse_line
-from crm_tui.i18n import t
+from crm_tui.i18n import money, t
 
 IdArg = Annotated[str, typer.Argument(help="Order id (a unique prefix will do).")]
 LINE_HELP = ("A line PRODUCT:QTY[:PRICE[:DISCOUNT%]]: a SKU of the catalogue (its list price unless "
@@ -66,8 +66,8 @@ def add_order_commands(sub: typer.Typer) -> None:
             record = crm.order_book.refund(order_id, [parse_line(text) for text in line or []],
                                            ordered_at=date, notes=notes)
             if not as_json:
-                console.print(f"refund order [bold]{record['id']}[/bold] of {record['refund_of']}: "
-                              f"{record['amount']:.2f}", highlight=False, soft_wrap=True)
+                console.print(t("cli.say.refund_order", id=record["id"], order=record["refund_of"],
+                                amount=money(record["amount"])), highlight=False, soft_wrap=True)
             show_order(crm, record, as_json)
 
 

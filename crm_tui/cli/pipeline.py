@@ -16,13 +16,21 @@ from crm_tui.cli.analytics import (
     RepOpt,
     TodayOpt,
     _pct,
-    money,
     print_attainment,
     print_totalled,
     today_clock,
 )
-from crm_tui.cli.common import DbOpt, JsonOpt, UserError, console, open_crm, print_json, print_table
-from crm_tui.i18n import t
+from crm_tui.cli.common import (
+    DbOpt,
+    JsonOpt,
+    UserError,
+    cell_text,
+    console,
+    open_crm,
+    print_json,
+    print_table,
+)
+from crm_tui.i18n import money, t
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="Opportunity id (a unique prefix will do).")]
 
@@ -51,14 +59,13 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
         if as_json:
             print_json({"opportunity": deal, "order": order})
             return
-        console.print(f"opportunity [bold]{deal['id']}[/bold] is now [bold]{deal['stage']}[/bold]",
+        console.print(t("cli.say.opportunity_now", id=deal["id"], stage=cell_text("stage", deal["stage"])),
                       highlight=False, soft_wrap=True)
         if order:
-            console.print(f"created order [bold]{order['id']}[/bold] of {order['amount']:,.2f}",
+            console.print(t("cli.say.order_created", id=order["id"], amount=money(order["amount"])),
                           highlight=False, soft_wrap=True)
         elif deal["stage"] == "won" and not deal.get("order_id"):
-            console.print(f"no order yet: crm opportunities create-order {deal['id']}", highlight=False,
-                          soft_wrap=True)
+            console.print(t("cli.say.no_order_yet", id=deal["id"]), highlight=False, soft_wrap=True)
 
     @sub.command("create-order", help="Create the order of a won opportunity that has none.\n\n"
                                       "Example: crm opportunities create-order 01JB2X")
@@ -68,7 +75,7 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
         if as_json:
             print_json({"opportunity": deal, "order": order})
         else:
-            console.print(f"created order [bold]{order['id']}[/bold] for opportunity {deal['id']}",
+            console.print(t("cli.say.order_created_for", id=order["id"], opportunity=deal["id"]),
                           highlight=False, soft_wrap=True)
 
     @sub.command("stale", help="Open opportunities past their expected close, or with no activity for "
@@ -127,8 +134,8 @@ def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as
                    title=t("cli.forecast_title", period=result["period"], currency=result["currency"])
                    + (t("cli.of_rep", rep=rep) if rep else ""))
     if result.get("target"):
-        console.print(f"target {result['target']:,.2f}: sales {result['sales']:,.2f} "
-                      f"({_pct(result['attainment'])}), with the forecast {_pct(result['forecast_attainment'])}",
+        console.print(t("cli.say.target_line", target=money(result["target"]), sales=money(result["sales"]),
+                        attainment=_pct(result["attainment"]), forecast=_pct(result["forecast_attainment"])),
                       highlight=False)
 
 
@@ -170,14 +177,14 @@ def targets_set(
     Example: crm targets set --rep wang --period 2026-Q4 --amount 500000
     """
     if team == bool(rep):
-        raise UserError("give either --rep NAME or --team")
+        raise UserError(t("cli.say.rep_or_team"))
     with open_crm(db) as crm:
         record = crm.pipeline.set_target(period, amount, rep=rep)
     if as_json:
         print_json(record)
     else:
-        console.print(f"target of {record['rep'] or 'the team'} for {record['period']}: {record['amount']:,.2f}",
-                      highlight=False)
+        console.print(t("cli.say.target_set", rep=record["rep"] or t("cli.team"), period=record["period"],
+                        amount=money(record["amount"])), highlight=False)
 
 
 @targets_app.command("list")

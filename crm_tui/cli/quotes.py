@@ -21,7 +21,7 @@ from crm_tui.cli.common import (
 )
 from crm_tui.cli.orders import LINE_HELP
 from crm_tui.domain.orders import parse_line
-from crm_tui.i18n import t
+from crm_tui.i18n import money, t
 
 quotes_app = typer.Typer(help="Quotations (报价单): lines from the catalogue or free text, validity and terms; "
                               "accepting one creates its order and wins its opportunity.", no_args_is_help=True)
@@ -55,8 +55,8 @@ def _show(quote: dict[str, Any], as_json: bool) -> None:
         head["status"] = f"{quote['status']} ({t('quotes.expired')})"
     print_record(head)
     print_table(lines, LINE_COLUMNS, title=t("quotes.cli_lines"))
-    console.print(t("quotes.cli_totals", subtotal=f"{totals['subtotal']:,.2f}", discount=f"{totals['discount']:,.2f}",
-                    total=f"{totals['total']:,.2f}"), highlight=False, soft_wrap=True, markup=False)
+    console.print(t("quotes.cli_totals", subtotal=money(totals["subtotal"]), discount=money(totals["discount"]),
+                    total=money(totals["total"])), highlight=False, soft_wrap=True, markup=False)
 
 
 @quotes_app.command("add", help="Make a quotation for an opportunity (its customer, title and products) or a "
@@ -111,7 +111,7 @@ def edit(quote_id: IdArg, line: LinesOpt = None, title: TitleOpt = None, date: D
     changes = {k: v for k, v in {"title": title, "quoted_on": date, "valid_until": valid_until, "terms": terms,
                                  "notes": notes, "status": status}.items() if v is not None}
     if not changes and not line:
-        raise UserError("nothing to change: give --line or --FIELD VALUE")
+        raise UserError(t("cli.say.quote_nothing_to_change"))
     with open_crm(db) as crm:
         quote = crm.quote_book.edit(quote_id, changes, [parse_line(text) for text in line] if line else None)
     if not as_json:
@@ -125,7 +125,7 @@ def delete(quote_id: IdArg, yes: Annotated[bool, typer.Option("--yes", "-y", hel
            db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
         quote = crm.quote_book.get(quote_id)
-        if not yes and not typer.confirm(f"Delete quotation {quote['id']} {quote.get('title') or ''}?"):
+        if not yes and not typer.confirm(t("cli.say.delete_quote", id=quote["id"], title=quote.get("title") or "")):
             raise typer.Exit(1)
         crm.quote_book.delete(quote["id"])
     if as_json:
@@ -142,7 +142,7 @@ def accept(quote_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json({"quote": quote, "order": order, "opportunity": deal})
         return
-    said = t("quotes.cli_accepted", id=quote["id"], order=order["id"], amount=f"{order['amount']:,.2f}")
+    said = t("quotes.cli_accepted", id=quote["id"], order=order["id"], amount=money(order["amount"]))
     if deal:
         said += "; " + t("quotes.cli_won", id=deal["id"])
     console.print(said, highlight=False, soft_wrap=True, markup=False)
@@ -162,9 +162,9 @@ def render(quote_id: IdArg,
     from crm_tui.i18n import normalize_language, resolve_language
 
     if fmt != "html":
-        raise UserError(f"--format {fmt!r}: quotations render as html")
+        raise UserError(t("cli.say.quote_format", value=repr(fmt)))
     if lang is not None and normalize_language(lang) is None:
-        raise UserError(f"--lang {lang!r}: give en or zh")
+        raise UserError(t("cli.say.bad_lang", value=repr(lang)))
     with open_crm(db) as crm:
         text = crm.quote_book.render(quote_id, lang=resolve_language(crm.config.lang, lang))
     if output is None:
@@ -173,5 +173,5 @@ def render(quote_id: IdArg,
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise UserError(t("cli.say.cannot_write", path=str(output), reason=exc.strerror or exc)) from None
     console.print(t("quotes.cli_written", path=str(output)), highlight=False, soft_wrap=True, markup=False)

@@ -15,6 +15,7 @@ from crm_tui.cli.common import (
     DbOpt,
     JsonOpt,
     UserError,
+    column_title,
     console,
     err_console,
     open_crm,
@@ -255,18 +256,18 @@ def conflicts_list(
         print_json(rows)
         return
     if not rows:
-        console.print("no open conflicts")
+        console.print(t("cli.say.no_conflicts"))
         return
     print_table(
         [{**r, "mine": _show(r["mine"]), "theirs": _show(r["theirs"]),
           "by": f"{r['mine_rep']} / {r['theirs_rep']}"} for r in rows],
         ["id", "record", "field", "mine", "theirs", "by", "detected_at"],
-        caption="resolve with: crm conflicts resolve ID --keep mine|theirs|VALUE",
+        caption=t("cli.say.resolve_with"),
     )
 
 
 def _show(value: Any) -> str:
-    return "(empty)" if value is None else str(value)
+    return t("cli.say.empty") if value is None else str(value)
 
 
 @conflicts_app.command("resolve")
@@ -285,4 +286,5 @@ def conflicts_resolve(
     if json_out:
         print_json(result)
         return
-    console.print(f"conflict {conflict_id}: {result['field']} = {_show(result['kept'])}", highlight=False)
+    console.print(t("cli.say.conflict_settled", id=conflict_id, field=column_title(result["field"]),
+                    value=_show(result["kept"])), highlight=False, markup=False)

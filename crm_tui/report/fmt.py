@@ -9,6 +9,7 @@ from typing import Any
 
 from crm_tui.domain.analytics.complaints import UNKNOWN
 from crm_tui.i18n import has, language, t
+from crm_tui.i18n import money as i18n_money
 
 
 def _none() -> str:
@@ -16,7 +17,7 @@ def _none() -> str:
 
 
 def money(v: float | None) -> str:
-    return _none() if v is None else f"{v:,.2f}"
+    return _none() if v is None else i18n_money(v)
 
 
 def pct(v: float | None) -> str:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
+from crm_tui.i18n import money
+
 CSS = """
 @page { size: A4; margin: 16mm 14mm; }
 * { box-sizing: border-box; }
@@ -41,7 +43,7 @@ footer { margin-top: 8mm; color: #666; font-size: 9pt; border-top: 1px solid #dd
 
 
 def _money(value: Any) -> str:
-    return f"{float(value or 0):,.2f}"
+    return money(float(value or 0))
 
 
 def _qty(value: Any) -> str:

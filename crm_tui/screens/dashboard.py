@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from crm_tui.domain.analytics.complaints import UNKNOWN
-from crm_tui.i18n import has, t
+from crm_tui.i18n import has, money, t
 from crm_tui.screens.base import localize_bindings
 from crm_tui.screens.pipeline import stage_label
 from crm_tui.widgets.footer import CrmFooter
@@ -201,11 +201,11 @@ def forecast_text(data: dict[str, Any]) -> Text:
     """This quarter's forecast against its target, as lines of text."""
     fc = data["forecast"]
     text = Text(t("pipeline.forecast_title", quarter=data["quarter"]) + "\n\n", style="bold")
-    text.append(t("pipeline.forecast_line", won=f"{fc['won']:,.0f}", weighted=f"{fc['weighted_pipeline']:,.0f}",
-                  forecast=f"{fc['forecast']:,.0f}") + "\n")
+    text.append(t("pipeline.forecast_line", won=money(fc["won"], 0), weighted=money(fc["weighted_pipeline"], 0),
+                  forecast=money(fc["forecast"], 0)) + "\n")
     if fc.get("target"):
         share = fc["attainment"] or 0.0
-        text.append(t("pipeline.target_line", target=f"{fc['target']:,.0f}", sales=f"{fc['sales']:,.0f}",
+        text.append(t("pipeline.target_line", target=money(fc["target"], 0), sales=money(fc["sales"], 0),
                       attainment=f"{100 * share:.0f}%") + "\n")
         filled = max(0, min(20, round(20 * share)))
         text.append("█" * filled, style="green" if share >= 1 else "yellow")

@@ -18,7 +18,7 @@ from crm_tui.api.history import field_history
 from crm_tui.domain.entities import COMPLAINT, CONTACT, CONTACT_ROLES, CUSTOMER, ENTITIES, OPPORTUNITY, ORDER
 from crm_tui.domain.times import is_time_name, shown_time
 from crm_tui.domain.validation import display_phone
-from crm_tui.i18n import choice_label, field_label, t
+from crm_tui.i18n import choice_label, field_label, money, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.screens.pipeline import stage_label
@@ -197,14 +197,14 @@ class CustomerScreen(CrmScreen):
         self._fill("orders-table", [field_label(ORDER, n) for n in ("ordered_at", "product", "quantity", "amount",
                                                                     "status", "notes")],
                    [[r["ordered_at"], r["product"], str(r.get("quantity") or ""),
-                     Text(f"{-r['amount'] if r.get('refund_of') else r['amount']:,.2f}", justify="right"),
+                     Text(money(-r["amount"] if r.get("refund_of") else r["amount"]), justify="right"),
                      show_value("orders", "status", r.get("status")), r.get("notes") or ""] for r in file.orders],
                    file.orders)
         stage = self.crm.pipeline.settings
         self._fill("opportunities-table",
                    [field_label(OPPORTUNITY, n) for n in ("title", "stage", "amount", "probability", "close_date",
                                                           "next_step", "closed_on", "lost_reason")],
-                   [[r["title"], stage_label(stage, r["stage"]), Text(f"{r['amount']:,.2f}", justify="right"),
+                   [[r["title"], stage_label(stage, r["stage"]), Text(money(r["amount"]), justify="right"),
                      f"{stage.probability(r)}%", r.get("close_date") or "", r.get("next_step") or "",
                      r.get("closed_on") or "", r.get("lost_reason") or ""] for r in file.opportunities],
                    file.opportunities)

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from crm_tui.api import Record
 from crm_tui.domain.opportunities import LOST, WON, PipelineSettings
 from crm_tui.i18n import language, t
+from crm_tui.i18n import money as i18n_money
 from crm_tui.screens.base import CrmModal, CrmScreen
 from crm_tui.screens.modals import ChoiceScreen, pick_customer_then
 from crm_tui.screens.record_forms import opportunity_form
@@ -34,7 +35,7 @@ def stage_label(settings: PipelineSettings, stage_id: str) -> str:
 
 
 def money(amount: float) -> str:
-    return f"{amount:,.0f}"
+    return i18n_money(amount, 0)  # whole amounts: the board's cards are narrow
 
 
 def short_money(amount: float) -> str:

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input, Static
 from crm_tui.api import Record
 from crm_tui.domain.catalogue import filter_products
 from crm_tui.domain.entities import PRODUCT
-from crm_tui.i18n import field_label, t
+from crm_tui.i18n import field_label, money, t
 from crm_tui.screens.base import TableScreen
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
@@ -27,7 +27,7 @@ PRODUCT_FIELDS = PRODUCT.input_names
 
 def _price(row: dict[str, Any]) -> str:
     price = row.get("list_price")
-    return "" if price is None else f"{price:,.2f}"
+    return money(price)
 
 
 def product_columns() -> list[Column]:

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from crm_tui.api import Record
 from crm_tui.domain.entities import QUOTE, Field
 from crm_tui.domain.orders import parse_lines
-from crm_tui.i18n import choice_label, language, t
+from crm_tui.i18n import choice_label, language, money, t
 from crm_tui.screens.base import CrmModal
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
@@ -81,7 +81,7 @@ class QuotesScreen(CrmModal[None]):
             status = choice_label(QUOTE, "status", q["status"])
             if q["expired"]:
                 status += f" ({t('quotes.expired')})"
-            table.add_row(q["quoted_on"], q.get("title") or "", Text(f"{q['amount']:,.2f}", justify="right"),
+            table.add_row(q["quoted_on"], q.get("title") or "", Text(money(q["amount"]), justify="right"),
                           status, q["valid_until"], key=q["id"])
         if not rows:
             self.query_one("#quote-lines", Static).update(t("quotes.none"))
@@ -109,11 +109,11 @@ class QuotesScreen(CrmModal[None]):
         for line in quote["lines"]:
             off = f" -{line['discount']:g}%" if line.get("discount") else ""
             text.append(f"{line['position']}. {line.get('sku') or ''} {line['product']}  {line['quantity']:g} × "
-                        f"{line['unit_price']:,.2f}{off} = {line['amount']:,.2f}\n")
+                        f"{money(line['unit_price'])}{off} = {money(line['amount'])}\n")
         totals = quote["totals"]
-        text.append(f"{t('quote.subtotal')} {totals['subtotal']:,.2f}  {t('quote.discount_total')} "
-                    f"{totals['discount']:,.2f}  ", style="")
-        text.append(f"{t('quote.total')} {totals['total']:,.2f}", style="bold")
+        text.append(f"{t('quote.subtotal')} {money(totals['subtotal'])}  {t('quote.discount_total')} "
+                    f"{money(totals['discount'])}  ", style="")
+        text.append(f"{t('quote.total')} {money(totals['total'])}", style="bold")
         self.query_one("#quote-lines", Static).update(text)
 
     # -- actions --------------------------------------------------------------------
@@ -146,14 +146,14 @@ class QuotesScreen(CrmModal[None]):
             if yes:
                 self.run_db(lambda: book.accept(quote["id"]), self._accepted)
 
-        question = t("quotes.accept_question", title=quote.get("title") or "", amount=f"{quote['amount']:,.2f}")
+        question = t("quotes.accept_question", title=quote.get("title") or "", amount=money(quote["amount"]))
         self.app.push_screen(ConfirmScreen(question), answered)
 
     def _accepted(self, result: tuple[Record, Record, Record | None]) -> None:
         _, order, deal = result
         if deal is not None:
             self.deal = deal
-        self.app.notify(t("quotes.accepted", order=order["id"], amount=f"{order['amount']:,.2f}"), timeout=5)
+        self.app.notify(t("quotes.accepted", order=order["id"], amount=money(order["amount"])), timeout=5)
         self.reload()
 
     def action_render(self) -> None:

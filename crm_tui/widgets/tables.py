@@ -6,7 +6,7 @@ from __future__ import annotations
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT, Entity
 from crm_tui.domain.times import shown_time
 from crm_tui.domain.validation import display_phone
-from crm_tui.i18n import choice_label, field_label, t
+from crm_tui.i18n import choice_label, field_label, money, t
 from crm_tui.widgets.record_table import Column, Row
 
 
@@ -19,8 +19,7 @@ def _short_time(name: str):
 
 
 def _money(row: Row) -> str:
-    amount = row.get("amount")
-    return "" if amount is None else f"{amount:,.2f}"
+    return money(row.get("amount"))
 
 
 def col(ent: Entity, name: str, width: int, **kw) -> Column:
