@@ -146,6 +146,12 @@ def test_bad_token_and_revoked_rep(server: Server, tmp_path: Path) -> None:
     assert result.exit_code == 0 and json.loads(result.stdout)["territories"] == ["east", "north"]
     result = runner.invoke(app, ["server", "set-rep", "nobody", "--role", "manager", "--db", server.url_db])
     assert result.exit_code == 1 and "no rep named" in result.output
+    # --clear-territories with --territory is refused, not read as "clear them all"
+    result = runner.invoke(app, ["server", "set-rep", "zhao", "--clear-territories", "--territory", "west",
+                                 "--db", server.url_db])
+    assert result.exit_code == 1 and "not both" in result.output
+    reps = json.loads(runner.invoke(app, ["server", "list-reps", "--db", server.url_db, "--json"]).stdout)
+    assert reps[0]["territories"] == ["east", "north"]
 
 
 def seed_customers(db: str, n: int) -> None:

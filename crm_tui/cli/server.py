@@ -139,6 +139,9 @@ def set_rep(
     """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
+    if clear_territories and territory:
+        # both would silently clear them: say which one was meant
+        raise UserError(t("cli.say.clear_or_territory"))
     territories = [] if clear_territories else territory
     rep = admin.set_rep(db, name, role=role, territories=territories)
     if json_out:
