@@ -158,7 +158,7 @@ def print_record(record: dict[str, Any]) -> None:
 
 # Columns of the CLI's tables that hold amounts of money: written as every screen writes them.
 MONEY_COLUMNS = frozenset({"amount", "unit_price", "list_price", "monetary", "sales", "gross_sales", "net_sales",
-                           "refunds", "target", "weighted", "won", "forecast", "weighted_pipeline", "subtotal",
+                           "refunds", "returns", "gross", "target", "weighted", "won", "forecast", "weighted_pipeline", "subtotal",
                            "total"})
 
 
