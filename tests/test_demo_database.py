@@ -91,6 +91,14 @@ async def test_the_ui_on_the_demo_wears_a_badge_and_says_how_to_leave(anyio_back
         await pilot.pause()
         assert str(demo.screen.query_one("#demo-badge").render()) == "DEMO"
         assert any("crm demo --exit" in n.message for n in demo._notifications)
+        # every screen the user can reach wears it, the dashboard and the conflicts too
+        for key in ("f3", "f4", "f5", "f6", "f7", "f8", "f2"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert [str(b.render()) for b in demo.screen.query("#demo-badge")] == ["DEMO"], (key, demo.screen)
+        await pilot.press("down", "enter")  # a customer's own screen
+        await pilot.pause()
+        assert demo.screen.query("#demo-badge"), demo.screen
     crm("demo", "--exit")
     crm("init")
     own = CrmApp(config={}, lang="zh")

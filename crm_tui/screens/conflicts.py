@@ -17,6 +17,7 @@ from crm_tui.i18n import has, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.sync_status import text
+from crm_tui.widgets.title_bar import TitleBar
 
 
 def _value(value: Any) -> str:
@@ -48,7 +49,7 @@ class ConflictsScreen(CrmScreen):
         self.rejected: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(text("conflicts.title", "Conflicts to review"), classes="screen-title")
+        yield TitleBar(text("conflicts.title", "Conflicts to review"), "conflicts")
         yield Static("", id="conflicts-empty")
         table: DataTable[str] = DataTable(id="conflicts-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("#", text("conflicts.record", "record"), text("conflicts.field", "field"),

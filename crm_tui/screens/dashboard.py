@@ -22,6 +22,7 @@ from crm_tui.i18n import has, money, t
 from crm_tui.screens.base import localize_bindings
 from crm_tui.screens.pipeline import stage_label
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from crm_tui.api.analytics import Analytics
@@ -245,6 +246,7 @@ class DashboardScreen(Screen):
         return self._analytics if self._analytics is not None else self.app.crm.analytics  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
+        yield TitleBar(t("key.dashboard"), "dashboard")  # the screens' keys, and DEMO on the demo
         yield Static(t("dashboard.loading"), id="dashboard-status")
         with VerticalScroll(id="dashboard-scroll"), Grid(id="dashboard-grid"):
             yield WidePlot(id="chart-sales")

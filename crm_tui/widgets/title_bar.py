@@ -73,7 +73,7 @@ class TitleBar(Horizontal):
                 continue
             key = keymap.get(binding_id, binding.key).split(",")[0]
             shown = app.get_key_display(binding.with_key(key))
-            current = action == f"switch_mode('{self.current}')"
+            current = action in (f"switch_mode('{self.current}')", self.current)  # conflicts is no mode
             label = f"[b]{escape(shown)}[/b]"
             if index < named or current:
                 label += f" {escape(binding.description)}"
