@@ -9,6 +9,7 @@ fragments as a whole word shows a text that was not translated."""
 
 from __future__ import annotations
 
+import getpass
 import html
 import re
 from pathlib import Path
@@ -358,3 +359,77 @@ def test_what_commands_say_after_they_act_is_chinese(db_path: Path, monkeypatch:
     assert "Champions (冠军客户)" in zh_cli(db_path, "rfm", "--segment", "x", monkeypatch=monkeypatch).output
     money_line = zh_cli(db_path, "orders", "list", monkeypatch=monkeypatch).output
     assert "4,000.00" in money_line  # the won deal's order, written as every screen writes money
+
+
+# -- setting up, the change log, privacy and the server (the rest of the CLI) ---------------
+
+# paths, record ids, node ids, tokens, and `code` the user types (crm commands, --role manager)
+NOT_WORDS = re.compile(r"\S*[/\\]\S*|\b[0-9A-HJKMNP-TV-Z]{6,26}\b|\b[0-9a-f]{16}\b|[\w-]{20,}|`[^`]*`")
+
+
+def chinese_only(output: str, data: list[str]) -> list[str]:
+    """What of `output` is English: catalog texts shown in English, and any English
+    word left once the user's own data (names, the rep), ids and paths are taken out
+    (a text that never went through the catalog)."""
+    left = NOT_WORDS.sub(" ", without(output, [*data, getpass.getuser()]))
+    return english_fragments_in(left) + english_words(left)
+
+
+def test_the_chinese_check_of_cli_output_sees_english_outside_the_catalog() -> None:
+    assert chinese_only("已添加客户 01JF3QX8Y2", []) == []
+    assert "created" in " ".join(chinese_only("database created /tmp/x.db", []))
+    assert chinese_only("已添加 王芳 Li Na", ["Li Na"]) == []
+
+
+def test_a_new_user_sets_up_and_works_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With CRM_LANG=zh a rep creates their database, seeds it, adds a customer twice
+    (the second time the CLI warns of the duplicate), reads the change log, exports
+    and erases a person and lists the erase requests; every line they read is Chinese."""
+    db = tmp_path / "mine.db"
+    data = ["王芳", "Li Na"]
+    seen: dict[str, str] = {}
+
+    def run(name: str, *args: str, ok: bool = True) -> str:
+        result = zh_cli(db, *args, monkeypatch=monkeypatch)
+        assert (result.exit_code == 0) == ok, (name, result.output)
+        seen[name] = result.output
+        return result.output
+
+    monkeypatch.setenv("COLUMNS", "200")
+    run("init", "init")
+    run("init again", "init")
+    run("seed", "seed", "--customers", "3", "--seed", "5")
+    run("add", "customers", "add", "--name", "王芳", "--phone", "13812345678")
+    with Crm(db) as crm:
+        cid = next(c["id"] for c in crm.customers.find() if c["name"] == "王芳")
+    run("add again", "customers", "add", "--name", "王芳", "--phone", "138 1234 5678")
+    assert f"可能与 {cid} 王芳 重复（电话相同）" in seen["add again"]
+    run("changes", "changes", "list", "--limit", "5")
+    run("export person", "customers", "export-person", cid, "-o", str(tmp_path / "p.json"))
+    run("erase", "customers", "erase", cid, "--yes")
+    run("erase requests", "erase-requests", "list")
+    assert all(CJK.search(text) for text in seen.values()), seen
+    assert {name: chinese_only(text, data) for name, text in seen.items() if chinese_only(text, data)} == {}
+
+
+def test_the_server_admin_works_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The team's admin adds a rep (and again, refused), lists, changes and revokes
+    them and reads the audit, with CRM_LANG=zh: every message and table is Chinese."""
+    store = ["--db", f"sqlite:///{tmp_path / 'server.db'}"]
+    monkeypatch.setenv("CRM_LANG", "zh")
+    monkeypatch.setenv("COLUMNS", "200")
+    seen: dict[str, str] = {}
+    for name, args, ok in (("add", ["add-rep", "wangfang", "--territory", "华东"], True),
+                           ("add again", ["add-rep", "wangfang"], False),
+                           ("bad role", ["add-rep", "lina", "--role", "boss"], False),
+                           ("list", ["list-reps"], True),
+                           ("set", ["set-rep", "wangfang", "--role", "manager"], True),
+                           ("revoke", ["revoke-rep", "wangfang"], True),
+                           ("revoke again", ["revoke-rep", "wangfang"], False),
+                           ("audit", ["audit"], True)):
+        result = CliRunner().invoke(cli, ["server", *args, *store])
+        assert (result.exit_code == 0) == ok, (name, result.output)
+        seen[name] = result.output
+    assert all(CJK.search(text) for text in seen.values()), seen
+    data = ["wangfang", "lina", "boss"]
+    assert {name: chinese_only(text, data) for name, text in seen.items() if chinese_only(text, data)} == {}

@@ -49,7 +49,7 @@ from crm_tui.domain.import_mapping import (
 )
 from crm_tui.domain.search import name_key
 from crm_tui.domain.validation import ValidationError, clean
-from crm_tui.i18n import t
+from crm_tui.i18n import field_label, t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -631,10 +631,11 @@ def possible_duplicates(crm: Crm, data: Mapping[str, Any], table: str = "custome
         for match in sql.records_by_contact(crm.conn, table, phones=phones, email=values.get("email")):
             same = [k for k in CONTACT_FIELDS
                     if match.get(k) and match[k] in (*phones, values.get("email"))]
-            found[match["id"]] = (match, "same " + "/".join(same or ["contact"]))
+            fields = "/".join(field_label(entity(table), k).lower() for k in same or CONTACT_FIELDS)
+            found[match["id"]] = (match, t("duplicates.same_contact", fields=fields))
     if values.get("name") and values.get("company"):
         for match in crm.customers.find(_name_company_filters(values["name"], values["company"])):
-            found.setdefault(match["id"], (match, "same name and company"))
+            found.setdefault(match["id"], (match, t("duplicates.same_name_company")))
     return list(found.values())
 
 

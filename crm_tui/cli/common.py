@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
 from crm_tui.config import Config, ConfigError
 from crm_tui.domain.times import is_time_name, shown_time
-from crm_tui.i18n import has, language, money, resolve_language, set_language, t
+from crm_tui.i18n import entity_label, has, language, money, resolve_language, set_language, t
 
 try:  # newer typer runs on its own copy of click, with its own context stack
     from typer._click.globals import get_current_context
@@ -110,25 +110,35 @@ def column_title(name: str) -> str:
 _CODE_COLUMNS = {"segment": "report.segment", "stage": "report.stage", "from_stage": "report.stage",
                  "to_stage": "report.stage", "priority": "report.priority", "type": "choice.type",
                  "channel": "choice.channel", "purpose": "choice.purpose", "status": "report.status",
-                 "outcome": "report.stage"}
+                 "outcome": "report.stage", "tbl": "entities", "op": "changes.op", "role": "server.role",
+                 "kind": "server.kind", "active": "cli.bool"}
 
 
-def cell_text(column: str, value: Any) -> str:
-    """A table cell: a stored code (Champions, lead, urgent) as the catalog names it
-    in a language other than English; anything else as it is."""
+def cell_text(column: str, value: Any, codes: dict[str, str] | None = None) -> str:
+    """A table cell: a stored code (Champions, lead, urgent, insert, True) as the
+    catalog names it in a language other than English; anything else as it is.
+    `codes` names the catalog of a column whose codes differ in this table (the
+    status of an erase request)."""
     text = cell(column, value)
-    if text and column in _CODE_COLUMNS and language() != "en":
-        key = f"{_CODE_COLUMNS[column]}.{text.lower().replace(chr(39), '').replace(' ', '_')}"
+    prefix = (codes or {}).get(column) or _CODE_COLUMNS.get(column)
+    if text and prefix and language() != "en":
+        key = f"{prefix}.{text.lower().replace(chr(39), '').replace(' ', '_')}"
         if has(key):
             return t(key)
     return text
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """Records counted by table in the user's language: "3 customers, 13 visits" /
+    "客户 3，拜访 13"."""
+    return t("cli.list_sep").join(t("cli.count", n=n, records=entity_label(table)) for table, n in counts.items())
+
+
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None,
-                caption: str | None = None) -> None:
+                caption: str | None = None, codes: dict[str, str] | None = None) -> None:
     """A table of `rows`; `columns` come most important first, and those that do not
     fit the terminal are left out (with a note) rather than folded into slivers."""
-    cells = [[cell_text(c, row.get(c)) for c in columns] for row in rows]
+    cells = [[cell_text(c, row.get(c), codes) for c in columns] for row in rows]
     # long text folds, so it claims at most FOLDED_WIDTH; an id never folds
     widths = [min(max([cell_len(column_title(col)), *(cell_len(r[i]) for r in cells)]), 99 if col == "id" else FOLDED_WIDTH) + 3
               for i, col in enumerate(columns)]

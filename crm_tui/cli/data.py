@@ -15,6 +15,7 @@ from crm_tui.cli.common import (
     JsonOpt,
     UserError,
     console,
+    counts_text,
     db_path,
     err_console,
     open_crm,
@@ -65,8 +66,8 @@ def init_command(
         if info["created"] and crm.encrypted:
             console.print(t("encryption.created", path=info["path"]), highlight=False, soft_wrap=True)
         else:
-            verb = "created" if info["created"] else "already there:"
-            console.print(f"database {verb} {info['path']}", highlight=False, soft_wrap=True)
+            console.print(t("cli.db_created" if info["created"] else "cli.db_exists", path=info["path"]),
+                          highlight=False, soft_wrap=True)
         if outcome:
             say(outcome.messages())
 
@@ -82,12 +83,12 @@ def seed_command(
 
     Example: crm seed --customers 1000 --seed 7
     """
-    with open_crm(db, create=True) as crm, console.status(f"seeding {customers} customers ..."):
+    with open_crm(db, create=True) as crm, console.status(t("cli.seeding", n=customers)):
         report = seed(crm, customers=customers, seed=seed_value)
     if as_json:
         print_json(report.as_dict())
     else:
-        console.print(", ".join(f"{n} {t}" for t, n in report.as_dict().items()) + f" added to {crm.path}",
+        console.print(t("cli.seeded", counts=counts_text(report.as_dict()), path=crm.path),
                       highlight=False, soft_wrap=True)
 
 
@@ -119,8 +120,8 @@ def demo(
             crm.set_rep(DEMO_REP)
             with console.status(t("demo.creating", path=path)):
                 report = seed(crm, customers=customers, seed=DEMO_SEED)
-            console.print(t("demo.created", path=path, counts=", ".join(
-                f"{n} {k}" for k, n in report.as_dict().items())), highlight=False, soft_wrap=True)
+            console.print(t("demo.created", path=path, counts=counts_text(report.as_dict())),
+                          highlight=False, soft_wrap=True)
     if db_path(db) is None:
         set_demo_active(True)
         # CRM_DB names the user's database on purpose: it still wins over the demo.
@@ -170,7 +171,7 @@ def list_changes(
         print_json(rows)
         return
     shown = [{**r, "change": _summary(r)} for r in rows]
-    print_table(shown, ["seq", "tbl", "op", "change", "row_id", "rep", "node"], title="change log")
+    print_table(shown, ["seq", "tbl", "op", "change", "row_id", "rep", "node"], title=t("cli.changes_title"))
 
 
 def _summary(change: dict[str, Any]) -> str:

@@ -12,8 +12,17 @@ import typer
 
 from crm_tui.api.privacy import EraseResult
 from crm_tui.cli import app
-from crm_tui.cli.common import DbOpt, JsonOpt, console, err_console, open_crm, print_json, print_table
-from crm_tui.i18n import t
+from crm_tui.cli.common import (
+    DbOpt,
+    JsonOpt,
+    console,
+    counts_text,
+    err_console,
+    open_crm,
+    print_json,
+    print_table,
+)
+from crm_tui.i18n import entity_label, t
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="Customer id (a unique prefix will do).")]
 
@@ -31,10 +40,10 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _what_goes(preview: dict[str, Any]) -> str:
-    parts = [f"{n} {table}" for table, n in preview["records"].items() if table != "orders"]
+    parts = {table: n for table, n in preview["records"].items() if table != "orders"}
     text = t("privacy.cli.goes_customer", name=preview["name"])
     if parts:
-        text += t("privacy.cli.goes_records", parts=", ".join(parts))
+        text += t("privacy.cli.goes_records", parts=counts_text(parts))
     text += t("privacy.cli.goes_log", n=preview["change_log"])
     orders = preview["records"].get("orders")
     if orders:
@@ -50,7 +59,7 @@ def _print_erase(result: EraseResult, as_json: bool) -> None:
         console.print(t("privacy.cli.erased", id=f"[bold]{result.customer_id}[/bold]"),
                       highlight=False, soft_wrap=True)
         if not result.purged:
-            err_console.print(f"[yellow]warning:[/yellow] {t('privacy.cli.not_purged')}", highlight=False)
+            err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] {t('privacy.cli.not_purged')}", highlight=False)
         return
     request = result.request or {}
     console.print(t("privacy.cli.requested", id=f"[bold]{request.get('id')}[/bold]", status=request.get("status")),
@@ -117,7 +126,8 @@ def list_requests(
         print_json(rows)
         return
     print_table(rows, ["id", "created_at", "customer_id", "requested_by", "status", "reason", "decided_by",
-                       "decision_reason"], title="erase requests")
+                       "decision_reason"], title=entity_label("erase_requests"),
+                codes={"status": "choice.erase_requests.status"})
 
 
 @requests_app.command("approve")
@@ -135,7 +145,7 @@ def approve(
         request = crm.privacy.requests.get(request_id)
         if not yes:
             preview = crm.privacy.preview(request["customer_id"])
-            if not typer.confirm(f"Erase customer {preview['customer_id']}? This removes {_what_goes(preview)}."):
+            if not typer.confirm(t("privacy.cli.ask_erase", id=preview["customer_id"], what=_what_goes(preview))):
                 raise typer.Exit(1)
         result = crm.privacy.approve(request["id"])
     _print_erase(result, as_json)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from crm_tui.api import Crm, Filter, Record, parse_filter
 from crm_tui.api.exporting import BINARY_FORMATS, FORMATS, export_records, export_to_path
@@ -38,7 +39,7 @@ from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
 from crm_tui.domain.validation import display_phone
-from crm_tui.i18n import choice_label, entity_label, language, t
+from crm_tui.i18n import choice_label, entity_label, entity_name, language, t
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
 KINDS = ("customers", "contacts", "visits", "complaints", "orders", "opportunities", "products")
@@ -252,12 +253,13 @@ def build(table: str) -> typer.Typer:
             duplicates = possible_duplicates(crm, data, table) if table in DUPLICATE_CHECKED else []
             record = create(crm, table, data, lines)
         for match, reason in duplicates:
-            err_console.print(f"[yellow]warning:[/yellow] possible duplicate of {match['id']} "
-                              f"{match.get('name') or ''} ({reason})", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] "
+                              + t("cli.possible_duplicate", id=match["id"], name=escape(match.get("name") or ""),
+                                  reason=reason), highlight=False, soft_wrap=True)
         if as_json:
             print_json(record)
         else:
-            console.print(f"added {ent.name} [bold]{record['id']}[/bold]", highlight=False, soft_wrap=True)
+            console.print(t("cli.added", entity=entity_name(ent), id=record["id"]), highlight=False, soft_wrap=True)
             print_record(record)
 
     add_params = common_params() + field_params(ent)

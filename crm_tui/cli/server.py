@@ -10,7 +10,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 
 from crm_tui.cli import app
-from crm_tui.cli.common import JsonOpt, UserError, console, print_json, print_table
+from crm_tui.cli.common import JsonOpt, UserError, cell_text, column_title, console, print_json, print_table
 from crm_tui.i18n import t
 
 server_app = typer.Typer(help="The sync server: serve it, and manage the reps' tokens.", no_args_is_help=True)
@@ -98,10 +98,10 @@ def add_rep(
     if json_out:
         print_json(rep)
         return
-    console.print(f"rep {rep['name']} ({rep['role']}) added. Token (shown once, keep it safe):", highlight=False)
-    console.print(rep["token"], highlight=False, soft_wrap=True)
-    console.print(f"on the rep's laptop: crm login --server http://HOST:PORT --token {rep['token']}",
-                  highlight=False, soft_wrap=True)
+    console.print(t("server.rep_added", name=rep["name"], role=cell_text("role", rep["role"])), highlight=False,
+                  markup=False)
+    console.print(rep["token"], highlight=False, soft_wrap=True, markup=False)
+    console.print(t("server.rep_login_hint", token=rep["token"]), highlight=False, soft_wrap=True, markup=False)
 
 
 @server_app.command("list-reps")
@@ -147,8 +147,9 @@ def set_rep(
     if json_out:
         print_json(rep)
     else:
-        console.print(f"rep {rep['name']}: {rep['role']}, territories: {', '.join(rep['territories']) or 'none'}",
-                      highlight=False)
+        console.print(t("server.rep_set", name=rep["name"], role=cell_text("role", rep["role"]),
+                        territories=", ".join(rep["territories"]) or t("server.no_territories")),
+                      highlight=False, markup=False)
 
 
 @server_app.command("revoke-rep")
@@ -162,7 +163,7 @@ def revoke_rep(name: Annotated[str, typer.Argument(help="The rep whose token sto
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     admin.revoke_rep(db, name)
-    console.print(f"rep {name}: token revoked", highlight=False)
+    console.print(t("server.rep_revoked", name=name), highlight=False, markup=False)
 
 
 @server_app.command("audit")
@@ -190,9 +191,7 @@ def audit(
     if not entries:
         console.print(t("server.audit_empty"), highlight=False)
         return
-    rows = [{**e, "detail": "" if e["detail"] is None else
-             (e["detail"].get("reason") if isinstance(e["detail"], dict) and "reason" in e["detail"]
-              else str(e["detail"]))} for e in entries]
+    rows = [{**e, "detail": _detail(e["detail"])} for e in entries]
     print_table(rows, ["at", "kind", "rep", "node", "address", "count", "detail"])
 
 
@@ -237,3 +236,17 @@ def restore(
     else:
         console.print(t("server.restored", store=done["store"], file=done["file"], epoch=done["epoch"]),
                       highlight=False)
+
+
+def _detail(detail: object) -> str:
+    """An audit entry's detail for a table: a refusal's reason, or the changed
+    settings by their names in the user's language (role: manager -> 角色: 经理)."""
+    if detail is None:
+        return ""
+    if not isinstance(detail, dict):
+        return str(detail)
+    if "reason" in detail:
+        return str(detail["reason"])
+    return t("cli.list_sep").join(
+        f"{column_title(k)}: {', '.join(map(str, v)) if isinstance(v, list) else cell_text(k, v)}"
+        for k, v in detail.items())

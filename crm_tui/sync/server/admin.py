@@ -14,6 +14,7 @@ from typing import Any
 
 import platformdirs
 
+from crm_tui.i18n import t as text
 from crm_tui.sync import clock
 from crm_tui.sync.server.app import create_app, hash_token, new_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
@@ -50,7 +51,7 @@ def open_store(url: str | None = None, **options: Any) -> Store:
 def add_rep(url: str | None, name: str, role: str = "rep", territories: Sequence[str] = ()) -> dict[str, Any]:
     name = name.strip()
     if not name:
-        raise StoreError("a rep needs a name")
+        raise StoreError(text("server.rep_needs_name"))
     token = new_token()
     store = open_store(url)
     try:
@@ -82,7 +83,7 @@ def revoke_rep(url: str | None, name: str) -> None:
     store = open_store(url)
     try:
         if not store.revoke_rep(name):
-            raise StoreError(f"no active rep named {name!r}")
+            raise StoreError(text("server.no_active_rep", name=name))
     finally:
         store.close()
 

@@ -38,7 +38,6 @@ from crm_tui.sync.server.store import (
     MARK_NODE,
     MARK_TABLE,
     REP_COLUMNS,
-    ROLES,
     AuditEntry,
     NodeTaken,
     Page,
@@ -49,12 +48,15 @@ from crm_tui.sync.server.store import (
     assemble_page,
     audit_query,
     change_size_sql,
+    check_role,
     check_schema_version,
     erasures_accepted,
     json_or_null,
     mark_scope,
+    no_rep,
     now_stamp,
     redacted,
+    rep_exists,
     rep_from_row,
     resent_refusals,
     scrub_erased,
@@ -305,14 +307,13 @@ class PostgresStore(Store):
     # -- reps ------------------------------------------------------------------
 
     def add_rep(self, name: str, role: str, token_hash: str, territories: Sequence[str] = ()) -> RepInfo:
-        if role not in ROLES:
-            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        check_role(role)
         now = now_stamp()
         terr = ",".join(t.strip() for t in territories if t.strip())
         with self._conn() as conn, conn.transaction():
             row = conn.execute("SELECT revoked_at FROM reps WHERE name = %s FOR UPDATE", (name,)).fetchone()
             if row is not None and row[0] is None:
-                raise StoreError(f"rep {name!r} already exists; revoke-rep first to issue a new token")
+                raise rep_exists(name)
             conn.execute(
                 "INSERT INTO reps (name, role, token_hash, created_at, territories) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash, "
@@ -329,15 +330,15 @@ class PostgresStore(Store):
 
     def set_rep(self, name: str, *, role: str | None = None,
                 territories: Sequence[str] | None = None) -> RepInfo:
-        if role is not None and role not in ROLES:
-            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if role is not None:
+            check_role(role)
         terr = None if territories is None else ",".join(t.strip() for t in territories if t.strip())
         with self._conn() as conn, conn.transaction():
             row = conn.execute(
                 "UPDATE reps SET role = coalesce(%s, role), territories = coalesce(%s, territories) "
                 f"WHERE name = %s RETURNING {REP_COLUMNS}", (role, terr, name)).fetchone()
             if row is None:
-                raise StoreError(f"no rep named {name!r}")
+                raise no_rep(name)
             rep = rep_from_row(row)
             self._audit(conn, "rep_changed", rep=name, detail={"role": rep.role, "territories": list(rep.territories)})
         return rep

@@ -23,7 +23,6 @@ from crm_tui.sync.server.store import (
     MARK_NODE,
     MARK_TABLE,
     REP_COLUMNS,
-    ROLES,
     AuditEntry,
     NodeTaken,
     Page,
@@ -35,11 +34,14 @@ from crm_tui.sync.server.store import (
     assemble_page,
     audit_query,
     change_size_sql,
+    check_role,
     check_schema_version,
     erasures_accepted,
     json_or_null,
     mark_scope,
+    no_rep,
     now_stamp,
+    rep_exists,
     rep_from_row,
     resent_refusals,
     scrub_erased,
@@ -233,13 +235,12 @@ class SqliteStore(Store):
     # -- reps ------------------------------------------------------------------
 
     def add_rep(self, name: str, role: str, token_hash: str, territories: Sequence[str] = ()) -> RepInfo:
-        if role not in ROLES:
-            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        check_role(role)
         terr = ",".join(t.strip() for t in territories if t.strip())
         with self._write() as conn:
             row = conn.execute("SELECT revoked_at FROM reps WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] is None:
-                raise StoreError(f"rep {name!r} already exists; revoke-rep first to issue a new token")
+                raise rep_exists(name)
             now = now_stamp()
             conn.execute(
                 "INSERT INTO reps (name, role, token_hash, created_at, territories) VALUES (?, ?, ?, ?, ?) "
@@ -258,15 +259,15 @@ class SqliteStore(Store):
 
     def set_rep(self, name: str, *, role: str | None = None,
                 territories: Sequence[str] | None = None) -> RepInfo:
-        if role is not None and role not in ROLES:
-            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if role is not None:
+            check_role(role)
         terr = None if territories is None else ",".join(t.strip() for t in territories if t.strip())
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE reps SET role = coalesce(?, role), territories = coalesce(?, territories) WHERE name = ?",
                 (role, terr, name))
             if cur.rowcount != 1:
-                raise StoreError(f"no rep named {name!r}")
+                raise no_rep(name)
             rep = rep_from_row(conn.execute(f"SELECT {REP_COLUMNS} FROM reps WHERE name = ?", (name,)).fetchone())
             self._audit(conn, "rep_changed", rep=name, detail={"role": rep.role, "territories": list(rep.territories)})
             return rep

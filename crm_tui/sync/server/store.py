@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 from crm_tui.domain.changes import Actor
 from crm_tui.domain.privacy import ERASURES, scrub_fields
+from crm_tui.i18n import t as text
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Refusal, Verdicts
 
@@ -58,6 +59,22 @@ def redacted(url: str) -> str:
 
 class StoreError(Exception):
     """A request the store refuses, with a message for the user."""
+
+
+# The refusals of the reps' administration, the same from both stores, in the
+# language of the `crm server` command that asked (the catalog's server.*).
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise StoreError(text("server.bad_role", roles=", ".join(f"`{r}`" for r in ROLES), role=f"`{role}`"))
+
+
+def rep_exists(name: str) -> StoreError:
+    return StoreError(text("server.rep_exists", name=name))
+
+
+def no_rep(name: str) -> StoreError:
+    return StoreError(text("server.no_rep", name=name))
 
 
 class SequenceGap(StoreError):
