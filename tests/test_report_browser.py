@@ -22,6 +22,7 @@ from analytics_fixture import add_deals, analytics, build
 
 from crm_tui import i18n
 from crm_tui.api import Crm
+from crm_tui.domain.orders import LineSpec
 from crm_tui.report import render
 
 WIDTH = 1280
@@ -35,10 +36,12 @@ NO_NETWORK = ["--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1
 # no CJK font both are the same missing-glyph box).
 PROBE = """<script>
 window.addEventListener('load', () => {
-  const boxes = [...document.querySelectorAll('svg')].map(s => {
+  const box = (s) => {
     const r = s.getBoundingClientRect();
     return [r.left + scrollX, r.top + scrollY, r.width, r.height];
-  });
+  };
+  const boxes = [...document.querySelectorAll('svg')].map(box);
+  const tables = [...document.querySelectorAll('table')].map(box);
   const font = getComputedStyle(document.body).fontFamily;
   const glyph = (ch) => {
     const c = document.createElement('canvas'); c.width = 40; c.height = 40;
@@ -46,7 +49,7 @@ window.addEventListener('load', () => {
     return Array.from(g.getImageData(0, 0, 40, 40).data).join(',');
   };
   const [a, b] = [...(document.body.dataset.chars || '销售')];
-  const probe = {boxes, height: document.documentElement.scrollHeight,
+  const probe = {boxes, tables, height: document.documentElement.scrollHeight,
                  cjkDistinct: glyph(a) !== glyph(b), cjkInk: glyph(a) !== glyph(' '),
                  tofuLike: glyph(a) === glyph('\\u0378')};
   document.body.setAttribute('data-probe', JSON.stringify(probe));
@@ -116,12 +119,22 @@ def external_urls(page_html: str) -> list[str]:
     return re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'<>)]*", without_ns)
 
 
+def needs_nothing_from_outside(page_html: str) -> None:
+    """No URL to fetch, nothing that loads (scripts, styles, images, frames)."""
+    assert external_urls(page_html) == []
+    assert not re.search(r"<(script|link|iframe|img|object)\b|@import|url\(", page_html)
+
+
+def draws_real_glyphs(info: dict) -> None:
+    """Chinese drawn in a font that has it: ink, two characters that differ, no box."""
+    assert info["cjkInk"] and info["cjkDistinct"] and not info["tofuLike"], info
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_html_report_draws_its_charts_offline(crm: Crm, tmp_path: Path, lang: str) -> None:
     chromium()
     page_html = report_page(crm, lang)
-    assert external_urls(page_html) == []
-    assert not re.search(r"<(script|link|iframe|img|object)\b|@import|url\(", page_html)
+    needs_nothing_from_outside(page_html)
     info = probe(page_html, tmp_path)
     assert len(info["boxes"]) == page_html.count("<svg") >= 6
     page = tmp_path / "report.html"
@@ -135,7 +148,7 @@ def test_the_html_report_draws_its_charts_offline(crm: Crm, tmp_path: Path, lang
     right_margin = [WIDTH - 60, info["boxes"][0][1], 40, info["boxes"][0][3]]
     assert ink(image, right_margin)[1] == 0
     if lang == "zh":
-        assert info["cjkInk"] and info["cjkDistinct"] and not info["tofuLike"], info
+        draws_real_glyphs(info)
 
 
 def test_the_probe_sees_a_blank_chart_and_a_missing_font(tmp_path: Path) -> None:
@@ -153,3 +166,43 @@ def test_the_probe_sees_a_blank_chart_and_a_missing_font(tmp_path: Path) -> None
     variance, share = ink(image, info["boxes"][0])
     assert variance < 1 and share == 0
     assert external_urls('<a href="https://cdn.example.com/x.js">') == ["https://cdn.example.com/x.js"]
+
+
+# -- a rendered quotation -----------------------------------------------------------------
+
+def quotation_file(db: Path, tmp_path: Path, lang: str) -> Path:
+    """A quotation made the way a rep makes one, rendered by `crm quotes render ID
+    --format html -o FILE` in `lang`."""
+    from typer.testing import CliRunner
+
+    from crm_tui.cli import app
+
+    with Crm(db, rep="wang", create=True) as crm:
+        customer = crm.customers.create({"name": "李娜", "company": "南方食品"})
+        crm.products.create({"sku": "SN-100", "name": "传感器", "list_price": 1200})
+        deal = crm.opportunities.create({"customer_id": customer["id"], "title": "生产线改造", "amount": 50000,
+                                         "stage": "proposal", "product_ids": "SN-100"})
+        quote = crm.quote_book.add({"opportunity_id": deal["id"], "terms": "付款：预付30%"},
+                                   [LineSpec("SN-100", "3", None, "5"), LineSpec("安装调试费", "1", "800")])
+    out = tmp_path / f"quote-{lang}.html"
+    done = CliRunner().invoke(app, ["--db", str(db), "quotes", "render", quote["id"], "--format", "html",
+                                    "-o", str(out)], env={"CRM_LANG": lang})
+    assert done.exit_code == 0, done.output
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_rendered_quotation_prints_offline_with_real_glyphs(db_path: Path, tmp_path: Path, lang: str) -> None:
+    chromium()
+    page = quotation_file(db_path, tmp_path, lang)
+    page_html = page.read_text(encoding="utf-8")
+    needs_nothing_from_outside(page_html)
+    assert ("报价单" if lang == "zh" else "Quotation") in page_html and "4,220.00" in page_html
+    info = probe(page_html, tmp_path)
+    assert info["tables"], "the quotation's lines are a table"
+    image = screenshot(page, min(int(info["height"]) + 20, 4000))
+    assert max(box[2] for box in info["tables"]) > 600, info["tables"]  # the lines laid out across the page
+    for box in info["tables"]:
+        variance, share = ink(image, box)
+        assert variance > 100 and 0.01 < share < 0.9, (box, variance, share)  # its text drawn
+    draws_real_glyphs(info)  # the customer, the products and (in zh) every heading are Chinese
