@@ -23,25 +23,32 @@ from crm_tui.app import CrmApp
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 NOW = dt.datetime(2026, 11, 23, 9, 30)  # a Monday morning
 SIZE = (120, 36)
-# (file name, keys pressed from the customer list): the main screens.
+SMALL = (80, 24)  # a field laptop's terminal, a split tmux pane
+# (file name, keys pressed from the customer list, terminal size): the main screens,
+# then the busiest of them at 80x24.
 SCREENS = [
-    ("customers", []),
-    ("customer", ["down", "enter"]),
-    ("customer-form", ["ctrl+n"]),
-    ("agenda", ["f3"]),
-    ("complaints", ["f4"]),
-    ("orders", ["f5"]),
-    ("dashboard", ["f6"]),
-    ("pipeline", ["f8"]),
-    ("help", ["f1"]),
+    ("customers", [], SIZE),
+    ("customer", ["down", "enter"], SIZE),
+    ("customer-form", ["ctrl+n"], SIZE),
+    ("agenda", ["f3"], SIZE),
+    ("complaints", ["f4"], SIZE),
+    ("orders", ["f5"], SIZE),
+    ("dashboard", ["f6"], SIZE),
+    ("conflicts", ["f7"], SIZE),
+    ("pipeline", ["f8"], SIZE),
+    ("help", ["f1"], SIZE),
+    ("80x24-customers", [], SMALL),
+    ("80x24-complaints", ["f4"], SMALL),
+    ("80x24-dashboard", ["f6"], SMALL),
+    ("80x24-pipeline", ["f8"], SMALL),
 ]
 
 
-async def shoot(db: Path, lang: str, name: str, keys: list[str]) -> Path:
+async def shoot(db: Path, lang: str, name: str, keys: list[str], size: tuple[int, int]) -> Path:
     with Crm(db) as crm:
         crm.now = lambda: NOW
         app = CrmApp(crm=crm, config={}, lang=lang, now=lambda: NOW)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=size) as pilot:
             for key in ["wait", *keys]:
                 if key != "wait":
                     await pilot.press(key)
@@ -67,8 +74,8 @@ def main() -> None:
             crm.now = lambda: NOW
             seed(crm, customers=60, seed=7, today=NOW.date())
         for lang in args.lang or ["en", "zh"]:
-            for name, keys in SCREENS:
-                print(asyncio.run(shoot(db, lang, name, keys)))
+            for name, keys, size in SCREENS:
+                print(asyncio.run(shoot(db, lang, name, keys, size)))
 
 
 if __name__ == "__main__":
