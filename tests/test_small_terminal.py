@@ -80,7 +80,7 @@ def titles_and_hints_whole(app: CrmApp) -> None:
 async def test_every_screen_at_80x24_keeps_its_keys_whole(book: Crm, lang: str) -> None:
     app = CrmApp(crm=book, config={}, lang=lang, now=lambda: NOW)
     async with app.run_test(size=SMALL) as pilot:
-        for key in ("f2", "f3", "f4", "f5", "f6", "f8"):
+        for key in ("f2", "f3", "f4", "f5", "f6", "f7", "f8", "f10"):  # f10: the products
             await pilot.press(key)
             await settle(pilot)
             top_bar_fits(app)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from crm_tui.api import Record
 from crm_tui.domain.entities import CUSTOMER
@@ -18,6 +18,7 @@ from crm_tui.domain.merging import KEEP, OTHER
 from crm_tui.i18n import field_label, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.screens.modals import ConfirmScreen, CustomerPicker
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.title_bar import TitleBar
 
 
@@ -55,7 +56,7 @@ class MergeScreen(CrmScreen):
         yield Static(t("merge.hint_candidates"), classes="hint", id="merge-hint")
         yield DataTable(id="merge-candidates", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="merge-fields", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def on_mount(self) -> None:
         self.reload()

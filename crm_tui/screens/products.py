@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from crm_tui.api import Record
 from crm_tui.domain.catalogue import filter_products
@@ -19,6 +19,7 @@ from crm_tui.i18n import field_label, money, t
 from crm_tui.screens.base import TableScreen
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
+from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.record_table import Column, RecordTable
 from crm_tui.widgets.title_bar import TitleBar
 
@@ -32,14 +33,16 @@ def _price(row: dict[str, Any]) -> str:
 
 def product_columns() -> list[Column]:
     return [
+        # at 80x24 (see Column): SKU, name, price and whether it is sold stay; notes,
+        # then the unit leave first, the name shrinks
         Column("sku", field_label(PRODUCT, "sku"), 12),
-        Column("name", field_label(PRODUCT, "name"), 22),
-        Column("category", field_label(PRODUCT, "category"), 12),
-        Column("unit", field_label(PRODUCT, "unit"), 6),
+        Column("name", field_label(PRODUCT, "name"), 22, min_width=14),
+        Column("category", field_label(PRODUCT, "category"), 12, drop=3),
+        Column("unit", field_label(PRODUCT, "unit"), 6, drop=4),
         Column("list_price", field_label(PRODUCT, "list_price"), 12, render=_price, justify="right"),
         Column("active", field_label(PRODUCT, "active"), 8,
                render=lambda r: t("products.yes") if r.get("active") != 0 else t("products.no")),
-        Column("notes", field_label(PRODUCT, "notes"), 0),
+        Column("notes", field_label(PRODUCT, "notes"), 0, drop=9),
     ]
 
 
@@ -65,7 +68,7 @@ class ProductsScreen(TableScreen):
         yield Input(placeholder=t("products.filter_placeholder"), id="products-filter")
         yield Static("", id="products-count")
         yield RecordTable(product_columns(), id="products-table")
-        yield Footer(compact=True)
+        yield CrmFooter()
 
     def on_mount(self) -> None:
         # After TableScreen's own on_mount (which focuses the list and loads it):
