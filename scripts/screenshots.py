@@ -36,6 +36,7 @@ SCREENS = [
     ("dashboard", ["f6"], SIZE),
     ("conflicts", ["f7"], SIZE),
     ("pipeline", ["f8"], SIZE),
+    ("products", ["f10"], SIZE),
     ("help", ["f1"], SIZE),
     ("80x24-customers", [], SMALL),
     ("80x24-complaints", ["f4"], SMALL),
