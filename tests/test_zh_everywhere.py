@@ -433,3 +433,30 @@ def test_the_server_admin_works_in_chinese(tmp_path: Path, monkeypatch: pytest.M
     assert all(CJK.search(text) for text in seen.values()), seen
     data = ["wangfang", "lina", "boss"]
     assert {name: chinese_only(text, data) for name, text in seen.items() if chinese_only(text, data)} == {}
+
+
+def test_record_commands_say_what_they_did_in_chinese(db_path: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edit, bulk update (and its dry run), delete, the duplicates list and an import's
+    dry run with a bad row answer in Chinese."""
+    monkeypatch.setenv("COLUMNS", "160")
+    with Crm(db_path, create=True) as crm:
+        first = crm.customers.create({"name": "张伟", "company": "华信", "region": "华东", "mobile": "13812345678"})
+        crm.customers.create({"name": "张伟", "company": "华信", "region": "华东"})
+    bad = tmp_path / "bad.csv"
+    bad.write_text("姓名,手机\n李娜,13900001111\n王芳,12345\n", encoding="utf-8")
+    commands = [
+        (["customers", "edit", first["id"], "--company", "华信科技"], 0),
+        (["customers", "update", "--where", "region=华东", "--set", "territory=东一区", "--dry-run"], 0),
+        (["customers", "update", "--where", "region=华东", "--set", "territory=东一区"], 0),
+        (["customers", "duplicates"], 0),
+        (["customers", "import", str(bad), "--dry-run"], 1),
+        (["customers", "update", "--set", "territory=x"], 1),
+        (["customers", "delete", first["id"], "--yes"], 0),
+    ]
+    for command, code in commands:
+        result = zh_cli(db_path, *command, monkeypatch=monkeypatch)
+        assert result.exit_code == code, (command, result.output)
+        assert CJK.search(result.output), command
+        shown = without(result.output, ["region=华东", "territory=东一区", "territory=x", str(bad)])
+        assert english_fragments_in(shown) == [], (command, result.output)

@@ -29,7 +29,7 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
             return
         print_table([{**p, "reasons": "; ".join(p["reasons"])} for p in pairs],
                     ["score", "first", "first_name", "second", "second_name", "reasons"],
-                    title="probable duplicates", caption=f"{len(pairs)} pairs")
+                    title=t("cli.say.duplicates_title"), caption=t("cli.say.duplicate_pairs", n=len(pairs)))
 
     @sub.command("merge", help="Merge customer OTHER into KEEP: OTHER's visits, complaints, orders, "
                                "opportunities, contacts and field history move to KEEP, and OTHER is deleted; "

@@ -189,7 +189,7 @@ def show_columns(ent: Entity) -> list[str]:
 def split_assignment(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise UserError(f"--set {text!r}: expected FIELD=VALUE")
+        raise UserError(t("cli.say.set_expected", value=repr(text)))
     return name.strip().replace("-", "_"), value
 
 
@@ -370,14 +370,14 @@ def build(table: str) -> typer.Typer:
         # An empty value ("") clears a field; a left-out option leaves it alone.
         changes = {k: v for k, v in values.items() if v is not None}
         if not changes:
-            raise UserError("nothing to change: give --FIELD VALUE for each field to set")
+            raise UserError(t("cli.say.edit_nothing_to_change"))
         with open_crm(db) as crm:
             resolve_customer(crm, changes)
             record = crm.records(table).update(record_id, changes)
         if as_json:
             print_json(record)
         else:
-            console.print(f"updated {ent.name} [bold]{record['id']}[/bold]", highlight=False, soft_wrap=True)
+            console.print(t("cli.say.updated", entity=entity_name(ent), id=record["id"]), highlight=False, soft_wrap=True)
             print_record(record)
 
     id_param = inspect.Parameter("record_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
@@ -395,14 +395,16 @@ def build(table: str) -> typer.Typer:
             record = records.get(record_id)
             label = (record.get("name") or record.get("title") or record.get("product")
                      or record.get("description") or "")
-            if not yes and not typer.confirm(f"Delete {ent.name} {record['id']} {label}?"):
+            if not yes and not typer.confirm(t("cli.say.delete_record", entity=entity_name(ent), id=record["id"],
+                                                label=label)):
                 raise typer.Exit(1)
             records.delete(record["id"])
         if as_json:
             print_json(record)
         else:
-            extra = " and its contacts, visits, complaints and orders" if table == "customers" else ""
-            console.print(f"deleted {ent.name} {record['id']} {label}{extra}", highlight=False, soft_wrap=True)
+            said = t("cli.say.deleted_customer" if table == "customers" else "cli.say.deleted",
+                     entity=entity_name(ent), id=record["id"], label=label)
+            console.print(said, highlight=False, soft_wrap=True, markup=False)
 
     sub.command("delete", help=help_text(table, "delete", f"Delete one {ent.name} (a tombstone in the change log)."))(delete)
 
@@ -419,7 +421,7 @@ def build(table: str) -> typer.Typer:
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the changes, write nothing.")] = False,
     ) -> None:
         if not where and not every:
-            raise UserError("give --where FIELD=VALUE to choose the records (or --all)")
+            raise UserError(t("cli.say.where_or_all"))
         changes = dict(split_assignment(a) for a in assignments or [])
         with open_crm(db) as crm:
             filters: list[Filter] = [parse_filter(ent, text) for text in where or []]
@@ -431,9 +433,10 @@ def build(table: str) -> typer.Typer:
         rows = [{**d, "change": f"{_show(d['old'])} → {_show(d['new'])}"} for d in diff[:TABLE_LIMIT * 5]]
         if rows:
             print_table(rows, ["id", "name", "field", "change"] if table == "customers"
-                        else ["id", "field", "change"], title="dry run" if dry_run else None)
-        verb = "would change" if dry_run else "changed"
-        console.print(f"{verb} {len(diff)} fields on {len(ids)} {table}", highlight=False, soft_wrap=True)
+                        else ["id", "field", "change"], title=t("cli.say.dry_run_title") if dry_run else None)
+        said = t("cli.say.would_change_fields" if dry_run else "cli.say.changed_fields", fields=len(diff),
+                 records=len(ids), entities=entity_label(table))
+        console.print(said, highlight=False, soft_wrap=True)
 
     sub.command("update", help=help_text(table, "update", f"Set fields on every {ent.name} matching --where, all or nothing."))(update)
 
@@ -477,9 +480,9 @@ def build(table: str) -> typer.Typer:
             print_json(report.as_dict())
         elif failed and dry_run:
             # the whole picture even when rows are bad: what the good ones would do, and what stops it
-            console.print(f"dry run: {report.summary()}", highlight=False, soft_wrap=True)
-            err_console.print(f"the import would stop on {len(report.rejected)} bad rows of {report.rows} "
-                              "(fix them, or use --skip-invalid)", highlight=False, soft_wrap=True)
+            console.print(f"{t('import.dry_run')}{report.summary()}", highlight=False, soft_wrap=True)
+            err_console.print(t("cli.say.import_would_stop", bad=len(report.rejected), rows=report.rows),
+                              highlight=False, soft_wrap=True)
         elif failed:
             err_console.print(t("import.nothing", bad=len(report.rejected), rows=report.rows),
                               highlight=False, soft_wrap=True)
@@ -507,7 +510,7 @@ def build(table: str) -> typer.Typer:
             "outside the team.")] = False,
     ) -> None:
         if fmt not in FORMATS:
-            raise UserError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+            raise UserError(t("cli.bad_format", fmt=repr(fmt), formats=", ".join(FORMATS)))
         if fmt in BINARY_FORMATS and output is None:
             raise UserError(t("cli.export_needs_output", fmt=fmt))
         with open_crm(db) as crm:
