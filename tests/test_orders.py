@@ -86,7 +86,7 @@ def test_refunds_and_cancelled_orders_in_every_sales_figure(crm: Crm, shop: dict
     assert (refund["amount"], refund["refund_of"]) == (1200.0, big["id"])
     with pytest.raises(ValidationError) as err:
         crm.order_book.refund(big["id"], [parse_line("SN-100:2")])
-    assert err.value.errors[0].field == "amount" and "more than its 2400.00" in err.value.errors[0].reason
+    assert err.value.errors[0].field == "amount" and "more than its 2,400.00" in err.value.errors[0].reason
     with pytest.raises(ValidationError):
         crm.order_book.refund(cancelled["id"])
 

@@ -24,6 +24,7 @@ from crm_tui.api import Crm
 from crm_tui.app import CrmApp
 from crm_tui.cli import app as cli
 from crm_tui.domain.analytics.rfm import SEGMENTS
+from crm_tui.domain.orders import parse_line
 from crm_tui.report import FORMATS, render
 from crm_tui.screens.customers import CustomersScreen
 
@@ -460,3 +461,22 @@ def test_record_commands_say_what_they_did_in_chinese(db_path: Path, tmp_path: P
         assert CJK.search(result.output), command
         shown = without(result.output, ["region=华东", "territory=东一区", "territory=x", str(bad)])
         assert english_fragments_in(shown) == [], (command, result.output)
+
+
+def test_order_and_quote_refusals_give_their_reason_in_chinese(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reason after the field's name (a refund larger than its order, a product that
+    is no SKU, a bad line, a quote for nobody) is Chinese, not only the field's name."""
+    with Crm(db_path, create=True) as crm:
+        cid = crm.customers.create({"name": "张伟", "company": "华信"})["id"]
+        crm.products.create({"sku": "SN-1", "name": "传感器", "list_price": 100})
+        order = crm.order_book.add({"customer_id": cid, "ordered_at": "2026-09-01"}, [parse_line("SN-1:2")])
+    refused = [
+        (["orders", "refund", order["id"], "--line", "SN-1:3"], "超过其金额"),
+        (["orders", "add", "--customer", cid, "--line", "旧货:1"], "不是产品目录中的 SKU"),
+        (["orders", "add", "--customer", cid, "--line", "SN-1"], "的格式"),
+        (["quotes", "add", "--line", "SN-1:1"], "请给出报价单所属的客户或商机"),
+    ]
+    for command, reason in refused:
+        result = zh_cli(db_path, *command, monkeypatch=monkeypatch)
+        assert result.exit_code != 0 and reason in result.output, (command, result.output)
+        assert english_fragments_in(result.output) == [], (command, result.output)

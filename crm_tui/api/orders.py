@@ -19,6 +19,7 @@ from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain.orders import LineSpec, line_amount, order_summary
 from crm_tui.domain.validation import FieldError, ValidationError, normalize_money
+from crm_tui.i18n import money, t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -78,7 +79,8 @@ class OrderBook:
             amount = order_summary(made)["amount"]
             refunded = sql.refunded(self.crm.conn, order["id"])
             if refunded > amount + 0.005:
-                raise ValidationError.one("amount", f"its refunds come to {refunded:.2f}, more than {amount:.2f}")
+                raise ValidationError.one("amount", t("reason.refunds_exceed", refunded=money(refunded),
+                                                                   amount=money(amount)))
             with transaction(self.crm.conn):
                 for old in self.crm.order_lines.find([Filter("order_id", "=", order["id"])]):
                     sql.delete(self.crm.conn, self.crm.order_lines.entity, old["id"])
@@ -93,9 +95,9 @@ class OrderBook:
         with self.crm.lock:
             original = self.crm.orders.get(order_id)
             if original.get("refund_of"):
-                raise ValidationError.one("refund_of", "a refund cannot itself be refunded")
+                raise ValidationError.one("refund_of", t("reason.refund_of_refund"))
             if original.get("status") == "cancelled":
-                raise ValidationError.one("refund_of", "the order is cancelled: there is nothing to refund")
+                raise ValidationError.one("refund_of", t("reason.refund_cancelled"))
             specs = list(lines) or [LineSpec(line.get("sku") or line["product"], str(line["quantity"]),
                                              str(line["unit_price"]), None if line.get("discount") is None
                                              else str(line["discount"]))
@@ -104,9 +106,9 @@ class OrderBook:
             summary = order_summary(made)
             refunded = sql.refunded(self.crm.conn, original["id"])
             if refunded + summary["amount"] > original["amount"] + 0.005:
-                raise ValidationError.one("amount", f"refunds of order {original['id']} would come to "
-                                                    f"{refunded + summary['amount']:.2f}, more than its "
-                                                    f"{original['amount']:.2f}")
+                raise ValidationError.one("amount", t("reason.refunds_would_exceed", id=original["id"],
+                                                      refunded=money(refunded + summary["amount"]),
+                                                      amount=money(original["amount"])))
             data = {"customer_id": original["customer_id"], "refund_of": original["id"], "status": DEFAULT_STATUS,
                     "ordered_at": ordered_at or dt.date.today().isoformat(), "notes": notes, **summary}
             record = self.crm.orders.prepare(data)
@@ -126,7 +128,7 @@ class OrderBook:
         """Validated line values from `specs`: the catalogue gives the product and
         its list price (unless a price is given); errors name the line."""
         if not specs:
-            raise ValidationError.one("lines", "an order needs at least one line")
+            raise ValidationError.one("lines", t("reason.no_lines"))
         made: list[dict[str, Any]] = []
         errors: list[FieldError] = []
         for number, spec in enumerate(specs, start=1):
@@ -151,10 +153,10 @@ class OrderBook:
         price: Any = spec.unit_price
         if price is None:
             if product is None:
-                raise ValidationError.one("", f"{spec.product!r} is no SKU of the catalogue: give its price "
-                                              f"({spec.product}:{spec.quantity}:PRICE)")
+                raise ValidationError.one("", t("reason.no_sku", product=repr(spec.product),
+                                                quantity=spec.quantity, name=spec.product))
             if product.get("list_price") is None:
-                raise ValidationError.one("", f"product {spec.product} has no list price: give the price")
+                raise ValidationError.one("", t("reason.no_list_price", product=spec.product))
             price = product["list_price"]
         try:
             quantity = normalize_money(spec.quantity)
@@ -163,7 +165,7 @@ class OrderBook:
         except ValueError as exc:
             raise ValidationError.one("", f"{spec.product}: {exc}") from None
         if quantity <= 0:
-            raise ValidationError.one("quantity", "must be more than 0")
+            raise ValidationError.one("quantity", t("reason.more_than_zero"))
         values = {"customer_id": customer_id, "product_id": product["id"] if product else None,
                   "product": product["name"] if product else spec.product, "quantity": quantity,
                   "unit_price": unit_price, "discount": discount,

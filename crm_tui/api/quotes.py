@@ -24,6 +24,7 @@ from crm_tui.domain.opportunities import WON
 from crm_tui.domain.orders import LineSpec
 from crm_tui.domain.quotes import ACCEPTED, expired, quote_totals, valid_until_default
 from crm_tui.domain.validation import ValidationError, clean_value
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -93,18 +94,18 @@ class QuoteBook:
                 data["opportunity_id"] = deal["id"]
                 if data.get("customer_id") and crm.customers.get(str(data["customer_id"]))["id"] != \
                         deal["customer_id"]:
-                    raise ValidationError.one("customer_id", f"opportunity {deal['id']} is another customer's")
+                    raise ValidationError.one("customer_id", t("reason.quote_other_customer", id=deal["id"]))
                 data["customer_id"] = deal["customer_id"]
                 data.setdefault("title", deal["title"])
                 if not lines:
                     lines = self.deal_lines(deal)
             if not data.get("customer_id"):
-                raise ValidationError.one("customer_id", "give the customer or the opportunity the quote is for")
+                raise ValidationError.one("customer_id", t("reason.quote_needs_customer"))
             data["customer_id"] = crm.customers.get(str(data["customer_id"]))["id"]
             data.setdefault("quoted_on", crm.now().date().isoformat())
             data.setdefault("status", "draft")
             if data["status"] == ACCEPTED:
-                raise ValidationError.one("status", "a quote is accepted by accepting it (crm quotes accept)")
+                raise ValidationError.one("status", t("reason.quote_accept_command"))
             made = crm.order_book.priced_lines(lines, data["customer_id"])
             values = {**data, "amount": quote_totals(made)["total"]}
             if not values.get("valid_until"):
@@ -125,12 +126,12 @@ class QuoteBook:
         crm = self.crm
         unknown = sorted(k for k in changes if k not in QUOTE_INPUT or k in ("customer_id", "opportunity_id"))
         if unknown:
-            raise ValidationError.one(unknown[0], "does not change on a quote (make a new quote)")
+            raise ValidationError.one(unknown[0], t("reason.quote_fixed_field"))
         with crm.lock:
             current = self.quotes.get(quote_id)
             if current["status"] == ACCEPTED:
-                raise ValidationError.one("status", f"quote {current['id']} is accepted (order "
-                                                    f"{current['order_id']}): it does not change")
+                raise ValidationError.one("status", t("reason.quote_accepted_fixed", id=current["id"],
+                                                      order=current["order_id"]))
             values = dict(changes)
             made = crm.order_book.priced_lines(lines, current["customer_id"]) if lines is not None else None
             if made is not None:
@@ -165,19 +166,17 @@ class QuoteBook:
         with crm.lock:
             quote = self.get(quote_id)
             if quote["status"] == ACCEPTED:
-                raise ValidationError.one("status", f"quote {quote['id']} is already accepted (order "
-                                                    f"{quote['order_id']})")
+                raise ValidationError.one("status", t("reason.quote_already_accepted", id=quote["id"],
+                                                      order=quote["order_id"]))
             if quote["status"] == "declined":
-                raise ValidationError.one("status", f"quote {quote['id']} was declined: set it to sent "
-                                                    "(crm quotes edit --status sent) before accepting it")
+                raise ValidationError.one("status", t("reason.quote_declined", id=quote["id"]))
             if quote["expired"]:
-                raise ValidationError.one("valid_until", f"the quote expired on {quote['valid_until']}: extend "
-                                                         "it (crm quotes edit --valid-until) before accepting it")
+                raise ValidationError.one("valid_until", t("reason.quote_expired", date=quote["valid_until"]))
             deal = crm.opportunities.get(quote["opportunity_id"]) if quote.get("opportunity_id") else None
             if deal is not None and deal["stage"] == WON and deal.get("order_id") \
                     and sql.exists(crm.conn, "orders", deal["order_id"]):
-                raise ValidationError.one("opportunity_id", f"opportunity {deal['id']} is won already, with order "
-                                                            f"{deal['order_id']}")
+                raise ValidationError.one("opportunity_id", t("reason.deal_won_already", id=deal["id"],
+                                                              order=deal["order_id"]))
             specs = [LineSpec(line["sku"] or line["product"], str(line["quantity"]), str(line["unit_price"]),
                               None if line.get("discount") is None else str(line["discount"]))
                      for line in quote["lines"]]

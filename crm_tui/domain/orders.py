@@ -11,6 +11,7 @@ from typing import Any
 
 from crm_tui.domain.entities import ORDER_STATUS_WORDS, ORDER_STATUSES, Entity, Field
 from crm_tui.domain.validation import ValidationError, normalize_money
+from crm_tui.i18n import t
 
 CENT = Decimal("0.01")
 
@@ -19,7 +20,7 @@ def line_amount(quantity: float, unit_price: float, discount: float | None) -> f
     """quantity × unit price × (1 − discount %), to the cent (half up, as on an invoice)."""
     off = Decimal(str(discount or 0))
     if off > 100:
-        raise ValidationError.one("discount", f"{discount} % is more than the whole price")
+        raise ValidationError.one("discount", t("reason.discount_over", discount=discount))
     total = Decimal(str(quantity)) * Decimal(str(unit_price)) * (1 - off / 100)
     return float(total.quantize(CENT, rounding=ROUND_HALF_UP))
 
@@ -28,7 +29,7 @@ def order_summary(lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What an order shows of its lines: the amount (their sum), the product (the
     first line's, "+N" for more) and the quantity (their sum, when whole)."""
     if not lines:
-        raise ValidationError.one("lines", "an order needs at least one line")
+        raise ValidationError.one("lines", t("reason.no_lines"))
     amount = sum((Decimal(str(line["amount"])) for line in lines), Decimal(0))
     quantity = sum((Decimal(str(line["quantity"])) for line in lines), Decimal(0))
     product = str(lines[0]["product"])
@@ -53,7 +54,7 @@ def parse_line(text: str) -> LineSpec:
     """'SN-100:3', 'SN-100:3:1150', 'SN-100:3::5' (5 % off), '旧产品:2:300'."""
     parts = [p.strip() for p in text.split(":")]
     if len(parts) < 2 or len(parts) > 4 or not parts[0] or not parts[1]:
-        raise ValidationError.one("lines", f"{text!r} is not PRODUCT:QTY[:PRICE[:DISCOUNT%]]")
+        raise ValidationError.one("lines", t("reason.line_format", text=repr(text)))
     for name, value in zip(("quantity", "unit_price", "discount"), parts[1:], strict=False):
         if value:
             try:
