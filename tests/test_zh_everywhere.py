@@ -480,3 +480,22 @@ def test_order_and_quote_refusals_give_their_reason_in_chinese(db_path: Path, mo
         result = zh_cli(db_path, *command, monkeypatch=monkeypatch)
         assert result.exit_code != 0 and reason in result.output, (command, result.output)
         assert english_fragments_in(result.output) == [], (command, result.output)
+
+
+def test_pipeline_agenda_and_classification_refusals_in_chinese(db_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    with Crm(db_path, create=True) as crm:
+        cid = crm.customers.create({"name": "张伟", "company": "华信"})["id"]
+        deal = crm.opportunities.create({"customer_id": cid, "title": "ERP 升级", "amount": 1000, "stage": "lead"})
+    refused = [
+        (["opportunities", "create-order", deal["id"]], "只有商机赢单后才能生成订单"),
+        (["opportunities", "move", deal["id"], "--stage", "nowhere"], "不是可选阶段之一"),
+        (["rfm", "--explain", cid], "还没有订单"),
+        (["classify", "override", cid, "--tier", "A", "--reason", ""], "手动分类时为必填项"),
+    ]
+    for command, reason in refused:
+        result = zh_cli(db_path, *command, monkeypatch=monkeypatch)
+        assert result.exit_code != 0 and reason in result.output, (command, result.output)
+        # the stage ids are what --stage takes: they stay as typed
+        ids = ["ERP", "lead", "qualified", "proposal", "negotiation", "won", "lost"]
+        assert english_fragments_in(without(result.output, ids)) == [], (command, result.output)

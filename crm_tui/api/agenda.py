@@ -14,6 +14,7 @@ from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain import agenda as rules
 from crm_tui.domain.validation import ValidationError, clean_value
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -78,7 +79,7 @@ class Agenda:
         except ValueError as exc:
             raise ValidationError.one("next_action_date", str(exc)) from None
         if not when:
-            raise ValidationError.one("next_action_date", "is required to schedule the next follow-up")
+            raise ValidationError.one("next_action_date", t("reason.follow_up_date_required"))
         changes: dict[str, Any] = {"next_action_date": when, "follow_up_done": None}
         if next_action is not None and next_action.strip():
             changes["next_action"] = next_action
@@ -88,5 +89,5 @@ class Agenda:
     def _set_done(self, visit_id: str) -> Record:
         current = self.crm.visits.get(visit_id)
         if not current.get("next_action_date"):
-            raise ValidationError.one("follow_up_done", "this visit has no follow-up to mark done")
+            raise ValidationError.one("follow_up_done", t("reason.no_follow_up"))
         return self.crm.visits.update(current["id"], {"follow_up_done": 1})

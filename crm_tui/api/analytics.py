@@ -133,9 +133,9 @@ class Analytics:
         """Fix a customer's classification by hand; recomputation keeps it. The
         customer's stored values change at once, in the same transaction."""
         if not (reason or "").strip():
-            raise ValidationError.one("reason", "is required for a manual classification")
+            raise ValidationError.one("reason", t("reason.override_reason_required"))
         if not (status or lifecycle_stage or tier):
-            raise ValidationError.one("status", "give at least one of status, lifecycle stage or tier")
+            raise ValidationError.one("status", t("reason.override_needs_class"))
         with self.crm.lock:
             customer = self.crm.customers.get(customer_id)
             cid = customer["id"]
@@ -174,7 +174,7 @@ class Analytics:
         for score in model.scores:
             if score.customer_id == cid:
                 return rfm_rules.explain(model, score, self.settings.rfm_window_days)
-        raise ValidationError.one("customer", f"{cid} has no order yet, so no RFM score")
+        raise ValidationError.one("customer", t("reason.no_rfm", id=cid))
 
     def customer_value(self, customer_id: str, *, today: dt.date | None = None) -> dict[str, Any]:
         cid = self.crm.customers.get(customer_id)["id"]
@@ -239,7 +239,7 @@ class Analytics:
         s = self.settings
         if holiday and holiday.strip().lower() not in {h.name.lower() for h in s.holidays} | {"birthday"}:
             names = ", ".join([h.name for h in s.holidays] + ["birthday"])
-            raise ValidationError.one("holiday", f"{holiday!r} is not in the calendar ({names})")
+            raise ValidationError.one("holiday", t("reason.not_a_holiday", holiday=repr(holiday), names=names))
         with self.crm.lock:
             sent = sql.sent_greeting_notes(self.crm.conn, (day - dt.timedelta(days=s.greeting_days)).isoformat())
         facts = facts if facts is not None else self.facts(day, rep=rep)

@@ -23,6 +23,7 @@ from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import OPPORTUNITY, STAGE_CHANGE, TARGET
 from crm_tui.domain.opportunities import WON, PipelineSettings, StageMove, settle
 from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -126,7 +127,7 @@ class Pipeline:
         stage = str(stage or "").strip()
         self.settings.stage(stage)
         if create_order and stage != WON:
-            raise ValidationError.one("create_order", "an order is made only when the opportunity is won")
+            raise ValidationError.one("create_order", t("reason.order_only_when_won"))
         changes: dict[str, Any] = {"stage": stage}
         if lost_reason is not None and lost_reason.strip():
             changes["lost_reason"] = lost_reason
@@ -144,9 +145,9 @@ class Pipeline:
         with crm.lock, transaction(crm.conn):
             deal = crm.opportunities.get(opportunity_id)
             if deal["stage"] != WON:
-                raise ValidationError.one("stage", "an order is made only when the opportunity is won")
+                raise ValidationError.one("stage", t("reason.order_only_when_won"))
             if deal.get("order_id") and records_sql.exists(crm.conn, "orders", deal["order_id"]):
-                raise ValidationError.one("order_id", f"this opportunity already has order {deal['order_id']}")
+                raise ValidationError.one("order_id", t("reason.deal_has_order", order=deal["order_id"]))
             order = self._order_for(deal)
             deal = crm.opportunities.update(deal["id"], {"order_id": order["id"]})
         return deal, order

@@ -22,6 +22,7 @@ from crm_tui.domain.entities import Entity, Field, derive, record_columns, store
 from crm_tui.domain.privacy import PRIVACY_KINDS
 from crm_tui.domain.search import normalize_query
 from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
+from crm_tui.i18n import entity_label, t
 
 Record = dict[str, Any]
 
@@ -173,7 +174,7 @@ class Records:
         if not search or not search.strip():
             return None
         if self.entity.table != "customers" and not self.entity.searchable:
-            raise ValidationError.one("search", f"{self.entity.table} cannot be searched; filter them instead")
+            raise ValidationError.one("search", t("reason.not_searchable", entities=entity_label(self.entity.table)))
         return normalize_query(search)
 
     def _order(self, order: str | None) -> str | None:
@@ -306,7 +307,7 @@ class Records:
         """Set fields on every record matching `filters`, all or nothing. Returns the
         diff: one {id, name, field, old, new} per changed field."""
         if not changes:
-            raise ValidationError.one("set", "give at least one FIELD=VALUE to set")
+            raise ValidationError.one("set", t("reason.set_required"))
         values = clean(self.entity, changes, partial=True)
         self._before_read()
         with self._lock:
@@ -390,9 +391,9 @@ class Records:
             return
         cid = min(erased)
         if own and any(r.get("id") == cid for r in records):
-            raise ValidationError.one("customer", f"{cid} was erased; their data cannot be edited")
+            raise ValidationError.one("customer", t("reason.erased_no_edit", id=cid))
         raise ValidationError.one(refs[0] if refs else "customer_id",
-                                  f"customer {cid} was erased; nothing can be added about them")
+                                  t("reason.erased_no_add", id=cid))
 
     @property
     def _many_refs(self) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from crm_tui.domain.validation import FieldError, ValidationError
+from crm_tui.i18n import t
 
 WON = "won"
 LOST = "lost"
@@ -94,7 +95,7 @@ class PipelineSettings:
         for s in self.stages:
             if s.id == stage_id:
                 return s
-        raise ValidationError.one("stage", f"{stage_id!r} is not one of {', '.join(self.ids)}")
+        raise ValidationError.one("stage", t("reason.not_a_stage", stage=repr(stage_id), stages=", ".join(self.ids)))
 
     @property
     def ids(self) -> tuple[str, ...]:
