@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from crm_tui.db import backup as files
 from crm_tui.db.connection import PRIVATE_DIR, DatabaseError
 from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -32,9 +33,9 @@ def backup(crm: Crm, out: Path | None = None) -> dict[str, Any]:
     private to its owner; an encrypted database's copy is encrypted with its key."""
     out = Path(out) if out is not None else default_backup_path(crm.path)
     if out.resolve() == crm.path.resolve():
-        raise ValidationError.one("output", f"{out} is the database itself; name another file")
+        raise ValidationError.one("output", t("reason.backup_is_database", path=str(out)))
     if out.is_dir():
-        raise ValidationError.one("output", f"{out} is a folder; name a file")
+        raise ValidationError.one("output", t("reason.backup_is_folder", path=str(out)))
     if not out.parent.exists():
         out.parent.mkdir(parents=True, mode=PRIVATE_DIR)
     with crm.lock:
@@ -53,7 +54,7 @@ def restore(database: Path, file: Path, key: str | None = None) -> dict[str, Any
     except DatabaseError as exc:
         raise ValidationError.one("file", str(exc)) from None
     if database.exists() and file.resolve() == database.resolve():
-        raise ValidationError.one("file", f"{file} is the database itself, not a backup of it")
+        raise ValidationError.one("file", t("reason.restore_is_database", path=str(file)))
     keep = database.with_name(f"{database.stem}-before-restore-{_stamp()}.db") if database.exists() else None
     try:
         return files.restore_backup(file, database, keep=keep, key=key)

@@ -504,7 +504,7 @@ class _Plan:
         given_id = str(given_id).strip().upper() if given_id not in (None, "") else None
         try:
             if given_id and not _ULID.match(given_id):
-                raise ValidationError.one("id", f"{given_id!r} is not a record id (26-character ULID)")
+                raise ValidationError.one("id", t("reason.not_an_id", value=repr(given_id)))
             owner = values.get("owner")
             record = self.records.prepare(values, owner=str(owner).strip() if owner else self.local_rep,
                                           now=now, record_id=record_id)
