@@ -412,8 +412,12 @@ def test_failed_sign_ins_are_limited_per_address_and_everything_is_audited(sqlit
     refilled = (time.monotonic() - started) * 30 / 60 + 1  # 30 a minute come back meanwhile
     assert guesses[:30] == [401] * 30 and set(guesses) == {401, 429}
     assert guesses.count(401) <= 30 + refilled
-    # This address is held back now, whatever token it sends.
-    assert httpx.get(sqlite_server.url + "/v1/hello", headers=head(token)).status_code == 429
+    # This address is held back now, whatever token it sends: unless a slot came back
+    # meanwhile (one every 2 s, which a loaded machine can take between two requests).
+    last_guess = time.monotonic()
+    status = httpx.get(sqlite_server.url + "/v1/hello", headers=head(token)).status_code
+    waited = time.monotonic() - last_guess
+    assert status == 429 or (status == 200 and waited >= 2), (status, waited)
     runner_out = Rep(tmp_path, "admin")
     audit = json.loads(runner_out.crm("server", "audit", "--db", sqlite_server.url_db, "--json"))
     kinds = [e["kind"] for e in audit]
