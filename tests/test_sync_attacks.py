@@ -412,12 +412,13 @@ def test_failed_sign_ins_are_limited_per_address_and_everything_is_audited(sqlit
     refilled = (time.monotonic() - started) * 30 / 60 + 1  # 30 a minute come back meanwhile
     assert guesses[:30] == [401] * 30 and set(guesses) == {401, 429}
     assert guesses.count(401) <= 30 + refilled
-    # This address is held back now, whatever token it sends: unless a slot came back
-    # meanwhile (one every 2 s, which a loaded machine can take between two requests).
-    last_guess = time.monotonic()
-    status = httpx.get(sqlite_server.url + "/v1/hello", headers=head(token)).status_code
-    waited = time.monotonic() - last_guess
-    assert status == 429 or (status == 200 and waited >= 2), (status, waited)
+    # This address is held back now, whatever token it sends. Slots come back all the
+    # time (one every 2 s, continuously), so one may be there already: of a quick
+    # burst with the right token, at most the slots come back get through.
+    started = time.monotonic()
+    burst = [httpx.get(sqlite_server.url + "/v1/hello", headers=head(token)).status_code for _ in range(5)]
+    came_back = (time.monotonic() - started) * 30 / 60 + 1
+    assert 429 in burst and burst.count(200) <= came_back, burst
     runner_out = Rep(tmp_path, "admin")
     audit = json.loads(runner_out.crm("server", "audit", "--db", sqlite_server.url_db, "--json"))
     kinds = [e["kind"] for e in audit]
