@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_validation_fast_paths import library_phone, ours_phone
 from ulid import ULID
 
 from crm_tui.api import Crm
@@ -203,25 +204,6 @@ def test_cached_normalisers_answer_each_input_for_itself() -> None:
     assert normalize_date("2024-02-29") == "2024-02-29"
 
 
-def _library_phone(text: str) -> str | None:
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(text, "CN")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _our_phone(text: str) -> str | None:
-    try:
-        return normalize_phone(text)
-    except ValueError:
-        return None
-
-
 AREA_CODES = ["10", "20", "21", "22", "23", "24", "25", "27", "28", "29", "311", "351", "371", "411", "431",
               "451", "471", "510", "512", "531", "551", "571", "574", "591", "592", "731", "755", "757", "769",
               "791", "851", "871", "898", "931", "951", "991", "400", "800", "335", "433", "754", "978"]
@@ -235,18 +217,18 @@ landlines = st.builds(
 @settings(max_examples=600)
 @given(st.one_of(landlines, st.from_regex(r"0[1-9][0-9]{8,10}", fullmatch=True)))
 def test_the_landline_fast_path_agrees_with_phonenumbers(text: str) -> None:
-    assert _our_phone(text) == _library_phone(text)
+    assert ours_phone(text) == library_phone(text)
 
 
 def test_phones_the_fast_paths_leave_to_the_library() -> None:
     # full-width digits, as a Chinese input method types them: stored in ASCII, as phonenumbers gives
-    assert normalize_phone("１３８１２３４５６７８") == _library_phone("１３８１２３４５６７８") == "+8613812345678"
-    assert normalize_phone("０２１-２９９５０９６９") == _library_phone("０２１-２９９５０９６９")
+    assert normalize_phone("１３８１２３４５６７８") == library_phone("１３８１２３４５６７８") == "+8613812345678"
+    assert normalize_phone("０２１-２９９５０９６９") == library_phone("０２１-２９９５０９６９")
     # numbers of one block: each answered for itself
     assert normalize_phone("0571-65263809") == "+8657165263809"
     assert normalize_phone("0571-65263808") == "+8657165263808"
-    assert _our_phone("0571-6526380") == _library_phone("0571-6526380")
-    assert _our_phone("010-1234567890") == _library_phone("010-1234567890")
+    assert ours_phone("0571-6526380") == library_phone("0571-6526380")
+    assert ours_phone("010-1234567890") == library_phone("010-1234567890")
 
 
 def test_the_leading_digits_decide_a_mainland_numbers_validity() -> None:
@@ -267,7 +249,7 @@ def test_the_leading_digits_decide_a_mainland_numbers_validity() -> None:
                 members = [block + "0" * rest, block + "9" * rest,
                            *(block + "".join(rng.choice("0123456789") for _ in range(rest)) for _ in range(2))]
                 dialled = [("" if m[0] == "1" and length == 11 else "0") + m for m in members]
-                valid = [_library_phone(d) is not None for d in dialled]
+                valid = [library_phone(d) is not None for d in dialled]
                 assert len(set(valid)) == 1, (start, dialled, valid)
                 checked += 1
     assert checked == len(starts) * 25 * 3
