@@ -9,7 +9,6 @@ from crm_tui.cli.common import CrmGroup, DbOpt
 
 app = typer.Typer(
     cls=CrmGroup,
-    help="crm_tui: a local-first CRM for field sales reps. With no command, opens the terminal UI.",
     no_args_is_help=False,
     invoke_without_command=True,
     rich_markup_mode="rich",

@@ -32,9 +32,9 @@ if TYPE_CHECKING:  # the analytics and the reports load with the command that ru
     from crm_tui.api import Crm
     from crm_tui.api.analytics import Analytics
 
-TodayOpt = Annotated[str | None, typer.Option("--today", hidden=True, help="Pretend today is this date (tests).")]
-RepOpt = Annotated[str | None, typer.Option("--rep", help="Only this rep's records.")]
-PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="2026-Q3, 2026-11, 2026 or FROM..TO dates.")]
+TodayOpt = Annotated[str | None, typer.Option("--today", hidden=True)]
+RepOpt = Annotated[str | None, typer.Option("--rep")]
+PeriodOpt = Annotated[str, typer.Option("--period", "-p")]
 
 
 def today_clock(today: str | None) -> Callable[[], dt.datetime] | None:
@@ -84,8 +84,7 @@ _ATTAINMENT_AMOUNTS = {"amount", "sales", "target"}
 
 # -- classification -----------------------------------------------------------------
 
-classify_app = typer.Typer(help="Classify customers: status, lifecycle stage, A/B/C tier and core customers."
-                           "\n\nExample: crm classify --dry-run",
+classify_app = typer.Typer(epilog="crm classify --dry-run",
                            invoke_without_command=True)
 app.add_typer(classify_app, name="classify")
 
@@ -94,11 +93,11 @@ app.add_typer(classify_app, name="classify")
 def classify_command(
     ctx: typer.Context,
     db: DbOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the result without storing it.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Compute every customer's classification and store what changed (overrides win)."""
+    # every customer's classification computed, what changed stored (overrides win)
     if ctx.invoked_subcommand is not None:
         return
     with open_crm(db) as crm:
@@ -117,35 +116,27 @@ def classify_command(
     console.print(t("cli.would_change" if dry_run else "cli.changed", n=changed), highlight=False)
 
 
-@classify_app.command("override")
+@classify_app.command("override", epilog="crm classify override 01JB2X --tier A --reason \"战略客户\"")
 def override_command(
-    customer: Annotated[str, typer.Argument(help="Customer id (or a unique prefix).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why; required.")],
-    status: Annotated[str | None, typer.Option("--status", help="potential, new, loyal or churned.")] = None,
-    stage: Annotated[str | None, typer.Option("--stage", help="exploration, formation, stability or decline.")] = None,
-    tier: Annotated[str | None, typer.Option("--tier", help="A, B or C.")] = None,
+    customer: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option("--reason")],
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    stage: Annotated[str | None, typer.Option("--stage")] = None,
+    tier: Annotated[str | None, typer.Option("--tier")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fix a customer's classification by hand; recomputation keeps it.
-
-    Example: crm classify override 01JB2X --tier A --reason "战略客户"
-    """
     with open_crm(db) as crm:
         record = crm.analytics.set_override(customer, reason=reason, status=status, lifecycle_stage=stage,
                                             tier=tier)
     print_json(record) if as_json else print_record(record)
 
 
-@classify_app.command("clear")
+@classify_app.command("clear", epilog="crm classify clear 01JB2X")
 def clear_override_command(
-    customer: Annotated[str, typer.Argument(help="Customer id (or a unique prefix).")],
+    customer: Annotated[str, typer.Argument()],
     db: DbOpt = None,
 ) -> None:
-    """Drop a manual classification; the next `crm classify` recomputes it.
-
-    Example: crm classify clear 01JB2X
-    """
     with open_crm(db) as crm:
         crm.analytics.clear_override(customer)
     console.print(t("cli.say.override_cleared"), highlight=False)
@@ -154,19 +145,15 @@ def clear_override_command(
 # -- RFM ----------------------------------------------------------------------------
 
 
-@app.command("rfm")
+@app.command("rfm", epilog="crm rfm --segment Champions --json")
 def rfm_command(
     db: DbOpt = None,
-    explain: Annotated[str | None, typer.Option("--explain", help="Explain one customer's scores.")] = None,
-    segment: Annotated[str | None, typer.Option("--segment", help="Only this segment.")] = None,
+    explain: Annotated[str | None, typer.Option("--explain")] = None,
+    segment: Annotated[str | None, typer.Option("--segment")] = None,
     rep: RepOpt = None,
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """RFM scores 1-5 and segments of every customer who has ordered.
-
-    Example: crm rfm --segment Champions --json
-    """
     from crm_tui.domain.analytics.rfm import SEGMENTS
 
     if segment and segment not in SEGMENTS:
@@ -203,17 +190,13 @@ def rfm_command(
                     title=t("cli.rfm_title", n=len(scores)))
 
 
-@app.command("value")
+@app.command("value", epilog="crm value 01JB2X")
 def value_command(
-    customer: Annotated[str, typer.Argument(help="Customer id (or a unique prefix).")],
+    customer: Annotated[str, typer.Argument()],
     db: DbOpt = None,
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """A customer's historical value and lifetime value estimate (CLV).
-
-    Example: crm value 01JB2X
-    """
     with open_crm(db) as crm:
         result = analytics(crm, today).customer_value(customer)
     print_json(result) if as_json else print_record(result)
@@ -222,13 +205,9 @@ def value_command(
 # -- KPIs and reports ----------------------------------------------------------------
 
 
-@app.command("kpi")
+@app.command("kpi", epilog="crm kpi --period 2026-Q3 --rep wangfang")
 def kpi_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
                 today: TodayOpt = None) -> None:
-    """KPIs for a period: per rep and overall.
-
-    Example: crm kpi --period 2026-Q3 --rep wangfang
-    """
     with open_crm(db) as crm:
         result = analytics(crm, today).kpis(period, rep=rep)
     if as_json:
@@ -247,21 +226,16 @@ def kpi_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json
                      title=t("cli.attainment_title"))
 
 
-@app.command("report")
+@app.command("report", epilog="crm report --period 2026-Q3 --format html -o q3.html")
 def report_command(
     period: PeriodOpt,
     db: DbOpt = None,
     rep: RepOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html, csv or xlsx (an Excel workbook; needs -o).")] = "md",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
     today: TodayOpt = None,
-    mask: Annotated[bool, typer.Option("--mask", help="Mask the customers' names (and any phone, email "
-                                       "or address), for sending outside the team.")] = False,
+    mask: Annotated[bool, typer.Option("--mask")] = False,
 ) -> None:
-    """A sales and analysis report: KPIs, segments, top and at-risk customers, complaints.
-
-    Example: crm report --period 2026-Q3 --format html -o q3.html
-    """
     from crm_tui.domain.privacy import mask_report
     from crm_tui.report import BINARY_FORMATS, FORMATS, render
 
@@ -285,7 +259,7 @@ def report_command(
         console.print(t("cli.report_written", path=output), highlight=False)
 
 
-@app.command("complaint-stats")
+@app.command("complaint-stats", epilog="crm complaint-stats --period 2026-11")
 def complaint_stats_command(
     period: PeriodOpt,
     db: DbOpt = None,
@@ -295,11 +269,6 @@ def complaint_stats_command(
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Complaint Pareto by type, cause, product and product category, response and
-    resolution times, SLA breaches.
-
-    Example: crm complaint-stats --period 2026-11
-    """
     from crm_tui.domain.analytics.complaints import UNKNOWN
 
     with open_crm(db) as crm:
@@ -317,20 +286,15 @@ def complaint_stats_command(
     console.print(t("cli.say.mean_times", first_response=_hours(fr), resolution=_hours(rs)), highlight=False)
 
 
-@app.command("product-stats")
+@app.command("product-stats", epilog="crm product-stats --period 2026-Q3 --top 3 --json")
 def product_stats_command(
     period: PeriodOpt,
     db: DbOpt = None,
     rep: RepOpt = None,
-    top: Annotated[int, typer.Option("--top", min=1, max=100, help="Products listed per region and per rep.")] = 5,
+    top: Annotated[int, typer.Option("--top", min=1, max=100)] = 5,
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Net sales by product and by category, the top products per region and per rep,
-    and the returns rate (refunds / gross sales) of the orders dated in the period.
-
-    Example: crm product-stats --period 2026-Q3 --top 3 --json
-    """
     with open_crm(db) as crm:
         result = analytics(crm, today).product_sales(period, rep=rep, top=top)
     if as_json:
@@ -358,20 +322,16 @@ def product_stats_command(
 # -- reminders ----------------------------------------------------------------------
 
 
-@app.command("greetings")
+@app.command("greetings", epilog="crm greetings --holiday \"Spring Festival\" --mark-sent")
 def greetings_command(
     db: DbOpt = None,
-    holiday: Annotated[str | None, typer.Option("--holiday", help="One occasion, e.g. 'Spring Festival' or birthday.")] = None,
-    mark_sent: Annotated[bool, typer.Option("--mark-sent", help="Log a greeting visit for each one listed.")] = False,
-    channel: Annotated[str, typer.Option("--channel", help="Channel of the logged greetings.")] = "wechat",
+    holiday: Annotated[str | None, typer.Option("--holiday")] = None,
+    mark_sent: Annotated[bool, typer.Option("--mark-sent")] = False,
+    channel: Annotated[str, typer.Option("--channel")] = "wechat",
     rep: RepOpt = None,
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Holiday and birthday greetings due in the next days (configurable calendar).
-
-    Example: crm greetings --holiday "Spring Festival" --mark-sent
-    """
     with open_crm(db) as crm:
         an = analytics(crm, today)
         items = an.greetings(holiday=holiday, rep=rep)
@@ -385,12 +345,8 @@ def greetings_command(
         console.print(t("cli.say.greetings_logged", n=len(logged)), highlight=False)
 
 
-@app.command("winback")
+@app.command("winback", epilog="crm winback --rep wangfang --json")
 def winback_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
-    """Silent or churned valuable customers to win back, most valuable first.
-
-    Example: crm winback --rep wangfang --json
-    """
     with open_crm(db) as crm:
         items = [w.as_dict() for w in analytics(crm, today).win_back_queue(rep=rep)]
     if as_json:
@@ -402,18 +358,14 @@ def winback_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = Fal
                     title=t("cli.say.winback_title", n=len(items)))
 
 
-@app.command("cadence")
+@app.command("cadence", epilog="crm cadence --state overdue")
 def cadence_command(
     db: DbOpt = None,
-    state: Annotated[str | None, typer.Option("--state", help="ok, due (yellow) or overdue (red).")] = None,
+    state: Annotated[str | None, typer.Option("--state")] = None,
     rep: RepOpt = None,
     as_json: JsonOpt = False,
     today: TodayOpt = None,
 ) -> None:
-    """Days since each customer's last contact against their tier's cadence.
-
-    Example: crm cadence --state overdue
-    """
     if state not in (None, "ok", "due", "overdue"):
         raise UserError(t("cli.say.bad_state", value=repr(state)))
     with open_crm(db) as crm:
@@ -429,25 +381,21 @@ def cadence_command(
 
 # -- surveys ------------------------------------------------------------------------
 
-surveys_app = typer.Typer(help="Satisfaction surveys: C = perceived (b) / expected (a).", no_args_is_help=True)
+surveys_app = typer.Typer(no_args_is_help=True)
 app.add_typer(surveys_app, name="surveys")
 
 
-@surveys_app.command("add")
+@surveys_app.command("add", epilog="crm surveys add 01JB2X --expected 8 --perceived 9")
 def survey_add(
-    customer: Annotated[str, typer.Argument(help="Customer id (or a unique prefix).")],
-    expected: Annotated[float, typer.Option("--expected", "-a", help="Expected value a (> 0).")],
-    perceived: Annotated[float, typer.Option("--perceived", "-b", help="Perceived value b.")],
-    date: Annotated[str | None, typer.Option("--date", help="Survey date (default today).")] = None,
-    complaint: Annotated[str | None, typer.Option("--complaint", help="The complaint it follows.")] = None,
+    customer: Annotated[str, typer.Argument()],
+    expected: Annotated[float, typer.Option("--expected", "-a")],
+    perceived: Annotated[float, typer.Option("--perceived", "-b")],
+    date: Annotated[str | None, typer.Option("--date")] = None,
+    complaint: Annotated[str | None, typer.Option("--complaint")] = None,
     notes: Annotated[str | None, typer.Option("--notes")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a satisfaction survey.
-
-    Example: crm surveys add 01JB2X --expected 8 --perceived 9
-    """
     with open_crm(db) as crm:
         cid = crm.customers.get(customer)["id"]
         record = crm.analytics.add_survey({"customer_id": cid, "expected": expected, "perceived": perceived,
@@ -455,16 +403,12 @@ def survey_add(
     print_json(record) if as_json else print_record(record)
 
 
-@surveys_app.command("list")
+@surveys_app.command("list", epilog="crm surveys list --json")
 def survey_list(
-    customer: Annotated[str | None, typer.Option("--customer", help="Only this customer's surveys.")] = None,
+    customer: Annotated[str | None, typer.Option("--customer")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Surveys with their C = b / a, newest first, and the overall satisfaction.
-
-    Example: crm surveys list --json
-    """
     with open_crm(db) as crm:
         rows = crm.analytics.list_surveys(customer)
         summary = crm.analytics.satisfaction(customer)

@@ -13,17 +13,12 @@ from crm_tui.cli.common import DbOpt, JsonOpt, console, db_path, open_crm, print
 from crm_tui.i18n import t
 
 
-@app.command("backup")
+@app.command("backup", epilog="crm backup\ncrm backup -o /media/usb/crm-monday.db")
 def backup_command(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="The backup file to write "
-                                                "(default: backups/NAME-TIME.db beside the database).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """A consistent copy of your database, taken while the UI and other commands go on
-    working (SQLite's backup API); only you can read it.
-
-    Examples: crm backup · crm backup -o /media/usb/crm-monday.db"""
     from crm_tui.api.backup import backup
 
     with open_crm(db) as crm:
@@ -35,18 +30,13 @@ def backup_command(
                   highlight=False, soft_wrap=True)
 
 
-@app.command("restore")
+@app.command("restore", epilog="crm restore ~/.local/share/crm_tui/backups/crm-20261201-090000.db")
 def restore_command(
-    file: Annotated[Path, typer.Argument(help="A file written by `crm backup`.")],
+    file: Annotated[Path, typer.Argument()],
     db: DbOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Put a backup in place of your database (close the UI first). The database as it
-    was is kept beside it; your next `crm sync` gets back from the server what you
-    synced after the backup and sends what only the backup holds.
-
-    Example: crm restore ~/.local/share/crm_tui/backups/crm-20261201-090000.db"""
     from crm_tui.api import encryption
     from crm_tui.api.backup import restore
     from crm_tui.config import resolve_db_path

@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - older typer on the real click
     from click import get_current_context  # type: ignore[no-redef]  # the same function, the real click's
 
 if TYPE_CHECKING:  # the context type TyperGroup.invoke takes (typer's click, as installed)
+    from typer._click import Command as ClickCommand
     from typer._click import Context as ClickContext
 
 console = Console()
@@ -35,10 +36,9 @@ err_console = Console(stderr=True, soft_wrap=True)  # messages stay one line eac
 
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", help="Database file (default: $CRM_DB, then the user data directory).",
-                 show_default=False),
+    typer.Option("--db", show_default=False),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonOpt = Annotated[bool, typer.Option("--json")]
 
 
 class UserError(Exception):
@@ -201,10 +201,32 @@ def cli_language() -> str:
 
 
 class CrmGroup(TyperGroup):
-    """Turns the API's errors into a message and exit code 1 instead of a traceback."""
+    """The root of `crm`: speaks the user's language from the start, and turns the
+    API's errors into a message and exit code 1 instead of a traceback."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        # --help is answered while the arguments are parsed: the language and the
+        # help texts must be in place before
+        if ctx.parent is None:
+            from crm_tui.cli.helptext import localize
+
+            set_language(cli_language())
+            localize(self, ctx, depth=0)  # `crm --help`: the root and the list of its commands
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: ClickContext,
+                        args: list[str]) -> tuple[str | None, ClickCommand | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        # Below here a help is shown for --help, or by a group given nothing to do:
+        # only then its texts are needed (the biggest group takes some milliseconds)
+        if ctx.parent is None and name and command is not None and \
+                (not rest or any(a in ctx.help_option_names for a in rest)):
+            from crm_tui.cli.helptext import localize
+
+            localize(command, ctx, (name,))
+        return name, command, rest
 
     def invoke(self, ctx: ClickContext) -> Any:
-        set_language(cli_language())
         try:
             return super().invoke(ctx)
         except ValidationError as exc:

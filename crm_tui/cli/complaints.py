@@ -13,7 +13,7 @@ from crm_tui.api import Crm, Record
 from crm_tui.cli.common import DbOpt, JsonOpt, cell_text, console, open_crm, print_json
 from crm_tui.i18n import t
 
-IdArg = Annotated[str, typer.Argument(help="Complaint id (a unique prefix will do).")]
+IdArg = Annotated[str, typer.Argument()]
 
 
 def _run(db: DbOpt, as_json: bool, step: Callable[[Crm], Record]) -> None:
@@ -27,34 +27,34 @@ def _run(db: DbOpt, as_json: bool, step: Callable[[Crm], Record]) -> None:
 
 
 def add_workflow_commands(sub: typer.Typer) -> None:
-    @sub.command("acknowledge", help="Acknowledge a new complaint.\n\nExample: crm complaints acknowledge 01JB2X")
+    @sub.command("acknowledge", epilog="crm complaints acknowledge 01JB2X")
     def acknowledge(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         _run(db, as_json, lambda crm: crm.complaint_workflow.acknowledge(complaint_id))
 
-    @sub.command("assign", help="Give a complaint a handler; it goes in progress.\n\nExample: crm complaints assign 01JB2X 李娜")
-    def assign(complaint_id: IdArg, handler: Annotated[str, typer.Argument(help="Who handles it.")],
+    @sub.command("assign", epilog="crm complaints assign 01JB2X 李娜")
+    def assign(complaint_id: IdArg, handler: Annotated[str, typer.Argument()],
                db: DbOpt = None, as_json: JsonOpt = False) -> None:
         _run(db, as_json, lambda crm: crm.complaint_workflow.assign(complaint_id, handler))
 
-    @sub.command("respond", help="Record the first response to the customer, now.\n\nExample: crm complaints respond 01JB2X")
+    @sub.command("respond", epilog="crm complaints respond 01JB2X")
     def respond(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         _run(db, as_json, lambda crm: crm.complaint_workflow.record_first_response(complaint_id))
 
-    @sub.command("start", help="Mark an acknowledged complaint in progress.\n\nExample: crm complaints start 01JB2X")
+    @sub.command("start", epilog="crm complaints start 01JB2X")
     def start(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         _run(db, as_json, lambda crm: crm.complaint_workflow.start(complaint_id))
 
-    @sub.command("resolve", help="Resolve a complaint; the resolution and the root cause are required.\n\nExample: crm complaints resolve 01JB2X --resolution \"已补发\" --root-cause \"物流外包延误\"")
+    @sub.command("resolve", epilog="crm complaints resolve 01JB2X --resolution \"已补发\" --root-cause \"物流外包延误\"")
     def resolve(complaint_id: IdArg,
-                resolution: Annotated[str, typer.Option("--resolution", help="What was done.")],
-                root_cause: Annotated[str, typer.Option("--root-cause", help="Why it happened.")],
+                resolution: Annotated[str, typer.Option("--resolution")],
+                root_cause: Annotated[str, typer.Option("--root-cause")],
                 db: DbOpt = None, as_json: JsonOpt = False) -> None:
         _run(db, as_json, lambda crm: crm.complaint_workflow.resolve(complaint_id, resolution, root_cause))
 
-    @sub.command("close", help="Close a resolved complaint; plans a satisfaction follow-up.\n\nExample: crm complaints close 01JB2X")
+    @sub.command("close", epilog="crm complaints close 01JB2X")
     def close(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         _run(db, as_json, lambda crm: crm.complaint_workflow.close(complaint_id))
 
-    @sub.command("reopen", help="Reopen a resolved or closed complaint.\n\nExample: crm complaints reopen 01JB2X")
+    @sub.command("reopen", epilog="crm complaints reopen 01JB2X")
     def reopen(complaint_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         _run(db, as_json, lambda crm: crm.complaint_workflow.reopen(complaint_id))

@@ -26,21 +26,13 @@ from crm_tui.config import default_db_path, demo_active, demo_db_path, set_demo_
 from crm_tui.i18n import t
 
 
-@app.command("init")
+@app.command("init", epilog="crm init --db ~/crm/east.db\ncrm init --encrypt --remember")
 def init_command(
     db: DbOpt = None,
     as_json: JsonOpt = False,
-    encrypt: Annotated[bool, typer.Option(
-        "--encrypt", help="Encrypt the new database (SQLCipher); the key comes from $CRM_DB_KEY or is "
-        "asked for twice. Keep it safe: without it the data cannot be read.")] = False,
-    remember: Annotated[bool, typer.Option(
-        "--remember", help="With --encrypt: keep the key in the system keyring.")] = False,
+    encrypt: Annotated[bool, typer.Option("--encrypt")] = False,
+    remember: Annotated[bool, typer.Option("--remember")] = False,
 ) -> None:
-    """Create an empty database (at --db, $CRM_DB or the default place), or say it exists.
-
-    Example: crm init --db ~/crm/east.db
-    Example: crm init --encrypt --remember
-    """
     from crm_tui.api import encryption
     from crm_tui.cli.encryption import ask_key, say
     from crm_tui.config import resolve_db_path
@@ -72,17 +64,13 @@ def init_command(
             say(outcome.messages())
 
 
-@app.command("seed")
+@app.command("seed", epilog="crm seed --customers 1000 --seed 7")
 def seed_command(
     db: DbOpt = None,
-    customers: Annotated[int, typer.Option("--customers", "-n", min=0, help="How many customers.")] = 100,
-    seed_value: Annotated[int, typer.Option("--seed", help="Same seed, same data.")] = 0,
+    customers: Annotated[int, typer.Option("--customers", "-n", min=0)] = 100,
+    seed_value: Annotated[int, typer.Option("--seed")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add realistic demo customers with their visits, complaints and orders.
-
-    Example: crm seed --customers 1000 --seed 7
-    """
     with open_crm(db, create=True) as crm, console.status(t("cli.seeding", n=customers)):
         report = seed(crm, customers=customers, seed=seed_value)
     if as_json:
@@ -92,21 +80,13 @@ def seed_command(
                       highlight=False, soft_wrap=True)
 
 
-@app.command("demo")
+@app.command("demo", epilog="crm demo; crm customers list --search zw; crm demo --exit")
 def demo(
     db: DbOpt = None,
-    leave: Annotated[bool, typer.Option("--exit", help="Leave the demo: commands use your own database again.")] = False,
-    no_ui: Annotated[bool, typer.Option("--no-ui", help="Make the demo active without opening the terminal UI.")] = False,
-    customers: Annotated[int, typer.Option("--customers", min=1, help="How many demo customers the first run makes.")] = DEMO_CUSTOMERS,
+    leave: Annotated[bool, typer.Option("--exit")] = False,
+    no_ui: Annotated[bool, typer.Option("--no-ui")] = False,
+    customers: Annotated[int, typer.Option("--customers", min=1)] = DEMO_CUSTOMERS,
 ) -> None:
-    """Open the demo database (made and seeded on first run) in the terminal UI, and
-    make it the database of every command until `crm demo --exit`.
-
-    Each command says on stderr that it works on the demo, and `crm sync` refuses it,
-    so demo data never mixes into your own book or the team's.
-
-    Example: crm demo; crm customers list --search zw; crm demo --exit
-    """
     from crm_tui.cli import ui
 
     if leave:
@@ -132,8 +112,7 @@ def demo(
         ui.open_ui(path)
 
 
-changes_app = typer.Typer(help="The local change log: every insert, update and delete, as sync sends it.",
-                          no_args_is_help=True)
+changes_app = typer.Typer(no_args_is_help=True)
 app.add_typer(changes_app, name="changes")
 
 
@@ -145,23 +124,16 @@ def _decoded(change: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@changes_app.command("list")
+@changes_app.command("list", epilog="crm changes list --table customers --limit 20")
 def list_changes(
     db: DbOpt = None,
     as_json: JsonOpt = False,
-    table: Annotated[str | None, typer.Option("--table", "-t", help="Only changes of this table.",
-                                              show_default=False)] = None,
-    record: Annotated[str | None, typer.Option("--record", help="Only changes of this record id.",
-                                               show_default=False)] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="The last N changes (0: all).")] = 50,
-    since: Annotated[int, typer.Option("--since", help="Only changes after this sequence number.")] = 0,
-    local_only: Annotated[bool, typer.Option("--local-only", help="Only changes made on this replica, "
-                                             "not those pulled by sync.")] = False,
+    table: Annotated[str | None, typer.Option("--table", "-t", show_default=False)] = None,
+    record: Annotated[str | None, typer.Option("--record", show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0)] = 50,
+    since: Annotated[int, typer.Option("--since")] = 0,
+    local_only: Annotated[bool, typer.Option("--local-only")] = False,
 ) -> None:
-    """List change-log entries, oldest first.
-
-    Example: crm changes list --table customers --limit 20
-    """
     with open_crm(db) as crm:
         rows = crm.changes(table=table, row_id=record, since=since, local_only=local_only)
     if limit:

@@ -14,12 +14,9 @@ from crm_tui.i18n import choice_label, language, t
 
 
 def add_duplicate_commands(sub: typer.Typer) -> None:
-    @sub.command("duplicates", help="Probable duplicate customers: the same phone or email, the same name and "
-                                    "company, or names that sound alike at one company; with a score and the "
-                                    "reasons.\n\nExample: crm customers duplicates --min-score 0.8 --json")
+    @sub.command("duplicates", epilog="crm customers duplicates --min-score 0.8 --json")
     def duplicates(db: DbOpt = None, as_json: JsonOpt = False,
-                   min_score: Annotated[float, typer.Option("--min-score", min=0.0, max=1.0,
-                                                            help="Only pairs scoring at least this.")] = 0.0) -> None:
+                   min_score: Annotated[float, typer.Option("--min-score", min=0.0, max=1.0)] = 0.0) -> None:
         from crm_tui.api.duplicates import find_duplicates
 
         with open_crm(db) as crm:
@@ -31,17 +28,11 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
                     ["score", "first", "first_name", "second", "second_name", "reasons"],
                     title=t("cli.say.duplicates_title"), caption=t("cli.say.duplicate_pairs", n=len(pairs)))
 
-    @sub.command("merge", help="Merge customer OTHER into KEEP: OTHER's visits, complaints, orders, "
-                               "opportunities, contacts and field history move to KEEP, and OTHER is deleted; "
-                               "one transaction, synced as one merge record. Each field keeps KEEP's value, or "
-                               "OTHER's where KEEP's is empty, unless --take says otherwise. Undo with "
-                               "`crm customers unmerge MERGE_ID`.\n\n"
-                               "Example: crm customers merge 01JB2X 01JC7Q --take email=other --take phone=keep")
-    def merge(keep: Annotated[str, typer.Argument(metavar="KEEP", help="The customer kept (id or prefix).")],
-              other: Annotated[str, typer.Argument(metavar="OTHER", help="The customer merged into KEEP.")],
-              take: Annotated[list[str] | None, typer.Option(
-                  "--take", metavar="FIELD=other|keep", help="Whose value a field keeps (repeatable).")] = None,
-              dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the fields, change nothing.")] = False,
+    @sub.command("merge", epilog="crm customers merge 01JB2X 01JC7Q --take email=other --take phone=keep")
+    def merge(keep: Annotated[str, typer.Argument(metavar="KEEP")],
+              other: Annotated[str, typer.Argument(metavar="OTHER")],
+              take: Annotated[list[str] | None, typer.Option("--take", metavar="FIELD=other|keep")] = None,
+              dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
               db: DbOpt = None, as_json: JsonOpt = False) -> None:
         from crm_tui.domain.merging import parse_take
 
@@ -64,10 +55,8 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
         console.print(t("merge.msg.merged", other=record["other_id"], keep=record["customer_id"], id=record["id"]),
                       highlight=False)
 
-    @sub.command("unmerge", help="Undo a merge: the merged customer comes back with its records and the kept "
-                                 "customer gets its fields back; refused when anyone has edited those records "
-                                 "since.\n\nExample: crm customers unmerge 01JD4M")
-    def unmerge(merge_id: Annotated[str, typer.Argument(metavar="MERGE_ID", help="The merge's id (or prefix).")],
+    @sub.command("unmerge", epilog="crm customers unmerge 01JD4M")
+    def unmerge(merge_id: Annotated[str, typer.Argument(metavar="MERGE_ID")],
                 db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             record = crm.merges.unmerge(merge_id)
@@ -76,10 +65,9 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
             return
         console.print(t("merge.msg.undone", other=record["other_id"]), highlight=False)
 
-    @sub.command("merges", help="The merges made (newest first), of one customer with --customer.\n\n"
-                                "Example: crm customers merges --customer 01JB2X --json")
-    def merges(customer: Annotated[str | None, typer.Option("--customer", help="The kept customer.")] = None,
-               merge_id: Annotated[str | None, typer.Option("--id", help="Show one merge in full.")] = None,
+    @sub.command("merges", epilog="crm customers merges --customer 01JB2X --json")
+    def merges(customer: Annotated[str | None, typer.Option("--customer")] = None,
+               merge_id: Annotated[str | None, typer.Option("--id")] = None,
                db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             if merge_id:

@@ -16,8 +16,7 @@ from crm_tui.cli.common import DbOpt, JsonOpt, UserError, console, db_path, err_
 from crm_tui.config import resolve_db_path
 from crm_tui.i18n import t
 
-RememberOpt = Annotated[bool, typer.Option(
-    "--remember", help="Keep the key in the system keyring, so crm opens the database without asking.")]
+RememberOpt = Annotated[bool, typer.Option("--remember")]
 
 
 def can_ask() -> bool:
@@ -52,15 +51,8 @@ def say(lines: list[str]) -> None:
         err_console.print(line, highlight=False, soft_wrap=True)
 
 
-@app.command("encrypt")
+@app.command("encrypt", epilog="crm encrypt --remember")
 def encrypt_command(db: DbOpt = None, remember: RememberOpt = False, as_json: JsonOpt = False) -> None:
-    """Encrypt an existing database with a key (SQLCipher, AES-256): the key comes from
-    $CRM_DB_KEY or is asked for twice. The file is replaced only once its encrypted copy
-    has been checked; close the UI and other crm commands first. On a database already
-    encrypted, --remember only keeps its key in the keyring.
-
-    Example: crm encrypt --remember
-    """
     path = resolve_db_path(db_path(db))
     if encryption.is_encrypted_db(path):
         if not remember:
@@ -83,13 +75,8 @@ def encrypt_command(db: DbOpt = None, remember: RememberOpt = False, as_json: Js
     say(outcome.messages())
 
 
-@app.command("decrypt")
+@app.command("decrypt", epilog="crm decrypt --db ~/crm/east.db")
 def decrypt_command(db: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """Turn encryption off: the database becomes a plain SQLite file again (readable by
-    anyone who can read the file) and its key leaves the keyring.
-
-    Example: crm decrypt --db ~/crm/east.db
-    """
     path = resolve_db_path(db_path(db))
     if not path.exists():
         raise UserError(t("db.missing", path=path))

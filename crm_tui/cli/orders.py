@@ -24,10 +24,8 @@ from crm_tui.cli.common import (
 from crm_tui.domain.orders import parse_line
 from crm_tui.i18n import money, t
 
-IdArg = Annotated[str, typer.Argument(help="Order id (a unique prefix will do).")]
-LINE_HELP = ("A line PRODUCT:QTY[:PRICE[:DISCOUNT%]]: a SKU of the catalogue (its list price unless "
-             "PRICE is given) or, with PRICE, a product not in it; repeatable.")
-LinesOpt = Annotated[list[str] | None, typer.Option("--line", "-l", help=LINE_HELP, show_default=False)]
+IdArg = Annotated[str, typer.Argument()]
+LinesOpt = Annotated[list[str] | None, typer.Option("--line", "-l", show_default=False)]
 LINE_COLUMNS = ["sku", "product", "quantity", "unit_price", "discount", "amount"]
 
 
@@ -46,8 +44,7 @@ def show_order(crm: Crm, record: Record, as_json: bool) -> None:
 
 
 def add_order_commands(sub: typer.Typer) -> None:
-    @sub.command("lines", help="Show an order's lines, or with --line replace them (the amount follows).\n\n"
-                               "Example: crm orders lines 01JE4K --line SN-100:2 --line 旧型号:1:300")
+    @sub.command("lines", epilog="crm orders lines 01JE4K --line SN-100:2 --line 旧型号:1:300")
     def lines(order_id: IdArg, line: LinesOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             order = crm.orders.get(order_id)
@@ -55,12 +52,10 @@ def add_order_commands(sub: typer.Typer) -> None:
                 order = crm.order_book.set_lines(order["id"], [parse_line(text) for text in line])
             show_order(crm, order, as_json)
 
-    @sub.command("refund", help="Refund an order (退款): the given --line products returned, or all of it.\n\n"
-                                "Example: crm orders refund 01JE4K --line SN-100:1 --notes 退货")
+    @sub.command("refund", epilog="crm orders refund 01JE4K --line SN-100:1 --notes 退货")
     def refund(order_id: IdArg, line: LinesOpt = None,
-               date: Annotated[str | None, typer.Option("--date", help="Refund date (default today).",
-                                                        show_default=False)] = None,
-               notes: Annotated[str | None, typer.Option("--notes", help="Why.", show_default=False)] = None,
+               date: Annotated[str | None, typer.Option("--date", show_default=False)] = None,
+               notes: Annotated[str | None, typer.Option("--notes", show_default=False)] = None,
                db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             record = crm.order_book.refund(order_id, [parse_line(text) for text in line or []],
@@ -74,19 +69,13 @@ def add_order_commands(sub: typer.Typer) -> None:
 def add_order_file_commands(sub: typer.Typer) -> None:
     """Orders with several lines in a file: one row per line, grouped by the order key."""
 
-    @sub.command("import-lines", help="Import orders with several lines: one row per line, the rows of one order "
-                                      "sharing its key (订单号); the customer, date, status, notes and owner on the "
-                                      "order's first row. Headers in English or Chinese, CSV in UTF-8 or GBK, or "
-                                      "JSON. All rows or none: bad rows are named by line and field and written to "
-                                      "the rejects file.\n\nExample: crm orders import-lines 订单明细.csv --dry-run")
+    @sub.command("import-lines", epilog="crm orders import-lines 订单明细.csv --dry-run")
     def import_lines_(
-        file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK) or JSON file.", show_default=False)],
+        file: Annotated[Path, typer.Argument(show_default=False)],
         db: DbOpt = None, as_json: JsonOpt = False,
-        rejects: Annotated[Path | None, typer.Option(
-            "--rejects", help="Where bad rows are written (default FILE.rejects.csv).", show_default=False)] = None,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the file; write nothing.")] = False,
-        ignore_unknown: Annotated[bool, typer.Option(
-            "--ignore-unknown", help="Leave out columns that are not fields (default: refuse the file).")] = False,
+        rejects: Annotated[Path | None, typer.Option("--rejects", show_default=False)] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+        ignore_unknown: Annotated[bool, typer.Option("--ignore-unknown")] = False,
     ) -> None:
         from crm_tui.api.order_import import ImportFileError, import_lines
 
@@ -112,14 +101,11 @@ def add_order_file_commands(sub: typer.Typer) -> None:
         if report.rejected:
             raise typer.Exit(1)
 
-    @sub.command("export-lines", help="Export every order (refunds aside) with its lines, one row per line, in the "
-                                      "format import-lines reads.\n\n"
-                                      "Example: crm orders export-lines -o 订单明细.csv --chinese --encoding gbk")
+    @sub.command("export-lines", epilog="crm orders export-lines -o 订单明细.csv --chinese --encoding gbk")
     def export_lines_(
-        output: Annotated[Path, typer.Option("--output", "-o", help="CSV or .json file to write.",
-                                             show_default=False)],
-        chinese: Annotated[bool, typer.Option("--chinese", help="Chinese headers (订单号, 产品编号, 数量 …).")] = False,
-        encoding: Annotated[str, typer.Option("--encoding", help="utf-8 (with BOM, for Excel) or gbk.")] = "utf-8",
+        output: Annotated[Path, typer.Option("--output", "-o", show_default=False)],
+        chinese: Annotated[bool, typer.Option("--chinese")] = False,
+        encoding: Annotated[str, typer.Option("--encoding")] = "utf-8",
         db: DbOpt = None,
     ) -> None:
         from crm_tui.api.order_import import export_lines

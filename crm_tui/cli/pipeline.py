@@ -32,7 +32,7 @@ from crm_tui.cli.common import (
 )
 from crm_tui.i18n import money, t
 
-IdArg = Annotated[str, typer.Argument(metavar="ID", help="Opportunity id (a unique prefix will do).")]
+IdArg = Annotated[str, typer.Argument(metavar="ID")]
 
 
 def _pipeline(crm: Crm, today: str | None) -> Pipeline:
@@ -44,14 +44,11 @@ def _pipeline(crm: Crm, today: str | None) -> Pipeline:
 
 
 def add_opportunity_commands(sub: typer.Typer) -> None:
-    @sub.command("move", help="Move an opportunity to a stage; lost needs --lost-reason.\n\n"
-                              "Example: crm opportunities move 01JB2X --stage won --create-order")
+    @sub.command("move", epilog="crm opportunities move 01JB2X --stage won --create-order")
     def move(opportunity_id: IdArg,
-             stage: Annotated[str, typer.Option("--stage", "-s", help="Stage id (lead, qualified, ... won, lost).")],
-             lost_reason: Annotated[str | None, typer.Option("--lost-reason", help="Why it was lost.",
-                                                             show_default=False)] = None,
-             create_order: Annotated[bool, typer.Option("--create-order",
-                                                        help="When won: create its order too.")] = False,
+             stage: Annotated[str, typer.Option("--stage", "-s")],
+             lost_reason: Annotated[str | None, typer.Option("--lost-reason", show_default=False)] = None,
+             create_order: Annotated[bool, typer.Option("--create-order")] = False,
              db: DbOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
         with open_crm(db) as crm:
             deal, order = _pipeline(crm, today).move(opportunity_id, stage, lost_reason=lost_reason,
@@ -67,8 +64,7 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
         elif deal["stage"] == "won" and not deal.get("order_id"):
             console.print(t("cli.say.no_order_yet", id=deal["id"]), highlight=False, soft_wrap=True)
 
-    @sub.command("create-order", help="Create the order of a won opportunity that has none.\n\n"
-                                      "Example: crm opportunities create-order 01JB2X")
+    @sub.command("create-order", epilog="crm opportunities create-order 01JB2X")
     def create_order_command(opportunity_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             deal, order = crm.pipeline.create_order(opportunity_id)
@@ -78,8 +74,7 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
             console.print(t("cli.say.order_created_for", id=order["id"], opportunity=deal["id"]),
                           highlight=False, soft_wrap=True)
 
-    @sub.command("stale", help="Open opportunities past their expected close, or with no activity for "
-                               "pipeline.stale_days.\n\nExample: crm opportunities stale --rep wang")
+    @sub.command("stale", epilog="crm opportunities stale --rep wang")
     def stale(rep: RepOpt = None, db: DbOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
         with open_crm(db) as crm:
             rows = _pipeline(crm, today).stale(rep=rep)
@@ -89,8 +84,7 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
             print_table(rows, ["id", "customer_name", "title", "stage", "close_date", "last_activity", "reason"],
                         title=t("cli.stale_title", n=len(rows)))
 
-    @sub.command("history", help="The stage moves of an opportunity: when, from, to, by whom.\n\n"
-                                 "Example: crm opportunities history 01JB2X --json")
+    @sub.command("history", epilog="crm opportunities history 01JB2X --json")
     def history(opportunity_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             moves = crm.pipeline.history(opportunity_id)
@@ -100,12 +94,8 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
             print_table(moves, ["moved_at", "from_stage", "to_stage", "rep"], title=f"{len(moves)} stage move(s)")
 
 
-@app.command("pipeline")
+@app.command("pipeline", epilog="crm pipeline --rep wang")
 def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
-    """Open opportunities per stage: count, amount and weighted amount (amount x probability).
-
-    Example: crm pipeline --rep wang
-    """
     with open_crm(db) as crm:
         result = crm.pipeline.pipeline(rep=rep)
     if as_json:
@@ -117,13 +107,9 @@ def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = Fa
                    title=t("cli.pipeline_title", currency=result["currency"]) + (t("cli.of_rep", rep=rep) if rep else ""))
 
 
-@app.command("forecast")
+@app.command("forecast", epilog="crm forecast --period 2026-Q4 --rep wang")
 def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
                      today: TodayOpt = None) -> None:
-    """Won so far plus the weighted open pipeline expected to close, per month and in total.
-
-    Example: crm forecast --period 2026-Q4 --rep wang
-    """
     with open_crm(db) as crm:
         result = _pipeline(crm, today).forecast(period, rep=rep)
     if as_json:
@@ -139,12 +125,8 @@ def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as
                       highlight=False)
 
 
-@app.command("funnel")
+@app.command("funnel", epilog="crm funnel --period 2026 --json")
 def funnel_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
-    """The funnel of opportunities created in the period: stages reached, conversion, win rate, cycle.
-
-    Example: crm funnel --period 2026 --json
-    """
     with open_crm(db) as crm:
         result = crm.pipeline.funnel(period, rep=rep)
     if as_json:
@@ -159,23 +141,19 @@ def funnel_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_j
                   highlight=False)
 
 
-targets_app = typer.Typer(help="Sales targets (销售目标) per rep and for the team, per period.", no_args_is_help=True)
+targets_app = typer.Typer(no_args_is_help=True)
 app.add_typer(targets_app, name="targets")
 
 
-@targets_app.command("set")
+@targets_app.command("set", epilog="crm targets set --rep wang --period 2026-Q4 --amount 500000")
 def targets_set(
     period: PeriodOpt,
-    amount: Annotated[str, typer.Option("--amount", help="The target amount.")],
-    rep: Annotated[str | None, typer.Option("--rep", help="The rep (leave out with --team).")] = None,
-    team: Annotated[bool, typer.Option("--team", help="The team's target.")] = False,
+    amount: Annotated[str, typer.Option("--amount")],
+    rep: Annotated[str | None, typer.Option("--rep")] = None,
+    team: Annotated[bool, typer.Option("--team")] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Set the target of a rep (--rep) or of the team (--team) for a period (managers).
-
-    Example: crm targets set --rep wang --period 2026-Q4 --amount 500000
-    """
     if team == bool(rep):
         raise UserError(t("cli.say.rep_or_team"))
     with open_crm(db) as crm:
@@ -187,17 +165,13 @@ def targets_set(
                         amount=money(record["amount"])), highlight=False)
 
 
-@targets_app.command("list")
+@targets_app.command("list", epilog="crm targets list --period 2026-Q4")
 def targets_list(
-    period: Annotated[str | None, typer.Option("--period", "-p", help="Only this period.")] = None,
+    period: Annotated[str | None, typer.Option("--period", "-p")] = None,
     rep: RepOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Targets with the sales reached so far (orders plus won opportunities with no order).
-
-    Example: crm targets list --period 2026-Q4
-    """
     with open_crm(db) as crm:
         rows = crm.pipeline.targets(period=period, rep=rep)
         for row in rows:

@@ -24,7 +24,7 @@ from crm_tui.cli.common import (
 )
 from crm_tui.i18n import entity_label, t
 
-IdArg = Annotated[str, typer.Argument(metavar="ID", help="Customer id (a unique prefix will do).")]
+IdArg = Annotated[str, typer.Argument(metavar="ID")]
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -67,14 +67,11 @@ def _print_erase(result: EraseResult, as_json: bool) -> None:
 
 
 def add_privacy_commands(sub: typer.Typer) -> None:
-    @sub.command("export-person", help="Everything held about one customer as one JSON document "
-                 "(their right to see their data).\n\nExample: crm customers export-person 01JB2X -o 张伟.json")
+    @sub.command("export-person", epilog="crm customers export-person 01JB2X -o 张伟.json")
     def export_person(
         customer_id: IdArg,
         db: DbOpt = None,
-        output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (made readable "
-                                                    "by you only; default: standard output).",
-                                                    show_default=False)] = None,
+        output: Annotated[Path | None, typer.Option("--output", "-o", show_default=False)] = None,
     ) -> None:
         with open_crm(db) as crm:
             doc = crm.privacy.export_person(customer_id)
@@ -85,15 +82,13 @@ def add_privacy_commands(sub: typer.Typer) -> None:
             _write_private(output, text)
             err_console.print(t("privacy.cli.exported", id=doc["customer"]["id"], file=output), highlight=False)
 
-    @sub.command("erase", help="Erase a customer's personal data everywhere (on a team server: a rep's "
-                 "erase is a request to the managers).\n\nExample: crm customers erase 01JB2X --reason \"客户要求\"")
+    @sub.command("erase", epilog="crm customers erase 01JB2X --reason \"客户要求\"")
     def erase(
         customer_id: IdArg,
         db: DbOpt = None,
         as_json: JsonOpt = False,
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
-        reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the erase; write no "
-                                                   "personal data here).", show_default=False)] = None,
+        yes: Annotated[bool, typer.Option("--yes", "-y")] = False,
+        reason: Annotated[str | None, typer.Option("--reason", show_default=False)] = None,
     ) -> None:
         with open_crm(db) as crm:
             preview = crm.privacy.preview(customer_id)
@@ -105,21 +100,16 @@ def add_privacy_commands(sub: typer.Typer) -> None:
         _print_erase(result, as_json)
 
 
-requests_app = typer.Typer(help="Erase requests: reps ask, managers erase or decline.", no_args_is_help=True)
+requests_app = typer.Typer(no_args_is_help=True)
 app.add_typer(requests_app, name="erase-requests")
 
 
-@requests_app.command("list")
+@requests_app.command("list", epilog="crm erase-requests list --status pending")
 def list_requests(
     db: DbOpt = None,
     as_json: JsonOpt = False,
-    status: Annotated[str | None, typer.Option("--status", help="pending, done or declined.",
-                                               show_default=False)] = None,
+    status: Annotated[str | None, typer.Option("--status", show_default=False)] = None,
 ) -> None:
-    """List erase requests, newest first.
-
-    Example: crm erase-requests list --status pending
-    """
     with open_crm(db) as crm:
         rows = crm.privacy.list_requests(status)
     if as_json:
@@ -130,17 +120,13 @@ def list_requests(
                 codes={"status": "choice.erase_requests.status"})
 
 
-@requests_app.command("approve")
+@requests_app.command("approve", epilog="crm erase-requests approve 01JC7Q")
 def approve(
-    request_id: Annotated[str, typer.Argument(metavar="ID", help="Request id (a unique prefix will do).")],
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
     db: DbOpt = None,
     as_json: JsonOpt = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y")] = False,
 ) -> None:
-    """Carry out an erase request (managers).
-
-    Example: crm erase-requests approve 01JC7Q
-    """
     with open_crm(db) as crm:
         request = crm.privacy.requests.get(request_id)
         if not yes:
@@ -151,17 +137,13 @@ def approve(
     _print_erase(result, as_json)
 
 
-@requests_app.command("decline")
+@requests_app.command("decline", epilog="crm erase-requests decline 01JC7Q --reason \"合同期内须保留\"")
 def decline(
-    request_id: Annotated[str, typer.Argument(metavar="ID", help="Request id (a unique prefix will do).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why; the rep sees it.")],
+    request_id: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option("--reason")],
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Decline an erase request with a reason the rep sees (managers).
-
-    Example: crm erase-requests decline 01JC7Q --reason "合同期内须保留"
-    """
     with open_crm(db) as crm:
         request = crm.privacy.decline(request_id, reason)
     if as_json:

@@ -19,27 +19,25 @@ from crm_tui.cli.common import (
     print_record,
     print_table,
 )
-from crm_tui.cli.orders import LINE_HELP
 from crm_tui.domain.orders import parse_line
 from crm_tui.i18n import money, t
 
-quotes_app = typer.Typer(help="Quotations (报价单): lines from the catalogue or free text, validity and terms; "
-                              "accepting one creates its order and wins its opportunity.", no_args_is_help=True)
+quotes_app = typer.Typer(no_args_is_help=True)
 app.add_typer(quotes_app, name="quotes")
 
-IdArg = Annotated[str, typer.Argument(metavar="ID", help="Quotation id (a unique prefix will do).")]
-LinesOpt = Annotated[list[str] | None, typer.Option("--line", "-l", help=LINE_HELP, show_default=False)]
+IdArg = Annotated[str, typer.Argument(metavar="ID")]
+LinesOpt = Annotated[list[str] | None, typer.Option("--line", "-l", show_default=False)]
 
 
-def _opt(flag: str, text: str) -> Any:
-    return typer.Option(flag, help=text, show_default=False)
+def _opt(flag: str) -> Any:
+    return typer.Option(flag, show_default=False)
 
 
-TitleOpt = Annotated[str | None, _opt("--title", "What the quote is for (default: the opportunity's title).")]
-DateOpt = Annotated[str | None, _opt("--date", "Quote date YYYY-MM-DD (default today).")]
-ValidOpt = Annotated[str | None, _opt("--valid-until", "Valid until YYYY-MM-DD (default: 30 days after the date).")]
-TermsOpt = Annotated[str | None, _opt("--terms", "Terms: payment, delivery, warranty (printed on the quote).")]
-NotesOpt = Annotated[str | None, _opt("--notes", "Internal notes (not printed).")]
+TitleOpt = Annotated[str | None, _opt("--title")]
+DateOpt = Annotated[str | None, _opt("--date")]
+ValidOpt = Annotated[str | None, _opt("--valid-until")]
+TermsOpt = Annotated[str | None, _opt("--terms")]
+NotesOpt = Annotated[str | None, _opt("--notes")]
 
 SUMMARY = ["id", "quoted_on", "customer_name", "title", "amount", "status", "valid_until"]
 LINE_COLUMNS = ["position", "sku", "product", "quantity", "unit_price", "discount", "amount"]
@@ -59,13 +57,10 @@ def _show(quote: dict[str, Any], as_json: bool) -> None:
                     total=money(totals["total"])), highlight=False, soft_wrap=True, markup=False)
 
 
-@quotes_app.command("add", help="Make a quotation for an opportunity (its customer, title and products) or a "
-                                "customer; prints its id.\n\n"
-                                "Example: crm quotes add --opportunity 01JB2X --line SN-100:3::5 --line 安装费:1:800 "
-                                "--terms '预付30%，30天交货'")
-def add(opportunity: Annotated[str | None, _opt("--opportunity", "Opportunity id (a unique prefix will do).")]
+@quotes_app.command("add", epilog="crm quotes add --opportunity 01JB2X --line SN-100:3::5 --line 安装费:1:800 --terms '预付30%，30天交货'")
+def add(opportunity: Annotated[str | None, _opt("--opportunity")]
         = None,
-        customer: Annotated[str | None, _opt("--customer", "Customer id, for a quote of no opportunity.")] = None,
+        customer: Annotated[str | None, _opt("--customer")] = None,
         line: LinesOpt = None, title: TitleOpt = None, date: DateOpt = None, valid_until: ValidOpt = None,
         terms: TermsOpt = None, notes: NotesOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
@@ -77,13 +72,12 @@ def add(opportunity: Annotated[str | None, _opt("--opportunity", "Opportunity id
     _show(quote, as_json)
 
 
-@quotes_app.command("list", help="List quotations, newest first.\n\nExample: crm quotes list --opportunity 01JB2X")
-def list_(customer: Annotated[str | None, _opt("--customer", "Only this customer's.")] = None,
-          opportunity: Annotated[str | None, _opt("--opportunity", "Only this opportunity's.")] = None,
-          status: Annotated[str | None, _opt("--status", "Only this status (draft, sent, accepted, declined).")]
+@quotes_app.command("list", epilog="crm quotes list --opportunity 01JB2X")
+def list_(customer: Annotated[str | None, _opt("--customer")] = None,
+          opportunity: Annotated[str | None, _opt("--opportunity")] = None,
+          status: Annotated[str | None, _opt("--status")]
           = None,
-          limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N.",
-                                                    show_default=False)] = None,
+          limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, show_default=False)] = None,
           db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
         rows = crm.quote_book.find(customer_id=customer, opportunity_id=opportunity, status=status, limit=limit)
@@ -94,19 +88,17 @@ def list_(customer: Annotated[str | None, _opt("--customer", "Only this customer
     print_table(shown, SUMMARY, title=t("quotes.cli_count", count=len(rows)))
 
 
-@quotes_app.command("show", help="One quotation with its lines and totals.\n\nExample: crm quotes show 01JF3Q")
+@quotes_app.command("show", epilog="crm quotes show 01JF3Q")
 def show(quote_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
         quote = crm.quote_book.get(quote_id)
     _show(quote, as_json)
 
 
-@quotes_app.command("edit", help="Change a quotation (not an accepted one); --line replaces all its lines, "
-                                 "--FIELD '' clears a field.\n\n"
-                                 "Example: crm quotes edit 01JF3Q --status sent --valid-until 2026-12-31")
+@quotes_app.command("edit", epilog="crm quotes edit 01JF3Q --status sent --valid-until 2026-12-31")
 def edit(quote_id: IdArg, line: LinesOpt = None, title: TitleOpt = None, date: DateOpt = None,
          valid_until: ValidOpt = None, terms: TermsOpt = None, notes: NotesOpt = None,
-         status: Annotated[str | None, _opt("--status", "draft, sent or declined (accepting: crm quotes accept).")]
+         status: Annotated[str | None, _opt("--status")]
          = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     changes = {k: v for k, v in {"title": title, "quoted_on": date, "valid_until": valid_until, "terms": terms,
                                  "notes": notes, "status": status}.items() if v is not None}
@@ -119,9 +111,8 @@ def edit(quote_id: IdArg, line: LinesOpt = None, title: TitleOpt = None, date: D
     _show(quote, as_json)
 
 
-@quotes_app.command("delete", help="Delete a quotation and its lines (an accepted one's order stays).\n\n"
-                                   "Example: crm quotes delete 01JF3Q --yes")
-def delete(quote_id: IdArg, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+@quotes_app.command("delete", epilog="crm quotes delete 01JF3Q --yes")
+def delete(quote_id: IdArg, yes: Annotated[bool, typer.Option("--yes", "-y")] = False,
            db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
         quote = crm.quote_book.get(quote_id)
@@ -134,8 +125,7 @@ def delete(quote_id: IdArg, yes: Annotated[bool, typer.Option("--yes", "-y", hel
         console.print(t("quotes.cli_deleted", id=quote["id"]), highlight=False, soft_wrap=True, markup=False)
 
 
-@quotes_app.command("accept", help="Accept a quotation: creates its order with the same lines and wins its "
-                                   "opportunity, in one transaction.\n\nExample: crm quotes accept 01JF3Q")
+@quotes_app.command("accept", epilog="crm quotes accept 01JF3Q")
 def accept(quote_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
         quote, order, deal = crm.quote_book.accept(quote_id)
@@ -148,15 +138,11 @@ def accept(quote_id: IdArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     console.print(said, highlight=False, soft_wrap=True, markup=False)
 
 
-@quotes_app.command("render", help="The quotation as a printable document: one self-contained HTML file "
-                                   "(company header from [company] in the config), in Chinese or English "
-                                   "by CRM_LANG (or --lang).\n\n"
-                                   "Example: CRM_LANG=zh crm quotes render 01JF3Q --format html -o 报价单.html")
+@quotes_app.command("render", epilog="CRM_LANG=zh crm quotes render 01JF3Q --format html -o 报价单.html")
 def render(quote_id: IdArg,
-           fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: html.")] = "html",
-           output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout).",
-                                                       show_default=False)] = None,
-           lang: Annotated[str | None, _opt("--lang", "en or zh (default: CRM_LANG, then the config's lang).")]
+           fmt: Annotated[str, typer.Option("--format", "-f")] = "html",
+           output: Annotated[Path | None, typer.Option("--output", "-o", show_default=False)] = None,
+           lang: Annotated[str | None, _opt("--lang")]
            = None,
            db: DbOpt = None) -> None:
     from crm_tui.i18n import normalize_language, resolve_language

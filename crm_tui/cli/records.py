@@ -34,7 +34,7 @@ from crm_tui.cli.common import (
 )
 from crm_tui.cli.complaints import add_workflow_commands
 from crm_tui.cli.duplicates import add_duplicate_commands
-from crm_tui.cli.orders import LINE_HELP, add_order, add_order_commands, add_order_file_commands, show_order
+from crm_tui.cli.orders import add_order, add_order_commands, add_order_file_commands, show_order
 from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
@@ -46,16 +46,6 @@ KINDS = ("customers", "contacts", "visits", "complaints", "orders", "opportuniti
 TABLE_LIMIT = 100  # rows a table shows when no --limit is given (JSON gives all)
 PROGRESS_FROM = 5000  # rows from which imports and exports show a progress bar
 
-HELP = {
-    "customers": "Customers (客户): add, find, edit, import and export.",
-    "visits": "Visits and follow-ups (拜访 / 回访) of customers.",
-    "complaints": "Complaints (投诉) and their handling.",
-    "orders": "Orders (交易记录): date, product, quantity, amount.",
-    "opportunities": "Opportunities (商机): deals moving through the pipeline's stages.",
-    "products": "The product catalogue (产品目录): SKU, name, category, unit, list price, active.",
-    "contacts": "Contacts (联系人): the people of a customer, their role in the buying decision "
-                "(决策者 影响者 使用者 把关者 内线) and attitude (支持 中立 反对).",
-}
 # Kinds whose new records are checked against existing ones for a shared phone or email.
 DUPLICATE_CHECKED = ("customers", "contacts")
 
@@ -94,12 +84,12 @@ EXAMPLE_ARGS: dict[str, dict[str, str]] = {
 }
 
 
-def help_text(table: str, verb: str, text: str) -> str:
-    """A command's help with its example as the last paragraph."""
+def example(table: str, verb: str) -> str:
+    """The example of a command's --help (its epilog): a command line, the same in every language."""
     args = EXAMPLE_ARGS[table].get(verb, "01JB2X" if verb in ("show", "delete") else "")
     if verb == "edit":
         args = "01JB2X " + args
-    return f"{text}\n\nExample: crm {table} {verb} {args}".rstrip()
+    return f"crm {table} {verb} {args}".rstrip()
 
 
 def option_name(f: Field) -> str:
@@ -112,29 +102,12 @@ def option_name(f: Field) -> str:
     return "--" + f.name.replace("_", "-")
 
 
-def field_help(f: Field) -> str:
-    text = f.label or f.name
-    if f.choices:
-        text += f" ({'|'.join(f.choices)}" + (f" or {' '.join(w for w, _ in f.aliases)}" if f.aliases else "") + ")"
-    elif f.kind in ("date", "datetime"):
-        text += " (YYYY-MM-DD" + (" HH:MM)" if f.kind == "datetime" else ")")
-    elif f.kind == "tags":
-        text += " (comma separated)"
-    elif f.kind == "ref":
-        text += " id (a unique prefix will do)"
-    elif f.kind == "refs" and f.ref == "products":
-        text += ": SKUs or ids of the catalogue, comma separated"
-    elif f.kind == "refs":
-        text += ": names or ids, comma separated"
-    return text + (" [required]" if f.required else "")
-
-
 def field_params(ent: Entity) -> list[inspect.Parameter]:
     """One `--field VALUE` option per field of the entity, all optional strings:
     validation (and its messages) belongs to the API."""
     params = []
     for f in (*(f for f in ent.fields if not f.computed), Field("owner", label="Owner rep")):
-        option = typer.Option(option_name(f), help=field_help(f), show_default=False)
+        option = typer.Option(option_name(f), show_default=False)
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
                                         annotation=Annotated[str | None, option], default=None))
     return params
@@ -228,7 +201,7 @@ def register(app: typer.Typer) -> None:
 
 def build(table: str) -> typer.Typer:
     ent = ENTITIES[table]
-    sub = typer.Typer(help=HELP[table], no_args_is_help=True)
+    sub = typer.Typer(no_args_is_help=True)
     kw = inspect.Parameter.KEYWORD_ONLY
     if table == "complaints":
         add_workflow_commands(sub)
@@ -265,10 +238,8 @@ def build(table: str) -> typer.Typer:
     add_params = common_params() + field_params(ent)
     if table == "orders":
         add_params.append(inspect.Parameter("lines", kw, default=None, annotation=Annotated[
-            list[str] | None, typer.Option("--line", "-l", help=LINE_HELP, show_default=False)]))
-    add_help = f"Add {'an' if ent.name[0] in 'aeiou' else 'a'} {ent.name}; prints its id." + (
-        " With --line the product, quantity and amount come from the lines." if table == "orders" else "")
-    sub.command("add", help=help_text(table, "add", add_help))(with_signature(add, add_params))
+            list[str] | None, typer.Option("--line", "-l", show_default=False)]))
+    sub.command("add", epilog=example(table, "add"))(with_signature(add, add_params))
 
     # -- list ------------------------------------------------------------------------
     filter_options: dict[str, tuple[str, str]] = {"owner": ("--owner", "owner")}
@@ -323,34 +294,25 @@ def build(table: str) -> typer.Typer:
         print_table(readable, show_columns(ent), title=entity_label(table), caption=caption)
 
     list_params = common_params() + [
-        inspect.Parameter("where", kw, default=None, annotation=Annotated[list[str] | None, typer.Option(
-            "--where", "-w", help="Condition FIELD=VALUE (also != < <= > >= and ~ for contains); repeatable.",
-            show_default=False)]),
+        inspect.Parameter("where", kw, default=None, annotation=Annotated[
+            list[str] | None, typer.Option("--where", "-w", show_default=False)]),
     ]
-    if table == "customers":
+    if table == "customers" or ent.searchable:
         list_params.append(inspect.Parameter("search", kw, default=None, annotation=Annotated[
-            str | None, typer.Option("--search", "-s", help="Any part of name, company, phone, email or "
-                                     "pinyin (张伟, zhangwei, zw).", show_default=False)]))
-    elif ent.searchable:
-        own = ", ".join(name.replace("_", " ") for name in ent.searchable)
-        list_params.append(inspect.Parameter("search", kw, default=None, annotation=Annotated[
-            str | None, typer.Option("--search", "-s", help="Any part of the customer's name, pinyin or phone "
-                                     f"(张伟, zw), or of the {own}.", show_default=False)]))
+            str | None, typer.Option("--search", "-s", show_default=False)]))
     list_params += [
-        inspect.Parameter("order", kw, default=None, annotation=Annotated[str | None, typer.Option(
-            "--order", help="Sort by FIELD, or -FIELD for descending.", show_default=False)]),
-        inspect.Parameter("limit", kw, default=None, annotation=Annotated[int | None, typer.Option(
-            "--limit", "-n", min=0, help=f"At most N records (tables show {TABLE_LIMIT} unless given).",
-            show_default=False)]),
+        inspect.Parameter("order", kw, default=None, annotation=Annotated[
+            str | None, typer.Option("--order", show_default=False)]),
+        inspect.Parameter("limit", kw, default=None, annotation=Annotated[
+            int | None, typer.Option("--limit", "-n", min=0, show_default=False)]),
     ]
-    for key, (flag, column) in filter_options.items():
+    for key, (flag, _column) in filter_options.items():
         list_params.append(inspect.Parameter(key, kw, default=None, annotation=Annotated[
-            str | None, typer.Option(flag, help=f"Only records with this {column.replace('_', ' ')}.",
-                                     show_default=False)]))
-    sub.command("list", help=help_text(table, "list", f"List {table}, filtered and sorted."))(with_signature(list_, list_params))
+            str | None, typer.Option(flag, show_default=False)]))
+    sub.command("list", epilog=example(table, "list"))(with_signature(list_, list_params))
 
     # -- show ------------------------------------------------------------------------
-    def show(record_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+    def show(record_id: Annotated[str, typer.Argument(metavar="ID")],
              db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
             record = crm.records(table).get(record_id)
@@ -363,7 +325,7 @@ def build(table: str) -> typer.Typer:
                           ", ".join(f"{p['sku']} {p['name']}" for p in products)}
         print_json(record) if as_json else print_record(record)
 
-    sub.command("show", help=help_text(table, "show", f"Show one {ent.name}."))(show)
+    sub.command("show", epilog=example(table, "show"))(show)
 
     # -- edit ------------------------------------------------------------------------
     def edit(record_id: str, db: Path | None = None, as_json: bool = False, **values: str | None) -> None:
@@ -381,15 +343,15 @@ def build(table: str) -> typer.Typer:
             print_record(record)
 
     id_param = inspect.Parameter("record_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
-        str, typer.Argument(metavar="ID", help="Id or unique prefix.")])
+        str, typer.Argument(metavar="ID")])
     edit_params = [id_param, *common_params(), *field_params(ent)]
-    sub.command("edit", help=help_text(table, "edit", f"Change fields of one {ent.name}; --FIELD '' clears a field."))(
+    sub.command("edit", epilog=example(table, "edit"))(
         with_signature(edit, edit_params))
 
     # -- delete ----------------------------------------------------------------------
-    def delete(record_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+    def delete(record_id: Annotated[str, typer.Argument(metavar="ID")],
                db: DbOpt = None, as_json: JsonOpt = False,
-               yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
+               yes: Annotated[bool, typer.Option("--yes", "-y")] = False) -> None:
         with open_crm(db) as crm:
             records = crm.records(table)
             record = records.get(record_id)
@@ -406,19 +368,17 @@ def build(table: str) -> typer.Typer:
                      entity=entity_name(ent), id=record["id"], label=label)
             console.print(said, highlight=False, soft_wrap=True, markup=False)
 
-    sub.command("delete", help=help_text(table, "delete", f"Delete one {ent.name} (a tombstone in the change log)."))(delete)
+    sub.command("delete", epilog=example(table, "delete"))(delete)
 
     # -- update (bulk) ---------------------------------------------------------------
     def update(
         db: DbOpt = None,
         as_json: JsonOpt = False,
         where: Annotated[list[str] | None, typer.Option(
-            "--where", "-w", help="Condition FIELD=VALUE (also != < <= > >= ~); repeatable.",
-            show_default=False)] = None,
-        assignments: Annotated[list[str] | None, typer.Option(
-            "--set", help="FIELD=VALUE to set on every match; repeatable.", show_default=False)] = None,
-        every: Annotated[bool, typer.Option("--all", help=f"Change every {ent.name} (no --where).")] = False,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the changes, write nothing.")] = False,
+            "--where", "-w", show_default=False)] = None,
+        assignments: Annotated[list[str] | None, typer.Option("--set", show_default=False)] = None,
+        every: Annotated[bool, typer.Option("--all")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     ) -> None:
         if not where and not every:
             raise UserError(t("cli.say.where_or_all"))
@@ -438,27 +398,20 @@ def build(table: str) -> typer.Typer:
                  records=len(ids), entities=entity_label(table))
         console.print(said, highlight=False, soft_wrap=True)
 
-    sub.command("update", help=help_text(table, "update", f"Set fields on every {ent.name} matching --where, all or nothing."))(update)
+    sub.command("update", epilog=example(table, "update"))(update)
 
     # -- import ----------------------------------------------------------------------
     def import_(
-        file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK), JSON or Excel (.xlsx) file.",
-                                             show_default=False)],
+        file: Annotated[Path, typer.Argument(show_default=False)],
         db: DbOpt = None,
         as_json: JsonOpt = False,
-        skip_invalid: Annotated[bool, typer.Option(
-            "--skip-invalid", help="Import the good rows; write the bad ones to the rejects file.")] = False,
+        skip_invalid: Annotated[bool, typer.Option("--skip-invalid")] = False,
         rejects: Annotated[Path | None, typer.Option(
-            "--rejects", help="Where --skip-invalid writes bad rows (default FILE.rejects.csv).",
-            show_default=False)] = None,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")] = False,
-        ignore_unknown: Annotated[bool, typer.Option(
-            "--ignore-unknown", help="Leave out columns that are not fields (default: refuse the file).")] = False,
-        update_on_match: Annotated[bool, typer.Option(
-            "--update-on-match", help="Customers: a row whose phone or email is an existing customer's updates "
-            "that customer even when the names differ (default: such a row is rejected).")] = False,
-        sheet: Annotated[str | None, typer.Option(
-            "--sheet", help="Excel: the sheet to read (default: the first).", show_default=False)] = None,
+            "--rejects", show_default=False)] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+        ignore_unknown: Annotated[bool, typer.Option("--ignore-unknown")] = False,
+        update_on_match: Annotated[bool, typer.Option("--update-on-match")] = False,
+        sheet: Annotated[str | None, typer.Option("--sheet", show_default=False)] = None,
     ) -> None:
         show_bar = not as_json and count_lines(file) >= PROGRESS_FROM
         with open_crm(db, create=True) as crm, progress_bar(f"importing {file.name}", show_bar) as progress:
@@ -494,20 +447,16 @@ def build(table: str) -> typer.Typer:
         if failed:
             raise typer.Exit(1)
 
-    sub.command("import", help=help_text(table, "import", f"Import {table} from CSV, JSON or Excel (.xlsx): all rows or none (see --skip-invalid)."))(
+    sub.command("import", epilog=example(table, "import"))(
         import_)
 
     # -- export ----------------------------------------------------------------------
     def export(
         db: DbOpt = None,
-        fmt: Annotated[str, typer.Option("--format", "-f", help=f"{' or '.join(FORMATS)}.")] = "csv",
-        output: Annotated[Path | None, typer.Option(
-            "--output", "-o", help="File to write (default: standard output).", show_default=False)] = None,
-        where: Annotated[list[str] | None, typer.Option(
-            "--where", "-w", help="Only records matching FIELD=VALUE; repeatable.", show_default=False)] = None,
-        mask: Annotated[bool, typer.Option(
-            "--mask", help="Mask phones, emails, addresses and names (138****5678), for sharing "
-            "outside the team.")] = False,
+        fmt: Annotated[str, typer.Option("--format", "-f")] = "csv",
+        output: Annotated[Path | None, typer.Option("--output", "-o", show_default=False)] = None,
+        where: Annotated[list[str] | None, typer.Option("--where", "-w", show_default=False)] = None,
+        mask: Annotated[bool, typer.Option("--mask")] = False,
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(t("cli.bad_format", fmt=repr(fmt), formats=", ".join(FORMATS)))
@@ -525,7 +474,7 @@ def build(table: str) -> typer.Typer:
                     err_console.print(t("import.exported", count=count, table=entity_label(table), path=output),
                                       highlight=False, soft_wrap=True)
 
-    sub.command("export", help=help_text(table, "export", f"Export {table} as CSV (spreadsheet-safe), JSON or an Excel workbook (xlsx)."))(export)
+    sub.command("export", epilog=example(table, "export"))(export)
     return sub
 
 

@@ -13,13 +13,12 @@ from crm_tui.cli import app
 from crm_tui.cli.common import JsonOpt, UserError, cell_text, column_title, console, print_json, print_table
 from crm_tui.i18n import t
 
-server_app = typer.Typer(help="The sync server: serve it, and manage the reps' tokens.", no_args_is_help=True)
+server_app = typer.Typer(no_args_is_help=True)
 app.add_typer(server_app, name="server")
 
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Store URL, e.g. sqlite:////srv/crm/server.db (default: a file in the user data "
-                 "directory).", show_default=False),
+    typer.Option("--db", show_default=False),
 ]
 
 
@@ -43,29 +42,20 @@ def _store_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
-@server_app.command("serve")
+@server_app.command("serve", epilog="crm server serve --host 127.0.0.1 --port 8765")
 @_store_errors
 def serve(
     db: StoreOpt = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
-    max_clock_offset: Annotated[float, typer.Option(
-        help="Refuse changes stamped more than this many seconds ahead of the server clock.")] = 300.0,
-    rate: Annotated[float, typer.Option(help="Requests a second allowed per rep (bursts of 4x).")] = 50.0,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level (one line per request is logged anyway).")
-                         ] = "warning",
-    ssl_keyfile: Annotated[str | None, typer.Option(help="TLS private key file (with --ssl-certfile).")] = None,
-    ssl_certfile: Annotated[str | None, typer.Option(help="TLS certificate file (with --ssl-keyfile).")] = None,
-    forwarded_allow_ips: Annotated[str | None, typer.Option(
-        help="Behind a reverse proxy: the proxy addresses whose X-Forwarded-For is trusted.")] = None,
-    workers: Annotated[int, typer.Option(
-        help="Server processes; more than 1 needs the PostgreSQL store.", min=1)] = 1,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8765,
+    max_clock_offset: Annotated[float, typer.Option()] = 300.0,
+    rate: Annotated[float, typer.Option()] = 50.0,
+    log_level: Annotated[str, typer.Option()] = "warning",
+    ssl_keyfile: Annotated[str | None, typer.Option()] = None,
+    ssl_certfile: Annotated[str | None, typer.Option()] = None,
+    forwarded_allow_ips: Annotated[str | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
-    """Serve the sync API (FastAPI on uvicorn) until interrupted. Not on loopback, it
-    must use TLS: --ssl-keyfile/--ssl-certfile, or a reverse proxy (docs/server.md).
-
-    Example: crm server serve --host 127.0.0.1 --port 8765
-    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     scheme = "https" if ssl_certfile else "http"
@@ -78,20 +68,15 @@ def serve(
                 workers=workers)
 
 
-@server_app.command("add-rep")
+@server_app.command("add-rep", epilog="crm server add-rep wangfang --territory 华东")
 @_store_errors
 def add_rep(
-    name: Annotated[str, typer.Argument(help="The rep's name (as they sign changes).")],
-    role: Annotated[str, typer.Option(help="rep (sees own customers and territories) or manager (sees all).")] = "rep",
-    territory: Annotated[list[str] | None, typer.Option(
-        help="A territory whose customers this rep sees; repeat for several.")] = None,
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Option()] = "rep",
+    territory: Annotated[list[str] | None, typer.Option()] = None,
     db: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Add a rep and print their token. It is shown once; the server keeps only a hash.
-
-    Example: crm server add-rep wangfang --territory 华东
-    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     rep = admin.add_rep(db, name, role, territory or ())
@@ -104,13 +89,9 @@ def add_rep(
     console.print(t("server.rep_login_hint", token=rep["token"]), highlight=False, soft_wrap=True, markup=False)
 
 
-@server_app.command("list-reps")
+@server_app.command("list-reps", epilog="crm server list-reps --json")
 @_store_errors
 def list_reps(db: StoreOpt = None, json_out: JsonOpt = False) -> None:
-    """The reps that have (or had) a token.
-
-    Example: crm server list-reps --json
-    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     reps = admin.list_reps(db)
@@ -121,22 +102,16 @@ def list_reps(db: StoreOpt = None, json_out: JsonOpt = False) -> None:
                     ["name", "role", "territories", "active", "created_at", "revoked_at"])
 
 
-@server_app.command("set-rep")
+@server_app.command("set-rep", epilog="crm server set-rep wangfang --role manager")
 @_store_errors
 def set_rep(
-    name: Annotated[str, typer.Argument(help="The rep to change.")],
-    role: Annotated[str | None, typer.Option(help="rep or manager.")] = None,
-    territory: Annotated[list[str] | None, typer.Option(
-        help="The rep's territories (replaces them); repeat for several.")] = None,
-    clear_territories: Annotated[bool, typer.Option(help="Remove all of the rep's territories.")] = False,
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[str | None, typer.Option()] = None,
+    territory: Annotated[list[str] | None, typer.Option()] = None,
+    clear_territories: Annotated[bool, typer.Option()] = False,
     db: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Change a rep's role or territories; their token stays valid. Customers that come
-    into their view arrive, with their history, at their next sync.
-
-    Example: crm server set-rep wangfang --role manager
-    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     if clear_territories and territory:
@@ -152,36 +127,26 @@ def set_rep(
                       highlight=False, markup=False)
 
 
-@server_app.command("revoke-rep")
+@server_app.command("revoke-rep", epilog="crm server revoke-rep wangfang")
 @_store_errors
-def revoke_rep(name: Annotated[str, typer.Argument(help="The rep whose token stops working.")],
+def revoke_rep(name: Annotated[str, typer.Argument()],
                db: StoreOpt = None) -> None:
-    """Revoke a rep's token at once; `add-rep` again issues a new one.
-
-    Example: crm server revoke-rep wangfang
-    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     admin.revoke_rep(db, name)
     console.print(t("server.rep_revoked", name=name), highlight=False, markup=False)
 
 
-@server_app.command("audit")
+@server_app.command("audit", epilog="crm server audit --kind refused --since 2026-12-01")
 @_store_errors
 def audit(
-    rep: Annotated[str | None, typer.Option(help="Only this rep's entries.")] = None,
-    since: Annotated[str | None, typer.Option(help="Only entries from this date (or date and time, UTC) on.")] = None,
-    kind: Annotated[str | None, typer.Option(
-        help="Only this kind (a wrong one is answered with the list).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many entries.")] = None,
+    rep: Annotated[str | None, typer.Option()] = None,
+    since: Annotated[str | None, typer.Option()] = None,
+    kind: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
     db: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The server's audit, oldest first: failed sign-ins, refused changes, rep
-    administration, pushes and pulls. It is append-only; tokens never appear in it.
-
-    Example: crm server audit --kind refused --since 2026-12-01
-    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     entries = admin.audit(db, rep=rep, since=since, kind=kind, limit=limit)
@@ -195,18 +160,13 @@ def audit(
     print_table(rows, ["at", "kind", "rep", "node", "address", "count", "detail"])
 
 
-@server_app.command("backup")
+@server_app.command("backup", epilog="crm server backup -o server.backup --db postgresql://crm@127.0.0.1:5432/crm")
 @_store_errors
 def backup(
-    output: Annotated[Path, typer.Option("-o", "--output", help="The backup file to write.")],
+    output: Annotated[Path, typer.Option("-o", "--output")],
     db: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """A consistent copy of the store, taken while the server runs (SQLite's backup
-    API; pg_dump on PostgreSQL).
-
-    Example: crm server backup -o server.backup --db postgresql://crm@127.0.0.1:5432/crm
-    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     done = admin.backup(db, output)
@@ -216,18 +176,13 @@ def backup(
         console.print(t("server.backed_up", store=done["store"], file=done["file"]), highlight=False)
 
 
-@server_app.command("restore")
+@server_app.command("restore", epilog="crm server restore server.backup --db postgresql://crm@127.0.0.1:5432/crm")
 @_store_errors
 def restore(
-    file: Annotated[Path, typer.Argument(help="A file written by `crm server backup`.")],
+    file: Annotated[Path, typer.Argument()],
     db: StoreOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Replace the store with a backup; stop the server first. The server starts a
-    new timeline (epoch), so each laptop's next sync sends again what the backup lacks.
-
-    Example: crm server restore server.backup --db postgresql://crm@127.0.0.1:5432/crm
-    """
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
     done = admin.restore(db, file)

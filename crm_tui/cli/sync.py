@@ -26,29 +26,23 @@ from crm_tui.i18n import entity_label, t
 
 PROGRESS_FROM = 5000  # changes from which a sync shows a progress bar
 
-conflicts_app = typer.Typer(help="Review same-field conflicts found by sync.", no_args_is_help=True)
+conflicts_app = typer.Typer(no_args_is_help=True)
 app.add_typer(conflicts_app, name="conflicts")
-sync_app = typer.Typer(help="Push your changes to the server, pull everyone else's and merge them."
-                       "\n\nExamples: crm sync · crm sync --status · crm sync rejected · crm sync set-aside",
+sync_app = typer.Typer(epilog="crm sync\ncrm sync --status\ncrm sync rejected\ncrm sync set-aside",
                        invoke_without_command=True)
 app.add_typer(sync_app, name="sync")
-rejected_app = typer.Typer(help="Your changes the server refused: list, retry after fixing, or discard."
-                           "\n\nExample: crm sync rejected --all",
+rejected_app = typer.Typer(epilog="crm sync rejected --all\ncrm sync rejected retry 3",
                            invoke_without_command=True)
 sync_app.add_typer(rejected_app, name="rejected")
 
 
-@app.command("login")
+@app.command("login", epilog="crm login --server http://10.0.0.5:8765 --token 3f9a…")
 def login_command(
-    server: Annotated[str, typer.Option(help="The sync server, e.g. http://10.0.0.5:8765.")],
-    token: Annotated[str, typer.Option(help="Your token from `crm server add-rep`.")],
-    check: Annotated[bool, typer.Option(help="Ask the server whether the token works first.")] = True,
+    server: Annotated[str, typer.Option()],
+    token: Annotated[str, typer.Option()],
+    check: Annotated[bool, typer.Option()] = True,
     json_out: JsonOpt = False,
 ) -> None:
-    """Save the sync server and your token to your config (readable only by you).
-
-    Example: crm login --server http://10.0.0.5:8765 --token 3f9a…
-    """
     from crm_tui.api.sync import SyncError, login  # the sync client loads with the sync commands
 
     try:
@@ -107,12 +101,9 @@ def _describe(report: dict[str, Any]) -> str:
 def sync_command(
     ctx: typer.Context,
     db: DbOpt = None,
-    status: Annotated[bool, typer.Option("--status", help="Show pending changes, last sync and conflicts.")] = False,
+    status: Annotated[bool, typer.Option("--status")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Push your changes to the server, pull everyone else's and merge them.
-
-    Examples: crm sync · crm sync --status · crm sync rejected · crm sync set-aside"""
     if ctx.invoked_subcommand is not None:
         return
     from crm_tui.api.sync import SyncError  # the sync client loads with the sync commands
@@ -164,12 +155,9 @@ def sync_command(
 def rejected_list(
     ctx: typer.Context,
     db: DbOpt = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include retried and discarded ones.")] = False,
+    all_: Annotated[bool, typer.Option("--all")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Your changes the server refused, with its reason for each.
-
-    Examples: crm sync rejected · crm sync rejected --json · crm sync rejected retry 3"""
     if ctx.invoked_subcommand is not None:
         return
     with open_crm(db) as crm:
@@ -189,15 +177,12 @@ def rejected_list(
     )
 
 
-@rejected_app.command("retry")
+@rejected_app.command("retry", epilog="crm customers edit ID --territory east && crm sync rejected retry 3 && crm sync")
 def rejected_retry(
-    rejected_id: Annotated[int, typer.Argument(help="The id from `crm sync rejected`.")],
+    rejected_id: Annotated[int, typer.Argument()],
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Send a refused record again as it is now; fix the record first (edit it as usual).
-
-    Example: crm customers edit ID --territory east && crm sync rejected retry 3 && crm sync"""
     with open_crm(db) as crm:
         result = crm.sync.retry(rejected_id)
     if json_out:
@@ -206,15 +191,12 @@ def rejected_retry(
     console.print(t("rejected.retried", id=rejected_id, record=result["record"]), highlight=False)
 
 
-@rejected_app.command("discard")
+@rejected_app.command("discard", epilog="crm sync rejected discard 3")
 def rejected_discard(
-    rejected_id: Annotated[int, typer.Argument(help="The id from `crm sync rejected`.")],
+    rejected_id: Annotated[int, typer.Argument()],
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Give up a refused change: its record goes back to what the server has.
-
-    Example: crm sync rejected discard 3"""
     with open_crm(db) as crm:
         result = crm.sync.discard(rejected_id)
     if json_out:
@@ -223,11 +205,8 @@ def rejected_discard(
     console.print(t("rejected.discarded", id=rejected_id, record=result["record"]), highlight=False)
 
 
-@sync_app.command("set-aside")
+@sync_app.command("set-aside", epilog="crm sync set-aside --json")
 def set_aside_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """Changes pulled from the server that this laptop could not apply, with the reason.
-
-    Example: crm sync set-aside --json"""
     with open_crm(db) as crm:
         rows = crm.sync.set_aside()
     if json_out:
@@ -240,16 +219,12 @@ def set_aside_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
                 caption=t("set_aside.caption"))
 
 
-@conflicts_app.command("list")
+@conflicts_app.command("list", epilog="crm conflicts list --json")
 def conflicts_list(
     db: DbOpt = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include resolved conflicts.")] = False,
+    all_: Annotated[bool, typer.Option("--all")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Same-field edits made concurrently: the value kept and the one that lost.
-
-    Example: crm conflicts list --json
-    """
     with open_crm(db) as crm:
         rows = crm.sync.conflicts(include_resolved=all_)
     if json_out:
@@ -270,17 +245,13 @@ def _show(value: Any) -> str:
     return t("cli.say.empty") if value is None else str(value)
 
 
-@conflicts_app.command("resolve")
+@conflicts_app.command("resolve", epilog="crm conflicts resolve 12 --keep theirs")
 def conflicts_resolve(
-    conflict_id: Annotated[int, typer.Argument(help="The conflict's id from `crm conflicts list`.")],
-    keep: Annotated[str, typer.Option(help="mine, theirs, or a new value to write.")],
+    conflict_id: Annotated[int, typer.Argument()],
+    keep: Annotated[str, typer.Option()],
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Settle a conflict. The kept value is written as a normal change and syncs.
-
-    Example: crm conflicts resolve 12 --keep theirs
-    """
     with open_crm(db) as crm:
         result = crm.sync.resolve(conflict_id, keep)
     if json_out:
