@@ -102,6 +102,16 @@ def mixed_log(n: int, node: str = "src") -> list[tuple]:
     return rows
 
 
+def spoil(rows: list[tuple], bad: int) -> list[tuple]:
+    """`bad` visits of the log, spread evenly, turned into visits of a customer no
+    laptop ever receives: each fails only when written, and is set aside."""
+    visits = [i for i, r in enumerate(rows) if r[3] == "visits"]
+    for i in visits[len(visits) // (2 * bad)::len(visits) // bad][:bad] if bad else ():
+        n, s, h, t, r, op, d, b = rows[i]
+        rows[i] = (n, s, h, t, r, op, {**d, "customer_id": "never-received"}, b)
+    return rows
+
+
 def fill_store(store: SqliteStore, rows: list[tuple]) -> None:
     """Straight into the store's log table: the fast way to build a big log."""
     conn = store._conn
@@ -368,7 +378,7 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_pull_real_server(tmp: Path, n: int) -> None:
+def bench_pull_real_server(tmp: Path, n: int, bad: int = 0) -> None:
     """The first `crm sync` of an empty laptop, as a rep runs it: a real `crm server
     serve` process on 127.0.0.1 (SQLite store) holding the mixed log, and the real
     `crm sync` command in its own process (hello, HTTP pages of the product's size,
@@ -376,8 +386,8 @@ def bench_pull_real_server(tmp: Path, n: int) -> None:
     store = SqliteStore(tmp / "real-server.db")
     store.add_rep("src", "manager", hash_token("src"))
     store.add_rep("bench", "manager", hash_token("bench"))
-    fill_store(store, mixed_log(n))
-    served = len(store.pull(0, 10**7, exclude_node="counter", snapshot=True).changes)
+    fill_store(store, spoil(mixed_log(n), bad))
+    served = len(store.pull(0, 10**7, exclude_node="counter", snapshot=True).changes) - bad
     store.close()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -409,10 +419,11 @@ def bench_pull_real_server(tmp: Path, n: int) -> None:
         server.terminate()
         server.wait(timeout=30)
     assert os.waitstatus_to_exitcode(status) == 0, out
-    pulled = json.loads(out)["pulled"]
-    assert pulled == served, (pulled, served)
+    pulled, set_aside = json.loads(out)["pulled"], json.loads(out)["set_aside"]
+    assert (pulled, set_aside) == (served, bad), (pulled, served, set_aside, bad)
     client_cpu = usage.ru_utime + usage.ru_stime
-    print(f"crm sync of an empty laptop from a real server: {pulled:,} changes in {wall:.2f} s = "
+    print(f"crm sync of an empty laptop from a real server: {pulled:,} changes ({bad} bad ones set aside) in "
+          f"{wall:.2f} s = "
           f"{pulled / wall:,.0f} changes/s end to end (whole command); CPU: crm sync {client_cpu:.2f} s, "
           f"server {server_cpu:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
@@ -423,13 +434,15 @@ def main() -> None:
     parser.add_argument("--big-log", type=int, default=1_000_000)
     parser.add_argument("--small-log", type=int, default=10_000)
     parser.add_argument("--push", type=int, default=10_000)
+    parser.add_argument("--bad", type=int, default=0,
+                        help="pull-real: that many changes of the log fail when written (spread out)")
     parser.add_argument("--only", choices=["pull", "pull-real", "pull100", "push", "rules", "view", "checks"],
                         default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-sync-"))
     try:
         runs = {"pull": lambda: bench_pull_into_empty(tmp, args.changes),
-                "pull-real": lambda: bench_pull_real_server(tmp, args.changes),
+                "pull-real": lambda: bench_pull_real_server(tmp, args.changes, args.bad),
                 "pull100": lambda: bench_pull_100_new(tmp, args.big_log, args.small_log),
                 "push": lambda: bench_push(tmp, args.push),
                 "rules": lambda: bench_push_rules(tmp, args.push),

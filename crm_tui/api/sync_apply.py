@@ -3,9 +3,11 @@ merging, deciding the values to write, and setting aside, with the reason, every
 change this replica cannot apply, so that no single change can stop a sync. The
 SQL is in `crm_tui.db.sync_state`; the merge rules are pure, in `crm_tui.sync.merge`.
 
-A batch is applied the fast way first (bulk inserts, one savepoint). Only when a
-change fails while it is written is the batch applied again change by change,
-each in its own savepoint, so that one bad record never rolls back the others."""
+A batch is applied the fast way first (bulk inserts, one savepoint). When a change
+fails while it is written, the batch is cut around it, each part in its own
+savepoint, until the change that cannot be written is alone: it is set aside and
+the parts around it still go the bulk way, so one bad record neither rolls back the
+others nor sends its whole batch down a change-by-change path."""
 
 from __future__ import annotations
 
@@ -211,6 +213,7 @@ class _Batch:
 
     def __init__(self, conn: Any, tables: sql.Tables, derive: Derive | None):
         self.conn, self.tables, self.derive = conn, tables, derive
+        self.failing: tuple[str, str] | None = None  # the record the last failed write failed on
 
     def _whole(self, tbl: str, row_id: str) -> Callable[[], dict[str, Any] | None]:
         # Revived, or left out before (a deleted customer): the whole record comes from
@@ -219,6 +222,7 @@ class _Batch:
 
     def write(self, changes: Sequence[Change], report: Applied) -> None:
         """All at once: bulk inserts of new records, one history query per chunk."""
+        self.failing = None
         groups: dict[tuple[str, str], list[Change]] = {}
         for c in changes:
             groups.setdefault((c.tbl, c.row_id), []).append(c)
@@ -227,17 +231,21 @@ class _Batch:
         conflicts: list[Conflict] = []
         superseded: list[tuple[str, str, str, tuple[int, str]]] = []
         writer = sql.Writer(self.conn, self.tables, self.derive)
-        for (tbl, row_id), group in groups.items():
-            report.by_table[tbl] = report.by_table.get(tbl, 0) + len(group)
-            past = history.get((tbl, row_id))
-            values, found, settled = _decide(past, group)
-            conflicts += found
-            superseded += [(tbl, row_id, name, stamp) for name, stamp in settled]
-            if past is None:
-                writer.write_new(tbl, row_id, values)
-            else:
-                writer.write_merged(tbl, row_id, values, self._whole(tbl, row_id))
-        writer.flush()
+        try:
+            for (tbl, row_id), group in groups.items():
+                report.by_table[tbl] = report.by_table.get(tbl, 0) + len(group)
+                past = history.get((tbl, row_id))
+                values, found, settled = _decide(past, group)
+                conflicts += found
+                superseded += [(tbl, row_id, name, stamp) for name, stamp in settled]
+                if past is None:
+                    writer.write_new(tbl, row_id, values)
+                else:
+                    writer.write_merged(tbl, row_id, values, self._whole(tbl, row_id))
+            writer.flush()
+        except BaseException:
+            self.failing = writer.failing
+            raise
         sql.record_conflicts(self.conn, conflicts, superseded)
         report.received += len(changes)
         report.conflicts += len(conflicts)
@@ -245,17 +253,46 @@ class _Batch:
         report.rows_deleted += writer.rows_deleted
         report.orphans += writer.orphans
 
-    def write_each(self, changes: Sequence[Change], report: Applied, aside: list[sql.SetAside]) -> None:
-        """One change at a time, each in its own savepoint: what fails is set aside."""
-        for c in changes:
-            one = Applied()
+    def write_parts(self, changes: list[Change], report: Applied, aside: list[sql.SetAside]) -> None:
+        """After `changes` failed to be written at once (`self.failing` says on which
+        record): write them in parts, in bulk, each in its own savepoint. A part that
+        fails is cut around the first change of the record it failed on: what comes
+        before, that change alone, what comes after; a change that fails alone is set
+        aside with its reason. In server order, so the result is that of writing
+        change by change, at the cost of about one more bulk write per bad change."""
+        cuts = 1
+        todo = _cut(changes, self.failing)[::-1]  # parts still to write, the next one last
+        while todo:
+            part = todo.pop()
+            done = Applied()
             try:
                 with transaction(self.conn):
-                    self.write([c], one)
+                    self.write(part, done)
             except ERRORS.data as exc:
-                aside.append(_set_aside_item(c, *_reason(exc)))
+                if len(part) == 1:
+                    aside.append(_set_aside_item(part[0], *_reason(exc)))
+                else:
+                    cuts += 1
+                    todo += reversed(_cut(part, self.failing if cuts <= _POINTED_CUTS else None))
                 continue
-            _add(report, one)
+            _add(report, done)
+
+
+# A page mostly made of bad changes would cost a bulk write per bad change (n
+# squared): past this many cuts at the failing record, parts are cut in halves (n log n).
+_POINTED_CUTS = 8
+
+
+def _cut(part: list[Change], failing: tuple[str, str] | None) -> list[list[Change]]:
+    """The parts a part that failed is written again in, in order, each shorter than
+    it: what comes before the first change of the record it failed on, that change
+    alone, what comes after; in halves when that record is not known (a bulk
+    statement failed, or the page has too many bad changes)."""
+    at = next((i for i, c in enumerate(part) if failing == (c.tbl, c.row_id)), None) if failing else None
+    if at is None:
+        mid = len(part) // 2
+        return [p for p in (part[:mid], part[mid:]) if p]
+    return [p for p in (part[:at], [part[at]], part[at + 1:]) if p]
 
 
 def _add(report: Applied, part: Applied) -> None:
@@ -309,8 +346,8 @@ def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
                     applying.write(fresh, fast)
                 _add(report, fast)
             except ERRORS.data:
-                # Something in the batch cannot be written: find it, change by change.
-                applying.write_each(fresh, report, aside)
+                # Something in the batch cannot be written: find it, the rest in bulk.
+                applying.write_parts(fresh, report, aside)
         report.set_aside = sql.set_aside(conn, aside, SCHEMA_VERSION)
         report.duplicates += len(aside) - report.set_aside  # set aside already (a re-sent page)
         report.refused_stamp = _advance_clock(conn, fresh, max_offset_ms, server_now_ms)

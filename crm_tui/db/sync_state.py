@@ -353,6 +353,9 @@ class Writer:
         self.buckets: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self.pending_ids: set[str] = set()
         self.rows_written = self.rows_deleted = self.orphans = 0
+        # (table, id) of the record being written on its own, while it is: when a
+        # write fails, the record it failed on (None: a bulk statement failed).
+        self.failing: tuple[str, str] | None = None
 
     def _record(self, tbl: str, values: Mapping[str, Any]) -> dict[str, Any]:
         record = self.tables.record(tbl, values)
@@ -405,22 +408,35 @@ class Writer:
         for key in sorted(self.buckets, key=lambda k: self.tables.depth(k[0])):
             tbl, cols = key
             rows = self.buckets[key]
-            self.conn.execute("SAVEPOINT bulk")
-            try:
-                self.conn.executemany(self.tables.statement("insert", tbl, cols), rows)
-                self.conn.execute("RELEASE bulk")
-                self.rows_written += len(rows)
-            except ERRORS.integrity:
-                # One of them points to a deleted customer (or exists already): one by one.
-                self.conn.execute("ROLLBACK TO bulk")
-                self.conn.execute("RELEASE bulk")
-                for row in rows:
-                    self._one(tbl, cols, row, exists=False)
+            statement = self.tables.statement("insert", tbl, cols)
+            start = 0
+            while start < len(rows):
+                self.failing = None
+                before = self.conn.total_changes
+                try:
+                    self.conn.executemany(statement, rows[start:] if start else rows)
+                except ERRORS.integrity:
+                    # A row points to a deleted customer, or exists already: the rows
+                    # before it are in (only the failing statement is undone), it goes
+                    # its own way, and the bulk insert goes on after it.
+                    at = start + self.conn.total_changes - before
+                    self.rows_written += at - start
+                    self._one(tbl, cols, rows[at], exists=False)
+                    start = at + 1
+                    continue
+                self.rows_written += len(rows) - start
+                break
         self.buckets.clear()
         self.pending_ids.clear()
 
     def _one(self, tbl: str, cols: tuple[str, ...], row: tuple[Any, ...], exists: bool) -> None:
         row_id, values = row[0], row[1:]
+        self.failing = (tbl, row_id)
+        self._write_one(tbl, cols, row_id, values, row, exists)
+        self.failing = None
+
+    def _write_one(self, tbl: str, cols: tuple[str, ...], row_id: str, values: tuple[Any, ...],
+                   row: tuple[Any, ...], exists: bool) -> None:
         try:
             if exists:
                 self.conn.execute(self.tables.statement("update", tbl, cols), (*values, row_id))
