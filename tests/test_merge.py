@@ -197,6 +197,15 @@ def test_the_server_lets_a_rep_bring_back_a_manual_classification_only_as_its_cu
         with pytest.raises(ChangeRefused, match="only a manager changes the owner"):
             check_access(wang, "classification_overrides", "insert", "C", {**override, "owner": owner},
                          place=places.get, customer_of=held)
+    new = lambda t, r: None  # noqa: E731 - the server holds no override of C yet
+    check_access(wang, "classification_overrides", "insert", "C", {**override, "owner": "li"},
+                 place=places.get, customer_of=new)  # a colleague's customer, in wang's territory
+    with pytest.raises(ChangeRefused, match="owned by its author"):
+        check_access(wang, "classification_overrides", "insert", "C", {**override, "owner": "zhao"},
+                     place=places.get, customer_of=new)
+    with pytest.raises(ChangeRefused, match="not yours"):
+        check_access(wang, "classification_overrides", "insert", "W", {**override, "customer_id": "W", "owner": "li"},
+                     place={"W": Place("li", "west")}.get, customer_of=new)
     with pytest.raises(ChangeRefused, match="only a manager changes the owner"):  # not for a visit
         check_access(wang, "visits", "insert", "V1", {"customer_id": "C", "owner": "li"}, place=places.get,
                      customer_of=held)

@@ -24,6 +24,8 @@ from typer.testing import CliRunner
 
 from crm_tui.api import Crm
 from crm_tui.cli import app
+from crm_tui.sync import clock
+from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
 
 runner = CliRunner()
 
@@ -89,6 +91,36 @@ class Rep:
 
     def json(self, *args: str) -> object:
         return json.loads(self.crm(*args, "--json"))
+
+
+def test_a_rep_classifies_a_colleagues_customer_in_their_shared_territory(server: Server, tmp_path: Path) -> None:
+    """A manual classification is owned as its customer: wang may set one on li's
+    customer in the territory they share, the server takes it and li's laptop shows
+    it; on a customer outside wang's territories the server still refuses it."""
+    wang, li = Rep(tmp_path, "wang"), Rep(tmp_path, "li")
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--territory", "east"))
+    li.crm("login", "--server", server.url, "--token", server.add_rep("li", "--territory", "east", "--territory", "west"))
+    shared = li.json("customers", "add", "--name", "李娜", "--territory", "east")["id"]
+    li.json("sync")
+    assert wang.json("sync")["pulled"] >= 1
+
+    wang.crm("classify", "override", shared, "--tier", "A", "--reason", "战略客户")
+    report = wang.json("sync")
+    assert report["pushed"] >= 1 and report["rejected"] == 0, report
+    li.json("sync")
+    assert li.json("customers", "show", shared)["tier"] == "A"
+
+    # A hand-written insert for li's customer outside wang's territories: refused.
+    west = li.json("customers", "add", "--name", "赵敏", "--territory", "west")["id"]
+    li.json("sync")
+    change = {"node": "hand", "node_seq": 1, "hlc": clock.pack(clock.now_ms(), 0), "tbl": "classification_overrides",
+              "row_id": west, "op": "insert", "data": {"customer_id": west, "tier": "A", "reason": "x", "owner": "li"}}
+    token = server.add_rep("zhou", "--territory", "east")
+    r = httpx.post(server.url + "/v1/push", headers={"Authorization": f"Bearer {token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
+                   json={"node": "hand", "changes": [change]})
+    assert r.status_code == 403 and r.json()["refused"][0]["code"] == "forbidden", r.text
+    li.json("sync")
+    assert li.json("customers", "show", west)["tier"] != "A"
 
 
 def test_two_reps_edit_offline_converge_and_resolve(server: Server, tmp_path: Path) -> None:

@@ -324,8 +324,8 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
       territories, never their owner, never moving them into or out of a territory
       that is not theirs;
     - creates, changes and deletes the records (visits, complaints, ...) of those
-      customers, as their own (owner themselves or none), never changing a record's
-      owner; records of no customer are everyone's, except the kinds only a manager
+      customers, as their own (owner themselves or none) or, for a manual
+      classification, as the customer's, never changing a record's owner; records of no customer are everyone's, except the kinds only a manager
       changes (targets);
     - a record naming two customers (a merge) only when both are theirs."""
     if tbl == ERASURES and not actor.is_manager:
@@ -346,9 +346,11 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
     if existing is None and op != "insert":
         raise ChangeRefused(INVALID, f"there is no {ent.name} {row_id[:26]}")
     if "owner" in data:
-        if existing is not None:
-            if not _owner_kept(ent, data["owner"], place(existing)):
-                raise ChangeRefused(FORBIDDEN, f"only a manager changes the owner of a {ent.name}")
+        customer = existing if existing is not None else data.get(link.name)
+        if _owner_kept(ent, data["owner"], place(customer) if isinstance(customer, str) else None):
+            pass  # a kind owned as its customer (a manual classification), made or brought back
+        elif existing is not None:
+            raise ChangeRefused(FORBIDDEN, f"only a manager changes the owner of a {ent.name}")
         elif not _blank(data["owner"]) and data["owner"] != actor.name:
             raise ChangeRefused(FORBIDDEN, f"a new {ent.name} is owned by its author ({actor.name}) or nobody")
     # Every customer the change names counts, not only its scope: a merge names the
@@ -363,9 +365,10 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
 
 
 def _owner_kept(ent: Entity, owner: Any, customer: Place | None) -> bool:
-    """Whether writing `owner` on an existing record of `ent` keeps its owner: only
-    known for a kind owned as its customer (a manual classification brought back by
-    an unmerge, which inserts it again whole)."""
+    """Whether `owner` on a record of `ent` is its customer's owner, for a kind owned
+    as its customer: a manual classification set by any rep who may handle the
+    customer (a colleague's, in a shared territory), or brought back whole by an
+    unmerge. Any other owner is the author's (new records) or a manager's change."""
     return ent.owner_is_customers and customer is not None and (owner or None) == customer.owner
 
 
