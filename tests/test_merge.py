@@ -124,6 +124,32 @@ def test_a_customer_is_not_merged_with_itself_and_bad_fields_are_named(crm: Crm,
     assert crm.changes(table="merges") == []
 
 
+def test_a_merge_waits_for_the_persons_erase(crm: Crm, db_path: Path, pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pending erase request on either customer stops a merge (it would be left naming
+    a deleted customer), until a manager decides it; an erased customer is never merged."""
+    keep, other, _ = pair
+    request = crm.privacy.requests.create({"customer_id": other["id"], "status": "pending", "requested_by": "wang",
+                                           "reason": "本人要求"})
+    for args in ((keep["id"], other["id"]), (other["id"], keep["id"])):
+        with pytest.raises(ValidationError, match=f"erase request waiting for a manager \\({request['id']}\\)"):
+            crm.merges.merge(*args)
+        with pytest.raises(ValidationError, match="erase request"):
+            crm.merges.compare(*args)  # the dry run and the UI's merge view say so first
+    refused = cli(db_path, "customers", "merge", keep["id"], other["id"], ok=False)
+    assert "approve or decline it first" in refused.output and "Traceback" not in refused.output
+    assert crm.changes(table="merges") == [] and crm.customers.get(other["id"])
+
+    crm.privacy.decline(request["id"], "合同期内须保留")
+    crm.privacy.erase(keep["id"], reason="本人要求")
+    with pytest.raises(ValidationError, match=f"customer {keep['id']} was erased"):
+        crm.merges.merge(keep["id"], other["id"])
+    third = crm.customers.create({"name": "张伟", "mobile": "13812345678"})
+    assert crm.merges.merge(third["id"], other["id"])["status"] == "merged"  # the declined request no longer stops it
+    monkeypatch.setenv("CRM_LANG", "zh")
+    refused = cli(db_path, "customers", "merge", keep["id"], third["id"], ok=False)
+    assert "已被删除个人数据" in refused.output and keep["id"] in refused.output
+
+
 def cli(db: Path, *args: str, ok: bool = True):
     result = runner.invoke(app, [*args, "--db", str(db)])
     assert (result.exit_code == 0) == ok, result.output

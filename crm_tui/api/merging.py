@@ -43,6 +43,7 @@ class Merges:
         """Field by field: the kept customer's value, the other's, the default side."""
         keep, other = self.crm.customers.get(keep_id), self.crm.customers.get(other_id)
         rules.check_pair(keep["id"], other["id"])
+        self._check_privacy(keep["id"], other["id"])
         return rules.compare(keep, other)
 
     def get(self, merge_id: str) -> Record:
@@ -66,6 +67,7 @@ class Merges:
         with self.crm.lock:
             keep, other = self.crm.customers.get(keep_id), self.crm.customers.get(other_id)
             rules.check_pair(keep["id"], other["id"])
+            self._check_privacy(keep["id"], other["id"])
             bad = [n for n in take if n not in rules.mergeable_fields()]
             if bad:
                 raise ValidationError.one("take", t("merge.msg.not_a_field", name=repr(bad[0])))
@@ -96,6 +98,18 @@ class Merges:
                 # it exists; the delete is the last change of the merge.
                 self.crm.customers.delete(other["id"])
             return self.records._get(record["id"])
+
+    def _check_privacy(self, *customer_ids: str) -> None:
+        """A person's erase comes before any merge: a pending erase request would be
+        left naming a deleted customer (or erase records it never named), and an
+        erased customer's shell would take a living one's data."""
+        privacy = self.crm.privacy
+        for cid in customer_ids:
+            request = privacy.pending_request(cid)
+            if request is not None:
+                raise ValidationError.one("merge", t("merge.msg.erase_pending", customer=cid, id=request["id"]))
+            if privacy.erased(cid) is not None:
+                raise ValidationError.one("merge", t("merge.msg.erased", customer=cid))
 
     def unmerge(self, merge_id: str) -> Record:
         """Undo a merge while nobody has edited the kept customer, the merged one or

@@ -149,13 +149,18 @@ class Privacy:
             purged = sql.purge_freed_bytes(self.conn)
         return EraseResult(cid, True, erasure=record, removed=removed, purged=purged)
 
+    def pending_request(self, customer_id: str) -> dict[str, Any] | None:
+        """The customer's erase request still waiting for a manager, if any."""
+        pending = self.requests.find([records_sql.Filter("customer_id", "=", customer_id),
+                                      records_sql.Filter("status", "=", "pending")])
+        return pending[0] if pending else None
+
     def _file_request(self, customer_id: str, reason: str | None) -> EraseResult:
         with self.lock:
             cid = self.crm.customers.get(customer_id)["id"]
-            pending = self.requests.find([records_sql.Filter("customer_id", "=", cid),
-                                          records_sql.Filter("status", "=", "pending")])
+            pending = self.pending_request(cid)
             if pending:
-                return EraseResult(cid, False, request=pending[0])
+                return EraseResult(cid, False, request=pending)
             request = self.requests.create({"customer_id": cid, "reason": reason, "status": "pending",
                                             "requested_by": records_sql.local_rep(self.conn)})
         return EraseResult(cid, False, request=request)
