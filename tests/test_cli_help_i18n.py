@@ -5,8 +5,10 @@ English (the language is decided per command line, not at import)."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import typer
@@ -136,6 +138,17 @@ def test_a_chinese_system_locale_gets_chinese_help(monkeypatch: pytest.MonkeyPat
     assert "拜访" in result.stdout  # the list of commands is Chinese too: visits
 
 
+def test_the_configs_language_gets_its_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lang = "zh"` in the config file gives Chinese help; CRM_LANG=en still wins over it."""
+    monkeypatch.delenv("CRM_LANG", raising=False)
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LANG", "C")
+    Path(os.environ["CRM_CONFIG"]).write_text('lang = "zh"\n', encoding="utf-8")
+    assert "新增一条客户记录" in runner.invoke(app, ["customers", "add", "--help"]).stdout
+    monkeypatch.setenv("CRM_LANG", "en")
+    assert "Add a new customer" in runner.invoke(app, ["customers", "add", "--help"]).stdout
+
+
 def test_rich_markup_in_help_texts_survives() -> None:
     """A literal [ is escaped in the catalog: `[company]` and the required mark are shown."""
     out = runner.invoke(app, ["quotes", "render", "--help"], env={"CRM_LANG": "en", "COLUMNS": "200"}).stdout
@@ -167,3 +180,12 @@ def test_chinese_help_at_80_columns_wraps_rather_than_cuts(command: str, monkeyp
     monkeypatch.setenv("COLUMNS", "80")
     out = runner.invoke(app, [*command.split(), "--help"]).stdout
     assert CJK.search(out) and "…" not in out, out
+
+
+def test_shell_completion_describes_options_in_the_users_language() -> None:
+    """zsh shows each option's help beside it while completing `crm customers list --`."""
+    env = {"_CRM_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "crm customers list --"}
+    zh = runner.invoke(app, [], prog_name="crm", env={**env, "CRM_LANG": "zh"}).output
+    assert '"--search":"姓名、公司、电话、邮箱或拼音的任意部分' in zh
+    en = runner.invoke(app, [], prog_name="crm", env={**env, "CRM_LANG": "en"}).output
+    assert '"--search":"Any part of name, company, phone, email or pinyin' in en

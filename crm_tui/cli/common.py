@@ -217,10 +217,11 @@ class CrmGroup(TyperGroup):
     def resolve_command(self, ctx: ClickContext,
                         args: list[str]) -> tuple[str | None, ClickCommand | None, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
-        # Below here a help is shown for --help, or by a group given nothing to do:
-        # only then its texts are needed (the biggest group takes some milliseconds)
+        # Below here a help is shown for --help, by a group given nothing to do, or
+        # by shell completion (which parses resiliently): only then its texts are
+        # needed (the biggest group takes some milliseconds)
         if ctx.parent is None and name and command is not None and \
-                (not rest or any(a in ctx.help_option_names for a in rest)):
+                (not rest or ctx.resilient_parsing or any(a in ctx.help_option_names for a in rest)):
             from crm_tui.cli.helptext import localize
 
             localize(command, ctx, (name,))
