@@ -18,7 +18,7 @@ from ulid import ULID
 
 from crm_tui.api import Crm
 from crm_tui.api.importing import import_customers
-from crm_tui.api.records import new_ids
+from crm_tui.api.records import new_ids, ulids_from
 from crm_tui.api.sync import Sync
 from crm_tui.db.bulk import bulk_insert
 from crm_tui.db.connection import transaction
@@ -161,6 +161,13 @@ def test_ids_made_together_are_ulids_unique_and_in_order() -> None:
         assert str(made) == i and before - dt.timedelta(milliseconds=1) <= made.datetime <= after
     assert not set(new_ids(100)) & set(new_ids(100))
     assert new_ids(0) == []
+
+
+def test_ids_made_together_are_the_ulids_of_consecutive_numbers() -> None:
+    """Each block of 2**20 ids writes its first 22 digits once: every id is the ULID
+    library's own writing of its number, across a block's end too."""
+    for first in (0, (1 << 20) - 5, (7 << 100) + (3 << 20) - 2, (1 << 128) - 40):
+        assert ulids_from(first, 40) == [str(ULID.from_int(first + i)) for i in range(40)]
 
 
 def _date_the_long_way(text: str) -> str | None:

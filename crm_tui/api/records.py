@@ -3,7 +3,6 @@ every path. Returns plain dicts keyed by field name."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import os
 import re
@@ -47,26 +46,38 @@ def new_id() -> str:
     return str(ULID())
 
 
-# base32's alphabet mapped onto Crockford's, which ULIDs are written in.
-_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+# Crockford's base32, which ULIDs are written in, and every pair of its digits (10 bits).
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
 
 
 def new_ids(count: int) -> list[str]:
     """`count` new ids of the form `new_id` makes (ULIDs: 48 bits of milliseconds,
     80 random bits), made together for a bulk write: the ids of one batch share the
     millisecond and count up from one random start, as a monotonic ULID factory
-    makes them within a millisecond, so they sort in the order they were made.
-    One base32 pass encodes them all (`new_id` costs ~6 µs an id, this ~1 µs)."""
+    makes them within a millisecond, so they sort in the order they were made."""
     if count <= 0:
         return []
-    ms = dt.datetime.now(dt.UTC).timestamp()
+    ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     start = int.from_bytes(os.urandom(10), "big") >> 1  # room to count up without overflowing 80 bits
-    stamp = int(ms * 1000) << 80
-    # Each id as 160 bits (4 zero bytes + 16 bytes) is 32 base32 characters; the
-    # last 26 are the ULID (its 128 bits, with the 2 leading zero bits of a ULID).
-    raw = b"".join(b"\0\0\0\0" + (stamp | (start + i)).to_bytes(16, "big") for i in range(count))
-    text = base64.b32encode(raw).translate(_CROCKFORD).decode("ascii")
-    return [text[i + 6:i + 32] for i in range(0, 32 * count, 32)]
+    return ulids_from((ms << 80) | start, count)
+
+
+def ulids_from(first: int, count: int) -> list[str]:
+    """The ULIDs of the 128-bit numbers first, first + 1, ... (count of them). A
+    ULID is 26 digits of 5 bits; consecutive numbers differ in the last four digits
+    (20 bits) but once in a million, so the first 22 are written once per block of
+    2**20 and each id adds two pairs of digits: ~0.3 µs an id, where encoding each
+    (or all with base64.b32encode, Python code in 3.11) cost 5 µs."""
+    ids: list[str] = []
+    value, end = first, first + count
+    while value < end:
+        high, low = value >> 20, value & 0xFFFFF
+        prefix = "".join(_CROCKFORD[(high >> shift) & 31] for shift in range(105, -1, -5))
+        stop = min(end - value, (1 << 20) - low) + low
+        ids += [prefix + _PAIRS[n >> 10] + _PAIRS[n & 1023] for n in range(low, stop)]
+        value += stop - low
+    return ids
 
 
 # FIELD, then the first operator after it (two-character ones first), then the value,
