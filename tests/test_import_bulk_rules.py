@@ -24,7 +24,16 @@ from crm_tui.db.bulk import bulk_insert
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import CUSTOMER, synced_columns
 from crm_tui.domain.search import pinyin_key
-from crm_tui.domain.validation import _DATE_FORMATS, CN_BLOCK, normalize_date, normalize_phone, normalize_tags
+from crm_tui.domain.validation import (
+    _DATE_FORMATS,
+    CN_BLOCK,
+    MEMO_SIZE,
+    ValidationError,
+    clean,
+    normalize_date,
+    normalize_phone,
+    normalize_tags,
+)
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
@@ -168,6 +177,38 @@ def test_ids_made_together_are_the_ulids_of_consecutive_numbers() -> None:
     library's own writing of its number, across a block's end too."""
     for first in (0, (1 << 20) - 5, (7 << 100) + (3 << 20) - 2, (1 << 128) - 40):
         assert ulids_from(first, 40) == [str(ULID.from_int(first + i)) for i in range(40)]
+
+
+def test_a_memo_of_checked_values_answers_as_clean_does(crm: Crm, tmp_path: Path) -> None:
+    """`clean` with a memo kept across rows gives each row what it gives without:
+    per field (one text, two fields, two answers), failures never remembered, and
+    past MEMO_SIZE values a column is still checked."""
+    rows = [{"name": "  张伟 ", "region": "  张伟 ", "company_size": "SMALL", "tags": "a;b;a"},
+            {"name": "李娜", "company_size": "huge", "birthday": "1990-02-30"},
+            {"name": "李娜", "company_size": "huge", "mobile": "12345"},
+            {"name": "王五", "company_size": "small", "mobile": "13812345678", "email": "A@Example.COM"},
+            *({"name": f"客{i}", "company_size": "medium", "notes": f"n{i}"} for i in range(MEMO_SIZE + 10)),
+            {"name": "赵六", "notes": "x" * 20001, "company_size": "medium"}]
+
+    def outcome(row: dict[str, str], memo: dict | None) -> object:
+        try:
+            return clean(CUSTOMER, row, memo=memo)
+        except ValidationError as exc:
+            return [str(e) for e in exc.errors]
+
+    memo: dict[str, dict[str, object]] = {}
+    for _ in range(2):
+        assert [outcome(r, memo) for r in rows] == [outcome(r, None) for r in rows]
+    assert outcome(rows[0], memo) == {"name": "张伟", "region": "张伟", "company_size": "small", "tags": "a,b"}
+    assert "huge" not in memo["company_size"] and len(memo["notes"]) == MEMO_SIZE
+    assert isinstance(outcome(rows[-1], memo), list)  # too long, past the memo's size
+
+    # in an import: the same bad value on many rows is named on each
+    lines = ["name,company_size,region", *(f"客{i},{'huge' if i % 3 == 0 else 'small'},华东" for i in range(30))]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = import_customers(crm, tmp_path / "m.csv")
+    assert [r.line for r in report.rejected] == [i + 2 for i in range(0, 30, 3)]
+    assert all(r.reason.startswith("company_size: 'huge'") for r in report.rejected)
 
 
 def _date_the_long_way(text: str) -> str | None:

@@ -456,6 +456,8 @@ class _Plan:
         self.update_on_match = False
         self.known_refs: dict[tuple[str, str], bool] = {}
         self.local_rep = sql.local_rep(self.conn)
+        # The normal value of each text a column held, checked once for the file (see `clean`).
+        self.memo: dict[str, dict[str, Any]] = {}
 
     def _tick(self, phase: str, done: int, total: int) -> None:
         if self.progress and (done % 1000 == 0 or done == total):
@@ -507,7 +509,7 @@ class _Plan:
                 raise ValidationError.one("id", t("reason.not_an_id", value=repr(given_id)))
             owner = values.get("owner")
             record = self.records.prepare(values, owner=str(owner).strip() if owner else self.local_rep,
-                                          now=now, record_id=record_id)
+                                          now=now, record_id=record_id, memo=self.memo)
             self.records.check_refs([record], known=self.known_refs)
         except ValidationError as exc:
             return _reason(exc)

@@ -44,11 +44,11 @@ class OpportunityRecords(Records):
         self.moves = Records(crm.conn, STAGE_CHANGE, crm.lock)
 
     def prepare(self, data: Mapping[str, Any], *, owner: str | None = None, now: str | None = None,
-                record_id: str | None = None) -> Record:
+                record_id: str | None = None, memo: dict[str, dict[str, Any]] | None = None) -> Record:
         pipe = self.crm.pipeline
         if not str(data.get("stage") or "").strip():
             data = {**data, "stage": pipe.settings.open_stages[0].id}  # a new deal starts at the first stage
-        record = super().prepare(data, owner=owner, now=now, record_id=record_id)
+        record = super().prepare(data, owner=owner, now=now, record_id=record_id, memo=memo)
         record.update(settle(None, record, pipe.settings, pipe.today()))
         return record
 

@@ -211,11 +211,12 @@ class Records:
     # import, seed, the workflows and conflict resolution all come here.
 
     def prepare(self, data: Mapping[str, Any], *, owner: str | None = None, now: str | None = None,
-                record_id: str | None = None) -> Record:
+                record_id: str | None = None, memo: dict[str, dict[str, Any]] | None = None) -> Record:
         """Validate a new record and fill in its id, owner, stamps and derived
         columns; no write (`insert_prepared` writes, after the state and reference
-        checks). A bulk write passes the batch's `now` and an id from `new_ids`."""
-        values = clean(self.entity, data)
+        checks). A bulk write passes the batch's `now`, an id from `new_ids` and
+        a `memo` of the values already checked (see `clean`)."""
+        values = clean(self.entity, data, memo=memo)
         now = now or utc_now()
         rep = owner if owner is not None else values.get("owner") or sql.local_rep(self.conn)
         record: Record = {"id": record_id or new_id(), "owner": rep, "created_at": now, "updated_at": now, **values}

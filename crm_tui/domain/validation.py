@@ -378,10 +378,23 @@ _NORMALIZERS: dict[str, Callable[[Field, Any], Any]] = {
 }
 
 
-def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+_UNKNOWN = object()  # not yet in a clean() memo
+MEMO_SIZE = 4096  # values remembered per column by a clean() memo
+
+
+def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False,
+          memo: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Validate and normalise `data` for `ent`. With `partial`, only the given fields
     are checked (an edit); otherwise required fields must be present (a create).
-    Errors come unknown keys first, then by the entity's field order."""
+    Errors come unknown keys first, then by the entity's field order.
+
+    `memo`, kept by the caller across the rows of one file, remembers the normal
+    value of each text a field was given: a column's repeated values (regions,
+    industries, sizes, tags, names) are checked once. `clean_value` is a function
+    of the field and the value alone; only values it accepts are remembered, so a
+    bad one is checked, and named, on every row that holds it. A column's first
+    MEMO_SIZE values are remembered: the repeating ones show up early, and a column
+    of unique values (mobiles, emails) does not hold the whole file twice."""
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
     by_name = ent.fields_by_name  # made once per kind
@@ -400,7 +413,17 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False) -> dic
             found.append(FieldError(key, t("validation.computed")))
             continue
         try:
-            value = clean_value(f, given)
+            if memo is not None and type(given) is str:
+                known = memo.get(key)
+                if known is None:
+                    known = memo[key] = {}
+                value = known.get(given, _UNKNOWN)
+                if value is _UNKNOWN:
+                    value = clean_value(f, given)
+                    if len(known) < MEMO_SIZE:
+                        known[given] = value
+            else:
+                value = clean_value(f, given)
         except ValueError as exc:
             found.append(FieldError(key, str(exc)))
             continue
