@@ -211,6 +211,38 @@ def test_a_memo_of_checked_values_answers_as_clean_does(crm: Crm, tmp_path: Path
     assert all(r.reason.startswith("company_size: 'huge'") for r in report.rejected)
 
 
+def test_a_first_import_builds_the_indexes_after_the_rows(crm: Crm, tmp_path: Path) -> None:
+    """Into an empty table the plain indexes are dropped and made again after the
+    rows, from the same SQL; a failure half-way rolls back to the table as it was,
+    indexes and all."""
+    conn = crm.conn
+    schema = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers' ORDER BY name"
+    before = conn.execute(schema).fetchall()
+    assert len(before) >= 5
+    cols = ["id", "name", "mobile", "pinyin"]
+
+    def rows(fail_at: int | None = None):
+        for i, made in enumerate(new_ids(3000)):
+            if i == fail_at:
+                raise RuntimeError("the disk says no")
+            yield [made, f"客{i}", f"+8613{i:09d}", ""]
+
+    with pytest.raises(RuntimeError), transaction(conn):
+        bulk_insert(conn, "customers", cols, rows(fail_at=2000))
+    assert conn.execute(schema).fetchall() == before
+    assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 0 and crm.changes() == []
+    with transaction(conn):
+        assert bulk_insert(conn, "customers", cols, rows()) == 3000
+    assert [tuple(r) for r in conn.execute(schema)] == [tuple(r) for r in before]
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT id FROM customers WHERE mobile = ?", ("x",)))
+    assert "customers_mobile" in plan
+    assert [r["name"] for r in crm.customers.find(search="13000002999")] == ["客2999"]
+    # into a table that has rows, the indexes stay as they are
+    assert import_customers(crm, write_csv(tmp_path / "more.csv", people(50))).created == 50
+    assert conn.execute(schema).fetchall() == before
+
+
 def _date_the_long_way(text: str) -> str | None:
     for fmt in _DATE_FORMATS:
         try:
