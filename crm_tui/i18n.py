@@ -6,6 +6,7 @@ dotted keys); a key missing from Chinese falls back to English, then to the key.
 
 from __future__ import annotations
 
+import errno
 import os
 import tomllib
 from collections.abc import Mapping
@@ -96,6 +97,23 @@ def t_in(lang: str, key: str, **values: Any) -> str:
 
 def has(key: str) -> bool:
     return key in catalog("en")
+
+
+# The system's reasons a file operation fails that users meet, by errno name; the
+# system writes them in English whatever the user's language.
+_OS_REASONS = ("ENOENT", "EACCES", "EPERM", "EISDIR", "ENOTDIR", "EEXIST", "ENOSPC", "EROFS", "ENAMETOOLONG")
+
+
+def os_reason(error: OSError | str) -> str:
+    """Why a file operation failed, in the user's language: the catalog's text for the
+    error's errno ('No such file or directory' -> '文件或目录不存在'), else the system's."""
+    if isinstance(error, OSError):
+        code, text = error.errno, error.strerror or str(error)
+    else:
+        text = error
+        code = next((getattr(errno, n) for n in _OS_REASONS if os.strerror(getattr(errno, n)) == text), None)
+    name = errno.errorcode.get(code) if code is not None else None
+    return t(f"oserror.{name.lower()}") if name in _OS_REASONS else text
 
 
 def field_label(ent: Entity, name: str) -> str:

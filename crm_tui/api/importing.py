@@ -49,7 +49,7 @@ from crm_tui.domain.import_mapping import (
 )
 from crm_tui.domain.search import name_key
 from crm_tui.domain.validation import ValidationError, clean
-from crm_tui.i18n import field_label, t
+from crm_tui.i18n import field_label, os_reason, t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -205,7 +205,7 @@ def read_source(path: Path, ent: Entity, *, ignore_unknown: bool = False, sheet:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImportFileError(f"{path}: {exc.strerror or exc}") from None
+        raise ImportFileError(f"{path}: {os_reason(exc)}") from None
     if data[:4] == b"PK\x03\x04" or path.suffix.lower() in XLSX_SUFFIXES:  # a workbook is a zip file
         from crm_tui.api.workbook import read_workbook  # openpyxl loads only for a workbook
 

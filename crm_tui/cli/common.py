@@ -18,6 +18,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
+from crm_tui.cli.usage import ClickException, localize_frame, localized
 from crm_tui.config import Config, ConfigError
 from crm_tui.domain.times import is_time_name, shown_time
 from crm_tui.i18n import entity_label, has, language, money, resolve_language, set_language, t
@@ -201,8 +202,9 @@ def cli_language() -> str:
 
 
 class CrmGroup(TyperGroup):
-    """The root of `crm`: speaks the user's language from the start, and turns the
-    API's errors into a message and exit code 1 instead of a traceback."""
+    """The root of `crm`: speaks the user's language from the start (click's usage
+    errors too, with click's exit code 2), and turns the API's errors into a message
+    and exit code 1 instead of a traceback."""
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         # --help is answered while the arguments are parsed: the language and the
@@ -211,6 +213,7 @@ class CrmGroup(TyperGroup):
             from crm_tui.cli.helptext import localize
 
             set_language(cli_language())
+            localize_frame()  # "Usage:", the error panel, the help panels' titles
             localize(self, ctx, depth=0)  # `crm --help`: the root and the list of its commands
         return super().parse_args(ctx, args)
 
@@ -227,9 +230,17 @@ class CrmGroup(TyperGroup):
             localize(command, ctx, (name,))
         return name, command, rest
 
+    def make_context(self, *args: Any, **kwargs: Any) -> ClickContext:
+        try:
+            return super().make_context(*args, **kwargs)
+        except ClickException as exc:  # `crm --bogus`: before any subcommand
+            raise localized(exc) from None
+
     def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
+        except ClickException as exc:  # a subcommand's arguments, or a command's own BadParameter
+            raise localized(exc) from None
         except ValidationError as exc:
             report_errors(str(e) for e in exc.errors)
         except (NotFound, DatabaseError, ConfigError, UserError) as exc:

@@ -20,7 +20,7 @@ from crm_tui.cli.common import (
     print_table,
 )
 from crm_tui.domain.orders import parse_line
-from crm_tui.i18n import money, t
+from crm_tui.i18n import money, os_reason, t
 
 quotes_app = typer.Typer(no_args_is_help=True)
 app.add_typer(quotes_app, name="quotes")
@@ -159,5 +159,5 @@ def render(quote_id: IdArg,
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UserError(t("cli.say.cannot_write", path=str(output), reason=exc.strerror or exc)) from None
+        raise UserError(t("cli.say.cannot_write", path=str(output), reason=os_reason(exc))) from None
     console.print(t("quotes.cli_written", path=str(output)), highlight=False, soft_wrap=True, markup=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
-from crm_tui.i18n import t
+from crm_tui.i18n import os_reason, t
 
 
 class DatabaseError(Exception):
@@ -228,7 +228,7 @@ def open_database(path: str | Path, *, rep: str | None = None, private_dir: bool
         try:
             found = make_private(path, private_dir=private_dir)
         except OSError as exc:
-            raise DatabaseError(t("db.cannot_open", path=path, reason=exc.strerror or exc)) from None
+            raise DatabaseError(t("db.cannot_open", path=path, reason=os_reason(exc))) from None
         if notices is not None:
             notices.extend(found)
     try:
