@@ -44,8 +44,7 @@ def open_store(url: str | None = None, **options: Any) -> Store:
         from crm_tui.sync.server.pg_store import PostgresStore  # psycopg: only when used
 
         return PostgresStore(url, **options)
-    raise StoreError(f"unknown store URL {redacted(url)!r}; expected sqlite:///PATH or "
-                     "postgresql://USER@HOST:PORT/DB")
+    raise StoreError(text("server.errors.unknown_store_url", url=repr(redacted(url))))
 
 
 def add_rep(url: str | None, name: str, role: str = "rep", territories: Sequence[str] = ()) -> dict[str, Any]:
@@ -123,13 +122,12 @@ def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.
     import uvicorn
 
     if bool(ssl_keyfile) != bool(ssl_certfile):
-        raise StoreError("TLS needs both --ssl-keyfile and --ssl-certfile")
+        raise StoreError(text("server.errors.tls_needs_both"))
     if workers < 1:
-        raise StoreError(f"--workers must be 1 or more, not {workers}")
+        raise StoreError(text("server.errors.workers_min", workers=workers))
     url = url or default_store_url()
     if workers > 1 and not is_postgres(url):
-        raise StoreError(f"--workers {workers}: the SQLite store has one writer and runs in one process; "
-                         "run several workers on PostgreSQL (--db postgresql://USER@HOST:PORT/DB)")
+        raise StoreError(text("server.errors.workers_sqlite", workers=workers))
     open_store(url).close()
     os.environ[SETTINGS_VAR] = json.dumps({"db": url, "max_offset_ms": int(max_offset_s * 1000), "rate": rate})
     options: dict[str, Any] = {}

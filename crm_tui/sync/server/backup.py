@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from crm_tui.i18n import t as text
 from crm_tui.sync.server.store import StoreError, redacted
 
 # The first bytes of a pg_dump custom-format archive.
@@ -42,14 +43,14 @@ def pg_tool(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)),
                                        None)
     if not found:
-        raise StoreError(f"{name} is not installed: install PostgreSQL's client programs to back up or restore")
+        raise StoreError(text("server.errors.pg_tool_missing", name=name))
     return found
 
 
 def _run(args: list[str], what: str) -> str:
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise StoreError(f"{what} failed: {done.stderr.strip()[:2000]}")
+        raise StoreError(text("server.errors.tool_failed", what=what, error=done.stderr.strip()[:2000]))
     return done.stdout
 
 
@@ -76,7 +77,7 @@ def backup(url: str, out: Path) -> dict[str, Any]:
     if url.startswith("sqlite:///"):
         source = _sqlite_path(url)
         if not is_server_sqlite(source):
-            raise StoreError(f"{source} is not a crm_tui server store")
+            raise StoreError(text("server.errors.not_a_store", path=source))
         part = out.with_name(out.name + ".part")
         _private(part)
         src, dst = sqlite3.connect(source), sqlite3.connect(part)
@@ -102,10 +103,10 @@ def restore(url: str, file: Path) -> dict[str, Any]:
 
     file = Path(file)
     if not file.is_file():
-        raise StoreError(f"no backup file {file}")
+        raise StoreError(text("server.errors.no_backup_file", file=file))
     if url.startswith("sqlite:///"):
         if not is_server_sqlite(file):
-            raise StoreError(f"{file} is not a backup of a crm_tui server store (SQLite)")
+            raise StoreError(text("server.errors.not_sqlite_backup", file=file))
         target = _sqlite_path(url)
         target.parent.mkdir(parents=True, exist_ok=True)
         src, dst = sqlite3.connect(f"file:{file}?mode=ro", uri=True), sqlite3.connect(target)
@@ -117,7 +118,7 @@ def restore(url: str, file: Path) -> dict[str, Any]:
     else:
         with file.open("rb") as f:
             if f.read(len(PG_ARCHIVE_MAGIC)) != PG_ARCHIVE_MAGIC:
-                raise StoreError(f"{file} is not a backup of a crm_tui server store (a pg_dump archive)")
+                raise StoreError(text("server.errors.not_pg_backup", file=file))
         _pg_restore(url, file)
     store = open_store(url)  # an older backup is migrated here
     try:
@@ -146,7 +147,7 @@ def _pg_restore(url: str, file: Path) -> None:
 
     listing = _run([pg_tool("pg_restore"), "--list", str(file)], "pg_restore --list")
     if "TABLE public" not in listing and " TABLE " not in listing:
-        raise StoreError(f"{file} holds no tables: not a backup of a crm_tui server store")
+        raise StoreError(text("server.errors.backup_no_tables", file=file))
     keep = [line for line in listing.splitlines() if line and " SCHEMA " not in line]
     with psycopg.connect(url) as conn:
         drop_all(conn)

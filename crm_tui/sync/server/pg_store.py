@@ -17,6 +17,7 @@ only after rolling the transaction back)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from crm_tui.domain.changes import rep_scope
 from crm_tui.domain.privacy import scrub_fields, scrub_plan
+from crm_tui.i18n import t as text
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
@@ -224,9 +226,42 @@ def one_row(cur: psycopg.Cursor[Any]) -> Any:
 
 
 
+# libpq's reasons a connection fails that an administrator meets, each with the
+# catalog's text (libpq writes them in English whatever the user's language).
+_CONNECT_REASONS = [
+    (re.compile(r"Connection refused"), "server.errors.pg_refused"),
+    (re.compile(r'database "(?P<db>[^"]+)" does not exist'), "server.errors.pg_no_database"),
+    (re.compile(r'role "(?P<user>[^"]+)" does not exist'), "server.errors.pg_no_user"),
+    (re.compile(r'password authentication failed for user "(?P<user>[^"]+)"'), "server.errors.pg_bad_password"),
+    (re.compile(r"failed to resolve host '(?P<host>[^']+)'|could not translate host name \"(?P<host2>[^\"]+)\""),
+     "server.errors.pg_no_host"),
+    (re.compile(r"timeout expired"), "server.errors.pg_timeout"),
+]
+
+
+def connect_reason(exc: Exception) -> str:
+    """Why PostgreSQL could not be reached, in the user's language; libpq's own words
+    for a reason not listed above."""
+    said = str(exc)
+    for pattern, key in _CONNECT_REASONS:
+        found = pattern.search(said)
+        if found:
+            values = {k: v for k, v in found.groupdict().items() if v is not None}
+            if "host2" in values:
+                values["host"] = values.pop("host2")
+            return text(key, **values)
+    return said
+
+
 class PostgresStore(Store):
     def __init__(self, url: str, *, max_connections: int = 10, application_name: str = "crm-server"):
         self.url = url
+        try:
+            # One attempt first: the pool would retry for 15 s, logging each failure,
+            # and then say only that it timed out; this says why, at once.
+            psycopg.connect(url, connect_timeout=10, application_name=application_name).close()
+        except (psycopg.Error, ValueError) as exc:
+            raise StoreError(text("server.errors.cannot_connect", url=redacted(url), error=connect_reason(exc))) from None
         try:
             self._pool = ConnectionPool(
                 url, min_size=1, max_size=max_connections, open=True, timeout=30,
@@ -236,7 +271,7 @@ class PostgresStore(Store):
             )
             self._pool.wait(timeout=15)
         except Exception as exc:  # PoolTimeout, bad URLs, refused connections alike
-            raise StoreError(f"cannot connect to PostgreSQL at {redacted(url)}: {exc}") from None
+            raise StoreError(text("server.errors.cannot_connect", url=redacted(url), error=exc)) from None
         try:
             with self._conn() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
@@ -685,7 +720,7 @@ class PostgresStore(Store):
     def _audit(conn: psycopg.Connection, kind: str, *, rep: str | None = None, node: str | None = None,
                address: str | None = None, count: int | None = None, detail: object = None) -> None:
         if kind not in AUDIT_KINDS:
-            raise StoreError(f"unknown audit kind {kind!r}")
+            raise StoreError(text("server.errors.unknown_audit_kind", kind=repr(kind)))
         conn.execute("INSERT INTO audit (at, kind, rep, node, address, count, detail) "
                      "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                      (now_stamp(), kind, rep, node, address, count, json_or_null(detail)))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from crm_tui.domain.changes import rep_scope
 from crm_tui.domain.privacy import scrub_plan
+from crm_tui.i18n import t as text
 from crm_tui.sync.protocol import WireChange
 from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
@@ -552,7 +553,7 @@ class SqliteStore(Store):
     def _audit(self, conn: sqlite3.Connection, kind: str, *, rep: str | None = None, node: str | None = None,
                address: str | None = None, count: int | None = None, detail: object = None) -> None:
         if kind not in AUDIT_KINDS:
-            raise StoreError(f"unknown audit kind {kind!r}")
+            raise StoreError(text("server.errors.unknown_audit_kind", kind=repr(kind)))
         conn.execute("INSERT INTO audit (at, kind, rep, node, address, count, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (now_stamp(), kind, rep, node, address, count, json_or_null(detail)))
 

@@ -394,7 +394,7 @@ class Store(ABC):
         entry about a customer and remember them as erased, so later pushes about
         them are stored scrubbed; the freed bytes leave the store. A push carrying a
         manager's erasure does this in its own transaction. The entries scrubbed."""
-        raise StoreError(f"{type(self).__name__} cannot erase yet")
+        raise StoreError(text("server.errors.cannot_erase", store=type(self).__name__))
 
     @abstractmethod
     def new_timeline(self) -> str:
