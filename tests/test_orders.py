@@ -162,7 +162,7 @@ def test_orders_with_lines_from_the_cli(crm: Crm, db_path: Path, shop: dict) -> 
     refund = json.loads(run("orders", "refund", added["id"], "--line", "CT-7:1:40:25", "--json").stdout)
     assert (refund["amount"], refund["refund_of"]) == (30.0, added["id"])
     result = run("orders", "add", "--customer", shop["id"], "--line", "SN-100:x", ok=False)
-    assert result.exit_code == 1 and "lines: 'SN-100:x': quantity 'x' is not an amount" in result.output
+    assert result.exit_code == 1 and "lines: 'SN-100:x': Quantity: 'x' is not an amount" in result.output
     replaced = json.loads(run("orders", "lines", added["id"], "--line", "SN-100:1", "--json").stdout)
     assert replaced["amount"] == 1200.0 and len(replaced["lines"]) == 1
     # The old way still works: one amount, read as one line.

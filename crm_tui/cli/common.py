@@ -95,13 +95,15 @@ def print_json(data: Any) -> None:
 FOLDED_WIDTH = 24
 
 
-def column_title(name: str) -> str:
+def column_title(name: str, table: str | None = None) -> str:
     """A column as the user reads it: in English the field's name as scripts and
     --where use it ('next_action' -> 'next action'); in another language the field's
-    label (下一步行动), or the name the reports give that measure (recency_days ->
-    距上次消费天数)."""
+    label (下一步行动; a product's `name` is 产品名称 where a person's is 姓名, so the
+    records' `table` comes first), or the name the reports give that measure
+    (recency_days -> 距上次消费天数)."""
     if language() != "en":
-        for key in (f"field.{name}", f"report.csv.measure.{name}", f"column.{name}"):
+        for key in (f"field.{table}.{name}", f"field.{name}", f"report.csv.measure.{name}", f"column.{name}",
+                    f"cli.column.{name}"):
             if has(key):
                 return t(key)
     return name.replace("_", " ")
@@ -136,35 +138,36 @@ def counts_text(counts: dict[str, int]) -> str:
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None,
-                caption: str | None = None, codes: dict[str, str] | None = None) -> None:
+                caption: str | None = None, codes: dict[str, str] | None = None, table: str | None = None) -> None:
     """A table of `rows`; `columns` come most important first, and those that do not
-    fit the terminal are left out (with a note) rather than folded into slivers."""
+    fit the terminal are left out (with a note) rather than folded into slivers.
+    `table` names the kind of record the rows are, for the columns' titles."""
     cells = [[cell_text(c, row.get(c), codes) for c in columns] for row in rows]
     # long text folds, so it claims at most FOLDED_WIDTH; an id never folds
-    widths = [min(max([cell_len(column_title(col)), *(cell_len(r[i]) for r in cells)]), 99 if col == "id" else FOLDED_WIDTH) + 3
+    widths = [min(max([cell_len(column_title(col, table)), *(cell_len(r[i]) for r in cells)]), 99 if col == "id" else FOLDED_WIDTH) + 3
               for i, col in enumerate(columns)]
     shown = len(columns)
     while shown > 2 and sum(widths[:shown]) + 1 > console.width:
         shown -= 1
     if shown < len(columns):
-        hidden = ", ".join(column_title(c) for c in columns[shown:])
+        hidden = ", ".join(column_title(c, table) for c in columns[shown:])
         caption = f"{caption + ' · ' if caption else ''}{t('cli.hidden_columns', columns=hidden)}"
-    table = Table(title=title, caption=caption, header_style="bold")
+    shown_table = Table(title=title, caption=caption, header_style="bold")
     for col in columns[:shown]:
         # an id is copied into the next command: never break it
-        table.add_column(column_title(col), overflow="fold", no_wrap=col == "id")
+        shown_table.add_column(column_title(col, table), overflow="fold", no_wrap=col == "id")
     for row in cells:
-        table.add_row(*row[:shown])
-    console.print(table)
+        shown_table.add_row(*row[:shown])
+    console.print(shown_table)
 
 
-def print_record(record: dict[str, Any]) -> None:
-    table = Table(show_header=False, box=None)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
+def print_record(record: dict[str, Any], table: str | None = None) -> None:
+    shown = Table(show_header=False, box=None)
+    shown.add_column(style="bold")
+    shown.add_column(overflow="fold")
     for key, value in record.items():
-        table.add_row(column_title(key), cell(key, value))
-    console.print(table)
+        shown.add_row(column_title(key, table), cell(key, value))
+    console.print(shown)
 
 
 # Columns of the CLI's tables that hold amounts of money: written as every screen writes them.

@@ -39,8 +39,8 @@ def show_order(crm: Crm, record: Record, as_json: bool) -> None:
     if as_json:
         print_json({**record, "lines": lines})
         return
-    print_record(record)
-    print_table(lines, LINE_COLUMNS, title=t("import_lines.lines_title"))
+    print_record(record, "orders")
+    print_table(lines, LINE_COLUMNS, title=t("import_lines.lines_title"), table="order_lines")
 
 
 def add_order_commands(sub: typer.Typer) -> None:

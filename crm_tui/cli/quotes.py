@@ -13,6 +13,7 @@ from crm_tui.cli.common import (
     DbOpt,
     JsonOpt,
     UserError,
+    cell_text,
     console,
     open_crm,
     print_json,
@@ -40,6 +41,7 @@ TermsOpt = Annotated[str | None, _opt("--terms")]
 NotesOpt = Annotated[str | None, _opt("--notes")]
 
 SUMMARY = ["id", "quoted_on", "customer_name", "title", "amount", "status", "valid_until"]
+_STATUS = {"status": "choice.quotes.status"}  # a quote's status codes, as the catalog names them
 LINE_COLUMNS = ["position", "sku", "product", "quantity", "unit_price", "discount", "amount"]
 
 
@@ -48,11 +50,12 @@ def _show(quote: dict[str, Any], as_json: bool) -> None:
         print_json(quote)
         return
     lines, totals = quote["lines"], quote["totals"]
-    head = {k: v for k, v in quote.items() if k not in ("lines", "totals")}
+    head = {k: v for k, v in quote.items() if k not in ("lines", "totals", "expired")}  # expired: in the status
+    head["status"] = cell_text("status", quote["status"], _STATUS)
     if quote.get("expired"):
-        head["status"] = f"{quote['status']} ({t('quotes.expired')})"
-    print_record(head)
-    print_table(lines, LINE_COLUMNS, title=t("quotes.cli_lines"))
+        head["status"] += f" ({t('quotes.expired')})"
+    print_record(head, "quotes")
+    print_table(lines, LINE_COLUMNS, title=t("quotes.cli_lines"), table="quote_lines")
     console.print(t("quotes.cli_totals", subtotal=money(totals["subtotal"]), discount=money(totals["discount"]),
                     total=money(totals["total"])), highlight=False, soft_wrap=True, markup=False)
 
@@ -84,8 +87,9 @@ def list_(customer: Annotated[str | None, _opt("--customer")] = None,
     if as_json:
         print_json(rows)
         return
-    shown = [{**r, "status": r["status"] + (f" ({t('quotes.expired')})" if r["expired"] else "")} for r in rows]
-    print_table(shown, SUMMARY, title=t("quotes.cli_count", count=len(rows)))
+    shown = [{**r, "status": cell_text("status", r["status"], _STATUS) + (f" ({t('quotes.expired')})" if r["expired"] else "")}
+             for r in rows]
+    print_table(shown, SUMMARY, title=t("quotes.cli_count", count=len(rows)), table="quotes")
 
 
 @quotes_app.command("show", epilog="crm quotes show 01JF3Q")

@@ -233,7 +233,7 @@ def build(table: str) -> typer.Typer:
             print_json(record)
         else:
             console.print(t("cli.added", entity=entity_name(ent), id=record["id"]), highlight=False, soft_wrap=True)
-            print_record(record)
+            print_record(record, table)
 
     add_params = common_params() + field_params(ent)
     if table == "orders":
@@ -291,7 +291,7 @@ def build(table: str) -> typer.Typer:
         if language() != "en":  # stored codes (loyal, urgent) as the catalog names them; --json keeps codes
             enums = [f.name for f in ent.fields if f.kind == "enum"]
             readable = [{**r, **{e: choice_label(ent, e, r.get(e)) for e in enums}} for r in readable]
-        print_table(readable, show_columns(ent), title=entity_label(table), caption=caption)
+        print_table(readable, show_columns(ent), title=entity_label(table), caption=caption, table=table)
 
     list_params = common_params() + [
         inspect.Parameter("where", kw, default=None, annotation=Annotated[
@@ -323,7 +323,7 @@ def build(table: str) -> typer.Typer:
                 products = crm.opportunities.products_of(record)
                 record = {**record, "products": products if as_json else
                           ", ".join(f"{p['sku']} {p['name']}" for p in products)}
-        print_json(record) if as_json else print_record(record)
+        print_json(record) if as_json else print_record(record, table)
 
     sub.command("show", epilog=example(table, "show"))(show)
 
@@ -340,7 +340,7 @@ def build(table: str) -> typer.Typer:
             print_json(record)
         else:
             console.print(t("cli.say.updated", entity=entity_name(ent), id=record["id"]), highlight=False, soft_wrap=True)
-            print_record(record)
+            print_record(record, table)
 
     id_param = inspect.Parameter("record_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
         str, typer.Argument(metavar="ID")])

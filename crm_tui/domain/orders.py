@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from crm_tui.domain.entities import ORDER_STATUS_WORDS, ORDER_STATUSES, Entity, Field
+from crm_tui.domain.entities import ORDER_LINE, ORDER_STATUS_WORDS, ORDER_STATUSES, Entity, Field
 from crm_tui.domain.validation import ValidationError, normalize_money
-from crm_tui.i18n import t
+from crm_tui.i18n import field_label, t
 
 CENT = Decimal("0.01")
 
@@ -55,14 +55,17 @@ def parse_line(text: str) -> LineSpec:
     parts = [p.strip() for p in text.split(":")]
     if len(parts) < 2 or len(parts) > 4 or not parts[0] or not parts[1]:
         raise ValidationError.one("lines", t("reason.line_format", text=repr(text)))
+    if len(parts) > 3:  # the discount may be written with its % sign, as the format shows it
+        parts[3] = parts[3].rstrip("%").strip()
     for name, value in zip(("quantity", "unit_price", "discount"), parts[1:], strict=False):
         if value:
             try:
                 normalize_money(value)
             except ValueError as exc:
-                raise ValidationError.one("lines", f"{text!r}: {name} {exc}") from None
+                raise ValidationError.one("lines", t("reason.lines.value", text=repr(text),
+                                                     field=field_label(ORDER_LINE, name), reason=exc)) from None
     return LineSpec(parts[0], parts[1], parts[2] if len(parts) > 2 and parts[2] else None,
-                    parts[3].rstrip("%") if len(parts) > 3 and parts[3] else None)
+                    parts[3] if len(parts) > 3 and parts[3] else None)
 
 
 def parse_lines(text: str | None) -> list[LineSpec]:

@@ -1,0 +1,79 @@
+"""Small things a Chinese-speaking new user met (issue 14, items 2 and 3): the demo's
+notice keeps `crm demo --exit` on one line at 80x24, and the CLI's tables of
+products, order and quote lines title every column in the user's language (a
+product's `sku` is 产品编号, its `name` 产品名称, not a person's 姓名)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_zh_everywhere import CJK, english_fragments_in, without, zh_cli
+from textual.widgets._toast import Toast
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm
+from crm_tui.app import CrmApp
+from crm_tui.cli import app as cli
+from crm_tui.domain.orders import parse_line
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_demo_notice_keeps_the_command_whole_at_80x24(monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
+    monkeypatch.delenv("CRM_DB")
+    assert CliRunner().invoke(cli, ["demo", "--no-ui", "--customers", "5"]).exit_code == 0
+    app = CrmApp(config={}, lang=lang)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        toasts: list[Toast] = []
+        for _ in range(50):  # the notice's toast appears after the first screen; bounded wait
+            await pilot.pause(0.05)
+            toasts = list(app.screen.query(Toast))
+            if toasts and toasts[0].outer_size.height > 2:
+                break
+        assert toasts, "no notice on the demo"
+        toast = toasts[0]
+        lines = ["".join(s.text for s in strip) for strip in toast.render_lines(toast.outer_size.region)]
+        assert any("crm demo --exit" in line for line in lines), lines
+        assert all(line.rstrip() == line.rstrip()[:toast.outer_size.width] for line in lines)
+
+
+@pytest.fixture
+def sold(db_path: Path) -> dict[str, str]:
+    with Crm(db_path, rep="wang", create=True) as crm:
+        customer = crm.customers.create({"name": "Li Na", "phone": "13812345678"})
+        crm.products.create({"sku": "SN-1", "name": "Sensor", "unit": "pcs", "list_price": 100})
+        order = crm.order_book.add({"customer_id": customer["id"], "ordered_at": "2026-11-02"}, [parse_line("SN-1:2")])
+        quote = crm.quote_book.add({"customer_id": customer["id"], "title": "Sensors", "quoted_on": "2026-11-01"},
+                                   [parse_line("SN-1:1:90:10%")])
+    return {"order": order["id"], "quote": quote["id"]}
+
+
+DATA = ["Li Na", "Sensors", "Sensor", "SN-1", "pcs", "ID", "wang"]
+
+
+def test_products_orders_and_quotes_title_their_columns_in_chinese(db_path: Path, sold: dict[str, str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    products = zh_cli(db_path, "products", "list", monkeypatch=monkeypatch)
+    assert products.exit_code == 0, products.output
+    header = next(line for line in products.output.splitlines() if "产品编号" in line)
+    assert "产品名称" in header and "单位" in header and "目录价" in header and "姓名" not in header
+    for args in (["orders", "show", sold["order"]], ["quotes", "show", sold["quote"]], ["quotes", "list"]):
+        result = zh_cli(db_path, *args, monkeypatch=monkeypatch)
+        assert result.exit_code == 0, (args, result.output)
+        shown = without(result.output, [*DATA, *sold.values()])
+        assert english_fragments_in(shown) == [], (args, result.output)
+        assert not [w for w in ("sku", "unit price", "discount", "quoted on", "expired", "False", "draft")
+                    if w in shown], (args, result.output)
+        assert CJK.search(shown)
+    assert "产品编号" in zh_cli(db_path, "orders", "show", sold["order"], monkeypatch=monkeypatch).output
+    # English keeps the names scripts and --where use
+    monkeypatch.setenv("CRM_LANG", "en")
+    english = CliRunner().invoke(cli, ["--db", str(db_path), "products", "list"]).output
+    assert "sku" in english and "list price" in english
