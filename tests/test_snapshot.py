@@ -161,3 +161,35 @@ def test_an_edit_after_the_snapshot_of_a_deleted_record_is_no_conflict(http: Tes
     sync(li, http)
     assert sync(new, http).pulled == 1
     assert new.customers.count() == 0 and conflicts(new) == 0
+
+
+def test_the_next_page_is_asked_for_while_one_is_applied(store: Store, http: TestClient, tmp_path: Path) -> None:
+    """A pull asks the server for the next page before the current one is committed
+    (the server's work and the laptop's writes overlap), and still commits the pages
+    in order: the laptop ends holding what the others hold."""
+    from crm_tui.api.sync import Hooks
+
+    _, li, _ = history(tmp_path, http)
+    new = Crm(tmp_path / "new.db", rep="new")
+    client = SyncClient("http://testserver", "tok-new", http=http)
+    asked: list[int] = []
+    pull = client.pull
+
+    def recorded(node: str, after: int, limit: int, **options: bool) -> dict:
+        asked.append(after)
+        return pull(node, after, limit, **options)
+
+    client.pull = recorded  # type: ignore[method-assign] - the real pull, recorded
+    seen_ahead: list[bool] = []
+
+    def first_page_committing() -> None:
+        if not seen_ahead:  # the first page: is the second asked for meanwhile?
+            deadline = time.monotonic() + 5
+            while len(asked) < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            seen_ahead.append(len(asked) >= 2)
+
+    report = Sync(new).run(client, pull_limit=2, hooks=Hooks(before_commit=first_page_committing))
+    assert seen_ahead == [True]
+    assert asked == sorted(asked) and len(asked) >= 3 and report.pulled == 6
+    assert customers(new) == customers(li)

@@ -9,7 +9,9 @@ sync status, and the review of conflicts. Shared by the CLI, the UI and scripts:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -323,48 +325,72 @@ class Sync:
             # the server yet (a snapshot's edits are based on that).
             snapshot = cursor == 0 and not sql.holds_others_changes(self.conn)
         start = cursor
-        pages = 0
-        while max_pages is None or pages < max_pages:
-            page = client.pull(node, cursor, limit, snapshot=snapshot and cursor == 0)
-            pages += 1
-            batch = [sync_apply.decode(c) for c in page["changes"]]
-            if page["cursor"] < cursor:
-                raise SyncError(t("sync.msg.cursor_back", got=page["cursor"], had=cursor))
-            # An empty page is fine while the cursor moves (a snapshot page whose
-            # changes were all our own); one that does not move it would loop forever.
-            stuck = not page["changes"] and not page.get("gone") and page["cursor"] == cursor
-            gone = [str(g) for g in page.get("gone") or ()]
-            with self.lock, transaction(self.conn):
-                applied = sync_apply.apply_batch(self.conn, batch, cursor=page["cursor"],
-                                                 max_offset_ms=hello.max_offset_ms,
-                                                 server_now_ms=hello.server_time_ms, derive=DERIVE,
-                                                 before_commit=self._forgetting(gone, hooks.before_commit))
-                # Erase beats everything: in the same transaction as the batch.
-                erased = self.crm.privacy.enforce([c for c in batch if isinstance(c, Change)],
-                                                  getattr(self, "_own_since", None))
-            report.gone += len(gone)
-            if erased:
-                report.erased += [erased_message(e) for e in erased]
-            cursor = page["cursor"]
-            report.cursor = cursor
-            report.pulled += applied.received
-            report.pull_duplicates += applied.duplicates
-            report.rows_written += applied.rows_written
-            report.rows_deleted += applied.rows_deleted
-            report.orphans += applied.orphans
-            report.conflicts += applied.conflicts
-            report.set_aside += applied.set_aside
-            for tbl, n in applied.by_table.items():
-                report.by_table[tbl] = report.by_table.get(tbl, 0) + n
-            if applied.refused_stamp is not None:
-                with self.lock:
-                    report.clock_warning = sql.state(self.conn)["clock_warning"]
-            if progress:
-                progress("pull", cursor - start, max(page["watermark"] - start, 1))
-            if not page["more"]:
-                return
-            if stuck and page["more"]:
-                raise SyncError(t("sync.msg.stuck"))
+        with closing(self._pages_ahead(client, node, cursor, limit, snapshot, max_pages)) as pages:
+            for page in pages:
+                self._apply_page(page, cursor, start, hello, report, progress, hooks)
+                cursor = page["cursor"]
+
+    @staticmethod
+    def _pages_ahead(client: SyncClient, node: str, cursor: int, limit: int, snapshot: bool,
+                     max_pages: int | None) -> Generator[dict[str, Any], None, None]:
+        """The server's pages from `cursor`, in order, each asked for while the one
+        before it is being applied: the server's work and the HTTP overlap the
+        laptop's writes. Pages are still applied, and committed with their cursor,
+        one after the other; a page asked for and not applied (the sync stopped) is
+        asked for again next time, from the committed cursor."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-pull") as fetch:
+            ahead = fetch.submit(client.pull, node, cursor, limit, snapshot=snapshot and cursor == 0)
+            pages = 0
+            while True:
+                page = ahead.result()
+                pages += 1
+                more = page["more"] and (max_pages is None or pages < max_pages)
+                if more:
+                    ahead = fetch.submit(client.pull, node, page["cursor"], limit,
+                                         snapshot=snapshot and page["cursor"] == 0)
+                yield page
+                if not more:
+                    return
+
+    def _apply_page(self, page: dict[str, Any], cursor: int, start: int, hello: Hello, report: SyncReport,
+                    progress: Progress | None, hooks: Hooks) -> None:
+        """Apply one pulled page and move the cursor, in one transaction."""
+        batch = [sync_apply.decode(c) for c in page["changes"]]
+        if page["cursor"] < cursor:
+            raise SyncError(t("sync.msg.cursor_back", got=page["cursor"], had=cursor))
+        # An empty page is fine while the cursor moves (a snapshot page whose
+        # changes were all our own); one that does not move it would loop forever.
+        stuck = not page["changes"] and not page.get("gone") and page["cursor"] == cursor
+        gone = [str(g) for g in page.get("gone") or ()]
+        with self.lock, transaction(self.conn):
+            applied = sync_apply.apply_batch(self.conn, batch, cursor=page["cursor"],
+                                             max_offset_ms=hello.max_offset_ms,
+                                             server_now_ms=hello.server_time_ms, derive=DERIVE,
+                                             before_commit=self._forgetting(gone, hooks.before_commit))
+            # Erase beats everything: in the same transaction as the batch.
+            erased = self.crm.privacy.enforce([c for c in batch if isinstance(c, Change)],
+                                              getattr(self, "_own_since", None))
+        report.gone += len(gone)
+        if erased:
+            report.erased += [erased_message(e) for e in erased]
+        cursor = page["cursor"]
+        report.cursor = cursor
+        report.pulled += applied.received
+        report.pull_duplicates += applied.duplicates
+        report.rows_written += applied.rows_written
+        report.rows_deleted += applied.rows_deleted
+        report.orphans += applied.orphans
+        report.conflicts += applied.conflicts
+        report.set_aside += applied.set_aside
+        for tbl, n in applied.by_table.items():
+            report.by_table[tbl] = report.by_table.get(tbl, 0) + n
+        if applied.refused_stamp is not None:
+            with self.lock:
+                report.clock_warning = sql.state(self.conn)["clock_warning"]
+        if progress:
+            progress("pull", cursor - start, max(page["watermark"] - start, 1))
+        if stuck and page["more"]:
+            raise SyncError(t("sync.msg.stuck"))
 
     def _forgetting(self, gone: list[str], then: Callable[[], None] | None) -> Callable[[], None] | None:
         """The step that removes the customers that left our view, run inside the
