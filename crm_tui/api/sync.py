@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from crm_tui.sync.protocol import Hello, PushResult
 
 PUSH_BATCH = 1000
-PULL_LIMIT = 2000
+# The server's largest page (MAX_PULL_LIMIT): each page costs its own transaction,
+# trigger swap and look-ups, about 10 ms, whatever its size.
+PULL_LIMIT = 5000
 
 # phase ("push" or "pull"), done, total (an upper bound for a pull)
 Progress = Callable[[str, int, int], None]

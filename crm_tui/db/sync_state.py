@@ -27,8 +27,9 @@ Derive = Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]
 _CHUNK = 500  # bound on the host parameters of one IN (...) query
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every value logged: json.dumps with options builds a new encoder at
+# each call, which took almost half the time of encoding a pulled change's data.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _utc_now(conn: sqlite3.Connection) -> str:
