@@ -168,8 +168,10 @@ def split_assignment(text: str) -> tuple[str, str]:
 
 @contextmanager
 def progress_bar(label: str, show: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar on stderr (stdout may carry the export) for big jobs."""
-    if not show:
+    """A rich progress bar on stderr (stdout may carry the export) for big jobs, on a
+    terminal: elsewhere (a script's log) rich draws none, and its machinery is not
+    loaded for nothing."""
+    if not show or not err_console.is_terminal:
         yield lambda phase, done, total: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
