@@ -14,7 +14,10 @@ Each process is timed by its wall clock and its CPU (user + system, from `wait4`
 which a loaded machine distorts less; with `--rounds R` the processes run R times,
 interleaved, and the median of each is reported.
 
-    python bench/bench_import.py [--customers 100000] [--short 30000] [--rounds 1]
+    python bench/bench_import.py [--customers 100000] [--short 30000] [--rounds 1] [--before CRM]
+
+`--before CRM` times another `crm` executable in the same rounds (e.g. a script
+running an older commit's code), for a before/after on the same machine and load.
 """
 
 from __future__ import annotations
@@ -76,13 +79,16 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def measure(tmp: Path, count: int, columns: list[str], env: dict[str, str], rounds: int) -> dict[str, tuple[float, float]]:
+def measure(tmp: Path, count: int, columns: list[str], env: dict[str, str], rounds: int,
+            before: str | None = None) -> dict[str, tuple[float, float]]:
     source = tmp / f"customers-{count}-{len(columns)}.csv"
     write_csv(source, count, columns)
     with source.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))[1:]
     marks = ", ".join("?" * len(columns))
     times: dict[str, list[tuple[float, float]]] = {"ours": [], "sqlite_utils": [], "plain": []}
+    if before:
+        times["before"] = []
     for r in range(rounds):
         plain_db = sqlite3.connect(tmp / f"plain-{count}-{r}.db", isolation_level=None)
         plain_db.execute(f"CREATE TABLE plain ({', '.join(columns)})")
@@ -95,12 +101,13 @@ def measure(tmp: Path, count: int, columns: list[str], env: dict[str, str], roun
         times["plain"].append(timed(plain))
         plain_db.close()
 
-        crm_db = tmp / f"crm-{count}-{r}.db"
-        times["ours"].append(run([tool("crm"), "customers", "import", str(source), "--db", str(crm_db)], env))
-        check = sqlite3.connect(crm_db)
-        assert check.execute("SELECT count(*) FROM customers").fetchone()[0] == count
-        assert check.execute("SELECT count(*) FROM change_log").fetchone()[0] == count
-        check.close()
+        for name, crm in (("ours", tool("crm")), *((("before", before),) if before else ())):
+            crm_db = tmp / f"crm-{name}-{count}-{r}.db"
+            times[name].append(run([crm, "customers", "import", str(source), "--db", str(crm_db)], env))
+            check = sqlite3.connect(crm_db)
+            assert check.execute("SELECT count(*) FROM customers").fetchone()[0] == count
+            assert check.execute("SELECT count(*) FROM change_log").fetchone()[0] == count
+            check.close()
         times["sqlite_utils"].append(run([tool("sqlite-utils"), "insert", str(tmp / f"su-{count}-{r}.db"),
                                           "customers", str(source), "--csv"], env))
         for name in tmp.glob(f"*-{count}-{r}.db*"):
@@ -113,6 +120,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--short", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--before", help="another crm executable to time in the same rounds")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-import-"))
     env = {**os.environ, "CRM_CONFIG": str(tmp / "config.toml"), "XDG_DATA_HOME": str(tmp / "data")}
@@ -120,10 +128,10 @@ def main() -> None:
         results = []
         if args.customers:
             results.append((f"{args.customers:,} customers, every column ({len(EVERY)})", args.customers,
-                            measure(tmp, args.customers, EVERY, env, args.rounds)))
+                            measure(tmp, args.customers, EVERY, env, args.rounds, args.before)))
         if args.short:
             results.append((f"{args.short:,} customers, five columns", args.short,
-                            measure(tmp, args.short, FIVE, env, args.rounds)))
+                            measure(tmp, args.short, FIVE, env, args.rounds, args.before)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for label, n, t in results:
@@ -134,6 +142,10 @@ def main() -> None:
               f"  ratio wall {wall / su_wall:5.2f}x  CPU {cpu / su_cpu:5.2f}x  (target <= 0.5x)")
         print(f"  plain executemany, no indexes   wall {plain_wall:7.2f} s  CPU {plain_cpu:7.2f} s"
               f"  ratio wall {wall / plain_wall:5.1f}x  CPU {cpu / plain_cpu:5.1f}x")
+        if "before" in t:
+            b_wall, b_cpu = t["before"]
+            print(f"  before (--before)               wall {b_wall:7.2f} s  CPU {b_cpu:7.2f} s"
+                  f"  ratio wall {b_wall / su_wall:5.2f}x  CPU {b_cpu / su_cpu:5.2f}x vs sqlite-utils")
 
 
 if __name__ == "__main__":
