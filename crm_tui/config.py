@@ -55,6 +55,12 @@ def own_db_path() -> Path:
     return data_dir() / "crm.db"
 
 
+# The demo database `crm demo` makes: its size, random seed and rep (crm_tui.api.seed).
+DEMO_CUSTOMERS = 2000
+DEMO_SEED = 2024
+DEMO_REP = "wangfang"
+
+
 def demo_db_path() -> Path:
     return data_dir() / "demo.db"
 

@@ -73,3 +73,41 @@ def test_the_check_sees_a_heavy_command(tmp_path: Path) -> None:
     Crm(db, rep="wang").close()
     modules = loaded_after(["report", "--period", "2026", "--db", str(db)], tmp_path)
     assert "crm_tui.report" in heavy(modules)
+
+
+def test_command_modules_keep_their_annotations_as_objects() -> None:
+    """typer reads every command's annotations at every start; as strings (`from
+    __future__ import annotations`) each is `eval`ed again, which doubled the time
+    of building the command tree."""
+    import crm_tui.cli as cli
+
+    stringly = [p.name for p in sorted(Path(cli.__file__).parent.glob("*.py"))
+                if "\nfrom __future__ import annotations" in (text := p.read_text(encoding="utf-8"))
+                and ".command(" in text]
+    assert stringly == []
+
+
+def test_a_command_that_prints_no_text_loads_no_catalog(tmp_path: Path) -> None:
+    """`crm customers list --json` prints JSON only: the catalog (a TOML file of some
+    thousand texts) is parsed only by a command that shows some of it, or a help."""
+    db = tmp_path / "crm.db"
+    Crm(db, rep="wang").close()
+    code = RUNNER.replace("json.dump(sorted(sys.modules), fh)",
+                          "from crm_tui import i18n; json.dump(i18n.catalog.cache_info().currsize, fh)")
+    for args, loaded in ((["customers", "list", "--json", "--db", str(db)], 0), (["--help"], 1)):
+        out = tmp_path / "catalogs.json"
+        subprocess.run([sys.executable, "-c", code.replace("OUT", repr(str(out))), "-", *args],
+                       capture_output=True, text=True, env={**os.environ, "COLUMNS": "100"}, timeout=120)
+        assert json.loads(out.read_text()) == loaded, args
+
+
+@pytest.mark.parametrize("args", [["customers", "list", "--json"], ["customers", "list"], ["customers", "show", "01"]])
+def test_a_command_that_shows_no_help_loads_no_help_renderer(args: list[str], tmp_path: Path) -> None:
+    """typer's help and error renderer imports rich's Markdown (markdown-it, ~55 ms):
+    only a help or an error loads it."""
+    db = tmp_path / "crm.db"
+    with Crm(db, rep="wang") as crm:
+        crm.customers.create({"name": "张伟", "company": "华为", "mobile": "13812345678"})
+    modules = loaded_after([*args, "--db", str(db)], tmp_path)
+    assert "crm_tui.cli" in modules and "typer.rich_utils" not in modules and "rich.markdown" not in modules
+    assert "typer.rich_utils" in loaded_after(["customers", "--bogus"], tmp_path)  # an error draws its frame

@@ -22,10 +22,6 @@ from crm_tui.domain.search import pinyin_key
 if TYPE_CHECKING:
     from crm_tui.api import Crm
 
-DEMO_CUSTOMERS = 2000
-DEMO_SEED = 2024
-DEMO_REP = "wangfang"
-
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹"
 GIVEN = ("伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛",
          "明", "超", "华", "平", "刚", "秀英", "桂英", "建华", "志强", "晓东", "海燕", "婷婷", "子涵")

@@ -1,5 +1,9 @@
 """The `crm` command: a thin typer layer over `crm_tui.api`. Each command parses its
-arguments, makes one or a few API calls and prints the result."""
+arguments, makes one or a few API calls and prints the result.
+
+Every start builds the whole command tree, reading each command's annotations: the
+command modules therefore keep them as objects (no `from __future__ import
+annotations`, which would make typer `eval` each one again at every start)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 `crm cadence`, `crm complaint-stats` and `crm surveys`: customer intelligence from the
 command line, each one call into `crm.analytics`."""
 
-from __future__ import annotations
 
 import datetime as dt
 import sys
@@ -48,7 +47,7 @@ def today_clock(today: str | None) -> Callable[[], dt.datetime] | None:
     return lambda: dt.datetime.combine(day, dt.time(12, 0))
 
 
-def analytics(crm: Crm, today: str | None) -> Analytics:
+def analytics(crm: "Crm", today: str | None) -> "Analytics":
     from crm_tui.api.analytics import Analytics
 
     clock = today_clock(today)

@@ -1,7 +1,6 @@
 """`crm backup` and `crm restore`: a copy of the laptop's database taken while it is in
 use, and putting one back (docs/sync.md, "Backups of a laptop")."""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated

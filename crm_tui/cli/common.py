@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
+from typer.exceptions import Abort
 
 from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
 from crm_tui.cli.usage import ClickException, localize_frame, localized
@@ -213,11 +214,15 @@ class CrmGroup(TyperGroup):
         # --help is answered while the arguments are parsed: the language and the
         # help texts must be in place before
         if ctx.parent is None:
-            from crm_tui.cli.helptext import localize
-
             set_language(cli_language())
-            localize_frame()  # "Usage:", the error panel, the help panels' titles
-            localize(self, ctx, depth=0)  # `crm --help`: the root and the list of its commands
+            if ctx.resilient_parsing or any(a in ctx.help_option_names for a in args):
+                from crm_tui.cli.helptext import localize
+
+                # `crm --help` (or a help below it): the frame, the root and the list
+                # of its commands. Only then: the catalog and typer's renderer cost a
+                # command that prints none of them.
+                localize_frame()  # "Usage:", the error panel, the help panels' titles
+                localize(self, ctx, depth=0)
         return super().parse_args(ctx, args)
 
     def resolve_command(self, ctx: ClickContext,
@@ -230,6 +235,7 @@ class CrmGroup(TyperGroup):
                 (not rest or ctx.resilient_parsing or any(a in ctx.help_option_names for a in rest)):
             from crm_tui.cli.helptext import localize
 
+            localize_frame()
             localize(command, ctx, (name,))
         return name, command, rest
 
@@ -237,13 +243,18 @@ class CrmGroup(TyperGroup):
         try:
             return super().make_context(*args, **kwargs)
         except ClickException as exc:  # `crm --bogus`: before any subcommand
+            localize_frame()
             raise localized(exc) from None
 
     def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except ClickException as exc:  # a subcommand's arguments, or a command's own BadParameter
+            localize_frame()
             raise localized(exc) from None
+        except Abort:  # Ctrl+C at a prompt: typer says "Aborted." in the frame's words
+            localize_frame()
+            raise
         except ValidationError as exc:
             report_errors(str(e) for e in exc.errors)
         except (NotFound, DatabaseError, ConfigError, UserError) as exc:

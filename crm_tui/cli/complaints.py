@@ -2,7 +2,6 @@
 workflow from the command line. The API checks every transition; these commands
 only name them."""
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated

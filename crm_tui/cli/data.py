@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from crm_tui.api import Crm
-from crm_tui.api.seed import DEMO_CUSTOMERS, DEMO_REP, DEMO_SEED, seed
 from crm_tui.cli import app
 from crm_tui.cli.common import (
     DbOpt,
@@ -22,7 +21,15 @@ from crm_tui.cli.common import (
     print_json,
     print_table,
 )
-from crm_tui.config import default_db_path, demo_active, demo_db_path, set_demo_active
+from crm_tui.config import (
+    DEMO_CUSTOMERS,
+    DEMO_REP,
+    DEMO_SEED,
+    default_db_path,
+    demo_active,
+    demo_db_path,
+    set_demo_active,
+)
 from crm_tui.i18n import t
 
 
@@ -71,6 +78,8 @@ def seed_command(
     seed_value: Annotated[int, typer.Option("--seed")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
+    from crm_tui.api.seed import seed  # the demo generator loads only for the commands that seed
+
     with open_crm(db, create=True) as crm, console.status(t("cli.seeding", n=customers)):
         report = seed(crm, customers=customers, seed=seed_value)
     if as_json:
@@ -87,6 +96,7 @@ def demo(
     no_ui: Annotated[bool, typer.Option("--no-ui")] = False,
     customers: Annotated[int, typer.Option("--customers", min=1)] = DEMO_CUSTOMERS,
 ) -> None:
+    from crm_tui.api.seed import seed
     from crm_tui.cli import ui
 
     if leave:

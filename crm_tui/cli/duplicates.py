@@ -2,7 +2,6 @@
 reasons (整合和去重); `crm customers merge|unmerge|merges`: merging two of them into
 one, undoing it, and the merges made."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

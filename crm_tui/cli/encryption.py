@@ -1,7 +1,6 @@
 """`crm encrypt` and `crm decrypt`: turning encryption at rest on and off for an
 existing database, and asking for a key on the terminal (see docs/privacy.md)."""
 
-from __future__ import annotations
 
 import os
 import sys

@@ -2,7 +2,6 @@
 `crm orders add`: orders with lines from the command line. The API works out
 amounts from the catalogue and checks every line; these commands only name them."""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any

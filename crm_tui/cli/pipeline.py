@@ -2,7 +2,6 @@
 `crm funnel` and `crm targets set|list`: the sales pipeline from the command line,
 each one call into `crm.pipeline` (rules and checks live in the API)."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,7 +1,6 @@
 """`crm customers export-person|erase` and `crm erase-requests list|approve|decline`:
 a person's rights over their data from the command line (docs/privacy.md)."""
 
-from __future__ import annotations
 
 import json
 import os

@@ -1,7 +1,6 @@
 """`crm quotes add|list|show|edit|delete|accept|render`: quotations (报价单) from the
 command line, each one call into `crm.quote_book` (rules and checks live in the API)."""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any

@@ -18,8 +18,6 @@ import typer
 from rich.markup import escape
 
 from crm_tui.api import Crm, Filter, Record, parse_filter
-from crm_tui.api.exporting import BINARY_FORMATS, FORMATS, export_records, export_to_path
-from crm_tui.api.importing import ImportFileError, import_records, possible_duplicates
 from crm_tui.api.names import with_customer_names
 from crm_tui.cli.common import (
     DbOpt,
@@ -223,6 +221,9 @@ def build(table: str) -> typer.Typer:
         data = {k: v for k, v in values.items() if v is not None}
         for name, default in ADD_DEFAULTS.get(table, {}).items():
             data.setdefault(name, default())
+        # the import's module (csv, the import mapping) loads only for the commands that use it
+        from crm_tui.api.importing import possible_duplicates
+
         with open_crm(db, create=True) as crm:
             resolve_customer(crm, data)
             duplicates = possible_duplicates(crm, data, table) if table in DUPLICATE_CHECKED else []
@@ -415,6 +416,8 @@ def build(table: str) -> typer.Typer:
         update_on_match: Annotated[bool, typer.Option("--update-on-match")] = False,
         sheet: Annotated[str | None, typer.Option("--sheet", show_default=False)] = None,
     ) -> None:
+        from crm_tui.api.importing import ImportFileError, import_records
+
         show_bar = not as_json and count_lines(file) >= PROGRESS_FROM
         with open_crm(db, create=True) as crm, progress_bar(f"importing {file.name}", show_bar) as progress:
             try:
@@ -460,6 +463,8 @@ def build(table: str) -> typer.Typer:
         where: Annotated[list[str] | None, typer.Option("--where", "-w", show_default=False)] = None,
         mask: Annotated[bool, typer.Option("--mask")] = False,
     ) -> None:
+        from crm_tui.api.exporting import BINARY_FORMATS, FORMATS, export_records, export_to_path
+
         if fmt not in FORMATS:
             raise UserError(t("cli.bad_format", fmt=repr(fmt), formats=", ".join(FORMATS)))
         if fmt in BINARY_FORMATS and output is None:

@@ -1,7 +1,6 @@
 """`crm server serve|add-rep|list-reps|set-rep|revoke-rep|audit`: run the sync
 server, manage the reps' tokens and read the server's audit."""
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path

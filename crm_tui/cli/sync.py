@@ -2,7 +2,6 @@
 set-aside` and `crm conflicts list|resolve`: the client side of sync, each a call
 into `crm_tui.api.sync`."""
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager

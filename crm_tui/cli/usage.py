@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
-from typer import rich_utils
-
 from crm_tui.i18n import os_reason, t
 
 try:  # newer typer runs on its own copy of click
@@ -55,7 +53,10 @@ def localize_frame() -> None:
     """Points typer's frame texts at the catalog in the current language: the error
     panel's title, "Try ... for help", "Aborted." and the help screens' panel titles
     and tags. typer reads these module constants each time it draws, so this runs once
-    the language is known, before any argument is parsed."""
+    the language is known, and only when a help or an error may be drawn: typer's
+    renderer imports rich's Markdown, which a command that prints neither never pays."""
+    from typer import rich_utils
+
     for name, key in (("ERRORS_PANEL_TITLE", "error_title"), ("RICH_HELP", "try_help"),
                       ("ABORTED_TEXT", "aborted"), ("ARGUMENTS_PANEL_TITLE", "arguments"),
                       ("OPTIONS_PANEL_TITLE", "options"), ("COMMANDS_PANEL_TITLE", "commands"),
