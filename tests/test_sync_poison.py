@@ -202,7 +202,8 @@ def _page_with_bad_changes(n: int) -> tuple[list[dict], list[dict]]:
     """(first page, second page): the first gives records a history; the second mixes
     new customers with their visits and orders, edits of both (two reps at once on
     one field: conflicts), and changes that fail only when written: visits of a
-    customer never received (each edited later) and text that is not Unicode."""
+    customer never received (each edited later), an order of that customer, and
+    text that is not Unicode."""
     hlc = clock.pack(clock.now_ms(), 0)
     seq = {"x": 0, "y": 0}
 
@@ -236,6 +237,10 @@ def _page_with_bad_changes(n: int) -> tuple[list[dict], list[dict]]:
         if i in (n // 3, 2 * n // 3):
             second.append(change("y", "visits", f"orphan{i}", "insert", visit("never-received")))
             second.append(change("y", "visits", f"orphan{i}", "update", {"notes": "edited"}))
+        if i == n // 4:  # alone: known to fail before anything is written
+            second.append(change("y", "orders", "lone-orphan", "insert", {
+                "customer_id": "never-received", "ordered_at": "2026-11-30", "product": "茶", "amount": 1,
+                "created_at": NOW, "updated_at": NOW}))
         if i == n // 2:
             second.append(change("x", "customers", "surrogate", "insert", {"name": "bad \ud800 text"}))
     return first, second
@@ -279,12 +284,13 @@ def test_a_bad_change_in_a_page_leaves_the_rest_of_the_page_to_the_bulk_path(tmp
     for c in second:  # the reference: every change in its own transaction
         apply_batch(each.conn, [decode(c)], cursor=2, derive=DERIVE)
 
-    assert report.set_aside == 3 and report.received == len(second) - 3
+    assert report.set_aside == 4 and report.received == len(second) - 4
     assert report.conflicts > 0
     assert _replica_state(bulk) == _replica_state(each)
     reasons = {r["row_id"]: (r["code"], r["reason"]) for r in Sync(bulk).set_aside()}
     assert reasons["orphan40"][0] == "constraint" and "never-received" in reasons["orphan40"][1]
     assert reasons["orphan80"][0] == "constraint"
+    assert reasons["lone-orphan"] == ("constraint", "orders.customer_id: customers 'never-received' does not exist here")
     assert "surrogate" in reasons["surrogate"][1]
     assert bulk.customers.search("改名60")[0]["id"] == "new60"
     # The edit of a visit never written is kept in the log, as an edit of a deleted record is.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -338,16 +339,25 @@ def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
                 aside.append(_set_aside_item(c, *why))
                 continue
             fresh.append(c)
+        # A new record naming a customer this replica never received fails when
+        # written, whatever the rest of the batch: set aside now, not found by a
+        # failed write of the whole batch (the usual bad change of a first sync).
+        named = {(c.tbl, c.row_id) for c in fresh}
+        once = Counter((c.tbl, c.row_id) for c in fresh)
+        missing = sql.never_received(conn, tables, [c for c in fresh if c.op == "insert"
+                                                     and once[(c.tbl, c.row_id)] == 1], named)
+        writing = [c for c in fresh if c.key not in missing] if missing else fresh
+        aside += [_set_aside_item(c, *_reason(missing[c.key])) for c in fresh if c.key in missing]
         applying = _Batch(conn, tables, derive)
         with sql.triggers_set_aside(conn):
             fast = Applied()
             try:
                 with transaction(conn):
-                    applying.write(fresh, fast)
+                    applying.write(writing, fast)
                 _add(report, fast)
             except ERRORS.data:
                 # Something in the batch cannot be written: find it, the rest in bulk.
-                applying.write_parts(fresh, report, aside)
+                applying.write_parts(writing, report, aside)
         report.set_aside = sql.set_aside(conn, aside, SCHEMA_VERSION)
         report.duplicates += len(aside) - report.set_aside  # set aside already (a re-sent page)
         report.refused_stamp = _advance_clock(conn, fresh, max_offset_ms, server_now_ms)

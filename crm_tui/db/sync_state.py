@@ -271,6 +271,45 @@ def _json_value(value: Any, kind: str) -> Any:
     return value
 
 
+def never_received(conn: sqlite3.Connection, tables: Tables, inserts: Sequence[Change],
+                   named: set[tuple[str, str]]) -> dict[tuple[str, int], MissingParent]:
+    """The inserts of new records (no row, no history, no other change in the batch)
+    that name a parent with no row, no history here and no change in the batch
+    (`named`: the (table, id) of every record the batch changes), by (node,
+    node_seq), with the MissingParent their write would raise: whatever else the
+    batch holds, so known before anything is written. A look-up per distinct parent
+    named from outside the batch; the few found missing are then checked one by one."""
+    wanted: dict[str, set[str]] = {}
+    for c in inserts:
+        for column, parent in tables.foreign_keys(c.tbl):
+            value = c.data.get(column)
+            if type(value) is str and (parent, value) not in named:
+                wanted.setdefault(parent, set()).add(value)
+    absent: set[tuple[str, str]] = set()
+    for parent, values in wanted.items():
+        ids = list(values)
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            absent.update((parent, v) for v in set(chunk) - {r[0] for r in conn.execute(
+                f"SELECT id FROM {parent} WHERE id IN ({', '.join('?' * len(chunk))})", chunk)})
+    absent = {key for key in absent if not _has_history(conn, *key)}
+    found: dict[tuple[str, int], MissingParent] = {}
+    for c in inserts if absent else ():
+        for column, parent in tables.foreign_keys(c.tbl):  # in the order the writer checks them
+            value = c.data.get(column)
+            if (parent, value) in absent:
+                if not _has_history(conn, c.tbl, c.row_id) and not conn.execute(
+                        f"SELECT 1 FROM {c.tbl} WHERE id = ?", (c.row_id,)).fetchone():
+                    found[c.key] = MissingParent(c.tbl, column, parent, value)
+                break
+    return found
+
+
+def _has_history(conn: sqlite3.Connection, tbl: str, row_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM change_log WHERE tbl = ? AND row_id = ? LIMIT 1",
+                        (tbl, row_id)).fetchone() is not None
+
+
 def full_history(conn: sqlite3.Connection, tbl: str, row_id: str, *, node: str | None = None,
                  excluding: Sequence[int] = ()) -> list[Change]:
     """Every change of one record in the local log; without the changes of `node`
