@@ -124,6 +124,27 @@ def field_label(ent: Entity, name: str) -> str:
     return ent.field(name).label if name in ent.field_names else name.replace("_", " ")
 
 
+def label_of_name(name: str) -> str | None:
+    """The label of a field known only by its name (an error about `list_price` that
+    does not say whose): the common label (`field.phone`), else the one label every
+    record kind having such a field agrees on (`field.products.list_price`); None
+    when there is none or they differ."""
+    if has(f"field.{name}"):
+        return t(f"field.{name}")
+    labels = _specific_labels(_current).get(name, set())
+    return next(iter(labels)) if len(labels) == 1 else None
+
+
+@cache
+def _specific_labels(lang: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for key in catalog("en"):
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "field":
+            out.setdefault(parts[2], set()).add(t_in(lang, key))
+    return out
+
+
 def entity_name(ent: Entity) -> str:
     """What one record of `ent` is called: 'customer', '客户'."""
     key = f"entity.{ent.table}"

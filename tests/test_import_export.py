@@ -275,7 +275,7 @@ def test_orders_import_checks_the_customer(crm: Crm, db_path: Path, tmp_path: Pa
                                           f"{customer['id']},2025/04/01,仪表,1,300\n"
                                           "01NOSUCHCUSTOMER0000000000,2025-03-01,x,1,1\n")
     result = run(db_path, "orders", "import", str(path), ok=False)
-    assert "line 4: customer_id: no customers record" in result.stderr
+    assert "line 4: customer_id: no customer with id" in result.stderr
     run(db_path, "orders", "import", str(path), "--skip-invalid")
     assert sorted((o["ordered_at"], o["amount"]) for o in crm.orders.find()) == [
         ("2025-03-01", 1200.0), ("2025-04-01", 300.0)]

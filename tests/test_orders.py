@@ -67,7 +67,7 @@ def test_an_order_is_the_sum_of_its_lines(crm: Crm, shop: dict) -> None:
                            [parse_line("SN-100:1"), parse_line("NOPE:1"), parse_line("SN-100:0")])
     reasons = [(e.field, e.reason) for e in err.value.errors]
     assert reasons[0][0] == "lines" and reasons[0][1].startswith("line 2: 'NOPE' is no SKU of the catalogue")
-    assert reasons[1] == ("lines", "line 3: quantity must be more than 0")
+    assert reasons[1] == ("lines", "line 3: quantity: must be more than 0")
     assert crm.orders.count() == 1 and crm.order_lines.count() == 3  # nothing half written
 
     changed = crm.order_book.set_lines(order["id"], [parse_line("SN-100:1::50")])

@@ -77,3 +77,39 @@ def test_products_orders_and_quotes_title_their_columns_in_chinese(db_path: Path
     monkeypatch.setenv("CRM_LANG", "en")
     english = CliRunner().invoke(cli, ["--db", str(db_path), "products", "list"]).output
     assert "sku" in english and "list price" in english
+
+
+# (command, what the Chinese message must say) for the mistakes a rep makes most
+MISTAKES = [
+    (["customers", "show", "NOSUCH"], "没有编号为 'NOSUCH' 的客户"),
+    (["customers", "list", "--where", "foo=1"], "foo: 不是客户的字段"),
+    (["customers", "list", "--where", "tier"], "不是 字段=值 形式的条件"),
+    (["customers", "list", "--where", "tier<"], "在 < 之后需要一个值"),
+    (["customers", "list", "--order", "nosuch"], "'nosuch' 不是客户的字段"),
+    (["report", "--period", "2026-13"], "期间（period）：'2026-13' 不是有效的期间"),
+    (["report", "--period", "xx"], "'xx' 不是期间：请用 2026-Q3"),
+    (["report", "--period", "2026-12-01..2026-11-01"], "的结束早于开始"),
+    (["products", "add", "--sku", "SN-2", "--name", "Gauge", "--list-price", "abc"], "目录价（list_price）：'abc' 不是金额"),
+    (["orders", "add", "--customer", "{customer}", "--line", "SN-1:1", "--line", "SN-1:0"], "第 2 行："),
+    (["orders", "add", "--customer", "{customer}", "--line", "SN-1:x"], "'SN-1:x'：数量：'x' 不是金额"),
+    (["visits", "add", "--customer", "01NOSUCH", "--visited-at", "2026-11-22 10:00", "--channel", "phone",
+      "--purpose", "visit"], "没有编号为 '01NOSUCH' 的客户"),
+]
+
+
+def test_the_commonest_mistakes_are_explained_in_chinese(db_path: Path, sold: dict[str, str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with Crm(db_path) as crm:
+        customer = crm.customers.find()[0]["id"]
+    for args, said in MISTAKES:
+        args = [a.format(customer=customer) for a in args]
+        result = zh_cli(db_path, *args, monkeypatch=monkeypatch)
+        assert result.exit_code == 1, (args, result.output)
+        assert said in result.output, (args, result.output)
+        rest = without(result.output, [*args, "period", "list_price", "YYYY-MM-DD..YYYY-MM-DD"])
+        assert english_fragments_in(rest) == [], (args, result.output)
+    # and in English, as before
+    monkeypatch.setenv("CRM_LANG", "en")
+    english = CliRunner().invoke(cli, ["--db", str(db_path), "customers", "show", "NOSUCH"])
+    assert "no customer with id 'NOSUCH'" in english.output

@@ -135,8 +135,8 @@ class OrderBook:
             try:
                 made.append(self._line(spec, customer_id))
             except ValidationError as exc:
-                errors += [FieldError("lines", f"line {number}: " + f"{e.field} {e.reason}".strip())
-                           for e in exc.errors]
+                errors += [FieldError("lines", t("reason.lines.numbered", number=number,
+                                                 reason=str(e) if e.field else e.reason)) for e in exc.errors]
         if errors:
             raise ValidationError(errors)
         return made

@@ -17,11 +17,11 @@ from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain import complaints as complaint_rules
 from crm_tui.domain import quotes as quote_rules
-from crm_tui.domain.entities import Entity, Field, derive, record_columns, stored_columns
+from crm_tui.domain.entities import ENTITIES, Entity, Field, derive, record_columns, stored_columns
 from crm_tui.domain.privacy import PRIVACY_KINDS
 from crm_tui.domain.search import normalize_query
 from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
-from crm_tui.i18n import entity_label, t
+from crm_tui.i18n import entity_label, entity_name, t
 
 Record = dict[str, Any]
 
@@ -91,13 +91,13 @@ def parse_filter(ent: Entity, text: str) -> Filter:
     operators need a value."""
     match = _CONDITION.match(text)
     if not match:
-        raise ValidationError.one(text, "is not a condition like FIELD=VALUE (also !=, <, <=, >, >=, ~)")
+        raise ValidationError.one(text, t("reason.query.not_a_condition"))
     name, op, raw = match.group(1), match.group(2), match.group(3)
     if name not in record_columns(ent):
-        raise ValidationError.one(name, f"is not a field of a {ent.name}")
+        raise ValidationError.one(name, t("validation.unknown_field", kind=entity_name(ent)))
     value: Any = raw.strip()
     if value == "" and op not in ("=", "!="):
-        raise ValidationError.one(name, f"'{text.strip()}' needs a value after {op}")
+        raise ValidationError.one(name, t("reason.query.needs_value", text=repr(text.strip()), op=op))
     if name in ent.field_names and op != "~" and value != "" and name != "tags":
         try:
             value = clean_value(ent.field(name), value)
@@ -138,7 +138,7 @@ class Records:
                 elif len(matches) > 1:
                     raise NotFound(f"{record_id!r} matches more than one {self.entity.name}; give more of the id")
         if record is None:
-            raise NotFound(f"no {self.entity.name} with id {record_id!r}")
+            raise NotFound(t("reason.query.not_found", kind=entity_name(self.entity), id=repr(record_id)))
         return record
 
     def find(
@@ -195,7 +195,8 @@ class Records:
         desc = order.startswith("-")
         name = order.lstrip("-")
         if name not in record_columns(self.entity):
-            raise ValidationError.one("order", f"{name!r} is not a field of a {self.entity.name}")
+            raise ValidationError.one("order", t("reason.query.not_a_field", name=repr(name),
+                                                 kind=entity_name(self.entity)))
         sql_type = self.entity.field(name).sql_type if name in self.entity.field_names else "TEXT"
         expr = dict(self.entity.sort_exprs).get(name) or f'"{name}"' + (" COLLATE NOCASE" if sql_type == "TEXT" else "")
         if expr == self.entity.default_order and not desc:
@@ -387,7 +388,8 @@ class Records:
             else:
                 missing = set()
             if missing:
-                raise ValidationError([FieldError(f.name, f"no {f.ref} record with id {min(missing)!r}")])
+                raise ValidationError([FieldError(f.name, t("reason.query.not_found", kind=entity_name(ENTITIES[table]),
+                                                            id=repr(min(missing))))])
 
     def refuse_erased(self, records: Sequence[Mapping[str, Any]]) -> None:
         """An erased customer stays erased: no edit of them, no new record about them

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from crm_tui.domain.entities import SYSTEM_COLUMNS, Entity, Field
-from crm_tui.i18n import entity_name, has, language, t
+from crm_tui.i18n import entity_name, label_of_name, language, t
 
 DEFAULT_REGION = "CN"
 
@@ -29,8 +29,9 @@ class FieldError:
     def __str__(self) -> str:
         # In Chinese the field reads by its label, with the name a command or a CSV
         # header uses beside it: "手机（mobile）：不是有效的电话号码".
-        if language() != "en" and has(f"field.{self.field}"):
-            return t("validation.field_reason", label=t(f"field.{self.field}"), field=self.field, reason=self.reason)
+        label = label_of_name(self.field) if language() != "en" else None
+        if label:
+            return t("validation.field_reason", label=label, field=self.field, reason=self.reason)
         return f"{self.field}: {self.reason}"
 
 

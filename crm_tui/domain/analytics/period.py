@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import t
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,11 @@ def parse_period(text: str) -> Period:
             a, _, b = s.partition("..")
             start, end = dt.date.fromisoformat(a.strip()), dt.date.fromisoformat(b.strip())
             if end < start:
-                raise ValidationError.one("period", f"{text!r} ends before it starts")
+                raise ValidationError.one("period", t("reason.period.ends_before", text=repr(text)))
             return Period(start, end, f"{start}..{end}")
     except ValueError as exc:
         if isinstance(exc, ValidationError):
             raise
-        raise ValidationError.one("period", f"{text!r} is not a valid period ({exc})") from None
-    raise ValidationError.one("period", f"{text!r} is not a period: use 2026-Q3, 2026-11, 2026 or "
-                                        "YYYY-MM-DD..YYYY-MM-DD")
+        # Python's reason (month must be in 1..12) is English: the catalog says it
+        raise ValidationError.one("period", t("reason.period.no_such_date", text=repr(text))) from None
+    raise ValidationError.one("period", t("reason.period.format", text=repr(text)))
