@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from test_zh_everywhere import CJK, english_fragments_in, without, zh_cli
 from textual.widgets._toast import Toast
 from typer.testing import CliRunner
@@ -113,3 +114,24 @@ def test_the_commonest_mistakes_are_explained_in_chinese(db_path: Path, sold: di
     monkeypatch.setenv("CRM_LANG", "en")
     english = CliRunner().invoke(cli, ["--db", str(db_path), "customers", "show", "NOSUCH"])
     assert "no customer with id 'NOSUCH'" in english.output
+
+
+@pytest.mark.anyio
+async def test_the_order_form_keeps_its_lines_format_whole_at_80x24(db_path: Path, sold: dict[str, str]) -> None:
+    """The format of order lines shows inside their box, not in a label cut in the
+    middle of `[:单价` by a 20-column label column."""
+    from textual.widgets import Label, TextArea
+
+    with Crm(db_path, rep="wang") as crm:
+        app = CrmApp(crm=crm, config={}, lang="zh")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("enter")  # the first customer's own screen
+            await pilot.pause()
+            await pilot.press("o")  # a new order
+            await pilot.pause()
+            label = app.screen.query_one("#label-lines", Label)
+            assert str(label.render()).strip() == "明细 *"
+            box = app.screen.query_one("#field-lines", TextArea)
+            assert str(box.placeholder) == "SKU:数量[:单价[:折扣%]]，每行一项"
+            assert box.size.width >= cell_len("SKU:数量[:单价[:折扣%]]，每行一项") + 2  # room for it on one line

@@ -23,7 +23,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from crm_tui.api import Record, ValidationError
 from crm_tui.domain.entities import Entity, Field
-from crm_tui.i18n import choice_label, field_label, t
+from crm_tui.i18n import choice_label, field_label, has, t
 from crm_tui.screens.base import CrmModal, describe_error
 from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.widgets.footer import CrmFooter
@@ -116,7 +116,10 @@ class FormScreen(CrmModal[Record | None]):
                           allow_blank=not f.required or value not in f.choices, id=wid,
                           prompt=t("form.choose"), compact=True)
         if f.max_len >= LONG_TEXT:
-            return TextArea(value, id=wid, soft_wrap=True, show_line_numbers=False)
+            # a format to follow shows inside the box: as part of the label it would be
+            # cut in the middle on a small terminal
+            hint = t(f"form.hint.{f.name}") if has(f"form.hint.{f.name}") else ""
+            return TextArea(value, id=wid, soft_wrap=True, show_line_numbers=False, placeholder=hint)
         placeholder = {"date": "YYYY-MM-DD", "datetime": "YYYY-MM-DD HH:MM", "tags": t("form.tags_hint"),
                        "phone": "138 0013 8000"}.get(f.kind, "")
         return Input(value, id=wid, placeholder=placeholder, compact=True)
