@@ -135,3 +135,24 @@ async def test_the_order_form_keeps_its_lines_format_whole_at_80x24(db_path: Pat
             box = app.screen.query_one("#field-lines", TextArea)
             assert str(box.placeholder) == "SKU:数量[:单价[:折扣%]]，每行一项"
             assert box.size.width >= cell_len("SKU:数量[:单价[:折扣%]]，每行一项") + 2  # room for it on one line
+
+
+def test_the_refused_changes_list_reads_chinese(server_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`crm sync rejected` under zh: its columns and the refusal's code in Chinese (the
+    reason itself is the server's, in the server's language)."""
+    from test_sync_cli import Rep, Server
+
+    server = Server(server_db)
+    try:
+        li = Rep(tmp_path, "li")
+        li.crm("login", "--server", server.url, "--token", server.add_rep("li"))
+        li.crm("customers", "add", "--name", "张三", "--owner", "wang")  # not li's to make: refused
+        li.crm("sync")
+        monkeypatch.setenv("COLUMNS", "200")
+        monkeypatch.setenv("CRM_LANG", "zh")
+        shown = CliRunner().invoke(cli, ["sync", "rejected"], env=li.env).output
+    finally:
+        server.stop()
+    header = next(line for line in shown.splitlines() if "记录" in line)
+    assert "字段" in header and "拒绝时间" in header and "无权限" in shown, shown
+    assert not [w for w in ("fields", "rejected at", "forbidden") if w in shown], shown

@@ -172,7 +172,7 @@ def rejected_list(
         [{**r, "fields": ", ".join(sorted(k for k, v in (r["data"] or {}).items() if v is not None or r["op"] != "insert")),
           "status": r["resolution"] or ""} for r in rows],
         ["id", "record", "op", *(["status"] if all_ else []), "code", "reason", "fields", "rejected_at"],
-        caption=t("rejected.caption"),
+        caption=t("rejected.caption"), codes={"code": "rejected.code"},
     )
 
 
