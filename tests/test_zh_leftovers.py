@@ -156,3 +156,34 @@ def test_the_refused_changes_list_reads_chinese(server_db: str, tmp_path: Path, 
     header = next(line for line in shown.splitlines() if "记录" in line)
     assert "字段" in header and "拒绝时间" in header and "无权限" in shown, shown
     assert not [w for w in ("fields", "rejected at", "forbidden") if w in shown], shown
+
+
+# (file name, content, what the Chinese message says) for files an import cannot take
+BAD_FILES = [
+    ("a.csv", "name,notes\n张伟,\"never closed\n".encode(), "第 2 行：CSV 格式损坏（引号开始后没有结束）"),
+    ("b.json", b'[{"name": "x"', "不是有效的 JSON（第 1 行，第 14 列）"),
+    ("c.csv", "name,phone\n张伟,13812345678,extra\n".encode(), "有 3 个单元格，但表头只有 2 列（多出：'extra'）"),
+    ("d.csv", "name,bogus\n张伟,1\n".encode(), "无法识别的列：bogus（请改成客户的字段名"),
+    ("e.csv", b"\n \n", "文件是空的"),
+    ("f.csv", b"name\n\xe5\xbc\xa0\n\xd5\xc5\n", "文本编码混杂：第 2 行是 UTF-8，第 3 行却不是"),
+    ("g.xlsx", b"PK not a workbook", "无法读取的 Excel 工作簿"),
+    ("h.json", b'{"x": 1}', "应为客户的 JSON 数组"),
+    ("nowhere.csv", None, "文件或文件夹不存在"),
+]
+
+
+def test_a_file_an_import_cannot_take_is_explained_in_chinese(db_path: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    Crm(db_path, create=True).close()
+    monkeypatch.setenv("COLUMNS", "200")
+    for name, content, said in BAD_FILES:
+        path = tmp_path / name
+        if content is not None:
+            path.write_bytes(content)
+        result = zh_cli(db_path, "customers", "import", str(path), monkeypatch=monkeypatch)
+        assert result.exit_code == 1 and said in result.output, (name, result.output)
+        assert english_fragments_in(without(result.output, [str(path), "bogus", "extra", "--ignore-unknown"])) == [], \
+            (name, result.output)
+    monkeypatch.setenv("CRM_LANG", "en")  # English as before
+    english = CliRunner().invoke(cli, ["--db", str(db_path), "customers", "import", str(tmp_path / "a.csv")])
+    assert "line 2: broken CSV (a quote is opened and never closed)" in english.output

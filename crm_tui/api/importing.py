@@ -49,7 +49,7 @@ from crm_tui.domain.import_mapping import (
 )
 from crm_tui.domain.search import name_key
 from crm_tui.domain.validation import ValidationError, clean
-from crm_tui.i18n import field_label, os_reason, t
+from crm_tui.i18n import entity_label, entity_name, field_label, os_reason, t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -169,14 +169,23 @@ def decode(data: bytes, path: Path) -> tuple[str, str]:
         pass
     mixed = _mixed_encoding(data)
     if mixed:
-        raise ImportFileError(f"{path}: {mixed}; save the whole file in one encoding (UTF-8 or GBK)")
+        raise ImportFileError(t("import_file.one_encoding", path=path, mixed=mixed))
     try:
         return data.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            f"{path}: cannot read the text: neither UTF-8 nor GB18030/GBK "
-            f"(undecodable byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from None
+        raise ImportFileError(t("import_file.undecodable", path=path, byte=f"0x{data[exc.start]:02x}",
+                                offset=exc.start)) from None
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    """What is wrong in a CSV file, in the user's language: Python's csv module says it
+    in English (the two a spreadsheet user meets are named; others as it says them)."""
+    said = str(exc)
+    if "unexpected end of data" in said:
+        return t("import_file.csv_unclosed_quote")
+    if "expected after" in said:
+        return t("import_file.csv_after_quote")
+    return said
 
 
 def _mixed_encoding(data: bytes) -> str | None:
@@ -196,8 +205,8 @@ def _mixed_encoding(data: bytes) -> str | None:
             first_other = first_other or number
         if first_utf8 and first_other:
             if first_utf8 < first_other:
-                return f"mixed text encodings: line {first_utf8} is UTF-8 but line {first_other} is not (GBK?)"
-            return f"mixed text encodings: line {first_other} is not UTF-8 (GBK?) but line {first_utf8} is"
+                return t("import_file.mixed_utf8_first", utf8=first_utf8, other=first_other)
+            return t("import_file.mixed_other_first", utf8=first_utf8, other=first_other)
     return None
 
 
@@ -213,10 +222,10 @@ def read_source(path: Path, ent: Entity, *, ignore_unknown: bool = False, sheet:
         _map(source, ent, ignore_unknown=ignore_unknown)
         return source
     if sheet is not None:
-        raise ImportFileError(f"{path}: --sheet is for Excel workbooks (.xlsx), and this is not one")
+        raise ImportFileError(t("import_file.sheet_not_workbook", path=path))
     text, encoding = decode(data, path)
     if not text.strip():
-        raise ImportFileError(f"{path}: the file is empty")
+        raise ImportFileError(t("import_file.empty", path=path))
     is_json = path.suffix.lower() in (".json", ".jsonl") or text.lstrip()[:1] in ("[", "{")
     source = _read_json(path, text, ent) if is_json else _read_csv(path, text, ent)
     source.encoding = encoding
@@ -240,13 +249,14 @@ def _read_csv(path: Path, text: str, ent: Entity) -> Source:
             if len(cells) != len(headers):
                 # Keep what lines up with the header for the rejects file; name the rest.
                 raw = dict(zip(headers, cells, strict=False))
-                extra = f" (extra: {', '.join(repr(c) for c in cells[len(headers):])})" if len(cells) > len(headers) else ""
+                extra = ", ".join(repr(c) for c in cells[len(headers):])
                 rows.append(SourceRow(line, raw, {"__error__": (
-                    f"has {len(cells)} cells but the header has {len(headers)}{extra}")}))
+                    t("import_file.cells_extra", cells=len(cells), headers=len(headers), extra=extra) if extra
+                    else t("import_file.cells", cells=len(cells), headers=len(headers)))}))
                 continue
             rows.append(SourceRow(line, None, {}, cells, headers))
     except csv.Error as exc:
-        raise ImportFileError(f"{path}: line {reader.line_num}: broken CSV ({exc})") from None
+        raise ImportFileError(t("import_file.broken_csv", path=path, line=reader.line_num, reason=_csv_reason(exc))) from None
     return Source(path, "csv", "", headers, rows, quoted="'" in text)
 
 
@@ -254,18 +264,18 @@ def _read_json(path: Path, text: str, ent: Entity) -> Source:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImportFileError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise ImportFileError(t("import_file.bad_json", path=path, line=exc.lineno, column=exc.colno)) from None
     except RecursionError:
-        raise ImportFileError(f"{path}: the JSON is nested too deeply; expected an array of objects") from None
+        raise ImportFileError(t("import_file.json_nested", path=path)) from None
     if isinstance(data, dict) and isinstance(data.get(ent.table), list):
         data = data[ent.table]
     if not isinstance(data, list):
-        raise ImportFileError(f"{path}: expected a JSON array of {ent.table} (objects keyed by field name)")
+        raise ImportFileError(t("import_file.json_not_array", path=path, kind=entity_label(ent.table)))
     headers: dict[str, None] = {}
     rows: list[SourceRow] = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):
-            rows.append(SourceRow(number, {"value": item}, {"__error__": "is not a JSON object"}))
+            rows.append(SourceRow(number, {"value": item}, {"__error__": t("import_file.not_object")}))
             continue
         for key in item:
             headers.setdefault(str(key), None)
@@ -279,23 +289,21 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
     # In JSON each object has its own keys: two keys meaning one field is a fault of
     # that object only, so it is checked per row below.
     if mapping.duplicate and source.format != "json":
-        raise ImportFileError(f"{source.path}: columns mean the same field: {'; '.join(mapping.duplicate)}")
+        raise ImportFileError(t("import_file.duplicate_columns", path=source.path, columns="; ".join(mapping.duplicate)))
     if mapping.unknown:
-        message = f"unknown columns: {', '.join(mapping.unknown)}"
+        columns = ", ".join(mapping.unknown)
         if not ignore_unknown:
-            raise ImportFileError(
-                f"{source.path}: {message} (rename them to fields of a {ent.name}, "
-                "or pass --ignore-unknown to leave them out)")
-        source.warnings.append(f"{message} (ignored)")
+            raise ImportFileError(t("import_file.unknown_columns", path=source.path, columns=columns,
+                                    kind=entity_name(ent)))
+        source.warnings.append(t("import_file.unknown_ignored", columns=columns))
     if not mapping.columns:
-        raise ImportFileError(f"{source.path}: no column is a field of a {ent.name}")
+        raise ImportFileError(t("import_file.no_field_column", path=source.path, kind=entity_name(ent)))
     table: dict[str, str | None] = dict(synonyms(ent))
     # Computed fields (a customer's classes, as an export writes them) are not taken
     # from a file: the classification computes them; say so once.
     computed = sorted({name for name in mapping.columns.values() if name in ent.computed_names})
     if computed:
-        source.warnings.append(f"{', '.join(computed)}: computed by the classification, not imported "
-                               "(set one by hand with crm classify override)")
+        source.warnings.append(t("import_file.computed", columns=", ".join(computed)))
     table = {k: (None if v in computed else v) for k, v in table.items()}
     fields: dict[str, str | None] = {}  # header -> field, worked out once per header
     restore = source.format == "csv" and source.quoted

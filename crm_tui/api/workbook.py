@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_tui.api.importing import ImportFileError, Source, SourceRow
+from crm_tui.i18n import t
 
 
 def read_workbook(path: Path, data: bytes, sheet: str | None = None) -> Source:
@@ -23,14 +24,14 @@ def read_workbook(path: Path, data: bytes, sheet: str | None = None) -> Source:
     try:
         # data_only: a formula cell reads as the value Excel (or WPS) last computed
         book = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ImportFileError(f"{path}: not a readable Excel workbook (.xlsx): {exc}") from None
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise ImportFileError(t("import_file.not_workbook", path=path)) from None
     if sheet is None:
         ws = book.worksheets[0]
     elif sheet in book.sheetnames:
         ws = book[sheet]
     else:
-        raise ImportFileError(f"{path}: no sheet named {sheet!r}; the sheets are: {', '.join(book.sheetnames)}")
+        raise ImportFileError(t("import_file.no_sheet", path=path, sheet=repr(sheet), sheets=", ".join(book.sheetnames)))
     grid = [[_text(c.value, c.number_format) for c in row] for row in ws.iter_rows()]
     merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
     return _source(path, ws.title, grid, merged)
@@ -74,7 +75,7 @@ def _source(path: Path, title: str, grid: list[list[str]], merged: list[tuple[in
     while top < len(grid) and filled(grid[top]) < 2 and any(filled(r) >= 2 for r in grid[top + 1:]):
         top += 1
     if top >= len(grid) or not filled(grid[top]):
-        raise ImportFileError(f"{path}: sheet {title!r} is empty")
+        raise ImportFileError(t("import_file.sheet_empty", path=path, sheet=repr(title)))
     header_row = top + 1  # 1-based, as Excel numbers rows
     headers = list(grid[top])
     first_data = top + 1
@@ -95,8 +96,8 @@ def _source(path: Path, title: str, grid: list[list[str]], merged: list[tuple[in
             continue  # empty rows (and the formatted, empty rows a sheet ends with) are not rows
         unnamed = [i for i, c in enumerate(cells) if c.strip() and not headers[i].strip()]
         if unnamed:
-            raise ImportFileError(f"{path}: row {index + 1}: column {_letter(unnamed[0])} has a value but no "
-                                  f"header (row {header_row} names the columns)")
+            raise ImportFileError(t("import_file.no_header", path=path, row=index + 1, column=_letter(unnamed[0]),
+                                    header_row=header_row))
         rows.append(SourceRow(index + 1, {h: c for h, c in zip(headers, cells, strict=True) if h.strip()}, {}))
     return Source(path, "xlsx", f"xlsx:{title}", [h for h in headers if h.strip()], rows)
 
