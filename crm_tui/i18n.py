@@ -128,11 +128,15 @@ def label_of_name(name: str) -> str | None:
     """The label of a field known only by its name (an error about `list_price` that
     does not say whose): the common label (`field.phone`), else the one label every
     record kind having such a field agrees on (`field.products.list_price`); None
-    when there is none or they differ."""
+    when there is none or they differ; for a name no record has (an error about
+    `merge` or `file`), the catalog's `subject` for it."""
     if has(f"field.{name}"):
         return t(f"field.{name}")
     labels = _specific_labels(_current).get(name, set())
-    return next(iter(labels)) if len(labels) == 1 else None
+    if len(labels) == 1:
+        return next(iter(labels))
+    # what an error is about when it is no record's field (a merge, the file, --take)
+    return t(f"subject.{name}") if has(f"subject.{name}") else None
 
 
 @cache

@@ -499,3 +499,21 @@ def test_pipeline_agenda_and_classification_refusals_in_chinese(db_path: Path,
         # the stage ids are what --stage takes: they stay as typed
         ids = ["ERP", "lead", "qualified", "proposal", "negotiation", "won", "lost"]
         assert english_fragments_in(without(result.output, ids)) == [], (command, result.output)
+
+
+def test_every_error_names_what_it_is_about_in_chinese() -> None:
+    """An error about a field reads by the field's label; an error about something no
+    record has (a merge, the file, --take) by the catalog's subject for it: never the
+    bare English name before the Chinese reason ("merge: 客户 … 已被删除")."""
+    from crm_tui.domain.validation import FieldError
+
+    source = Path(i18n.__file__).parent
+    names = sorted({m for p in source.rglob("*.py")
+                    for m in re.findall(r'(?:ValidationError\.one|FieldError)\(\s*"([a-z_]+)"', p.read_text("utf-8"))})
+    assert {"merge", "amount", "file"} <= set(names)  # the scan finds them
+    i18n.set_language("zh")
+    try:
+        bare = [n for n in names if not CJK.search(str(FieldError(n, "x")))]
+    finally:
+        i18n.set_language("en")
+    assert bare == []
