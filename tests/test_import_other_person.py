@@ -43,3 +43,16 @@ def test_two_people_with_one_email_in_one_file(crm: Crm, tmp_path: Path) -> None
     assert len(report.rejected) == 1 and report.rejected[0].line == 3
     assert "is the email of line 2 王芳, not of 李娜" in report.rejected[0].reason
     assert crm.customers.count() == 0  # all or nothing
+
+
+def test_another_persons_number_is_refused_in_chinese(crm: Crm, tmp_path: Path, monkeypatch) -> None:
+    from test_zh_everywhere import english_fragments_in, without
+
+    old = crm.customers.create({"name": "新客", "mobile": "13900001111"})
+    path = tmp_path / "new.csv"
+    path.write_text("姓名,手机\n新客二,139 0000 1111\n", encoding="utf-8")
+    monkeypatch.setenv("CRM_LANG", "zh")
+    result = runner.invoke(app, ["--db", str(crm.path), "customers", "import", str(path)])
+    assert result.exit_code == 1
+    assert f"手机（mobile）：+8613900001111 是客户 {old['id']}（新客）的手机，不是 新客二 的；未覆盖" in result.output
+    assert english_fragments_in(without(result.output, ["mobile", "--update-on-match", old["id"]])) == [], result.output

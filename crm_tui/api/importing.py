@@ -48,7 +48,7 @@ from crm_tui.domain.import_mapping import (
     synonyms,
 )
 from crm_tui.domain.search import name_key
-from crm_tui.domain.validation import ValidationError, clean
+from crm_tui.domain.validation import FieldError, ValidationError, clean
 from crm_tui.i18n import entity_label, entity_name, field_label, os_reason, t
 
 if TYPE_CHECKING:
@@ -559,14 +559,16 @@ class _Plan:
         names differ, so it is another person sharing a number (新客二 is not 新客)."""
         name = record.get("name")
         if target[0] == "new":
-            held, held_id = self.creates[target[1]].get("name"), f"line {self.create_lines[target[1]]}"
+            held = self.creates[target[1]].get("name")
+            held_id = self.source.where(self.create_lines[target[1]])
         else:
-            held, held_id = (sql.get(self.conn, self.ent, target[1]) or {}).get("name"), f"customer {target[1]}"
+            held = (sql.get(self.conn, self.ent, target[1]) or {}).get("name")
+            held_id = t("import_match.customer", id=target[1])
         if not name or not held or name_key(str(name)) == name_key(str(held)):
             return None  # the same name, in characters or in pinyin (张伟, Zhang Wei)
         key = next(k for k in CONTACT_FIELDS if record.get(k) and self.contacts.get(record[k]) == target)
-        return (f"{key}: {record[key]} is the {key} of {held_id} {held}, not of {name}; not overwritten "
-                "(fix the row, or import with --update-on-match to update that customer)")
+        return str(FieldError(key, t("import_match.other_person", field=key, label=field_label(self.ent, key),
+                                     value=record[key], of=held_id, held=held, name=name)))
 
     def _match(self, record: Record, given_id: str | None) -> tuple[str, Any] | None:
         if given_id:
