@@ -22,7 +22,7 @@ def test_a_shared_mobile_does_not_make_another_person_an_update(crm: Crm, db_pat
 
     report = import_records(crm, "customers", path)
     assert [str(r) for r in report.rejected] == [
-        f"line 2: mobile: +8613900001111 is the mobile of customer {old['id']} 新客, not of 新客二; not "
+        f"line 2: mobile: +8613900001111 is the Mobile of customer {old['id']} 新客, not of 新客二; not "
         "overwritten (fix the row, or import with --update-on-match to update that customer)"]
     assert crm.customers.get(old["id"])["name"] == "新客" and crm.customers.count() == 1
 
@@ -41,7 +41,7 @@ def test_two_people_with_one_email_in_one_file(crm: Crm, tmp_path: Path) -> None
     path.write_text("name,email\n王芳,office@example.com\n李娜,office@example.com\n", encoding="utf-8")
     report = import_records(crm, "customers", path)
     assert len(report.rejected) == 1 and report.rejected[0].line == 3
-    assert "is the email of line 2 王芳, not of 李娜" in report.rejected[0].reason
+    assert "is the Email of line 2 王芳, not of 李娜" in report.rejected[0].reason
     assert crm.customers.count() == 0  # all or nothing
 
 

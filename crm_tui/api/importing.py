@@ -567,7 +567,7 @@ class _Plan:
         if not name or not held or name_key(str(name)) == name_key(str(held)):
             return None  # the same name, in characters or in pinyin (张伟, Zhang Wei)
         key = next(k for k in CONTACT_FIELDS if record.get(k) and self.contacts.get(record[k]) == target)
-        return str(FieldError(key, t("import_match.other_person", field=key, label=field_label(self.ent, key),
+        return str(FieldError(key, t("import_match.other_person", label=field_label(self.ent, key),
                                      value=record[key], of=held_id, held=held, name=name)))
 
     def _match(self, record: Record, given_id: str | None) -> tuple[str, Any] | None:
