@@ -35,13 +35,8 @@ def insert_triggers_set_aside(conn: sqlite3.Connection, tables: Iterable[str]) -
     triggers = conn.execute(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({marks}) "
         "AND sql LIKE '%AFTER INSERT ON%'", tables).fetchall()
-    for name, _ in triggers:
-        conn.execute(f"DROP TRIGGER {name}")
-    try:
+    with _set_aside(conn, "TRIGGER", triggers):
         yield
-    finally:
-        for _, sql in triggers:
-            conn.execute(sql)
     if "customers" in tables:
         conn.execute(
             f"INSERT INTO customer_search_text (local_id, text) SELECT local_id, {search_text('c')} "
@@ -67,12 +62,20 @@ def indexes_built_after(conn: sqlite3.Connection, table: str, when: bool = True)
         raise RuntimeError("indexes may only be set aside inside a transaction")
     indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
                            "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'", (table,)).fetchall()
-    for name, _ in indexes:
-        conn.execute(f'DROP INDEX "{name}"')
+    with _set_aside(conn, "INDEX", indexes):
+        yield
+
+
+@contextmanager
+def _set_aside(conn: sqlite3.Connection, kind: str, objects: Sequence[tuple[str, str]]) -> Iterator[None]:
+    """Drop the schema `objects` (name, the SQL that made them) of `kind` (TRIGGER,
+    INDEX) and make them again, from that same SQL, on leaving."""
+    for name, _ in objects:
+        conn.execute(f'DROP {kind} "{name}"')
     try:
         yield
     finally:
-        for _, sql in indexes:
+        for _, sql in objects:
             conn.execute(sql)
 
 
