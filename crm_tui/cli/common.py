@@ -251,6 +251,7 @@ class CrmGroup(TyperGroup):
             return super().invoke(ctx)
         except ClickException as exc:  # a subcommand's arguments, or a command's own BadParameter
             localize_frame()
+            _localize_placeholders(exc)
             raise localized(exc) from None
         except Abort:  # Ctrl+C at a prompt: typer says "Aborted." in the frame's words
             localize_frame()
@@ -260,3 +261,19 @@ class CrmGroup(TyperGroup):
         except (NotFound, DatabaseError, ConfigError, UserError) as exc:
             report_errors([str(exc)])
         raise typer.Exit(1)
+
+
+def _localize_placeholders(exc: ClickException) -> None:
+    """The names of the arguments of the command a usage error is about, in the
+    user's language: the error names one ('缺少参数 '文件''), its usage line all."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None or ctx.parent is None:
+        return
+    from crm_tui.cli.helptext import localize_placeholders
+
+    path: list[str] = []
+    at = ctx
+    while at.parent is not None:
+        path.insert(0, at.info_name or "")
+        at = at.parent
+    localize_placeholders(ctx.command, ctx, tuple(path))

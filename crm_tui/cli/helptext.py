@@ -14,8 +14,9 @@ above it and the root (`cmd.opt.db` for every --db)."""
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -186,8 +187,64 @@ def localize(command: Command, ctx: Context, path: Path = (), *, depth: int = -1
         text = param_help(path, param, values)
         if text is not None:
             param.help = text  # type: ignore[attr-defined]  # options and typer's arguments have help
+    localize_placeholders(command, ctx, path)
     for name, sub in (getattr(command, "commands", None) or {}).items():
         if depth:
             localize(sub, ctx, (*path, name), depth=depth - 1)
         else:
             localize_about(sub, (*path, name))
+
+
+CODE_METAVAR = "crm_metavar"  # where a parameter keeps the placeholder its code gave, once localized
+
+
+def localize_placeholders(command: Command, ctx: Context, path: Path) -> None:
+    """The placeholders of a command's options and arguments in the current language:
+    what --help shows for the value each takes (`<path>` / `<路径>`) and the names of
+    its arguments in the usage line, the help and usage errors (`{file}` / `{文件}`).
+
+    click writes an option's placeholder from its metavar, else from its type's name;
+    an argument's name from its metavar and its type column from the type alone. So an
+    option gets the catalog's text as its metavar, and an argument its name as metavar
+    and a copy of its type (click shares one instance of a type among parameters) that
+    gives the catalog's text for the type column. A placeholder the code wrote (KEEP,
+    ID) is a symbol the help texts use: kept, unless the catalog has one for it."""
+    for param in visible_params(command, ctx):
+        code = param.__dict__.setdefault(CODE_METAVAR, param.metavar)
+        kind, name = param_name(param)
+        own = _placeholder_text([_key(path[:i], f"placeholder.{name}") for i in range(len(path), 0, -1)])
+        typed = _type_placeholder(param, ctx)
+        if kind == "opt":
+            if getattr(param, "is_flag", False) or getattr(param, "count", False):
+                continue
+            param.metavar = own or code or typed
+            continue
+        param.metavar = own or code or _placeholder_text([f"cli.placeholder.arg.{name}"]) or name
+        if typed is not None:
+            if not param.__dict__.get("crm_own_type"):
+                param.type = copy.copy(param.type)
+                param.__dict__["crm_own_type"] = True
+            # typer asks the argument's type for the text of its type column
+            param.type.get_metavar = _showing(typed)  # type: ignore[method-assign,assignment]
+
+
+def _showing(text: str) -> Callable[[Parameter, Context], str]:
+    def get_metavar(param: Parameter, ctx: Context) -> str:
+        return text
+
+    return get_metavar
+
+
+def _placeholder_text(keys: list[str]) -> str | None:
+    return next((t(key) for key in keys if has(key)), None)
+
+
+def _type_placeholder(param: Parameter, ctx: Context) -> str | None:
+    """The catalog's placeholder for the type of value `param` takes; None for a type
+    that writes its own (its choices, its date formats), asked before any copy."""
+    if "crm_type_metavar" not in param.__dict__:
+        param.__dict__["crm_type_metavar"] = param.type.get_metavar(param, ctx)
+    if param.__dict__["crm_type_metavar"] is not None:
+        return None
+    key = f"cli.placeholder.{param.type.name.replace(' ', '_')}"
+    return t(key) if has(key) else None

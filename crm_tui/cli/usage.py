@@ -16,6 +16,10 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
+from rich.console import Console, ConsoleOptions
+from rich.segment import Segment
+from rich.style import Style
+
 from crm_tui.i18n import os_reason, t
 
 try:  # newer typer runs on its own copy of click
@@ -49,6 +53,25 @@ class CatalogHelpFormatter(HelpFormatter):
         super().write_usage(prog, args, t('cli.usage.usage') if prefix is None else prefix)
 
 
+class WrappingConsole(Console):
+    """The console typer draws help and errors on: a table cell's text that does not
+    fit its column goes on to the next line instead of ending in "…".
+
+    rich cuts a cell's line with "…" (its tables' default) in two cases that Chinese
+    meets all the time: a run of text with no space wider than the column (Chinese
+    has no spaces between words), and a wrapped line that exactly fills the column
+    and ends in a space, which rich fails to drop because it counts that line's
+    characters, not its cells (a Chinese character takes two) before cutting it to
+    the width. Folding breaks the first anywhere, which is how Chinese wraps, and
+    crops only the trailing space of the second."""
+
+    def render_lines(self, renderable: Any, options: ConsoleOptions | None = None, *,
+                     style: Style | None = None, pad: bool = True, new_lines: bool = False) -> list[list[Segment]]:
+        if options is not None and options.overflow == "ellipsis":
+            options = options.update(overflow="fold")
+        return super().render_lines(renderable, options, style=style, pad=pad, new_lines=new_lines)
+
+
 def localize_frame() -> None:
     """Points typer's frame texts at the catalog in the current language: the error
     panel's title, "Try ... for help", "Aborted." and the help screens' panel titles
@@ -65,6 +88,8 @@ def localize_frame() -> None:
         setattr(rich_utils, name, t(f"cli.usage.{key}"))
     # Every context (the command's and its subcommands') formats its usage line with it.
     Context.formatter_class = CatalogHelpFormatter
+    # typer builds the console it draws help and errors on from this name
+    rich_utils.Console = WrappingConsole  # type: ignore[misc]
 
 
 def localized(exc: click_errors.ClickException) -> click_errors.ClickException:
