@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -402,17 +403,19 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
         if page.changes or page.gone:
             store.record_audit("pull", rep=rep.name, node=body.node, address=address, count=len(page.changes))
         # Stored JSON goes out as is: a big pull is not decoded and re-encoded here.
-        dumps = json.dumps
+        # The texts are quoted by the function json.dumps ends in for a str, without
+        # its per-call set-up (four texts a change).
+        quote = encode_basestring_ascii
         items = [
-            f'{{"server_seq":{s},"node":{dumps(n)},"node_seq":{ns},"hlc":{h},"tbl":{dumps(t)},'
-            f'"row_id":{dumps(r)},"op":"{op}","data":{d},"old":{o or "null"},"base":{b or "null"},'
-            f'"rep":{dumps(rp)}}}'
+            f'{{"server_seq":{s},"node":{quote(n)},"node_seq":{ns},"hlc":{h},"tbl":{quote(t)},'
+            f'"row_id":{quote(r)},"op":"{op}","data":{d},"old":{o or "null"},"base":{b or "null"},'
+            f'"rep":{quote(rp)}}}'
             for s, n, ns, h, t, r, op, d, o, b, rp in page.changes
         ]
         more = page.cursor < page.watermark
         text = (f'{{"changes":[{",".join(items)}],"cursor":{page.cursor},'
                 f'"watermark":{page.watermark},"more":{"true" if more else "false"},'
-                f'"gone":{dumps(list(page.gone))}}}')
+                f'"gone":{json.dumps(list(page.gone))}}}')
         return Response(text, media_type="application/json")
 
     @app.post("/v1/pull", response_model=PullResult, responses=_PULL_RESPONSES,

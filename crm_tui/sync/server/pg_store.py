@@ -62,6 +62,7 @@ from crm_tui.sync.server.store import (
     rep_from_row,
     resent_refusals,
     scrub_erased,
+    snapshot_edits,
     snapshot_page,
     split_fresh,
     view_change,
@@ -631,9 +632,9 @@ class PostgresStore(Store):
                 rows = conn.execute(
                     f"SELECT {LOG_COLUMNS} FROM log WHERE server_seq = ANY(%s) AND node IS DISTINCT FROM %s "
                     f"AND {where} ORDER BY server_seq", (seqs, exclude_node, *params)).fetchall()
+                edits, keys = snapshot_edits(rows)
                 wins = conn.execute("SELECT server_seq, field FROM winners WHERE server_seq = ANY(%s)",
-                                    (seqs,)).fetchall()
-                keys = sorted({(r[4], r[5]) for r in rows})
+                                    (edits,)).fetchall()
                 born = {(t, r): (h, n) for t, r, h, n in conn.execute(
                     "SELECT w.tbl, w.row_id, w.hlc, w.node FROM winners w "
                     "JOIN unnest(%s::text[], %s::text[]) AS k(tbl, row_id) ON w.tbl = k.tbl AND w.row_id = k.row_id "

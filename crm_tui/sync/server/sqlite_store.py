@@ -46,6 +46,7 @@ from crm_tui.sync.server.store import (
     rep_from_row,
     resent_refusals,
     scrub_erased,
+    snapshot_edits,
     snapshot_page,
     split_fresh,
     view_change,
@@ -467,10 +468,11 @@ class SqliteStore(Store):
                         f"SELECT {LOG_COLUMNS} FROM log WHERE server_seq IN (SELECT value FROM json_each(?)) "
                         f"AND node IS NOT ? AND {where} ORDER BY server_seq",
                         (json.dumps(seqs), exclude_node, *params)).fetchall()
+                    edits, records = snapshot_edits(rows)
                     wins = conn.execute("SELECT server_seq, field FROM winners WHERE server_seq IN "
-                                        "(SELECT value FROM json_each(?))", (json.dumps(seqs),)).fetchall()
+                                        "(SELECT value FROM json_each(?))", (json.dumps(edits),)).fetchall()
                     born = {}
-                    for key in {(r[4], r[5]) for r in rows}:
+                    for key in records:
                         made = conn.execute(f"SELECT hlc, node FROM winners WHERE tbl = ? AND row_id = ? "
                                             f"AND field = '{BORN}'", key).fetchone()
                         if made:

@@ -143,8 +143,10 @@ def snapshot_page(rows: list[StoredChange], wins: Iterable[tuple[int, str]],
     """A page of a snapshot for the laptop `node`, which holds nothing of the server
     but its own changes: `seqs` are the winning sequences scanned (up to `limit`),
     `rows` those of them the laptop may see, in order, `wins` (server_seq, field) what
-    each still wins, `born` the stamp of the insert that made each record of `rows`
-    (its BORN winner, served too); cut after `max_bytes`.
+    each edit of `rows` still wins, `born` the stamp of the insert that made the
+    record of each edit (its BORN winner, served too); cut after `max_bytes`. Only
+    the edits need `wins` and `born` (see `snapshot_edits`): an insert goes out as
+    stored.
 
     Inserts go out whole (a record is created with all its fields). An edit carries
     only the fields it still wins; the edits in between are left out, so each field's
@@ -160,10 +162,10 @@ def snapshot_page(rows: list[StoredChange], wins: Iterable[tuple[int, str]],
     out: list[StoredChange] = []
     size = 0
     for i, row in enumerate(rows):
-        made = born.get((row[4], row[5]))
         if row[6] == "insert":
             out.append(row)
         else:
+            made = born.get((row[4], row[5]))
             keep = won.get(row[0], set())
             data = {k: v for k, v in json.loads(row[7]).items() if k in keep}
             old = None if row[8] is None else {k: v for k, v in json.loads(row[8]).items() if k in keep}
@@ -184,6 +186,15 @@ def snapshot_page(rows: list[StoredChange], wins: Iterable[tuple[int, str]],
         if max_bytes is not None and size >= max_bytes and i < len(rows) - 1:
             return Page(out, row[0], mark)
     return Page(out, seqs[-1] if len(seqs) == limit else until, mark)
+
+
+def snapshot_edits(rows: Sequence[StoredChange]) -> tuple[list[int], list[tuple[str, str]]]:
+    """The server sequences of the edits (not inserts) of a snapshot page's `rows`, and
+    their records (table, id), sorted: what a store looks up the winners and the BORN
+    stamps of. Most of a first sync's changes are inserts, which need neither: looking
+    them up for every row read every field's winner of every record served."""
+    edits = [r for r in rows if r[6] != "insert"]
+    return [r[0] for r in edits], sorted({(r[4], r[5]) for r in edits})
 
 
 def _json(value: object) -> str:
