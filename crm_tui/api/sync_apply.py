@@ -197,11 +197,12 @@ def _reason(exc: BaseException) -> tuple[str, str]:
 
 
 def _decide(past: Sequence[Change] | None, changes: Sequence[Change],
-            ) -> tuple[dict[str, Any] | None, list[Conflict], list[tuple[str, tuple[int, str]]]]:
+            ) -> tuple[Mapping[str, Any] | None, list[Conflict], list[tuple[str, tuple[int, str]]]]:
     """The merged fields of a record after `changes`, given its `past` changes (None:
-    no history here), with the conflicts found and the winners superseded."""
+    no history here), with the conflicts found and the winners superseded (not to be
+    changed: they may be a change's own data)."""
     if past is None and len(changes) == 1 and changes[0].op == "insert":
-        return dict(changes[0].data), [], []  # a new record: nothing to merge
+        return changes[0].data, [], []  # a new record: nothing to merge
     state = fold(past or ())
     outcome = Outcome()
     for c in changes:
@@ -234,11 +235,12 @@ class _Batch:
         writer = sql.Writer(self.conn, self.tables, self.derive)
         try:
             for (tbl, row_id), group in groups.items():
-                report.by_table[tbl] = report.by_table.get(tbl, 0) + len(group)
                 past = history.get((tbl, row_id))
                 values, found, settled = _decide(past, group)
-                conflicts += found
-                superseded += [(tbl, row_id, name, stamp) for name, stamp in settled]
+                if found:
+                    conflicts += found
+                if settled:
+                    superseded += [(tbl, row_id, name, stamp) for name, stamp in settled]
                 if past is None:
                     writer.write_new(tbl, row_id, values)
                 else:
@@ -248,6 +250,8 @@ class _Batch:
             self.failing = writer.failing
             raise
         sql.record_conflicts(self.conn, conflicts, superseded)
+        for tbl, n in Counter(c.tbl for c in changes).items():
+            report.by_table[tbl] = report.by_table.get(tbl, 0) + n
         report.received += len(changes)
         report.conflicts += len(conflicts)
         report.rows_written += writer.rows_written
@@ -342,10 +346,9 @@ def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
         # A new record naming a customer this replica never received fails when
         # written, whatever the rest of the batch: set aside now, not found by a
         # failed write of the whole batch (the usual bad change of a first sync).
-        named = {(c.tbl, c.row_id) for c in fresh}
-        once = Counter((c.tbl, c.row_id) for c in fresh)
+        named = Counter((c.tbl, c.row_id) for c in fresh)  # every record the batch changes, how often
         missing = sql.never_received(conn, tables, [c for c in fresh if c.op == "insert"
-                                                     and once[(c.tbl, c.row_id)] == 1], named)
+                                                     and named[(c.tbl, c.row_id)] == 1], named)
         writing = [c for c in fresh if c.key not in missing] if missing else fresh
         aside += [_set_aside_item(c, *_reason(missing[c.key])) for c in fresh if c.key in missing]
         applying = _Batch(conn, tables, derive)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,6 +188,8 @@ class Tables:
     def record(self, table: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """The values this schema stores for a record."""
         allowed = self.synced_columns(table) or frozenset()
+        if allowed.issuperset(values):  # a pulled record: its fields were checked against these
+            return dict(values)
         return {k: v for k, v in values.items() if k in allowed}
 
     def depth(self, table: str) -> int:
@@ -272,7 +274,7 @@ def _json_value(value: Any, kind: str) -> Any:
 
 
 def never_received(conn: sqlite3.Connection, tables: Tables, inserts: Sequence[Change],
-                   named: set[tuple[str, str]]) -> dict[tuple[str, int], MissingParent]:
+                   named: Collection[tuple[str, str]]) -> dict[tuple[str, int], MissingParent]:
     """The inserts of new records (no row, no history, no other change in the batch)
     that name a parent with no row, no history here and no change in the batch
     (`named`: the (table, id) of every record the batch changes), by (node,
