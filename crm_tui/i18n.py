@@ -6,9 +6,12 @@ dotted keys); a key missing from Chinese falls back to English, then to the key.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import marshal
 import os
 import tomllib
+import zlib
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -31,9 +34,63 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+CATALOG_CACHE_VERSION = 1  # bump when what the cache holds changes shape
+
+
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    return _flatten(tomllib.loads((_LOCALE_DIR / f"{lang}.toml").read_text(encoding="utf-8")))
+    source = _LOCALE_DIR / f"{lang}.toml"
+    return read_catalog(source, _cache_file(source))
+
+
+def read_catalog(source: Path, cached: Path) -> dict[str, str]:
+    """The texts of the catalog file `source`, keyed by their dotted keys. Parsing the
+    TOML costs ~12 ms a language, which `crm --help` would pay at every start: the
+    parsed texts are kept in `cached` and used while `source` is the same file (size,
+    modification time and CRC of its bytes). A cache that is missing, corrupt, stale
+    or cannot be written is no error: the TOML is parsed as before."""
+    data = source.read_bytes()
+    stat = source.stat()
+    stamp = (CATALOG_CACHE_VERSION, stat.st_size, stat.st_mtime_ns, zlib.crc32(data))
+    texts = _read_cached(cached, stamp)
+    if texts is None:
+        texts = _flatten(tomllib.loads(data.decode("utf-8")))
+        _write_cached(cached, stamp, texts)
+    return texts
+
+
+def _cache_file(source: Path) -> Path:
+    """Where the parsed `source` is kept: one file per catalog file, named by its path
+    too, so two installs (two checkouts) never take turns overwriting one file."""
+    import platformdirs
+
+    folder = Path(platformdirs.user_cache_dir("crm_tui"))
+    return folder / f"catalog-{source.stem}-{zlib.crc32(str(source.resolve()).encode()):08x}.marshal"
+
+
+def _read_cached(path: Path, stamp: tuple[int, ...]) -> dict[str, str] | None:
+    try:
+        held = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):  # none yet, unreadable, corrupt
+        return None
+    if not (isinstance(held, tuple) and len(held) == 2 and held[0] == stamp and isinstance(held[1], dict)):
+        return None
+    texts = held[1]
+    if not all(type(k) is str and type(v) is str for k, v in texts.items()):
+        return None
+    return texts
+
+
+def _write_cached(path: Path, stamp: tuple[int, ...], texts: dict[str, str]) -> None:
+    """Written whole under another name, then renamed: a reader never sees half a file."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(marshal.dumps((stamp, texts)))
+        os.replace(partial, path)
+    except OSError:  # a read-only or full cache directory: the next start parses again
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def normalize_language(value: str | None) -> str | None:

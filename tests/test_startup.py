@@ -111,3 +111,88 @@ def test_a_command_that_shows_no_help_loads_no_help_renderer(args: list[str], tm
     modules = loaded_after([*args, "--db", str(db)], tmp_path)
     assert "crm_tui.cli" in modules and "typer.rich_utils" not in modules and "rich.markdown" not in modules
     assert "typer.rich_utils" in loaded_after(["customers", "--bogus"], tmp_path)  # an error draws its frame
+
+
+# What typer's help renderer would load for the Markdown markup mode and pretty
+# tracebacks, neither of which `crm` uses (crm_tui.cli.usage.help_renderer).
+MARKDOWN = ("rich.markdown", "markdown_it", "rich.traceback", "rich.syntax", "pygments")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["customers", "add", "--help"], ["customers", "--bogus"]])
+def test_a_help_or_an_error_loads_no_markdown(args: list[str], tmp_path: Path) -> None:
+    """typer's renderer imports rich's Markdown (markdown-it, ~45 ms of CPU) and
+    Traceback (pygments) at its top; `crm` renders its help with rich markup only."""
+    modules = loaded_after(args, tmp_path)
+    assert "typer.rich_utils" in modules  # the help (or the error's frame) was drawn
+    assert sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in MARKDOWN)) == []
+
+
+@pytest.mark.parametrize("args", [["--help"], ["customers", "add", "--help"], ["customers", "--bogus"]])
+def test_the_help_is_drawn_as_with_the_real_markdown_module(args: list[str]) -> None:
+    """The stand-ins change nothing a user sees: with rich.markdown and rich.traceback
+    loaded before (typer then takes the real ones), the output is the same."""
+    def run(preload: str) -> tuple[str, str]:
+        code = f"import sys{preload}; sys.argv = ['crm', *sys.argv[1:]]\nfrom crm_tui.cli import main\nmain()"
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                                env={**os.environ, "COLUMNS": "100", "CRM_LANG": "zh"}, timeout=120)
+        return result.stdout, result.stderr
+
+    drawn = run("")
+    assert drawn[0] or drawn[1]
+    assert run(", rich.markdown, rich.traceback") == drawn
+
+
+def test_a_stand_in_makes_the_real_object_if_ever_used() -> None:
+    from rich.markdown import Markdown
+
+    from crm_tui.cli.usage import _deferred
+
+    assert isinstance(_deferred("rich.markdown", "Markdown")("*text*"), Markdown)
+
+
+GROUPS_MADE = """
+import json, sys
+from crm_tui.cli import main
+from crm_tui.cli.common import LazyGroup
+groups = []  # every group of the run, kept here (the command tree is let go when main returns)
+init = LazyGroup.__init__
+def keep(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    groups.append(self)
+LazyGroup.__init__ = keep
+sys.argv = ["crm", *sys.argv[2:]]
+try:
+    main()
+except SystemExit:
+    pass
+with open(OUT, "w") as fh:
+    json.dump({g.name: g.is_made for g in groups}, fh)
+"""
+
+
+@pytest.mark.parametrize(("args", "made"), [(["--help"], []), (["customers", "list", "--json"], ["customers"]),
+                                            (["visits", "--help"], ["visits"])])
+def test_a_command_makes_the_commands_of_its_group_only(args: list[str], made: list[str], tmp_path: Path) -> None:
+    """typer reads every command's signature to make it (127 commands); `crm --help`
+    needs only the groups' names and `crm customers list` only the customers' commands."""
+    from crm_tui.cli.records import KINDS
+
+    db = tmp_path / "crm.db"
+    Crm(db, rep="wang").close()
+    out = tmp_path / "groups.json"
+    args = [*args, "--db", str(db)] if args[-1] != "--help" else args
+    result = subprocess.run([sys.executable, "-c", GROUPS_MADE.replace("OUT", repr(str(out))), "-", *args],
+                            capture_output=True, text=True, env={**os.environ, "COLUMNS": "100"}, timeout=120)
+    groups = json.loads(out.read_text())
+    assert sorted(groups) == sorted(KINDS), result.stderr
+    assert sorted(name for name, is_made in groups.items() if is_made) == made
+
+
+def test_help_keeps_the_parsed_catalog_in_the_user_cache(tmp_path: Path) -> None:
+    """`crm --help` parses the catalog once; later starts read it from the cache
+    (tests/test_catalog_cache.py shows when it is parsed again)."""
+    cache = tmp_path / "cache"
+    for lang in ("en", "zh"):
+        subprocess.run([sys.executable, "-m", "crm_tui", "--help"], capture_output=True, timeout=120,
+                       env={**os.environ, "XDG_CACHE_HOME": str(cache), "CRM_LANG": lang, "COLUMNS": "100"})
+    assert sorted(p.name.split("-")[1] for p in (cache / "crm_tui").glob("catalog-*.marshal")) == ["en", "zh"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -277,3 +277,46 @@ def _localize_placeholders(exc: ClickException) -> None:
         path.insert(0, at.info_name or "")
         at = at.parent
     localize_placeholders(ctx.command, ctx, tuple(path))
+
+
+class LazyGroup(TyperGroup):
+    """A group whose commands are made when first asked for (click's lazy
+    subcommands): typer reads every command's signature to make it, and `crm --help`
+    or `crm customers list` needs none of another group's. Up to then the group is its
+    name and its text (the catalog's), all a list of commands shows. A subclass per
+    group says how to make the commands (`make`) and under which Typer (`parent`), see
+    `add_lazy_group`."""
+
+    make: Callable[[], typer.Typer]
+    parent: typer.Typer
+    _made: MutableMapping[str, ClickCommand] | None = None
+
+    @property  # click's attribute, made on first read
+    def commands(self) -> MutableMapping[str, ClickCommand]:
+        if self._made is None:
+            from typer.main import get_group_from_info
+            from typer.models import TyperInfo
+
+            # as typer would have made them inside `parent`, with its settings
+            made = get_group_from_info(TyperInfo(type(self).make()),
+                                       pretty_exceptions_short=self.parent.pretty_exceptions_short,
+                                       rich_markup_mode=self.parent.rich_markup_mode,
+                                       suggest_commands=self.parent.suggest_commands)
+            self._made = made.commands
+        return self._made
+
+    @commands.setter
+    def commands(self, commands: MutableMapping[str, ClickCommand]) -> None:
+        self._made = commands or None  # typer makes every group with {}: not made yet
+
+    @property
+    def is_made(self) -> bool:
+        return self._made is not None
+
+
+def add_lazy_group(parent: typer.Typer, name: str, make: Callable[[], typer.Typer], **settings: Any) -> None:
+    """Adds the group `name` to `parent`, its commands made by `make` only when a
+    command line goes to them (or their help is shown); `settings` are the group's
+    own (no_args_is_help ...)."""
+    group = type(f"LazyGroup_{name}", (LazyGroup,), {"make": staticmethod(make), "parent": parent})
+    parent.add_typer(typer.Typer(cls=group, **settings), name=name)

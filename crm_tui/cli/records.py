@@ -7,6 +7,7 @@ the customer a visit belongs to), so a new field shows up in the CLI by itself."
 # No `from __future__ import annotations` here: typer evaluates the annotations of the
 # commands made inside `build`, and those refer to its local variables.
 import datetime as dt
+import functools
 import inspect
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from crm_tui.cli.common import (
     DbOpt,
     JsonOpt,
     UserError,
+    add_lazy_group,
     console,
     err_console,
     open_crm,
@@ -195,8 +197,9 @@ def count_lines(path: Path) -> int:
 
 
 def register(app: typer.Typer) -> None:
+    # each kind's commands are made when a command line goes to that kind
     for table in KINDS:
-        app.add_typer(build(table), name=table)
+        add_lazy_group(app, table, functools.partial(build, table), no_args_is_help=True)
 
 
 def build(table: str) -> typer.Typer:

@@ -11,9 +11,12 @@ keeps its own text inside the translated frame rather than being lost."""
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
+from types import ModuleType
 from typing import Any
 
 from rich.console import Console, ConsoleOptions
@@ -77,9 +80,8 @@ def localize_frame() -> None:
     panel's title, "Try ... for help", "Aborted." and the help screens' panel titles
     and tags. typer reads these module constants each time it draws, so this runs once
     the language is known, and only when a help or an error may be drawn: typer's
-    renderer imports rich's Markdown, which a command that prints neither never pays."""
-    from typer import rich_utils
-
+    renderer costs a command that prints neither."""
+    rich_utils = help_renderer()
     for name, key in (("ERRORS_PANEL_TITLE", "error_title"), ("RICH_HELP", "try_help"),
                       ("ABORTED_TEXT", "aborted"), ("ARGUMENTS_PANEL_TITLE", "arguments"),
                       ("OPTIONS_PANEL_TITLE", "options"), ("COMMANDS_PANEL_TITLE", "commands"),
@@ -90,6 +92,50 @@ def localize_frame() -> None:
     Context.formatter_class = CatalogHelpFormatter
     # typer builds the console it draws help and errors on from this name
     rich_utils.Console = WrappingConsole  # type: ignore[misc]
+
+
+# What typer's renderer imports from rich only for what `crm` never asks of it: the
+# "markdown" markup mode (rich.markdown, which loads markdown-it: ~45 ms of CPU) and
+# pretty tracebacks (rich.traceback, which loads pygments). `crm` renders help with
+# rich_markup_mode="rich" and pretty_exceptions_enable=False.
+_UNUSED_BY_CRM = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
+
+
+def _deferred(module: str, name: str) -> type:
+    """A stand-in for class `name` of `module` that makes the real one when called."""
+
+    class Deferred:
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    Deferred.__name__ = Deferred.__qualname__ = name
+    return Deferred
+
+
+def help_renderer() -> ModuleType:
+    """typer's help and error renderer (typer.rich_utils), imported without loading
+    rich's Markdown and Traceback: while it imports, `rich.markdown` and
+    `rich.traceback` are stand-in modules whose classes load the real ones if ever
+    called, then they are taken out of `sys.modules`, so any other import of them
+    gets the real module. Should typer come to import anything else from them, the
+    renderer is imported the ordinary way."""
+    if "typer.rich_utils" in sys.modules:
+        return sys.modules["typer.rich_utils"]
+    stand_ins: dict[str, ModuleType] = {}
+    for module, name in _UNUSED_BY_CRM.items():
+        if module not in sys.modules:
+            stand_in = ModuleType(module, "a stand-in while typer's renderer imports (crm_tui.cli.usage)")
+            setattr(stand_in, name, _deferred(module, name))
+            stand_ins[module] = sys.modules[module] = stand_in
+    try:
+        return importlib.import_module("typer.rich_utils")
+    except ImportError:  # typer takes more from them than the stand-ins have
+        pass
+    finally:
+        for module, stand_in in stand_ins.items():
+            if sys.modules.get(module) is stand_in:
+                del sys.modules[module]
+    return importlib.import_module("typer.rich_utils")
 
 
 def localized(exc: click_errors.ClickException) -> click_errors.ClickException:
