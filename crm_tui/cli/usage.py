@@ -81,7 +81,7 @@ def localize_frame() -> None:
     and tags. typer reads these module constants each time it draws, so this runs once
     the language is known, and only when a help or an error may be drawn: typer's
     renderer costs a command that prints neither."""
-    rich_utils = help_renderer()
+    rich_utils: Any = help_renderer()  # typer.rich_utils, found at run time
     for name, key in (("ERRORS_PANEL_TITLE", "error_title"), ("RICH_HELP", "try_help"),
                       ("ABORTED_TEXT", "aborted"), ("ARGUMENTS_PANEL_TITLE", "arguments"),
                       ("OPTIONS_PANEL_TITLE", "options"), ("COMMANDS_PANEL_TITLE", "commands"),
@@ -91,7 +91,7 @@ def localize_frame() -> None:
     # Every context (the command's and its subcommands') formats its usage line with it.
     Context.formatter_class = CatalogHelpFormatter
     # typer builds the console it draws help and errors on from this name
-    rich_utils.Console = WrappingConsole  # type: ignore[misc]
+    rich_utils.Console = WrappingConsole
 
 
 # What typer's renderer imports from rich only for what `crm` never asks of it: the
