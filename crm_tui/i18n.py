@@ -12,7 +12,9 @@ import marshal
 import os
 import tomllib
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,10 @@ from crm_tui.domain.entities import Entity
 LANGUAGES = ("en", "zh")
 _LOCALE_DIR = Path(__file__).parent / "locale"
 _current = "en"
+# The language of the one request being answered, where it is not the process's (the
+# sync server answers each laptop in the language it asks for): a context variable,
+# so it follows the request into its threads and tasks and no further.
+_speaking: ContextVar[str | None] = ContextVar("crm_speaking", default=None)
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -127,7 +133,45 @@ def set_language(lang: str) -> None:
 
 
 def language() -> str:
+    """The language texts are rendered in now: the request's, else the process's."""
+    return _speaking.get() or _current
+
+
+def own_language() -> str:
+    """The process's own language (a server's, for what it keeps), whatever a
+    request being answered speaks."""
     return _current
+
+
+@contextmanager
+def speaking(lang: str) -> Iterator[None]:
+    """Render every text in `lang` inside the block, in this context only."""
+    token = _speaking.set(normalize_language(lang) or "en")
+    try:
+        yield
+    finally:
+        _speaking.reset(token)
+
+
+def accepted_language(header: str | None) -> str:
+    """The catalog language an HTTP Accept-Language header prefers (RFC 9110: the
+    highest q-value; 'zh-CN, en;q=0.8' -> 'zh'); English for none, '*' or only
+    languages the catalog does not have."""
+    best, best_q = "en", 0.0
+    for item in (header or "")[:1000].split(",")[:20]:
+        tag, _, params = item.partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        lang = normalize_language(tag)
+        if lang and 0.0 < q <= 1.0 and q > best_q:
+            best, best_q = lang, q
+    return best
 
 
 def money(amount: float | None, digits: int = 2) -> str:
@@ -138,7 +182,7 @@ def money(amount: float | None, digits: int = 2) -> str:
 
 def t(key: str, **values: Any) -> str:
     """The text of `key` in the current language, with `{name}` placeholders filled."""
-    text = catalog(_current).get(key)
+    text = catalog(_speaking.get() or _current).get(key)
     if text is None:
         text = catalog("en").get(key, key)
     return text.format(**values) if values else text
@@ -189,7 +233,7 @@ def label_of_name(name: str) -> str | None:
     `merge` or `file`), the catalog's `subject` for it."""
     if has(f"field.{name}"):
         return t(f"field.{name}")
-    labels = _specific_labels(_current).get(name, set())
+    labels = _specific_labels(language()).get(name, set())
     if len(labels) == 1:
         return next(iter(labels))
     # what an error is about when it is no record's field (a merge, the file, --take)

@@ -53,10 +53,12 @@ DERIVE = {e.table: partial(derive, e) for e in ENTITIES.values() if e.derived}
 
 
 def server_message(exc: ProtocolError) -> str:
-    """What a sync error says to the rep: the catalog's sentence for a known code in
-    the rep's language (the server writes English), else the server's own words."""
+    """What a sync error says to the rep: the server's own words when they are in the
+    rep's language (it answers in the language the laptop asks for), else the
+    catalog's sentence for the error's code (an older server writes English; an
+    unreachable one writes nothing), else the server's words."""
     key = f"sync.error.{exc.code}"
-    if language() == "en" or not has(key):
+    if language() == "en" or exc.lang == language() or not has(key):
         return exc.message
     return t(key)
 

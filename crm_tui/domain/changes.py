@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from crm_tui.domain.entities import ENTITIES, Entity, Field, synced_column_set
 from crm_tui.domain.privacy import ERASURES
-from crm_tui.domain.validation import KIND_NAMES, clean_value, normalize_datetime
+from crm_tui.domain.validation import FieldError, clean_value, kind_name, normalize_datetime
+from crm_tui.i18n import entity_label, entity_name, language, own_language, speaking, t
 
 INVALID = "invalid"      # no replica could apply it: schema, value or reference
 FORBIDDEN = "forbidden"  # its author may not make it
@@ -37,7 +39,7 @@ class ChangeRefused(ValueError):
     """A change that may not enter a log: `code` is INVALID or FORBIDDEN. `reason` is
     for its author and may quote the value refused; `kept` says the same without any
     value of the change, for what a server keeps (the audit, its list of refusals),
-    which must hold no personal data."""
+    which must hold no personal data. Made by `refused`, from the catalog."""
 
     def __init__(self, code: str, reason: str, kept: str | None = None):
         super().__init__(reason)
@@ -46,20 +48,58 @@ class ChangeRefused(ValueError):
         self.kept = reason if kept is None else kept
 
 
-def _invalid(reason: str, kept: str | None = None) -> ChangeRefused:
-    return ChangeRefused(INVALID, reason, kept)
+# A text said when it is needed, in the language then spoken: a refusal says its
+# reason in the language of the one who asked (a pushing laptop's, crm_tui.i18n
+# `speaking`) and what is kept in the server's own.
+Say = Callable[[], str]
 
 
-def _bad_value(name: str, reason: str, what: str) -> ChangeRefused:
+def refused(code: str, say: Say, kept: Say | None = None) -> ChangeRefused:
+    """A refusal whose reason is `say()` in the language spoken now, and whose kept
+    text is `kept()` (default: the reason, when it quotes no value of the change) in
+    the process's own language."""
+    reason = say()
+    if kept is None and language() == own_language():
+        return ChangeRefused(code, reason)
+    with speaking(own_language()):
+        return ChangeRefused(code, reason, (kept or say)())
+
+
+def said(key: str, /, **values: Any) -> Say:
+    """The catalog's `key`; a value that is a function (a record kind's name, which
+    differs by language) is called each time the text is said."""
+    return lambda: t(key, **{k: v() if callable(v) else v for k, v in values.items()})
+
+
+def on_field(name: str, key: str, /, **values: Any) -> Say:
+    """`said(key, ...)` about field `name`, introduced as every field error is
+    ('phone: ...'; in Chinese by its label: '电话（phone）：...')."""
+    text = said(key, **values)
+    return lambda: str(FieldError(name, text()))
+
+
+def _invalid(say: Say, kept: Say | None = None) -> ChangeRefused:
+    return refused(INVALID, say, kept)
+
+
+def _forbidden(say: Say) -> ChangeRefused:
+    return refused(FORBIDDEN, say)
+
+
+def _kind_name(kind: str) -> str:
+    return kind_name(kind) or t("refusal.kind_value")
+
+
+def _bad_value(name: str, reason: str, what: Say) -> ChangeRefused:
     """A value refused: the reason quotes it (validators do), what is kept does not."""
-    return _invalid(f"{name}: {reason}", f"{name}: not a valid {what} (the value is not kept)")
+    return _invalid(lambda: str(FieldError(name, reason)), on_field(name, "refusal.value_not_kept", kind=what))
 
 
 def synced_entity(tbl: object) -> Entity:
     """The entity of a synced table; INVALID for any other name."""
     ent = ENTITIES.get(tbl) if isinstance(tbl, str) else None
     if ent is None:
-        raise _invalid(f"{str(tbl)[:64]!r} is not a synced table")
+        raise _invalid(said("refusal.not_synced_table", table=repr(str(tbl)[:64])))
     return ent
 
 
@@ -102,12 +142,12 @@ def _is_int(value: object) -> bool:
 
 def _check_id(what: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _invalid(f"{what}: must be a non-empty text")
+        raise _invalid(on_field(what, "refusal.id_empty"))
     if len(value) > _ID_MAX or _CONTROL.search(value):
-        raise _invalid(f"{what}: not an id (at most {_ID_MAX} characters, no control characters)")
+        raise _invalid(on_field(what, "refusal.id_shape", max=_ID_MAX))
     if value.startswith(REP_SCOPE):
         # a customer named like a rep's scope would let its owner pull that rep's targets
-        raise _invalid(f"{what}: an id does not start with {REP_SCOPE!r}")
+        raise _invalid(on_field(what, "refusal.id_rep_scope", prefix=repr(REP_SCOPE)))
     return value
 
 
@@ -141,7 +181,7 @@ def _check_values(ent: Entity, data: Mapping[str, Any]) -> None:
     for name, value in data.items():
         if value is None:
             if name in required_names:
-                raise _invalid(f"{name}: is required")
+                raise _invalid(on_field(name, "validation.required"))
             continue
         if type(value) is str:
             seen = texts.get(name)
@@ -180,37 +220,37 @@ def _required_set(ent: Entity) -> frozenset[str]:
 def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
     if value is None:
         if required:
-            raise _invalid(f"{name}: is required")
+            raise _invalid(on_field(name, "validation.required"))
         return
     if name == "owner":
         if not isinstance(value, str) or len(value) > _OWNER_MAX or _CONTROL.search(value):
-            raise _invalid(f"owner: must be a rep's name (text, at most {_OWNER_MAX} characters)")
+            raise _invalid(on_field("owner", "refusal.owner_shape", max=_OWNER_MAX))
         return
     if name in ("created_at", "updated_at"):
         if not isinstance(value, str) or len(value) > 40:
-            raise _invalid(f"{name}: must be a date and time")
+            raise _invalid(on_field(name, "refusal.not_datetime"))
         try:
             normalize_datetime(value)
         except ValueError as exc:
-            raise _bad_value(name, str(exc), "date and time") from None
+            raise _bad_value(name, str(exc), partial(_kind_name, "datetime")) from None
         return
     f = ent.field(name)
     if f.kind in _NUMBER_KINDS:
         ok = _is_int(value) if f.kind in ("int", "bool") else _is_int(value) or isinstance(value, float)
         if not ok:
-            raise _invalid(f"{name}: must be a {'whole number' if f.kind == 'int' else 'number'}, "
-                           f"not {type(value).__name__}")
+            key = "refusal.not_whole_number" if f.kind == "int" else "refusal.not_number"
+            raise _invalid(on_field(name, key, type=type(value).__name__))
     elif not isinstance(value, str):
-        raise _invalid(f"{name}: must be text, not {type(value).__name__}")
+        raise _invalid(on_field(name, "refusal.not_text", type=type(value).__name__))
     try:
         cleaned = clean_value(f, value)
     except ValueError as exc:
-        raise _bad_value(name, str(exc), KIND_NAMES.get(f.kind, "value")) from None
+        raise _bad_value(name, str(exc), partial(_kind_name, f.kind)) from None
     if cleaned is None and required:
-        raise _invalid(f"{name}: is required")
+        raise _invalid(on_field(name, "validation.required"))
     if f.kind in _CANONICAL_KINDS and cleaned != value:
-        raise _bad_value(name, f"{value!r} is not in the stored form {cleaned!r}",
-                         f"{KIND_NAMES[f.kind]} in its stored form")
+        raise _bad_value(name, t("refusal.not_stored_form", value=repr(value), stored=repr(cleaned)),
+                         said("refusal.stored_form", kind=partial(_kind_name, f.kind)))
 
 
 def check_change(tbl: object, op: object, row_id: object, data: object, *, old: object = None,
@@ -222,28 +262,30 @@ def check_change(tbl: object, op: object, row_id: object, data: object, *, old: 
     (table, id) -> bool, every reference must name a record that exists."""
     ent = synced_entity(tbl)
     if op not in OPS:
-        raise _invalid(f"op: {str(op)[:20]!r} is not one of {', '.join(OPS)}")
+        raise _invalid(on_field("op", "refusal.not_an_op", value=repr(str(op)[:20]), ops=", ".join(OPS)))
     _check_id("row_id", row_id)
     if type(data) is not dict and not isinstance(data, Mapping):
-        raise _invalid("data: must be an object")
+        raise _invalid(on_field("data", "refusal.not_an_object"))
     columns = synced_column_set(ent)
     if not columns.issuperset(data):
         unknown = [k for k in data if k not in columns]
-        raise _invalid(f"data: {str(unknown[0])[:64]!r} is not a synced column of {ent.table}")
+        raise _invalid(on_field("data", "refusal.not_synced_column_of", column=repr(str(unknown[0])[:64]),
+                                table=ent.table))
     if op == "delete":
         if data:
-            raise _invalid("data: a delete carries no values")
+            raise _invalid(on_field("data", "refusal.delete_with_values"))
     else:
         _check_values(ent, data)
         if op == "insert" and not _required_set(ent).issubset(data):
             missing = [name for name in ent.required_names if name not in data]
             if missing:
-                raise _invalid(f"{missing[0]}: is required")
+                raise _invalid(on_field(missing[0], "validation.required"))
         if exists is not None:
             for f in ent.fields:
                 if f.kind == "ref" and f.ref and data.get(f.name) is not None \
                         and not exists(f.ref, data[f.name]):
-                    raise _invalid(f"{f.name}: there is no {ENTITIES[f.ref].name} {str(data[f.name])[:64]!r}")
+                    raise _invalid(on_field(f.name, "refusal.no_such_record", kind=partial(entity_name, ENTITIES[f.ref]),
+                                            id=repr(str(data[f.name])[:64])))
     _check_old(columns, old)
     _check_base(columns, base)
 
@@ -252,12 +294,12 @@ def _check_old(columns: Collection[str], old: object) -> None:
     if old is None:
         return
     if not isinstance(old, Mapping):
-        raise _invalid("old: must be an object")
+        raise _invalid(on_field("old", "refusal.not_an_object"))
     for name, value in old.items():
         if name not in columns:
-            raise _invalid(f"old: {str(name)[:64]!r} is not a synced column")
+            raise _invalid(on_field("old", "refusal.not_synced_column", column=repr(str(name)[:64])))
         if value is not None and not isinstance(value, (str, int, float)):
-            raise _invalid(f"old: {name} must be a plain value")
+            raise _invalid(on_field("old", "refusal.not_plain_value", column=name))
 
 
 def _check_base(columns: Collection[str], base: object) -> None:
@@ -265,15 +307,15 @@ def _check_base(columns: Collection[str], base: object) -> None:
     if base is None:
         return
     if not isinstance(base, Mapping):
-        raise _invalid("base: must be an object")
+        raise _invalid(on_field("base", "refusal.not_an_object"))
     for name, stamp in base.items():
         if name not in columns:
-            raise _invalid(f"base: {str(name)[:64]!r} is not a synced column")
+            raise _invalid(on_field("base", "refusal.not_synced_column", column=repr(str(name)[:64])))
         if stamp is None:
             continue
         if not (isinstance(stamp, list) and len(stamp) == 2 and _is_int(stamp[0]) and 0 <= stamp[0] <= _HLC_MAX
                 and isinstance(stamp[1], str) and 0 < len(stamp[1]) <= _ID_MAX):
-            raise _invalid(f"base: {name} must be [clock stamp, node]")
+            raise _invalid(on_field("base", "refusal.not_a_stamp", column=name))
 
 
 # -- authorisation -------------------------------------------------------------------
@@ -308,8 +350,8 @@ def _may_handle(actor: Actor, place: Place) -> bool:
 
 
 def _describe(customer_id: str, place: Place) -> str:
-    return (f"customer {customer_id[:26]} belongs to {place.owner or 'nobody'} "
-            f"in territory {place.territory or 'none'}")
+    return t("refusal.customer_place", id=customer_id[:26], owner=place.owner or t("refusal.nobody"),
+             territory=place.territory or t("refusal.no_territory"))
 
 
 def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str, Any], *,
@@ -329,13 +371,12 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
       changes (targets);
     - a record naming two customers (a merge) only when both are theirs."""
     if tbl == ERASURES and not actor.is_manager:
-        raise ChangeRefused(FORBIDDEN, "only a manager erases a customer; a rep files an erase request "
-                            "(crm customers erase)")
+        raise _forbidden(said("refusal.erase_manager_only"))
     if actor.is_manager:
         return
     ent = ENTITIES[tbl]
     if ent.manager_only:
-        raise ChangeRefused(FORBIDDEN, f"only a manager changes {ent.table}")
+        raise _forbidden(said("refusal.manager_only_kind", table=partial(entity_label, ent.table)))
     if tbl == CUSTOMERS:
         _customer_access(actor, row_id, op, data, place(row_id))
         return
@@ -344,15 +385,15 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
         return
     existing = customer_of(tbl, row_id)
     if existing is None and op != "insert":
-        raise ChangeRefused(INVALID, f"there is no {ent.name} {row_id[:26]}")
+        raise _invalid(said("refusal.no_such_record", kind=partial(entity_name, ent), id=row_id[:26]))
     if "owner" in data:
         customer = existing if existing is not None else data.get(link.name)
         if _owner_kept(ent, data["owner"], place(customer) if isinstance(customer, str) else None):
             pass  # a kind owned as its customer (a manual classification), made or brought back
         elif existing is not None:
-            raise ChangeRefused(FORBIDDEN, f"only a manager changes the owner of a {ent.name}")
+            raise _forbidden(said("refusal.owner_manager_only", kind=partial(entity_name, ent)))
         elif not _blank(data["owner"]) and data["owner"] != actor.name:
-            raise ChangeRefused(FORBIDDEN, f"a new {ent.name} is owned by its author ({actor.name}) or nobody")
+            raise _forbidden(said("refusal.new_owned_by_author", kind=partial(entity_name, ent), rep=actor.name))
     # Every customer the change names counts, not only its scope: a merge names the
     # customer it keeps and the one it merges away, and a rep must hold both.
     named = [data.get(f.name) for f in ent.fields if f.kind == "ref" and f.ref == CUSTOMERS]
@@ -360,8 +401,12 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
     for customer_id in dict.fromkeys(targets):
         where = place(customer_id)
         if where is not None and not _may_handle(actor, where):
-            raise ChangeRefused(FORBIDDEN, f"{_describe(customer_id, where)}: not yours to change")
+            raise _not_yours(customer_id, where)
     _check_other_refs(actor, ent, link, data, place, customer_of)
+
+
+def _not_yours(customer_id: str, where: Place) -> ChangeRefused:
+    return _forbidden(said("refusal.not_yours", place=partial(_describe, customer_id, where)))
 
 
 def _owner_kept(ent: Entity, owner: Any, customer: Place | None) -> bool:
@@ -387,26 +432,26 @@ def _check_other_refs(actor: Actor, ent: Entity, link: Field, data: Mapping[str,
             continue  # a record of no customer (a product), or none at all (check_change's)
         where = place(customer_id)
         if where is not None and not _may_handle(actor, where):
-            raise ChangeRefused(FORBIDDEN, f"{f.name}: {target.name} {value[:26]} is not yours to use "
-                                f"({_describe(customer_id, where)})")
+            raise _forbidden(on_field(f.name, "refusal.ref_not_yours", kind=partial(entity_name, target),
+                                      id=value[:26], place=partial(_describe, customer_id, where)))
 
 
 def _customer_access(actor: Actor, row_id: str, op: str, data: Mapping[str, Any], held: Place | None) -> None:
     if held is None:
         if op != "insert":
-            raise ChangeRefused(INVALID, f"there is no customer {row_id[:26]}")
+            raise _invalid(said("refusal.no_such_record", kind=partial(entity_name, ENTITIES[CUSTOMERS]),
+                                id=row_id[:26]))
         if data.get("owner") != actor.name:
-            raise ChangeRefused(FORBIDDEN, f"a new customer must be owned by its author ({actor.name})")
+            raise _forbidden(said("refusal.new_customer_owner", rep=actor.name))
         territory = data.get("territory")
         if not _blank(territory) and territory not in actor.territories:
-            raise ChangeRefused(FORBIDDEN, f"territory {territory} is not one of yours")
+            raise _forbidden(said("refusal.territory_not_yours", territory=territory))
         return
     if not _may_handle(actor, held):
-        raise ChangeRefused(FORBIDDEN, f"{_describe(row_id, held)}: not yours to change")
+        raise _not_yours(row_id, held)
     if "owner" in data and (data["owner"] or None) != held.owner:
-        raise ChangeRefused(FORBIDDEN, "only a manager changes a customer's owner")
+        raise _forbidden(said("refusal.customer_owner_manager_only"))
     if "territory" in data and (data["territory"] or None) != held.territory:
-        for territory in (held.territory, data["territory"] or None):
-            if territory is not None and territory not in actor.territories:
-                raise ChangeRefused(FORBIDDEN, f"territory {territory} is not one of yours: only a manager "
-                                    "moves a customer into or out of it")
+        for moved in (held.territory, data["territory"] or None):
+            if moved is not None and moved not in actor.territories:
+                raise _forbidden(said("refusal.territory_move", territory=moved))

@@ -327,11 +327,16 @@ def _check_type(f: Field, value: Any) -> None:
                            else "JSON object"))
 
 
-KIND_NAMES = {"phone": "phone number", "email": "email address", "enum": "choice", "date": "date",
-               "datetime": "date and time", "money": "amount", "ref": "record id", "tags": "list of tags"}
 # The kind of a field as the catalog names it (validation.kind.*).
 _KIND_KEYS = {"phone": "phone", "email": "email", "enum": "choice", "date": "date",
                "datetime": "datetime", "money": "money", "ref": "ref", "tags": "tags"}
+
+
+def kind_name(kind: str) -> str | None:
+    """What a value of a field kind is called, in the language spoken ('phone' ->
+    'phone number'); None for a kind the catalog does not name (int, bool, text)."""
+    key = _KIND_KEYS.get(kind)
+    return t(f"validation.kind.{key}") if key else None
 
 
 def clean_value(f: Field, value: Any) -> Any:

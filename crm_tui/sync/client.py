@@ -1,5 +1,7 @@
 """The HTTP side of a sync, over httpx: hello, push and pull, with every server
-error turned into a `ProtocolError` carrying the server's code and reason."""
+error turned into a `ProtocolError` carrying the server's code and reason. Every
+request asks for answers in the rep's language (Accept-Language): the server says
+its reasons, refused changes' included, in it."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from crm_tui.i18n import language, normalize_language
 from crm_tui.sync.errors import UNREACHABLE, ProtocolError
 from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, REFUSED, Hello, PushResult
 
@@ -20,7 +23,8 @@ class SyncClient:
     def __init__(self, server: str, token: str, *, http: httpx.Client | None = None,
                  timeout: float = 60.0):
         self.server = server.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
+        self.headers = {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+                        "Accept-Language": language()}
         self._owns_http = http is None  # a borrowed client (a test transport) stays open
         if http is None:
             http = httpx.Client(base_url=self.server, timeout=timeout)
@@ -49,7 +53,8 @@ class SyncClient:
                 err = response.json()
                 if (response.status_code, err.get("error")) in answers:
                     return err
-                raise ProtocolError(err["error"], err["message"], response.status_code, err.get("expected_seq"))
+                raise ProtocolError(err["error"], err["message"], response.status_code, err.get("expected_seq"),
+                                    normalize_language(response.headers.get("content-language")))
             except (ValueError, KeyError, TypeError):
                 raise ProtocolError("server_error", f"the sync server answered {response.status_code}: "
                                     f"{response.text[:200]}", response.status_code) from None

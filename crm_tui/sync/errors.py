@@ -19,11 +19,14 @@ UNREACHABLE = "unreachable"  # client side: no answer from the server
 
 
 class ProtocolError(Exception):
-    """An error the server answered with: a code, a message for the user, the status."""
+    """An error the server answered with: a code, a message for the user, the status,
+    and the language the message is in when the answer said (Content-Language)."""
 
-    def __init__(self, code: str, message: str, status: int = 400, expected_seq: int | None = None):
+    def __init__(self, code: str, message: str, status: int = 400, expected_seq: int | None = None,
+                 lang: str | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.expected_seq = expected_seq
+        self.lang = lang

@@ -1,8 +1,9 @@
 """The sync server's HTTP app (FastAPI): authentication by hashed bearer token before
 any body is read, failed authentications rate-limited per address, bodies bounded
 while they are read and parsed as strict JSON, the protocol and clock checks, the
-audit, one log line per request, and every refusal as JSON with a reason. Which
-pushed changes are stored is the store's judge's call (crm_tui.sync.server.judge)."""
+audit, one log line per request, and every refusal as JSON with a reason, in the
+language the request's Accept-Language asks for. Which pushed changes are stored is
+the store's judge's call (crm_tui.sync.server.judge)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii
 from typing import Annotated, Any, TypeVar
 
@@ -26,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crm_tui.i18n import accepted_language, speaking, t
 from crm_tui.sync import clock
 from crm_tui.sync.protocol import (
     BAD_REQUEST,
@@ -124,17 +126,13 @@ def authenticated(
     """The rep behind the bearer token, after the protocol version check; runs before
     the body is read. An address that keeps failing is refused without a look-up."""
     if protocol != str(PROTOCOL_VERSION):
-        raise ProtocolError(
-            VERSION_MISMATCH,
-            f"this server speaks sync protocol {PROTOCOL_VERSION}, the client sent "
-            f"{(protocol or 'none')[:20]}; upgrade crm_tui on the older side",
-            426,
-        )
+        sent = protocol[:20] if protocol else t("refusal.request.nothing_sent")
+        raise ProtocolError(VERSION_MISMATCH, t("refusal.request.version", version=PROTOCOL_VERSION, sent=sent), 426)
     state = request.app.state
     address = _address(request)
     failures: Limiter = state.auth_failures
     if failures.exhausted(address):
-        raise ProtocolError(RATE_LIMITED, "too many failed sign-ins from this address; try again later", 429)
+        raise ProtocolError(RATE_LIMITED, t("refusal.request.sign_in_limit"), 429)
     store: Store = state.store
     rep: RepInfo | None = None
     if authorization and authorization.lower().startswith("bearer "):
@@ -144,14 +142,14 @@ def authenticated(
         store.record_audit("auth_failed", address=address, rep=rep.name if rep else None,
                            detail={"path": request.url.path})
         if not authorization or not authorization.lower().startswith("bearer "):
-            raise ProtocolError(BAD_TOKEN, "no token: run `crm login --server URL --token TOKEN`", 401)
+            raise ProtocolError(BAD_TOKEN, t("refusal.request.no_token"), 401)
         if rep is None:
-            raise ProtocolError(BAD_TOKEN, "unknown token: ask your manager for a new one (crm server add-rep)", 401)
-        raise ProtocolError(BAD_TOKEN, f"the token of rep {rep.name!r} was revoked on {rep.revoked_at}", 401)
+            raise ProtocolError(BAD_TOKEN, t("refusal.request.unknown_token"), 401)
+        raise ProtocolError(BAD_TOKEN, t("refusal.request.revoked_token", rep=repr(rep.name), at=rep.revoked_at), 401)
     limiter: Limiter = state.limiter
     if not limiter.allow(rep.name):
-        raise ProtocolError(RATE_LIMITED, f"too many requests from {rep.name}: at most {limiter.rate:g} a second; "
-                            "try again in a moment", 429)
+        raise ProtocolError(RATE_LIMITED, t("refusal.request.rate_limited", rep=rep.name, rate=f"{limiter.rate:g}"),
+                            429)
     request.state.rep = rep.name
     return rep
 
@@ -166,31 +164,31 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     Content-Length says (or a chunked body does not say)."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
-        raise ProtocolError(TOO_LARGE, f"request body over {limit} bytes; push smaller batches", 413)
+        raise ProtocolError(TOO_LARGE, t("refusal.request.body_too_large", limit=limit), 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ProtocolError(TOO_LARGE, f"request body over {limit} bytes; push smaller batches", 413)
+            raise ProtocolError(TOO_LARGE, t("refusal.request.body_too_large", limit=limit), 413)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 def _constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    raise ValueError(t("refusal.request.json_constant", name=name))
 
 
 def _int64(text: str) -> int:
     value = int(text)
     if not -INT64_MAX - 1 <= value <= INT64_MAX:
-        raise ValueError(f"integer {text[:30]} is outside 64 bits")
+        raise ValueError(t("refusal.request.json_int64", number=text[:30]))
     return value
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"number {text[:30]} is too large")
+        raise ValueError(t("refusal.request.json_too_large", number=text[:30]))
     return value
 
 
@@ -206,22 +204,49 @@ def strict_json(raw: bytes) -> Any:
         if _SURROGATE_ESCAPE.search(raw):
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeError:
-        raise ProtocolError(BAD_REQUEST, "the body is not UTF-8 text, or holds a lone surrogate") from None
+        raise ProtocolError(BAD_REQUEST, t("refusal.request.not_utf8")) from None
     except (ValueError, RecursionError) as exc:
-        raise ProtocolError(BAD_REQUEST, f"the body is not strict JSON: {str(exc)[:200]}") from None
+        raise ProtocolError(BAD_REQUEST, t("refusal.request.not_json", detail=_json_fault(exc)[:200])) from None
     return value
 
 
+def _json_fault(exc: Exception) -> str:
+    """What is wrong with a body that is not JSON, in the language spoken: Python's
+    parser says it in English, so a syntax error is named by its place."""
+    if isinstance(exc, json.JSONDecodeError):
+        return t("refusal.request.json_syntax", line=exc.lineno, column=exc.colno)
+    if isinstance(exc, RecursionError):
+        return t("refusal.request.json_too_deep")
+    return str(exc)  # ours (_constant, _int64, _finite), said from the catalog
+
+
 M = TypeVar("M", bound=BaseModel)
+
+
+# Pydantic's errors of the strict request models, by type, with the context values
+# their texts name; pydantic writes them in English only.
+_FAULTS = {"missing": (), "extra_forbidden": (), "model_type": (), "model_attributes_type": (), "dict_type": (),
+           "list_type": (), "int_type": (), "string_type": (), "bool_type": (), "literal_error": ("expected",),
+           "greater_than_equal": ("ge",), "less_than_equal": ("le",), "string_too_short": ("min_length",),
+           "string_too_long": ("max_length",), "string_pattern_mismatch": ("pattern",)}
+
+
+def _fault(error: Mapping[str, Any]) -> str:
+    """A request field's fault as the catalog says it: '{where}: {what}'."""
+    where = ".".join(str(p) for p in error.get("loc", ())) or t("refusal.request.body")
+    kind, context = str(error.get("type", "")), error.get("ctx") or {}
+    if kind in _FAULTS:
+        what = t(f"refusal.pydantic.{kind}", **{name: context.get(name, "") for name in _FAULTS[kind]})
+    else:
+        what = t("refusal.pydantic.other", type=kind[:40])
+    return t("refusal.request.field", where=where, what=what)[:500]
 
 
 def _model(model: type[M], value: Any) -> M:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise ProtocolError(BAD_REQUEST, f"{where or 'body'}: {first.get('msg', 'invalid')}"[:500]) from None
+        raise ProtocolError(BAD_REQUEST, _fault(exc.errors()[0])) from None
 
 
 # -- OpenAPI: every status each operation answers ----------------------------------------
@@ -279,6 +304,34 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return schema
 
 
+# -- the request's language ----------------------------------------------------------------
+
+class RequestLanguage:
+    """Answers each request in the language its Accept-Language header prefers among
+    the catalog's (English for none of them): every text said while the request is
+    answered, in its threads too (the judge runs in one), and the answer's
+    Content-Language says which. What the server keeps is in its own language."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        asked = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"accept-language"), None)
+        lang = accepted_language(asked)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (b"content-language", lang.encode()),
+                                      (b"vary", b"Accept-Language")]
+            await send(message)
+
+        with speaking(lang):
+            await self.app(scope, receive, sending)
+
+
 # -- one line per request ---------------------------------------------------------------
 
 class RequestLog:
@@ -318,6 +371,7 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
     fail_rate, fail_burst = auth_failures_per_minute / 60.0, max(1, int(auth_failures_per_minute))
     app.state.auth_failures = (store.shared_limiter(fail_rate, fail_burst, "sign_in_failures")
                                or RateLimiter(fail_rate, fail_burst))
+    app.add_middleware(RequestLanguage)
     app.add_middleware(RequestLog)
 
     @app.exception_handler(ProtocolError)
@@ -327,14 +381,15 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return _error(400, BAD_REQUEST, f"{where}: {first.get('msg', 'invalid request')}")
+        errors = exc.errors()
+        return _error(400, BAD_REQUEST, _fault(errors[0] if errors else {}))
 
     @app.exception_handler(StarletteHTTPException)
-    def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, BAD_REQUEST)
-        answer = _error(exc.status_code, code, str(exc.detail))
+        said = {404: "refusal.request.not_found", 405: "refusal.request.method_not_allowed"}.get(exc.status_code)
+        message = t(said, path=request.url.path[:200], method=request.method[:20]) if said else str(exc.detail)
+        answer = _error(exc.status_code, code, message)
         answer.headers.update(exc.headers or {})  # e.g. a 405's Allow
         return answer
 
@@ -349,22 +404,19 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
         now = now_ms()
         for change in body.changes:
             if change.node != body.node:
-                raise ProtocolError(BAD_REQUEST, f"change {change.node}:{change.node_seq} is not from node {body.node}")
+                raise ProtocolError(BAD_REQUEST, t("refusal.request.other_node", node=change.node,
+                                                   seq=change.node_seq, sender=body.node))
             ahead = clock.ahead_ms(change.hlc, now)
             if ahead > max_offset_ms:
-                raise ProtocolError(
-                    CLOCK_AHEAD,
-                    f"change {change.node_seq} is stamped {ahead / 1000:.0f} s ahead of the server clock "
-                    f"(at most {max_offset_ms / 1000:.0f} s allowed): check this computer's date and time",
-                    422,
-                )
+                raise ProtocolError(CLOCK_AHEAD, t("refusal.request.clock_ahead", seq=change.node_seq,
+                                                   ahead=f"{ahead / 1000:.0f}", allowed=f"{max_offset_ms / 1000:.0f}"),
+                                    422)
         try:
             out = store.push(rep, body.node, body.changes)
         except SequenceGap as exc:
             raise ProtocolError(SEQUENCE_GAP, str(exc), 409, expected_seq=exc.expected) from None
         except ChangeMismatch as exc:
-            raise ProtocolError(REPLICA_BEHIND, f"{exc}: this database was restored from a backup or copied; "
-                                "keep it aside and sync a fresh database", 409) from None
+            raise ProtocolError(REPLICA_BEHIND, t("refusal.request.replica_behind", reason=exc), 409) from None
         except NodeTaken as exc:
             raise ProtocolError(NODE_TAKEN, str(exc), 403) from None
         except StoreError as exc:
@@ -377,8 +429,8 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
         if not out.refused:
             return JSONResponse(result)
         first = out.refused[0]
-        message = (f"{len(out.refused)} change(s) refused, the others stored; first: {first.tbl} "
-                   f"{first.row_id[:26]}: {first.reason}")
+        message = t("refusal.push_refused", count=len(out.refused), table=first.tbl, id=first.row_id[:26],
+                    reason=first.reason)
         return JSONResponse({"error": REFUSED, "message": message, **result}, status_code=403)
 
     @app.post("/v1/push", response_model=PushResult, responses=_PUSH_RESPONSES,
@@ -390,7 +442,8 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
         value = strict_json(raw)
         changes = value.get("changes") if isinstance(value, dict) else None
         if isinstance(changes, list) and len(changes) > MAX_PUSH_BATCH:
-            raise ProtocolError(TOO_LARGE, f"{len(changes)} changes in one push; at most {MAX_PUSH_BATCH}", 413)
+            raise ProtocolError(TOO_LARGE, t("refusal.request.batch_too_long", count=len(changes), max=MAX_PUSH_BATCH),
+                                413)
         body = _model(PushRequest, value)
         return await run_in_threadpool(_push, body, rep, _address(request))
 

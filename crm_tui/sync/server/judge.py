@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from crm_tui.domain.changes import (
     CUSTOMERS,
@@ -18,10 +19,13 @@ from crm_tui.domain.changes import (
     check_access,
     check_change,
     is_rep_scope,
+    refused,
     rep_scope_of,
+    said,
     scope_field,
     synced_entity,
 )
+from crm_tui.i18n import entity_name, field_label
 from crm_tui.sync.protocol import WireChange
 
 # How a store reports a customer it holds: owner and territory, each with the clock
@@ -101,7 +105,8 @@ class Judge:
             check_change(c.tbl, c.op, c.row_id, c.data, old=c.old, base=c.base, exists=self.exists)
             if c.op != "insert" and not self.exists(c.tbl, c.row_id):
                 # A laptop cannot apply an edit of a record it never received.
-                raise ChangeRefused(INVALID, f"there is no {synced_entity(c.tbl).name} {c.row_id[:26]} on the server")
+                raise refused(INVALID, said("refusal.no_such_record_on_server",
+                                            kind=partial(entity_name, synced_entity(c.tbl)), id=c.row_id[:26]))
             self._check_rep_kept(c)
             check_access(self.actor, c.tbl, c.op, c.row_id, c.data, place=self.place, customer_of=self.customer_of)
         except ChangeRefused as exc:
@@ -118,8 +123,8 @@ class Judge:
         scope = rep_scope_of(ent, c.data)
         held = self.scope(c.tbl, c.row_id)
         if scope is not None and held is not None and scope != held:
-            raise ChangeRefused(INVALID, f"the {ent.rep_field} of a {ent.name} does not change: "
-                                f"set a new {ent.name} for the other {ent.rep_field} instead")
+            raise refused(INVALID, said("refusal.rep_kept", field=partial(field_label, ent, ent.rep_field or ""),
+                                        kind=partial(entity_name, ent)))
 
     def _note(self, c: WireChange) -> str | None:
         """Keep track of what `c` changes about visibility; its customer."""

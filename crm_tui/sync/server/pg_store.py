@@ -414,7 +414,7 @@ class PostgresStore(Store):
         conn.execute("INSERT INTO nodes (node, rep) VALUES (%s, %s) ON CONFLICT DO NOTHING", (node, rep.name))
         owner, last = one_row(conn.execute("SELECT rep, last_seq FROM nodes WHERE node = %s FOR UPDATE", (node,)))
         if owner != rep.name:
-            raise NodeTaken(f"node {node} belongs to rep {owner!r}, not {rep.name!r}")
+            raise NodeTaken(node, owner, rep.name)
         held, fresh = split_fresh(node, ordered, last)
         refused_before = self._check_duplicates(conn, node, held) if held else []
         place_of, scope_of = self._lookups(conn, fresh)
@@ -678,7 +678,7 @@ class PostgresStore(Store):
             conn.execute("INSERT INTO nodes (node, rep) VALUES (%s, %s) ON CONFLICT DO NOTHING", (node, rep))
             owner = one_row(conn.execute("SELECT rep FROM nodes WHERE node = %s FOR UPDATE", (node,)))[0]
             if owner != rep:
-                raise NodeTaken(f"node {node} belongs to rep {owner!r}, not {rep!r}")
+                raise NodeTaken(node, owner, rep)
             entered, left = self._view_change(conn, node, visible, params)
             if not entered and not left:
                 return

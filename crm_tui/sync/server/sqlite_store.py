@@ -296,7 +296,7 @@ class SqliteStore(Store):
                 conn.execute("INSERT INTO nodes (node, rep) VALUES (?, ?)", (node, rep.name))
                 last = 0
             elif row[0] != rep.name:
-                raise NodeTaken(f"node {node} belongs to rep {row[0]!r}, not {rep.name!r}")
+                raise NodeTaken(node, row[0], rep.name)
             else:
                 last = row[1]
             held, fresh = split_fresh(node, ordered, last)
@@ -521,7 +521,7 @@ class SqliteStore(Store):
             if owner is None:
                 conn.execute("INSERT INTO nodes (node, rep) VALUES (?, ?)", (node, rep))
             elif owner[0] != rep:
-                raise NodeTaken(f"node {node} belongs to rep {owner[0]!r}, not {rep!r}")
+                raise NodeTaken(node, owner[0], rep)
             entered, left = view_change(
                 (r[0] for r in conn.execute(visible, params)),
                 (r[0] for r in conn.execute("SELECT customer_id FROM node_view WHERE node = ?", (node,))))

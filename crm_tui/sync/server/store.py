@@ -82,7 +82,7 @@ class SequenceGap(StoreError):
     batch): the client must resend from `expected`."""
 
     def __init__(self, node: str, expected: int, got: int):
-        super().__init__(f"node {node}: expected change {expected} next, got {got}; resend from {expected}")
+        super().__init__(text("refusal.request.sequence_gap", node=node, expected=expected, got=got))
         self.expected = expected
 
 
@@ -93,6 +93,9 @@ class ChangeMismatch(StoreError):
 
 class NodeTaken(StoreError):
     """A node id already bound to another rep."""
+
+    def __init__(self, node: str, owner: str, rep: str):
+        super().__init__(text("refusal.request.node_taken", node=node, owner=repr(owner), rep=repr(rep)))
 
 
 class SchemaTooNew(StoreError):
@@ -243,12 +246,10 @@ def resent_refusals(node: str, changes: Sequence[WireChange], held: Mapping[int,
         if c.node_seq in refused:
             _, hlc, tbl, row_id, code, reason = refused[c.node_seq]
             if hlc != c.hlc:
-                raise ChangeMismatch(
-                    f"change {c.node_seq} of node {node} is not the one the server refused under that number")
+                raise ChangeMismatch(text("refusal.request.not_the_refused", seq=c.node_seq, node=node))
             again.append(Refusal(c.node_seq, tbl, row_id, code, reason))
         elif held.get(c.node_seq, c.hlc) != c.hlc:
-            raise ChangeMismatch(
-                f"change {c.node_seq} of node {node} is not the one the server holds under that number")
+            raise ChangeMismatch(text("refusal.request.not_the_held", seq=c.node_seq, node=node))
     return again
 
 
