@@ -138,14 +138,16 @@ async def test_the_order_form_keeps_its_lines_format_whole_at_80x24(db_path: Pat
 
 
 def test_the_refused_changes_list_reads_chinese(server_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`crm sync rejected` under zh: its columns and the refusal's code in Chinese (the
-    reason itself is the server's, in the server's language)."""
+    """`crm login` and `crm sync rejected` under zh: the rep's role, the list's columns
+    and the refusal's code in Chinese."""
     from test_sync_cli import Rep, Server
 
     server = Server(server_db)
     try:
         li = Rep(tmp_path, "li")
-        li.crm("login", "--server", server.url, "--token", server.add_rep("li"))
+        token = server.add_rep("li")
+        logged_in = CliRunner().invoke(cli, ["login", "--server", server.url, "--token", token],
+                                       env={**li.env, "CRM_LANG": "zh"}).output
         li.crm("customers", "add", "--name", "张三", "--owner", "wang")  # not li's to make: refused
         li.crm("sync")
         monkeypatch.setenv("COLUMNS", "200")
@@ -153,6 +155,7 @@ def test_the_refused_changes_list_reads_chinese(server_db: str, tmp_path: Path, 
         shown = CliRunner().invoke(cli, ["sync", "rejected"], env=li.env).output
     finally:
         server.stop()
+    assert "身份 li（销售代表）" in logged_in, logged_in  # the role by its name, not the code 'rep'
     # the columns that do not fit the terminal are named in the caption: titled either way
     assert "字段" in shown and "拒绝时间" in shown and "无权限" in shown, shown
     assert not [w for w in ("fields", "rejected at", "forbidden") if w in shown], shown

@@ -14,6 +14,7 @@ from crm_tui.cli.common import (
     DbOpt,
     JsonOpt,
     UserError,
+    cell_text,
     column_title,
     console,
     err_console,
@@ -51,7 +52,7 @@ def login_command(
     if json_out:
         print_json(info)
         return
-    who = t("sync.msg.login_as", rep=info["rep"], role=info["role"]) if info.get("rep") else ""
+    who = t("sync.msg.login_as", rep=info["rep"], role=cell_text("role", info["role"])) if info.get("rep") else ""
     console.print(t("sync.msg.logged_in", server=info["server"], who=who, config=info["config"]), highlight=False)
     if info.get("warning"):
         err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] {t('sync.msg.saved_anyway', warning=info['warning'])}",
