@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+from crm_tui.db import schema as new_schema
 from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
 from crm_tui.i18n import os_reason, t
 
@@ -249,7 +250,10 @@ def open_database(path: str | Path, *, rep: str | None = None, private_dir: bool
     return conn
 
 
-def migrate(conn: sqlite3.Connection, path: str | Path = "") -> None:
+def migrate(conn: sqlite3.Connection, path: str | Path = "", *, replay: bool = False) -> None:
+    """Bring the database to the current schema. A new one is made from the schema
+    all migrations make, written as one script (db/schema.py; `replay` replays them
+    one by one instead, as an existing database is upgraded)."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise DatabaseTooNew(t("db.too_new", path=path, version=version, known=SCHEMA_VERSION))
@@ -259,6 +263,10 @@ def migrate(conn: sqlite3.Connection, path: str | Path = "") -> None:
     # commit (one sync of the disk, not one per migration: a fifth of a second of a
     # first `crm import`), and an upgrade that fails leaves the database as it was.
     with transaction(conn):
+        if version == 0 and not replay and new_schema.create(conn):
+            conn.execute("INSERT INTO replica (id, node) VALUES (1, ?)", (new_node_id(),))
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return
         for number in range(version, SCHEMA_VERSION):
             MIGRATIONS[number](conn)
             if number == 0:
