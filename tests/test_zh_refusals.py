@@ -18,6 +18,7 @@ import httpx
 import pytest
 from test_sync_attacks import MALFORMED, head
 from test_sync_cli import Rep, Server, runner, server  # noqa: F401 - the fixture
+from test_sync_poison import NOW, inject
 from test_zh_everywhere import CJK, english_fragments_in, without
 
 from crm_tui import i18n
@@ -180,31 +181,74 @@ def test_a_sync_error_in_the_servers_own_words_when_it_speaks_the_reps_language(
     assert "业务员 'wang' 的令牌已于" in result.output and "被吊销" in result.output, result.output
 
 
+def test_pulled_changes_set_aside_say_why_in_chinese(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    """Changes no laptop can apply, in the server's log as an older server stored them:
+    a rep working in Chinese reads why each was set aside in Chinese (the database and
+    Python say it in English)."""
+    wang = Rep(tmp_path, "wang")
+    wang.env["CRM_LANG"] = "zh"
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--role", "manager"))
+    before = wang.json("customers", "add", "--name", "张伟")["id"]
+    wang.crm("sync")
+    poison = [
+        ("visits", "V-orphan", "insert", json.dumps({"customer_id": "nobody", "visited_at": "2025-03-01T00:00:00",
+                                                     "channel": "phone", "purpose": "visit"})),
+        ("customers", "C-null", "insert", json.dumps({"name": None, "created_at": NOW, "updated_at": NOW})),
+        ("customers", "C-list", "insert", json.dumps({"name": "列表", "tags": ["a", "b"]})),
+        ("orders", "O-huge", "insert", json.dumps({"customer_id": before, "ordered_at": "2025-03-01",
+                                                   "product": "tea", "quantity": 2**70, "amount": 1})),
+        ("orders", "O-nan", "insert", json.dumps({"customer_id": before, "ordered_at": "2025-03-01",
+                                                  "product": "tea", "amount": float("nan")})),
+        ("customers", before, "update", json.dumps({'no"tes': "a key with a quote"})),
+        ("customers", "C-surrogate", "insert", '{"name": "bad \\ud800 text"}'),
+        ("zzz", "Z1", "insert", json.dumps({"anything": 1})),
+        ("customers", "C-notdict", "insert", json.dumps(["not", "an", "object"])),
+        ("customers", "C-badop", "upsert", json.dumps({"name": "x"})),
+    ]
+    inject(server.url_db, poison)
+    said = wang.crm("sync")
+    assert CJK.search(said) and english_fragments_in(said) == [], said
+    rows = wang.json("sync", "set-aside")
+    assert len(rows) == len(poison)
+    own = ["V-orphan", "nobody", "customers", "visits", "orders", "zzz", "customer_id", "tags", "quantity", "amount",
+           'no"tes', "name", "crm_tui", "upsert", "NOT NULL", "FOREIGN KEY", "base", "old", "node_seq", "row_id"]
+    for r in rows:
+        assert chinese(r["reason"], *own), (r["row_id"], r["reason"])
+    reasons = {r["row_id"] or r["tbl"]: r["reason"] for r in rows}
+    assert reasons["V-orphan"] == "visits.customer_id：本机没有客户 'nobody'", reasons["V-orphan"]
+    assert reasons["C-list"] == "customers.tags 是列表，不是单个值", reasons["C-list"]
+
+
 # -- every refusal's text comes from the catalog -------------------------------------------
 
 # The functions that make a refusal: what they are given must be catalog texts, never
 # text written in the code.
 REFUSERS = {"ChangeRefused", "refused", "_invalid", "_forbidden", "_bad_value", "Refusal", "ProtocolError",
-            "SequenceGap", "ChangeMismatch", "NodeTaken", "StoreError", "ValueError"}
+            "SequenceGap", "ChangeMismatch", "NodeTaken", "StoreError", "ValueError", "Unreadable"}
 MODULES = ["crm_tui/domain/changes.py", "crm_tui/sync/server/judge.py", "crm_tui/sync/server/app.py",
            "crm_tui/sync/server/store.py", "crm_tui/sync/server/sqlite_store.py", "crm_tui/sync/server/pg_store.py"]
 
 
-def texts_in_code(source: str) -> list[str]:
-    """Texts written in code (an f-string, or a string with words) given to a refusal."""
+def texts_in_code(source: str, *, returned: bool = False) -> list[str]:
+    """Texts written in code (an f-string, or a string with words) given to a refusal,
+    and with `returned`, returned (a reason a check returns)."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Call):
+        if returned and isinstance(node, ast.Return) and node.value is not None:
+            name, args = "return", [node.value]
+        elif isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            args = [*node.args, *(k.value for k in node.keywords)]
+        else:
             continue
-        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-        if name not in REFUSERS:
+        if name not in REFUSERS | {"return"}:
             continue
-        for arg in [*node.args, *(k.value for k in node.keywords)]:
+        for arg in args:
             inside_fstrings = {id(c) for j in ast.walk(arg) if isinstance(j, ast.JoinedStr) for c in ast.walk(j)}
             for part in ast.walk(arg):
                 if isinstance(part, ast.JoinedStr) and id(part) not in inside_fstrings - {id(part)}:
                     words = "".join(v.value for v in part.values if isinstance(v, ast.Constant))
-                    if re.search(r"[A-Za-z]{2,}", words):  # not a number's format: f"{rate:g}"
+                    if re.search(r"[A-Za-z]{2,}\s", words):  # words; not a key or a number's format
                         found.append(f"{name}: {ast.unparse(part)[:80]}")
                 elif isinstance(part, ast.Constant) and isinstance(part.value, str) and id(part) not in inside_fstrings \
                         and re.search(r"[A-Za-z]{2,}\s+[A-Za-z]", part.value):
@@ -212,8 +256,13 @@ def texts_in_code(source: str) -> list[str]:
     return found
 
 
+# Where a laptop says why it set a pulled change aside: the reasons its checks return.
+SET_ASIDE = "crm_tui/api/sync_apply.py"
+
+
 def test_no_refusal_text_is_written_in_code() -> None:
     leftovers = {m: texts_in_code((ROOT / m).read_text(encoding="utf-8")) for m in MODULES}
+    leftovers[SET_ASIDE] = texts_in_code((ROOT / SET_ASIDE).read_text(encoding="utf-8"), returned=True)
     assert {m: found for m, found in leftovers.items() if found} == {}
 
 
@@ -221,8 +270,9 @@ def test_the_scan_finds_a_refusal_written_in_code() -> None:
     """The scan above is not vacuous."""
     code = ('raise ChangeRefused(FORBIDDEN, f"only a manager changes {x}")\n'
             'raise _invalid(lambda: "data: must be an object")\n'
-            'raise ProtocolError(BAD_REQUEST, t("refusal.request.body"))\n')
-    assert len(texts_in_code(code)) == 2
+            'raise ProtocolError(BAD_REQUEST, t("refusal.request.body"))\n'
+            'def check():\n    return INVALID, f"{tbl}.{name} is not stored"\n')
+    assert len(texts_in_code(code)) == 2 and len(texts_in_code(code, returned=True)) == 3
 
 
 def test_a_push_refusal_is_kept_in_the_servers_language_and_told_in_the_askers() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import ERRORS, transaction
 from crm_tui.db.migrations import SCHEMA_VERSION
 from crm_tui.domain.changes import ChangeRefused, check_change
-from crm_tui.i18n import t
+from crm_tui.i18n import entity_label, t
 from crm_tui.sync import clock
 from crm_tui.sync.merge import Change, Conflict, Outcome, fold, merge
 
@@ -89,26 +90,26 @@ def decode(raw: Any) -> Change | Unreadable:
 
 def _decode_slowly(raw: Any) -> Change | Unreadable:
     if not isinstance(raw, dict):
-        return Unreadable(raw, "not a JSON object")
+        return Unreadable(raw, t("refusal.pulled.not_an_object"))
     try:
         node, seq, hlc, tbl, row_id = raw["node"], raw["node_seq"], raw["hlc"], raw["tbl"], raw["row_id"]
         op, data = raw["op"], raw["data"]
     except KeyError as exc:
-        return Unreadable(raw, f"field {exc.args[0]!r} is missing")
+        return Unreadable(raw, t("refusal.pulled.field_missing", field=repr(exc.args[0])))
     old, base, rep = raw.get("old"), raw.get("base"), raw.get("rep", "")
     for name, value, kind in (("node", node, str), ("tbl", tbl, str), ("row_id", row_id, str), ("op", op, str),
                               ("rep", rep, str), ("data", data, dict)):
         if not isinstance(value, kind):
-            return Unreadable(raw, f"{name} is not a {kind.__name__}")
+            return Unreadable(raw, t("refusal.pulled.not_of_type", field=name, type=_type_name(kind)))
     for name, value in (("node_seq", seq), ("hlc", hlc)):
         if type(value) is not int or not 0 <= value < INT64:
-            return Unreadable(raw, f"{name} is not an integer within 64 bits")
+            return Unreadable(raw, t("refusal.pulled.not_int64", field=name))
     if not node or not row_id or seq < 1:
-        return Unreadable(raw, "node, node_seq and row_id must be set")
+        return Unreadable(raw, t("refusal.pulled.ids_unset"))
     if old is not None and not isinstance(old, dict):
         old = None  # history only: a broken one is dropped, the change kept
     if base is not None and not isinstance(base, dict):
-        return Unreadable(raw, "base is not a JSON object")
+        return Unreadable(raw, t("refusal.pulled.base_not_object"))
     return Change(node, seq, hlc, tbl, row_id, op, data, old, base, rep)
 
 
@@ -127,13 +128,19 @@ def _bad_value(value: Any) -> str | None:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                return "is text that is not valid Unicode"
+                return t("refusal.pulled.not_unicode")
         return None
     if kind is int:
-        return None if -INT64 <= value < INT64 else "is an integer beyond 64 bits"
+        return None if -INT64 <= value < INT64 else t("refusal.pulled.beyond_int64")
     if kind is float:
-        return None if math.isfinite(value) else "is not a finite number"
-    return f"is a {'list' if kind is list else 'JSON object' if kind is dict else kind.__name__}, not a value"
+        return None if math.isfinite(value) else t("refusal.pulled.not_finite")
+    return t("refusal.pulled.not_a_value", type=_type_name(kind))
+
+
+def _type_name(kind: type) -> str:
+    """A JSON value's type as the catalog names it (text, object, list), else Python's name."""
+    key = {str: "text", dict: "object", list: "list", int: "integer", float: "number"}.get(kind)
+    return t(f"refusal.pulled.type_{key}") if key else kind.__name__
 
 
 def check_storable(c: Change, tables: sql.Tables) -> tuple[str, str] | None:
@@ -143,19 +150,19 @@ def check_storable(c: Change, tables: sql.Tables) -> tuple[str, str] | None:
     check_change's)."""
     columns = tables.allowed.get(c.tbl) or tables.synced_columns(c.tbl)
     if columns is None:
-        return UNKNOWN_TABLE, f"table {c.tbl!r} is not synced by this version of crm_tui"
+        return UNKNOWN_TABLE, t("refusal.pulled.unknown_table", table=repr(c.tbl))
     if c.op not in OPS:
-        return MALFORMED, f"operation {c.op!r} does not exist"
+        return MALFORMED, t("refusal.pulled.unknown_op", op=repr(c.op))
     if not columns.issuperset(c.data):
         unknown = sorted(c.data.keys() - columns)[0]
-        return UNKNOWN_COLUMN, f"{c.tbl}: column {unknown!r} is not known to this version of crm_tui"
+        return UNKNOWN_COLUMN, t("refusal.pulled.unknown_column", table=c.tbl, column=repr(unknown))
     if not _PLAIN.issuperset(map(type, c.data.values())):  # most changes: text and nulls only
         for name, value in c.data.items():
             why = None if type(value) in _PLAIN else _bad_value(value)
             if why:
-                return INVALID, f"{c.tbl}.{name} {why}"
+                return INVALID, t("refusal.pulled.bad_column_value", table=c.tbl, column=name, why=why)
     if c.old and not _PLAIN.issuperset(map(type, c.old.values())) and any(map(_bad_value, c.old.values())):
-        return INVALID, "old holds a value that cannot be stored"
+        return INVALID, t("refusal.pulled.old_unstorable")
     return None  # the shape of base and old: check_change
 
 
@@ -187,12 +194,27 @@ def _set_aside_item(c: Change | Unreadable, code: str, reason: str) -> sql.SetAs
     return sql.SetAside(c.node, c.node_seq, None, c.tbl, c.row_id, c.op, _raw_json(raw_change), code, reason)
 
 
+# SQLite's words for a constraint a write broke ("NOT NULL constraint failed: t.c").
+_CONSTRAINT = re.compile(r"^([A-Z][A-Z ]*?) constraint failed(?:: (.*))?$", re.S)
+
+
 def _reason(exc: BaseException) -> tuple[str, str]:
+    """Why a pulled change could not be written here, in the rep's language (the
+    database and Python say it in English)."""
     if isinstance(exc, sql.MissingParent):
-        return CONSTRAINT, str(exc)
+        return CONSTRAINT, t("refusal.pulled.missing_parent", table=exc.tbl, column=exc.column,
+                             parent=entity_label(exc.parent), value=repr(exc.value))
     text = str(exc) or type(exc).__name__
-    if "constraint failed" in text:
-        return CONSTRAINT, text.replace("constraint failed: ", "constraint failed on ")
+    broken = _CONSTRAINT.match(text)
+    if broken:
+        kind, where = broken.groups()
+        if where:
+            return CONSTRAINT, t("refusal.pulled.constraint_on", kind=kind, where=where)
+        return CONSTRAINT, t("refusal.pulled.constraint", kind=kind)
+    if "constraint failed" in text:  # a trigger's own words
+        return CONSTRAINT, text
+    if isinstance(exc, UnicodeError):
+        return INVALID, t("refusal.pulled.not_unicode_text")
     return INVALID, text
 
 
