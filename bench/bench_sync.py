@@ -378,54 +378,114 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_pull_real_server(tmp: Path, n: int, bad: int = 0) -> None:
+# Runs the `crm` of the source tree given as the first argument (a checkout of older
+# code, to compare), even where this one is installed in editable mode: its import
+# hook would otherwise win over sys.path.
+_CRM_FROM_TREE = ("import runpy, sys; tree = sys.argv.pop(1); "
+                  "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+                  "sys.path.insert(0, tree); runpy.run_module('crm_tui', run_name='__main__', alter_sys=True)")
+
+
+def _crm(tree: Path) -> list[str]:
+    return [sys.executable, "-c", _CRM_FROM_TREE, str(tree)]
+
+
+def _with_bytecode(tmp: Path, trees: list[Path]) -> None:
+    """Run the `crm` processes from compiled bytecode, as an installed crm_tui does
+    (pip compiles it): where PYTHONDONTWRITEBYTECODE is set, each command would
+    otherwise compile crm_tui's modules from source, about 0.2 s of CPU. The bytecode
+    goes to a folder of this run, not into the source trees."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    for tree in trees:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "crm_tui")], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def _serve(tree: Path, db: Path) -> tuple[subprocess.Popen, str]:
+    """A real `crm server serve` of `tree` on 127.0.0.1, ready; and its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([*_crm(tree), "server", "serve", "--db", f"sqlite:///{db}", "--port", str(port),
+                               "--rate", "1000000", "--log-level", "warning"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            httpx.get(url + "/v1/hello", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, url
+
+
+def _first_sync(tree: Path, url: str, server: subprocess.Popen, laptop: Path) -> dict:
+    """The `crm sync --json` of `tree` into the empty laptop database `laptop`: its
+    answer, wall time, and the CPU of the command and of the server meanwhile."""
+    env = {**os.environ, "CRM_DB": str(laptop), "CRM_CONFIG": str(laptop.with_suffix(".toml"))}
+    subprocess.run([*_crm(tree), "login", "--server", url, "--token", "bench"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    server_cpu = _cpu_of(server.pid)
+    start = time.perf_counter()
+    proc = subprocess.Popen([*_crm(tree), "sync", "--json"], env=env, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    return {**json.loads(out), "wall": wall, "client_cpu": usage.ru_utime + usage.ru_stime,
+            "server_cpu": _cpu_of(server.pid) - server_cpu, "load": os.getloadavg()[0],
+            "at": time.strftime("%H:%M:%S", time.gmtime())}
+
+
+def bench_pull_real_server(tmp: Path, n: int, bad: int = 0, rounds: int = 1, before: Path | None = None) -> None:
     """The first `crm sync` of an empty laptop, as a rep runs it: a real `crm server
     serve` process on 127.0.0.1 (SQLite store) holding the mixed log, and the real
     `crm sync` command in its own process (hello, HTTP pages of the product's size,
-    apply). Wall time of the sync command, and the CPU of each process."""
+    apply). Wall time of the sync command, and the CPU of each process. With
+    `before` (a checkout of older code), each round also runs that code's server and
+    sync on a copy of the same log, in turns, so load hits both alike."""
     store = SqliteStore(tmp / "real-server.db")
     store.add_rep("src", "manager", hash_token("src"))
     store.add_rep("bench", "manager", hash_token("bench"))
     fill_store(store, spoil(mixed_log(n), bad))
     served = len(store.pull(0, 10**7, exclude_node="counter", snapshot=True).changes) - bad
     store.close()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    crm_bin = str(Path(sys.executable).parent / "crm")
-    server = subprocess.Popen([crm_bin, "server", "serve", "--db", f"sqlite:///{tmp / 'real-server.db'}",
-                               "--port", str(port), "--rate", "1000000", "--log-level", "warning"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    here = Path(__file__).resolve().parents[1]
+    trees = {"after": here} if before is None else {"before": before.resolve(), "after": here}
+    _with_bytecode(tmp, list(trees.values()))
+    servers = {}
     try:
-        for _ in range(300):
-            try:
-                httpx.get(url + "/v1/hello", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        env = {**os.environ, "CRM_DB": str(tmp / "laptop.db"), "CRM_CONFIG": str(tmp / "laptop.toml")}
-        subprocess.run([crm_bin, "login", "--server", url, "--token", "bench"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        server_cpu = _cpu_of(server.pid)
-        start = time.perf_counter()
-        proc = subprocess.Popen([crm_bin, "sync", "--json"], env=env, stdout=subprocess.PIPE)
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        server_cpu = _cpu_of(server.pid) - server_cpu
+        for name, tree in trees.items():
+            db = tmp / f"real-server-{name}.db"
+            shutil.copy(tmp / "real-server.db", db)
+            servers[name] = _serve(tree, db)
+        runs: dict[str, list[dict]] = {name: [] for name in trees}
+        for i in range(rounds):
+            # Alternate which goes first: the second of a pair may find the page cache warmer.
+            for name in (list(trees) if i % 2 == 0 else list(trees)[::-1]):
+                server, url = servers[name]
+                got = _first_sync(trees[name], url, server, tmp / f"laptop-{name}-{i}.db")
+                assert (got["pulled"], got["set_aside"]) == (served, bad), (got, served, bad)
+                runs[name].append(got)
+                label = f"{name} ({trees[name]}) " if before is not None else ""
+                print(f"{got['at']} UTC {label}crm sync of an empty laptop from a real server: {got['pulled']:,} "
+                      f"changes ({bad} bad ones set aside) in {got['wall']:.2f} s = "
+                      f"{got['pulled'] / got['wall']:,.0f} changes/s end to end (whole command); CPU: crm sync "
+                      f"{got['client_cpu']:.2f} s ({got['client_cpu'] / got['pulled'] * 1e6:.0f} us a change), "
+                      f"server {got['server_cpu']:.2f} s; load average {got['load']:.1f} on {os.cpu_count()} cores",
+                      flush=True)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-    assert os.waitstatus_to_exitcode(status) == 0, out
-    pulled, set_aside = json.loads(out)["pulled"], json.loads(out)["set_aside"]
-    assert (pulled, set_aside) == (served, bad), (pulled, served, set_aside, bad)
-    client_cpu = usage.ru_utime + usage.ru_stime
-    print(f"crm sync of an empty laptop from a real server: {pulled:,} changes ({bad} bad ones set aside) in "
-          f"{wall:.2f} s = "
-          f"{pulled / wall:,.0f} changes/s end to end (whole command); CPU: crm sync {client_cpu:.2f} s, "
-          f"server {server_cpu:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
+    if before is not None:
+        def median(name: str, key: str) -> float:
+            return statistics.median(r[key] for r in runs[name])
+        for key, what in (("client_cpu", "CPU crm sync"), ("server_cpu", "CPU server"), ("wall", "wall")):
+            print(f"median of {rounds}: {what} {median('before', key):.2f} s before, {median('after', key):.2f} s "
+                  f"after = {median('after', key) / median('before', key):.2f}x")
 
 
 def main() -> None:
@@ -436,13 +496,16 @@ def main() -> None:
     parser.add_argument("--push", type=int, default=10_000)
     parser.add_argument("--bad", type=int, default=0,
                         help="pull-real: that many changes of the log fail when written (spread out)")
+    parser.add_argument("--rounds", type=int, default=1, help="pull-real: runs of the sync (interleaved)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="pull-real: a checkout of older code to compare, run in turns with this one")
     parser.add_argument("--only", choices=["pull", "pull-real", "pull100", "push", "rules", "view", "checks"],
                         default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-sync-"))
     try:
         runs = {"pull": lambda: bench_pull_into_empty(tmp, args.changes),
-                "pull-real": lambda: bench_pull_real_server(tmp, args.changes, args.bad),
+                "pull-real": lambda: bench_pull_real_server(tmp, args.changes, args.bad, args.rounds, args.before),
                 "pull100": lambda: bench_pull_100_new(tmp, args.big_log, args.small_log),
                 "push": lambda: bench_push(tmp, args.push),
                 "rules": lambda: bench_push_rules(tmp, args.push),

@@ -193,3 +193,37 @@ def test_the_next_page_is_asked_for_while_one_is_applied(store: Store, http: Tes
     assert seen_ahead == [True]
     assert asked == sorted(asked) and len(asked) >= 3 and report.pulled == 6
     assert customers(new) == customers(li)
+
+
+def test_a_pull_pauses_the_collector_and_enlarges_the_cache_only_while_it_runs(store: Store, http: TestClient,
+                                                                                tmp_path: Path) -> None:
+    """Speed measures of a pull, bounded to it: each page is applied with Python's
+    cyclic collector paused, and the pull runs with a larger SQLite page cache; both
+    are as before once the pull ends, also when it stopped on an error."""
+    import gc
+
+    from crm_tui.api.sync import PULL_CACHE_KIB, Crash, Hooks
+
+    _, li, _ = history(tmp_path, http)
+    seen: list[tuple[bool, int]] = []
+    new = Crm(tmp_path / "new.db", rep="new")
+    usual = new.conn.execute("PRAGMA cache_size").fetchone()[0]
+
+    def committing() -> None:
+        seen.append((gc.isenabled(), new.conn.execute("PRAGMA cache_size").fetchone()[0]))
+
+    assert gc.isenabled()
+    report = Sync(new).run(SyncClient("http://testserver", "tok-new", http=http), pull_limit=2,
+                           hooks=Hooks(before_commit=committing))
+    assert report.pulled == 6 and len(seen) >= 3 and set(seen) == {(False, -PULL_CACHE_KIB)}
+    assert gc.isenabled() and new.conn.execute("PRAGMA cache_size").fetchone()[0] == usual != -PULL_CACHE_KIB
+    assert customers(new) == customers(li)
+
+    def crash() -> None:
+        raise Crash()
+
+    other = Crm(tmp_path / "other.db", rep="new")
+    with pytest.raises(Crash):
+        Sync(other).run(SyncClient("http://testserver", "tok-new", http=http), pull_limit=2,
+                        hooks=Hooks(before_commit=crash))
+    assert gc.isenabled() and other.conn.execute("PRAGMA cache_size").fetchone()[0] == usual

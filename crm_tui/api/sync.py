@@ -41,6 +41,13 @@ PUSH_BATCH = 1000
 # trigger swap and look-ups, about 10 ms, whatever its size.
 PULL_LIMIT = 5000
 
+# SQLite's page cache while a pull writes, in KiB (PRAGMA cache_size). A first sync
+# writes tens of megabytes of rows and indexes; with the default cache (2 MB) their
+# index pages are read back from the operating system again and again: about 10% of
+# SQLite's CPU in a first sync of 100k changes. SQLite fills it only as it needs,
+# and the usual size is set back when the pull ends, which frees the rest.
+PULL_CACHE_KIB = 64 * 1024
+
 # phase ("push" or "pull"), done, total (an upper bound for a pull)
 Progress = Callable[[str, int, int], None]
 
@@ -316,9 +323,13 @@ class Sync:
         file once, when the pull ends or stops (a VACUUM per page would rewrite the
         whole file as many times)."""
         erased_before = len(report.erased)
+        with self.lock:
+            cache = sql.page_cache(self.conn, -PULL_CACHE_KIB)
         try:
             self._pull_pages(client, node, limit, hello, report, progress, hooks, max_pages)
         finally:
+            with self.lock:
+                sql.page_cache(self.conn, cache)
             if len(report.erased) > erased_before:
                 self.crm.privacy.purge()
 

@@ -350,6 +350,14 @@ def log_changes(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
     )
 
 
+def page_cache(conn: sqlite3.Connection, size: int) -> int:
+    """Set SQLite's page cache of this connection (PRAGMA cache_size: negative in KiB,
+    positive in pages); returns the size it had."""
+    before = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+    conn.execute(f"PRAGMA cache_size = {int(size)}")
+    return before
+
+
 def set_capture(conn: sqlite3.Connection, on: bool) -> None:
     """Capture pauses while pulled changes are written with their own stamps."""
     conn.execute("UPDATE replica SET capture = ?", (1 if on else 0,))

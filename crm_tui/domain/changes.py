@@ -170,14 +170,14 @@ def forget_passed() -> None:
     _passed_count = 0
 
 
-def _check_values(ent: Entity, data: Mapping[str, Any]) -> None:
-    """Every value of an insert or update, each as a replica stores it."""
+def _check_values(ent: Entity, data: Mapping[str, Any], required_names: frozenset[str]) -> None:
+    """Every value of an insert or update, each as a replica stores it
+    (`required_names`: the entity's required fields)."""
     global _passed_count
     table = ent.table
     texts = _PASSED_TEXT.get(table)
     if texts is None:
         texts = _PASSED_TEXT[table] = {}
-    required_names = _required_set(ent)
     for name, value in data.items():
         if value is None:
             if name in required_names:
@@ -275,8 +275,9 @@ def check_change(tbl: object, op: object, row_id: object, data: object, *, old: 
         if data:
             raise _invalid(on_field("data", "refusal.delete_with_values"))
     else:
-        _check_values(ent, data)
-        if op == "insert" and not _required_set(ent).issubset(data):
+        required = _required_set(ent)
+        _check_values(ent, data, required)
+        if op == "insert" and not required.issubset(data):
             missing = [name for name in ent.required_names if name not in data]
             if missing:
                 raise _invalid(on_field(missing[0], "validation.required"))
@@ -286,8 +287,10 @@ def check_change(tbl: object, op: object, row_id: object, data: object, *, old: 
                         and not exists(f.ref, data[f.name]):
                     raise _invalid(on_field(f.name, "refusal.no_such_record", kind=partial(entity_name, ENTITIES[f.ref]),
                                             id=repr(str(data[f.name])[:64])))
-    _check_old(columns, old)
-    _check_base(columns, base)
+    if old is not None:  # most changes have neither
+        _check_old(columns, old)
+    if base is not None:
+        _check_base(columns, base)
 
 
 def _check_old(columns: Collection[str], old: object) -> None:
