@@ -219,6 +219,23 @@ def test_pulled_changes_set_aside_say_why_in_chinese(server: Server, tmp_path: P
     assert reasons["C-list"] == "customers.tags 是列表，不是单个值", reasons["C-list"]
 
 
+def test_a_server_that_cannot_be_reached_is_named_with_the_reason_in_chinese(tmp_path: Path) -> None:
+    """Nothing listens on the port (loopback): the rep reads which server and why, in
+    Chinese, from `crm login` and `crm sync` (not only the general sentence)."""
+    wang = Rep(tmp_path, "wang")
+    wang.env["CRM_LANG"] = "zh"
+    closed = "http://127.0.0.1:9"
+    saved = runner.invoke(app, ["login", "--server", closed, "--token", "t"], env=wang.env)
+    failed = runner.invoke(app, ["sync"], env=wang.env)
+    assert saved.exit_code == 0 and failed.exit_code == 1
+    for result in (saved, failed):
+        assert f"无法连接同步服务器 {closed}：该地址和端口无人应答" in result.output, result.output
+        assert english_fragments_in(result.output) == [], result.output
+    wang.env["CRM_LANG"] = "en"
+    failed = runner.invoke(app, ["sync"], env=wang.env)
+    assert f"cannot reach the sync server {closed}: nothing answers" in failed.output, failed.output
+
+
 # -- every refusal's text comes from the catalog -------------------------------------------
 
 # The functions that make a refusal: what they are given must be catalog texts, never

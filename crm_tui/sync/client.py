@@ -5,11 +5,12 @@ its reasons, refused changes' included, in it."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import httpx
 
-from crm_tui.i18n import language, normalize_language
+from crm_tui.i18n import language, normalize_language, t
 from crm_tui.sync.errors import UNREACHABLE, ProtocolError
 from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, REFUSED, Hello, PushResult
 
@@ -47,7 +48,12 @@ class SyncClient:
         try:
             response = self.http.request(method, self.server + path, json=body, headers=self.headers)
         except httpx.HTTPError as exc:
-            raise ProtocolError(UNREACHABLE, f"cannot reach the sync server {self.server}: {exc}", 0) from exc
+            why = _why_unreachable(exc)
+            # Said in the rep's language when the reason is known; else the system's
+            # words, which a rep working in another language reads as the catalog's
+            # general sentence (crm_tui.api.sync.server_message).
+            raise ProtocolError(UNREACHABLE, t("sync_client.unreachable", server=self.server, reason=why or exc), 0,
+                                lang=language() if why else None) from exc
         if response.status_code >= 400:
             try:
                 err = response.json()
@@ -76,3 +82,20 @@ class SyncClient:
         if snapshot:
             body["snapshot"] = True
         return self._call("POST", "/v1/pull", body)
+
+
+def _why_unreachable(exc: httpx.HTTPError) -> str | None:
+    """Why the server could not be reached, in the language spoken, when it is one of
+    the usual reasons: nothing listening, no such host, no answer in time."""
+    if isinstance(exc, httpx.TimeoutException):
+        return t("sync_client.timeout")
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx's error wraps httpcore's, which wraps the socket's
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError):
+            return t("sync_client.refused")
+        if isinstance(cause, socket.gaierror):
+            return t("sync_client.no_host")
+        cause = cause.__cause__ or cause.__context__
+    return None
