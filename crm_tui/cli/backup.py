@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from crm_tui.cli import app
-from crm_tui.cli.common import DbOpt, JsonOpt, console, db_path, open_crm, print_json
+from crm_tui.cli.common import DbOpt, JsonOpt, confirm, console, db_path, open_crm, print_json
 from crm_tui.i18n import t
 
 
@@ -48,7 +48,7 @@ def restore_command(
         from crm_tui.cli.encryption import key_of
 
         key = key_of(database)
-    if not yes and not typer.confirm(t("backup.confirm", database=database, file=file)):
+    if not yes and not confirm(t("backup.confirm", database=database, file=file)):
         raise typer.Exit(1)
     done = restore(database, file, key)
     if json_out:

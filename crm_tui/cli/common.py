@@ -187,6 +187,29 @@ def cell(name: str, value: Any) -> str:
     return shown_time(value) if is_time_name(name) else str(value)
 
 
+def confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal in the user's language ("[y/N]" /
+    "[是(y)/否(N)]") and understand the answer in either language: y, yes, 是, 好 ...
+    for yes, n, no, 否, 不 ... or just Enter for no; anything else asks again.
+    Ctrl+C or the end of the input aborts, which typer says in the frame's words.
+    click's own confirm writes its "[y/N]" and "Error: invalid input" in English."""
+    yes, no = _answers("yes"), _answers("no")
+    while True:
+        answer = typer.prompt(f"{question} {t('cli.confirm.choices')}", default="", show_default=False,
+                              prompt_suffix="").strip().lower()
+        if answer in yes:
+            return True
+        if answer in no or not answer:
+            return False
+        typer.echo(t("cli.confirm.again"))
+
+
+def _answers(which: str) -> set[str]:
+    from crm_tui.i18n import LANGUAGES, t_in
+
+    return {word.lower() for lang in LANGUAGES for word in t_in(lang, f"cli.confirm.{which}").split()}
+
+
 def report_errors(errors: Iterable[str]) -> None:
     for line in errors:
         err_console.print(f"[red]{t('cli.error')}:[/red] {line}", highlight=False, markup=True)
@@ -253,7 +276,7 @@ class CrmGroup(TyperGroup):
             localize_frame()
             _localize_placeholders(exc)
             raise localized(exc) from None
-        except Abort:  # Ctrl+C at a prompt: typer says "Aborted." in the frame's words
+        except Abort:  # Ctrl+C or the end of the input at a prompt: typer says "Aborted." in the frame's words
             localize_frame()
             raise
         except ValidationError as exc:

@@ -14,6 +14,7 @@ from crm_tui.cli import app
 from crm_tui.cli.common import (
     DbOpt,
     JsonOpt,
+    confirm,
     console,
     counts_text,
     err_console,
@@ -93,7 +94,7 @@ def add_privacy_commands(sub: typer.Typer) -> None:
             preview = crm.privacy.preview(customer_id)
             if not yes:
                 key = "privacy.cli.ask_request" if preview["request"] else "privacy.cli.ask_erase"
-                if not typer.confirm(t(key, id=preview["customer_id"], what=_what_goes(preview))):
+                if not confirm(t(key, id=preview["customer_id"], what=_what_goes(preview))):
                     raise typer.Exit(1)
             result = crm.privacy.erase(preview["customer_id"], reason=reason)
         _print_erase(result, as_json)
@@ -130,7 +131,7 @@ def approve(
         request = crm.privacy.requests.get(request_id)
         if not yes:
             preview = crm.privacy.preview(request["customer_id"])
-            if not typer.confirm(t("privacy.cli.ask_erase", id=preview["customer_id"], what=_what_goes(preview))):
+            if not confirm(t("privacy.cli.ask_erase", id=preview["customer_id"], what=_what_goes(preview))):
                 raise typer.Exit(1)
         result = crm.privacy.approve(request["id"])
     _print_erase(result, as_json)

@@ -13,6 +13,7 @@ from crm_tui.cli.common import (
     JsonOpt,
     UserError,
     cell_text,
+    confirm,
     console,
     open_crm,
     print_json,
@@ -119,7 +120,7 @@ def delete(quote_id: IdArg, yes: Annotated[bool, typer.Option("--yes", "-y")] = 
            db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
         quote = crm.quote_book.get(quote_id)
-        if not yes and not typer.confirm(t("cli.say.delete_quote", id=quote["id"], title=quote.get("title") or "")):
+        if not yes and not confirm(t("cli.say.delete_quote", id=quote["id"], title=quote.get("title") or "")):
             raise typer.Exit(1)
         crm.quote_book.delete(quote["id"])
     if as_json:

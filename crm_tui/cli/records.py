@@ -25,6 +25,7 @@ from crm_tui.cli.common import (
     JsonOpt,
     UserError,
     add_lazy_group,
+    confirm,
     console,
     err_console,
     open_crm,
@@ -363,7 +364,7 @@ def build(table: str) -> typer.Typer:
             record = records.get(record_id)
             label = (record.get("name") or record.get("title") or record.get("product")
                      or record.get("description") or "")
-            if not yes and not typer.confirm(t("cli.say.delete_record", entity=entity_name(ent), id=record["id"],
+            if not yes and not confirm(t("cli.say.delete_record", entity=entity_name(ent), id=record["id"],
                                                 label=label)):
                 raise typer.Exit(1)
             records.delete(record["id"])
