@@ -228,7 +228,9 @@ def one_row(cur: psycopg.Cursor[Any]) -> Any:
 
 
 # libpq's reasons a connection fails that an administrator meets, each with the
-# catalog's text (libpq writes them in English whatever the user's language).
+# catalog's text (libpq writes them in English whatever the user's language; the
+# server's own, FATAL ones, in its lc_messages). A reason not listed is said by the
+# catalog's `server.pg_reason.other`, with libpq's words quoted.
 _CONNECT_REASONS = [
     (re.compile(r"Connection refused"), "server.errors.pg_refused"),
     (re.compile(r'database "(?P<db>[^"]+)" does not exist'), "server.errors.pg_no_database"),
@@ -237,21 +239,54 @@ _CONNECT_REASONS = [
     (re.compile(r"failed to resolve host '(?P<host>[^']+)'|could not translate host name \"(?P<host2>[^\"]+)\""),
      "server.errors.pg_no_host"),
     (re.compile(r"timeout expired"), "server.errors.pg_timeout"),
+    (re.compile(r'invalid URI query parameter: "(?P<name>[^"]+)"|invalid connection option "(?P<name2>[^"]+)"'),
+     "server.pg_reason.unknown_option"),
+    (re.compile(r'invalid port number: "(?P<value>[^"]*)"'), "server.pg_reason.bad_port"),
+    (re.compile(r'invalid integer value "(?P<value>[^"]*)" for connection option "(?P<name>[^"]+)"'
+                r'|invalid (?P<name2>\w+) value: "(?P<value2>[^"]*)"'), "server.pg_reason.bad_value"),
+    (re.compile(r'invalid percent-encoded token|forbidden value %00|\bin URI\b|invalid URI propagated|'
+                r'missing "=" after|unterminated quoted string|unexpected spaces found in'),
+     "server.pg_reason.bad_url"),
+    (re.compile(r'definition of service "(?P<name>[^"]+)" not found'), "server.pg_reason.no_service"),
+    (re.compile(r'connection to server on socket "(?P<socket>[^"]+)" failed: No such file or directory'),
+     "server.pg_reason.no_socket"),
+    (re.compile(r'role "(?P<user>[^"]+)" is not permitted to log in'), "server.pg_reason.cannot_log_in"),
+    (re.compile(r'too many connections for role "(?P<user>[^"]+)"'), "server.pg_reason.too_many_for_user"),
+    (re.compile(r"sorry, too many clients already|remaining connection slots are reserved"),
+     "server.pg_reason.too_many"),
+    (re.compile(r'permission denied for database "(?P<db>[^"]+)"'), "server.pg_reason.no_connect_privilege"),
+    (re.compile(r'database "(?P<db>[^"]+)" is not currently accepting connections'), "server.pg_reason.db_closed"),
+    (re.compile(r"server does not support SSL, but SSL was required"), "server.pg_reason.no_ssl"),
+    (re.compile(r"the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)"),
+     "server.pg_reason.not_ready"),
+    (re.compile(r'(?:no pg_hba\.conf entry|pg_hba\.conf rejects connection) for host "(?P<host>[^"]+)", '
+                r'user "(?P<user>[^"]+)", database "(?P<db>[^"]+)"'), "server.pg_reason.hba"),
+    (re.compile(r"no password supplied"), "server.pg_reason.no_password"),
+    (re.compile(r'unrecognized configuration parameter "(?P<name>[^"]+)"'), "server.pg_reason.unknown_setting"),
+    (re.compile(r'invalid value for parameter "(?P<name>[^"]+)": "(?P<value>[^"]*)"'), "server.pg_reason.bad_setting"),
+    (re.compile(r"Network is unreachable|No route to host|Connection timed out"), "server.pg_reason.unreachable"),
+    (re.compile(r"certificate verify failed|root certificate file .* does not exist|"
+                r"could not (?:open|read) (?:certificate|private key) file"), "server.pg_reason.certificate"),
+    (re.compile(r"channel binding required|authentication method requirement"), "server.pg_reason.auth_method"),
 ]
 
+# What psycopg and libpq put before the reason itself, left out of the quoted detail.
+_DETAIL_PREFIX = re.compile(r'^(?:connection (?:failed|is bad): )?(?:connection to server (?:at|on) [^:]*? failed: )?'
+                            r'(?:FATAL:\s+)?')
 
-def connect_reason(exc: Exception) -> str:
-    """Why PostgreSQL could not be reached, in the user's language; libpq's own words
-    for a reason not listed above."""
-    said = str(exc)
+
+def connect_reason(exc: Exception, url: str = "") -> str:
+    """Why PostgreSQL could not be reached, in the user's language; for a reason not
+    listed above, the catalog says so and quotes libpq's own words (which may quote
+    the `url`: its password is left out)."""
+    said = str(exc).replace(url, redacted(url)) if url else str(exc)
+    detail = " ".join(_DETAIL_PREFIX.sub("", said.strip()).split())
     for pattern, key in _CONNECT_REASONS:
         found = pattern.search(said)
         if found:
-            values = {k: v for k, v in found.groupdict().items() if v is not None}
-            if "host2" in values:
-                values["host"] = values.pop("host2")
-            return text(key, **values)
-    return said
+            values = {k.rstrip("2"): v for k, v in found.groupdict().items() if v is not None}
+            return text(key, detail=detail, **values)
+    return text("server.pg_reason.other", detail=detail)
 
 
 class PostgresStore(Store):
@@ -262,7 +297,7 @@ class PostgresStore(Store):
             # and then say only that it timed out; this says why, at once.
             psycopg.connect(url, connect_timeout=10, application_name=application_name).close()
         except (psycopg.Error, ValueError) as exc:
-            raise StoreError(text("server.errors.cannot_connect", url=redacted(url), error=connect_reason(exc))) from None
+            raise StoreError(text("server.errors.cannot_connect", url=redacted(url), error=connect_reason(exc, url))) from None
         try:
             self._pool = ConnectionPool(
                 url, min_size=1, max_size=max_connections, open=True, timeout=30,
@@ -272,7 +307,7 @@ class PostgresStore(Store):
             )
             self._pool.wait(timeout=15)
         except Exception as exc:  # PoolTimeout, bad URLs, refused connections alike
-            raise StoreError(text("server.errors.cannot_connect", url=redacted(url), error=exc)) from None
+            raise StoreError(text("server.errors.cannot_connect", url=redacted(url), error=connect_reason(exc, url))) from None
         try:
             with self._conn() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
