@@ -137,8 +137,11 @@ def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.
         # Behind a reverse proxy: the client address (for the audit and the limit
         # on failed sign-ins) is the one the proxy forwards.
         options.update(proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips)
+    from crm_tui.i18n import language
+    from crm_tui.sync.server.logs import log_config
+
     uvicorn.run("crm_tui.sync.server.admin:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False, **options)
+                log_level=log_level, access_log=False, log_config=log_config(language()), **options)
 
 
 def _request_log() -> None:
