@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from crm_tui.domain.analytics.settings import AnalyticsSettings
 from crm_tui.domain.complaints import SlaPolicy
 from crm_tui.domain.opportunities import PipelineSettings
 from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import os_reason, t
 
 APP_NAME = "crm_tui"
 
@@ -160,7 +162,7 @@ class Keys:
     def from_config(cls, section: Mapping[str, Any]) -> Self:
         bad = [k for k, v in section.items() if not isinstance(v, str)]
         if bad:
-            raise ValidationError.one(f"keys.{bad[0]}", "must be text naming keys, like \"ctrl+a\"")
+            raise ValidationError.one(f"keys.{bad[0]}", t("reason.config.keys"))
         return cls(dict(section))
 
 
@@ -194,16 +196,16 @@ class Config:
         for key, raw in data.items():
             f = fields.get(key)
             if f is None:
-                errors.append(f"{key}: is not a setting (known: {', '.join(fields)})")
+                errors.append(f"{key}: " + t("reason.config.not_a_setting", known=", ".join(fields)))
                 continue
             if f.default_factory is dataclasses.MISSING:  # a plain text key
                 if raw is not None and not isinstance(raw, str):
-                    errors.append(f"{key}: must be text")
+                    errors.append(f"{key}: " + t("reason.config.text"))
                     continue
                 values[key] = raw.strip() or None if isinstance(raw, str) else None
                 continue
             if not isinstance(raw, Mapping):
-                errors.append(f"{key}: must be a table ([{key}])")
+                errors.append(f"{key}: " + t("reason.config.table", section=key))
                 continue
             section_type = type(f.default_factory())
             try:
@@ -226,9 +228,9 @@ def _texts(section: str, data: Mapping[str, Any], known: tuple[str, ...]) -> dic
     errors = []
     for key, value in data.items():
         if key not in known:
-            errors.append(ValidationError.one(f"{section}.{key}", "is not a setting").errors[0])
+            errors.append(ValidationError.one(f"{section}.{key}", t("reason.config.unknown")).errors[0])
         elif not isinstance(value, str):
-            errors.append(ValidationError.one(f"{section}.{key}", "must be text").errors[0])
+            errors.append(ValidationError.one(f"{section}.{key}", t("reason.config.text")).errors[0])
         else:
             out[key] = value.strip() or None
     if errors:
@@ -241,8 +243,24 @@ def _read(path: Path) -> dict[str, Any]:
         return {}
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: " + toml_reason(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: " + t("reason.config.not_utf8", position=exc.start)) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: {os_reason(exc)}") from exc
+
+
+def toml_reason(exc: tomllib.TOMLDecodeError) -> str:
+    """Why a TOML file does not read, in the user's language: tomllib says where in
+    English ("Illegal character '\\n' (at line 1, column 11)")."""
+    where = re.search(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)|\(at end of document\)", str(exc))
+    if where is None:
+        return t("reason.config.toml", detail=str(exc))
+    detail = str(exc)[:where.start()].strip()
+    if where["line"]:
+        return t("reason.config.toml_at", line=where["line"], column=where["column"], detail=detail)
+    return t("reason.config.toml_end", detail=detail)
 
 
 def default_rep(config: Config) -> str:

@@ -57,9 +57,20 @@ if TYPE_CHECKING:
 # progress(phase, done, total): phase is "validating" or "writing".
 Progress = Callable[[str, int, int], None]
 
-# Columns of a rejects file that an import ignores, so a fixed rejects file can be
-# imported again as it is.
-REJECT_COLUMNS = ("reject_line", "reject_reason")
+# The columns a rejects file adds (the line, the reason), named in the user's language;
+# an import ignores them in every language, so a fixed rejects file can be imported
+# again as it is, whoever wrote it.
+REJECT_KEYS = ("rejects.line", "rejects.reason")
+
+
+def reject_columns() -> list[str]:
+    return [t(key) for key in REJECT_KEYS]
+
+
+def _is_reject_column(header: str) -> bool:
+    from crm_tui.i18n import LANGUAGES, t_in
+
+    return header.strip().lower() in {t_in(lang, key).lower() for lang in LANGUAGES for key in REJECT_KEYS}
 CONTACT_FIELDS = ("phone", "mobile", "email")
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -284,7 +295,7 @@ def _read_json(path: Path, text: str, ent: Entity) -> Source:
 
 
 def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
-    headers = [h for h in source.headers if h.strip().lower() not in REJECT_COLUMNS]
+    headers = [h for h in source.headers if not _is_reject_column(h)]
     mapping = map_headers(ent, headers)
     # In JSON each object has its own keys: two keys meaning one field is a fault of
     # that object only, so it is checked per row below.
@@ -339,7 +350,7 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
             if name is None:
                 continue
             if name in row.values:
-                row.values = {"__error__": f"{header}: means {name}, which another key already gives"}
+                row.values = {"__error__": t("rejects.same_field", header=header, field=name)}
                 break
             # Only a cell starting with a quote can be one the export neutralised.
             if restore and isinstance(value, str) and value[:1] == "'":
@@ -421,7 +432,7 @@ def default_rejects_path(path: Path) -> Path:
 def write_rejects(path: Path, headers: list[str], rejects: list[Reject]) -> None:
     """The rejected rows as they were, plus the line and the reason, in UTF-8 with a
     BOM so a spreadsheet opens the Chinese text right."""
-    columns = [*headers, *REJECT_COLUMNS]
+    columns = [*headers, *reject_columns()]
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)

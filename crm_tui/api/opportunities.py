@@ -23,7 +23,7 @@ from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import OPPORTUNITY, STAGE_CHANGE, TARGET
 from crm_tui.domain.opportunities import WON, PipelineSettings, StageMove, settle
 from crm_tui.domain.validation import ValidationError
-from crm_tui.i18n import t
+from crm_tui.i18n import language, t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -163,9 +163,8 @@ class Pipeline:
         deal = self.crm.opportunities.get(opportunity_id)
         target = self.settings.step(deal["stage"], by)
         if target is None:
-            where = "last" if by > 0 else "first"
-            raise ValidationError.one("stage", f"{deal['stage']!r} is the {where} stage; win or lose it instead"
-                                      if by > 0 else f"{deal['stage']!r} is the {where} open stage")
+            raise ValidationError.one("stage", t("reason.record.last_stage" if by > 0 else "reason.record.first_stage",
+                                                 stage=self.settings.stage(deal["stage"]).label(language())))
         return self.move(deal["id"], target)[0]
 
     def history(self, opportunity_id: str) -> list[dict[str, Any]]:

@@ -136,7 +136,7 @@ class Records:
                 if len(matches) == 1:
                     record = sql.get(self.conn, self.entity, matches[0])
                 elif len(matches) > 1:
-                    raise NotFound(f"{record_id!r} matches more than one {self.entity.name}; give more of the id")
+                    raise NotFound(t("reason.record.ambiguous_id", id=repr(record_id), kind=entity_name(self.entity)))
         if record is None:
             raise NotFound(t("reason.query.not_found", kind=entity_name(self.entity), id=repr(record_id)))
         return record
@@ -195,7 +195,7 @@ class Records:
         desc = order.startswith("-")
         name = order.lstrip("-")
         if name not in record_columns(self.entity):
-            raise ValidationError.one("order", t("reason.query.not_a_field", name=repr(name),
+            raise ValidationError.one("--order", t("reason.query.not_a_field", name=repr(name),
                                                  kind=entity_name(self.entity)))
         sql_type = self.entity.field(name).sql_type if name in self.entity.field_names else "TEXT"
         expr = dict(self.entity.sort_exprs).get(name) or f'"{name}"' + (" COLLATE NOCASE" if sql_type == "TEXT" else "")
@@ -242,7 +242,8 @@ class Records:
             value = record.get(name)
             taken = sql.ids_with_value(self.conn, self.entity, name, value, record.get("id")) if value else []
             if taken:
-                raise ValidationError.one(name, f"{value!r} is taken by {self.entity.name} {taken[0]}")
+                raise ValidationError.one(name, t("reason.record.taken", value=repr(value), kind=entity_name(self.entity),
+                                                  id=taken[0]))
 
     def insert_prepared(self, records: Iterable[Record], *, bulk: bool = False,
                         progress: Callable[[int], None] | None = None) -> int:
@@ -302,8 +303,7 @@ class Records:
             current = self._get(record_id)
             values = clean(self.entity, {name: value}, partial=True)
             if name in self.entity.workflow_fields and values[name] not in allowed:
-                raise ValidationError.one(name, f"is moved by the {self.entity.name} workflow: keep mine or "
-                                                "theirs, then move it with the workflow")
+                raise ValidationError.one(name, t("reason.record.workflow_side", kind=entity_name(self.entity)))
             with transaction(self.conn):
                 self.apply_update(current, values, workflow=True)
             return self._get(current["id"])
@@ -349,8 +349,7 @@ class Records:
         if not workflow:
             moved = sorted(k for k in changed if k in self.entity.workflow_fields)
             if moved:
-                raise ValidationError([FieldError(name, f"changes only through the {self.entity.name} workflow "
-                                                        f"(acknowledge, assign, respond, resolve, close, reopen)")
+                raise ValidationError([FieldError(name, t("reason.record.workflow_only", kind=entity_name(self.entity)))
                                        for name in moved])
         merged = {**current, **changed}
         self.check_new(merged)
@@ -432,16 +431,15 @@ class Records:
             if f.ref == "products":
                 found = sql.resolve_product(self.conn, item)
                 if len(found) != 1:
-                    raise ValidationError.one(f.name, f"{item.strip()!r} is no product of the catalogue "
-                                                      "(give a SKU or an id)" if not found else
-                                              f"{item.strip()!r} names more than one product (give the SKU)")
+                    raise ValidationError.one(f.name, t("reason.record.no_product" if not found else
+                                                        "reason.record.products", item=repr(item.strip())))
                 if found[0] not in ids:
                     ids.append(found[0])
                 continue
             found = sql.resolve_contact(self.conn, customer_id or "", item)
             if len(found) != 1:
-                why = "more than one contact" if found else "no contact"
-                raise ValidationError.one(f.name, f"{why} of this customer is {item!r} (give a name or an id)")
+                raise ValidationError.one(f.name, t("reason.record.contacts" if found else "reason.record.no_contact",
+                                                    item=repr(item.strip())))
             if found[0] not in ids:
                 ids.append(found[0])
         return ",".join(ids)

@@ -151,7 +151,7 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
     while shown > 2 and sum(widths[:shown]) + 1 > console.width:
         shown -= 1
     if shown < len(columns):
-        hidden = ", ".join(column_title(c, table) for c in columns[shown:])
+        hidden = t("cli.list_sep").join(column_title(c, table) for c in columns[shown:])
         caption = f"{caption + ' · ' if caption else ''}{t('cli.hidden_columns', columns=hidden)}"
     shown_table = Table(title=title, caption=caption, header_style="bold")
     for col in columns[:shown]:
@@ -212,7 +212,8 @@ def _answers(which: str) -> set[str]:
 
 def report_errors(errors: Iterable[str]) -> None:
     for line in errors:
-        err_console.print(f"[red]{t('cli.error')}:[/red] {line}", highlight=False, markup=True)
+        # escaped: a message quotes the user's values and files ("[VIP] 张伟", "[sync]")
+        err_console.print(f"[red]{t('cli.error')}:[/red] {escape(line)}", highlight=False, markup=True)
 
 
 def cli_language() -> str:

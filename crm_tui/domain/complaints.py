@@ -108,17 +108,17 @@ class SlaPolicy:
         tables = {}
         for kind in section:
             if kind not in ("first_response", "resolution"):
-                raise ValidationError.one(f"sla.{kind}", "is not a setting (first_response, resolution)")
+                raise ValidationError.one(f"sla.{kind}", t("reason.config.sla_key"))
         for kind in ("first_response", "resolution"):
             merged = dict(getattr(default, kind))
             given = section.get(kind) or {}
             if not isinstance(given, Mapping):
-                raise ValidationError.one(f"sla.{kind}", "must be a table of hours per priority")
+                raise ValidationError.one(f"sla.{kind}", t("reason.config.sla_table"))
             for prio, value in given.items():
                 if prio not in COMPLAINT_PRIORITIES:
-                    raise ValidationError.one(f"sla.{kind}.{prio}", f"is not a priority ({', '.join(COMPLAINT_PRIORITIES)})")
+                    raise ValidationError.one(f"sla.{kind}.{prio}", t("reason.config.sla_priority", priorities=", ".join(COMPLAINT_PRIORITIES)))
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                    raise ValidationError.one(f"sla.{kind}.{prio}", "must be a positive number of hours")
+                    raise ValidationError.one(f"sla.{kind}.{prio}", t("reason.config.sla_hours"))
                 merged[prio] = hours(h=float(value))
             tables[kind] = merged
         return cls(**tables)

@@ -68,17 +68,17 @@ class PipelineSettings:
         values: dict[str, Any] = {}
         for key in section:
             if key not in _SETTINGS_KEYS:
-                errors.append(FieldError(f"pipeline.{key}", "is not a known setting"))
+                errors.append(FieldError(f"pipeline.{key}", t("reason.config.unknown")))
         if "currency" in section:
             cur = section["currency"]
             if not isinstance(cur, str) or not cur.strip() or len(cur.strip()) > 8:
-                errors.append(FieldError("pipeline.currency", "must be a short currency code like CNY"))
+                errors.append(FieldError("pipeline.currency", t("reason.config.currency")))
             else:
                 values["currency"] = cur.strip().upper()
         if "stale_days" in section:
             days = section["stale_days"]
             if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
-                errors.append(FieldError("pipeline.stale_days", "must be a whole number of days, 1 to 3650"))
+                errors.append(FieldError("pipeline.stale_days", t("reason.config.stale_days")))
             else:
                 values["stale_days"] = days
         if "stages" in section:
@@ -126,42 +126,42 @@ class PipelineSettings:
 
 def _stages(raw: Any, errors: list[FieldError]) -> tuple[Stage, ...]:
     if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
-        errors.append(FieldError("pipeline.stages", "must be a list of tables like {id, en, zh, probability, order}"))
+        errors.append(FieldError("pipeline.stages", t("reason.config.stages")))
         return ()
     out: list[Stage] = []
     for n, item in enumerate(raw, 1):
         key = f"pipeline.stages[{n}]"
         had = len(errors)
         if not isinstance(item, Mapping):
-            errors.append(FieldError(key, "must be a table {id, en, zh, probability, order}"))
+            errors.append(FieldError(key, t("reason.config.stage_table")))
             continue
         bad = [k for k in item if k not in _STAGE_KEYS]
         if bad:
-            errors.append(FieldError(f"{key}.{bad[0]}", "is not a stage setting (id, en, zh, probability, order)"))
+            errors.append(FieldError(f"{key}.{bad[0]}", t("reason.config.stage_key")))
         sid, en, zh = item.get("id"), item.get("en"), item.get("zh", "")
         prob, order = item.get("probability"), item.get("order", n)
         if not isinstance(sid, str) or not sid.strip() or len(sid) > 32 or not sid.replace("_", "").isalnum():
-            errors.append(FieldError(f"{key}.id", "must be a short word of letters, digits and _"))
+            errors.append(FieldError(f"{key}.id", t("reason.config.stage_id")))
             continue
         if not isinstance(en, str) or not en.strip():
-            errors.append(FieldError(f"{key}.en", "is required (the English label)"))
+            errors.append(FieldError(f"{key}.en", t("reason.config.stage_en")))
         if not isinstance(zh, str):
-            errors.append(FieldError(f"{key}.zh", "must be text (the Chinese label)"))
+            errors.append(FieldError(f"{key}.zh", t("reason.config.stage_zh")))
         if isinstance(prob, bool) or not isinstance(prob, int) or not 0 <= prob <= 100:
-            errors.append(FieldError(f"{key}.probability", "must be a whole percent, 0 to 100"))
+            errors.append(FieldError(f"{key}.probability", t("reason.config.stage_probability")))
         if isinstance(order, bool) or not isinstance(order, int):
-            errors.append(FieldError(f"{key}.order", "must be a whole number"))
+            errors.append(FieldError(f"{key}.order", t("reason.config.whole_number")))
         # isinstance again only narrows the types for the checker: the checks above decided
         if len(errors) == had and isinstance(prob, int) and isinstance(order, int):
             out.append(Stage(sid.strip(), str(en).strip(), str(zh).strip(), prob, order))
     ids = [s.id for s in out]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
-        errors.append(FieldError("pipeline.stages", f"stage {dup!r} is listed twice"))
+        errors.append(FieldError("pipeline.stages", t("reason.config.stage_twice", stage=repr(dup))))
     for fixed in CLOSED:
         if out and fixed not in ids:
-            errors.append(FieldError("pipeline.stages", f"must include the {fixed!r} stage"))
+            errors.append(FieldError("pipeline.stages", t("reason.config.stage_missing", stage=repr(fixed))))
     if out and not any(not s.closed for s in out):
-        errors.append(FieldError("pipeline.stages", "needs at least one open stage"))
+        errors.append(FieldError("pipeline.stages", t("reason.config.no_open_stage")))
     return tuple(sorted(out, key=lambda s: (s.order, s.id)))
 
 
@@ -194,11 +194,11 @@ def settle(current: Mapping[str, Any] | None, changes: Mapping[str, Any], settin
     merged = {**before, **out}
     prob = merged.get("probability")
     if prob is not None and not 0 <= int(prob) <= 100:
-        errors.append(FieldError("probability", "must be a percent from 0 to 100"))
+        errors.append(FieldError("probability", t("reason.record.probability")))
     if stage == LOST and not str(merged.get("lost_reason") or "").strip():
-        errors.append(FieldError("lost_reason", "is required when an opportunity is lost"))
+        errors.append(FieldError("lost_reason", t("reason.record.lost_reason")))
     if stage not in CLOSED and merged.get("closed_on") and "closed_on" in changes:
-        errors.append(FieldError("closed_on", "is set only when the opportunity is won or lost"))
+        errors.append(FieldError("closed_on", t("reason.record.closed_on")))
     if errors:
         raise ValidationError(errors)
     return out

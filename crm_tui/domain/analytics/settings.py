@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crm_tui.domain.validation import FieldError, ValidationError
+from crm_tui.i18n import t
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,14 @@ class AnalyticsSettings:
         errors: list[FieldError] = []
         for key, raw in section.items():
             if key not in known:
-                errors.append(FieldError(f"analytics.{key}", "is not a known setting"))
+                errors.append(FieldError(f"analytics.{key}", t("reason.config.unknown")))
                 continue
             try:
                 values[key] = _convert(key, raw, getattr(cls(), key))
-            except (TypeError, ValueError, KeyError) as exc:
-                errors.append(FieldError(f"analytics.{key}", str(exc) or "has the wrong type"))
+            except SettingError as exc:
+                errors.append(FieldError(f"analytics.{key}", str(exc)))
+            except (TypeError, ValueError, KeyError):  # Python's own words: int('x'), a missing key
+                errors.append(FieldError(f"analytics.{key}", t("reason.config.wrong_type")))
         if errors:
             raise ValidationError(errors)
         settings = cls(**values)
@@ -104,22 +107,26 @@ class AnalyticsSettings:
     def check(self) -> None:
         errors = []
         if not 0 < self.tier_a_share <= self.tier_b_share <= 1:
-            errors.append(FieldError("analytics.tier_a_share", "needs 0 < tier_a_share <= tier_b_share <= 1"))
+            errors.append(FieldError("analytics.tier_a_share", t("reason.config.tier_shares")))
         if len(self.rfm_weights) != 3 or min(self.rfm_weights) < 0 or sum(self.rfm_weights) <= 0:
-            errors.append(FieldError("analytics.rfm_weights", "needs three weights >= 0, not all 0"))
+            errors.append(FieldError("analytics.rfm_weights", t("reason.config.rfm_weights")))
         for tier, cad in self.cadence.items():
             if not 0 < cad.ideal <= cad.maximum:
-                errors.append(FieldError(f"analytics.cadence.{tier}", "needs 0 < ideal <= maximum"))
+                errors.append(FieldError(f"analytics.cadence.{tier}", t("reason.config.cadence")))
         if self.rfm_window_days <= 0 or self.trend_days <= 0:
-            errors.append(FieldError("analytics.rfm_window_days", "windows must be positive"))
+            errors.append(FieldError("analytics.rfm_window_days", t("reason.config.windows")))
         if errors:
             raise ValidationError(errors)
+
+
+class SettingError(ValueError):
+    """A setting's value is wrong, said in the user's language."""
 
 
 def _convert(key: str, raw: Any, default: Any) -> Any:
     if key == "cadence":
         if not isinstance(raw, Mapping):
-            raise TypeError("must be a table like {A = {ideal = 14, maximum = 30}}")
+            raise SettingError(t("reason.config.cadence_table"))
         merged = dict(default)
         for tier, value in raw.items():
             merged[str(tier).upper()] = Cadence(int(value["ideal"]), int(value["maximum"]))
@@ -129,10 +136,10 @@ def _convert(key: str, raw: Any, default: Any) -> Any:
         for item in raw:
             cal = str(item.get("calendar", "solar"))
             if cal not in ("solar", "lunar"):
-                raise ValueError(f"calendar of {item.get('name')!r} must be solar or lunar")
+                raise SettingError(t("reason.config.calendar", name=repr(item.get("name"))))
             month, day = int(item["month"]), int(item["day"])
             if not (1 <= month <= 12 and 1 <= day <= 31):
-                raise ValueError(f"{item.get('name')!r}: month/day out of range")
+                raise SettingError(t("reason.config.month_day", name=repr(item.get("name"))))
             out.append(Holiday(str(item["name"]), cal, month, day))
         return tuple(out)
     if isinstance(default, tuple):
@@ -142,7 +149,7 @@ def _convert(key: str, raw: Any, default: Any) -> Any:
         return bool(raw)
     if isinstance(default, int):
         if isinstance(raw, bool) or int(raw) != raw:
-            raise ValueError("must be a whole number")
+            raise SettingError(t("reason.config.whole_number"))
         return int(raw)
     if isinstance(default, float):
         return float(raw)

@@ -93,7 +93,8 @@ def audit(url: str | None, *, rep: str | None = None, since: str | None = None, 
     from crm_tui.domain.validation import ValidationError, normalize_datetime
 
     if kind is not None and kind not in AUDIT_KINDS:
-        raise ValidationError.one("kind", f"{kind!r} is not one of {', '.join(AUDIT_KINDS)}")
+        raise ValidationError.one("kind", text("validation.not_a_choice", value=repr(kind), choices=", ".join(AUDIT_KINDS),
+                                               words=""))
     if since is not None:
         try:
             since = normalize_datetime(since)

@@ -1,0 +1,172 @@
+"""A new Chinese user's sweep (issue 14, item 2): the English texts a rep with
+CRM_LANG=zh still met, each now the catalog's. A short id that fits several records,
+a SKU already taken, a workflow field edited directly, a product or contact a list
+does not find, a lost opportunity without its reason, the first or last stage, the
+server audit's kinds, the rejects file's own columns, a sort on no field, the note
+on hidden columns, and the config file's errors (its keys, values and TOML syntax)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+from test_zh_everywhere import CJK, english_fragments_in, without
+from typer.testing import CliRunner
+
+from crm_tui import i18n
+from crm_tui.api import Crm, NotFound, ValidationError
+from crm_tui.cli import app
+
+runner = CliRunner()
+
+
+def zh(db: Path, *args: str, monkeypatch: pytest.MonkeyPatch, code: int = 1, columns: int = 300) -> str:
+    """A command under CRM_LANG=zh that fails with `code`; its one error line."""
+    monkeypatch.setenv("CRM_LANG", "zh")
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = runner.invoke(app, [*args, "--db", str(db)])
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("错误")]
+    assert lines, result.output
+    return lines[0]
+
+
+def chinese(line: str, *data: str) -> None:
+    assert CJK.search(line.removeprefix("错误"))
+    assert english_fragments_in(without(line, list(data))) == [], line
+
+
+def test_a_short_id_of_several_records_is_said_in_chinese(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = [crm.customers.create({"name": n})["id"] for n in ("张伟", "李娜", "王芳")]
+    prefix = os.path.commonprefix(ids)
+    assert len(prefix) >= 6  # made in the same second: ULIDs share their time
+    line = zh(crm.path, "customers", "show", prefix[:6], monkeypatch=monkeypatch)
+    assert f"'{prefix[:6]}' 与多条客户记录的编号开头相同" in line
+    chinese(line, prefix[:6])
+    i18n.set_language("en")
+    with pytest.raises(NotFound, match="matches more than one customer; give more of the id"):
+        crm.customers.get(prefix[:6])
+
+
+def test_record_refusals_are_chinese(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    crm.products.create({"sku": "SN-1", "name": "传感器", "list_price": 10})
+    cid = crm.customers.create({"name": "张伟"})["id"]
+    deal = crm.opportunities.create({"customer_id": cid, "title": "ERP", "amount": 5, "stage": "lead"})["id"]
+    complaint = crm.complaints.create({"customer_id": cid, "description": "坏了", "type": "product_quality",
+                                       "priority": "high", "channel": "phone", "status": "new",
+                                       "received_at": "2026-11-30 10:00"})["id"]
+    cases = [
+        (["products", "add", "--sku", "SN-1", "--name", "传感器二代"], "产品编号（sku）：'SN-1' 已被产品"),
+        (["opportunities", "add", "--customer", cid, "--title", "MES", "--amount", "9", "--products", "NOPE"],
+         "产品目录中没有 'NOPE'（请给出 SKU 或编号）"),
+        (["visits", "add", "--customer", cid, "--channel", "phone", "--purpose", "visit", "--contacts", "王经理"],
+         "该客户没有联系人 '王经理'（请给出姓名或编号）"),
+        (["opportunities", "move", deal, "--stage", "lost"], "输单原因（lost_reason）：商机输单时必须填写"),
+        (["complaints", "edit", complaint, "--status", "resolved"], "只能通过投诉的处理流程改变"),
+        (["customers", "list", "--order", "nosuch"], "排序（--order）：'nosuch' 不是客户的字段"),
+    ]
+    for args, said in cases:
+        line = zh(crm.path, *args, monkeypatch=monkeypatch)
+        assert said in line, (args, line)
+        chinese(line, "SN-1", "NOPE", "sku", "lost_reason", "nosuch", "--order", cid, deal, complaint)
+
+
+def test_the_first_and_last_stage_are_said_in_chinese(crm: Crm) -> None:
+    """The pipeline board's , and . keys step a card; past either end it says so."""
+    cid = crm.customers.create({"name": "张伟"})["id"]
+    first = crm.opportunities.create({"customer_id": cid, "title": "A", "amount": 5, "stage": "lead"})["id"]
+    last = crm.opportunities.create({"customer_id": cid, "title": "B", "amount": 5, "stage": "negotiation"})["id"]
+    i18n.set_language("zh")
+    with pytest.raises(ValidationError) as back:
+        crm.pipeline.step(first, -1)
+    with pytest.raises(ValidationError) as on:
+        crm.pipeline.step(last, 1)
+    assert "初步接洽 已是第一个进行中的阶段" in str(back.value.errors[0])
+    assert "商务谈判 已是最后一个进行中的阶段；请改为赢单或输单" in str(on.value.errors[0])
+    i18n.set_language("en")
+    with pytest.raises(ValidationError, match="Negotiation is the last open stage; win or lose"):
+        crm.pipeline.step(last, 1)
+
+
+def test_the_server_audits_kinds_are_said_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_LANG", "zh")
+    monkeypatch.setenv("COLUMNS", "300")
+    result = runner.invoke(app, ["server", "audit", "--kind", "bogus", "--db", f"sqlite:///{tmp_path / 's.db'}"])
+    assert result.exit_code == 1
+    assert "类型（kind）：'bogus' 不是可选值之一：auth_failed, refused" in result.output
+    assert "is not one of" not in result.output
+
+
+def test_the_rejects_file_names_its_columns_in_chinese_and_comes_back(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rejects file of a Chinese import names its own columns in Chinese; fixed,
+    it imports as it is (its own columns are left out, in either language)."""
+    db = tmp_path / "crm.db"
+    source = tmp_path / "客户.csv"
+    source.write_text("姓名,手机\n张伟,12345\n李娜,13900001111\n", encoding="utf-8")
+    monkeypatch.setenv("CRM_LANG", "zh")
+    result = runner.invoke(app, ["customers", "import", str(source), "--skip-invalid", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    rejects = tmp_path / "客户.rejects.csv"
+    with rejects.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["姓名", "手机", "出错行号", "出错原因"]
+    assert rows[0]["出错行号"] == "2" and "不是有效的电话号码" in rows[0]["出错原因"]
+    rejects.write_text(rejects.read_text(encoding="utf-8-sig").replace("12345", "13812345678"), encoding="utf-8")
+    for lang in ("en", "zh"):  # whoever imports the fixed file
+        monkeypatch.setenv("CRM_LANG", lang)
+        result = runner.invoke(app, ["customers", "import", str(rejects), "--dry-run", "--db", str(db)])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["customers", "import", str(rejects), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with Crm(db) as crm:
+        assert sorted(c["name"] for c in crm.customers.find()) == ["张伟", "李娜"]
+
+
+def test_the_note_on_hidden_columns_lists_them_the_chinese_way(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    crm.customers.create({"name": "张伟", "mobile": "13812345678", "region": "华东"})
+    monkeypatch.setenv("CRM_LANG", "zh")
+    monkeypatch.setenv("COLUMNS", "80")
+    out = runner.invoke(app, ["customers", "list", "--db", str(crm.path)]).stdout
+    note = " ".join(out.split())
+    assert "因宽度未显示：" in note and "，" in note.split("因宽度未显示：")[1]
+    assert ", " not in note.split("因宽度未显示：")[1]
+
+
+@pytest.mark.parametrize(("config", "said"), [
+    ('bogus = 1\n', "bogus: 不是设置项（可用：rep, lang"),
+    ('sync = "x"\n', "sync: 必须是一个表（[sync]）"),
+    ('[keys]\nquit = 1\n', "keys.quit: 必须是按键名称的文本"),
+    ('[analytics]\nchurn_days = "x"\n', "analytics.churn_days: 类型不对"),
+    ('[pipeline]\nstages = 3\n', "pipeline.stages: 必须是一组表，例如 {id, en, zh, probability, order}"),
+    ('[sla.first_response]\nurgent = -1\n', "sla.first_response.urgent: 必须是正的小时数"),
+    ('lang = "zh\n', "第 1 行第 11 列不是有效的 TOML"),
+])
+def test_the_config_files_errors_are_chinese(config: str, said: str, db_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    Path(os.environ["CRM_CONFIG"]).write_text(config, encoding="utf-8")
+    line = zh(db_path, "customers", "list", monkeypatch=monkeypatch)
+    assert said in line, line
+    chinese(line, os.environ["CRM_CONFIG"], "bogus", "keys.quit", "churn_days", "sla.first_response.urgent",
+            "pipeline.stages", "id, en, zh, probability, order", "tomllib", "Illegal character", "'\\n'", "TOML",
+            "rep, lang, keys, sync, sla, analytics, pipeline, company", "[sync]")
+
+
+def test_the_config_files_errors_stay_english_in_english(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Path(os.environ["CRM_CONFIG"]).write_text('sync = "x"\n[analytics]\nchurn_days = "x"\n', encoding="utf-8")
+    monkeypatch.setenv("COLUMNS", "300")
+    result = runner.invoke(app, ["customers", "list", "--db", str(db_path)])
+    assert "sync: must be a table ([sync])" in result.output  # the [sync] is no markup to eat
+    assert "analytics.churn_days: has the wrong type" in result.output
+    assert not CJK.search(result.output)
+
+
+def test_a_json_object_with_two_keys_for_one_field_is_said_in_chinese(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "客户.json"
+    source.write_text(json.dumps([{"name": "张伟", "姓名": "张伟"}], ensure_ascii=False), encoding="utf-8")
+    line = zh(tmp_path / "crm.db", "customers", "import", str(source), monkeypatch=monkeypatch)
+    assert "姓名：对应字段 name，但另一个键已给出该字段" in line, line
