@@ -170,3 +170,45 @@ def test_a_json_object_with_two_keys_for_one_field_is_said_in_chinese(tmp_path: 
     source.write_text(json.dumps([{"name": "张伟", "姓名": "张伟"}], ensure_ascii=False), encoding="utf-8")
     line = zh(tmp_path / "crm.db", "customers", "import", str(source), monkeypatch=monkeypatch)
     assert "姓名：对应字段 name，但另一个键已给出该字段" in line, line
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_palette_offers_commands_not_textuals_keys_in_english(crm: Crm) -> None:
+    """Ctrl+P from a list whose filter has the focus, at 80x24 in Chinese: the palette
+    lists the screen's commands in Chinese, not the filter input's and the list's own
+    keys ("Move cursor left", "Scroll Up"), which Textual describes in English."""
+    from test_tui_snapshots import NOW, seed
+    from test_zh_everywhere import screen_text
+
+    from crm_tui.app import CrmApp
+
+    seed(crm)
+    app = CrmApp(crm=crm, config={}, lang="zh", now=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key in ("f10", "ctrl+p"):  # the products list: its filter has the focus
+            await pilot.press(key)
+            for _ in range(3):
+                await pilot.app.workers.wait_for_complete()
+                await pilot.pause()
+        listed = app.screen.query_one("CommandList")
+        prompts = [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
+        text = screen_text(app)
+    assert prompts and all(CJK.search(p) for p in prompts), prompts
+    assert "新建产品" in " ".join(prompts)
+    for english in ("Move cursor", "Scroll", "Go to start", "Page Up"):
+        assert english not in text, text
+
+
+def test_a_persons_export_says_what_it_is_in_chinese(crm: Crm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cid = crm.customers.create({"name": "王芳", "mobile": "13900001111"})["id"]
+    out = tmp_path / "王芳.json"
+    monkeypatch.setenv("CRM_LANG", "zh")
+    result = runner.invoke(app, ["customers", "export-person", cid, "-o", str(out), "--db", str(crm.path)])
+    assert result.exit_code == 0, result.output
+    about = json.loads(out.read_text(encoding="utf-8"))["about"]
+    assert about.startswith("本 CRM 数据库中关于这位客户的全部信息") and "Everything" not in about

@@ -85,7 +85,7 @@ class Privacy:
                         history[f"{table}/{rid}"] = entries
             erasure = sql.erasure(self.conn, cid)
         return {
-            "about": "Everything this CRM database holds about one customer (PIPL / GDPR export)",
+            "about": t("privacy.export.about"),
             "exported_at": utc_now(),
             "database": str(self.crm.path),
             "customer": {k: v for k, v in customer.items()},

@@ -24,7 +24,10 @@ class CrmCommands(Provider):
         seen: set[str] = set()
         for active in self.screen.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.system or not active.enabled or binding.action in seen:
+            # a binding without an id is a Textual widget's own (an input's "Move cursor
+            # left", a list's "Scroll Up"): a key to move about, in Textual's English, no command
+            if not binding.description or not binding.id or binding.system or not active.enabled \
+                    or binding.action in seen:
                 continue
             if binding.action in ("command_palette", "quit"):
                 continue
