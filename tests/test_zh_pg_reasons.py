@@ -105,3 +105,13 @@ def test_the_servers_own_refusals_are_chinese(tmp_path: Path, monkeypatch: pytes
     finally:
         with psycopg.connect(PG, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {closed}")
+
+
+def test_serve_says_it_serves_only_once_the_store_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that cannot be reached is an error alone, not after "crm 同步服务器：URL"."""
+    monkeypatch.setenv("CRM_LANG", "zh")
+    monkeypatch.setenv("COLUMNS", "400")
+    result = runner.invoke(app, ["server", "serve", "--db", "postgresql://crm@127.0.0.1/crm?badparam=1"])
+    assert result.exit_code == 1
+    assert "存储 URL 中有 libpq 不认识的选项：badparam" in result.output
+    assert "crm 同步服务器" not in result.output, result.output

@@ -59,12 +59,15 @@ def serve(
 
     scheme = "https" if ssl_certfile else "http"
     store = admin.redacted(db or admin.default_store_url())
-    console.print(t("server.serving", url=f"{scheme}://{host}:{port}", store=store), highlight=False)
-    if scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(t("server.no_tls"), highlight=False)
+
+    def ready() -> None:  # said once the store opened: a store that does not is an error alone
+        console.print(t("server.serving", url=f"{scheme}://{host}:{port}", store=store), highlight=False)
+        if scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+            console.print(t("server.no_tls"), highlight=False)
+
     admin.serve(db, host, port, max_offset_s=max_clock_offset, rate=rate, log_level=log_level,
                 ssl_keyfile=ssl_keyfile, ssl_certfile=ssl_certfile, forwarded_allow_ips=forwarded_allow_ips,
-                workers=workers)
+                workers=workers, ready=ready)
 
 
 @server_app.command("add-rep", epilog="crm server add-rep wangfang --territory 华东")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,8 @@ SETTINGS_VAR = "CRM_SERVER_SETTINGS"
 
 def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.DEFAULT_MAX_OFFSET_MS / 1000,
           rate: float = 50.0, log_level: str = "warning", ssl_keyfile: str | None = None,
-          ssl_certfile: str | None = None, forwarded_allow_ips: str | None = None, workers: int = 1) -> None:
+          ssl_certfile: str | None = None, forwarded_allow_ips: str | None = None, workers: int = 1,
+          ready: Callable[[], None] | None = None) -> None:
     """Serve until interrupted, in `workers` processes, each building the app with
     `app_from_env`. One line per request goes to stderr (rep, operation, status,
     time) whatever uvicorn's own `log_level`; tokens never appear in it. The store is
@@ -130,6 +131,8 @@ def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.
     if workers > 1 and not is_postgres(url):
         raise StoreError(text("server.errors.workers_sqlite", workers=workers))
     open_store(url).close()
+    if ready is not None:  # the store opens: now the command may say it serves
+        ready()
     os.environ[SETTINGS_VAR] = json.dumps({"db": url, "max_offset_ms": int(max_offset_s * 1000), "rate": rate})
     options: dict[str, Any] = {}
     if ssl_keyfile:
