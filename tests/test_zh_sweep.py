@@ -212,3 +212,16 @@ def test_a_persons_export_says_what_it_is_in_chinese(crm: Crm, tmp_path: Path, m
     assert result.exit_code == 0, result.output
     about = json.loads(out.read_text(encoding="utf-8"))["about"]
     assert about.startswith("本 CRM 数据库中关于这位客户的全部信息") and "Everything" not in about
+
+
+def test_labels_and_reasons_are_punctuated_the_chinese_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"错误：第 2 行：手机（mobile）：…；邮箱…" under CRM_LANG=zh (the colon and semicolon
+    came from the code, in their English forms); English keeps "error: line 2: …; …"."""
+    source = tmp_path / "客户.csv"
+    source.write_text("姓名,手机,生日\n李四,12345,2020-02-30\n", encoding="utf-8")
+    monkeypatch.setenv("COLUMNS", "300")
+    for lang, said in (("zh", "错误：第 2 行：手机（mobile）：'12345' 不是有效的电话号码；生日（birthday）："),
+                       ("en", "error: line 2: mobile: '12345' is not a valid phone number; birthday: ")):
+        monkeypatch.setenv("CRM_LANG", lang)
+        result = runner.invoke(app, ["customers", "import", str(source), "--db", str(tmp_path / "crm.db")])
+        assert result.exit_code == 1 and said in result.output, result.output

@@ -128,7 +128,7 @@ class Reject:
     raw: dict[str, Any]
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
+        return f"{self.where}{t('sep.label')}{self.reason}"
 
 
 @dataclass
@@ -634,7 +634,7 @@ class _Plan:
 
 
 def _reason(exc: ValidationError) -> str:
-    return "; ".join(str(e) for e in exc.errors)
+    return t("sep.reasons").join(str(e) for e in exc.errors)
 
 
 # -- duplicates on create ----------------------------------------------------------

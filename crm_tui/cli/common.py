@@ -78,7 +78,7 @@ def open_crm(db: Path | None, *, create: bool = False, encrypt: bool = False, ke
     except DatabaseMissing as exc:
         raise UserError(t("db.missing_hint", error=exc)) from None
     for notice in crm.notices:
-        err_console.print(f"[yellow]{t('cli.notice')}:[/yellow] {notice}", highlight=False)
+        err_console.print(f"[yellow]{t('cli.notice')}{t('sep.label')}[/yellow]{notice}", highlight=False)
     if crm.is_demo:
         demo_notice(crm.path)
     return crm
@@ -213,7 +213,7 @@ def _answers(which: str) -> set[str]:
 def report_errors(errors: Iterable[str]) -> None:
     for line in errors:
         # escaped: a message quotes the user's values and files ("[VIP] 张伟", "[sync]")
-        err_console.print(f"[red]{t('cli.error')}:[/red] {escape(line)}", highlight=False, markup=True)
+        err_console.print(f"[red]{t('cli.error')}{t('sep.label')}[/red]{escape(line)}", highlight=False, markup=True)
 
 
 def cli_language() -> str:

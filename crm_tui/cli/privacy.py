@@ -59,7 +59,7 @@ def _print_erase(result: EraseResult, as_json: bool) -> None:
         console.print(t("privacy.cli.erased", id=f"[bold]{result.customer_id}[/bold]"),
                       highlight=False, soft_wrap=True)
         if not result.purged:
-            err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] {t('privacy.cli.not_purged')}", highlight=False)
+            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{t('privacy.cli.not_purged')}", highlight=False)
         return
     request = result.request or {}
     console.print(t("privacy.cli.requested", id=f"[bold]{request.get('id')}[/bold]", status=request.get("status")),

@@ -233,7 +233,7 @@ def build(table: str) -> typer.Typer:
             duplicates = possible_duplicates(crm, data, table) if table in DUPLICATE_CHECKED else []
             record = create(crm, table, data, lines)
         for match, reason in duplicates:
-            err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] "
+            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]"
                               + t("cli.possible_duplicate", id=match["id"], name=escape(match.get("name") or ""),
                                   reason=reason), highlight=False, soft_wrap=True)
         if as_json:
@@ -431,10 +431,10 @@ def build(table: str) -> typer.Typer:
             except ImportFileError as exc:
                 raise UserError(str(exc)) from None
         for warning in report.warnings:
-            err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] {warning}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{warning}", highlight=False, soft_wrap=True)
         failed = bool(report.rejected) and not skip_invalid
         for reject in report.rejected[:1000]:
-            err_console.print(f"[red]{t('cli.error') if failed else t('import.rejected')}:[/red] {reject}",
+            err_console.print(f"[red]{t('cli.error') if failed else t('import.rejected')}{t('sep.label')}[/red]{reject}",
                               highlight=False, soft_wrap=True)
         if len(report.rejected) > 1000:
             err_console.print(t("import.more_bad", n=len(report.rejected) - 1000), highlight=False, soft_wrap=True)
