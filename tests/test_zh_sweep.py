@@ -225,3 +225,23 @@ def test_labels_and_reasons_are_punctuated_the_chinese_way(tmp_path: Path, monke
         monkeypatch.setenv("CRM_LANG", lang)
         result = runner.invoke(app, ["customers", "import", str(source), "--db", str(tmp_path / "crm.db")])
         assert result.exit_code == 1 and said in result.output, result.output
+
+
+def test_greetings_and_complaint_types_are_named_in_chinese(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`crm greetings` named a birthday "Birthday" and the default holidays by their
+    English names; `crm complaint-stats` listed complaint types by their codes."""
+    cid = crm.customers.create({"name": "高杰", "birthday": "1980-12-03"})["id"]
+    crm.complaints.create({"customer_id": cid, "description": "坏了", "type": "product_quality", "priority": "high",
+                           "channel": "phone", "status": "new", "received_at": "2026-11-20 10:00"})
+    monkeypatch.setenv("CRM_LANG", "zh")
+    monkeypatch.setenv("COLUMNS", "200")
+    out = runner.invoke(app, ["greetings", "--today", "2026-12-01", "--db", str(crm.path)]).stdout
+    assert "生日" in out and "高杰" in out and "Birthday" not in out, out
+    out = runner.invoke(app, ["greetings", "--today", "2027-02-01", "--db", str(crm.path)]).stdout
+    assert "春节" in out and "Spring Festival" not in out, out
+    out = runner.invoke(app, ["complaint-stats", "--period", "2026-11", "--today", "2026-12-01",
+                              "--db", str(crm.path)]).stdout
+    assert "产品质量" in out and "product_quality" not in out, out
+    monkeypatch.setenv("CRM_LANG", "en")
+    out = runner.invoke(app, ["greetings", "--today", "2026-12-01", "--db", str(crm.path)]).stdout
+    assert "Birthday" in out

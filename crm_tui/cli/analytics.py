@@ -278,7 +278,8 @@ def complaint_stats_command(
     for key in ("by_type", "by_cause", "by_product", "by_category"):
         print_table([{**r, "key": t("report.unknown") if r["key"] == UNKNOWN else r["key"], "share": _pct(r["share"]), "cumulative": _pct(r["cumulative"]),
                       "vital": t("cli.say.yes") if r["vital"] else ""} for r in result[key]],
-                    ["key", "count", "share", "cumulative", "vital"], title=t(f"cli.say.pareto_{key}"))
+                    ["key", "count", "share", "cumulative", "vital"], title=t(f"cli.say.pareto_{key}"),
+                    codes={"key": "choice.type"} if key == "by_type" else None)  # types are codes; the rest, text
     print_table([{"priority": p, **s, "breach_rate": _pct(s["breach_rate"])} for p, s in result["sla"].items()],
                 ["priority", "complaints", "decided", "breached", "breach_rate"], title="SLA")
     fr, rs = result["mean_first_response_hours"], result["mean_resolution_hours"]
@@ -339,7 +340,7 @@ def greetings_command(
         print_json({"greetings": [g.as_dict() for g in items], "logged": len(logged)})
         return
     print_table([g.as_dict() for g in items], ["date", "occasion", "name", "purpose"],
-                title=t("cli.say.greetings_due", n=len(items)))
+                title=t("cli.say.greetings_due", n=len(items)), codes={"occasion": "greeting.occasion"})
     if mark_sent:
         console.print(t("cli.say.greetings_logged", n=len(logged)), highlight=False)
 
