@@ -46,8 +46,8 @@ def describe_error(exc: BaseException, entity: Any = None) -> str:
         parts = []
         for err in exc.errors:
             label = field_label(entity, err.field) if entity is not None else err.field.replace("_", " ")
-            parts.append(f"{label}: {err.reason}")
-        return "; ".join(parts)
+            parts.append(f"{label}{t('sep.label')}{err.reason}")
+        return t("sep.reasons").join(parts)
     if isinstance(exc, NotFound):
         return str(exc)
     return t("error.unexpected", kind=type(exc).__name__, message=str(exc))

@@ -120,7 +120,7 @@ class ComplaintsScreen(FilterAsYouType, TableScreen):
             first_due = self.app.workflow.first_response_due(record)
             first = shown_time(record.get("first_response_at")) or \
                 t("complaints.first_response_due", when=shown_time(first_due))
-            text = f"{record.get('customer_name', '')} · {t('complaints.first_response')}: {first}"
+            text = f"{record.get('customer_name', '')} · {t('complaints.first_response')}{t('sep.label')}{first}"
         self.query_one("#complaint-info", Static).update(Text(text), layout=False)
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
