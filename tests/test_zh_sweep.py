@@ -245,3 +245,24 @@ def test_greetings_and_complaint_types_are_named_in_chinese(crm: Crm, monkeypatc
     monkeypatch.setenv("CRM_LANG", "en")
     out = runner.invoke(app, ["greetings", "--today", "2026-12-01", "--db", str(crm.path)]).stdout
     assert "Birthday" in out
+
+
+def test_tls_files_that_do_not_load_are_an_error_not_a_traceback(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn stopped with a traceback on a missing or broken TLS file."""
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    broken = tmp_path / "bad.pem"
+    broken.write_text("not a certificate\n", encoding="utf-8")
+    missing = tmp_path / "missing.pem"
+    monkeypatch.setenv("CRM_LANG", "zh")
+    monkeypatch.setenv("COLUMNS", "300")
+    for files, said in (((missing, broken), f"无法读取 TLS 文件 {missing}：文件或文件夹不存在"),
+                        ((broken, broken), f"{broken} 和 {broken} 不是相互匹配的 PEM 证书和私钥")):
+        result = runner.invoke(app, ["server", "serve", "--db", store, "--port", "1", "--ssl-keyfile", str(files[0]),
+                                     "--ssl-certfile", str(files[1])])
+        assert result.exit_code == 1 and said in result.output, result.output
+        assert "Traceback" not in result.output and "crm 同步服务器" not in result.output
+    monkeypatch.setenv("CRM_LANG", "en")
+    result = runner.invoke(app, ["server", "serve", "--db", store, "--ssl-keyfile", str(missing),
+                                 "--ssl-certfile", str(broken)])
+    assert result.exit_code == 1 and f"cannot read the TLS file {missing}: " in result.output

@@ -125,6 +125,8 @@ def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.
 
     if bool(ssl_keyfile) != bool(ssl_certfile):
         raise StoreError(text("server.errors.tls_needs_both"))
+    if ssl_keyfile and ssl_certfile:
+        check_tls_files(ssl_keyfile, ssl_certfile)
     if workers < 1:
         raise StoreError(text("server.errors.workers_min", workers=workers))
     url = url or default_store_url()
@@ -146,6 +148,25 @@ def serve(url: str | None, host: str, port: int, *, max_offset_s: float = clock.
 
     uvicorn.run("crm_tui.sync.server.admin:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False, log_config=log_config(language()), **options)
+
+
+def check_tls_files(keyfile: str, certfile: str) -> None:
+    """The TLS key and certificate load as uvicorn will load them, or a StoreError says
+    why (uvicorn would stop with a traceback)."""
+    import ssl
+
+    from crm_tui.i18n import os_reason
+
+    for file in (certfile, keyfile):
+        try:
+            Path(file).read_bytes()
+        except OSError as exc:
+            raise StoreError(text("server.tls.cannot_read", file=file, reason=os_reason(exc))) from None
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as exc:  # files that are no matching PEM certificate and key
+        detail = getattr(exc, "reason", None) or str(exc)
+        raise StoreError(text("server.tls.not_pem", certfile=certfile, keyfile=keyfile, detail=detail)) from None
 
 
 def _request_log() -> None:
