@@ -266,3 +266,14 @@ def test_tls_files_that_do_not_load_are_an_error_not_a_traceback(tmp_path: Path,
     result = runner.invoke(app, ["server", "serve", "--db", store, "--ssl-keyfile", str(missing),
                                  "--ssl-certfile", str(broken)])
     assert result.exit_code == 1 and f"cannot read the TLS file {missing}: " in result.output
+
+
+def test_the_contact_cadence_is_chinese(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    crm.customers.create({"name": "李艳"})
+    monkeypatch.setenv("CRM_LANG", "zh")
+    monkeypatch.setenv("COLUMNS", "200")
+    out = runner.invoke(app, ["cadence", "--db", str(crm.path)]).stdout
+    assert "联系节奏：1 位客户" in out and ("逾期" in out or "到期" in out or "正常" in out), out
+    assert "contact cadence" not in out and "overdue" not in out
+    monkeypatch.setenv("CRM_LANG", "en")
+    assert "contact cadence: 1" in runner.invoke(app, ["cadence", "--db", str(crm.path)]).stdout

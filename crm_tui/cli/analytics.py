@@ -374,9 +374,9 @@ def cadence_command(
         print_json(items)
         return
     colour = {"ok": "green", "due": "yellow", "overdue": "red"}
-    rows = [{**i, "state": f"[{colour[i['state']]}]{i['state']}[/]"} for i in items]
+    rows = [{**i, "state": f"[{colour[i['state']]}]{t('cadence.state.' + i['state'])}[/]"} for i in items]
     print_table(rows, ["name", "tier", "days_since_contact", "ideal", "maximum", "state"],
-                title=f"contact cadence: {len(items)}")
+                title=t("cadence.title", n=len(items)))
 
 
 # -- surveys ------------------------------------------------------------------------
