@@ -277,3 +277,19 @@ def test_the_contact_cadence_is_chinese(crm: Crm, monkeypatch: pytest.MonkeyPatc
     assert "contact cadence" not in out and "overdue" not in out
     monkeypatch.setenv("CRM_LANG", "en")
     assert "contact cadence: 1" in runner.invoke(app, ["cadence", "--db", str(crm.path)]).stdout
+
+
+def test_surveys_and_quotations_refuse_and_judge_in_chinese(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    cid = crm.customers.create({"name": "张伟"})["id"]
+    line = zh(crm.path, "surveys", "add", cid, "--expected", "0", "--perceived", "3", monkeypatch=monkeypatch)
+    assert "必须大于 0（C = 感知价值 / 期望价值）" in line, line
+    assert runner.invoke(app, ["surveys", "add", cid, "--expected", "8", "--perceived", "6",
+                               "--db", str(crm.path)]).exit_code == 0
+    out = runner.invoke(app, ["surveys", "list", "--db", str(crm.path)]).stdout
+    assert "不满意" in out and "dissatisfied" not in out, out
+    added = runner.invoke(app, ["quotes", "add", "--customer", cid, "--line", "安装调试费:1:800", "--date", "2026-11-20",
+                                "--json", "--db", str(crm.path)])
+    assert added.exit_code == 0, added.output
+    quote = json.loads(added.stdout)["id"]
+    line = zh(crm.path, "quotes", "edit", quote, "--valid-until", "2026-11-01", monkeypatch=monkeypatch)
+    assert "早于报价日期 2026-11-20" in line, line

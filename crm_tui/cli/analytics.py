@@ -416,6 +416,6 @@ def survey_list(
         print_json({"surveys": rows, "overall": summary["overall"], "count": summary["count"]})
         return
     print_table(rows, ["surveyed_at", "customer_id", "expected", "perceived", "c", "verdict"],
-                title=t("cli.say.surveys_title", n=len(rows)))
+                title=t("cli.say.surveys_title", n=len(rows)), codes={"verdict": "survey.verdict"})
     if summary["overall"] is not None:
         console.print(t("cli.say.overall_satisfaction", c=f"{summary['overall']:.3f}"), highlight=False)

@@ -11,6 +11,7 @@ from typing import Any
 
 from crm_tui.domain.orders import CENT
 from crm_tui.domain.validation import FieldError, ValidationError
+from crm_tui.i18n import t
 
 ACCEPTED = "accepted"
 DECLINED = "declined"
@@ -43,11 +44,10 @@ def check_record(quote: Mapping[str, Any]) -> None:
     when it has its order (only accepting makes both: `crm quotes accept`)."""
     errors: list[FieldError] = []
     if quote.get("valid_until") and quote.get("quoted_on") and quote["valid_until"] < quote["quoted_on"]:
-        errors.append(FieldError("valid_until", f"is before the quote's date {quote['quoted_on']}"))
+        errors.append(FieldError("valid_until", t("reason.quote.valid_until", date=quote["quoted_on"])))
     if quote.get("status") == ACCEPTED and not quote.get("order_id"):
-        errors.append(FieldError("status", "becomes accepted only by accepting the quote "
-                                           "(crm quotes accept), which makes its order"))
+        errors.append(FieldError("status", t("reason.quote.accepted")))
     if quote.get("order_id") and quote.get("status") != ACCEPTED:
-        errors.append(FieldError("order_id", "is set when the quote is accepted, and only then"))
+        errors.append(FieldError("order_id", t("reason.quote.order_id")))
     if errors:
         raise ValidationError(errors)

@@ -9,14 +9,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import t
 
 
 def satisfaction(expected: float, perceived: float) -> float:
     """C = b / a; a must be positive so the ratio means something."""
     if expected <= 0:
-        raise ValidationError.one("expected", "must be greater than 0 (C = perceived / expected)")
+        raise ValidationError.one("expected", t("reason.survey.expected"))
     if perceived < 0:
-        raise ValidationError.one("perceived", "must not be negative")
+        raise ValidationError.one("perceived", t("reason.survey.perceived"))
     return perceived / expected
 
 
