@@ -285,6 +285,11 @@ def test_surveys_and_quotations_refuse_and_judge_in_chinese(crm: Crm, monkeypatc
     assert "必须大于 0（C = 感知价值 / 期望价值）" in line, line
     assert runner.invoke(app, ["surveys", "add", cid, "--expected", "8", "--perceived", "6",
                                "--db", str(crm.path)]).exit_code == 0
+    from crm_tui.cli import common
+
+    # rich fixes a console's width when COLUMNS is set as it is made: a wide one, whatever
+    # an earlier test in this process left, so the verdict column is not left out
+    monkeypatch.setattr(common.console, "_width", 300)
     out = runner.invoke(app, ["surveys", "list", "--db", str(crm.path)]).stdout
     assert "不满意" in out and "dissatisfied" not in out, out
     added = runner.invoke(app, ["quotes", "add", "--customer", cid, "--line", "安装调试费:1:800", "--date", "2026-11-20",
