@@ -193,6 +193,7 @@ def test_sync_and_login_messages_are_chinese(db_path: Path, monkeypatch: pytest.
     # A port nothing listens on (loopback): the sync cannot reach it.
     saved = zh_cli(db_path, "login", "--server", "http://127.0.0.1:9", "--token", "t", monkeypatch=monkeypatch)
     assert saved.exit_code == 0 and "无法连接同步服务器" in saved.output and "已登录" in saved.output
+    assert "警告：" in saved.output and "警告:" not in saved.output  # punctuated the Chinese way
     failed = zh_cli(db_path, "sync", monkeypatch=monkeypatch)
     assert failed.exit_code == 1 and "同步失败：无法连接同步服务器" in failed.output
     status = zh_cli(db_path, "sync", "--status", monkeypatch=monkeypatch)

@@ -5,6 +5,7 @@ product's `sku` is 产品编号, its `name` 产品名称, not a person's 姓名)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -153,9 +154,12 @@ def test_the_refused_changes_list_reads_chinese(server_db: str, tmp_path: Path, 
         monkeypatch.setenv("COLUMNS", "200")
         monkeypatch.setenv("CRM_LANG", "zh")
         shown = CliRunner().invoke(cli, ["sync", "rejected"], env=li.env).output
+        status = CliRunner().invoke(cli, ["sync", "--status"], env=li.env).output
     finally:
         server.stop()
     assert "身份 li（销售代表）" in logged_in, logged_in  # the role by its name, not the code 'rep'
+    # the last sync in local time to the minute, as the sync screen shows it, not the stored UTC stamp
+    assert re.search(r"上次同步：\d{4}-\d\d-\d\d \d\d:\d\d\n", status) and "Z" not in status, status
     # the columns that do not fit the terminal are named in the caption: titled either way
     assert "字段" in shown and "拒绝时间" in shown and "无权限" in shown, shown
     assert not [w for w in ("fields", "rejected at", "forbidden") if w in shown], shown

@@ -22,6 +22,7 @@ from crm_tui.cli.common import (
     print_json,
     print_table,
 )
+from crm_tui.domain.times import shown_time
 from crm_tui.i18n import entity_label, t
 
 PROGRESS_FROM = 5000  # changes from which a sync shows a progress bar
@@ -55,7 +56,7 @@ def login_command(
     who = t("sync.msg.login_as", rep=info["rep"], role=cell_text("role", info["role"])) if info.get("rep") else ""
     console.print(t("sync.msg.logged_in", server=info["server"], who=who, config=info["config"]), highlight=False)
     if info.get("warning"):
-        err_console.print(f"[yellow]{t('cli.warning')}:[/yellow] {t('sync.msg.saved_anyway', warning=info['warning'])}",
+        err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{t('sync.msg.saved_anyway', warning=info['warning'])}",
                           highlight=False)
 
 
@@ -118,7 +119,7 @@ def sync_command(
             console.print(t("sync.msg.status_server", server=info["server"] or t("sync.msg.not_logged_in_short")),
                           highlight=False)
             console.print(t("sync.msg.status_pending", n=info["pending"]), highlight=False)
-            console.print(t("sync.msg.status_last", when=info["last_sync_at"] or t("sync.never")), highlight=False)
+            console.print(t("sync.msg.status_last", when=shown_time(info["last_sync_at"]) or t("sync.never")), highlight=False)
             console.print(t("sync.msg.status_conflicts", n=info["open_conflicts"]), highlight=False)
             if info["last_error"]:
                 console.print(t("sync.msg.status_error", error=info["last_error"]), highlight=False)
@@ -143,13 +144,13 @@ def sync_command(
     if report["conflicts"]:
         console.print(t("sync.msg.conflicts_kept", n=report["conflicts"]), highlight=False)
     if report["clock_warning"]:
-        err_console.print(f"[yellow]{t('sync.msg.clock_label')}:[/yellow] {report['clock_warning']}", highlight=False)
+        err_console.print(f"[yellow]{t('sync.msg.clock_label')}{t('sep.label')}[/yellow]{report['clock_warning']}", highlight=False)
     if report["rejected"]:
         err_console.print(t("sync.cli.new_rejected", n=report["rejected"]), highlight=False)
     if report["set_aside"]:
         err_console.print(t("sync.cli.new_set_aside", n=report["set_aside"]), highlight=False)
     for erased in report.get("erased", []):
-        console.print(f"[yellow]{t('privacy.erased_title')}:[/yellow] {erased}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]{t('privacy.erased_title')}{t('sep.label')}[/yellow]{erased}", highlight=False, soft_wrap=True)
 
 @rejected_app.callback(invoke_without_command=True)
 def rejected_list(
