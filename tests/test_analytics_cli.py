@@ -114,6 +114,24 @@ def test_greetings_mark_sent_logs_visits(db_path: Path, book: dict[str, str]) ->
     assert [g["occasion"] for g in left["greetings"]] == ["Birthday"]
 
 
+def test_a_greeting_logged_in_chinese_reads_chinese_and_counts_as_sent_in_english(
+        db_path: Path, book: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The note a sent greeting leaves in the visit is written in the user's language
+    (问候：国庆节 …, not 'greeting: National Day …'), and a laptop reading another
+    language still knows those greetings were sent (the team's reps may differ)."""
+    run(db_path, "classify", *TODAY)
+    monkeypatch.setenv("CRM_LANG", "zh")
+    data = json.loads(run(db_path, "greetings", "--holiday", "National Day", "--mark-sent", "--json", *TODAY))
+    assert data["logged"] == 4
+    with Crm(db_path) as crm:
+        notes = [v["notes"] for v in crm.visits.find() if v["purpose"] == "holiday_greeting"]
+    assert notes == ["问候：国庆节 2026-10-01"] * 4
+    for lang in ("zh", "en"):
+        monkeypatch.setenv("CRM_LANG", lang)
+        left = json.loads(run(db_path, "greetings", "--json", *TODAY))
+        assert [g["occasion"] for g in left["greetings"]] == ["Birthday"], lang
+
+
 def test_winback_and_cadence(db_path: Path, book: dict[str, str]) -> None:
     assert [w["id"] for w in json.loads(run(db_path, "winback", "--json", *TODAY))] == [book["B"]]
     run(db_path, "classify", *TODAY)

@@ -333,7 +333,7 @@ def sent_greeting_notes(conn: sqlite3.Connection, since: str) -> set[tuple[str, 
     """(customer id, note) of greetings logged since `since`: how a sent greeting is
     recognised (crm_tui.domain.analytics.reminders.greeting_note)."""
     rows = conn.execute("SELECT customer_id, notes FROM visits WHERE purpose IN ('holiday_greeting', 'care') "
-                        "AND visited_at >= ? AND notes LIKE 'greeting: %'", (since,))
+                        "AND visited_at >= ? AND notes IS NOT NULL", (since,))
     return {(r[0], r[1]) for r in rows}
 
 

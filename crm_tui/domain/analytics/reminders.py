@@ -14,6 +14,7 @@ from lunardate import LunarDate
 from crm_tui.domain.analytics.classification import Classification
 from crm_tui.domain.analytics.facts import CustomerFacts
 from crm_tui.domain.analytics.settings import AnalyticsSettings, Cadence, Holiday
+from crm_tui.i18n import LANGUAGES, has, language, t_in
 
 # -- contact cadence ----------------------------------------------------------------
 
@@ -161,9 +162,19 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def greeting_note(occasion: Occasion) -> str:
-    """The note of the logged greeting; also how a sent greeting is recognised."""
-    return f"greeting: {occasion.name} {occasion.date.isoformat()}"
+def greeting_note(occasion: Occasion, lang: str | None = None) -> str:
+    """The note of the logged greeting, in `lang` (the user's by default): 'greeting:
+    National Day 2026-10-01' / '问候：国庆节 2026-10-01'. A default holiday and a
+    birthday are named by the catalog; a holiday of the user's own calendar as written."""
+    key = f"greeting.occasion.{occasion.name.lower().replace(' ', '_')}"
+    name = t_in(lang or language(), key) if has(key) else occasion.name
+    return t_in(lang or language(), "greeting.note", occasion=name, date=occasion.date.isoformat())
+
+
+def greeting_notes(occasion: Occasion) -> frozenset[str]:
+    """How a sent greeting is recognised: its note in any language of the catalog, as
+    the laptop that logged it wrote it (a team's reps may read different languages)."""
+    return frozenset(greeting_note(occasion, lang) for lang in LANGUAGES)
 
 
 @dataclass(frozen=True)
@@ -197,12 +208,13 @@ def greetings(customers: Iterable[CustomerFacts], today: dt.date, settings: Anal
     for f in customers:
         if (f.id not in churned) if churned is not None else (f.status != "churned"):
             for occ in occasions:
-                out.append(Greeting(f.id, f.name, occ.name, occ.date, "holiday_greeting", greeting_note(occ)))
+                if not any((f.id, note) in sent_set for note in greeting_notes(occ)):
+                    out.append(Greeting(f.id, f.name, occ.name, occ.date, "holiday_greeting", greeting_note(occ)))
         if wanted in (None, "birthday"):
             when = birthday_in(f.birthday, today, end)
             if when is not None:
                 occ = Occasion("Birthday", when, "birthday")
-                out.append(Greeting(f.id, f.name, occ.name, when, "care", greeting_note(occ)))
-    out = [g for g in out if (g.customer_id, g.note) not in sent_set]
+                if not any((f.id, note) in sent_set for note in greeting_notes(occ)):
+                    out.append(Greeting(f.id, f.name, occ.name, when, "care", greeting_note(occ)))
     out.sort(key=lambda g: (g.date, g.occasion, g.name, g.customer_id))
     return out
