@@ -196,26 +196,26 @@ class Config:
         for key, raw in data.items():
             f = fields.get(key)
             if f is None:
-                errors.append(f"{key}: " + t("reason.config.not_a_setting", known=", ".join(fields)))
+                errors.append(key + t("sep.label") + t("reason.config.not_a_setting", known=", ".join(fields)))
                 continue
             if f.default_factory is dataclasses.MISSING:  # a plain text key
                 if raw is not None and not isinstance(raw, str):
-                    errors.append(f"{key}: " + t("reason.config.text"))
+                    errors.append(key + t("sep.label") + t("reason.config.text"))
                     continue
                 values[key] = raw.strip() or None if isinstance(raw, str) else None
                 continue
             if not isinstance(raw, Mapping):
-                errors.append(f"{key}: " + t("reason.config.table", section=key))
+                errors.append(key + t("sep.label") + t("reason.config.table", section=key))
                 continue
             section_type = type(f.default_factory())
             try:
                 values[key] = section_type.from_config(raw)
             except ValidationError as exc:
-                errors += [_name(key, e.field) + f": {e.reason}" for e in exc.errors]
+                errors += [_name(key, e.field) + t("sep.label") + e.reason for e in exc.errors]
             except (TypeError, ValueError, KeyError) as exc:
-                errors.append(f"{key}: {exc}")
+                errors.append(key + t("sep.label") + str(exc))
         if errors:
-            raise ConfigError(f"{source}: " + "; ".join(errors))
+            raise ConfigError(f"{source}{t('sep.label')}" + t("sep.reasons").join(errors))
         return cls(**values)
 
 
@@ -244,11 +244,11 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: " + toml_reason(exc)) from exc
+        raise ConfigError(f"{path}{t('sep.label')}" + toml_reason(exc)) from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: " + t("reason.config.not_utf8", position=exc.start)) from exc
+        raise ConfigError(f"{path}{t('sep.label')}" + t("reason.config.not_utf8", position=exc.start)) from exc
     except OSError as exc:
-        raise ConfigError(f"{path}: {os_reason(exc)}") from exc
+        raise ConfigError(f"{path}{t('sep.label')}{os_reason(exc)}") from exc
 
 
 def toml_reason(exc: tomllib.TOMLDecodeError) -> str:

@@ -137,13 +137,15 @@ def test_the_note_on_hidden_columns_lists_them_the_chinese_way(crm: Crm, monkeyp
 
 
 @pytest.mark.parametrize(("config", "said"), [
-    ('bogus = 1\n', "bogus: 不是设置项（可用：rep, lang"),
-    ('sync = "x"\n', "sync: 必须是一个表（[sync]）"),
-    ('[keys]\nquit = 1\n', "keys.quit: 必须是按键名称的文本"),
-    ('[analytics]\nchurn_days = "x"\n', "analytics.churn_days: 类型不对"),
-    ('[pipeline]\nstages = 3\n', "pipeline.stages: 必须是一组表，例如 {id, en, zh, probability, order}"),
-    ('[sla.first_response]\nurgent = -1\n', "sla.first_response.urgent: 必须是正的小时数"),
+    ('bogus = 1\n', "bogus：不是设置项（可用：rep, lang"),
+    ('sync = "x"\n', "sync：必须是一个表（[sync]）"),
+    ('[keys]\nquit = 1\n', "keys.quit：必须是按键名称的文本"),
+    ('[analytics]\nchurn_days = "x"\n', "analytics.churn_days：类型不对"),
+    ('[pipeline]\nstages = 3\n', "pipeline.stages：必须是一组表，例如 {id, en, zh, probability, order}"),
+    ('[sla.first_response]\nurgent = -1\n', "sla.first_response.urgent：必须是正的小时数"),
     ('lang = "zh\n', "第 1 行第 11 列不是有效的 TOML"),
+    # several errors: each labelled and all joined the Chinese way
+    ('sync = "x"\n[analytics]\nchurn_days = "x"\n', "sync：必须是一个表（[sync]）；analytics.churn_days：类型不对"),
 ])
 def test_the_config_files_errors_are_chinese(config: str, said: str, db_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
