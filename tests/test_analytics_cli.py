@@ -121,11 +121,13 @@ def test_a_greeting_logged_in_chinese_reads_chinese_and_counts_as_sent_in_englis
     language still knows those greetings were sent (the team's reps may differ)."""
     run(db_path, "classify", *TODAY)
     monkeypatch.setenv("CRM_LANG", "zh")
-    data = json.loads(run(db_path, "greetings", "--holiday", "National Day", "--mark-sent", "--json", *TODAY))
+    data = json.loads(run(db_path, "greetings", "--holiday", "国庆节", "--mark-sent", "--json", *TODAY))  # its Chinese name
     assert data["logged"] == 4
     with Crm(db_path) as crm:
         notes = [v["notes"] for v in crm.visits.find() if v["purpose"] == "holiday_greeting"]
     assert notes == ["问候：国庆节 2026-10-01"] * 4
+    unknown = CliRunner().invoke(app, ["--db", str(db_path), "greetings", "--holiday", "圣诞节", *TODAY])
+    assert unknown.exit_code == 1 and "春节，元宵节" in unknown.output, unknown.output  # the calendar in Chinese
     for lang in ("zh", "en"):
         monkeypatch.setenv("CRM_LANG", lang)
         left = json.loads(run(db_path, "greetings", "--json", *TODAY))

@@ -36,6 +36,8 @@ from crm_tui.domain.analytics.reminders import (
     WinBackItem,
     contact_cadence,
     greetings,
+    occasion_label,
+    occasion_names,
     win_back_queue,
 )
 from crm_tui.domain.analytics.satisfaction import satisfaction, summarize, verdict
@@ -237,8 +239,9 @@ class Analytics:
                   rep: str | None = None, facts: list[CustomerFacts] | None = None) -> list[Greeting]:
         day = today or self.today()
         s = self.settings
-        if holiday and holiday.strip().lower() not in {h.name.lower() for h in s.holidays} | {"birthday"}:
-            names = ", ".join([h.name for h in s.holidays] + ["birthday"])
+        occasions = [h.name for h in s.holidays] + ["birthday"]
+        if holiday and not any(holiday.strip().lower() in occasion_names(name) for name in occasions):
+            names = t("cli.list_sep").join(occasion_label(name) for name in occasions)
             raise ValidationError.one("holiday", t("reason.not_a_holiday", holiday=repr(holiday), names=names))
         with self.crm.lock:
             sent = sql.sent_greeting_notes(self.crm.conn, (day - dt.timedelta(days=s.greeting_days)).isoformat())

@@ -162,11 +162,28 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
+def _occasion_key(name: str) -> str:
+    return f"greeting.occasion.{name.lower().replace(' ', '_')}"
+
+
+def occasion_names(name: str) -> set[str]:
+    """What a user may type for the occasion the config calls `name`: that name, or
+    the catalog's name for it in any language (Spring Festival, 春节), any case."""
+    key = _occasion_key(name)
+    return {name.lower()} | ({t_in(lang, key).lower() for lang in LANGUAGES} if has(key) else set())
+
+
+def occasion_label(name: str) -> str:
+    """The occasion the config calls `name` as the user reads it (春节 for Spring Festival)."""
+    key = _occasion_key(name)
+    return t_in(language(), key) if has(key) else name
+
+
 def greeting_note(occasion: Occasion, lang: str | None = None) -> str:
     """The note of the logged greeting, in `lang` (the user's by default): 'greeting:
     National Day 2026-10-01' / '问候：国庆节 2026-10-01'. A default holiday and a
     birthday are named by the catalog; a holiday of the user's own calendar as written."""
-    key = f"greeting.occasion.{occasion.name.lower().replace(' ', '_')}"
+    key = _occasion_key(occasion.name)
     name = t_in(lang or language(), key) if has(key) else occasion.name
     return t_in(lang or language(), "greeting.note", occasion=name, date=occasion.date.isoformat())
 
@@ -202,7 +219,7 @@ def greetings(customers: Iterable[CustomerFacts], today: dt.date, settings: Anal
     end = today + dt.timedelta(days=settings.greeting_days)
     wanted = holiday.strip().lower() if holiday else None
     occasions = [Occasion(h.name, d, "holiday") for h in settings.holidays
-                 for d in holiday_dates(h, today, end) if wanted in (None, h.name.lower())]
+                 for d in holiday_dates(h, today, end) if wanted is None or wanted in occasion_names(h.name)]
     sent_set = set(sent)
     out = []
     for f in customers:
@@ -210,7 +227,7 @@ def greetings(customers: Iterable[CustomerFacts], today: dt.date, settings: Anal
             for occ in occasions:
                 if not any((f.id, note) in sent_set for note in greeting_notes(occ)):
                     out.append(Greeting(f.id, f.name, occ.name, occ.date, "holiday_greeting", greeting_note(occ)))
-        if wanted in (None, "birthday"):
+        if wanted is None or wanted in occasion_names("birthday"):
             when = birthday_in(f.birthday, today, end)
             if when is not None:
                 occ = Occasion("Birthday", when, "birthday")
