@@ -339,8 +339,10 @@ def greetings_command(
     if as_json:
         print_json({"greetings": [g.as_dict() for g in items], "logged": len(logged)})
         return
-    print_table([g.as_dict() for g in items], ["date", "occasion", "name", "purpose"],
-                title=t("cli.say.greetings_due", n=len(items)), codes={"occasion": "greeting.occasion"})
+    from crm_tui.domain.analytics.reminders import occasion_label
+
+    print_table([{**g.as_dict(), "occasion": occasion_label(g.occasion)} for g in items],
+                ["date", "occasion", "name", "purpose"], title=t("cli.say.greetings_due", n=len(items)))
     if mark_sent:
         console.print(t("cli.say.greetings_logged", n=len(logged)), highlight=False)
 
