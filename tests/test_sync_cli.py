@@ -123,6 +123,38 @@ def test_a_rep_classifies_a_colleagues_customer_in_their_shared_territory(server
     assert li.json("customers", "show", west)["tier"] != "A"
 
 
+def test_work_made_before_login_is_the_logged_in_reps(server: Server, tmp_path: Path) -> None:
+    """A new user adds customers (and their visits) before `crm login`: the laptop
+    knows them only by the login name of the machine, so they were owned by it and
+    the server refused each as not its author's. The first sync signs what this
+    laptop made and never sent with the rep the token names; what was sent already
+    and what another rep owns stay as they are."""
+    zhao = Rep(tmp_path, "zhao")
+    # the machine's login name, before the laptop knows its rep
+    zhao.env["USER"] = zhao.env["LOGNAME"] = "laptop-user"
+    early = zhao.json("customers", "add", "--name", "赵敏", "--territory", "east")["id"]
+    assert zhao.json("customers", "show", early)["owner"] == "laptop-user"
+    zhao.json("visits", "add", "--customer", early, "--channel", "phone", "--purpose", "visit")
+    theirs = zhao.json("customers", "add", "--name", "钱进", "--owner", "li")["id"]
+
+    zhao.crm("login", "--server", server.url, "--token", server.add_rep("zhao", "--territory", "east"))
+    report = zhao.json("sync")
+    assert report["pushed"] >= 2, report
+    rejected = zhao.json("sync", "rejected")
+    # li's customer, made by zhao: the server's rule still holds, named as before
+    assert [r["row_id"] for r in rejected] == [theirs], rejected
+    assert zhao.json("customers", "show", early)["owner"] == "zhao"
+    assert zhao.json("customers", "show", theirs)["owner"] == "li"
+
+    # On another laptop of zhao's, the customer and its visit arrived as zhao's.
+    other = Rep(tmp_path, "zhao2")
+    other.crm("login", "--server", server.url, "--token", server.add_rep("zhao-2", "--territory", "east"))
+    other.json("sync")
+    assert other.json("customers", "show", early)["owner"] == "zhao"
+    [visit] = other.json("visits", "list", "--customer", early)
+    assert visit["owner"] == "zhao"
+
+
 def test_two_reps_edit_offline_converge_and_resolve(server: Server, tmp_path: Path) -> None:
     wang, li = Rep(tmp_path, "wang"), Rep(tmp_path, "li")
     # Both cover the east territory: each sees the other's customers there.

@@ -127,14 +127,42 @@ def holds_others_changes(conn: sqlite3.Connection) -> bool:
 
 def adopt_rep(conn: sqlite3.Connection, rep: str) -> bool:
     """Sign this replica's changes, past and future, with `rep` (the name the server
-    knows us by). True when it changed."""
+    knows us by). True when it changed.
+
+    What this replica made under its former name and never sent is re-owned too:
+    before the first `crm login` a laptop knows its rep only by the machine's login
+    name, and the server takes a new record only as its author's. Only records whose
+    insert is still unsent and that the former name owns move, with those unsent
+    changes; what the server holds, and records made for another owner, stay."""
     with transaction(conn):
-        if conn.execute("SELECT rep FROM replica").fetchone()[0] == rep:
+        former = conn.execute("SELECT rep FROM replica").fetchone()[0]
+        if former == rep:
             return False
         conn.execute("UPDATE replica SET rep = ?", (rep,))
         conn.execute("UPDATE change_log SET rep = ? WHERE node = (SELECT node FROM replica) AND rep IS NOT ?",
                      (rep, rep))
+        if former:
+            _reown_unsent(conn, former, rep)
         return True
+
+
+def _reown_unsent(conn: sqlite3.Connection, former: str, rep: str) -> None:
+    unsent = "node = (SELECT node FROM replica) AND node_seq > (SELECT pushed_seq FROM sync_state)"
+    made = conn.execute(f"SELECT tbl, row_id FROM change_log WHERE {unsent} AND op = 'insert' "
+                        "AND json_extract(data, '$.owner') = ?", (former,)).fetchall()
+    if not made:
+        return
+    set_capture(conn, False)  # the unsent changes are rewritten below: nothing new to send
+    try:
+        for tbl, row_id in made:
+            if tbl in SYNCED_TABLES:
+                conn.execute(f"UPDATE {tbl} SET owner = ? WHERE id = ? AND owner = ?", (rep, row_id, former))
+    finally:
+        set_capture(conn, True)
+    conn.executemany(f"UPDATE change_log SET data = json_set(data, '$.owner', ?) WHERE {unsent} "
+                     "AND tbl = ? AND row_id = ? AND json_extract(data, '$.owner') = ?",
+                     [(rep, tbl, row_id, former) for tbl, row_id in made])
+    forget_class_state(conn)  # owners changed where the change log does not show it
 
 
 def finish_sync(conn: sqlite3.Connection, error: str | None) -> None:
