@@ -246,6 +246,16 @@ def test_search_phone_fragment_email_and_table_output(db_path: Path, people: dic
     assert table.count("张伟") == 2 and "2 of 2" in table
 
 
+def test_the_list_shows_the_number_to_call(crm: Crm, db_path: Path, people: dict[str, str]) -> None:
+    """Most customers have only a mobile: the list's phone column shows it, as the
+    customer screen's list does, and a landline when there is one."""
+    crm.customers.update(people["赵敏/北京博远"], {"phone": "010-6275 1234", "mobile": "13900000002"})
+    table = run(db_path, "customers", "list", "--search", "张伟").stdout
+    assert "138 0000 0001" in table
+    table = run(db_path, "customers", "list", "--search", "赵敏").stdout
+    assert "010 6275 1234" in table and "139 0000 0002" not in table
+
+
 def test_table_lines_up_chinese_text(db_path: Path, people: dict[str, str]) -> None:
     """Rich measures wide characters: every row of the table has the same display width."""
     from rich.cells import cell_len

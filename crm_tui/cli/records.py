@@ -39,7 +39,7 @@ from crm_tui.cli.orders import add_order, add_order_commands, add_order_file_com
 from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
-from crm_tui.domain.validation import display_phone
+from crm_tui.domain.validation import display_phone, number_to_call
 from crm_tui.i18n import choice_label, entity_label, entity_name, language, t
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
@@ -295,6 +295,8 @@ def build(table: str) -> typer.Typer:
         # phones as people read them (021 2995 0969); --json and exports keep E.164
         phones = [f.name for f in ent.fields if f.kind == "phone"]
         readable = [{**r, **{p: display_phone(r.get(p)) for p in phones}} for r in rows]
+        if table == "customers":  # the number to call, as the customer screen shows it
+            readable = [{**r, "phone": number_to_call(row)} for r, row in zip(readable, rows, strict=True)]
         if language() != "en":  # stored codes (loyal, urgent) as the catalog names them; --json keeps codes
             enums = [f.name for f in ent.fields if f.kind == "enum"]
             readable = [{**r, **{e: choice_label(ent, e, r.get(e)) for e in enums}} for r in readable]

@@ -106,6 +106,12 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def number_to_call(record: Mapping[str, Any]) -> str:
+    """The number a customer list shows: the phone, else the mobile (most customers
+    here have only a mobile), as people read it."""
+    return display_phone(record.get("phone") or record.get("mobile"))
+
+
 @lru_cache(maxsize=65536)
 def display_phone(value: str | None, region: str = DEFAULT_REGION) -> str:
     """A stored (E.164) phone as people read it: the national format of the default

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT, Entity
 from crm_tui.domain.times import shown_time
-from crm_tui.domain.validation import display_phone
+from crm_tui.domain.validation import number_to_call
 from crm_tui.i18n import choice_label, field_label, money, t
 from crm_tui.widgets.record_table import Column, Row
 
@@ -35,7 +35,7 @@ def customer_columns(compact: bool = False) -> list[Column]:
         col(CUSTOMER, "name", 14),
         col(CUSTOMER, "company", 24, min_width=12, drop=3),
         Column("phone", field_label(CUSTOMER, "phone"), 15,
-               render=lambda r: display_phone(r.get("phone") or r.get("mobile")), drop=4),
+               render=number_to_call, drop=4),
         col(CUSTOMER, "region", 8, drop=6),
     ]
     if compact:
