@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from crm_tui.api import sync_apply
+from crm_tui.api import pull_worker, sync_apply
 from crm_tui.api.privacy import erased_message
 from crm_tui.api.records import NotFound, Records
 from crm_tui.config import Config, ConfigError, save_settings
@@ -114,6 +114,7 @@ class Hooks:
 
     after_push: Callable[[], None] | None = None   # the server stored it; we have no ack yet
     before_commit: Callable[[], None] | None = None  # a pulled batch applied, not committed
+    worker_started: Callable[[int], None] | None = None  # the pull's second process, by its pid
 
 
 def login(server: str, token: str, *, check: bool = True, http: Any = None) -> dict[str, Any]:
@@ -189,10 +190,12 @@ class Sync:
 
     def run(self, client: SyncClient | None = None, *, progress: Progress | None = None,
             push_batch: int = PUSH_BATCH, pull_limit: int = PULL_LIMIT, hooks: Hooks | None = None,
-            max_pages: int | None = None) -> SyncReport:
+            max_pages: int | None = None, second_process: bool = False) -> SyncReport:
         """Push our changes, then pull and apply everyone else's. Safe to cut at any
         point: the next run resumes with nothing lost or doubled. `max_pages` stops
-        the pull early (a partial sync)."""
+        the pull early (a partial sync). `second_process`: a pull of more than one
+        page fetches and checks the pages after the first in a forked process
+        (crm_tui.api.pull_worker), for a caller running no other thread (`crm sync`)."""
         if self.crm.is_demo:
             # the demo's made-up customers must never reach the team's book
             raise SyncError(t("demo.no_sync"), code="demo")
@@ -215,11 +218,14 @@ class Sync:
                 self._own_since = sql.state(self.conn)["pushed_seq"]
             self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
             self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello, report, progress,
-                       hooks, max_pages)
+                       hooks, max_pages, second_process)
             self._retry_set_aside(hello, report)
         except ProtocolError as exc:
             self._finish(server_message(exc))
             raise SyncError(server_message(exc), exc.code) from None
+        except pull_worker.WorkerLost as exc:
+            self._finish(str(exc))
+            raise SyncError(str(exc), "worker_lost") from None
         except Crash:
             raise
         except Exception as exc:
@@ -317,7 +323,7 @@ class Sync:
                 progress("push", report.pushed + report.push_duplicates, total)
 
     def _pull(self, client: SyncClient, node: str, limit: int, hello: Hello, report: SyncReport,
-              progress: Progress | None, hooks: Hooks, max_pages: int | None) -> None:
+              progress: Progress | None, hooks: Hooks, max_pages: int | None, second_process: bool) -> None:
         """Pull pages until the server has no more. The customers the pull erased are
         scrubbed page by page, in each page's transaction; the freed bytes leave the
         file once, when the pull ends or stops (a VACUUM per page would rewrite the
@@ -326,7 +332,7 @@ class Sync:
         with self.lock:
             cache = sql.page_cache(self.conn, -PULL_CACHE_KIB)
         try:
-            self._pull_pages(client, node, limit, hello, report, progress, hooks, max_pages)
+            self._pull_pages(client, node, limit, hello, report, progress, hooks, max_pages, second_process)
         finally:
             with self.lock:
                 sql.page_cache(self.conn, cache)
@@ -334,58 +340,66 @@ class Sync:
                 self.crm.privacy.purge()
 
     def _pull_pages(self, client: SyncClient, node: str, limit: int, hello: Hello, report: SyncReport,
-                    progress: Progress | None, hooks: Hooks, max_pages: int | None) -> None:
+                    progress: Progress | None, hooks: Hooks, max_pages: int | None, second_process: bool) -> None:
         with self.lock:
             cursor = sql.state(self.conn)["cursor"]
             # From 0, the current state will do only for a laptop holding nothing of
             # the server yet (a snapshot's edits are based on that).
             snapshot = cursor == 0 and not sql.holds_others_changes(self.conn)
+            synced = sql.Tables(self.conn).synced()
         start = cursor
-        with closing(self._pages_ahead(client, node, cursor, limit, snapshot, max_pages)) as pages:
-            for page in pages:
+        pages = self._pages(client, node, cursor, limit, snapshot, max_pages, synced, second_process, hooks)
+        with closing(pages):
+            for page, ready in pages:
                 with _collector_paused():
-                    self._apply_page(page, cursor, start, hello, report, progress, hooks)
+                    self._apply_page(page, ready, cursor, start, hello, report, progress, hooks)
                 cursor = page["cursor"]
 
     @staticmethod
-    def _pages_ahead(client: SyncClient, node: str, cursor: int, limit: int, snapshot: bool,
-                     max_pages: int | None) -> Generator[dict[str, Any], None, None]:
-        """The server's pages from `cursor`, in order, each asked for while the one
-        before it is being applied: the server's work and the HTTP overlap the
-        laptop's writes. Pages are still applied, and committed with their cursor,
-        one after the other; a page asked for and not applied (the sync stopped) is
-        asked for again next time, from the committed cursor."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-pull") as fetch:
-            ahead = fetch.submit(client.pull, node, cursor, limit, snapshot=snapshot and cursor == 0)
-            pages = 0
-            while True:
-                page = ahead.result()
-                pages += 1
-                more = page["more"] and (max_pages is None or pages < max_pages)
-                if more:
-                    ahead = fetch.submit(client.pull, node, page["cursor"], limit,
-                                         snapshot=snapshot and page["cursor"] == 0)
-                yield page
-                if not more:
-                    return
+    def _pages(client: SyncClient, node: str, cursor: int, limit: int, snapshot: bool, max_pages: int | None,
+               synced: dict[str, frozenset[str]], second_process: bool,
+               hooks: Hooks) -> Generator[tuple[dict[str, Any], sync_apply.Ready], None, None]:
+        """The server's pages from `cursor`, in order, each with its changes made
+        ready to apply (sync_apply.ready_page). When the first page says more are
+        coming and the caller allows it, a second process fetches and readies the
+        rest while this one applies (crm_tui.api.pull_worker); else they are asked
+        for ahead by a thread (pages_ahead) and made ready here."""
+        if not (second_process and client.owns_http):
+            for page in pages_ahead(client, node, cursor, limit, snapshot, max_pages):
+                yield page, sync_apply.ready_page(page.pop("changes"), synced)
+            return
+        first = client.pull(node, cursor, limit, snapshot=snapshot and cursor == 0)
+        more = first["more"] and (max_pages is None or max_pages > 1)
+        if not more:
+            yield first, sync_apply.ready_page(first.pop("changes"), synced)
+            return
+        # Forked before any thread of this pull starts (and before the progress bar's).
+        worker = pull_worker.start(client, node, first["cursor"], limit, snapshot, max_pages and max_pages - 1,
+                                   synced)
+        try:
+            if hooks.worker_started:
+                hooks.worker_started(worker.pid)
+            yield first, sync_apply.ready_page(first.pop("changes"), synced)
+            yield from worker
+        finally:
+            worker.close()
 
-    def _apply_page(self, page: dict[str, Any], cursor: int, start: int, hello: Hello, report: SyncReport,
-                    progress: Progress | None, hooks: Hooks) -> None:
+    def _apply_page(self, page: dict[str, Any], ready: sync_apply.Ready, cursor: int, start: int, hello: Hello,
+                    report: SyncReport, progress: Progress | None, hooks: Hooks) -> None:
         """Apply one pulled page and move the cursor, in one transaction."""
-        batch = [sync_apply.decode(c) for c in page["changes"]]
         if page["cursor"] < cursor:
             raise SyncError(t("sync.msg.cursor_back", got=page["cursor"], had=cursor))
         # An empty page is fine while the cursor moves (a snapshot page whose
         # changes were all our own); one that does not move it would loop forever.
-        stuck = not page["changes"] and not page.get("gone") and page["cursor"] == cursor
+        stuck = not ready.changes and not page.get("gone") and page["cursor"] == cursor
         gone = [str(g) for g in page.get("gone") or ()]
         with self.lock, transaction(self.conn):
-            applied = sync_apply.apply_batch(self.conn, batch, cursor=page["cursor"],
+            applied = sync_apply.apply_batch(self.conn, ready, cursor=page["cursor"],
                                              max_offset_ms=hello.max_offset_ms,
                                              server_now_ms=hello.server_time_ms, derive=DERIVE,
                                              before_commit=self._forgetting(gone, hooks.before_commit))
             # Erase beats everything: in the same transaction as the batch.
-            erased = self.crm.privacy.enforce([c for c in batch if isinstance(c, Change)],
+            erased = self.crm.privacy.enforce([c for c in ready.changes if isinstance(c, Change)],
                                               getattr(self, "_own_since", None))
         report.gone += len(gone)
         if erased:
@@ -593,6 +607,28 @@ class Sync:
             records.settle(c["row_id"], c["field"], value, allowed=(c["mine"], c["theirs"]))
             sql.mark_resolved(self.conn, conflict_id, how)
         return {**self.conflict(conflict_id), "kept": value}
+
+
+def pages_ahead(client: SyncClient, node: str, cursor: int, limit: int, snapshot: bool,
+                max_pages: int | None) -> Generator[dict[str, Any], None, None]:
+    """The server's pages from `cursor`, in order, each asked for while the one
+    before it is being applied: the server's work and the HTTP overlap the
+    laptop's writes. Pages are still applied, and committed with their cursor,
+    one after the other; a page asked for and not applied (the sync stopped) is
+    asked for again next time, from the committed cursor."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-pull") as fetch:
+        ahead = fetch.submit(client.pull, node, cursor, limit, snapshot=snapshot and cursor == 0)
+        pages = 0
+        while True:
+            page = ahead.result()
+            pages += 1
+            more = page["more"] and (max_pages is None or pages < max_pages)
+            if more:
+                ahead = fetch.submit(client.pull, node, page["cursor"], limit,
+                                     snapshot=snapshot and page["cursor"] == 0)
+            yield page
+            if not more:
+                return
 
 
 @contextmanager

@@ -143,12 +143,12 @@ def _type_name(kind: type) -> str:
     return t(f"refusal.pulled.type_{key}") if key else kind.__name__
 
 
-def check_storable(c: Change, tables: sql.Tables) -> tuple[str, str] | None:
+def check_storable(c: Change, synced: Mapping[str, frozenset[str]]) -> tuple[str, str] | None:
     """(code, reason) when this replica cannot store the change, else None: a table or
-    column this schema does not know, an operation that does not exist, a value no
-    column can hold (the rules of a value, and the shapes of base and old, are
-    check_change's)."""
-    columns = tables.allowed.get(c.tbl) or tables.synced_columns(c.tbl)
+    column this schema does not know (`synced`: sql.Tables.synced()), an operation
+    that does not exist, a value no column can hold (the rules of a value, and the
+    shapes of base and old, are check_change's)."""
+    columns = synced.get(c.tbl)
     if columns is None:
         return UNKNOWN_TABLE, t("refusal.pulled.unknown_table", table=repr(c.tbl))
     if c.op not in OPS:
@@ -175,6 +175,55 @@ def check_rules(c: Change) -> tuple[str, str] | None:
     except ChangeRefused as exc:
         return INVALID, exc.reason
     return None
+
+
+class Ready:
+    """A pulled page made ready to apply, by the work that needs no database: each
+    change decoded, checked (check_storable, then the rules) and, when it passes, its
+    log row's JSON encoded. Made in the process that applies the page, or by the
+    second process of a big pull (crm_tui.api.pull_worker), with the same code."""
+
+    def __init__(self, changes: list[Change | Unreadable], refused: dict[int, tuple[str, str]],
+                 texts: list[sql.LogTexts | None]):
+        self.changes = changes  # in server order
+        self.refused = refused  # index in changes -> (code, reason) it is set aside with
+        self.texts = texts      # index in changes -> its log texts (None: refused or unreadable)
+
+    def __getstate__(self) -> tuple[list[Any], dict[int, tuple[str, str]], list[sql.LogTexts | None]]:
+        # A change crosses the pipe as a plain tuple: unpickling a named tuple calls
+        # its Python-level __new__, a microsecond a change.
+        return [tuple(c) if type(c) is Change else c for c in self.changes], self.refused, self.texts
+
+    def __setstate__(self, state: tuple[list[Any], dict[int, tuple[str, str]], list[sql.LogTexts | None]]) -> None:
+        changes, self.refused, self.texts = state
+        new = tuple.__new__
+        self.changes = [new(Change, c) if type(c) is tuple else c for c in changes]
+
+
+def ready(batch: Iterable[Change | Unreadable], synced: Mapping[str, frozenset[str]],
+          check: Callable[[Change], tuple[str, str] | None] = check_rules) -> Ready:
+    """A batch made ready to apply: see Ready. `synced` is sql.Tables.synced() of the
+    replica it is for; `check` the domain's rules (check_rules)."""
+    changes = list(batch)
+    refused: dict[int, tuple[str, str]] = {}
+    texts: list[sql.LogTexts | None] = []
+    log_texts = sql.log_texts
+    for i, c in enumerate(changes):
+        if type(c) is not Change:
+            texts.append(None)
+            continue
+        why = check_storable(c, synced) or check(c)
+        if why:
+            refused[i] = why
+            texts.append(None)
+        else:
+            texts.append(log_texts(c))
+    return Ready(changes, refused, texts)
+
+
+def ready_page(raw_changes: Iterable[Any], synced: Mapping[str, frozenset[str]]) -> Ready:
+    """The changes of a pulled page, as the server sent them, made ready to apply."""
+    return ready([decode(c) for c in raw_changes], synced)
 
 
 def _set_aside_item(c: Change | Unreadable, code: str, reason: str) -> sql.SetAside:
@@ -235,8 +284,10 @@ def _decide(past: Sequence[Change] | None, changes: Sequence[Change],
 class _Batch:
     """The fresh changes of one batch written to the log and the tables."""
 
-    def __init__(self, conn: Any, tables: sql.Tables, derive: Derive | None):
+    def __init__(self, conn: Any, tables: sql.Tables, derive: Derive | None,
+                 texts: Mapping[tuple[str, int], sql.LogTexts] | None = None):
         self.conn, self.tables, self.derive = conn, tables, derive
+        self.texts = texts  # the changes' log texts, encoded when the batch was made ready
         self.failing: tuple[str, str] | None = None  # the record the last failed write failed on
 
     def _whole(self, tbl: str, row_id: str) -> Callable[[], dict[str, Any] | None]:
@@ -251,7 +302,7 @@ class _Batch:
         for c in changes:
             groups.setdefault((c.tbl, c.row_id), []).append(c)
         history = sql.history(self.conn, groups)
-        sql.log_changes(self.conn, changes)
+        sql.log_changes(self.conn, changes, self.texts)
         conflicts: list[Conflict] = []
         superseded: list[tuple[str, str, str, tuple[int, str]]] = []
         writer = sql.Writer(self.conn, self.tables, self.derive)
@@ -329,7 +380,7 @@ def _add(report: Applied, part: Applied) -> None:
         report.by_table[tbl] = report.by_table.get(tbl, 0) + n
 
 
-def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
+def apply_batch(conn: Any, batch: Iterable[Change | Unreadable] | Ready, *, cursor: int,
                 max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS, server_now_ms: int = 0,
                 derive: Derive | None = None, before_commit: Callable[[], None] | None = None,
                 check: Callable[[Change], tuple[str, str] | None] | None = None,  # default: check_rules
@@ -338,33 +389,39 @@ def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
     a crash anywhere leaves either all of it or none of it. Duplicates are skipped;
     capture is paused so the changes keep their own stamps in the log. A change that
     cannot be applied is set aside with its reason; the rest are applied. `check`
-    adds the domain's rules for a change; `replacing` are set-aside rows tried again."""
+    adds the domain's rules for a change (a `Ready` batch was checked when it was
+    made ready); `replacing` are set-aside rows tried again."""
     report = Applied()
     tables = sql.Tables(conn)
-    check = check or check_rules
+    page = batch if isinstance(batch, Ready) else ready(batch, tables.synced(), check or check_rules)
     with transaction(conn):
         if replacing:
             sql.drop_set_aside(conn, replacing)
         sql.set_capture(conn, False)
         aside: list[sql.SetAside] = []
-        readable: list[Change] = []
-        for c in batch:
+        readable: list[tuple[int, Change]] = []
+        for i, c in enumerate(page.changes):
             if isinstance(c, Unreadable):
                 aside.append(_set_aside_item(c, c.code, c.reason))
             else:
-                readable.append(c)
-        held = sql.known(conn, readable)
+                readable.append((i, c))
+        held = sql.known(conn, [c for _, c in readable])
         fresh: list[Change] = []
-        for c in readable:
-            if c.key in held:
+        texts: dict[tuple[str, int], sql.LogTexts] = {}
+        for i, c in readable:
+            key = c.key
+            if key in held:
                 report.duplicates += 1
                 continue
-            held.add(c.key)
-            why = check_storable(c, tables) or check(c)
+            held.add(key)
+            why = page.refused.get(i)
             if why:
                 aside.append(_set_aside_item(c, *why))
                 continue
             fresh.append(c)
+            encoded = page.texts[i]
+            if encoded is not None:
+                texts[key] = encoded
         # A new record naming a customer this replica never received fails when
         # written, whatever the rest of the batch: set aside now, not found by a
         # failed write of the whole batch (the usual bad change of a first sync).
@@ -373,7 +430,7 @@ def apply_batch(conn: Any, batch: Iterable[Change | Unreadable], *, cursor: int,
                                                      and named[(c.tbl, c.row_id)] == 1], named)
         writing = [c for c in fresh if c.key not in missing] if missing else fresh
         aside += [_set_aside_item(c, *_reason(missing[c.key])) for c in fresh if c.key in missing]
-        applying = _Batch(conn, tables, derive)
+        applying = _Batch(conn, tables, derive, texts)
         with sql.triggers_set_aside(conn):
             fast = Applied()
             try:

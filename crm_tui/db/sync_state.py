@@ -213,6 +213,12 @@ class Tables:
             self.allowed[table] = frozenset(self.cols(table)) - local_only_columns(table) - {"id"}
         return self.allowed[table]
 
+    def synced(self) -> dict[str, frozenset[str]]:
+        """The columns a pulled change may write, of every table this schema syncs:
+        what check_storable needs, read once, so that it can run where the database
+        is not (crm_tui.api.pull_worker)."""
+        return {table: columns for table in SYNCED_TABLES if (columns := self.synced_columns(table)) is not None}
+
     def record(self, table: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """The values this schema stores for a record."""
         allowed = self.synced_columns(table) or frozenset()
@@ -367,15 +373,28 @@ def known(conn: sqlite3.Connection, batch: Sequence[Change]) -> set[tuple[str, i
     return found
 
 
-def log_changes(conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
-    """Store pulled changes in the local log with their own stamps."""
+# A change's data, old and base as the log stores them (JSON text).
+LogTexts = tuple[str, str | None, str | None]
+
+
+def log_texts(c: Change) -> LogTexts:
+    """The JSON texts of a pulled change's log row: the one encoding of the log, also
+    used where a page is made ready outside the database (crm_tui.api.pull_worker)."""
+    return _dumps(c.data), None if c.old is None else _dumps(c.old), None if c.base is None else _dumps(c.base)
+
+
+def log_changes(conn: sqlite3.Connection, changes: Sequence[Change],
+                texts: Mapping[tuple[str, int], LogTexts] | None = None) -> None:
+    """Store pulled changes in the local log with their own stamps; `texts` holds the
+    log texts (log_texts) of those already encoded, by (node, node_seq)."""
+    texts = texts or {}
+    rows = []
+    for c in changes:
+        data, old, base = texts.get((c.node, c.node_seq)) or log_texts(c)
+        rows.append((c.node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, data, old, base, c.rep))
     conn.executemany(
         "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(c.node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, _dumps(c.data),
-          None if c.old is None else _dumps(c.old), None if c.base is None else _dumps(c.base), c.rep)
-         for c in changes],
-    )
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def page_cache(conn: sqlite3.Connection, size: int) -> int:

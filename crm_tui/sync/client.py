@@ -27,9 +27,23 @@ class SyncClient:
         self.headers = {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION),
                         "Accept-Language": language()}
         self._owns_http = http is None  # a borrowed client (a test transport) stays open
+        self.timeout = timeout
         if http is None:
             http = httpx.Client(base_url=self.server, timeout=timeout)
         self.http = http
+
+    @property
+    def owns_http(self) -> bool:
+        """Its own HTTP client (not a borrowed test transport): one a forked process
+        can make anew (fresh)."""
+        return self._owns_http
+
+    def fresh(self) -> SyncClient:
+        """A client of the same server, token and language with its own connections,
+        for another process (pull_worker): a connection is never shared across a fork."""
+        other = SyncClient(self.server, "", timeout=self.timeout)
+        other.headers = dict(self.headers)
+        return other
 
     def close(self) -> None:
         if self._owns_http:
