@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -145,4 +146,22 @@ def test_a_one_page_sync_starts_no_second_process(server: Server, tmp_path: Path
     inject(server.url_db, [("customers", f"C{i}", "insert", customer(f"客户{i}")) for i in range(PAGE - 1)])
     crm, report, pids = pull(server, path, token, second_process=True)
     assert report.pulled == PAGE - 1 and pids == []
+    crm.close()
+
+
+def test_no_second_process_while_another_thread_runs(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    """A fork copies the locks another thread may hold (the UI's, a progress bar's):
+    with one running, the same pull is made in one process."""
+    token, (path,) = laptops(server, tmp_path, "busy")
+    inject(server.url_db, [("customers", f"C{i}", "insert", customer(f"客户{i}")) for i in range(3 * PAGE)])
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, args=(30,))
+    other.start()
+    try:
+        crm, report, pids = pull(server, path, token, second_process=True)
+    finally:
+        stop.set()
+        other.join()
+    assert report.pulled == 3 * PAGE and pids == []
+    assert len(state(crm)["customers"]) == 3 * PAGE + 1
     crm.close()

@@ -2,7 +2,7 @@
 set-aside` and `crm conflicts list|resolve`: the client side of sync, each a call
 into `crm_tui.api.sync`."""
 
-import threading
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -132,8 +132,8 @@ def sync_command(
             return
         try:
             with _progress_bar(not json_out) as progress:
-                # A second process for a big pull: forked only where no other thread runs.
-                report = syncer.run(progress=progress, second_process=threading.active_count() == 1).as_dict()
+                # A big pull's pages fetched and checked by a second process (the laptop's second core).
+                report = syncer.run(progress=progress, second_process=True).as_dict()
         except SyncError as exc:
             raise UserError(t("sync.msg.failed", error=exc)) from None
     if json_out:
