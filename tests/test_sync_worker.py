@@ -3,23 +3,26 @@ process on 127.0.0.1: the pages it fetches and checks leave the laptop exactly a
 same pull made in one process (bad changes set aside with the same reasons); when it
 dies mid-pull the sync stops with the catalog's message, keeps every page applied,
 and the next sync goes on with nothing lost or doubled; a one-page sync does not
-start it."""
+start it, nor a process running another thread.
+
+A sync that may fork runs in a fresh Python process (FORKING): the test process may
+hold threads of earlier tests, and a process with other threads never forks."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
 from test_sync_cli import Rep, Server, server  # noqa: F401 - the fixture
 from test_sync_poison import NOW, customer, inject
 
 from crm_tui.api import Crm
-from crm_tui.api.sync import Hooks, Sync, SyncError
+from crm_tui.api.sync import Hooks, Sync
 from crm_tui.domain.search import customer_pinyin
 from crm_tui.i18n import t
 from crm_tui.sync.client import SyncClient
@@ -39,6 +42,50 @@ def laptops(srv: Server, tmp_path: Path, *names: str) -> tuple[str, list[Path]]:
     for path in paths:
         assert pull(srv, path, token)[1].pulled == 1
     return token, paths
+
+
+# A sync with second_process=True in a process of its own, as `crm sync` runs it;
+# prints its report (or error), the second processes it started, and whether each
+# was reaped. argv: database, server URL, token, page size, "kill" to kill the
+# second process as soon as it is started.
+FORKING = """
+import json, os, signal, sys
+from crm_tui.api import Crm
+from crm_tui.api.sync import Hooks, Sync, SyncError
+from crm_tui.sync.client import SyncClient
+
+path, url, token, limit, kill = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "kill"
+pids = []
+
+def started(pid):
+    pids.append(pid)
+    if kill:
+        os.kill(pid, signal.SIGKILL)
+
+def reaped(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+with Crm(path, rep="x") as crm, SyncClient(url, token) as client:
+    try:
+        out = {"report": Sync(crm).run(client, pull_limit=limit, second_process=True,
+                                       hooks=Hooks(worker_started=started)).as_dict()}
+    except SyncError as exc:
+        out = {"error": str(exc), "code": exc.code}
+print(json.dumps({**out, "pids": pids, "reaped": [reaped(p) for p in pids]}))
+"""
+
+
+def forking_pull(srv: Server, path: Path, token: str, kill: bool = False) -> dict[str, Any]:
+    """A pull that may use a second process, in a process of its own: see FORKING."""
+    done = subprocess.run([sys.executable, "-c", FORKING, str(path), srv.url, token, str(PAGE),
+                           "kill" if kill else "-"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
 
 
 def pull(srv: Server, path: Path, token: str, **options: Any) -> tuple[Crm, Any, list[int]]:
@@ -84,14 +131,14 @@ def test_a_pull_through_the_second_process_leaves_the_laptop_as_one_process_does
     token, (two_db, one_db) = laptops(server, tmp_path, "two", "one")
     inject(server.url_db, mixed)
 
-    two, report, pids = pull(server, two_db, token, second_process=True)
+    forked = forking_pull(server, two_db, token)
     one, alone, none = pull(server, one_db, token, second_process=False)
 
-    assert len(pids) == 1 and not none  # the second process made the pages after the first ready
-    with pytest.raises(ChildProcessError):
-        os.waitpid(pids[0], os.WNOHANG)  # and it was reaped
-    assert report.as_dict() == alone.as_dict()
-    assert (report.pulled, report.set_aside) == (len(mixed) - len(bad), len(bad))
+    # the second process made the pages after the first ready, and was reaped
+    assert len(forked["pids"]) == 1 and forked["reaped"] == [True] and not none
+    assert forked["report"] == alone.as_dict()
+    assert (alone.pulled, alone.set_aside) == (len(mixed) - len(bad), len(bad))
+    two = Crm(two_db)
     got = state(two)
     assert got == state(one)
     reasons = {row[2] or row[1]: (row[4], row[5]) for row in got["aside"]}
@@ -117,24 +164,19 @@ def test_the_second_process_dying_mid_pull_stops_the_sync_and_the_next_one_goes_
             for i in range(40 * PAGE)]
     token, (path,) = laptops(server, tmp_path, "laptop")
     inject(server.url_db, rows)
-    crm = Crm(path, rep="x")
 
-    def kill(pid: int) -> None:
-        os.kill(pid, signal.SIGKILL)
-
-    with SyncClient(server.url, token) as client, pytest.raises(SyncError) as failed:
-        Sync(crm).run(client, pull_limit=PAGE, second_process=True, hooks=Hooks(worker_started=kill))
-    assert failed.value.code == "worker_lost"
-    assert str(failed.value) == t("sync.worker.lost", status=-signal.SIGKILL)
-    status = crm.sync.status()
-    assert status["last_error"] == str(failed.value)
+    failed = forking_pull(server, path, token, kill=True)
+    assert failed["code"] == "worker_lost" and failed["reaped"] == [True]
+    assert failed["error"] == t("sync.worker.lost", status=-signal.SIGKILL)
+    crm = Crm(path)
+    assert crm.sync.status()["last_error"] == failed["error"]
     kept = state(crm)
     assert PAGE <= len(kept["log"]) < len(rows)  # the first page and those read before the end: kept
     assert len(kept["customers"]) == len(kept["log"]) + 1 and len(kept["log"]) % PAGE == 0  # whole pages only
 
-    with SyncClient(server.url, token) as client:
-        report = Sync(crm).run(client, pull_limit=PAGE, second_process=True)
-    assert report.pulled == len(rows) - len(kept["log"]) and report.pull_duplicates == 0
+    again = forking_pull(server, path, token)
+    assert len(again["pids"]) == 1
+    assert again["report"]["pulled"] == len(rows) - len(kept["log"]) and again["report"]["pull_duplicates"] == 0
     done = state(crm)
     assert [r[1] for r in done["log"]] == list(range(1, len(rows) + 1))  # each change once, none lost
     assert len(done["customers"]) == len(rows) + 1 and crm.sync.status()["last_error"] is None
@@ -144,9 +186,8 @@ def test_the_second_process_dying_mid_pull_stops_the_sync_and_the_next_one_goes_
 def test_a_one_page_sync_starts_no_second_process(server: Server, tmp_path: Path) -> None:  # noqa: F811
     token, (path,) = laptops(server, tmp_path, "small")
     inject(server.url_db, [("customers", f"C{i}", "insert", customer(f"客户{i}")) for i in range(PAGE - 1)])
-    crm, report, pids = pull(server, path, token, second_process=True)
-    assert report.pulled == PAGE - 1 and pids == []
-    crm.close()
+    small = forking_pull(server, path, token)
+    assert small["report"]["pulled"] == PAGE - 1 and small["pids"] == []
 
 
 def test_no_second_process_while_another_thread_runs(server: Server, tmp_path: Path) -> None:  # noqa: F811
