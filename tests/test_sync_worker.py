@@ -46,16 +46,21 @@ def laptops(srv: Server, tmp_path: Path, *names: str) -> tuple[str, list[Path]]:
 
 # A sync with second_process=True in a process of its own, as `crm sync` runs it;
 # prints its report (or error), the second processes it started, and whether each
-# was reaped. argv: database, server URL, token, page size, "kill" to kill the
-# second process as soon as it is started.
+# was reaped. argv: database, server URL, token, page size, and "kill" to kill the
+# second process as soon as it is started, or "nofork" for a system that refuses one.
 FORKING = """
 import json, os, signal, sys
 from crm_tui.api import Crm
 from crm_tui.api.sync import Hooks, Sync, SyncError
 from crm_tui.sync.client import SyncClient
 
-path, url, token, limit, kill = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "kill"
+path, url, token, limit, how = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+kill = how == "kill"
 pids = []
+if how == "nofork":  # the system refuses a new process
+    def refused():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+    os.fork = refused
 
 def started(pid):
     pids.append(pid)
@@ -79,10 +84,10 @@ print(json.dumps({**out, "pids": pids, "reaped": [reaped(p) for p in pids]}))
 """
 
 
-def forking_pull(srv: Server, path: Path, token: str, kill: bool = False) -> dict[str, Any]:
+def forking_pull(srv: Server, path: Path, token: str, how: str = "-") -> dict[str, Any]:
     """A pull that may use a second process, in a process of its own: see FORKING."""
-    done = subprocess.run([sys.executable, "-c", FORKING, str(path), srv.url, token, str(PAGE),
-                           "kill" if kill else "-"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", FORKING, str(path), srv.url, token, str(PAGE), how],
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
@@ -165,7 +170,7 @@ def test_the_second_process_dying_mid_pull_stops_the_sync_and_the_next_one_goes_
     token, (path,) = laptops(server, tmp_path, "laptop")
     inject(server.url_db, rows)
 
-    failed = forking_pull(server, path, token, kill=True)
+    failed = forking_pull(server, path, token, "kill")
     assert failed["code"] == "worker_lost" and failed["reaped"] == [True]
     assert failed["error"] == t("sync.worker.lost", status=-signal.SIGKILL)
     crm = Crm(path)
@@ -206,3 +211,14 @@ def test_no_second_process_while_another_thread_runs(server: Server, tmp_path: P
     assert report.pulled == 3 * PAGE and pids == []
     assert len(state(crm)["customers"]) == 3 * PAGE + 1
     crm.close()
+
+
+def test_a_system_that_refuses_a_second_process_pulls_in_one(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    token, (path, one_db) = laptops(server, tmp_path, "refused", "one")
+    inject(server.url_db, [("customers", f"C{i}", "insert", customer(f"客户{i}")) for i in range(3 * PAGE)])
+    refused = forking_pull(server, path, token, "nofork")
+    one, alone, _ = pull(server, one_db, token, second_process=False)
+    assert refused["pids"] == [] and refused["report"] == alone.as_dict() and alone.pulled == 3 * PAGE
+    with Crm(path) as crm:
+        assert state(crm) == state(one)
+    one.close()

@@ -377,9 +377,15 @@ class Sync:
         if not more:
             yield first, sync_apply.ready_page(first.pop("changes"), synced)
             return
-        # Forked before any thread of this pull starts (and before the progress bar's).
-        worker = pull_worker.start(client, node, first["cursor"], limit, snapshot, max_pages and max_pages - 1,
-                                   synced)
+        rest = max_pages and max_pages - 1
+        try:
+            # Forked before any thread of this pull starts (and before the progress bar's).
+            worker = pull_worker.start(client, node, first["cursor"], limit, snapshot, rest, synced)
+        except OSError:  # no process to be had (a limit on processes, no memory): pull in this one
+            yield first, sync_apply.ready_page(first.pop("changes"), synced)
+            for page in pages_ahead(client, node, first["cursor"], limit, snapshot, rest):
+                yield page, sync_apply.ready_page(page.pop("changes"), synced)
+            return
         try:
             if hooks.worker_started:
                 hooks.worker_started(worker.pid)
