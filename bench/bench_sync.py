@@ -422,7 +422,9 @@ def _serve(tree: Path, db: Path) -> tuple[subprocess.Popen, str]:
 
 def _first_sync(tree: Path, url: str, server: subprocess.Popen, laptop: Path) -> dict:
     """The `crm sync --json` of `tree` into the empty laptop database `laptop`: its
-    answer, wall time, and the CPU of the command and of the server meanwhile."""
+    answer, wall time, and the CPU of the command and of the server meanwhile. The
+    command's CPU counts its second process (crm_tui.api.pull_worker, reaped by the
+    command, so the kernel adds its CPU to the command's)."""
     env = {**os.environ, "CRM_DB": str(laptop), "CRM_CONFIG": str(laptop.with_suffix(".toml"))}
     subprocess.run([*_crm(tree), "login", "--server", url, "--token", "bench"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
