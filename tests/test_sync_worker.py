@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_sync_cli import Rep, Server, server  # noqa: F401 - the fixture
 from test_sync_poison import NOW, customer, inject
 
@@ -47,7 +48,8 @@ def laptops(srv: Server, tmp_path: Path, *names: str) -> tuple[str, list[Path]]:
 # A sync with second_process=True in a process of its own, as `crm sync` runs it;
 # prints its report (or error), the second processes it started, and whether each
 # was reaped. argv: database, server URL, token, page size, and "kill" to kill the
-# second process as soon as it is started, or "nofork" for a system that refuses one.
+# second process as soon as it is started, "nofork" for a system that refuses one,
+# "onecore" for a process that may run on one core only.
 FORKING = """
 import json, os, signal, sys
 from crm_tui.api import Crm
@@ -61,6 +63,8 @@ if how == "nofork":  # the system refuses a new process
     def refused():
         raise BlockingIOError(11, "Resource temporarily unavailable")
     os.fork = refused
+if how == "onecore":  # one core for this process: a second process would only take turns with it
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 def started(pid):
     pids.append(pid)
@@ -213,10 +217,12 @@ def test_no_second_process_while_another_thread_runs(server: Server, tmp_path: P
     crm.close()
 
 
-def test_a_system_that_refuses_a_second_process_pulls_in_one(server: Server, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("how", ["nofork", "onecore"])
+def test_a_system_that_refuses_a_second_process_or_has_one_core_pulls_in_one(
+        server: Server, tmp_path: Path, how: str) -> None:  # noqa: F811
     token, (path, one_db) = laptops(server, tmp_path, "refused", "one")
     inject(server.url_db, [("customers", f"C{i}", "insert", customer(f"客户{i}")) for i in range(3 * PAGE)])
-    refused = forking_pull(server, path, token, "nofork")
+    refused = forking_pull(server, path, token, how)
     one, alone, _ = pull(server, one_db, token, second_process=False)
     assert refused["pids"] == [] and refused["report"] == alone.as_dict() and alone.pulled == 3 * PAGE
     with Crm(path) as crm:

@@ -21,6 +21,8 @@ import os
 import pickle
 import signal
 import struct
+import sys
+import threading
 from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
@@ -100,6 +102,16 @@ class PullWorker:
             os.waitpid(self.pid, 0)
             self.pid = 0
         self._pipe.close()
+
+
+def possible() -> bool:
+    """Whether a second process can help here: fork exists and is safe (Linux; macOS's
+    system libraries may fail in a forked child, Windows has no fork), this process
+    runs no other thread (a fork copies the locks they may hold: the UI's, a progress
+    bar's), and there is a second core to run it on."""
+    if not hasattr(os, "fork") or not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return False
+    return len(os.sched_getaffinity(0)) >= 2
 
 
 def start(client: SyncClient, node: str, after: int, limit: int, snapshot: bool, pages: int | None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import json
-import threading
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
@@ -196,7 +195,7 @@ class Sync:
         point: the next run resumes with nothing lost or doubled. `max_pages` stops
         the pull early (a partial sync). `second_process`: a pull of more than one
         page may fetch and check the pages after the first in a forked process
-        (crm_tui.api.pull_worker) when no other thread runs (`crm sync` asks for it)."""
+        (crm_tui.api.pull_worker.possible says where; `crm sync` asks for it)."""
         if self.crm.is_demo:
             # the demo's made-up customers must never reach the team's book
             raise SyncError(t("demo.no_sync"), code="demo")
@@ -365,10 +364,8 @@ class Sync:
         coming and the caller allows it, a second process fetches and readies the
         rest while this one applies (crm_tui.api.pull_worker); else they are asked
         for ahead by a thread (pages_ahead) and made ready here."""
-        # A fork copies the locks other threads may hold (the UI's, a progress bar's):
-        # only from a process running no other thread, and never with a borrowed
-        # HTTP client (a test transport), which another process cannot use.
-        if not (second_process and client.owns_http and threading.active_count() == 1):
+        # Never with a borrowed HTTP client (a test transport): another process cannot use it.
+        if not (second_process and client.owns_http and pull_worker.possible()):
             for page in pages_ahead(client, node, cursor, limit, snapshot, max_pages):
                 yield page, sync_apply.ready_page(page.pop("changes"), synced)
             return
