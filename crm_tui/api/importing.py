@@ -24,16 +24,23 @@ numbers in messages are the sheet's own row numbers."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gc
 import io
 import json
+import os
+import pickle
 import re
+import signal
+import struct
+import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from crm_tui.api.records import Record, Records, new_ids, utc_now
 from crm_tui.db import records as sql
@@ -114,6 +121,7 @@ class Source:
     warnings: list[str] = field(default_factory=list)
     # whether a cell may start with a quote, as the export writes a neutralised cell
     quoted: bool = True
+    columns: int = 0  # how many of the file's columns name a field (what a row validates)
 
     def where(self, line: int) -> str:
         kind = {"xlsx": "row", "csv": "line"}.get(self.format, "record")
@@ -316,6 +324,7 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
     if computed:
         source.warnings.append(t("import_file.computed", columns=", ".join(computed)))
     table = {k: (None if v in computed else v) for k, v in table.items()}
+    source.columns = len(mapping.columns) - sum(1 for name in mapping.columns.values() if name in computed)
     fields: dict[str, str | None] = {}  # header -> field, worked out once per header
     restore = source.format == "csv" and source.quoted
     if source.format != "json":
@@ -491,11 +500,33 @@ class _Plan:
         # One stamp for the whole import (it is one transaction) and the ids made
         # together: per row they cost more than validating the row's text fields.
         now, ids = utc_now(), new_ids(len(rows))
-        for done, row in enumerate(rows, start=1):
-            error = self._take(row, now, ids[done - 1])
-            if error:
-                self._reject(row, error)
-            self._tick("validating", done, len(rows))
+        # A big file is validated by two processes (see `_Helper`): this one takes the
+        # rows before `split`, a helper the rest. This one validates the first few
+        # rows before starting it, so the libraries the rules load on first use
+        # (pypinyin's dictionaries, phonenumbers) are loaded once, for both.
+        split = helper_split(len(rows), self.source.columns)
+        head = min(split, HELPER_HEAD)
+        for index in range(head):
+            self._taken(rows[index], self._take(rows[index], now, ids[index]), index, len(rows))
+        helper = None
+        if split < len(rows):
+            try:
+                helper = _Helper(self, rows, split, now, ids)
+            except OSError:  # no process to be had (memory, limits): this one validates every row
+                split = len(rows)
+        try:
+            for index in range(head, split):
+                self._taken(rows[index], self._take(rows[index], now, ids[index]), index, len(rows))
+            if helper is not None:
+                for index, prepared in helper.results():
+                    row = rows[index]
+                    error = prepared if isinstance(prepared, str) else self._fold(row, *prepared, None)
+                    if row.cells is not None:
+                        row.values = {}
+                    self._taken(row, error, index, len(rows))
+        finally:
+            if helper is not None:
+                helper.stop()
         # A created record as a whole (after rows merged into it) passes the state
         # rule: a complaint imported as closed needs its resolution and stamps.
         for index, record in enumerate(self.creates):
@@ -508,27 +539,49 @@ class _Plan:
         self.creates = [r for r in self.creates if r]
         self.report.rejected.sort(key=lambda r: r.line)
 
+    def _taken(self, row: SourceRow, error: str | None, index: int, total: int) -> None:
+        if error:
+            self._reject(row, error)
+        self._tick("validating", index + 1, total)
+
     def _take(self, row: SourceRow, now: str, record_id: str) -> str | None:
         """Validate one row and fold it into the plan; the reason if it is bad."""
-        # Empty cells are no value: leaving them out spares validating each one. A
-        # CSV row's values have none (see `_map`) and are read only here: taken as
-        # they are, and let go.
+        values = _row_values(row)
         if row.cells is not None:
-            values, row.values = row.values, {}
-        else:
-            values = {k: v for k, v in row.values.items() if v is not None and v != ""}
-        if "__error__" in values:
-            return values["__error__"]
-        for stamp in STAMP_COLUMNS:
-            values.pop(stamp, None)
-        given_id = values.pop("id", None)
-        given_id = str(given_id).strip().upper() if given_id not in (None, "") else None
+            row.values = {}  # a CSV row's values are read only here: let go once validated
+        if isinstance(values, str):
+            return values
+        prepared = self._prepare(*values, now, record_id)
+        if isinstance(prepared, str):
+            return prepared
+        return self._fold(row, *prepared, values[0])
+
+    def prepare_row(self, row: SourceRow, now: str, record_id: str) -> tuple[Record, str | None] | str:
+        """One row through the write funnel's `prepare`: the record it makes and the
+        id the row gives, or the reason it is bad. Reads no database: the helper
+        process runs it (see `_Helper`)."""
+        values = _row_values(row)
+        return values if isinstance(values, str) else self._prepare(*values, now, record_id)
+
+    def _prepare(self, values: dict[str, Any], given_id: str | None, now: str,
+                 record_id: str) -> tuple[Record, str | None] | str:
         try:
             if given_id and not _ULID.match(given_id):
                 raise ValidationError.one("id", t("reason.not_an_id", value=repr(given_id)))
             owner = values.get("owner")
             record = self.records.prepare(values, owner=str(owner).strip() if owner else self.local_rep,
                                           now=now, record_id=record_id, memo=self.memo)
+        except ValidationError as exc:
+            return _reason(exc)
+        return record, given_id
+
+    def _fold(self, row: SourceRow, record: Record, given_id: str | None,
+              values: Mapping[str, Any] | None) -> str | None:
+        """Check a prepared row's references and fold it into the plan: a new record,
+        or merged into the record it matches. `values` are the row's values as
+        `prepare` took them (worked out again from the row if not given: only a
+        match needs them)."""
+        try:
             self.records.check_refs([record], known=self.known_refs)
         except ValidationError as exc:
             return _reason(exc)
@@ -546,6 +599,9 @@ class _Plan:
             self.report.created += 1
             target = ("new", len(self.creates) - 1)
         else:
+            if values is None:
+                again = _row_values(row)
+                values = again[0] if isinstance(again, tuple) else {}
             # Only the cells the row fills in are written to an existing record.
             given = {k: v for k, v in record.items() if k in values and v is not None}
             if target[0] == "new":
@@ -636,6 +692,175 @@ class _Plan:
 def _reason(exc: ValidationError) -> str:
     return t("sep.reasons").join(str(e) for e in exc.errors)
 
+
+def _row_values(row: SourceRow) -> tuple[dict[str, Any], str | None] | str:
+    """A row's values as the write funnel takes them (no empty cells, no stamps, no
+    id) and the id the row gives; or why the row is broken. Empty cells are no
+    value: leaving them out spares validating each one (a CSV row's values have
+    none, see `_map`)."""
+    if row.cells is not None:
+        values = row.values
+    else:
+        values = {k: v for k, v in row.values.items() if v is not None and v != ""}
+    if "__error__" in values:
+        return str(values["__error__"])
+    for stamp in STAMP_COLUMNS:
+        values.pop(stamp, None)
+    given_id = values.pop("id", None)
+    return values, str(given_id).strip().upper() if given_id not in (None, "") else None
+
+
+# -- the helper process -------------------------------------------------------------
+#
+# Validating a row (`Records.prepare`: the field checks, the pinyin key) is most of an
+# import's Python work and needs no database, so a big file's rows are shared with
+# a second process, forked once the file is read: it runs the same `prepare_row` on
+# the second part of the rows and sends back what each gave (the prepared record, or
+# the reason the row is bad), while this process validates the first part. Folding
+# (matches, merges, references) and every write stay here, in row order, so the
+# outcome is the one a single process reaches. The helper never touches the
+# database connection it inherits; it ends with os._exit, which closes nothing.
+
+# Files of fewer cells (rows x columns that name a field) are validated here alone:
+# below this, forking and sending the rows back cost what they save (measured:
+# docs/benchmarks.md: 30,000 rows of five columns or 17,000 of 18 gain nothing).
+HELPER_FROM = 500_000
+# Rows this process validates before forking, to load the libraries once for both.
+HELPER_HEAD = 50
+_HELPER_BATCH = 2_000  # rows sent back at a time
+_NOTE = struct.Struct("!QQ")  # where a batch is in the spool file: offset, length
+
+
+def helper_split(count: int, columns: int) -> int:
+    """The first of `count` rows a helper validates: about half of a big file (this
+    process also folds every row, so it takes a little less), or `count` for none."""
+    if count * columns < HELPER_FROM or count < 2 * HELPER_HEAD or not hasattr(os, "fork"):
+        return count
+    return count * 47 // 100
+
+
+class _Helper:
+    """A forked process that runs `prepare_row` on rows[split:] and sends the
+    results back in order, as pickled batches. A batch goes into an unlinked spool
+    file and a note of where it is (16 bytes) through a pipe: through the pipe
+    itself, which holds 64 KB, the helper would wait after its first batch until
+    this process had validated its own part and began to read."""
+
+    def __init__(self, plan: _Plan, rows: list[SourceRow], split: int, now: str, ids: list[str]):
+        self.plan, self.rows, self.split = plan, rows, split
+        self.spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the helper: closed by `stop`
+        read, write = os.pipe()
+        # Flushed here so the child has nothing of ours to write out twice.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            self.spool.close()
+            raise
+        if pid == 0:  # the helper
+            code = 1
+            try:
+                os.close(read)
+                code = self._serve(write, now, ids)
+            finally:
+                os._exit(code)
+        os.close(write)
+        self.pid: int | None = pid
+        self.notes = read
+
+    def _serve(self, notes: int, now: str, ids: list[str]) -> int:
+        """In the helper: validate the rows and send the results; the exit code."""
+        try:
+            batch: list[tuple[Record, str | None] | str] = []
+            for index in range(self.split, len(self.rows)):
+                batch.append(self.plan.prepare_row(self.rows[index], now, ids[index]))
+                if len(batch) == _HELPER_BATCH or index == len(self.rows) - 1:
+                    self._send(notes, ("rows", batch))
+                    batch = []
+            return 0
+        except BaseException as exc:  # noqa: BLE001 - any failure is told to the parent, which names it
+            with contextlib.suppress(BaseException):  # else the parent sees the pipe close early
+                self._send(notes, ("failed", f"{type(exc).__name__}: {exc}"))
+            return 1
+
+    def _send(self, notes: int, message: tuple[str, Any]) -> None:
+        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        offset = self.spool.tell()
+        self.spool.write(body)
+        self.spool.flush()
+        os.write(notes, _NOTE.pack(offset, len(body)))  # less than PIPE_BUF: written whole
+
+    def results(self) -> Iterator[tuple[int, tuple[Record, str | None] | str]]:
+        """(row index, what `prepare_row` gave) for every row of the helper, in
+        order; ImportFileError, naming the rows, if the helper fails or dies."""
+        index = self.split
+        while index < len(self.rows):
+            message = self._receive()
+            if message is None:
+                raise self._failed(self._how_it_ended())
+            kind, payload = message
+            if kind != "rows":
+                raise self._failed(t("import_helper.raised", error=payload))
+            for prepared in payload:
+                yield index, prepared
+                index += 1
+        self._reap(wait=True)  # it has sent everything and is ending
+
+    def _receive(self) -> tuple[str, Any] | None:
+        """The next message, or None when the helper ended without sending one."""
+        note = _read_exactly(self.notes, _NOTE.size)
+        if note is None:
+            return None
+        offset, length = _NOTE.unpack(note)
+        body = os.pread(self.spool.fileno(), length, offset)
+        if len(body) != length:
+            return None
+        return cast(tuple[str, Any], pickle.loads(body))
+
+    def _how_it_ended(self) -> str:
+        status = self._reap(wait=True)
+        if status is not None and os.WIFSIGNALED(status):
+            return t("import_helper.signal", signal=os.WTERMSIG(status))
+        return t("import_helper.exit", code=os.WEXITSTATUS(status) if status is not None else "?")
+
+    def _failed(self, how: str) -> ImportFileError:
+        where = self.plan.source.where
+        return ImportFileError(t("import_helper.failed", path=self.plan.source.path,
+                                 first=where(self.rows[self.split].line), last=where(self.rows[-1].line), how=how))
+
+    def _reap(self, *, wait: bool) -> int | None:
+        """The helper's wait status once it has ended (waiting for it if `wait`)."""
+        if self.pid is None:
+            return None
+        pid, status = os.waitpid(self.pid, 0 if wait else os.WNOHANG)
+        if pid == 0:
+            return None
+        self.pid = None
+        return status
+
+    def stop(self) -> None:
+        """Reap the helper, ended by SIGKILL if it still runs (this process failed or
+        was interrupted before reading all it sent), and close the pipe and spool."""
+        pid = self.pid
+        if pid is not None and self._reap(wait=False) is None:
+            os.kill(pid, signal.SIGKILL)
+            self._reap(wait=True)
+        os.close(self.notes)
+        self.spool.close()
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    """`size` bytes from a pipe, or None at its end."""
+    data = b""
+    while len(data) < size:
+        more = os.read(fd, size - len(data))
+        if not more:
+            return None
+        data += more
+    return data
 
 # -- duplicates on create ----------------------------------------------------------
 
