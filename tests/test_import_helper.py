@@ -20,7 +20,7 @@ from test_import_bulk_rules import people, write_csv
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm, importing
-from crm_tui.api.importing import ImportFileError, ImportReport, helper_split, import_customers
+from crm_tui.api.importing import ImportFileError, ImportReport, import_customers, uses_helper
 from crm_tui.api.records import Records
 from crm_tui.cli import app
 from crm_tui.domain.search import customer_pinyin
@@ -32,8 +32,10 @@ COLUMNS = 7  # of `people`
 
 @pytest.fixture
 def forks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Files from 100 rows on use the helper; the helpers' pids, as forked."""
+    """Files from 100 cells on use the helper, whose last batch is the file's last
+    100 rows; the helpers' pids, as forked."""
     monkeypatch.setattr(importing, "HELPER_FROM", 100)
+    monkeypatch.setattr(importing, "HELPER_BATCH", 100)
     pids: list[int] = []
     real_fork = os.fork
 
@@ -75,8 +77,7 @@ def both_ways(tmp_path: Path, path: Path, monkeypatch: pytest.MonkeyPatch, forks
 def test_two_processes_name_bad_rows_in_either_part_and_write_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
     rows = people(ROWS)
-    split = helper_split(ROWS, COLUMNS)
-    assert 100 < split < ROWS - 100
+    split = ROWS - 100  # the helper's rows from here on
     rows[10][3] = "not an email"  # line 12: this process's part
     rows[split + 5][2] = "12345"  # the helper's part: not a phone
     rows[ROWS - 1][6] = "1990-02-30"  # the last line: no such day
@@ -100,7 +101,7 @@ def test_two_processes_skip_bad_rows_and_store_each_row_as_one_would(
 def test_duplicates_across_the_two_parts_are_found(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
     rows = people(ROWS)
-    split = helper_split(ROWS, COLUMNS)
+    split = ROWS - 100  # the helper's rows from here on
     # A row of the helper's part with the mobile of a row of this process's part:
     # the same customer, merged (the later row's cells win).
     rows[split + 20] = [rows[3][0], rows[3][1], rows[3][2], "new@example.cn", "西南", "", ""]
@@ -153,15 +154,14 @@ def test_a_helper_that_fails_or_dies_fails_the_import_and_writes_nothing(
     monkeypatch.setattr(Records, "prepare", _in_helper(os.getpid(), action))
     with pytest.raises(ImportFileError) as caught:
         import_customers(crm, path)
-    split = helper_split(ROWS, COLUMNS)
-    assert str(caught.value) == (f"{path}: the second process validating line {split + 2} to line {ROWS + 1} "
+    assert str(caught.value) == (f"{path}: the second process validating part of the rows "
                                  f"stopped ({how}); nothing was imported")
     assert crm.customers.count() == 0 and crm.changes() == []
     with pytest.raises(ProcessLookupError):
         os.kill(forks[0], 0)  # reaped: no process left behind
     # In Chinese too, from the catalog.
-    assert t_in("zh", "import_helper.failed", path=path, first="第 2 行", last="第 3 行", how="…").startswith(
-        f"{path}：校验第 2 行至第 3 行")
+    assert t_in("zh", "import_helper.failed", path=path, how="被信号 9 终止") == (
+        f"{path}：校验部分行的第二个进程已中止（被信号 9 终止）；未导入任何内容")
 
 
 def test_the_import_command_says_so_and_exits_1(
@@ -202,10 +202,10 @@ def test_a_failure_in_this_process_ends_the_helper(
 
 def test_small_files_are_validated_by_one_process() -> None:
     rows = importing.HELPER_FROM // 5  # cells: rows x columns
-    assert helper_split(rows - 1, 5) == rows - 1
-    assert helper_split(rows, 4) == rows
-    assert 0 < helper_split(rows, 5) < rows
-    assert helper_split(10, 10**9) == 10  # a few rows stay here, however wide
+    assert not uses_helper(rows - 1, 5)
+    assert not uses_helper(rows, 4)
+    assert uses_helper(rows, 5)
+    assert not uses_helper(importing.HELPER_BATCH, 10**9)  # a few rows stay here, however wide
 
 
 def test_without_a_second_process_one_validates_every_row(
@@ -227,7 +227,7 @@ def test_rows_of_the_helpers_part_update_existing_customers(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
     rows = people(ROWS)
     first = write_csv(tmp_path / "first.csv", rows)
-    split = helper_split(ROWS, COLUMNS)
+    split = ROWS - 100  # the helper's rows from here on
     # The same customers again: a new region on one of this process's rows and one
     # of the helper's; the rest unchanged.
     rows[5][4], rows[split + 5][4] = "东北", "西北"

@@ -32,6 +32,7 @@ import json
 import os
 import pickle
 import re
+import select
 import signal
 import struct
 import sys
@@ -40,7 +41,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.records import Record, Records, new_ids, utc_now
 from crm_tui.db import records as sql
@@ -500,30 +501,41 @@ class _Plan:
         # One stamp for the whole import (it is one transaction) and the ids made
         # together: per row they cost more than validating the row's text fields.
         now, ids = utc_now(), new_ids(len(rows))
-        # A big file is validated by two processes (see `_Helper`): this one takes the
-        # rows before `split`, a helper the rest. This one validates the first few
-        # rows before starting it, so the libraries the rules load on first use
-        # (pypinyin's dictionaries, phonenumbers) are loaded once, for both.
-        split = helper_split(len(rows), self.source.columns)
-        head = min(split, HELPER_HEAD)
+        # A big file is validated by two processes (see `_Helper`): this one from the
+        # start, a helper from the end. This one validates the first few rows before
+        # starting it, so the libraries the rules load on first use (pypinyin's
+        # dictionaries, phonenumbers) are loaded once, for both.
+        helped = uses_helper(len(rows), self.source.columns)
+        head = HELPER_HEAD if helped else len(rows)
         for index in range(head):
             self._taken(rows[index], self._take(rows[index], now, ids[index]), index, len(rows))
         helper = None
-        if split < len(rows):
+        if helped:
             try:
-                helper = _Helper(self, rows, split, now, ids)
+                helper = _Helper(self, rows, head, now, ids)
             except OSError:  # no process to be had (memory, limits): this one validates every row
-                split = len(rows)
+                helper = None
         try:
-            for index in range(head, split):
+            index = head
+            # The helper's last batch is always its; the rest is whoever gets there first.
+            stop = len(rows) - HELPER_BATCH if helper is not None else len(rows)
+            while index < stop:
+                if helper is not None:
+                    if index % _POLL == 0:
+                        helper.poll()
+                    if index >= helper.low:
+                        break
                 self._taken(rows[index], self._take(rows[index], now, ids[index]), index, len(rows))
+                index += 1
             if helper is not None:
-                for index, prepared in helper.results():
-                    row = rows[index]
+                helper.poll(until=index)
+                helper.stop()  # what it does now, this process has done
+                for number, prepared in helper.results(index):
+                    row = rows[number]
                     error = prepared if isinstance(prepared, str) else self._fold(row, *prepared, None)
                     if row.cells is not None:
                         row.values = {}
-                    self._taken(row, error, index, len(rows))
+                    self._taken(row, error, number, len(rows))
         finally:
             if helper is not None:
                 helper.stop()
@@ -714,9 +726,11 @@ def _row_values(row: SourceRow) -> tuple[dict[str, Any], str | None] | str:
 #
 # Validating a row (`Records.prepare`: the field checks, the pinyin key) is most of an
 # import's Python work and needs no database, so a big file's rows are shared with
-# a second process, forked once the file is read: it runs the same `prepare_row` on
-# the second part of the rows and sends back what each gave (the prepared record, or
-# the reason the row is bad), while this process validates the first part. Folding
+# a second process, forked once the file is read. It runs the same `prepare_row` on
+# the rows from the end of the file backwards, a batch at a time, and sends back
+# what each row gave (the prepared record, or the reason the row is bad), while this
+# process validates from the start forwards; they meet where their speeds put them,
+# so a helper that gets little of the machine (a busy laptop) costs little. Folding
 # (matches, merges, references) and every write stay here, in row order, so the
 # outcome is the one a single process reaches. The helper never touches the
 # database connection it inherits; it ends with os._exit, which closes nothing.
@@ -727,27 +741,30 @@ def _row_values(row: SourceRow) -> tuple[dict[str, Any], str | None] | str:
 HELPER_FROM = 500_000
 # Rows this process validates before forking, to load the libraries once for both.
 HELPER_HEAD = 50
-_HELPER_BATCH = 2_000  # rows sent back at a time
-_NOTE = struct.Struct("!QQ")  # where a batch is in the spool file: offset, length
+# Rows the helper validates at a time: the last batch of the file is always its.
+HELPER_BATCH = 1_000
+_POLL = 128  # rows this process validates between looks at what the helper sent
+_NOTE = struct.Struct("!QQQ")  # a batch: its first row, where it is in the spool file, its length
 
 
-def helper_split(count: int, columns: int) -> int:
-    """The first of `count` rows a helper validates: about half of a big file (this
-    process also folds every row, so it takes a little less), or `count` for none."""
-    if count * columns < HELPER_FROM or count < 2 * HELPER_HEAD or not hasattr(os, "fork"):
-        return count
-    return count * 47 // 100
+def uses_helper(count: int, columns: int) -> bool:
+    """Whether `count` rows of `columns` fields are worth a helper process."""
+    return count * columns >= HELPER_FROM and count > HELPER_HEAD + HELPER_BATCH and hasattr(os, "fork")
 
 
 class _Helper:
-    """A forked process that runs `prepare_row` on rows[split:] and sends the
-    results back in order, as pickled batches. A batch goes into an unlinked spool
-    file and a note of where it is (16 bytes) through a pipe: through the pipe
-    itself, which holds 64 KB, the helper would wait after its first batch until
-    this process had validated its own part and began to read."""
+    """A forked process that runs `prepare_row` on the rows from the end of the file
+    backwards, down to `start`, and sends back each batch's results as a pickle. A
+    batch goes into an unlinked spool file and a note of where it is through a pipe:
+    through the pipe itself, which holds 64 KB, the helper would wait on every
+    batch until this process looked."""
 
-    def __init__(self, plan: _Plan, rows: list[SourceRow], split: int, now: str, ids: list[str]):
-        self.plan, self.rows, self.split = plan, rows, split
+    def __init__(self, plan: _Plan, rows: list[SourceRow], start: int, now: str, ids: list[str]):
+        self.plan, self.rows = plan, rows
+        self.low = len(rows)  # the helper has sent every row from here on
+        self.batches: list[tuple[int, list[tuple[Record, str | None] | str]]] = []
+        self.pending = b""  # a note read in part
+        self.ended = False  # the pipe is closed: the helper ended (or was ended)
         self.spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the helper: closed by `stop`
         read, write = os.pipe()
         # Flushed here so the child has nothing of ours to write out twice.
@@ -764,61 +781,72 @@ class _Helper:
             code = 1
             try:
                 os.close(read)
-                code = self._serve(write, now, ids)
+                code = self._serve(write, start, now, ids)
             finally:
                 os._exit(code)
         os.close(write)
+        os.set_blocking(read, False)
         self.pid: int | None = pid
         self.notes = read
 
-    def _serve(self, notes: int, now: str, ids: list[str]) -> int:
-        """In the helper: validate the rows and send the results; the exit code."""
+    def _serve(self, notes: int, start: int, now: str, ids: list[str]) -> int:
+        """In the helper: validate the rows, a batch at a time from the end, and send
+        each batch's results; the exit code."""
         try:
-            batch: list[tuple[Record, str | None] | str] = []
-            for index in range(self.split, len(self.rows)):
-                batch.append(self.plan.prepare_row(self.rows[index], now, ids[index]))
-                if len(batch) == _HELPER_BATCH or index == len(self.rows) - 1:
-                    self._send(notes, ("rows", batch))
-                    batch = []
+            end = len(self.rows)
+            while end > start:
+                first = max(start, end - HELPER_BATCH)
+                self._send(notes, first, ("rows", [self.plan.prepare_row(self.rows[i], now, ids[i])
+                                                   for i in range(first, end)]))
+                end = first
             return 0
         except BaseException as exc:  # noqa: BLE001 - any failure is told to the parent, which names it
             with contextlib.suppress(BaseException):  # else the parent sees the pipe close early
-                self._send(notes, ("failed", f"{type(exc).__name__}: {exc}"))
+                self._send(notes, 0, ("failed", f"{type(exc).__name__}: {exc}"))
             return 1
 
-    def _send(self, notes: int, message: tuple[str, Any]) -> None:
+    def _send(self, notes: int, first: int, message: tuple[str, Any]) -> None:
         body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         offset = self.spool.tell()
         self.spool.write(body)
         self.spool.flush()
-        os.write(notes, _NOTE.pack(offset, len(body)))  # less than PIPE_BUF: written whole
+        os.write(notes, _NOTE.pack(first, offset, len(body)))  # less than PIPE_BUF: written whole
 
-    def results(self) -> Iterator[tuple[int, tuple[Record, str | None] | str]]:
-        """(row index, what `prepare_row` gave) for every row of the helper, in
-        order; ImportFileError, naming the rows, if the helper fails or dies."""
-        index = self.split
-        while index < len(self.rows):
-            message = self._receive()
-            if message is None:
-                raise self._failed(self._how_it_ended())
-            kind, payload = message
-            if kind != "rows":
-                raise self._failed(t("import_helper.raised", error=payload))
-            for prepared in payload:
-                yield index, prepared
-                index += 1
-        self._reap(wait=True)  # it has sent everything and is ending
+    def poll(self, *, until: int | None = None) -> None:
+        """Take in the batches the helper has sent; with `until`, wait until it has
+        sent every row from `until` on. ImportFileError if it failed or died."""
+        while True:
+            try:
+                data = os.read(self.notes, 4096)
+            except BlockingIOError:
+                data = None
+            if data is not None:
+                if not data:  # the helper ended
+                    self.ended = True
+                    if until is not None and self.low > until:
+                        raise self._failed(self._how_it_ended())
+                    return
+                self.pending += data
+                while len(self.pending) >= _NOTE.size:
+                    first, offset, length = _NOTE.unpack(self.pending[:_NOTE.size])
+                    self.pending = self.pending[_NOTE.size:]
+                    kind, payload = pickle.loads(os.pread(self.spool.fileno(), length, offset))
+                    if kind != "rows":
+                        raise self._failed(t("import_helper.raised", error=payload))
+                    self.batches.append((first, payload))
+                    self.low = first
+                continue
+            if until is None or self.low <= until:
+                return
+            select.select([self.notes], [], [])
 
-    def _receive(self) -> tuple[str, Any] | None:
-        """The next message, or None when the helper ended without sending one."""
-        note = _read_exactly(self.notes, _NOTE.size)
-        if note is None:
-            return None
-        offset, length = _NOTE.unpack(note)
-        body = os.pread(self.spool.fileno(), length, offset)
-        if len(body) != length:
-            return None
-        return cast(tuple[str, Any], pickle.loads(body))
+    def results(self, start: int) -> Iterator[tuple[int, tuple[Record, str | None] | str]]:
+        """(row index, what `prepare_row` gave) for every row from `start` on, in
+        order (the helper sent them from the end backwards)."""
+        for first, batch in sorted(self.batches, key=lambda b: b[0]):
+            for offset, prepared in enumerate(batch):
+                if first + offset >= start:
+                    yield first + offset, prepared
 
     def _how_it_ended(self) -> str:
         status = self._reap(wait=True)
@@ -827,9 +855,7 @@ class _Helper:
         return t("import_helper.exit", code=os.WEXITSTATUS(status) if status is not None else "?")
 
     def _failed(self, how: str) -> ImportFileError:
-        where = self.plan.source.where
-        return ImportFileError(t("import_helper.failed", path=self.plan.source.path,
-                                 first=where(self.rows[self.split].line), last=where(self.rows[-1].line), how=how))
+        return ImportFileError(t("import_helper.failed", path=self.plan.source.path, how=how))
 
     def _reap(self, *, wait: bool) -> int | None:
         """The helper's wait status once it has ended (waiting for it if `wait`)."""
@@ -842,25 +868,15 @@ class _Helper:
         return status
 
     def stop(self) -> None:
-        """Reap the helper, ended by SIGKILL if it still runs (this process failed or
-        was interrupted before reading all it sent), and close the pipe and spool."""
+        """End the helper (SIGKILL: what it still does, this process has done, or no
+        longer needs), reap it, and close the pipe and the spool."""
         pid = self.pid
         if pid is not None and self._reap(wait=False) is None:
             os.kill(pid, signal.SIGKILL)
             self._reap(wait=True)
-        os.close(self.notes)
-        self.spool.close()
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    """`size` bytes from a pipe, or None at its end."""
-    data = b""
-    while len(data) < size:
-        more = os.read(fd, size - len(data))
-        if not more:
-            return None
-        data += more
-    return data
+        if not self.spool.closed:
+            os.close(self.notes)
+            self.spool.close()
 
 # -- duplicates on create ----------------------------------------------------------
 
