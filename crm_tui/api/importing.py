@@ -733,7 +733,10 @@ def _row_values(row: SourceRow) -> tuple[dict[str, Any], str | None] | str:
 # so a helper that gets little of the machine (a busy laptop) costs little. Folding
 # (matches, merges, references) and every write stay here, in row order, so the
 # outcome is the one a single process reaches. The helper never touches the
-# database connection it inherits; it ends with os._exit, which closes nothing.
+# database connection it inherits; it ends with os._exit, which closes nothing. It
+# may be forked beside another thread (the progress bar's): it runs only the rules,
+# which take no lock, and writes only to its own spool and pipe, so no lock another
+# thread held at the fork is ever waited for.
 
 # Files of fewer cells (rows x columns that name a field) are validated here alone:
 # below this, forking and sending the rows back cost what they save (measured:
