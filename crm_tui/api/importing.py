@@ -767,7 +767,6 @@ class _Helper:
         self.low = len(rows)  # the helper has sent every row from here on
         self.batches: list[tuple[int, list[tuple[Record, str | None] | str]]] = []
         self.pending = b""  # a note read in part
-        self.ended = False  # the pipe is closed: the helper ended (or was ended)
         self.spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the helper: closed by `stop`
         read, write = os.pipe()
         # Flushed here so the child has nothing of ours to write out twice.
@@ -825,7 +824,6 @@ class _Helper:
                 data = None
             if data is not None:
                 if not data:  # the helper ended
-                    self.ended = True
                     if until is not None and self.low > until:
                         raise self._failed(self._how_it_ended())
                     return
