@@ -36,6 +36,7 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     100 rows; the helpers' pids, as forked."""
     monkeypatch.setattr(importing, "HELPER_FROM", 100)
     monkeypatch.setattr(importing, "HELPER_BATCH", 100)
+    monkeypatch.setattr(importing, "second_core", lambda: True)  # as on the 2-core laptops the suite runs on
     pids: list[int] = []
     real_fork = os.fork
 
@@ -200,7 +201,15 @@ def test_a_failure_in_this_process_ends_the_helper(
     assert crm.customers.count() == 0
 
 
-def test_small_files_are_validated_by_one_process() -> None:
+def test_where_no_second_process_can_run_one_validates_every_row(
+        crm: Crm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
+    monkeypatch.setattr(importing, "second_core", lambda: False)  # macOS, Windows, one core
+    report = import_customers(crm, write_csv(tmp_path / "c.csv", people(ROWS)))
+    assert report.created == crm.customers.count() == ROWS and forks == []
+
+
+def test_small_files_are_validated_by_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importing, "second_core", lambda: True)
     rows = importing.HELPER_FROM // 5  # cells: rows x columns
     assert not uses_helper(rows - 1, 5)
     assert not uses_helper(rows, 4)

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.api.forking import second_core
 from crm_tui.api.records import Record, Records, new_ids, utc_now
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
@@ -751,8 +752,9 @@ _NOTE = struct.Struct("!QQQ")  # a batch: its first row, where it is in the spoo
 
 
 def uses_helper(count: int, columns: int) -> bool:
-    """Whether `count` rows of `columns` fields are worth a helper process."""
-    return count * columns >= HELPER_FROM and count > HELPER_HEAD + HELPER_BATCH and hasattr(os, "fork")
+    """Whether `count` rows of `columns` fields are worth a helper process, and one
+    can run here (the rule the pull's second process follows too)."""
+    return count * columns >= HELPER_FROM and count > HELPER_HEAD + HELPER_BATCH and second_core()
 
 
 class _Helper:

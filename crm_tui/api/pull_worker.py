@@ -21,11 +21,11 @@ import os
 import pickle
 import signal
 import struct
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
+from crm_tui.api.forking import second_core
 from crm_tui.api.sync_apply import Ready, ready_page
 from crm_tui.i18n import t
 from crm_tui.sync.errors import ProtocolError
@@ -105,13 +105,10 @@ class PullWorker:
 
 
 def possible() -> bool:
-    """Whether a second process can help here: fork exists and is safe (Linux; macOS's
-    system libraries may fail in a forked child, Windows has no fork), this process
-    runs no other thread (a fork copies the locks they may hold: the UI's, a progress
-    bar's), and there is a second core to run it on."""
-    if not hasattr(os, "fork") or not sys.platform.startswith("linux") or threading.active_count() > 1:
-        return False
-    return len(os.sched_getaffinity(0)) >= 2
+    """Whether a second process can help here: fork exists and is safe and there is a
+    second core (crm_tui.api.forking.second_core), and this process runs no other
+    thread (a fork copies the locks they may hold: the UI's, a progress bar's)."""
+    return threading.active_count() == 1 and second_core()
 
 
 def start(client: SyncClient, node: str, after: int, limit: int, snapshot: bool, pages: int | None,
