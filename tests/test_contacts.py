@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pilot_steps import pick_from_palette, settle
 from rich.console import Console
 from test_sync_cli import Rep, Server
 from textual.widgets import Static
@@ -219,12 +220,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
 @pytest.fixture
 def english_after() -> Iterator[None]:
     yield
@@ -318,16 +313,7 @@ async def test_the_palette_finds_a_contact_and_opens_their_customer(crm: Crm, cu
     app_ = CrmApp(crm=crm, config={}, lang="en", now=lambda: dt.datetime(2026, 3, 2, 9))
     async with app_.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"ouyangxiu")
-        for _ in range(20):  # the palette searches in the background; bounded wait
-            await pilot.pause(0.05)
-            lists = app_.screen.query("CommandList")
-            if lists and lists.first().option_count and "张伟" in str(lists.first().get_option_at_index(0).prompt):
-                break
-        await pilot.press("enter")
-        await settle(pilot)
+        await pick_from_palette(pilot, "ouyangxiu", "张伟")
         assert isinstance(app_.screen, CustomerScreen)
         assert app_.screen.file is not None and app_.screen.file.customer["id"] == customer["id"]
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pilot_steps import settle
 from test_sync_cli import Rep, Server, runner
 from textual.widgets import Input, Static
 
@@ -56,12 +57,6 @@ def in_clear(*files: Path) -> list[str]:
 
 def side_files(db: Path) -> list[Path]:
     return [db, *(db.with_name(db.name + s) for s in ("-wal", "-journal", "-shm"))]
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def test_nothing_of_a_person_is_in_clear_on_an_encrypted_laptop(server: Server, tmp_path: Path) -> None:

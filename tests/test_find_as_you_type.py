@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 import pytest
+from pilot_steps import settle
 
 from crm_tui.api import Crm
 from crm_tui.api.seed import seed
@@ -43,12 +44,6 @@ def busy(crm: Crm) -> tuple[Crm, dict, dict]:
 
 def make_app(crm: Crm) -> CrmApp:
     return CrmApp(crm=crm, config={}, lang="en", now=lambda: NOW)
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def rows(app: CrmApp) -> list[dict]:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pilot_steps import settle
 from test_sync_cli import Rep, Server
 from typer.testing import CliRunner
 
@@ -295,12 +296,6 @@ def test_a_merge_syncs_to_the_other_laptop_and_stays_in_scope(server: Server, tm
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 @pytest.mark.anyio

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from pilot_steps import pick_from_palette, settle
 
 from crm_tui.api import Crm, Filter
 from crm_tui.app import CrmApp
@@ -19,12 +20,6 @@ from crm_tui.screens.products import ProductsScreen
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 @pytest.fixture
@@ -90,16 +85,7 @@ async def test_a_rep_on_a_team_server_sees_the_catalogue_read_only(catalogue: Cr
     app_ = CrmApp(crm=catalogue, config={}, lang="en", now=lambda: dt.datetime(2026, 3, 2, 9))
     async with app_.run_test(size=(100, 30)) as pilot:
         # Through the palette, as a user finds a screen.
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Products")
-        for _ in range(20):  # bounded wait for the palette's hits
-            await pilot.pause(0.05)
-            lists = app_.screen.query("CommandList")
-            if lists and lists.first().option_count:
-                break
-        await pilot.press("enter")
-        await settle(pilot)
+        await pick_from_palette(pilot, "Products", "Products")
         screen = app_.screen
         assert isinstance(screen, ProductsScreen)
         assert "read-only" in str(screen.query_one("#products-count").content)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pilot_steps import settle
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Input, Static
@@ -43,12 +44,6 @@ def book(crm: Crm) -> Crm:
     crm.now = lambda: NOW
     seed(crm, customers=80, seed=2, today=NOW.date())
     return crm
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def footer_fits(app: CrmApp) -> None:

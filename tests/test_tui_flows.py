@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from pilot_steps import pick_from_palette, settle
 
 from crm_tui.api import Crm
 from crm_tui.app import CrmApp
@@ -46,13 +47,6 @@ def seeded(crm: Crm) -> Crm:
 
 def make_app(crm: Crm, **kw) -> CrmApp:
     return CrmApp(crm=crm, config=kw.pop("config", {}), lang=kw.pop("lang", "en"), now=fixed_now, **kw)
-
-
-async def settle(pilot) -> None:
-    """Let workers finish and their results reach the screen."""
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def type_text(pilot, text: str) -> None:
@@ -300,17 +294,7 @@ async def test_palette_jumps_to_a_customer_by_pinyin(seeded: Crm) -> None:
     app = make_app(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await type_text(pilot, "wangfang")
-        for _ in range(20):  # the palette searches in the background; bounded wait
-            await pilot.pause(0.05)
-            if "王芳" in str(app.screen.query("CommandList").first().get_option_at_index(0).prompt
-                            if app.screen.query("CommandList") and app.screen.query_one("CommandList").option_count
-                            else ""):
-                break
-        await pilot.press("enter")
-        await settle(pilot)
+        await pick_from_palette(pilot, "wangfang", "王芳")
         assert isinstance(app.screen, CustomerScreen)
         assert app.screen.file is not None and app.screen.file.customer["name"] == "王芳"
 

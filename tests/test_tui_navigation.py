@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pilot_steps import settle
 from test_sync_cli import Server
 from textual.widgets import DataTable
 
@@ -33,12 +34,6 @@ def anyio_backend() -> str:
 
 def now() -> dt.datetime:
     return dt.datetime(2026, 12, 1, 10, 0)
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def wait_for(pilot, condition, what: str) -> None:

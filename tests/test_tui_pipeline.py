@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pilot_steps import settle
 from textual.widgets import DataTable, OptionList, TabbedContent
 
 from crm_tui.api import Crm, Filter
@@ -26,12 +27,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def settle(pilot) -> None:
-    for _ in range(4):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def deals(crm: Crm) -> dict[str, dict]:

@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from pilot_steps import settle
 from textual.widgets import DataTable, OptionList, Static, TabbedContent, TextArea
 
 from crm_tui.api import Crm
@@ -29,12 +30,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def settle(pilot) -> None:
-    for _ in range(4):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
