@@ -1,5 +1,5 @@
-"""A big file's rows are validated by two processes (crm_tui/api/importing.py,
-`_Helper`): the outcome is the one a single process reaches (every rule, every bad
+"""A big file's rows are validated by two processes (crm_tui/api/import_helper.py,
+`Helper`): the outcome is the one a single process reaches (every rule, every bad
 row named by its line, duplicates across the two parts found, nothing written when
 a row is bad), and a helper that fails or dies fails the import with a message and
 nothing written. The tests lower the size from which the helper starts, so small
@@ -19,8 +19,9 @@ import pytest
 from test_import_bulk_rules import people, write_csv
 from typer.testing import CliRunner
 
-from crm_tui.api import Crm, importing
-from crm_tui.api.importing import ImportFileError, ImportReport, import_customers, uses_helper
+from crm_tui.api import Crm, import_helper
+from crm_tui.api.import_helper import uses_helper
+from crm_tui.api.importing import ImportFileError, ImportReport, import_customers
 from crm_tui.api.records import Records
 from crm_tui.cli import app
 from crm_tui.domain.search import customer_pinyin
@@ -34,9 +35,9 @@ COLUMNS = 7  # of `people`
 def forks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """Files from 100 cells on use the helper, whose last batch is the file's last
     100 rows; the helpers' pids, as forked."""
-    monkeypatch.setattr(importing, "HELPER_FROM", 100)
-    monkeypatch.setattr(importing, "HELPER_BATCH", 100)
-    monkeypatch.setattr(importing, "second_core", lambda: True)  # as on the 2-core laptops the suite runs on
+    monkeypatch.setattr(import_helper, "HELPER_FROM", 100)
+    monkeypatch.setattr(import_helper, "HELPER_BATCH", 100)
+    monkeypatch.setattr(import_helper, "second_core", lambda: True)  # as on the 2-core laptops the suite runs on
     pids: list[int] = []
     real_fork = os.fork
 
@@ -65,7 +66,7 @@ def both_ways(tmp_path: Path, path: Path, monkeypatch: pytest.MonkeyPatch, forks
     """The outcome of importing `path` into a new database by one process, then by two."""
     results = []
     for name, start in (("one", 10**9), ("two", 100)):
-        monkeypatch.setattr(importing, "HELPER_FROM", start)
+        monkeypatch.setattr(import_helper, "HELPER_FROM", start)
         crm = Crm(tmp_path / f"{name}.db", rep="wang")
         try:
             results.append(outcome(import_customers(crm, path, **options), crm))
@@ -203,23 +204,23 @@ def test_a_failure_in_this_process_ends_the_helper(
 
 def test_where_no_second_process_can_run_one_validates_every_row(
         crm: Crm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
-    monkeypatch.setattr(importing, "second_core", lambda: False)  # macOS, Windows, one core
+    monkeypatch.setattr(import_helper, "second_core", lambda: False)  # macOS, Windows, one core
     report = import_customers(crm, write_csv(tmp_path / "c.csv", people(ROWS)))
     assert report.created == crm.customers.count() == ROWS and forks == []
 
 
 def test_small_files_are_validated_by_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importing, "second_core", lambda: True)
-    rows = importing.HELPER_FROM // 5  # cells: rows x columns
+    monkeypatch.setattr(import_helper, "second_core", lambda: True)
+    rows = import_helper.HELPER_FROM // 5  # cells: rows x columns
     assert not uses_helper(rows - 1, 5)
     assert not uses_helper(rows, 4)
     assert uses_helper(rows, 5)
-    assert not uses_helper(importing.HELPER_BATCH, 10**9)  # a few rows stay here, however wide
+    assert not uses_helper(import_helper.HELPER_BATCH, 10**9)  # a few rows stay here, however wide
 
 
 def test_without_a_second_process_one_validates_every_row(
         crm: Crm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importing, "HELPER_FROM", 100)
+    monkeypatch.setattr(import_helper, "HELPER_FROM", 100)
 
     def no_fork() -> int:
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
@@ -243,11 +244,11 @@ def test_rows_of_the_helpers_part_update_existing_customers(
     second = write_csv(tmp_path / "second.csv", rows)
     results = []
     for name, start in (("one", 10**9), ("two", 100)):
-        monkeypatch.setattr(importing, "HELPER_FROM", 10**9)
+        monkeypatch.setattr(import_helper, "HELPER_FROM", 10**9)
         crm = Crm(tmp_path / f"{name}.db", rep="wang")
         try:
             import_customers(crm, first)
-            monkeypatch.setattr(importing, "HELPER_FROM", start)
+            monkeypatch.setattr(import_helper, "HELPER_FROM", start)
             report = import_customers(crm, second)
             results.append(((report.created, report.updated, report.unchanged), outcome(report, crm)[5]))
         finally:

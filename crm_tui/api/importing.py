@@ -24,26 +24,18 @@ numbers in messages are the sheet's own row numbers."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gc
 import io
 import json
-import os
-import pickle
 import re
-import select
-import signal
-import struct
-import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crm_tui.api.forking import second_core
+from crm_tui.api import import_helper
 from crm_tui.api.records import Record, Records, new_ids, utc_now
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
@@ -502,27 +494,28 @@ class _Plan:
         # One stamp for the whole import (it is one transaction) and the ids made
         # together: per row they cost more than validating the row's text fields.
         now, ids = utc_now(), new_ids(len(rows))
-        # A big file is validated by two processes (see `_Helper`): this one from the
+        # A big file is validated by two processes (crm_tui/api/import_helper.py): this one from the
         # start, a helper from the end. This one validates the first few rows before
         # starting it, so the libraries the rules load on first use (pypinyin's
         # dictionaries, phonenumbers) are loaded once, for both.
-        helped = uses_helper(len(rows), self.source.columns)
-        head = HELPER_HEAD if helped else len(rows)
+        helped = import_helper.uses_helper(len(rows), self.source.columns)
+        head = import_helper.HELPER_HEAD if helped else len(rows)
         for index in range(head):
             self._taken(rows[index], self._take(rows[index], now, ids[index]), index, len(rows))
         helper = None
         if helped:
             try:
-                helper = _Helper(self, rows, head, now, ids)
+                helper = import_helper.Helper(lambda i: self.prepare_row(rows[i], now, ids[i]), len(rows), head,
+                                              self.source.path)
             except OSError:  # no process to be had (memory, limits): this one validates every row
                 helper = None
         try:
             index = head
             # The helper's last batch is always its; the rest is whoever gets there first.
-            stop = len(rows) - HELPER_BATCH if helper is not None else len(rows)
+            stop = len(rows) - import_helper.HELPER_BATCH if helper is not None else len(rows)
             while index < stop:
                 if helper is not None:
-                    if index % _POLL == 0:
+                    if index % import_helper.POLL == 0:
                         helper.poll()
                     if index >= helper.low:
                         break
@@ -572,7 +565,7 @@ class _Plan:
     def prepare_row(self, row: SourceRow, now: str, record_id: str) -> tuple[Record, str | None] | str:
         """One row through the write funnel's `prepare`: the record it makes and the
         id the row gives, or the reason it is bad. Reads no database: the helper
-        process runs it (see `_Helper`)."""
+        process runs it (crm_tui/api/import_helper.py)."""
         values = _row_values(row)
         return values if isinstance(values, str) else self._prepare(*values, now, record_id)
 
@@ -722,164 +715,6 @@ def _row_values(row: SourceRow) -> tuple[dict[str, Any], str | None] | str:
     given_id = values.pop("id", None)
     return values, str(given_id).strip().upper() if given_id not in (None, "") else None
 
-
-# -- the helper process -------------------------------------------------------------
-#
-# Validating a row (`Records.prepare`: the field checks, the pinyin key) is most of an
-# import's Python work and needs no database, so a big file's rows are shared with
-# a second process, forked once the file is read. It runs the same `prepare_row` on
-# the rows from the end of the file backwards, a batch at a time, and sends back
-# what each row gave (the prepared record, or the reason the row is bad), while this
-# process validates from the start forwards; they meet where their speeds put them,
-# so a helper that gets little of the machine (a busy laptop) costs little. Folding
-# (matches, merges, references) and every write stay here, in row order, so the
-# outcome is the one a single process reaches. The helper never touches the
-# database connection it inherits; it ends with os._exit, which closes nothing. It
-# may be forked beside another thread (the progress bar's): it runs only the rules,
-# which take no lock, and writes only to its own spool and pipe, so no lock another
-# thread held at the fork is ever waited for.
-
-# Files of fewer cells (rows x columns that name a field) are validated here alone:
-# below this, forking and sending the rows back cost what they save (measured:
-# docs/benchmarks.md: 30,000 rows of five columns or 17,000 of 18 gain nothing).
-HELPER_FROM = 500_000
-# Rows this process validates before forking, to load the libraries once for both.
-HELPER_HEAD = 50
-# Rows the helper validates at a time: the last batch of the file is always its.
-HELPER_BATCH = 1_000
-_POLL = 128  # rows this process validates between looks at what the helper sent
-_NOTE = struct.Struct("!QQQ")  # a batch: its first row, where it is in the spool file, its length
-
-
-def uses_helper(count: int, columns: int) -> bool:
-    """Whether `count` rows of `columns` fields are worth a helper process, and one
-    can run here (the rule the pull's second process follows too)."""
-    return count * columns >= HELPER_FROM and count > HELPER_HEAD + HELPER_BATCH and second_core()
-
-
-class _Helper:
-    """A forked process that runs `prepare_row` on the rows from the end of the file
-    backwards, down to `start`, and sends back each batch's results as a pickle. A
-    batch goes into an unlinked spool file and a note of where it is through a pipe:
-    through the pipe itself, which holds 64 KB, the helper would wait on every
-    batch until this process looked."""
-
-    def __init__(self, plan: _Plan, rows: list[SourceRow], start: int, now: str, ids: list[str]):
-        self.plan, self.rows = plan, rows
-        self.low = len(rows)  # the helper has sent every row from here on
-        self.batches: list[tuple[int, list[tuple[Record, str | None] | str]]] = []
-        self.pending = b""  # a note read in part
-        self.spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the helper: closed by `stop`
-        read, write = os.pipe()
-        # Flushed here so the child has nothing of ours to write out twice.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read)
-            os.close(write)
-            self.spool.close()
-            raise
-        if pid == 0:  # the helper
-            code = 1
-            try:
-                os.close(read)
-                code = self._serve(write, start, now, ids)
-            finally:
-                os._exit(code)
-        os.close(write)
-        os.set_blocking(read, False)
-        self.pid: int | None = pid
-        self.notes = read
-
-    def _serve(self, notes: int, start: int, now: str, ids: list[str]) -> int:
-        """In the helper: validate the rows, a batch at a time from the end, and send
-        each batch's results; the exit code."""
-        try:
-            end = len(self.rows)
-            while end > start:
-                first = max(start, end - HELPER_BATCH)
-                self._send(notes, first, ("rows", [self.plan.prepare_row(self.rows[i], now, ids[i])
-                                                   for i in range(first, end)]))
-                end = first
-            return 0
-        except BaseException as exc:  # noqa: BLE001 - any failure is told to the parent, which names it
-            with contextlib.suppress(BaseException):  # else the parent sees the pipe close early
-                self._send(notes, 0, ("failed", f"{type(exc).__name__}: {exc}"))
-            return 1
-
-    def _send(self, notes: int, first: int, message: tuple[str, Any]) -> None:
-        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        offset = self.spool.tell()
-        self.spool.write(body)
-        self.spool.flush()
-        os.write(notes, _NOTE.pack(first, offset, len(body)))  # less than PIPE_BUF: written whole
-
-    def poll(self, *, until: int | None = None) -> None:
-        """Take in the batches the helper has sent; with `until`, wait until it has
-        sent every row from `until` on. ImportFileError if it failed or died."""
-        while True:
-            try:
-                data = os.read(self.notes, 4096)
-            except BlockingIOError:
-                data = None
-            if data is not None:
-                if not data:  # the helper ended
-                    if until is not None and self.low > until:
-                        raise self._failed(self._how_it_ended())
-                    return
-                self.pending += data
-                while len(self.pending) >= _NOTE.size:
-                    first, offset, length = _NOTE.unpack(self.pending[:_NOTE.size])
-                    self.pending = self.pending[_NOTE.size:]
-                    kind, payload = pickle.loads(os.pread(self.spool.fileno(), length, offset))
-                    if kind != "rows":
-                        raise self._failed(t("import_helper.raised", error=payload))
-                    self.batches.append((first, payload))
-                    self.low = first
-                continue
-            if until is None or self.low <= until:
-                return
-            select.select([self.notes], [], [])
-
-    def results(self, start: int) -> Iterator[tuple[int, tuple[Record, str | None] | str]]:
-        """(row index, what `prepare_row` gave) for every row from `start` on, in
-        order (the helper sent them from the end backwards)."""
-        for first, batch in sorted(self.batches, key=lambda b: b[0]):
-            for offset, prepared in enumerate(batch):
-                if first + offset >= start:
-                    yield first + offset, prepared
-
-    def _how_it_ended(self) -> str:
-        status = self._reap(wait=True)
-        if status is not None and os.WIFSIGNALED(status):
-            return t("import_helper.signal", signal=os.WTERMSIG(status))
-        return t("import_helper.exit", code=os.WEXITSTATUS(status) if status is not None else "?")
-
-    def _failed(self, how: str) -> ImportFileError:
-        return ImportFileError(t("import_helper.failed", path=self.plan.source.path, how=how))
-
-    def _reap(self, *, wait: bool) -> int | None:
-        """The helper's wait status once it has ended (waiting for it if `wait`)."""
-        if self.pid is None:
-            return None
-        pid, status = os.waitpid(self.pid, 0 if wait else os.WNOHANG)
-        if pid == 0:
-            return None
-        self.pid = None
-        return status
-
-    def stop(self) -> None:
-        """End the helper (SIGKILL: what it still does, this process has done, or no
-        longer needs), reap it, and close the pipe and the spool."""
-        pid = self.pid
-        if pid is not None and self._reap(wait=False) is None:
-            os.kill(pid, signal.SIGKILL)
-            self._reap(wait=True)
-        if not self.spool.closed:
-            os.close(self.notes)
-            self.spool.close()
 
 # -- duplicates on create ----------------------------------------------------------
 
