@@ -21,14 +21,13 @@ import contextlib
 import os
 import pickle
 import select
-import signal
 import struct
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.api import forking
 from crm_tui.api.forking import second_core
 from crm_tui.i18n import t
 
@@ -72,25 +71,11 @@ class Helper:
         self.batches: list[tuple[int, list[Prepared]]] = []
         self.pending = b""  # a note read in part
         self.spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the helper: closed by `stop`
-        read, write = os.pipe()
-        # Flushed here so the child has nothing of ours to write out twice.
-        sys.stdout.flush()
-        sys.stderr.flush()
         try:
-            pid = os.fork()
+            pid, read = forking.fork(lambda write: self._serve(write, start))
         except OSError:
-            os.close(read)
-            os.close(write)
             self.spool.close()
             raise
-        if pid == 0:  # the helper
-            code = 1
-            try:
-                os.close(read)
-                code = self._serve(write, start)
-            finally:
-                os._exit(code)
-        os.close(write)
         os.set_blocking(read, False)
         self.pid: int | None = pid
         self.notes = read
@@ -153,7 +138,7 @@ class Helper:
                     yield first + offset, prepared
 
     def _how_it_ended(self) -> str:
-        status = self._reap(wait=True)
+        status = self._reap()
         if status is not None and os.WIFSIGNALED(status):
             return t("import_helper.signal", signal=os.WTERMSIG(status))
         return t("import_helper.exit", code=os.WEXITSTATUS(status) if status is not None else "?")
@@ -163,23 +148,20 @@ class Helper:
 
         return ImportFileError(t("import_helper.failed", path=self.path, how=how))
 
-    def _reap(self, *, wait: bool) -> int | None:
-        """The helper's wait status once it has ended (waiting for it if `wait`)."""
+    def _reap(self) -> int | None:
+        """The helper's wait status, waiting for it to end."""
         if self.pid is None:
             return None
-        pid, status = os.waitpid(self.pid, 0 if wait else os.WNOHANG)
-        if pid == 0:
-            return None
+        status = os.waitpid(self.pid, 0)[1]
         self.pid = None
         return status
 
     def stop(self) -> None:
         """End the helper (SIGKILL: what it still does, this process has done, or no
         longer needs), reap it, and close the pipe and the spool."""
-        pid = self.pid
-        if pid is not None and self._reap(wait=False) is None:
-            os.kill(pid, signal.SIGKILL)
-            self._reap(wait=True)
+        if self.pid is not None:
+            forking.end(self.pid)
+            self.pid = None
         if not self.spool.closed:
             os.close(self.notes)
             self.spool.close()

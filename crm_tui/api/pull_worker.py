@@ -15,7 +15,6 @@ closed or flushed twice. When it dies, the sync stops with `sync.worker.lost`.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import pickle
@@ -25,6 +24,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
+from crm_tui.api import forking
 from crm_tui.api.forking import second_core
 from crm_tui.api.sync_apply import Ready, ready_page
 from crm_tui.i18n import t
@@ -39,8 +39,6 @@ Page = tuple[dict[str, Any], Ready]
 _FRAME = struct.Struct("!Q")
 # What the process sends: a page, or the error that stopped it.
 _PAGE, _PROTOCOL_ERROR, _FAILED = "page", "protocol_error", "failed"
-
-
 
 
 class WorkerLost(Exception):
@@ -97,9 +95,7 @@ class PullWorker:
     def close(self) -> None:
         """Stop the process (it may be waiting for the server or the pipe) and reap it."""
         if self.pid:
-            with contextlib.suppress(ProcessLookupError):  # it ended by itself
-                os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+            forking.end(self.pid)
             self.pid = 0
         self._pipe.close()
 
@@ -116,18 +112,12 @@ def start(client: SyncClient, node: str, after: int, limit: int, snapshot: bool,
     """Fork the process that fetches and readies the pages after cursor `after` (at
     most `pages` of them); `synced` is sql.Tables.synced() of the replica. The caller
     must not be running other threads."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child
-        code = 1
-        try:
-            os.close(read_end)
-            with os.fdopen(write_end, "wb") as out:
-                _serve(out, client, node, after, limit, snapshot, pages, synced)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
+    def child(write_end: int) -> int:
+        with os.fdopen(write_end, "wb") as out:
+            _serve(out, client, node, after, limit, snapshot, pages, synced)
+        return 0
+
+    pid, read_end = forking.fork(child)
     return PullWorker(pid, os.fdopen(read_end, "rb"), pages)
 
 
