@@ -18,7 +18,7 @@ from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain.orders import LineSpec, line_amount, order_summary
-from crm_tui.domain.validation import FieldError, ValidationError, normalize_money
+from crm_tui.domain.validation import FieldError, ValidationError, clean, normalize_money
 from crm_tui.i18n import money, t
 
 if TYPE_CHECKING:
@@ -73,19 +73,40 @@ class OrderBook:
     def set_lines(self, order_id: str, lines: Sequence[LineSpec]) -> Record:
         """Replace an order's lines (new lines, the old ones deleted) and update its
         amount, in one transaction."""
+        return self.update(order_id, {}, lines)
+
+    def update(self, order_id: str, changes: Mapping[str, Any], lines: Sequence[LineSpec] | None = None) -> Record:
+        """Change an order's fields and, given `lines`, replace its lines too: all in
+        one transaction, so an edit refused for one field (a bad date beside new
+        lines) writes nothing at all. The errors of the fields and of the lines are
+        told together."""
+        if lines is None:
+            return self.crm.orders.update(order_id, changes)
         with self.crm.lock:
             order = self.crm.orders.get(order_id)
-            made = self._lines(lines, order["customer_id"])
-            amount = order_summary(made)["amount"]
+            errors: list[FieldError] = []
+            values: dict[str, Any] = {}
+            made: list[dict[str, Any]] = []
+            try:
+                values = clean(self.crm.orders.entity, changes, partial=True)
+            except ValidationError as exc:
+                errors += exc.errors
+            try:
+                made = self._lines(lines, order["customer_id"])
+            except ValidationError as exc:
+                errors += exc.errors
+            if errors:
+                raise ValidationError(errors)
+            summary = order_summary(made)
             refunded = sql.refunded(self.crm.conn, order["id"])
-            if refunded > amount + 0.005:
+            if refunded > summary["amount"] + 0.005:
                 raise ValidationError.one("amount", t("reason.refunds_exceed", refunded=money(refunded),
-                                                                   amount=money(amount)))
+                                                                   amount=money(summary["amount"])))
             with transaction(self.crm.conn):
                 for old in self.crm.order_lines.find([Filter("order_id", "=", order["id"])]):
                     sql.delete(self.crm.conn, self.crm.order_lines.entity, old["id"])
                 self._insert_lines(order, made)
-                self.crm.orders.apply_update(order, order_summary(made))
+                self.crm.orders.apply_update(order, {**values, **summary})
             return self.crm.orders.get(order["id"])
 
     def refund(self, order_id: str, lines: Sequence[LineSpec] = (), *, ordered_at: str | None = None,

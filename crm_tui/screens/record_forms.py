@@ -107,9 +107,9 @@ def order_form(app: CrmApp, customer: Record, done: Done, *, record: Record | No
         oid = record["id"]
 
         def edit(v: dict[str, Any]) -> Record:
-            if "lines" in v:
-                book.set_lines(oid, parse_lines(v.pop("lines")))
-            return app.crm.orders.update(oid, v) if v else app.crm.orders.get(oid)
+            # the fields and the lines in one write: a bad date never leaves new lines behind
+            lines = parse_lines(v.pop("lines")) if "lines" in v else None
+            return book.update(oid, v, lines) if v or lines is not None else app.crm.orders.get(oid)
 
         text = "\n".join(format_line(line) for line in lines or [])
         form = FormScreen(ORDER, ORDER_FIELDS, edit, title=t("form.edit_order"), extra_fields=(ORDER_LINES,),
