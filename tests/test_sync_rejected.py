@@ -91,3 +91,37 @@ def test_a_refused_edit_can_be_discarded(server: Server, tmp_path: Path) -> None
     # A second discard of the same change is refused with a reason, not a traceback.
     again = runner.invoke(app, ["sync", "rejected", "discard", str(row["id"])], env=wang.env)
     assert again.exit_code == 1 and "already settled" in again.output and "Traceback" not in again.output
+
+
+def test_every_refused_record_is_fixed_in_one_edit_and_retried_at_once(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    """A laptop whose records the server refused for their owner (as those made
+    before `crm login` were, before the first sync re-owned them): one bulk edit
+    fixes them, `retry --all` sends every one again, customers before their visits,
+    and they reach the rep's other laptop."""
+    zhao, other = Rep(tmp_path, "zhao"), Rep(tmp_path, "zhao2")
+    zhao.crm("login", "--server", server.url, "--token", server.add_rep("zhao", "--territory", "east"))
+    other.crm("login", "--server", server.url, "--token", server.add_rep("zhao-2", "--territory", "east"))
+    made = [zhao.json("customers", "add", "--name", name, "--territory", "east", "--owner", "laptop-user")["id"]
+            for name in ("赵敏", "钱进")]
+    zhao.json("visits", "add", "--customer", made[0], "--channel", "phone", "--purpose", "visit")
+    assert zhao.json("sync")["rejected"] == 3
+    assert len(zhao.json("sync", "rejected")) == 3
+
+    # Neither an id nor --all, or both: a usage error, nothing settled.
+    for args in ([], ["1", "--all"]):
+        bad = runner.invoke(app, ["sync", "rejected", "retry", *args], env=zhao.env)
+        assert bad.exit_code == 1 and "--all" in bad.output and "Traceback" not in bad.output, bad.output
+    assert len(zhao.json("sync", "rejected")) == 3
+
+    zhao.crm("customers", "update", "--where", "owner=laptop-user", "--set", "owner=zhao")
+    retried = zhao.json("sync", "rejected", "retry", "--all")
+    assert [(r["tbl"], r["retry_op"]) for r in retried] == [("customers", "insert")] * 2 + [("visits", "insert")]
+    assert zhao.json("sync", "rejected") == []
+    assert zhao.json("sync")["rejected"] == 0
+    assert "No refused changes." in zhao.crm("sync", "rejected", "retry", "--all")
+
+    other.json("sync")
+    assert sorted(c["id"] for c in other.json("customers", "list")) == sorted(made)
+    assert {c["owner"] for c in other.json("customers", "list")} == {"zhao"}
+    [visit] = other.json("visits", "list", "--customer", made[0])
+    assert visit["owner"] == "zhao"

@@ -491,28 +491,45 @@ class Sync:
         else the fields the refused changes wrote. Every open refusal of the record
         is settled by it; a change of it refused later is reported anew."""
         row = self._open_rejection(rejected_id)
-        tbl, row_id = row["tbl"], row["row_id"]
         with self.lock, transaction(self.conn):
-            node = sql.local_node(self.conn)
-            open_rows = sql.open_rejected_of(self.conn, tbl, row_id)
-            current = sql.current_row(self.conn, tbl, row_id)
-            if any(r["op"] == "insert" for r in open_rows):
-                if current is None:
-                    raise ValidationError.one("rejected", t("sync.msg.record_gone", id=rejected_id))
-                op, data, base = "insert", current, None
-            elif current is None:
-                op, data, base = "delete", {}, None
-            else:
-                names = sorted({k for r in open_rows for k in (r["data"] or {})})
-                op, data = "update", {k: current[k] for k in names if k in current}
-                # What the server and the other laptops hold of each field: the latest
-                # change of it that was not refused, so a concurrent edit is a conflict.
-                past = sql.full_history(self.conn, tbl, row_id, node=node,
-                                        excluding=sql.refused_seqs(self.conn, tbl, row_id))
-                winners = fold(past).winners
-                base = {k: [winners[k].hlc, winners[k].node] for k in data if k in winners} or None
-            seq = sql.log_own_change(self.conn, tbl, row_id, op, data, base)
-            sql.mark_rejected(self.conn, [r["id"] for r in open_rows], "retried", retry_seq=seq)
+            return self._retry(row)
+
+    def retry_all(self) -> list[dict[str, Any]]:
+        """Send every refused record again, as `retry` does one, after the rep fixed
+        them (e.g. in one bulk edit): in the order they were refused, so a customer
+        goes before its visits, and in one transaction, so a record that cannot be
+        sent again (gone) leaves every refusal open."""
+        with self.lock, transaction(self.conn):
+            done, sent = [], set()
+            for row in sql.list_rejected(self.conn):
+                if (row["tbl"], row["row_id"]) not in sent:  # a record's retry settles all its refusals
+                    sent.add((row["tbl"], row["row_id"]))
+                    done.append(self._retry(row))
+            return done
+
+    def _retry(self, row: dict[str, Any]) -> dict[str, Any]:
+        """`retry`'s work, inside the caller's transaction."""
+        tbl, row_id = row["tbl"], row["row_id"]
+        node = sql.local_node(self.conn)
+        open_rows = sql.open_rejected_of(self.conn, tbl, row_id)
+        current = sql.current_row(self.conn, tbl, row_id)
+        if any(r["op"] == "insert" for r in open_rows):
+            if current is None:
+                raise ValidationError.one("rejected", t("sync.msg.record_gone", id=row["id"]))
+            op, data, base = "insert", current, None
+        elif current is None:
+            op, data, base = "delete", {}, None
+        else:
+            names = sorted({k for r in open_rows for k in (r["data"] or {})})
+            op, data = "update", {k: current[k] for k in names if k in current}
+            # What the server and the other laptops hold of each field: the latest
+            # change of it that was not refused, so a concurrent edit is a conflict.
+            past = sql.full_history(self.conn, tbl, row_id, node=node,
+                                    excluding=sql.refused_seqs(self.conn, tbl, row_id))
+            winners = fold(past).winners
+            base = {k: [winners[k].hlc, winners[k].node] for k in data if k in winners} or None
+        seq = sql.log_own_change(self.conn, tbl, row_id, op, data, base)
+        sql.mark_rejected(self.conn, [r["id"] for r in open_rows], "retried", retry_seq=seq)
         return {**self._label({**row, "resolution": "retried"}), "retry_seq": seq, "retry_op": op}
 
     def discard(self, rejected_id: int) -> dict[str, Any]:

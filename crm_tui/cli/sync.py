@@ -181,16 +181,22 @@ def rejected_list(
 
 @rejected_app.command("retry", epilog="crm customers edit ID --territory east && crm sync rejected retry 3 && crm sync")
 def rejected_retry(
-    rejected_id: Annotated[int, typer.Argument()],
+    rejected_id: Annotated[int | None, typer.Argument()] = None,
+    all_: Annotated[bool, typer.Option("--all")] = False,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
+    if (rejected_id is None) == (not all_):
+        raise UserError(t("rejected.id_or_all"))
     with open_crm(db) as crm:
-        result = crm.sync.retry(rejected_id)
+        results = crm.sync.retry_all() if rejected_id is None else [crm.sync.retry(rejected_id)]
     if json_out:
-        print_json(result)
+        print_json(results if all_ else results[0])
         return
-    console.print(t("rejected.retried", id=rejected_id, record=result["record"]), highlight=False)
+    if not results:
+        console.print(t("rejected.none"), highlight=False)
+    for result in results:
+        console.print(t("rejected.retried", id=result["id"], record=result["record"]), highlight=False)
 
 
 @rejected_app.command("discard", epilog="crm sync rejected discard 3")
