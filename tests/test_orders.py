@@ -86,6 +86,9 @@ def test_refunds_and_cancelled_orders_in_every_sales_figure(crm: Crm, shop: dict
     assert (refund["amount"], refund["refund_of"]) == (1200.0, big["id"])
     with pytest.raises(ValidationError) as err:
         crm.order_book.refund(big["id"], [parse_line("SN-100:2")])
+    assert err.value.errors[0].field == "lines" and "only 1 of the 2 sold" in err.value.errors[0].reason
+    with pytest.raises(ValidationError) as err:  # a price given: the order's amount still caps its refunds
+        crm.order_book.refund(big["id"], [parse_line("SN-100:1:5000")])
     assert err.value.errors[0].field == "amount" and "more than its 2,400.00" in err.value.errors[0].reason
     with pytest.raises(ValidationError):
         crm.order_book.refund(cancelled["id"])
@@ -145,6 +148,34 @@ def test_old_orders_become_one_line_each_with_every_amount_kept(tmp_path: Path) 
         assert crm.conn.execute("SELECT round(total(amount), 2) FROM sales").fetchone()[0] == round(total, 2)
     # Written alike on every replica, so nothing to sync.
     assert log_before == 0
+
+
+def test_a_refund_takes_back_what_was_sold_at_the_price_paid(crm: Crm, shop: dict) -> None:
+    """A returned unit is refunded at what the customer paid (the order's unit price
+    and discount), not at today's list price; a product the order did not sell, or
+    more of it than is left, is refused, naming the line; a refund without lines
+    takes back what is left."""
+    order = crm.order_book.add({"customer_id": shop["id"], "ordered_at": "2026-08-01"},
+                               [parse_line("SN-100:4:1000:10"), parse_line("X:2:50")])  # list price 1200
+    assert order["amount"] == 3700.0
+    one = crm.order_book.refund(order["id"], [parse_line("SN-100:1")])
+    assert one["amount"] == 900.0  # 1000 less 10%, as sold
+    [line] = crm.order_book.lines(one["id"])
+    assert (line["unit_price"], line["discount"], line["sku"]) == (1000.0, 10.0, "SN-100")
+
+    for bad, reason in ((["CT-7:1"], "line 1: CT-7 is not on order"),
+                        (["X:1", "SN-100:4"], "传感器: 4 to refund, but only 3 of the 4 sold are not refunded yet")):
+        with pytest.raises(ValidationError) as err:
+            crm.order_book.refund(order["id"], [parse_line(text) for text in bad])
+        assert err.value.errors[0].field == "lines" and reason in err.value.errors[0].reason, err.value.errors
+    assert crm.orders.count() == 2  # nothing written by a refused refund
+
+    rest = crm.order_book.refund(order["id"])
+    assert rest["amount"] == 3 * 900.0 + 2 * 50.0
+    assert sorted((x["product"], x["quantity"]) for x in crm.order_book.lines(rest["id"])) == [("X", 2.0), ("传感器", 3.0)]
+    with pytest.raises(ValidationError) as err:
+        crm.order_book.refund(order["id"])
+    assert "refunded already" in err.value.errors[0].reason
 
 
 def test_orders_with_lines_from_the_cli(crm: Crm, db_path: Path, shop: dict) -> None:

@@ -465,14 +465,16 @@ def test_record_commands_say_what_they_did_in_chinese(db_path: Path, tmp_path: P
 
 
 def test_order_and_quote_refusals_give_their_reason_in_chinese(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The reason after the field's name (a refund larger than its order, a product that
-    is no SKU, a bad line, a quote for nobody) is Chinese, not only the field's name."""
+    """The reason after the field's name (a refund larger than its order or than what
+    it sold, a product it did not sell, a product that is no SKU, a bad line, a quote for nobody) is Chinese, not only the field's name."""
     with Crm(db_path, create=True) as crm:
         cid = crm.customers.create({"name": "张伟", "company": "华信"})["id"]
         crm.products.create({"sku": "SN-1", "name": "传感器", "list_price": 100})
         order = crm.order_book.add({"customer_id": cid, "ordered_at": "2026-09-01"}, [parse_line("SN-1:2")])
     refused = [
-        (["orders", "refund", order["id"], "--line", "SN-1:3"], "超过其金额"),
+        (["orders", "refund", order["id"], "--line", "SN-1:1:500"], "超过其金额"),
+        (["orders", "refund", order["id"], "--line", "SN-1:3"], "尚未退款"),
+        (["orders", "refund", order["id"], "--line", "旧货:1"], "中没有 旧货"),
         (["orders", "add", "--customer", cid, "--line", "旧货:1"], "不是产品目录中的 SKU"),
         (["orders", "add", "--customer", cid, "--line", "SN-1"], "的格式"),
         (["quotes", "add", "--line", "SN-1:1"], "请给出报价单所属的客户或商机"),

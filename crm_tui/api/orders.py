@@ -112,18 +112,25 @@ class OrderBook:
     def refund(self, order_id: str, lines: Sequence[LineSpec] = (), *, ordered_at: str | None = None,
                notes: str | None = None) -> Record:
         """A refund order (退款) of `order_id`: the given lines (products returned), or
-        the whole order. Refunds of one order never add up to more than it."""
+        all that is not refunded yet. A returned product is one of the order's, priced
+        as it was sold (its unit price and discount on the order, unless a price is
+        given), and no more of it comes back than was sold; refunds of one order never
+        add up to more than it."""
         with self.crm.lock:
             original = self.crm.orders.get(order_id)
             if original.get("refund_of"):
                 raise ValidationError.one("refund_of", t("reason.refund_of_refund"))
             if original.get("status") == "cancelled":
                 raise ValidationError.one("refund_of", t("reason.refund_cancelled"))
-            specs = list(lines) or [LineSpec(line.get("sku") or line["product"], str(line["quantity"]),
-                                             str(line["unit_price"]), None if line.get("discount") is None
-                                             else str(line["discount"]))
-                                    for line in self.lines(original["id"])]
-            made = self._lines(specs, original["customer_id"])
+            sold = self.lines(original["id"])
+            returned = self._returned(original["id"])
+            specs = list(lines) or [_spec(line, f"{line['quantity'] - returned.get(line['product'], 0.0):g}")
+                                    for line in sold if line["quantity"] > returned.get(line["product"], 0.0)]
+            if not specs:
+                raise ValidationError.one("refund_of", t("reason.refunded_already", id=original["id"]))
+            made = self._lines([_as_sold(number, spec, sold, original["id"]) for number, spec in enumerate(specs, 1)],
+                               original["customer_id"])
+            self._check_returns(made, sold, returned)
             summary = order_summary(made)
             refunded = sql.refunded(self.crm.conn, original["id"])
             if refunded + summary["amount"] > original["amount"] + 0.005:
@@ -137,6 +144,31 @@ class OrderBook:
                 self.crm.orders.insert_prepared([record])
                 self._insert_lines(record, made)
             return self.crm.orders.get(record["id"])
+
+    def _returned(self, order_id: str) -> dict[str, float]:
+        """How much of each product of an order its refunds (not cancelled) took back."""
+        returned: dict[str, float] = {}
+        for refund in self.crm.orders.find([Filter("refund_of", "=", order_id)]):
+            if refund.get("status") != "cancelled":
+                for line in self.lines(refund["id"]):
+                    returned[line["product"]] = returned.get(line["product"], 0.0) + line["quantity"]
+        return returned
+
+    @staticmethod
+    def _check_returns(made: Sequence[Mapping[str, Any]], sold: Sequence[Mapping[str, Any]],
+                       returned: Mapping[str, float]) -> None:
+        asked: dict[str, float] = {}
+        for line in made:
+            asked[line["product"]] = asked.get(line["product"], 0.0) + line["quantity"]
+        errors = []
+        for product, quantity in asked.items():
+            bought = sum(line["quantity"] for line in sold if line["product"] == product)
+            left = bought - returned.get(product, 0.0)
+            if quantity > left + 1e-9:
+                errors.append(FieldError("lines", t("reason.returns_exceed", product=product, asked=f"{quantity:g}",
+                                                    left=f"{left:g}", sold=f"{bought:g}")))
+        if errors:
+            raise ValidationError(errors)
 
     # -- lines -----------------------------------------------------------------------
 
@@ -198,3 +230,20 @@ class OrderBook:
         records = [book.prepare({**line, "order_id": order["id"], "customer_id": order["customer_id"]},
                                 owner=order["owner"]) for line in made]
         book.insert_prepared(records)
+
+
+def _spec(line: Mapping[str, Any], quantity: str) -> LineSpec:
+    """`quantity` of an order's line, at the price and discount it was sold at."""
+    return LineSpec(line.get("sku") or line["product"], quantity, str(line["unit_price"]),
+                    None if line.get("discount") is None else str(line["discount"]))
+
+
+def _as_sold(number: int, spec: LineSpec, sold: Sequence[Mapping[str, Any]], order_id: str) -> LineSpec:
+    """A refund's line `spec` as one of the order's lines: its product must be on the
+    order (by SKU or name), and without a price it is priced as it was sold there, not
+    at today's list price."""
+    for line in sold:
+        if spec.product in (line.get("sku"), line["product"]):
+            return spec if spec.unit_price is not None else _spec(line, spec.quantity)
+    raise ValidationError.one("lines", t("reason.lines.numbered", number=number,
+                                         reason=t("reason.not_on_order", product=spec.product, id=order_id)))
