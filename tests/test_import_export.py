@@ -377,6 +377,26 @@ def test_export_then_import_into_an_empty_db_gives_the_same_records(crm: Crm, db
             assert strip(copy.records(table).find()) == strip(crm.records(table).find()), table
 
 
+def test_a_refund_listed_before_its_order_imports(crm: Crm, db_path: Path, tmp_path: Path) -> None:
+    """An export lists the newest orders first, so a refund comes before the order it
+    refunds: the file's own orders count as known. A refund whose order's row is bad
+    is refused with it, naming its line."""
+    shop = crm.customers.create({"name": "张伟"})
+    order, refund, other, orphan = "01JB00000000000000000000A1", "01JB00000000000000000000A2", \
+        "01JB00000000000000000000A3", "01JB00000000000000000000A4"
+    path = write(tmp_path / "orders.csv", "id,customer_id,ordered_at,product,quantity,amount,refund_of\n"
+                 f"{refund},{shop['id']},2026-09-15,传感器,1,1200,{order}\n"
+                 f"{order},{shop['id']},2026-09-01,传感器,2,2400,\n"
+                 f"{orphan},{shop['id']},2026-09-16,传感器,1,100,{other}\n"
+                 f"{other},{shop['id']},2026-09-02,传感器,1,not-an-amount,\n")
+    result = run(db_path, "orders", "import", str(path), ok=False)
+    assert result.exit_code == 1 and "line 5" in result.output and crm.orders.count() == 0, result.output
+    run(db_path, "orders", "import", str(path), "--skip-invalid")
+    assert {o["id"]: o["refund_of"] for o in crm.orders.find()} == {refund: order, order: None}
+    rejects = (tmp_path / "orders.rejects.csv").read_text(encoding="utf-8-sig")
+    assert f"no order with id '{other}'" in rejects and "not-an-amount" in rejects, rejects
+
+
 # hypothesis: any customers the API accepts survive CSV export and import unchanged
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029")
                 | st.sampled_from(["=", "+", "-", "@", "'", "\t", "\n", "\r", ",", '"', " "]), max_size=12)

@@ -477,6 +477,7 @@ class _Plan:
             self.unique.update(((name, value), ("old", rid)) for value, rid in sql.value_index(self.conn, self.ent, name))
         self.update_on_match = False
         self.known_refs: dict[tuple[str, str], bool] = {}
+        self.assumed: dict[str, set[str]] = {}  # field -> ids of the file it may name (see `_refs_within`)
         self.local_rep = sql.local_rep(self.conn)
         # The normal value of each text a column held, checked once for the file (see `clean`).
         self.memo: dict[str, dict[str, Any]] = {}
@@ -491,6 +492,7 @@ class _Plan:
     def validate(self) -> None:
         rows = self.source.rows
         by_line = {row.line: row for row in rows}
+        self._refs_within(rows)
         # One stamp for the whole import (it is one transaction) and the ids made
         # together: per row they cost more than validating the row's text fields.
         now, ids = utc_now(), new_ids(len(rows))
@@ -542,8 +544,34 @@ class _Plan:
                 self._reject(by_line[self.create_lines[index]], _reason(exc))
                 self.creates[index] = {}
                 self.report.created -= 1
+        self._check_refs_within(by_line)
         self.creates = [r for r in self.creates if r]
         self.report.rejected.sort(key=lambda r: r.line)
+
+    def _refs_within(self, rows: list[SourceRow]) -> None:
+        """A record may name another of the same file (a refund its order, which an
+        export lists after it): the ids the file gives count as known while its rows
+        are folded, and `_check_refs_within` checks them once every row is in."""
+        own = [f.name for f in self.ent.fields if f.kind == "ref" and f.ref == self.ent.table]
+        if not own:
+            return
+        given = {i for row in rows if (i := _given_id(row.values.get("id")))}
+        table = self.ent.table
+        self.assumed = {name: given - sql.existing_ids(self.conn, table, given) for name in own}
+        self.known_refs.update(((table, i), True) for i in given)
+
+    def _check_refs_within(self, by_line: dict[int, SourceRow]) -> None:
+        made = {r["id"] for r in self.creates if r}
+        for name, assumed in self.assumed.items():
+            for index, record in enumerate(self.creates):
+                value = record.get(name)
+                if value in assumed and value not in made:  # its row was refused: nothing to refer to
+                    try:
+                        self.records.check_refs([record])  # names the missing record, as for any reference
+                    except ValidationError as exc:
+                        self._reject(by_line[self.create_lines[index]], _reason(exc))
+                        self.creates[index] = {}
+                        self.report.created -= 1
 
     def _taken(self, row: SourceRow, error: str | None, index: int, total: int) -> None:
         if error:
@@ -712,8 +740,12 @@ def _row_values(row: SourceRow) -> tuple[dict[str, Any], str | None] | str:
         return str(values["__error__"])
     for stamp in STAMP_COLUMNS:
         values.pop(stamp, None)
-    given_id = values.pop("id", None)
-    return values, str(given_id).strip().upper() if given_id not in (None, "") else None
+    return values, _given_id(values.pop("id", None))
+
+
+def _given_id(value: Any) -> str | None:
+    """The id a row gives, as stored."""
+    return str(value).strip().upper() if value not in (None, "") else None
 
 
 # -- duplicates on create ----------------------------------------------------------

@@ -372,9 +372,12 @@ class Records:
                    known: dict[tuple[str, str], bool] | None = None) -> None:
         """Every reference of `records` names an existing record: one query per
         referenced table for the whole batch. `known` caches answers across calls
-        (an import checks row by row, to name the row)."""
+        (an import checks row by row, to name the row). A record of the batch may
+        name another of it (a refund the order it refunds)."""
         for f in self._refs:
             wanted = {r[f.name] for r in records if r.get(f.name)}
+            if f.ref == self.entity.table:
+                wanted -= {r.get("id") for r in records}
             table = f.ref or ""
             if known is not None:
                 unknown = {i for i in wanted if (table, i) not in known}
