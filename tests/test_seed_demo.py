@@ -34,12 +34,14 @@ def snapshot(crm: Crm) -> dict[str, list[tuple]]:
     out: dict[str, list[tuple]] = {
         "customers": sorted(tuple((k, str(v)) for k, v in c.items() if k not in ("id", "created_at", "updated_at"))
                             for c in customers)}
+    # a refund names its order by content too
+    orders = {o["id"]: (key[o["customer_id"]], o["ordered_at"], o["amount"]) for o in crm.orders.find()}
     for table, records in (("visits", crm.visits), ("complaints", crm.complaints), ("orders", crm.orders),
                            ("surveys", crm.analytics.surveys)):
         rows = []
         for r in records.find():
-            rows.append(tuple((k, str(key[v] if k == "customer_id" else v)) for k, v in r.items()
-                              if k not in ("id", "created_at", "updated_at", "complaint_id")))
+            rows.append(tuple((k, str(key[v] if k == "customer_id" else orders[v] if k == "refund_of" and v else v))
+                              for k, v in r.items() if k not in ("id", "created_at", "updated_at", "complaint_id")))
         out[table] = sorted(rows)
     return out
 

@@ -78,6 +78,7 @@ CATALOGUE = {"工业传感器": ("SN-110", "传感器", "个"), "PLC控制器": 
              "软件年度订阅": ("SW-510", "软件", "年"), "包装材料": ("PK-610", "包装", "箱"),
              "智能仪表": ("MT-710", "仪表", "台")}
 QUOTES = 5  # open deals given a quotation
+REFUNDS = 6  # orders of several units one of which came back (退款)
 
 
 @dataclass
@@ -433,6 +434,24 @@ def _seed_quotes(crm: Crm, gen: _Generator, deals: list[Record], product_ids: di
     return len(open_deals)
 
 
+def _seed_refunds(crm: Crm, gen: _Generator, orders: list[Record]) -> int:
+    """A few orders of the last year one unit of which came back, refunded a few days
+    later (through the order book: lines, amounts and the rule that refunds never
+    exceed their order), so the demo's figures show net amounts."""
+    from crm_tui.domain.orders import LineSpec
+
+    rng = random.Random(gen.rng.random())  # its own stream, as the quotations'
+    year_ago = (gen.today - dt.timedelta(days=365)).isoformat()
+    candidates = [o for o in orders if o["ordered_at"] >= year_ago and (o["quantity"] or 1) > 1]
+    for order in rng.sample(candidates, min(REFUNDS, len(candidates))):
+        ordered = dt.date.fromisoformat(order["ordered_at"][:10])
+        back = min(gen.today, ordered + dt.timedelta(days=rng.randrange(3, 15)))
+        [line] = crm.order_book.lines(order["id"])
+        crm.order_book.refund(order["id"], [LineSpec(line.get("sku") or line["product"], "1")],
+                              ordered_at=back.isoformat(), notes="退货一件")
+    return min(REFUNDS, len(candidates))
+
+
 def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None = None,
          progress: Progress | None = None) -> SeedReport:
     """Add `customers` demo customers with their visits, complaints and orders."""
@@ -473,8 +492,12 @@ def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None
             (kinds.get(table) or crm.records(table)).insert_prepared(records, bulk=True)
             if progress:
                 progress("writing", len(records), len(records))
+        refunds = _seed_refunds(crm, gen, rows["orders"])
     # Their classes, as `crm classify` computes them (the purchase patterns above make
-    # loyal, new, churned and prospect customers appear by the rules, not by decree).
+    # loyal, new, churned and prospect customers appear by the rules, not by decree;
+    # on net amounts, after the refunds).
     crm.analytics.ensure_classes()
     quotes = _seed_quotes(crm, gen, rows["opportunities"], product_ids)
-    return SeedReport(**{table: len(records) for table, records in rows.items()}, quotes=quotes)
+    counts = {table: len(records) for table, records in rows.items()}
+    counts["orders"] += refunds
+    return SeedReport(**counts, quotes=quotes)
