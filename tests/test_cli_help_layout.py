@@ -140,7 +140,7 @@ def test_arguments_still_convert_after_their_help_was_shown(tmp_path: Path, one_
     refuses a number that is none, as before."""
     monkeypatch.setenv("CRM_LANG", "zh")
     assert "{文件}" in runner.invoke(app, ["customers", "import", "--help"]).stdout
-    assert "{编号}" in runner.invoke(app, ["sync", "rejected", "retry", "--help"]).stdout
+    assert "{编号}" in runner.invoke(app, ["sync", "rejected", "discard", "--help"]).stdout
     csv = tmp_path / "客户.csv"
     csv.write_text("姓名,手机\n张伟,13812345678\n", encoding="utf-8")
     db = tmp_path / "crm.db"
@@ -148,5 +148,5 @@ def test_arguments_still_convert_after_their_help_was_shown(tmp_path: Path, one_
     assert result.exit_code == 0, result.output
     with Crm(db) as crm:
         assert [c["name"] for c in crm.customers.find()] == ["张伟"]
-    result = runner.invoke(app, ["sync", "rejected", "retry", "x1", "--db", str(db)])
+    result = runner.invoke(app, ["sync", "rejected", "discard", "x1", "--db", str(db)])
     assert result.exit_code == 2 and "不是有效的整数" in result.output
