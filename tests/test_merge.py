@@ -165,7 +165,8 @@ def test_cli_merge_dry_run_take_unmerge_and_errors(crm: Crm, db_path: Path, pair
     assert crm.customers.get(other["id"])  # a dry run changes nothing
     bad = cli(db_path, "customers", "merge", keep["id"], other["id"], "--take", "email=theirs", ok=False)
     assert "email: 'theirs'" in bad.output and "Traceback" not in bad.output
-    merge = json.loads(cli(db_path, "customers", "merge", keep["id"][:10], other["id"], "--take", "email=keep",
+    # a prefix of the id will do; 16 characters, as the first 10 are the millisecond both were made in
+    merge = json.loads(cli(db_path, "customers", "merge", keep["id"][:16], other["id"], "--take", "email=keep",
                            "--json").stdout)
     assert crm.customers.get(keep["id"])["email"] is None
     listed = json.loads(cli(db_path, "customers", "merges", "--customer", keep["id"], "--json").stdout)
