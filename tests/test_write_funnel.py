@@ -168,11 +168,27 @@ def test_an_import_killed_while_writing_leaves_nothing(crm: Crm, db_path: Path, 
     assert json.loads(result.stdout)["created"] == 2500 and crm.customers.count() == 2501
 
 
-def test_a_real_crm_import_killed_with_sigkill_while_writing_leaves_nothing(db_path: Path, tmp_path: Path) -> None:
+READER = """
+import sys
+from crm_tui.api import Crm
+with Crm(sys.argv[1]) as crm:
+    print(crm.customers.count(), flush=True)
+    sys.stdin.readline()
+    print(crm.customers.count(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["rollback-journal", "wal-another-reader"])
+def test_a_real_crm_import_killed_with_sigkill_while_writing_leaves_nothing(db_path: Path, tmp_path: Path,
+                                                                           alone: bool) -> None:
     """A real `crm customers import` process, killed with SIGKILL once its write
-    phase has begun (the database's WAL grows: validating writes nothing), leaves the
-    database as it was: no customer, no change-log entry, no search entry of the file.
-    An import written in two transactions would leave the first behind."""
+    phase has begun (validating writes nothing), leaves the database as it was: no
+    customer, no change-log entry, no search entry of the file. An import written in
+    two transactions would leave the first behind. Alone with the database, a big
+    import writes through a rollback journal (db.connection.written_once): it is
+    killed once the file has grown under a journal, and the next opening rolls the
+    hot journal back and sets WAL again. With another program reading the database,
+    it stays in WAL: it is killed once the WAL grows."""
     with Crm(db_path, rep="wang") as crm:
         crm.customers.create({"name": "张伟", "mobile": "13812345678"})
         crm.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -180,28 +196,42 @@ def test_a_real_crm_import_killed_with_sigkill_while_writing_leaves_nothing(db_p
     def counts() -> tuple[int, int, int]:
         with Crm(db_path) as crm:
             assert crm.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert crm.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             return (crm.customers.count(), len(crm.changes()),
                     crm.conn.execute("SELECT count(*) FROM customer_search").fetchone()[0])
 
+    reader = None
+    if not alone:  # another program (a UI, say) has the database open, and has read it
+        reader = subprocess.Popen([sys.executable, "-c", READER, str(db_path)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "1"
     before = counts()
     n = 2500
     rows = [f"客户{i},1{(3800000000 + i * 7919) % 10**10:010d},公司{i},华东" for i in range(n)]
     csv = write(tmp_path / "big.csv", "name,mobile,company,region\n" + "\n".join(rows) + "\n")
-    wal = Path(f"{db_path}-wal")
+    wal, journal = Path(f"{db_path}-wal"), Path(f"{db_path}-journal")
     argv = [sys.executable, "-m", "crm_tui", "customers", "import", str(csv), "--db", str(db_path), "--json"]
-    killed_at = 0
+
+    def writing(start_size: int) -> bool:
+        """Pages of the import's transaction are going to disk: into the WAL, or (with a
+        journal beside it holding what they replace) into the database file itself."""
+        if alone:
+            return journal.exists() and db_path.stat().st_size > start_size + 200_000
+        return wal.exists() and wal.stat().st_size > 200_000
+
+    hot_journal = False
     for _attempt in range(3):  # a loaded machine may write the whole file between two looks
+        start_size = db_path.stat().st_size
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
-            size = wal.stat().st_size if wal.exists() else 0
-            if size > 200_000:  # pages of the import's transaction going into the WAL
+            if writing(start_size):
                 proc.send_signal(signal.SIGKILL)
-                killed_at = size
                 break
             time.sleep(0.002)
         proc.wait(timeout=30)
         if proc.returncode == -signal.SIGKILL:
+            hot_journal = journal.exists()
             break
         assert proc.returncode == 0
         # It finished before a look saw it write: all of it is there; start again.
@@ -212,9 +242,14 @@ def test_a_real_crm_import_killed_with_sigkill_while_writing_leaves_nothing(db_p
                              "(SELECT id FROM customers)")
             crm.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         before = counts()
-    assert proc.returncode == -signal.SIGKILL and killed_at > 0
-    assert counts() == before  # nothing of the file, in any table
+    assert proc.returncode == -signal.SIGKILL
+    assert hot_journal == alone  # killed mid-write under the journal, or in WAL with none
+    assert counts() == before  # nothing of the file, in any table; WAL again
+    assert not journal.exists()
     # the same import, not killed, writes all of it
     done = subprocess.run(argv, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
     assert json.loads(done.stdout)["created"] == n and counts()[0] == before[0] + n
+    if reader is not None:  # and it reads what the import wrote, from the same connection
+        out, _ = reader.communicate("again\n", timeout=60)
+        assert out.strip() == str(before[0] + n)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from crm_tui.api import import_helper
 from crm_tui.api.records import Record, Records, new_ids, utc_now
 from crm_tui.db import records as sql
-from crm_tui.db.connection import transaction
+from crm_tui.db.connection import transaction, written_once
 from crm_tui.domain.entities import Entity, derive, entity
 from crm_tui.domain.import_mapping import (
     STAMP_COLUMNS,
@@ -73,6 +73,10 @@ def _is_reject_column(header: str) -> bool:
 
     return header.strip().lower() in {t_in(lang, key).lower() for lang in LANGUAGES for key in REJECT_KEYS}
 CONTACT_FIELDS = ("phone", "mobile", "email")
+# Records an import writes from which it leaves WAL for the write (see `written_once`):
+# leaving WAL and coming back costs a few disk syncs, which a write of 2,000 rows no
+# more than repays (docs/benchmarks.md); from 10,000 it saves a sixth of the write.
+WRITTEN_ONCE_FROM = 2_000
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -711,7 +715,9 @@ class _Plan:
 
     def write(self) -> None:
         total = len(self.creates) + len(self.updates)
-        with transaction(self.conn):
+        # A big write goes through a rollback journal when the database is ours alone:
+        # its new pages are written once, not into the WAL and again at the checkpoint.
+        with written_once(self.conn, when=total >= WRITTEN_ONCE_FROM), transaction(self.conn):
             # One executemany over a generator: the bulk insert path sets the capture
             # triggers aside once, and the generator reports progress as rows go in.
             self.records.insert_prepared(self.creates, bulk=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -234,7 +235,7 @@ def open_database(path: str | Path, *, rep: str | None = None, private_dir: bool
             notices.extend(found)
     try:
         conn = connect(path, cipher_key)
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _set_wal(conn)
     except ERRORS.operational as exc:
         if _is_busy(exc):
             raise busy_error(path) from None
@@ -248,6 +249,22 @@ def open_database(path: str | Path, *, rep: str | None = None, private_dir: bool
         with transaction(conn):
             conn.execute("UPDATE replica SET rep = ? WHERE rep IS NOT ?", (rep, rep))
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection) -> str:
+    """Put the database in WAL mode; the mode it is in. While another program writes it
+    with a rollback journal (a big import, see `written_once`), SQLite refuses the
+    switch at once instead of calling the busy handler (the writer holds the lock
+    this connection would need, and it holds one the writer needs): so it is tried
+    again until the write ends, for as long as any busy wait lasts."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except ERRORS.operational as exc:
+            if not _is_busy(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def migrate(conn: sqlite3.Connection, path: str | Path = "", *, replay: bool = False) -> None:
@@ -307,6 +324,46 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+@contextmanager
+def written_once(conn: sqlite3.Connection, when: bool = True) -> Iterator[bool]:
+    """Around one big write transaction (a large import): a rollback journal instead
+    of the WAL while it lasts, when no other connection has the database open;
+    yields whether it switched. WAL writes every page twice, into the WAL and again
+    into the file at the checkpoint (a 100k-customer import: 150 MB each way);
+    with a rollback journal, the pages added beyond the file's old end are written
+    once, and only the few old pages the write changes are copied to the journal
+    first. A crash leaves a hot journal that the next opening of the database rolls
+    back before anything reads it, truncating what was added, and `open_database`
+    sets WAL again, so a killed import still leaves nothing of itself.
+
+    Leaving WAL needs the database to ourselves: with another process's connection
+    open (`open_elsewhere`), or another of this process (SQLite refuses the switch
+    at once: SQLITE_BUSY), the write stays in WAL. WAL is set again after the
+    write, committed or not. Meanwhile a program that opens the database waits
+    for the write to end, as a second writer does (`open_database`)."""
+    if (not when or conn.in_transaction or conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal"
+            or open_elsewhere(database_file(conn))):
+        yield False
+        return
+    try:
+        switched = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0].lower() == "delete"
+    except ERRORS.operational as exc:
+        if not _is_busy(exc):
+            raise
+        switched = False
+    try:
+        yield switched
+    finally:
+        if switched:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except ERRORS.operational as exc:
+                # Another program opened the database meanwhile and is reading it: it set
+                # WAL itself when it opened (every connection does), or the next one will.
+                if not _is_busy(exc):
+                    raise
+
+
 def _is_busy(exc: BaseException) -> bool:
     return getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(exc)
 
@@ -326,32 +383,58 @@ def lock_holders(path: Path) -> list[int]:
     """Processes holding SQLite's write lock on `path`, read from /proc/locks (Linux;
     elsewhere none are known). In WAL mode the write lock is byte 120 of the -shm
     file; with a rollback journal, a write lock on the database file itself."""
-    try:
-        shm = os.stat(f"{path}-shm")
-        shm_key = f"{os.major(shm.st_dev):02x}:{os.minor(shm.st_dev):02x}:{shm.st_ino}"
-    except OSError:
-        shm_key = None
-    try:
-        db = os.stat(path)
-        db_key = f"{os.major(db.st_dev):02x}:{os.minor(db.st_dev):02x}:{db.st_ino}"
-        with open("/proc/locks") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
+    shm_key, db_key, locks = _file_key(f"{path}-shm"), _file_key(path), _file_locks()
+    if db_key is None or locks is None:
         return []
     pids: list[int] = []
-    for line in lines:
-        parts = line.split()
-        if "->" in parts:  # a waiter, not a holder
-            continue
-        try:
-            kind, pid, key, start, end = parts[3], int(parts[4]), parts[5], parts[6], parts[7]
-        except (IndexError, ValueError):
-            continue
+    for kind, pid, key, start, end in locks:
         holds = kind == "WRITE" and (
             key == db_key or (key == shm_key and int(start) <= 120 and (end == "EOF" or int(end) >= 120)))
         if holds and pid not in pids:
             pids.append(pid)
     return pids
+
+
+def open_elsewhere(path: Path) -> bool:
+    """Whether another process may have the database at `path` open: one holds a lock
+    on its -shm file (a connection in WAL mode holds one, on byte 128, for as long as
+    it is open), or that cannot be told (no /proc/locks). SQLite's own check, a lock
+    on the database file, is not enough: a process loses its locks on a file when
+    it closes any descriptor of that file (POSIX), e.g. a second connection's, or
+    reading the file's header (`is_encrypted`)."""
+    shm_key, locks = _file_key(f"{path}-shm"), _file_locks()
+    if locks is None:
+        return True
+    return any(key == shm_key and pid != os.getpid() for _, pid, key, _, _ in locks)
+
+
+def _file_key(path: str | Path) -> str | None:
+    """A file's device and inode as /proc/locks names them; None if it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+
+
+def _file_locks() -> list[tuple[str, int, str, str, str]] | None:
+    """The file locks held now (kind, process, file key, first byte, last byte), from
+    /proc/locks; None where it cannot be read."""
+    try:
+        with open("/proc/locks") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    locks = []
+    for line in lines:
+        parts = line.split()
+        if "->" in parts:  # a waiter, not a holder
+            continue
+        try:
+            locks.append((parts[3], int(parts[4]), parts[5], parts[6], parts[7]))
+        except (IndexError, ValueError):
+            continue
+    return locks
 
 
 def _command(pid: int) -> str:
