@@ -8,12 +8,14 @@ import datetime as dt
 
 import pytest
 from pilot_steps import settle
+from textual.widgets import Input, OptionList
 
 from crm_tui.api import Crm
 from crm_tui.app import CrmApp
 from crm_tui.domain.orders import parse_lines
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.orders import OrdersScreen
+from crm_tui.screens.pipeline import PipelineScreen, PromptScreen
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)
 SMALL = (80, 24)
@@ -84,3 +86,36 @@ async def test_an_order_edit_names_a_bad_line_and_a_bad_date_together(crm: Crm) 
         await settle(pilot)
         shown = form.errors_shown()
         assert "2026-13-45" in shown["ordered_at"] and "NOSUCH" in shown["lines"]
+
+
+async def test_the_pipeline_search_lets_the_rep_out_with_escape_and_down(crm: Crm) -> None:
+    """After searching the board, Esc clears the box, Esc again (or ↓) goes back to
+    the cards, so w / l / n / e act on a card again instead of typing into the box."""
+    customer = crm.customers.create({"name": "王芳", "company": "北方机械"})
+    deal = crm.opportunities.create({"customer_id": customer["id"], "title": "ERP 升级", "amount": 1000,
+                                     "stage": "lead"})
+    app = make_app(crm)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("f8")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PipelineScreen)
+        box = screen.query_one("#pipeline-search", Input)
+        await pilot.press("slash", *"ERP")
+        await settle(pilot)
+        assert screen.focused is box and box.value == "ERP"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert box.value == "" and screen.focused is box
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(screen.focused, OptionList), screen.focused
+        await pilot.press("slash", *"王")
+        await pilot.press("down")
+        await settle(pilot)
+        assert isinstance(screen.focused, OptionList) and box.value == "王"
+        assert screen.selected() is not None and screen.selected()["id"] == deal["id"]
+        await pilot.press("l")  # lose: asks the reason, typed nowhere else
+        await settle(pilot)
+        assert isinstance(app.screen, PromptScreen) and box.value == "王"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -118,6 +119,8 @@ class PipelineScreen(CrmScreen):
         Binding("r", "rep", "key.pipeline.filter_rep", id="pipeline.rep"),
         Binding("left", "column(-1)", show=False),
         Binding("right", "column(1)", show=False),
+        # as in every list's search box: Esc clears it, then goes back to the cards
+        Binding("escape", "leave_search", show=False),
     ]
 
     def __init__(self) -> None:
@@ -331,6 +334,19 @@ class PipelineScreen(CrmScreen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "pipeline-search":
             self.action_column(0)
+
+    def action_leave_search(self) -> None:
+        box = self.query_one("#pipeline-search", Input)
+        if self.focused is box and box.value:
+            box.value = ""
+        elif self.focused is box:
+            self.action_column(0)
+
+    def on_key(self, event: events.Key) -> None:
+        # Down from the search box goes to the cards, as from every list's search box.
+        if event.key == "down" and self.focused is self.query_one("#pipeline-search", Input):
+            self.action_column(0)
+            event.stop()
 
     def action_rep(self) -> None:
         def answered(rep: str | None) -> None:
