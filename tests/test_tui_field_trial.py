@@ -5,17 +5,24 @@ it, then checked on the screen and in the database."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from pilot_steps import settle
-from textual.widgets import Input, OptionList
+from textual.widgets import DataTable, Input, OptionList
 
 from crm_tui.api import Crm
+from crm_tui.api.sync import Sync
 from crm_tui.app import CrmApp
 from crm_tui.domain.orders import parse_lines
+from crm_tui.screens.conflicts import ConflictsScreen
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.orders import OrdersScreen
 from crm_tui.screens.pipeline import PipelineScreen, PromptScreen
+from crm_tui.sync.client import SyncClient
+from crm_tui.sync.server.app import create_app, hash_token
+from crm_tui.sync.server.sqlite_store import SqliteStore
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)
 SMALL = (80, 24)
@@ -119,3 +126,50 @@ async def test_the_pipeline_search_lets_the_rep_out_with_escape_and_down(crm: Cr
         await pilot.press("l")  # lose: asks the reason, typed nowhere else
         await settle(pilot)
         assert isinstance(app.screen, PromptScreen) and box.value == "王"
+
+
+def conflict_on_purchasing_power(tmp: Path) -> Crm:
+    """Two laptops set one customer's purchasing power apart; the second to sync holds
+    the conflict (and a refused new customer of another territory)."""
+    store = SqliteStore(tmp / "server.db")
+    store.add_rep("wang", "rep", hash_token("w"), ["east"])
+    store.add_rep("li", "rep", hash_token("l"), ["east"])
+    http = TestClient(create_app(store))
+    a, b = Crm(tmp / "a.db", rep="wang"), Crm(tmp / "b.db", rep="li")
+    cid = a.customers.create({"name": "张伟", "territory": "east"})["id"]
+    vid = a.visits.create({"customer_id": cid, "channel": "phone", "purpose": "visit",
+                           "visited_at": "2026-03-01 10:00"})["id"]
+    Sync(a).run(SyncClient("http://testserver", "w", http=http))
+    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    a.customers.update(cid, {"purchasing_power": "high"})
+    b.customers.update(cid, {"purchasing_power": "low"})
+    a.visits.update(vid, {"outcome": "下周再谈"})
+    b.visits.update(vid, {"outcome": "已签约"})
+    b.customers.create({"name": "西部客户", "territory": "west"})  # not li's territory: refused
+    Sync(a).run(SyncClient("http://testserver", "w", http=http))
+    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    return b
+
+
+async def test_conflicts_name_the_field_and_its_values_in_the_reps_language(tmp_path: Path) -> None:
+    """On F7 in Chinese, a conflict reads 购买力 低 / 高, not purchasing_power low /
+    high, and a refused change names its kind and fields in Chinese too."""
+    crm = conflict_on_purchasing_power(tmp_path)
+    app = make_app(crm, lang="zh")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConflictsScreen) and screen.rows and screen.rejected
+        conflicts = screen.query_one("#conflicts-table", DataTable)
+        rows = sorted([str(cell) for cell in conflicts.get_row_at(i)][1:5] for i in range(conflicts.row_count))
+        assert rows == [["张伟", "购买力", "低", "高"], ["拜访 张伟", "结果", "已签约", "下周再谈"]], rows
+        refused = [str(cell) for cell in screen.query_one("#rejected-table", DataTable).get_row_at(0)]
+        assert refused[1] == "西部客户" and refused[2] == "新增", refused
+        assert "姓名" in refused[3] and "name" not in refused[3], refused
+        conflicts.move_cursor(row=[r["field"] for r in screen.rows].index("purchasing_power"))
+        await pilot.press("m")  # keep mine
+        await settle(pilot)
+        assert [r["field"] for r in screen.rows] == ["outcome"]
+    assert [c["purchasing_power"] for c in crm.customers.find() if c["name"] == "张伟"] == ["low"]

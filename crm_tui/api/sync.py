@@ -27,7 +27,7 @@ from crm_tui.db.migrations import SCHEMA_VERSION
 from crm_tui.domain.changes import scope_field
 from crm_tui.domain.entities import ENTITIES, derive, entity
 from crm_tui.domain.validation import ValidationError
-from crm_tui.i18n import has, language, t
+from crm_tui.i18n import entity_name, has, language, t
 from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
 from crm_tui.sync.merge import Change, fold
 
@@ -577,7 +577,7 @@ class Sync:
         try:
             record = records.get(row["row_id"])
         except NotFound:
-            row["record"] = f"{records.entity.name} {row['row_id'][:10]} (deleted)"
+            row["record"] = f"{entity_name(records.entity)} {row['row_id'][:10]} {t('history.deleted')}"
             return row
         name = record.get("name")
         if name is None and record.get("customer_id"):
@@ -585,7 +585,9 @@ class Sync:
                 name = self.crm.customers.get(record["customer_id"]).get("name")
             except NotFound:
                 name = None
-        row["record"] = f"{records.entity.name} {name or row['row_id'][:10]}" if row["tbl"] != "customers" else str(name)
+        # in the rep's language, as the screen and `crm conflicts list` show it: 订单 张伟
+        kind = entity_name(records.entity)
+        row["record"] = f"{kind} {name or row['row_id'][:10]}" if row["tbl"] != "customers" else str(name)
         return row
 
     def conflict(self, conflict_id: int) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from crm_tui.domain.entities import ENTITIES
 from crm_tui.domain.times import shown_time
-from crm_tui.i18n import has, t
+from crm_tui.i18n import choice_label, field_label, has, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.sync_status import text
@@ -22,6 +23,24 @@ from crm_tui.widgets.title_bar import TitleBar
 
 def _value(value: Any) -> str:
     return "—" if value is None else str(value).replace("\n", " ")[:60]
+
+
+def _field(table: str, name: str) -> str:
+    """A field as the forms name it, in the rep's language (company -> 公司名称)."""
+    ent = ENTITIES.get(table)
+    return field_label(ent, name) if ent is not None and name in ent.field_names else name
+
+
+def _shown(table: str, name: str, value: Any) -> str:
+    """A value as the lists show it: a stored code by its label (low -> 低)."""
+    ent = ENTITIES.get(table)
+    if ent is not None and name in ent.field_names and ent.field(name).kind == "enum" and value is not None:
+        value = choice_label(ent, name, value)
+    return _value(value)
+
+
+def _op(op: str) -> str:
+    return t(f"changes.op.{op}") if has(f"changes.op.{op}") else op
 
 
 class ConflictsScreen(CrmScreen):
@@ -78,7 +97,8 @@ class ConflictsScreen(CrmScreen):
         table = self.query_one("#rejected-table", DataTable)
         table.clear()
         for r in rows:
-            table.add_row(str(r["id"]), r["record"], r["op"], ", ".join(sorted(r["data"] or {})),
+            fields = ", ".join(sorted(_field(r["tbl"], name) for name in r["data"] or {}))
+            table.add_row(str(r["id"]), r["record"], _op(r["op"]), fields,
                           _value(r["reason"]), shown_time(r["rejected_at"]), key=str(r["id"]))
         self.query_one("#rejected-empty", Static).update("" if rows else t("rejected.none"))
 
@@ -115,8 +135,9 @@ class ConflictsScreen(CrmScreen):
         table = self.query_one("#conflicts-table", DataTable)
         table.clear()
         for r in rows:
-            table.add_row(str(r["id"]), r["record"], r["field"], _value(r["mine"]),
-                          _value(r["theirs"]), f"{r['mine_rep']} / {r['theirs_rep']}",
+            tbl, name = r["tbl"], r["field"]
+            table.add_row(str(r["id"]), r["record"], _field(tbl, name), _shown(tbl, name, r["mine"]),
+                          _shown(tbl, name, r["theirs"]), f"{r['mine_rep']} / {r['theirs_rep']}",
                           shown_time(r["detected_at"]), key=str(r["id"]))
         self.query_one("#conflicts-empty", Static).update(
             "" if rows else text("conflicts.none", "No conflicts to review."))
@@ -135,8 +156,9 @@ class ConflictsScreen(CrmScreen):
         crm = self.crm
 
         def resolved(result: dict[str, Any]) -> None:
-            self.app.notify(text("conflicts.resolved", "{field} = {value}", field=result["field"],
-                                 value=_value(result["kept"])))
+            tbl, name = result.get("tbl", ""), result["field"]
+            self.app.notify(text("conflicts.resolved", "{field} = {value}", field=_field(tbl, name),
+                                 value=_shown(tbl, name, result["kept"])))
             self.reload()
 
         self.run_db(lambda: crm.sync.resolve(conflict_id, side), resolved, group="conflicts-resolve")
