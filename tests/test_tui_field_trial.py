@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from pilot_steps import settle
-from textual.widgets import DataTable, Input, OptionList
+from rich.cells import cell_len
+from rich.text import Text
+from textual.widgets import DataTable, Input, OptionList, Static
 
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync
@@ -18,6 +20,7 @@ from crm_tui.app import CrmApp
 from crm_tui.domain.orders import parse_lines
 from crm_tui.screens.conflicts import ConflictsScreen
 from crm_tui.screens.form import FormScreen
+from crm_tui.screens.merge import MergeScreen
 from crm_tui.screens.orders import OrdersScreen
 from crm_tui.screens.pipeline import PipelineScreen, PromptScreen
 from crm_tui.sync.client import SyncClient
@@ -173,3 +176,24 @@ async def test_conflicts_name_the_field_and_its_values_in_the_reps_language(tmp_
         await settle(pilot)
         assert [r["field"] for r in screen.rows] == ["outcome"]
     assert [c["purchasing_power"] for c in crm.customers.find() if c["name"] == "张伟"] == ["low"]
+
+
+async def test_the_merge_view_keeps_every_screen_key_in_its_top_bar_at_80x24(crm: Crm) -> None:
+    """The merge view's title names the customer once loaded; the keys beside it are
+    fitted again then, so F9 and ? are not cut off the top bar of a small terminal."""
+    crm.customers.create({"name": "David Evans", "company": "Acme Trading Co."})
+    crm.customers.create({"name": "David Evans", "company": "Acme Trading Co.", "phone": "13900001111"})
+    app = make_app(crm)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#customers").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("M")
+        await settle(pilot)
+        assert isinstance(app.screen, MergeScreen)
+        title = str(app.screen.query_one("#title", Static).render())
+        assert "David Evans" in title, title
+        nav = app.screen.query_one("#nav", Static)
+        plain = Text.from_markup(str(nav.content)).plain
+        assert cell_len(plain) <= nav.region.width and "f9" in plain and "?" in plain, plain

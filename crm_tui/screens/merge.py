@@ -76,7 +76,8 @@ class MergeScreen(CrmScreen):
     def _show_candidates(self, loaded: tuple[Record, list[dict[str, Any]]]) -> None:
         keep, pairs = loaded
         self.keep = keep
-        self.query_one("#title", Static).update(Text(t("merge.title_of", name=keep["name"])))
+        # through the bar: it fits the screens' keys again beside the longer title
+        self.query_one(TitleBar).set_title(t("merge.title_of", name=keep["name"]))
         self.candidates = [{"id": p["second"] if p["first"] == keep["id"] else p["first"],
                             "name": p["second_name"] if p["first"] == keep["id"] else p["first_name"],
                             "score": p["score"], "reasons": "; ".join(p["reasons"])} for p in pairs]
