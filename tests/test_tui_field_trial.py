@@ -12,13 +12,14 @@ from fastapi.testclient import TestClient
 from pilot_steps import settle
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Select, Static, TextArea
 
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync
 from crm_tui.app import CrmApp
 from crm_tui.domain.orders import parse_lines
 from crm_tui.screens.conflicts import ConflictsScreen
+from crm_tui.screens.dashboard import DashboardScreen
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.merge import MergeScreen
 from crm_tui.screens.orders import OrdersScreen
@@ -197,3 +198,35 @@ async def test_the_merge_view_keeps_every_screen_key_in_its_top_bar_at_80x24(crm
         nav = app.screen.query_one("#nav", Static)
         plain = Text.from_markup(str(nav.content)).plain
         assert cell_len(plain) <= nav.region.width and "f9" in plain and "?" in plain, plain
+
+
+async def test_the_dashboard_shows_todays_figures_again_when_the_rep_comes_back(crm: Crm) -> None:
+    """A complaint opened on another screen counts on the dashboard as soon as F6 shows
+    it again, as every list reloads when shown: not only after r."""
+    customer = crm.customers.create({"name": "王芳"})
+    app = make_app(crm)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.workflow.open({"customer_id": customer["id"], "type": "delivery", "priority": "high",
+                           "description": "晚到三天"})
+        await pilot.press("f6")
+        await settle(pilot)
+        assert "Complaints open: 1" in str(app.screen.query_one("#dashboard-agenda", Static).render())
+        await pilot.press("f2")
+        await settle(pilot)
+        app.screen.query_one("#customers").focus()
+        await pilot.press("c")  # a second complaint, through the form
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        form.query_one("#field-type", Select).value = "price"
+        form.query_one("#field-description", TextArea).text = "发票价格不对"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("f6")
+        await settle(pilot)
+        assert "Complaints open: 2" in str(app.screen.query_one("#dashboard-agenda", Static).render())
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen) and screen.data is not None
+        screen.show({**screen.data, "agenda": {**screen.data["agenda"], "contacts_overdue": 14674}})
+        assert "Customers past max. contact gap: 14,674" in str(screen.query_one("#dashboard-agenda", Static).render())

@@ -260,6 +260,12 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         self.action_refresh()
 
+    def on_screen_resume(self) -> None:
+        # shown again (F6 after work elsewhere): today's figures again, as every list
+        # reloads when shown; the first showing is on_mount's load
+        if self.data is not None:
+            self.action_refresh()
+
     def action_refresh(self) -> None:
         for plot in self.query(PlotextPlot):
             plot.loading = True
@@ -316,7 +322,7 @@ class DashboardScreen(Screen):
         agenda = data["agenda"]
         lines = [f"[b]{t('dashboard.agenda_title')}[/b]", ""]
         lines += [t("dashboard.agenda_line", label=t(f"dashboard.agenda.{k}") if has(f"dashboard.agenda.{k}") else k,
-                    count=v) for k, v in agenda.items()]
+                    count=f"{v:,}") for k, v in agenda.items()]  # 14,674 as the lists write counts
         self.query_one("#dashboard-agenda", Static).update("\n".join(lines))
         for plot in (sales, segments, complaints, funnel):
             plot.loading = False
