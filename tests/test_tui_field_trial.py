@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pilot_steps import settle
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import DataTable, Input, OptionList, Select, Static, TextArea
+from textual.widgets import DataTable, Input, Label, OptionList, Select, Static, TextArea
 
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync
@@ -230,3 +230,26 @@ async def test_the_dashboard_shows_todays_figures_again_when_the_rep_comes_back(
         assert isinstance(screen, DashboardScreen) and screen.data is not None
         screen.show({**screen.data, "agenda": {**screen.data["agenda"], "contacts_overdue": 14674}})
         assert "Customers past max. contact gap: 14,674" in str(screen.query_one("#dashboard-agenda", Static).render())
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_quote_forms_labels_stay_whole_at_80x24(crm: Crm, lang: str) -> None:
+    """The quotation form's labels each fit their column on a small terminal: the
+    lines' format is shown inside the box, as on the order form, not in a label
+    broken mid-word ("(SKU:QTY[:PRICE[:DI" / "SCOUNT%]]...")."""
+    customer = crm.customers.create({"name": "王芳"})
+    crm.opportunities.create({"customer_id": customer["id"], "title": "ERP", "amount": 5000, "stage": "lead"})
+    app = make_app(crm, lang=lang)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("f8")
+        await settle(pilot)
+        app.screen.query_one("#cards-lead", OptionList).focus()
+        await pilot.press("q")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        for label in form.query(".form-label").results(Label):
+            assert label.size.height == 1, str(label.render())

@@ -25,7 +25,9 @@ from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.widgets.footer import CrmFooter
 
 QUOTE_FIELDS = ("title", "valid_until", "lines", "terms")
-QUOTE_LINES = Field("lines", max_len=20000, required=True, label="field.quotes.lines")
+# "Lines" as on the order form: the format shows inside the box (form.hint.lines), where a
+# small terminal does not break it mid-word as the label column did
+QUOTE_LINES = Field("lines", max_len=20000, required=True, label="order_lines.label")
 
 
 def _spec_text(spec: Any) -> str:
