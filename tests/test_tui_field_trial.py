@@ -13,6 +13,7 @@ from pilot_steps import settle
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets._footer import FooterKey
 
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync
@@ -27,6 +28,7 @@ from crm_tui.screens.pipeline import PipelineScreen, PromptScreen
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
+from crm_tui.widgets.footer import CrmFooter
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)
 SMALL = (80, 24)
@@ -253,3 +255,29 @@ async def test_the_quote_forms_labels_stay_whole_at_80x24(crm: Crm, lang: str) -
         assert isinstance(form, FormScreen)
         for label in form.query(".form-label").results(Label):
             assert label.size.height == 1, str(label.render())
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_a_small_footer_gives_its_room_to_the_keys_that_apply(crm: Crm, lang: str) -> None:
+    """At 80x24 the footer cannot show every key of the complaints queue; the greyed
+    ones (acknowledge, for a complaint already in progress) leave first, so the keys
+    that apply to the selected complaint are the ones shown."""
+    customer = crm.customers.create({"name": "王芳"})
+    workflow = crm.complaint_workflow
+    complaint = workflow.open({"customer_id": customer["id"], "type": "delivery", "priority": "high",
+                               "description": "晚到三天"})
+    workflow.assign(complaint["id"], "zhaomin")
+    app = make_app(crm, lang=lang)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        app.screen.query_one("#complaints-table").focus()
+        await settle(pilot)
+        footer = app.screen.query_one(CrmFooter)
+        shown = [k for k in footer.query(FooterKey) if k.display]
+        left_out = {b.binding.action for b in app.screen.active_bindings.values()
+                    if b.binding.show and b.enabled} - {k.action for k in shown}
+        greyed = [k.action for k in shown if k.has_class("-disabled")]
+        assert not (greyed and left_out), (greyed, left_out)
+        assert "first_response" in {k.action for k in shown}

@@ -1,6 +1,7 @@
 """The footer of every screen: Textual's, but on a narrow terminal (80x24, a split
-tmux pane) it shows the keys that fit whole instead of cutting the last one in half.
-The help key always stays: it lists every key of the screen."""
+tmux pane) it shows the keys that fit whole instead of cutting the last one in half,
+and the greyed keys leave before those that apply. The help key always stays: it
+lists every key of the screen."""
 
 from __future__ import annotations
 
@@ -24,12 +25,17 @@ class CrmFooter(Footer):
         keys = [w for w in items if isinstance(w, FooterKey) and w not in palette]
         room = self.size.width - sum(_width(w) + 2 for w in palette)
         shown = list(keys)
+        # greyed keys (those that do not apply to what is selected) leave first; then
         # the screen's keys come first, the app's (quit, help) last: leave from the end
         # of the screen's keys, then the app's, never the help
         while shown and sum(_width(w) for w in shown) > room:
             droppable = [w for w in shown if w.action not in KEEP]
             if not droppable:
                 break
+            greyed = [w for w in droppable if w.has_class("-disabled")]
+            if greyed:
+                shown.remove(greyed[-1])
+                continue
             shown.remove(droppable[-1] if len(droppable) < 2 or droppable[-1].action != "quit"
                          else droppable[-2])
         for item in items:
