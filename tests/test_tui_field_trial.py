@@ -281,3 +281,29 @@ async def test_a_small_footer_gives_its_room_to_the_keys_that_apply(crm: Crm, la
         greyed = [k.action for k in shown if k.has_class("-disabled")]
         assert not (greyed and left_out), (greyed, left_out)
         assert "first_response" in {k.action for k in shown}
+
+
+async def test_the_merge_view_shows_a_name_with_brackets_as_typed(crm: Crm) -> None:
+    """A name holding brackets ("[VIP] 王[/b]芳") is text, not markup: the merge view
+    names it whole and shows its fields to choose from (the markup error stopped it)."""
+    name = "[VIP] 王[/b]芳"
+    crm.customers.create({"name": name, "company": "北方机械"})
+    crm.customers.create({"name": name, "company": "北方机械", "phone": "13900001111"})
+    app = make_app(crm)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#customers").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("M")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MergeScreen) and screen.candidates
+        screen.query_one("#merge-candidates", DataTable).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert name in str(screen.query_one("#merge-hint", Static).render())
+        assert screen.query_one("#merge-fields", DataTable).row_count > 0
+        await pilot.press("ctrl+s", "y")
+        await settle(pilot)
+    assert [c["name"] for c in crm.customers.find()] == [name]

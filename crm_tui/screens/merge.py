@@ -107,7 +107,8 @@ class MergeScreen(CrmScreen):
         self.other, rows = loaded
         # Fields where both are empty have nothing to choose.
         self.rows = [r for r in rows if r["keep"] is not None or r["other"] is not None]
-        self.query_one("#merge-hint", Static).update(t("merge.hint_fields", other=self.other["name"]))
+        # Text: a name is what the rep typed, brackets too ("[VIP] 王芳"), never markup
+        self.query_one("#merge-hint", Static).update(Text(t("merge.hint_fields", other=self.other["name"])))
         self._fill_fields()
         self.query_one("#merge-fields", DataTable).focus()
 
@@ -156,7 +157,7 @@ class MergeScreen(CrmScreen):
         crm, cid = self.crm, self.customer_id
 
         def merged(record: Record) -> None:
-            self.app.notify(t("merge.done", other=other["name"]), title=t("merge.title"), timeout=8)
+            self.app.notify(t("merge.done", other=other["name"]), title=t("merge.title"), timeout=8, markup=False)
             self.reload()
 
         def answered(yes: bool | None) -> None:
