@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pilot_steps import settle
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import DataTable, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets import DataTable, Input, Label, OptionList, Select, Static, TabbedContent, TextArea
 from textual.widgets._footer import FooterKey
 
 from crm_tui.api import Crm
@@ -307,3 +307,32 @@ async def test_the_merge_view_shows_a_name_with_brackets_as_typed(crm: Crm) -> N
         await pilot.press("ctrl+s", "y")
         await settle(pilot)
     assert [c["name"] for c in crm.customers.find()] == [name]
+
+
+async def test_enter_on_a_tab_reached_with_brackets_edits_the_record_under_the_cursor(crm: Crm) -> None:
+    """] moves to the next tab of a customer and its list takes the keys: Enter there
+    opens the visit under the cursor (the tab bar kept the focus, so Enter did nothing)."""
+    customer = crm.customers.create({"name": "张伟"})
+    crm.visits.create({"customer_id": customer["id"], "channel": "phone", "purpose": "visit",
+                       "visited_at": "2026-03-01 10:00", "notes": "谈了价格"})
+    app = make_app(crm)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#customers").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "right_square_bracket")  # contacts, then visits
+        await settle(pilot)
+        assert app.screen.query_one("#tabs", TabbedContent).active == "visits"
+        await pilot.press("enter")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormScreen) and form.query_one("#field-notes", TextArea).text == "谈了价格"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("left_square_bracket", "left_square_bracket")  # back to the profile
+        await settle(pilot)
+        assert app.screen.query_one("#tabs", TabbedContent).active == "profile"
+        await pilot.press("e")  # the customer's own edit still answers there
+        await settle(pilot)
+        assert isinstance(app.screen, FormScreen) and app.screen.query_one("#field-name", Input).value == "张伟"

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tabs
 
 from crm_tui.api import Filter, Record
 from crm_tui.api.history import field_history
@@ -246,6 +246,10 @@ class CustomerScreen(CrmScreen):
         tabs = self.query_one(TabbedContent)
         index = TABS.index(tabs.active) if tabs.active in TABS else 0
         tabs.active = TABS[(index + step) % len(TABS)]
+        # the tab's list takes the keys (Enter edits the row under the cursor); the
+        # profile has none: the tab bar keeps them, as when the customer opens
+        lists = self.query_one(f"#{tabs.active}", TabPane).query(DataTable)
+        (lists.first() if lists else tabs.query_one(Tabs)).focus()
 
     def action_edit(self) -> None:
         if self.file:
