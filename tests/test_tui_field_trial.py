@@ -29,6 +29,7 @@ from crm_tui.sync.client import SyncClient
 from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.record_table import RecordTable
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)
 SMALL = (80, 24)
@@ -336,3 +337,29 @@ async def test_enter_on_a_tab_reached_with_brackets_edits_the_record_under_the_c
         await pilot.press("e")  # the customer's own edit still answers there
         await settle(pilot)
         assert isinstance(app.screen, FormScreen) and app.screen.query_one("#field-name", Input).value == "张伟"
+
+
+async def test_a_slash_pressed_in_a_search_box_that_has_the_focus_starts_the_search(crm: Crm) -> None:
+    """The footer says "/ Search"; the customer and product lists open with the focus
+    already in their search box, so a rep pressing / then 张伟 searched for "/张伟" and
+    found nothing. A / typed into an empty search box only means "search"."""
+    crm.customers.create({"name": "张伟", "company": "华为技术"})
+    crm.customers.create({"name": "李娜"})
+    crm.products.create({"sku": "GT-1", "name": "绿茶", "list_price": 320})
+    crm.opportunities.create({"customer_id": crm.customers.find(search="张伟")[0]["id"], "title": "ERP",
+                              "amount": 100, "stage": "lead"})
+    app = make_app(crm)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"张伟")
+        await settle(pilot)
+        assert app.screen.query_one("#search", Input).value == "张伟"
+        assert [r["name"] for r in app.screen.query_one("#customers", RecordTable).rows_loaded()] == ["张伟"]
+        for key, box_id, text in (("f5", "#orders-search", "zw"), ("f10", "#products-filter", "GT"),
+                                  ("f8", "#pipeline-search", "ERP")):
+            await pilot.press(key)
+            await settle(pilot)
+            box = app.screen.query_one(box_id, Input)
+            await pilot.press("slash", "slash", *text)  # to the box, and again in it
+            await settle(pilot)
+            assert box.value == text, (key, box.value)

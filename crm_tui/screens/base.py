@@ -123,6 +123,16 @@ class TableScreen(CrmScreen):
         raise NotImplementedError
 
 
+def only_the_search_key(event: Input.Changed) -> bool:
+    """Whether the change is a lone "/" typed into an empty search box that already had
+    the focus (the customer list's has it from the start): that "/" is the key that
+    means "search", not the start of what is searched for, so it is taken out again."""
+    if event.value == "/":
+        event.input.value = ""
+        return True
+    return False
+
+
 class FilterAsYouType:
     """A search box above a list that filters it as the user types, the same on every
     list screen: `/` goes to the box, each key reloads the list, Enter or ↓ goes down to
@@ -149,6 +159,8 @@ class FilterAsYouType:
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.has_class("list-search"):
+            if only_the_search_key(event):
+                return
             self.search_text = event.value
             self.reload()
 

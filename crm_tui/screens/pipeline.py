@@ -20,7 +20,7 @@ from crm_tui.api import Record
 from crm_tui.domain.opportunities import LOST, WON, PipelineSettings
 from crm_tui.i18n import language, t
 from crm_tui.i18n import money as i18n_money
-from crm_tui.screens.base import CrmModal, CrmScreen
+from crm_tui.screens.base import CrmModal, CrmScreen, only_the_search_key
 from crm_tui.screens.modals import ChoiceScreen, pick_customer_then
 from crm_tui.screens.record_forms import opportunity_form
 from crm_tui.widgets.footer import CrmFooter
@@ -328,7 +328,7 @@ class PipelineScreen(CrmScreen):
         self.query_one("#pipeline-search", Input).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "pipeline-search":
+        if event.input.id == "pipeline-search" and not only_the_search_key(event):
             self.reload()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -16,7 +16,7 @@ from crm_tui.api import Record
 from crm_tui.domain.catalogue import filter_products
 from crm_tui.domain.entities import PRODUCT
 from crm_tui.i18n import field_label, money, t
-from crm_tui.screens.base import TableScreen
+from crm_tui.screens.base import TableScreen, only_the_search_key
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.widgets.footer import CrmFooter
@@ -97,6 +97,8 @@ class ProductsScreen(TableScreen):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "products-filter":
+            if only_the_search_key(event):
+                return
             self.query_text = event.value
             self.reload()
 
