@@ -281,6 +281,19 @@ def test_orders_import_checks_the_customer(crm: Crm, db_path: Path, tmp_path: Pa
         ("2025-03-01", 1200.0), ("2025-04-01", 300.0)]
 
 
+def test_orders_import_refuses_a_decimal_comma_rather_than_misread_it(crm: Crm, db_path: Path,
+                                                                         tmp_path: Path) -> None:
+    # '1.234,56' (a decimal comma, as some spreadsheets export) was stored as 1.23.
+    customer = crm.customers.create({"name": "王芳"})
+    path = write(tmp_path / "orders.csv", "customer_id,日期,产品,数量,金额\n"
+                                          f"{customer['id']},2025-03-01,传感器,2,\"1,234.56\"\n"
+                                          f"{customer['id']},2025-03-02,仪表,1,\"1.234,56\"\n")
+    result = run(db_path, "orders", "import", str(path), ok=False)
+    assert result.exit_code == 1
+    assert "line 3: amount: '1.234,56' is not an amount: a comma only separates thousands" in result.stderr
+    assert crm.orders.find() == []
+
+
 def test_import_api_reports_progress(crm: Crm, tmp_path: Path) -> None:
     lines = ["name,mobile"] + [f"客户{i},138{i:08d}" for i in range(2500)]
     path = write(tmp_path / "many.csv", "\n".join(lines) + "\n")

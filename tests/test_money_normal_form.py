@@ -33,3 +33,18 @@ def test_any_float_is_rounded_as_its_text(value: float) -> None:
 def test_the_short_cut_refuses_what_the_full_path_refuses(bad: float) -> None:
     with pytest.raises(ValueError):
         normalize_money(bad)
+
+
+@pytest.mark.parametrize("text, amount", [("1,234.56", 1234.56), ("¥1,200", 1200.0), ("12,345,678", 12345678.0),
+                                          ("1234.5", 1234.5), ("0.125", 0.13), ("1200.005", 1200.01)])
+def test_commas_separate_thousands_and_cents_round_half_up(text: str, amount: float) -> None:
+    # Half up, as an order line's amount (crm_tui.domain.orders.line_amount) and an invoice.
+    assert normalize_money(text) == amount
+
+
+@pytest.mark.parametrize("text", ["1.234,56", "1,2", "1,23", "12,34,567", "1,234,5", ",100", "100,"])
+def test_a_comma_that_is_no_thousands_separator_is_refused(text: str) -> None:
+    # '1.234,56' (a decimal comma) was read as 1.23, and '1,2' as 12: a wrong amount
+    # written without a word. Refused, the value named, it cannot be misread.
+    with pytest.raises(ValueError, match="thousands"):
+        normalize_money(text)

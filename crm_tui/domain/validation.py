@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -238,6 +238,9 @@ def normalize_datetime(value: str) -> str:
     return parsed.replace(microsecond=0).isoformat()
 
 
+_THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
+
+
 def normalize_money(value: Any) -> float:
     # A number already in normal form (a float of at most two decimals, as every write
     # stores it, or a whole number) is returned without the round trip through text
@@ -246,8 +249,15 @@ def normalize_money(value: Any) -> float:
         return value
     if type(value) is int and 0 <= value < 10**12:
         return float(value)
+    text = str(value).strip().lstrip("¥￥$").strip()
+    if "," in text:
+        # Only as a thousands separator: '1.234,56' (a decimal comma) or '1,2' read with
+        # the commas dropped would be another amount, stored without a word.
+        if not _THOUSANDS.fullmatch(text):
+            raise ValueError(t("validation.money.comma", value=repr(value)))
+        text = text.replace(",", "")
     try:
-        amount = Decimal(str(value).strip().replace(",", "").lstrip("¥￥$"))
+        amount = Decimal(text)
     except InvalidOperation:
         raise ValueError(t("validation.not_an_amount", value=repr(value))) from None
     if not amount.is_finite():
@@ -256,7 +266,8 @@ def normalize_money(value: Any) -> float:
         raise ValueError(t("validation.negative"))
     if amount >= Decimal("1e12"):
         raise ValueError(t("validation.too_large"))
-    return float(amount.quantize(Decimal("0.01")))
+    # Half up, as an order line's amount (crm_tui.domain.orders) and an invoice round.
+    return float(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def normalize_int(value: Any) -> int:
