@@ -19,8 +19,9 @@ import csv
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
+from crm_tui.api.output import output_file
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import entity, record_columns
 from crm_tui.domain.import_mapping import csv_cell, header_key, synonyms
@@ -75,24 +76,15 @@ def export_records(crm: Crm, table: str, out: TextIO, *, fmt: str = "csv", filte
 def export_to_path(crm: Crm, table: str, path: str | Path, *, fmt: str = "csv",
                    filters: Sequence[Filter] = (), progress: Progress | None = None, mask: bool = False) -> int:
     """Export to a file; CSV with a BOM for spreadsheets. Written to a temporary file
-    first so a failed export never leaves half a file under the real name."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+    first so a failed export never leaves half a file under the real name (api.output)."""
     if fmt == "xlsx":
-        try:
-            data, count = export_workbook(crm, table, filters=filters, progress=progress, mask=mask)
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        data, count = export_workbook(crm, table, filters=filters, progress=progress, mask=mask)
+        with output_file(path, database=crm.path, binary=True) as fh:
+            fh.write(data)
         return count
-    try:
-        with tmp.open("w", encoding=encoding, newline="") as fh:
-            count = export_records(crm, table, fh, fmt=fmt, filters=filters, progress=progress, mask=mask)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+    with output_file(path, database=crm.path, encoding=encoding, newline="") as fh:
+        count = export_records(crm, table, cast(TextIO, fh), fmt=fmt, filters=filters, progress=progress, mask=mask)
     return count
 
 

@@ -27,6 +27,7 @@ from crm_tui.api.importing import (
     read_source,
     write_rejects,
 )
+from crm_tui.api.output import output_file
 from crm_tui.api.records import Record, new_ids, utc_now
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
@@ -213,20 +214,18 @@ def export_lines(crm: Crm, path: str | Path, *, chinese: bool = False, encoding:
                              "quantity": line["quantity"], "unit_price": line["unit_price"],
                              "discount": line.get("discount")})
     headers = [CHINESE_HEADERS[c] if chinese else c for c in EXPORT_COLUMNS]
-    tmp = path.with_name(path.name + ".tmp")
     if path.suffix.lower() == ".json":
-        tmp.write_text(json.dumps([{h: r[c] for h, c in zip(headers, EXPORT_COLUMNS, strict=True)} for r in rows],
-                                  ensure_ascii=False, indent=1), encoding="utf-8")
+        with output_file(path, database=crm.path) as fh:
+            fh.write(json.dumps([{h: r[c] for h, c in zip(headers, EXPORT_COLUMNS, strict=True)} for r in rows],
+                                ensure_ascii=False, indent=1))
     else:
         codec = "gbk" if encoding.lower() in ("gbk", "gb18030", "gb2312") else "utf-8-sig"
         try:
-            with tmp.open("w", encoding=codec, newline="") as fh:
+            with output_file(path, database=crm.path, encoding=codec, newline="") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(headers)
                 writer.writerows([csv_cell(r[c]) for c in EXPORT_COLUMNS] for r in rows)
         except UnicodeEncodeError as exc:
-            tmp.unlink(missing_ok=True)
             raise ValidationError.one("encoding", t("import_lines.no_gbk", text=repr(exc.object[exc.start:exc.end]))
                                       ) from None
-    tmp.replace(path)
     return len(rows)

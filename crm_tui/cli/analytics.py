@@ -242,19 +242,20 @@ def report_command(
         raise UserError(t("cli.bad_format", fmt=repr(fmt), formats=", ".join(FORMATS)))
     if fmt in BINARY_FORMATS and output is None and sys.stdout.isatty():
         raise UserError(t("cli.binary_needs_output", fmt=fmt))
+    from crm_tui.api.output import output_file
+
     with open_crm(db) as crm:
         data = analytics(crm, today).report_data(period, rep=rep)
         text = render(mask_report(data) if mask else data, fmt)
+        database = crm.path
     if output is None:
         if isinstance(text, bytes):
             sys.stdout.buffer.write(text)
         else:
             typer.echo(text, nl=False)
     else:
-        if isinstance(text, bytes):
-            output.write_bytes(text)
-        else:
-            output.write_text(text, encoding="utf-8")
+        with output_file(output, database=database, binary=isinstance(text, bytes)) as fh:
+            fh.write(text)
         console.print(t("cli.report_written", path=output), highlight=False)
 
 

@@ -3,7 +3,6 @@ a person's rights over their data from the command line (docs/privacy.md)."""
 
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,18 +24,6 @@ from crm_tui.cli.common import (
 from crm_tui.i18n import entity_label, t
 
 IdArg = Annotated[str, typer.Argument(metavar="ID")]
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (it holds a person's data), atomically."""
-    tmp = path.with_name(path.name + ".part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _what_goes(preview: dict[str, Any]) -> str:
@@ -73,13 +60,18 @@ def add_privacy_commands(sub: typer.Typer) -> None:
         db: DbOpt = None,
         output: Annotated[Path | None, typer.Option("--output", "-o", show_default=False)] = None,
     ) -> None:
+        from crm_tui.api.output import output_file
+
         with open_crm(db) as crm:
             doc = crm.privacy.export_person(customer_id)
+            database = crm.path
         text = json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n"
         if output is None:
             typer.echo(text, nl=False)
         else:
-            _write_private(output, text)
+            # only its owner may read it: it holds a person's data
+            with output_file(output, database=database, private=True) as fh:
+                fh.write(text)
             err_console.print(t("privacy.cli.exported", id=doc["customer"]["id"], file=output), highlight=False)
 
     @sub.command("erase", epilog="crm customers erase 01JB2X --reason \"客户要求\"")

@@ -21,7 +21,7 @@ from crm_tui.cli.common import (
     print_table,
 )
 from crm_tui.domain.orders import parse_line
-from crm_tui.i18n import money, os_reason, t
+from crm_tui.i18n import money, t
 
 quotes_app = typer.Typer(no_args_is_help=True)
 app.add_typer(quotes_app, name="quotes")
@@ -155,13 +155,14 @@ def render(quote_id: IdArg,
         raise UserError(t("cli.say.quote_format", value=repr(fmt)))
     if lang is not None and normalize_language(lang) is None:
         raise UserError(t("cli.say.bad_lang", value=repr(lang)))
+    from crm_tui.api.output import output_file
+
     with open_crm(db) as crm:
         text = crm.quote_book.render(quote_id, lang=resolve_language(crm.config.lang, lang))
+        database = crm.path
     if output is None:
         typer.echo(text, nl=False)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(t("cli.say.cannot_write", path=str(output), reason=os_reason(exc))) from None
+    with output_file(output, database=database) as fh:
+        fh.write(text)
     console.print(t("quotes.cli_written", path=str(output)), highlight=False, soft_wrap=True, markup=False)
