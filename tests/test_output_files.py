@@ -98,3 +98,19 @@ def test_a_persons_data_is_readable_by_its_owner_only(crm: Crm, customer: str, t
     assert invoke(crm, WRITERS["export-person"], out, customer).exit_code == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert "张伟" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("where", ["database", "missing folder"])
+def test_a_bad_rejects_file_is_refused_before_any_row_is_imported(crm: Crm, customer: str, tmp_path: Path,
+                                                                 where: str) -> None:
+    # `--rejects crm.db` imported the good rows and then wrote the bad ones over the
+    # database; a rejects file in no folder failed after the good rows were in.
+    source = tmp_path / "客户.csv"
+    source.write_text("姓名,生日\n李娜,1990-13-01\n王芳,1990-01-01\n", encoding="utf-8")
+    rejects = crm.path if where == "database" else tmp_path / "nowhere" / "bad.csv"
+    result = runner.invoke(app, ["--db", str(crm.path), "customers", "import", str(source), "--skip-invalid",
+                                 "--rejects", str(rejects)])
+    assert result.exit_code == 1, result.output
+    assert "output: " in result.stderr and str(rejects) in result.stderr
+    assert [c["name"] for c in crm.customers.find()] == ["张伟"]
+    assert crm.path.read_bytes()[:16] == b"SQLite format 3\x00"

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api import import_helper
+from crm_tui.api.output import check_output, output_file
 from crm_tui.api.records import Record, Records, new_ids, utc_now
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction, written_once
@@ -412,6 +413,9 @@ def _import(crm: Crm, table: str, path: Path, *, skip_invalid: bool, dry_run: bo
             update_on_match: bool, sheet: str | None) -> ImportReport:
     records = crm.records(table)
     ent = entity(table)
+    rejects = Path(rejects_path) if rejects_path else default_rejects_path(path)
+    if skip_invalid and not dry_run:
+        check_output(rejects, crm.path)  # before a row is written: the good rows would stay, the bad ones be lost
     source = read_source(path, ent, ignore_unknown=ignore_unknown, sheet=sheet)
     report = ImportReport(table, path, source.format, source.encoding, rows=len(source.rows),
                           warnings=list(source.warnings), dry_run=dry_run)
@@ -427,8 +431,8 @@ def _import(crm: Crm, table: str, path: Path, *, skip_invalid: bool, dry_run: bo
         plan.write()
         report.written = True
     if report.rejected:
-        report.rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(path)
-        write_rejects(report.rejects_path, source.headers, report.rejected)
+        report.rejects_path = rejects
+        write_rejects(rejects, source.headers, report.rejected, database=crm.path)
     return report
 
 
@@ -436,11 +440,11 @@ def default_rejects_path(path: Path) -> Path:
     return path.with_name(path.stem + ".rejects.csv")
 
 
-def write_rejects(path: Path, headers: list[str], rejects: list[Reject]) -> None:
+def write_rejects(path: Path, headers: list[str], rejects: list[Reject], *, database: Path | None = None) -> None:
     """The rejected rows as they were, plus the line and the reason, in UTF-8 with a
     BOM so a spreadsheet opens the Chinese text right."""
     columns = [*headers, *reject_columns()]
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+    with output_file(path, database=database, encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
         for reject in rejects:

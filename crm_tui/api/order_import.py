@@ -145,7 +145,7 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
         report.rejected.sort(key=lambda r: r.line)
         if report.rejected:
             report.rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(path)
-            write_rejects(report.rejects_path, source.headers, report.rejected)
+            write_rejects(report.rejects_path, source.headers, report.rejected, database=crm.path)
             return report
         report.orders, report.lines = len(made_orders), len(made_lines)
         if dry_run:

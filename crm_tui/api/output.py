@@ -6,6 +6,7 @@ the path and the reason instead of a traceback."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +20,9 @@ FIELD = "output"
 
 
 def check_output(path: Path, database: Path | None) -> None:
-    """Refuse an output that is a folder, or the database (or its WAL files): an
-    export written over it would replace every record with a CSV."""
+    """Refuse an output that is a folder, in no folder, or the database (or its WAL
+    files): an export written over it would replace every record with a CSV. Called
+    before any work whose result the file would hold (an import, before its rows)."""
     if database is not None:
         db = database.resolve()
         own = {db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", "-journal"))}
@@ -28,6 +30,8 @@ def check_output(path: Path, database: Path | None) -> None:
             raise ValidationError.one(FIELD, t("reason.backup_is_database", path=str(path)))
     if path.is_dir():
         raise ValidationError.one(FIELD, t("reason.backup_is_folder", path=str(path)))
+    if not path.parent.is_dir():
+        raise _cannot(path, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
 
 
 def _cannot(path: Path, exc: OSError) -> ValidationError:
