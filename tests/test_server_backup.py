@@ -106,3 +106,25 @@ def test_restore_refuses_a_file_that_is_not_a_backup(server_db: str, tmp_path: P
     Crm(laptop).close()
     result = runner.invoke(app, ["server", "restore", str(laptop), "--db", server_db])
     assert result.exit_code == 1 and "not a backup" in result.output
+
+
+def test_a_backup_never_replaces_the_store_and_a_bad_path_is_an_error(server_db: str, tmp_path: Path) -> None:
+    # `-o` naming the SQLite store itself put the copy in its place (a running server
+    # went on writing the file set aside); a folder, or a folder that does not
+    # exist, ended in a traceback.
+    open_store(server_db).close()
+    outputs = [tmp_path, tmp_path / "nowhere" / "server.backup"]
+    if server_db.startswith("sqlite:///"):
+        store = Path(server_db[len("sqlite:///"):])
+        before = store.stat().st_ino
+        outputs.append(store)
+    expected = ["is a folder; name a file", "cannot write", "is the database itself; name another file"]
+    for output, said in zip(outputs, expected, strict=False):
+        result = runner.invoke(app, ["server", "backup", "-o", str(output), "--db", server_db])
+        assert result.exit_code == 1, result.output
+        assert said in result.output and str(output) in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    if server_db.startswith("sqlite:///"):
+        assert store.stat().st_ino == before
+    assert not (tmp_path / "nowhere").exists()
+    assert [p for p in tmp_path.iterdir() if p.name.endswith(".part")] == []

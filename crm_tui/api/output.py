@@ -6,7 +6,6 @@ the path and the reason instead of a traceback."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,28 +13,22 @@ from typing import IO, Any
 
 from crm_tui.db.connection import PRIVATE_FILE
 from crm_tui.domain.validation import ValidationError
-from crm_tui.i18n import os_reason, t
+from crm_tui.output_path import cannot_write, output_fault
 
 FIELD = "output"
 
 
 def check_output(path: Path, database: Path | None) -> None:
     """Refuse an output that is a folder, in no folder, or the database (or its WAL
-    files): an export written over it would replace every record with a CSV. Called
-    before any work whose result the file would hold (an import, before its rows)."""
-    if database is not None:
-        db = database.resolve()
-        own = {db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", "-journal"))}
-        if path.resolve() in own:
-            raise ValidationError.one(FIELD, t("reason.backup_is_database", path=str(path)))
-    if path.is_dir():
-        raise ValidationError.one(FIELD, t("reason.backup_is_folder", path=str(path)))
-    if not path.parent.is_dir():
-        raise _cannot(path, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
+    files). Called before any work whose result the file would hold (an import,
+    before its rows)."""
+    fault = output_fault(path, [database] if database is not None else [])
+    if fault:
+        raise ValidationError.one(FIELD, fault)
 
 
 def _cannot(path: Path, exc: OSError) -> ValidationError:
-    return ValidationError.one(FIELD, t("cli.say.cannot_write", path=str(path), reason=os_reason(exc)))
+    return ValidationError.one(FIELD, cannot_write(path, exc))
 
 
 @contextlib.contextmanager

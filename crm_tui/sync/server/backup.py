@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_tui.i18n import t as text
+from crm_tui.output_path import cannot_write, output_fault
 from crm_tui.sync.server.store import StoreError, redacted
 
 # The first bytes of a pg_dump custom-format archive.
@@ -74,22 +75,35 @@ def is_server_sqlite(path: Path) -> bool:
 def backup(url: str, out: Path) -> dict[str, Any]:
     """A consistent copy of the store at `url` in `out`, taken while it serves."""
     out = Path(out)
-    if url.startswith("sqlite:///"):
+    sqlite_store = url.startswith("sqlite:///")
+    # Never the store itself: a running server would go on writing the file put aside.
+    fault = output_fault(out, [_sqlite_path(url)] if sqlite_store else [])
+    if fault:
+        raise StoreError(fault)
+    if sqlite_store:
         source = _sqlite_path(url)
         if not is_server_sqlite(source):
             raise StoreError(text("server.errors.not_a_store", path=source))
         part = out.with_name(out.name + ".part")
-        _private(part)
-        src, dst = sqlite3.connect(source), sqlite3.connect(part)
         try:
-            src.backup(dst)  # one consistent snapshot, while writers go on
+            _private(part)
+            src, dst = sqlite3.connect(source), sqlite3.connect(part)
+            try:
+                src.backup(dst)  # one consistent snapshot, while writers go on
+            finally:
+                dst.close()
+                src.close()
+            part.replace(out)
+        except OSError as exc:
+            raise StoreError(cannot_write(out, exc)) from None
         finally:
-            dst.close()
-            src.close()
-        part.replace(out)
+            part.unlink(missing_ok=True)
         return {"store": redacted(url), "file": str(out), "kind": "sqlite"}
     schema = _pg_schema(url)
-    _private(out)
+    try:
+        _private(out)
+    except OSError as exc:
+        raise StoreError(cannot_write(out, exc)) from None
     _run([pg_tool("pg_dump"), "--dbname", url, "--format", "custom", "--no-owner", "--schema", schema,
           "--file", str(out)], "pg_dump")
     return {"store": redacted(url), "file": str(out), "kind": "postgresql", "schema": schema}
