@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from crm_tui.api import pull_worker, sync_apply
 from crm_tui.api.privacy import erased_message
@@ -117,14 +119,40 @@ class Hooks:
     worker_started: Callable[[int], None] | None = None  # the pull's second process, by its pid
 
 
-def login(server: str, token: str, *, check: bool = True, http: Any = None) -> dict[str, Any]:
-    """Save the server and token to the user config (mode 0600). With `check`, ask the
-    server first: a bad token is refused before it is saved."""
+# A token travels in an HTTP header: visible ASCII, no spaces (the server's are
+# crm_ and URL-safe base64).
+_TOKEN = re.compile(r"[!-~]+")
+
+
+def _server_url(server: str) -> str:
+    """The server's address as login saves it, or ValidationError when no request
+    could go to it (a malformed address ended in a traceback, or was saved)."""
     server = server.strip().rstrip("/")
     if not server.startswith(("http://", "https://")):
         raise ValidationError.one("server", t("sync.msg.server_url"))
-    if not token.strip():
+    try:
+        parts = urlsplit(server)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        raise ValidationError.one("server", t("sync.login.url", url=repr(server))) from None
+    if not parts.hostname or any(c.isspace() for c in server):
+        raise ValidationError.one("server", t("sync.login.url", url=repr(server)))
+    if parts.username is not None or parts.password is not None:
+        # a name and password in it would be sent in place of the token
+        raise ValidationError.one("server", t("sync.login.url_credentials"))
+    return server
+
+
+def login(server: str, token: str, *, check: bool = True, http: Any = None) -> dict[str, Any]:
+    """Save the server and token to the user config (mode 0600). With `check`, ask the
+    server first: a bad token is refused before it is saved."""
+    server = _server_url(server)
+    token = token.strip()
+    if not token:
         raise ValidationError.one("token", t("sync.msg.token_empty"))
+    if not _TOKEN.fullmatch(token):
+        # a header cannot carry it: cut, or pasted with a line break or another character
+        raise ValidationError.one("token", t("sync.login.token"))
     info: dict[str, Any] = {"server": server, "checked": False}
     if check:
         from crm_tui.sync.client import SyncClient  # httpx and pydantic: only when used
@@ -137,7 +165,7 @@ def login(server: str, token: str, *, check: bool = True, http: Any = None) -> d
                 if exc.code != UNREACHABLE:
                     raise SyncError(server_message(exc), exc.code) from None
                 info["warning"] = server_message(exc)
-    changes: dict[str, Any] = {"sync": {"server": server, "token": token.strip()}}
+    changes: dict[str, Any] = {"sync": {"server": server, "token": token}}
     if info.get("rep"):
         changes["rep"] = info["rep"]  # new databases on this laptop belong to this rep
     info["config"] = str(save_settings(changes))
