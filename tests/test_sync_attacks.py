@@ -415,15 +415,14 @@ def test_failed_sign_ins_are_limited_per_address_and_everything_is_audited(sqlit
     refilled = (time.monotonic() - started) * 30 / 60 + 1  # 30 a minute come back meanwhile
     assert guesses[:30] == [401] * 30 and set(guesses) == {401, 429}
     assert guesses.count(401) <= 30 + refilled
-    # While it keeps failing, this address is held back whatever token it sends: the
-    # right token passes only in the moment a slot has come back (one every 2 s) and
-    # the next guess has not taken it yet. (A single check right after the guesses
-    # raced with that refill.)
-    assert set(held) <= {200, 429} and held.count(429) >= len(held) // 2, held
+    # While it keeps failing, the right token from the same address still passes: the
+    # reps behind one office router (or one reverse proxy) share an address, and one
+    # client's guesses locked every one of them out of sync.
+    assert held == [200] * len(held), held
     runner_out = Rep(tmp_path, "admin")
     audit = json.loads(runner_out.crm("server", "audit", "--db", sqlite_server.url_db, "--json"))
     kinds = [e["kind"] for e in audit]
-    # Refused without a look-up (nor an audit entry) once over the limit.
+    # Refused without an audit entry once over the limit.
     assert kinds.count("auth_failed") == guesses.count(401)
     assert all(e["address"] == "127.0.0.1" for e in audit if e["kind"] == "auth_failed")
     push = next(e for e in audit if e["kind"] == "push")

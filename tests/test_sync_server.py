@@ -126,6 +126,10 @@ def test_bad_input_is_a_4xx_not_a_5xx(http: TestClient) -> None:
     assert r.status_code == 413
     r = http.post("/v1/pull", headers=headers(), json={"node": "n1", "after": 0, "limit": 10**6})
     assert r.status_code == 400
+    # A pull's body over its bound is told so, not to "push smaller batches".
+    r = http.post("/v1/pull", headers=headers(), json={"node": "n1", "after": 0, "limit": 1, "pad": "x" * 70_000})
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    assert r.json()["message"] == "a pull's body is over 65536 bytes; it holds only node, after, limit and snapshot"
 
 
 def test_gap_and_node_of_another_rep(http: TestClient) -> None:

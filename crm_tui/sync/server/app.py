@@ -124,20 +124,22 @@ def authenticated(
     protocol: Annotated[str | None, Header(alias=PROTOCOL_HEADER)] = None,
 ) -> RepInfo:
     """The rep behind the bearer token, after the protocol version check; runs before
-    the body is read. An address that keeps failing is refused without a look-up."""
+    the body is read. An address that keeps failing is refused, and no longer audited,
+    while a right token from it still passes: reps behind one office router or one
+    reverse proxy share an address, and one client's failures must not stop their sync."""
     if protocol != str(PROTOCOL_VERSION):
         sent = protocol[:20] if protocol else t("refusal.request.nothing_sent")
         raise ProtocolError(VERSION_MISMATCH, t("refusal.request.version", version=PROTOCOL_VERSION, sent=sent), 426)
     state = request.app.state
     address = _address(request)
     failures: Limiter = state.auth_failures
-    if failures.exhausted(address):
-        raise ProtocolError(RATE_LIMITED, t("refusal.request.sign_in_limit"), 429)
     store: Store = state.store
     rep: RepInfo | None = None
     if authorization and authorization.lower().startswith("bearer "):
         rep = store.rep_for_token(hash_token(authorization[7:].strip()))
     if rep is None or not rep.active:
+        if failures.exhausted(address):
+            raise ProtocolError(RATE_LIMITED, t("refusal.request.sign_in_limit"), 429)
         failures.allow(address)
         store.record_audit("auth_failed", address=address, rep=rep.name if rep else None,
                            detail={"path": request.url.path})
@@ -159,17 +161,19 @@ Rep = Annotated[RepInfo, Depends(authenticated)]
 
 # -- strict bodies --------------------------------------------------------------------
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES,
+                    too_large: str = "refusal.request.body_too_large") -> bytes:
     """The body, refused with 413 as soon as it passes `limit` bytes, whatever the
-    Content-Length says (or a chunked body does not say)."""
+    Content-Length says (or a chunked body does not say). `too_large`: the catalog's
+    key of the refusal (a push is told to send smaller batches, a pull is not)."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
-        raise ProtocolError(TOO_LARGE, t("refusal.request.body_too_large", limit=limit), 413)
+        raise ProtocolError(TOO_LARGE, t(too_large, limit=limit), 413)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ProtocolError(TOO_LARGE, t("refusal.request.body_too_large", limit=limit), 413)
+            raise ProtocolError(TOO_LARGE, t(too_large, limit=limit), 413)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -476,7 +480,7 @@ def create_app(store: Store, *, max_offset_ms: int = clock.DEFAULT_MAX_OFFSET_MS
     async def pull(request: Request, rep: Rep) -> Response:
         """A page of the changes in the rep's view after `after`, and the customers
         that left it. Body: PullRequest."""
-        body = _model(PullRequest, strict_json(await read_body(request, 64 * 1024)))
+        body = _model(PullRequest, strict_json(await read_body(request, 64 * 1024, "refusal.pull.body_too_large")))
         return await run_in_threadpool(_pull, body, rep, _address(request))
 
     app.openapi = _openapi(app)  # type: ignore[method-assign]
