@@ -17,6 +17,7 @@ from crm_tui.api.exporting import export_to_path
 from crm_tui.api.importing import import_records
 from crm_tui.api.order_import import export_lines, import_lines
 from crm_tui.cli import app
+from crm_tui.domain.orders import LineSpec
 
 runner = CliRunner()
 
@@ -110,6 +111,19 @@ def test_cli_import_and_export_lines_round_trip_in_gbk(crm: Crm, db_path: Path, 
     again = runner.invoke(app, ["orders", "import-lines", str(out), "--db", str(db_path)])
     assert again.exit_code == 0, again.output
     assert orders_and_lines(crm) == before
+
+
+def test_export_lines_in_gb18030_writes_what_gbk_cannot(crm: Crm, db_path: Path, shop: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    # --encoding gb18030 wrote GBK, and refused a name GBK lacks (䶮) that GB18030 holds.
+    crm.order_book.add({"customer_id": shop["east"], "ordered_at": "2026-03-01"}, [LineSpec("䶮牌螺丝", "2", "3.5")])
+    out = tmp_path / "明细.csv"
+    exported = runner.invoke(app, ["orders", "export-lines", "-o", str(out), "--chinese", "--encoding", "gb18030",
+                                   "--db", str(db_path)])
+    assert exported.exit_code == 0, exported.output
+    assert "䶮牌螺丝" in out.read_bytes().decode("gb18030")
+    refused = runner.invoke(app, ["orders", "export-lines", "-o", str(out), "--encoding", "gbk", "--db", str(db_path)])
+    assert refused.exit_code == 1 and "'䶮' cannot be written in GBK" in refused.stderr
 
 
 def test_cli_import_lines_speaks_chinese(crm: Crm, db_path: Path, shop: dict[str, str], tmp_path: Path,

@@ -219,7 +219,8 @@ def export_lines(crm: Crm, path: str | Path, *, chinese: bool = False, encoding:
             fh.write(json.dumps([{h: r[c] for h, c in zip(headers, EXPORT_COLUMNS, strict=True)} for r in rows],
                                 ensure_ascii=False, indent=1))
     else:
-        codec = "gbk" if encoding.lower() in ("gbk", "gb18030", "gb2312") else "utf-8-sig"
+        # GB18030 holds every character (䶮 too); GBK and GB2312 write as GBK
+        codec = {"gb18030": "gb18030", "gbk": "gbk", "gb2312": "gbk"}.get(encoding.lower(), "utf-8-sig")
         try:
             with output_file(path, database=crm.path, encoding=codec, newline="") as fh:
                 writer = csv.writer(fh)
