@@ -379,7 +379,7 @@ def cadence_command(
     colour = {"ok": "green", "due": "yellow", "overdue": "red"}
     rows = [{**i, "state": f"[{colour[i['state']]}]{t('cadence.state.' + i['state'])}[/]"} for i in items]
     print_table(rows, ["name", "tier", "days_since_contact", "ideal", "maximum", "state"],
-                title=t("cadence.title", n=len(items)))
+                title=t("cadence.title", n=len(items)), markup=("state",))
 
 
 # -- surveys ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterable, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -78,7 +78,7 @@ def open_crm(db: Path | None, *, create: bool = False, encrypt: bool = False, ke
     except DatabaseMissing as exc:
         raise UserError(t("db.missing_hint", error=exc)) from None
     for notice in crm.notices:
-        err_console.print(f"[yellow]{t('cli.notice')}{t('sep.label')}[/yellow]{notice}", highlight=False)
+        err_console.print(f"[yellow]{t('cli.notice')}{t('sep.label')}[/yellow]{escape(notice)}", highlight=False)
     if crm.is_demo:
         demo_notice(crm.path)
     return crm
@@ -139,10 +139,13 @@ def counts_text(counts: dict[str, int]) -> str:
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str | None = None,
-                caption: str | None = None, codes: dict[str, str] | None = None, table: str | None = None) -> None:
+                caption: str | None = None, codes: dict[str, str] | None = None, table: str | None = None,
+                markup: Collection[str] = ()) -> None:
     """A table of `rows`; `columns` come most important first, and those that do not
     fit the terminal are left out (with a note) rather than folded into slivers.
-    `table` names the kind of record the rows are, for the columns' titles."""
+    `table` names the kind of record the rows are, for the columns' titles. A cell
+    shows its text as it is (a customer named '[/]' or '[link=…]' is no markup), but
+    in the `markup` columns, whose cells the command itself styles."""
     cells = [[cell_text(c, row.get(c), codes) for c in columns] for row in rows]
     # long text folds, so it claims at most FOLDED_WIDTH; an id never folds
     widths = [min(max([cell_len(column_title(col, table)), *(cell_len(r[i]) for r in cells)]), 99 if col == "id" else FOLDED_WIDTH) + 3
@@ -158,7 +161,8 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
         # an id is copied into the next command: never break it
         shown_table.add_column(column_title(col, table), overflow="fold", no_wrap=col == "id")
     for row in cells:
-        shown_table.add_row(*row[:shown])
+        shown_table.add_row(*(text if col in markup else escape(text)
+                              for col, text in zip(columns[:shown], row[:shown], strict=True)))
     console.print(shown_table)
 
 
@@ -167,7 +171,7 @@ def print_record(record: dict[str, Any], table: str | None = None) -> None:
     shown.add_column(style="bold")
     shown.add_column(overflow="fold")
     for key, value in record.items():
-        shown.add_row(column_title(key, table), cell(key, value))
+        shown.add_row(escape(column_title(key, table)), escape(cell(key, value)))
     console.print(shown)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from crm_tui.api import Crm, Record
 from crm_tui.cli.common import (
@@ -84,9 +85,9 @@ def add_order_file_commands(sub: typer.Typer) -> None:
             except ImportFileError as exc:
                 raise UserError(str(exc)) from None
         for warning in report.warnings:
-            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{warning}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{escape(str(warning))}", highlight=False, soft_wrap=True)
         for reject in report.rejected[:1000]:
-            err_console.print(f"[red]{t('cli.error')}{t('sep.label')}[/red]{reject}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]{t('cli.error')}{t('sep.label')}[/red]{escape(str(reject))}", highlight=False, soft_wrap=True)
         if len(report.rejected) > 1000:
             err_console.print(t("import.more_bad", n=len(report.rejected) - 1000), highlight=False, soft_wrap=True)
         if as_json:

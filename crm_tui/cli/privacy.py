@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from crm_tui.api.privacy import EraseResult
 from crm_tui.cli import app
@@ -43,13 +44,13 @@ def _print_erase(result: EraseResult, as_json: bool) -> None:
         print_json(result.as_dict())
         return
     if result.erased:
-        console.print(t("privacy.cli.erased", id=f"[bold]{result.customer_id}[/bold]"),
+        console.print(t("privacy.cli.erased", id=f"[bold]{escape(result.customer_id)}[/bold]"),
                       highlight=False, soft_wrap=True)
         if not result.purged:
             err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{t('privacy.cli.not_purged')}", highlight=False)
         return
     request = result.request or {}
-    console.print(t("privacy.cli.requested", id=f"[bold]{request.get('id')}[/bold]", status=request.get("status")),
+    console.print(t("privacy.cli.requested", id=f"[bold]{escape(str(request.get('id')))}[/bold]", status=request.get("status")),
                   highlight=False, soft_wrap=True)
 
 
@@ -141,4 +142,4 @@ def decline(
     if as_json:
         print_json(request)
     else:
-        console.print(t("privacy.cli.declined", id=f"[bold]{request['id']}[/bold]"), highlight=False)
+        console.print(t("privacy.cli.declined", id=f"[bold]{escape(request['id'])}[/bold]"), highlight=False)

@@ -433,10 +433,10 @@ def build(table: str) -> typer.Typer:
             except ImportFileError as exc:
                 raise UserError(str(exc)) from None
         for warning in report.warnings:
-            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{warning}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{escape(str(warning))}", highlight=False, soft_wrap=True)
         failed = bool(report.rejected) and not skip_invalid
         for reject in report.rejected[:1000]:
-            err_console.print(f"[red]{t('cli.error') if failed else t('import.rejected')}{t('sep.label')}[/red]{reject}",
+            err_console.print(f"[red]{t('cli.error') if failed else t('import.rejected')}{t('sep.label')}[/red]{escape(str(reject))}",
                               highlight=False, soft_wrap=True)
         if len(report.rejected) > 1000:
             err_console.print(t("import.more_bad", n=len(report.rejected) - 1000), highlight=False, soft_wrap=True)

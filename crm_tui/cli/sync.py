@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from crm_tui.cli import app
 from crm_tui.cli.common import (
@@ -56,7 +57,7 @@ def login_command(
     who = t("sync.msg.login_as", rep=info["rep"], role=cell_text("role", info["role"])) if info.get("rep") else ""
     console.print(t("sync.msg.logged_in", server=info["server"], who=who, config=info["config"]), highlight=False)
     if info.get("warning"):
-        err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{t('sync.msg.saved_anyway', warning=info['warning'])}",
+        err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{escape(t('sync.msg.saved_anyway', warning=info['warning']))}",
                           highlight=False)
 
 
@@ -145,13 +146,13 @@ def sync_command(
     if report["conflicts"]:
         console.print(t("sync.msg.conflicts_kept", n=report["conflicts"]), highlight=False)
     if report["clock_warning"]:
-        err_console.print(f"[yellow]{t('sync.msg.clock_label')}{t('sep.label')}[/yellow]{report['clock_warning']}", highlight=False)
+        err_console.print(f"[yellow]{t('sync.msg.clock_label')}{t('sep.label')}[/yellow]{escape(str(report['clock_warning']))}", highlight=False)
     if report["rejected"]:
         err_console.print(t("sync.cli.new_rejected", n=report["rejected"]), highlight=False)
     if report["set_aside"]:
         err_console.print(t("sync.cli.new_set_aside", n=report["set_aside"]), highlight=False)
     for erased in report.get("erased", []):
-        console.print(f"[yellow]{t('privacy.erased_title')}{t('sep.label')}[/yellow]{erased}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]{t('privacy.erased_title')}{t('sep.label')}[/yellow]{escape(str(erased))}", highlight=False, soft_wrap=True)
 
 @rejected_app.callback(invoke_without_command=True)
 def rejected_list(
