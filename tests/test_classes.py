@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,8 @@ def test_classes_after_every_kind_of_write_are_the_whole_books(tmp_path: Path,
         li.crm("login", "--server", server.url, "--token", server.add_rep("li", "--role", "manager"))
         wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--role", "manager"))
         li.crm("seed", "--customers", "80")
+        with sqlite3.connect(li.env["CRM_DB"]) as conn:  # made up on purpose: this test's server is its own
+            conn.execute("UPDATE replica SET made_up = 0")
         li.crm("sync")
         wang.crm("sync")
         first = book.check(li, incremental=False)
@@ -289,6 +292,8 @@ def test_classes_after_writes_the_change_log_does_not_show(tmp_path: Path, monke
         boss, wang = Rep(tmp_path, "boss"), Rep(tmp_path, "wang")
         boss.crm("login", "--server", server.url, "--token", server.add_rep("boss", "--role", "manager"))
         boss.crm("seed", "--customers", "80")
+        with sqlite3.connect(boss.env["CRM_DB"]) as conn:  # made up on purpose: this test's server is its own
+            conn.execute("UPDATE replica SET made_up = 0")
         boss.crm("sync")
         territories = Counter(c["territory"] for c in boss.json("customers", "list"))
         (east, _), (west, _) = territories.most_common(2)

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.records import Filter, Record
+from crm_tui.db import records as records_sql
+from crm_tui.db import sync_state
 from crm_tui.db.connection import transaction
 from crm_tui.domain.complaints import SlaPolicy
 from crm_tui.domain.search import pinyin_key
+from crm_tui.domain.validation import ValidationError
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -454,7 +458,12 @@ def _seed_refunds(crm: Crm, gen: _Generator, orders: list[Record]) -> int:
 
 def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None = None,
          progress: Progress | None = None) -> SeedReport:
-    """Add `customers` demo customers with their visits, complaints and orders."""
+    """Add `customers` demo customers with their visits, complaints and orders. The
+    database is marked as holding made-up records, so `crm sync` refuses it (as the
+    demo); one that has synced with a team's server is refused: its records are real."""
+    with crm.lock:
+        if sync_state.state(crm.conn)["server_id"] and not crm.is_demo:
+            raise ValidationError.one("database", t("seed.synced_book", path=str(crm.path)))
     now = crm.now()
     gen = _Generator(seed, today or now.date(), crm.complaint_workflow.policy, now)
     rows: dict[str, list[Record]] = {"customers": [], "visits": [], "complaints": [], "orders": []}
@@ -487,6 +496,7 @@ def seed(crm: Crm, *, customers: int = 100, seed: int = 0, today: dt.date | None
     kinds = {"opportunity_stages": crm.opportunities.moves, "targets": crm.pipeline.targets_api,
              "surveys": crm.analytics.surveys, "order_lines": crm.order_lines}
     with crm.lock, transaction(crm.conn):
+        records_sql.mark_made_up(crm.conn)  # with its records: never one without the other
         for table, records in rows.items():
             # The write funnel's bulk end: state rule, references, one statement.
             (kinds.get(table) or crm.records(table)).insert_prepared(records, bulk=True)

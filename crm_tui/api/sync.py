@@ -23,6 +23,7 @@ from crm_tui.api import pull_worker, sync_apply
 from crm_tui.api.privacy import erased_message
 from crm_tui.api.records import NotFound, Records
 from crm_tui.config import Config, ConfigError, save_settings
+from crm_tui.db import records as records_sql
 from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.migrations import SCHEMA_VERSION
@@ -227,6 +228,11 @@ class Sync:
         if self.crm.is_demo:
             # the demo's made-up customers must never reach the team's book
             raise SyncError(t("demo.no_sync"), code="demo")
+        with self.lock:
+            made_up = records_sql.is_made_up(self.conn)
+        if made_up:
+            # nor those `crm seed` made in any other database
+            raise SyncError(t("seed.no_sync", path=str(self.crm.path)), code="made_up")
         own_client = client is None
         client = client or client_from_config(self.crm.config)
         hooks = hooks or Hooks()

@@ -87,6 +87,8 @@ def seed_command(
     else:
         console.print(t("cli.seeded", counts=counts_text(report.as_dict()), path=crm.path),
                       highlight=False, soft_wrap=True)
+        if not crm.is_demo:
+            err_console.print(t("seed.made_up", path=crm.path), highlight=False, soft_wrap=True)
 
 
 @app.command("demo", epilog="crm demo; crm customers list --search zw; crm demo --exit")

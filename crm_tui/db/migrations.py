@@ -801,4 +801,14 @@ CREATE INDEX orders_customer_amount ON orders (customer_id, ordered_at, amount, 
 
 
 MIGRATIONS.append(_sales_covering_index)  # issue 13
+
+
+def _made_up(conn: sqlite3.Connection) -> None:
+    """replica.made_up: this database holds made-up records (`crm seed`), so `crm sync`
+    refuses it, as it refuses the demo: its fake customers, products and targets
+    would reach every rep of the team (docs/cli.md, "Demo data")."""
+    conn.execute("ALTER TABLE replica ADD COLUMN made_up INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS.append(_made_up)  # x-cli
 SCHEMA_VERSION = len(MIGRATIONS)

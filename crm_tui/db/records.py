@@ -359,6 +359,15 @@ def set_local_rep(conn: sqlite3.Connection, rep: str) -> None:
     conn.execute("UPDATE replica SET rep = ?", (rep,))
 
 
+def is_made_up(conn: sqlite3.Connection) -> bool:
+    """Whether `crm seed` put made-up records in this database (it never syncs)."""
+    return bool(conn.execute("SELECT made_up FROM replica").fetchone()[0])
+
+
+def mark_made_up(conn: sqlite3.Connection) -> None:
+    conn.execute("UPDATE replica SET made_up = 1")
+
+
 def changes(conn: sqlite3.Connection, *, table: str | None = None, row_id: str | None = None,
             since_seq: int = 0, limit: int | None = None, local_only: bool = False) -> list[dict[str, Any]]:
     clauses: list[str] = ["seq > ?"]
