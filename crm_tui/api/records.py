@@ -20,7 +20,8 @@ from crm_tui.domain import quotes as quote_rules
 from crm_tui.domain.entities import ENTITIES, Entity, Field, derive, record_columns, stored_columns
 from crm_tui.domain.privacy import PRIVACY_KINDS
 from crm_tui.domain.search import normalize_query
-from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
+from crm_tui.domain.times import stamp_of_local
+from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value, normalize_datetime
 from crm_tui.i18n import entity_label, entity_name, t
 
 Record = dict[str, Any]
@@ -82,6 +83,7 @@ def ulids_from(first: int, count: int) -> list[str]:
 
 # FIELD, then the first operator after it (two-character ones first), then the value,
 # which may itself hold operator characters: 'notes~a=b' is notes contains 'a=b'.
+_STAMPS = ("created_at", "updated_at")  # the system's UTC stamps (domain/times.py)
 _CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(!=|<=|>=|=|<|>|~)(.*)$", re.DOTALL)
 
 
@@ -101,6 +103,13 @@ def parse_filter(ent: Entity, text: str) -> Filter:
     if name in ent.field_names and op != "~" and value != "" and name != "tags":
         try:
             value = clean_value(ent.field(name), value)
+        except ValueError as exc:
+            raise ValidationError.one(name, str(exc)) from None
+    elif name in _STAMPS and op != "~" and value != "":
+        # Stored in UTC, read in local time: compared with the UTC of the local time
+        # given (in Shanghai, a customer made at 07:30 on 12-02 was "before 12-02").
+        try:
+            value = stamp_of_local(normalize_datetime(value))
         except ValueError as exc:
             raise ValidationError.one(name, str(exc)) from None
     return Filter(name, op, None if value == "" else value)

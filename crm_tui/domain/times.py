@@ -32,6 +32,13 @@ def shown_time(value: str | dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
+def stamp_of_local(text: str) -> str:
+    """A local wall time (`2026-12-02T00:00:00`) as the UTC stamp the system writes
+    (`2026-12-01T16:00:00.000Z` in Shanghai), to be compared with `created_at` and
+    `updated_at`: a rep filtering on a day means their own day, as the tables show it."""
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 def is_time_name(name: str) -> bool:
     """Whether a column of that name holds a time (`received_at`, `created_at`, the audit's `at`)."""
     return name == "at" or name.endswith("_at")
