@@ -45,6 +45,10 @@ class ValidationError(ValueError):
         return cls([FieldError(field, reason)])
 
 
+# A rep's name: every record they make is owned by it, and every change they push
+# carries it (crm_tui.sync.protocol), so a name the server gives a rep fits both.
+OWNER_MAX_LEN = 100
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -463,8 +467,8 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False,
         out = {name: out[name] for name in ent.field_names if name in out}
     if "owner" in data:
         owner = str(data["owner"] or "").strip()
-        if len(owner) > 100:
-            errors.append(FieldError("owner", t("validation.too_long", length=len(owner), max=100)))
+        if len(owner) > OWNER_MAX_LEN:
+            errors.append(FieldError("owner", t("validation.too_long", length=len(owner), max=OWNER_MAX_LEN)))
         if owner:
             out["owner"] = owner
         elif partial:  # every record has an owner rep; a new one gets the laptop's rep

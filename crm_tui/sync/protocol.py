@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_tui.domain.validation import OWNER_MAX_LEN
+
 # Error codes and the error type live in `errors` (imported without pydantic).
 from crm_tui.sync.errors import (  # noqa: F401 - re-exported
     BAD_REQUEST,
@@ -66,7 +68,7 @@ class WireChange(BaseModel):
     data: dict[str, Any]
     old: dict[str, Any] | None = None
     base: dict[str, Any] | None = None
-    rep: str = Field(default="", max_length=100)
+    rep: str = Field(default="", max_length=OWNER_MAX_LEN)
 
 
 class Hello(BaseModel):

@@ -14,6 +14,7 @@ from typing import Any
 
 import platformdirs
 
+from crm_tui.domain.validation import OWNER_MAX_LEN
 from crm_tui.i18n import t as text
 from crm_tui.sync import clock
 from crm_tui.sync.server.app import create_app, hash_token, new_token
@@ -51,6 +52,10 @@ def add_rep(url: str | None, name: str, role: str = "rep", territories: Sequence
     name = name.strip()
     if not name:
         raise StoreError(text("server.rep_needs_name"))
+    if len(name) > OWNER_MAX_LEN or not name.isprintable():
+        # their records are owned by this name and their changes carry it: a longer
+        # one, or one with a line break, could never sync
+        raise StoreError(text("server.rep_name.bad", name=repr(name[:OWNER_MAX_LEN + 20]), max=OWNER_MAX_LEN))
     token = new_token()
     store = open_store(url)
     try:
