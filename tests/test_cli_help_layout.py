@@ -116,7 +116,7 @@ def test_english_keeps_its_placeholders(one_tree: typer.core.TyperGroup, monkeyp
     assert "{file}" in en["customers import"] and "<path>" in en["customers import"]
     assert "<str>" in en["customers add"] and "<int range>" in en["customers list"]
     assert re.search(r"\*\s+complaint_id\s+<str>", en["complaints assign"])
-    assert "FIELD=other|keep" in en["customers merge"] and "<float>" in en["server serve"]
+    assert "FIELD=other|keep" in en["customers merge"] and "<float range>" in en["server serve"]
     assert not any("<文本>" in text or "<路径>" in text or "{文件}" in text for text in en.values())
 
 

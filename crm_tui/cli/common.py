@@ -33,6 +33,10 @@ if TYPE_CHECKING:  # the context type TyperGroup.invoke takes (typer's click, as
     from typer._click import Command as ClickCommand
     from typer._click import Context as ClickContext
 
+# The most rows a --limit may ask for (and the highest --since): SQLite's integers
+# are 64-bit, and a bigger number ended in a traceback.
+ROWS_MAX = 10**12
+
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, for grep
 

@@ -10,6 +10,7 @@ import typer
 from crm_tui.api import Crm
 from crm_tui.cli import app
 from crm_tui.cli.common import (
+    ROWS_MAX,
     DbOpt,
     JsonOpt,
     UserError,
@@ -142,8 +143,8 @@ def list_changes(
     as_json: JsonOpt = False,
     table: Annotated[str | None, typer.Option("--table", "-t", show_default=False)] = None,
     record: Annotated[str | None, typer.Option("--record", show_default=False)] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=0)] = 50,
-    since: Annotated[int, typer.Option("--since")] = 0,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, max=ROWS_MAX)] = 50,
+    since: Annotated[int, typer.Option("--since", min=0, max=ROWS_MAX)] = 0,
     local_only: Annotated[bool, typer.Option("--local-only")] = False,
 ) -> None:
     with open_crm(db) as crm:

@@ -9,6 +9,7 @@ import typer
 
 from crm_tui.cli import app
 from crm_tui.cli.common import (
+    ROWS_MAX,
     DbOpt,
     JsonOpt,
     UserError,
@@ -80,7 +81,7 @@ def list_(customer: Annotated[str | None, _opt("--customer")] = None,
           opportunity: Annotated[str | None, _opt("--opportunity")] = None,
           status: Annotated[str | None, _opt("--status")]
           = None,
-          limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, show_default=False)] = None,
+          limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, max=ROWS_MAX, show_default=False)] = None,
           db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
         rows = crm.quote_book.find(customer_id=customer, opportunity_id=opportunity, status=status, limit=limit)

@@ -21,6 +21,7 @@ from rich.markup import escape
 from crm_tui.api import Crm, Filter, Record, parse_filter
 from crm_tui.api.names import with_customer_names
 from crm_tui.cli.common import (
+    ROWS_MAX,
     DbOpt,
     JsonOpt,
     UserError,
@@ -313,7 +314,7 @@ def build(table: str) -> typer.Typer:
         inspect.Parameter("order", kw, default=None, annotation=Annotated[
             str | None, typer.Option("--order", show_default=False)]),
         inspect.Parameter("limit", kw, default=None, annotation=Annotated[
-            int | None, typer.Option("--limit", "-n", min=0, show_default=False)]),
+            int | None, typer.Option("--limit", "-n", min=0, max=ROWS_MAX, show_default=False)]),
     ]
     for key, (flag, _column) in filter_options.items():
         list_params.append(inspect.Parameter(key, kw, default=None, annotation=Annotated[

@@ -2,6 +2,7 @@
 server, manage the reps' tokens and read the server's audit."""
 
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -11,6 +12,9 @@ import typer
 from crm_tui.cli import app
 from crm_tui.cli.common import JsonOpt, UserError, cell_text, column_title, console, print_json, print_table
 from crm_tui.i18n import t
+
+CLOCK_OFFSET_MAX = 86400.0  # a day: beyond it, a laptop's wrong date is no longer caught
+RATE_MIN, RATE_MAX = 0.01, 100_000.0  # requests a second per rep: 0 would let no rep sync
 
 server_app = typer.Typer(no_args_is_help=True)
 app.add_typer(server_app, name="server")
@@ -46,9 +50,9 @@ def _store_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 def serve(
     db: StoreOpt = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8765,
-    max_clock_offset: Annotated[float, typer.Option()] = 300.0,
-    rate: Annotated[float, typer.Option()] = 50.0,
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8765,
+    max_clock_offset: Annotated[float, typer.Option(min=0, max=CLOCK_OFFSET_MAX)] = 300.0,
+    rate: Annotated[float, typer.Option(min=RATE_MIN, max=RATE_MAX)] = 50.0,
     log_level: Annotated[str, typer.Option()] = "warning",
     ssl_keyfile: Annotated[str | None, typer.Option()] = None,
     ssl_certfile: Annotated[str | None, typer.Option()] = None,
@@ -57,6 +61,9 @@ def serve(
 ) -> None:
     from crm_tui.sync.server import admin  # FastAPI: only for server commands
 
+    for name, value in (("--max-clock-offset", max_clock_offset), ("--rate", rate)):
+        if math.isnan(value):  # no range refuses it: every comparison with nan is false
+            raise UserError(t("server.option.nan", option=name))
     scheme = "https" if ssl_certfile else "http"
     store = admin.redacted(db or admin.default_store_url())
 
