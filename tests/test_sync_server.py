@@ -483,3 +483,19 @@ def test_the_pull_byte_bound_counts_utf8_bytes_not_characters(store: Store) -> N
         if cursor >= page.watermark:
             break
     assert seen == 60 and pages >= 6
+
+
+def test_a_pull_with_a_cursor_past_the_log_is_answered_not_a_500(store: Store, http: TestClient) -> None:
+    # A node that claimed cursor 2**63-1 in a pull had a customer entering its view
+    # marked with that cursor; its next pull added 1 to it for the store's 64-bit
+    # integers, and the server answered 500 to that node from then on.
+    store.add_rep("zhou", "rep", hash_token("tok-zhou"), ("east",))
+    end = 2**63 - 1
+    r = http.post("/v1/pull", headers=headers("tok-zhou"), json={"node": "z1", "after": end, "limit": 10})
+    assert r.status_code == 200, r.text
+    entering = {**change(1), "data": {"name": "新客户", "territory": "east"}}
+    assert http.post("/v1/push", headers=headers(), json={"node": "n1", "changes": [entering]}).status_code == 200
+    for after in (end, 0, 0):
+        r = http.post("/v1/pull", headers=headers("tok-zhou"), json={"node": "z1", "after": after, "limit": 10})
+        assert r.status_code == 200, r.text
+    assert [c["row_id"] for c in r.json()["changes"]] == ["r1"]

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from crm_tui.domain.changes import Actor
 from crm_tui.domain.privacy import ERASURES, scrub_fields
 from crm_tui.i18n import t as text
-from crm_tui.sync.protocol import WireChange
+from crm_tui.sync.protocol import INT64_MAX, WireChange
 from crm_tui.sync.server.judge import Refusal, Verdicts
 
 ROLES = ("rep", "manager")
@@ -525,7 +525,9 @@ def _slice(data: str, mark_seq: int) -> tuple[int, int]:
     before slices, `{}`, brings everything before it.)"""
     where = json.loads(data) if data and data != "{}" else {}
     upto = where.get("upto")
-    return int(where.get("after", 0)), mark_seq if upto is None else int(upto) + 1
+    # A pull may have claimed any cursor up to 2**63-1 (the protocol's bound): one
+    # past it is no integer the store takes, and no server_seq lies beyond it.
+    return int(where.get("after", 0)), mark_seq if upto is None else min(int(upto) + 1, INT64_MAX)
 
 
 def assemble_page(rows: Sequence[StoredChange], after: int, limit: int, mark: int, max_bytes: int | None,
