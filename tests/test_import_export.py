@@ -21,6 +21,7 @@ from crm_tui.api.exporting import export_records, export_to_path
 from crm_tui.api.importing import ImportFileError, import_customers, import_records
 from crm_tui.api.seed import seed
 from crm_tui.cli import app
+from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import CUSTOMER
 from crm_tui.domain.import_mapping import map_headers, neutralise_cell, restore_cell
 
@@ -408,6 +409,48 @@ def test_a_refund_listed_before_its_order_imports(crm: Crm, db_path: Path, tmp_p
     assert {o["id"]: o["refund_of"] for o in crm.orders.find()} == {refund: order, order: None}
     rejects = (tmp_path / "orders.rejects.csv").read_text(encoding="utf-8-sig")
     assert f"no order with id '{other}'" in rejects and "not-an-amount" in rejects, rejects
+
+
+def test_refunds_imported_or_edited_keep_the_rule_of_refunds(crm: Crm, db_path: Path, tmp_path: Path) -> None:
+    """The rule of refunds (of a sale not cancelled, never more than it) holds on
+    every path that writes an order, not only `crm orders refund`: an import, an
+    edit, a bulk edit. Refused with the order named, and nothing written."""
+    shop = crm.customers.create({"name": "张伟"})
+    sale = crm.orders.create({"customer_id": shop["id"], "ordered_at": "2026-09-01", "product": "传感器",
+                              "amount": 1000})
+    back = crm.orders.create({"customer_id": shop["id"], "ordered_at": "2026-09-05", "product": "传感器",
+                              "amount": 400, "refund_of": sale["id"]})
+    header = "customer_id,ordered_at,product,amount,refund_of,status\n"
+    for rows, reason in (
+        (f"{shop['id']},2026-09-09,传感器,700,{sale['id']},\n", f"refunds of order {sale['id']} would come to 1,100.00"),
+        (f"{shop['id']},2026-09-09,传感器,300,{sale['id']},\n{shop['id']},2026-09-09,传感器,301,{sale['id']},\n",
+         "would come to 1,001.00"),
+        (f"{shop['id']},2026-09-09,传感器,1,{back['id']},\n", f"order {back['id']} is a refund"),
+    ):
+        result = run(db_path, "orders", "import", str(write(tmp_path / "o.csv", header + rows)), ok=False)
+        assert result.exit_code == 1 and reason in result.output and "Traceback" not in result.output, result.output
+        assert crm.orders.count() == 2
+    for args, reason in ((["edit", sale["id"], "--amount", "300"], "would come to 400.00, more than its 300.00"),
+                         (["edit", back["id"], "--amount", "1200"], "would come to 1,200.00, more than its 1,000.00"),
+                         (["update", "--where", "amount=1000", "--set", "status=cancelled"], "is cancelled")):
+        result = run(db_path, "orders", *args, ok=False)
+        assert result.exit_code == 1 and reason in result.output and "Traceback" not in result.output, result.output
+    assert [(o["amount"], o["status"]) for o in crm.orders.find(order="ordered_at")] == [(1000.0, None),
+                                                                                         (400.0, None)]
+    # The sale and its refund cancelled together: the rule holds at the end of the bulk
+    # edit, whichever of the two is written first.
+    run(db_path, "orders", "update", "--where", "product=传感器", "--set", "status=cancelled")
+    assert {o["status"] for o in crm.orders.find()} == {"cancelled"}
+    with pytest.raises(ValidationError):  # a refund of a cancelled sale, on its own
+        crm.orders.update(back["id"], {"status": "confirmed"})
+    crm.orders.update(sale["id"], {"status": "confirmed"})
+    crm.orders.update(back["id"], {"status": "confirmed"})
+    with pytest.raises(ValidationError):
+        crm.orders.update(sale["id"], {"status": "cancelled"})
+    with transaction(crm.conn), crm.orders.rules_at_end():  # the sale first, then its refund
+        crm.orders.apply_update(crm.orders.get(sale["id"]), {"status": "cancelled"})
+        crm.orders.apply_update(crm.orders.get(back["id"]), {"status": "cancelled"})
+    assert {o["status"] for o in crm.orders.find()} == {"cancelled"}
 
 
 # hypothesis: any customers the API accepts survive CSV export and import unchanged

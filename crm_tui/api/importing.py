@@ -721,7 +721,8 @@ class _Plan:
         total = len(self.creates) + len(self.updates)
         # A big write goes through a rollback journal when the database is ours alone:
         # its new pages are written once, not into the WAL and again at the checkpoint.
-        with written_once(self.conn, when=total >= WRITTEN_ONCE_FROM), transaction(self.conn):
+        with (written_once(self.conn, when=total >= WRITTEN_ONCE_FROM), transaction(self.conn),
+              self.records.rules_at_end()):
             # One executemany over a generator: the bulk insert path sets the capture
             # triggers aside once, and the generator reports progress as rows go in.
             self.records.insert_prepared(self.creates, bulk=True,

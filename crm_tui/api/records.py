@@ -9,6 +9,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from crm_tui.db import privacy as privacy_sql
@@ -16,6 +17,7 @@ from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain import complaints as complaint_rules
+from crm_tui.domain import orders as order_rules
 from crm_tui.domain import quotes as quote_rules
 from crm_tui.domain.entities import ENTITIES, Entity, Field, derive, record_columns, stored_columns
 from crm_tui.domain.privacy import PRIVACY_KINDS
@@ -129,6 +131,7 @@ class Records:
         # Called before lists and counts: brings computed fields (a customer's
         # classes) up to date, so a filter on them sees what `crm classify` computes.
         self.before_read: Callable[[], Any] | None = None
+        self._deferred: list[tuple[Sequence[Mapping[str, Any]], bool]] | None = None  # see `rules_at_end`
 
     # -- reading -----------------------------------------------------------------
 
@@ -286,10 +289,13 @@ class Records:
                     yield [r.get(c) for c in columns]
                     if progress and (done % 1000 == 0 or done == len(records)):
                         progress(done)
-            return sql.insert_many(self.conn, self.entity, columns, rows())
-        for record in records:
-            sql.insert(self.conn, self.entity, {c: record[c] for c in columns if c in record})
-        return len(records)
+            written = sql.insert_many(self.conn, self.entity, columns, rows())
+        else:
+            for record in records:
+                sql.insert(self.conn, self.entity, {c: record[c] for c in columns if c in record})
+            written = len(records)
+        self._check_written(records, new=True)
+        return written
 
     def update(self, record_id: str, changes: Mapping[str, Any], *, workflow: bool = False) -> Record:
         """Change fields of a record. Fields moved by a workflow (a complaint's status
@@ -341,7 +347,7 @@ class Records:
                 for r in targets for k, v in values.items() if r.get(k) != v
             ]
             if not dry_run and diff:
-                with transaction(self.conn):
+                with transaction(self.conn), self.rules_at_end():
                     for r in targets:
                         self.apply_update(r, values)
         return diff
@@ -376,6 +382,36 @@ class Records:
         changed["updated_at"] = utc_now()
         changed.update(derive(self.entity, merged, changed))
         sql.update(self.conn, self.entity, current["id"], changed)
+        self._check_written([merged], new=False)
+
+    def _check_written(self, records: Sequence[Mapping[str, Any]], *, new: bool) -> None:
+        """The rules across records of this kind, once `records` are written (new, or
+        changed), inside the caller's transaction, so a refusal writes nothing."""
+        rule = WRITTEN_RULES.get(self.entity.table)
+        if rule is None:
+            return
+        if self._deferred is not None:
+            self._deferred.append((records, new))
+            return
+        rule(self.conn, records, new)
+
+    @contextmanager
+    def rules_at_end(self) -> Iterator[None]:
+        """Inside the caller's transaction: the rules across records are checked once
+        every write inside is done (a bulk edit, an import), not after each record,
+        so a sale and its refund cancelled together are not, half-way, a refund of a
+        cancelled order."""
+        if self._deferred is not None:  # an outer one checks at its end
+            yield
+            return
+        self._deferred = []
+        try:
+            yield
+            written, self._deferred = self._deferred, None
+            for new in (True, False):  # one check for all, a few hundred records a query
+                self._check_written([r for records, was_new in written if was_new is new for r in records], new=new)
+        finally:
+            self._deferred = None
 
     def check_refs(self, records: Sequence[Mapping[str, Any]],
                    known: dict[tuple[str, str], bool] | None = None) -> None:
@@ -460,3 +496,20 @@ class Records:
 # A rule over a whole record, checked on every create and update of its kind.
 STATE_RULES: dict[str, Callable[[Mapping[str, Any]], None]] = {"complaints": complaint_rules.check_record,
                                                                "quotes": quote_rules.check_record}
+
+
+def _refunds_hold(conn: sqlite3.Connection, records: Sequence[Mapping[str, Any]], new: bool) -> None:
+    """Orders written: the orders their refunds are of (and, when changed, the orders
+    themselves) still keep the rule of refunds. A new sale has no refunds yet."""
+    ids = {r["refund_of"] for r in records if r.get("refund_of")}
+    if not new:
+        ids |= {r["id"] for r in records}
+    if ids:
+        order_rules.check_refunds(sql.refunds_of(conn, ids))
+
+
+# Rules across records of one kind, checked once written (Records._check_written): every
+# path that writes such a record (form, CLI, import, bulk edit, seed) goes through them.
+WRITTEN_RULES: dict[str, Callable[[sqlite3.Connection, Sequence[Mapping[str, Any]], bool], None]] = {
+    "orders": _refunds_hold,
+}

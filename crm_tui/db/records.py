@@ -261,10 +261,19 @@ def skus(conn: sqlite3.Connection, product_ids: Iterable[str]) -> dict[str, str]
     return dict(conn.execute(f"SELECT id, sku FROM products WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall())
 
 
-def refunded(conn: sqlite3.Connection, order_id: str) -> float:
-    """What the refunds of an order (not cancelled) come to."""
-    return conn.execute("SELECT total(amount) FROM orders WHERE refund_of = ? AND status IS NOT 'cancelled'",
-                        (order_id,)).fetchone()[0]
+def refunds_of(conn: sqlite3.Connection, order_ids: Iterable[str]) -> list[tuple[str, float, str | None, str | None,
+                                                                                 float]]:
+    """Of the orders `order_ids`, those with refunds (not cancelled): id, amount, its
+    own refund_of, status, and what the refunds come to; a few hundred per query."""
+    ids = list(order_ids)
+    found: list[tuple[str, float, str | None, str | None, float]] = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        found += conn.execute(
+            "SELECT o.id, o.amount, o.refund_of, o.status, total(r.amount) FROM orders o "
+            "JOIN orders r ON r.refund_of = o.id AND r.status IS NOT 'cancelled' "
+            f"WHERE o.id IN ({', '.join('?' * len(chunk))}) GROUP BY o.id", chunk).fetchall()
+    return found
 
 
 def existing_ids(conn: sqlite3.Connection, table: str, ids: Iterable[str]) -> set[str]:

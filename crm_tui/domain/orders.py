@@ -10,8 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from crm_tui.domain.entities import ORDER_LINE, ORDER_STATUS_WORDS, ORDER_STATUSES, Entity, Field
-from crm_tui.domain.validation import ValidationError, normalize_money
-from crm_tui.i18n import field_label, t
+from crm_tui.domain.validation import FieldError, ValidationError, normalize_money
+from crm_tui.i18n import field_label, money, t
 
 CENT = Decimal("0.01")
 
@@ -23,6 +23,23 @@ def line_amount(quantity: float, unit_price: float, discount: float | None) -> f
         raise ValidationError.one("discount", t("reason.discount_over", discount=discount))
     total = Decimal(str(quantity)) * Decimal(str(unit_price)) * (1 - off / 100)
     return float(total.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def check_refunds(refunded: Sequence[tuple[str, float, str | None, str | None, float]]) -> None:
+    """The rule of refunds (退款), over orders with refunds (id, amount, its own
+    refund_of, status, what its refunds not cancelled come to): a refund is of a sale
+    that is not cancelled, and the refunds of one order never come to more than it."""
+    errors = []
+    for order_id, amount, refund_of, status, total in refunded:
+        if refund_of:
+            errors.append(FieldError("refund_of", t("reason.refund_of_refund", id=order_id)))
+        elif status == "cancelled":
+            errors.append(FieldError("refund_of", t("reason.refund_cancelled", id=order_id)))
+        elif total > amount + 0.005:
+            errors.append(FieldError("amount", t("reason.refunds_would_exceed", id=order_id, refunded=money(total),
+                                                 amount=money(amount))))
+    if errors:
+        raise ValidationError(errors)
 
 
 def order_summary(lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
