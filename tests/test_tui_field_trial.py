@@ -363,3 +363,22 @@ async def test_a_slash_pressed_in_a_search_box_that_has_the_focus_starts_the_sea
             await pilot.press("slash", "slash", *text)  # to the box, and again in it
             await settle(pilot)
             assert box.value == text, (key, box.value)
+
+
+async def test_the_merge_view_says_why_two_customers_look_alike_in_chinese(crm: Crm) -> None:
+    """The reasons beside a probable duplicate are in the rep's language (同名同公司),
+    not English ("same name and company")."""
+    crm.customers.create({"name": "David Evans", "company": "Acme", "mobile": "13900001111"})
+    crm.customers.create({"name": "David Evans", "company": "Acme", "mobile": "13900001111"})
+    app = make_app(crm, lang="zh")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#customers").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("M")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MergeScreen) and screen.candidates
+        why = str(screen.query_one("#merge-candidates", DataTable).get_row_at(0)[2])
+        assert "same" not in why and "电话相同" in why and "姓名和公司相同" in why, why

@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from crm_tui.i18n import t
+
 # How strongly each kind of match says "the same customer" (a shared mobile is
 # nearly certain; names that sound alike at one company less so).
 WEIGHTS = {"phone": 0.9, "email": 0.9, "name_company": 0.8, "pinyin_company": 0.6}
-REASONS = {"phone": "same phone {key}", "email": "same email {key}",
-           "name_company": "same name and company {key}", "pinyin_company": "names sound alike at {key}"}
+# The reasons' texts are the catalog's `duplicates.reason.<kind>`, in the rep's language.
 
 
 @dataclass
@@ -36,7 +37,7 @@ def duplicate_pairs(groups: Iterable[tuple[str, str, list[str]]]) -> list[Duplic
             if kind == "pinyin_company" and "name_company" in kinds:
                 continue  # the same name at one company says it already
             pair = pairs.setdefault((a, b), DuplicatePair(a, b))
-            pair.reasons.append(REASONS[kind].format(key=key))
+            pair.reasons.append(t(f"duplicates.reason.{kind}", value=key))
             kinds.add(kind)
     for ab, pair in pairs.items():
         miss = 1.0
