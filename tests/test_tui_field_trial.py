@@ -382,3 +382,29 @@ async def test_the_merge_view_says_why_two_customers_look_alike_in_chinese(crm: 
         assert isinstance(screen, MergeScreen) and screen.candidates
         why = str(screen.query_one("#merge-candidates", DataTable).get_row_at(0)[2])
         assert "same" not in why and "电话相同" in why and "姓名和公司相同" in why, why
+
+
+@pytest.mark.parametrize(("lang", "yes", "no"), [("en", "Yes", "No"), ("zh", "是", "否")])
+async def test_a_products_active_flag_is_a_yes_or_no_choice(crm: Crm, lang: str, yes: str, no: str) -> None:
+    """The product form offers Active as Yes / No (是 / 否), as the list shows it, not a
+    box holding "1"; a product taken off sale through it reads No in the list."""
+    crm.products.create({"sku": "GT-1", "name": "绿茶", "list_price": 320, "active": 1})
+    app = make_app(crm, lang=lang)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("f10")
+        await settle(pilot)
+        app.screen.query_one(RecordTable).focus()
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        active = form.query_one("#field-active")
+        assert isinstance(active, Select), active
+        assert [str(label) for label, value in active._options if value in ("1", "0")] == [yes, no]
+        assert active.value == "1"
+        active.value = "0"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, FormScreen)
+    assert crm.products.find()[0]["active"] == 0

@@ -115,6 +115,11 @@ class FormScreen(CrmModal[Record | None]):
             return Select(options, value=value if value in f.choices else Select.NULL,
                           allow_blank=not f.required or value not in f.choices, id=wid,
                           prompt=t("form.choose"), compact=True)
+        if f.kind == "bool":
+            # yes or no, as the lists show it; the API reads the 1 / 0 chosen
+            return Select([(t("form.flag.yes"), "1"), (t("form.flag.no"), "0")],
+                          value=value if value in ("1", "0") else Select.NULL, allow_blank=not f.required,
+                          id=wid, prompt=t("form.choose"), compact=True)
         if f.max_len >= LONG_TEXT:
             # a format to follow shows inside the box: as part of the label it would be
             # cut in the middle on a small terminal
