@@ -19,6 +19,7 @@ from crm_tui.api import Crm
 from crm_tui.api.sync import Sync
 from crm_tui.app import CrmApp
 from crm_tui.domain.orders import parse_lines
+from crm_tui.domain.times import shown_time
 from crm_tui.screens.conflicts import ConflictsScreen
 from crm_tui.screens.dashboard import DashboardScreen
 from crm_tui.screens.form import FormScreen
@@ -408,3 +409,30 @@ async def test_a_products_active_flag_is_a_yes_or_no_choice(crm: Crm, lang: str,
         await settle(pilot)
         assert not isinstance(app.screen, FormScreen)
     assert crm.products.find()[0]["active"] == 0
+
+
+async def test_a_complaints_due_time_reads_in_its_form_as_in_the_queue(crm: Crm) -> None:
+    """The edit form shows the due time as the queue does (2026-03-04 10:00), not the
+    stored text (2026-03-04T10:00:00); left as it is, nothing is written."""
+    customer = crm.customers.create({"name": "王芳"})
+    complaint = crm.complaint_workflow.open({"customer_id": customer["id"], "type": "delivery", "priority": "high",
+                                             "description": "晚到三天", "received_at": "2026-03-02 09:00"})
+    before = crm.complaints.get(complaint["id"])
+    app = make_app(crm)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        app.screen.query_one("#complaints-table").focus()
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        due = form.query_one("#field-due_at", Input).value
+        assert due == shown_time(before["due_at"]) and "T" not in due, due
+        form.query_one("#field-priority", Select).value = "urgent"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, FormScreen)
+    after = crm.complaints.get(complaint["id"])
+    assert after["priority"] == "urgent" and after["due_at"] == before["due_at"]

@@ -84,8 +84,10 @@ def complaint_form(app: CrmApp, customer: Record, done: Done, *, record: Record 
                           focus="type")
     else:
         comp_id = record["id"]
+        # the due time as the queue shows it (2026-03-04 10:00), as a visit's time is
+        values = {**record, "due_at": shown_time(record.get("due_at"))}
         form = FormScreen(COMPLAINT, COMPLAINT_EDIT_FIELDS, lambda v: crm.complaints.update(comp_id, v),
-                          title=t("form.edit_complaint"), values=record, context=_context(customer),
+                          title=t("form.edit_complaint"), values=values, context=_context(customer),
                           only_changes=True)
     app.push_screen(form, done)
 
