@@ -436,3 +436,25 @@ async def test_a_complaints_due_time_reads_in_its_form_as_in_the_queue(crm: Crm)
         assert not isinstance(app.screen, FormScreen)
     after = crm.complaints.get(complaint["id"])
     assert after["priority"] == "urgent" and after["due_at"] == before["due_at"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_customer_lists_count_line_is_read_whole_at_80x24(crm: Crm, lang: str) -> None:
+    """A new user's empty list says how to add customers, and a search that finds
+    nothing says how to clear it: at 80x24 the line takes a second row rather than
+    cutting the hint off ("… `crm customers import")."""
+    app = make_app(crm, lang=lang)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        status = app.screen.query_one("#status-line", Static)
+        text = str(status.render())
+        assert "import" in text
+        assert cell_len(text) <= status.content_region.width * status.content_region.height, text
+        crm.customers.create({"name": "张伟"})
+        await pilot.press(*"nosuchname")
+        await settle(pilot)
+        text = str(status.render())
+        assert cell_len(text) <= status.content_region.width * status.content_region.height, text
+        await pilot.press("escape")  # clears the search: one row again
+        await settle(pilot)
+        assert status.content_region.height == 1, str(status.render())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
@@ -73,6 +75,10 @@ class CustomersScreen(FilterAsYouType, CrmScreen):
     def on_screen_resume(self) -> None:
         if self.table.loaded_generation >= 0:
             self.reload(keep_cursor=True)
+
+    def on_resize(self) -> None:
+        if self.total_all is not None:
+            self.update_status()  # one row or two, for the new width
 
     # -- loading ----------------------------------------------------------------------
 
@@ -147,7 +153,14 @@ class CustomersScreen(FilterAsYouType, CrmScreen):
         arrow = "▼" if self.sort_desc else "▲"
         parts.append(t("customers.sorted", field=field_label(CUSTOMER, self.sort) if self.sort in CUSTOMER.field_names
                        else t("customers.updated"), arrow=arrow))
-        self.query_one("#status-line", Static).update("  ·  ".join(parts), layout=False)
+        text = "  ·  ".join(parts)
+        line = self.query_one("#status-line", Static)
+        # a second row when the line is longer than the screen is wide (80x24, the
+        # empty list's hint): whole, not cut; the layout changes only when the rows do
+        rows = 1 if cell_len(Text.from_markup(text).plain) <= max(1, line.content_region.width) else 2
+        if line.styles.height is None or line.styles.height.value != rows:
+            line.styles.height = rows
+        line.update(text, layout=False)
 
     # -- filters and sorting ------------------------------------------------------------
 
