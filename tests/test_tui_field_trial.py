@@ -458,3 +458,34 @@ async def test_the_customer_lists_count_line_is_read_whole_at_80x24(crm: Crm, la
         await pilot.press("escape")  # clears the search: one row again
         await settle(pilot)
         assert status.content_region.height == 1, str(status.render())
+
+
+async def test_an_order_with_a_refund_is_not_deleted_from_under_it(crm: Crm) -> None:
+    """Delete on a sale that has a refund is refused, said in the rep's language: the
+    refund left alone would take from net sales a sale no longer there. Deleting the
+    refund first, then the sale, works."""
+    customer = crm.customers.create({"name": "李娜"})
+    crm.products.create({"sku": "GT-1", "name": "绿茶", "list_price": 320})
+    sale = crm.order_book.add({"customer_id": customer["id"], "ordered_at": "2026-03-01"}, parse_lines("GT-1:4"))
+    refund = crm.order_book.refund(sale["id"], parse_lines("GT-1:1"), ordered_at="2026-03-02")
+    app = make_app(crm, lang="zh")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        table = app.screen.query_one(RecordTable)
+        table.focus()
+        assert [r["id"] for r in table.rows_loaded()] == [refund["id"], sale["id"]]  # newest first
+        table.cursor = 1
+        await pilot.press("delete", "y")
+        await settle(pilot)
+        said = [n.message for n in app._notifications]
+        assert any("退款" in m and refund["id"] in m and "refund" not in m for m in said), said
+        assert crm.orders.get(sale["id"])["amount"] == 1280.0
+        table.cursor = 0
+        await pilot.press("delete", "y")  # the refund first
+        await settle(pilot)
+        table.cursor = 0
+        await pilot.press("delete", "y")  # then the sale
+        await settle(pilot)
+    assert crm.orders.count() == 0

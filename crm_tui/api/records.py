@@ -326,9 +326,18 @@ class Records:
     def delete(self, record_id: str) -> Record:
         with self._lock:
             current = self._get(record_id)
+            self.check_delete(current)
             with transaction(self.conn):
                 sql.delete(self.conn, self.entity, current["id"])
             return current
+
+    def check_delete(self, current: Mapping[str, Any]) -> None:
+        """A sale with refunds is not deleted on its own: the refunds left behind would
+        take from net sales a sale no longer there. Its refunds go first."""
+        if self.entity.table == "orders" and not current.get("refund_of"):
+            refunds = sql.ids_with_value(self.conn, self.entity, "refund_of", current["id"])
+            if refunds:
+                raise ValidationError.one("order", t("reason.delete.order_has_refunds", id=refunds[0]))
 
     def bulk_update(self, filters: Sequence[Filter], changes: Mapping[str, Any], *,
                     dry_run: bool = False) -> list[dict[str, Any]]:

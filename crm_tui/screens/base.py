@@ -16,7 +16,7 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from crm_tui.api import NotFound, ValidationError
-from crm_tui.i18n import field_label, t
+from crm_tui.i18n import field_label, label_of_name, t
 from crm_tui.widgets.record_table import RecordTable
 
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ def describe_error(exc: BaseException, entity: Any = None) -> str:
     if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors:
-            label = field_label(entity, err.field) if entity is not None else err.field.replace("_", " ")
+            label = (field_label(entity, err.field) if entity is not None
+                     else label_of_name(err.field) or err.field.replace("_", " "))
             parts.append(f"{label}{t('sep.label')}{err.reason}")
         return t("sep.reasons").join(parts)
     if isinstance(exc, NotFound):
