@@ -489,3 +489,23 @@ async def test_an_order_with_a_refund_is_not_deleted_from_under_it(crm: Crm) -> 
         await pilot.press("delete", "y")  # then the sale
         await settle(pilot)
     assert crm.orders.count() == 0
+
+
+async def test_the_orders_list_shows_a_refund_negative_and_a_cancelled_order_as_such(crm: Crm) -> None:
+    """On F5 a refund reads as it counts in the sales figures, negative, as on the
+    customer's Orders tab (it read exactly like a second sale), and each order says
+    its status (a cancelled one read like a sale too)."""
+    customer = crm.customers.create({"name": "李娜"})
+    crm.products.create({"sku": "GT-1", "name": "绿茶", "list_price": 320})
+    sale = crm.order_book.add({"customer_id": customer["id"], "ordered_at": "2026-03-01"}, parse_lines("GT-1:4"))
+    crm.order_book.refund(sale["id"], parse_lines("GT-1:1"), ordered_at="2026-03-02")
+    crm.order_book.add({"customer_id": customer["id"], "ordered_at": "2026-02-01", "status": "cancelled"},
+                       parse_lines("GT-1:2"))
+    app = make_app(crm, lang="zh")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        table = app.screen.query_one(RecordTable)
+        lines = ["".join(seg.text for seg in table.render_line(y)) for y in range(1, 4)]
+        assert "-320.00" in lines[0] and "1,280.00" in lines[1] and "已取消" in lines[2], lines

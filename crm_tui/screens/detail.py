@@ -31,7 +31,7 @@ from crm_tui.screens.record_forms import (
     visit_form,
 )
 from crm_tui.widgets.footer import CrmFooter
-from crm_tui.widgets.tables import visit_cells, visit_headers
+from crm_tui.widgets.tables import signed_amount, visit_cells, visit_headers
 from crm_tui.widgets.title_bar import TitleBar
 
 TABS = ("profile", "contacts", "visits", "complaints", "orders", "opportunities", "history")
@@ -197,7 +197,7 @@ class CustomerScreen(CrmScreen):
         self._fill("orders-table", [field_label(ORDER, n) for n in ("ordered_at", "product", "quantity", "amount",
                                                                     "status", "notes")],
                    [[r["ordered_at"], r["product"], str(r.get("quantity") or ""),
-                     Text(money(-r["amount"] if r.get("refund_of") else r["amount"]), justify="right"),
+                     Text(money(signed_amount(r)), justify="right"),
                      show_value("orders", "status", r.get("status")), r.get("notes") or ""] for r in file.orders],
                    file.orders)
         stage = self.crm.pipeline.settings

@@ -18,8 +18,10 @@ def _short_time(name: str):
     return lambda row: shown_time(row.get(name))
 
 
-def _money(row: Row) -> str:
-    return money(row.get("amount"))
+def signed_amount(order: Row) -> float:
+    """An order's amount as it counts in the sales figures: a refund's negative."""
+    amount = float(order.get("amount") or 0)
+    return -amount if order.get("refund_of") else amount
 
 
 def col(ent: Entity, name: str, width: int, **kw) -> Column:
@@ -56,7 +58,8 @@ def order_columns(with_customer: bool = True) -> list[Column]:
     return columns + [
         col(ORDER, "product", 24, min_width=12, drop=3),
         col(ORDER, "quantity", 8, justify="right", drop=4),
-        Column("amount", field_label(ORDER, "amount"), 14, render=_money, justify="right"),
+        Column("amount", field_label(ORDER, "amount"), 14, render=lambda r: money(signed_amount(r)), justify="right"),
+        col(ORDER, "status", 10, render=_choice(ORDER, "status"), drop=5),
         col(ORDER, "notes", 0, drop=9),
     ]
 
