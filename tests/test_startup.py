@@ -25,10 +25,10 @@ HEAVY = (
 # Runs `crm ARGS...` in this interpreter, then writes the loaded modules to a file.
 RUNNER = """
 import json, sys
-from crm_tui.cli import main
+from crm_tui.cli import run
 sys.argv = ["crm", *sys.argv[2:]]
 try:
-    main()
+    run()
 except SystemExit:
     pass
 with open(OUT, "w") as fh:
@@ -152,7 +152,7 @@ def test_a_stand_in_makes_the_real_object_if_ever_used() -> None:
 
 GROUPS_MADE = """
 import json, sys
-from crm_tui.cli import main
+from crm_tui.cli import run
 from crm_tui.cli.common import LazyGroup
 groups = []  # every group of the run, kept here (the command tree is let go when main returns)
 init = LazyGroup.__init__
@@ -162,7 +162,7 @@ def keep(self, *args, **kwargs):
 LazyGroup.__init__ = keep
 sys.argv = ["crm", *sys.argv[2:]]
 try:
-    main()
+    run()
 except SystemExit:
     pass
 with open(OUT, "w") as fh:
