@@ -6,15 +6,18 @@ its reasons, refused changes' included, in it."""
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from crm_tui.i18n import language, normalize_language, t
-from crm_tui.sync.errors import UNREACHABLE, ProtocolError
+from crm_tui.sync.errors import NOT_A_SYNC_SERVER, UNREACHABLE, ProtocolError
 from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION, REFUSED, Hello, PushResult
 
 __all__ = ["UNREACHABLE", "ProtocolError", "SyncClient"]
+
+M = TypeVar("M", bound=BaseModel)
 
 # Some changes of a push refused: the rest of the batch is stored (docs/sync.md).
 REFUSED_ANSWER = frozenset({(403, REFUSED)})
@@ -75,19 +78,32 @@ class SyncClient:
                     return err
                 raise ProtocolError(err["error"], err["message"], response.status_code, err.get("expected_seq"),
                                     normalize_language(response.headers.get("content-language")))
-            except (ValueError, KeyError, TypeError):
-                raise ProtocolError("server_error", f"the sync server answered {response.status_code}: "
-                                    f"{response.text[:200]}", response.status_code) from None
-        return response.json()
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise self._not_sync(response.status_code) from None
+        try:
+            return response.json()
+        except ValueError:  # a Wi-Fi sign-in page, or another web server at that address
+            raise self._not_sync(response.status_code) from None
+
+    def _not_sync(self, status: int) -> ProtocolError:
+        """An answer that is not the sync protocol's (it printed the page, or a traceback)."""
+        said = t("sync_client.answer.not_sync", server=self.server, status=status)
+        return ProtocolError(NOT_A_SYNC_SERVER, said, status, lang=language())
+
+    def _model(self, model: type[M], answer: Any) -> M:
+        try:
+            return model.model_validate(answer)
+        except ValidationError:
+            raise self._not_sync(200) from None
 
     def hello(self) -> Hello:
-        return Hello.model_validate(self._call("GET", "/v1/hello"))
+        return self._model(Hello, self._call("GET", "/v1/hello"))
 
     def push(self, node: str, changes: list[dict[str, Any]]) -> PushResult:
         """Push a batch. Some changes refused (403 "refused": the others are stored) is
         an answer, with the refused ones in `refused`."""
-        return PushResult.model_validate(self._call("POST", "/v1/push", {"node": node, "changes": changes},
-                                                    answers=REFUSED_ANSWER))
+        return self._model(PushResult, self._call("POST", "/v1/push", {"node": node, "changes": changes},
+                                                  answers=REFUSED_ANSWER))
 
     def pull(self, node: str, after: int, limit: int, *, snapshot: bool = False) -> dict[str, Any]:
         """A page of changes as plain dicts (a large pull is not validated twice);
@@ -95,7 +111,10 @@ class SyncClient:
         body: dict[str, Any] = {"node": node, "after": after, "limit": limit}
         if snapshot:
             body["snapshot"] = True
-        return self._call("POST", "/v1/pull", body)
+        page = self._call("POST", "/v1/pull", body)
+        if not isinstance(page, dict) or not isinstance(page.get("changes"), list):
+            raise self._not_sync(200)
+        return page
 
 
 def _why_unreachable(exc: httpx.HTTPError) -> str | None:

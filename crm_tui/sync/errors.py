@@ -16,6 +16,7 @@ REPLICA_BEHIND = "replica_behind"
 
 
 UNREACHABLE = "unreachable"  # client side: no answer from the server
+NOT_A_SYNC_SERVER = "not_a_sync_server"  # client side: an answer, but not the protocol's
 
 
 class ProtocolError(Exception):
