@@ -105,3 +105,13 @@ async def test_the_ui_on_the_demo_wears_a_badge_and_says_how_to_leave(anyio_back
     async with own.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert not own.screen.query("#demo-badge")
+
+
+def test_leaving_the_demo_when_it_is_not_on_says_so() -> None:
+    # `crm demo --exit` said "Left the demo" to a user who had never opened it.
+    assert not demo_active()
+    left = crm("demo", "--exit")
+    assert "Left the demo" not in left.stdout and "The demo was not active" in left.stdout
+    assert str(own_db_path()) in left.stdout and not demo_active()
+    crm("demo", "--no-ui", "--customers", "5")
+    assert "Left the demo" in crm("demo", "--exit").stdout

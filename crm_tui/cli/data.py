@@ -103,8 +103,10 @@ def demo(
     from crm_tui.cli import ui
 
     if leave:
+        was_active = demo_active()
         set_demo_active(False)
-        console.print(t("demo.left", path=default_db_path()), highlight=False, soft_wrap=True)
+        console.print(t("demo.left" if was_active else "demo.exit.not_active", path=default_db_path()),
+                      highlight=False, soft_wrap=True)
         return
     path = db_path(db) or demo_db_path()
     with Crm(path) as crm:
