@@ -39,3 +39,13 @@ def test_a_server_is_not_started_on_numbers_it_cannot_use(tmp_path: Path, option
     if code == 1:
         assert f"{option}: nan is not a number" in result.stderr
     assert not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize("args, said", [(["sync", "rejected", "discard"], "no rejected change with id"),
+                                        (["sync", "rejected", "retry"], "no rejected change with id"),
+                                        (["conflicts", "resolve", "--keep", "mine"], "no conflict with id")])
+def test_an_id_beyond_what_sqlite_counts_is_no_record(crm: Crm, args: list[str], said: str) -> None:
+    result = runner.invoke(app, ["--db", str(crm.path), *args, "99999999999999999999"])
+    assert result.exit_code == 1, result.output
+    no_traceback(result)
+    assert f"{said} 99999999999999999999" in result.stderr

@@ -661,7 +661,15 @@ def list_conflicts(conn: sqlite3.Connection, *, include_resolved: bool = False,
     return [_conflict(r) for r in conn.execute(sql, params)]
 
 
+def _storable(record_id: int) -> bool:
+    """Whether SQLite can hold the id at all: a bigger one names no row (binding it
+    raised OverflowError, a traceback for `crm conflicts resolve 99999999999999999999`)."""
+    return -(2**63) <= record_id < 2**63
+
+
 def get_conflict(conn: sqlite3.Connection, conflict_id: int) -> dict[str, Any] | None:
+    if not _storable(conflict_id):
+        return None
     row = conn.execute("SELECT * FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
     return _conflict(row) if row else None
 
@@ -758,6 +766,8 @@ def list_rejected(conn: sqlite3.Connection, *, include_resolved: bool = False) -
 
 
 def get_rejected(conn: sqlite3.Connection, rejected_id: int) -> dict[str, Any] | None:
+    if not _storable(rejected_id):
+        return None
     row = conn.execute("SELECT * FROM rejected WHERE id = ?", (rejected_id,)).fetchone()
     return _rejected(row) if row else None
 
