@@ -132,6 +132,8 @@ class Pipeline:
         if lost_reason is not None and lost_reason.strip():
             changes["lost_reason"] = lost_reason
         with crm.lock, transaction(crm.conn):
+            if create_order:  # winning it again must not sell it twice
+                self._refuse_second_order(crm.opportunities.get(opportunity_id))
             deal = crm.opportunities.update(opportunity_id, changes)
             order = None
             if create_order:
@@ -146,11 +148,15 @@ class Pipeline:
             deal = crm.opportunities.get(opportunity_id)
             if deal["stage"] != WON:
                 raise ValidationError.one("stage", t("reason.order_only_when_won"))
-            if deal.get("order_id") and records_sql.exists(crm.conn, "orders", deal["order_id"]):
-                raise ValidationError.one("order_id", t("reason.deal_has_order", order=deal["order_id"]))
+            self._refuse_second_order(deal)
             order = self._order_for(deal)
             deal = crm.opportunities.update(deal["id"], {"order_id": order["id"]})
         return deal, order
+
+    def _refuse_second_order(self, deal: Record) -> None:
+        """A deal has one order: its sale counts once in every sales figure."""
+        if deal.get("order_id") and records_sql.exists(self.crm.conn, "orders", deal["order_id"]):
+            raise ValidationError.one("order_id", t("reason.deal_has_order", order=deal["order_id"]))
 
     def _order_for(self, deal: Record) -> Record:
         return self.crm.orders.create({
