@@ -43,6 +43,22 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+async def edit_form(pilot, key: str, table: object, *, screen: type | None = None) -> FormScreen:
+    """Open a screen by its key, focus its list (`table`: a selector or a widget type)
+    and press e: the edit form of the record under the cursor."""
+    app = pilot.app
+    await pilot.press(key)
+    await settle(pilot)
+    if screen is not None:
+        assert isinstance(app.screen, screen)
+    app.screen.query_one(table).focus()
+    await pilot.press("e")
+    await settle(pilot)
+    form = app.screen
+    assert isinstance(form, FormScreen)
+    return form
+
+
 def make_app(crm: Crm, lang: str = "en") -> CrmApp:
     return CrmApp(crm=crm, config={}, lang=lang, now=lambda: NOW)
 
@@ -57,14 +73,7 @@ async def test_an_order_edit_refused_for_its_date_keeps_the_old_lines(crm: Crm) 
     app = make_app(crm)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        await pilot.press("f5")
-        await settle(pilot)
-        assert isinstance(app.screen, OrdersScreen)
-        app.screen.query_one("#orders-table").focus()
-        await pilot.press("e")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, FormScreen)
+        form = await edit_form(pilot, "f5", "#orders-table", screen=OrdersScreen)
         form.query_one("#field-lines").text = "GT-1:9"
         form.query_one("#field-ordered_at").value = "2026-13-45"
         await pilot.press("ctrl+s")
@@ -88,13 +97,7 @@ async def test_an_order_edit_names_a_bad_line_and_a_bad_date_together(crm: Crm) 
     app = make_app(crm)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        await pilot.press("f5")
-        await settle(pilot)
-        app.screen.query_one("#orders-table").focus()
-        await pilot.press("e")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, FormScreen)
+        form = await edit_form(pilot, "f5", "#orders-table")
         form.query_one("#field-lines").text = "NOSUCH:1"
         form.query_one("#field-ordered_at").value = "2026-13-45"
         await pilot.press("ctrl+s")
@@ -393,13 +396,7 @@ async def test_a_products_active_flag_is_a_yes_or_no_choice(crm: Crm, lang: str,
     app = make_app(crm, lang=lang)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        await pilot.press("f10")
-        await settle(pilot)
-        app.screen.query_one(RecordTable).focus()
-        await pilot.press("e")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, FormScreen)
+        form = await edit_form(pilot, "f10", RecordTable)
         active = form.query_one("#field-active")
         assert isinstance(active, Select), active
         assert [str(label) for label, value in active._options if value in ("1", "0")] == [yes, no]
@@ -421,13 +418,7 @@ async def test_a_complaints_due_time_reads_in_its_form_as_in_the_queue(crm: Crm)
     app = make_app(crm)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        await pilot.press("f4")
-        await settle(pilot)
-        app.screen.query_one("#complaints-table").focus()
-        await pilot.press("e")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, FormScreen)
+        form = await edit_form(pilot, "f4", "#complaints-table")
         due = form.query_one("#field-due_at", Input).value
         assert due == shown_time(before["due_at"]) and "T" not in due, due
         form.query_one("#field-priority", Select).value = "urgent"
