@@ -131,7 +131,7 @@ class Records:
         # Called before lists and counts: brings computed fields (a customer's
         # classes) up to date, so a filter on them sees what `crm classify` computes.
         self.before_read: Callable[[], Any] | None = None
-        self._deferred: list[tuple[Sequence[Mapping[str, Any]], bool]] | None = None  # see `rules_at_end`
+        self._deferred: list[tuple[Sequence[Mapping[str, Any]], str]] | None = None  # see `rules_at_end`
 
     # -- reading -----------------------------------------------------------------
 
@@ -294,7 +294,7 @@ class Records:
             for record in records:
                 sql.insert(self.conn, self.entity, {c: record[c] for c in columns if c in record})
             written = len(records)
-        self._check_written(records, new=True)
+        self._check_written(records, how="new")
         return written
 
     def update(self, record_id: str, changes: Mapping[str, Any], *, workflow: bool = False) -> Record:
@@ -326,18 +326,10 @@ class Records:
     def delete(self, record_id: str) -> Record:
         with self._lock:
             current = self._get(record_id)
-            self.check_delete(current)
             with transaction(self.conn):
                 sql.delete(self.conn, self.entity, current["id"])
+                self._check_written([current], how="deleted")
             return current
-
-    def check_delete(self, current: Mapping[str, Any]) -> None:
-        """A sale with refunds is not deleted on its own: the refunds left behind would
-        take from net sales a sale no longer there. Its refunds go first."""
-        if self.entity.table == "orders" and not current.get("refund_of"):
-            refunds = sql.ids_with_value(self.conn, self.entity, "refund_of", current["id"])
-            if refunds:
-                raise ValidationError.one("order", t("reason.delete.order_has_refunds", id=refunds[0]))
 
     def bulk_update(self, filters: Sequence[Filter], changes: Mapping[str, Any], *,
                     dry_run: bool = False) -> list[dict[str, Any]]:
@@ -391,18 +383,19 @@ class Records:
         changed["updated_at"] = utc_now()
         changed.update(derive(self.entity, merged, changed))
         sql.update(self.conn, self.entity, current["id"], changed)
-        self._check_written([merged], new=False)
+        self._check_written([merged], how="changed")
 
-    def _check_written(self, records: Sequence[Mapping[str, Any]], *, new: bool) -> None:
-        """The rules across records of this kind, once `records` are written (new, or
-        changed), inside the caller's transaction, so a refusal writes nothing."""
+    def _check_written(self, records: Sequence[Mapping[str, Any]], *, how: str) -> None:
+        """The rules across records of this kind, once `records` are written (`how`:
+        new, changed or deleted), inside the caller's transaction, so a refusal
+        writes nothing."""
         rule = WRITTEN_RULES.get(self.entity.table)
         if rule is None:
             return
         if self._deferred is not None:
-            self._deferred.append((records, new))
+            self._deferred.append((records, how))
             return
-        rule(self.conn, records, new)
+        rule(self.conn, records, how)
 
     @contextmanager
     def rules_at_end(self) -> Iterator[None]:
@@ -417,8 +410,8 @@ class Records:
         try:
             yield
             written, self._deferred = self._deferred, None
-            for new in (True, False):  # one check for all, a few hundred records a query
-                self._check_written([r for records, was_new in written if was_new is new for r in records], new=new)
+            for how in ("new", "changed", "deleted"):  # one check for all, a few hundred records a query
+                self._check_written([r for records, done in written if done == how for r in records], how=how)
         finally:
             self._deferred = None
 
@@ -507,11 +500,19 @@ STATE_RULES: dict[str, Callable[[Mapping[str, Any]], None]] = {"complaints": com
                                                                "quotes": quote_rules.check_record}
 
 
-def _refunds_hold(conn: sqlite3.Connection, records: Sequence[Mapping[str, Any]], new: bool) -> None:
+def _refunds_hold(conn: sqlite3.Connection, records: Sequence[Mapping[str, Any]], how: str) -> None:
     """Orders written: the orders their refunds are of (and, when changed, the orders
-    themselves) still keep the rule of refunds. A new sale has no refunds yet."""
+    themselves) still keep the rule of refunds. A new sale has no refunds yet; a sale
+    deleted leaves none behind (they would take from net sales a sale no longer
+    there: its refunds go first)."""
+    if how == "deleted":
+        for record in records:
+            refunds = sql.ids_with_value(conn, ENTITIES["orders"], "refund_of", record["id"])
+            if refunds:
+                raise ValidationError.one("order", t("reason.delete.order_has_refunds", id=refunds[0]))
+        return
     ids = {r["refund_of"] for r in records if r.get("refund_of")}
-    if not new:
+    if how == "changed":
         ids |= {r["id"] for r in records}
     if ids:
         order_rules.check_refunds(sql.refunds_of(conn, ids))
@@ -519,6 +520,6 @@ def _refunds_hold(conn: sqlite3.Connection, records: Sequence[Mapping[str, Any]]
 
 # Rules across records of one kind, checked once written (Records._check_written): every
 # path that writes such a record (form, CLI, import, bulk edit, seed) goes through them.
-WRITTEN_RULES: dict[str, Callable[[sqlite3.Connection, Sequence[Mapping[str, Any]], bool], None]] = {
+WRITTEN_RULES: dict[str, Callable[[sqlite3.Connection, Sequence[Mapping[str, Any]], str], None]] = {
     "orders": _refunds_hold,
 }
