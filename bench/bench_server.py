@@ -96,7 +96,7 @@ def bench_throughput(pg_url: str, tmp: Path, clients: list[int], batches: int, b
           "(validated, authorised, stored)")
     print(f"  {'store':24} {'clients':>7} {'changes/s':>10} {'p95 push':>10}")
     for name, url, workers in configs:
-        server = Server(url, "--workers", str(workers), "--rate", "1000000")
+        server = Server(url, "--workers", str(workers), "--rate", "100000")
         try:
             tokens = {}
             for k in range(max(clients)):

@@ -409,7 +409,7 @@ def _serve(tree: Path, db: Path) -> tuple[subprocess.Popen, str]:
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([*_crm(tree), "server", "serve", "--db", f"sqlite:///{db}", "--port", str(port),
-                               "--rate", "1000000", "--log-level", "warning"],
+                               "--rate", "100000", "--log-level", "warning"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
