@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import re
 import zipfile
+from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,60 @@ def read_workbook(path: Path, data: bytes, sheet: str | None = None) -> Source:
         raise ImportFileError(t("import_file.no_sheet", path=path, sheet=repr(sheet), sheets=", ".join(book.sheetnames)))
     grid = [[_text(c.value, c.number_format) for c in row] for row in ws.iter_rows()]
     merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
-    return _source(path, ws.title, grid, merged)
+    return _source(path, ws.title, grid, merged, uncomputed_formulas(data, ws.title))
+
+
+_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_CELL_REF = re.compile(r"([A-Z]+)([0-9]+)")
+
+
+def uncomputed_formulas(data: bytes, title: str) -> set[tuple[int, int]]:
+    """(row, column), both from 1, of the formula cells of sheet `title` that hold no
+    computed value: a file written by a program that does not compute formulas
+    (openpyxl, many exporters) until a spreadsheet app opens and saves it. Read as a
+    value they are empty, and an import would lose them without a word. A formula
+    whose computed value is empty text (t="str" with an empty <v>) is computed."""
+    from xml.etree import ElementTree
+
+    from openpyxl.utils import column_index_from_string
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            part = _sheet_part(book, title)
+            if part is None:
+                return set()
+            xml = book.read(part)
+            if b"<f" not in xml and b":f" not in xml:
+                return set()  # no formula at all: the common case costs one search
+            found: set[tuple[int, int]] = set()
+            for _event, cell in ElementTree.iterparse(io.BytesIO(xml)):
+                if cell.tag != _NS + "c":
+                    continue
+                if cell.find(_NS + "f") is not None:
+                    value = cell.find(_NS + "v")
+                    computed = value is not None and (value.text or cell.get("t") == "str")
+                    ref = _CELL_REF.fullmatch(cell.get("r") or "")
+                    if not computed and ref:
+                        found.add((int(ref[2]), column_index_from_string(ref[1])))
+                cell.clear()
+            return found
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError):
+        return set()  # openpyxl read it; what it could not tell is no reason to refuse it
+
+
+def _sheet_part(book: zipfile.ZipFile, title: str) -> str | None:
+    """The zip member of the sheet named `title`, through the workbook's relationships."""
+    from xml.etree import ElementTree
+
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    targets = {rel.get("Id"): rel.get("Target") or "" for rel in rels}
+    for sheet in workbook.iter(_NS + "sheet"):
+        if sheet.get("name") == title:
+            target = targets.get(sheet.get(_REL_NS + "id"), "")
+            return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return None
 
 
 def _shows_time(number_format: str | None) -> bool:
@@ -64,7 +118,8 @@ def _text(value: Any, number_format: str | None = None) -> str:
     return str(value)
 
 
-def _source(path: Path, title: str, grid: list[list[str]], merged: list[tuple[int, int, int, int]]) -> Source:
+def _source(path: Path, title: str, grid: list[list[str]], merged: list[tuple[int, int, int, int]],
+            uncomputed: Collection[tuple[int, int]] = ()) -> Source:
     def filled(row: list[str]) -> int:
         return sum(1 for c in row if c.strip())
 
@@ -98,7 +153,13 @@ def _source(path: Path, title: str, grid: list[list[str]], merged: list[tuple[in
         if unnamed:
             raise ImportFileError(t("import_file.no_header", path=path, row=index + 1, column=_letter(unnamed[0]),
                                     header_row=header_row))
-        rows.append(SourceRow(index + 1, {h: c for h, c in zip(headers, cells, strict=True) if h.strip()}, {}))
+        raw = {h: c for h, c in zip(headers, cells, strict=True) if h.strip()}
+        lost = [c for c in range(width) if (index + 1, c + 1) in uncomputed and headers[c].strip()]
+        if lost:  # the row is refused, naming the cell: its value would be lost
+            rows.append(SourceRow(index + 1, raw, {"__error__": t(
+                "import_file.formula.uncomputed", column=_letter(lost[0]), header=headers[lost[0]].strip())}))
+            continue
+        rows.append(SourceRow(index + 1, raw, {}))
     return Source(path, "xlsx", f"xlsx:{title}", [h for h in headers if h.strip()], rows)
 
 
