@@ -28,7 +28,7 @@ MANAGER = "manager"
 # them as text, so "2024/1/2" or "Phone" would be wrong there even though a form
 # would accept and normalise them.
 _CANONICAL_KINDS = frozenset({"enum", "date", "datetime"})
-_NUMBER_KINDS = frozenset({"int", "bool", "money"})
+_NUMBER_KINDS = frozenset({"int", "bool", "money", "percent"})
 _ID_MAX = 64
 _OWNER_MAX = 100
 _HLC_MAX = 2**63 - 1
@@ -236,9 +236,9 @@ def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
         return
     f = ent.field(name)
     if f.kind in _NUMBER_KINDS:
-        ok = _is_int(value) if f.kind in ("int", "bool") else _is_int(value) or isinstance(value, float)
+        ok = _is_int(value) if f.kind in ("int", "bool", "percent") else _is_int(value) or isinstance(value, float)
         if not ok:
-            key = "refusal.not_whole_number" if f.kind == "int" else "refusal.not_number"
+            key = "refusal.not_whole_number" if f.kind in ("int", "percent") else "refusal.not_number"
             raise _invalid(on_field(name, key, type=type(value).__name__))
     elif not isinstance(value, str):
         raise _invalid(on_field(name, "refusal.not_text", type=type(value).__name__))

@@ -42,6 +42,7 @@ class Field:
     name: str
     # text | phone | email | date | datetime | enum | int | money | ref | tags
     # | refs (comma-separated ids of `ref` records, e.g. the contacts a visit met) | bool (1 or 0)
+    # | percent (a whole percent 0..100, typed with or without %)
     kind: str = "text"
     required: bool = False
     max_len: int = 200
@@ -58,7 +59,7 @@ class Field:
 
     @property
     def sql_type(self) -> str:
-        return {"int": "INTEGER", "bool": "INTEGER", "money": "REAL"}.get(self.kind, "TEXT")
+        return {"int": "INTEGER", "bool": "INTEGER", "percent": "INTEGER", "money": "REAL"}.get(self.kind, "TEXT")
 
 
 @dataclass(frozen=True)
@@ -388,7 +389,8 @@ OPPORTUNITY = Entity(
         Field("title", required=True, max_len=200, label="Title"),
         Field("amount", kind="money", required=True, label="Amount"),
         Field("stage", required=True, max_len=32, label="Stage"),
-        Field("probability", kind="int", label="Probability %"),
+        # a whole percent, 50 or 50% (crm_tui.domain.validation.normalize_percent)
+        Field("probability", kind="percent", label="Probability %"),
         Field("close_date", kind="date", label="Expected close"),
         Field("source", max_len=64, label="Source"),
         Field("next_step", max_len=500, label="Next step"),

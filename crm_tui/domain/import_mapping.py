@@ -84,6 +84,18 @@ _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "orders": {**_REF_SYNONYMS, "ordered_at": ("下单日期", "日期", "订单日期", "date", "orderdate"),
                "product": ("产品", "商品", "产品名称"), "quantity": ("数量", "qty"),
                "amount": ("金额", "总额", "订单金额", "total", "price", "value")},
+    "opportunities": {**_REF_SYNONYMS,
+                      "title": ("标题", "商机", "商机名称", "项目", "项目名称", "名称", "opportunity", "deal", "name"),
+                      "amount": ("金额", "预计金额", "商机金额", "合同金额", "value", "dealvalue"),
+                      "stage": ("阶段", "销售阶段", "商机阶段", "dealstage"),
+                      "probability": ("概率", "赢率", "赢单率", "成交概率", "赢单概率", "winprobability",
+                                      "probabilitypercent"),
+                      "close_date": ("预计成交日期", "预计签约日期", "成交日期", "closedate", "expectedclose"),
+                      "source": ("来源", "商机来源", "leadsource"),
+                      "next_step": ("下一步", "下一步计划", "nextstep"),
+                      "next_step_date": ("下一步日期", "nextstepdate"),
+                      "lost_reason": ("输单原因", "丢单原因", "lostreason"),
+                      "product_ids": ("产品", "意向产品", "products")},
 }
 # Orders with lines, one row per line (crm_tui.domain.orders.ORDER_LINE_ROW).
 _SYNONYMS["order_line_rows"] = {

@@ -288,6 +288,30 @@ def normalize_int(value: Any) -> int:
     return number
 
 
+def normalize_percent(value: Any) -> int:
+    """A whole percent from 0 to 100, written 50, 50% or 50 ％ (a probability). A
+    number below 1 with a fraction (0.5) is refused rather than guessed: it reads as
+    a share (50 %) to one rep and as half a percent to another."""
+    if isinstance(value, bool):
+        raise ValueError(t("validation.percent.whole", value=repr(value)))
+    text = str(value).strip()
+    bare = text.rstrip("%％").strip() if isinstance(value, str) else text
+    try:
+        number = Decimal(bare)
+    except InvalidOperation:
+        raise ValueError(t("validation.percent.whole", value=repr(value))) from None
+    if not number.is_finite():
+        raise ValueError(t("validation.percent.whole", value=repr(value)))
+    if number != number.to_integral_value():
+        if 0 < number < 1 and bare == text:
+            share = number * 100
+            raise ValueError(t("validation.percent.share", value=repr(value), percent=f"{share.normalize():f}"))
+        raise ValueError(t("validation.percent.whole", value=repr(value)))
+    if not 0 <= number <= 100:
+        raise ValueError(t("validation.percent.range", value=repr(value)))
+    return int(number)
+
+
 _TRUE = frozenset({"1", "true", "yes", "y", "on", "是", "有效", "启用", "在售"})
 _FALSE = frozenset({"0", "false", "no", "n", "off", "否", "无效", "停用", "停售"})
 
@@ -399,6 +423,7 @@ _NORMALIZERS: dict[str, Callable[[Field, Any], Any]] = {
     "datetime": lambda f, v: normalize_datetime(str(v)),
     "money": lambda f, v: normalize_money(v),
     "int": lambda f, v: normalize_int(v),
+    "percent": lambda f, v: normalize_percent(v),
     "tags": lambda f, v: normalize_tags(v) or None,
     "bool": lambda f, v: normalize_bool(v),
     "refs": lambda f, v: normalize_refs(v) or None,

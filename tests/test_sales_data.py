@@ -1,0 +1,71 @@
+"""Data and CLI correctness as a sales team meets it: a probability typed "50%",
+unit prices of fractions of a cent, phone extensions, --help that marks only what the
+user must give, company names written with and without their legal form. Each test
+drives the CLI (or the API a form and an import share) and then looks at the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crm_tui.api import Crm
+from crm_tui.cli import app
+from crm_tui.domain.validation import ValidationError
+
+
+def run(db: Path, *args: str):
+    return CliRunner().invoke(app, ["--db", str(db), *args])
+
+
+@pytest.fixture
+def customer_id(db_path: Path) -> str:
+    with Crm(db_path, rep="wang", create=True) as crm:
+        return crm.customers.create({"name": "张伟", "company": "华为技术有限公司"})["id"]
+
+
+# -- probability ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed, stored", [("50%", 50), ("50", 50), ("75 %", 75), ("０", 0), ("100％", 100),
+                                           ("60.0", 60)])
+def test_probability_takes_a_percent_sign(db_path: Path, customer_id: str, typed: str, stored: int) -> None:
+    out = run(db_path, "opportunities", "add", "--customer", customer_id, "--title", "ERP", "--amount", "1000",
+              "--stage", "proposal", "--probability", typed, "--json")
+    assert out.exit_code == 0, out.output
+    with Crm(db_path) as crm:
+        assert [o["probability"] for o in crm.opportunities.find([])] == [stored]
+
+
+@pytest.mark.parametrize("typed, words", [("0.5", "ambiguous: write 50 or 50%"), ("150%", "from 0 to 100"),
+                                          ("12.5%", "whole percent"), ("half", "whole percent"),
+                                          ("-5", "from 0 to 100")])
+def test_a_probability_that_is_no_whole_percent_is_refused(db_path: Path, customer_id: str, typed: str,
+                                                           words: str) -> None:
+    out = run(db_path, "opportunities", "add", "--customer", customer_id, "--title", "ERP", "--amount", "1000",
+              "--stage", "proposal", "--probability", typed)
+    assert out.exit_code != 0
+    assert "probability" in out.output and words in out.output, out.output
+    assert "Traceback" not in out.output
+    with Crm(db_path) as crm:
+        assert crm.opportunities.count() == 0
+
+
+def test_an_import_and_an_edit_read_a_probability_the_same_way(db_path: Path, customer_id: str,
+                                                               tmp_path: Path) -> None:
+    (tmp_path / "deals.csv").write_text(f"客户,标题,金额,阶段,概率\n{customer_id},ERP,1000,proposal,60%\n"
+                                        f"{customer_id},MES,500,lead,0.3\n", encoding="gb18030")
+    out = run(db_path, "opportunities", "import", str(tmp_path / "deals.csv"))
+    assert out.exit_code == 1 and "line 3" in out.output and "ambiguous" in out.output, out.output
+    with Crm(db_path) as crm:
+        assert crm.opportunities.count() == 0
+    (tmp_path / "deals.csv").write_text(f"客户,标题,金额,阶段,概率\n{customer_id},ERP,1000,proposal,60%\n",
+                                        encoding="gb18030")
+    assert run(db_path, "opportunities", "import", str(tmp_path / "deals.csv")).exit_code == 0
+    with Crm(db_path) as crm:
+        deal = crm.opportunities.find([])[0]
+        assert deal["probability"] == 60
+        assert crm.opportunities.update(deal["id"], {"probability": "80%"})["probability"] == 80  # a form's edit
+        with pytest.raises(ValidationError, match="probability"):
+            crm.opportunities.update(deal["id"], {"probability": 0.8})
