@@ -69,3 +69,37 @@ def test_an_import_and_an_edit_read_a_probability_the_same_way(db_path: Path, cu
         assert crm.opportunities.update(deal["id"], {"probability": "80%"})["probability"] == 80  # a form's edit
         with pytest.raises(ValidationError, match="probability"):
             crm.opportunities.update(deal["id"], {"probability": 0.8})
+
+
+# -- --help marks only what the user must give -------------------------------------------
+
+
+def option_line(help_text: str, option: str) -> str:
+    lines = [line for line in help_text.splitlines() if f" {option} " in line]
+    assert lines, f"{option} not in:\n{help_text}"
+    return lines[0]
+
+
+@pytest.mark.parametrize("lang, mark", [("en", "[required]"), ("zh", "[必填]")])
+def test_help_marks_required_only_what_add_does_not_fill_in(lang: str, mark: str) -> None:
+    def helps(*args: str) -> str:
+        out = CliRunner().invoke(app, [*args, "--help"], env={"CRM_LANG": lang, "COLUMNS": "220"})
+        assert out.exit_code == 0, out.output
+        return out.stdout
+
+    orders = helps("orders", "add")
+    assert mark in option_line(orders, "--customer")
+    for defaulted in ("--ordered-at", "--status"):  # today, confirmed
+        assert mark not in option_line(orders, defaulted), orders
+    assert "--line" in option_line(orders, "--amount") and mark not in option_line(orders, "--amount")
+    visits = helps("visits", "add")
+    assert mark not in option_line(visits, "--visited-at")  # now
+    assert mark in option_line(visits, "--channel")
+    complaints = helps("complaints", "add")
+    for defaulted in ("--received-at", "--status", "--priority"):
+        assert mark not in option_line(complaints, defaulted)
+    assert mark in option_line(complaints, "--description")
+    assert mark not in option_line(helps("opportunities", "add"), "--stage")  # the first open stage
+    assert mark in option_line(helps("customers", "add"), "--name")
+    for kind in ("orders", "customers", "complaints"):  # an edit changes only what it is given
+        assert not [line for line in helps(kind, "edit").splitlines() if " --" in line and mark in line]

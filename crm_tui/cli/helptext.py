@@ -158,7 +158,14 @@ def param_help(path: Path, param: Parameter, values: dict[str, Any] | None = Non
         values = {**values, "label": field_label(ent, field.name), "choices": " | ".join(field.choices),
                   "aliases": " ".join(w for w, _ in field.aliases)}
     text = _text(param_keys(path, param), values)
-    return t("cmd.required", text=text) if text is not None and field is not None and field.required else text
+    if text is None or field is None or path[1] != "add":
+        return text  # an edit changes what it is given: nothing is required of it
+    from crm_tui.cli.records import required_of_user
+
+    needed = required_of_user(path[0], field.name)
+    if needed == "yes":
+        return t("cmd.required", text=text)
+    return t("cmd.required_options.without_lines", text=text) if needed == "without_lines" else text
 
 
 EXAMPLE = "crm_example"  # where a command keeps the example its code gave, once localized

@@ -143,6 +143,31 @@ ADD_DEFAULTS: dict[str, dict[str, Callable[[], str]]] = {
 }
 
 
+# What `add` fills in itself besides ADD_DEFAULTS, through the use case it calls (see
+# `create`): a visit is logged now, a complaint received now with status new, a deal
+# starts at the first open stage. --help marks none of these [required].
+FILLED_BY_USE_CASE: dict[str, tuple[str, ...]] = {
+    "visits": ("visited_at",),
+    "complaints": ("received_at", "status"),
+    "opportunities": ("stage",),
+}
+# Fields an order's --line works out (crm_tui.domain.orders.order_summary): required
+# only of an order added without lines.
+FROM_LINES: dict[str, tuple[str, ...]] = {"orders": ("product", "amount")}
+
+
+def required_of_user(table: str, name: str) -> str | None:
+    """Whether `crm TABLE add` needs --NAME from the user: "yes", "without_lines"
+    (an order's product and amount, unless --line gives them), or None (optional, or
+    filled in by the command)."""
+    ent = ENTITIES[table]
+    if name not in ent.field_names or not ent.field(name).required:
+        return None
+    if name in ADD_DEFAULTS.get(table, {}) or name in FILLED_BY_USE_CASE.get(table, ()):
+        return None
+    return "without_lines" if name in FROM_LINES.get(table, ()) else "yes"
+
+
 def create(crm: Crm, table: str, data: dict[str, Any], lines: list[str] | None = None) -> Record:
     """A new record through its use case: a visit is logged on the agenda, a complaint
     opened in the complaint workflow, an order with --line made from its lines, the
