@@ -103,3 +103,55 @@ def test_help_marks_required_only_what_add_does_not_fill_in(lang: str, mark: str
     assert mark in option_line(helps("customers", "add"), "--name")
     for kind in ("orders", "customers", "complaints"):  # an edit changes only what it is given
         assert not [line for line in helps(kind, "edit").splitlines() if " --" in line and mark in line]
+
+
+# -- phone extensions --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["+86 10 8888 6666 转 801", "010-8888-6666 ext. 801", "010 88886666 x801",
+                                   "010-88886666-801", "(010) 8888 6666 分机801", "+861088886666;ext=801"])
+def test_a_phone_with_an_extension_is_kept_with_it(db_path: Path, typed: str) -> None:
+    out = run(db_path, "customers", "add", "--name", "李娜", "--phone", typed, "--json")
+    assert out.exit_code == 0, out.output
+    with Crm(db_path) as crm:
+        assert [c["phone"] for c in crm.customers.find([])] == ["+861088886666;ext=801"]
+
+
+def test_extensions_show_dedupe_and_round_trip(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(db_path, "customers", "add", "--name", "李娜", "--phone", "010-8888-6666 转 801").exit_code == 0
+    listed = CliRunner().invoke(app, ["--db", str(db_path), "customers", "list"], env={"COLUMNS": "200"})
+    assert "010 8888 6666 ext. 801" in listed.output, listed.output
+    monkeypatch.setenv("CRM_LANG", "zh")
+    listed = CliRunner().invoke(app, ["--db", str(db_path), "customers", "list"], env={"COLUMNS": "200"})
+    assert "010 8888 6666 转 801" in listed.output, listed.output
+    monkeypatch.setenv("CRM_LANG", "en")
+    # The same extension, written another way, is the same number: a likely duplicate.
+    same = run(db_path, "customers", "add", "--name", "李娜", "--phone", "010 88886666 x801")
+    assert same.exit_code == 0 and "possible duplicate" in same.output.lower(), same.output
+    # Another extension of the same switchboard is a colleague, not the same person.
+    other = run(db_path, "customers", "add", "--name", "王强", "--phone", "010 8888 6666 转 802")
+    assert other.exit_code == 0 and "duplicate" not in other.output.lower(), other.output
+    scan = run(db_path, "customers", "duplicates", "--json")
+    assert scan.exit_code == 0
+    import json
+
+    pairs = json.loads(scan.output)
+    assert {frozenset((p["first_name"], p["second_name"])) for p in pairs} == {frozenset(("李娜",))}
+    exported = tmp_path / "customers.csv"
+    assert run(db_path, "customers", "export", "-o", str(exported)).exit_code == 0
+    again = tmp_path / "again.db"
+    assert run(again, "customers", "import", str(exported)).exit_code == 0
+    with Crm(db_path) as before, Crm(again) as after:
+        assert sorted(c["phone"] for c in before.customers.find([])) == \
+            sorted(c["phone"] for c in after.customers.find([])) == \
+            ["+861088886666;ext=801", "+861088886666;ext=801", "+861088886666;ext=802"]
+
+
+def test_a_gb18030_file_with_extensions_imports(db_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "客户.csv").write_bytes("姓名,公司,电话\n张伟,华为技术有限公司,010-8888-6666转801\n"
+                                       "王芳,华为技术有限公司,010-8888-6666 分机 802\n".encode("gb18030"))
+    out = run(db_path, "customers", "import", str(tmp_path / "客户.csv"))
+    assert out.exit_code == 0, out.output
+    with Crm(db_path) as crm:
+        assert sorted(c["phone"] for c in crm.customers.find([])) == ["+861088886666;ext=801",
+                                                                      "+861088886666;ext=802"]

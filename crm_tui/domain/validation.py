@@ -85,8 +85,48 @@ def _cn_trunk_is_valid(national: str) -> bool:
                                                                       national_number=int(national))))
 
 
+# An extension (分机) as reps and exports write it, after the main number: 转 801,
+# 分机 801, ext. 801, x801, #801, ;ext=801 (the stored form, RFC 3966). At most 10
+# digits, so the stored form fits a phone field.
+_EXTENSION = re.compile(r"^(?P<main>.*?[0-9)])\s*(?:转|轉|分机|分機|ext\.?|extension|x|#|;ext=)\s*"
+                        r"(?P<ext>[0-9]{1,10})\s*$", re.IGNORECASE)
+# A main number with its extension after a dash, 010-8888-6666-801: taken as one only
+# when the whole is no valid number and the part before the dash is.
+_DASH_EXTENSION = re.compile(r"^(?P<main>.*[0-9])\s*[-‐–]\s*(?P<ext>[0-9]{1,6})$")
+EXTENSION_MARK = ";ext="
+
+
 def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
-    """E.164 form of a phone number, China by default; ValueError with the reason."""
+    """E.164 form of a phone number, China by default; with an extension, the E.164
+    form and ';ext=' and its digits ('+861088886666;ext=801'). ValueError with the reason."""
+    marked = _EXTENSION.match(value) if any(c in value for c in "转轉分xX#;eE") else None
+    if marked:
+        return _main_number(marked["main"], region, value) + EXTENSION_MARK + marked["ext"]
+    try:
+        return _main_number(value, region, value)
+    except ValueError:
+        dashed = _DASH_EXTENSION.match(value.strip())
+        if dashed:
+            try:
+                main = _main_number(dashed["main"], region, value)
+            except ValueError:
+                main = ""
+            # A whole number before the dash (11 digits or more with its country code,
+            # as a landline with its area code, a mobile, a US number): a short service
+            # number before it is more likely a mistyped number than an extension.
+            if len(main) >= 12:
+                return main + EXTENSION_MARK + dashed["ext"]
+        raise
+
+
+def split_extension(stored: str) -> tuple[str, str | None]:
+    """A stored phone's main number and extension (None without one)."""
+    main, mark, ext = stored.partition(EXTENSION_MARK)
+    return main, (ext if mark else None)
+
+
+def _main_number(value: str, region: str, typed: str) -> str:
+    """E.164 of a number without extension; errors quote what was `typed`."""
     if region == "CN":
         compact = _SEPARATORS.sub("", value)
         mobile = _CN_MOBILE.match(compact)
@@ -94,7 +134,7 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
             national = mobile.group(1)
             if _cn_mobile_block_is_valid(national[:CN_BLOCK]):
                 return "+86" + national
-            raise ValueError(t("validation.phone_invalid", value=repr(value)))
+            raise ValueError(t("validation.phone_invalid", value=repr(typed)))
         trunk = _CN_TRUNK.fullmatch(compact)
         # A valid landline answers; anything else, and the reason, is left to phonenumbers below.
         if trunk and _cn_trunk_is_valid(trunk[1]):
@@ -104,10 +144,12 @@ def normalize_phone(value: str, region: str = DEFAULT_REGION) -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise ValueError(t("validation.not_a_phone", value=repr(value))) from None
+        raise ValueError(t("validation.not_a_phone", value=repr(typed))) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(t("validation.phone_invalid", value=repr(value)))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        raise ValueError(t("validation.phone_invalid", value=repr(typed)))
+    main = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # an extension marker phonenumbers knows and the pattern above does not
+    return main + EXTENSION_MARK + number.extension if number.extension else main
 
 
 def number_to_call(record: Mapping[str, Any]) -> str:
@@ -116,13 +158,21 @@ def number_to_call(record: Mapping[str, Any]) -> str:
     return display_phone(record.get("phone") or record.get("mobile"))
 
 
-@lru_cache(maxsize=65536)
 def display_phone(value: str | None, region: str = DEFAULT_REGION) -> str:
     """A stored (E.164) phone as people read it: the national format of the default
     region ('021 2995 0969', '138 1234 5678'), the international one for numbers
-    elsewhere; a value that is not a valid number is shown as it is."""
+    elsewhere, an extension after the word the language uses ('010 8888 6666 转 801');
+    a value that is not a valid number is shown as it is."""
     if not value:
         return ""
+    if EXTENSION_MARK in value:
+        main, ext = split_extension(value)
+        return t("validation.phone.shown_extension", number=_display_main(main, region), ext=ext)
+    return _display_main(value, region)
+
+
+@lru_cache(maxsize=65536)
+def _display_main(value: str, region: str) -> str:
     if region == "CN" and len(value) == 14 and value.startswith("+861") and value[1:].isdigit():
         return f"{value[3:6]} {value[6:10]} {value[10:]}"  # a mobile: no parsing needed
     import phonenumbers
