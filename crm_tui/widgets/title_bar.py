@@ -5,19 +5,30 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.widgets import Static
 
 from crm_tui.i18n import t
 
-# (binding id, action) of the app-wide keys shown in the bar, in order.
-NAV = (("app.customers", "switch_mode('customers')"), ("app.agenda", "switch_mode('agenda')"),
-       ("app.complaints", "switch_mode('complaints')"), ("app.orders", "switch_mode('orders')"),
-       ("app.dashboard", "switch_mode('dashboard')"), ("app.conflicts", "conflicts"),
-       ("app.pipeline", "switch_mode('pipeline')"), ("app.sync", "sync"),
-       ("app.help", "help"))
+# The app-wide keys shown in the bar: every key that opens a top-level screen (F10
+# Products too), read from the app's own bindings so a screen added there is listed
+# here; then these, and the help last.
+NAV_ACTIONS = ("conflicts", "sync")
+LAST = "help"
+
+
+def nav_bindings(app: App) -> list[Binding]:
+    """The app's bindings of the bar, in the order the app declares them (of a key
+    declared twice, "f1,question_mark", the last, as the bar always showed)."""
+    seen: dict[str, Binding] = {}
+    for _, binding in app._bindings:
+        if binding.id and (
+                binding.action.startswith("open(") or binding.action in (*NAV_ACTIONS, LAST)):
+            seen[binding.id] = binding
+    return sorted(seen.values(), key=lambda b: b.action == LAST)
 
 
 class TitleBar(Horizontal):
@@ -55,29 +66,28 @@ class TitleBar(Horizontal):
         if self.query("#demo-badge"):
             used += cell_len(t("demo.badge")) + 2
         room = self.size.width - used - 1
-        for named in range(len(NAV), -1, -1):
+        for named in range(len(nav_bindings(self.app)), -1, -1):
             markup = self.nav_markup(named=named)
             if cell_len(Text.from_markup(markup).plain) <= room:
                 break
         self.query_one("#nav", Static).update(markup)
 
-    def nav_markup(self, named: int = len(NAV)) -> str:
-        """The keys of the screens; the first `named` of them with their names too."""
+    def nav_markup(self, named: int | None = None) -> str:
+        """The keys of the screens; the first `named` of them (all by default) with their names too."""
         app = self.app
-        bindings = {b.id: b for _, b in app._bindings if b.id}
         keymap = getattr(app, "_keymap", {})
+        shown = nav_bindings(app)
+        named = len(shown) if named is None else named
         parts = []
-        for index, (binding_id, action) in enumerate(NAV):
-            binding = bindings.get(binding_id)
-            if binding is None:
-                continue
-            key = keymap.get(binding_id, binding.key).split(",")[0]
-            shown = app.get_key_display(binding.with_key(key))
-            current = action in (f"switch_mode('{self.current}')", self.current)  # conflicts is no mode
-            label = f"[b]{escape(shown)}[/b]"
+        for index, binding in enumerate(shown):
+            key = keymap.get(binding.id, binding.key).split(",")[0]
+            display = app.get_key_display(binding.with_key(key))
+            # conflicts is no mode: its screen names itself
+            current = binding.action in (f"open('{self.current}')", self.current)
+            label = f"[b]{escape(display)}[/b]"
             if index < named or current:
                 label += f" {escape(binding.description)}"
             if current:
                 label = f"[reverse]{label}[/reverse]"
-            parts.append(f"[@click=app.{action}]{label}[/]")
-        return ("  " if named == len(NAV) else " ").join(parts)
+            parts.append(f"[@click=app.{binding.action}]{label}[/]")
+        return ("  " if named == len(shown) else " ").join(parts)
