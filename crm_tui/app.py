@@ -33,6 +33,7 @@ from crm_tui.screens.orders import OrdersScreen
 from crm_tui.screens.palette import CrmCommands
 from crm_tui.screens.pipeline import PipelineScreen
 from crm_tui.screens.products import ProductsScreen
+from crm_tui.widgets.literal import tell
 from crm_tui.widgets.sync_status import SyncStatus, announce, run_sync
 
 
@@ -110,11 +111,11 @@ class CrmApp(App[None]):
         if self.config.keys.bindings:
             self.set_keymap(dict(self.config.keys.bindings))
         if self.config_error:
-            self.notify(self.config_error, title=t("error.title"), severity="error", timeout=10, markup=False)
+            tell(self, self.config_error, title=t("error.title"), severity="error", timeout=10)
         for notice in self.crm.notices:
-            self.notify(notice, title=t("privacy.notice_title"), severity="warning", timeout=10, markup=False)
+            tell(self, notice, title=t("privacy.notice_title"), severity="warning", timeout=10)
         if self.crm.is_demo:
-            self.notify(t("demo.ui_notice"), title=t("demo.ui_notice_title"), timeout=8, markup=False)
+            tell(self, t("demo.ui_notice"), title=t("demo.ui_notice_title"), timeout=8)
 
     def on_unmount(self) -> None:
         if self._owns_crm:
@@ -172,7 +173,7 @@ class CrmApp(App[None]):
             announce(self, report, error)
             screen.post_message(SyncStatus.Synced(report, error))
 
-        self.notify(t("sync.running"))
+        tell(self, t("sync.running"))
         run_sync(self, done)
 
     def action_help(self) -> None:

@@ -4,16 +4,26 @@ Pilot as the rep met it, in English and Chinese, at 80x24 and on a large termina
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from pilot_steps import settle
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import Static
+from textual.widgets import DataTable, OptionList, Static
+from textual.widgets._data_table import default_cell_formatter
+from textual.widgets._toast import Toast
 
+import crm_tui
 from crm_tui.api import Crm
+from crm_tui.api.sync import Sync
 from crm_tui.app import CrmApp
+from crm_tui.sync.client import SyncClient
+from crm_tui.sync.server.app import create_app, hash_token
+from crm_tui.sync.server.sqlite_store import SqliteStore
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)
 SMALL, LARGE = (80, 24), (200, 50)
@@ -60,3 +70,112 @@ async def test_every_screen_is_reached_by_its_key_and_listed_in_the_top_bar(crm:
                 for _, binding in app._bindings:
                     if binding.action in opened:
                         assert binding.description in shown, (mode, binding.description, shown)
+
+
+# -- record names and values are shown as typed, never read as markup ----------------------
+
+MARKUP_NAMES = ("[b]ACME[/b]", "Foo [/]", "[link=http://x][@click=app.quit]报价[/]")
+
+
+def toasts(app: CrmApp) -> list[str]:
+    """The text of the notifications on the screen, as the rep reads it."""
+    return [toast.render().plain for toast in app.screen.query(Toast)]
+
+
+def cells(table: DataTable) -> list[str]:
+    """What each cell of a DataTable shows (a str cell is rendered as the table does)."""
+    shown = []
+    for row in range(table.row_count):
+        for cell in table.get_row_at(row):
+            shown.append(cell.plain if isinstance(cell, Text) else default_cell_formatter(cell).plain)
+    return shown
+
+
+@pytest.mark.parametrize("name", MARKUP_NAMES)
+async def test_a_deal_won_is_announced_by_its_title_as_typed(crm: Crm, name: str) -> None:
+    """The notification of a won deal names it as the rep typed it: no bold ACME, no
+    crash on a stray [/], no link."""
+    cid = crm.customers.create({"name": name})["id"]
+    deal = crm.opportunities.create({"customer_id": cid, "title": name, "amount": 500, "stage": "negotiation"})
+    app = make_app(crm)
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        app.screen.query_one("#cards-negotiation", OptionList).focus()
+        await pilot.press("w")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert crm.opportunities.get(deal["id"])["stage"] == "won"
+        assert any(name in shown for shown in toasts(app)), toasts(app)
+
+
+@pytest.mark.parametrize("name", MARKUP_NAMES)
+async def test_a_quotation_is_listed_by_its_title_as_typed(crm: Crm, name: str) -> None:
+    cid = crm.customers.create({"name": "李娜"})["id"]
+    deal = crm.opportunities.create({"customer_id": cid, "title": "ERP", "amount": 500, "stage": "proposal"})
+    crm.quote_book.add({"opportunity_id": deal["id"], "title": name})
+    app = make_app(crm)
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        app.screen.query_one("#cards-proposal", OptionList).focus()
+        await pilot.press("q")
+        await settle(pilot)
+        assert name in cells(app.screen.query_one(DataTable)), cells(app.screen.query_one(DataTable))
+
+
+def conflict_on_outcome(tmp: Path, mine: str, theirs: str) -> Crm:
+    """Two laptops write a visit's outcome apart; the second to sync holds the conflict."""
+    store = SqliteStore(tmp / "server.db")
+    for rep, token in (("wang", "w"), ("li", "l")):
+        store.add_rep(rep, "rep", hash_token(token), ["east"])
+    http = TestClient(create_app(store))
+    a, b = Crm(tmp / "a.db", rep="wang"), Crm(tmp / "b.db", rep="li")
+    cid = a.customers.create({"name": "张伟", "territory": "east"})["id"]
+    vid = a.visits.create({"customer_id": cid, "channel": "phone", "purpose": "visit",
+                           "visited_at": "2026-03-01 10:00"})["id"]
+    Sync(a).run(SyncClient("http://testserver", "w", http=http))
+    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    a.visits.update(vid, {"outcome": theirs})
+    b.visits.update(vid, {"outcome": mine})
+    Sync(a).run(SyncClient("http://testserver", "w", http=http))
+    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    a.close()
+    return b
+
+
+async def test_conflicting_values_are_shown_and_announced_as_typed(tmp_path: Path) -> None:
+    """F7 lists both values as written, and keeping one names it as written (a stray
+    [/] in it no longer stops the app)."""
+    mine, theirs = "Foo [/] 已签约", "[b]下周再谈[/b]"
+    crm = conflict_on_outcome(tmp_path, mine, theirs)
+    app = make_app(crm)
+    try:
+        async with app.run_test(size=LARGE, notifications=True) as pilot:
+            await pilot.press("f7")
+            await settle(pilot)
+            table = app.screen.query_one("#conflicts-table", DataTable)
+            shown = cells(table)
+            assert mine in shown and theirs in shown, shown
+            table.focus()
+            await pilot.press("m")  # keep mine
+            await settle(pilot)
+            assert any(mine in toast for toast in toasts(app)), toasts(app)
+    finally:
+        crm.close()
+
+
+def test_every_notification_goes_through_the_one_helper_that_keeps_user_data_literal() -> None:
+    """A notification names records, values, paths and server answers: each is sent by
+    `tell`, which never reads its message as markup (no `.notify(` of its own)."""
+    root = Path(crm_tui.__file__).parent
+    helper = root / "widgets" / "literal.py"
+    found = []
+    for path in root.rglob("*.py"):
+        if path == helper:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "notify":
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not found, found

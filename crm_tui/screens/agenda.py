@@ -16,6 +16,7 @@ from crm_tui.screens.base import TableScreen
 from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import opportunity_form, schedule_form, visit_form
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import tell
 from crm_tui.widgets.record_table import RecordTable, Row
 from crm_tui.widgets.tables import agenda_columns
 from crm_tui.widgets.title_bar import TitleBar
@@ -73,7 +74,7 @@ class AgendaScreen(TableScreen):
     def _selected(self) -> Record | None:
         record = self.table.cursor_record
         if record is None:
-            self.app.notify(t("agenda.none_selected"), severity="warning")
+            tell(self, t("agenda.none_selected"), severity="warning")
         return record
 
     def action_refresh(self) -> None:
@@ -98,13 +99,12 @@ class AgendaScreen(TableScreen):
         if follow_up is None:
             return
         if follow_up.get("kind") == "opportunity":
-            self.app.notify(t("agenda.stale_not_a_follow_up"), severity="warning")
+            tell(self, t("agenda.stale_not_a_follow_up"), severity="warning")
             return
         agenda = self.app.agenda
 
         def done(_: Record) -> None:
-            self.app.notify(t("agenda.marked_done", name=follow_up.get("customer_name", "")), timeout=3,
-                            markup=False)
+            tell(self, t("agenda.marked_done", name=follow_up.get("customer_name", "")), timeout=3)
             self.reload()
 
         self.run_db(lambda: agenda.mark_done(follow_up["id"]), done)

@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 
 from crm_tui.api import NotFound, ValidationError
 from crm_tui.i18n import field_label, label_of_name, t
+from crm_tui.widgets.literal import tell
 from crm_tui.widgets.record_table import RecordTable
 
 if TYPE_CHECKING:
@@ -91,8 +92,8 @@ class DbMixin:
             self.app.call_from_thread(callback, value)
 
     def show_error(self, exc: BaseException) -> None:
-        # markup=False: messages quote what the user typed, which may hold "[".
-        self.app.notify(describe_error(exc), title=t("error.title"), severity="error", timeout=8, markup=False)
+        # tell: messages quote what the user typed, which may hold "[".
+        tell(self.app, describe_error(exc), title=t("error.title"), severity="error", timeout=8)
 
 
 class CrmScreen(DbMixin, Screen):

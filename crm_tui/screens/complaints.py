@@ -21,6 +21,7 @@ from crm_tui.screens.base import FilterAsYouType, TableScreen
 from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import assign_form, complaint_form, resolve_form
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import tell
 from crm_tui.widgets.record_table import RecordTable, Row
 from crm_tui.widgets.tables import complaint_columns
 from crm_tui.widgets.title_bar import TitleBar
@@ -143,12 +144,12 @@ class ComplaintsScreen(FilterAsYouType, TableScreen):
     def _selected(self) -> Record | None:
         record = self.table.cursor_record
         if record is None:
-            self.app.notify(t("complaints.none_selected"), severity="warning")
+            tell(self, t("complaints.none_selected"), severity="warning")
         return record
 
     def _done(self, record: Record | None) -> None:
         if record is not None:
-            self.app.notify(t("complaints.now_status", status=choice_label(COMPLAINT, "status", record["status"])),
+            tell(self, t("complaints.now_status", status=choice_label(COMPLAINT, "status", record["status"])),
                             timeout=3)
             self.reload()
 

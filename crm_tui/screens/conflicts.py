@@ -17,6 +17,7 @@ from crm_tui.domain.times import shown_time
 from crm_tui.i18n import choice_label, field_label, has, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import literal, tell
 from crm_tui.widgets.sync_status import text
 from crm_tui.widgets.title_bar import TitleBar
 
@@ -98,8 +99,8 @@ class ConflictsScreen(CrmScreen):
         table.clear()
         for r in rows:
             fields = ", ".join(sorted(_field(r["tbl"], name) for name in r["data"] or {}))
-            table.add_row(str(r["id"]), r["record"], _op(r["op"]), fields,
-                          _value(r["reason"]), shown_time(r["rejected_at"]), key=str(r["id"]))
+            table.add_row(str(r["id"]), literal(r["record"]), _op(r["op"]), literal(fields),
+                          literal(_value(r["reason"])), shown_time(r["rejected_at"]), key=str(r["id"]))
         self.query_one("#rejected-empty", Static).update("" if rows else t("rejected.none"))
 
     def _chosen_rejection(self) -> int | None:
@@ -123,7 +124,7 @@ class ConflictsScreen(CrmScreen):
 
         def settled(result: dict[str, Any]) -> None:
             key = "rejected.retried" if how == "retry" else "rejected.discarded"
-            self.app.notify(t(key, id=rejected_id, record=result["record"]))
+            tell(self, t(key, id=rejected_id, record=result["record"]))
             self.reload()
 
         sync = crm.sync
@@ -136,8 +137,9 @@ class ConflictsScreen(CrmScreen):
         table.clear()
         for r in rows:
             tbl, name = r["tbl"], r["field"]
-            table.add_row(str(r["id"]), r["record"], _field(tbl, name), _shown(tbl, name, r["mine"]),
-                          _shown(tbl, name, r["theirs"]), f"{r['mine_rep']} / {r['theirs_rep']}",
+            table.add_row(str(r["id"]), literal(r["record"]), literal(_field(tbl, name)),
+                          literal(_shown(tbl, name, r["mine"])), literal(_shown(tbl, name, r["theirs"])),
+                          literal(f"{r['mine_rep']} / {r['theirs_rep']}"),
                           shown_time(r["detected_at"]), key=str(r["id"]))
         self.query_one("#conflicts-empty", Static).update(
             "" if rows else text("conflicts.none", "No conflicts to review."))
@@ -157,7 +159,7 @@ class ConflictsScreen(CrmScreen):
 
         def resolved(result: dict[str, Any]) -> None:
             tbl, name = result.get("tbl", ""), result["field"]
-            self.app.notify(text("conflicts.resolved", "{field} = {value}", field=_field(tbl, name),
+            tell(self, text("conflicts.resolved", "{field} = {value}", field=_field(tbl, name),
                                  value=_shown(tbl, name, result["kept"])))
             self.reload()
 

@@ -19,6 +19,7 @@ from crm_tui.screens.base import CrmScreen, FilterAsYouType
 from crm_tui.screens.modals import ConfirmScreen, FilterScreen, customer_filters
 from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import tell
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.tables import customer_columns
 from crm_tui.widgets.title_bar import TitleBar
@@ -197,7 +198,7 @@ class CustomersScreen(FilterAsYouType, CrmScreen):
     def _selected(self) -> Record | None:
         record = self.table.cursor_record
         if record is None:
-            self.app.notify(t("customers.none_selected"), severity="warning")
+            tell(self, t("customers.none_selected"), severity="warning")
         return record
 
     def _after_save(self, record: Record | None) -> None:

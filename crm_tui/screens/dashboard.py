@@ -22,6 +22,7 @@ from crm_tui.i18n import has, money, t
 from crm_tui.screens.base import localize_bindings
 from crm_tui.screens.pipeline import stage_label
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import literal
 from crm_tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
@@ -285,7 +286,7 @@ class DashboardScreen(Screen):
     def _failed(self, exc: Exception) -> None:
         for plot in self.query(PlotextPlot):
             plot.loading = False
-        self.query_one("#dashboard-status", Static).update(t("dashboard.failed", error=exc))
+        self.query_one("#dashboard-status", Static).update(literal(t("dashboard.failed", error=exc)))
 
     def show(self, data: dict[str, Any]) -> None:
         self.data = data

@@ -31,6 +31,7 @@ from crm_tui.screens.record_forms import (
     visit_form,
 )
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import literal, tell
 from crm_tui.widgets.tables import signed_amount, visit_cells, visit_headers
 from crm_tui.widgets.title_bar import TitleBar
 
@@ -219,10 +220,10 @@ class CustomerScreen(CrmScreen):
         table.add_column(style="bold", no_wrap=True, width=18)
         table.add_column(overflow="fold")
         for name in CUSTOMER.field_names:
-            table.add_row(field_label(CUSTOMER, name), Text(show_value("customers", name, c.get(name))))
+            table.add_row(field_label(CUSTOMER, name), literal(show_value("customers", name, c.get(name))))
         for name in ("owner", "created_at", "updated_at", "id"):
             value = c.get(name)
-            table.add_row(t(f"detail.{name}"), shown_time(value) if is_time_name(name) else str(value or ""))
+            table.add_row(t(f"detail.{name}"), literal(shown_time(value) if is_time_name(name) else value))
         self.query_one("#profile-body", Static).update(table)
 
     def _fill(self, table_id: str, headers: list[str], rows: list[list[Any]], records: list[Record]) -> None:
@@ -232,8 +233,8 @@ class CustomerScreen(CrmScreen):
         table.add_columns(*headers)
         for row, record in zip(rows, records, strict=True):
             key = record.get("id") or f"{record.get('hlc')}-{record.get('field')}"
-            # Text, not str: a DataTable reads str cells as markup, and users type "[".
-            table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row), key=key)
+            # literal: a DataTable reads str cells as markup, and users type "[".
+            table.add_row(*(literal(cell) if isinstance(cell, str) else cell for cell in row), key=key)
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
 
@@ -319,7 +320,7 @@ class CustomerScreen(CrmScreen):
 
         def erased(result: Any) -> None:
             key = "privacy.erased" if result.erased else "privacy.requested"
-            self.app.notify(t(key, id=cid[:10]), title=t("privacy.notice_title"), timeout=8)
+            tell(self, t(key, id=cid[:10]), title=t("privacy.notice_title"), timeout=8)
             self.reload()
 
         def ask(preview: dict[str, Any]) -> None:

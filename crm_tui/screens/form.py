@@ -27,6 +27,7 @@ from crm_tui.i18n import choice_label, field_label, has, t
 from crm_tui.screens.base import CrmModal, describe_error
 from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import tell
 
 LONG_TEXT = 2000  # fields at least this long get a multi-line editor
 
@@ -172,14 +173,13 @@ class FormScreen(CrmModal[Record | None]):
 
     def saved(self, record: Record) -> None:
         self.saving = False
-        self.app.notify(t("form.saved"), timeout=3)
+        tell(self, t("form.saved"), timeout=3)
         self.dismiss(record)
 
     def save_failed(self, exc: BaseException) -> None:
         self.saving = False
         if not isinstance(exc, ValidationError):
-            self.app.notify(describe_error(exc, self.entity), title=t("error.title"), severity="error", timeout=8,
-                            markup=False)
+            tell(self, describe_error(exc, self.entity), title=t("error.title"), severity="error", timeout=8)
             return
         first: Widget | None = None
         elsewhere = []
@@ -192,8 +192,8 @@ class FormScreen(CrmModal[Record | None]):
             else:
                 elsewhere.append(err)
         if elsewhere:
-            self.app.notify(describe_error(ValidationError(elsewhere), self.entity), title=t("error.title"),
-                            severity="error", timeout=8, markup=False)
+            tell(self, describe_error(ValidationError(elsewhere), self.entity), title=t("error.title"),
+                 severity="error", timeout=8)
         if first is not None:
             first.focus()
             first.scroll_visible()
@@ -256,10 +256,10 @@ class FormScreen(CrmModal[Record | None]):
                 subprocess.run([*shlex.split(editor), str(path)], check=False)
             new_text = path.read_text(encoding="utf-8")
         except SuspendNotSupported:
-            self.app.notify(t("form.no_editor_here"), severity="warning")
+            tell(self, t("form.no_editor_here"), severity="warning")
             return
         except OSError as exc:
-            self.app.notify(t("form.editor_failed", editor=editor, message=str(exc)), severity="error", markup=False)
+            tell(self, t("form.editor_failed", editor=editor, message=str(exc)), severity="error")
             return
         finally:
             path.unlink(missing_ok=True)

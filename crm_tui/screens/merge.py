@@ -19,6 +19,7 @@ from crm_tui.i18n import field_label, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.screens.modals import ConfirmScreen, CustomerPicker
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import literal, tell
 from crm_tui.widgets.title_bar import TitleBar
 
 
@@ -85,7 +86,7 @@ class MergeScreen(CrmScreen):
         table.clear(columns=True)
         table.add_columns(t("merge.col_score"), field_label(CUSTOMER, "name"), t("merge.col_reasons"), "id")
         for c in self.candidates:
-            table.add_row(f"{c['score']:.2f}", Text(c["name"]), Text(c["reasons"]), c["id"][:10], key=c["id"])
+            table.add_row(f"{c['score']:.2f}", literal(c["name"]), literal(c["reasons"]), c["id"][:10], key=c["id"])
         if not self.candidates:
             table.add_row("", Text(t("merge.no_candidates")), "", "")
         table.focus()
@@ -108,7 +109,7 @@ class MergeScreen(CrmScreen):
         # Fields where both are empty have nothing to choose.
         self.rows = [r for r in rows if r["keep"] is not None or r["other"] is not None]
         # Text: a name is what the rep typed, brackets too ("[VIP] 王芳"), never markup
-        self.query_one("#merge-hint", Static).update(Text(t("merge.hint_fields", other=self.other["name"])))
+        self.query_one("#merge-hint", Static).update(literal(t("merge.hint_fields", other=self.other["name"])))
         self._fill_fields()
         self.query_one("#merge-fields", DataTable).focus()
 
@@ -123,7 +124,7 @@ class MergeScreen(CrmScreen):
             table.add_row(Text(field_label(CUSTOMER, r["field"])),
                           Text(("● " if pick_keep else "  ") + mine, style="bold" if pick_keep else "dim"),
                           Text(("  " if pick_keep else "● ") + theirs, style="dim" if pick_keep else "bold"),
-                          Text(mine if pick_keep else theirs), key=r["field"])
+                          literal(mine if pick_keep else theirs), key=r["field"])
         if self.rows:
             table.move_cursor(row=min(max(cursor, 0), len(self.rows) - 1))
 
@@ -151,13 +152,13 @@ class MergeScreen(CrmScreen):
 
     def action_merge(self) -> None:
         if self.other is None:
-            self.app.notify(t("merge.choose_first"), severity="warning")
+            tell(self, t("merge.choose_first"), severity="warning")
             return
         other, take = self.other, {r["field"]: r["side"] for r in self.rows}
         crm, cid = self.crm, self.customer_id
 
         def merged(record: Record) -> None:
-            self.app.notify(t("merge.done", other=other["name"]), title=t("merge.title"), timeout=8, markup=False)
+            tell(self, t("merge.done", other=other["name"]), title=t("merge.title"), timeout=8)
             self.reload()
 
         def answered(yes: bool | None) -> None:
@@ -172,13 +173,13 @@ class MergeScreen(CrmScreen):
         crm, cid = self.crm, self.customer_id
 
         def undone(record: Record) -> None:
-            self.app.notify(t("merge.undone"), title=t("merge.title"), timeout=8)
+            tell(self, t("merge.undone"), title=t("merge.title"), timeout=8)
             self.reload()
 
         def ask(merges: list[Record]) -> None:
             open_ = [m for m in merges if m["status"] == "merged"]
             if not open_:
-                self.app.notify(t("merge.nothing_to_undo"), severity="warning")
+                tell(self, t("merge.nothing_to_undo"), severity="warning")
                 return
             latest = open_[0]
 

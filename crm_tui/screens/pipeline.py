@@ -24,6 +24,7 @@ from crm_tui.screens.base import CrmModal, CrmScreen, only_the_search_key
 from crm_tui.screens.modals import ChoiceScreen, pick_customer_then
 from crm_tui.screens.record_forms import opportunity_form
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import tell
 from crm_tui.widgets.title_bar import TitleBar
 
 
@@ -248,7 +249,7 @@ class PipelineScreen(CrmScreen):
     def _after_move(self, deal: Record) -> None:
         self.focus_card = (deal["stage"], deal["id"])
         if deal["stage"] in (WON, LOST):
-            self.app.notify(t(f"pipeline.{deal['stage']}_done", title=deal["title"]), timeout=4)
+            tell(self, t(f"pipeline.{deal['stage']}_done", title=deal["title"]), timeout=4)
         self.reload()
 
     def action_step(self, by: int) -> None:

@@ -20,6 +20,7 @@ from crm_tui.screens.base import TableScreen, only_the_search_key
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import tell
 from crm_tui.widgets.record_table import Column, RecordTable
 from crm_tui.widgets.title_bar import TitleBar
 
@@ -122,7 +123,7 @@ class ProductsScreen(TableScreen):
 
     def _may_change(self) -> bool:
         if self.read_only:
-            self.app.notify(t("products.read_only_note"), severity="warning")
+            tell(self, t("products.read_only_note"), severity="warning")
         return not self.read_only
 
     def _saved(self, record: Record | None) -> None:

@@ -23,6 +23,7 @@ from crm_tui.screens.base import CrmModal
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.widgets.footer import CrmFooter
+from crm_tui.widgets.literal import literal, tell
 
 QUOTE_FIELDS = ("title", "valid_until", "lines", "terms")
 # "Lines" as on the order form: the format shows inside the box (form.hint.lines), where a
@@ -83,7 +84,7 @@ class QuotesScreen(CrmModal[None]):
             status = choice_label(QUOTE, "status", q["status"])
             if q["expired"]:
                 status += f" ({t('quotes.expired')})"
-            table.add_row(q["quoted_on"], q.get("title") or "", Text(money(q["amount"]), justify="right"),
+            table.add_row(q["quoted_on"], literal(q.get("title")), Text(money(q["amount"]), justify="right"),
                           status, q["valid_until"], key=q["id"])
         if not rows:
             self.query_one("#quote-lines", Static).update(t("quotes.none"))
@@ -155,7 +156,7 @@ class QuotesScreen(CrmModal[None]):
         _, order, deal = result
         if deal is not None:
             self.deal = deal
-        self.app.notify(t("quotes.accepted", order=order["id"], amount=money(order["amount"])), timeout=5)
+        tell(self, t("quotes.accepted", order=order["id"], amount=money(order["amount"])), timeout=5)
         self.reload()
 
     def action_render(self) -> None:
@@ -170,8 +171,7 @@ class QuotesScreen(CrmModal[None]):
             target.write_text(crm.quote_book.render(quote["id"], lang=lang), encoding="utf-8")
             return target
 
-        self.run_db(write, lambda path: self.app.notify(t("quotes.rendered", path=str(path)), timeout=8,
-                                                        markup=False))
+        self.run_db(write, lambda path: tell(self, t("quotes.rendered", path=str(path)), timeout=8))
 
     def action_close(self) -> None:
         self.dismiss(None)

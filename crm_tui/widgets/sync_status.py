@@ -16,6 +16,7 @@ from crm_tui.api.sync import SyncError, SyncReport
 from crm_tui.config import ConfigError
 from crm_tui.domain.times import shown_time
 from crm_tui.i18n import has, t
+from crm_tui.widgets.literal import tell
 
 REFRESH_SECONDS = 30.0
 
@@ -62,7 +63,7 @@ def run_sync(node: DOMNode, done: Callable[[SyncReport | None, str | None], None
 def announce(node: DOMNode, report: SyncReport | None, error: str | None) -> None:
     """A notification with the outcome of a sync."""
     if error is not None:
-        node.app.notify(error, title=text("sync.failed_title", "Sync failed"), severity="error", timeout=8)
+        tell(node, error, title=text("sync.failed_title", "Sync failed"), severity="error", timeout=8)
     elif report is not None:
         message = text("sync.done", "pushed {pushed}, pulled {pulled}", pushed=report.pushed, pulled=report.pulled)
         if report.conflicts:
@@ -71,10 +72,10 @@ def announce(node: DOMNode, report: SyncReport | None, error: str | None) -> Non
             message += " · " + t("sync.new_rejected", n=report.rejected)
         if report.set_aside:
             message += " · " + t("sync.new_set_aside", n=report.set_aside)
-        node.app.notify(message, title=text("sync.done_title", "Synced"))
+        tell(node, message, title=text("sync.done_title", "Synced"))
         for erased in report.erased:  # an erase carried out here: the rep is told
-            node.app.notify(erased, title=text("privacy.erased_title", "Customer erased"), severity="warning",
-                            timeout=15, markup=False)
+            tell(node, erased, title=text("privacy.erased_title", "Customer erased"), severity="warning",
+                 timeout=15)
 
 
 class SyncStatus(Static):

@@ -12,6 +12,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from crm_tui.i18n import t
+from crm_tui.widgets.literal import literal
 
 # The app-wide keys shown in the bar: every key that opens a top-level screen (F10
 # Products too), read from the app's own bindings so a screen added there is listed
@@ -45,7 +46,7 @@ class TitleBar(Horizontal):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text, id="title", classes="screen-title")
+        yield Static(literal(self.title_text), id="title", classes="screen-title")
         crm = getattr(self.app, "crm", None)
         if crm is not None and crm.is_demo:
             # on every screen: the user always sees this is not their own book
@@ -55,7 +56,7 @@ class TitleBar(Horizontal):
     def set_title(self, title: str) -> None:
         """A title known later (the customer's name): shown, and the keys fitted again beside it."""
         self.title_text = title
-        self.query_one("#title", Static).update(Text(title))
+        self.query_one("#title", Static).update(literal(title))
         self.on_resize()
 
     def on_resize(self) -> None:
