@@ -303,3 +303,39 @@ def test_server_audit_lists_rep_history_and_refusals_never_tokens(tmp_path: Path
     assert bad.exit_code == 1 and "kind" in bad.output
     raw = (tmp_path / "audit.db").read_bytes()
     assert token.encode() not in raw and token2.encode() not in raw
+
+
+def test_a_laptop_that_receives_a_settled_conflict_with_its_history_has_nothing_to_review(server: Server,
+                                                                                          tmp_path: Path) -> None:
+    """li and the manager edit a customer's notes concurrently; li settles the
+    conflict with a value both saw. A laptop the customer then moves to gets its
+    whole history in one pull: the concurrent edits and the edit that
+    settled them. It must not show the settled conflict as open (the conflict and
+    its settlement arrive in the same batch: the settlement was once applied before
+    the conflict was recorded, and so settled nothing)."""
+    boss, li, wang = Rep(tmp_path, "boss"), Rep(tmp_path, "li"), Rep(tmp_path, "wang")
+    boss.crm("login", "--server", server.url, "--token", server.add_rep("boss", "--role", "manager"))
+    li.crm("login", "--server", server.url, "--token", server.add_rep("li", "--territory", "east"))
+    cust = li.json("customers", "add", "--name", "张伟", "--territory", "east")["id"]
+    li.json("sync")
+    boss.json("sync")
+    li.crm("customers", "edit", cust, "--notes", "李: 下周再访")
+    boss.crm("customers", "edit", cust, "--notes", "经理: 重点客户")
+    li.json("sync")
+    boss.json("sync")
+    li.json("sync")
+    [open_conflict] = li.json("conflicts", "list")
+    li.crm("conflicts", "resolve", str(open_conflict["id"]), "--keep", "经理: 重点客户; 李: 下周再访")
+    li.json("sync")
+    boss.json("sync")
+    assert boss.json("conflicts", "list") == []
+
+    # wang's laptop has synced before; the customer comes into its view later, and
+    # with its history (a first sync would get a snapshot: only the winning changes).
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--territory", "north"))
+    assert wang.json("sync")["pulled"] == 0
+    boss.crm("customers", "edit", cust, "--owner", "wang", "--territory", "north")
+    boss.json("sync")
+    assert wang.json("sync")["pulled"] >= 5
+    assert wang.json("customers", "show", cust)["notes"] == "经理: 重点客户; 李: 下周再访"
+    assert wang.json("conflicts", "list") == []

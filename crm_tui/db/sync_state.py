@@ -569,13 +569,10 @@ class Writer:
 
 def record_conflicts(conn: sqlite3.Connection, conflicts: Sequence[Conflict],
                      superseded: Sequence[tuple[str, str, str, tuple[int, str]]]) -> None:
-    if superseded:
-        conn.executemany(
-            "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = 'superseded' "
-            "WHERE tbl = ? AND row_id = ? AND field = ? AND winner_hlc = ? AND winner_node = ? "
-            "AND resolved_at IS NULL",
-            [(t, r, f, s[0], s[1]) for t, r, f, s in superseded],
-        )
+    """Keep the conflicts found, then settle those whose winner a later edit that saw
+    it overwrote. In that order: a conflict and the edit that settled it can arrive in
+    one batch (a customer coming into view with its history), and a settlement applied
+    first would find nothing to settle and leave the conflict open."""
     if conflicts:
         conn.executemany(
             "INSERT OR IGNORE INTO conflicts (tbl, row_id, field, winner_value, winner_hlc, winner_node, "
@@ -583,6 +580,13 @@ def record_conflicts(conn: sqlite3.Connection, conflicts: Sequence[Conflict],
             [(c.tbl, c.row_id, c.field, _dumps(c.winner_value), c.winner_stamp[0], c.winner_stamp[1],
               c.winner_rep, _dumps(c.loser_value), c.loser_stamp[0], c.loser_stamp[1], c.loser_rep)
              for c in conflicts],
+        )
+    if superseded:
+        conn.executemany(
+            "UPDATE conflicts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), resolution = 'superseded' "
+            "WHERE tbl = ? AND row_id = ? AND field = ? AND winner_hlc = ? AND winner_node = ? "
+            "AND resolved_at IS NULL",
+            [(t, r, f, s[0], s[1]) for t, r, f, s in superseded],
         )
 
 
