@@ -21,8 +21,10 @@ from typer.exceptions import Abort
 from crm_tui.api import Crm, DatabaseError, DatabaseMissing, NotFound, ValidationError
 from crm_tui.cli.usage import ClickException, localize_frame, localized
 from crm_tui.config import Config, ConfigError
+from crm_tui.domain.entities import ENTITIES
 from crm_tui.domain.times import is_time_name, shown_time
-from crm_tui.i18n import entity_label, has, language, money, resolve_language, set_language, t
+from crm_tui.domain.validation import display_phone
+from crm_tui.i18n import choice_label, entity_label, has, language, money, resolve_language, set_language, t
 
 try:  # newer typer runs on its own copy of click, with its own context stack
     from typer._click.globals import get_current_context
@@ -170,11 +172,30 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
     console.print(shown_table)
 
 
+def readable(record: dict[str, Any], table: str | None) -> dict[str, Any]:
+    """A record of `table` as a list and a record's view both show it: phones as people
+    read them (021 2995 0969) and, in a language other than English, stored codes as
+    the catalog names them (potential -> 潜在客户). --json and exports keep E.164 and
+    the codes."""
+    ent = ENTITIES.get(table) if table else None
+    if ent is None:
+        return record
+    shown = dict(record)
+    for f in ent.fields:
+        if f.name not in shown:
+            continue
+        if f.kind == "phone":
+            shown[f.name] = display_phone(shown[f.name])
+        elif f.kind == "enum" and language() != "en":
+            shown[f.name] = choice_label(ent, f.name, shown[f.name])
+    return shown
+
+
 def print_record(record: dict[str, Any], table: str | None = None) -> None:
     shown = Table(show_header=False, box=None)
     shown.add_column(style="bold")
     shown.add_column(overflow="fold")
-    for key, value in record.items():
+    for key, value in readable(record, table).items():
         shown.add_row(escape(column_title(key, table)), escape(cell(key, value)))
     console.print(shown)
 

@@ -33,6 +33,7 @@ from crm_tui.cli.common import (
     print_json,
     print_record,
     print_table,
+    readable,
 )
 from crm_tui.cli.complaints import add_workflow_commands
 from crm_tui.cli.duplicates import add_duplicate_commands
@@ -40,8 +41,8 @@ from crm_tui.cli.orders import add_order, add_order_commands, add_order_file_com
 from crm_tui.cli.pipeline import add_opportunity_commands
 from crm_tui.cli.privacy import add_privacy_commands
 from crm_tui.domain.entities import ENTITIES, Entity, Field
-from crm_tui.domain.validation import display_phone, number_to_call
-from crm_tui.i18n import choice_label, entity_label, entity_name, language, t
+from crm_tui.domain.validation import number_to_call
+from crm_tui.i18n import entity_label, entity_name, t
 
 # The record kinds with the full set of verbs; other kinds (surveys ...) have their own commands.
 KINDS = ("customers", "contacts", "visits", "complaints", "orders", "opportunities", "products")
@@ -318,15 +319,10 @@ def build(table: str) -> typer.Typer:
                                   if everything else t("demo.no_records", table=table, label=label, path=crm.path),
                                   highlight=False, markup=False)
         caption = t("cli.shown_of", shown=len(rows), total=total) + (t("cli.more") if total > len(rows) else "")
-        # phones as people read them (021 2995 0969); --json and exports keep E.164
-        phones = [f.name for f in ent.fields if f.kind == "phone"]
-        readable = [{**r, **{p: display_phone(r.get(p)) for p in phones}} for r in rows]
+        as_read = [readable(r, table) for r in rows]
         if table == "customers":  # the number to call, as the customer screen shows it
-            readable = [{**r, "phone": number_to_call(row)} for r, row in zip(readable, rows, strict=True)]
-        if language() != "en":  # stored codes (loyal, urgent) as the catalog names them; --json keeps codes
-            enums = [f.name for f in ent.fields if f.kind == "enum"]
-            readable = [{**r, **{e: choice_label(ent, e, r.get(e)) for e in enums}} for r in readable]
-        print_table(readable, show_columns(ent), title=entity_label(table), caption=caption, table=table)
+            as_read = [{**r, "phone": number_to_call(row)} for r, row in zip(as_read, rows, strict=True)]
+        print_table(as_read, show_columns(ent), title=entity_label(table), caption=caption, table=table)
 
     list_params = common_params() + [
         inspect.Parameter("where", kw, default=None, annotation=Annotated[
