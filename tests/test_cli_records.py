@@ -337,3 +337,20 @@ def test_a_records_view_shows_its_values_as_the_list_does(db_path: Path, monkeyp
     assert "面谈" in visit_shown and "face_to_face" not in visit_shown
     assert run_json(db_path, "customers", "show", cust["id"])["mobile"] == "+8613812345678"
     assert run_json(db_path, "visits", "show", visit["id"])["channel"] == "face_to_face"
+
+
+def test_a_customer_is_named_by_its_name_where_its_id_would_do(db_path: Path) -> None:
+    """`--customer 张伟` (and `customers show 张伟`) find the one customer of that
+    exact name; where two share it, the error lists their ids and nothing is written;
+    a name nobody has is not found."""
+    zhang = add_customer(db_path, "--name", "张伟", "--company", "华为技术")
+    visit = run_json(db_path, "visits", "add", "--customer", "张伟", "--channel", "phone", "--purpose", "visit")
+    assert visit["customer_id"] == zhang["id"]
+    assert run_json(db_path, "customers", "show", "张伟")["id"] == zhang["id"]
+    assert [v["id"] for v in run_json(db_path, "visits", "list", "--customer", "张伟")] == [visit["id"]]
+
+    other = add_customer(db_path, "--name", "张伟", "--company", "腾讯")
+    result = run(db_path, "visits", "add", "--customer", "张伟", "--channel", "phone", "--purpose", "visit", ok=False)
+    assert result.exit_code == 1 and zhang["id"] in result.output and other["id"] in result.output, result.output
+    assert run(db_path, "customers", "show", "王芳", ok=False).exit_code == 1
+    assert len(Crm(db_path).visits.find()) == 1

@@ -117,6 +117,9 @@ def parse_filter(ent: Entity, text: str) -> Filter:
     return Filter(name, op, None if value == "" else value)
 
 
+# The records named alike that a lookup by name lists before it asks for an id.
+_NAMESAKES_SHOWN = 5
+
 class Records:
     """The use cases of one record kind. Shared by the UI, the CLI and scripts."""
 
@@ -136,7 +139,9 @@ class Records:
     # -- reading -----------------------------------------------------------------
 
     def get(self, record_id: str) -> Record:
-        """A record by id, or by a unique prefix of its id (at least 6 characters)."""
+        """A record by id, or by a unique prefix of its id (at least 6 characters), or,
+        for a kind of record with a name, by its exact name when no other has it: what
+        a user types for a customer (`--customer 张伟`) is its name more often than its id."""
         self._before_read()
         return self._get(record_id)
 
@@ -149,6 +154,15 @@ class Records:
                     record = sql.get(self.conn, self.entity, matches[0])
                 elif len(matches) > 1:
                     raise NotFound(t("reason.record.ambiguous_id", id=repr(record_id), kind=entity_name(self.entity)))
+            if record is None and "name" in self.entity.field_names and record_id.strip():
+                named = sql.select(self.conn, self.entity, filters=[Filter("name", "=", record_id.strip())],
+                                   limit=_NAMESAKES_SHOWN + 1)
+                if len(named) == 1:
+                    record = named[0]
+                elif named:
+                    ids = ", ".join(r["id"] for r in named[:_NAMESAKES_SHOWN]) + (", …" if len(named) > _NAMESAKES_SHOWN else "")
+                    raise NotFound(t("reason.record_name.namesakes", name=repr(record_id.strip()),
+                                     kind=entity_name(self.entity), ids=ids))
         if record is None:
             raise NotFound(t("reason.query.not_found", kind=entity_name(self.entity), id=repr(record_id)))
         return record
