@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -202,6 +203,9 @@ def test_bad_token_and_revoked_rep(server: Server, tmp_path: Path) -> None:
     runner.invoke(app, ["server", "revoke-rep", "zhao", "--db", server.url_db])
     result = runner.invoke(app, ["sync"], env=rep.env)
     assert result.exit_code == 1 and "revoked" in result.output
+    # when, to the minute and in UTC (the server's clock, not the laptop's zone), and what to do
+    assert re.search(r"revoked on \d{4}-\d\d-\d\d \d\d:\d\d UTC", result.output) and "crm login" in result.output, \
+        result.output
     assert "revoked" in rep.json("sync", "--status")["last_error"]
     reps = runner.invoke(app, ["server", "list-reps", "--db", server.url_db, "--json"]).stdout
     assert json.loads(reps)[0]["active"] is False

@@ -147,7 +147,8 @@ def authenticated(
             raise ProtocolError(BAD_TOKEN, t("refusal.request.no_token"), 401)
         if rep is None:
             raise ProtocolError(BAD_TOKEN, t("refusal.request.unknown_token"), 401)
-        raise ProtocolError(BAD_TOKEN, t("refusal.request.revoked_token", rep=repr(rep.name), at=rep.revoked_at), 401)
+        raise ProtocolError(BAD_TOKEN, t("refusal.request.revoked_token", rep=repr(rep.name),
+                                                  at=str(rep.revoked_at)[:16].replace("T", " ")), 401)
     limiter: Limiter = state.limiter
     if not limiter.allow(rep.name):
         raise ProtocolError(RATE_LIMITED, t("refusal.request.rate_limited", rep=rep.name, rate=f"{limiter.rate:g}"),
