@@ -189,3 +189,21 @@ def test_shell_completion_describes_options_in_the_users_language() -> None:
     assert '"--search":"姓名、公司、电话、邮箱或拼音的任意部分' in zh
     en = runner.invoke(app, [], prog_name="crm", env={**env, "CRM_LANG": "en"}).output
     assert '"--search":"Any part of name, company, phone, email or pinyin' in en
+
+
+def test_the_roots_help_lists_its_commands_in_panels_the_records_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`crm --help` shows its commands in titled panels, the records first and the
+    customers at their head, in either language; every command has a panel (one left
+    out would stand alone under an untitled "Commands" above the records)."""
+    panelled = [name for _, names in h.PANELS for name in names]
+    visible = [name for name, c in ROOT.commands.items() if not c.hidden]  # type: ignore[attr-defined]
+    assert sorted(panelled) == sorted(visible) and len(set(panelled)) == len(panelled)
+    for lang, titles in (("en", ["Records", "Sales and analysis", "Sync and the team's server", "Your database"]),
+                         ("zh", ["记录", "销售与分析", "同步与团队服务器", "数据库"])):
+        monkeypatch.setenv("CRM_LANG", lang)
+        out = runner.invoke(app, ["--help"], env={"COLUMNS": "100"}).stdout
+        at = [out.index(f"─ {title} ─") for title in titles]
+        assert at == sorted(at), out
+        commands = [m.group(1) for m in re.finditer(r"^│ ([a-z][a-z-]+) ", out, re.M)]
+        assert commands[0] == "customers" and commands.index("customers") < commands.index("rfm"), commands
+        assert sorted(commands) == sorted(visible)

@@ -278,6 +278,12 @@ class CrmGroup(TyperGroup):
                 localize(self, ctx, depth=0)
         return super().parse_args(ctx, args)
 
+    def list_commands(self, ctx: ClickContext) -> list[str]:
+        # what --help and shell completion list: by panel, the records first
+        from crm_tui.cli.helptext import panel_order
+
+        return panel_order(super().list_commands(ctx))
+
     def resolve_command(self, ctx: ClickContext,
                         args: list[str]) -> tuple[str | None, ClickCommand | None, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)

@@ -171,6 +171,35 @@ def param_help(path: Path, param: Parameter, values: dict[str, Any] | None = Non
 EXAMPLE = "crm_example"  # where a command keeps the example its code gave, once localized
 
 
+# The root's commands in panels, in the order a new user looks for them: the records
+# first, then what is made of them, then the team's server and the database itself.
+# `crm --help` listed some forty commands in the order their modules were imported,
+# the analyses first and the customers near the end.
+PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("records", ("customers", "contacts", "visits", "complaints", "orders", "products", "opportunities", "quotes",
+                 "surveys", "targets")),
+    ("analysis", ("pipeline", "forecast", "funnel", "report", "kpi", "rfm", "value", "classify", "cadence", "winback",
+                  "greetings", "complaint-stats", "product-stats")),
+    ("sync", ("login", "sync", "conflicts", "changes", "server")),
+    ("data", ("init", "demo", "seed", "backup", "restore", "encrypt", "decrypt", "erase-requests")),
+)
+
+
+def panel_order(names: list[str]) -> list[str]:
+    """The root's command names in the order of PANELS (any other last)."""
+    rank = {name: i for i, name in enumerate(n for _, names_ in PANELS for n in names_)}
+    return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
+def localize_panels(root: Command) -> None:
+    """Each of the root's commands in its panel, titled in the user's language."""
+    commands = getattr(root, "commands", None) or {}
+    for panel, names in PANELS:
+        for name in names:
+            if name in commands:
+                commands[name].rich_help_panel = t(f"cli.panel.{panel}")
+
+
 def localize_about(command: Command, path: Path) -> None:
     """A command's own text: what the list of its group's commands shows."""
     about = command_help(path)
@@ -195,6 +224,8 @@ def localize(command: Command, ctx: Context, path: Path = (), *, depth: int = -1
         if text is not None:
             param.help = text  # type: ignore[attr-defined]  # options and typer's arguments have help
     localize_placeholders(command, ctx, path)
+    if not path:
+        localize_panels(command)
     for name, sub in (getattr(command, "commands", None) or {}).items():
         if depth:
             localize(sub, ctx, (*path, name), depth=depth - 1)
