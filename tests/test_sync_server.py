@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from crm_tui.api import Crm
+from crm_tui.api import Crm, ValidationError
 from crm_tui.api.sync import Sync, SyncError, client_from_config, login
 from crm_tui.config import Config
 from crm_tui.sync import clock
@@ -499,3 +499,27 @@ def test_a_pull_with_a_cursor_past_the_log_is_answered_not_a_500(store: Store, h
         r = http.post("/v1/pull", headers=headers("tok-zhou"), json={"node": "z1", "after": after, "limit": 10})
         assert r.status_code == 200, r.text
     assert [c["row_id"] for c in r.json()["changes"]] == ["r1"]
+
+
+def test_an_outdated_conflict_is_closed_not_kept_over_a_later_edit(http: TestClient, tmp_path: Path) -> None:
+    """A conflict whose field was written after its winner (kept open by a sync before
+    a conflict and its settlement in one batch were handled in order) is closed when
+    the user resolves it, and the later value stays: keeping `mine` wrote the old
+    winner over the value that had settled it."""
+    a = Crm(tmp_path / "a.db", rep="wang")
+    cust = a.customers.create({"name": "张伟", "notes": "经理: 重点客户"})
+    first = a.conn.execute("SELECT hlc, node FROM change_log WHERE row_id = ? ORDER BY hlc", (cust["id"],)).fetchone()
+    a.customers.update(cust["id"], {"notes": "经理: 重点客户; 李: 下周再访"})
+    with a.conn:
+        a.conn.execute("INSERT INTO conflicts (tbl, row_id, field, winner_value, winner_hlc, winner_node, winner_rep, "
+                       "loser_value, loser_hlc, loser_node, loser_rep) VALUES ('customers', ?, 'notes', ?, ?, ?, 'wang', "
+                       "?, ?, 'other-node', 'li')",
+                       (cust["id"], json.dumps("经理: 重点客户"), first[0], first[1], json.dumps("李: 下周再访"),
+                        first[0] - 1))
+    [stale] = Sync(a).conflicts()
+    pending = Sync(a).status()["pending"]
+    with pytest.raises(ValidationError, match="out of date"):
+        Sync(a).resolve(stale["id"], "mine")
+    assert a.customers.get(cust["id"])["notes"] == "经理: 重点客户; 李: 下周再访"
+    assert Sync(a).conflicts() == [] and Sync(a).status()["pending"] == pending  # nothing written
+    assert Sync(a).conflicts(include_resolved=True)[0]["resolution"] == "superseded"

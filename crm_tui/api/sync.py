@@ -661,6 +661,16 @@ class Sync:
         records = self._records(c["tbl"])
         if c["field"] not in records.entity.field_names:
             raise ValidationError.one(c["field"], t("sync.msg.managed_field"))
+        with self.lock:
+            now = fold(sql.full_history(self.conn, c["tbl"], c["row_id"])).winners.get(c["field"])
+        if now is not None and now.stamp != (c["winner_hlc"], c["winner_node"]):
+            # The field was written after the conflict's winner: keeping either side
+            # now would overwrite that later edit. (Such a conflict is settled when the
+            # edit arrives; one kept open by a sync before that rule held is closed here.)
+            with self.lock, transaction(self.conn):
+                sql.mark_resolved(self.conn, conflict_id, "superseded")
+            raise ValidationError.one("conflict", t("sync.msg.resolve.outdated", id=conflict_id,
+                                                    value=repr(now.data[c["field"]])))
         with self.lock, transaction(self.conn):
             # The write funnel's sanctioned way to settle a field, workflow fields
             # included (to mine or theirs): validation, state rule, derived columns.
