@@ -120,3 +120,28 @@ async def test_refused_changes_show_on_the_sync_line_and_are_discarded_on_the_co
     assert crm.customers.count() == 0  # the refused new customer is gone; nothing to sync
     assert Sync(crm).status()["pending"] == 0 and Sync(crm).status()["rejected"] == 0
     assert crm.conn.execute("SELECT count(*) FROM change_log WHERE row_id = ?", (cid,)).fetchone()[0] == 0
+
+
+async def test_an_out_of_date_conflict_leaves_the_screen_with_its_reason(tmp_path: Path) -> None:
+    """Keeping a side of a conflict whose field was written after it (here: li edits
+    the notes again locally) is refused with the reason, and the conflict, closed as
+    out of date, leaves the list instead of staying there to be tried again."""
+    _, b, cid = two_reps_in_conflict(tmp_path)
+    b.customers.update(cid, {"notes": "li's, later"})  # written after the conflict's winner
+    app = Harness(b)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = ConflictsScreen()
+        await app.push_screen(screen)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if screen.rows:
+                break
+        assert len(screen.rows) == 1
+        await pilot.press("t")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if not screen.rows:
+                break
+        assert screen.rows == []
+        assert any("out of date" in str(n.message) for n in app._notifications)
+    assert b.customers.get(cid)["notes"] == "li's, later"

@@ -163,4 +163,8 @@ class ConflictsScreen(CrmScreen):
                                  value=_shown(tbl, name, result["kept"])))
             self.reload()
 
-        self.run_db(lambda: crm.sync.resolve(conflict_id, side), resolved, group="conflicts-resolve")
+        def refused(exc: BaseException) -> None:
+            self.show_error(exc)
+            self.reload()  # a conflict out of date was closed all the same
+
+        self.run_db(lambda: crm.sync.resolve(conflict_id, side), resolved, failed=refused, group="conflicts-resolve")
