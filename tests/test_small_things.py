@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from pathlib import Path
 
 import pytest
 from textual.widgets import Static
@@ -120,3 +121,21 @@ def test_nothing_of_the_demo_data_is_dated_after_now(crm: Crm) -> None:
     for complaint in crm.complaints.find():
         for name in ("received_at", "acknowledged_at", "first_response_at", "resolved_at", "closed_at"):
             assert (complaint[name] or "") <= now, (name, complaint[name])
+
+
+def test_crm_version_names_the_version_schema_and_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`crm --version` answers as every command-line tool does, with what a laptop and
+    a server must agree on, in the user's language, and touches no database."""
+    from importlib.metadata import version
+
+    from crm_tui.db.migrations import SCHEMA_VERSION
+    from crm_tui.sync.protocol import PROTOCOL_VERSION
+
+    monkeypatch.setenv("CRM_DB", str(tmp_path / "never.db"))
+    for lang, words in (("en", "database schema"), ("zh", "数据库结构版本")):
+        monkeypatch.setenv("CRM_LANG", lang)
+        result = CliRunner().invoke(cli, ["--version"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith(f"crm_tui {version('crm_tui')}") and words in result.stdout
+        assert f"{SCHEMA_VERSION}" in result.stdout and f"{PROTOCOL_VERSION}" in result.stdout
+    assert not (tmp_path / "never.db").exists()

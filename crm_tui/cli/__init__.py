@@ -7,6 +7,8 @@ annotations`, which would make typer `eval` each one again at every start)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from crm_tui.cli.common import CrmGroup, DbOpt
@@ -20,8 +22,28 @@ app = typer.Typer(
 )
 
 
+def _show_version(asked: bool) -> None:
+    """`crm --version`: the installed version, and what a laptop and a server must
+    agree on (the database's schema, the sync protocol), for a bug report."""
+    if not asked:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from crm_tui.db.migrations import SCHEMA_VERSION
+    from crm_tui.i18n import t
+    from crm_tui.sync.protocol import PROTOCOL_VERSION
+
+    try:
+        installed = version("crm_tui")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        installed = "?"
+    typer.echo(t("cli.version.text", version=installed, schema=SCHEMA_VERSION, protocol=PROTOCOL_VERSION))
+    raise typer.Exit()
+
+
 @app.callback()
-def root(ctx: typer.Context, db: DbOpt = None) -> None:
+def root(ctx: typer.Context, db: DbOpt = None,
+         version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True)] = False) -> None:
     if ctx.invoked_subcommand is None:
         from crm_tui.cli.ui import open_ui
 
