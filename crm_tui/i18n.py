@@ -10,6 +10,7 @@ import contextlib
 import errno
 import marshal
 import os
+import string
 import tomllib
 import zlib
 from collections.abc import Iterator, Mapping
@@ -180,12 +181,33 @@ def money(amount: float | None, digits: int = 2) -> str:
     return "" if amount is None else f"{float(amount):,.{digits}f}"
 
 
+class _Counting(string.Formatter):
+    """`{n:change|changes}` is the word for the number `n`: the first for one, the second
+    for any other ("pushed 1 change", "pushed 3 changes"). English needs it; a language
+    without plural forms (Chinese) writes no such placeholder."""
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if "|" in format_spec:
+            one, other = format_spec.split("|", 1)
+            return one if str(value).strip() == "1" else other
+        return super().format_field(value, format_spec)
+
+
+_COUNTING = _Counting()
+
+
+def _filled(text: str, values: Mapping[str, Any]) -> str:
+    if not values:
+        return text
+    return _COUNTING.vformat(text, (), values) if "|" in text else text.format(**values)
+
+
 def t(key: str, **values: Any) -> str:
     """The text of `key` in the current language, with `{name}` placeholders filled."""
     text = catalog(_speaking.get() or _current).get(key)
     if text is None:
         text = catalog("en").get(key, key)
-    return text.format(**values) if values else text
+    return _filled(text, values)
 
 
 def t_in(lang: str, key: str, **values: Any) -> str:
@@ -193,7 +215,7 @@ def t_in(lang: str, key: str, **values: Any) -> str:
     text = catalog(normalize_language(lang) or "en").get(key)
     if text is None:
         text = catalog("en").get(key, key)
-    return text.format(**values) if values else text
+    return _filled(text, values)
 
 
 def has(key: str) -> bool:

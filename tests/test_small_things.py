@@ -139,3 +139,28 @@ def test_crm_version_names_the_version_schema_and_protocol(tmp_path: Path, monke
         assert result.stdout.startswith(f"crm_tui {version('crm_tui')}") and words in result.stdout
         assert f"{SCHEMA_VERSION}" in result.stdout and f"{PROTOCOL_VERSION}" in result.stdout
     assert not (tmp_path / "never.db").exists()
+
+
+def test_english_counts_take_the_word_for_their_number() -> None:
+    """"pushed 1 change", not "pushed 1 changes": a count's word follows its number
+    ({n:change|changes}); Chinese has no plural and is left as written; every text of
+    the catalog that counts this way fills for one and for many."""
+    import string
+
+    from crm_tui.i18n import catalog, set_language, t
+
+    set_language("en")
+    try:
+        assert t("sync.msg.pushed_pulled", pushed=1, pulled=0) == "pushed 1 change, pulled 0"
+        assert t("sync.msg.pushed_pulled", pushed=2, pulled=0) == "pushed 2 changes, pulled 0"
+        assert t("sync.msg.pushed_pulled", pushed="1,204", pulled=0) == "pushed 1,204 changes, pulled 0"
+        counting = {key: text for key, text in catalog("en").items() if re.search(r"\{\w+:[^{}]*\|[^{}]*\}", text)}
+        assert len(counting) >= 20
+        for key, text in counting.items():
+            names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            one, many = t(key, **dict.fromkeys(names, 1)), t(key, **dict.fromkeys(names, 2))
+            assert "|" not in one and one != many, (key, one, many)
+        set_language("zh")
+        assert t("sync.msg.pushed_pulled", pushed=1, pulled=0) == "已推送 1 条修改，拉取 0 条"
+    finally:
+        set_language("en")

@@ -173,7 +173,7 @@ def test_two_reps_edit_offline_converge_and_resolve(server: Server, tmp_path: Pa
     assert wang.json("sync", "--status")["pending"] == 1
     wang.crm("sync")
     out = li.crm("sync")
-    assert "1 conflicts kept for review" in out
+    assert "1 conflict kept for review" in out
     wang.crm("sync")
     a, b = wang.json("customers", "show", cid), li.json("customers", "show", cid)
     assert a == b and (a["title"], a["region"]) == ("采购经理", "华东")

@@ -82,7 +82,7 @@ async def test_status_widget_shows_pending_and_conflicts(tmp_path: Path) -> None
             await pilot.pause(0.05)
             if str(widget.render()) == expected.replace("[b $warning]", "").replace("[/]", ""):
                 break
-        assert "1 to sync" in expected and "1 conflicts" in expected
+        assert "1 to sync" in expected and "1 conflict" in expected and "1 conflicts" not in expected
         assert "1 to sync" in str(widget.render())
 
 
