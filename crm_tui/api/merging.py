@@ -21,7 +21,7 @@ from crm_tui.db.connection import transaction
 from crm_tui.domain import merging as rules
 from crm_tui.domain.entities import CLASSIFICATION_OVERRIDE, CUSTOMER, ENTITIES, MERGE, SYSTEM_COLUMNS, derive
 from crm_tui.domain.validation import ValidationError, clean
-from crm_tui.i18n import t
+from crm_tui.i18n import entity_name, t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -118,6 +118,18 @@ class Merges:
             merge = self.records.get(merge_id)
             if merge["status"] != "merged":
                 raise ValidationError.one("merge", t("merge.msg.already_undone", id=merge["id"]))
+            # A merge record pulled from before the server checked them may hold
+            # anything: what an unmerge reads back is checked before anything moves.
+            rules.check_values(merge)
+            rules.check_record(merge)
+            if not rules.loads(merge.get("other_record")):
+                raise ValidationError.one("merge", t("merge.rule.no_other_record", id=merge["id"]))
+            kinds = dict(rules.moved_kinds())
+            foreign = rules.foreign_moved(merge.get("moved"), merge["customer_id"], lambda table, record_id: (
+                sql.customer_of(self.crm.conn, table, kinds[table], record_id, missing=merge["customer_id"])))
+            if foreign is not None:
+                raise ValidationError.one("moved", t("refusal.rule.merge_moved_foreign", id=repr(foreign[1]),
+                                                     kind=entity_name(ENTITIES[foreign[0]])))
             stamp = sql.insert_stamp(self.crm.conn, MERGE.table, merge["id"])
             if stamp is None:
                 raise ValidationError.one("merge", t("merge.msg.no_history", id=merge["id"]))

@@ -17,15 +17,13 @@ from crm_tui.db import privacy as sql
 from crm_tui.db import records as records_sql
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import ERASE_REQUEST, ERASURE
-from crm_tui.domain.privacy import CUSTOMERS, ERASURES, person_kinds, scrub_plan
+from crm_tui.domain.privacy import CUSTOMERS, ERASURES, may_decide, person_kinds, scrub_plan
 from crm_tui.domain.validation import ValidationError
 from crm_tui.i18n import t
 from crm_tui.sync.merge import Change
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
-
-MANAGER = "manager"
 
 
 @dataclass
@@ -105,7 +103,7 @@ class Privacy:
         there (or has not synced yet to learn their role): an erase is then a request."""
         with self.lock:
             role = sql.role(self.conn)
-        return bool(self.crm.config.sync.server) and role != MANAGER
+        return not may_decide(role, on_team=bool(self.crm.config.sync.server))
 
     def preview(self, customer_id: str) -> dict[str, Any]:
         """What an erase of this customer would remove here: the customer, and per

@@ -16,11 +16,10 @@ from crm_tui.db import privacy as privacy_sql
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
-from crm_tui.domain import complaints as complaint_rules
 from crm_tui.domain import orders as order_rules
-from crm_tui.domain import quotes as quote_rules
 from crm_tui.domain.entities import ENTITIES, Entity, Field, derive, record_columns, stored_columns
 from crm_tui.domain.privacy import PRIVACY_KINDS
+from crm_tui.domain.record_rules import STATE_RULES, UPDATE_RULES, VALUE_RULES
 from crm_tui.domain.search import normalize_query
 from crm_tui.domain.times import stamp_of_local
 from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value, normalize_datetime
@@ -260,10 +259,13 @@ class Records:
 
     def check_new(self, record: Mapping[str, Any]) -> None:
         """The rules a prepared record must pass before it is inserted, beyond its
-        fields: the record's state rule. (References are checked on insert, in bulk.)"""
-        rule = STATE_RULES.get(self.entity.table)
-        if rule is not None:
-            rule(record)
+        fields: the rules of its values and its state (crm_tui.domain.record_rules, which
+        every replica and the server also run). (References are checked on insert, in bulk.)"""
+        table = self.entity.table
+        for rules in (VALUE_RULES, STATE_RULES):
+            rule = rules.get(table)
+            if rule is not None:
+                rule(record)
         for name in self.entity.unique:
             value = record.get(name)
             taken = sql.ids_with_value(self.conn, self.entity, name, value, record.get("id")) if value else []
@@ -381,6 +383,9 @@ class Records:
             if moved:
                 raise ValidationError([FieldError(name, t("reason.record.workflow_only", kind=entity_name(self.entity)))
                                        for name in moved])
+        update_rule = UPDATE_RULES.get(self.entity.table)
+        if update_rule is not None:
+            update_rule(changed)
         merged = {**current, **changed}
         self.check_new(merged)
         self.check_refs([changed])
@@ -507,11 +512,6 @@ class Records:
             if found[0] not in ids:
                 ids.append(found[0])
         return ",".join(ids)
-
-
-# A rule over a whole record, checked on every create and update of its kind.
-STATE_RULES: dict[str, Callable[[Mapping[str, Any]], None]] = {"complaints": complaint_rules.check_record,
-                                                               "quotes": quote_rules.check_record}
 
 
 def _refunds_hold(conn: sqlite3.Connection, records: Sequence[Mapping[str, Any]], how: str) -> None:

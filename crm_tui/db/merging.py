@@ -13,6 +13,13 @@ def ids_of_customer(conn: sqlite3.Connection, table: str, ref: str, customer_id:
     return [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE {ref} = ? ORDER BY id", (customer_id,))]
 
 
+def customer_of(conn: sqlite3.Connection, table: str, ref: str, row_id: str, *, missing: str) -> str | None:
+    """The customer a record is of (its `ref` field); `missing` for a record not here
+    (deleted since: nothing to move back)."""
+    row = conn.execute(f"SELECT {ref} FROM {table} WHERE id = ?", (row_id,)).fetchone()
+    return missing if row is None else row[0]
+
+
 def insert_stamp(conn: sqlite3.Connection, table: str, row_id: str) -> int | None:
     """The clock stamp of the logged insert of a record (a merge's)."""
     row = conn.execute("SELECT max(hlc) FROM change_log WHERE tbl = ? AND row_id = ? AND op = 'insert'",

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from crm_tui.domain import merging
 from crm_tui.domain.entities import ENTITIES, Entity, Field, synced_column_set
-from crm_tui.domain.privacy import ERASURES
-from crm_tui.domain.validation import FieldError, clean_value, kind_name, normalize_datetime
+from crm_tui.domain.privacy import ERASE_REQUESTS, ERASURES, check_filed, may_decide, personal_fields
+from crm_tui.domain.record_rules import STATE_RULES, UPDATE_RULES, VALUE_RULES, Rule
+from crm_tui.domain.validation import FieldError, ValidationError, clean_value, kind_name, normalize_datetime
 from crm_tui.i18n import entity_label, entity_name, language, own_language, speaking, t
 
 INVALID = "invalid"      # no replica could apply it: schema, value or reference
@@ -254,12 +256,17 @@ def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
 
 
 def check_change(tbl: object, op: object, row_id: object, data: object, *, old: object = None,
-                 base: object = None, exists: Callable[[str, str], bool] | None = None) -> None:
+                 base: object = None, exists: Callable[[str, str], bool] | None = None,
+                 customer_of: Callable[[str, str], str | None] | None = None) -> None:
     """Raise ChangeRefused(INVALID, reason) unless every replica can apply this change:
     a synced table, a known operation and id, only synced columns (no local-only
     ones), each value of the right type and valid by the validators of a local write,
-    the required fields on an insert, `old` and `base` in their shapes. With `exists`
-    (table, id) -> bool, every reference must name a record that exists."""
+    the required fields on an insert, the rules of its kind (crm_tui.domain.
+    record_rules: an insert is a whole record, so its state rule too; what an edit
+    leaves is `check_state`'s, on the server), `old` and `base` in their shapes.
+    With `exists` (table, id) -> bool, every reference must name a record that
+    exists; with `customer_of` (table, id) -> the customer a record is of now, a
+    merge may say it moved only records that are now the kept customer's."""
     ent = synced_entity(tbl)
     if op not in OPS:
         raise _invalid(on_field("op", "refusal.not_an_op", value=repr(str(op)[:20]), ops=", ".join(OPS)))
@@ -287,10 +294,56 @@ def check_change(tbl: object, op: object, row_id: object, data: object, *, old: 
                         and not exists(f.ref, data[f.name]):
                     raise _invalid(on_field(f.name, "refusal.no_such_record", kind=partial(entity_name, ENTITIES[f.ref]),
                                             id=repr(str(data[f.name])[:64])))
+        _check_rules(ent, op, data)
+        if customer_of is not None and ent.table == merging.MERGES and op == "insert" and data.get("moved"):
+            foreign = merging.foreign_moved(data["moved"], str(data.get("customer_id")), customer_of)
+            if foreign is not None:
+                raise _invalid(on_field("moved", "refusal.rule.merge_moved_foreign",
+                                        kind=partial(entity_name, ENTITIES[foreign[0]]), id=repr(foreign[1][:64])))
     if old is not None:  # most changes have neither
         _check_old(columns, old)
     if base is not None:
         _check_base(columns, base)
+
+
+def _check_rules(ent: Entity, op: str, data: Mapping[str, Any]) -> None:
+    """The rules of the kind (crm_tui.domain.record_rules) that one change can be
+    held to alone: its values, what an edit may write, and an insert's state."""
+    table = ent.table
+    if table in VALUE_RULES:
+        _keeps(ent, VALUE_RULES[table], data)
+    if op == "update" and table in UPDATE_RULES:
+        _keeps(ent, UPDATE_RULES[table], data)
+    if op == "insert" and table in STATE_RULES:
+        _keeps(ent, STATE_RULES[table], data)
+
+
+def check_state(tbl: str, record: Mapping[str, Any]) -> None:
+    """Raise ChangeRefused(INVALID, reason) unless `record`, the whole record a change
+    leaves (the server's, with the change's winning values), keeps its kind's state
+    rule: the rule every local write keeps."""
+    rule = STATE_RULES.get(tbl)
+    if rule is not None:
+        _keeps(synced_entity(tbl), rule, record)
+
+
+def _keeps(ent: Entity, rule: Rule, values: Mapping[str, Any]) -> None:
+    """Run a rule of the kind; a ValidationError becomes an INVALID refusal naming its
+    first field and reason (said again in each language it is needed in). What is
+    kept of a refusal about a personal field does not quote it."""
+    try:
+        rule(values)
+    except ValidationError as exc:
+        name = exc.errors[0].field if exc.errors else ""
+
+        def say() -> str:
+            try:
+                rule(values)
+            except ValidationError as again:
+                return str(again.errors[0]) if again.errors else str(again)
+            return ""  # pragma: no cover - the rule is pure: it fails again
+        kept = on_field(name, "refusal.rule.not_kept") if name in personal_fields(ent) else None
+        raise _invalid(say, kept) from None
 
 
 def _check_old(columns: Collection[str], old: object) -> None:
@@ -372,9 +425,13 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
       customers, as their own (owner themselves or none) or, for a manual
       classification, as the customer's, never changing a record's owner; records of no customer are everyone's, except the kinds only a manager
       changes (targets);
-    - a record naming two customers (a merge) only when both are theirs."""
-    if tbl == ERASURES and not actor.is_manager:
+    - a record naming two customers (a merge) only when both are theirs;
+    - erases no one and decides no erase request (crm_tui.domain.privacy `may_decide`):
+      files a request pending and undecided, and changes or deletes none afterwards."""
+    if tbl == ERASURES and not may_decide(actor.role):
         raise _forbidden(said("refusal.erase_manager_only"))
+    if tbl == ERASE_REQUESTS and not may_decide(actor.role):
+        _keeps_as_forbidden(check_filed, op, data)
     if actor.is_manager:
         return
     ent = ENTITIES[tbl]
@@ -406,6 +463,20 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
         if where is not None and not _may_handle(actor, where):
             raise _not_yours(customer_id, where)
     _check_other_refs(actor, ent, link, data, place, customer_of)
+
+
+def _keeps_as_forbidden(rule: Callable[[str, Mapping[str, Any]], None], op: str, data: Mapping[str, Any]) -> None:
+    """An access rule of the domain (a ValidationError naming the field): FORBIDDEN."""
+    try:
+        rule(op, data)
+    except ValidationError:
+        def say() -> str:
+            try:
+                rule(op, data)
+            except ValidationError as again:
+                return str(again.errors[0])
+            return ""  # pragma: no cover - the rule is pure: it fails again
+        raise _forbidden(say) from None
 
 
 def _not_yours(customer_id: str, where: Place) -> ChangeRefused:

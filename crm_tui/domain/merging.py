@@ -5,12 +5,12 @@ with (chosen field by field), and what a merge record holds so it can be undone.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from crm_tui.domain.entities import CUSTOMER, ENTITIES, Entity
+from crm_tui.domain.entities import CLASSIFICATION_OVERRIDE, CUSTOMER, ENTITIES, SYSTEM_COLUMNS, Entity
 from crm_tui.domain.privacy import PRIVACY_KINDS, customer_kinds
-from crm_tui.domain.validation import ValidationError
+from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
 from crm_tui.i18n import entity_name, t
 
 MERGES = "merges"
@@ -84,6 +84,131 @@ def chosen_values(keep: Mapping[str, Any], other: Mapping[str, Any], take: Mappi
 def check_pair(keep_id: str, other_id: str) -> None:
     if keep_id == other_id:
         raise ValidationError.one("other", t("merge.msg.itself"))
+
+
+# -- what a merge record holds, checked on every replica and by the server -----------
+
+# What a merge writes once, when it is made: an unmerge reads them back. Only its
+# status (and undone_at) and its kept customer (a later merge of the kept customer
+# moves it on, as its other records) change afterwards.
+WRITTEN_ONCE = ("other_id", "merged_at", "moved", "taken", "other_record")
+_ID_MAX = 64
+
+
+def check_record(merge: Mapping[str, Any]) -> None:
+    """A merge record as a whole: two different customers."""
+    keep, other = merge.get("customer_id"), merge.get("other_id")
+    if keep is not None and keep == other:
+        raise ValidationError.one("other_id", t("merge.rule.itself"))
+
+
+def check_update(data: Mapping[str, Any]) -> None:
+    """An edit of a merge record changes nothing it wrote once (WRITTEN_ONCE)."""
+    for name in WRITTEN_ONCE:
+        if name in data:
+            raise ValidationError.one(name, t("merge.rule.written_once"))
+
+
+def check_values(data: Mapping[str, Any]) -> None:
+    """The JSON fields of a merge record, each in the shape an unmerge reads back
+    (`moved`: {table: [ids]} of the kinds that move; `taken`: {field: [before,
+    taken]} of the fields a merge chooses, each a valid value of that field;
+    `other_record`: the merged customer as a valid customer, with its manual
+    classification). Null is allowed: an erase scrubs `taken` and `other_record`."""
+    for name, check in (("moved", _check_moved), ("taken", _check_taken), ("other_record", _check_other)):
+        text = data.get(name)
+        if text is None:
+            continue
+        try:
+            value = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise ValidationError.one(name, t("merge.rule.not_an_object"))
+        reason = check(value)
+        if reason:
+            raise ValidationError.one(name, reason)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= _ID_MAX and value.isprintable()
+
+
+def _check_moved(moved: Mapping[str, Any]) -> str | None:
+    kinds = dict(moved_kinds())
+    for table, ids in moved.items():
+        if table not in kinds:
+            return t("merge.rule.moved_kind", table=repr(str(table)[:64]), kinds=", ".join(kinds))
+        if not isinstance(ids, list) or not all(_is_id(i) for i in ids):
+            return t("merge.rule.moved_ids", table=table)
+    return None
+
+
+def _check_taken(taken: Mapping[str, Any]) -> str | None:
+    names = mergeable_fields()
+    for name, pair in taken.items():
+        if name not in names:
+            return t("merge.msg.not_a_field_of", name=repr(str(name)[:64]), names=", ".join(names))
+        if not isinstance(pair, list) or len(pair) != 2:
+            return t("merge.rule.taken_pair", field=name)
+        for value in pair:
+            if value is None:
+                continue
+            try:  # an unmerge writes `before` back through the customer's validators
+                ok = isinstance(value, str)
+                if ok:
+                    clean_value(CUSTOMER.field(name), value)
+            except ValueError:
+                ok = False
+            if not ok:
+                return t("merge.rule.taken_value", field=name)
+    return None
+
+
+def _check_other(other: Mapping[str, Any]) -> str | None:
+    """The merged customer as an unmerge brings it back (api.merging._restore_other)."""
+    fields = {k: v for k, v in other.items() if k in CUSTOMER.input_names}
+    problems: list[FieldError] = []
+    try:
+        clean(CUSTOMER, fields)
+    except ValidationError as exc:
+        problems += exc.errors
+    for name in SYSTEM_COLUMNS[1:]:
+        if other.get(name) is not None and not isinstance(other.get(name), str):
+            problems.append(FieldError(name, t("merge.rule.not_text")))
+    saved = other.get(OVERRIDES)
+    if saved is not None:
+        if not isinstance(saved, list) or len(saved) > 1 or not all(isinstance(o, dict) for o in saved):
+            problems.append(FieldError(OVERRIDES, t("merge.rule.overrides")))
+        else:
+            for o in saved:
+                try:
+                    clean(CLASSIFICATION_OVERRIDE, {k: v for k, v in o.items()
+                                                    if k in CLASSIFICATION_OVERRIDE.input_names and k != "customer_id"}
+                          | {"customer_id": "x"})
+                except ValidationError as exc:
+                    problems += exc.errors
+    if problems:
+        return t("merge.rule.other_record", problem=str(problems[0]))
+    return None
+
+
+def foreign_moved(moved_text: Any, keep_id: str, customer_of: Callable[[str, str], str | None]
+                  ) -> tuple[str, str] | None:
+    """(table, id) of the first record a merge says it moved that is not the kept
+    customer's now (the merge's own edits re-point them before its record): an
+    unmerge would move it to the merged customer. None when all are."""
+    try:
+        moved = json.loads(moved_text) if isinstance(moved_text, str) else {}
+    except ValueError:
+        return None  # check_values refuses it
+    if not isinstance(moved, dict):
+        return None
+    for table, ids in moved.items():
+        for record_id in ids if isinstance(ids, list) else ():
+            if isinstance(record_id, str) and customer_of(str(table), record_id) != keep_id:
+                return str(table), record_id
+    return None
 
 
 def dumps(value: Any) -> str:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from crm_tui.domain.entities import ENTITIES, Entity
+from crm_tui.domain.entities import ENTITIES, ERASE_REQUEST_STATUSES, Entity
+from crm_tui.domain.validation import FieldError, ValidationError
+from crm_tui.i18n import choice_label, t
 
 CUSTOMERS = "customers"
 # The synced record of an erase: id = the erased customer's id (see docs/privacy.md).
@@ -81,12 +83,19 @@ def personal_fields(ent: Entity) -> tuple[str, ...]:
     return tuple(f.name for f in ent.fields if f.kind in FREE_TEXT_KINDS)
 
 
+# Personal fields that a record's state rule needs in some of its states (a resolved
+# complaint's resolution and root cause, crm_tui.domain.record_rules): an erase marks
+# them rather than empties them, so the record keeps its rule on every replica.
+STATE_NEEDED: dict[str, tuple[str, ...]] = {"complaints": ("resolution", "root_cause")}
+
+
 def scrubbed_value(ent: Entity, name: str) -> Any:
     """What a personal field holds after an erase: NULL, or a marker where a value is
-    required (the record stays valid for every replica's validation)."""
+    required, by the field or by its record's state (the record stays valid for every
+    replica's validation)."""
     if name == "name" and ent.table == CUSTOMERS:
         return ERASED_NAME
-    return ERASED_TEXT if ent.field(name).required else None
+    return ERASED_TEXT if ent.field(name).required or name in STATE_NEEDED.get(ent.table, ()) else None
 
 
 def scrub_values(ent: Entity) -> dict[str, Any]:
@@ -96,18 +105,73 @@ def scrub_values(ent: Entity) -> dict[str, Any]:
 
 # -- what an erase touches ----------------------------------------------------------
 
+# -- who erases, and the erase requests ------------------------------------------------
+
+MANAGER = "manager"
+PENDING, DONE, DECLINED = ERASE_REQUEST_STATUSES
+# The fields of an erase request that say what a manager decided.
+DECISION_FIELDS = ("status", "decided_by", "decided_at", "decision_reason")
+
+
+def may_decide(role: str | None, *, on_team: bool = True) -> bool:
+    """Whether someone of `role` erases a customer and decides erase requests: on a
+    team server only a manager; on a laptop with no server, its user. The one rule:
+    the laptop asks it before approving or declining, the server on every pushed
+    erasure and request."""
+    return not on_team or role == MANAGER
+
+
+def check_request(request: Mapping[str, Any]) -> None:
+    """An erase request agrees with its status: a pending one holds no decision; a
+    done or declined one says who decided and when, a declined one also why.
+    Checked on every write of one, here and by every replica (check_change)."""
+    status = request.get("status")
+    errors = []
+    if status == PENDING:
+        errors += [FieldError(name, t("refusal.erase_request.pending_decided"))
+                   for name in DECISION_FIELDS[1:] if not _blank(request.get(name))]
+    elif status in (DONE, DECLINED):
+        needed = DECISION_FIELDS[1:] if status == DECLINED else DECISION_FIELDS[1:3]
+        errors += [FieldError(name, t("refusal.erase_request.decision_needs", status=_status_label(status)))
+                   for name in needed if _blank(request.get(name))]
+    if errors:
+        raise ValidationError(errors)
+
+
+def check_filed(op: str, data: Mapping[str, Any]) -> None:
+    """What someone who may not decide (`may_decide`) writes of an erase request: a
+    new one, pending and undecided; never a change or a delete of one afterwards
+    (its decision is a manager's, and a request withdrawn or rewritten by a rep
+    would hide a person's request from the managers)."""
+    if op != "insert":
+        raise ValidationError.one("status", t("refusal.erase_request.rep_changes"))
+    if data.get("status") != PENDING:
+        raise ValidationError.one("status", t("refusal.erase_request.rep_decides", status=_status_label(data.get("status"))))
+    for name in DECISION_FIELDS[1:]:
+        if not _blank(data.get(name)):
+            raise ValidationError.one(name, t("refusal.erase_request.rep_decides", status=_status_label(data.get("status"))))
+
+
+def _status_label(code: Any) -> str:
+    return choice_label(ENTITIES[ERASE_REQUESTS], "status", code) or str(code)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 # Record kinds about privacy itself: they name no one and are never scrubbed.
 PRIVACY_KINDS = frozenset({ERASURES, ERASE_REQUESTS})
 
 
 def person_kinds(entities: Mapping[str, Entity] = ENTITIES) -> list[tuple[str, str]]:
     """(table, customer field) of the record kinds that hold data about a customer."""
-    return [(t, f) for t, f in customer_kinds(entities) if t not in PRIVACY_KINDS]
+    return [(kind, f) for kind, f in customer_kinds(entities) if kind not in PRIVACY_KINDS]
 
 
 def scrub_plan(entities: Mapping[str, Entity] = ENTITIES) -> dict[str, dict[str, Any]]:
     """table -> {personal field: the value it gets}, for customers and every kind about them."""
-    return {t: scrub_values(entities[t]) for t in (CUSTOMERS, *(k for k, _ in person_kinds(entities)))}
+    return {kind: scrub_values(entities[kind]) for kind in (CUSTOMERS, *(k for k, _ in person_kinds(entities)))}
 
 
 def scrub_fields(values: Mapping[str, Any] | None, table: str, plan: Mapping[str, Mapping[str, Any]]) -> Any:
@@ -201,7 +265,7 @@ def unclassified_fields(entities: Mapping[str, Entity] = ENTITIES) -> list[str]:
     """'table.field' of every text field of a kind about a customer that is neither
     personal nor kept, and 'table' of such a kind not classified at all."""
     out: list[str] = []
-    for table in [CUSTOMERS, *(t for t, _ in person_kinds(entities))]:
+    for table in [CUSTOMERS, *(k for k, _ in person_kinds(entities))]:
         if table not in PERSONAL_FIELDS:
             out.append(table)
             continue

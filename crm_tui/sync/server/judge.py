@@ -1,14 +1,16 @@
 """The server's verdict on each change of a push, in order: valid (crm_tui.domain.changes
-`check_change`, references included) and allowed for the pushing rep (`check_access`),
-against what the server holds plus what the same push accepted before it. Pure apart
-from the two lookups a store hands in, so that every store (SQLite, PostgreSQL) runs
-the same rules inside its own transaction and only persists what this decides."""
+`check_change`, references included, and `check_state` for the record an edit leaves)
+and allowed for the pushing rep (`check_access`), against what the server holds plus
+what the same push accepted before it. Pure apart from the three lookups a store
+hands in, so that every store (SQLite, PostgreSQL) runs the same rules inside its own
+transaction and only persists what this decides."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from crm_tui.domain.changes import (
     CUSTOMERS,
@@ -18,6 +20,7 @@ from crm_tui.domain.changes import (
     Place,
     check_access,
     check_change,
+    check_state,
     is_rep_scope,
     refused,
     rep_scope_of,
@@ -25,12 +28,16 @@ from crm_tui.domain.changes import (
     scope_field,
     synced_entity,
 )
+from crm_tui.domain.record_rules import STATE_RULES
 from crm_tui.i18n import entity_name, field_label
 from crm_tui.sync.protocol import WireChange
 
 # How a store reports a customer it holds: owner and territory, each with the clock
 # stamp of the change that set it (the later stamp wins, as on every laptop).
 PlaceRow = tuple[str | None, int, str | None, int]
+# How a store reports a record it holds: field -> (value, hlc, node) of the change
+# that wins it (crm_tui.sync.merge's rule: the greatest (hlc, node)).
+HeldRecord = dict[str, tuple[Any, int, str]]
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,16 @@ class Verdicts:
 class Judge:
     """Judges one push. `place_of(customer_id)` is the store's PlaceRow or None;
     `scope_of(tbl, row_id)` the customer a stored record belongs to, '' for a stored
-    record of no customer, None for a record the store does not hold."""
+    record of no customer, None for a record the store does not hold;
+    `record_of(tbl, row_id)` a stored record's fields as a HeldRecord, None when the
+    store holds none (asked only of the kinds with a state rule, on an edit)."""
 
     def __init__(self, actor: Actor, place_of: Callable[[str], PlaceRow | None],
-                 scope_of: Callable[[str, str], str | None]):
+                 scope_of: Callable[[str, str], str | None],
+                 record_of: Callable[[str, str], HeldRecord | None]):
         self.actor = actor
-        self._place_of, self._scope_of = place_of, scope_of
+        self._place_of, self._scope_of, self._record_of = place_of, scope_of, record_of
+        self._records: dict[tuple[str, str], HeldRecord] = {}  # as this push left them
         self.out = Verdicts()
 
     def _place_row(self, customer_id: str) -> PlaceRow | None:
@@ -102,11 +113,15 @@ class Judge:
     def judge(self, c: WireChange) -> Refusal | None:
         """Accept or refuse `c`; an accepted change counts for the ones after it."""
         try:
-            check_change(c.tbl, c.op, c.row_id, c.data, old=c.old, base=c.base, exists=self.exists)
+            check_change(c.tbl, c.op, c.row_id, c.data, old=c.old, base=c.base, exists=self.exists,
+                         customer_of=self.customer_of)
             if c.op != "insert" and not self.exists(c.tbl, c.row_id):
                 # A laptop cannot apply an edit of a record it never received.
                 raise refused(INVALID, said("refusal.no_such_record_on_server",
                                             kind=partial(entity_name, synced_entity(c.tbl)), id=c.row_id[:26]))
+            if c.op == "update" and c.tbl in STATE_RULES:
+                # An edit is judged by the record it leaves, as a local edit is.
+                check_state(c.tbl, {k: v for k, (v, _, _) in self._after(c).items()})
             self._check_rep_kept(c)
             check_access(self.actor, c.tbl, c.op, c.row_id, c.data, place=self.place, customer_of=self.customer_of)
         except ChangeRefused as exc:
@@ -114,7 +129,24 @@ class Judge:
             self.out.refused.append(refusal)
             return refusal
         self.out.accepted.append((c, self._note(c)))
+        if c.tbl in STATE_RULES and c.op != "delete":
+            self._records[(c.tbl, c.row_id)] = self._after(c)
         return None
+
+    def _after(self, c: WireChange) -> HeldRecord:
+        """The record as `c` leaves it: the held one, with each value of `c` that wins
+        its field (a stale edit's values lose on every laptop, and here too)."""
+        key = (c.tbl, c.row_id)
+        held = self._records.get(key)
+        if held is None:
+            held = (self._record_of(c.tbl, c.row_id) if c.op != "insert" or self.exists(c.tbl, c.row_id)
+                    else None) or {}
+        after = dict(held)
+        for name, value in c.data.items():
+            won = after.get(name)
+            if won is None or (c.hlc, c.node) > (won[1], won[2]):
+                after[name] = (value, c.hlc, c.node)
+        return after
 
     def _check_rep_kept(self, c: WireChange) -> None:
         """A rep's record (a target) keeps its rep: the laptops that hold it are that

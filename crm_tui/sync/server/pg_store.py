@@ -21,6 +21,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -31,7 +32,7 @@ from crm_tui.domain.changes import rep_scope
 from crm_tui.domain.privacy import scrub_fields, scrub_plan
 from crm_tui.i18n import t as text
 from crm_tui.sync.protocol import WireChange
-from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
+from crm_tui.sync.server.judge import HeldRecord, Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
@@ -53,6 +54,7 @@ from crm_tui.sync.server.store import (
     check_role,
     check_schema_version,
     erasures_accepted,
+    held_record,
     json_or_null,
     mark_scope,
     no_rep,
@@ -453,7 +455,7 @@ class PostgresStore(Store):
         held, fresh = split_fresh(node, ordered, last)
         refused_before = self._check_duplicates(conn, node, held) if held else []
         place_of, scope_of = self._lookups(conn, fresh)
-        judge = Judge(rep.actor, place_of, scope_of)
+        judge = Judge(rep.actor, place_of, scope_of, partial(self._record_of, conn))
         for change in fresh:
             judge.judge(change)
         verdicts = judge.out
@@ -547,6 +549,12 @@ class PostgresStore(Store):
     def _place_of(conn: psycopg.Connection, customer_id: str) -> PlaceRow | None:
         return conn.execute("SELECT owner, owner_hlc, territory, territory_hlc FROM customer_scope "
                             "WHERE customer_id = %s", (customer_id,)).fetchone()
+
+    @staticmethod
+    def _record_of(conn: psycopg.Connection, tbl: str, row_id: str) -> HeldRecord | None:
+        return held_record(conn.execute(
+            "SELECT w.field, w.hlc, w.node, w.server_seq, l.data FROM winners w JOIN log l "
+            "ON l.server_seq = w.server_seq WHERE w.tbl = %s AND w.row_id = %s", (tbl, row_id)).fetchall())
 
     @staticmethod
     def _scope_of(conn: psycopg.Connection, tbl: str, row_id: str) -> str | None:

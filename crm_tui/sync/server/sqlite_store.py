@@ -15,7 +15,7 @@ from crm_tui.domain.changes import rep_scope
 from crm_tui.domain.privacy import scrub_plan
 from crm_tui.i18n import t as text
 from crm_tui.sync.protocol import WireChange
-from crm_tui.sync.server.judge import Judge, PlaceRow, Refusal, Verdicts
+from crm_tui.sync.server.judge import HeldRecord, Judge, PlaceRow, Refusal, Verdicts
 from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
@@ -38,6 +38,7 @@ from crm_tui.sync.server.store import (
     check_role,
     check_schema_version,
     erasures_accepted,
+    held_record,
     json_or_null,
     mark_scope,
     no_rep,
@@ -301,7 +302,7 @@ class SqliteStore(Store):
                 last = row[1]
             held, fresh = split_fresh(node, ordered, last)
             refused_before = self._check_duplicates(node, held) if held else []
-            judge = Judge(rep.actor, self._place_of, self._scope_of)
+            judge = Judge(rep.actor, self._place_of, self._scope_of, self._record_of)
             for change in fresh:
                 judge.judge(change)
             verdicts = judge.out
@@ -323,6 +324,11 @@ class SqliteStore(Store):
     def _scope_of(self, tbl: str, row_id: str) -> str | None:
         row = self._conn.execute("SELECT scope FROM row_scope WHERE tbl = ? AND row_id = ?", (tbl, row_id)).fetchone()
         return row[0] if row else None
+
+    def _record_of(self, tbl: str, row_id: str) -> HeldRecord | None:
+        return held_record(self._conn.execute(
+            "SELECT w.field, w.hlc, w.node, w.server_seq, l.data FROM winners w JOIN log l "
+            "ON l.server_seq = w.server_seq WHERE w.tbl = ? AND w.row_id = ?", (tbl, row_id)).fetchall())
 
     def _persist(self, rep: str, node: str, v: Verdicts, hlcs: dict[int, int]) -> None:
         """Store what the judge decided, in the push's transaction."""

@@ -42,7 +42,7 @@ from crm_tui.domain.changes import Actor
 from crm_tui.domain.privacy import ERASURES, scrub_fields
 from crm_tui.i18n import t as text
 from crm_tui.sync.protocol import INT64_MAX, WireChange
-from crm_tui.sync.server.judge import Refusal, Verdicts
+from crm_tui.sync.server.judge import HeldRecord, Refusal, Verdicts
 
 ROLES = ("rep", "manager")
 
@@ -124,6 +124,26 @@ def check_schema_version(found: int, known: int) -> None:
 ALIVE = "*"
 BORN = "+"
 _SET_BY = {"insert": (ALIVE, BORN), "delete": (ALIVE,), "update": ()}
+
+
+def held_record(rows: Iterable[tuple[str, int, str, int, str]]) -> HeldRecord | None:
+    """A record as the judge sees it (judge.HeldRecord), from its winners joined with
+    the log: (field, hlc, node, server_seq, the winning change's data). None for a
+    record the store holds no field of."""
+    rows = list(rows)
+    if not rows:
+        return None
+    decoded: dict[int, Any] = {}
+    out: HeldRecord = {}
+    for name, hlc, node, seq, data in rows:
+        if name in (ALIVE, BORN):
+            continue
+        values = decoded.get(seq)
+        if values is None:
+            values = decoded[seq] = json.loads(data)
+        if isinstance(values, dict):
+            out[name] = (values.get(name), hlc, node)
+    return out
 
 
 def winning_fields(changes: Sequence[WireChange], seqs: Sequence[int]) -> list[tuple[str, str, str, int, str, int]]:

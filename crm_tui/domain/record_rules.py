@@ -1,0 +1,34 @@
+"""The rules a record keeps beyond its fields' own validators, by kind, in one place:
+every local write (crm_tui.api.records.Records), every synced change on every
+replica (crm_tui.domain.changes.check_change) and the record a pushed edit leaves on
+the server (crm_tui.sync.server.judge) are checked by these same functions. Pure;
+each raises ValidationError naming the field and the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from crm_tui.domain import complaints, merging, privacy, quotes
+
+Rule = Callable[[Mapping[str, Any]], None]
+
+# Over a whole record: what its state says happened is recorded (a closed complaint
+# has its resolution, an accepted quote its order, a decided erase request its
+# decider), so no write, local or synced, leaves a record no workflow could reach.
+STATE_RULES: dict[str, Rule] = {
+    "complaints": complaints.check_record,
+    "quotes": quotes.check_record,
+    "erase_requests": privacy.check_request,
+    "merges": merging.check_record,
+}
+
+# Over the values one insert or edit writes, whatever the rest of the record holds.
+VALUE_RULES: dict[str, Rule] = {
+    "merges": merging.check_values,
+}
+
+# Over what an edit (not an insert) may write.
+UPDATE_RULES: dict[str, Rule] = {
+    "merges": merging.check_update,
+}

@@ -1,0 +1,325 @@
+"""The server trusts no pushed change the client's own rules would refuse: changes
+written by hand, as an attacker with a rep's token would write them, against a real
+`crm server serve` on 127.0.0.1 (SQLite and PostgreSQL). Forged erase-request
+decisions, malformed merges and records in a state no workflow reaches are refused
+with the field and the reason; a laptop that pulls such a change anyway (a server from
+before the rule stored it) sets it aside and applies the rest of the page."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_sync_cli import Rep, Server, runner
+from test_sync_poison import inject
+
+from crm_tui.cli import app
+from crm_tui.sync import clock
+from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
+
+DECIDED = {"decided_by": "boss", "decided_at": "2026-11-30T10:00:00"}
+VISIT = {"visited_at": "2025-01-02T09:00:00", "channel": "phone", "purpose": "visit"}
+
+
+@pytest.fixture
+def team_server(server_db: str) -> Iterator[Server]:
+    srv = Server(server_db)
+    yield srv
+    srv.stop()
+
+
+class Hand:
+    """Pushes written by hand with one token, from one node of its own."""
+
+    def __init__(self, server: Server, token: str, node: str):
+        self.server, self.token, self.node, self.seq = server, token, node, 0
+
+    def push(self, tbl: str, row_id: str, op: str, data: dict[str, Any]) -> dict[str, Any]:
+        """One change; what the server said of it: {'code': 'ok'} or its refusal."""
+        self.seq += 1
+        change = {"node": self.node, "node_seq": self.seq, "hlc": clock.pack(clock.now_ms(), self.seq),
+                  "tbl": tbl, "row_id": row_id, "op": op, "data": data}
+        r = httpx.post(self.server.url + "/v1/push", json={"node": self.node, "changes": [change]},
+                       headers={"Authorization": f"Bearer {self.token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION)})
+        assert r.status_code in (200, 403), r.text
+        return {"code": "ok"} if r.status_code == 200 else r.json()["refused"][0]
+
+
+def team(server: Server, tmp_path: Path) -> tuple[dict[str, str], Rep, Rep]:
+    """wang (a rep of the east) and boss (a manager), each on a laptop."""
+    tokens = {"wang": server.add_rep("wang", "--territory", "east"),
+              "boss": server.add_rep("boss", "--role", "manager")}
+    wang, boss = Rep(tmp_path, "wang"), Rep(tmp_path, "boss")
+    wang.crm("login", "--server", server.url, "--token", tokens["wang"])
+    boss.crm("login", "--server", server.url, "--token", tokens["boss"])
+    return tokens, wang, boss
+
+
+def test_a_rep_cannot_forge_or_change_a_managers_erase_decision(team_server: Server, tmp_path: Path) -> None:
+    tokens, wang, boss = team(team_server, tmp_path)
+    cid = wang.json("customers", "add", "--name", "慕容复")["id"]
+    wang.crm("sync")
+    # The product's way: wang's erase is a request, pending, which the server takes.
+    asked = wang.json("customers", "erase", cid, "--yes", "--reason", "asked by phone")
+    request = asked["request"]["id"]
+    assert asked["erased"] is False and wang.json("sync")["rejected"] == 0
+
+    hand = Hand(team_server, tokens["wang"], "wang-hand")
+    filed = {"customer_id": cid, "requested_by": "wang", "reason": "x"}
+    said = {
+        "forged approval": hand.push("erase_requests", "R1", "insert", {**filed, "status": "done", **DECIDED}),
+        "forged decline": hand.push("erase_requests", "R2", "insert", {**filed, "status": "declined", **DECIDED,
+                                                                       "decision_reason": "no"}),
+        "pending but decided": hand.push("erase_requests", "R3", "insert", {**filed, "status": "pending",
+                                                                            "decided_by": "boss"}),
+        "approve the request": hand.push("erase_requests", request, "update", {"status": "done", **DECIDED}),
+        "decided fields alone": hand.push("erase_requests", request, "update", {"decision_reason": "ok"}),
+        "rewrite its reason": hand.push("erase_requests", request, "update", {"reason": "changed"}),
+        "withdraw it": hand.push("erase_requests", request, "delete", {}),
+        "erase outright": hand.push("erasures", cid, "insert", {"erased_at": "2026-11-30T10:00:00",
+                                                                "erased_by": "boss"}),
+        "a request, as filed": hand.push("erase_requests", "R4", "insert", {**filed, "status": "pending"}),
+    }
+    codes = {what: r["code"] for what, r in said.items()}
+    assert codes == {"forged approval": "forbidden", "forged decline": "forbidden", "pending but decided": "invalid",
+                     "approve the request": "forbidden", "decided fields alone": "invalid",
+                     "rewrite its reason": "forbidden", "withdraw it": "forbidden", "erase outright": "forbidden",
+                     "a request, as filed": "ok"}
+    # Each reason names the field and why.
+    assert said["forged approval"]["reason"].startswith("status: only a manager decides an erase request")
+    assert said["pending but decided"]["reason"].startswith("decided_by: a pending erase request has no decision")
+    assert "only a manager changes or deletes an erase request" in said["withdraw it"]["reason"]
+    # (A decision reason on a pending request is no request a manager left: invalid from anyone.)
+    assert said["decided fields alone"]["reason"].startswith("decision_reason: a pending erase request")
+
+    # Even a manager's decision must say who decided and when: the rule of a record is everyone's.
+    manager = Hand(team_server, tokens["boss"], "boss-hand")
+    bare = manager.push("erase_requests", "R5", "insert", {**filed, "status": "done"})
+    assert bare["code"] == "invalid" and bare["reason"].startswith("decided_by: is required for an erase request")
+
+    # The manager's laptop holds the two pending requests and no decision; nobody was erased.
+    boss.crm("sync")
+    requests = {r["id"]: r["status"] for r in boss.json("erase-requests", "list")}
+    assert requests == {request: "pending", "R4": "pending"}
+    assert boss.json("customers", "show", cid)["name"] == "慕容复"
+    # The manager decides through the product: the server takes it.
+    boss.crm("erase-requests", "approve", request, "--yes")
+    assert boss.json("sync")["rejected"] == 0
+    wang.crm("sync")
+    assert {r["id"]: r["status"] for r in wang.json("erase-requests", "list")}[request] == "done"
+
+
+def test_a_merge_record_is_refused_unless_an_unmerge_could_undo_it(team_server: Server, tmp_path: Path) -> None:
+    tokens, wang, boss = team(team_server, tmp_path)
+    keep = wang.json("customers", "add", "--name", "张伟")["id"]
+    other = wang.json("customers", "add", "--name", "张 伟")["id"]
+    moving = wang.json("visits", "add", "--customer", other, "--visited-at", "2025-01-02 09:00",
+                       "--channel", "phone", "--purpose", "visit")["id"]
+    third = wang.json("customers", "add", "--name", "李娜")["id"]
+    stays = wang.json("visits", "add", "--customer", third, "--visited-at", "2025-01-03 09:00",
+                      "--channel", "phone", "--purpose", "visit")["id"]
+    wang.crm("sync")
+
+    hand = Hand(team_server, tokens["wang"], "wang-hand")
+    other_record = json.dumps({"name": "张 伟", "owner": "wang"})
+    merge = {"customer_id": keep, "other_id": other, "merged_at": "2026-11-30T10:00:00", "status": "merged",
+             "moved": json.dumps({"visits": [moving]}), "taken": json.dumps({}), "other_record": other_record}
+    bad = {
+        "itself": {**merge, "other_id": keep},
+        "moved not JSON": {**merge, "moved": "garbage"},
+        "moved a list": {**merge, "moved": json.dumps([moving])},
+        "moved a customer": {**merge, "moved": json.dumps({"customers": [third]})},
+        "moved ids not text": {**merge, "moved": json.dumps({"visits": [1, 2]})},
+        "moved another's visit": {**merge, "moved": json.dumps({"visits": [stays]})},
+        "moved before it moved": merge,  # the visit is still the other customer's
+        "record without a name": {**merge, "other_record": json.dumps({"phone": "13611112222"})},
+        "record not an object": {**merge, "other_record": json.dumps("张 伟")},
+        "taken not a pair": {**merge, "taken": json.dumps({"email": "a@b.cn"})},
+        "taken not a field": {**merge, "taken": json.dumps({"owner": ["wang", "li"]})},
+        "taken a bad value": {**merge, "taken": json.dumps({"email": [None, "not an email"]})},
+    }
+    said = {what: hand.push("merges", f"M-{i}", "insert", data) for i, (what, data) in enumerate(bad.items())}
+    assert {what: r["code"] for what, r in said.items()} == dict.fromkeys(bad, "invalid")
+    reasons = {what: r["reason"] for what, r in said.items()}
+    assert reasons["itself"].startswith("other_id: names the kept customer")
+    assert reasons["moved a customer"].startswith("moved: 'customers' is not a kind of record a merge moves")
+    assert reasons["moved another's visit"].startswith(f"moved: names visit '{stays}', which is not the kept")
+    assert reasons["record without a name"].startswith("other_record: not the merged customer") \
+        and "name" in reasons["record without a name"]
+    assert reasons["taken a bad value"].startswith("taken: email: not a valid value")
+
+    # The merge as a laptop writes it, by hand: the visit moves, then the record, then the delete.
+    assert hand.push("visits", moving, "update", {"customer_id": keep})["code"] == "ok"
+    assert hand.push("merges", "M-ok", "insert", merge)["code"] == "ok"
+    assert hand.push("customers", other, "delete", {})["code"] == "ok"
+    # What a merge wrote once stays: an edit may undo it, never rewrite what it moved.
+    rewrite = hand.push("merges", "M-ok", "update", {"moved": json.dumps({"visits": [stays]})})
+    assert rewrite["code"] == "invalid" and rewrite["reason"].startswith("moved: is written once")
+    assert hand.push("merges", "M-ok", "update", {"status": "undone", "undone_at": "2026-11-30T11:00:00"},
+                     )["code"] == "ok"
+
+    # The product's own merge and unmerge pass the same rules, on both laptops.
+    boss.crm("sync")
+    again = wang.json("customers", "add", "--name", "李 娜")["id"]
+    merged = wang.json("customers", "merge", third, again)
+    assert wang.json("sync")["rejected"] == 0
+    boss.crm("sync")
+    assert boss.json("customers", "unmerge", merged["id"])["status"] == "undone"
+    assert boss.json("sync")["rejected"] == 0
+
+
+def test_a_record_pushed_in_a_state_no_workflow_reaches_is_refused(team_server: Server, tmp_path: Path) -> None:
+    tokens, wang, _ = team(team_server, tmp_path)
+    cid = wang.json("customers", "add", "--name", "王芳")["id"]
+    opened = wang.json("complaints", "add", "--customer", cid, "--type", "delivery", "--description", "晚到",
+                       "--priority", "high")["id"]
+    wang.crm("sync")
+    hand = Hand(team_server, tokens["wang"], "wang-hand")
+    complaint = {"customer_id": cid, "received_at": "2026-11-01T09:00:00", "type": "delivery",
+                 "description": "晚到", "priority": "high", "owner": "wang"}
+    closed = {"resolution": "补发", "root_cause": "物流", "resolved_at": "2026-11-02T09:00:00",
+              "closed_at": "2026-11-03T09:00:00"}
+    said = {
+        "inserted closed, nothing recorded": hand.push("complaints", "K1", "insert", {**complaint, "status": "closed"}),
+        "inserted resolved, no root cause": hand.push("complaints", "K2", "insert", {
+            **complaint, "status": "resolved", "resolution": "补发", "resolved_at": "2026-11-02T09:00:00"}),
+        "closed in one edit, nothing recorded": hand.push("complaints", opened, "update", {"status": "closed"}),
+        "resolution taken from a resolved one": None,
+        "quote accepted with no order": hand.push("quotes", "Q1", "insert", {
+            "customer_id": cid, "quoted_on": "2026-11-01", "valid_until": "2026-12-01", "status": "accepted",
+            "amount": 100.0, "owner": "wang"}),
+        "quote valid before it was made": hand.push("quotes", "Q2", "insert", {
+            "customer_id": cid, "quoted_on": "2026-11-01", "valid_until": "2026-10-01", "status": "draft",
+            "amount": 100.0, "owner": "wang"}),
+        "forged search key": hand.push("customers", cid, "update", {"pinyin": "aaa"}),
+        "forged tier": hand.push("customers", cid, "update", {"tier": "A"}),
+    }
+    # A complaint resolved the product's way, then its resolution emptied by hand.
+    wang.crm("complaints", "resolve", opened, "--resolution", "补发", "--root-cause", "物流外包")
+    wang.crm("sync")
+    said["resolution taken from a resolved one"] = hand.push("complaints", opened, "update", {"resolution": None})
+    assert {what: r["code"] for what, r in said.items() if r} == dict.fromkeys(said, "invalid")
+    assert said["inserted closed, nothing recorded"]["reason"].startswith("resolution: is required for a complaint")
+    assert said["closed in one edit, nothing recorded"]["reason"].startswith("resolution: is required")
+    assert said["resolution taken from a resolved one"]["reason"].startswith("resolution: is required")
+    assert said["quote accepted with no order"]["reason"].startswith("status:")
+    # With everything its state needs, a complaint is taken whole, as an import of past complaints is.
+    assert hand.push("complaints", "K3", "insert", {**complaint, "status": "closed", **closed})["code"] == "ok"
+
+
+# -- what a laptop does with such a change pulled anyway --------------------------------------
+
+def test_changes_the_rules_refuse_are_set_aside_on_pull_and_the_rest_applies(team_server: Server,
+                                                                            tmp_path: Path) -> None:
+    """Written straight into the server's log, as a server from before these rules
+    stored them: every laptop sets each one aside with its reason, applies the good
+    changes around them, and a well-formed forged decision erases nobody."""
+    _, wang, boss = team(team_server, tmp_path)
+    cid = boss.json("customers", "add", "--name", "慕容复", "--owner", "wang")["id"]
+    twin = boss.json("customers", "add", "--name", "慕容 复", "--owner", "wang")["id"]
+    boss.crm("sync")
+    wang.crm("sync")
+    now = "2026-11-30T10:00:00.000Z"
+
+    def row(**values: Any) -> str:
+        return json.dumps({"owner": "wang", "created_at": now, "updated_at": now, **values})
+
+    request = {"customer_id": cid, "requested_by": "wang"}
+    merge = {"customer_id": cid, "other_id": cid, "merged_at": "2026-11-30T10:00:00", "status": "merged"}
+    complaint = {"customer_id": cid, "received_at": "2026-11-01T09:00:00", "type": "delivery", "description": "晚到",
+                 "priority": "high"}
+    bad = [
+        ("erase_requests", "R-bad1", "insert", row(**request, status="pending", decided_by="boss")),
+        ("erase_requests", "R-bad2", "insert", row(**request, status="done", decided_by="boss")),
+        ("merges", "M-bad1", "insert", row(**merge)),
+        ("merges", "M-bad2", "insert", row(**{**merge, "other_id": twin, "moved": "garbage"})),
+        ("merges", "M-bad3", "insert", row(**{**merge, "other_id": twin, "other_record": json.dumps({"phone": "1"})})),
+        ("complaints", "K-bad", "insert", row(**complaint, status="closed")),
+        ("quotes", "Q-bad", "insert", row(customer_id=cid, quoted_on="2026-11-01", valid_until="2026-12-01",
+                                          status="accepted", amount=1.0)),
+    ]
+    good = [
+        ("erase_requests", "R-forged", "insert", row(**request, status="done", **DECIDED)),
+        ("customers", cid, "update", json.dumps({"notes": "after the bad ones"})),
+    ]
+    inject(team_server.url_db, [bad[0], good[0], *bad[1:], good[1]])
+    for laptop in (boss, wang):
+        report = laptop.json("sync")
+        assert report["set_aside"] == len(bad)
+        aside = {r["row_id"]: r["reason"] for r in laptop.json("sync", "set-aside")}
+        assert set(aside) == {b[1] for b in bad}
+        assert aside["R-bad1"].startswith("decided_by: a pending erase request has no decision")
+        assert aside["M-bad1"].startswith("other_id: names the kept customer")
+        assert aside["M-bad2"].startswith("moved: is not a JSON object")
+        assert aside["K-bad"].startswith("resolution: is required")
+        # The rest of the page is applied: the edit after the bad ones, and the forged
+        # "done" request, which is only a record: nobody is erased by it.
+        shown = laptop.json("customers", "show", cid)
+        assert shown["notes"] == "after the bad ones" and shown["name"] == "慕容复"
+        with sqlite3.connect(laptop.env["CRM_DB"]) as conn:
+            assert conn.execute("SELECT count(*) FROM erasures").fetchone()[0] == 0
+            assert conn.execute("SELECT status FROM erase_requests WHERE id = 'R-forged'").fetchone()[0] == "done"
+
+
+def test_an_unmerge_refuses_a_merge_record_it_could_not_undo(tmp_path: Path) -> None:
+    """A merge record a laptop received before these rules (written here straight
+    into its table) is checked before an unmerge moves anything: the rep is told
+    the field and the reason, and nothing moves."""
+    from crm_tui.api import Crm
+
+    laptop = Rep(tmp_path, "wang")
+    with Crm(Path(laptop.env["CRM_DB"]), rep="wang") as crm:
+        keep, other = crm.customers.create({"name": "张伟"})["id"], crm.customers.create({"name": "张 伟"})["id"]
+        third = crm.customers.create({"name": "李娜"})["id"]
+        visit = crm.visits.create({"customer_id": third, **VISIT})["id"]
+        merge = crm.merges.merge(keep, other)["id"]
+    broken = [
+        ("moved", json.dumps({"visits": [visit]}), f"moved: names visit '{visit}', which is not the kept"),
+        ("moved", "garbage", "moved: is not a JSON object"),
+        ("other_record", json.dumps({"phone": "13611112222"}), "other_record: not the merged customer"),
+        ("other_record", None, f"merge: merge {merge} no longer holds the merged customer's record"),
+        ("other_id", keep, "other_id: names the kept customer"),
+    ]
+    for name, value, says in broken:
+        with sqlite3.connect(laptop.env["CRM_DB"]) as conn:
+            good = conn.execute(f"SELECT {name} FROM merges WHERE id = ?", (merge,)).fetchone()[0]
+            conn.execute(f"UPDATE merges SET {name} = ? WHERE id = ?", (value, merge))
+        result = runner.invoke(app, ["customers", "unmerge", merge], env=laptop.env)
+        out = result.output
+        assert result.exit_code == 1 and says in " ".join(out.split()) and "Traceback" not in out, (name, out)
+        with sqlite3.connect(laptop.env["CRM_DB"]) as conn:
+            conn.execute(f"UPDATE merges SET {name} = ? WHERE id = ?", (good, merge))
+            # Nothing moved: the other customer is still merged, the third's visit the third's.
+            assert conn.execute("SELECT count(*) FROM customers WHERE id = ?", (other,)).fetchone()[0] == 0
+            assert conn.execute("SELECT customer_id FROM visits WHERE id = ?", (visit,)).fetchone()[0] == third
+    # Made whole again, the merge is undone as usual.
+    assert laptop.json("customers", "unmerge", merge)["status"] == "undone"
+
+
+def test_a_resolved_complaint_of_an_erased_customer_still_reaches_a_new_laptop(team_server: Server,
+                                                                               tmp_path: Path) -> None:
+    """An erase scrubs a resolved complaint's resolution and root cause to the marker,
+    not to nothing: the complaint keeps its state rule, so a laptop that pulls it
+    after the erase applies it rather than setting it aside."""
+    from crm_tui.api import Crm
+
+    _, _, boss = team(team_server, tmp_path)
+    cid = boss.json("customers", "add", "--name", "慕容复")["id"]
+    with Crm(Path(boss.env["CRM_DB"]), rep="boss") as crm:  # a past complaint, imported resolved: one insert
+        complaint = crm.complaints.create({
+            "customer_id": cid, "received_at": "2026-11-01T09:00:00", "type": "delivery", "description": "晚到",
+            "priority": "high", "status": "resolved", "resolution": "补发给慕容复", "root_cause": "物流外包",
+            "resolved_at": "2026-11-02T09:00:00"})["id"]
+    boss.crm("sync")
+    boss.crm("customers", "erase", cid, "--yes")
+    boss.crm("sync")
+    later = Rep(tmp_path, "new-laptop")
+    later.crm("login", "--server", team_server.url, "--token", team_server.add_rep("zhao", "--role", "manager"))
+    assert later.json("sync")["set_aside"] == 0
+    shown = later.json("complaints", "show", complaint)
+    assert (shown["status"], shown["resolution"], shown["root_cause"]) == ("resolved", "[erased]", "[erased]")
