@@ -212,6 +212,47 @@ def test_a_record_pushed_in_a_state_no_workflow_reaches_is_refused(team_server: 
     assert hand.push("complaints", "K3", "insert", {**complaint, "status": "closed", **closed})["code"] == "ok"
 
 
+def test_a_refund_beyond_its_sale_and_a_deal_in_no_stage_a_laptop_reaches_are_refused(team_server: Server,
+                                                                                        tmp_path: Path) -> None:
+    tokens, wang, _ = team(team_server, tmp_path)
+    cid = wang.json("customers", "add", "--name", "王芳")["id"]
+    sale = wang.json("orders", "add", "--customer", cid, "--product", "茶叶", "--quantity", "1", "--amount", "100")["id"]
+    deal = wang.json("opportunities", "add", "--customer", cid, "--title", "ERP", "--amount", "1000",
+                     "--stage", "proposal")["id"]
+    wang.crm("sync")
+    hand = Hand(team_server, tokens["wang"], "wang-hand")
+    order = {"customer_id": cid, "ordered_at": "2026-11-02", "product": "茶叶", "owner": "wang"}
+    opportunity = {"customer_id": cid, "title": "ERP", "amount": 1000.0, "owner": "wang"}
+    assert hand.push("orders", "R1", "insert", {**order, "amount": 30.0, "refund_of": sale})["code"] == "ok"
+    assert hand.push("orders", "S2", "insert", {**order, "amount": 50.0, "status": "cancelled"})["code"] == "ok"
+    said = {
+        "refund beyond the sale": hand.push("orders", "R2", "insert", {**order, "amount": 150.0, "refund_of": sale}),
+        "refund grown beyond it": hand.push("orders", "R1", "update", {"amount": 500.0}),
+        "refund of a refund": hand.push("orders", "R3", "insert", {**order, "amount": 10.0, "refund_of": "R1"}),
+        "refund of a cancelled sale": hand.push("orders", "R4", "insert", {**order, "amount": 10.0, "refund_of": "S2"}),
+        "lost with no reason": hand.push("opportunities", "D1", "insert", {**opportunity, "stage": "lost"}),
+        "probability 250": hand.push("opportunities", "D2", "insert", {**opportunity, "stage": "lead",
+                                                                      "probability": 250}),
+        "closed date while open": hand.push("opportunities", "D3", "insert", {**opportunity, "stage": "lead",
+                                                                             "closed_on": "2026-11-01"}),
+        "lost in one edit, no reason": hand.push("opportunities", deal, "update", {"stage": "lost"}),
+    }
+    assert {what: r["code"] for what, r in said.items()} == dict.fromkeys(said, "invalid")
+    reasons = {what: r["reason"] for what, r in said.items()}
+    assert reasons["refund beyond the sale"].startswith(f"amount: refunds of order {sale} would come to")
+    assert reasons["refund of a refund"].startswith("refund_of: order R1 is a refund")
+    assert reasons["refund of a cancelled sale"].startswith("refund_of: order S2 is cancelled")
+    assert reasons["lost with no reason"].startswith("lost_reason: is required when an opportunity is lost")
+    assert reasons["probability 250"].startswith("probability: 250 is not a percent")
+    assert reasons["closed date while open"].startswith("closed_on: is set only when")
+    # What a laptop writes passes: the whole of the sale refunded in two, a deal lost with its reason.
+    assert hand.push("orders", "R5", "insert", {**order, "amount": 70.0, "refund_of": sale})["code"] == "ok"
+    assert hand.push("opportunities", deal, "update", {"stage": "lost", "lost_reason": "价格",
+                                                       "closed_on": "2026-11-30"})["code"] == "ok"
+    wang.crm("sync")
+    assert wang.json("sync", "--status")["set_aside"] == 0
+
+
 # -- what a laptop does with such a change pulled anyway --------------------------------------
 
 def test_changes_the_rules_refuse_are_set_aside_on_pull_and_the_rest_applies(team_server: Server,
@@ -242,6 +283,7 @@ def test_changes_the_rules_refuse_are_set_aside_on_pull_and_the_rest_applies(tea
         ("complaints", "K-bad", "insert", row(**complaint, status="closed")),
         ("quotes", "Q-bad", "insert", row(customer_id=cid, quoted_on="2026-11-01", valid_until="2026-12-01",
                                           status="accepted", amount=1.0)),
+        ("opportunities", "D-bad", "insert", row(customer_id=cid, title="ERP", amount=1.0, stage="lost")),
     ]
     good = [
         ("erase_requests", "R-forged", "insert", row(**request, status="done", **DECIDED)),
@@ -257,6 +299,7 @@ def test_changes_the_rules_refuse_are_set_aside_on_pull_and_the_rest_applies(tea
         assert aside["M-bad1"].startswith("other_id: names the kept customer")
         assert aside["M-bad2"].startswith("moved: is not a JSON object")
         assert aside["K-bad"].startswith("resolution: is required")
+        assert aside["D-bad"].startswith("lost_reason: is required when an opportunity is lost")
         # The rest of the page is applied: the edit after the bad ones, and the forged
         # "done" request, which is only a record: nobody is erased by it.
         shown = laptop.json("customers", "show", cid)

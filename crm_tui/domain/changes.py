@@ -15,7 +15,7 @@ from typing import Any
 from crm_tui.domain import merging
 from crm_tui.domain.entities import ENTITIES, Entity, Field, synced_column_set
 from crm_tui.domain.privacy import ERASE_REQUESTS, ERASURES, check_filed, may_decide, personal_fields
-from crm_tui.domain.record_rules import STATE_RULES, UPDATE_RULES, VALUE_RULES, Rule
+from crm_tui.domain.record_rules import REFERENCE_RULES, STATE_RULES, UPDATE_RULES, VALUE_RULES, Rule
 from crm_tui.domain.validation import FieldError, ValidationError, clean_value, kind_name, normalize_datetime
 from crm_tui.i18n import entity_label, entity_name, language, own_language, speaking, t
 
@@ -325,6 +325,23 @@ def check_state(tbl: str, record: Mapping[str, Any]) -> None:
     rule = STATE_RULES.get(tbl)
     if rule is not None:
         _keeps(synced_entity(tbl), rule, record)
+
+
+def check_referenced(tbl: str, record: Mapping[str, Any],
+                     record_of: Callable[[str, str], Mapping[str, Any] | None]) -> None:
+    """Raise ChangeRefused(INVALID, reason) unless `record`, the whole record a change
+    leaves, keeps the rule between it and the record it names (REFERENCE_RULES: a
+    refund and the sale it refunds), that one as `record_of(table, id)` gives it
+    (None: not held)."""
+    found = REFERENCE_RULES.get(tbl)
+    if found is None:
+        return
+    name, table, rule = found
+    target = record.get(name)
+    if not isinstance(target, str) or not target:
+        return
+    named = record_of(table, target)
+    _keeps(synced_entity(tbl), lambda values: rule(values, named), record)
 
 
 def _keeps(ent: Entity, rule: Rule, values: Mapping[str, Any]) -> None:

@@ -204,6 +204,22 @@ def settle(current: Mapping[str, Any] | None, changes: Mapping[str, Any], settin
     return out
 
 
+def check_record(opportunity: Mapping[str, Any]) -> None:
+    """An opportunity as a whole agrees with its stage, as `settle` leaves every local
+    write: a lost deal says why, and only a won or lost deal has the date it closed
+    (its probability is a percent by the field's own validator). Every replica and
+    the server check it too (crm_tui.domain.record_rules); the stage itself is each
+    team's configuration, which the server does not hold, so any stage name passes."""
+    errors: list[FieldError] = []
+    stage = opportunity.get("stage")
+    if stage == LOST and not str(opportunity.get("lost_reason") or "").strip():
+        errors.append(FieldError("lost_reason", t("reason.record.lost_reason")))
+    if stage not in CLOSED and opportunity.get("closed_on"):
+        errors.append(FieldError("closed_on", t("reason.record.closed_on")))
+    if errors:
+        raise ValidationError(errors)
+
+
 @dataclass(frozen=True)
 class StageMove:
     """One recorded stage change."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from crm_tui.domain.entities import ORDER_LINE, ORDER_STATUS_WORDS, ORDER_STATUSES, Entity, Field
 from crm_tui.domain.validation import FieldError, ValidationError, normalize_money
@@ -40,6 +40,25 @@ def check_refunds(refunded: Sequence[tuple[str, float, str | None, str | None, f
                                                  amount=money(amount))))
     if errors:
         raise ValidationError(errors)
+
+
+def check_refund_of(refund: Mapping[str, Any], sale: Mapping[str, Any] | None) -> None:
+    """A refund against the sale it refunds as it stands (None: not known): the rule
+    of refunds (`check_refunds`) as far as this refund alone tells, that is of a sale
+    not cancelled, itself no refund, and not for more than the sale. Whether all of a
+    sale's refunds together stay within it needs every one of them: each laptop
+    checks that on its writes (crm_tui.api.records WRITTEN_RULES)."""
+    if sale is None or refund.get("status") == "cancelled":
+        return
+    amount, sold = refund.get("amount"), sale.get("amount")
+    if not _is_number(amount) or not _is_number(sold):
+        return  # a value's own rule says what is wrong with it
+    check_refunds([(str(refund.get("refund_of")), float(sold), sale.get("refund_of"), sale.get("status"),
+                    float(amount))])
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def order_summary(lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

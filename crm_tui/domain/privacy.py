@@ -84,9 +84,10 @@ def personal_fields(ent: Entity) -> tuple[str, ...]:
 
 
 # Personal fields that a record's state rule needs in some of its states (a resolved
-# complaint's resolution and root cause, crm_tui.domain.record_rules): an erase marks
+# complaint's resolution and root cause, a lost deal's reason: crm_tui.domain.record_rules): an erase marks
 # them rather than empties them, so the record keeps its rule on every replica.
-STATE_NEEDED: dict[str, tuple[str, ...]] = {"complaints": ("resolution", "root_cause")}
+STATE_NEEDED: dict[str, tuple[str, ...]] = {"complaints": ("resolution", "root_cause"),
+                                              "opportunities": ("lost_reason",)}
 
 
 def scrubbed_value(ent: Entity, name: str) -> Any:

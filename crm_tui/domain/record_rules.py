@@ -2,14 +2,16 @@
 every local write (crm_tui.api.records.Records), every synced change on every
 replica (crm_tui.domain.changes.check_change) and the record a pushed edit leaves on
 the server (crm_tui.sync.server.judge) are checked by these same functions. Pure;
-each raises ValidationError naming the field and the reason."""
+each raises ValidationError naming the field and the reason. (The rules across many
+records of a kind, such as all the refunds of a sale, are the local write's:
+crm_tui.api.records WRITTEN_RULES; docs/sync.md says what the server leaves out.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from crm_tui.domain import complaints, merging, privacy, quotes
+from crm_tui.domain import complaints, merging, opportunities, orders, privacy, quotes
 
 Rule = Callable[[Mapping[str, Any]], None]
 
@@ -21,6 +23,7 @@ STATE_RULES: dict[str, Rule] = {
     "quotes": quotes.check_record,
     "erase_requests": privacy.check_request,
     "merges": merging.check_record,
+    "opportunities": opportunities.check_record,
 }
 
 # Over the values one insert or edit writes, whatever the rest of the record holds.
@@ -31,4 +34,11 @@ VALUE_RULES: dict[str, Rule] = {
 # Over what an edit (not an insert) may write.
 UPDATE_RULES: dict[str, Rule] = {
     "merges": merging.check_update,
+}
+
+# Between a record and one record it names (table -> (its field, the named kind, the
+# rule over both)): the server checks them with the named record as it holds it; a
+# local write checks more (WRITTEN_RULES), a laptop's pull cannot (no look-ups there).
+REFERENCE_RULES: dict[str, tuple[str, str, Callable[[Mapping[str, Any], Mapping[str, Any] | None], None]]] = {
+    "orders": ("refund_of", "orders", orders.check_refund_of),
 }

@@ -20,6 +20,7 @@ from crm_tui.domain.changes import (
     Place,
     check_access,
     check_change,
+    check_referenced,
     check_state,
     is_rep_scope,
     refused,
@@ -28,7 +29,7 @@ from crm_tui.domain.changes import (
     scope_field,
     synced_entity,
 )
-from crm_tui.domain.record_rules import STATE_RULES
+from crm_tui.domain.record_rules import REFERENCE_RULES, STATE_RULES
 from crm_tui.i18n import entity_name, field_label
 from crm_tui.sync.protocol import WireChange
 
@@ -38,6 +39,9 @@ PlaceRow = tuple[str | None, int, str | None, int]
 # How a store reports a record it holds: field -> (value, hlc, node) of the change
 # that wins it (crm_tui.sync.merge's rule: the greatest (hlc, node)).
 HeldRecord = dict[str, tuple[Any, int, str]]
+# The kinds whose records a push's judge follows from change to change: those with a
+# state rule, and those a rule between two records reads (a sale and its refunds).
+_FOLLOWED = frozenset(STATE_RULES) | frozenset(REFERENCE_RULES) | frozenset(r[1] for r in REFERENCE_RULES.values())
 
 
 @dataclass(frozen=True)
@@ -119,9 +123,13 @@ class Judge:
                 # A laptop cannot apply an edit of a record it never received.
                 raise refused(INVALID, said("refusal.no_such_record_on_server",
                                             kind=partial(entity_name, synced_entity(c.tbl)), id=c.row_id[:26]))
-            if c.op == "update" and c.tbl in STATE_RULES:
+            after = self._after(c) if c.tbl in _FOLLOWED and c.op != "delete" else None
+            if after is not None and ((c.op == "update" and c.tbl in STATE_RULES) or c.tbl in REFERENCE_RULES):
                 # An edit is judged by the record it leaves, as a local edit is.
-                check_state(c.tbl, {k: v for k, (v, _, _) in self._after(c).items()})
+                values = {k: v for k, (v, _, _) in after.items()}
+                if c.op == "update":
+                    check_state(c.tbl, values)
+                check_referenced(c.tbl, values, self._values)
             self._check_rep_kept(c)
             check_access(self.actor, c.tbl, c.op, c.row_id, c.data, place=self.place, customer_of=self.customer_of)
         except ChangeRefused as exc:
@@ -129,9 +137,17 @@ class Judge:
             self.out.refused.append(refusal)
             return refusal
         self.out.accepted.append((c, self._note(c)))
-        if c.tbl in STATE_RULES and c.op != "delete":
-            self._records[(c.tbl, c.row_id)] = self._after(c)
+        if after is not None:
+            self._records[(c.tbl, c.row_id)] = after
         return None
+
+    def _values(self, tbl: str, row_id: str) -> dict[str, Any] | None:
+        """A record's values as the server holds it after this push so far; None
+        when it holds none."""
+        held = self._records.get((tbl, row_id))
+        if held is None:
+            held = self._record_of(tbl, row_id)
+        return None if held is None else {k: v for k, (v, _, _) in held.items()}
 
     def _after(self, c: WireChange) -> HeldRecord:
         """The record as `c` leaves it: the held one, with each value of `c` that wins
