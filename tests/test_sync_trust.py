@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_sync_cli import Rep, Server, runner
+from test_sync_cli import Rep, Server, free_port, runner
 from test_sync_poison import inject
 
 from crm_tui.cli import app
@@ -83,17 +83,20 @@ def test_a_rep_cannot_forge_or_change_a_managers_erase_decision(team_server: Ser
         "withdraw it": hand.push("erase_requests", request, "delete", {}),
         "erase outright": hand.push("erasures", cid, "insert", {"erased_at": "2026-11-30T10:00:00",
                                                                 "erased_by": "boss"}),
+        "filed in another's name": hand.push("erase_requests", "R6", "insert", {**filed, "status": "pending",
+                                                                                "requested_by": "li"}),
         "a request, as filed": hand.push("erase_requests", "R4", "insert", {**filed, "status": "pending"}),
     }
     codes = {what: r["code"] for what, r in said.items()}
     assert codes == {"forged approval": "forbidden", "forged decline": "forbidden", "pending but decided": "invalid",
                      "approve the request": "forbidden", "decided fields alone": "invalid",
                      "rewrite its reason": "forbidden", "withdraw it": "forbidden", "erase outright": "forbidden",
-                     "a request, as filed": "ok"}
+                     "filed in another's name": "forbidden", "a request, as filed": "ok"}
     # Each reason names the field and why.
     assert said["forged approval"]["reason"].startswith("status: only a manager decides an erase request")
     assert said["pending but decided"]["reason"].startswith("decided_by: a pending erase request has no decision")
     assert "only a manager changes or deletes an erase request" in said["withdraw it"]["reason"]
+    assert said["filed in another's name"]["reason"].startswith("requested_by: must name the rep who files it, wang")
     # (A decision reason on a pending request is no request a manager left: invalid from anyone.)
     assert said["decided fields alone"]["reason"].startswith("decision_reason: a pending erase request")
 
@@ -112,6 +115,30 @@ def test_a_rep_cannot_forge_or_change_a_managers_erase_decision(team_server: Ser
     assert boss.json("sync")["rejected"] == 0
     wang.crm("sync")
     assert {r["id"]: r["status"] for r in wang.json("erase-requests", "list")}[request] == "done"
+
+
+def test_an_erase_request_filed_before_the_first_sync_is_the_logged_in_reps(team_server: Server,
+                                                                           tmp_path: Path) -> None:
+    """A laptop that logged in while its server could not be reached knows its rep
+    only by the machine's login name until it reaches the server: the erase request
+    it filed meanwhile is then filed in the name the token proves, as the rest of
+    what the laptop made is re-owned, and the server takes it."""
+    laptop = Rep(tmp_path, "zhao")
+    laptop.env["USER"] = laptop.env["LOGNAME"] = "laptop-user"
+    token = team_server.add_rep("zhao")
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    laptop.crm("login", "--server", unreachable, "--token", token)  # saved, with a warning
+    cid = laptop.json("customers", "add", "--name", "慕容复")["id"]
+    request = laptop.json("customers", "erase", cid, "--yes")["request"]
+    assert request["requested_by"] == "laptop-user"
+    laptop.crm("login", "--server", team_server.url, "--token", token)
+    report = laptop.json("sync")
+    assert report["rejected"] == 0, laptop.json("sync", "rejected")
+    assert {r["id"]: r["requested_by"] for r in laptop.json("erase-requests", "list")} == {request["id"]: "zhao"}
+    boss = Rep(tmp_path, "boss")
+    boss.crm("login", "--server", team_server.url, "--token", team_server.add_rep("boss", "--role", "manager"))
+    boss.crm("sync")
+    assert [(r["requested_by"], r["status"]) for r in boss.json("erase-requests", "list")] == [("zhao", "pending")]
 
 
 def test_a_merge_record_is_refused_unless_an_unmerge_could_undo_it(team_server: Server, tmp_path: Path) -> None:

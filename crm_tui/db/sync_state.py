@@ -18,6 +18,7 @@ from crm_tui.db.connection import ERRORS, transaction
 from crm_tui.db.migrations import SYNCED_TABLES
 from crm_tui.db.records import forget_class_state
 from crm_tui.domain.entities import local_only_columns
+from crm_tui.domain.privacy import ERASE_REQUESTS
 from crm_tui.sync.clock import COUNTER_BITS
 from crm_tui.sync.merge import Change, Conflict
 
@@ -153,15 +154,22 @@ def _reown_unsent(conn: sqlite3.Connection, former: str, rep: str) -> None:
     if not made:
         return
     set_capture(conn, False)  # the unsent changes are rewritten below: nothing new to send
+    requests = [row_id for tbl, row_id in made if tbl == ERASE_REQUESTS]
     try:
         for tbl, row_id in made:
             if tbl in SYNCED_TABLES:
                 conn.execute(f"UPDATE {tbl} SET owner = ? WHERE id = ? AND owner = ?", (rep, row_id, former))
+        # An erase request names who filed it, the rep the server takes it from.
+        conn.executemany("UPDATE erase_requests SET requested_by = ? WHERE id = ? AND requested_by = ?",
+                         [(rep, row_id, former) for row_id in requests])
     finally:
         set_capture(conn, True)
     conn.executemany(f"UPDATE change_log SET data = json_set(data, '$.owner', ?) WHERE {unsent} "
                      "AND tbl = ? AND row_id = ? AND json_extract(data, '$.owner') = ?",
                      [(rep, tbl, row_id, former) for tbl, row_id in made])
+    conn.executemany(f"UPDATE change_log SET data = json_set(data, '$.requested_by', ?) WHERE {unsent} "
+                     "AND tbl = ? AND row_id = ? AND json_extract(data, '$.requested_by') = ?",
+                     [(rep, ERASE_REQUESTS, row_id, former) for row_id in requests])
     forget_class_state(conn)  # owners changed where the change log does not show it
 
 

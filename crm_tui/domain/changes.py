@@ -444,11 +444,12 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
       changes (targets);
     - a record naming two customers (a merge) only when both are theirs;
     - erases no one and decides no erase request (crm_tui.domain.privacy `may_decide`):
-      files a request pending and undecided, and changes or deletes none afterwards."""
+      files a request pending, undecided and in their own name, and changes or
+      deletes none afterwards."""
     if tbl == ERASURES and not may_decide(actor.role):
         raise _forbidden(said("refusal.erase_manager_only"))
     if tbl == ERASE_REQUESTS and not may_decide(actor.role):
-        _keeps_as_forbidden(check_filed, op, data)
+        _keeps_as_forbidden(partial(_filed_by, actor.name), op, data)
     if actor.is_manager:
         return
     ent = ENTITIES[tbl]
@@ -480,6 +481,10 @@ def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str
         if where is not None and not _may_handle(actor, where):
             raise _not_yours(customer_id, where)
     _check_other_refs(actor, ent, link, data, place, customer_of)
+
+
+def _filed_by(rep: str, op: str, data: Mapping[str, Any]) -> None:
+    check_filed(op, data, rep)
 
 
 def _keeps_as_forbidden(rule: Callable[[str, Mapping[str, Any]], None], op: str, data: Mapping[str, Any]) -> None:

@@ -139,13 +139,15 @@ def check_request(request: Mapping[str, Any]) -> None:
         raise ValidationError(errors)
 
 
-def check_filed(op: str, data: Mapping[str, Any]) -> None:
-    """What someone who may not decide (`may_decide`) writes of an erase request: a
-    new one, pending and undecided; never a change or a delete of one afterwards
-    (its decision is a manager's, and a request withdrawn or rewritten by a rep
-    would hide a person's request from the managers)."""
+def check_filed(op: str, data: Mapping[str, Any], rep: str) -> None:
+    """What `rep`, who may not decide (`may_decide`), writes of an erase request: a
+    new one, pending and undecided, in their own name; never a change or a delete
+    of one afterwards (its decision is a manager's, and a request withdrawn or
+    rewritten by a rep would hide a person's request from the managers)."""
     if op != "insert":
         raise ValidationError.one("status", t("refusal.erase_request.rep_changes"))
+    if data.get("requested_by") != rep:
+        raise ValidationError.one("requested_by", t("refusal.erase_request.requested_by", rep=rep))
     if data.get("status") != PENDING:
         raise ValidationError.one("status", t("refusal.erase_request.rep_decides", status=_status_label(data.get("status"))))
     for name in DECISION_FIELDS[1:]:
