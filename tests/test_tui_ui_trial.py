@@ -21,6 +21,7 @@ import crm_tui
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync
 from crm_tui.app import CrmApp
+from crm_tui.i18n import t
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
@@ -179,3 +180,38 @@ def test_every_notification_goes_through_the_one_helper_that_keeps_user_data_lit
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "notify":
                 found.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not found, found
+
+
+# -- the pipeline's figures are those of the cards it shows ------------------------------
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_pipeline_columns_count_and_weigh_the_deals_the_search_shows(crm: Crm, lang: str) -> None:
+    """Searching the board for 王芳: each stage's count and weighted amount, and the open
+    and weighted totals above, are those of 王芳's deals, as the cards are."""
+    wang = crm.customers.create({"name": "王芳", "company": "北方机械"})["id"]
+    li = crm.customers.create({"name": "李娜", "company": "南方食品"})["id"]
+    for cid, title, amount, stage in ((wang, "ERP 升级", 10000, "lead"), (wang, "传感器", 20000, "lead"),
+                                      (wang, "培训", 40000, "qualified"), (li, "年度耗材", 500000, "lead"),
+                                      (li, "数据中心", 700000, "qualified")):
+        crm.opportunities.create({"customer_id": cid, "title": title, "amount": amount, "stage": stage,
+                                  "probability": 50})
+    app = make_app(crm, lang)
+    async with app.run_test(size=LARGE) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        screen = app.screen
+
+        def head(stage: str) -> str:
+            return str(screen.query_one(f"#stage-{stage} .stage-head", Static).render())
+
+        def summary() -> str:
+            return str(screen.query_one("#pipeline-summary", Static).render())
+
+        assert t("pipeline.column_count", count=3) in head("lead") and "1,270,000" in summary()  # every deal
+        await pilot.press("slash", *"王芳")
+        await settle(pilot)
+        assert [len(screen.board[s]) for s in ("lead", "qualified")] == [2, 1]
+        lead, qualified = head("lead"), head("qualified")
+        assert t("pipeline.column_count", count=2) in lead and "15k" in lead, lead
+        assert t("pipeline.column_count", count=1) in qualified and "20k" in qualified, qualified
+        assert "70,000" in summary() and "35,000" in summary(), summary()

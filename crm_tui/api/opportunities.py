@@ -181,11 +181,12 @@ class Pipeline:
 
     # -- figures ------------------------------------------------------------------------
 
-    def pipeline(self, *, rep: str | None = None) -> dict[str, Any]:
-        """Per open stage: count, amount, weighted amount; and the totals."""
+    def pipeline(self, *, rep: str | None = None, search: str | None = None) -> dict[str, Any]:
+        """Per open stage: count, amount, weighted amount; and the totals. With
+        `search`, of the deals `board` shows for it (the board's figures and cards)."""
         from crm_tui.domain.analytics import pipeline as rules
         with self.crm.lock:
-            rows = sql.open_totals(self.crm.conn, rep=rep)
+            rows = sql.open_totals(self.crm.conn, rep=rep, search=(search or "").strip() or None)
         totals = [rules.StageTotal(stage, count, amount, own, default) for stage, _, count, amount, own, default in rows]
         return {"rep": rep, **rules.pipeline(totals, self.settings)}
 

@@ -35,9 +35,11 @@ GROUP BY stage, month
 
 
 def open_totals(conn: sqlite3.Connection, *, rep: str | None = None, close_from: str | None = None,
-                close_before: str | None = None) -> list[tuple[str, str, int, float, float, float]]:
+                close_before: str | None = None, search: str | None = None,
+                ) -> list[tuple[str, str, int, float, float, float]]:
     """(stage, month, count, amount, weighted_own, amount_default) of open deals; with
-    close bounds, only deals expected to close in [close_from, close_before), by month."""
+    close bounds, only deals expected to close in [close_from, close_before), by month;
+    with `search`, only the deals the board shows for it (`_searched`)."""
     params: dict[str, Any] = {}
     where = _owner("", rep, params)
     month = "''"
@@ -45,8 +47,24 @@ def open_totals(conn: sqlite3.Connection, *, rep: str | None = None, close_from:
         where += " AND close_date >= :start AND close_date < :end"
         params |= {"start": close_from, "end": close_before}
         month = "substr(close_date, 1, 7)"
+    if search:
+        # the deals searched, picked by a subquery on deal and customer (the name is
+        # the customer's): the totals themselves keep their covering index
+        where += " AND id IN (SELECT o.id FROM opportunities o JOIN customers c ON c.id = o.customer_id " \
+                 f"WHERE 1{_searched(search, params)})"
     sql = _TOTALS.format(month=month, closed=_CLOSED, where=where)
     return [tuple(r) for r in conn.execute(sql, params)]
+
+
+def _searched(search: str | None, params: dict[str, Any]) -> str:
+    """The condition on a deal `o` and its customer `c` of a search of the board: any
+    part of the deal's title, the customer's name or company. The cards and the
+    columns' figures use this one condition, so they count the same deals."""
+    if not search:
+        return ""
+    params["q"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return (" AND (o.title LIKE :q ESCAPE '\\' OR c.name LIKE :q ESCAPE '\\' "
+            "OR c.company LIKE :q ESCAPE '\\')")
 
 
 def won_by_month(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> dict[str, float]:
@@ -129,11 +147,7 @@ def open_cards(conn: sqlite3.Connection, stages: Sequence[str], *, rep: str | No
     nearest expected close first (none last), at most `limit_per_stage` each. One
     query per stage, each an index walk (opportunities_board) that stops at the limit."""
     params: dict[str, Any] = {"limit": limit_per_stage}
-    where = _owner("o.", rep, params)
-    if search:
-        where += (" AND (o.title LIKE :q ESCAPE '\\' OR c.name LIKE :q ESCAPE '\\' "
-                  "OR c.company LIKE :q ESCAPE '\\')")
-        params["q"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = _owner("o.", rep, params) + _searched(search, params)
     select = ("SELECT o.id, o.title, o.stage, o.amount, o.probability, o.close_date, o.owner, o.customer_id, "
               "o.next_step, o.next_step_date, c.name AS customer_name "
               "FROM opportunities o JOIN customers c ON c.id = o.customer_id "

@@ -162,7 +162,8 @@ class PipelineScreen(CrmScreen):
         search = self.query_one("#pipeline-search", Input).value
 
         def load() -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
-            return crm.pipeline.board(rep=rep, search=search), crm.pipeline.pipeline(rep=rep)
+            # the columns' counts and amounts are those of the cards: the same search
+            return crm.pipeline.board(rep=rep, search=search), crm.pipeline.pipeline(rep=rep, search=search)
 
         self.run_db(load, self.show_board, group="pipeline", exclusive=True)
 
