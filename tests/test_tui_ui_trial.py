@@ -25,6 +25,7 @@ from crm_tui.i18n import t
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
+from crm_tui.widgets.wrap import CLOSING, OPENING, line_spans
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)
 SMALL, LARGE = (80, 24), (200, 50)
@@ -215,3 +216,88 @@ async def test_the_pipeline_columns_count_and_weigh_the_deals_the_search_shows(c
         assert t("pipeline.column_count", count=2) in lead and "15k" in lead, lead
         assert t("pipeline.column_count", count=1) in qualified and "20k" in qualified, qualified
         assert "70,000" in summary() and "35,000" in summary(), summary()
+
+
+# -- Chinese text wraps between characters, not only at spaces ----------------------------
+
+def screen_lines(app: CrmApp) -> list[str]:
+    """The terminal's lines as the rep sees them."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+LONG_OUTCOME = "客户对新型号的工业传感器很感兴趣但是担心价格偏高希望我们下周再提供一份详细的报价单和安装方案"
+LONG_NEXT = "准备报价单并联系技术部门确认安装调试的时间安排以及现场勘察需要的人员名单"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "200x50"])
+async def test_a_long_chinese_visit_note_reads_whole_on_the_customers_visits_tab(crm: Crm, lang: str, size) -> None:
+    """The outcome and next action of a visit, long and without a space, wrap in their
+    columns: nothing runs past the edge of the tab, the ends of both are on screen."""
+    cid = crm.customers.create({"name": "欧阳娜娜"})["id"]
+    crm.visits.create({"customer_id": cid, "channel": "face_to_face", "purpose": "visit",
+                       "visited_at": "2026-03-01 10:00", "outcome": LONG_OUTCOME, "next_action": LONG_NEXT,
+                       "next_action_date": "2026-03-08"})
+    app = make_app(crm, lang)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.open_customer(cid)
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "right_square_bracket")  # profile, contacts, visits
+        await settle(pilot)
+        table = app.screen.query_one("#visits-table", DataTable)
+        assert table.virtual_size.width <= table.size.width, (table.virtual_size, table.size)
+        shown = "\n".join(screen_lines(app))
+        columns = list(table.columns.values())
+        row = table.get_row_at(0)
+        height = next(iter(table.rows.values())).height
+        for index, note in ((3, LONG_OUTCOME), (4, LONG_NEXT)):
+            lines = app.console.render_lines(row[index], app.console.options.update_width(columns[index].width))
+            read = ["".join(segment.text for segment in line).strip() for line in lines]
+            assert "".join(read) == note and len(read) <= height, (read, height)
+            assert read[0] in shown and read[-1] in shown, (read, shown)  # its first and last line on screen
+
+
+async def test_a_chinese_address_after_a_label_goes_on_beside_it_in_the_profile(crm: Crm) -> None:
+    """'总部： 北京市…': the address goes on beside 总部： up to the edge, as Chinese
+    is written, instead of leaving 总部： alone on its line (a break at spaces only)."""
+    address = "总部： 北京市朝阳区建国路八十八号现代城五号楼二十三层二三零一室靠近地铁站东南出口"
+    cid = crm.customers.create({"name": "欧阳娜娜", "address": address})["id"]
+    app = make_app(crm, "zh")
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        app.open_customer(cid)
+        await settle(pilot)
+        line = next(line for line in screen_lines(app) if "总部：" in line)
+        assert "总部： 北京市" in line, line
+
+
+def test_chinese_lines_break_between_characters_and_keep_marks_with_their_words() -> None:
+    """No line begins with a closing mark (，。）) or ends with an opening one (（「);
+    every character is kept, in order; a word of Latin letters is not broken."""
+    text = "客户（王经理）说：“价格偏高，”希望下周提供报价单。ERP 系统于 2026.12 上线，培训三天！"
+    for width in range(8, 40):
+        spans = line_spans(text, width)
+        lines = [text[start:end] for start, end in spans]
+        assert "".join(lines).replace(" ", "") == text.replace(" ", ""), (width, lines)
+        assert all(cell_len(line) <= width for line in lines), (width, lines)
+        assert not any(line[:1] in CLOSING for line in lines[1:]), (width, lines)
+        assert not any(line[-1:] in OPENING for line in lines), (width, lines)
+        assert not any(line.endswith("ER") or line.startswith("P ") for line in lines), (width, lines)
+
+
+async def test_a_long_chinese_deal_title_fills_its_card_line_by_line(crm: Crm) -> None:
+    """On the board at 80x24 a title 'ERP 项目 上海浦东…' goes on beside 项目 to the
+    column's edge instead of leaving 'ERP 项目' alone on a line; all of it is shown."""
+    cid = crm.customers.create({"name": "欧阳娜娜"})["id"]
+    title = "ERP 项目 上海浦东新区张江高科技园区智能工厂二期工业传感器采购"
+    crm.opportunities.create({"customer_id": cid, "title": title, "amount": 880000, "stage": "lead"})
+    app = make_app(crm, "zh")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        column = app.screen.query_one("#stage-lead")
+        lines = [line.split("▕")[0].strip() for line in screen_lines(app)[column.region.y:column.region.bottom]]
+        first = next(i for i, line in enumerate(lines) if line.startswith("ERP"))
+        assert "上海" in lines[first], lines
+        assert "".join(lines[first:]).replace(" ", "").startswith(title.replace(" ", "")), lines

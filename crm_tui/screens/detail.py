@@ -34,6 +34,7 @@ from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.literal import literal, tell
 from crm_tui.widgets.tables import signed_amount, visit_cells, visit_headers
 from crm_tui.widgets.title_bar import TitleBar
+from crm_tui.widgets.wrap import Wrapped, column_widths, line_spans
 
 TABS = ("profile", "contacts", "visits", "complaints", "orders", "opportunities", "history")
 # The record kinds listed on a tab, by the tab's id.
@@ -64,7 +65,7 @@ def power_map(contacts: list[Record]) -> Table:
                 line.append(f" ({c['title']})", style="dim")
             if c.get("attitude"):
                 line.append(f" {choice_label(CONTACT, 'attitude', c['attitude'])}", style=colour)
-        table.add_row(choice_label(CONTACT, "role", role) if role else t("contacts.no_role"), line)
+        table.add_row(choice_label(CONTACT, "role", role) if role else t("contacts.no_role"), Wrapped(line))
     if not contacts:
         table.add_row("", Text(t("contacts.none"), style="dim"))
     return table
@@ -144,6 +145,8 @@ class CustomerScreen(CrmScreen):
         super().__init__()
         self.customer_id = customer_id
         self.file: CustomerFile | None = None
+        # what each tab's table shows, to fit its text columns again on a resize
+        self._filled: dict[str, tuple[list[str], list[list[Any]], list[Record]]] = {}
 
     def compose(self) -> ComposeResult:
         yield TitleBar(t("detail.loading"))
@@ -220,23 +223,39 @@ class CustomerScreen(CrmScreen):
         table.add_column(style="bold", no_wrap=True, width=18)
         table.add_column(overflow="fold")
         for name in CUSTOMER.field_names:
-            table.add_row(field_label(CUSTOMER, name), literal(show_value("customers", name, c.get(name))))
+            table.add_row(field_label(CUSTOMER, name), Wrapped(literal(show_value("customers", name, c.get(name)))))
         for name in ("owner", "created_at", "updated_at", "id"):
             value = c.get(name)
             table.add_row(t(f"detail.{name}"), literal(shown_time(value) if is_time_name(name) else value))
         self.query_one("#profile-body", Static).update(table)
 
     def _fill(self, table_id: str, headers: list[str], rows: list[list[Any]], records: list[Record]) -> None:
+        """Show `rows` in a tab's table, its columns fitted to the screen's width: when
+        they do not all fit, the widest (an outcome, a description, notes) give way
+        first and wrap, so a long Chinese note reads whole on 80 columns instead of
+        running off the edge."""
+        self._filled[table_id] = (headers, rows, records)
         table = self.query_one(f"#{table_id}", DataTable)
         cursor = table.cursor_row
         table.clear(columns=True)
-        table.add_columns(*headers)
-        for row, record in zip(rows, records, strict=True):
+        # literal: a DataTable reads str cells as markup, and users type "[".
+        cells = [[literal(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
+        widths = column_widths(headers, cells, self.size.width - 2)  # less the scrollbar
+        wrapped = widths != column_widths(headers, cells, 10**6)
+        table.header_height = max(len(line_spans(h, w)) for h, w in zip(headers, widths, strict=True))
+        for header, width in zip(headers, widths, strict=True):
+            table.add_column(header, width=width)
+        for row, record in zip(cells, records, strict=True):
             key = record.get("id") or f"{record.get('hlc')}-{record.get('field')}"
-            # literal: a DataTable reads str cells as markup, and users type "[".
-            table.add_row(*(literal(cell) if isinstance(cell, str) else cell for cell in row), key=key)
+            table.add_row(*(Wrapped(cell) if wrapped else cell for cell in row), key=key,
+                          height=None if wrapped else 1)
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
+
+    def on_resize(self) -> None:
+        # the free-text columns take the width there is: fitted again to the new one
+        for table_id, filled in list(self._filled.items()):
+            self._fill(table_id, *filled)
 
     # -- actions --------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from crm_tui.screens.record_forms import opportunity_form
 from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.literal import tell
 from crm_tui.widgets.title_bar import TitleBar
+from crm_tui.widgets.wrap import Wrapped
 
 
 def stage_label(settings: PipelineSettings, stage_id: str) -> str:
@@ -183,7 +184,7 @@ class PipelineScreen(CrmScreen):
             options = column.query_one(OptionList)
             highlighted = options.highlighted
             options.clear_options()
-            options.add_options([Option(self._card(c), id=c["id"]) for c in cards])
+            options.add_options([Option(Wrapped(self._card(c)), id=c["id"]) for c in cards])
             if cards:
                 target = None
                 if self.focus_card and self.focus_card[0] == column.stage_id and self.focus_card[1]:
@@ -209,8 +210,9 @@ class PipelineScreen(CrmScreen):
 
     def _card(self, card: dict[str, Any]) -> Text:
         """Customer, title, then amount and expected close; an overdue close is red
-        and marked (the mark stays when the column is too narrow for the word)."""
-        text = Text(no_wrap=True, overflow="ellipsis")
+        and marked (the mark stays when the column is too narrow for the word). A long
+        title wraps in the column, between Chinese characters too (Wrapped)."""
+        text = Text()
         text.append(card["customer_name"] or "", style="bold")
         text.append("\n" + (card["title"] or ""))
         text.append(f"\n{money(card['amount'])} ")
