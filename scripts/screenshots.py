@@ -17,8 +17,9 @@ import tempfile
 from pathlib import Path
 
 from crm_tui.api import Crm
-from crm_tui.api.seed import DEMO_REP, seed
+from crm_tui.api.seed import seed
 from crm_tui.app import CrmApp
+from crm_tui.config import DEMO_REP
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 NOW = dt.datetime(2026, 11, 23, 9, 30)  # a Monday morning
@@ -42,6 +43,8 @@ SCREENS = [
     ("80x24-complaints", ["f4"], SMALL),
     ("80x24-dashboard", ["f6"], SMALL),
     ("80x24-pipeline", ["f8"], SMALL),
+    ("80x24-customer", ["down", "enter"], SMALL),
+    ("80x24-products", ["f10"], SMALL),
 ]
 
 

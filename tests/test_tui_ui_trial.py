@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import html
+import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -301,3 +304,29 @@ async def test_a_long_chinese_deal_title_fills_its_card_line_by_line(crm: Crm) -
         first = next(i for i, line in enumerate(lines) if line.startswith("ERP"))
         assert "上海" in lines[first], lines
         assert "".join(lines[first:]).replace(" ", "").startswith(title.replace(" ", "")), lines
+
+
+# -- the screenshots in the docs are those of the current app -----------------------------
+
+def svg_text(path: Path) -> str:
+    svg = path.read_text(encoding="utf-8")
+    return " ".join(html.unescape(body) for body in re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S))
+
+
+def test_the_docs_screenshots_are_drawn_by_the_script_and_show_every_screen_key() -> None:
+    """scripts/screenshots.py runs (it had stopped importing, so the pictures went
+    stale), each picture it draws is in docs/screenshots and named in docs/tui.md, and
+    each shows the top bar of today's app: F10 Products beside the other screens."""
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("screenshots", root / "scripts" / "screenshots.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    listed = (root / "docs" / "tui.md").read_text(encoding="utf-8")
+    drawn = {f"{lang}-{name}.svg" for name, _, _ in script.SCREENS for lang in ("en", "zh")}
+    assert drawn == {p.name for p in (root / "docs" / "screenshots").glob("*.svg")}
+    for name in sorted(drawn):
+        assert f"(screenshots/{name})" in listed, name
+        words = svg_text(root / "docs" / "screenshots" / name).replace("\xa0", " ")
+        for key in ("f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10"):
+            assert key in words, (name, key)
