@@ -28,6 +28,7 @@ from crm_tui.i18n import t
 from crm_tui.sync.client import SyncClient
 from crm_tui.sync.server.app import create_app, hash_token
 from crm_tui.sync.server.sqlite_store import SqliteStore
+from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.wrap import CLOSING, OPENING, line_spans
 
 NOW = dt.datetime(2026, 3, 2, 9, 0)
@@ -330,3 +331,40 @@ def test_the_docs_screenshots_are_drawn_by_the_script_and_show_every_screen_key(
         words = svg_text(root / "docs" / "screenshots" / name).replace("\xa0", " ")
         for key in ("f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10"):
             assert key in words, (name, key)
+
+
+# -- found in the trial (tmux, 80x24 and 200x50, en and zh) ---------------------------------
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_a_long_customer_title_gives_way_to_the_screen_keys_at_80x24(crm: Crm, lang: str) -> None:
+    """A customer with a long company name: the top bar shortens the title (…) so the
+    keys stay whole beside it, F9, F10 and ? too (they ran off the edge)."""
+    cid = crm.customers.create({"name": "欧阳娜娜", "company": "上海浦东新区张江高科技园区国际贸易有限责任公司"})["id"]
+    app = make_app(crm, lang)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        app.open_customer(cid)
+        await settle(pilot)
+        shown = nav_text(app).split()
+        assert {"f9", "f10", "?"} <= set(shown), shown
+        title = app.screen.query_one("#title", Static)
+        assert str(title.render()).startswith("欧阳娜娜 · 上海") and str(title.render()).endswith("…")
+        assert title.region.right <= app.screen.query_one("#nav", Static).region.x
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_agenda_names_each_kind_of_row_whole_on_a_large_terminal(crm: Crm, lang: str) -> None:
+    """On 200 columns the When column is as wide as its longest label ('Stale deals'
+    read 'Stale d…'), and a stale deal's next action reads whole."""
+    cid = crm.customers.create({"name": "王芳"})["id"]
+    crm.opportunities.create({"customer_id": cid, "title": "ERP", "amount": 100, "stage": "lead",
+                              "close_date": "2026-02-01"})
+    app = make_app(crm, lang)
+    async with app.run_test(size=LARGE) as pilot:
+        await pilot.press("f3")
+        await settle(pilot)
+        table = app.screen.query_one(RecordTable)
+        rows = ["".join(segment.text for segment in table.render_line(y)) for y in range(1, 1 + table.total)]
+        stale = next(row for row in rows if "2026-02-01" in row)
+        assert stale.strip().startswith(t("agenda.stale") + " "), stale
+        assert t("agenda.stale_overdue", title="ERP") in stale, stale  # the next action too

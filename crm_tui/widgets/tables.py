@@ -3,6 +3,8 @@ user's language, widths in terminal cells."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT, Entity
 from crm_tui.domain.times import shown_time
 from crm_tui.domain.validation import number_to_call
@@ -77,12 +79,17 @@ def complaint_columns(due_text) -> list[Column]:
     ]
 
 
+AGENDA_BUCKETS = ("overdue", "today", "upcoming", "stale")  # the kinds of agenda rows
+
+
 def agenda_columns() -> list[Column]:
     return [
-        Column("bucket", t("agenda.when"), 8, render=lambda r: t(f"agenda.{r['bucket']}")),
+        # as wide as the longest label (Stale deals) where there is room; 8 at 80x24
+        Column("bucket", t("agenda.when"), max(cell_len(t(f"agenda.{b}")) for b in AGENDA_BUCKETS),
+               render=lambda r: t(f"agenda.{r['bucket']}"), min_width=8),
         col(VISIT, "next_action_date", 16, min_width=10, short=t("agenda.date_short")),
         Column("customer_name", field_label(VISIT, "customer_id"), 14),
-        col(VISIT, "next_action", 20, min_width=12, drop=3),
+        col(VISIT, "next_action", 32, min_width=12, drop=3),  # a stale deal's reason and title
         col(VISIT, "channel", 12, render=_choice(VISIT, "channel"), drop=5),
         col(VISIT, "purpose", 16, render=_choice(VISIT, "purpose"), drop=4),
         col(VISIT, "outcome", 0, drop=9),

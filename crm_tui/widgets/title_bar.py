@@ -3,7 +3,7 @@ between screens on the right (clickable, and showing the keys of the user's keym
 
 from __future__ import annotations
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -56,17 +56,20 @@ class TitleBar(Horizontal):
     def set_title(self, title: str) -> None:
         """A title known later (the customer's name): shown, and the keys fitted again beside it."""
         self.title_text = title
-        self.query_one("#title", Static).update(literal(title))
         self.on_resize()
 
     def on_resize(self) -> None:
         # A narrower terminal (80x24, a split tmux pane): the screens' names leave from
         # the right, their keys stay, the current screen keeps its name; nothing is cut
-        # off, and F1 names every key.
-        used = cell_len(self.title_text) + 2
-        if self.query("#demo-badge"):
-            used += cell_len(t("demo.badge")) + 2
-        room = self.size.width - used - 1
+        # off, and F1 names every key. A title too long even for the bare keys (a
+        # customer with a long company name) is shortened (…): the keys stay whole.
+        badge = cell_len(t("demo.badge")) + 2 if self.query("#demo-badge") else 0
+        keys = cell_len(Text.from_markup(self.nav_markup(named=0)).plain)
+        title = self.title_text
+        if self.size.width and cell_len(title) + 2 + badge + 1 + keys > self.size.width:
+            title = set_cell_size(title, max(1, self.size.width - 2 - badge - 1 - keys - 1)) + "…"
+        self.query_one("#title", Static).update(literal(title))
+        room = self.size.width - (cell_len(title) + 2) - badge - 1
         for named in range(len(nav_bindings(self.app)), -1, -1):
             markup = self.nav_markup(named=named)
             if cell_len(Text.from_markup(markup).plain) <= room:
