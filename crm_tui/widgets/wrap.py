@@ -77,6 +77,9 @@ class Wrapped:
     def __init__(self, content: str | Text, style: str = "") -> None:
         self.text = content if isinstance(content, Text) else Text(content, style=style)
 
+    def __str__(self) -> str:
+        return self.text.plain  # what a table's cell holds, read as Text's is
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         for start, end in line_spans(self.text.plain, options.max_width):
             yield from self.text[start:end].render(console)
