@@ -202,6 +202,22 @@ def _filled(text: str, values: Mapping[str, Any]) -> str:
     return _COUNTING.vformat(text, (), values) if "|" in text else text.format(**values)
 
 
+def unit_price(amount: float | None) -> str:
+    """A unit price as tables, screens and quotes write it: as money (thousands
+    separated, two decimals), with the further decimals it keeps (up to 6: 0.0035)."""
+    if amount is None:
+        return ""
+    whole, _, decimals = f"{float(amount):,.6f}".partition(".")
+    return f"{whole}.{decimals.rstrip('0').ljust(2, '0')}"
+
+
+def quantity(value: float | None) -> str:
+    """A quantity as people write it: every decimal it keeps (up to 4), none when whole."""
+    if value is None:
+        return ""
+    return f"{float(value):,.4f}".rstrip("0").rstrip(".")
+
+
 def t(key: str, **values: Any) -> str:
     """The text of `key` in the current language, with `{name}` placeholders filled."""
     text = catalog(_speaking.get() or _current).get(key)

@@ -112,7 +112,8 @@ def export_workbook(crm: Crm, table: str, *, filters: Sequence[Filter] = (), pro
     kinds_of = {f.name: f.kind for f in ent.fields}
     # The kind of each column picks its cell type: amounts and counts numbers, dates
     # and times dates; phones (E.164) and everything else text.
-    kinds = [{"money": "money", "int": "int", "date": "date", "datetime": "datetime"}.get(kinds_of.get(c, ""),
+    kinds = [{"money": "money", "int": "int", "percent": "int", "decimal": "number", "date": "date",
+              "datetime": "datetime"}.get(kinds_of.get(c, ""),
              "datetime" if c in ("created_at", "updated_at") else "text") for c in columns]
     total = len(rows)
 

@@ -17,9 +17,10 @@ from crm_tui.api.records import Record
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
-from crm_tui.domain.orders import LineSpec, line_amount, order_summary
-from crm_tui.domain.validation import FieldError, ValidationError, clean, normalize_money
-from crm_tui.i18n import t
+from crm_tui.domain.entities import ORDER_LINE, QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS
+from crm_tui.domain.orders import LineSpec, line_amount, order_summary, plain_number
+from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
+from crm_tui.i18n import field_label, t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -49,7 +50,7 @@ class OrderBook:
             quantity = order.get("quantity") or 1
             lines = [{"id": None, "order_id": order["id"], "customer_id": order["customer_id"], "product_id": None,
                       "sku": None, "product": order["product"], "quantity": float(quantity),
-                      "unit_price": round(order["amount"] / quantity, 2), "discount": None,
+                      "unit_price": round(order["amount"] / quantity, UNIT_PRICE_DECIMALS), "discount": None,
                       "amount": order["amount"]}]
         return lines
 
@@ -117,7 +118,8 @@ class OrderBook:
             original = self.crm.orders.get(order_id)
             sold = self.lines(original["id"])
             returned = self._returned(original["id"])
-            specs = list(lines) or [_spec(line, f"{line['quantity'] - returned.get(line['product'], 0.0):g}")
+            specs = list(lines) or [_spec(line, plain_number(round(line["quantity"] - returned.get(line["product"], 0.0),
+                                                                  QUANTITY_DECIMALS)))
                                     for line in sold if line["quantity"] > returned.get(line["product"], 0.0)]
             if not specs:
                 raise ValidationError.one("refund_of", t("reason.refunded_already", id=original["id"]))
@@ -153,8 +155,8 @@ class OrderBook:
             bought = sum(line["quantity"] for line in sold if line["product"] == product)
             left = bought - returned.get(product, 0.0)
             if quantity > left + 1e-9:
-                errors.append(FieldError("lines", t("reason.returns_exceed", product=product, asked=f"{quantity:g}",
-                                                    left=f"{left:g}", sold=f"{bought:g}")))
+                errors.append(FieldError("lines", t("reason.returns_exceed", product=product, asked=_shown(quantity),
+                                                    left=_shown(left), sold=_shown(bought))))
         if errors:
             raise ValidationError(errors)
 
@@ -199,25 +201,33 @@ class OrderBook:
             if product.get("list_price") is None:
                 raise ValidationError.one("", t("reason.no_list_price", product=spec.product))
             price = product["list_price"]
-        try:
-            quantity = normalize_money(spec.quantity)
-            unit_price = normalize_money(price)
-            discount = normalize_money(spec.discount) if spec.discount is not None else None
-        except ValueError as exc:
-            raise ValidationError.one("", f"{spec.product}: {exc}") from None
+        values: dict[str, Any] = {}
+        for name, given in (("quantity", spec.quantity), ("unit_price", price), ("discount", spec.discount)):
+            # each by its field's rule (a unit price keeps 6 decimals, a quantity 4)
+            try:
+                values[name] = clean_value(ORDER_LINE.field(name), given) if given is not None else None
+            except ValueError as exc:
+                raise ValidationError.one("", f"{spec.product}: {field_label(ORDER_LINE, name)}: {exc}") from None
+        quantity, unit_price, discount = values["quantity"], values["unit_price"], values["discount"]
+        if quantity is None or unit_price is None:
+            raise ValidationError.one("", t("reason.line_format", text=repr(f"{spec.product}:{spec.quantity}")))
         if quantity <= 0:
             raise ValidationError.one("quantity", t("reason.more_than_zero"))
-        values = {"customer_id": customer_id, "product_id": product["id"] if product else None,
-                  "product": product["name"] if product else spec.product, "quantity": quantity,
-                  "unit_price": unit_price, "discount": discount,
-                  "amount": line_amount(quantity, unit_price, discount)}
-        return values
+        return {"customer_id": customer_id, "product_id": product["id"] if product else None,
+                "product": product["name"] if product else spec.product, "quantity": quantity,
+                "unit_price": unit_price, "discount": discount,
+                "amount": line_amount(quantity, unit_price, discount)}
 
     def _insert_lines(self, order: Mapping[str, Any], made: Sequence[Mapping[str, Any]]) -> None:
         book = self.crm.order_lines
         records = [book.prepare({**line, "order_id": order["id"], "customer_id": order["customer_id"]},
                                 owner=order["owner"]) for line in made]
         book.insert_prepared(records)
+
+
+def _shown(quantity: float) -> str:
+    """A sum of quantities (floats) to the decimals a quantity keeps."""
+    return plain_number(round(quantity, QUANTITY_DECIMALS))
 
 
 def _spec(line: Mapping[str, Any], quantity: str) -> LineSpec:

@@ -19,6 +19,7 @@ from crm_tui.db import records as records_sql
 from crm_tui.db import sync_state
 from crm_tui.db.connection import transaction
 from crm_tui.domain.complaints import SlaPolicy
+from crm_tui.domain.entities import UNIT_PRICE_DECIMALS
 from crm_tui.domain.search import pinyin_key
 from crm_tui.domain.validation import ValidationError
 from crm_tui.i18n import t
@@ -419,7 +420,7 @@ def _order_line(crm: Crm, order: Record, product_ids: dict[str, str]) -> Record:
     quantity = order["quantity"] or 1
     return crm.order_lines.prepare({
         "order_id": order["id"], "customer_id": order["customer_id"], "product_id": product_ids.get(order["product"]),
-        "product": order["product"], "quantity": quantity, "unit_price": order["amount"] / quantity,
+        "product": order["product"], "quantity": quantity, "unit_price": round(order["amount"] / quantity, UNIT_PRICE_DECIMALS),
         "amount": order["amount"]}, owner=order["owner"])
 
 

@@ -24,7 +24,18 @@ from crm_tui.config import Config, ConfigError
 from crm_tui.domain.entities import ENTITIES
 from crm_tui.domain.times import is_time_name, shown_time
 from crm_tui.domain.validation import display_phone
-from crm_tui.i18n import choice_label, entity_label, has, language, money, resolve_language, set_language, t
+from crm_tui.i18n import (
+    choice_label,
+    entity_label,
+    has,
+    language,
+    money,
+    quantity,
+    resolve_language,
+    set_language,
+    t,
+    unit_price,
+)
 
 try:  # newer typer runs on its own copy of click, with its own context stack
     from typer._click.globals import get_current_context
@@ -200,8 +211,10 @@ def print_record(record: dict[str, Any], table: str | None = None) -> None:
     console.print(shown)
 
 
+# Columns that hold unit prices, kept to 6 decimals (crm_tui.i18n.unit_price).
+PRICE_COLUMNS = frozenset({"unit_price", "list_price"})
 # Columns of the CLI's tables that hold amounts of money: written as every screen writes them.
-MONEY_COLUMNS = frozenset({"amount", "unit_price", "list_price", "monetary", "sales", "gross_sales", "net_sales",
+MONEY_COLUMNS = frozenset({"amount", "monetary", "sales", "gross_sales", "net_sales",
                            "refunds", "returns", "gross", "target", "weighted", "won", "forecast", "weighted_pipeline", "subtotal",
                            "total"})
 
@@ -213,6 +226,10 @@ def cell(name: str, value: Any) -> str:
         return ""
     if name in MONEY_COLUMNS and isinstance(value, (int, float)) and not isinstance(value, bool):
         return money(value)
+    if name in PRICE_COLUMNS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return unit_price(value)  # 0.0035 as it is kept, not 0.00
+    if name == "quantity" and isinstance(value, float):
+        return quantity(value)
     return shown_time(value) if is_time_name(name) else str(value)
 
 

@@ -30,7 +30,7 @@ MANAGER = "manager"
 # them as text, so "2024/1/2" or "Phone" would be wrong there even though a form
 # would accept and normalise them.
 _CANONICAL_KINDS = frozenset({"enum", "date", "datetime"})
-_NUMBER_KINDS = frozenset({"int", "bool", "money", "percent"})
+_NUMBER_KINDS = frozenset({"int", "bool", "money", "decimal", "percent"})
 _ID_MAX = 64
 _OWNER_MAX = 100
 _HLC_MAX = 2**63 - 1

@@ -11,6 +11,13 @@ from typing import Any
 
 from crm_tui.domain.search import customer_pinyin
 
+# The decimals a B2B catalogue and its orders need (docs/cli.md): a unit price of a
+# component sold by the thousand (0.0035), a quantity of 2.125 kg or 1.5 m; a discount
+# of 12.5 %. Amounts, the sums of money, are to the cent (kind "money").
+UNIT_PRICE_DECIMALS = 6
+QUANTITY_DECIMALS = 4
+DISCOUNT_DECIMALS = 2
+
 # Enumerations use stable English codes in storage; the UI translates them.
 VISIT_CHANNELS = ("face_to_face", "phone", "sms", "email", "wechat", "other")
 VISIT_PURPOSES = ("visit", "follow_up", "care", "holiday_greeting", "win_back")
@@ -43,6 +50,8 @@ class Field:
     # text | phone | email | date | datetime | enum | int | money | ref | tags
     # | refs (comma-separated ids of `ref` records, e.g. the contacts a visit met) | bool (1 or 0)
     # | percent (a whole percent 0..100, typed with or without %)
+    # | decimal (a number of at most `decimals` decimals, kept exactly: unit prices,
+    #   quantities; more decimals are refused) | money (an amount, to the cent, half up)
     kind: str = "text"
     required: bool = False
     max_len: int = 200
@@ -56,10 +65,13 @@ class Field:
     computed: bool = False
     # for kind "enum": other words accepted for a code, as (word, code) pairs
     aliases: tuple[tuple[str, str], ...] = ()
+    # for kind "decimal": the decimals it keeps (crm_tui.domain.validation.normalize_decimal)
+    decimals: int = 2
 
     @property
     def sql_type(self) -> str:
-        return {"int": "INTEGER", "bool": "INTEGER", "percent": "INTEGER", "money": "REAL"}.get(self.kind, "TEXT")
+        return {"int": "INTEGER", "bool": "INTEGER", "percent": "INTEGER", "money": "REAL",
+                "decimal": "REAL"}.get(self.kind, "TEXT")
 
 
 @dataclass(frozen=True)
@@ -251,9 +263,9 @@ ORDER_LINE = Entity(
         Field("customer_id", kind="ref", ref="customers", required=True, label="Customer"),
         Field("product_id", kind="ref", ref="products", label="Catalogue product"),
         Field("product", max_len=200, required=True, label="Product"),
-        Field("quantity", kind="money", required=True, label="Quantity"),
-        Field("unit_price", kind="money", required=True, label="Unit price"),
-        Field("discount", kind="money", label="Discount %"),
+        Field("quantity", kind="decimal", decimals=QUANTITY_DECIMALS, required=True, label="Quantity"),
+        Field("unit_price", kind="decimal", decimals=UNIT_PRICE_DECIMALS, required=True, label="Unit price"),
+        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, label="Discount %"),
         Field("amount", kind="money", required=True, label="Amount"),
     ),
     list_columns=("order_id", "product", "quantity", "unit_price", "discount", "amount"),
@@ -362,7 +374,7 @@ PRODUCT = Entity(
         Field("name", required=True, max_len=200, label="Name"),
         Field("category", max_len=100, label="Category"),
         Field("unit", max_len=20, label="Unit"),
-        Field("list_price", kind="money", label="List price"),
+        Field("list_price", kind="decimal", decimals=UNIT_PRICE_DECIMALS, label="List price"),
         Field("active", kind="bool", label="Active"),
         Field("notes", max_len=5000, label="Notes"),
     ),
@@ -478,9 +490,9 @@ QUOTE_LINE = Entity(
         Field("position", kind="int", label="Line"),
         Field("product_id", kind="ref", ref="products", label="Catalogue product"),
         Field("product", max_len=200, required=True, label="Product"),
-        Field("quantity", kind="money", required=True, label="Quantity"),
-        Field("unit_price", kind="money", required=True, label="Unit price"),
-        Field("discount", kind="money", label="Discount %"),
+        Field("quantity", kind="decimal", decimals=QUANTITY_DECIMALS, required=True, label="Quantity"),
+        Field("unit_price", kind="decimal", decimals=UNIT_PRICE_DECIMALS, required=True, label="Unit price"),
+        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, label="Discount %"),
         Field("amount", kind="money", required=True, label="Amount"),
     ),
     list_columns=("quote_id", "position", "product", "quantity", "unit_price", "discount", "amount"),

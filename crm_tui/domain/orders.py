@@ -9,20 +9,39 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeGuard
 
-from crm_tui.domain.entities import ORDER_LINE, ORDER_STATUS_WORDS, ORDER_STATUSES, Entity, Field
-from crm_tui.domain.validation import FieldError, ValidationError, normalize_money
+from crm_tui.domain.entities import (
+    DISCOUNT_DECIMALS,
+    ORDER_LINE,
+    ORDER_STATUS_WORDS,
+    ORDER_STATUSES,
+    QUANTITY_DECIMALS,
+    UNIT_PRICE_DECIMALS,
+    Entity,
+    Field,
+)
+from crm_tui.domain.validation import FieldError, ValidationError, clean_value
 from crm_tui.i18n import field_label, money, t
 
 CENT = Decimal("0.01")
 
 
 def line_amount(quantity: float, unit_price: float, discount: float | None) -> float:
-    """quantity × unit price × (1 − discount %), to the cent (half up, as on an invoice)."""
+    """quantity × unit price × (1 − discount %), to the cent (half up, as on an invoice).
+    The one place a line's amount is worked out: orders, quotes, refunds and imports
+    of either. Quantity and unit price are exact to their decimals (4 and 6), so the
+    product is exact before it is rounded once."""
     off = Decimal(str(discount or 0))
     if off > 100:
         raise ValidationError.one("discount", t("reason.discount_over", discount=discount))
     total = Decimal(str(quantity)) * Decimal(str(unit_price)) * (1 - off / 100)
     return float(total.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def lines_total(lines: Sequence[Mapping[str, Any]]) -> float:
+    """What lines come to: the sum of their amounts, each already to the cent. The
+    one total of an order (`order_summary`) and of a quotation (quotes.quote_totals),
+    so a quote accepted becomes an order of the same amount."""
+    return float(sum((Decimal(str(line["amount"])) for line in lines), Decimal(0)).quantize(CENT))
 
 
 def check_refunds(refunded: Sequence[tuple[str, float, str | None, str | None, float]]) -> None:
@@ -66,12 +85,11 @@ def order_summary(lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     first line's, "+N" for more) and the quantity (their sum, when whole)."""
     if not lines:
         raise ValidationError.one("lines", t("reason.no_lines"))
-    amount = sum((Decimal(str(line["amount"])) for line in lines), Decimal(0))
     quantity = sum((Decimal(str(line["quantity"])) for line in lines), Decimal(0))
     product = str(lines[0]["product"])
     if len(lines) > 1:
         product = f"{product[:190]} +{len(lines) - 1}"
-    return {"amount": float(amount.quantize(CENT)), "product": product,
+    return {"amount": lines_total(lines), "product": product,
             "quantity": int(quantity) if quantity == quantity.to_integral_value() else None}
 
 
@@ -96,7 +114,7 @@ def parse_line(text: str) -> LineSpec:
     for name, value in zip(("quantity", "unit_price", "discount"), parts[1:], strict=False):
         if value:
             try:
-                normalize_money(value)
+                clean_value(ORDER_LINE.field(name), value)
             except ValueError as exc:
                 raise ValidationError.one("lines", t("reason.lines.value", text=repr(text),
                                                      field=field_label(ORDER_LINE, name), reason=exc)) from None
@@ -118,7 +136,14 @@ def format_line(line: Mapping[str, Any]) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
+    """A stored number as typed back: every decimal it keeps (0.0035, not 0.00), no '.0'."""
+    return plain_number(value)
+
+
+def plain_number(value: float) -> str:
+    """The shortest text that reads back as `value`, without an exponent: 0.0035,
+    1200, 2.5. A unit price or quantity written for a person or a file."""
+    return format(Decimal(repr(float(value))).normalize(), "f")
 
 
 # The order-lines file format (`crm orders import-lines`, docs/cli.md): one row per line,
@@ -135,9 +160,9 @@ ORDER_LINE_ROW = Entity(
         Field("notes", max_len=5000, label="Notes"),
         Field("sku", max_len=64, label="SKU"),
         Field("product", max_len=200, label="Product"),
-        Field("quantity", kind="money", label="Quantity"),
-        Field("unit_price", kind="money", label="Unit price"),
-        Field("discount", kind="money", label="Discount %"),
+        Field("quantity", kind="decimal", decimals=QUANTITY_DECIMALS, label="Quantity"),
+        Field("unit_price", kind="decimal", decimals=UNIT_PRICE_DECIMALS, label="Unit price"),
+        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, label="Discount %"),
     ),
 )
 # The fields of the order itself, the same on every row of one order.

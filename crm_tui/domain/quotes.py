@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from crm_tui.domain.orders import CENT
+from crm_tui.domain.orders import line_amount, lines_total
 from crm_tui.domain.validation import FieldError, ValidationError
 from crm_tui.i18n import t
 
@@ -23,9 +23,11 @@ def quote_totals(lines: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """What a quote's foot shows: `subtotal` (quantity × unit price, before discounts),
     `discount` (what the discounts take off) and `total` (the sum of the lines'
     amounts, each rounded to the cent as on the order it becomes)."""
-    subtotal = sum((Decimal(str(line["quantity"])) * Decimal(str(line["unit_price"])) for line in lines),
-                   Decimal(0)).quantize(CENT)
-    total = sum((Decimal(str(line["amount"])) for line in lines), Decimal(0)).quantize(CENT)
+    # Each line before its discount is rounded as its amount is (line_amount), so a
+    # quote without discounts has a subtotal equal to its total, to the cent.
+    subtotal = sum((Decimal(str(line_amount(line["quantity"], line["unit_price"], None))) for line in lines),
+                   Decimal(0))
+    total = Decimal(str(lines_total(lines)))
     return {"subtotal": float(subtotal), "discount": float(subtotal - total), "total": float(total)}
 
 

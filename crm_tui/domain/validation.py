@@ -295,14 +295,9 @@ def normalize_datetime(value: str) -> str:
 _THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
 
 
-def normalize_money(value: Any) -> float:
-    # A number already in normal form (a float of at most two decimals, as every write
-    # stores it, or a whole number) is returned without the round trip through text
-    # and Decimal: an import of order lines normalises each amount twice.
-    if type(value) is float and 0 <= value < 1e12 and round(value, 2) == value:
-        return value
-    if type(value) is int and 0 <= value < 10**12:
-        return float(value)
+def _decimal_of(value: Any) -> Decimal:
+    """A non-negative, finite number as people write an amount: an optional ¥, ￥ or $,
+    commas only between thousands. ValueError with the reason."""
     text = str(value).strip().lstrip("¥￥$").strip()
     if "," in text:
         # Only as a thousands separator: '1.234,56' (a decimal comma) or '1,2' read with
@@ -318,10 +313,49 @@ def normalize_money(value: Any) -> float:
         raise ValueError(t("validation.not_an_amount", value=repr(value)))
     if amount < 0:
         raise ValueError(t("validation.negative"))
+    return amount
+
+
+def normalize_money(value: Any) -> float:
+    """An amount of money, to the cent, rounded half up as an invoice rounds: a sum
+    of money is never finer than a cent. Unit prices and quantities, which may be,
+    are `normalize_decimal`."""
+    # A number already in normal form (a float of at most two decimals, as every write
+    # stores it, or a whole number) is returned without the round trip through text
+    # and Decimal: an import of order lines normalises each amount twice.
+    if type(value) is float and 0 <= value < 1e12 and round(value, 2) == value:
+        return value
+    if type(value) is int and 0 <= value < 10**12:
+        return float(value)
+    amount = _decimal_of(value)
     if amount >= Decimal("1e12"):
         raise ValueError(t("validation.too_large"))
     # Half up, as an order line's amount (crm_tui.domain.orders) and an invoice round.
-    return float(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return float(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+CENT = Decimal("0.01")
+# Digits a stored number keeps exactly: a REAL (a double) holds any 15 significant
+# decimal digits and gives them back, so a field of `places` decimals stays below
+# 10 ** (15 - places) and its values round-trip through storage, export and sync.
+EXACT_DIGITS = 15
+
+
+def normalize_decimal(value: Any, places: int) -> float:
+    """A number kept to at most `places` decimals (a unit price of 0.0035, a quantity
+    of 2.5 kg), exactly as given: a value with more decimals is refused, naming how
+    many the field keeps, rather than rounded without a word."""
+    if type(value) is int and 0 <= value < 10 ** (EXACT_DIGITS - places):
+        return float(value)
+    if type(value) is float and 0 <= value < 10 ** (EXACT_DIGITS - places) and round(value, places) == value:
+        return value
+    amount = _decimal_of(repr(value) if type(value) is float else value)
+    if amount >= Decimal(10) ** (EXACT_DIGITS - places):
+        raise ValueError(t("validation.too_large"))
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise ValueError(t("validation.decimal.places", value=repr(value), places=places))
+    return float(amount)
 
 
 def normalize_int(value: Any) -> int:
@@ -424,7 +458,7 @@ def _check_type(f: Field, value: Any) -> None:
 
 # The kind of a field as the catalog names it (validation.kind.*).
 _KIND_KEYS = {"phone": "phone", "email": "email", "enum": "choice", "date": "date",
-               "datetime": "datetime", "money": "money", "ref": "ref", "tags": "tags"}
+               "datetime": "datetime", "money": "money", "decimal": "money", "ref": "ref", "tags": "tags"}
 
 
 def kind_name(kind: str) -> str | None:
@@ -472,6 +506,7 @@ _NORMALIZERS: dict[str, Callable[[Field, Any], Any]] = {
     "date": lambda f, v: normalize_date(str(v)),
     "datetime": lambda f, v: normalize_datetime(str(v)),
     "money": lambda f, v: normalize_money(v),
+    "decimal": lambda f, v: normalize_decimal(v, f.decimals),
     "int": lambda f, v: normalize_int(v),
     "percent": lambda f, v: normalize_percent(v),
     "tags": lambda f, v: normalize_tags(v) or None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_tui.domain.analytics.complaints import UNKNOWN
-from crm_tui.i18n import has, language, t
+from crm_tui.i18n import has, language, quantity, t
 from crm_tui.i18n import money as i18n_money
 
 
@@ -245,7 +245,7 @@ def closed_rows(data: dict[str, Any]) -> list[list[str]]:
 # "top_products_*", not "top_*": top_header/top_rows are the top customers'.
 
 def _qty(v: float) -> str:
-    return f"{v:g}"
+    return quantity(v)
 
 
 def group_name(value: str | None) -> str:

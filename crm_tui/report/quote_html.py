@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
-from crm_tui.i18n import money
+from crm_tui.i18n import money, quantity, unit_price
 
 CSS = """
 @page { size: A4; margin: 16mm 14mm; }
@@ -47,8 +47,7 @@ def _money(value: Any) -> str:
 
 
 def _qty(value: Any) -> str:
-    number = float(value or 0)
-    return f"{number:g}" if number.is_integer() else f"{number:,.3f}".rstrip("0").rstrip(".")
+    return quantity(float(value or 0))
 
 
 def render_quote(quote: Mapping[str, Any], customer: Mapping[str, Any], company: Any, *, lang: str,
@@ -81,7 +80,7 @@ def render_quote(quote: Mapping[str, Any], customer: Mapping[str, Any], company:
     for n, item in enumerate(quote["lines"], start=1):
         discount = f"{_qty(item['discount'])}%" if item.get("discount") else ""
         rows.append(f"<tr><td class=\"n\">{n}</td><td>{e(item.get('sku'))}</td><td>{e(item['product'])}</td>"
-                    f"<td class=\"n\">{_qty(item['quantity'])}</td><td class=\"n\">{_money(item['unit_price'])}</td>"
+                    f"<td class=\"n\">{_qty(item['quantity'])}</td><td class=\"n\">{unit_price(item['unit_price'])}</td>"
                     f"<td class=\"n\">{e(discount)}</td><td class=\"n\">{_money(item['amount'])}</td></tr>")
     totals = quote["totals"]
     foot = [f"<tr><td>{e(tr('quote.subtotal'))}</td><td class=\"n\">{_money(totals['subtotal'])}</td></tr>"]

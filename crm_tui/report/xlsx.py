@@ -26,7 +26,9 @@ SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 # Excel rejects control characters in cells (openpyxl raises IllegalCharacterError).
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 NUMBER_FORMATS = {"money": "#,##0.00", "int": "0", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm:ss",
-                  "percent": "0.0%", "decimal": "0.0##"}
+                  "percent": "0.0%", "decimal": "0.0##",
+                  # a unit price or quantity: every decimal it keeps (0.0035), none for 1200
+                  "number": "General"}
 
 
 def sheet_title(text: str, taken: Iterable[str] = ()) -> str:
@@ -42,7 +44,7 @@ def sheet_title(text: str, taken: Iterable[str] = ()) -> str:
 def add_sheet(book: Any, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
               kinds: Sequence[str | None] | None = None) -> Any:
     """A sheet of `rows` under a bold, frozen `header`. `kinds` (per column: money,
-    int, date, datetime, percent, decimal, text or None) choose each cell's number
+    int, date, datetime, percent, decimal, number, text or None) choose each cell's number
     format; Python numbers, dates and datetimes become typed cells, the rest text."""
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter

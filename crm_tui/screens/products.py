@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 from crm_tui.api import Record
 from crm_tui.domain.catalogue import filter_products
 from crm_tui.domain.entities import PRODUCT
-from crm_tui.i18n import field_label, money, t
+from crm_tui.i18n import field_label, t, unit_price
 from crm_tui.screens.base import TableScreen, only_the_search_key
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
@@ -28,8 +28,7 @@ PRODUCT_FIELDS = PRODUCT.input_names
 
 
 def _price(row: dict[str, Any]) -> str:
-    price = row.get("list_price")
-    return money(price)
+    return unit_price(row.get("list_price"))
 
 
 def product_columns() -> list[Column]:

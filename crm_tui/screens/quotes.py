@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from crm_tui.api import Record
 from crm_tui.domain.entities import QUOTE, Field
 from crm_tui.domain.orders import parse_lines
-from crm_tui.i18n import choice_label, language, money, t
+from crm_tui.i18n import choice_label, language, money, quantity, t, unit_price
 from crm_tui.screens.base import CrmModal
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
@@ -111,8 +111,8 @@ class QuotesScreen(CrmModal[None]):
         text = Text(no_wrap=True, overflow="ellipsis")
         for line in quote["lines"]:
             off = f" -{line['discount']:g}%" if line.get("discount") else ""
-            text.append(f"{line['position']}. {line.get('sku') or ''} {line['product']}  {line['quantity']:g} × "
-                        f"{money(line['unit_price'])}{off} = {money(line['amount'])}\n")
+            text.append(f"{line['position']}. {line.get('sku') or ''} {line['product']}  {quantity(line['quantity'])} × "
+                        f"{unit_price(line['unit_price'])}{off} = {money(line['amount'])}\n")
         totals = quote["totals"]
         text.append(f"{t('quote.subtotal')} {money(totals['subtotal'])}  {t('quote.discount_total')} "
                     f"{money(totals['discount'])}  ", style="")
