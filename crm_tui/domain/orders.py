@@ -129,7 +129,7 @@ def parse_lines(text: str | None) -> list[LineSpec]:
 
 def format_line(line: Mapping[str, Any]) -> str:
     """A stored line in the `--line` notation (the order form edits lines this way)."""
-    text = f"{line.get('sku') or line['product']}:{_num(line['quantity'])}:{_num(line['unit_price'])}"
+    text = f"{line.get('sku') or line['product']}:{_num(line['quantity'])}:{_price(line['unit_price'])}"
     if line.get("discount"):
         text += f":{_num(line['discount'])}"
     return text
@@ -138,6 +138,14 @@ def format_line(line: Mapping[str, Any]) -> str:
 def _num(value: float) -> str:
     """A stored number as typed back: every decimal it keeps (0.0035, not 0.00), no '.0'."""
     return plain_number(value)
+
+
+def _price(value: float) -> str:
+    """A unit price typed back as money reads (128.50, 1200) with every further
+    decimal it keeps (0.0035)."""
+    text = plain_number(value)
+    whole, dot, decimals = text.partition(".")
+    return text if not dot else f"{whole}.{decimals.ljust(2, '0')}"
 
 
 def plain_number(value: float) -> str:
