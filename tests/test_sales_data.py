@@ -155,3 +155,59 @@ def test_a_gb18030_file_with_extensions_imports(db_path: Path, tmp_path: Path) -
     with Crm(db_path) as crm:
         assert sorted(c["phone"] for c in crm.customers.find([])) == ["+861088886666;ext=801",
                                                                       "+861088886666;ext=802"]
+
+
+# -- company names -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first, second", [
+    ("华为", "华为技术"), ("华为", "华为技术有限公司"), ("华为技术", "华为技术股份有限公司"),
+    ("华为技术有限公司", "华为（中国）有限公司"), ("Huawei Technologies Co., Ltd.", "Huawei"),
+    ("HUAWEI TECHNOLOGIES CO.,LTD", "Huawei Technologies"), ("腾讯科技（深圳）有限公司", "腾讯"),
+    ("阿里巴巴集团", "阿里巴巴（中国）网络技术有限公司"), ("Siemens AG", "SIEMENS"), ("The Boeing Company", "Boeing"),
+])
+def test_one_company_written_two_ways_has_one_key(first: str, second: str) -> None:
+    from crm_tui.domain.companies import company_key
+
+    assert company_key(first) == company_key(second) != ""
+
+
+@pytest.mark.parametrize("first, second", [
+    ("华为", "华润"), ("北京科技有限公司", "北京电子有限公司"), ("北京科技有限公司", "北京技术有限公司"),
+    ("中国银行", "中国建设银行股份有限公司"), ("华信科技", "华信电子"), ("Apple Inc.", "Applied Materials, Inc."),
+    ("Siemens AG", "Siemens Healthineers AG"), ("华为", "Huawei"),  # names are not translated
+    ("上海电气集团", "上海"),
+])
+def test_different_companies_keep_different_keys(first: str, second: str) -> None:
+    from crm_tui.domain.companies import company_key
+
+    assert company_key(first) != company_key(second)
+
+
+def test_the_duplicates_scan_and_the_add_warning_compare_companies_by_their_key(db_path: Path) -> None:
+    people = [("张伟", "华为"), ("张伟", "华为技术"), ("Zhang Wei", "华为技术有限公司"),  # one person, three ways
+              ("张伟", "华润"), ("张伟", None), ("张伟", None),  # other people of the same name
+              ("李娜", "Huawei Technologies Co., Ltd."), ("李娜", "HUAWEI"),
+              ("王芳", "北京科技有限公司"), ("王芳", "北京电子有限公司"),
+              ("华为技术有限公司", None), ("华为", None), ("Apple Inc.", None), ("Applied Materials, Inc.", None)]
+    with Crm(db_path, create=True) as crm:
+        ids = {}
+        for name, company in people:
+            ids[crm.customers.create({"name": name, "company": company})["id"]] = f"{name}@{company or ''}"
+        from crm_tui.api.duplicates import find_duplicates
+
+        found = {frozenset((ids[p["first"]], ids[p["second"]])): p for p in find_duplicates(crm)}
+    assert set(found) == {
+        frozenset(("张伟@华为", "张伟@华为技术")),
+        frozenset(("张伟@华为", "Zhang Wei@华为技术有限公司")), frozenset(("张伟@华为技术", "Zhang Wei@华为技术有限公司")),
+        frozenset(("李娜@Huawei Technologies Co., Ltd.", "李娜@HUAWEI")),
+        frozenset(("华为技术有限公司@", "华为@")),
+    }
+    pair = found[frozenset(("张伟@华为", "张伟@华为技术"))]
+    assert pair["score"] == 0.8 and "华为 / 华为技术" in pair["reasons"][0]
+    assert found[frozenset(("华为技术有限公司@", "华为@"))]["score"] == 0.7
+    # adding 张伟 at 华为技术股份有限公司 warns of the 张伟 at 华为 and at 华为技术, not the one at 华润
+    out = run(db_path, "customers", "add", "--name", "张伟", "--company", "华为技术股份有限公司")
+    assert out.exit_code == 0
+    warned = {line for line in out.output.splitlines() if "possible duplicate" in line.lower()}
+    assert len(warned) == 2, out.output

@@ -40,6 +40,7 @@ from crm_tui.api.output import check_output, output_file
 from crm_tui.api.records import Record, Records, new_ids, utc_now
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction, written_once
+from crm_tui.domain.companies import company_key
 from crm_tui.domain.entities import Entity, derive, entity
 from crm_tui.domain.import_mapping import (
     STAMP_COLUMNS,
@@ -764,8 +765,9 @@ def _given_id(value: Any) -> str | None:
 
 def possible_duplicates(crm: Crm, data: Mapping[str, Any], table: str = "customers") -> list[tuple[Record, str]]:
     """Existing customers (or contacts) that look like the one about to be created:
-    the same normalised phone/mobile/email, or for a customer the same name and
-    company. With the reason."""
+    the same normalised phone/mobile/email, or for a customer the same name at the
+    same company, however the company is written (张伟 at 华为 and at 华为技术有限公司:
+    crm_tui.domain.companies.company_key). With the reason."""
     try:
         values = clean(entity(table), data, partial=True)
     except ValidationError:
@@ -778,11 +780,9 @@ def possible_duplicates(crm: Crm, data: Mapping[str, Any], table: str = "custome
                     if match.get(k) and match[k] in (*phones, values.get("email"))]
             fields = "/".join(field_label(entity(table), k).lower() for k in same or CONTACT_FIELDS)
             found[match["id"]] = (match, t("duplicates.same_contact", fields=fields))
-    if values.get("name") and values.get("company"):
-        for match in crm.customers.find(_name_company_filters(values["name"], values["company"])):
-            found.setdefault(match["id"], (match, t("duplicates.same_name_company")))
+    key = company_key(values.get("company")) if table == "customers" else ""
+    if values.get("name") and key:
+        for match in crm.customers.find([sql.Filter("name", "=", values["name"])]):
+            if company_key(match.get("company")) == key:
+                found.setdefault(match["id"], (match, t("duplicates.same_name_company")))
     return list(found.values())
-
-
-def _name_company_filters(name: str, company: str) -> list[sql.Filter]:
-    return [sql.Filter("name", "=", name), sql.Filter("company", "=", company)]

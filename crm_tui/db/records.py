@@ -231,21 +231,22 @@ _NAME_SOUND = ("coalesce(nullif(substr(pinyin, 1, instr(pinyin, ' ') - 1), ''), 
 
 def duplicate_groups(conn: sqlite3.Connection) -> list[tuple[str, str, list[str]]]:
     """(kind, key, customer ids) of every group of two or more customers sharing a
-    normalised phone (either column), an email, a name and company, or a name's
-    sound at one company."""
+    normalised phone (either column) or an email. Names and companies are grouped by
+    crm_tui.domain.duplicates.company_groups, from `customer_companies`: a company
+    is compared by its key (华为 = 华为技术有限公司), which SQL does not know."""
     queries = {
         "phone": "SELECT key, group_concat(id) FROM (SELECT phone AS key, id FROM customers WHERE phone IS NOT NULL "
                  "UNION SELECT mobile, id FROM customers WHERE mobile IS NOT NULL) "
                  "GROUP BY key HAVING count(DISTINCT id) > 1",
         "email": "SELECT email, group_concat(id) FROM customers WHERE email IS NOT NULL "
                  "GROUP BY email HAVING count(*) > 1",
-        "name_company": "SELECT name || ' · ' || company, group_concat(id) FROM customers "
-                        "WHERE company IS NOT NULL AND company != '' GROUP BY name, company HAVING count(*) > 1",
-        "pinyin_company": f"SELECT min(company), group_concat(id) FROM customers "
-                          f"WHERE company IS NOT NULL AND company != '' GROUP BY company, {_NAME_SOUND} "
-                          "HAVING count(DISTINCT name) > 1",
     }
     return [(kind, key, ids.split(",")) for kind, sql in queries.items() for key, ids in conn.execute(sql)]
+
+
+def customer_companies(conn: sqlite3.Connection) -> list[tuple[str, str, str, str | None]]:
+    """(id, name, the name's sound, company) of every customer, oldest first."""
+    return list(conn.execute(f"SELECT id, name, {_NAME_SOUND}, company FROM customers ORDER BY id"))
 
 
 def value_index(conn: sqlite3.Connection, ent: Entity, column: str) -> list[tuple[Any, str]]:

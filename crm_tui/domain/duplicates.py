@@ -1,7 +1,9 @@
 """Probable duplicate customers (整合和去重): pairs of customers that share a
-normalised phone or email, the same name and company, or names that sound the same
-(pinyin) at one company, each with a score and the reasons. Pure: no IO; the
-candidate groups come from crm_tui.db.records.duplicate_groups."""
+normalised phone or email, the same name at one company, names that sound the same
+(pinyin) at one company, or a name that is one company's (华为 and 华为技术有限公司),
+each with a score and the reasons. A company is compared by its key
+(crm_tui.domain.companies.company_key). Pure: no IO; phone and email groups come
+from crm_tui.db.records.duplicate_groups, names and companies from `company_groups`."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from crm_tui.domain.companies import company_key, is_company_name
 from crm_tui.i18n import t
 
 # How strongly each kind of match says "the same customer" (a shared mobile is
 # nearly certain; names that sound alike at one company less so).
-WEIGHTS = {"phone": 0.9, "email": 0.9, "name_company": 0.8, "pinyin_company": 0.6}
+WEIGHTS = {"phone": 0.9, "email": 0.9, "name_company": 0.8, "company_name": 0.7, "pinyin_company": 0.6}
 # The reasons' texts are the catalog's `duplicates.reason.<kind>`, in the rep's language.
 
 
@@ -23,6 +26,41 @@ class DuplicatePair:
     second: str
     score: float = 0.0
     reasons: list[str] = field(default_factory=list)
+
+
+def company_groups(customers: Iterable[tuple[str, str, str, str | None]]) -> list[tuple[str, str, list[str]]]:
+    """(kind, shown key, ids) groups from (id, name, name's sound, company) rows: the
+    same name at one company (name_company), names that sound alike at one company
+    (pinyin_company, when the names differ), and customers without a company named
+    as one company (company_name: 华为 and 华为技术有限公司, when at least one name
+    says it is a company's; two people called 张伟 are not). Companies compare by
+    their key, so 张伟 at 华为 and 张伟 at 华为技术 are one name at one company."""
+    by_name: dict[tuple[str, str], list[str]] = {}
+    by_sound: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    spellings: dict[str, list[str]] = {}  # key -> the companies as written, for the reason
+    named: dict[str, list[tuple[str, str, bool]]] = {}
+    for cid, name, sound, company in customers:
+        key = company_key(company)
+        if key:
+            written = spellings.setdefault(key, [])
+            if company not in written:
+                written.append(str(company))
+            by_name.setdefault((name, key), []).append(cid)
+            by_sound.setdefault((sound, key), []).append((cid, name))
+        elif name and (own := company_key(name)):
+            named.setdefault(own, []).append((cid, name, is_company_name(name)))
+    groups: list[tuple[str, str, list[str]]] = []
+    for (name, key), ids in by_name.items():
+        if len(ids) > 1:
+            groups.append(("name_company", f"{name} · {' / '.join(spellings[key])}", ids))
+    for (_, key), found in by_sound.items():
+        if len({n for _, n in found}) > 1:
+            groups.append(("pinyin_company", " / ".join(spellings[key]), [cid for cid, _ in found]))
+    for found_named in named.values():
+        if len(found_named) > 1 and any(says for _, _, says in found_named):
+            groups.append(("company_name", " / ".join(dict.fromkeys(n for _, n, _ in found_named)),
+                           [cid for cid, _, _ in found_named]))
+    return groups
 
 
 def duplicate_pairs(groups: Iterable[tuple[str, str, list[str]]]) -> list[DuplicatePair]:
