@@ -31,15 +31,16 @@ from crm_tui.api.output import output_file
 from crm_tui.api.records import Record, new_ids, utc_now
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
+from crm_tui.domain.entities import Entity
 from crm_tui.domain.import_mapping import csv_cell
 from crm_tui.domain.orders import ORDER_LINE_ROW, ORDER_ROW_FIELDS, LineSpec, order_summary
 from crm_tui.domain.validation import ValidationError, clean_value
-from crm_tui.i18n import t
+from crm_tui.i18n import money, t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
 
-__all__ = ["ImportFileError", "LinesReport", "export_lines", "import_lines"]
+__all__ = ["ImportFileError", "LineFile", "LinesReport", "export_lines", "import_lines", "read_groups"]
 
 Progress = Callable[[str, int, int], None]
 DEFAULT_STATUS = "confirmed"
@@ -49,6 +50,25 @@ EXPORT_COLUMNS = ("order", "customer_id", "ordered_at", "status", "owner", "note
 CHINESE_HEADERS = {"order": "订单号", "customer_id": "客户编号", "ordered_at": "下单日期", "status": "状态",
                    "owner": "负责人", "notes": "备注", "sku": "产品编号", "product": "产品", "quantity": "数量",
                    "unit_price": "单价", "discount": "折扣"}
+
+
+@dataclass(frozen=True)
+class LineFile:
+    """A file of records with lines, one row per line (orders here, quotations in
+    crm_tui.api.quote_file): the columns it may have (`row`), the column whose value
+    groups the rows of one record (`key`), the record's own fields (`head`, the same on
+    each of its rows) and the catalog table of its messages (`texts`)."""
+
+    row: Entity
+    key: str
+    head: tuple[str, ...]
+    texts: str
+
+    def say(self, name: str, **values: Any) -> str:
+        return t(f"{self.texts}.{name}", **values)
+
+
+ORDER_FILE = LineFile(ORDER_LINE_ROW, "order", ORDER_ROW_FIELDS, "import_lines")
 
 
 @dataclass
@@ -65,8 +85,10 @@ class LinesReport:
     written: bool = False
     rejects_path: Path | None = None
 
+    texts: str = "import_lines"  # the catalog table of the file's kind (LineFile.texts)
+
     def summary(self) -> str:
-        return t("import_lines.summary" if self.written else "import_lines.summary_dry", orders=self.orders,
+        return t(f"{self.texts}.summary" if self.written else f"{self.texts}.summary_dry", orders=self.orders,
                  lines=self.lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,28 +112,50 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_path: str | Path | None = None,
-                 ignore_unknown: bool = False, progress: Progress | None = None) -> LinesReport:
-    """Import orders with their lines from `path` (see the module docstring)."""
-    path = Path(path)
-    source = read_source(path, ORDER_LINE_ROW, ignore_unknown=ignore_unknown)
+@dataclass
+class GroupedFile:
+    """A line file read and grouped: its report, the rows of each record by key
+    (rows found bad are in the report), and how to reject a row."""
+
+    report: LinesReport
+    groups: dict[str, _Order]
+    headers: list[str]
+    reject: Callable[[SourceRow, str], None]
+
+
+def read_groups(crm: Crm, path: Path, spec: LineFile, *, dry_run: bool, ignore_unknown: bool,
+                sheet: str | None = None, progress: Progress | None = None) -> GroupedFile:
+    """Read a file of `spec`'s kind and fold each row into its record's group: the
+    record's fields checked (the same on each row), each line priced by the order
+    rules (crm_tui.api.orders: catalogue SKU at its list price unless a price is
+    given, or a name with a price). Call with `crm.lock` held."""
+    source = read_source(path, spec.row, ignore_unknown=ignore_unknown, sheet=sheet)
     report = LinesReport(path, source.format, source.encoding, rows=len(source.rows),
-                         warnings=list(source.warnings), dry_run=dry_run)
+                         warnings=list(source.warnings), dry_run=dry_run, texts=spec.texts)
 
     def reject(row: SourceRow, reason: str) -> None:
         report.rejected.append(Reject(row.line, source.where(row.line), reason, row.raw))
 
+    catalogue = {p["sku"]: p for p in crm.products.find()}
+    groups: dict[str, _Order] = {}
+    for done, row in enumerate(source.rows, start=1):
+        if progress and (done % 10000 == 0 or done == len(source.rows)):
+            progress("validating", done, len(source.rows))
+        error = _take_row(row, groups, crm.order_book, catalogue, spec)
+        if error:
+            reject(row, error)
+    return GroupedFile(report, groups, source.headers, reject)
+
+
+def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_path: str | Path | None = None,
+                 ignore_unknown: bool = False, progress: Progress | None = None) -> LinesReport:
+    """Import orders with their lines from `path` (see the module docstring)."""
+    path = Path(path)
     with crm.lock:
-        book, orders_api, lines_api = crm.order_book, crm.orders, crm.order_lines
-        catalogue = {p["sku"]: p for p in crm.products.find()}
+        read = read_groups(crm, path, ORDER_FILE, dry_run=dry_run, ignore_unknown=ignore_unknown, progress=progress)
+        report, orders = read.report, read.groups
+        orders_api, lines_api = crm.orders, crm.order_lines
         local_rep = crm.replica["rep"]
-        orders: dict[str, _Order] = {}
-        for done, row in enumerate(source.rows, start=1):
-            if progress and (done % 10000 == 0 or done == len(source.rows)):
-                progress("validating", done, len(source.rows))
-            error = _take_row(row, orders, book, catalogue)
-            if error:
-                reject(row, error)
         known: dict[tuple[str, str], bool] = {}
         made_orders: list[Record] = []
         made_lines: list[Record] = []
@@ -132,10 +176,7 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
                                             now=now, record_id=next(ids))
                 orders_api.check_refs([record], known=known)
             except ValidationError as exc:
-                field_ = exc.errors[0].field
-                line = order.given_by.get(field_, order.first.line)
-                row = next((r for r, _ in order.lines if r.line == line), order.first)
-                reject(row, t("import_lines.order_prefix", order=order.key) + "; ".join(str(e) for e in exc.errors))
+                reject_group(read, ORDER_FILE, order, exc)
                 continue
             made_orders.append(record)
             for _, values in order.lines:
@@ -145,7 +186,7 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
         report.rejected.sort(key=lambda r: r.line)
         if report.rejected:
             report.rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(path)
-            write_rejects(report.rejects_path, source.headers, report.rejected, database=crm.path)
+            write_rejects(report.rejects_path, read.headers, report.rejected, database=crm.path)
             return report
         report.orders, report.lines = len(made_orders), len(made_lines)
         if dry_run:
@@ -157,31 +198,40 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
     return report
 
 
-def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: dict[str, Record]) -> str | None:
-    """Fold one row into its order; the reason (naming the field) if it is bad."""
+def reject_group(read: GroupedFile, spec: LineFile, group: _Order, exc: ValidationError) -> None:
+    """Reject a record of a line file whose own values are refused, at the row that
+    gave the field refused (its first row otherwise)."""
+    line = group.given_by.get(exc.errors[0].field, group.first.line)
+    row = next((r for r, _ in group.lines if r.line == line), group.first)
+    read.reject(row, spec.say("order_prefix", order=group.key) + "; ".join(str(e) for e in exc.errors))
+
+
+def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: dict[str, Record],
+              spec: LineFile = ORDER_FILE) -> str | None:
+    """Fold one row into its record's group; the reason (naming the field) if it is bad."""
     values = row.values
     if "__error__" in values:
         return str(values["__error__"])
-    key = _text(values.get("order"))
+    key = _text(values.get(spec.key))
     if not key:
-        return f"order: {t('import_lines.order_required')}"
+        return f"{spec.key}: {spec.say('order_required')}"
     if len(key) > 64:
-        return f"order: {t('import_lines.order_too_long')}"
+        return f"{spec.key}: {spec.say('order_too_long')}"
     order = orders.get(key)
     if order is None:
         order = orders[key] = _Order(key, row)
-    for name in ORDER_ROW_FIELDS:
+    for name in spec.head:
         raw = _text(values.get(name))
         if not raw:
             continue
         try:
-            value = clean_value(ORDER_LINE_ROW.field(name), raw) if name != "owner" else raw
+            value = clean_value(spec.row.field(name), raw) if name != "owner" else raw
         except ValueError as exc:
             return f"{name}: {exc}"
         held = order.fields.get(name)
         if held is not None and held != value:
-            return f"{name}: " + t("import_lines.differs", raw=repr(raw), held=repr(held), order=key,
-                                   line=order.given_by[name])
+            return f"{name}: " + spec.say("differs", raw=repr(raw), held=repr(held), order=key,
+                                          line=order.given_by[name])
         if held is None:
             order.fields[name] = value
             order.given_by[name] = row.line
@@ -189,11 +239,21 @@ def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: d
     if not product:
         return f"product: {t('import_lines.no_product')}"
     quantity = _text(values.get("quantity")) or "1"
-    spec = LineSpec(product, quantity, _text(values.get("unit_price")) or None, _text(values.get("discount")) or None)
+    line_spec = LineSpec(product, quantity, _text(values.get("unit_price")) or None,
+                         _text(values.get("discount")) or None)
     try:
-        line = book._line(spec, "", catalogue)
+        line = book._line(line_spec, "", catalogue)
     except ValidationError as exc:
         return "; ".join(f"{e.field or 'product'}: {e.reason}" for e in exc.errors)
+    if "amount" in spec.row.field_names and _text(values.get("amount")):
+        # a line's amount given beside its quantity and price (a sheet edited by
+        # hand) must be what they make: the file would say one total, the record another
+        try:
+            given = clean_value(spec.row.field("amount"), _text(values.get("amount")))
+        except ValueError as exc:
+            return f"amount: {exc}"
+        if given != line["amount"]:
+            return "amount: " + t("line_file.amount_differs", given=money(given), made=money(line["amount"]))
     order.lines.append((row, line))
     return None
 
@@ -214,19 +274,51 @@ def export_lines(crm: Crm, path: str | Path, *, chinese: bool = False, encoding:
                              "quantity": line["quantity"], "unit_price": line["unit_price"],
                              "discount": line.get("discount")})
     headers = [CHINESE_HEADERS[c] if chinese else c for c in EXPORT_COLUMNS]
-    if path.suffix.lower() == ".json":
-        with output_file(path, database=crm.path) as fh:
-            fh.write(json.dumps([{h: r[c] for h, c in zip(headers, EXPORT_COLUMNS, strict=True)} for r in rows],
-                                ensure_ascii=False, indent=1))
-    else:
-        # GB18030 holds every character (䶮 too); GBK and GB2312 write as GBK
-        codec = {"gb18030": "gb18030", "gbk": "gbk", "gb2312": "gbk"}.get(encoding.lower(), "utf-8-sig")
-        try:
-            with output_file(path, database=crm.path, encoding=codec, newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(headers)
-                writer.writerows([csv_cell(r[c]) for c in EXPORT_COLUMNS] for r in rows)
-        except UnicodeEncodeError as exc:
-            raise ValidationError.one("encoding", t("import_lines.no_gbk", text=repr(exc.object[exc.start:exc.end]))
-                                      ) from None
+    write_line_file(crm, path, "json" if path.suffix.lower() == ".json" else "csv", headers, EXPORT_COLUMNS, rows,
+                    encoding=encoding)
     return len(rows)
+
+
+def write_line_file(crm: Crm, path: Path | None, fmt: str, headers: list[str], columns: tuple[str, ...],
+                    rows: list[dict[str, Any]], *, encoding: str = "utf-8", kinds: dict[str, str] | None = None,
+                    title: str = "") -> None:
+    """Rows of a line file to `path` (None: stdout, for csv and json) as csv (UTF-8
+    with a BOM, or GBK / GB18030), json or xlsx (`kinds` of the columns: numbers as
+    numbers, dates as dates). Written to a temporary file first (api.output)."""
+    import sys
+
+    if fmt == "xlsx":
+        from crm_tui.report.xlsx import add_sheet, book_bytes, new_book
+
+        book = new_book()
+        add_sheet(book, title or "lines", headers, ([r[c] for c in columns] for r in rows),
+                  [(kinds or {}).get(c, "text") for c in columns])
+        if path is None:
+            raise ValueError("an xlsx file needs a path")  # the CLI asks for -o first
+        with output_file(path, database=crm.path, binary=True) as fh:
+            fh.write(book_bytes(book))
+        return
+    if fmt == "json":
+        text = json.dumps([{h: r[c] for h, c in zip(headers, columns, strict=True)} for r in rows],
+                          ensure_ascii=False, indent=1)
+        if path is None:
+            sys.stdout.write(text + "\n")
+            return
+        with output_file(path, database=crm.path) as fh:
+            fh.write(text)
+        return
+    # GB18030 holds every character (䶮 too); GBK and GB2312 write as GBK
+    codec = {"gb18030": "gb18030", "gbk": "gbk", "gb2312": "gbk"}.get(encoding.lower(), "utf-8-sig")
+    try:
+        if path is None:
+            writer = csv.writer(sys.stdout)
+            writer.writerow(headers)
+            writer.writerows([csv_cell(r[c]) for c in columns] for r in rows)
+            return
+        with output_file(path, database=crm.path, encoding=codec, newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(headers)
+            writer.writerows([csv_cell(r[c]) for c in columns] for r in rows)
+    except UnicodeEncodeError as exc:
+        raise ValidationError.one("encoding", t("import_lines.no_gbk", text=repr(exc.object[exc.start:exc.end]))
+                                  ) from None

@@ -4,7 +4,7 @@ amounts from the catalogue and checks every line; these commands only name them.
 
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,6 +23,9 @@ from crm_tui.cli.common import (
 )
 from crm_tui.domain.orders import parse_line
 from crm_tui.i18n import money, t
+
+if TYPE_CHECKING:
+    from crm_tui.api.order_import import LinesReport
 
 IdArg = Annotated[str, typer.Argument()]
 LinesOpt = Annotated[list[str] | None, typer.Option("--line", "-l", show_default=False)]
@@ -84,22 +87,7 @@ def add_order_file_commands(sub: typer.Typer) -> None:
                 report = import_lines(crm, file, dry_run=dry_run, rejects_path=rejects, ignore_unknown=ignore_unknown)
             except ImportFileError as exc:
                 raise UserError(str(exc)) from None
-        for warning in report.warnings:
-            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{escape(str(warning))}", highlight=False, soft_wrap=True)
-        for reject in report.rejected[:1000]:
-            err_console.print(f"[red]{t('cli.error')}{t('sep.label')}[/red]{escape(str(reject))}", highlight=False, soft_wrap=True)
-        if len(report.rejected) > 1000:
-            err_console.print(t("import.more_bad", n=len(report.rejected) - 1000), highlight=False, soft_wrap=True)
-        if as_json:
-            print_json(report.as_dict())
-        elif report.rejected:
-            err_console.print(t("import_lines.nothing", bad=len(report.rejected), rows=report.rows,
-                                path=report.rejects_path), highlight=False, soft_wrap=True)
-        else:
-            console.print((t("import.dry_run") if dry_run else "") + report.summary(), highlight=False,
-                          soft_wrap=True)
-        if report.rejected:
-            raise typer.Exit(1)
+        tell_line_import(report, as_json, dry_run)
 
     @sub.command("export-lines", epilog="crm orders export-lines -o 订单明细.csv --chinese --encoding gbk")
     def export_lines_(
@@ -110,8 +98,34 @@ def add_order_file_commands(sub: typer.Typer) -> None:
     ) -> None:
         from crm_tui.api.order_import import export_lines
 
-        if encoding.lower() not in ("utf-8", "utf8", "gbk", "gb18030", "gb2312"):
-            raise UserError(t("import_lines.bad_encoding", encoding=repr(encoding)))
+        check_encoding(encoding)
         with open_crm(db) as crm:
             count = export_lines(crm, output, chinese=chinese, encoding=encoding)
         console.print(t("import_lines.written", count=count, path=output), highlight=False)
+
+
+def check_encoding(encoding: str) -> None:
+    """The encodings a line file is written in."""
+    if encoding.lower() not in ("utf-8", "utf8", "gbk", "gb18030", "gb2312"):
+        raise UserError(t("import_lines.bad_encoding", encoding=repr(encoding)))
+
+
+def tell_line_import(report: "LinesReport", as_json: bool, dry_run: bool) -> None:
+    """What an import of a line file did (orders, quotations): warnings, the bad rows
+    by line and field, the summary; exit 1 when rows were bad (nothing written)."""
+    for warning in report.warnings:
+        err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{escape(str(warning))}", highlight=False, soft_wrap=True)
+    for reject in report.rejected[:1000]:
+        err_console.print(f"[red]{t('cli.error')}{t('sep.label')}[/red]{escape(str(reject))}", highlight=False, soft_wrap=True)
+    if len(report.rejected) > 1000:
+        err_console.print(t("import.more_bad", n=len(report.rejected) - 1000), highlight=False, soft_wrap=True)
+    if as_json:
+        print_json(report.as_dict())
+    elif report.rejected:
+        err_console.print(t("import_lines.nothing", bad=len(report.rejected), rows=report.rows,
+                            path=report.rejects_path), highlight=False, soft_wrap=True)
+    else:
+        console.print((t("import.dry_run") if dry_run else "") + report.summary(), highlight=False,
+                      soft_wrap=True)
+    if report.rejected:
+        raise typer.Exit(1)

@@ -1,5 +1,6 @@
-"""`crm quotes add|list|show|edit|delete|accept|render`: quotations (报价单) from the
-command line, each one call into `crm.quote_book` (rules and checks live in the API)."""
+"""`crm quotes add|list|show|edit|delete|accept|render|import|export`: quotations (报价单)
+from the command line, each one call into `crm.quote_book` or, for files of quotations
+with their lines, `crm_tui.api.quote_file` (rules and checks live in the API)."""
 
 
 from pathlib import Path
@@ -16,6 +17,7 @@ from crm_tui.cli.common import (
     cell_text,
     confirm,
     console,
+    err_console,
     open_crm,
     print_json,
     print_record,
@@ -167,3 +169,45 @@ def render(quote_id: IdArg,
     with output_file(output, database=database) as fh:
         fh.write(text)
     console.print(t("quotes.cli_written", path=str(output)), highlight=False, soft_wrap=True, markup=False)
+
+
+@quotes_app.command("import", epilog="crm quotes import 报价单.csv --dry-run")
+def import_(file: Annotated[Path, typer.Argument(show_default=False)],
+            db: DbOpt = None, as_json: JsonOpt = False,
+            rejects: Annotated[Path | None, _opt("--rejects")] = None,
+            dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+            ignore_unknown: Annotated[bool, typer.Option("--ignore-unknown")] = False,
+            sheet: Annotated[str | None, _opt("--sheet")] = None) -> None:
+    from crm_tui.api.importing import ImportFileError
+    from crm_tui.api.quote_file import import_quotes
+    from crm_tui.cli.orders import tell_line_import
+
+    with open_crm(db, create=True) as crm:
+        try:
+            report = import_quotes(crm, file, dry_run=dry_run, rejects_path=rejects, ignore_unknown=ignore_unknown,
+                                   sheet=sheet)
+        except ImportFileError as exc:
+            raise UserError(str(exc)) from None
+    tell_line_import(report, as_json, dry_run)
+
+
+@quotes_app.command("export", epilog="crm quotes export --format xlsx -o 报价单.xlsx --chinese")
+def export(db: DbOpt = None,
+           fmt: Annotated[str, typer.Option("--format", "-f")] = "csv",
+           output: Annotated[Path | None, typer.Option("--output", "-o", show_default=False)] = None,
+           chinese: Annotated[bool, typer.Option("--chinese")] = False,
+           encoding: Annotated[str, typer.Option("--encoding")] = "utf-8") -> None:
+    from crm_tui.api.exporting import BINARY_FORMATS, FORMATS
+    from crm_tui.api.quote_file import export_quotes
+    from crm_tui.cli.orders import check_encoding
+
+    if fmt not in FORMATS:
+        raise UserError(t("cli.bad_format", fmt=repr(fmt), formats=", ".join(FORMATS)))
+    if fmt in BINARY_FORMATS and output is None:
+        raise UserError(t("cli.export_needs_output", fmt=fmt))
+    check_encoding(encoding)
+    with open_crm(db) as crm:
+        count = export_quotes(crm, output, fmt=fmt, chinese=chinese, encoding=encoding)
+    if output is not None:
+        err_console.print(t("quote_file.written", count=count, path=output), highlight=False, soft_wrap=True,
+                          markup=False)

@@ -457,6 +457,9 @@ ENTITIES.update({e.table: e for e in (OPPORTUNITY, STAGE_CHANGE, TARGET)})
 
 # -- Quotations (报价单, migration 14; docs/pipeline.md) ----------------------------------
 QUOTE_STATUSES = ("draft", "sent", "accepted", "declined")
+# The words a rep writes for them (a file of quotations, an edit).
+QUOTE_STATUS_WORDS = (("草稿", "draft"), ("已发送", "sent"), ("已发出", "sent"), ("已接受", "accepted"),
+                      ("已拒绝", "declined"), ("已谢绝", "declined"))
 
 # A quotation for a customer, from one of their opportunities or not: its amount is the
 # sum of its lines (crm_tui.domain.quotes); accepting it makes its order (order_id).
@@ -469,7 +472,8 @@ QUOTE = Entity(
         Field("title", max_len=200, label="Title"),
         Field("quoted_on", kind="date", required=True, label="Date"),
         Field("valid_until", kind="date", required=True, label="Valid until"),
-        Field("status", kind="enum", choices=QUOTE_STATUSES, required=True, label="Status"),
+        Field("status", kind="enum", choices=QUOTE_STATUSES, aliases=QUOTE_STATUS_WORDS, required=True,
+              label="Status"),
         Field("amount", kind="money", required=True, label="Total"),
         Field("terms", max_len=5000, label="Terms"),
         Field("notes", max_len=5000, label="Notes"),

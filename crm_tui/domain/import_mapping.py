@@ -108,6 +108,24 @@ _SYNONYMS["order_line_rows"] = {
     "discount": ("折扣", "折扣%", "折扣率", "discountpercent"),
 }
 
+# Quotations with lines, one row per line (crm_tui.domain.quotes.QUOTE_LINE_ROW).
+_SYNONYMS["quote_line_rows"] = {
+    **_REF_SYNONYMS, "quote": ("报价单号", "报价单编号", "报价编号", "报价单", "quoteno", "quotenumber", "quoteid"),
+    "opportunity_id": ("商机", "商机编号", "opportunity", "opportunityid"),
+    "title": ("标题", "报价标题", "名称"),
+    "quoted_on": ("报价日期", "日期", "date", "quotedate"),
+    "valid_until": ("有效期至", "有效期", "有效日期", "validuntil", "expires"),
+    "status": ("状态", "报价状态"),
+    "terms": ("条款", "付款条件", "交易条款", "商务条款"),
+    "order_id": ("订单编号", "订单号", "orderid"),
+    "position": ("序号", "行号", "line", "lineno"),
+    "sku": ("产品编号", "编号", "货号", "物料编码", "商品编码", "型号", "code", "itemcode", "productcode"),
+    "product": ("产品", "商品", "产品名称", "品名", "商品名称", "productname"),
+    "quantity": ("数量", "qty"), "unit_price": ("单价", "价格", "price", "unitprice"),
+    "discount": ("折扣", "折扣%", "折扣率", "discountpercent"),
+    "amount": ("金额", "小计", "行金额", "lineamount", "linetotal"),
+}
+
 _SEPARATORS = re.compile(r"[\s_\-./:：（）()]+")
 
 

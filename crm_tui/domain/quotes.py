@@ -9,6 +9,15 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from crm_tui.domain.entities import (
+    DISCOUNT_DECIMALS,
+    QUANTITY_DECIMALS,
+    QUOTE_STATUS_WORDS,
+    QUOTE_STATUSES,
+    UNIT_PRICE_DECIMALS,
+    Entity,
+    Field,
+)
 from crm_tui.domain.orders import line_amount, lines_total
 from crm_tui.domain.validation import FieldError, ValidationError
 from crm_tui.i18n import t
@@ -53,3 +62,36 @@ def check_record(quote: Mapping[str, Any]) -> None:
         errors.append(FieldError("order_id", t("reason.quote.order_id")))
     if errors:
         raise ValidationError(errors)
+
+
+# The quotations file format (`crm quotes import` / `export`, docs/cli.md): one row per
+# line, the rows of one quote sharing its key (报价单号); the quote's own fields on any
+# of its rows (blank on the others, or the same), as the order-lines file. Not a stored
+# kind: the columns a file may have. `amount` is the line's, checked against what its
+# quantity, price and discount make when given (a sheet edited by hand).
+QUOTE_LINE_ROW = Entity(
+    name="quotation line row",
+    table="quote_line_rows",
+    fields=(
+        Field("quote", required=True, max_len=64, label="Quotation"),
+        Field("customer_id", kind="ref", ref="customers", label="Customer"),
+        Field("opportunity_id", kind="ref", ref="opportunities", label="Opportunity"),
+        Field("title", max_len=200, label="Title"),
+        Field("quoted_on", kind="date", label="Date"),
+        Field("valid_until", kind="date", label="Valid until"),
+        Field("status", kind="enum", choices=QUOTE_STATUSES, aliases=QUOTE_STATUS_WORDS, label="Status"),
+        Field("terms", max_len=5000, label="Terms"),
+        Field("notes", max_len=5000, label="Notes"),
+        Field("order_id", kind="ref", ref="orders", label="Order"),
+        Field("position", kind="int", label="Line"),
+        Field("sku", max_len=64, label="SKU"),
+        Field("product", max_len=200, label="Product"),
+        Field("quantity", kind="decimal", decimals=QUANTITY_DECIMALS, label="Quantity"),
+        Field("unit_price", kind="decimal", decimals=UNIT_PRICE_DECIMALS, label="Unit price"),
+        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, label="Discount %"),
+        Field("amount", kind="money", label="Amount"),
+    ),
+)
+# The fields of the quote itself, the same on every row of one quote.
+QUOTE_ROW_FIELDS = ("customer_id", "opportunity_id", "title", "quoted_on", "valid_until", "status", "terms",
+                    "notes", "order_id", "owner")
