@@ -211,3 +211,20 @@ def test_the_duplicates_scan_and_the_add_warning_compare_companies_by_their_key(
     assert out.exit_code == 0
     warned = {line for line in out.output.splitlines() if "possible duplicate" in line.lower()}
     assert len(warned) == 2, out.output
+
+
+# -- the funnel's days -------------------------------------------------------------------
+
+
+def test_the_funnel_shows_days_in_a_stage_to_one_decimal(db_path: Path) -> None:
+    import json
+
+    assert run(db_path, "seed", "--customers", "40", "--seed", "3").exit_code == 0
+    year = json.loads(run(db_path, "funnel", "--period", "2026", "--json").stdout)
+    days = {s["stage"]: s["avg_days"] for s in year["stages"] if s["avg_days"] is not None}
+    assert days
+    table = CliRunner().invoke(app, ["--db", str(db_path), "funnel", "--period", "2026"], env={"COLUMNS": "200"})
+    cells = {row[0]: row[-1] for line in table.stdout.splitlines()
+             if len(row := [c.strip() for c in line.strip("│ ").split("│")]) == 4}
+    for stage, value in days.items():
+        assert cells[stage] == f"{value:.1f}", (stage, cells)

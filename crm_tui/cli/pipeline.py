@@ -131,7 +131,9 @@ def funnel_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_j
     if as_json:
         print_json(result)
         return
-    print_table([{**s, "conversion": _pct(s["conversion"]), "avg_days": s["avg_days"]} for s in result["stages"]],
+    # days to one decimal, as the report and the sales cycle below show them (13.1, 11.6)
+    print_table([{**s, "conversion": _pct(s["conversion"]),
+                  "avg_days": "" if s["avg_days"] is None else f"{s['avg_days']:.1f}"} for s in result["stages"]],
                 ["stage", "reached", "conversion", "avg_days"],
                 title=t("cli.funnel_title", period=result["period"], n=result["deals"]))
     size, cycle = result["avg_deal_size"], result["sales_cycle_days"]
