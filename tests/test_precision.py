@@ -163,3 +163,15 @@ def test_prices_sync_exactly(server: Server, tmp_path: Path) -> None:
     assert wang.json("products", "list")[0]["list_price"] == 0.0035
     assert wang.json("orders", "show", order) == boss.json("orders", "show", order)
     assert wang.json("orders", "show", order)["lines"][0]["quantity"] == 1234.5678
+
+
+def test_a_discount_may_be_written_with_its_percent_sign_everywhere(db_path: Path, shop: str,
+                                                                   tmp_path: Path) -> None:
+    # --line took 5%, an import file's 折扣 column refused 10%: one rule for both now
+    (tmp_path / "明细.csv").write_bytes(f"订单号,客户编号,下单日期,产品编号,数量,折扣\nA1,{shop},2026-11-02,CU-1,2,10%\n"
+                                       f"A1,{shop},2026-11-02,R-10K,1000,12.5 ％\n".encode("gbk"))
+    ok(db_path, "orders", "import-lines", str(tmp_path / "明细.csv"))
+    ok(db_path, "orders", "add", "--customer", shop, "--line", "CU-1:2::10%")
+    with Crm(db_path) as crm:
+        lines = [ln for o in crm.orders.find([], order="created_at") for ln in crm.order_book.lines(o["id"])]
+        assert [(ln["discount"], ln["amount"]) for ln in lines] == [(10.0, 122.63), (12.5, 3.06), (10.0, 122.63)]

@@ -67,6 +67,8 @@ class Field:
     aliases: tuple[tuple[str, str], ...] = ()
     # for kind "decimal": the decimals it keeps (crm_tui.domain.validation.normalize_decimal)
     decimals: int = 2
+    # for kind "decimal": a percent, which may be written with its sign (a discount of 5%)
+    percent: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -265,7 +267,7 @@ ORDER_LINE = Entity(
         Field("product", max_len=200, required=True, label="Product"),
         Field("quantity", kind="decimal", decimals=QUANTITY_DECIMALS, required=True, label="Quantity"),
         Field("unit_price", kind="decimal", decimals=UNIT_PRICE_DECIMALS, required=True, label="Unit price"),
-        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, label="Discount %"),
+        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, percent=True, label="Discount %"),
         Field("amount", kind="money", required=True, label="Amount"),
     ),
     list_columns=("order_id", "product", "quantity", "unit_price", "discount", "amount"),
@@ -496,7 +498,7 @@ QUOTE_LINE = Entity(
         Field("product", max_len=200, required=True, label="Product"),
         Field("quantity", kind="decimal", decimals=QUANTITY_DECIMALS, required=True, label="Quantity"),
         Field("unit_price", kind="decimal", decimals=UNIT_PRICE_DECIMALS, required=True, label="Unit price"),
-        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, label="Discount %"),
+        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, percent=True, label="Discount %"),
         Field("amount", kind="money", required=True, label="Amount"),
     ),
     list_columns=("quote_id", "position", "product", "quantity", "unit_price", "discount", "amount"),

@@ -109,8 +109,6 @@ def parse_line(text: str) -> LineSpec:
     parts = [p.strip() for p in text.split(":")]
     if len(parts) < 2 or len(parts) > 4 or not parts[0] or not parts[1]:
         raise ValidationError.one("lines", t("reason.line_format", text=repr(text)))
-    if len(parts) > 3:  # the discount may be written with its % sign, as the format shows it
-        parts[3] = parts[3].rstrip("%").strip()
     for name, value in zip(("quantity", "unit_price", "discount"), parts[1:], strict=False):
         if value:
             try:
@@ -170,7 +168,7 @@ ORDER_LINE_ROW = Entity(
         Field("product", max_len=200, label="Product"),
         Field("quantity", kind="decimal", decimals=QUANTITY_DECIMALS, label="Quantity"),
         Field("unit_price", kind="decimal", decimals=UNIT_PRICE_DECIMALS, label="Unit price"),
-        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, label="Discount %"),
+        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, percent=True, label="Discount %"),
     ),
 )
 # The fields of the order itself, the same on every row of one order.

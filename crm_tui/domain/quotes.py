@@ -88,7 +88,7 @@ QUOTE_LINE_ROW = Entity(
         Field("product", max_len=200, label="Product"),
         Field("quantity", kind="decimal", decimals=QUANTITY_DECIMALS, label="Quantity"),
         Field("unit_price", kind="decimal", decimals=UNIT_PRICE_DECIMALS, label="Unit price"),
-        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, label="Discount %"),
+        Field("discount", kind="decimal", decimals=DISCOUNT_DECIMALS, percent=True, label="Discount %"),
         Field("amount", kind="money", label="Amount"),
     ),
 )

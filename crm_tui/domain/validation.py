@@ -358,6 +358,12 @@ def normalize_decimal(value: Any, places: int) -> float:
     return float(amount)
 
 
+def _without_percent_sign(value: Any) -> Any:
+    """A percent as written with its sign (5%, 12.5 ％) as its number: a discount
+    typed in --line, a form or a file's 折扣 column."""
+    return value.strip().rstrip("%％").strip() if isinstance(value, str) else value
+
+
 def normalize_int(value: Any) -> int:
     if isinstance(value, bool):
         return int(value)
@@ -506,7 +512,7 @@ _NORMALIZERS: dict[str, Callable[[Field, Any], Any]] = {
     "date": lambda f, v: normalize_date(str(v)),
     "datetime": lambda f, v: normalize_datetime(str(v)),
     "money": lambda f, v: normalize_money(v),
-    "decimal": lambda f, v: normalize_decimal(v, f.decimals),
+    "decimal": lambda f, v: normalize_decimal(_without_percent_sign(v) if f.percent else v, f.decimals),
     "int": lambda f, v: normalize_int(v),
     "percent": lambda f, v: normalize_percent(v),
     "tags": lambda f, v: normalize_tags(v) or None,
