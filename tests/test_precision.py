@@ -15,7 +15,7 @@ import pytest
 from test_sync_cli import Rep, Server
 from typer.testing import CliRunner
 
-from crm_tui.api import Crm
+from crm_tui.api import Crm, Filter
 from crm_tui.cli import app
 from crm_tui.domain.changes import INVALID, ChangeRefused, check_change
 from crm_tui.domain.orders import LineSpec, format_line, parse_line
@@ -175,3 +175,21 @@ def test_a_discount_may_be_written_with_its_percent_sign_everywhere(db_path: Pat
     with Crm(db_path) as crm:
         lines = [ln for o in crm.orders.find([], order="created_at") for ln in crm.order_book.lines(o["id"])]
         assert [(ln["discount"], ln["amount"]) for ln in lines] == [(10.0, 122.63), (12.5, 3.06), (10.0, 122.63)]
+
+
+def test_a_sale_refunded_in_parts_comes_back_whole_and_never_more(db_path: Path, shop: str) -> None:
+    order = json.loads(ok(db_path, "orders", "add", "--customer", shop, "--line", "CU-1:2.5", "--line", "CU-1:0.1",
+                          "--line", "尾料:2:0.005", "--json").stdout)
+    assert order["amount"] == 170.31 + 6.81 + 0.01
+    ok(db_path, "orders", "refund", order["id"], "--line", "CU-1:0.3", "--line", "尾料:1")
+    rest = json.loads(ok(db_path, "orders", "refund", order["id"], "--json").stdout)
+    # the rest of both CU-1 lines (2.2 and 0.1 kg), the last one short of the cent its
+    # parts rounded up (20.44 + 149.88 + 6.81 would be 177.13 of 177.12 sold), and the
+    # other 尾料, which the first refund's cent (half of 0.01, rounded up) paid back
+    assert [(ln["product"], ln["quantity"], ln["amount"]) for ln in rest["lines"]] == [
+        ("铜线", 2.2, 149.88), ("铜线", 0.1, 6.8), ("尾料", 1.0, 0.0)]
+    with Crm(db_path) as crm:
+        refunds = crm.orders.find([Filter("refund_of", "=", order["id"])])
+        assert round(sum(r["amount"] for r in refunds), 2) == order["amount"]
+    again = run(db_path, "orders", "refund", order["id"])
+    assert again.exit_code != 0 and "refunded already" in again.output

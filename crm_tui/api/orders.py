@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.records import Record
@@ -117,15 +118,16 @@ class OrderBook:
         with self.crm.lock:
             original = self.crm.orders.get(order_id)
             sold = self.lines(original["id"])
-            returned = self._returned(original["id"])
-            specs = list(lines) or [_spec(line, plain_number(round(line["quantity"] - returned.get(line["product"], 0.0),
-                                                                  QUANTITY_DECIMALS)))
-                                    for line in sold if line["quantity"] > returned.get(line["product"], 0.0)]
+            returned, refunded = self._returned(original["id"]), self._returned(original["id"], "amount")
+            specs = list(lines) or _not_returned(sold, returned)
+            # lines priced as sold (no price given) are capped by what is left of the sale
+            as_sold = [not lines or spec.unit_price is None for spec in specs]
             if not specs:
                 raise ValidationError.one("refund_of", t("reason.refunded_already", id=original["id"]))
             made = self._lines([_as_sold(number, spec, sold, original["id"]) for number, spec in enumerate(specs, 1)],
                                original["customer_id"])
             self._check_returns(made, sold, returned)
+            _within_sold(made, as_sold, sold, refunded)
             summary = order_summary(made)
             data = {"customer_id": original["customer_id"], "refund_of": original["id"], "status": DEFAULT_STATUS,
                     "ordered_at": ordered_at or dt.date.today().isoformat(), "notes": notes, **summary}
@@ -135,13 +137,14 @@ class OrderBook:
                 self._insert_lines(record, made)
             return self.crm.orders.get(record["id"])
 
-    def _returned(self, order_id: str) -> dict[str, float]:
-        """How much of each product of an order its refunds (not cancelled) took back."""
+    def _returned(self, order_id: str, measure: str = "quantity") -> dict[str, float]:
+        """How much of each product of an order its refunds (not cancelled) took back:
+        the quantity, or with `measure` "amount" the money."""
         returned: dict[str, float] = {}
         for refund in self.crm.orders.find([Filter("refund_of", "=", order_id)]):
             if refund.get("status") != "cancelled":
                 for line in self.lines(refund["id"]):
-                    returned[line["product"]] = returned.get(line["product"], 0.0) + line["quantity"]
+                    returned[line["product"]] = returned.get(line["product"], 0.0) + line[measure]
         return returned
 
     @staticmethod
@@ -223,6 +226,40 @@ class OrderBook:
         records = [book.prepare({**line, "order_id": order["id"], "customer_id": order["customer_id"]},
                                 owner=order["owner"]) for line in made]
         book.insert_prepared(records)
+
+
+def _not_returned(sold: Sequence[Mapping[str, Any]], returned: Mapping[str, float]) -> list[LineSpec]:
+    """What of each sold line no refund took back yet. What came back of a product is
+    taken from its lines in order: an order of 2.5 kg and 0.1 kg of one product with
+    0.3 kg refunded has 2.2 and 0.1 kg left, not 2.2 alone."""
+    left = dict(returned)
+    specs = []
+    for line in sold:
+        taken = min(line["quantity"], left.get(line["product"], 0.0))
+        left[line["product"]] = left.get(line["product"], 0.0) - taken
+        rest = round(line["quantity"] - taken, QUANTITY_DECIMALS)
+        if rest > 0:
+            specs.append(_spec(line, plain_number(rest)))
+    return specs
+
+
+def _within_sold(made: Sequence[dict[str, Any]], as_sold: Sequence[bool], sold: Sequence[Mapping[str, Any]],
+                 refunded: Mapping[str, float]) -> None:
+    """Each refund line priced as sold, at most what of its product's sale is not
+    refunded yet: a sale refunded in parts is worked out line by line, each rounded
+    to the cent, and 2 × 0.005 sold for 0.01 would otherwise come back as 0.01 +
+    0.01, which the rule of refunds refuses. A line with a price given is left as
+    it is: the rule of refunds refuses it if it comes to more than the sale."""
+    room: dict[str, Decimal] = {}
+    for line in sold:
+        room[line["product"]] = room.get(line["product"], Decimal(0)) + Decimal(str(line["amount"]))
+    for product, back in refunded.items():
+        room[product] = room.get(product, Decimal(0)) - Decimal(str(back))
+    for line, capped in zip(made, as_sold, strict=True):
+        left = max(room.get(line["product"], Decimal(0)), Decimal(0))
+        amount = min(Decimal(str(line["amount"])), left) if capped else Decimal(str(line["amount"]))
+        line["amount"] = float(amount)
+        room[line["product"]] = left - amount
 
 
 def _shown(quantity: float) -> str:
