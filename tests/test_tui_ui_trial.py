@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from pilot_steps import settle
 from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import DataTable, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets._data_table import default_cell_formatter
 from textual.widgets._toast import Toast
 
@@ -368,3 +368,27 @@ async def test_the_agenda_names_each_kind_of_row_whole_on_a_large_terminal(crm: 
         stale = next(row for row in rows if "2026-02-01" in row)
         assert stale.strip().startswith(t("agenda.stale") + " "), stale
         assert t("agenda.stale_overdue", title="ERP") in stale, stale  # the next action too
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_filters_that_match_nobody_say_how_to_clear_them_not_the_search(crm: Crm, lang: str) -> None:
+    """A filter (region) that no customer matches, with the search box empty: the
+    line above the list says the filters match nobody and which keys clear them; it
+    said 'Esc clears the search', and Esc did nothing for the filters."""
+    crm.customers.create({"name": "张伟", "region": "华东"})
+    app = make_app(crm, lang)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        app.screen.query_one("#filter-region", Input).value = "[b]西北"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        line = str(app.screen.query_one("#status-line", Static).render())
+        assert t("find.filters.no_match", filters="^f", clear="^l") in line, line
+        assert t("find.no_match") not in line and "[b]西北" in line, line
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert "张伟" in "\n".join(screen_lines(app))

@@ -142,6 +142,10 @@ class CustomersScreen(FilterAsYouType, CrmScreen):
         parts = [t("customers.count", shown=f"{self.matching or 0:,}", total=f"{self.total_all or 0:,}")]
         if not self.total_all:
             parts.append(t("customers.empty_hint"))
+        elif not self.matching and not self.search_text and self.filter_values:
+            # Esc clears the search, not the filters: say which keys clear these
+            parts.append(t("find.filters.no_match", filters=self.key_of("customers.filters", "ctrl+f"),
+                           clear=self.key_of("filter.clear", "ctrl+l")))
         elif not self.matching:
             parts.append(t("find.no_match"))
         if self.filter_values:
@@ -164,6 +168,11 @@ class CustomersScreen(FilterAsYouType, CrmScreen):
         line.update(text, layout=False)
 
     # -- filters and sorting ------------------------------------------------------------
+
+    def key_of(self, binding_id: str, key: str) -> str:
+        """How the footer shows the key of a binding, as the user's keymap binds it."""
+        key = getattr(self.app, "_keymap", {}).get(binding_id, key).split(",")[0]
+        return self.app.get_key_display(Binding(key, ""))
 
     def action_filters(self) -> None:
         def chosen(values: dict[str, str] | None) -> None:
