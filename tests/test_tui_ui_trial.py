@@ -392,3 +392,17 @@ async def test_filters_that_match_nobody_say_how_to_clear_them_not_the_search(cr
         await pilot.press("ctrl+l")
         await settle(pilot)
         assert "张伟" in "\n".join(screen_lines(app))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_an_empty_catalogue_says_how_to_fill_it(crm: Crm, lang: str) -> None:
+    """F10 on a new book: not a bare '0 of 0 products' but how to add one or import
+    a price list, as the empty customer and order lists say."""
+    app = make_app(crm, lang)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("f10")
+        await settle(pilot)
+        count = app.screen.query_one("#products-count", Static)
+        assert t("find.empty.products") in str(count.render()), count.render()
+        shown = "".join(line.strip() for line in screen_lines(app))
+        assert t("find.empty.products").replace(" ", "") in shown.replace(" ", ""), shown  # whole at 80x24

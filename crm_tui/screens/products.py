@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,7 +21,7 @@ from crm_tui.screens.base import TableScreen, only_the_search_key
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.widgets.footer import CrmFooter
-from crm_tui.widgets.literal import tell
+from crm_tui.widgets.literal import literal, tell
 from crm_tui.widgets.record_table import Column, RecordTable
 from crm_tui.widgets.title_bar import TitleBar
 
@@ -91,7 +92,14 @@ class ProductsScreen(TableScreen):
             count = t("products.count", shown=f"{len(rows):,}", total=f"{total:,}")
             if self.read_only:
                 count += " · " + t("products.read_only")
-            self.query_one("#products-count", Static).update(count, layout=False)
+            elif not total:  # never a bare 0 without what to do about it
+                count += " · " + t("find.empty.products")
+            line = self.query_one("#products-count", Static)
+            # a second row when the line is longer than the screen is wide (80x24): whole, not cut
+            height = 1 if cell_len(count) <= max(1, line.content_region.width) else 2
+            if line.styles.height is None or line.styles.height.value != height:
+                line.styles.height = height
+            line.update(literal(count), layout=False)
 
         self.run_db(load, shown, group="products", exclusive=True)
 
