@@ -153,7 +153,7 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
     path = Path(path)
     with crm.lock:
         read = read_groups(crm, path, ORDER_FILE, dry_run=dry_run, ignore_unknown=ignore_unknown, progress=progress)
-        report, orders = read.report, read.groups
+        orders = read.groups
         orders_api, lines_api = crm.orders, crm.order_lines
         local_rep = crm.replica["rep"]
         known: dict[tuple[str, str], bool] = {}
@@ -183,18 +183,28 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
                 made_lines.append(lines_api.prepare({**values, "order_id": record["id"],
                                                      "customer_id": record["customer_id"]}, owner=owner, now=now,
                                                     record_id=next(ids)))
-        report.rejected.sort(key=lambda r: r.line)
-        if report.rejected:
-            report.rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(path)
-            write_rejects(report.rejects_path, read.headers, report.rejected, database=crm.path)
-            return report
-        report.orders, report.lines = len(made_orders), len(made_lines)
-        if dry_run:
-            return report
-        with transaction(crm.conn):
-            orders_api.insert_prepared(made_orders, bulk=True)
-            lines_api.insert_prepared(made_lines, bulk=True)
-        report.written = True
+        return write_groups(crm, read, (orders_api, made_orders), (lines_api, made_lines), dry_run=dry_run,
+                            rejects_path=rejects_path)
+
+
+def write_groups(crm: Crm, read: GroupedFile, heads: tuple[Any, list[Record]], lines: tuple[Any, list[Record]], *,
+                 dry_run: bool, rejects_path: str | Path | None) -> LinesReport:
+    """The end of a grouped file's import (orders and their lines, quotations and
+    theirs), each a (kind's API, prepared records) pair: the rejects file when a row
+    was refused and nothing written, else the heads and their lines in one transaction."""
+    report = read.report
+    report.rejected.sort(key=lambda r: r.line)
+    if report.rejected:
+        report.rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(report.path)
+        write_rejects(report.rejects_path, read.headers, report.rejected, database=crm.path)
+        return report
+    report.orders, report.lines = len(heads[1]), len(lines[1])
+    if dry_run:
+        return report
+    with transaction(crm.conn):
+        heads[0].insert_prepared(heads[1], bulk=True)
+        lines[0].insert_prepared(lines[1], bulk=True)
+    report.written = True
     return report
 
 

@@ -18,10 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crm_tui.api.importing import default_rejects_path, write_rejects
-from crm_tui.api.order_import import LineFile, LinesReport, read_groups, reject_group, write_line_file
+from crm_tui.api.order_import import (
+    LineFile,
+    LinesReport,
+    read_groups,
+    reject_group,
+    write_groups,
+    write_line_file,
+)
 from crm_tui.api.records import Record, new_ids, utc_now
-from crm_tui.db.connection import transaction
 from crm_tui.domain import quotes as quote_rules
 from crm_tui.domain.quotes import QUOTE_LINE_ROW, QUOTE_ROW_FIELDS, quote_totals, valid_until_default
 from crm_tui.domain.validation import ValidationError
@@ -57,7 +62,6 @@ def import_quotes(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_
     with crm.lock:
         read = read_groups(crm, path, QUOTE_FILE, dry_run=dry_run, ignore_unknown=ignore_unknown, sheet=sheet,
                            progress=progress)
-        report = read.report
         local_rep = crm.replica["rep"]
         today = crm.now().date().isoformat()
         known: dict[tuple[str, str], bool] = {}
@@ -90,19 +94,8 @@ def import_quotes(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_
                 made_lines.append(book.lines_api.prepare(
                     {**values, "quote_id": record["id"], "customer_id": record["customer_id"], "position": position},
                     owner=owner, now=now, record_id=next(ids)))
-        report.rejected.sort(key=lambda r: r.line)
-        if report.rejected:
-            report.rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(path)
-            write_rejects(report.rejects_path, read.headers, report.rejected, database=crm.path)
-            return report
-        report.orders, report.lines = len(made_quotes), len(made_lines)
-        if dry_run:
-            return report
-        with transaction(crm.conn):
-            book.quotes.insert_prepared(made_quotes, bulk=True)
-            book.lines_api.insert_prepared(made_lines, bulk=True)
-        report.written = True
-    return report
+        return write_groups(crm, read, (book.quotes, made_quotes), (book.lines_api, made_lines), dry_run=dry_run,
+                            rejects_path=rejects_path)
 
 
 def _check_deal(crm: Crm, quote: Record) -> None:
