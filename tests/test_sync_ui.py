@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +25,15 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+async def until(pilot: Any, condition: Callable[[], object]) -> None:
+    """Let the app run until `condition` holds, at most 10 s (the assertion after it
+    says what did not happen)."""
+    for _ in range(200):
+        await pilot.pause(0.05)
+        if condition():
+            return
 
 
 class Harness(App):
@@ -56,16 +67,10 @@ async def test_conflicts_screen_keeps_mine(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         screen = ConflictsScreen()
         await app.push_screen(screen)
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if screen.rows:
-                break
+        await until(pilot, lambda: screen.rows)
         assert len(screen.rows) == 1 and screen.rows[0]["mine"] == "li's"
         await pilot.press("m")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if not screen.rows:
-                break
+        await until(pilot, lambda: not screen.rows)
         assert screen.rows == []
     assert b.customers.get(cid)["notes"] == "li's"
     assert Sync(b).status()["open_conflicts"] == 0
@@ -78,10 +83,7 @@ async def test_status_widget_shows_pending_and_conflicts(tmp_path: Path) -> None
     async with app.run_test() as pilot:
         widget = app.query_one(SyncStatus)
         expected = describe_status(Sync(b).status())
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if str(widget.render()) == expected.replace("[b $warning]", "").replace("[/]", ""):
-                break
+        await until(pilot, lambda: str(widget.render()) == expected.replace("[b $warning]", "").replace("[/]", ""))
         assert "1 to sync" in expected and "1 conflict" in expected and "1 conflicts" not in expected
         assert "1 to sync" in str(widget.render())
 
@@ -98,24 +100,15 @@ async def test_refused_changes_show_on_the_sync_line_and_are_discarded_on_the_co
     assert "1 refused" in describe_status(Sync(crm).status())
     app = Harness(crm)
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if "1 refused" in str(app.query_one(SyncStatus).render()):
-                break
+        await until(pilot, lambda: "1 refused" in str(app.query_one(SyncStatus).render()))
         assert "1 refused" in str(app.query_one(SyncStatus).render())
         screen = ConflictsScreen()
         await app.push_screen(screen)
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if screen.rejected:
-                break
+        await until(pilot, lambda: screen.rejected)
         assert screen.rejected[0]["record"] == "西部客户" and "west" in screen.rejected[0]["reason"]
         await pilot.press("tab")  # from the conflicts to the refused changes
         await pilot.press("d")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if not screen.rejected:
-                break
+        await until(pilot, lambda: not screen.rejected)
         assert screen.rejected == []
     assert crm.customers.count() == 0  # the refused new customer is gone; nothing to sync
     assert Sync(crm).status()["pending"] == 0 and Sync(crm).status()["rejected"] == 0
@@ -132,16 +125,10 @@ async def test_an_out_of_date_conflict_leaves_the_screen_with_its_reason(tmp_pat
     async with app.run_test(size=(120, 30)) as pilot:
         screen = ConflictsScreen()
         await app.push_screen(screen)
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if screen.rows:
-                break
+        await until(pilot, lambda: screen.rows)
         assert len(screen.rows) == 1
         await pilot.press("t")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if not screen.rows:
-                break
+        await until(pilot, lambda: not screen.rows)
         assert screen.rows == []
         assert any("out of date" in str(n.message) for n in app._notifications)
     assert b.customers.get(cid)["notes"] == "li's, later"
