@@ -43,6 +43,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+async def merge_view(pilot) -> None:
+    """Open the first customer of the list, then its merge view (M)."""
+    await settle(pilot)
+    pilot.app.screen.query_one("#customers").focus()
+    await pilot.press("enter")
+    await settle(pilot)
+    await pilot.press("M")
+    await settle(pilot)
+
+
 async def edit_form(pilot, key: str, table: object, *, screen: type | None = None) -> FormScreen:
     """Open a screen by its key, focus its list (`table`: a selector or a widget type)
     and press e: the edit form of the record under the cursor."""
@@ -193,12 +203,7 @@ async def test_the_merge_view_keeps_every_screen_key_in_its_top_bar_at_80x24(crm
     crm.customers.create({"name": "David Evans", "company": "Acme Trading Co.", "phone": "13900001111"})
     app = make_app(crm)
     async with app.run_test(size=SMALL) as pilot:
-        await settle(pilot)
-        app.screen.query_one("#customers").focus()
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("M")
-        await settle(pilot)
+        await merge_view(pilot)
         assert isinstance(app.screen, MergeScreen)
         title = str(app.screen.query_one("#title", Static).render())
         assert "David Evans" in title, title
@@ -296,12 +301,7 @@ async def test_the_merge_view_shows_a_name_with_brackets_as_typed(crm: Crm) -> N
     crm.customers.create({"name": name, "company": "北方机械", "phone": "13900001111"})
     app = make_app(crm)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.screen.query_one("#customers").focus()
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("M")
-        await settle(pilot)
+        await merge_view(pilot)
         screen = app.screen
         assert isinstance(screen, MergeScreen) and screen.candidates
         screen.query_one("#merge-candidates", DataTable).focus()
@@ -376,12 +376,7 @@ async def test_the_merge_view_says_why_two_customers_look_alike_in_chinese(crm: 
     crm.customers.create({"name": "David Evans", "company": "Acme", "mobile": "13900001111"})
     app = make_app(crm, lang="zh")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.screen.query_one("#customers").focus()
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("M")
-        await settle(pilot)
+        await merge_view(pilot)
         screen = app.screen
         assert isinstance(screen, MergeScreen) and screen.candidates
         why = str(screen.query_one("#merge-candidates", DataTable).get_row_at(0)[2])
