@@ -186,3 +186,59 @@ def test_contacts_round_trip_with_chinese_headers_in_utf8(crm: Crm, shop: dict[s
         crm.contacts.delete(c["id"])
     assert import_records(crm, "contacts", out).written
     assert sorted(tuple(c[k] for k in keys) for c in crm.contacts.find()) == before
+
+
+def sales_and_refunds(crm: Crm) -> list[tuple]:
+    """Each order as orders_and_lines reads it, a refund with its sale's date and amount."""
+    out = []
+    for row, o in zip(orders_and_lines(crm), crm.orders.find(order="ordered_at"), strict=True):
+        sale = crm.orders.get(o["refund_of"]) if o.get("refund_of") else None
+        out.append((*row, sale and (sale["ordered_at"], sale["amount"])))
+    return sorted(out, key=repr)
+
+
+def test_export_lines_keeps_refunds_and_import_lines_brings_them_back(crm: Crm, db_path: Path,
+                                                                     shop: dict[str, str], tmp_path: Path) -> None:
+    # export-lines left refunds out: re-imported, the book's net sales grew by them.
+    sale = crm.order_book.add({"customer_id": shop["east"], "ordered_at": "2026-03-01"},
+                              [LineSpec("SN-1", "3"), LineSpec("CB-1", "10", None, "10")])
+    crm.order_book.refund(sale["id"], [LineSpec("SN-1", "1")], ordered_at="2026-02-27", notes="退货")  # before the sale
+    whole = crm.order_book.add({"customer_id": shop["south"], "ordered_at": "2026-03-05"}, [LineSpec("旧型号", "1", "250")])
+    crm.order_book.refund(whole["id"], ordered_at="2026-03-09")
+    before = sales_and_refunds(crm)
+    out = tmp_path / "明细.csv"
+    exported = runner.invoke(app, ["orders", "export-lines", "-o", str(out), "--chinese", "--encoding", "gbk",
+                                   "--db", str(db_path)])
+    assert exported.exit_code == 0 and "5 lines written" in exported.stdout, exported.output
+    assert "退款原单" in out.read_bytes().decode("gbk").splitlines()[0]
+    for o in sorted(crm.orders.find(), key=lambda o: not o.get("refund_of")):
+        crm.orders.delete(o["id"])
+    again = runner.invoke(app, ["orders", "import-lines", str(out), "--db", str(db_path)])
+    assert again.exit_code == 0 and "created 4 orders with 5 lines" in again.stdout, again.output
+    assert sales_and_refunds(crm) == before
+    assert len(crm.orders.find([Filter("refund_of", "!=", None)])) == 2
+
+
+def test_a_refund_in_a_line_file_keeps_the_rule_of_refunds(crm: Crm, shop: dict[str, str], tmp_path: Path) -> None:
+    # a refund names its sale by the key in the file or an order of the book; all of a
+    # sale's refunds (the book's and the file's) never come to more than it
+    sold = crm.order_book.add({"customer_id": shop["east"], "ordered_at": "2026-03-01"}, [LineSpec("SN-1", "2")])
+    crm.order_book.refund(sold["id"], [LineSpec("SN-1", "1")])
+    path = write(tmp_path / "refunds.csv",
+                 "order,customer_id,ordered_at,refund_of,product,quantity,unit_price\n"
+                 f"R-1,{shop['east']},2026-03-02,{sold['id']},传感器,1,100\n"       # the rest of the book's sale: fine
+                 f"R-2,{shop['south']},2026-03-02,S-1,旧型号,1,60\n"               # S-1 comes later in the file
+                 f"S-1,{shop['south']},2026-03-01,,旧型号,1,100\n"
+                 f"R-3,{shop['south']},2026-03-03,S-1,旧型号,1,50\n", "utf-8")  # 60 + 50 > 100
+    for dry_run in (True, False):
+        report = import_lines(crm, path, dry_run=dry_run)
+        assert not report.written and [r.line for r in report.rejected] == [3, 5], report.rejected
+        assert all("more than its 100.00" in r.reason for r in report.rejected), report.rejected
+    assert len(crm.orders.find()) == 2
+    fixed = write(tmp_path / "fixed.csv", path.read_text(encoding="utf-8").replace(",50\n", ",40\n"), "utf-8")
+    assert import_lines(crm, fixed).written
+    s1 = crm.orders.find([Filter("refund_of", "=", None), Filter("customer_id", "=", shop["south"])])[0]
+    assert sorted(o["amount"] for o in crm.orders.find([Filter("refund_of", "=", s1["id"])])) == [40.0, 60.0]
+    assert len(crm.orders.find([Filter("refund_of", "=", sold["id"])])) == 2
+    again = import_lines(crm, fixed)  # the book's sale is refunded whole now
+    assert [r.line for r in again.rejected] == [2] and sold["id"] in again.rejected[0].reason

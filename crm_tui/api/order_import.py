@@ -1,7 +1,7 @@
 """Orders with several lines from one file, and back (`crm orders import-lines` /
 `export-lines`): one row per line, the rows of an order sharing its key (订单号),
-the order's own fields (customer, date, status, notes, owner) on its first row and
-blank or the same on the others. Headers in English or Chinese, CSV in UTF-8 or GBK
+the order's own fields (customer, date, status, notes, owner; a refund's sale) on
+its first row and blank or the same on the others. Headers in English or Chinese, CSV in UTF-8 or GBK
 (read as `crm_tui.api.importing` reads every file), or JSON.
 
 All or nothing: every row is checked first, a bad one is reported by its line and
@@ -29,11 +29,11 @@ from crm_tui.api.importing import (
 )
 from crm_tui.api.output import output_file
 from crm_tui.api.records import Record, new_ids, utc_now
+from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
-from crm_tui.db.records import Filter
 from crm_tui.domain.entities import Entity
 from crm_tui.domain.import_mapping import csv_cell
-from crm_tui.domain.orders import ORDER_LINE_ROW, ORDER_ROW_FIELDS, LineSpec, order_summary
+from crm_tui.domain.orders import ORDER_LINE_ROW, ORDER_ROW_FIELDS, LineSpec, check_refunds, order_summary
 from crm_tui.domain.validation import ValidationError, clean_value
 from crm_tui.i18n import money, t
 
@@ -45,11 +45,11 @@ __all__ = ["ImportFileError", "LineFile", "LinesReport", "export_lines", "import
 Progress = Callable[[str, int, int], None]
 DEFAULT_STATUS = "confirmed"
 # The columns an export writes, in order; with Chinese headers, these words.
-EXPORT_COLUMNS = ("order", "customer_id", "ordered_at", "status", "owner", "notes", "sku", "product", "quantity",
-                  "unit_price", "discount")
+EXPORT_COLUMNS = ("order", "customer_id", "ordered_at", "status", "owner", "notes", "refund_of", "sku", "product",
+                  "quantity", "unit_price", "discount")
 CHINESE_HEADERS = {"order": "订单号", "customer_id": "客户编号", "ordered_at": "下单日期", "status": "状态",
-                   "owner": "负责人", "notes": "备注", "sku": "产品编号", "product": "产品", "quantity": "数量",
-                   "unit_price": "单价", "discount": "折扣"}
+                   "owner": "负责人", "notes": "备注", "refund_of": "退款原单", "sku": "产品编号", "product": "产品",
+                   "quantity": "数量", "unit_price": "单价", "discount": "折扣"}
 
 
 @dataclass(frozen=True)
@@ -163,26 +163,41 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
         # them (a ULID and a clock read per record cost more than their validation).
         now = utc_now()
         ids = iter(new_ids(sum(1 + len(o.lines) for o in orders.values())))
+        # Each order's id first: a refund names its sale by the sale's key in the file,
+        # wherever the sale's rows are (an export lists the sales by date, a refund
+        # may come first).
+        order_ids = {key: next(ids) for key in orders}
+        known.update((("orders", i), True) for i in order_ids.values())
+        groups: dict[str, _Order] = {}
         for order in orders.values():
             if not order.lines:
                 continue  # every row of it was rejected
             data = {k: v for k, v in order.fields.items() if k != "owner"}
             data.setdefault("status", DEFAULT_STATUS)
+            if data.get("refund_of"):
+                data["refund_of"] = order_ids.get(data["refund_of"], data["refund_of"])
             owner = order.fields.get("owner") or local_rep
             try:
                 if not data.get("customer_id"):
                     raise ValidationError.one("customer_id", t("import_lines.no_customer", order=order.key))
                 record = orders_api.prepare({**data, **order_summary([v for _, v in order.lines])}, owner=owner,
-                                            now=now, record_id=next(ids))
+                                            now=now, record_id=order_ids[order.key])
                 orders_api.check_refs([record], known=known)
             except ValidationError as exc:
                 reject_group(read, ORDER_FILE, order, exc)
                 continue
             made_orders.append(record)
+            groups[record["id"]] = order
             for _, values in order.lines:
                 made_lines.append(lines_api.prepare({**values, "order_id": record["id"],
                                                      "customer_id": record["customer_id"]}, owner=owner, now=now,
                                                     record_id=next(ids)))
+        refused = _refunds_refused(crm, made_orders)
+        for order_id, why in refused.items():
+            reject_group(read, ORDER_FILE, groups[order_id], why)
+        if refused:
+            made_orders = [o for o in made_orders if o["id"] not in refused]
+            made_lines = [line for line in made_lines if line["order_id"] not in refused]
         return write_groups(crm, read, (orders_api, made_orders), (lines_api, made_lines), dry_run=dry_run,
                             rejects_path=rejects_path)
 
@@ -214,6 +229,33 @@ def reject_group(read: GroupedFile, spec: LineFile, group: _Order, exc: Validati
     line = group.given_by.get(exc.errors[0].field, group.first.line)
     row = next((r for r, _ in group.lines if r.line == line), group.first)
     read.reject(row, spec.say("order_prefix", order=group.key) + "; ".join(str(e) for e in exc.errors))
+
+
+def _refunds_refused(crm: Crm, made: list[Record]) -> dict[str, ValidationError]:
+    """The refunds of a file that the rule of refunds refuses (crm_tui.domain.orders.
+    check_refunds: of a sale not cancelled, itself no refund, all of a sale's refunds
+    never more than it), each sale with its refunds in the file and those already in
+    the database: refund id -> why. The write funnel holds the same rule when the
+    file is written; this names the rows, and a dry run tells it too."""
+    by_id = {o["id"]: o for o in made}
+    refunds: dict[str, list[Record]] = {}
+    for order in made:
+        if order.get("refund_of") and order.get("status") != "cancelled":
+            refunds.setdefault(order["refund_of"], []).append(order)
+    if not refunds:
+        return {}
+    held = {sale_id: total for sale_id, _, _, _, total in sql.refunds_of(crm.conn, list(refunds))}
+    refused: dict[str, ValidationError] = {}
+    for sale_id, of_sale in refunds.items():
+        sale = by_id.get(sale_id) or sql.get(crm.conn, crm.orders.entity, sale_id)
+        if sale is None:
+            continue  # a sale of the file whose rows were refused: nothing is written
+        total = held.get(sale_id, 0.0) + sum(r["amount"] for r in of_sale)
+        try:
+            check_refunds([(sale_id, float(sale["amount"]), sale.get("refund_of"), sale.get("status"), total)])
+        except ValidationError as exc:
+            refused.update((r["id"], exc) for r in of_sale)
+    return refused
 
 
 def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: dict[str, Record],
@@ -271,16 +313,18 @@ def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: d
 def export_lines(crm: Crm, path: str | Path, *, chinese: bool = False, encoding: str = "utf-8") -> int:
     """Every order with its lines to a CSV (one row per line, the order's fields on
     each) or JSON file, which `import_lines` reads back; the number of lines written.
-    `chinese` writes Chinese headers; `encoding` utf-8 (with a BOM, for Excel) or gbk."""
+    Refunds too, each naming its sale (refund_of, the sale's key in the file: its id),
+    so the file holds the net sales the book does. `chinese` writes Chinese headers;
+    `encoding` utf-8 (with a BOM, for Excel) or gbk."""
     path = Path(path)
     with crm.lock:
-        orders = crm.orders.find([Filter("refund_of", "=", None)], order="ordered_at")
+        orders = crm.orders.find(order="ordered_at")
         rows: list[dict[str, Any]] = []
         for o in orders:
             for line in crm.order_book.lines(o["id"]):
                 rows.append({"order": o["id"], "customer_id": o["customer_id"], "ordered_at": o["ordered_at"],
                              "status": o.get("status"), "owner": o["owner"], "notes": o.get("notes"),
-                             "sku": line.get("sku"), "product": None if line.get("sku") else line["product"],
+                             "refund_of": o.get("refund_of"), "sku": line.get("sku"), "product": None if line.get("sku") else line["product"],
                              "quantity": line["quantity"], "unit_price": line["unit_price"],
                              "discount": line.get("discount")})
     headers = [CHINESE_HEADERS[c] if chinese else c for c in EXPORT_COLUMNS]

@@ -102,6 +102,7 @@ _SYNONYMS["order_line_rows"] = {
     **_REF_SYNONYMS, "order": ("订单号", "订单编号", "单号", "订单", "orderno", "ordernumber", "orderkey", "orderid"),
     "ordered_at": ("下单日期", "日期", "订单日期", "date", "orderdate"),
     "status": ("状态", "订单状态", "orderstatus"),
+    "refund_of": ("退款原单", "退款原单号", "原订单号", "原订单", "原单号", "refundof", "originalorder"),
     "sku": ("产品编号", "编号", "货号", "物料编码", "商品编码", "型号", "code", "itemcode", "productcode"),
     "product": ("产品", "商品", "产品名称", "品名", "商品名称", "productname"),
     "quantity": ("数量", "qty"), "unit_price": ("单价", "价格", "price", "unitprice"),

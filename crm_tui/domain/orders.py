@@ -164,6 +164,8 @@ ORDER_LINE_ROW = Entity(
         Field("ordered_at", kind="date", label="Date"),
         Field("status", kind="enum", choices=ORDER_STATUSES, aliases=ORDER_STATUS_WORDS, label="Status"),
         Field("notes", max_len=5000, label="Notes"),
+        # a refund's sale: its key in the file, or the id of an order already in the book
+        Field("refund_of", max_len=64, label="Refund of"),
         Field("sku", max_len=64, label="SKU"),
         Field("product", max_len=200, label="Product"),
         Field("quantity", kind="decimal", decimals=QUANTITY_DECIMALS, label="Quantity"),
@@ -172,4 +174,4 @@ ORDER_LINE_ROW = Entity(
     ),
 )
 # The fields of the order itself, the same on every row of one order.
-ORDER_ROW_FIELDS = ("customer_id", "ordered_at", "status", "notes", "owner")
+ORDER_ROW_FIELDS = ("customer_id", "ordered_at", "status", "notes", "refund_of", "owner")
