@@ -37,3 +37,29 @@ def test_duplicates_command(crm: Crm, db_path: Path) -> None:
     assert pairs[0]["reasons"] == ["same phone +8613900001111"] and pairs[1]["second_name"] == "Zhang Wei"
     result = runner.invoke(app, ["--db", str(db_path), "customers", "duplicates", "--min-score", "0.8", "--json"])
     assert len(json.loads(result.stdout)) == 1
+
+
+def test_import_add_and_scan_call_the_same_customers_possible_duplicates(crm: Crm, db_path: Path,
+                                                                        tmp_path: Path) -> None:
+    # One rule (name_company_key): the same name at one company, however the company
+    # is written. An import created such a customer without a word, while `add` warned
+    # and the scan listed the pair; it warns now, and merges only by phone or email.
+    held = crm.customers.create({"name": "张伟", "company": "华为"})
+    path = tmp_path / "in.csv"
+    path.write_text("姓名,公司,手机\n张伟,华为技术有限公司,\n李娜,Huawei Technologies Co.,13900001111\n"
+                    "李娜,HUAWEI,\n王芳,华为,\n", encoding="utf-8")
+    result = runner.invoke(app, ["--db", str(db_path), "customers", "import", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["created"] == 4 and report["possible_duplicates"] == [
+        {"line": 2, "of": f"customer {held['id']}"}, {"line": 4, "of": "line 3"}]
+    assert f"line 2: 张伟 at 华为技术有限公司 may be the same customer as customer {held['id']}" in result.stderr
+    assert "line 4: 李娜 at HUAWEI may be the same customer as line 3" in result.stderr
+    scan = runner.invoke(app, ["--db", str(db_path), "customers", "duplicates", "--json"])
+    names = {frozenset((p["first_name"], p["second_name"])) for p in json.loads(scan.stdout)
+             if any("same name and company" in r for r in p["reasons"])}
+    assert names == {frozenset({"张伟"}), frozenset({"李娜"})}
+    added = runner.invoke(app, ["--db", str(db_path), "customers", "add", "--name", "王芳", "--company",
+                                "华为技术"])
+    assert added.exit_code == 0 and "same name and company" in added.stderr, added.output
+    assert "张伟" not in added.stderr and "李娜" not in added.stderr

@@ -114,11 +114,16 @@ def test_duplicates_within_a_big_file_are_found(crm: Crm, tmp_path: Path) -> Non
     assert [r.line for r in report.rejected] == [1902]
     assert "line 9" in report.rejected[0].reason and rows[7][0] in report.rejected[0].reason
     assert not report.written and crm.customers.count() == 0
-    rows[1900] = [rows[7][0], "新公司", rows[7][2], "", "", "", ""]
+    rows[1900] = [rows[7][0], "新公司", rows[7][2], "", "", "", ""]  # the same person, another company
+    report = import_customers(crm, write_csv(tmp_path / "dup.csv", rows))
+    assert [r.line for r in report.rejected] == [1902] and "line 9" in report.rejected[0].reason
+    assert "'新公司' differs from '公司7'" in report.rejected[0].reason and not report.written
+    rows[1900] = [rows[7][0], "", rows[7][2], "", "", "展会", ""]  # the same person, a tag more
     report = import_customers(crm, write_csv(tmp_path / "dup.csv", rows))
     assert (report.created, report.merged, report.rejected) == (1998, 2, [])
     [merged] = crm.conn.execute("SELECT * FROM customers WHERE mobile = ?", ("+86" + rows[7][2],)).fetchall()
-    assert merged["company"] == "新公司" and merged["email"] == rows[7][3].lower()
+    assert merged["company"] == "公司7" and merged["email"] == rows[7][3].lower()
+    assert merged["tags"] == "老客户,VIP,展会"
     assert len(crm.changes()) == 1998
 
 

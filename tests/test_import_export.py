@@ -201,11 +201,44 @@ def test_duplicates_inside_one_file_become_one_customer(crm: Crm, db_path: Path,
                                        "Zhang Wei,,+8613812345678,华信\n"
                                        "李娜,ln@example.com,,\n")
     report = import_customers(crm, path)
+    # the same person (the mobile of line 3), but which name? The file must say.
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (4, "name: 'Zhang Wei' differs from '张伟' given for the same record on line 2: keep one of them in the file "
+            "(the other may go to the notes)")]
+    path.write_text(path.read_text(encoding="utf-8").replace("Zhang Wei,", "张伟,"), encoding="utf-8")
+    report = import_customers(crm, path)
     assert (report.created, report.updated, report.merged) == (2, 0, 2)
     zhang = crm.customers.find(search="zw@example.com")
     assert len(zhang) == 1
-    assert (zhang[0]["name"], zhang[0]["mobile"], zhang[0]["company"]) == ("Zhang Wei", "+8613812345678", "华信")
+    assert (zhang[0]["name"], zhang[0]["mobile"], zhang[0]["company"]) == ("张伟", "+8613812345678", "华信")
     assert len(crm.changes(table="customers")) == 2
+
+
+def test_rows_of_one_customer_in_a_file_lose_no_edit(crm: Crm, tmp_path: Path) -> None:
+    # A row merged into an earlier one (the same mobile) overwrote its notes and
+    # tags: the notes are joined, the tags both rows', a field given twice otherwise
+    # refuses the later row naming the earlier line; so do rows that update a customer
+    # of the book.
+    held = crm.customers.create({"name": "王芳", "mobile": "13900002222", "notes": "老客户"})
+    path = write(tmp_path / "dup.csv", "姓名,手机,备注,标签,地区\n"
+                                       "李娜,13900001111,喜欢喝茶,VIP,\n"
+                                       "李娜,139 0000 1111,下次带样品,展会,华东\n"
+                                       "王芳,13900002222,要报价,,华南\n"
+                                       "李娜,13900001111,喜欢喝茶,,\n"
+                                       "王芳,13900002222,已报价,,\n")
+    report = import_customers(crm, path)
+    assert report.rejected == [] and (report.created, report.updated, report.merged) == (1, 1, 2)
+    li = crm.customers.find(search="李娜")[0]
+    assert (li["notes"], li["tags"], li["region"]) == ("喜欢喝茶\n下次带样品", "VIP,展会", "华东")
+    wang = crm.customers.get(held["id"])
+    assert (wang["notes"], wang["region"]) == ("要报价\n已报价", "华南")
+    path = write(tmp_path / "dup2.csv", "姓名,手机,地区\n王芳,13900002222,华北\n王芳,13900002222,华南\n"
+                                        "赵六,13900003333,西南\n赵六,13900003333,\n赵六,13900003333,东北\n")
+    report = import_customers(crm, path)
+    assert [(r.line, r.reason.split(" given")[0]) for r in report.rejected] == [
+        (3, "region: '华南' differs from '华北'"), (6, "region: '东北' differs from '西南'")]
+    assert "line 2" in report.rejected[0].reason and "line 4" in report.rejected[1].reason
+    assert not report.written and crm.customers.get(held["id"])["region"] == "华南"
 
 
 # -- broken files ----------------------------------------------------------------------------

@@ -105,17 +105,21 @@ def test_duplicates_across_the_two_parts_are_found(
     rows = people(ROWS)
     split = ROWS - 100  # the helper's rows from here on
     # A row of the helper's part with the mobile of a row of this process's part:
-    # the same customer, merged (the later row's cells win).
-    rows[split + 20] = [rows[3][0], rows[3][1], rows[3][2], "new@example.cn", "西南", "", ""]
+    # the same customer, merged (its tags added to the earlier row's).
+    rows[split + 20] = [rows[3][0], rows[3][1], rows[3][2], "", "", "展会", ""]
+    # The same customer again with another region: refused, naming the earlier row
+    # (no edit of one customer's rows is lost).
+    rows[split + 25] = [rows[3][0], "", rows[3][2], "", "西南", "", ""]
     # Another person with the mobile of an earlier row: refused, naming that row.
     rows[split + 30] = ["完全不同", "某公司", rows[4][2], "", "", "", ""]
     one, two = both_ways(tmp_path, write_csv(tmp_path / "dup.csv", rows), monkeypatch, forks, skip_invalid=True)
     assert one == two
-    assert two[3] == 1 and two[1] == ROWS - 2
-    assert [line for line, _ in two[0]] == [split + 32]
-    assert "line 6" in two[0][0][1]
+    assert two[3] == 1 and two[1] == ROWS - 3
+    assert [line for line, _ in two[0]] == [split + 27, split + 32]
+    assert "'西南' differs from '华东'" in two[0][0][1] and "line 5" in two[0][0][1]
+    assert "line 6" in two[0][1][1]
     merged = [r for r in two[5] if r[2] == "+86" + rows[3][2]]
-    assert [(r[3], r[4]) for r in merged] == [("new@example.cn", "西南")]
+    assert [(r[3], r[4], r[5]) for r in merged] == [(rows[3][3].lower(), "华东", "VIP,老客户,展会")]
 
 
 def test_a_json_file_is_shared_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:

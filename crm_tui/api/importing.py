@@ -4,8 +4,11 @@ The whole file is read and validated in Python first; then, unless a row is bad
 (and `skip_invalid` is off) or it is a dry run, every write happens in ONE
 transaction with `executemany`. A customer row whose normalised phone, mobile or
 email matches an existing customer (or an earlier row of the same file) updates
-that customer instead of creating a duplicate. A row with an `id` column (an
-export of this CRM) is matched by that id only, so an export re-imports exactly.
+that customer instead of creating a duplicate (rows of one record lose no edit:
+`_Plan._merge_given`); a new customer of the same name at the same company as
+another is created and told as a possible duplicate, never merged by it. A row
+with an `id` column (an export of this CRM) is matched by that id only, so an
+export re-imports exactly.
 
 CSV: UTF-8 with or without BOM, else GB18030 (a superset of GBK); headers in
 English or Chinese (see `crm_tui.domain.import_mapping`); unknown headers are an
@@ -40,7 +43,7 @@ from crm_tui.api.output import check_output, output_file
 from crm_tui.api.records import Record, Records, new_ids, utc_now
 from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction, written_once
-from crm_tui.domain.companies import company_key
+from crm_tui.domain.duplicates import name_company_key
 from crm_tui.domain.entities import Entity, derive, entity
 from crm_tui.domain.import_mapping import (
     STAMP_COLUMNS,
@@ -51,7 +54,7 @@ from crm_tui.domain.import_mapping import (
     synonyms,
 )
 from crm_tui.domain.search import name_key
-from crm_tui.domain.validation import FieldError, ValidationError, clean
+from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
 from crm_tui.i18n import entity_label, entity_name, field_label, os_reason, t
 
 if TYPE_CHECKING:
@@ -75,6 +78,8 @@ def _is_reject_column(header: str) -> bool:
 
     return header.strip().lower() in {t_in(lang, key).lower() for lang in LANGUAGES for key in REJECT_KEYS}
 CONTACT_FIELDS = ("phone", "mobile", "email")
+# The possible duplicates an import tells one by one (the rest are counted).
+POSSIBLE_TOLD = 20
 # Records an import writes from which it leaves WAL for the write (see `written_once`):
 # leaving WAL and coming back costs a few disk syncs, which a write of 2,000 rows no
 # more than repays (docs/benchmarks.md); from 10,000 it saves a sixth of the write.
@@ -152,6 +157,9 @@ class ImportReport:
     merged: int = 0  # rows merged into an earlier row of the same file
     rejected: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # customers created beside one of the same name at the same company (line, the
+    # other: "customer ID" or its line of the file): told, not merged
+    possible: list[tuple[int, str]] = field(default_factory=list)
     dry_run: bool = False
     written: bool = False
     rejects_path: Path | None = None
@@ -173,6 +181,7 @@ class ImportReport:
             "rejected": [{"line": r.line, "where": r.where, "reason": r.reason} for r in self.rejected],
             "warnings": self.warnings, "dry_run": self.dry_run, "written": self.written,
             "rejects_path": str(self.rejects_path) if self.rejects_path else None,
+            "possible_duplicates": [{"line": line, "of": of} for line, of in self.possible],
         }
 
 
@@ -479,6 +488,16 @@ class _Plan:
         self.contacts: dict[str, tuple[str, Any]] = {}
         if self.is_customer:
             self.contacts = {k: ("old", v) for k, v in sql.contact_index(self.conn).items()}
+        # (name, company key) -> the customer of that name at that company, ("old", id)
+        # or ("new", line): a new customer beside them is a possible duplicate, told
+        self.named: dict[tuple[str, str], tuple[str, Any]] = {}
+        if self.is_customer:
+            for cid, name, _, company in sql.customer_companies(self.conn):
+                if (key := name_company_key(name, company)) is not None:
+                    self.named.setdefault(key, ("old", cid))
+        # (target, field) -> the line that gave the field, for the rows merged into a
+        # record after its first (see `_merge_given`)
+        self.given_lines: dict[tuple[tuple[str, Any], str], int] = {}
         # (unique field, value) -> the record holding it: a price list re-imported
         # updates each product by its SKU
         self.unique: dict[tuple[str, Any], tuple[str, Any]] = {}
@@ -555,6 +574,8 @@ class _Plan:
                 self.report.created -= 1
         self._check_refs_within(by_line)
         self.creates = [r for r in self.creates if r]
+        if len(self.report.possible) > POSSIBLE_TOLD:
+            self.report.warnings.append(t("import_merge.possible_more", n=len(self.report.possible) - POSSIBLE_TOLD))
         self.report.rejected.sort(key=lambda r: r.line)
 
     def _refs_within(self, rows: list[SourceRow]) -> None:
@@ -641,6 +662,8 @@ class _Plan:
             self.create_lines.append(row.line)
             self.report.created += 1
             target = ("new", len(self.creates) - 1)
+            if self.is_customer:
+                self._possible_duplicate(row, record)
         else:
             if values is None:
                 again = _row_values(row)
@@ -649,10 +672,18 @@ class _Plan:
             given = {k: v for k, v in record.items() if k in values and v is not None}
             if target[0] == "new":
                 merged = self.creates[target[1]]
+                differs = self._merge_given(target, merged, given, row)
+                if differs:
+                    return differs
                 merged.update(given)
                 merged.update(derive(self.ent, merged, given))
                 self.report.merged += 1
             else:
+                earlier = self.updates.get(target[1])
+                if earlier is not None:
+                    differs = self._merge_given(target, earlier, given, row)
+                    if differs:
+                        return differs
                 self.updates.setdefault(target[1], {}).update(given)
                 self.update_rows.setdefault(target[1], []).append(row)
         if self.is_customer:
@@ -663,6 +694,63 @@ class _Plan:
             if record.get(name) is not None:
                 self.unique.setdefault((name, record[name]), target)
         return None
+
+    def _merge_given(self, target: tuple[str, Any], held: Mapping[str, Any], given: dict[str, Any],
+                     row: SourceRow) -> str | None:
+        """A row merged into the record earlier rows of the file gave (`held`, by its
+        phone, email or unique key) loses none of their edits: notes are joined (the
+        earlier text, then this row's, once), tags are both rows' tags, and another
+        field the earlier rows gave otherwise refuses this row, naming the line that
+        gave it (the order-lines file's rule for an order's fields), unless the import
+        was told to update what rows match (`update_on_match`: rows then apply in
+        order). `given` is adjusted in place; the reason if the row is refused."""
+        fields = self.ent.field_names
+        for name, value in list(given.items()):
+            old = held.get(name)
+            if old is None or old == "" or old == value or name not in fields:
+                continue
+            kind = self.ent.field(name)
+            if name == "notes":
+                joined = old if str(value) in str(old) else f"{old}\n{value}"
+                if len(joined) > kind.max_len:
+                    return str(FieldError(name, t("import_merge.notes_too_long", line=self._given_line(target, name),
+                                                  max=kind.max_len)))
+                given[name] = joined
+            elif kind.kind == "tags":
+                try:
+                    given[name] = clean_value(kind, f"{old},{value}")
+                except ValueError as exc:
+                    return str(FieldError(name, str(exc)))
+            elif not self.update_on_match:
+                return str(FieldError(name, t("import_merge.differs", value=repr(value), held=repr(old),
+                                              line=self._given_line(target, name))))
+        for name in given:
+            if held.get(name) in (None, ""):
+                self.given_lines[(target, name)] = row.line
+        return None
+
+    def _given_line(self, target: tuple[str, Any], name: str) -> int:
+        """The line of the file that gave `name` to a record rows were merged into."""
+        line = self.given_lines.get((target, name))
+        if line is not None:
+            return line
+        return self.create_lines[target[1]] if target[0] == "new" else self.update_rows[target[1]][0].line
+
+    def _possible_duplicate(self, row: SourceRow, record: Record) -> None:
+        """A new customer of the same name at the same company as a customer of the
+        book or an earlier row (crm_tui.domain.duplicates.name_company_key): created
+        all the same (two people may share a name at one company), and told."""
+        key = name_company_key(record.get("name"), record.get("company"))
+        if key is None:
+            return
+        held = self.named.setdefault(key, ("new", row.line))
+        if held == ("new", row.line):
+            return
+        of = t("import_match.customer", id=held[1]) if held[0] == "old" else self.source.where(held[1])
+        self.report.possible.append((row.line, of))
+        if len(self.report.possible) <= POSSIBLE_TOLD:
+            self.report.warnings.append(t("import_merge.possible", where=self.source.where(row.line), name=key[0],
+                                          company=record.get("company"), of=of))
 
     def _other_person(self, target: tuple[str, Any], record: Record) -> str | None:
         """Why a row matched by phone or email must not update that customer: the
@@ -767,7 +855,7 @@ def possible_duplicates(crm: Crm, data: Mapping[str, Any], table: str = "custome
     """Existing customers (or contacts) that look like the one about to be created:
     the same normalised phone/mobile/email, or for a customer the same name at the
     same company, however the company is written (张伟 at 华为 and at 华为技术有限公司:
-    crm_tui.domain.companies.company_key). With the reason."""
+    crm_tui.domain.duplicates.name_company_key, as an import warns). With the reason."""
     try:
         values = clean(entity(table), data, partial=True)
     except ValidationError:
@@ -780,9 +868,9 @@ def possible_duplicates(crm: Crm, data: Mapping[str, Any], table: str = "custome
                     if match.get(k) and match[k] in (*phones, values.get("email"))]
             fields = "/".join(field_label(entity(table), k).lower() for k in same or CONTACT_FIELDS)
             found[match["id"]] = (match, t("duplicates.same_contact", fields=fields))
-    key = company_key(values.get("company")) if table == "customers" else ""
-    if values.get("name") and key:
-        for match in crm.customers.find([sql.Filter("name", "=", values["name"])]):
-            if company_key(match.get("company")) == key:
+    key = name_company_key(values.get("name"), values.get("company")) if table == "customers" else None
+    if key:
+        for match in crm.customers.find([sql.Filter("name", "=", key[0])]):
+            if name_company_key(match.get("name"), match.get("company")) == key:
                 found.setdefault(match["id"], (match, t("duplicates.same_name_company")))
     return list(found.values())

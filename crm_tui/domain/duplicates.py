@@ -28,6 +28,18 @@ class DuplicatePair:
     reasons: list[str] = field(default_factory=list)
 
 
+def name_company_key(name: str | None, company: str | None) -> tuple[str, str] | None:
+    """The weak key of a customer: their name at their company, the company by its
+    key (张伟 at 华为 and 张伟 at 华为技术有限公司 share it); None without either. The
+    one rule by which the duplicates scan (`company_groups`), the warning of a new
+    customer and an import (crm_tui.api.importing) call two customers possibly one.
+    Only possibly: two people may share a name at one company, so nothing is merged
+    by it; a shared phone, mobile or email is what an import merges by."""
+    key = company_key(company)
+    text = (name or "").strip()
+    return (text, key) if key and text else None
+
+
 def company_groups(customers: Iterable[tuple[str, str, str, str | None]]) -> list[tuple[str, str, list[str]]]:
     """(kind, shown key, ids) groups from (id, name, name's sound, company) rows: the
     same name at one company (name_company), names that sound alike at one company
@@ -45,7 +57,7 @@ def company_groups(customers: Iterable[tuple[str, str, str, str | None]]) -> lis
             written = spellings.setdefault(key, [])
             if company not in written:
                 written.append(str(company))
-            by_name.setdefault((name, key), []).append(cid)
+            by_name.setdefault(name_company_key(name, company) or (name, key), []).append(cid)
             by_sound.setdefault((sound, key), []).append((cid, name))
         elif name and (own := company_key(name)):
             named.setdefault(own, []).append((cid, name, is_company_name(name)))
