@@ -368,12 +368,15 @@ def full_history(conn: sqlite3.Connection, tbl: str, row_id: str, *, node: str |
 
 def known(conn: sqlite3.Connection, batch: Sequence[Change]) -> set[tuple[str, int]]:
     """The (node, node_seq) of the batch already held: in the local log, or set aside."""
-    spans: dict[str, tuple[int, int]] = {}
-    for c in batch:
-        lo, hi = spans.get(c.node, (c.node_seq, c.node_seq))
-        spans[c.node] = (min(lo, c.node_seq), max(hi, c.node_seq))
+    seqs: dict[str, list[int]] = {}
+    for c in batch:  # a pull's page: one or a few nodes, thousands of changes
+        of_node = seqs.get(c.node)
+        if of_node is None:
+            of_node = seqs[c.node] = []
+        of_node.append(c.node_seq)
     found: set[tuple[str, int]] = set()
-    for node, (lo, hi) in spans.items():
+    for node, numbers in seqs.items():
+        lo, hi = min(numbers), max(numbers)
         for table in ("change_log", "set_aside"):
             found.update((r[0], r[1]) for r in conn.execute(
                 f"SELECT node, node_seq FROM {table} WHERE node = ? AND node_seq BETWEEN ? AND ?", (node, lo, hi)
