@@ -19,6 +19,19 @@ from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
 from crm_tui.i18n import os_reason, t
 
 
+def _null(value: None) -> None:
+    return None
+
+
+# Python's sqlite3 binds str, int, float and bytes as they are, but looks up an
+# adaptation for every other value, None included: with no adapter registered for
+# None it asks the protocol for __adapt__, which builds and throws away an
+# AttributeError, message and all (~0.4 us per None; a first sync of 100k changes
+# binds some 700k of them: the log's old and base, a record's empty fields). An
+# adapter that returns None binds it as NULL, as before, without the error.
+sqlite3.register_adapter(type(None), _null)
+
+
 class DatabaseError(Exception):
     """A database that cannot be used, with a message meant for the user."""
 
@@ -82,6 +95,7 @@ def cipher_driver() -> Any:
     except ImportError:  # pragma: no cover - it is a dependency; a broken install
         raise DatabaseError(t("db.no_sqlcipher")) from None
     ERRORS.add(driver)
+    driver.register_adapter(type(None), _null)  # as for sqlite3: see _null
     return driver
 
 
