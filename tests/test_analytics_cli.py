@@ -32,12 +32,12 @@ def test_classify_stores_the_classes(db_path: Path, book: dict[str, str]) -> Non
     with Crm(db_path) as crm:  # as if never classified (the columns are local: nothing is logged)
         crm.conn.execute("UPDATE customers SET status = NULL, lifecycle_stage = NULL, tier = NULL")
     out = run(db_path, "classify", "--dry-run", *TODAY)
-    assert "6 customer(s) would change" in out  # every customer on the laptop, whoever owns it
+    assert "6 customers would change" in out  # every customer on the laptop, whoever owns it
     with Crm(db_path) as crm:  # the column itself: a read through the API would bring it up to date
         stored = crm.conn.execute("SELECT status FROM customers WHERE id = ?", (book["B"],)).fetchone()[0]
         assert stored is None  # dry run: nothing stored
     out = run(db_path, "classify", *TODAY)
-    assert "6 customer(s) changed" in out
+    assert "6 customers changed" in out
     with Crm(db_path) as crm:
         assert crm.customers.get(book["B"])["status"] == "churned"
     data = json.loads(run(db_path, "classify", "--json", *TODAY))

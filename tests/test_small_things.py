@@ -160,6 +160,11 @@ def test_english_counts_take_the_word_for_their_number() -> None:
             names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
             one, many = t(key, **dict.fromkeys(names, 1)), t(key, **dict.fromkeys(names, 2))
             assert "|" not in one and one != many, (key, one, many)
+        # "(s)" is the count's word left undecided: every such English text decides it.
+        undecided = {key: text for key, text in catalog("en").items() if re.search(r"\{\w+\} (\w+ )?\w+\(s\)", text)}
+        assert not undecided, undecided
+        import_nothing = next(key for key, text in catalog("en").items() if text.startswith("nothing imported: {bad}"))
+        assert t(import_nothing, bad=1, rows=3) == "nothing imported: 1 bad row of 3 (fix it, or use --skip-invalid)"
         set_language("zh")
         assert t("sync.msg.pushed_pulled", pushed=1, pulled=0) == "已推送 1 条修改，拉取 0 条"
     finally:
