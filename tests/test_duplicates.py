@@ -63,3 +63,23 @@ def test_import_add_and_scan_call_the_same_customers_possible_duplicates(crm: Cr
                                 "华为技术"])
     assert added.exit_code == 0 and "same name and company" in added.stderr, added.output
     assert "张伟" not in added.stderr and "李娜" not in added.stderr
+
+
+def test_the_table_keeps_each_id_whole_at_80_columns(crm: Crm, db_path: Path, monkeypatch) -> None:
+    """An id is copied from the table into `crm customers merge KEEP OTHER`: it is never
+    folded over two lines, whatever the column is called; a pair shows each customer's
+    name above its id, and what does not fit 80 columns is named under the table."""
+    a = crm.customers.create({"name": "欧阳娜娜", "company": "华信", "mobile": "13900001111"})
+    b = crm.customers.create({"name": "Ouyang Nana", "phone": "+86 139 0000 1111"})
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("CRM_LANG", "en")
+    out = runner.invoke(app, ["--db", str(db_path), "customers", "duplicates"]).stdout
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines), out
+    assert any(a["id"] in line and b["id"] in line for line in lines), out  # both whole, on one row
+    assert any("欧阳娜娜" in line and "Ouyang Nana" in line for line in lines), out
+    assert "not shown for width: reasons" in " ".join(out.split()), out
+    merges = runner.invoke(app, ["--db", str(db_path), "customers", "merge", a["id"], b["id"]])
+    assert merges.exit_code == 0, merges.output
+    out = runner.invoke(app, ["--db", str(db_path), "customers", "merges"]).stdout
+    assert a["id"] in out and "other id" in " ".join(out.split()), out  # whole, or named as left out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Collection, Iterable, MutableMapping, Sequence
 from pathlib import Path
@@ -111,6 +112,8 @@ def print_json(data: Any) -> None:
 
 
 FOLDED_WIDTH = 24
+# A record id as the product makes them: a ULID, 26 digits of Crockford's base32.
+_RECORD_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 
 def column_title(name: str, table: str | None = None) -> str:
@@ -164,8 +167,13 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
     shows its text as it is (a customer named '[/]' or '[link=…]' is no markup), but
     in the `markup` columns, whose cells the command itself styles."""
     cells = [[cell_text(c, row.get(c), codes) for c in columns] for row in rows]
-    # long text folds, so it claims at most FOLDED_WIDTH; an id never folds
-    widths = [min(max([cell_len(column_title(col, table)), *(cell_len(r[i]) for r in cells)]), 99 if col == "id" else FOLDED_WIDTH) + 3
+    # an id is copied into the next command: it never folds (a column left out for
+    # width is named in the caption instead); other long text folds, so it claims at
+    # most FOLDED_WIDTH
+    ids = {col for i, col in enumerate(columns) if col == "id" or col.endswith("_id")
+           or (cells and all(not r[i] or any(map(_RECORD_ID.fullmatch, r[i].split("\n"))) for r in cells))}
+    widths = [min(max([cell_len(column_title(col, table)), *(_cell_width(r[i]) for r in cells)]),
+                  99 if col in ids else FOLDED_WIDTH) + 3
               for i, col in enumerate(columns)]
     shown = len(columns)
     while shown > 2 and sum(widths[:shown]) + 1 > console.width:
@@ -175,12 +183,15 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
         caption = f"{caption + ' · ' if caption else ''}{t('cli.hidden_columns', columns=hidden)}"
     shown_table = Table(title=title, caption=caption, header_style="bold")
     for col in columns[:shown]:
-        # an id is copied into the next command: never break it
-        shown_table.add_column(column_title(col, table), overflow="fold", no_wrap=col == "id")
+        shown_table.add_column(column_title(col, table), overflow="fold", no_wrap=col in ids)
     for row in cells:
         shown_table.add_row(*(text if col in markup else escape(text)
                               for col, text in zip(columns[:shown], row[:shown], strict=True)))
     console.print(shown_table)
+
+
+def _cell_width(text: str) -> int:
+    return max(map(cell_len, text.split("\n")))
 
 
 def readable(record: dict[str, Any], table: str | None) -> dict[str, Any]:
