@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -199,6 +200,12 @@ def test_cli_round_trip(db_path: Path) -> None:
     assert funnel["won"] == 1 and funnel["stages"][0]["reached"] == 1
     history = json.loads(run(db_path, "opportunities", "history", oid, "--json").stdout)
     assert [m["to_stage"] for m in history] == ["negotiation", "won"]
+    assert "2 stage moves" in run(db_path, "opportunities", "history", oid).stdout
+    assert "阶段变更 2 次" in runner.invoke(app, ["opportunities", "history", oid, "--db", str(db_path)],
+                                       env={"CRM_LANG": "zh"}).stdout
+    # amounts and shares line up by their last digit, as in a spreadsheet
+    table = run(db_path, "pipeline").stdout
+    assert re.search(r"│ {2,}10% │ {2,}0\.00 │", table) and "│ 10% " not in table, table
     listed = json.loads(run(db_path, "opportunities", "list", "--stage", "won", "--json").stdout)
     assert [r["id"] for r in listed] == [oid]
     with Crm(db_path) as crm:

@@ -114,6 +114,8 @@ def print_json(data: Any) -> None:
 FOLDED_WIDTH = 24
 # A record id as the product makes them: a ULID, 26 digits of Crockford's base32.
 _RECORD_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+# A number as a table shows it: a count, an amount (1,234.50), a share (12.5%).
+_NUMBER = re.compile(r"[-+]?\d[\d,]*(\.\d+)?%?")
 
 
 def column_title(name: str, table: str | None = None) -> str:
@@ -172,6 +174,9 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
     # most FOLDED_WIDTH
     ids = {col for i, col in enumerate(columns) if col == "id" or col.endswith("_id")
            or (cells and all(not r[i] or any(map(_RECORD_ID.fullmatch, r[i].split("\n"))) for r in cells))}
+    # numbers line up by their last digit, as in a spreadsheet
+    numbers = {col for i, col in enumerate(columns)
+               if any(r[i] for r in cells) and all(_NUMBER.fullmatch(r[i]) or not r[i] for r in cells)}
     widths = [min(max([cell_len(column_title(col, table)), *(_cell_width(r[i]) for r in cells)]),
                   99 if col in ids else FOLDED_WIDTH) + 3
               for i, col in enumerate(columns)]
@@ -183,7 +188,8 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
         caption = f"{caption + ' · ' if caption else ''}{t('cli.hidden_columns', columns=hidden)}"
     shown_table = Table(title=title, caption=caption, header_style="bold")
     for col in columns[:shown]:
-        shown_table.add_column(column_title(col, table), overflow="fold", no_wrap=col in ids)
+        shown_table.add_column(column_title(col, table), overflow="fold", no_wrap=col in ids,
+                               justify="right" if col in numbers else "left")
     for row in cells:
         shown_table.add_row(*(text if col in markup else escape(text)
                               for col, text in zip(columns[:shown], row[:shown], strict=True)))

@@ -90,7 +90,7 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
         if as_json:
             print_json(moves)
         else:
-            print_table(moves, ["moved_at", "from_stage", "to_stage", "rep"], title=f"{len(moves)} stage move(s)")
+            print_table(moves, ["moved_at", "from_stage", "to_stage", "rep"], title=t("stage_moves.title", n=len(moves)))
 
 
 @app.command("pipeline", epilog="crm pipeline --rep wang")
