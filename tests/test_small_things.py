@@ -169,3 +169,34 @@ def test_english_counts_take_the_word_for_their_number() -> None:
         assert t("sync.msg.pushed_pulled", pushed=1, pulled=0) == "已推送 1 条修改，拉取 0 条"
     finally:
         set_language("en")
+
+
+def test_no_english_sentence_is_written_into_a_screen_or_a_command() -> None:
+    """Every text a user sees comes from the catalog, in English and Chinese: a title,
+    caption, notice or message spelled out in the code (as `crm opportunities history`
+    titled its table "2 stage move(s)") shows English to a Chinese user."""
+    import ast
+
+    def literal(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+        return None
+
+    root = Path(__file__).parent.parent / "crm_tui"
+    sources = [*(root / "cli").rglob("*.py"), *(root / "screens").rglob("*.py"), *(root / "widgets").rglob("*.py"),
+               root / "app.py"]
+    shown_by = {"print", "echo", "secho", "notify", "tell", "Static", "Label", "Button", "UserError", "Exit",
+                "BadParameter", "add_column", "update"}
+    found = []
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            shown = [*(node.args[:1] if name in shown_by else []),
+                     *(k.value for k in node.keywords if k.arg in {"title", "caption", "placeholder", "tooltip"})]
+            found += [f"{path.relative_to(root)}:{node.lineno}: {text!r}" for arg in shown
+                      if (text := literal(arg)) and re.search(r"[A-Za-z]{3,} [A-Za-z]{2,}", text)]
+    assert len(sources) > 40 and not found, found
