@@ -74,3 +74,30 @@ def test_which_formula_cells_hold_no_value(tmp_path: Path) -> None:
                 part = part.replace(b"<f>C2/10</f><v />", b"<f>C2/10</f><v>120</v>")
             dst.writestr(item, part)
     assert uncomputed_formulas(out.getvalue(), "Sheet") == set()
+
+
+def test_a_formula_in_a_column_the_import_does_not_take_refuses_no_row(tmp_path: Path, db_path: Path) -> None:
+    # A check column of the sheet (核对, left out with --ignore-unknown) and a computed
+    # class (等级: the classification computes it) hold formulas no program computed:
+    # only the columns the import takes can lose a value, so no row is refused.
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["SKU", "名称", "单价", "核对"])
+    ws.append(["SN-100", "工业传感器", 1200, "=C2>0"])
+    ws.append(["SN-200", "控制器", 800, "=C3>0"])
+    book.save(tmp_path / "prices.xlsx")
+    out = run(db_path, "products", "import", str(tmp_path / "prices.xlsx"), "--ignore-unknown")
+    assert out.exit_code == 0, out.output
+    with Crm(db_path) as crm:
+        assert sorted((p["sku"], p["list_price"]) for p in crm.products.find([])) == [("SN-100", 1200.0),
+                                                                                     ("SN-200", 800.0)]
+    ws = (book := openpyxl.Workbook()).active
+    ws.append(["姓名", "手机", "等级", "地区"])
+    ws.append(["张伟", "13900001111", '=IF(B2<>"","A","C")', "=LEFT(A2,1)"])  # 地区 is taken: refused
+    ws.append(["李娜", "13900002222", '=IF(B3<>"","A","C")', "华东"])
+    book.save(tmp_path / "people.xlsx")
+    out = run(db_path, "customers", "import", str(tmp_path / "people.xlsx"), "--skip-invalid")
+    assert out.exit_code == 0, out.output
+    assert "row 2" in out.output and "column D (地区)" in out.output and "row 3" not in out.output, out.output
+    with Crm(db_path) as crm:
+        assert [c["name"] for c in crm.customers.find([])] == ["李娜"]

@@ -127,6 +127,8 @@ class Source:
     # whether a cell may start with a quote, as the export writes a neutralised cell
     quoted: bool = True
     columns: int = 0  # how many of the file's columns name a field (what a row validates)
+    # an xlsx row's formula cells with no computed value: line -> (column letter, header)
+    uncomputed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
     def where(self, line: int) -> str:
         kind = {"xlsx": "row", "csv": "line"}.get(self.format, "record")
@@ -333,6 +335,8 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
     if computed:
         source.warnings.append(t("import_file.computed", columns=", ".join(computed)))
     table = {k: (None if v in computed else v) for k, v in table.items()}
+    if source.uncomputed:
+        _refuse_uncomputed(source, table)
     source.columns = len(mapping.columns) - sum(1 for name in mapping.columns.values() if name in computed)
     fields: dict[str, str | None] = {}  # header -> field, worked out once per header
     restore = source.format == "csv" and source.quoted
@@ -374,6 +378,19 @@ def _map(source: Source, ent: Entity, *, ignore_unknown: bool) -> None:
             if restore and isinstance(value, str) and value[:1] == "'":
                 value = restore_cell(value)
             row.values[name] = value
+
+
+def _refuse_uncomputed(source: Source, table: Mapping[str, str | None]) -> None:
+    """Refuse the rows of a workbook whose formula cell holds no computed value in a
+    column the import takes (its value would be lost without a word), naming the
+    cell. A column the import does not take (left out with --ignore-unknown, a
+    computed class, a rejects file's reason) is no reason to refuse a row."""
+    by_line = {row.line: row for row in source.rows}
+    for line, cells in source.uncomputed.items():
+        taken = [(letter, header) for letter, header in cells if table.get(header_key(header)) is not None]
+        if taken:
+            by_line[line].values = {"__error__": t("import_file.formula.uncomputed", column=taken[0][0],
+                                                   header=taken[0][1])}
 
 
 # -- the import ------------------------------------------------------------------

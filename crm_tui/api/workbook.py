@@ -145,6 +145,7 @@ def _source(path: Path, title: str, grid: list[list[str]], merged: list[tuple[in
     width = max((len(r) for r in grid), default=0)
     headers += [""] * (width - len(headers))
     rows: list[SourceRow] = []
+    unread: dict[int, list[tuple[str, str]]] = {}
     for index in range(first_data, len(grid)):
         cells = grid[index] + [""] * (width - len(grid[index]))
         if not filled(cells):
@@ -154,13 +155,12 @@ def _source(path: Path, title: str, grid: list[list[str]], merged: list[tuple[in
             raise ImportFileError(t("import_file.no_header", path=path, row=index + 1, column=_letter(unnamed[0]),
                                     header_row=header_row))
         raw = {h: c for h, c in zip(headers, cells, strict=True) if h.strip()}
-        lost = [c for c in range(width) if (index + 1, c + 1) in uncomputed and headers[c].strip()]
-        if lost:  # the row is refused, naming the cell: its value would be lost
-            rows.append(SourceRow(index + 1, raw, {"__error__": t(
-                "import_file.formula.uncomputed", column=_letter(lost[0]), header=headers[lost[0]].strip())}))
-            continue
+        lost = [(_letter(c), headers[c].strip()) for c in range(width)
+                if (index + 1, c + 1) in uncomputed and headers[c].strip()]
+        if lost:  # refused by the import if one of these columns is one it takes
+            unread[index + 1] = lost
         rows.append(SourceRow(index + 1, raw, {}))
-    return Source(path, "xlsx", f"xlsx:{title}", [h for h in headers if h.strip()], rows)
+    return Source(path, "xlsx", f"xlsx:{title}", [h for h in headers if h.strip()], rows, uncomputed=unread)
 
 
 def _letter(index: int) -> str:
