@@ -37,7 +37,7 @@ MISTAKES = [
     (["--bogus"], 2, ["No such option", "--bogus"]),
     (["customers", "list", "extra", "words"], 2, ["unexpected extra", "extra words"]),
     (["customers", "list", "--tier"], 2, ["--tier", "requires an argument"]),
-    (["report"], 2, ["Missing option", "--period"]),
+    (["targets", "set", "--team", "--amount", "1000"], 2, ["Missing option", "--period"]),
     (["server", "serve", "--workers", "0"], 2, ["--workers", "0"]),
     (["customers", "list", "--tier", "Z"], 1, ["tier", "Z"]),
     (["report", "--period", "2026-11", "--format", "pdf"], 1, ["--format", "pdf"]),

@@ -5,6 +5,7 @@ are the user's local dates, and the report's headline figures agree on seeded da
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import textwrap
 import time
@@ -71,3 +72,22 @@ def test_the_reports_headline_figures_agree_on_seeded_data(crm: Crm) -> None:
         assert overall["retained"] <= min(overall["active_customers"], overall["active_previous"])
     assert crm.analytics.kpis("2026-Q3")["overall"]["customers"] > 0
     assert os.environ.get("TZ") != "Asia/Shanghai"  # the fixture above put the zone back
+
+
+def test_every_report_without_a_period_covers_the_current_month(crm: Crm, db_path: Path) -> None:
+    # crm report (and kpi, complaint-stats, product-stats, forecast) required --period;
+    # none given, each covers the month of today (--today here), as its --help says.
+    for command in (["kpi"], ["complaint-stats"], ["product-stats"], ["forecast"]):
+        result = runner.invoke(app, [*command, "--today", "2026-03-15", "--json", "--db", str(db_path)])
+        assert result.exit_code == 0, (command, result.output)
+        assert json.loads(result.stdout)["period"] == "2026-03", command
+    report = runner.invoke(app, ["report", "--today", "2026-03-15", "--db", str(db_path)])
+    assert report.exit_code == 0 and "2026-03-01 to 2026-03-31" in report.stdout, report.output
+    before = dt.date.today()
+    funnel = runner.invoke(app, ["funnel", "--json", "--db", str(db_path)])  # the clock's month
+    months = {f"{day.year}-{day.month:02d}" for day in (before, dt.date.today())}
+    assert funnel.exit_code == 0 and json.loads(funnel.stdout)["period"] in months, funnel.output
+    help_text = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "default: the current month" in help_text
+    refused = runner.invoke(app, ["targets", "set", "--team", "--amount", "1000", "--db", str(db_path)])
+    assert refused.exit_code == 2 and "--period" in refused.output  # a target names its period

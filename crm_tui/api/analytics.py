@@ -29,7 +29,7 @@ from crm_tui.domain.analytics.complaints import complaint_analytics, sla_outcome
 from crm_tui.domain.analytics.facts import CustomerFacts
 from crm_tui.domain.analytics.kpi import RepKpi, overall_kpis
 from crm_tui.domain.analytics.loyalty import loyalty
-from crm_tui.domain.analytics.period import Period, parse_period
+from crm_tui.domain.analytics.period import Period, parse_period, period_or_month
 from crm_tui.domain.analytics.reminders import (
     CadenceItem,
     Greeting,
@@ -263,28 +263,28 @@ class Analytics:
 
     # -- complaints and KPIs --------------------------------------------------------
 
-    def complaint_analytics(self, period: str | Period, *, rep: str | None = None, region: str | None = None,
+    def complaint_analytics(self, period: str | Period | None = None, *, rep: str | None = None, region: str | None = None,
                             product: str | None = None) -> dict[str, Any]:
-        p = parse_period(period) if isinstance(period, str) else period
+        p = period_or_month(period, self.today())
         with self.crm.lock:
             rows = sql.complaints_between(self.crm.conn, p.start_text, p.end_text, rep=rep, region=region,
                                           product=product)
         result = complaint_analytics(rows, self.settings, self.now(), self.policy)
         return {"period": p.label, "region": region, "product": product, **result}
 
-    def product_sales(self, period: str | Period, *, rep: str | None = None, top: int = 5) -> dict[str, Any]:
+    def product_sales(self, period: str | Period | None = None, *, rep: str | None = None, top: int = 5) -> dict[str, Any]:
         """Sales by product and category, top products per region and per rep, and
         the returns rate, of the orders dated in the period (crm_tui.domain.analytics.products)."""
         from crm_tui.domain.analytics.products import product_sales
 
-        p = parse_period(period) if isinstance(period, str) else period
+        p = period_or_month(period, self.today())
         with self.crm.lock:
             rows = sql.product_sales(self.crm.conn, p.start_text, p.end_text, rep=rep)
             orders = sql.order_counts(self.crm.conn, p.start_text, p.end_text, rep=rep)
         return {"period": p.label, "rep": rep, **product_sales(rows, orders, top=top)}
 
-    def kpis(self, period: str | Period, *, rep: str | None = None) -> dict[str, Any]:
-        p = parse_period(period) if isinstance(period, str) else period
+    def kpis(self, period: str | Period | None = None, *, rep: str | None = None) -> dict[str, Any]:
+        p = period_or_month(period, self.today())
         prev = p.previous()
         now = self.now()
         with self.crm.lock:
@@ -307,11 +307,11 @@ class Analytics:
 
     # -- report and dashboard data ----------------------------------------------------
 
-    def report_data(self, period: str | Period, *, rep: str | None = None, top: int = 10) -> dict[str, Any]:
+    def report_data(self, period: str | Period | None = None, *, rep: str | None = None, top: int = 10) -> dict[str, Any]:
         """Everything a report shows, as plain data: KPIs, sales by month, segments,
         tiers, top and at-risk customers, win-back and complaint analysis. Scores and
         classes are as of the period's last day (or today, if that is earlier)."""
-        p = parse_period(period) if isinstance(period, str) else period
+        p = period_or_month(period, self.today())
         as_of = min(p.end, self.today())
         facts = self.facts(as_of, rep=rep)
         model = self.rfm_scores(facts=facts)

@@ -190,11 +190,11 @@ class Pipeline:
         totals = [rules.StageTotal(stage, count, amount, own, default) for stage, _, count, amount, own, default in rows]
         return {"rep": rep, **rules.pipeline(totals, self.settings)}
 
-    def forecast(self, period: str | Period, *, rep: str | None = None) -> dict[str, Any]:
+    def forecast(self, period: str | Period | None = None, *, rep: str | None = None) -> dict[str, Any]:
         """Won so far and the weighted open pipeline expected to close, per month of
         the period and in total, with the target and attainment when one is set."""
         from crm_tui.domain.analytics import pipeline as rules
-        p = _period(period)
+        p = _period(period, self.today())
         with self.crm.lock:
             won = sql.won_by_month(self.crm.conn, p.start_text, p.end_text, rep=rep)
             rows = sql.open_totals(self.crm.conn, rep=rep, close_from=p.start_text, close_before=p.end_text)
@@ -207,10 +207,10 @@ class Pipeline:
                                 sales=scope["sales"] if scope else 0.0)
         return {"period": p.label, "start": p.start.isoformat(), "end": p.end.isoformat(), "rep": rep, **result}
 
-    def funnel(self, period: str | Period, *, rep: str | None = None) -> dict[str, Any]:
+    def funnel(self, period: str | Period | None = None, *, rep: str | None = None) -> dict[str, Any]:
         """The funnel of the deals created in the period (docs/pipeline.md)."""
         from crm_tui.domain.analytics import pipeline as rules
-        p = _period(period)
+        p = _period(period, self.today())
         with self.crm.lock:
             deals, moves = sql.funnel_rows(self.crm.conn, p.start_text, p.end_text, rep=rep)
         by_deal: dict[str, list[StageMove]] = {}
@@ -296,9 +296,12 @@ class Pipeline:
         return sorted(out, key=lambda r: (r["close_date"] or "9999", r["id"]))
 
 
-def _period(period: str | Period) -> Period:
-    from crm_tui.domain.analytics.period import parse_period
+def _period(period: str | Period | None, today: dt.date | None = None) -> Period:
+    """`period` as a Period; none given, the month of `today` (see period_or_month)."""
+    from crm_tui.domain.analytics.period import parse_period, period_or_month
 
+    if period is None:
+        return period_or_month(None, today or dt.date.today())
     return parse_period(period) if isinstance(period, str) else period
 
 

@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # the analytics and the reports load with the command that ru
 
 TodayOpt = Annotated[str | None, typer.Option("--today", hidden=True)]
 RepOpt = Annotated[str | None, typer.Option("--rep")]
-PeriodOpt = Annotated[str, typer.Option("--period", "-p")]
+# The period of a report: none given, the current month (domain/analytics/period.period_or_month).
+PeriodOpt = Annotated[str | None, typer.Option("--period", "-p", show_default=False)]
 
 
 def today_clock(today: str | None) -> Callable[[], dt.datetime] | None:
@@ -205,7 +206,7 @@ def value_command(
 
 
 @app.command("kpi", epilog="crm kpi --period 2026-Q3 --rep wangfang")
-def kpi_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
+def kpi_command(period: PeriodOpt = None, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
                 today: TodayOpt = None) -> None:
     with open_crm(db) as crm:
         result = analytics(crm, today).kpis(period, rep=rep)
@@ -227,7 +228,7 @@ def kpi_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json
 
 @app.command("report", epilog="crm report --period 2026-Q3 --format html -o q3.html")
 def report_command(
-    period: PeriodOpt,
+    period: PeriodOpt = None,
     db: DbOpt = None,
     rep: RepOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f")] = "md",
@@ -261,7 +262,7 @@ def report_command(
 
 @app.command("complaint-stats", epilog="crm complaint-stats --period 2026-11")
 def complaint_stats_command(
-    period: PeriodOpt,
+    period: PeriodOpt = None,
     db: DbOpt = None,
     rep: RepOpt = None,
     region: Annotated[str | None, typer.Option("--region")] = None,
@@ -289,7 +290,7 @@ def complaint_stats_command(
 
 @app.command("product-stats", epilog="crm product-stats --period 2026-Q3 --top 3 --json")
 def product_stats_command(
-    period: PeriodOpt,
+    period: PeriodOpt = None,
     db: DbOpt = None,
     rep: RepOpt = None,
     top: Annotated[int, typer.Option("--top", min=1, max=100)] = 5,

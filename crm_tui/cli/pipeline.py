@@ -107,7 +107,7 @@ def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = Fa
 
 
 @app.command("forecast", epilog="crm forecast --period 2026-Q4 --rep wang")
-def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
+def forecast_command(period: PeriodOpt = None, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
                      today: TodayOpt = None) -> None:
     with open_crm(db) as crm:
         result = _pipeline(crm, today).forecast(period, rep=rep)
@@ -125,7 +125,7 @@ def forecast_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as
 
 
 @app.command("funnel", epilog="crm funnel --period 2026 --json")
-def funnel_command(period: PeriodOpt, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
+def funnel_command(period: PeriodOpt = None, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
         result = crm.pipeline.funnel(period, rep=rep)
     if as_json:
@@ -148,7 +148,7 @@ app.add_typer(targets_app, name="targets")
 
 @targets_app.command("set", epilog="crm targets set --rep wang --period 2026-Q4 --amount 500000")
 def targets_set(
-    period: PeriodOpt,
+    period: Annotated[str, typer.Option("--period", "-p")],  # a target is for a period named
     amount: Annotated[str, typer.Option("--amount")],
     rep: Annotated[str | None, typer.Option("--rep")] = None,
     team: Annotated[bool, typer.Option("--team")] = False,

@@ -85,3 +85,12 @@ def parse_period(text: str) -> Period:
         # Python's reason (month must be in 1..12) is English: the catalog says it
         raise ValidationError.one("period", t("reason.period.no_such_date", text=repr(text))) from None
     raise ValidationError.one("period", t("reason.period.format", text=repr(text)))
+
+
+def period_or_month(period: str | Period | None, today: dt.date) -> Period:
+    """`period` read as `parse_period` reads it, or, when none is given, the calendar
+    month of `today`: the period of every report given none (crm report, kpi,
+    complaint-stats, product-stats, forecast, funnel)."""
+    if period is None:
+        return parse_period(f"{today.year}-{today.month:02d}")
+    return parse_period(period) if isinstance(period, str) else period
