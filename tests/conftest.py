@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sync_server import Server
 
 from crm_tui.api import Crm
 from crm_tui.i18n import set_language
@@ -90,3 +91,11 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
         return request.getfixturevalue("pg_url")
     return f"sqlite:///{tmp_path / 'server.db'}"
+
+
+@pytest.fixture
+def server(server_db: str) -> Iterator[Server]:
+    """A real server process (tests/sync_server.py), on SQLite and on PostgreSQL."""
+    srv = Server(server_db)
+    yield srv
+    srv.stop()

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from test_sync_cli import Rep, Server, runner
+from sync_server import Rep, Server, runner
 
 from crm_tui.api import Crm
 from crm_tui.cli import app
@@ -21,12 +21,6 @@ from crm_tui.sync.server.admin import open_store
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def server(server_db: str):
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 def names(rep: Rep) -> list[str]:

@@ -185,7 +185,7 @@ def test_classes_after_every_kind_of_write_are_the_whole_books(tmp_path: Path,
     the classes the customer list shows are those a classification of the whole book
     gives; and the local writes got there without classifying the whole book. (The
     server's store plays no part in it: SQLite only.)"""
-    from test_sync_cli import Rep, Server
+    from sync_server import Rep, Server
 
     book = WholeBook(monkeypatch)
     server = Server(f"sqlite:///{tmp_path / 'server.db'}")
@@ -284,7 +284,7 @@ def test_classes_after_writes_the_change_log_does_not_show(tmp_path: Path, monke
     """A refused change given up (its record goes back without capture) and customers
     that leave a rep's view (removed with their history): the classes shown are still
     the whole book's."""
-    from test_sync_cli import Rep, Server
+    from sync_server import Rep, Server
 
     book = WholeBook(monkeypatch)
     server = Server(f"sqlite:///{tmp_path / 'server.db'}")

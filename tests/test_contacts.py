@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pilot_steps import pick_from_palette, settle
 from rich.console import Console
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 from textual.widgets import Static
 from typer.testing import CliRunner
 
@@ -261,13 +261,6 @@ async def test_add_contacts_and_see_the_power_map(crm: Crm, customer: dict) -> N
 
 # -- sync between two laptops and a real server, with scope ----------------------------
 
-
-@pytest.fixture
-def server(server_db: str) -> Iterator[Server]:
-    """A real server process on 127.0.0.1 (SQLite, and PostgreSQL when there is one)."""
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 def test_contacts_sync_between_laptops_in_their_customers_scope(server: Server, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from pilot_steps import settle
-from test_sync_cli import Rep, Server, runner
+from sync_server import Rep, Server, runner
 from textual.widgets import Input, Static
 
 from crm_tui.api import Crm

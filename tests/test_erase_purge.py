@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 
 from crm_tui.api import Crm
 

@@ -5,12 +5,11 @@ and the merge syncing between two laptops and a real server with its scope."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pilot_steps import settle
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm, Filter, ValidationError
@@ -241,12 +240,6 @@ def test_the_server_lets_a_rep_bring_back_a_manual_classification_only_as_its_cu
 
 # -- two laptops and a real server -------------------------------------------------------
 
-
-@pytest.fixture
-def server(server_db: str) -> Iterator[Server]:
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 def test_a_merge_syncs_to_the_other_laptop_and_stays_in_scope(server: Server, tmp_path: Path) -> None:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm, ValidationError
@@ -213,12 +212,6 @@ def test_orders_list_80_columns_wide_keeps_the_amount(db_path: Path, shop: dict,
     head = next(line for line in out.splitlines() if "ordered at" in line)
     assert "amount" in head and "2,400.00" in out, out
 
-
-@pytest.fixture
-def server(server_db: str) -> Iterator[Server]:
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 def test_orders_with_lines_sync_in_their_customers_scope(server: Server, tmp_path: Path) -> None:

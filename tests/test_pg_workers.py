@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from test_sync_cli import Server
+from sync_server import Server
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm

@@ -8,11 +8,10 @@ and an order's, a quote's and a report's totals are the sums of those lines."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm, Filter
@@ -143,12 +142,6 @@ def test_a_pushed_value_is_checked_by_the_same_rule() -> None:
         check_change("order_lines", "insert", "01JB2X0000000000000000000C", {**line, "unit_price": 0.00351234567})
     assert refused.value.code == INVALID and "unit_price" in refused.value.reason
 
-
-@pytest.fixture
-def server(server_db: str) -> Iterator[Server]:
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 def test_prices_sync_exactly(server: Server, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_sync_cli import Rep, Server, runner
+from sync_server import Rep, Server, runner
 
 from crm_tui.cli import app
 from crm_tui.domain.changes import FORBIDDEN, Actor, ChangeRefused, check_access
@@ -23,12 +23,6 @@ NEEDLES = (NAME, MOBILE, NEW_MOBILE, EMAIL, PHRASE, OFFLINE_PHRASE)
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def server(server_db: str):
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 def server_leaks(server_db: str, tmp_path: Path) -> list[str]:

@@ -5,12 +5,11 @@ changed only by managers on a team server."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm, Filter, ValidationError
@@ -120,12 +119,6 @@ def test_only_managers_change_the_catalogue(op: str) -> None:
     check_access(Actor("boss", "manager"), "products", op, "P1", data,
                  place=lambda _: None, customer_of=lambda t, r: None)
 
-
-@pytest.fixture
-def server(server_db: str) -> Iterator[Server]:
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 def test_the_catalogue_reaches_every_laptop_and_a_reps_change_is_refused(server: Server, tmp_path: Path) -> None:

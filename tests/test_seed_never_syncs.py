@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 from typer.testing import CliRunner
 
 from crm_tui.cli import app

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 
 from crm_tui.sync import clock
 from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
@@ -29,14 +29,6 @@ def sqlite_server(tmp_path: Path) -> Iterator[Server]:
     yield srv
     srv.stop()
 
-
-@pytest.fixture
-def team_server(server_db: str) -> Iterator[Server]:
-    """A real server on each store in turn (SQLite, PostgreSQL): for the tests that
-    look at the server only through its API and the laptops."""
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 def head(token: str) -> dict[str, str]:
@@ -241,15 +233,15 @@ def _db(rep: Rep) -> sqlite3.Connection:
     return sqlite3.connect(rep.env["CRM_DB"])
 
 
-def test_the_authorisation_matrix_by_status_and_by_every_laptop(team_server: Server, tmp_path: Path) -> None:
+def test_the_authorisation_matrix_by_status_and_by_every_laptop(server: Server, tmp_path: Path) -> None:
     from crm_tui.api import Crm
 
-    tokens = {"wang": team_server.add_rep("wang", "--territory", "east"),
-              "li": team_server.add_rep("li", "--territory", "west"),
-              "boss": team_server.add_rep("boss", "--role", "manager")}
+    tokens = {"wang": server.add_rep("wang", "--territory", "east"),
+              "li": server.add_rep("li", "--territory", "west"),
+              "boss": server.add_rep("boss", "--role", "manager")}
     laptops = {name: Rep(tmp_path, name) for name in tokens}
     for name, laptop in laptops.items():
-        laptop.crm("login", "--server", team_server.url, "--token", tokens[name])
+        laptop.crm("login", "--server", server.url, "--token", tokens[name])
     with Crm(Path(laptops["boss"].env["CRM_DB"]), rep="boss") as boss:
         made = []
         for i, (_, _, place, _, _) in enumerate(MATRIX):
@@ -285,7 +277,7 @@ def test_the_authorisation_matrix_by_status_and_by_every_laptop(team_server: Ser
             data = {"name": f"新{i}", "owner": owner, "territory": "west" if what.endswith("west") else None}
         change = {"node": f"hand{i}", "node_seq": 1, "hlc": clock.pack(clock.now_ms(), 0), "tbl": tbl,
                   "row_id": row_id, "op": op, "data": data}
-        r = httpx.post(team_server.url + "/v1/push", headers=head(token),
+        r = httpx.post(server.url + "/v1/push", headers=head(token),
                        json={"node": f"hand{i}", "changes": [change]})
         got = "ok" if r.status_code == 200 else r.json()["refused"][0]["code"] if r.status_code == 403 else r.text
         statuses.append(got)
@@ -347,14 +339,14 @@ def test_the_authorisation_matrix_by_status_and_by_every_laptop(team_server: Ser
 
 # -- customers entering and leaving a rep's view ---------------------------------------------
 
-def test_a_customer_leaves_one_laptop_and_enters_another_with_its_history(team_server: Server,
+def test_a_customer_leaves_one_laptop_and_enters_another_with_its_history(server: Server,
                                                                           tmp_path: Path) -> None:
-    tokens = {"wang": team_server.add_rep("wang", "--territory", "east"),
-              "li": team_server.add_rep("li", "--territory", "west"),
-              "boss": team_server.add_rep("boss", "--role", "manager")}
+    tokens = {"wang": server.add_rep("wang", "--territory", "east"),
+              "li": server.add_rep("li", "--territory", "west"),
+              "boss": server.add_rep("boss", "--role", "manager")}
     laptops = {name: Rep(tmp_path, name) for name in tokens}
     for name, laptop in laptops.items():
-        laptop.crm("login", "--server", team_server.url, "--token", tokens[name])
+        laptop.crm("login", "--server", server.url, "--token", tokens[name])
     wang, li, boss = laptops["wang"], laptops["li"], laptops["boss"]
     cid = wang.json("customers", "add", "--name", "张伟", "--territory", "east")["id"]
     wang.json("visits", "add", "--customer", cid, "--visited-at", "2025-01-02 09:00", "--channel", "phone",

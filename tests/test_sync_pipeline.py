@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from test_sync_cli import Rep, Server, server  # noqa: F401 - the fixture
+from sync_server import Rep, Server
 
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync

@@ -6,18 +6,9 @@ back; a rep outside the territory receives none of it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from test_sync_cli import Rep, Server
-
-
-@pytest.fixture
-def server(server_db: str) -> Iterator[Server]:
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
+from sync_server import Rep, Server
 
 
 def test_quotes_sync_and_an_accepted_quote_comes_back_as_order_and_won_deal(server: Server, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_sync_cli import Rep, Server, runner, server  # noqa: F401 - the fixture
+from sync_server import Rep, Server, runner
 
 from crm_tui.api import Crm
 from crm_tui.cli import app

@@ -8,24 +8,15 @@ scope, a target moved to another rep) refused."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from test_sync_cli import Rep, Server
+from sync_server import Rep, Server
 
 from crm_tui.api.opportunities import target_id
 from crm_tui.sync import clock
 from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
-
-
-@pytest.fixture
-def server(server_db: str) -> Iterator[Server]:
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 def head(token: str) -> dict[str, str]:

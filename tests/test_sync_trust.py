@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from test_sync_cli import Rep, Server, free_port, runner
+from sync_server import Rep, Server, free_port, runner
 from test_sync_poison import inject
 
 from crm_tui.cli import app
@@ -25,12 +23,6 @@ from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
 DECIDED = {"decided_by": "boss", "decided_at": "2026-11-30T10:00:00"}
 VISIT = {"visited_at": "2025-01-02T09:00:00", "channel": "phone", "purpose": "visit"}
 
-
-@pytest.fixture
-def team_server(server_db: str) -> Iterator[Server]:
-    srv = Server(server_db)
-    yield srv
-    srv.stop()
 
 
 class Hand:
@@ -60,8 +52,8 @@ def team(server: Server, tmp_path: Path) -> tuple[dict[str, str], Rep, Rep]:
     return tokens, wang, boss
 
 
-def test_a_rep_cannot_forge_or_change_a_managers_erase_decision(team_server: Server, tmp_path: Path) -> None:
-    tokens, wang, boss = team(team_server, tmp_path)
+def test_a_rep_cannot_forge_or_change_a_managers_erase_decision(server: Server, tmp_path: Path) -> None:
+    tokens, wang, boss = team(server, tmp_path)
     cid = wang.json("customers", "add", "--name", "慕容复")["id"]
     wang.crm("sync")
     # The product's way: wang's erase is a request, pending, which the server takes.
@@ -69,7 +61,7 @@ def test_a_rep_cannot_forge_or_change_a_managers_erase_decision(team_server: Ser
     request = asked["request"]["id"]
     assert asked["erased"] is False and wang.json("sync")["rejected"] == 0
 
-    hand = Hand(team_server, tokens["wang"], "wang-hand")
+    hand = Hand(server, tokens["wang"], "wang-hand")
     filed = {"customer_id": cid, "requested_by": "wang", "reason": "x"}
     said = {
         "forged approval": hand.push("erase_requests", "R1", "insert", {**filed, "status": "done", **DECIDED}),
@@ -101,7 +93,7 @@ def test_a_rep_cannot_forge_or_change_a_managers_erase_decision(team_server: Ser
     assert said["decided fields alone"]["reason"].startswith("decision_reason: a pending erase request")
 
     # Even a manager's decision must say who decided and when: the rule of a record is everyone's.
-    manager = Hand(team_server, tokens["boss"], "boss-hand")
+    manager = Hand(server, tokens["boss"], "boss-hand")
     bare = manager.push("erase_requests", "R5", "insert", {**filed, "status": "done"})
     assert bare["code"] == "invalid" and bare["reason"].startswith("decided_by: is required for an erase request")
 
@@ -117,7 +109,7 @@ def test_a_rep_cannot_forge_or_change_a_managers_erase_decision(team_server: Ser
     assert {r["id"]: r["status"] for r in wang.json("erase-requests", "list")}[request] == "done"
 
 
-def test_an_erase_request_filed_before_the_first_sync_is_the_logged_in_reps(team_server: Server,
+def test_an_erase_request_filed_before_the_first_sync_is_the_logged_in_reps(server: Server,
                                                                            tmp_path: Path) -> None:
     """A laptop that logged in while its server could not be reached knows its rep
     only by the machine's login name until it reaches the server: the erase request
@@ -125,24 +117,24 @@ def test_an_erase_request_filed_before_the_first_sync_is_the_logged_in_reps(team
     what the laptop made is re-owned, and the server takes it."""
     laptop = Rep(tmp_path, "zhao")
     laptop.env["USER"] = laptop.env["LOGNAME"] = "laptop-user"
-    token = team_server.add_rep("zhao")
+    token = server.add_rep("zhao")
     unreachable = f"http://127.0.0.1:{free_port()}"
     laptop.crm("login", "--server", unreachable, "--token", token)  # saved, with a warning
     cid = laptop.json("customers", "add", "--name", "慕容复")["id"]
     request = laptop.json("customers", "erase", cid, "--yes")["request"]
     assert request["requested_by"] == "laptop-user"
-    laptop.crm("login", "--server", team_server.url, "--token", token)
+    laptop.crm("login", "--server", server.url, "--token", token)
     report = laptop.json("sync")
     assert report["rejected"] == 0, laptop.json("sync", "rejected")
     assert {r["id"]: r["requested_by"] for r in laptop.json("erase-requests", "list")} == {request["id"]: "zhao"}
     boss = Rep(tmp_path, "boss")
-    boss.crm("login", "--server", team_server.url, "--token", team_server.add_rep("boss", "--role", "manager"))
+    boss.crm("login", "--server", server.url, "--token", server.add_rep("boss", "--role", "manager"))
     boss.crm("sync")
     assert [(r["requested_by"], r["status"]) for r in boss.json("erase-requests", "list")] == [("zhao", "pending")]
 
 
-def test_a_merge_record_is_refused_unless_an_unmerge_could_undo_it(team_server: Server, tmp_path: Path) -> None:
-    tokens, wang, boss = team(team_server, tmp_path)
+def test_a_merge_record_is_refused_unless_an_unmerge_could_undo_it(server: Server, tmp_path: Path) -> None:
+    tokens, wang, boss = team(server, tmp_path)
     keep = wang.json("customers", "add", "--name", "张伟")["id"]
     other = wang.json("customers", "add", "--name", "张 伟")["id"]
     moving = wang.json("visits", "add", "--customer", other, "--visited-at", "2025-01-02 09:00",
@@ -152,7 +144,7 @@ def test_a_merge_record_is_refused_unless_an_unmerge_could_undo_it(team_server: 
                       "--channel", "phone", "--purpose", "visit")["id"]
     wang.crm("sync")
 
-    hand = Hand(team_server, tokens["wang"], "wang-hand")
+    hand = Hand(server, tokens["wang"], "wang-hand")
     other_record = json.dumps({"name": "张 伟", "owner": "wang"})
     merge = {"customer_id": keep, "other_id": other, "merged_at": "2026-11-30T10:00:00", "status": "merged",
              "moved": json.dumps({"visits": [moving]}), "taken": json.dumps({}), "other_record": other_record}
@@ -200,13 +192,13 @@ def test_a_merge_record_is_refused_unless_an_unmerge_could_undo_it(team_server: 
     assert boss.json("sync")["rejected"] == 0
 
 
-def test_a_record_pushed_in_a_state_no_workflow_reaches_is_refused(team_server: Server, tmp_path: Path) -> None:
-    tokens, wang, _ = team(team_server, tmp_path)
+def test_a_record_pushed_in_a_state_no_workflow_reaches_is_refused(server: Server, tmp_path: Path) -> None:
+    tokens, wang, _ = team(server, tmp_path)
     cid = wang.json("customers", "add", "--name", "王芳")["id"]
     opened = wang.json("complaints", "add", "--customer", cid, "--type", "delivery", "--description", "晚到",
                        "--priority", "high")["id"]
     wang.crm("sync")
-    hand = Hand(team_server, tokens["wang"], "wang-hand")
+    hand = Hand(server, tokens["wang"], "wang-hand")
     complaint = {"customer_id": cid, "received_at": "2026-11-01T09:00:00", "type": "delivery",
                  "description": "晚到", "priority": "high", "owner": "wang"}
     closed = {"resolution": "补发", "root_cause": "物流", "resolved_at": "2026-11-02T09:00:00",
@@ -239,15 +231,15 @@ def test_a_record_pushed_in_a_state_no_workflow_reaches_is_refused(team_server: 
     assert hand.push("complaints", "K3", "insert", {**complaint, "status": "closed", **closed})["code"] == "ok"
 
 
-def test_a_refund_beyond_its_sale_and_a_deal_in_no_stage_a_laptop_reaches_are_refused(team_server: Server,
+def test_a_refund_beyond_its_sale_and_a_deal_in_no_stage_a_laptop_reaches_are_refused(server: Server,
                                                                                         tmp_path: Path) -> None:
-    tokens, wang, _ = team(team_server, tmp_path)
+    tokens, wang, _ = team(server, tmp_path)
     cid = wang.json("customers", "add", "--name", "王芳")["id"]
     sale = wang.json("orders", "add", "--customer", cid, "--product", "茶叶", "--quantity", "1", "--amount", "100")["id"]
     deal = wang.json("opportunities", "add", "--customer", cid, "--title", "ERP", "--amount", "1000",
                      "--stage", "proposal")["id"]
     wang.crm("sync")
-    hand = Hand(team_server, tokens["wang"], "wang-hand")
+    hand = Hand(server, tokens["wang"], "wang-hand")
     order = {"customer_id": cid, "ordered_at": "2026-11-02", "product": "茶叶", "owner": "wang"}
     opportunity = {"customer_id": cid, "title": "ERP", "amount": 1000.0, "owner": "wang"}
     assert hand.push("orders", "R1", "insert", {**order, "amount": 30.0, "refund_of": sale})["code"] == "ok"
@@ -282,12 +274,12 @@ def test_a_refund_beyond_its_sale_and_a_deal_in_no_stage_a_laptop_reaches_are_re
 
 # -- what a laptop does with such a change pulled anyway --------------------------------------
 
-def test_changes_the_rules_refuse_are_set_aside_on_pull_and_the_rest_applies(team_server: Server,
+def test_changes_the_rules_refuse_are_set_aside_on_pull_and_the_rest_applies(server: Server,
                                                                             tmp_path: Path) -> None:
     """Written straight into the server's log, as a server from before these rules
     stored them: every laptop sets each one aside with its reason, applies the good
     changes around them, and a well-formed forged decision erases nobody."""
-    _, wang, boss = team(team_server, tmp_path)
+    _, wang, boss = team(server, tmp_path)
     cid = boss.json("customers", "add", "--name", "慕容复", "--owner", "wang")["id"]
     twin = boss.json("customers", "add", "--name", "慕容 复", "--owner", "wang")["id"]
     boss.crm("sync")
@@ -316,7 +308,7 @@ def test_changes_the_rules_refuse_are_set_aside_on_pull_and_the_rest_applies(tea
         ("erase_requests", "R-forged", "insert", row(**request, status="done", **DECIDED)),
         ("customers", cid, "update", json.dumps({"notes": "after the bad ones"})),
     ]
-    inject(team_server.url_db, [bad[0], good[0], *bad[1:], good[1]])
+    inject(server.url_db, [bad[0], good[0], *bad[1:], good[1]])
     for laptop in (boss, wang):
         report = laptop.json("sync")
         assert report["set_aside"] == len(bad)
@@ -371,14 +363,14 @@ def test_an_unmerge_refuses_a_merge_record_it_could_not_undo(tmp_path: Path) -> 
     assert laptop.json("customers", "unmerge", merge)["status"] == "undone"
 
 
-def test_a_resolved_complaint_of_an_erased_customer_still_reaches_a_new_laptop(team_server: Server,
+def test_a_resolved_complaint_of_an_erased_customer_still_reaches_a_new_laptop(server: Server,
                                                                                tmp_path: Path) -> None:
     """An erase scrubs a resolved complaint's resolution and root cause to the marker,
     not to nothing: the complaint keeps its state rule, so a laptop that pulls it
     after the erase applies it rather than setting it aside."""
     from crm_tui.api import Crm
 
-    _, _, boss = team(team_server, tmp_path)
+    _, _, boss = team(server, tmp_path)
     cid = boss.json("customers", "add", "--name", "慕容复")["id"]
     with Crm(Path(boss.env["CRM_DB"]), rep="boss") as crm:  # a past complaint, imported resolved: one insert
         complaint = crm.complaints.create({
@@ -389,7 +381,7 @@ def test_a_resolved_complaint_of_an_erased_customer_still_reaches_a_new_laptop(t
     boss.crm("customers", "erase", cid, "--yes")
     boss.crm("sync")
     later = Rep(tmp_path, "new-laptop")
-    later.crm("login", "--server", team_server.url, "--token", team_server.add_rep("zhao", "--role", "manager"))
+    later.crm("login", "--server", server.url, "--token", server.add_rep("zhao", "--role", "manager"))
     assert later.json("sync")["set_aside"] == 0
     shown = later.json("complaints", "show", complaint)
     assert (shown["status"], shown["resolution"], shown["root_cause"]) == ("resolved", "[erased]", "[erased]")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_sync_cli import Rep, Server, server  # noqa: F401 - the fixture
+from sync_server import Rep, Server
 from test_sync_poison import NOW, customer, inject
 
 from crm_tui.api import Crm

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from pilot_steps import settle
-from test_sync_cli import Server
+from sync_server import Server
 from textual.widgets import DataTable
 
 from crm_tui.api import Crm

@@ -141,7 +141,7 @@ async def test_the_order_form_keeps_its_lines_format_whole_at_80x24(db_path: Pat
 def test_the_refused_changes_list_reads_chinese(server_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`crm login` and `crm sync rejected` under zh: the rep's role, the list's columns
     and the refusal's code in Chinese."""
-    from test_sync_cli import Rep, Server
+    from sync_server import Rep, Server
 
     server = Server(server_db)
     try:

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sync_server import Rep, Server, runner
 from test_sync_attacks import MALFORMED, head
-from test_sync_cli import Rep, Server, runner, server  # noqa: F401 - the fixture
 from test_sync_poison import NOW, inject
 from test_zh_everywhere import CJK, english_fragments_in, without
 

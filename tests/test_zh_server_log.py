@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from test_sync_cli import free_port
+from sync_server import free_port
 from test_zh_everywhere import CJK
 
 from crm_tui.sync.server.logs import CatalogLines
