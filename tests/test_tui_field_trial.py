@@ -495,3 +495,56 @@ async def test_the_orders_list_shows_a_refund_negative_and_a_cancelled_order_as_
         table = app.screen.query_one(RecordTable)
         lines = ["".join(seg.text for seg in table.render_line(y)) for y in range(1, 4)]
         assert "-320.00" in lines[0] and "1,280.00" in lines[1] and "已取消" in lines[2], lines
+
+
+async def test_the_conflicts_footer_offers_keys_only_for_what_there_is_to_act_on(tmp_path: Path,
+                                                                                  crm: Crm) -> None:
+    """F7 with nothing to review showed keep mine / theirs, retry and discard, keys
+    that did nothing; they come with a conflict or a refused change, at 80x24 too."""
+
+    def footer_actions() -> set[str]:
+        return {k.action for k in app.screen.query(FooterKey) if k.display}
+
+    app = make_app(crm)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert isinstance(app.screen, ConflictsScreen) and not app.screen.rows
+        assert not footer_actions() & {"keep('mine')", "keep('theirs')", "retry", "discard"}, footer_actions()
+        assert {"refresh", "help"} <= footer_actions()
+    app = make_app(conflict_on_purchasing_power(tmp_path))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert app.screen.rows and app.screen.rejected
+        assert {"keep('mine')", "keep('theirs')", "retry", "discard"} <= footer_actions(), footer_actions()
+
+
+async def test_the_pipeline_search_finds_customers_by_pinyin_as_every_list_does(crm: Crm) -> None:
+    """F8's search matched only typed text; a customer is found by pinyin in full or
+    by initials (zhangwei, zw) everywhere else. The board uses the customer list's own
+    search now: the cards and the columns' counts, at 80x24."""
+    zhang = crm.customers.create({"name": "张伟", "company": "华信"})
+    wang = crm.customers.create({"name": "王芳", "company": "北方机械", "mobile": "13900001111"})
+    deal = crm.opportunities.create({"customer_id": zhang["id"], "title": "ERP 升级", "amount": 1000, "stage": "lead"})
+    crm.opportunities.create({"customer_id": wang["id"], "title": "CRM 部署", "amount": 500, "stage": "lead"})
+    app = make_app(crm)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("f8")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PipelineScreen)
+        box = screen.query_one("#pipeline-search", Input)
+        for typed, found in (("zw", [deal["title"]]), ("zhangwei", [deal["title"]]), ("wf", ["CRM 部署"]),
+                             ("华信", [deal["title"]]), ("erp", [deal["title"]]), ("139 0000", ["CRM 部署"]),
+                             ("", ["ERP 升级", "CRM 部署"])):
+            box.value = ""
+            await pilot.press("slash", *typed) if typed else None
+            await settle(pilot)
+            shown = [c["title"] for cards in screen.board.values() for c in cards]
+            assert sorted(shown) == sorted(found), (typed, shown)
+            lead = next(s for s in screen.totals["stages"] if s["stage"] == "lead")
+            assert lead["count"] == len(found), (typed, lead)

@@ -9,6 +9,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from crm_tui.db.records import customer_matches
+from crm_tui.domain.search import normalize_query
+
 _CLOSED = "('won', 'lost')"
 
 
@@ -57,14 +60,19 @@ def open_totals(conn: sqlite3.Connection, *, rep: str | None = None, close_from:
 
 
 def _searched(search: str | None, params: dict[str, Any]) -> str:
-    """The condition on a deal `o` and its customer `c` of a search of the board: any
-    part of the deal's title, the customer's name or company. The cards and the
-    columns' figures use this one condition, so they count the same deals."""
-    if not search:
+    """The condition on a deal `o` of a search of the board: any part of the deal's
+    title, or its customer as the customer list finds them (crm_tui.db.records.
+    customer_matches: name, company, phones, email, a contact's name, and the name's
+    pinyin in full or by initials: 张伟, zhangwei, zw). The cards and the columns'
+    figures use this one condition, so they count the same deals."""
+    query = normalize_query(search or "")
+    if not query:
         return ""
-    params["q"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return (" AND (o.title LIKE :q ESCAPE '\\' OR c.name LIKE :q ESCAPE '\\' "
-            "OR c.company LIKE :q ESCAPE '\\')")
+    params["q"] = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    matches, args = customer_matches(query)
+    params["customer_q"] = args[0]
+    return (" AND (o.title LIKE :q ESCAPE '\\' OR o.customer_id IN (SELECT id FROM customers WHERE local_id IN ("
+            + matches.replace("?", ":customer_q") + ")))")
 
 
 def won_by_month(conn: sqlite3.Connection, start: str, end: str, *, rep: str | None = None) -> dict[str, float]:

@@ -102,6 +102,7 @@ class ConflictsScreen(CrmScreen):
             table.add_row(str(r["id"]), literal(r["record"]), _op(r["op"]), literal(fields),
                           literal(_value(r["reason"])), shown_time(r["rejected_at"]), key=str(r["id"]))
         self.query_one("#rejected-empty", Static).update("" if rows else t("rejected.none"))
+        self.refresh_bindings()
 
     def _chosen_rejection(self) -> int | None:
         table = self.query_one("#rejected-table", DataTable)
@@ -143,6 +144,17 @@ class ConflictsScreen(CrmScreen):
                           shown_time(r["detected_at"]), key=str(r["id"]))
         self.query_one("#conflicts-empty", Static).update(
             "" if rows else text("conflicts.none", "No conflicts to review."))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keep mine / theirs only while there is a conflict, retry and discard only
+        while there is a refused change: an empty list's footer offers no key that
+        would do nothing (it says there is nothing to review)."""
+        if action == "keep":
+            return bool(self.rows)
+        if action in ("retry", "discard"):
+            return bool(self.rejected)
+        return True
 
     def on_sync_status_synced(self, _: object) -> None:
         self.reload()  # F9 here: the pulled changes may bring or settle conflicts
