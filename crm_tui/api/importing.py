@@ -505,13 +505,11 @@ class _Plan:
         self.contacts: dict[str, tuple[str, Any]] = {}
         if self.is_customer:
             self.contacts = {k: ("old", v) for k, v in sql.contact_index(self.conn).items()}
-        # (name, company key) -> the customer of that name at that company, ("old", id)
-        # or ("new", line): a new customer beside them is a possible duplicate, told
-        self.named: dict[tuple[str, str], tuple[str, Any]] = {}
-        if self.is_customer:
-            for cid, name, _, company in sql.customer_companies(self.conn):
-                if (key := name_company_key(name, company)) is not None:
-                    self.named.setdefault(key, ("old", cid))
+        # (name, company key) -> the line of the file's first new customer of that name
+        # at that company: another beside them is a possible duplicate, told; so is one
+        # of the book (`_possible_in_book`, once every row is in)
+        self.named: dict[tuple[str, str], tuple[int, str]] = {}  # -> (line, its company as written)
+        self.possible: list[tuple[int, str, str, str]] = []  # line, name, company, the other
         # (target, field) -> the line that gave the field, for the rows merged into a
         # record after its first (see `_merge_given`)
         self.given_lines: dict[tuple[tuple[str, Any], str], int] = {}
@@ -591,8 +589,8 @@ class _Plan:
                 self.report.created -= 1
         self._check_refs_within(by_line)
         self.creates = [r for r in self.creates if r]
-        if len(self.report.possible) > POSSIBLE_TOLD:
-            self.report.warnings.append(t("import_merge.possible_more", n=len(self.report.possible) - POSSIBLE_TOLD))
+        if self.is_customer:
+            self._possible_in_book()
         self.report.rejected.sort(key=lambda r: r.line)
 
     def _refs_within(self, rows: list[SourceRow]) -> None:
@@ -760,14 +758,29 @@ class _Plan:
         key = name_company_key(record.get("name"), record.get("company"))
         if key is None:
             return
-        held = self.named.setdefault(key, ("new", row.line))
-        if held == ("new", row.line):
-            return
-        of = t("import_match.customer", id=held[1]) if held[0] == "old" else self.source.where(held[1])
-        self.report.possible.append((row.line, of))
-        if len(self.report.possible) <= POSSIBLE_TOLD:
-            self.report.warnings.append(t("import_merge.possible", where=self.source.where(row.line), name=key[0],
-                                          company=record.get("company"), of=of))
+        company = str(record.get("company"))
+        first = self.named.setdefault(key, (row.line, company))[0]
+        if first != row.line:
+            self.possible.append((row.line, key[0], company, self.source.where(first)))
+
+    def _possible_in_book(self) -> None:
+        """The file's new customers named as a customer of the book (the first row of
+        each name and company: the later ones are told as its), then every possible
+        duplicate told in the order of the file, the first POSSIBLE_TOLD in full. The
+        book is read once, a company's key worked out only for a name of the file."""
+        if self.named:
+            names = {name for name, _ in self.named}
+            for cid, name, _, company in sql.customer_companies(self.conn):
+                if name in names and (key := name_company_key(name, company)) in self.named:
+                    line, written = self.named.pop(key)  # the book's oldest of that name and company
+                    self.possible.append((line, name, written, t("import_match.customer", id=cid)))
+        self.possible.sort()
+        self.report.possible = [(line, of) for line, _, _, of in self.possible]
+        for line, name, company, of in self.possible[:POSSIBLE_TOLD]:
+            self.report.warnings.append(t("import_merge.possible", where=self.source.where(line), name=name,
+                                          company=company, of=of))
+        if len(self.possible) > POSSIBLE_TOLD:
+            self.report.warnings.append(t("import_merge.possible_more", n=len(self.possible) - POSSIBLE_TOLD))
 
     def _other_person(self, target: tuple[str, Any], record: Record) -> str | None:
         """Why a row matched by phone or email must not update that customer: the
