@@ -29,6 +29,8 @@ CLICK_ENGLISH = ["Usage", "Try ", "for help", "Error", "No such", "Did you mean"
 # (arguments, exit code, what the English message must name)
 MISTAKES = [
     (["customers", "lst"], 2, ["lst", "list", "No such command"]),
+    # a command word that is an option of the group: named as that option
+    (["sync", "status"], 2, ["No such command 'status'", "Did you mean root sync --status?"]),
     (["customers", "import"], 2, ["Missing argument", "file"]),
     (["customers", "list", "--limit", "abc"], 2, ["Invalid value", "--limit", "abc"]),
     (["customers", "list", "--limit", "-5"], 2, ["--limit", "-5", "range"]),

@@ -171,8 +171,21 @@ def _message(exc: click_errors.ClickException) -> str | None:
     if isinstance(exc, click_errors.FileError):
         return t("cli.usage.file_error", file=repr(exc.ui_filename), reason=os_reason(exc.message))
     if isinstance(exc, click_errors.UsageError):
-        return _rewrite(exc.message, _USAGE_MESSAGES)
+        return _option_meant(exc) or _rewrite(exc.message, _USAGE_MESSAGES)
     return None
+
+
+def _option_meant(exc: click_errors.UsageError) -> str | None:
+    """`crm sync status` for `crm sync --status`: a command word that is no command
+    of the group but one of its options, named as the option it is."""
+    match = re.fullmatch(r"No such command '(?P<name>[\w-]+)'\..*", exc.message.strip(), re.S)
+    if match is None or exc.ctx is None:
+        return None
+    option = f"--{match['name']}"
+    if not any(option in param.opts for param in exc.ctx.command.params):
+        return None
+    return t("cli.usage.no_such_command_option", name=repr(match["name"]),
+             command=f"{exc.ctx.command_path} {option}")
 
 
 def _hint(exc: click_errors.BadParameter) -> str | None:
