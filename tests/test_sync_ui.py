@@ -132,3 +132,28 @@ async def test_an_out_of_date_conflict_leaves_the_screen_with_its_reason(tmp_pat
         assert screen.rows == []
         assert any("out of date" in str(n.message) for n in app._notifications)
     assert b.customers.get(cid)["notes"] == "li's, later"
+
+
+async def test_a_book_of_made_up_records_says_it_never_syncs_instead_of_counting_what_waits(tmp_path: Path) -> None:
+    """`crm seed` made the records of this book, so `crm sync` refuses it: the sync line
+    said "2,345 to sync · last sync never", as if a sync would send them. It says the
+    book never syncs, in the UI and in `crm sync --status`, by the rule sync itself
+    follows (Sync.never_syncs)."""
+    from typer.testing import CliRunner
+
+    from crm_tui.api.seed import seed
+    from crm_tui.cli import app as cli
+
+    crm = Crm(tmp_path / "play.db", rep="wang")
+    crm.customers.create({"name": "张伟"})
+    assert Sync(crm).never_syncs() is None and "1 to sync" in describe_status(Sync(crm).status())
+    seed(crm, customers=5, seed=1)
+    assert Sync(crm).never_syncs() == "made_up"
+    app = Harness(crm)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "never syncs" in str(app.query_one(SyncStatus).render()))
+        line = str(app.query_one(SyncStatus).render())
+        assert "made-up records of crm seed: this book never syncs" in line and "to sync" not in line, line
+    crm.close()
+    out = CliRunner().invoke(cli, ["sync", "--status", "--db", str(tmp_path / "play.db")], env={"CRM_LANG": "zh"})
+    assert out.exit_code == 0 and "含 crm seed 生成的假数据：本数据库不同步" in out.stdout, out.output

@@ -198,10 +198,19 @@ class Sync:
 
     # -- status ----------------------------------------------------------------
 
+    def never_syncs(self) -> str | None:
+        """Why this book never syncs, or None: "demo" (the demo's made-up customers) or
+        "made_up" (`crm seed` wrote into it): neither may reach the team's book."""
+        if self.crm.is_demo:
+            return "demo"
+        with self.lock:
+            return "made_up" if records_sql.is_made_up(self.conn) else None
+
     def status(self) -> dict[str, Any]:
         with self.lock:
             st = sql.state(self.conn)
             return {
+                "never_syncs": self.never_syncs(),
                 "pending": sql.pending_count(self.conn),
                 "last_sync_at": st["last_sync_at"],
                 "last_error": st["last_error"],
@@ -225,13 +234,10 @@ class Sync:
         the pull early (a partial sync). `second_process`: a pull of more than one
         page may fetch and check the pages after the first in a forked process
         (crm_tui.api.pull_worker.possible says where; `crm sync` asks for it)."""
-        if self.crm.is_demo:
-            # the demo's made-up customers must never reach the team's book
+        never = self.never_syncs()
+        if never == "demo":
             raise SyncError(t("demo.no_sync"), code="demo")
-        with self.lock:
-            made_up = records_sql.is_made_up(self.conn)
-        if made_up:
-            # nor those `crm seed` made in any other database
+        if never == "made_up":
             raise SyncError(t("seed.no_sync", path=str(self.crm.path)), code="made_up")
         own_client = client is None
         client = client or client_from_config(self.crm.config)

@@ -119,6 +119,8 @@ def sync_command(
                 return
             console.print(t("sync.msg.status_server", server=info["server"] or t("sync.msg.not_logged_in_short")),
                           highlight=False)
+            if info["never_syncs"]:
+                console.print(t(f"sync_never.{info['never_syncs']}"), highlight=False)
             console.print(t("sync.msg.status_pending", n=info["pending"]), highlight=False)
             console.print(t("sync.msg.status_last", when=shown_time(info["last_sync_at"]) or t("sync.never")), highlight=False)
             console.print(t("sync.msg.status_conflicts", n=info["open_conflicts"]), highlight=False)

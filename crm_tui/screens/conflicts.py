@@ -18,7 +18,6 @@ from crm_tui.i18n import choice_label, field_label, has, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.literal import literal, tell
-from crm_tui.widgets.sync_status import text
 from crm_tui.widgets.title_bar import TitleBar
 
 
@@ -69,12 +68,12 @@ class ConflictsScreen(CrmScreen):
         self.rejected: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
-        yield TitleBar(text("conflicts.title", "Conflicts to review"), "conflicts")
+        yield TitleBar(t("conflicts.title"), "conflicts")
         yield Static("", id="conflicts-empty")
         table: DataTable[str] = DataTable(id="conflicts-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("#", text("conflicts.record", "record"), text("conflicts.field", "field"),
-                          text("conflicts.mine", "mine"), text("conflicts.theirs", "theirs"),
-                          text("conflicts.by", "by"), text("conflicts.when", "found"))
+        table.add_columns("#", t("conflicts.record"), t("conflicts.field"),
+                          t("conflicts.mine"), t("conflicts.theirs"),
+                          t("conflicts.by"), t("conflicts.when"))
         yield table
         yield Static(t("rejected.title"), classes="screen-title")
         yield Static("", id="rejected-empty")
@@ -143,7 +142,7 @@ class ConflictsScreen(CrmScreen):
                           literal(f"{r['mine_rep']} / {r['theirs_rep']}"),
                           shown_time(r["detected_at"]), key=str(r["id"]))
         self.query_one("#conflicts-empty", Static).update(
-            "" if rows else text("conflicts.none", "No conflicts to review."))
+            "" if rows else t("conflicts.none"))
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -171,7 +170,7 @@ class ConflictsScreen(CrmScreen):
 
         def resolved(result: dict[str, Any]) -> None:
             tbl, name = result.get("tbl", ""), result["field"]
-            tell(self, text("conflicts.resolved", "{field} = {value}", field=_field(tbl, name),
+            tell(self, t("conflicts.resolved", field=_field(tbl, name),
                                  value=_shown(tbl, name, result["kept"])))
             self.reload()
 

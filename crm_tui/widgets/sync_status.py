@@ -15,32 +15,29 @@ from textual.worker import get_current_worker
 from crm_tui.api.sync import SyncError, SyncReport
 from crm_tui.config import ConfigError
 from crm_tui.domain.times import shown_time
-from crm_tui.i18n import has, t
+from crm_tui.i18n import t
 from crm_tui.widgets.literal import tell
 
 REFRESH_SECONDS = 30.0
 
 
-def text(key: str, default: str, **values: Any) -> str:
-    """The catalog's text when it has `key`, else the English default."""
-    return t(key, **values) if has(key) else default.format(**values)
-
-
 def describe_status(status: dict[str, Any]) -> str:
+    if status.get("never_syncs"):  # its changes wait for no sync: counting them would say they do
+        return t(f"sync_never.{status['never_syncs']}")
     last = status.get("last_sync_at")
-    when = shown_time(last) if last else text("sync.never", "never")
-    parts = [text("sync.pending", "{n} to sync", n=status["pending"]),
-             text("sync.last", "last sync {when}", when=when)]
+    when = shown_time(last) if last else t("sync.never")
+    parts = [t("sync.pending", n=status["pending"]),
+             t("sync.last", when=when)]
     if status.get("open_conflicts"):
-        parts.append(text("sync.conflicts", "[b $warning]{n} conflicts[/]", n=status["open_conflicts"]))
+        parts.append(t("sync.conflicts", n=status["open_conflicts"]))
     if status.get("rejected"):
-        parts.append(text("sync.rejected", "[b $error]{n} refused[/]", n=status["rejected"]))
+        parts.append(t("sync.rejected", n=status["rejected"]))
     if status.get("set_aside"):
-        parts.append(text("sync.set_aside", "[b $warning]{n} set aside[/]", n=status["set_aside"]))
+        parts.append(t("sync.set_aside", n=status["set_aside"]))
     if status.get("last_error"):
-        parts.append(text("sync.failed", "[b $error]last sync failed[/]"))
+        parts.append(t("sync.failed"))
     if status.get("clock_warning"):
-        parts.append(text("sync.clock", "[b $warning]clock warning[/]"))
+        parts.append(t("sync.clock"))
     return " · ".join(parts)
 
 
@@ -63,18 +60,18 @@ def run_sync(node: DOMNode, done: Callable[[SyncReport | None, str | None], None
 def announce(node: DOMNode, report: SyncReport | None, error: str | None) -> None:
     """A notification with the outcome of a sync."""
     if error is not None:
-        tell(node, error, title=text("sync.failed_title", "Sync failed"), severity="error", timeout=8)
+        tell(node, error, title=t("sync.failed_title"), severity="error", timeout=8)
     elif report is not None:
-        message = text("sync.done", "pushed {pushed}, pulled {pulled}", pushed=report.pushed, pulled=report.pulled)
+        message = t("sync.done", pushed=report.pushed, pulled=report.pulled)
         if report.conflicts:
-            message += " · " + text("sync.new_conflicts", "{n} conflicts to review", n=report.conflicts)
+            message += " · " + t("sync.new_conflicts", n=report.conflicts)
         if report.rejected:
             message += " · " + t("sync.new_rejected", n=report.rejected)
         if report.set_aside:
             message += " · " + t("sync.new_set_aside", n=report.set_aside)
-        tell(node, message, title=text("sync.done_title", "Synced"))
+        tell(node, message, title=t("sync.done_title"))
         for erased in report.erased:  # an erase carried out here: the rep is told
-            tell(node, erased, title=text("privacy.erased_title", "Customer erased"), severity="warning",
+            tell(node, erased, title=t("privacy.erased_title"), severity="warning",
                  timeout=15)
 
 
@@ -120,7 +117,7 @@ class SyncStatus(Static):
         if self.syncing:
             return
         self.syncing = True
-        self.update(text("sync.running", "syncing…"))
+        self.update(t("sync.running"))
         run_sync(self, self._done)
 
     def _done(self, report: SyncReport | None, error: str | None) -> None:
