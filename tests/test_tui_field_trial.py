@@ -53,6 +53,16 @@ async def merge_view(pilot) -> None:
     await settle(pilot)
 
 
+async def pipeline_board(pilot) -> tuple[PipelineScreen, Input]:
+    """Open the sales pipeline (F8): the board and its search box."""
+    await settle(pilot)
+    await pilot.press("f8")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, PipelineScreen)
+    return screen, screen.query_one("#pipeline-search", Input)
+
+
 async def edit_form(pilot, key: str, table: object, *, screen: type | None = None) -> FormScreen:
     """Open a screen by its key, focus its list (`table`: a selector or a widget type)
     and press e: the edit form of the record under the cursor."""
@@ -124,12 +134,7 @@ async def test_the_pipeline_search_lets_the_rep_out_with_escape_and_down(crm: Cr
                                      "stage": "lead"})
     app = make_app(crm)
     async with app.run_test(size=SMALL) as pilot:
-        await settle(pilot)
-        await pilot.press("f8")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, PipelineScreen)
-        box = screen.query_one("#pipeline-search", Input)
+        screen, box = await pipeline_board(pilot)
         await pilot.press("slash", *"ERP")
         await settle(pilot)
         assert screen.focused is box and box.value == "ERP"
@@ -532,12 +537,7 @@ async def test_the_pipeline_search_finds_customers_by_pinyin_as_every_list_does(
     crm.opportunities.create({"customer_id": wang["id"], "title": "CRM 部署", "amount": 500, "stage": "lead"})
     app = make_app(crm)
     async with app.run_test(size=SMALL) as pilot:
-        await settle(pilot)
-        await pilot.press("f8")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, PipelineScreen)
-        box = screen.query_one("#pipeline-search", Input)
+        screen, box = await pipeline_board(pilot)
         for typed, found in (("zw", [deal["title"]]), ("zhangwei", [deal["title"]]), ("wf", ["CRM 部署"]),
                              ("华信", [deal["title"]]), ("erp", [deal["title"]]), ("139 0000", ["CRM 部署"]),
                              ("", ["ERP 升级", "CRM 部署"])):
