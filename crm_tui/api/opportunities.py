@@ -297,12 +297,11 @@ class Pipeline:
 
 
 def _period(period: str | Period | None, today: dt.date | None = None) -> Period:
-    """`period` as a Period; none given, the month of `today` (see period_or_month)."""
-    from crm_tui.domain.analytics.period import parse_period, period_or_month
+    """`period` as a Period; none given, the month of `today` (period_or_month, the
+    rule of every report), imported here to keep it off the CLI's start."""
+    from crm_tui.domain.analytics.period import period_or_month
 
-    if period is None:
-        return period_or_month(None, today or dt.date.today())
-    return parse_period(period) if isinstance(period, str) else period
+    return period_or_month(period, today or dt.date.today())
 
 
 def _local(stamp: str) -> str:
