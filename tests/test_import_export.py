@@ -486,6 +486,29 @@ def test_refunds_imported_or_edited_keep_the_rule_of_refunds(crm: Crm, db_path: 
     assert {o["status"] for o in crm.orders.find()} == {"cancelled"}
 
 
+def test_a_refund_is_of_its_sales_own_customer_on_every_path(crm: Crm, db_path: Path, tmp_path: Path) -> None:
+    """A refund naming another customer's sale took from that customer's net sales
+    what it gave back to its own: refused when made, imported or moved, as the server
+    refuses it on a push (check_refund_of)."""
+    shop, other = crm.customers.create({"name": "张伟"}), crm.customers.create({"name": "李娜"})
+    sale = crm.orders.create({"customer_id": shop["id"], "ordered_at": "2026-09-01", "product": "传感器",
+                              "amount": 1000})
+    back = crm.orders.create({"customer_id": shop["id"], "ordered_at": "2026-09-05", "product": "传感器",
+                              "amount": 400, "refund_of": sale["id"]})
+    reason = f"refund_of: order {sale['id']} is a sale to customer {shop['id']}"
+    with pytest.raises(ValidationError, match=reason):
+        crm.orders.create({"customer_id": other["id"], "ordered_at": "2026-09-05", "product": "传感器",
+                           "amount": 1, "refund_of": sale["id"]})
+    path = write(tmp_path / "o.csv", f"customer_id,ordered_at,product,amount,refund_of\n"
+                                     f"{other['id']},2026-09-09,传感器,1,{sale['id']}\n")
+    result = run(db_path, "orders", "import", str(path), ok=False)
+    assert result.exit_code == 1 and reason in result.output, result.output
+    result = run(db_path, "orders", "edit", back["id"], "--customer", other["id"], ok=False)
+    assert result.exit_code == 1 and reason in result.output, result.output
+    assert [(o["customer_id"], o["amount"]) for o in crm.orders.find(order="ordered_at")] == [
+        (shop["id"], 1000.0), (shop["id"], 400.0)]
+
+
 # hypothesis: any customers the API accepts survive CSV export and import unchanged
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029")
                 | st.sampled_from(["=", "+", "-", "@", "'", "\t", "\n", "\r", ",", '"', " "]), max_size=12)

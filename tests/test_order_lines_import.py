@@ -228,7 +228,7 @@ def test_a_refund_in_a_line_file_keeps_the_rule_of_refunds(crm: Crm, shop: dict[
                  "order,customer_id,ordered_at,refund_of,product,quantity,unit_price\n"
                  f"R-1,{shop['east']},2026-03-02,{sold['id']},传感器,1,100\n"       # the rest of the book's sale: fine
                  f"R-2,{shop['south']},2026-03-02,S-1,旧型号,1,60\n"               # S-1 comes later in the file
-                 f"S-1,{shop['south']},2026-03-01,,旧型号,1,100\n"
+                 f"S-1,{shop['south']},2026-03-01,,旧型号,4,25\n"
                  f"R-3,{shop['south']},2026-03-03,S-1,旧型号,1,50\n", "utf-8")  # 60 + 50 > 100
     for dry_run in (True, False):
         report = import_lines(crm, path, dry_run=dry_run)
@@ -242,3 +242,29 @@ def test_a_refund_in_a_line_file_keeps_the_rule_of_refunds(crm: Crm, shop: dict[
     assert len(crm.orders.find([Filter("refund_of", "=", sold["id"])])) == 2
     again = import_lines(crm, fixed)  # the book's sale is refunded whole now
     assert [r.line for r in again.rejected] == [2] and sold["id"] in again.rejected[0].reason
+
+
+def test_a_refund_in_a_line_file_returns_only_what_its_sale_has_left(crm: Crm, shop: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    # The import let a refund take back a product its sale never had, more of one than
+    # was sold, or name another customer's sale: `crm orders refund` refuses all three.
+    sold = crm.order_book.add({"customer_id": shop["east"], "ordered_at": "2026-03-01"},
+                              [LineSpec("SN-1", "2"), LineSpec("CB-1", "10")])
+    crm.order_book.refund(sold["id"], [LineSpec("SN-1", "1")])
+    path = write(tmp_path / "returns.csv",
+                 "order,customer_id,ordered_at,refund_of,sku,product,quantity,unit_price\n"
+                 f"R-1,{shop['east']},2026-03-02,{sold['id']},,旧型号,1,10\n"     # not on the sale
+                 f"R-2,{shop['east']},2026-03-02,{sold['id']},SN-1,,2,1\n"        # 2 back, 1 left
+                 f"R-3,{shop['south']},2026-03-02,{sold['id']},CB-1,,1,1\n"       # another customer's sale
+                 f"S-1,{shop['south']},2026-03-01,,,旧型号,2,50\n"
+                 f"R-4,{shop['south']},2026-03-03,S-1,,旧型号,1,40\n"
+                 f"R-5,{shop['south']},2026-03-03,S-1,,旧型号,2,10\n"             # with R-4: 3 of the 2 sold
+                 f"R-6,{shop['east']},2026-03-03,{sold['id']},CB-1,,4,\n", "utf-8")  # fine: 4 of the 10 cables
+    report = import_lines(crm, path, dry_run=True)
+    reasons = {r.line: r.reason for r in report.rejected}
+    assert sorted(reasons) == [2, 3, 4, 7], report.rejected
+    assert f"product: 旧型号 is not on order {sold['id']}" in reasons[2]
+    assert "quantity: 传感器: 2 to refund, but only 1 of the 2 sold are not refunded yet" in reasons[3]
+    assert f"refund_of: order {sold['id']} is a sale to customer {shop['east']}" in reasons[4]
+    assert "quantity: 旧型号: 2 to refund, but only 1 of the 2 sold are not refunded yet" in reasons[7]
+    assert len(crm.orders.find()) == 2

@@ -33,7 +33,15 @@ from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import Entity
 from crm_tui.domain.import_mapping import csv_cell
-from crm_tui.domain.orders import ORDER_LINE_ROW, ORDER_ROW_FIELDS, LineSpec, check_refunds, order_summary
+from crm_tui.domain.orders import (
+    ORDER_LINE_ROW,
+    ORDER_ROW_FIELDS,
+    LineSpec,
+    check_refund_of,
+    check_refunds,
+    check_returns,
+    order_summary,
+)
 from crm_tui.domain.validation import ValidationError, clean_value
 from crm_tui.i18n import money, t
 
@@ -192,7 +200,7 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
                 made_lines.append(lines_api.prepare({**values, "order_id": record["id"],
                                                      "customer_id": record["customer_id"]}, owner=owner, now=now,
                                                     record_id=next(ids)))
-        refused = _refunds_refused(crm, made_orders)
+        refused = _refunds_refused(crm, made_orders, made_lines)
         for order_id, why in refused.items():
             reject_group(read, ORDER_FILE, groups[order_id], why)
         if refused:
@@ -231,13 +239,18 @@ def reject_group(read: GroupedFile, spec: LineFile, group: _Order, exc: Validati
     read.reject(row, spec.say("order_prefix", order=group.key) + "; ".join(str(e) for e in exc.errors))
 
 
-def _refunds_refused(crm: Crm, made: list[Record]) -> dict[str, ValidationError]:
-    """The refunds of a file that the rule of refunds refuses (crm_tui.domain.orders.
-    check_refunds: of a sale not cancelled, itself no refund, all of a sale's refunds
-    never more than it), each sale with its refunds in the file and those already in
-    the database: refund id -> why. The write funnel holds the same rule when the
-    file is written; this names the rows, and a dry run tells it too."""
+def _refunds_refused(crm: Crm, made: list[Record], made_lines: list[Record]) -> dict[str, ValidationError]:
+    """The refunds of a file that the rules of refunds refuse, each sale with its
+    refunds in the file and those already in the database: refund id -> why. Of the
+    sale's customer (check_refund_of); of a sale not cancelled, itself no refund, all
+    of a sale's refunds never more than it (check_refunds); each product returned on
+    the sale and no more of it than is not refunded yet (check_returns). The write
+    funnel holds the first two when the file is written; this names the rows, and a
+    dry run tells it too."""
     by_id = {o["id"]: o for o in made}
+    lines_of: dict[str, list[Record]] = {}
+    for line in made_lines:
+        lines_of.setdefault(line["order_id"], []).append(line)
     refunds: dict[str, list[Record]] = {}
     for order in made:
         if order.get("refund_of") and order.get("status") != "cancelled":
@@ -250,11 +263,29 @@ def _refunds_refused(crm: Crm, made: list[Record]) -> dict[str, ValidationError]
         sale = by_id.get(sale_id) or sql.get(crm.conn, crm.orders.entity, sale_id)
         if sale is None:
             continue  # a sale of the file whose rows were refused: nothing is written
+        for refund in list(of_sale):
+            try:
+                check_refund_of(refund, sale)
+            except ValidationError as exc:
+                refused[refund["id"]] = exc
+                of_sale.remove(refund)
         total = held.get(sale_id, 0.0) + sum(r["amount"] for r in of_sale)
         try:
             check_refunds([(sale_id, float(sale["amount"]), sale.get("refund_of"), sale.get("status"), total)])
         except ValidationError as exc:
             refused.update((r["id"], exc) for r in of_sale)
+            continue
+        # what of each product the sale's refunds took back: those of the book, then the file's in order
+        sold = lines_of[sale_id] if sale_id in by_id else crm.order_book.lines(sale_id)
+        returned = {} if sale_id in by_id else dict(crm.order_book.returned(sale_id))
+        for refund in of_sale:
+            try:
+                check_returns(lines_of.get(refund["id"], []), sold, returned, sale_id)
+            except ValidationError as exc:
+                refused[refund["id"]] = exc
+                continue
+            for line in lines_of.get(refund["id"], []):
+                returned[line["product"]] = returned.get(line["product"], 0.0) + line["quantity"]
     return refused
 
 

@@ -19,7 +19,7 @@ from crm_tui.db import records as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import ORDER_LINE, QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS
-from crm_tui.domain.orders import LineSpec, line_amount, order_summary, plain_number
+from crm_tui.domain.orders import LineSpec, check_returns, line_amount, order_summary, plain_number
 from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
 from crm_tui.i18n import field_label, t
 
@@ -118,7 +118,7 @@ class OrderBook:
         with self.crm.lock:
             original = self.crm.orders.get(order_id)
             sold = self.lines(original["id"])
-            returned, refunded = self._returned(original["id"]), self._returned(original["id"], "amount")
+            returned, refunded = self.returned(original["id"]), self.returned(original["id"], "amount")
             specs = list(lines) or _not_returned(sold, returned)
             # lines priced as sold (no price given) are capped by what is left of the sale
             as_sold = [not lines or spec.unit_price is None for spec in specs]
@@ -126,7 +126,10 @@ class OrderBook:
                 raise ValidationError.one("refund_of", t("reason.refunded_already", id=original["id"]))
             made = self._lines([_as_sold(number, spec, sold, original["id"]) for number, spec in enumerate(specs, 1)],
                                original["customer_id"])
-            self._check_returns(made, sold, returned)
+            try:
+                check_returns(made, sold, returned, original["id"])
+            except ValidationError as exc:  # told as the --line it came from
+                raise ValidationError([FieldError("lines", e.reason) for e in exc.errors]) from None
             _within_sold(made, as_sold, sold, refunded)
             summary = order_summary(made)
             data = {"customer_id": original["customer_id"], "refund_of": original["id"], "status": DEFAULT_STATUS,
@@ -137,7 +140,7 @@ class OrderBook:
                 self._insert_lines(record, made)
             return self.crm.orders.get(record["id"])
 
-    def _returned(self, order_id: str, measure: str = "quantity") -> dict[str, float]:
+    def returned(self, order_id: str, measure: str = "quantity") -> dict[str, float]:
         """How much of each product of an order its refunds (not cancelled) took back:
         the quantity, or with `measure` "amount" the money."""
         returned: dict[str, float] = {}
@@ -146,22 +149,6 @@ class OrderBook:
                 for line in self.lines(refund["id"]):
                     returned[line["product"]] = returned.get(line["product"], 0.0) + line[measure]
         return returned
-
-    @staticmethod
-    def _check_returns(made: Sequence[Mapping[str, Any]], sold: Sequence[Mapping[str, Any]],
-                       returned: Mapping[str, float]) -> None:
-        asked: dict[str, float] = {}
-        for line in made:
-            asked[line["product"]] = asked.get(line["product"], 0.0) + line["quantity"]
-        errors = []
-        for product, quantity in asked.items():
-            bought = sum(line["quantity"] for line in sold if line["product"] == product)
-            left = bought - returned.get(product, 0.0)
-            if quantity > left + 1e-9:
-                errors.append(FieldError("lines", t("reason.returns_exceed", product=product, asked=_shown(quantity),
-                                                    left=_shown(left), sold=_shown(bought))))
-        if errors:
-            raise ValidationError(errors)
 
     # -- lines -----------------------------------------------------------------------
 
@@ -260,11 +247,6 @@ def _within_sold(made: Sequence[dict[str, Any]], as_sold: Sequence[bool], sold: 
         amount = min(Decimal(str(line["amount"])), left) if capped else Decimal(str(line["amount"]))
         line["amount"] = float(amount)
         room[line["product"]] = left - amount
-
-
-def _shown(quantity: float) -> str:
-    """A sum of quantities (floats) to the decimals a quantity keeps."""
-    return plain_number(round(quantity, QUANTITY_DECIMALS))
 
 
 def _spec(line: Mapping[str, Any], quantity: str) -> LineSpec:

@@ -526,6 +526,11 @@ def _refunds_hold(conn: sqlite3.Connection, records: Sequence[Mapping[str, Any]]
                 raise ValidationError.one("order", t("reason.delete.order_has_refunds", id=refunds[0]))
         return
     ids = {r["refund_of"] for r in records if r.get("refund_of")}
+    if ids:  # each refund of its sale's customer (the rest of check_refund_of is check_refunds')
+        sales = sql.get_many(conn, ENTITIES["orders"], ids)
+        for record in records:
+            if record.get("refund_of"):
+                order_rules.check_refund_of(record, sales.get(record["refund_of"]))
     if how == "changed":
         ids |= {r["id"] for r in records}
     if ids:

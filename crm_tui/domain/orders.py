@@ -63,17 +63,51 @@ def check_refunds(refunded: Sequence[tuple[str, float, str | None, str | None, f
 
 def check_refund_of(refund: Mapping[str, Any], sale: Mapping[str, Any] | None) -> None:
     """A refund against the sale it refunds as it stands (None: not known): the rule
-    of refunds (`check_refunds`) as far as this refund alone tells, that is of a sale
-    not cancelled, itself no refund, and not for more than the sale. Whether all of a
-    sale's refunds together stay within it needs every one of them: each laptop
-    checks that on its writes (crm_tui.api.records WRITTEN_RULES)."""
-    if sale is None or refund.get("status") == "cancelled":
+    of refunds (`check_refunds`) as far as this refund alone tells, that is of the
+    sale's own customer, of a sale not cancelled, itself no refund, and not for more
+    than the sale. All of a sale's refunds together are `check_refunds`' (run on
+    every write on a laptop, crm_tui.api.records WRITTEN_RULES, and on every pushed
+    change by the server, which finds a sale's refunds among its customer's orders)."""
+    if sale is None:
+        return
+    customer, sold_to = refund.get("customer_id"), sale.get("customer_id")
+    if customer and sold_to and customer != sold_to:
+        raise ValidationError.one("refund_of", t("reason.refund_other_customer", id=refund.get("refund_of"),
+                                                 customer=sold_to))
+    if refund.get("status") == "cancelled":
         return
     amount, sold = refund.get("amount"), sale.get("amount")
     if not _is_number(amount) or not _is_number(sold):
         return  # a value's own rule says what is wrong with it
     check_refunds([(str(refund.get("refund_of")), float(sold), sale.get("refund_of"), sale.get("status"),
                     float(amount))])
+
+
+def check_returns(lines: Sequence[Mapping[str, Any]], sold: Sequence[Mapping[str, Any]],
+                  returned: Mapping[str, float], sale_id: str) -> None:
+    """The rule of returns (退货), over the lines of one refund (product, quantity):
+    each product it takes back is on the sale `sale_id` (`sold`: the sale's lines),
+    and no more of it than was sold less what the sale's other refunds (not
+    cancelled) took back (`returned`: product -> quantity). The refund command, an
+    import of order lines and the server on every pushed line of a refund run this
+    one rule; errors name the product and the field."""
+    asked: dict[str, Decimal] = {}
+    for line in lines:
+        asked[str(line["product"])] = asked.get(str(line["product"]), Decimal(0)) + Decimal(str(line["quantity"]))
+    errors = []
+    for product, quantity in asked.items():
+        mine = [line for line in sold if line["product"] == product]
+        if not mine:
+            errors.append(FieldError("product", t("reason.not_on_order", product=product, id=sale_id)))
+            continue
+        bought = sum((Decimal(str(line["quantity"])) for line in mine), Decimal(0))
+        left = bought - Decimal(str(returned.get(product, 0.0)))
+        if quantity > left:
+            errors.append(FieldError("quantity", t("reason.returns_exceed", product=product,
+                                                   asked=plain_number(float(quantity)), left=plain_number(float(left)),
+                                                   sold=plain_number(float(bought)))))
+    if errors:
+        raise ValidationError(errors)
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
