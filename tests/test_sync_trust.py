@@ -272,6 +272,74 @@ def test_a_refund_beyond_its_sale_and_a_deal_in_no_stage_a_laptop_reaches_are_re
     assert wang.json("sync", "--status")["set_aside"] == 0
 
 
+def push_all(server: Server, token: str, node: str, changes: list[tuple[str, str, str, dict[str, Any]]]
+             ) -> dict[str, Any]:
+    """Several changes written by hand in one push; the server's answer."""
+    wire = [{"node": node, "node_seq": seq, "hlc": clock.pack(clock.now_ms(), seq), "tbl": tbl, "row_id": row_id,
+             "op": op, "data": data} for seq, (tbl, row_id, op, data) in enumerate(changes, 1)]
+    r = httpx.post(server.url + "/v1/push", json={"node": node, "changes": wire},
+                   headers={"Authorization": f"Bearer {token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION)})
+    assert r.status_code in (200, 403), r.text
+    return r.json()
+
+
+def test_refunds_across_a_sales_records_are_judged_with_the_laptops_rules(server: Server, tmp_path: Path) -> None:
+    """The server checked each refund alone against its sale: two refunds each within
+    it came to more than it, a refund's lines took back products the sale never had or
+    more than it had left, a sale was lowered under its refunds or deleted from under
+    them. Written by hand, in one push, as an attacker with a rep's token would: each
+    is refused with the field and the reason, the rest of the push is stored, and the
+    laptops pull what was stored."""
+    tokens, wang, boss = team(server, tmp_path)
+    cid = wang.json("customers", "add", "--name", "王芳", "--territory", "east")["id"]
+    other = wang.json("customers", "add", "--name", "李娜", "--territory", "east")["id"]
+    sale = wang.json("orders", "add", "--customer", cid, "--line", "传感器:2:100", "--line", "电缆:10:10")["id"]
+    assert wang.json("orders", "show", sale)["amount"] == 300.0
+    wang.crm("sync")
+    order = {"customer_id": cid, "ordered_at": "2026-11-02", "owner": "wang", "status": "confirmed",
+             "refund_of": sale}
+
+    def line(order_id: str, product: str, quantity: float, price: float) -> dict[str, Any]:
+        return {"order_id": order_id, "customer_id": cid, "product": product, "quantity": quantity,
+                "unit_price": price, "amount": quantity * price, "owner": "wang"}
+
+    said = push_all(server, tokens["wang"], "wang-hand", [
+        ("orders", "R1", "insert", {**order, "product": "传感器", "quantity": 1, "amount": 100.0}),  # 1
+        ("order_lines", "R1-1", "insert", line("R1", "传感器", 1, 100)),
+        ("orders", "R2", "insert", {**order, "product": "电缆", "quantity": 10, "amount": 150.0}),  # 3
+        ("order_lines", "R2-1", "insert", line("R2", "旧型号", 1, 50)),  # 4: not on the sale
+        ("order_lines", "R2-2", "insert", line("R2", "传感器", 2, 50)),  # 5: 2 back, 1 left
+        ("order_lines", "R2-3", "insert", line("R2", "电缆", 10, 15)),  # 6
+        ("orders", "R3", "insert", {**order, "product": "电缆", "quantity": 1, "amount": 100.0}),  # 7: 350 > 300
+        ("orders", sale, "update", {"amount": 200.0}),  # 8: lowered under its 250 of refunds
+        ("orders", sale, "delete", {}),  # 9: its refunds left behind
+        ("orders", "R4", "insert", {**order, "customer_id": other, "product": "电缆", "quantity": 1,
+                                    "amount": 1.0}),  # 10: another customer's sale
+        ("orders", "R2", "update", {"amount": 200.0}),  # 11: 100 + 200 of 300: fine
+    ])
+    refused = {r["node_seq"]: (r["code"], r["reason"]) for r in said["refused"]}
+    assert sorted(refused) == [4, 5, 7, 8, 9, 10] and said["accepted"] == 5, said
+    assert {code for code, _ in refused.values()} == {"invalid"}
+    assert refused[4][1].startswith(f"product: 旧型号 is not on order {sale}")
+    assert refused[5][1].startswith("quantity: 传感器: 2 to refund, but only 1 of the 2 sold are not refunded yet")
+    assert refused[7][1].startswith(f"amount: refunds of order {sale} would come to 350.00, more than its 300.00")
+    assert refused[8][1].startswith(f"amount: refunds of order {sale} would come to 250.00, more than its 200.00")
+    assert refused[9][1].startswith("order: it has refunds (refund order R1)")
+    assert refused[10][1].startswith(f"refund_of: order {sale} is a sale to customer {cid}")
+    # Once stored, the rest counts for the next push: one more crosses the line.
+    more = push_all(server, tokens["wang"], "wang-hand-2", [
+        ("orders", "R5", "insert", {**order, "product": "电缆", "quantity": 1, "amount": 0.01})])
+    assert [r["reason"][:60] for r in more["refused"]] == [
+        f"amount: refunds of order {sale} would come to 300.01, more "[:60]]
+    # The laptops pull what was stored, and nothing is set aside.
+    for laptop in (wang, boss):
+        laptop.crm("sync")
+        assert laptop.json("sync", "--status")["set_aside"] == 0
+    refunds = {o["id"]: o["amount"] for o in boss.json("orders", "list") if o.get("refund_of") == sale}
+    assert refunds == {"R1": 100.0, "R2": 200.0}
+    assert wang.json("orders", "show", sale)["amount"] == 300.0
+
+
 # -- what a laptop does with such a change pulled anyway --------------------------------------
 
 def test_changes_the_rules_refuse_are_set_aside_on_pull_and_the_rest_applies(server: Server,

@@ -521,9 +521,7 @@ def _refunds_hold(conn: sqlite3.Connection, records: Sequence[Mapping[str, Any]]
     there: its refunds go first)."""
     if how == "deleted":
         for record in records:
-            refunds = sql.ids_with_value(conn, ENTITIES["orders"], "refund_of", record["id"])
-            if refunds:
-                raise ValidationError.one("order", t("reason.delete.order_has_refunds", id=refunds[0]))
+            order_rules.check_sale_deleted(sql.ids_with_value(conn, ENTITIES["orders"], "refund_of", record["id"]))
         return
     ids = {r["refund_of"] for r in records if r.get("refund_of")}
     if ids:  # each refund of its sale's customer (the rest of check_refund_of is check_refunds')

@@ -344,6 +344,13 @@ def check_referenced(tbl: str, record: Mapping[str, Any],
     _keeps(synced_entity(tbl), lambda values: rule(values, named), record)
 
 
+def check_rule(tbl: str, rule: Rule, values: Mapping[str, Any]) -> None:
+    """Raise ChangeRefused(INVALID, reason) unless `rule` passes over `values` of a
+    record of `tbl`: a rule across several records (the server's, crm_tui.sync.server.
+    judge) run on what its look-ups found, refused as every other rule is."""
+    _keeps(synced_entity(tbl), rule, values)
+
+
 def _keeps(ent: Entity, rule: Rule, values: Mapping[str, Any]) -> None:
     """Run a rule of the kind; a ValidationError becomes an INVALID refusal naming its
     first field and reason (said again in each language it is needed in). What is

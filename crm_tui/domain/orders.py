@@ -61,6 +61,13 @@ def check_refunds(refunded: Sequence[tuple[str, float, str | None, str | None, f
         raise ValidationError(errors)
 
 
+def check_sale_deleted(refunds: Sequence[str]) -> None:
+    """A sale deleted leaves no refund behind (`refunds`: the ids of its refunds): they
+    would take from net sales a sale no longer there, so they go first."""
+    if refunds:
+        raise ValidationError.one("order", t("reason.delete.order_has_refunds", id=refunds[0]))
+
+
 def check_refund_of(refund: Mapping[str, Any], sale: Mapping[str, Any] | None) -> None:
     """A refund against the sale it refunds as it stands (None: not known): the rule
     of refunds (`check_refunds`) as far as this refund alone tells, that is of the

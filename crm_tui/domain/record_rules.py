@@ -3,8 +3,9 @@ every local write (crm_tui.api.records.Records), every synced change on every
 replica (crm_tui.domain.changes.check_change) and the record a pushed edit leaves on
 the server (crm_tui.sync.server.judge) are checked by these same functions. Pure;
 each raises ValidationError naming the field and the reason. (The rules across many
-records of a kind, such as all the refunds of a sale, are the local write's:
-crm_tui.api.records WRITTEN_RULES; docs/sync.md says what the server leaves out.)"""
+records of a kind, such as all the refunds of a sale, are crm_tui.domain.orders',
+run by the local write, crm_tui.api.records WRITTEN_RULES, and by the server's judge
+over a customer's orders; docs/sync.md says what the server leaves out.)"""
 
 from __future__ import annotations
 

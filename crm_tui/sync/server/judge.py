@@ -1,17 +1,20 @@
 """The server's verdict on each change of a push, in order: valid (crm_tui.domain.changes
-`check_change`, references included, and `check_state` for the record an edit leaves)
-and allowed for the pushing rep (`check_access`), against what the server holds plus
-what the same push accepted before it. Pure apart from the three lookups a store
-hands in, so that every store (SQLite, PostgreSQL) runs the same rules inside its own
-transaction and only persists what this decides."""
+`check_change`, references included, and `check_state` for the record an edit leaves),
+keeping the rules across a customer's orders that every laptop keeps on its writes
+(crm_tui.domain.orders: all of a sale's refunds within it, what a refund takes back
+on its sale), and allowed for the pushing rep (`check_access`), against what the
+server holds plus what the same push accepted before it. Pure apart from the four
+lookups a store hands in, so that every store (SQLite, PostgreSQL) runs the same
+rules inside its own transaction and only persists what this decides."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from crm_tui.domain import orders as order_rules
 from crm_tui.domain.changes import (
     CUSTOMERS,
     INVALID,
@@ -21,6 +24,7 @@ from crm_tui.domain.changes import (
     check_access,
     check_change,
     check_referenced,
+    check_rule,
     check_state,
     is_rep_scope,
     refused,
@@ -41,7 +45,9 @@ PlaceRow = tuple[str | None, int, str | None, int]
 HeldRecord = dict[str, tuple[Any, int, str]]
 # The kinds whose records a push's judge follows from change to change: those with a
 # state rule, and those a rule between two records reads (a sale and its refunds).
-_FOLLOWED = frozenset(STATE_RULES) | frozenset(REFERENCE_RULES) | frozenset(r[1] for r in REFERENCE_RULES.values())
+_FOLLOWED = (frozenset(STATE_RULES) | frozenset(REFERENCE_RULES) | frozenset(r[1] for r in REFERENCE_RULES.values())
+             | {"orders", "order_lines"})
+ORDERS, LINES = "orders", "order_lines"
 
 
 @dataclass(frozen=True)
@@ -80,14 +86,22 @@ class Judge:
     `scope_of(tbl, row_id)` the customer a stored record belongs to, '' for a stored
     record of no customer, None for a record the store does not hold;
     `record_of(tbl, row_id)` a stored record's fields as a HeldRecord, None when the
-    store holds none (asked only of the kinds with a state rule, on an edit)."""
+    store holds none (asked only of the kinds with a state rule, on an edit);
+    `records_in(tbl, customer_id)` the live records of a kind the store holds about a
+    customer, by id (asked of orders and their lines, once per customer and push)."""
 
     def __init__(self, actor: Actor, place_of: Callable[[str], PlaceRow | None],
                  scope_of: Callable[[str, str], str | None],
-                 record_of: Callable[[str, str], HeldRecord | None]):
+                 record_of: Callable[[str, str], HeldRecord | None],
+                 records_in: Callable[[str, str], dict[str, HeldRecord]]):
         self.actor = actor
         self._place_of, self._scope_of, self._record_of = place_of, scope_of, record_of
+        self._records_in = records_in
         self._records: dict[tuple[str, str], HeldRecord] = {}  # as this push left them
+        self._held: dict[tuple[str, str], HeldRecord] = {}  # as the store holds them (records_in)
+        self._books: dict[tuple[str, str], set[str]] = {}  # (kind, customer) -> ids the store holds
+        self._added: dict[tuple[str, str], set[str]] = {}  # (kind, customer) -> ids this push wrote
+        self._deleted: set[tuple[str, str]] = set()  # records this push deleted
         self.out = Verdicts()
 
     def _place_row(self, customer_id: str) -> PlaceRow | None:
@@ -130,21 +144,111 @@ class Judge:
                 if c.op == "update":
                     check_state(c.tbl, values)
                 check_referenced(c.tbl, values, self._values)
+            if c.tbl in (ORDERS, LINES):
+                self._check_orders(c, None if after is None else {k: v for k, (v, _, _) in after.items()})
             self._check_rep_kept(c)
             check_access(self.actor, c.tbl, c.op, c.row_id, c.data, place=self.place, customer_of=self.customer_of)
         except ChangeRefused as exc:
             refusal = Refusal(c.node_seq, c.tbl[:64], c.row_id[:64], exc.code, exc.reason, exc.kept)
             self.out.refused.append(refusal)
             return refusal
-        self.out.accepted.append((c, self._note(c)))
+        customer = self._note(c)
+        self.out.accepted.append((c, customer))
         if after is not None:
             self._records[(c.tbl, c.row_id)] = after
+        if c.tbl in (ORDERS, LINES):
+            if c.op == "delete":
+                self._deleted.add((c.tbl, c.row_id))
+            elif customer:
+                self._deleted.discard((c.tbl, c.row_id))
+                self._added.setdefault((c.tbl, customer), set()).add(c.row_id)
         return None
+
+    # -- the rules across a customer's orders (crm_tui.domain.orders) ------------------
+
+    def _live(self, tbl: str, customer: str) -> list[tuple[str, dict[str, Any]]]:
+        """The live records of `tbl` about `customer` as this push leaves them so far."""
+        key = (tbl, customer)
+        if key not in self._books:
+            held = self._records_in(tbl, customer)
+            self._held.update(((tbl, row_id), record) for row_id, record in held.items())
+            self._books[key] = set(held)
+        found = []
+        for row_id in sorted(self._books[key] | self._added.get(key, set())):
+            if (tbl, row_id) in self._deleted or self.customer_of(tbl, row_id) != customer:
+                continue
+            values = self._values(tbl, row_id)
+            if values is not None:
+                found.append((row_id, values))
+        return found
+
+    def _refunds(self, sale_id: str, customer: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(i, o) for i, o in self._live(ORDERS, customer) if o.get("refund_of") == sale_id]
+
+    def _check_orders(self, c: WireChange, values: dict[str, Any] | None) -> None:
+        """What `c` leaves of a customer's orders keeps the rules every laptop's writes
+        keep (crm_tui.api.records WRITTEN_RULES, crm_tui.api.orders.refund): a sale
+        deleted leaves no refund; all of a sale's refunds (not cancelled) come to no
+        more than it (a refund written, or its sale changed); a refund's lines take
+        back only products of its sale, no more of each than is not refunded yet.
+        Judged with the records the server holds and this push's earlier changes."""
+        if c.tbl == ORDERS and c.op == "delete":
+            customer = self.customer_of(ORDERS, c.row_id)
+            if customer:
+                left = [i for i, _ in self._refunds(c.row_id, customer)]
+                check_rule(ORDERS, lambda _: order_rules.check_sale_deleted(left), {})
+            return
+        if values is None:
+            return
+        if c.tbl == ORDERS:
+            self._check_refunds(c.row_id, values)
+        else:
+            self._check_returns(c.row_id, values)
+
+    def _check_refunds(self, order_id: str, order: dict[str, Any]) -> None:
+        if not order.get("refund_of") and not self.exists(ORDERS, order_id):
+            return  # a new sale: no refund can name it yet
+        sale_id = order.get("refund_of") or order_id
+        sale = order if sale_id == order_id else self._values(ORDERS, str(sale_id))
+        customer = (sale or {}).get("customer_id")
+        if sale is None or not isinstance(customer, str) or not _is_number(sale.get("amount")):
+            return  # a refund's reference rule says what is wrong with its sale
+        refunds = dict(self._refunds(sale_id, customer))
+        if order_id != sale_id:
+            refunds[order_id] = order
+        counted = [r["amount"] for r in refunds.values() if r.get("status") != "cancelled" and _is_number(r.get("amount"))]
+        if not counted:
+            return
+        total = float(sum(counted))
+        check_rule(ORDERS, lambda _: order_rules.check_refunds(
+            [(str(sale_id), float(sale["amount"]), sale.get("refund_of"), sale.get("status"), total)]), order)
+
+    def _check_returns(self, line_id: str, line: dict[str, Any]) -> None:
+        order_id = line.get("order_id")
+        refund = self._values(ORDERS, order_id) if isinstance(order_id, str) else None
+        if refund is None or not refund.get("refund_of") or refund.get("status") == "cancelled":
+            return
+        sale_id = str(refund["refund_of"])
+        customer = self.customer_of(ORDERS, sale_id)
+        if not customer:
+            return
+        lines = [(i, v) for i, v in self._live(LINES, customer) if _is_line(v)]
+        sold = [v for _, v in lines if v.get("order_id") == sale_id]
+        if not sold:
+            return  # a sale pushed without lines, or whose lines are still to come: its amount bounds its refunds
+        others = {i for i, o in self._refunds(sale_id, customer) if i != order_id and o.get("status") != "cancelled"}
+        returned: dict[str, float] = {}
+        for _, v in lines:
+            if v.get("order_id") in others:
+                returned[v["product"]] = returned.get(v["product"], 0.0) + float(v["quantity"])
+        mine = [v for i, v in lines if v.get("order_id") == order_id and i != line_id] + [line]
+        if _is_line(line):
+            check_rule(LINES, lambda _: order_rules.check_returns(mine, sold, returned, sale_id), line)
 
     def _values(self, tbl: str, row_id: str) -> dict[str, Any] | None:
         """A record's values as the server holds it after this push so far; None
         when it holds none."""
-        held = self._records.get((tbl, row_id))
+        held = self._records.get((tbl, row_id)) or self._held.get((tbl, row_id))
         if held is None:
             held = self._record_of(tbl, row_id)
         return None if held is None else {k: v for k, (v, _, _) in held.items()}
@@ -202,3 +306,13 @@ class Judge:
         elif self.scope(c.tbl, c.row_id) is None:
             self.out.row_scopes[key] = ""
         return self.scope(c.tbl, c.row_id) or None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_line(values: Mapping[str, Any]) -> bool:
+    """A line the rule of returns can weigh: a product and a quantity (a value's own
+    rule refuses anything else)."""
+    return isinstance(values.get("product"), str) and _is_number(values.get("quantity"))

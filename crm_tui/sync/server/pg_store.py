@@ -56,6 +56,7 @@ from crm_tui.sync.server.store import (
     erasures_accepted,
     held_record,
     json_or_null,
+    live_records,
     mark_scope,
     no_rep,
     now_stamp,
@@ -455,7 +456,7 @@ class PostgresStore(Store):
         held, fresh = split_fresh(node, ordered, last)
         refused_before = self._check_duplicates(conn, node, held) if held else []
         place_of, scope_of = self._lookups(conn, fresh)
-        judge = Judge(rep.actor, place_of, scope_of, partial(self._record_of, conn))
+        judge = Judge(rep.actor, place_of, scope_of, partial(self._record_of, conn), partial(self._records_in, conn))
         for change in fresh:
             judge.judge(change)
         verdicts = judge.out
@@ -555,6 +556,14 @@ class PostgresStore(Store):
         return held_record(conn.execute(
             "SELECT w.field, w.hlc, w.node, w.server_seq, l.data FROM winners w JOIN log l "
             "ON l.server_seq = w.server_seq WHERE w.tbl = %s AND w.row_id = %s", (tbl, row_id)).fetchall())
+
+    @staticmethod
+    def _records_in(conn: psycopg.Connection, tbl: str, customer_id: str) -> dict[str, HeldRecord]:
+        # the customer's records from the log's scope index; the judge keeps those still theirs
+        return live_records(conn.execute(
+            "SELECT w.row_id, w.field, w.hlc, w.node, w.server_seq, l.data, l.op FROM winners w JOIN log l "
+            "ON l.server_seq = w.server_seq WHERE w.tbl = %s AND w.row_id IN "
+            "(SELECT row_id FROM log WHERE scope = %s AND tbl = %s)", (tbl, customer_id, tbl)).fetchall())
 
     @staticmethod
     def _scope_of(conn: psycopg.Connection, tbl: str, row_id: str) -> str | None:

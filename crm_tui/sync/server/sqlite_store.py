@@ -40,6 +40,7 @@ from crm_tui.sync.server.store import (
     erasures_accepted,
     held_record,
     json_or_null,
+    live_records,
     mark_scope,
     no_rep,
     now_stamp,
@@ -302,7 +303,7 @@ class SqliteStore(Store):
                 last = row[1]
             held, fresh = split_fresh(node, ordered, last)
             refused_before = self._check_duplicates(node, held) if held else []
-            judge = Judge(rep.actor, self._place_of, self._scope_of, self._record_of)
+            judge = Judge(rep.actor, self._place_of, self._scope_of, self._record_of, self._records_in)
             for change in fresh:
                 judge.judge(change)
             verdicts = judge.out
@@ -329,6 +330,13 @@ class SqliteStore(Store):
         return held_record(self._conn.execute(
             "SELECT w.field, w.hlc, w.node, w.server_seq, l.data FROM winners w JOIN log l "
             "ON l.server_seq = w.server_seq WHERE w.tbl = ? AND w.row_id = ?", (tbl, row_id)).fetchall())
+
+    def _records_in(self, tbl: str, customer_id: str) -> dict[str, HeldRecord]:
+        # the customer's records from the log's scope index; the judge keeps those still theirs
+        return live_records(self._conn.execute(
+            "SELECT w.row_id, w.field, w.hlc, w.node, w.server_seq, l.data, l.op FROM winners w JOIN log l "
+            "ON l.server_seq = w.server_seq WHERE w.tbl = ? AND w.row_id IN "
+            "(SELECT row_id FROM log WHERE scope = ? AND tbl = ?)", (tbl, customer_id, tbl)).fetchall())
 
     def _persist(self, rep: str, node: str, v: Verdicts, hlcs: dict[int, int]) -> None:
         """Store what the judge decided, in the push's transaction."""

@@ -146,6 +146,21 @@ def held_record(rows: Iterable[tuple[str, int, str, int, str]]) -> HeldRecord | 
     return out
 
 
+def live_records(rows: Iterable[tuple[str, str, int, str, int, str, str]]) -> dict[str, HeldRecord]:
+    """The live records among winners joined with the log, by id: (row_id, field, hlc,
+    node, server_seq, the winning change's data, its op). A record lives when the
+    change that wins its ALIVE mark is an insert (a delete's tombstone wins otherwise)."""
+    fields: dict[str, list[tuple[str, int, str, int, str]]] = {}
+    alive: set[str] = set()
+    for row_id, name, hlc, node, seq, data, op in rows:
+        if name == ALIVE:
+            if op == "insert":
+                alive.add(row_id)
+            continue
+        fields.setdefault(row_id, []).append((name, hlc, node, seq, data))
+    return {row_id: held_record(fields.get(row_id, ())) or {} for row_id in alive}
+
+
 def winning_fields(changes: Sequence[WireChange], seqs: Sequence[int]) -> list[tuple[str, str, str, int, str, int]]:
     """(tbl, row_id, field, hlc, node, server_seq) of the changes of one batch that win
     each field within the batch, sorted by key (rows are locked in that order); the
