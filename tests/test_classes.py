@@ -90,6 +90,18 @@ def test_classes_follow_the_data_without_running_classify(db_path: Path) -> None
         assert report["tiers"] == {"A": 0, "B": 0, "C": 1} and whole[small["id"]] == "C"
 
 
+def test_a_customer_just_written_comes_back_with_its_classes(db_path: Path) -> None:
+    """What `crm customers add` and `edit` print is what `show` prints: the record a
+    write returns holds its classes, not blanks waiting for the next read."""
+    added = json.loads(cli(db_path, "customers", "add", "--name", "张伟", "--json"))
+    shown = json.loads(cli(db_path, "customers", "show", added["id"], "--json"))
+    assert (added["status"], added["lifecycle_stage"], added["tier"]) == (
+        shown["status"], shown["lifecycle_stage"], shown["tier"]) != (None, None, None)
+    edited = json.loads(cli(db_path, "customers", "edit", added["id"], "--notes", "回访", "--json"))
+    assert edited["tier"] == shown["tier"] and edited["status"] == shown["status"]
+    assert "potential" in cli(db_path, "customers", "add", "--name", "李娜")
+
+
 def test_after_a_few_writes_only_the_touched_customers_are_classified_again(
         db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One edit does not classify the whole book again: the customers it touched are,

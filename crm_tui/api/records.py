@@ -251,11 +251,13 @@ class Records:
         return record
 
     def create(self, data: Mapping[str, Any], *, owner: str | None = None) -> Record:
+        # Each write returns the record as `get` reads it, computed fields (a
+        # customer's classes) brought up to date: what `add` prints is what `show` prints.
         with self._lock:
             record = self.prepare(data, owner=owner)
             with transaction(self.conn):
                 self.insert_prepared([record])
-            return self._get(record["id"])
+            return self.get(record["id"])
 
     def check_new(self, record: Mapping[str, Any]) -> None:
         """The rules a prepared record must pass before it is inserted, beyond its
@@ -322,7 +324,7 @@ class Records:
             values = clean(self.entity, changes, partial=True)
             with transaction(self.conn):
                 self.apply_update(current, values, workflow=workflow)
-            return self._get(current["id"])
+            return self.get(current["id"])
 
     def settle(self, record_id: str, name: str, value: Any, allowed: Sequence[Any]) -> Record:
         """Conflict resolution's sanctioned write: set field `name` to `value`, one
@@ -337,7 +339,7 @@ class Records:
                 raise ValidationError.one(name, t("reason.record.workflow_side", kind=entity_name(self.entity)))
             with transaction(self.conn):
                 self.apply_update(current, values, workflow=True)
-            return self._get(current["id"])
+            return self.get(current["id"])
 
     def delete(self, record_id: str) -> Record:
         with self._lock:
