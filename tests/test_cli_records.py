@@ -101,7 +101,7 @@ def test_child_record_life_cycle(crm: Crm, db_path: Path, table: str, add_args: 
     customer = add_customer(db_path, "--name", "王芳")
     other = add_customer(db_path, "--name", "刘强")
     added = run_json(db_path, table, "add", "--customer", customer["id"][:20], *add_args)
-    assert list(added) == keys_of(table)
+    assert list(added) == keys_of(table) + (["lines"] if table == "orders" else [])  # as show prints it
     assert added["customer_id"] == customer["id"]
     run_json(db_path, table, "add", "--customer", other["id"], *add_args)
     records = crm.records(table)
@@ -172,6 +172,26 @@ def test_adding_a_likely_duplicate_warns_but_adds(crm: Crm, db_path: Path) -> No
     result = run(db_path, "customers", "add", "--name", "李娜")
     assert "duplicate" not in result.stderr
     assert crm.customers.count() == 4
+
+
+def test_add_edit_and_show_print_a_record_alike(crm: Crm, db_path: Path) -> None:
+    """An order is printed with its lines and an opportunity with its products by
+    add and edit as by show: add printed the bare row, the lines left out."""
+    run(db_path, "products", "add", "--sku", "P-100", "--name", "工业泵", "--list-price", "12000")
+    customer = add_customer(db_path, "--name", "张伟")
+    added = run(db_path, "orders", "add", "--customer", customer["id"], "--line", "P-100:2")
+    shown = run(db_path, "orders", "show", added.stdout.split()[2])
+    assert "工业泵" in added.stdout and "24,000.00" in added.stdout
+    assert shown.stdout in added.stdout  # the same record, after the "added order ID" line
+    order = run_json(db_path, "orders", "add", "--customer", customer["id"], "--line", "P-100:1")
+    assert [line["quantity"] for line in order["lines"]] == [1]
+    deal = run(db_path, "opportunities", "add", "--customer", customer["id"], "--title", "泵站改造",
+               "--amount", "50000", "--products", "P-100")
+    assert "P-100 工业泵" in deal.stdout
+    deal_id = deal.stdout.split()[2]
+    edited = run(db_path, "opportunities", "edit", deal_id, "--notes", "回访")
+    assert "P-100 工业泵" in edited.stdout
+    assert run_json(db_path, "opportunities", "edit", deal_id, "--notes", "再访")["products"][0]["sku"] == "P-100"
 
 
 def test_unknown_id_and_ambiguous_prefix(crm: Crm, db_path: Path) -> None:

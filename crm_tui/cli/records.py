@@ -224,6 +224,19 @@ def count_lines(path: Path) -> int:
         return 0
 
 
+def show_record(crm: Crm, record: Record, table: str, as_json: bool) -> None:
+    """One record as add, edit and show print it: an order with its lines, an
+    opportunity with the products it is about (by SKU and name)."""
+    if table == "orders":
+        show_order(crm, record, as_json)
+        return
+    if table == "opportunities":
+        products = crm.opportunities.products_of(record)
+        record = {**record, "products": products if as_json else
+                  ", ".join(f"{p['sku']} {p['name']}" for p in products)}
+    print_json(record) if as_json else print_record(record, table)
+
+
 def register(app: typer.Typer) -> None:
     # each kind's commands are made when a command line goes to that kind
     for table in KINDS:
@@ -259,15 +272,13 @@ def build(table: str) -> typer.Typer:
             resolve_customer(crm, data)
             duplicates = possible_duplicates(crm, data, table) if table in DUPLICATE_CHECKED else []
             record = create(crm, table, data, lines)
-        for match, reason in duplicates:
-            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]"
-                              + t("cli.possible_duplicate", id=match["id"], name=escape(match.get("name") or ""),
-                                  reason=reason), highlight=False, soft_wrap=True)
-        if as_json:
-            print_json(record)
-        else:
-            console.print(t("cli.added", entity=entity_name(ent), id=record["id"]), highlight=False, soft_wrap=True)
-            print_record(record, table)
+            for match, reason in duplicates:
+                err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]"
+                                  + t("cli.possible_duplicate", id=match["id"], name=escape(match.get("name") or ""),
+                                      reason=reason), highlight=False, soft_wrap=True)
+            if not as_json:
+                console.print(t("cli.added", entity=entity_name(ent), id=record["id"]), highlight=False, soft_wrap=True)
+            show_record(crm, record, table, as_json)
 
     add_params = common_params() + field_params(ent)
     if table == "orders":
@@ -346,15 +357,7 @@ def build(table: str) -> typer.Typer:
     def show(record_id: Annotated[str, typer.Argument(metavar="ID")],
              db: DbOpt = None, as_json: JsonOpt = False) -> None:
         with open_crm(db) as crm:
-            record = crm.records(table).get(record_id)
-            if table == "orders":  # with its lines
-                show_order(crm, record, as_json)
-                return
-            if table == "opportunities":  # with the products it is about, by SKU and name
-                products = crm.opportunities.products_of(record)
-                record = {**record, "products": products if as_json else
-                          ", ".join(f"{p['sku']} {p['name']}" for p in products)}
-        print_json(record) if as_json else print_record(record, table)
+            show_record(crm, crm.records(table).get(record_id), table, as_json)
 
     sub.command("show", epilog=example(table, "show"))(show)
 
@@ -367,11 +370,10 @@ def build(table: str) -> typer.Typer:
         with open_crm(db) as crm:
             resolve_customer(crm, changes)
             record = crm.records(table).update(record_id, changes)
-        if as_json:
-            print_json(record)
-        else:
-            console.print(t("cli.say.updated", entity=entity_name(ent), id=record["id"]), highlight=False, soft_wrap=True)
-            print_record(record, table)
+            if not as_json:
+                console.print(t("cli.say.updated", entity=entity_name(ent), id=record["id"]),
+                              highlight=False, soft_wrap=True)
+            show_record(crm, record, table, as_json)
 
     id_param = inspect.Parameter("record_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
         str, typer.Argument(metavar="ID")])
