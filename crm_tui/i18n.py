@@ -211,6 +211,12 @@ def unit_price(amount: float | None) -> str:
     return f"{whole}.{decimals.rstrip('0').ljust(2, '0')}"
 
 
+def satisfaction(c: float | None) -> str:
+    """A satisfaction C = perceived / expected as every survey list and report writes
+    it: three decimals (0.833, 1.000), so a column of them lines up."""
+    return "" if c is None else f"{float(c):.3f}"
+
+
 def quantity(value: float | None) -> str:
     """A quantity as people write it: every decimal it keeps (up to 4), none when whole."""
     if value is None:

@@ -157,6 +157,11 @@ def test_surveys_add_and_list(db_path: Path, book: dict[str, str]) -> None:
     assert [(r["expected"], r["perceived"], r["surveyed_at"]) for r in rows] == [(8.0, 6.0, "2026-09-01")]
     data = json.loads(run(db_path, "surveys", "list", "--json"))
     assert data["count"] == 4
+    # the table names the customer, and writes every C with three decimals, as the report does
+    with Crm(db_path) as crm:
+        name = crm.customers.get(book["E"])["name"]
+    table = run(db_path, "surveys", "list", "--customer", book["E"])
+    assert name in table and "0.750" in table and "overall satisfaction C = 0.750" in table
     bad = CliRunner().invoke(app, ["--db", str(db_path), "surveys", "add", book["E"], "-a", "0", "-b", "3"])
     assert bad.exit_code == 1 and "expected" in bad.output
 

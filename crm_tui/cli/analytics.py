@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from crm_tui.api.names import with_customer_names
 from crm_tui.cli import app
 from crm_tui.cli.common import (
     DbOpt,
@@ -25,7 +26,7 @@ from crm_tui.cli.common import (
     print_record,
     print_table,
 )
-from crm_tui.i18n import money, t
+from crm_tui.i18n import money, satisfaction, t
 
 if TYPE_CHECKING:  # the analytics and the reports load with the command that runs them
     from crm_tui.api import Crm
@@ -416,10 +417,12 @@ def survey_list(
     with open_crm(db) as crm:
         rows = crm.analytics.list_surveys(customer)
         summary = crm.analytics.satisfaction(customer)
+        if not as_json:
+            with_customer_names(crm, rows)
     if as_json:
         print_json({"surveys": rows, "overall": summary["overall"], "count": summary["count"]})
         return
-    print_table(rows, ["surveyed_at", "customer_id", "expected", "perceived", "c", "verdict"],
+    print_table(rows, ["surveyed_at", "customer_name", "c", "verdict", "expected", "perceived", "customer_id"],
                 title=t("cli.say.surveys_title", n=len(rows)), codes={"verdict": "survey.verdict"})
     if summary["overall"] is not None:
-        console.print(t("cli.say.overall_satisfaction", c=f"{summary['overall']:.3f}"), highlight=False)
+        console.print(t("cli.say.overall_satisfaction", c=satisfaction(summary["overall"])), highlight=False)

@@ -33,6 +33,7 @@ from crm_tui.i18n import (
     money,
     quantity,
     resolve_language,
+    satisfaction,
     set_language,
     t,
     unit_price,
@@ -247,6 +248,8 @@ def cell(name: str, value: Any) -> str:
         return unit_price(value)  # 0.0035 as it is kept, not 0.00
     if name == "quantity" and isinstance(value, float):
         return quantity(value)
+    if name == "c" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return satisfaction(value)  # a survey's C = perceived / expected
     return shown_time(value) if is_time_name(name) else str(value)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_tui.domain.analytics.complaints import UNKNOWN
-from crm_tui.i18n import has, language, quantity, t
+from crm_tui.i18n import has, language, quantity, satisfaction, t
 from crm_tui.i18n import money as i18n_money
 
 
@@ -141,7 +141,7 @@ def key_figures(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(measure, formatted value) of the headline KPIs, in report order."""
     o = data["kpis"]["overall"]
     loy = data["loyalty"]
-    sat = _none() if o["satisfaction"] is None else t("report.satisfaction_value", c=f"{o['satisfaction']:.3f}",
+    sat = _none() if o["satisfaction"] is None else t("report.satisfaction_value", c=satisfaction(o["satisfaction"]),
                                                         surveys=o["surveys"])
     return [
         (t("report.kpi.customers"), str(o["customers"])),
