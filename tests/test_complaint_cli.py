@@ -62,3 +62,19 @@ def test_editing_a_complaints_status_directly_is_refused(crm: Crm, db_path: Path
     edit = runner.invoke(app, ["complaints", "edit", "--db", str(db_path), complaint["id"], "--status", "resolved"])
     assert edit.exit_code == 1 and "workflow" in edit.output
     assert crm.complaints.get(complaint["id"])["status"] == "new"
+
+
+def test_the_complaint_list_on_80_columns_shows_where_each_stands(crm: Crm, db_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A narrow terminal keeps the list's first columns: a complaint's customer, status
+    and priority come before when it was received (they were left out for width)."""
+    from crm_tui.cli import common
+
+    monkeypatch.setattr(common.console, "_width", 80)
+    customer = crm.customers.create({"name": "刘洋"})
+    crm.complaint_workflow.open({"customer_id": customer["id"], "type": "product_quality", "priority": "urgent",
+                                 "description": "漏水"})
+    listed = runner.invoke(app, ["complaints", "list", "--db", str(db_path)])
+    header = listed.stdout.splitlines()[2]
+    assert [word in header for word in ("customer name", "status", "priority")] == [True] * 3, listed.stdout
+    assert "urgent" in listed.stdout and "new" in listed.stdout

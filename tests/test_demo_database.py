@@ -52,6 +52,7 @@ def test_after_the_demo_the_next_commands_use_it_and_say_so_until_exit() -> None
     empty = crm("customers", "list")
     assert "not your own book" not in empty.stderr  # no demo notice on the user's own book
     assert "no customers in" in empty.stderr and "crm customers import" in empty.stderr  # not a bare 0 of 0
+    assert empty.stdout == ""  # nor an empty table beneath the sentence
     with Crm(own_db_path()) as own:
         assert own.customers.count() == 0
     with Crm(demo_db_path()) as demo:

@@ -50,8 +50,13 @@ def test_cli_tables_and_records_show_local_human_times(crm: Crm, shanghai) -> No
     assert not ISO_STAMP.search(shown.stdout), shown.stdout
     stamp = shown_time(customer["created_at"])
     assert stamp in shown.stdout and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", stamp)
-    listed = runner.invoke(cli, ["--db", str(crm.path), "complaints", "list"], env={"COLUMNS": "200"})
-    assert "2026-03-01 08:00" in listed.stdout and not ISO_STAMP.search(listed.stdout), listed.stdout
+    complaint = crm.complaints.find(limit=1)[0]
+    shown = runner.invoke(cli, ["--db", str(crm.path), "complaints", "show", complaint["id"]])
+    assert "2026-03-01 08:00" in shown.stdout and not ISO_STAMP.search(shown.stdout), shown.stdout
+    crm.visits.create({"customer_id": customer["id"], "visited_at": "2026-03-02 09:30", "channel": "phone",
+                       "purpose": "visit"})
+    listed = runner.invoke(cli, ["--db", str(crm.path), "visits", "list"])  # a table: its first column
+    assert "2026-03-02 09:30" in listed.stdout and not ISO_STAMP.search(listed.stdout), listed.stdout
     raw = runner.invoke(cli, ["--db", str(crm.path), "customers", "show", customer["id"], "--json"])
     assert customer["created_at"] in raw.stdout  # scripts get the stored stamp
 

@@ -329,6 +329,7 @@ def build(table: str) -> typer.Typer:
                 err_console.print(t("demo.no_match", total=everything, table=label, path=crm.path)
                                   if everything else t("demo.no_records", table=table, label=label, path=crm.path),
                                   highlight=False, markup=False)
+                return  # the sentence says it all: no empty table and "0 of 0" beneath it
         caption = t("cli.shown_of", shown=len(rows), total=total) + (t("cli.more") if total > len(rows) else "")
         as_read = [readable(r, table) for r in rows]
         if table == "customers":  # the number to call, as the customer screen shows it

@@ -228,7 +228,8 @@ COMPLAINT = Entity(
         Field("closed_at", kind="datetime", label="Closed"),
     ),
     searchable=("description", "product", "cause", "handler"),
-    list_columns=("received_at", "customer_id", "type", "priority", "status", "handler", "due_at"),
+    # most useful first (a narrow terminal shows the first that fit): where each stands and when it is due
+    list_columns=("customer_id", "status", "priority", "due_at", "type", "received_at", "handler"),
     workflow_fields=("status", "acknowledged_at", "first_response_at", "resolved_at", "closed_at"),
     default_order="received_at DESC",
 )
