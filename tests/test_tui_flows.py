@@ -184,6 +184,28 @@ async def test_complaint_from_new_to_closed(seeded: Crm) -> None:
         assert seeded.complaints.get(complaint["id"])["closed_at"] == "2026-03-02T09:00:00"
 
 
+async def test_enter_on_a_complaint_opens_the_complaint_and_c_its_customer(seeded: Crm) -> None:
+    """As in the orders and the pipeline, Enter opens what the row is (the complaint's
+    form); c opens its customer. Enter used to open the customer's profile."""
+    complaint = await _open_complaint(seeded)
+    app = make_app(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        table(app).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, FormScreen)
+        assert app.screen.query_one("#field-description").text == complaint["description"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ComplaintsScreen)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen) and app.screen.customer_id == complaint["customer_id"]
+
+
 async def test_invalid_phone_shows_error_next_to_field(seeded: Crm) -> None:
     app = make_app(seeded)
     async with app.run_test(size=SIZE) as pilot:

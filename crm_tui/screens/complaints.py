@@ -52,6 +52,7 @@ class ComplaintsScreen(FilterAsYouType, TableScreen):
         Binding("o", "reopen", "key.reopen", id="complaints.reopen"),
         Binding("n", "new", "key.new_complaint", id="complaints.new"),
         Binding("e", "edit", "key.edit", id="complaints.edit"),
+        Binding("c", "customer", "key.open_customer", id="complaints.customer"),
         Binding("tab", "view(1)", "key.next_view", id="complaints.next_view"),
         Binding("shift+tab", "view(-1)", "key.prev_view", id="complaints.prev_view", show=False),
         Binding("slash", "focus_search", "key.search", id="complaints.search"),
@@ -192,8 +193,13 @@ class ComplaintsScreen(FilterAsYouType, TableScreen):
         self.run_db(lambda: crm.customers.get(record["customer_id"]),
                     lambda customer: complaint_form(app, customer, self._done, record=record))
 
+    def action_customer(self) -> None:
+        if (record := self._selected()) is not None:
+            self.app.open_customer(record["customer_id"])
+
     def on_record_table_selected(self, event: RecordTable.Selected) -> None:
-        self.app.open_customer(event.record["customer_id"])
+        # Enter opens what the row is, as in the orders and the pipeline: the complaint
+        self.action_edit()
 
     def on_record_table_highlighted(self, event: RecordTable.Highlighted) -> None:
         # Another complaint: other workflow keys may apply now.
