@@ -3,6 +3,12 @@ Chinese queries; pinyin in full and by initials."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from crm_tui.api import Crm
@@ -79,6 +85,97 @@ def test_pinyin_keys() -> None:
     assert customer_pinyin("Bob") == ""
     assert normalize_query(" 138-1234 ") == "1381234"
     assert normalize_query("ZhangWei") == "zhangwei"
+
+
+# Names whose characters pypinyin's phrase dictionary reads as a phrase: as names,
+# each character keeps its own reading (柏 Bai, not Berlin's bo; 殷红 is not "dark red").
+NAMES_NOT_PHRASES = {"柏林": "bailin bl", "殷红霞": "yinhongxia yhx", "张朝阳": "zhangchaoyang zcy",
+                     "牟平": "mouping mp"}
+
+
+def test_a_name_is_read_character_by_character(crm: Crm) -> None:
+    assert {name: pinyin_key(name) for name in NAMES_NOT_PHRASES} == NAMES_NOT_PHRASES
+    crm.customers.create({"name": "张朝阳"})
+    crm.contacts.create({"customer_id": crm.customers.create({"name": "Acme"})["id"], "name": "柏林"})
+    assert names(crm, "chaoyang") == names(crm, "zcy") == ["张朝阳"]
+    assert names(crm, "bailin") == ["Acme"]
+    assert names(crm, "zhaoyang") == names(crm, "bolin") == []
+
+
+def in_a_fresh_interpreter(code: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "PYPINYIN_NO_PHRASES"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_pypinyin_is_loaded_without_its_phrase_dictionary() -> None:
+    # Three quarters of its import; the environment is left as it was.
+    out = in_a_fresh_interpreter(
+        "import os, sys\n"
+        "from crm_tui.domain.search import pinyin_key\n"
+        "print(pinyin_key('张伟'), 'pypinyin' in sys.modules, 'pypinyin.phrases_dict' in sys.modules,\n"
+        "      os.environ.get('PYPINYIN_NO_PHRASES'))")
+    assert out.split() == ["zhangwei", "zw", "True", "False", "None"]
+
+
+def test_the_keys_are_the_same_when_pypinyin_has_its_phrases() -> None:
+    # A user's script (or another library) may have imported pypinyin with them first.
+    out = in_a_fresh_interpreter(
+        "import json, sys, pypinyin\n"
+        "from crm_tui.domain.search import pinyin_key\n"
+        f"print('pypinyin.phrases_dict' in sys.modules, json.dumps([pinyin_key(n) for n in {list(NAMES_NOT_PHRASES)!r}]))")
+    loaded, keys = out.split(" ", 1)
+    assert loaded == "True"
+    assert json.loads(keys) == list(NAMES_NOT_PHRASES.values())
+
+
+def test_keys_made_the_old_way_are_made_anew_on_opening(tmp_path: Path) -> None:
+    # A database of the schema before the rules' versions, holding keys read by phrase
+    # (柏林 'bolin'), as that version's API wrote them.
+    from crm_tui.db.connection import connect, new_node_id, transaction
+    from crm_tui.db.migrations import MIGRATIONS, _derived_versions
+
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    for number in range(MIGRATIONS.index(_derived_versions)):
+        with transaction(conn):
+            MIGRATIONS[number](conn)
+            if number == 0:
+                conn.execute("INSERT INTO replica (id, node, rep) VALUES (1, ?, 'wang')", (new_node_id(),))
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+    with transaction(conn):
+        conn.execute("INSERT INTO customers (id, name, pinyin) VALUES ('C1', '柏林', 'bolin bl'), "
+                     "('C2', 'Bob', ''), ('C3', '张朝阳', 'zhangzhaoyang zzy'), ('C4', '张伟', 'zhangwei zw')")
+        conn.execute("INSERT INTO contacts (id, customer_id, name, pinyin) VALUES ('K1', 'C2', '殷红霞', 'yanhongxia yhx')")
+        # Which keys are written again: only those the new rule makes otherwise.
+        conn.execute("CREATE TABLE rewritten (id TEXT)")
+        for table in ("customers", "contacts"):
+            conn.execute(f"CREATE TRIGGER {table}_rewritten AFTER UPDATE OF pinyin ON {table} "
+                         "BEGIN INSERT INTO rewritten VALUES (NEW.id); END")
+    logged = conn.execute("SELECT count(*) FROM change_log").fetchone()[0]
+    conn.close()
+    with Crm(path) as crm:
+        keys = dict(crm.conn.execute("SELECT id, pinyin FROM customers UNION ALL SELECT id, pinyin FROM contacts"))
+        assert keys == {"C1": "bailin bl", "C2": "", "C3": "zhangchaoyang zcy", "C4": "zhangwei zw",
+                        "K1": "yinhongxia yhx"}
+        assert sorted(r[0] for r in crm.conn.execute("SELECT id FROM rewritten")) == ["C1", "C3", "K1"]
+        assert names(crm, "bailin") == ["柏林"] and names(crm, "bolin") == []
+        assert names(crm, "yinhong") == ["Bob"] and names(crm, "yanhong") == []
+        assert names(crm, "zcy") == ["张朝阳"] and names(crm, "zzy") == []
+        assert crm.conn.execute("SELECT count(*) FROM change_log").fetchone()[0] == logged  # local only
+    with Crm(path) as crm:  # once: the rule's version is recorded
+        assert crm.conn.execute("SELECT count(*) FROM rewritten").fetchone()[0] == 3
+
+
+def test_a_new_database_holds_keys_of_the_rules_it_has(tmp_path: Path) -> None:
+    # Made at the current versions: nothing to make anew when it is opened again.
+    from crm_tui.domain.entities import ENTITIES
+
+    with Crm(tmp_path / "new.db") as crm:
+        versions = {tuple(r) for r in crm.conn.execute("SELECT tbl, col, version FROM derived_versions")}
+    assert versions == {(e.table, d.column, d.version) for e in ENTITIES.values() for d in e.derived}
+    assert ("customers", "pinyin", 2) in versions
 
 
 def test_count_after_a_page_follows_new_writes(people: Crm) -> None:

@@ -107,7 +107,7 @@ class Crm:
         self.quote_book = QuoteBook(self)  # quotations: add, edit, accept (makes the order)
         self.quotes = self.quote_book.quotes
         self.merges = Merges(self)  # merge two customers into one, and undo it
-        self._index_script_writes()
+        self._keep_derived_columns()
 
     def _ensure_classes(self) -> None:
         """Before customers are read: their computed classes as of today and the data
@@ -179,13 +179,22 @@ class Crm:
             return sql.changes(self.conn, table=table, row_id=row_id, since_seq=since,
                                limit=limit, local_only=local_only)
 
-    def _index_script_writes(self) -> None:
-        """Give records written around the API (a user's own sqlite3 script) their
-        derived columns (the pinyin search key); the rest of the search text is kept
-        by triggers."""
+    def _keep_derived_columns(self) -> None:
+        """Derived columns (the pinyin search key) as their rules make them now: made
+        anew once when a rule moved on since they were stored (Derived.version; only
+        the values that differ are written, each a rewrite of the search index), and
+        given to records written around the API (a user's own sqlite3 script); the
+        rest of the search text is kept by triggers."""
         with self.lock:
+            versions = sql.derived_versions(self.conn)
             for ent in ENTITIES.values():
                 for d in ent.derived:
+                    if versions.get((ent.table, d.column), 1) != d.version:
+                        with transaction(self.conn):
+                            rows = sql.derived_inputs(self.conn, ent, d.column, d.sources)
+                            sql.set_derived(self.conn, ent, d.column, (
+                                (value, rid) for rid, inputs, stored in rows if (value := d.compute(inputs)) != stored))
+                            sql.set_derived_versions(self.conn, [(ent.table, d.column, d.version)])
                     missing = sql.missing_derived(self.conn, ent, d.column)
                     if missing:
                         with transaction(self.conn):

@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+from crm_tui.db import records
 from crm_tui.db import schema as new_schema
 from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
+from crm_tui.domain.entities import ENTITIES
 from crm_tui.i18n import os_reason, t
 
 
@@ -297,12 +299,15 @@ def migrate(conn: sqlite3.Connection, path: str | Path = "", *, replay: bool = F
         if version == 0 and not replay and new_schema.create(conn):
             conn.execute("INSERT INTO replica (id, node) VALUES (1, ?)", (new_node_id(),))
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            return
-        for number in range(version, SCHEMA_VERSION):
-            MIGRATIONS[number](conn)
-            if number == 0:
-                conn.execute("INSERT INTO replica (id, node) VALUES (1, ?)", (new_node_id(),))
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+        else:
+            for number in range(version, SCHEMA_VERSION):
+                MIGRATIONS[number](conn)
+                if number == 0:
+                    conn.execute("INSERT INTO replica (id, node) VALUES (1, ?)", (new_node_id(),))
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+        if version == 0:  # a new database: no derived value in it was made by an older rule
+            records.set_derived_versions(conn, ((ent.table, d.column, d.version)
+                                                for ent in ENTITIES.values() for d in ent.derived))
 
 
 def new_node_id() -> str:

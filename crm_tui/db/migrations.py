@@ -811,4 +811,23 @@ def _made_up(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(_made_up)  # x-cli
+
+
+def _derived_versions(conn: sqlite3.Connection) -> None:
+    """The version of the rule each derived column's stored values were made by
+    (crm_tui.domain.entities.Derived.version): when a rule moves on, the API makes
+    the column anew once, writing only the values that differ. A column not listed
+    was made by version 1 (a database older than this table); a new database lists
+    every column at its current version (crm_tui.db.connection.migrate). Local only."""
+    run_script(conn, """
+CREATE TABLE derived_versions (
+    tbl TEXT NOT NULL,
+    col TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (tbl, col)
+) WITHOUT ROWID;
+""")
+
+
+MIGRATIONS.append(_derived_versions)  # issue 9
 SCHEMA_VERSION = len(MIGRATIONS)

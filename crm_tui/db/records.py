@@ -420,6 +420,26 @@ def missing_derived(conn: sqlite3.Connection, ent: Entity, column: str) -> list[
         f"SELECT {', '.join(_columns(ent))} FROM {ent.table} WHERE {column} IS NULL")]
 
 
+def derived_versions(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    """(table, column) -> the version of the rule a derived column's stored values were
+    made by (Derived.version); a column not listed was made by version 1."""
+    return {(tbl, col): version for tbl, col, version in conn.execute("SELECT tbl, col, version FROM derived_versions")}
+
+
+def set_derived_versions(conn: sqlite3.Connection, versions: Iterable[tuple[str, str, int]]) -> None:
+    """Record (table, column, version): the column's stored values are that rule's."""
+    conn.executemany("INSERT INTO derived_versions (tbl, col, version) VALUES (?, ?, ?) "
+                     "ON CONFLICT (tbl, col) DO UPDATE SET version = excluded.version", versions)
+
+
+def derived_inputs(conn: sqlite3.Connection, ent: Entity, column: str,
+                   sources: Sequence[str]) -> list[tuple[str, dict[str, Any], Any]]:
+    """Every record's id, the fields its derived `column` is computed from, and the
+    value stored."""
+    return [(r[0], dict(zip(sources, r[1:-1], strict=True)), r[-1])
+            for r in conn.execute(f"SELECT id, {', '.join(sources)}, {column} FROM {ent.table}")]
+
+
 def set_derived(conn: sqlite3.Connection, ent: Entity, column: str, rows: Iterable[tuple[Any, str]]) -> None:
     """Set a derived column: (value, id) pairs; the capture triggers ignore it."""
     conn.executemany(f"UPDATE {ent.table} SET {column} = ? WHERE id = ?", rows)

@@ -22,7 +22,7 @@ SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 _HEADER = re.compile(r"-- schema version (\d+)\n")
 
 # Tables whose rows are made per database when it is created, not by the schema.
-PER_DATABASE = ("replica",)
+PER_DATABASE = ("replica", "derived_versions")
 
 
 def dump(conn: sqlite3.Connection) -> str:

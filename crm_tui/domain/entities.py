@@ -86,6 +86,14 @@ class Derived:
     column: str
     sources: tuple[str, ...]  # the fields it is computed from: recomputed when one changes
     compute: Callable[[Mapping[str, Any]], Any]  # the whole record -> the value
+    # The rule's version: a rule that gives other values for stored records moves it
+    # on, and each laptop makes the column anew once (Crm, on opening the database).
+    version: int = 1
+
+
+# The pinyin search key of a person's name (customers, contacts). Version 2: the name
+# read character by character, no longer by pypinyin's phrases (柏林 bailin, not bolin).
+NAME_PINYIN = Derived("pinyin", ("name",), lambda r: customer_pinyin(r.get("name")), version=2)
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,7 @@ CUSTOMER = Entity(
         Field("tier", kind="enum", choices=TIERS, label="Tier", computed=True),
         Field("notes", max_len=20000, label="Notes"),
     ),
-    derived=(Derived("pinyin", ("name",), lambda r: customer_pinyin(r.get("name"))),),
+    derived=(NAME_PINYIN,),
     searchable=("name", "company", "phone", "mobile", "email", "pinyin"),
     list_columns=("name", "company", "phone", "region", "industry", "status", "tier", "owner"),
     # Chinese names sort by their pinyin, among the English ones (张伟 by "zhangwei");
@@ -361,7 +369,7 @@ CONTACT = Entity(
               label="Attitude"),
         Field("notes", max_len=20000, label="Notes"),
     ),
-    derived=(Derived("pinyin", ("name",), lambda r: customer_pinyin(r.get("name"))),),
+    derived=(NAME_PINYIN,),
     list_columns=("name", "customer_id", "title", "department", "role", "attitude", "mobile", "email"),
     default_order="customer_id, coalesce(nullif(pinyin, ''), lower(name))",
     sort_exprs=(("name", "coalesce(nullif(pinyin, ''), lower(name))"),),
