@@ -284,6 +284,50 @@ def test_a_merge_syncs_to_the_other_laptop_and_stays_in_scope(server: Server, tm
     assert li.json("customers", "show", other)["tier"] == "A"
 
 
+def test_erase_requests_stay_with_their_customer_through_a_merge_and_its_unmerge(server: Server,
+                                                                                 tmp_path: Path) -> None:
+    """Erase requests are about a person: a merge does not move them, so an unmerge
+    finds every one of the merged customer's requests still theirs, on every laptop,
+    one that joined between the merge and the unmerge and one that joined after."""
+    wang, li, boss = Rep(tmp_path, "wang"), Rep(tmp_path, "li"), Rep(tmp_path, "boss")
+    wang.crm("login", "--server", server.url, "--token", server.add_rep("wang", "--territory", "east"))
+    li.crm("login", "--server", server.url, "--token", server.add_rep("li", "--territory", "east"))
+    boss.crm("login", "--server", server.url, "--token", server.add_rep("boss", "--role", "manager"))
+    keep = wang.json("customers", "add", "--name", "张伟", "--territory", "east")["id"]
+    other = li.json("customers", "add", "--name", "张 伟", "--territory", "east")["id"]
+    for rep in (wang, li):
+        rep.crm("sync")
+    requests = {cid: rep.json("customers", "erase", cid, "--yes", "--reason", "本人要求")["request"]["id"]
+                for cid, rep in ((keep, wang), (other, li))}
+    for rep in (wang, li, boss):
+        rep.crm("sync")
+    for request in requests.values():  # a pending request stops a merge: decided first
+        boss.crm("erase-requests", "decline", request, "--reason", "合同期内须保留")
+    boss.crm("sync")
+
+    def held(rep: Rep) -> dict[str, str]:
+        return {r["id"]: r["customer_id"] for r in rep.json("erase-requests", "list")}
+
+    before = {requests[keep]: keep, requests[other]: other}
+    wang.crm("sync")
+    merge = wang.json("customers", "merge", keep, other)
+    wang.crm("sync")
+    between = Rep(tmp_path, "zhou")
+    between.crm("login", "--server", server.url, "--token", server.add_rep("zhou", "--territory", "east"))
+    for rep in (li, boss, between):
+        rep.crm("sync")
+    assert [c["id"] for c in li.json("customers", "list")] == [keep]
+    li.crm("customers", "unmerge", merge["id"])
+    li.crm("sync")
+    after = Rep(tmp_path, "qian")
+    after.crm("login", "--server", server.url, "--token", server.add_rep("qian", "--territory", "east"))
+    for rep in (wang, li, boss, between, after):
+        rep.crm("sync")
+        assert held(rep) == before, rep.env
+        assert sorted(c["id"] for c in rep.json("customers", "list")) == sorted((keep, other)), rep.env
+        assert {r["status"] for r in rep.json("erase-requests", "list")} == {"declined"}
+
+
 # -- the merge view in the UI ------------------------------------------------------------
 
 
