@@ -468,8 +468,8 @@ def test_refunds_imported_or_edited_keep_the_rule_of_refunds(crm: Crm, db_path: 
                          (["update", "--where", "amount=1000", "--set", "status=cancelled"], "is cancelled")):
         result = run(db_path, "orders", *args, ok=False)
         assert result.exit_code == 1 and reason in result.output and "Traceback" not in result.output, result.output
-    assert [(o["amount"], o["status"]) for o in crm.orders.find(order="ordered_at")] == [(1000.0, None),
-                                                                                         (400.0, None)]
+    assert [(o["amount"], o["status"]) for o in crm.orders.find(order="ordered_at")] == [(1000.0, "confirmed"),
+                                                                                         (400.0, "confirmed")]
     # The sale and its refund cancelled together: the rule holds at the end of the bulk
     # edit, whichever of the two is written first.
     run(db_path, "orders", "update", "--where", "product=传感器", "--set", "status=cancelled")
@@ -507,6 +507,32 @@ def test_a_refund_is_of_its_sales_own_customer_on_every_path(crm: Crm, db_path: 
     assert result.exit_code == 1 and reason in result.output, result.output
     assert [(o["customer_id"], o["amount"]) for o in crm.orders.find(order="ordered_at")] == [
         (shop["id"], 1000.0), (shop["id"], 400.0)]
+
+
+def test_a_new_orders_status_left_blank_is_confirmed_on_every_path(crm: Crm, db_path: Path, tmp_path: Path) -> None:
+    """A new order's status is `confirmed` unless given (docs/cli.md), one rule: `crm
+    orders add` and an import of order lines filled it in, but an import of orders, a
+    JSON file and a script's create left it empty, so one file's orders differed from
+    another's by the path they came in."""
+    cid = crm.customers.create({"name": "张伟"})["id"]
+    made = [crm.orders.create({"customer_id": cid, "ordered_at": "2026-09-01", "product": "脚本", "amount": 1})]
+    made.append(crm.orders.create({"customer_id": cid, "ordered_at": "2026-09-01", "product": "空", "amount": 1,
+                                   "status": ""}))
+    run(db_path, "orders", "import", str(write(tmp_path / "o.csv", "customer_id,ordered_at,product,amount,status\n"
+                                                f"{cid},2026-09-02,空格,2,\n{cid},2026-09-02,已付,3,已付款\n")))
+    run(db_path, "orders", "import", str(write(tmp_path / "no-status.csv", "customer_id,ordered_at,product,amount\n"
+                                                f"{cid},2026-09-03,无列,4\n")))
+    run(db_path, "orders", "import", str(write(tmp_path / "o.json", json.dumps(
+        [{"customer_id": cid, "ordered_at": "2026-09-04", "product": "JSON", "amount": 5, "status": None}]))))
+    run(db_path, "orders", "add", "--customer", cid, "--product", "命令", "--amount", "6")
+    run(db_path, "orders", "import-lines", str(write(tmp_path / "lines.csv", "order,customer_id,ordered_at,status,product,"
+                                                      f"quantity,unit_price\nL-1,{cid},2026-09-05,,明细,1,7\n")))
+    statuses = {o["product"]: o["status"] for o in crm.orders.find()}
+    assert statuses == {"脚本": "confirmed", "空": "confirmed", "空格": "confirmed", "已付": "paid",
+                        "无列": "confirmed", "JSON": "confirmed", "命令": "confirmed", "明细": "confirmed"}
+    # An edit that leaves the status out keeps it.
+    crm.orders.update(made[0]["id"], {"notes": "改"})
+    assert crm.orders.get(made[0]["id"])["status"] == "confirmed"
 
 
 # hypothesis: any customers the API accepts survive CSV export and import unchanged

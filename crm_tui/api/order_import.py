@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 __all__ = ["ImportFileError", "LineFile", "LinesReport", "export_lines", "import_lines", "read_groups"]
 
 Progress = Callable[[str, int, int], None]
-DEFAULT_STATUS = "confirmed"
 # The columns an export writes, in order; with Chinese headers, these words.
 EXPORT_COLUMNS = ("order", "customer_id", "ordered_at", "status", "owner", "notes", "refund_of", "sku", "product",
                   "quantity", "unit_price", "discount")
@@ -181,7 +180,6 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
             if not order.lines:
                 continue  # every row of it was rejected
             data = {k: v for k, v in order.fields.items() if k != "owner"}
-            data.setdefault("status", DEFAULT_STATUS)
             if data.get("refund_of"):
                 data["refund_of"] = order_ids.get(data["refund_of"], data["refund_of"])
             owner = order.fields.get("owner") or local_rep

@@ -26,9 +26,6 @@ from crm_tui.i18n import field_label, t
 if TYPE_CHECKING:
     from crm_tui.api import Crm
 
-DEFAULT_STATUS = "confirmed"
-
-
 class OrderBook:
     """The order use cases over one `Crm`."""
 
@@ -58,10 +55,9 @@ class OrderBook:
     # -- writing ---------------------------------------------------------------------
 
     def add(self, order: Mapping[str, Any], lines: Sequence[LineSpec]) -> Record:
-        """A new order (status confirmed unless given) with `lines`; its product,
-        quantity and amount are worked out from them."""
+        """A new order (status confirmed unless given: the field's default) with
+        `lines`; its product, quantity and amount are worked out from them."""
         data = {k: v for k, v in order.items() if k not in ("product", "quantity", "amount")}
-        data.setdefault("status", DEFAULT_STATUS)
         with self.crm.lock:
             # a unique prefix of the customer's id will do, as everywhere
             customer_id = self.crm.customers.get(str(data["customer_id"]))["id"] if data.get("customer_id") else None
@@ -132,7 +128,7 @@ class OrderBook:
                 raise ValidationError([FieldError("lines", e.reason) for e in exc.errors]) from None
             _within_sold(made, as_sold, sold, refunded)
             summary = order_summary(made)
-            data = {"customer_id": original["customer_id"], "refund_of": original["id"], "status": DEFAULT_STATUS,
+            data = {"customer_id": original["customer_id"], "refund_of": original["id"],
                     "ordered_at": ordered_at or dt.date.today().isoformat(), "notes": notes, **summary}
             record = self.crm.orders.prepare(data)
             with transaction(self.crm.conn):

@@ -139,7 +139,7 @@ def resolve_customer(crm: Crm, values: dict[str, Any]) -> None:
 # SLA due time from the complaint workflow.)
 ADD_DEFAULTS: dict[str, dict[str, Callable[[], str]]] = {
     "complaints": {"priority": lambda: "medium"},
-    "orders": {"ordered_at": lambda: dt.date.today().isoformat(), "status": lambda: "confirmed"},
+    "orders": {"ordered_at": lambda: dt.date.today().isoformat()},  # its status: the field's default
     "products": {"active": lambda: "1"},
 }
 

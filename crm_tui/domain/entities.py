@@ -69,6 +69,9 @@ class Field:
     decimals: int = 2
     # for kind "decimal": a percent, which may be written with its sign (a discount of 5%)
     percent: bool = False
+    # what a new record holds when the field is left out or blank, on every path that
+    # creates one (crm_tui.domain.validation.clean): a form, `add`, an import, a script
+    default: str | None = None
 
     @property
     def sql_type(self) -> str:
@@ -145,6 +148,11 @@ class Entity:
     @cached_property
     def required_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.required)
+
+    @cached_property
+    def defaults(self) -> tuple[tuple[str, str], ...]:
+        """(field, value) of the fields a new record holds unless given (Field.default)."""
+        return tuple((f.name, f.default) for f in self.fields if f.default is not None)
 
     def field(self, name: str) -> Field:
         try:
@@ -254,7 +262,8 @@ ORDER = Entity(
         Field("notes", max_len=5000, label="Notes"),
         # migration 11: the order's status, and for a refund (退款) the order it refunds;
         # product, quantity and amount then sum up its lines (crm_tui.domain.orders)
-        Field("status", kind="enum", choices=ORDER_STATUSES, aliases=ORDER_STATUS_WORDS, label="Status"),
+        Field("status", kind="enum", choices=ORDER_STATUSES, aliases=ORDER_STATUS_WORDS, label="Status",
+              default="confirmed"),
         Field("refund_of", kind="ref", ref="orders", label="Refund of"),
     ),
     searchable=("product", "notes"),

@@ -576,6 +576,9 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False,
         out[key] = value
     if not partial:
         found.extend(FieldError(name, t("validation.required")) for name in ent.required_names if name not in data)
+        for name, default in ent.defaults:  # left out or blank: the same new record
+            if out.get(name) is None:
+                out[name] = default
     if found:
         order = ent.field_names
         errors.extend(sorted(found, key=lambda e: order.index(e.field)))

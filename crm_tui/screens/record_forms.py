@@ -103,7 +103,7 @@ def order_form(app: CrmApp, customer: Record, done: Done, *, record: Record | No
                             parse_lines(v.get("lines")))
 
         form = FormScreen(ORDER, ORDER_FIELDS, add, title=t("form.new_order"), extra_fields=(ORDER_LINES,),
-                          values={"ordered_at": app.now().date().isoformat(), "status": "confirmed"},
+                          values={"ordered_at": app.now().date().isoformat(), "status": ORDER.field("status").default},
                           context=_context(customer), focus="lines")
     else:
         oid = record["id"]
