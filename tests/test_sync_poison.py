@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from sync_server import Rep, Server
 
@@ -298,5 +299,101 @@ def test_a_bad_change_in_a_page_leaves_the_rest_of_the_page_to_the_bulk_path(tmp
         "SELECT count(*) FROM change_log WHERE row_id LIKE 'orphan%'").fetchone()[0] == 2
     # Cut around the bad changes, not change by change: a few dozen savepoints, not ~500.
     assert len(savepoints) < 60, len(savepoints)
+    bulk.close()
+    each.close()
+
+
+def _page_editing_held_records(failing: bool) -> tuple[list[dict], list[dict]]:
+    """(first page, second page): the first gives ten customers, each with a visit
+    and an order, a history here; the second edits them (several sets of columns
+    per table, as a team's edits do), moves a visit to a customer inserted earlier
+    in the same page, deletes a customer (its cascade removes a visit and an order
+    edited in the page) and points an order at it; with `failing`, also points a
+    visit at a customer never received (that edit fails when written and is set
+    aside)."""
+    hlc = clock.pack(clock.now_ms(), 0)
+    seq = {"x": 0, "y": 0}
+
+    def change(node: str, tbl: str, row_id: str, op: str, data: dict) -> dict:
+        seq[node] += 1
+        return {"node": node, "node_seq": seq[node], "hlc": hlc + seq["x"] + seq["y"], "tbl": tbl,
+                "row_id": row_id, "op": op, "data": data, "base": None, "rep": node}
+
+    first = []
+    for i in range(10):
+        first += [
+            change("x", "customers", f"c{i}", "insert", {"name": f"老客户{i}", "created_at": NOW, "updated_at": NOW}),
+            change("x", "visits", f"v{i}", "insert", {"customer_id": f"c{i}", "visited_at": "2026-11-30T10:00:00",
+                                                      "channel": "phone", "purpose": "visit", "created_at": NOW,
+                                                      "updated_at": NOW}),
+            change("x", "orders", f"o{i}", "insert", {"customer_id": f"c{i}", "ordered_at": "2026-11-30",
+                                                      "product": "茶", "amount": i, "created_at": NOW,
+                                                      "updated_at": NOW})]
+    second = [change("y", "customers", "new", "insert", {"name": "新客户", "created_at": NOW, "updated_at": NOW})]
+    for i in range(10):
+        second += [change("y", "customers", f"c{i}", "update", {"notes": f"备注{i}", "updated_at": NOW}),
+                   change("y", "visits", f"v{i}", "update", {"notes": f"拜访{i}"}),
+                   change("y", "orders", f"o{i}", "update", {"amount": 100 + i})]
+        if i % 3 == 0:
+            second.append(change("y", "customers", f"c{i}", "update", {"name": f"改名{i}"}))  # the search index
+    second += [
+        change("y", "visits", "v1", "update", {"customer_id": "new", "notes": "转到新客户"}),
+        change("y", "customers", "c3", "delete", {}),  # after the edits of v3 and o3 (above), before these
+        change("y", "visits", "v3", "update", {"outcome": "删除之后"}),
+        change("y", "orders", "o5", "update", {"customer_id": "c3", "amount": 5555}),  # to the deleted customer
+        change("y", "visits", "v9", "update", {"outcome": "最后"}),
+    ]
+    if failing:
+        second.insert(-1, change("y", "visits", "v8", "update", {"customer_id": "never-received"}))
+    return first, second
+
+
+def _apply_bulk_and_each(tmp_path: Path, failing: bool) -> tuple[Crm, Crm, Any, list[Any]]:
+    """The second page of _page_editing_held_records applied at once on one laptop
+    and change by change on another, after the first page on both."""
+    from crm_tui.api.sync import DERIVE
+    first, second = _page_editing_held_records(failing)
+    bulk, each = Crm(tmp_path / "bulk.db"), Crm(tmp_path / "each.db")
+    for crm in (bulk, each):
+        apply_batch(crm.conn, [decode(c) for c in first], cursor=1, derive=DERIVE)
+    report = apply_batch(bulk.conn, [decode(c) for c in second], cursor=2, derive=DERIVE)
+    # the reference: every change in its own transaction
+    reports = [apply_batch(each.conn, [decode(c)], cursor=2, derive=DERIVE) for c in second]
+    return bulk, each, report, reports
+
+
+def test_edits_of_held_records_are_written_as_one_by_one(tmp_path: Path) -> None:
+    """The edits of records this laptop holds (the usual merged change of a first
+    sync: a record inserted by an earlier page, edited in this one) leave the
+    tables, search index, log and conflicts exactly as applying the page change by
+    change does, with a delete's cascade and an edit pointing at the deleted
+    customer among them."""
+    bulk, each, report, reports = _apply_bulk_and_each(tmp_path, failing=False)
+    assert report.set_aside == 0
+    assert _replica_state(bulk) == _replica_state(each)
+    assert (report.conflicts, report.rows_deleted) == (sum(r.conflicts for r in reports), 1)  # c3
+    assert report.orphans == 3  # v3 and o3 (gone with c3 before their edits are written), o5 (pointed at c3)
+    # A conflict found in the page on a record the page deletes is settled with it, not left to review.
+    assert report.conflicts > 0 and "c3" not in [c["row_id"] for c in Sync(bulk).conflicts()]
+    state = _replica_state(bulk)
+    assert [r[0] for r in state["visits"]] == [f"v{i}" for i in range(10) if i != 3]
+    assert {"o3", "o5"}.isdisjoint(r[0] for r in state["orders"])
+    assert bulk.visits.get("v1")["customer_id"] == "new" and bulk.visits.get("v9")["outcome"] == "最后"
+    assert bulk.orders.get("o7")["amount"] == 107
+    assert bulk.customers.search("改名6")[0]["id"] == "c6"
+    bulk.close()
+    each.close()
+
+
+def test_an_edit_of_a_held_record_that_fails_when_written_is_set_aside_alone(tmp_path: Path) -> None:
+    """Among the edits written in bulk, one naming a customer never received fails
+    when written: it alone is set aside, with the reason, and the rest leave the
+    laptop as applying the page change by change does."""
+    bulk, each, report, _ = _apply_bulk_and_each(tmp_path, failing=True)
+    assert report.set_aside == 1
+    assert _replica_state(bulk) == _replica_state(each)
+    (aside,) = Sync(bulk).set_aside()
+    assert (aside["row_id"], aside["code"]) == ("v8", "constraint") and "never-received" in aside["reason"]
+    assert bulk.visits.get("v8")["customer_id"] == "c8" and bulk.visits.get("v9")["outcome"] == "最后"
     bulk.close()
     each.close()

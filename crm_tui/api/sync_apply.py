@@ -332,6 +332,10 @@ class _Batch:
             self.failing = writer.failing
             raise
         sql.record_conflicts(self.conn, conflicts, superseded)
+        # Nothing is left to review on a deleted record: its conflicts are settled,
+        # those found in this batch too (so after they are kept).
+        for tbl, row_id in writer.deleted:
+            sql.mark_resolved_row(self.conn, tbl, row_id, "deleted")
         for tbl, n in Counter(c.tbl for c in changes).items():
             report.by_table[tbl] = report.by_table.get(tbl, 0) + n
         report.received += len(changes)

@@ -477,6 +477,7 @@ class Writer:
         self.buckets: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self.pending_ids: set[str] = set()
         self.rows_written = self.rows_deleted = self.orphans = 0
+        self.deleted: list[tuple[str, str]] = []  # (table, id) of the records deleted
         # (table, id) of the record being written on its own, while it is: when a
         # write fails, the record it failed on (None: a bulk statement failed).
         self.failing: tuple[str, str] | None = None
@@ -506,8 +507,7 @@ class Writer:
             if current is not None:
                 self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
                 self.rows_deleted += 1
-                # Nothing is left to review on a deleted record.
-                mark_resolved_row(self.conn, tbl, row_id, "deleted")
+                self.deleted.append((tbl, row_id))
             return
         if current is None:
             full = whole()
