@@ -313,6 +313,7 @@ class _Batch:
         writer = sql.Writer(self.conn, self.tables, self.derive)
         write_new = writer.write_new
         try:
+            writer.read_ahead(history)  # the records with a past here: write_merged's
             for (tbl, row_id), group in groups.items():
                 past = history.get((tbl, row_id))
                 if past is None and len(group) == 1 and group[0].op == "insert":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -468,7 +468,17 @@ class Writer:
     reference to a record inserted in the same batch always finds it. (A pending
     record whose customer is deleted meanwhile fails its foreign key when inserted
     and is left out, as it would have been removed by the cascade.) A record whose
-    parent this replica never received raises MissingParent."""
+    parent this replica never received raises MissingParent.
+
+    The edits of records this replica holds (most merged changes of a first sync: a
+    record inserted by an earlier page, edited in this one) are written in bulk too,
+    with the result of writing them one by one: their rows are read ahead, a query
+    per table and chunk of ids (read_ahead), and their updates wait, grouped by the
+    columns they set, until any other write of the batch (a delete, a revived
+    record, the bulk inserts), which runs after them as it did. A delete forgets the
+    rows read ahead (its cascade may have removed some). A group of updates that
+    fails is written again one by one, where what the failure means is decided
+    (_write_one), as before."""
 
     BULK = 5000
 
@@ -476,6 +486,10 @@ class Writer:
         self.conn, self.tables, self.derive = conn, tables, derive
         self.buckets: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self.pending_ids: set[str] = set()
+        # Edits waiting to be written: (table, columns set) -> (*values, id) rows.
+        self.updates: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        # Rows read ahead for write_merged: (table, id) -> the row, or None: not there.
+        self.current: dict[tuple[str, str], Any] = {}
         self.rows_written = self.rows_deleted = self.orphans = 0
         self.deleted: list[tuple[str, str]] = []  # (table, id) of the records deleted
         # (table, id) of the record being written on its own, while it is: when a
@@ -502,10 +516,14 @@ class Writer:
         """A record with history: `values` are the merged fields the new changes wrote
         (None: it does not exist); `whole` gives the whole record from its complete
         history, for a record missing from its table (revived, or left out before)."""
-        current = self.conn.execute(f"SELECT * FROM {tbl} WHERE id = ?", (row_id,)).fetchone()
+        key = (tbl, row_id)
+        if key in self.current:
+            current = self.current.pop(key)
+        else:
+            current = self.conn.execute(f"SELECT * FROM {tbl} WHERE id = ?", (row_id,)).fetchone()
         if values is None:
             if current is not None:
-                self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+                self._delete(tbl, row_id)
                 self.rows_deleted += 1
                 self.deleted.append((tbl, row_id))
             return
@@ -514,6 +532,7 @@ class Writer:
             if full is not None:
                 record = self._record(tbl, full)
                 self._flush_for(record)
+                self._flush_updates()
                 self._one(tbl, tuple(record), (row_id, *record.values()), exists=False)
             return
         now = dict(current)
@@ -521,7 +540,39 @@ class Writer:
         changed = tuple(k for k, v in record.items() if now.get(k) != v)
         if changed:
             self._flush_for({k: record[k] for k in changed})
-            self._one(tbl, changed, (row_id, *(record[k] for k in changed)), exists=True)
+            self.updates.setdefault((tbl, changed), []).append((*(record[k] for k in changed), row_id))
+
+    def read_ahead(self, records: Iterable[tuple[str, str]]) -> None:
+        """Read the rows of records about to be written by write_merged: a query per
+        table and chunk of ids instead of one each."""
+        ids: dict[str, list[str]] = {}
+        for tbl, row_id in records:
+            ids.setdefault(tbl, []).append(row_id)
+        for tbl, of_table in ids.items():
+            for i in range(0, len(of_table), _CHUNK):
+                chunk = of_table[i:i + _CHUNK]
+                found = {row["id"]: row for row in self.conn.execute(
+                    f"SELECT * FROM {tbl} WHERE id IN ({', '.join('?' * len(chunk))})", chunk)}
+                self.current.update(((tbl, row_id), found.get(row_id)) for row_id in chunk)
+
+    def _delete(self, tbl: str, row_id: str) -> None:
+        self._flush_updates()
+        self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+        self.current.clear()  # its cascade may have removed rows read ahead
+
+    def _flush_updates(self) -> None:
+        """Write the edits waiting: an executemany per table and set of columns."""
+        updates, self.updates = self.updates, {}  # not again from a delete while one group fails
+        for (tbl, cols), rows in updates.items():
+            try:
+                self.conn.executemany(self.tables.statement("update", tbl, cols), rows)
+            except ERRORS.data:
+                # One by one, as before: the rows written already are written again,
+                # with the same values; _write_one decides what a failure means.
+                for *values, row_id in rows:
+                    self._one(tbl, cols, (row_id, *values), exists=True)
+                continue
+            self.rows_written += len(rows)
 
     def _flush_for(self, record: Mapping[str, Any]) -> None:
         """Insert the pending new records first if this one may point to one of them."""
@@ -529,6 +580,7 @@ class Writer:
             self.flush()
 
     def flush(self) -> None:
+        self._flush_updates()  # written before these inserts, as one by one
         for key in sorted(self.buckets, key=lambda k: self.tables.depth(k[0])):
             tbl, cols = key
             rows = self.buckets[key]
@@ -580,7 +632,7 @@ class Writer:
             # cascade took it on the replica that deleted the customer.
             self.orphans += 1
             if exists:
-                self.conn.execute(f"DELETE FROM {tbl} WHERE id = ?", (row_id,))
+                self._delete(tbl, row_id)
 
     def _never_received(self, tbl: str, record: Mapping[str, Any]) -> None:
         """Raise MissingParent when a parent the record names has no row and no
