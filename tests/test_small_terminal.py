@@ -159,3 +159,32 @@ async def test_dashboard_charts_at_80x24_read_whole_counts_and_every_label(big_b
         for chart in (segments, complaints):
             axis = chart.splitlines()[-1]
             assert "." not in axis and axis.split(), axis  # whole counts on the axis
+
+
+async def test_a_refused_save_at_80x24_shows_the_error_it_refused_for(book: Crm) -> None:
+    """On a small terminal the order form's lines fill the screen: a refused Ctrl+S
+    scrolls the reason under the field into view (it was below the screen's edge, so
+    the save seemed to do nothing)."""
+    from crm_tui.screens.form import FormScreen
+
+    app = CrmApp(crm=book, config={}, lang="en", now=lambda: NOW)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("enter")  # the first customer of the picker
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        form.query_one("#field-lines").focus()
+        for key in "NO-SUCH:2":
+            await pilot.press(key)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "lines" in form.errors_shown()
+        error = form.query_one("#error-lines", Static)
+        fields = form.query_one("#form-fields")  # the form's scrolling part
+        assert error.region.height and fields.region.intersection(error.region) == error.region, (
+            error.region, fields.region)

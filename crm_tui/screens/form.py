@@ -181,22 +181,26 @@ class FormScreen(CrmModal[Record | None]):
         if not isinstance(exc, ValidationError):
             tell(self, describe_error(exc, self.entity), title=t("error.title"), severity="error", timeout=8)
             return
-        first: Widget | None = None
+        first: tuple[Widget, Static] | None = None
         elsewhere = []
         for err in exc.errors:
             if err.field in self.field_names:
                 error = self.query_one(f"#error-{err.field}", Static)
                 error.update(Text(f"⚠ {err.reason}"))
                 error.add_class("-shown")
-                first = first or self.query_one(f"#field-{err.field}")
+                first = first or (self.query_one(f"#field-{err.field}"), error)
             else:
                 elsewhere.append(err)
         if elsewhere:
             tell(self, describe_error(ValidationError(elsewhere), self.entity), title=t("error.title"),
                  severity="error", timeout=8)
         if first is not None:
-            first.focus()
-            first.scroll_visible()
+            field, error = first
+            field.focus()
+            # the reason shows under the field once laid out: bring both into view (on
+            # 80x24 a tall field's reason fell below the edge, and Ctrl+S seemed to do nothing)
+            field.scroll_visible()
+            self.call_after_refresh(error.scroll_visible)
 
     def clear_errors(self) -> None:
         for name in self.field_names:
