@@ -76,11 +76,13 @@ def test_a_bad_file_writes_nothing_and_names_line_and_field(crm: Crm, shop: dict
                  f"C-3,{shop['east']},2026-13-01,SN-1,1,\n"       # no such date
                  ",{0},2026-03-01,SN-1,1,\n".format(shop["east"]) +  # no order key
                  "D-4,01HZZZZZZZZZZZZZZZZZZZZZZZ,2026-03-01,SN-1,1,\n"  # no such customer
-                 f"E-5,{shop['east']},2026-03-01,SN-1,0,\n", "utf-8")  # quantity 0
+                 f"E-5,{shop['east']},2026-03-01,SN-1,0,\n"       # quantity 0
+                 f"F-6,{shop['east']},2026-03-01,电缆,2,\n", "utf-8")  # a product's name where its SKU goes
     report = import_lines(crm, path)
     assert not report.written and crm.orders.find() == []
     reasons = {r.line: r.reason for r in report.rejected}
-    assert sorted(reasons) == [3, 4, 5, 6, 7, 8]
+    assert sorted(reasons) == [3, 4, 5, 6, 7, 8, 9]
+    assert "the catalogue's 电缆 has SKU CB-1" in reasons[9]
     assert reasons[3].startswith("customer_id:") and "line 2" in reasons[3]
     assert "NOPE" in reasons[4] and "price" in reasons[4]
     assert reasons[5].startswith("ordered_at:")
@@ -88,7 +90,7 @@ def test_a_bad_file_writes_nothing_and_names_line_and_field(crm: Crm, shop: dict
     assert reasons[7].startswith("order D-4: customer_id:")
     assert reasons[8].startswith("quantity:")
     with report.rejects_path.open(encoding="utf-8-sig") as fh:
-        assert [row["reject_line"] for row in csv.DictReader(fh)] == ["3", "4", "5", "6", "7", "8"]
+        assert [row["reject_line"] for row in csv.DictReader(fh)] == ["3", "4", "5", "6", "7", "8", "9"]
 
 
 def test_cli_import_and_export_lines_round_trip_in_gbk(crm: Crm, db_path: Path, shop: dict[str, str],

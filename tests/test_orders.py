@@ -69,6 +69,11 @@ def test_an_order_is_the_sum_of_its_lines(crm: Crm, shop: dict) -> None:
     assert reasons[1] == ("lines", "line 3: quantity: must be more than 0")
     assert crm.orders.count() == 1 and crm.order_lines.count() == 3  # nothing half written
 
+    # a line naming a catalogue product by its name is told the product's SKU
+    with pytest.raises(ValidationError) as err:
+        crm.order_book.add({"customer_id": shop["id"], "ordered_at": "2026-09-01"}, [parse_line("传感器:2")])
+    assert err.value.errors[0].reason == "line 1: '传感器' is no SKU of the catalogue: the catalogue's 传感器 has SKU SN-100"
+
     changed = crm.order_book.set_lines(order["id"], [parse_line("SN-100:1::50")])
     assert (changed["amount"], changed["product"], changed["quantity"]) == (600.0, "传感器", 1)
     assert [x["amount"] for x in crm.order_book.lines(order["id"])] == [600.0]

@@ -182,6 +182,10 @@ class OrderBook:
         price: Any = spec.unit_price
         if price is None:
             if product is None:
+                named = self._sku_named(spec.product, catalogue)
+                if named is not None:  # a rep remembers the product's name, not its SKU
+                    raise ValidationError.one("", t("reason.catalogue.sku_of_name", product=repr(spec.product),
+                                                    name=spec.product, sku=named))
                 raise ValidationError.one("", t("reason.no_sku", product=repr(spec.product),
                                                 quantity=spec.quantity, name=spec.product))
             if product.get("list_price") is None:
@@ -203,6 +207,14 @@ class OrderBook:
                 "product": product["name"] if product else spec.product, "quantity": quantity,
                 "unit_price": unit_price, "discount": discount,
                 "amount": line_amount(quantity, unit_price, discount)}
+
+    def _sku_named(self, name: str, catalogue: Mapping[str, Record] | None) -> str | None:
+        """The SKU of the one product of the catalogue named `name`, if one is."""
+        if catalogue is not None:
+            named = [p for p in catalogue.values() if p.get("name") == name][:2]
+        else:
+            named = self.crm.products.find([Filter("name", "=", name)], limit=2)
+        return named[0]["sku"] if len(named) == 1 else None
 
     def _insert_lines(self, order: Mapping[str, Any], made: Sequence[Mapping[str, Any]]) -> None:
         book = self.crm.order_lines
