@@ -49,6 +49,19 @@ class Agenda:
             row["bucket"] = rules.bucket(row["next_action_date"], today, horizon_days)
         return [r for r in rows if r["bucket"]]
 
+    def items(self, horizon_days: int = rules.DEFAULT_HORIZON_DAYS, customer_id: str | None = None) -> list[Record]:
+        """What the agenda shows, the Agenda screen and `crm agenda` alike: the pending
+        follow-ups (above), then the stale open deals (past their expected close, or
+        quiet for the configured days) as rows of bucket "stale", each `kind`
+        "opportunity", dated by its close (or last activity), its next action naming
+        the deal and why it is stale."""
+        deals = [d for d in self.crm.pipeline.stale() if customer_id in (None, d["customer_id"])]
+        return self.follow_ups(horizon_days, customer_id) + [
+            {"id": d["id"], "kind": "opportunity", "bucket": "stale", "customer_id": d["customer_id"],
+             "customer_name": d["customer_name"],
+             "next_action_date": d["close_date"] if d["reason"] == "overdue" else d["last_activity"],
+             "next_action": t(f"agenda.stale_{d['reason']}", title=d["title"])} for d in deals]
+
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(rules.BUCKETS, 0)
         for row in self.follow_ups():

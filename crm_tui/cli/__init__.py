@@ -52,7 +52,7 @@ def root(ctx: typer.Context, db: DbOpt = None,
 
 def _register() -> None:
     # Each module adds its commands to `app` when imported.
-    from crm_tui.cli import analytics, backup, data, encryption, quotes, records, server, sync  # noqa: F401
+    from crm_tui.cli import agenda, analytics, backup, data, encryption, quotes, records, server, sync  # noqa: F401
 
 
 _register()

@@ -16,6 +16,7 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
@@ -178,7 +179,10 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title
     # numbers line up by their last digit, as in a spreadsheet
     numbers = {col for i, col in enumerate(columns)
                if any(r[i] for r in cells) and all(_NUMBER.fullmatch(r[i]) or not r[i] for r in cells)}
-    widths = [min(max([cell_len(column_title(col, table)), *(_cell_width(r[i]) for r in cells)]),
+    # a styled cell ("[red]2026-11-24[/]") is as wide as the text it shows
+    plain = [[Text.from_markup(text).plain if col in markup else text for col, text in zip(columns, r, strict=True)]
+             for r in cells] if markup else cells
+    widths = [min(max([cell_len(column_title(col, table)), *(_cell_width(r[i]) for r in plain)]),
                   99 if col in ids else FOLDED_WIDTH) + 3
               for i, col in enumerate(columns)]
     shown = len(columns)

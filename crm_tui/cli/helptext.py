@@ -176,7 +176,7 @@ EXAMPLE = "crm_example"  # where a command keeps the example its code gave, once
 # `crm --help` listed some forty commands in the order their modules were imported,
 # the analyses first and the customers near the end.
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("records", ("customers", "contacts", "visits", "complaints", "orders", "products", "opportunities", "quotes",
+    ("records", ("customers", "contacts", "visits", "agenda", "complaints", "orders", "products", "opportunities", "quotes",
                  "surveys", "targets")),
     ("analysis", ("pipeline", "forecast", "funnel", "report", "kpi", "rfm", "value", "classify", "cadence", "winback",
                   "greetings", "complaint-stats", "product-stats")),

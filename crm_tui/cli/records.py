@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from crm_tui.api import Crm, Filter, Record, parse_filter
 from crm_tui.api.names import with_customer_names
+from crm_tui.cli.agenda import add_follow_up_commands
 from crm_tui.cli.common import (
     ROWS_MAX,
     DbOpt,
@@ -258,6 +259,8 @@ def build(table: str) -> typer.Typer:
         add_order_file_commands(sub)
     if table == "customers":
         add_duplicate_commands(sub)
+    if table == "visits":
+        add_follow_up_commands(sub)
 
     # -- add -------------------------------------------------------------------------
     def add(db: Path | None = None, as_json: bool = False, lines: list[str] | None = None,

@@ -4,7 +4,7 @@ close, or quiet for the configured days) follow them: log a visit, or edit the d
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -24,15 +24,6 @@ from crm_tui.widgets.title_bar import TitleBar
 
 def agenda_row_class(row: Row) -> str | None:
     return {"overdue": "overdue", "today": "soon", "stale": "soon"}.get(row.get("bucket") or "")
-
-
-def stale_rows(deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stale opportunities as agenda rows: the date is the expected close (or the last
-    activity), the next action names the deal and why it is stale."""
-    return [{"id": d["id"], "kind": "opportunity", "bucket": "stale", "customer_id": d["customer_id"],
-             "customer_name": d["customer_name"],
-             "next_action_date": d["close_date"] if d["reason"] == "overdue" else d["last_activity"],
-             "next_action": t(f"agenda.stale_{d['reason']}", title=d["title"])} for d in deals]
 
 
 class AgendaScreen(TableScreen):
@@ -55,9 +46,8 @@ class AgendaScreen(TableScreen):
         yield CrmFooter()
 
     def reload(self, _: object = None) -> None:
-        agenda, pipeline = self.app.agenda, self.crm.pipeline
-        self.run_db(lambda: agenda.follow_ups() + stale_rows(pipeline.stale()), self.show_rows, group="agenda",
-                    exclusive=True)
+        agenda = self.app.agenda
+        self.run_db(agenda.items, self.show_rows, group="agenda", exclusive=True)
 
     def show_rows(self, rows: list[Record]) -> None:
         cursor = self.table.cursor
