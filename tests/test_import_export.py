@@ -231,7 +231,7 @@ def test_rows_of_one_customer_in_a_file_lose_no_edit(crm: Crm, tmp_path: Path) -
     li = crm.customers.find(search="李娜")[0]
     assert (li["notes"], li["tags"], li["region"]) == ("喜欢喝茶\n下次带样品", "VIP,展会", "华东")
     wang = crm.customers.get(held["id"])
-    assert (wang["notes"], wang["region"]) == ("要报价\n已报价", "华南")
+    assert (wang["notes"], wang["region"]) == ("老客户\n要报价\n已报价", "华南")  # the book's notes kept
     path = write(tmp_path / "dup2.csv", "姓名,手机,地区\n王芳,13900002222,华北\n王芳,13900002222,华南\n"
                                         "赵六,13900003333,西南\n赵六,13900003333,\n赵六,13900003333,东北\n")
     report = import_customers(crm, path)
@@ -239,6 +239,32 @@ def test_rows_of_one_customer_in_a_file_lose_no_edit(crm: Crm, tmp_path: Path) -
         (3, "region: '华南' differs from '华北'"), (6, "region: '东北' differs from '西南'")]
     assert "line 2" in report.rejected[0].reason and "line 4" in report.rejected[1].reason
     assert not report.written and crm.customers.get(held["id"])["region"] == "华南"
+
+
+
+def test_a_row_that_updates_a_customer_of_the_book_keeps_its_notes(crm: Crm, db_path: Path, tmp_path: Path) -> None:
+    """A row matched by phone replaced the notes a rep had typed with the file's: they
+    are joined, as rows of one file are (the book's text, then the file's, once); a
+    cell that holds the book's text whole is an edited copy of it and replaces it. A
+    row naming the customer's id (an edited export) holds the whole notes: its cell is
+    the update, so text deleted in the sheet goes."""
+    typed = "爱喝龙井，周三下午有空"
+    a = crm.customers.create({"name": "王芳", "mobile": "13900002222", "notes": typed})
+    b = crm.customers.create({"name": "李娜", "mobile": "13900001111", "notes": typed})
+    c = crm.customers.create({"name": "赵六", "mobile": "13900003333", "notes": typed})
+    d = crm.customers.create({"name": "钱七", "mobile": "13900004444", "notes": typed})
+    path = write(tmp_path / "展会.csv", "姓名,手机,备注\n"
+                                        "王芳,13900002222,展会名单\n"                  # new text: joined
+                                        f"李娜,13900001111,{typed}；已报价\n"           # the typed text and more
+                                        "赵六,13900003333,周三下午有空\n")              # said already
+    report = import_customers(crm, path)
+    assert report.rejected == [] and (report.updated, report.unchanged) == (2, 1), report
+    assert crm.customers.get(a["id"])["notes"] == f"{typed}\n展会名单"
+    assert crm.customers.get(b["id"])["notes"] == f"{typed}；已报价"
+    assert crm.customers.get(c["id"])["notes"] == typed
+    export = write(tmp_path / "export.csv", f"id,name,notes\n{d['id']},钱七,周三下午有空\n")
+    run(db_path, "customers", "import", str(export))
+    assert crm.customers.get(d["id"])["notes"] == "周三下午有空"
 
 
 # -- broken files ----------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from crm_tui.domain.import_mapping import (
     STAMP_COLUMNS,
     csv_cell,
     header_key,
+    join_notes,
     map_headers,
     restore_cell,
     synonyms,
@@ -498,6 +499,7 @@ class _Plan:
         self.create_lines: list[int] = []  # the line of each create (its first row)
         self.new_ids: dict[str, int] = {}  # id -> index in creates
         self.updates: dict[str, dict[str, Any]] = {}  # existing id -> values to set
+        self.matched_by_id: set[str] = set()  # existing ids a row named (an export's rows)
         self.update_rows: dict[str, list[SourceRow]] = {}  # existing id -> the rows that set them
         self.current: dict[str, Record] = {}
         self.is_customer = self.ent.table == "customers"
@@ -694,6 +696,8 @@ class _Plan:
                 merged.update(derive(self.ent, merged, given))
                 self.report.merged += 1
             else:
+                if given_id:
+                    self.matched_by_id.add(target[1])
                 earlier = self.updates.get(target[1])
                 if earlier is not None:
                     differs = self._merge_given(target, earlier, given, row)
@@ -726,7 +730,7 @@ class _Plan:
                 continue
             kind = self.ent.field(name)
             if name == "notes":
-                joined = old if str(value) in str(old) else f"{old}\n{value}"
+                joined = join_notes(old, value)
                 if len(joined) > kind.max_len:
                     return str(FieldError(name, t("import_merge.notes_too_long", line=self._given_line(target, name),
                                                   max=kind.max_len)))
@@ -820,6 +824,11 @@ class _Plan:
         update rejects the rows that asked for it."""
         for record_id, values in list(self.updates.items()):
             current = sql.get(self.conn, self.ent, record_id) or {}
+            if values.get("notes") and record_id not in self.matched_by_id:
+                # A row matched by phone or email brings notes of its own: joined to the
+                # book's, as rows of one file are. A row naming the record's id (an edited
+                # export) holds its whole notes: they are the update.
+                values["notes"] = join_notes(current.get("notes"), values["notes"])
             try:
                 changed = self.records.check_update(current, values)
             except ValidationError as exc:

@@ -231,3 +231,17 @@ def restore_cell(value: str) -> str:
     if _NEUTRALISED.match(value):
         return value[1:]
     return value
+
+
+def join_notes(held: str | None, given: str) -> str:
+    """Notes given for a record that already holds some, so that no text is lost: the
+    held text when it already says the given one, the given text when it holds the
+    held one whole (an edited copy of it), else both on two lines. The rule of an
+    import's rows of one record, and of a row that updates a record of the book."""
+    held_text, given_text = str(held or ""), str(given)
+    if not held_text or given_text in held_text:
+        return held_text or given_text
+    if held_text in given_text:
+        return given_text
+    return f"{held_text}\n{given_text}"
+
