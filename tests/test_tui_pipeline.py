@@ -241,3 +241,41 @@ async def test_the_form_offers_the_configured_open_stages_by_their_labels(db_pat
             assert deals(crm)["Pumps"]["stage"] == "lead"
     finally:
         crm.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("size", [(64, 24), (80, 24), (200, 50)])
+async def test_each_stage_head_keeps_its_amount_line_at_any_width(crm: Crm, lang: str, size: tuple[int, int]) -> None:
+    """Below 80 columns a stage's name and count wrapped onto the head's second line
+    and pushed the weighted amount out of its two lines: each line now stays on its
+    line (the name cut with an ellipsis), and a column too narrow for the words keeps
+    the amount alone."""
+    from textual.geometry import Region
+    from textual.widgets import Static
+
+    from crm_tui.screens.pipeline import StageColumn, short_money
+
+    crm.now = lambda: NOW
+    cid = crm.customers.create({"name": "王芳"})["id"]
+    for stage, amount in (("lead", 1_234_567), ("qualified", 98_000), ("proposal", 32_300_000),
+                          ("negotiation", 4_500)):
+        for i in range(3):
+            crm.opportunities.create({"customer_id": cid, "title": f"{stage} {i}", "amount": amount, "stage": stage})
+    app = CrmApp(crm=crm, config={}, lang=lang, now=lambda: NOW)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PipelineScreen) and screen.totals is not None
+        weighted = {s["stage"]: s["weighted"] for s in screen.totals["stages"]}
+        columns = list(screen.query(StageColumn))
+        assert [c.stage_id for c in columns] == ["lead", "qualified", "proposal", "negotiation"]
+        for column in columns:
+            head = column.query_one(".stage-head", Static)
+            drawn = [strip.text.strip() for strip in head.render_lines(Region(0, 0, *head.size))]
+            assert len(drawn) == 2 and drawn[0], drawn
+            assert short_money(weighted[column.stage_id]) in drawn[1], (column.stage_id, drawn)
+            if size[0] >= 80:  # room for the stage's count and the words too
+                assert drawn[0].endswith("3" if lang == "en" else "3 个"), drawn
+                assert ("weighted" if lang == "en" else "加权") in drawn[1], drawn
+

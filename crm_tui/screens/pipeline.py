@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -87,7 +88,8 @@ class StageColumn(Vertical):
 
     DEFAULT_CSS = """
     StageColumn { width: 1fr; height: 1fr; border-right: vkey $primary-darken-2; }
-    StageColumn > .stage-head { height: 2; padding: 0 1; background: $boost; text-style: bold; }
+    StageColumn > .stage-head { height: 2; padding: 0 1; background: $boost; text-style: bold;
+                                text-wrap: nowrap; text-overflow: ellipsis; }
     StageColumn > OptionList { height: 1fr; border: none; padding: 0; }
     StageColumn > OptionList:focus { background-tint: $primary 8%; }
     """
@@ -95,10 +97,36 @@ class StageColumn(Vertical):
     def __init__(self, stage_id: str) -> None:
         super().__init__(id=f"stage-{stage_id}")
         self.stage_id = stage_id
+        self.figures: tuple[str, int, float] | None = None  # label, count, weighted amount
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="stage-head", markup=False)
         yield OptionList(id=f"cards-{self.stage_id}", compact=True)
+
+    def show_figures(self, label: str, count: int, weighted: float) -> None:
+        self.figures = (label, count, weighted)
+        self._show_head()
+
+    def on_resize(self) -> None:
+        self._show_head()
+
+    def _show_head(self) -> None:
+        """The stage's name and count on the first line, its weighted amount on the
+        second: each stays on its line (the name cut short, never wrapped over the
+        amount), and a column too narrow for the words keeps the amount alone."""
+        if self.figures is None:
+            return
+        label, count, weighted = self.figures
+        head = self.query_one(".stage-head", Static)
+        amount = short_money(weighted)
+        line = t("pipeline.column_weighted", weighted=amount)
+        room = head.size.width - head.styles.gutter.width  # the cells inside its padding
+        if room and cell_len(line) > room:
+            line = amount
+        text = Text(label, style="bold")
+        text.append(t("pipeline.column_count", count=count))
+        text.append("\n" + line, style="dim")
+        head.update(text)
 
 
 class PipelineScreen(CrmScreen):
@@ -175,12 +203,7 @@ class PipelineScreen(CrmScreen):
         for column in self.query(StageColumn):
             cards = board.get(column.stage_id, [])
             figures = weighted.get(column.stage_id, {"count": 0, "weighted": 0.0})
-            # the count beside the stage's name, the weighted amount below: each line
-            # fits a column of a four-stage board on 80x24 (137 deals and 32.3M too)
-            head = Text(stage_label(self.settings, column.stage_id), style="bold")
-            head.append(t("pipeline.column_count", count=figures["count"]))
-            head.append("\n" + t("pipeline.column_weighted", weighted=short_money(figures["weighted"])), style="dim")
-            column.query_one(".stage-head", Static).update(head)
+            column.show_figures(stage_label(self.settings, column.stage_id), figures["count"], figures["weighted"])
             options = column.query_one(OptionList)
             highlighted = options.highlighted
             options.clear_options()
