@@ -181,6 +181,12 @@ def money(amount: float | None, digits: int = 2) -> str:
     return "" if amount is None else f"{float(amount):,.{digits}f}"
 
 
+def count(n: int | None) -> str:
+    """A count as every table, screen and report writes it: thousands separated
+    (14,674), as amounts are. The one place this is decided."""
+    return "" if n is None else f"{int(n):,}"
+
+
 class _Counting(string.Formatter):
     """`{n:change|changes}` is the word for the number `n`: the first for one, the second
     for any other ("pushed 1 change", "pushed 3 changes"). English needs it; a language

@@ -169,3 +169,28 @@ def test_surveys_add_and_list(db_path: Path, book: dict[str, str]) -> None:
 def test_value(db_path: Path, book: dict[str, str]) -> None:
     data = json.loads(run(db_path, "value", book["A"], "--json", *TODAY))
     assert (data["historical"], data["clv"]) == (10000.0, 34868.52)  # see test_customer_value_and_loyalty
+
+
+def test_kpi_and_report_counts_are_thousands_separated(db_path: Path, tmp_path: Path) -> None:
+    """`crm kpi` and the report wrote counts bare (1205 customers) beside amounts
+    written 7,400.00 and the lists' counts 14,674: every count now reads 1,205, in the
+    table, the Markdown report and each rep's row."""
+    rows = "".join(f"客户{i},139{i:08d}\n" for i in range(1205))
+    (tmp_path / "book.csv").write_text("name,mobile\n" + rows, encoding="utf-8")
+    run(db_path, "customers", "import", str(tmp_path / "book.csv"))
+    import datetime as dt
+
+    today = dt.date.today().isoformat()  # the current month: every report's default period
+    with Crm(db_path, rep="wang") as crm:
+        cid = crm.customers.find(limit=1)[0]["id"]
+        for _ in range(1003):
+            crm.visits.create({"customer_id": cid, "visited_at": f"{today}T00:00:00", "channel": "phone",
+                               "purpose": "visit"})
+    data = json.loads(run(db_path, "kpi", "--json"))
+    assert data["overall"]["customers"] == 1205 and {r["rep"]: r["visits"] for r in data["reps"]}["wang"] == 1003
+    table = run(db_path, "kpi")
+    assert "1,205" in table and "1,003" in table and "1205" not in table and "1003" not in table, table
+    run(db_path, "report", "--format", "md", "-o", str(tmp_path / "r.md"))
+    report = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "| 1,205 |" in report and "| 1,003 |" in report and "1205" not in report, report[:2000]
+

@@ -26,7 +26,7 @@ from crm_tui.cli.common import (
     print_record,
     print_table,
 )
-from crm_tui.i18n import money, satisfaction, t
+from crm_tui.i18n import count, money, satisfaction, t
 
 if TYPE_CHECKING:  # the analytics and the reports load with the command that runs them
     from crm_tui.api import Crm
@@ -81,6 +81,19 @@ def print_attainment(rows: list[dict[str, Any]], columns: list[str], *, title: s
 
 
 _ATTAINMENT_AMOUNTS = {"amount", "sales", "target"}
+_REP_COUNTS = ("visits", "follow_ups_due", "follow_ups_done", "orders", "complaints_handled")
+
+
+def _kpi_value(key: str, value: Any) -> str:
+    """A headline KPI as the report writes it: a share as a percent, sales as money,
+    a count thousands separated (1,234), another figure to three decimals."""
+    if key.endswith(("rate", "growth")) and key != "complaint_rate":
+        return _pct(value)
+    if value is None:
+        return ""
+    if key in ("sales", "sales_previous"):
+        return money(value)
+    return str(round(value, 3)) if isinstance(value, float) else count(value)
 
 
 # -- classification -----------------------------------------------------------------
@@ -215,11 +228,10 @@ def kpi_command(period: PeriodOpt = None, db: DbOpt = None, rep: RepOpt = None, 
         print_json(result)
         return
     o = result["overall"]
-    print_table([{"measure": column_title(k), "value": _pct(v) if k.endswith(("rate", "growth")) and k != "complaint_rate" else
-                  ("" if v is None else str(round(v, 3) if isinstance(v, float) else v))} for k, v in o.items()],
+    print_table([{"measure": column_title(k), "value": _kpi_value(k, v)} for k, v in o.items()],
                 ["measure", "value"], title=t("cli.kpi_title", period=result["period"], previous=result["previous"]))
-    print_table([{**r, "follow_up_rate": _pct(r["follow_up_rate"]), "sla_kept_rate": _pct(r["sla_kept_rate"])}
-                 for r in result["reps"]],
+    print_table([{**r, **{k: count(r[k]) for k in _REP_COUNTS}, "follow_up_rate": _pct(r["follow_up_rate"]),
+                  "sla_kept_rate": _pct(r["sla_kept_rate"])} for r in result["reps"]],
                 ["rep", "visits", "follow_ups_due", "follow_ups_done", "follow_up_rate", "orders", "sales",
                  "complaints_handled", "sla_kept_rate"], title=t("cli.per_rep"))
     att = result["attainment"]

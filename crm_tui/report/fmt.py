@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_tui.domain.analytics.complaints import UNKNOWN
+from crm_tui.i18n import count as i18n_count
 from crm_tui.i18n import has, language, quantity, satisfaction, t
 from crm_tui.i18n import money as i18n_money
 
@@ -18,6 +19,11 @@ def _none() -> str:
 
 def money(v: float | None) -> str:
     return _none() if v is None else i18n_money(v)
+
+
+def count(v: int | None) -> str:
+    """A count of customers, orders, visits or days: 1,234 (i18n.count)."""
+    return _none() if v is None else i18n_count(v)
 
 
 def pct(v: float | None) -> str:
@@ -97,7 +103,7 @@ def pareto_header(key: str) -> list[str]:
 
 
 def pareto_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    return [[label(r["key"]), str(r["count"]), pct(r["share"]), pct(r["cumulative"]), yes(r["vital"])]
+    return [[label(r["key"]), count(r["count"]), pct(r["share"]), pct(r["cumulative"]), yes(r["vital"])]
             for r in rows]
 
 
@@ -106,7 +112,7 @@ def sla_header() -> list[str]:
 
 
 def sla_rows(c: dict[str, Any]) -> list[list[str]]:
-    return [[priority(p), str(s["complaints"]), str(s["decided"]), str(s["breached"]), pct(s["breach_rate"])]
+    return [[priority(p), count(s["complaints"]), count(s["decided"]), count(s["breached"]), pct(s["breach_rate"])]
             for p, s in c["sla"].items()]
 
 
@@ -115,7 +121,7 @@ def top_header() -> list[str]:
 
 
 def top_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[str(i), r["name"], r["company"] or "", str(r["orders"]), money(r["sales"])]
+    return [[str(i), r["name"], r["company"] or "", count(r["orders"]), money(r["sales"])]
             for i, r in enumerate(data["top_customers"], 1)]
 
 
@@ -124,7 +130,7 @@ def at_risk_header() -> list[str]:
 
 
 def at_risk_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[r["name"], segment(r["segment"]), r["rfm"], str(r["recency_days"]), money(r["monetary"])]
+    return [[r["name"], segment(r["segment"]), r["rfm"], count(r["recency_days"]), money(r["monetary"])]
             for r in data["at_risk"]]
 
 
@@ -133,7 +139,7 @@ def win_back_header() -> list[str]:
 
 
 def win_back_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[w["name"], tier(w["tier"]), status(w["status"]), str(w["days_since_last_order"]), money(w["value"])]
+    return [[w["name"], tier(w["tier"]), status(w["status"]), count(w["days_since_last_order"]), money(w["value"])]
             for w in data["win_back"]]
 
 
@@ -142,30 +148,30 @@ def key_figures(data: dict[str, Any]) -> list[tuple[str, str]]:
     o = data["kpis"]["overall"]
     loy = data["loyalty"]
     sat = _none() if o["satisfaction"] is None else t("report.satisfaction_value", c=satisfaction(o["satisfaction"]),
-                                                        surveys=o["surveys"])
+                                                        surveys=count(o["surveys"]))
     return [
-        (t("report.kpi.customers"), str(o["customers"])),
-        (t("report.kpi.new_customers"), str(o["new_customers"])),
+        (t("report.kpi.customers"), count(o["customers"])),
+        (t("report.kpi.new_customers"), count(o["new_customers"])),
         (t("report.kpi.growth_rate"), pct(o["growth_rate"])),
-        (t("report.kpi.active_customers"), str(o["active_customers"])),
+        (t("report.kpi.active_customers"), count(o["active_customers"])),
         (t("report.kpi.retention_rate"), pct(o["retention_rate"])),
         (t("report.kpi.churn_rate"), pct(o["churn_rate"])),
-        (t("report.kpi.orders"), str(o["orders"])),
+        (t("report.kpi.orders"), count(o["orders"])),
         (t("report.kpi.sales"), money(o["sales"])),
         (t("report.kpi.sales_previous", previous=data["kpis"]["previous"]), money(o["sales_previous"])),
         (t("report.kpi.sales_growth"), pct(o["sales_growth"])),
         (t("report.kpi.satisfaction"), sat),
-        (t("report.kpi.complaints"), str(o["complaints"])),
+        (t("report.kpi.complaints"), count(o["complaints"])),
         (t("report.kpi.complaint_rate"), num(o["complaint_rate"], 3)),
         (t("report.kpi.repeat_purchase_rate"), pct(loy["repeat_purchase_rate"])),
         (t("report.kpi.mean_interval_days"), num(loy["mean_interval_days"])),
-        (t("report.kpi.core_customers"), str(data["core_customers"])),
+        (t("report.kpi.core_customers"), count(data["core_customers"])),
     ]
 
 
 def rep_row(r: dict[str, Any]) -> list[str]:
-    return [rep_name(r["rep"]), str(r["visits"]), f"{r['follow_ups_done']}/{r['follow_ups_due']}",
-            pct(r["follow_up_rate"]), str(r["orders"]), money(r["sales"]), str(r["complaints_handled"]),
+    return [rep_name(r["rep"]), count(r["visits"]), f"{count(r['follow_ups_done'])}/{count(r['follow_ups_due'])}",
+            pct(r["follow_up_rate"]), count(r["orders"]), money(r["sales"]), count(r["complaints_handled"]),
             pct(r["sla_kept_rate"])]
 
 
@@ -181,7 +187,7 @@ def pipeline_figures(data: dict[str, Any]) -> list[tuple[str, str]]:
     p = data["pipeline"]
     fc, fn, att = p["forecast"], p["funnel"], data["kpis"]["attainment"]["team"]
     return [
-        (t("report.pipe.open"), str(p["open"]["count"])),
+        (t("report.pipe.open"), count(p["open"]["count"])),
         (t("report.pipe.open_amount", currency=p["open"]["currency"]), money(p["open"]["amount"])),
         (t("report.pipe.weighted"), money(p["open"]["weighted"])),
         (t("report.pipe.won"), money(fc["won"])),
@@ -222,12 +228,12 @@ def forecast_rows(data: dict[str, Any]) -> list[list[str]]:
 
 
 def pipeline_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[stage(s["stage"], data), str(s["count"]), money(s["amount"]), f"{s['probability']}%", money(s["weighted"])]
+    return [[stage(s["stage"], data), count(s["count"]), money(s["amount"]), f"{s['probability']}%", money(s["weighted"])]
             for s in data["pipeline"]["open"]["stages"]]
 
 
 def funnel_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[stage(s["stage"], data), str(s["reached"]), pct(s["conversion"]), num(s["avg_days"])]
+    return [[stage(s["stage"], data), count(s["reached"]), pct(s["conversion"]), num(s["avg_days"])]
             for s in data["pipeline"]["funnel"]["stages"]]
 
 
@@ -259,7 +265,7 @@ def product_header() -> list[str]:
 
 
 def product_rows(data: dict[str, Any]) -> list[list[str]]:
-    return [[r["product"], r["sku"] or "", group_name(r["category"]), str(r["orders"]), _qty(r["quantity"]),
+    return [[r["product"], r["sku"] or "", group_name(r["category"]), count(r["orders"]), _qty(r["quantity"]),
              money(r["sales"]), pct(r["share"]), money(r["returns"]), pct(r["returns_rate"])]
             for r in data["products"]["by_product"]]
 
@@ -289,5 +295,5 @@ def returns_figures(data: dict[str, Any]) -> list[tuple[str, str]]:
     r = data["products"]["returns"]
     return [(t("report.ret.gross_sales"), money(r["gross_sales"])), (t("report.ret.refunds"), money(r["refunds"])),
             (t("report.ret.net_sales"), money(r["net_sales"])), (t("report.ret.returns_rate"), pct(r["returns_rate"])),
-            (t("report.ret.sale_orders"), str(r["sale_orders"])),
-            (t("report.ret.refund_orders"), str(r["refund_orders"]))]
+            (t("report.ret.sale_orders"), count(r["sale_orders"])),
+            (t("report.ret.refund_orders"), count(r["refund_orders"]))]

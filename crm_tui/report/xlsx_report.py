@@ -56,11 +56,11 @@ def render_xlsx(data: dict[str, Any]) -> bytes:
            [[m["month"], fmt.money(m["sales"])] for m in data["monthly_sales"]])
     _sheet(book, h("reps"), fmt.rep_header(), [fmt.rep_row(r) for r in data["kpis"]["reps"]])
     _sheet(book, h("segments"), [t("report.col.segment"), t("report.col.customers")],
-           [[fmt.segment(k), str(v)] for k, v in data["segments"].items()])
+           [[fmt.segment(k), fmt.count(v)] for k, v in data["segments"].items()])
     _sheet(book, t("report.col.tier"), [t("report.col.tier"), t("report.col.customers")],
-           [[fmt.tier(k), str(v)] for k, v in data["tiers"].items()])
+           [[fmt.tier(k), fmt.count(v)] for k, v in data["tiers"].items()])
     _sheet(book, t("report.col.status"), [t("report.col.status"), t("report.col.customers")],
-           [[fmt.status(k), str(v)] for k, v in data["statuses"].items()])
+           [[fmt.status(k), fmt.count(v)] for k, v in data["statuses"].items()])
     _sheet(book, h("top_customers"), fmt.top_header(), fmt.top_rows(data))
     _sheet(book, h("at_risk"), fmt.at_risk_header(), fmt.at_risk_rows(data))
     _sheet(book, h("win_back"), fmt.win_back_header(), fmt.win_back_rows(data))
