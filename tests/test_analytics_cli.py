@@ -169,6 +169,14 @@ def test_surveys_add_and_list(db_path: Path, book: dict[str, str]) -> None:
 def test_value(db_path: Path, book: dict[str, str]) -> None:
     data = json.loads(run(db_path, "value", book["A"], "--json", *TODAY))
     assert (data["historical"], data["clv"]) == (10000.0, 34868.52)  # see test_customer_value_and_loyalty
+    # the table names the customer and each figure, in the user's language, as money
+    table = run(db_path, "value", book["A"], *TODAY)
+    figures = {line.split("  ")[0].strip(): line.split()[-1] for line in table.splitlines() if line.strip()}
+    assert (figures["lifetime value (CLV)"], figures["historical value (all orders)"]) == ("34,868.52", "10,000.00")
+    with Crm(db_path) as crm:
+        assert crm.customers.get(book["A"])["name"] in table
+    chinese = CliRunner().invoke(app, ["--db", str(db_path), "value", book["A"], *TODAY], env={"CRM_LANG": "zh"})
+    assert "客户终身价值（CLV）" in chinese.stdout and "34,868.52" in chinese.stdout and "clv" not in chinese.stdout
 
 
 def test_kpi_and_report_counts_are_thousands_separated(db_path: Path, tmp_path: Path) -> None:

@@ -213,7 +213,13 @@ def value_command(
 ) -> None:
     with open_crm(db) as crm:
         result = analytics(crm, today).customer_value(customer)
-    print_json(result) if as_json else print_record(result)
+        name = crm.customers.get(result["id"])["name"]
+    if as_json:
+        print_json(result)
+        return
+    # each figure named in the user's language, as money, as every screen writes it
+    print_record({t("value.customer"): name, "id": result["id"],
+                  **{t(f"value.{k}"): money(result[k]) for k in ("historical", "annual", "future", "clv")}})
 
 
 # -- KPIs and reports ----------------------------------------------------------------
