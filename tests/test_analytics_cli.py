@@ -151,7 +151,7 @@ def test_complaint_stats(db_path: Path, book: dict[str, str]) -> None:
 
 def test_surveys_add_and_list(db_path: Path, book: dict[str, str]) -> None:
     out = run(db_path, "surveys", "add", book["E"], "--expected", "8", "--perceived", "6", "--date", "2026-09-01")
-    assert "0.75" in out and "dissatisfied" in out
+    assert "0.750" in out and "dissatisfied" in out
     with Crm(db_path) as crm:
         rows = crm.analytics.list_surveys(book["E"])
     assert [(r["expected"], r["perceived"], r["surveyed_at"]) for r in rows] == [(8.0, 6.0, "2026-09-01")]
@@ -162,6 +162,10 @@ def test_surveys_add_and_list(db_path: Path, book: dict[str, str]) -> None:
         name = crm.customers.get(book["E"])["name"]
     table = run(db_path, "surveys", "list", "--customer", book["E"])
     assert name in table and "0.750" in table and "overall satisfaction C = 0.750" in table
+    # said in Chinese: the verdict as the list names it
+    chinese = CliRunner().invoke(app, ["--db", str(db_path), "surveys", "add", book["E"], "-a", "8", "-b", "9"],
+                                 env={"CRM_LANG": "zh"})
+    assert "1.125" in chinese.stdout and "超出期望" in chinese.stdout and "delighted" not in chinese.stdout
     bad = CliRunner().invoke(app, ["--db", str(db_path), "surveys", "add", book["E"], "-a", "0", "-b", "3"])
     assert bad.exit_code == 1 and "expected" in bad.output
 

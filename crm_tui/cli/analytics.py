@@ -423,7 +423,12 @@ def survey_add(
         cid = crm.customers.get(customer)["id"]
         record = crm.analytics.add_survey({"customer_id": cid, "expected": expected, "perceived": perceived,
                                            "surveyed_at": date, "complaint_id": complaint, "notes": notes})
-    print_json(record) if as_json else print_record(record)
+    if as_json:
+        print_json(record)
+        return
+    # the verdict named as the survey list names it (满意 / satisfied), C as every C is written
+    print_record({**record, "c": satisfaction(record["c"]),
+                  "verdict": cell_text("verdict", record["verdict"], {"verdict": "survey.verdict"})}, "surveys")
 
 
 @surveys_app.command("list", epilog="crm surveys list --json")
