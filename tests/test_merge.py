@@ -195,8 +195,13 @@ def test_cli_merge_speaks_chinese(crm: Crm, db_path: Path, pair, monkeypatch: py
     refused = cli(db_path, "customers", "unmerge", merge_id, ok=False)
     assert f"拜访 {made['visits']} 在合并之后被修改过" in refused.output
     listed = cli(db_path, "customers", "merges")
-    for result in (itself, side, merged, refused, listed):
+    # one merge, as a person reads it: labels and status in Chinese, what moved counted,
+    # the fields taken with both values, the merged customer by name (not the stored JSON)
+    one = cli(db_path, "customers", "merges", "--id", merge_id)
+    for result in (itself, side, merged, refused, listed, one):
         assert english_fragments_in(without(result.output, ["theirs"])) == [], result.output  # the typed value
+    assert "已合并" in one.stdout and "拜访 1" in one.stdout and "邮箱：— → zw@huaxin.cn" in one.stdout
+    assert "张 伟 · 华信" in one.stdout and "{" not in one.stdout
 
 
 def test_the_server_lets_a_rep_merge_only_customers_both_theirs() -> None:

@@ -7,9 +7,18 @@ from typing import Annotated
 
 import typer
 
-from crm_tui.cli.common import DbOpt, JsonOpt, console, open_crm, print_json, print_record, print_table
-from crm_tui.domain.entities import MERGE
-from crm_tui.i18n import choice_label, language, t
+from crm_tui.cli.common import (
+    DbOpt,
+    JsonOpt,
+    console,
+    counts_text,
+    open_crm,
+    print_json,
+    print_record,
+    print_table,
+)
+from crm_tui.domain.entities import CUSTOMER, MERGE
+from crm_tui.i18n import choice_label, field_label, language, t
 
 
 def add_duplicate_commands(sub: typer.Typer) -> None:
@@ -75,7 +84,7 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
         with open_crm(db) as crm:
             if merge_id:
                 record = crm.merges.get(merge_id)
-                print_json(record) if as_json else print_record(record)
+                print_json(record) if as_json else print_record(_readable_merge(record), "merges")
                 return
             cid = crm.customers.get(customer)["id"] if customer else None
             rows = crm.merges.find(cid)
@@ -86,3 +95,20 @@ def add_duplicate_commands(sub: typer.Typer) -> None:
             rows = [{**r, "status": choice_label(MERGE, "status", r["status"])} for r in rows]
         print_table(rows, ["id", "merged_at", "customer_id", "other_id", "status", "owner"],
                     title=t("merge.msg.list_title"), caption=t("merge.msg.count", n=len(rows)))
+
+
+def _readable_merge(record: dict) -> dict:
+    """A merge as a person reads it: the records moved counted by kind, the fields
+    taken from the merged customer with both values, the merged customer by name;
+    --json keeps the stored JSON, which unmerge reads."""
+    from crm_tui.domain.merging import loads
+
+    moved = {table: len(ids) for table, ids in loads(record.get("moved")).items() if ids}
+    taken = loads(record.get("taken"))
+    other = loads(record.get("other_record"))
+    return {**record, "moved": counts_text(moved) if moved else "",
+            "taken": t("cli.list_sep").join(f"{field_label(CUSTOMER, name)}{t('sep.label')}"
+                                            f"{'—' if kept is None else kept} → {theirs}"
+                                            for name, (kept, theirs) in sorted(taken.items())),
+            "other_record": " · ".join(str(other[k]) for k in ("name", "company") if other.get(k))}
+
