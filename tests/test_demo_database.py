@@ -116,3 +116,22 @@ def test_leaving_the_demo_when_it_is_not_on_says_so() -> None:
     assert str(own_db_path()) in left.stdout and not demo_active()
     crm("demo", "--no-ui", "--customers", "5")
     assert "Left the demo" in crm("demo", "--exit").stdout
+
+
+def test_an_empty_list_on_a_laptop_logged_in_but_never_synced_says_crm_sync(db_path: Path) -> None:
+    """A rep who has just logged in and lists customers is told that `crm sync` brings
+    the team's, not to add or import some or open the demo; once synced (or for a
+    laptop of no server) the usual sentence."""
+    import os
+
+    runner = CliRunner()
+    Path(os.environ["CRM_CONFIG"]).write_text('[sync]\nserver = "http://127.0.0.1:9"\ntoken = "crm_x"\n',
+                                              encoding="utf-8")
+    runner.invoke(app, ["init", "--db", str(db_path)])
+    empty = runner.invoke(app, ["customers", "list", "--db", str(db_path)])
+    assert empty.exit_code == 0 and empty.stdout == ""
+    assert "`crm sync` brings your team's from http://127.0.0.1:9" in empty.stderr and "crm demo" not in empty.stderr
+    with Crm(db_path) as crm:
+        crm.conn.execute("UPDATE sync_state SET last_sync_at = '2026-12-01T08:00:00Z'")
+    synced = runner.invoke(app, ["customers", "list", "--db", str(db_path)])
+    assert "crm sync" not in synced.stderr and "crm customers import" in synced.stderr

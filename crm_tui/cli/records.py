@@ -329,8 +329,13 @@ def build(table: str) -> typer.Typer:
             if not total:  # never a bare "0 of 0": say where we looked and what to do
                 everything = records.count() if filters or search else 0
                 label = entity_label(table)
-                err_console.print(t("demo.no_match", total=everything, table=label, path=crm.path)
-                                  if everything else t("demo.no_records", table=table, label=label, path=crm.path),
+                # a laptop logged in to a team's server that has never synced: its records are there
+                first_sync = (not everything and crm.config.sync.server
+                              and crm.sync.status()["last_sync_at"] is None and not crm.sync.never_syncs())
+                err_console.print(t("demo.no_match", total=everything, table=label, path=crm.path) if everything
+                                  else t("cli.first_sync.no_records", label=label, path=crm.path,
+                                         server=crm.config.sync.server) if first_sync
+                                  else t("demo.no_records", table=table, label=label, path=crm.path),
                                   highlight=False, markup=False)
                 return  # the sentence says it all: no empty table and "0 of 0" beneath it
         caption = t("cli.shown_of", shown=len(rows), total=total) + (t("cli.more") if total > len(rows) else "")
