@@ -1,8 +1,9 @@
-"""The pulled changes' log rows are written without SQLite's per-row CHECK of their
-op (it built a temporary table for every row: docs/benchmarks.md) only when the
-page's ops were all checked against the same words first: a change with any other
-op is still refused by the CHECK, the CHECK holds again for every later insert into
-the log (even one by the very statement the pull used), also after a failed write."""
+"""The pulled changes' log rows, and an import's, are written without SQLite's
+per-row CHECK of their op (it built a temporary table for every row:
+docs/benchmarks.md) only when their ops were all checked against the same words
+first: a change with any other op is still refused by the CHECK, the CHECK holds
+again for every later insert into the log (even one by the very statement the pull
+used), also after a failed write."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from crm_tui.api import Crm
+from crm_tui.api.importing import import_customers
 from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import transaction
 from crm_tui.sync.merge import Change
@@ -54,6 +56,24 @@ def test_the_check_is_back_after_a_failed_write(tmp_path: Path) -> None:
             sql.log_changes(crm.conn, [change(1)])
         with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"), transaction(crm.conn):
             sql.log_changes(crm.conn, [change(2), change(1)])  # (node, node_seq) held already
+        assert checks_ignored(crm) == 0
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"), transaction(crm.conn):
+            crm.conn.execute(INSERT, ("other", 5, 1005, "customers", "C5", "bogus", "{}", None, None, ""))
+
+
+def test_an_import_logs_its_rows_without_the_per_row_check_and_it_holds_after(tmp_path: Path) -> None:
+    source = tmp_path / "c.csv"
+    source.write_text("name,mobile\n张伟,13800000001\n王芳,13800000002\n", encoding="utf-8")
+    with Crm(tmp_path / "l.db") as crm:
+        ran: list[str] = []
+        crm.conn.set_trace_callback(ran.append)
+        import_customers(crm, source)
+        crm.conn.set_trace_callback(None)
+        log = next(i for i, s in enumerate(ran) if s.startswith("INSERT INTO change_log") and "SELECT" in s)
+        assert ran[log - 1] == "PRAGMA ignore_check_constraints = ON"
+        assert ran[log + 1] == "PRAGMA ignore_check_constraints = OFF"
+        assert [tuple(r) for r in crm.conn.execute("SELECT op, json_extract(data, '$.name') FROM change_log")] == [
+            ("insert", "张伟"), ("insert", "王芳")]
         assert checks_ignored(crm) == 0
         with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"), transaction(crm.conn):
             crm.conn.execute(INSERT, ("other", 5, 1005, "customers", "C5", "bogus", "{}", None, None, ""))

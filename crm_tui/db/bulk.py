@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from crm_tui.db.capture import NOW_MS, captured_columns
+from crm_tui.db.capture import NOW_MS, captured_columns, log_ops_checked
 from crm_tui.db.migrations import contact_search, search_text
 from crm_tui.sync.clock import COUNTER_BITS, COUNTER_MAX
 
@@ -110,12 +110,13 @@ def bulk_insert(conn: sqlite3.Connection, table: str, cols: Sequence[str],
     else:
         source, n = f"(SELECT *, row_number() OVER (ORDER BY rowid) AS n FROM {table} WHERE rowid > ?) AS t", "n"
         where, order = "", "ORDER BY n"
-    conn.execute(
-        "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
-        f"SELECT r.node, r.seq + {n}, ? + {n} - 1, '{table}', t.id, 'insert', {data}, NULL, NULL, r.rep "
-        f"FROM replica AS r, {source} {where} {order}",
-        (start, first_rowid),
-    )
+    with log_ops_checked(conn, ["insert"]):
+        conn.execute(
+            "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
+            f"SELECT r.node, r.seq + {n}, ? + {n} - 1, '{table}', t.id, 'insert', {data}, NULL, NULL, r.rep "
+            f"FROM replica AS r, {source} {where} {order}",
+            (start, first_rowid),
+        )
     conn.execute("UPDATE replica SET wall = ?, counter = ?, seq = seq + ?",
                  (last >> COUNTER_BITS, last & COUNTER_MAX, count))
     return count

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_tui.db.bulk import insert_triggers_set_aside
-from crm_tui.db.capture import TICK, captured_columns
+from crm_tui.db.capture import TICK, captured_columns, log_ops_checked
 from crm_tui.db.connection import ERRORS, transaction
 from crm_tui.db.migrations import SYNCED_TABLES
 from crm_tui.db.records import forget_class_state
-from crm_tui.domain.changes import OPS
 from crm_tui.domain.entities import local_only_columns
 from crm_tui.domain.privacy import ERASE_REQUESTS
 from crm_tui.sync.clock import COUNTER_BITS
@@ -404,24 +403,10 @@ def log_changes(conn: sqlite3.Connection, changes: Sequence[Change],
     for c in changes:
         data, old, base = texts.get((c.node, c.node_seq)) or log_texts(c)
         rows.append((c.node, c.node_seq, c.hlc, c.tbl, c.row_id, c.op, data, old, base, c.rep))
-    # The log's one CHECK, op IN ('insert', 'update', 'delete'), makes SQLite build a
-    # temporary table of the three words for every row it checks: a third of the CPU
-    # of inserting a pulled page's log rows. The page's ops are checked here, once,
-    # against the same words, and the rows written without the per-row CHECK; a page
-    # with any other op is written with it (and refused by it, as before).
-    checked = _OPS.issuperset([r[5] for r in rows])
-    if checked:
-        conn.execute("PRAGMA ignore_check_constraints = ON")
-    try:
+    with log_ops_checked(conn, [r[5] for r in rows]):
         conn.executemany(
             "INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    finally:
-        if checked:
-            conn.execute("PRAGMA ignore_check_constraints = OFF")
-
-
-_OPS = frozenset(OPS)  # the operations the log's CHECK allows (schema.sql), as the domain names them
 
 
 def page_cache(conn: sqlite3.Connection, size: int) -> int:

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from crm_tui.domain import merging
-from crm_tui.domain.entities import ENTITIES, Entity, Field, synced_column_set
+from crm_tui.domain.entities import ENTITIES, OPS, Entity, Field, synced_column_set
 from crm_tui.domain.privacy import ERASE_REQUESTS, ERASURES, check_filed, may_decide, personal_fields
 from crm_tui.domain.record_rules import REFERENCE_RULES, STATE_RULES, UPDATE_RULES, VALUE_RULES, Rule
 from crm_tui.domain.validation import FieldError, ValidationError, clean_value, kind_name, normalize_datetime
@@ -22,7 +22,6 @@ from crm_tui.i18n import entity_label, entity_name, language, own_language, spea
 INVALID = "invalid"      # no replica could apply it: schema, value or reference
 FORBIDDEN = "forbidden"  # its author may not make it
 
-OPS = ("insert", "update", "delete")
 CUSTOMERS = "customers"
 MANAGER = "manager"
 

@@ -79,6 +79,11 @@ class Field:
                 "decimal": "REAL"}.get(self.kind, "TEXT")
 
 
+# What a change does to a record: the change log's op (its CHECK in the schema) and
+# the wire's. Here, in the module every writer loads, not in the change rules.
+OPS = ("insert", "update", "delete")
+
+
 @dataclass(frozen=True)
 class Derived:
     """A column the API computes from a record's fields, kept beside the record on
