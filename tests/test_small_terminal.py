@@ -188,3 +188,18 @@ async def test_a_refused_save_at_80x24_shows_the_error_it_refused_for(book: Crm)
         fields = form.query_one("#form-fields")  # the form's scrolling part
         assert error.region.height and fields.region.intersection(error.region) == error.region, (
             error.region, fields.region)
+
+
+async def test_a_stale_deal_on_the_agenda_at_80x24_shows_which_deal(book: Crm) -> None:
+    """The agenda's next-action column is narrow at 80x24: a stale deal's text names the
+    deal first, so the cut keeps it ('Deal past its …' named none)."""
+    customer = book.customers.find(limit=1)[0]
+    book.opportunities.create({"customer_id": customer["id"], "title": "泵站改造", "amount": 100, "stage": "lead",
+                               "close_date": (NOW.date() - dt.timedelta(days=300)).isoformat()})
+    app = CrmApp(crm=book, config={}, lang="en", now=lambda: NOW)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("f3")
+        await settle(pilot)
+        table = app.screen.query_one(RecordTable)
+        rows = ["".join(segment.text for segment in table.render_line(y)) for y in range(1, 1 + table.total)]
+        assert any("泵站改造" in row for row in rows), rows
