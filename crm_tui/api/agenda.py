@@ -57,16 +57,15 @@ class Agenda:
         the deal and why it is stale."""
         deals = [d for d in self.crm.pipeline.stale() if customer_id in (None, d["customer_id"])]
         return self.follow_ups(horizon_days, customer_id) + [
-            {"id": d["id"], "kind": "opportunity", "bucket": "stale", "customer_id": d["customer_id"],
+            {"id": d["id"], "kind": "opportunity", "bucket": rules.STALE, "customer_id": d["customer_id"],
              "customer_name": d["customer_name"],
              "next_action_date": d["close_date"] if d["reason"] == "overdue" else d["last_activity"],
              "next_action": t(f"agenda.stale_{d['reason']}", title=d["title"])} for d in deals]
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(rules.BUCKETS, 0)
-        for row in self.follow_ups():
-            counts[row["bucket"]] += 1
-        return counts
+        """How many follow-ups are overdue, due today and coming up."""
+        counts = rules.section_counts(self.follow_ups())
+        return {bucket: counts[bucket] for bucket in rules.BUCKETS}
 
     def log_visit(self, data: Mapping[str, Any], *, follow_up_of: str | None = None) -> Record:
         """Record a visit (now unless `visited_at` is given). When it answers a pending

@@ -10,7 +10,7 @@ import typer
 from crm_tui.api import Record
 from crm_tui.cli import app
 from crm_tui.cli.common import DbOpt, JsonOpt, console, open_crm, print_json, print_table
-from crm_tui.domain.agenda import DEFAULT_HORIZON_DAYS
+from crm_tui.domain.agenda import DEFAULT_HORIZON_DAYS, section_counts
 from crm_tui.i18n import t
 
 # How each kind of row is marked, as the Agenda screen colours them.
@@ -36,7 +36,7 @@ def agenda_command(
               else r["next_action_date"],
               "follow_up": f"{r['customer_name']}{t('sep.label')}{r['next_action'] or ''}",
               "when": t("agenda." + r["bucket"])} for r in rows]
-    counts = {b: sum(1 for r in rows if r["bucket"] == b) for b in ("overdue", "today", "upcoming", "stale")}
+    counts = section_counts(rows)
     print_table(shown, ["id", "due", "follow_up", "when"], markup=("due",),
                 title=t("agenda.cli.title", overdue=counts["overdue"], today=counts["today"],
                         upcoming=counts["upcoming"], stale=counts["stale"]),

@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from crm_tui.api import Record
+from crm_tui.domain.agenda import section_counts
 from crm_tui.i18n import t
 from crm_tui.screens.base import TableScreen
 from crm_tui.screens.modals import pick_customer_then
@@ -18,7 +19,7 @@ from crm_tui.screens.record_forms import opportunity_form, schedule_form, visit_
 from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.literal import tell
 from crm_tui.widgets.record_table import RecordTable, Row
-from crm_tui.widgets.tables import AGENDA_BUCKETS, agenda_columns
+from crm_tui.widgets.tables import agenda_columns
 from crm_tui.widgets.title_bar import TitleBar
 
 
@@ -53,7 +54,7 @@ class AgendaScreen(TableScreen):
         cursor = self.table.cursor
         self.table.show_rows(rows)
         self.table.cursor = min(cursor, max(0, len(rows) - 1))
-        counts = {b: sum(1 for r in rows if r["bucket"] == b) for b in AGENDA_BUCKETS}
+        counts = section_counts(rows)
         self.query_one("#agenda-counts", Static).update(
             f"[b $error]{t('agenda.overdue')} {counts['overdue']}[/]   "
             f"[b $warning]{t('agenda.today')} {counts['today']}[/]   "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 
+from crm_tui.domain.agenda import ROW_KINDS
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT, Entity
 from crm_tui.domain.times import shown_time
 from crm_tui.domain.validation import number_to_call
@@ -79,13 +80,12 @@ def complaint_columns(due_text) -> list[Column]:
     ]
 
 
-AGENDA_BUCKETS = ("overdue", "today", "upcoming", "stale")  # the kinds of agenda rows
 
 
 def agenda_columns() -> list[Column]:
     return [
         # as wide as the longest label (Stale deals) where there is room; 8 at 80x24
-        Column("bucket", t("agenda.when"), max(cell_len(t(f"agenda.{b}")) for b in AGENDA_BUCKETS),
+        Column("bucket", t("agenda.when"), max(cell_len(t(f"agenda.{b}")) for b in ROW_KINDS),
                render=lambda r: t(f"agenda.{r['bucket']}"), min_width=8),
         col(VISIT, "next_action_date", 16, min_width=10, short=t("agenda.date_short")),
         Column("customer_name", field_label(VISIT, "customer_id"), 14),
