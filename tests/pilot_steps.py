@@ -4,16 +4,28 @@ search has found it (under load a fixed pause saw an earlier prefix's hits)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+
+from textual.worker import WorkerCancelled
 
 # Bounded waits: at most this many pauses of PAUSE seconds.
 TRIES, PAUSE = 100, 0.05
 
 
+async def workers_done(app: Any) -> None:
+    """Wait until every worker of the app has ended. A worker cancelled by a newer one
+    of its exclusive group (a screen reloading twice in a row) has ended too: waiting
+    for all of them at once raised WorkerCancelled when the race went that way."""
+    for worker in list(app.workers):
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
+
+
 async def settle(pilot: Any, rounds: int = 4) -> None:
     """Let workers finish and their results reach the screen."""
     for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from analytics_fixture import NOW, add_deals, analytics, build
+from pilot_steps import workers_done
 from rich.cells import cell_len
 from textual.app import App
 from textual.widgets import Static
@@ -41,7 +42,7 @@ async def test_dashboard_mounts_and_shows_its_charts(crm: Crm) -> None:
     app = DashboardApp(screen)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert screen.data is not None
         plots = {p.id: p for p in screen.query(PlotextPlot)}
@@ -66,7 +67,7 @@ async def test_dashboard_mounts_and_shows_its_charts(crm: Crm) -> None:
         crm.orders.create({"customer_id": crm.customers.find()[0]["id"],
                            "ordered_at": "2026-09-29", "product": "x", "amount": 400})
         await pilot.press("r")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert screen.data["monthly_sales"][-1] == ("2026-09", 4000.0)
 
@@ -83,7 +84,7 @@ async def test_dashboard_speaks_chinese_with_crm_lang_zh(crm: Crm, monkeypatch: 
         async with app.run_test(size=(120, 40)) as pilot:
             await app.push_screen(screen)
             for _ in range(3):
-                await app.workers.wait_for_complete()
+                await workers_done(app)
                 await pilot.pause()
             assert screen.data is not None
             plots = {p.id: p for p in screen.query(PlotextPlot)}

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pilot_steps import workers_done
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm
@@ -60,12 +61,12 @@ def anyio_backend() -> str:
 async def test_the_customer_list_finds_and_shows_the_landline(book: Crm, typed: str) -> None:
     app = CrmApp(crm=book, config={}, lang="en", now=lambda: dt.datetime(2026, 12, 1, 10, 0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         app.screen.query_one("#search").focus()
         await pilot.press(*typed)
         for _ in range(100):  # bounded: 5 s
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause(0.05)
             grid = app.screen.query_one(RecordTable)
             if [r["name"] for r in grid.rows_loaded()] == ["王芳"]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pilot_steps import workers_done
 from textual.widgets import Static
 
 from crm_tui.api import Crm
@@ -23,7 +24,7 @@ def anyio_backend() -> str:
 
 async def settle(pilot) -> None:
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pilot_steps import workers_done
 from textual.widgets import Static
 from typer.testing import CliRunner
 
@@ -69,7 +70,7 @@ async def test_the_profile_shows_created_and_updated_in_local_time(crm: Crm, sha
     async with app.run_test(size=(100, 30)) as pilot:
         app.open_customer(customer["id"])
         for _ in range(3):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
         assert isinstance(app.screen, CustomerScreen)
         profile = app.screen.query_one("#profile-body", Static).content

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pilot_steps import settle
+from pilot_steps import settle, workers_done
 from sync_server import Server
 from textual.widgets import DataTable
 
@@ -38,7 +38,7 @@ def now() -> dt.datetime:
 
 async def wait_for(pilot, condition, what: str) -> None:
     for _ in range(200):  # bounded: 10 s
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause(0.05)
         if condition():
             return

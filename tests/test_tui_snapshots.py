@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pilot_steps import workers_done
 from textual.widgets import Input
 
 from crm_tui.api import Crm
@@ -78,7 +79,7 @@ def app_for(crm: Crm, lang: str) -> CrmApp:
 
 async def ready(pilot) -> None:
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
     for box in pilot.app.screen.query(Input):
         box.cursor_blink = False

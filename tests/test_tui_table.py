@@ -4,6 +4,7 @@ long list are fetched only when scrolled to."""
 from __future__ import annotations
 
 import pytest
+from pilot_steps import workers_done
 from rich.cells import cell_len
 
 from crm_tui.api import Crm
@@ -39,7 +40,7 @@ async def test_pages_load_on_demand(crm: Crm) -> None:
     app = CrmApp(crm=crm, config={}, lang="en")
     async with app.run_test(size=(120, 40)) as pilot:
         for _ in range(3):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
         table = app.screen.query_one(RecordTable)
         assert table.total == 450 and sorted(table._pages) == [0]  # only the first page was read
@@ -54,7 +55,7 @@ async def test_pages_load_on_demand(crm: Crm) -> None:
         table.focus()
         await pilot.press("end")
         for _ in range(3):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
         assert fetched == [400]  # the last page only, not the ones in between
         assert table.cursor == 449 and table.cursor_record["name"] == "客户0449"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from analytics_fixture import add_deals, analytics, build
+from pilot_steps import workers_done
 from test_tui_snapshots import NOW, seed
 from typer.testing import CliRunner
 
@@ -280,7 +281,7 @@ async def test_every_screen_is_chinese(crm: Crm, tour) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         async def settle() -> None:
             for _ in range(2):
-                await pilot.app.workers.wait_for_complete()
+                await workers_done(pilot.app)
                 await pilot.pause()
 
         async def look(name: str, *keys: str) -> None:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pilot_steps import workers_done
 from test_zh_everywhere import CJK, english_fragments_in, without
 from typer.testing import CliRunner
 
@@ -195,7 +196,7 @@ async def test_the_palette_offers_commands_not_textuals_keys_in_english(crm: Crm
         for key in ("f10", "ctrl+p"):  # the products list: its filter has the focus
             await pilot.press(key)
             for _ in range(3):
-                await pilot.app.workers.wait_for_complete()
+                await workers_done(pilot.app)
                 await pilot.pause()
         listed = app.screen.query_one("CommandList")
         prompts = [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
