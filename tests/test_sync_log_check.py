@@ -77,3 +77,31 @@ def test_an_import_logs_its_rows_without_the_per_row_check_and_it_holds_after(tm
         assert checks_ignored(crm) == 0
         with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"), transaction(crm.conn):
             crm.conn.execute(INSERT, ("other", 5, 1005, "customers", "C5", "bogus", "{}", None, None, ""))
+
+
+def test_every_layer_takes_the_domains_ops_and_no_other(tmp_path: Path) -> None:
+    """The ops are named once (domain.entities.OPS): the wire's model, a pulled
+    change's storability check and the log's CHECK take exactly those."""
+    from pydantic import ValidationError
+
+    from crm_tui.api.sync_apply import MALFORMED, check_storable
+    from crm_tui.domain.entities import OPS
+    from crm_tui.sync.protocol import WireChange
+
+    synced = {"customers": frozenset({"name"})}
+    wire = {"node": "other", "node_seq": 1, "hlc": 1, "tbl": "customers", "row_id": "C1", "data": {}}
+    with Crm(tmp_path / "l.db") as crm:
+        for seq, op in enumerate((*OPS, "upsert"), start=1):
+            known = op in OPS
+            refused = check_storable(change(seq, op), synced)
+            assert (refused is None) if known else (refused is not None and refused[0] == MALFORMED), op
+            if known:
+                assert WireChange.model_validate({**wire, "op": op}).op == op
+                with transaction(crm.conn):
+                    crm.conn.execute(INSERT, ("other", seq, seq, "customers", f"C{seq}", op, "{}", None, None, ""))
+            else:
+                with pytest.raises(ValidationError):
+                    WireChange.model_validate({**wire, "op": op})
+                with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"), transaction(crm.conn):
+                    crm.conn.execute(INSERT, ("other", seq, seq, "customers", f"C{seq}", op, "{}", None, None, ""))
+    assert OPS == ("insert", "update", "delete")

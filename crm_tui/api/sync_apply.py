@@ -23,6 +23,7 @@ from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import ERRORS, transaction
 from crm_tui.db.migrations import SCHEMA_VERSION
 from crm_tui.domain.changes import ChangeRefused, check_change
+from crm_tui.domain.entities import OPS
 from crm_tui.i18n import entity_label, t
 from crm_tui.sync import clock
 from crm_tui.sync.merge import Change, Conflict, Outcome, fold, merge
@@ -30,7 +31,6 @@ from crm_tui.sync.merge import Change, Conflict, Outcome, fold, merge
 # table -> function(record values) -> local-only derived columns (e.g. pinyin).
 Derive = Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]
 
-OPS = frozenset({"insert", "update", "delete"})
 INT64 = 1 << 63
 
 # Why a change was set aside (stable codes; the reason says the detail).

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal, get_args
 
 from crm_tui.domain.search import customer_pinyin
 
@@ -79,9 +79,11 @@ class Field:
                 "decimal": "REAL"}.get(self.kind, "TEXT")
 
 
-# What a change does to a record: the change log's op (its CHECK in the schema) and
-# the wire's. Here, in the module every writer loads, not in the change rules.
-OPS = ("insert", "update", "delete")
+# What a change does to a record: the change log's op (its CHECK in the schema), the
+# wire's (sync.protocol) and those a pulled change may have (api.sync_apply). Here, in
+# the module every writer loads, not in the change rules.
+Op = Literal["insert", "update", "delete"]
+OPS: tuple[str, ...] = get_args(Op)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_tui.domain.entities import Op
 from crm_tui.domain.validation import OWNER_MAX_LEN
 
 # Error codes and the error type live in `errors` (imported without pydantic).
@@ -64,7 +65,7 @@ class WireChange(BaseModel):
     hlc: int = Field(ge=0, le=INT64_MAX)
     tbl: str = Field(min_length=1, max_length=64, pattern=r"^[a-z_][a-z0-9_]*$")
     row_id: str = Field(min_length=1, max_length=64)
-    op: Literal["insert", "update", "delete"]
+    op: Op
     data: dict[str, Any]
     old: dict[str, Any] | None = None
     base: dict[str, Any] | None = None
