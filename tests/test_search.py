@@ -227,3 +227,67 @@ def test_chinese_names_sort_by_pinyin_among_english_ones(crm: Crm) -> None:
         crm.customers.create({"name": name})
     assert [r["name"] for r in crm.customers.find()] == ["alice", "安娜", "Bob", "丁一", "王芳", "张伟"]
     assert [r["name"] for r in crm.customers.find(order="-name")][0] == "张伟"
+
+
+def test_the_index_made_again_without_sizes_finds_what_it_found(tmp_path: Path) -> None:
+    # A book of the schema before the index lost its token counts, searched before
+    # and after the migration that makes the index again: the same matches, the
+    # same trigrams at the same places, and no table of counts any more.
+    from crm_tui.db.connection import connect, new_node_id, transaction
+    from crm_tui.db.migrations import MIGRATIONS, _search_without_sizes
+
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    for number in range(MIGRATIONS.index(_search_without_sizes)):
+        with transaction(conn):
+            MIGRATIONS[number](conn)
+            if number == 0:
+                conn.execute("INSERT INTO replica (id, node, rep) VALUES (1, ?, 'wang')", (new_node_id(),))
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+    rows = [("C1", "张伟", "华为技术有限公司", "13812345678", "zw@huawei.com"),
+            ("C2", "张伟明", "小米科技", "15900001111", None),
+            ("C3", "王芳", "阿里巴巴", None, "fang.wang@alibaba-inc.com"),
+            ("C4", "John Smith", "Acme Corp", "16502530000", None),
+            ("C5", "李伟", "腾讯", None, None), ("C6", "赵敏", "已删除", "13900000000", None)]
+    with transaction(conn):
+        conn.executemany("INSERT INTO customers (id, name, company, mobile, email, pinyin) VALUES (?, ?, ?, ?, ?, ?)",
+                         [(*row, pinyin_key(row[1])) for row in rows])
+        conn.execute("UPDATE customers SET name = '王丽', pinyin = ? WHERE id = 'C3'", (pinyin_key("王丽"),))
+        conn.execute("DELETE FROM customers WHERE id = 'C6'")
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'customer_search_docsize'").fetchone()[0] == 1
+
+    def trigrams(db) -> list:
+        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.trigrams USING fts5vocab(main, customer_search, instance)")
+        return db.execute("SELECT term, doc, col, offset FROM temp.trigrams ORDER BY 1, 2, 4").fetchall()
+
+    queries = ["张伟", "伟", "zhangwei", "zw", "wl", "王丽", "王芳", "1381234", "0000", "alibaba", "smi",
+               "有限公司", "赵敏", "139000", "nobody"]
+
+    def found(db) -> dict[str, list[str]]:
+        from crm_tui.db.records import customer_matches
+
+        out = {}
+        for query in queries:
+            sql, params = customer_matches(normalize_query(query))
+            out[query] = sorted(r[0] for r in db.execute(
+                f"SELECT name FROM customers WHERE local_id IN ({sql})", params))
+        return out
+
+    before_trigrams, before = trigrams(conn), found(conn)
+    conn.close()
+    assert before["张伟"] == ["张伟", "张伟明"] and before["zw"] == ["张伟", "张伟明"] and before["赵敏"] == []
+    assert before["1381234"] == ["张伟"] and before["alibaba"] == ["王丽"] and before["王芳"] == []
+    with Crm(path) as crm:
+        assert "columnsize = 0" in crm.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'customer_search'").fetchone()[0]
+        assert crm.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'customer_search_docsize'").fetchone()[0] == 0
+        assert trigrams(crm.conn) == before_trigrams
+        assert found(crm.conn) == before
+        crm.conn.execute("INSERT INTO customer_search (customer_search) VALUES ('integrity-check')")
+        # The triggers keep the made-again index as they kept the old one.
+        crm.customers.update("C1", {"name": "张三"})
+        crm.customers.delete("C2")
+        assert names(crm, "张伟") == [] and names(crm, "zhangwei") == [] and names(crm, "zhangsan") == ["张三"]
+        assert names(crm, "华为技术") == ["张三"]
+        crm.conn.execute("INSERT INTO customer_search (customer_search) VALUES ('integrity-check')")

@@ -846,4 +846,24 @@ DROP INDEX IF EXISTS orders_date;
 
 
 MIGRATIONS.append(_orders_prefix_indexes)  # issue 9
+
+
+def _search_without_sizes(conn: sqlite3.Connection) -> None:
+    """The trigram index stops keeping each row's token count (FTS5's `columnsize=0`):
+    only ranking reads it (bm25, rank), and customer search filters, never ranks
+    (crm_tui/db/records.customer_matches). Writing the counts was ~15% of building the
+    index of an import (docs/benchmarks.md). The index is made again from the search
+    text it indexes, so it finds what it found."""
+    run_script(conn, """
+DROP TABLE customer_search;
+CREATE VIRTUAL TABLE customer_search USING fts5 (
+    text, content = 'customer_search_text', content_rowid = 'local_id', tokenize = 'trigram',
+    columnsize = 0
+);
+""")
+    if conn.execute("SELECT 1 FROM customer_search_text LIMIT 1").fetchone():  # a new book: nothing to index
+        conn.execute("INSERT INTO customer_search (customer_search) VALUES ('rebuild')")
+
+
+MIGRATIONS.append(_search_without_sizes)  # issue 9
 SCHEMA_VERSION = len(MIGRATIONS)
