@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync, SyncError
 from crm_tui.cli import app
+from crm_tui.domain.orders import LineSpec
 from crm_tui.sync import clock
 from crm_tui.sync.client import SyncClient
 
@@ -40,13 +41,21 @@ def change(node: str, seq: int, row: str, op: str = "insert", **data: object) ->
             "row_id": row, "op": op, "data": {"name": row, **data}, "old": None, "base": None, "rep": ""}
 
 
-def lock_waiter(url: str, timeout: float = 20) -> int:
+def worker_names(server: Server) -> list[str]:
+    """The PostgreSQL application names of this server's processes (crm-server-PID):
+    other tests' servers may share the database cluster, and wait on locks too."""
+    workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
+    return [f"crm-server-{pid}" for pid in [*workers, server.proc.pid]]
+
+
+def lock_waiter(url: str, server: Server, timeout: float = 20) -> int:
     """The pid of the server worker whose push waits on the test's lock."""
+    names = worker_names(server)
     with psycopg.connect(url, autocommit=True) as conn:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             row = conn.execute("SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                               "AND application_name LIKE 'crm-server-%'").fetchone()
+                               "AND application_name = ANY(%s)", (names,)).fetchone()
             if row:
                 return int(row[0].rsplit("-", 1)[1])
             time.sleep(0.02)
@@ -112,7 +121,7 @@ def test_concurrent_pushes_through_two_workers_and_a_puller_miss_nothing(pg_url:
         expected |= {("n0", i) for i in range(2, 41)}
         held_push = threading.Thread(target=clients["p0"].push, args=("n0", held))
         held_push.start()
-        lock_waiter(pg_url)
+        lock_waiter(pg_url, server)
         pulling = threading.Thread(target=puller)
         pulling.start()
 
@@ -169,7 +178,7 @@ def test_a_worker_killed_in_the_middle_of_a_push_loses_it_whole_and_the_retry_co
 
         syncing = threading.Thread(target=sync)
         syncing.start()
-        os.kill(lock_waiter(pg_url), signal.SIGKILL)
+        os.kill(lock_waiter(pg_url, server), signal.SIGKILL)
         syncing.join(timeout=30)
         assert failed and failed[0].code in ("unreachable", "server_error")
         lock.rollback()  # the dead worker's transaction may now go on, and must not commit
@@ -196,5 +205,82 @@ def test_a_worker_killed_in_the_middle_of_a_push_loses_it_whole_and_the_retry_co
         Sync(boss).run(SyncClient(server.url, boss_token))
         assert boss.customers.count() == 31
         assert boss.customers.get(held["id"])["territory"] == "south"
+    finally:
+        stop(server)
+
+
+def waiting_workers(url: str, server: Server) -> int:
+    """How many of this server's PostgreSQL connections wait on a lock."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND application_name = ANY(%s)", (worker_names(server),)).fetchone()[0]
+
+
+@pg
+@pytest.mark.slow
+@pytest.mark.parametrize("others", [0, 300], ids=["alone", "in a push about 300 customers"])
+def test_two_refunds_of_one_sale_pushed_at_the_same_moment_cannot_both_pass(pg_url: str, tmp_path: Path,
+                                                                            others: int) -> None:
+    """Two laptops push a refund of 60 each of one sale of 100 at the same moment,
+    through a server of two workers: each worker judged its refund against the sale's
+    refunds it saw, neither saw the other's, and both were stored (120 refunded of a
+    sale of 100). The test makes the moment certain: it holds the log (SHARE mode:
+    reads go on, writes wait) until both pushes wait on a lock, then lets go. Today
+    both pushes, judged already, wait to write; with the pushes serialised per
+    customer, the second waits before it judges, and then sees the first; a push
+    about more customers than the server locks one by one (a new customer with an
+    order each, around the second refund) waits for every other push about orders."""
+    server = Server(pg_url, "--workers", "2", "--rate", "2000")
+    try:
+        token = server.add_rep("wang", "--territory", "east")
+        wang = Crm(tmp_path / "wang.db", rep="wang")
+        cid = wang.customers.create({"name": "王芳", "territory": "east"})["id"]
+        sale = wang.order_book.add({"customer_id": cid, "ordered_at": "2026-11-30"}, [LineSpec("传感器", "1", "100")])["id"]
+        Sync(wang).run(SyncClient(server.url, token))
+
+        def refund(node: str) -> list[dict]:
+            hlc = clock.pack(clock.now_ms(), 1)
+            order = {"customer_id": cid, "ordered_at": "2026-12-01", "owner": "wang", "status": "confirmed",
+                     "refund_of": sale, "product": "传感器", "quantity": 1, "amount": 60.0}
+            line = {"order_id": f"R-{node}", "customer_id": cid, "product": "传感器", "quantity": 0.6,
+                    "unit_price": 100.0, "amount": 60.0, "owner": "wang"}
+            changes = [("orders", f"R-{node}", order), ("order_lines", f"L-{node}", line)]
+            if node == "laptop-2":
+                for i in range(others):
+                    changes.append(("customers", f"C-{i}", {"name": f"客户{i}", "territory": "east", "owner": "wang"}))
+                    changes.append(("orders", f"O-{i}", {**order, "customer_id": f"C-{i}", "refund_of": None,
+                                                         "amount": 1.0}))
+            return [{"node": node, "node_seq": seq, "hlc": hlc + seq, "tbl": tbl, "row_id": row, "op": "insert",
+                     "data": data} for seq, (tbl, row, data) in enumerate(changes, 1)]
+
+        answers: dict[str, object] = {}
+
+        def push(node: str) -> None:
+            with SyncClient(server.url, token) as client:
+                answers[node] = client.push(node, refund(node))
+
+        lock = psycopg.connect(pg_url)
+        lock.execute("LOCK TABLE log IN SHARE MODE")
+        pushes = [threading.Thread(target=push, args=(node,)) for node in ("laptop-1", "laptop-2")]
+        for t in pushes:
+            t.start()
+        deadline = time.monotonic() + 30
+        while waiting_workers(pg_url, server) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert waiting_workers(pg_url, server) == 2, "the two pushes did not both reach a lock"
+        lock.rollback()
+        lock.close()
+        for t in pushes:
+            t.join(timeout=60)
+        refused = {node: [r.node_seq for r in a.refused] for node, a in answers.items()}  # type: ignore[attr-defined]
+        assert len(answers) == 2 and sorted(refused.values()) == [[], [1, 2]], answers
+        assert sum(a.accepted for a in answers.values()) == 2 + 2 * others  # type: ignore[attr-defined]
+        first = next(r for a in answers.values() for r in a.refused if r.node_seq == 1)  # type: ignore[attr-defined]
+        assert first.reason.startswith(f"amount: refunds of order {sale} would come to 120.00, more than "
+                                            "its 100.00")
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            stored = conn.execute("SELECT count(*) FROM log WHERE tbl = 'orders' AND data::jsonb->>'refund_of' = %s",
+                                  (sale,)).fetchone()[0]
+        assert stored == 1
     finally:
         stop(server)

@@ -9,7 +9,7 @@ rules inside its own transaction and only persists what this decides."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -33,6 +33,7 @@ from crm_tui.domain.changes import (
     scope_field,
     synced_entity,
 )
+from crm_tui.domain.entities import ENTITIES
 from crm_tui.domain.record_rules import REFERENCE_RULES, STATE_RULES
 from crm_tui.i18n import entity_name, field_label
 from crm_tui.sync.protocol import WireChange
@@ -306,6 +307,29 @@ class Judge:
         elif self.scope(c.tbl, c.row_id) is None:
             self.out.row_scopes[key] = ""
         return self.scope(c.tbl, c.row_id) or None
+
+
+def concerned(changes: Sequence[WireChange]) -> tuple[set[str], set[tuple[str, str]]]:
+    """What a push's judge weighs against other records the store holds (the kinds it
+    follows: a record an edit leaves, a sale's refunds and lines), for a store that
+    must keep other pushes from changing those meanwhile: the customers such changes
+    name (their customer_id), and the records whose customer the store knows (each
+    such changed record, and every record one names: a refund's sale, a line's
+    order), as (table, id)."""
+    customers: set[str] = set()
+    records: set[tuple[str, str]] = set()
+    for c in changes:
+        if c.tbl not in _FOLLOWED:
+            continue
+        records.add((c.tbl, c.row_id))
+        for f in ENTITIES[c.tbl].fields:
+            value = c.data.get(f.name)
+            if f.kind == "ref" and f.ref and isinstance(value, str):
+                if f.ref == CUSTOMERS:
+                    customers.add(value)
+                else:
+                    records.add((f.ref, value))
+    return customers, records
 
 
 def _is_number(value: Any) -> bool:

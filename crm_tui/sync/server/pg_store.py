@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -28,11 +29,11 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
-from crm_tui.domain.changes import rep_scope
+from crm_tui.domain.changes import is_rep_scope, rep_scope
 from crm_tui.domain.privacy import scrub_fields, scrub_plan
 from crm_tui.i18n import t as text
 from crm_tui.sync.protocol import WireChange
-from crm_tui.sync.server.judge import HeldRecord, Judge, PlaceRow, Refusal, Verdicts
+from crm_tui.sync.server.judge import HeldRecord, Judge, PlaceRow, Refusal, Verdicts, concerned
 from crm_tui.sync.server.store import (
     ALIVE,
     AUDIT_KINDS,
@@ -212,6 +213,18 @@ def drop_all(conn: psycopg.Connection) -> None:
 
 # Any constant: the advisory lock that lets one of several starting workers migrate.
 _MIGRATION_LOCK = 0x63726D5F6D6967
+
+# Pushes about one customer's records that the judge weighs against each other (a
+# sale's refunds, the record an edit leaves) are judged and stored one at a time: two
+# workers judging at once would each miss what the other is about to store. (SQLite's
+# one writer needs none of this.) A push holds, until it commits, a lock per such
+# customer (the two-key advisory locks: this class, the customer's hash), taken in
+# order before the judge reads anything, and the class's lock of all customers in
+# shared mode; a push about more customers than PostgreSQL's lock table should hold
+# at once takes that one in exclusive mode instead.
+_CUSTOMER_LOCK = 0x63726D  # crm
+_ALL_CUSTOMERS = -1  # no customer's key: a hash is 0 or more
+_MAX_CUSTOMER_LOCKS = 256
 
 # A push that meets another in a deadlock is rolled back whole by PostgreSQL; it is
 # simply run again.
@@ -454,6 +467,7 @@ class PostgresStore(Store):
         if owner != rep.name:
             raise NodeTaken(node, owner, rep.name)
         held, fresh = split_fresh(node, ordered, last)
+        self._lock_customers(conn, fresh)
         refused_before = self._check_duplicates(conn, node, held) if held else []
         place_of, scope_of = self._lookups(conn, fresh)
         judge = Judge(rep.actor, place_of, scope_of, partial(self._record_of, conn), partial(self._records_in, conn))
@@ -545,6 +559,25 @@ class PostgresStore(Store):
             return self._scope_of(conn, tbl, row_id)
 
         return place_of, scope_of
+
+    @staticmethod
+    def _lock_customers(conn: psycopg.Connection, changes: Sequence[WireChange]) -> None:
+        """Wait until no other push about the customers whose records the judge will
+        weigh is being judged or stored, and keep them so until this push ends."""
+        customers, records = concerned(changes)
+        if records:
+            keys = sorted(records)
+            customers |= {scope for (scope,) in conn.execute(
+                "SELECT s.scope FROM row_scope s JOIN unnest(%s::text[], %s::text[]) AS k(tbl, row_id) "
+                "ON s.tbl = k.tbl AND s.row_id = k.row_id", ([k[0] for k in keys], [k[1] for k in keys])).fetchall()}
+        hashes = sorted({zlib.crc32(c.encode()) >> 1 for c in customers if c and not is_rep_scope(c)})
+        if not hashes:
+            return
+        if len(hashes) > _MAX_CUSTOMER_LOCKS:
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_CUSTOMER_LOCK, _ALL_CUSTOMERS))
+            return
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", (_CUSTOMER_LOCK, _ALL_CUSTOMERS))
+        conn.execute("SELECT count(pg_advisory_xact_lock(%s, h)) FROM unnest(%s::int[]) AS h", (_CUSTOMER_LOCK, hashes))
 
     @staticmethod
     def _place_of(conn: psycopg.Connection, customer_id: str) -> PlaceRow | None:
