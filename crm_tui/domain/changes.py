@@ -249,7 +249,9 @@ def _check_value(ent: Entity, name: str, value: Any, *, required: bool) -> None:
         raise _bad_value(name, str(exc), partial(_kind_name, f.kind)) from None
     if cleaned is None and required:
         raise _invalid(on_field(name, "validation.required"))
-    if f.kind in _CANONICAL_KINDS and cleaned != value:
+    # A one-line text is in the form a local write stores it: the invisible characters
+    # a laptop drops (zero-width, BOM) would otherwise reach every replica.
+    if (f.kind in _CANONICAL_KINDS or f.kind == "text" and not f.multiline) and cleaned != value:
         raise _bad_value(name, t("refusal.not_stored_form", value=repr(value), stored=repr(cleaned)),
                          said("refusal.stored_form", kind=partial(_kind_name, f.kind)))
 

@@ -44,6 +44,10 @@ CONTACT_ROLE_WORDS = (("决策者", "decision_maker"), ("影响者", "influencer
 CONTACT_ATTITUDE_WORDS = (("支持", "supporter"), ("中立", "neutral"), ("反对", "opponent"))
 
 
+# A text field at least this long is long text, of several lines (Field.multiline).
+LONG_TEXT = 2000
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -72,6 +76,14 @@ class Field:
     # what a new record holds when the field is left out or blank, on every path that
     # creates one (crm_tui.domain.validation.clean): a form, `add`, an import, a script
     default: str | None = None
+
+    @cached_property  # asked of every non-ASCII text an import checks
+    def multiline(self) -> bool:
+        """Long text (notes, a complaint's description, a resolution): it keeps its line
+        breaks and tabs and gets a multi-line editor. Every other field is one line, and
+        a line break or another control character in it is refused (crm_tui.domain.
+        validation.clean_value)."""
+        return self.kind == "text" and self.max_len >= LONG_TEXT
 
     @property
     def sql_type(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -49,7 +50,19 @@ class ValidationError(ValueError):
 # carries it (crm_tui.sync.protocol), so a name the server gives a rep fits both.
 OWNER_MAX_LEN = 100
 
+# Long text (Field.multiline) keeps its line breaks and tabs; any other control
+# character is refused.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Every other field is one line. Invisible format characters that a paste from a web
+# page, a chat or a spreadsheet brings along and nobody types on purpose are dropped:
+# zero-width space, non-joiner and joiner, the soft hyphen, the word joiner and the
+# invisible operators, the byte order mark, the Mongolian vowel separator and the
+# marks and overrides of bidirectional text. Kept, 张\u200b伟 would show as 张伟 and
+# never be found by a search for it.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d"
+                                   "\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"))
+# What splits a line (str.splitlines' boundaries): refused inside a one-line value.
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 _SEPARATORS = re.compile(r"[\s\-().]")
@@ -478,12 +491,16 @@ def clean_value(f: Field, value: Any) -> Any:
     """The normalised value of one field, None for empty; ValueError with the reason."""
     if type(value) is str:  # text (every cell of a CSV) passes the type check as it is
         value = value.strip()
+        # A printable text holds no control nor format character: most values end here.
+        if not value.isprintable():
+            value = _irregular_text(f, value)
         if value == "":
             return None
-        # A printable text holds no control character; only others are searched.
-        if not value.isprintable() and _CONTROL.search(value):
-            raise ValueError(t("validation.control_characters"))
         if f.kind == "text":  # most fields: kept as typed, within their length
+            if not value.isascii() and not f.multiline:
+                # One form of each character (composed, NFC), so that é typed in two
+                # ways is found by either. Not NFKC: full-width Ａ１ stays as typed.
+                value = unicodedata.normalize("NFC", value)
             if len(value) > f.max_len:
                 raise ValueError(t("validation.too_long", length=len(value), max=f.max_len))
             return value
@@ -492,16 +509,38 @@ def clean_value(f: Field, value: Any) -> Any:
     else:
         _check_type(f, value)
         if isinstance(value, str):
-            value = value.strip()
-            if value == "":
-                return None
-            if _CONTROL.search(value):
-                raise ValueError(t("validation.control_characters"))
+            return clean_value(f, str(value))
     normalize = _NORMALIZERS.get(f.kind)
     result: Any = normalize(f, value) if normalize is not None else str(value)
     if isinstance(result, str) and len(result) > f.max_len:
         raise ValueError(t("validation.too_long", length=len(result), max=f.max_len))
     return result
+
+
+def _irregular_text(f: Field, value: str) -> str:
+    """`value`, stripped, when it holds a character that is not printable: long text
+    refuses the control characters other than line breaks and tabs; a one-line value
+    drops the invisible format characters (_INVISIBLE) and refuses a line break, a
+    tab or any other control or format character, saying which."""
+    if f.multiline:
+        if _CONTROL.search(value):
+            raise ValueError(t("validation.control_characters"))
+        return value
+    value = value.translate(_INVISIBLE).strip()
+    if value.isprintable():
+        return value
+    for char in value:
+        if char in _LINE_BREAKS:
+            raise ValueError(t("validation.one_line.line_break"))
+        if char == "\t":
+            raise ValueError(t("validation.one_line.tab"))
+        category = unicodedata.category(char)
+        # Control and format characters; not private use (rare Chinese characters of old
+        # encodings live there), unassigned (a newer Unicode's characters) nor a lone
+        # surrogate (no text: refused where it is stored, as not UTF-8).
+        if category in ("Cc", "Cf"):
+            raise ValueError(t("validation.one_line.control", code=f"U+{ord(char):04X}"))
+    return value  # spaces other than ' ' (a full-width space, a no-break space) are kept
 
 
 # The normaliser of each kind of field (text is kept as it is), looked up once per value.

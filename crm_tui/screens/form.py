@@ -29,8 +29,6 @@ from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.literal import tell
 
-LONG_TEXT = 2000  # fields at least this long get a multi-line editor
-
 Save = Callable[[dict[str, Any]], Record]
 
 
@@ -121,7 +119,7 @@ class FormScreen(CrmModal[Record | None]):
             return Select([(t("form.flag.yes"), "1"), (t("form.flag.no"), "0")],
                           value=value if value in ("1", "0") else Select.NULL, allow_blank=not f.required,
                           id=wid, prompt=t("form.choose"), compact=True)
-        if f.max_len >= LONG_TEXT:
+        if f.multiline:
             # a format to follow shows inside the box: as part of the label it would be
             # cut in the middle on a small terminal
             hint = t(f"form.hint.{f.name}") if has(f"form.hint.{f.name}") else ""
