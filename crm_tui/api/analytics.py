@@ -27,7 +27,7 @@ from crm_tui.domain.analytics import rfm as rfm_rules
 from crm_tui.domain.analytics.classification import Classification
 from crm_tui.domain.analytics.complaints import complaint_analytics, sla_outcome
 from crm_tui.domain.analytics.facts import CustomerFacts
-from crm_tui.domain.analytics.kpi import RepKpi, overall_kpis
+from crm_tui.domain.analytics.kpi import RepKpi, measured_period, overall_kpis
 from crm_tui.domain.analytics.loyalty import loyalty
 from crm_tui.domain.analytics.period import Period, parse_period, period_or_month
 from crm_tui.domain.analytics.reminders import (
@@ -284,13 +284,18 @@ class Analytics:
         return {"period": p.label, "rep": rep, **product_sales(rows, orders, top=top)}
 
     def kpis(self, period: str | Period | None = None, *, rep: str | None = None) -> dict[str, Any]:
-        p = period_or_month(period, self.today())
-        prev = p.previous()
+        """The KPIs of `period` (default: this month), per rep and overall. A period
+        not over yet is measured up to today and compared with as many days of the
+        previous one, with no retention nor churn (crm_tui.domain.analytics.kpi.
+        measured_period): `so_far` says so, `as_of` to which day."""
         now = self.now()
+        m = measured_period(period_or_month(period, now.date()), now.date())
+        p, prev, upto = m.period, m.previous, m.measured
         with self.crm.lock:
-            counts = sql.period_counts(self.crm.conn, p.start_text, p.end_text, prev.start_text, rep=rep)
-            per_rep = sql.rep_counts(self.crm.conn, p.start_text, p.end_text, now.date(), rep=rep)
-            handled = sql.complaints_handled_between(self.crm.conn, p.start_text, p.end_text, rep=rep)
+            counts = sql.period_counts(self.crm.conn, p.start_text, upto.end_text, prev.start_text,
+                                       prev_end=m.compared.end_text, rep=rep)
+            per_rep = sql.rep_counts(self.crm.conn, p.start_text, upto.end_text, now.date(), rep=rep)
+            handled = sql.complaints_handled_between(self.crm.conn, p.start_text, upto.end_text, rep=rep)
         for c in handled:
             entry = per_rep.setdefault(c["rep"], {})
             entry["complaints_handled"] = entry.get("complaints_handled", 0) + 1
@@ -302,7 +307,8 @@ class Analytics:
                        **{k: int(v) for k, v in values.items() if k != "sales"})
                 for name, values in sorted(per_rep.items())]
         return {"period": p.label, "start": p.start.isoformat(), "end": p.end.isoformat(),
-                "previous": prev.label, "rep": rep, "overall": overall_kpis(counts).as_dict(),
+                "so_far": not m.over, "as_of": upto.end.isoformat(), "previous": m.compared.label,
+                "previous_period": prev.label, "rep": rep, "overall": overall_kpis(counts, over=m.over).as_dict(),
                 "reps": [r.as_dict() for r in reps], "attainment": self.pipeline.attainment(p, rep=rep)}
 
     # -- report and dashboard data ----------------------------------------------------

@@ -233,9 +233,14 @@ def kpi_command(period: PeriodOpt = None, db: DbOpt = None, rep: RepOpt = None, 
     if as_json:
         print_json(result)
         return
+    from crm_tui.report.fmt import pending, period_name, so_far_note
+
     o = result["overall"]
-    print_table([{"measure": column_title(k), "value": _kpi_value(k, v)} for k, v in o.items()],
-                ["measure", "value"], title=t("cli.kpi_title", period=result["period"], previous=result["previous"]))
+    print_table([{"measure": column_title(k), "value": pending(result, k) or _kpi_value(k, v)} for k, v in o.items()],
+                ["measure", "value"], title=t("cli.kpi_title", period=period_name(result), previous=result["previous"]))
+    note = so_far_note(result)
+    if note:
+        console.print(escape(note), highlight=False)
     print_table([{**r, **{k: count(r[k]) for k in _REP_COUNTS}, "follow_up_rate": _pct(r["follow_up_rate"]),
                   "sla_kept_rate": _pct(r["sla_kept_rate"])} for r in result["reps"]],
                 ["rep", "visits", "follow_ups_due", "follow_ups_done", "follow_up_rate", "orders", "sales",

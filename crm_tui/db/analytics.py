@@ -279,10 +279,11 @@ def rep_counts(conn: sqlite3.Connection, start: str, end: str, today: dt.date,
 
 
 def period_counts(conn: sqlite3.Connection, start: str, end: str, prev_start: str, *,
-                  rep: str | None = None) -> dict[str, Any]:
+                  prev_end: str | None = None, rep: str | None = None) -> dict[str, Any]:
     """The counts behind the overall KPIs of [start, end), the previous period being
-    [prev_start, start)."""
-    p: dict[str, Any] = {"start": start, "end": end, "prev": prev_start}
+    [prev_start, start); its sales are those of [prev_start, prev_end) (default: the
+    whole previous period)."""
+    p: dict[str, Any] = {"start": start, "end": end, "prev": prev_start, "prev_end": prev_end or start}
     owner = _owner("", rep, p)
 
     def one(sql: str) -> Any:
@@ -302,7 +303,8 @@ def period_counts(conn: sqlite3.Connection, start: str, end: str, prev_start: st
                         f"WHERE p.customer_id IN ({orders_in.format(a=':start', b=':end')})"),
         "orders": int(one(f"SELECT total(is_sale) FROM sales WHERE ordered_at >= :start AND ordered_at < :end{owner}")),
         "sales": one(f"SELECT total(amount) FROM sales WHERE ordered_at >= :start AND ordered_at < :end{owner}"),
-        "sales_prev": one(f"SELECT total(amount) FROM sales WHERE ordered_at >= :prev AND ordered_at < :start{owner}"),
+        "sales_prev": one("SELECT total(amount) FROM sales WHERE ordered_at >= :prev "
+                          f"AND ordered_at < :prev_end{owner}"),
         "satisfaction": one("SELECT avg(perceived / expected) FROM surveys WHERE expected > 0 "
                             f"AND surveyed_at >= :start AND surveyed_at < :end{owner}"),
         "surveys": one("SELECT count(*) FROM surveys WHERE expected > 0 "

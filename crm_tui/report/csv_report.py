@@ -54,6 +54,8 @@ def render_csv(data: dict[str, Any]) -> str:
         ("report", "period", "label", data["period"]), ("report", "period", "start", data["start"]),
         ("report", "period", "end", data["end"]), ("report", "period", "rep", data["rep"]),
         ("report", "period", "as_of", data["as_of"]),
+        ("report", "period", "so_far", data["kpis"]["so_far"]), ("report", "period", "kpis_as_of", data["kpis"]["as_of"]),
+        ("report", "period", "previous", data["kpis"]["previous"]),
     ]
     rows += [("kpi", "overall", k, v) for k, v in data["kpis"]["overall"].items()]
     rows += [("kpi", "loyalty", k, v) for k, v in data["loyalty"].items()]

@@ -82,13 +82,36 @@ def rep_name(rep: str | None) -> str:
     return rep or t("report.no_rep")
 
 
+def period_name(kpis: dict[str, Any]) -> str:
+    """The period of a KPI table or report: 2026-12, or '2026-12 so far' while it runs."""
+    return t("kpi.so_far.period", period=kpis["period"]) if kpis.get("so_far") else kpis["period"]
+
+
+def so_far_note(kpis: dict[str, Any]) -> str | None:
+    """What the figures of a period not over yet are (Analytics.kpis), else None."""
+    if not kpis.get("so_far"):
+        return None
+    return t("kpi.so_far.note", period=kpis["period"], as_of=kpis["as_of"], previous=kpis["previous_period"],
+             compared=kpis["previous"], end=kpis["end"])
+
+
+def pending(kpis: dict[str, Any], key: str) -> str | None:
+    """When the overall KPI `key` is not known yet (retention and churn of a period not
+    over), when it will be; else None."""
+    if kpis.get("so_far") and key in ("retention_rate", "churn_rate") and kpis["overall"][key] is None:
+        return t("kpi.so_far.known_after", end=kpis["end"])
+    return None
+
+
 def title(data: dict[str, Any]) -> str:
-    return t("report.title", period=data["period"])
+    return t("report.title", period=period_name(data["kpis"]))
 
 
 def subtitle(data: dict[str, Any]) -> str:
-    return t("report.subtitle", start=data["start"], end=data["end"], rep=data["rep"] or t("report.all_reps"),
+    line = t("report.subtitle", start=data["start"], end=data["end"], rep=data["rep"] or t("report.all_reps"),
              as_of=data["as_of"])
+    note = so_far_note(data["kpis"])
+    return f"{line} · {note}" if note else line
 
 
 def complaints_summary(c: dict[str, Any]) -> str:
@@ -154,8 +177,8 @@ def key_figures(data: dict[str, Any]) -> list[tuple[str, str]]:
         (t("report.kpi.new_customers"), count(o["new_customers"])),
         (t("report.kpi.growth_rate"), pct(o["growth_rate"])),
         (t("report.kpi.active_customers"), count(o["active_customers"])),
-        (t("report.kpi.retention_rate"), pct(o["retention_rate"])),
-        (t("report.kpi.churn_rate"), pct(o["churn_rate"])),
+        (t("report.kpi.retention_rate"), pending(data["kpis"], "retention_rate") or pct(o["retention_rate"])),
+        (t("report.kpi.churn_rate"), pending(data["kpis"], "churn_rate") or pct(o["churn_rate"])),
         (t("report.kpi.orders"), count(o["orders"])),
         (t("report.kpi.sales"), money(o["sales"])),
         (t("report.kpi.sales_previous", previous=data["kpis"]["previous"]), money(o["sales_previous"])),

@@ -4,9 +4,12 @@ Pure: no IO."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from crm_tui.domain.analytics.period import Period
 
 
 def rate(part: float, whole: float) -> float | None:
@@ -65,10 +68,15 @@ class OverallKpi:
         return d
 
 
-def overall_kpis(n: Mapping[str, Any]) -> OverallKpi:
+def overall_kpis(n: Mapping[str, Any], *, over: bool = True) -> OverallKpi:
     """From the period counts: customers_end, customers_start, active, active_prev,
-    retained, orders, sales, sales_prev, satisfaction, surveys, complaints."""
-    retention = rate(n["retained"], n["active_prev"])
+    retained, orders, sales, sales_prev, satisfaction, surveys, complaints.
+
+    A period that is not `over` (this month, on its second day) has no retention nor
+    churn yet: a customer of the previous period who has not ordered again so far may
+    still order before it ends, and 1 - retained / active_prev would read as a churn
+    of nearly 100% in its first days. Both are None until it ends (`measured_period`)."""
+    retention = rate(n["retained"], n["active_prev"]) if over else None
     return OverallKpi(
         customers=n["customers_end"], customers_at_start=n["customers_start"],
         new_customers=n["customers_end"] - n["customers_start"],
@@ -80,3 +88,33 @@ def overall_kpis(n: Mapping[str, Any]) -> OverallKpi:
         satisfaction=n["satisfaction"], surveys=n["surveys"], complaints=n["complaints"],
         complaint_rate=rate(n["complaints"], n["active"]),
     )
+
+
+@dataclass(frozen=True)
+class MeasuredPeriod:
+    """What the KPIs of `period` measure on a given day: the whole period once it is
+    over (from its last day on); for the period running that day (the current month on its second day), the
+    days up to that day, compared with as many days at the start of the previous
+    period (sales of 1-2 December against those of 1-2 November, not of the whole
+    month), and no retention nor churn until it ends."""
+
+    period: Period
+    previous: Period  # the previous period, whole: whose buyers retention counts
+    measured: Period  # the days measured: the period, or its days up to today
+    compared: Period  # the days of the previous period its sales are compared with
+    over: bool  # today is its last day or later
+
+
+def measured_period(period: Period, today: dt.date) -> MeasuredPeriod:
+    """The one rule of an unfinished period, for `crm kpi`, the report and every KPI
+    read: a period runs until its last day, which counts it whole (the month-end
+    report a manager runs on the 31st); one that has not begun is not over either."""
+    previous = period.previous()
+    if today >= period.end:
+        return MeasuredPeriod(period, previous, period, previous, over=True)
+    if today < period.start:
+        return MeasuredPeriod(period, previous, period, previous, over=False)
+    days = (today - period.start).days  # days of the period before today
+    upto = min(previous.start + dt.timedelta(days=days), previous.end)
+    return MeasuredPeriod(period, previous, Period(period.start, today, period.label),
+                          Period(previous.start, upto, f"{previous.start}..{upto}"), over=False)
