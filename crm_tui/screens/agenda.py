@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from crm_tui.api import Record
 from crm_tui.domain.agenda import section_counts
-from crm_tui.i18n import t
+from crm_tui.i18n import count, t
 from crm_tui.screens.base import TableScreen
 from crm_tui.screens.modals import pick_customer_then
 from crm_tui.screens.record_forms import opportunity_form, schedule_form, visit_form
@@ -56,10 +56,10 @@ class AgendaScreen(TableScreen):
         self.table.cursor = min(cursor, max(0, len(rows) - 1))
         counts = section_counts(rows)
         self.query_one("#agenda-counts", Static).update(
-            f"[b $error]{t('agenda.overdue')} {counts['overdue']}[/]   "
-            f"[b $warning]{t('agenda.today')} {counts['today']}[/]   "
-            f"{t('agenda.upcoming')} {counts['upcoming']}"
-            + (f"   {t('agenda.stale')} {counts['stale']}" if counts["stale"] else "")
+            f"[b $error]{t('agenda.overdue')} {count(counts['overdue'])}[/]   "
+            f"[b $warning]{t('agenda.today')} {count(counts['today'])}[/]   "
+            f"{t('agenda.upcoming')} {count(counts['upcoming'])}"
+            + (f"   {t('agenda.stale')} {count(counts['stale'])}" if counts["stale"] else "")
             + ("" if rows else f"   —   {t('agenda.empty')}"))
 
     def _selected(self) -> Record | None:

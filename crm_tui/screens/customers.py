@@ -14,7 +14,7 @@ from textual.widgets import Input, Static
 
 from crm_tui.api import Record
 from crm_tui.domain.entities import CUSTOMER
-from crm_tui.i18n import choice_label, field_label, t
+from crm_tui.i18n import choice_label, count, field_label, t
 from crm_tui.screens.base import CrmScreen, FilterAsYouType
 from crm_tui.screens.modals import ConfirmScreen, FilterScreen, customer_filters
 from crm_tui.screens.record_forms import complaint_form, customer_form, order_form, visit_form
@@ -139,7 +139,7 @@ class CustomersScreen(FilterAsYouType, CrmScreen):
         self.run_db(first_page, shown, failed=failed, group="customers-page")
 
     def update_status(self) -> None:
-        parts = [t("customers.count", shown=f"{self.matching or 0:,}", total=f"{self.total_all or 0:,}")]
+        parts = [t("customers.count", shown=count(self.matching or 0), total=count(self.total_all or 0))]
         if not self.total_all:
             parts.append(t("customers.empty_hint"))
         elif not self.matching and not self.search_text and self.filter_values:

@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from crm_tui.domain.analytics.complaints import UNKNOWN
-from crm_tui.i18n import has, money, t
+from crm_tui.i18n import count, has, money, t
 from crm_tui.screens.base import localize_bindings
 from crm_tui.screens.pipeline import stage_label
 from crm_tui.widgets.footer import CrmFooter
@@ -157,7 +157,7 @@ def axis_ticks(top: float, *, count: int = 3, whole: bool = False) -> tuple[list
     if whole:
         step = max(1, math.ceil(step))
     ticks = [i * step for i in range(int(top // step) + 1)]
-    return ticks, [f"{v:,.0f}" if v == int(v) else f"{v:,.1f}" for v in ticks]
+    return ticks, [money(v, 0 if v == int(v) else 1) for v in ticks]
 
 
 def segment_label(segment: str) -> str:
@@ -323,7 +323,7 @@ class DashboardScreen(Screen):
         agenda = data["agenda"]
         lines = [f"[b]{t('dashboard.agenda_title')}[/b]", ""]
         lines += [t("dashboard.agenda_line", label=t(f"dashboard.agenda.{k}") if has(f"dashboard.agenda.{k}") else k,
-                    count=f"{v:,}") for k, v in agenda.items()]  # 14,674 as the lists write counts
+                    count=count(v)) for k, v in agenda.items()]
         self.query_one("#dashboard-agenda", Static).update("\n".join(lines))
         for plot in (sales, segments, complaints, funnel):
             plot.loading = False

@@ -18,7 +18,7 @@ from crm_tui.api.history import field_history
 from crm_tui.domain.entities import COMPLAINT, CONTACT, CONTACT_ROLES, CUSTOMER, ENTITIES, OPPORTUNITY, ORDER
 from crm_tui.domain.times import is_time_name, shown_time
 from crm_tui.domain.validation import display_phone
-from crm_tui.i18n import choice_label, field_label, money, t
+from crm_tui.i18n import choice_label, count, field_label, money, quantity, t
 from crm_tui.screens.base import CrmScreen
 from crm_tui.screens.modals import ConfirmScreen
 from crm_tui.screens.pipeline import stage_label
@@ -200,7 +200,7 @@ class CustomerScreen(CrmScreen):
         # A refund shows as a negative amount, as it counts in the sales figures.
         self._fill("orders-table", [field_label(ORDER, n) for n in ("ordered_at", "product", "quantity", "amount",
                                                                     "status", "notes")],
-                   [[r["ordered_at"], r["product"], str(r.get("quantity") or ""),
+                   [[r["ordered_at"], r["product"], quantity(r.get("quantity")),
                      Text(money(signed_amount(r)), justify="right"),
                      show_value("orders", "status", r.get("status")), r.get("notes") or ""] for r in file.orders],
                    file.orders)
@@ -345,9 +345,9 @@ class CustomerScreen(CrmScreen):
         def ask(preview: dict[str, Any]) -> None:
             counts = preview["records"]
             question = t("privacy.request_question" if preview["request"] else "privacy.erase_question",
-                         name=preview["name"] or cid, visits=counts.get("visits", 0),
-                         complaints=counts.get("complaints", 0), surveys=counts.get("surveys", 0),
-                         orders=counts.get("orders", 0), log=preview["change_log"])
+                         name=preview["name"] or cid, visits=count(counts.get("visits", 0)),
+                         complaints=count(counts.get("complaints", 0)), surveys=count(counts.get("surveys", 0)),
+                         orders=count(counts.get("orders", 0)), log=count(preview["change_log"]))
 
             def answered(yes: bool | None) -> None:
                 if yes:

@@ -11,7 +11,7 @@ from textual.widgets import Input, Static
 
 from crm_tui.api import Record
 from crm_tui.api.names import with_customer_names
-from crm_tui.i18n import t
+from crm_tui.i18n import count, t
 from crm_tui.screens.base import FilterAsYouType, TableScreen
 from crm_tui.screens.modals import ConfirmScreen, pick_customer_then
 from crm_tui.screens.record_forms import order_form
@@ -63,7 +63,7 @@ class OrdersScreen(FilterAsYouType, TableScreen):
             rows, total = result
             table.show(generation, rows, total=total, fetch=fetch)
             table.cursor = min(cursor, max(0, total - 1))
-            text = t("orders.count", count=f"{total:,}")
+            text = t("orders.count", count=count(total))
             if not total:  # never a bare 0 without what to do about it
                 text += "  ·  " + (t("find.no_match") if search else t("find.orders_empty"))
             self.query_one("#orders-count", Static).update(text, layout=False)

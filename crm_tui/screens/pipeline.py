@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 
 from crm_tui.api import Record
 from crm_tui.domain.opportunities import LOST, WON, PipelineSettings
-from crm_tui.i18n import language, t
+from crm_tui.i18n import count, language, t
 from crm_tui.i18n import money as i18n_money
 from crm_tui.screens.base import CrmModal, CrmScreen, only_the_search_key
 from crm_tui.screens.modals import ChoiceScreen, pick_customer_then
@@ -48,7 +48,7 @@ def short_money(amount: float) -> str:
         return f"{amount / 1e6:.1f}M"
     if amount >= 1e4:
         return f"{amount / 1e3:.0f}k"
-    return f"{amount:,.0f}"
+    return money(amount)
 
 
 class PromptScreen(CrmModal[str | None]):
@@ -116,7 +116,7 @@ class StageColumn(Vertical):
         amount), and a column too narrow for the words keeps the amount alone."""
         if self.figures is None:
             return
-        label, count, weighted = self.figures
+        label, deals, weighted = self.figures
         head = self.query_one(".stage-head", Static)
         amount = short_money(weighted)
         line = t("pipeline.column_weighted", weighted=amount)
@@ -124,7 +124,7 @@ class StageColumn(Vertical):
         if room and cell_len(line) > room:
             line = amount
         text = Text(label, style="bold")
-        text.append(t("pipeline.column_count", count=count))
+        text.append(t("pipeline.column_count", count=count(deals)))
         text.append("\n" + line, style="dim")
         head.update(text)
 

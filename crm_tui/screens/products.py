@@ -16,7 +16,7 @@ from textual.widgets import Input, Static
 from crm_tui.api import Record
 from crm_tui.domain.catalogue import filter_products
 from crm_tui.domain.entities import PRODUCT
-from crm_tui.i18n import field_label, t, unit_price
+from crm_tui.i18n import count, field_label, t, unit_price
 from crm_tui.screens.base import TableScreen, only_the_search_key
 from crm_tui.screens.form import FormScreen
 from crm_tui.screens.modals import ConfirmScreen
@@ -89,17 +89,17 @@ class ProductsScreen(TableScreen):
             cursor = table.cursor
             table.show(generation, rows)
             table.cursor = min(cursor, max(0, len(rows) - 1))
-            count = t("products.count", shown=f"{len(rows):,}", total=f"{total:,}")
+            said = t("products.count", shown=count(len(rows)), total=count(total))
             if self.read_only:
-                count += " · " + t("products.read_only")
+                said += " · " + t("products.read_only")
             elif not total:  # never a bare 0 without what to do about it
-                count += " · " + t("find.empty.products")
+                said += " · " + t("find.empty.products")
             line = self.query_one("#products-count", Static)
             # a second row when the line is longer than the screen is wide (80x24): whole, not cut
-            height = 1 if cell_len(count) <= max(1, line.content_region.width) else 2
+            height = 1 if cell_len(said) <= max(1, line.content_region.width) else 2
             if line.styles.height is None or line.styles.height.value != height:
                 line.styles.height = height
-            line.update(literal(count), layout=False)
+            line.update(literal(said), layout=False)
 
         self.run_db(load, shown, group="products", exclusive=True)
 

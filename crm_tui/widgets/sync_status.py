@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 from crm_tui.api.sync import SyncError, SyncReport
 from crm_tui.config import ConfigError
 from crm_tui.domain.times import shown_time
-from crm_tui.i18n import t
+from crm_tui.i18n import count, t
 from crm_tui.widgets.literal import tell
 
 REFRESH_SECONDS = 30.0
@@ -26,14 +26,14 @@ def describe_status(status: dict[str, Any]) -> str:
         return t(f"sync_never.{status['never_syncs']}")
     last = status.get("last_sync_at")
     when = shown_time(last) if last else t("sync.never")
-    parts = [t("sync.pending", n=status["pending"]),
+    parts = [t("sync.pending", n=count(status["pending"])),
              t("sync.last", when=when)]
     if status.get("open_conflicts"):
-        parts.append(t("sync.conflicts", n=status["open_conflicts"]))
+        parts.append(t("sync.conflicts", n=count(status["open_conflicts"])))
     if status.get("rejected"):
-        parts.append(t("sync.rejected", n=status["rejected"]))
+        parts.append(t("sync.rejected", n=count(status["rejected"])))
     if status.get("set_aside"):
-        parts.append(t("sync.set_aside", n=status["set_aside"]))
+        parts.append(t("sync.set_aside", n=count(status["set_aside"])))
     if status.get("last_error"):
         parts.append(t("sync.failed"))
     if status.get("clock_warning"):
@@ -62,13 +62,13 @@ def announce(node: DOMNode, report: SyncReport | None, error: str | None) -> Non
     if error is not None:
         tell(node, error, title=t("sync.failed_title"), severity="error", timeout=8)
     elif report is not None:
-        message = t("sync.done", pushed=report.pushed, pulled=report.pulled)
+        message = t("sync.done", pushed=count(report.pushed), pulled=count(report.pulled))
         if report.conflicts:
-            message += " · " + t("sync.new_conflicts", n=report.conflicts)
+            message += " · " + t("sync.new_conflicts", n=count(report.conflicts))
         if report.rejected:
-            message += " · " + t("sync.new_rejected", n=report.rejected)
+            message += " · " + t("sync.new_rejected", n=count(report.rejected))
         if report.set_aside:
-            message += " · " + t("sync.new_set_aside", n=report.set_aside)
+            message += " · " + t("sync.new_set_aside", n=count(report.set_aside))
         tell(node, message, title=t("sync.done_title"))
         for erased in report.erased:  # an erase carried out here: the rep is told
             tell(node, erased, title=t("privacy.erased_title"), severity="warning",

@@ -9,7 +9,7 @@ from crm_tui.domain.agenda import ROW_KINDS
 from crm_tui.domain.entities import COMPLAINT, CUSTOMER, ORDER, VISIT, Entity
 from crm_tui.domain.times import shown_time
 from crm_tui.domain.validation import number_to_call
-from crm_tui.i18n import choice_label, field_label, money, t
+from crm_tui.i18n import choice_label, field_label, money, quantity, t
 from crm_tui.widgets.record_table import Column, Row
 
 
@@ -60,7 +60,7 @@ def order_columns(with_customer: bool = True) -> list[Column]:
         columns.append(Column("customer_name", field_label(ORDER, "customer_id"), 14))
     return columns + [
         col(ORDER, "product", 24, min_width=12, drop=3),
-        col(ORDER, "quantity", 8, justify="right", drop=4),
+        col(ORDER, "quantity", 8, justify="right", drop=4, render=lambda r: quantity(r.get("quantity"))),
         Column("amount", field_label(ORDER, "amount"), 14, render=lambda r: money(signed_amount(r)), justify="right"),
         col(ORDER, "status", 10, render=_choice(ORDER, "status"), drop=5),
         col(ORDER, "notes", 0, drop=9),
