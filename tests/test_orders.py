@@ -261,3 +261,32 @@ def test_complaint_pareto_by_product_and_category(crm: Crm, shop: dict) -> None:
         ("传感器", 5, True), ("网络", 2, True), ("(unknown)", 1, False)]  # 5/8 = 62.5 %, then 87.5 %
     only = Analytics(crm, now=lambda: NOW).complaint_analytics("2026-Q3", product="SN-100")
     assert only["complaints"] == 5
+
+
+def test_an_orders_amount_is_set_apart_from_its_lines_by_no_edit(crm: Crm, db_path: Path, shop: dict) -> None:
+    """`crm orders edit ID --amount 5` and a bulk `update --set amount=` wrote an
+    order's amount apart from its lines (2,430.00 of lines shown under an amount of
+    5.00, and sales figures taken from the 5.00). An order with lines now keeps the
+    amount its lines come to, refused by field, row and reason with nothing written;
+    its lines change it. An order without lines keeps any amount it is given."""
+    order = crm.order_book.add({"customer_id": shop["id"], "ordered_at": "2026-09-01"},
+                               [LineSpec("SN-100", "2"), LineSpec("CT-7", "1", "40", "25")])
+    bare = json.loads(runner.invoke(app, ["--db", str(db_path), "orders", "add", "--customer", shop["id"],
+                                          "--product", "旧货", "--amount", "99", "--json"]).stdout)
+    changes = crm.conn.execute("SELECT count(*) FROM change_log").fetchone()[0]
+    edit = runner.invoke(app, ["--db", str(db_path), "orders", "edit", order["id"], "--amount", "5"])
+    assert edit.exit_code == 1
+    assert (f"amount: 5.00 is not what the lines of order {order['id']} come to (2,430.00): change its lines"
+            in edit.output)
+    bulk = runner.invoke(app, ["--db", str(db_path), "orders", "update", "--where", "status=confirmed",
+                               "--set", "amount=7"])
+    assert bulk.exit_code == 1 and f"lines of order {order['id']} come to (2,430.00)" in bulk.output
+    with pytest.raises(ValidationError) as refused:
+        crm.orders.update(order["id"], {"amount": 2430.01})
+    assert refused.value.errors[0].field == "amount"
+    assert crm.orders.get(order["id"])["amount"] == 2430.0 and crm.orders.get(bare["id"])["amount"] == 99.0
+    assert crm.conn.execute("SELECT count(*) FROM change_log").fetchone()[0] == changes
+    # What a laptop writes still goes: the amount following new lines, a bare order's amount, an equal amount.
+    assert crm.order_book.set_lines(order["id"], [LineSpec("SN-100", "1")])["amount"] == 1200.0
+    assert crm.orders.update(order["id"], {"amount": 1200, "notes": "one back"})["notes"] == "one back"
+    assert crm.orders.update(bare["id"], {"amount": 5})["amount"] == 5.0

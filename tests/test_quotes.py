@@ -238,3 +238,18 @@ def test_the_quotes_commands(crm: Crm, shop: dict, db_path: Path, tmp_path: Path
                                   (other["id"],)).fetchone()[0] == 0
     shown = invoke(db_path, "opportunities", "show", deal_id)
     assert "SN-100 传感器, VL-7 Valve" in shown
+
+
+def test_a_quotes_total_is_set_apart_from_its_lines_by_no_edit(crm: Crm, shop: dict) -> None:
+    """A quotation's total could be written apart from its lines by an edit of the
+    record (a script, a bulk update): now refused, by field, row and reason; new
+    lines still set it, in one transaction (the lines first, then the total)."""
+    quote = crm.quote_book.add({"customer_id": shop["customer"]["id"]}, LINES)
+    assert quote["amount"] == 4832.44
+    with pytest.raises(ValidationError) as refused:
+        crm.quotes.update(quote["id"], {"amount": 1})
+    assert str(refused.value.errors[0]) == (f"amount: 1.00 is not what the lines of quotation {quote['id']} come "
+                                            "to (4,832.44): change its lines, and the amount follows them")
+    assert crm.quote_book.get(quote["id"])["amount"] == 4832.44
+    edited = crm.quote_book.edit(quote["id"], {"title": "改"}, [LineSpec("SN-100", "1")])
+    assert (edited["amount"], edited["title"], len(edited["lines"])) == (1200.0, "改", 1)

@@ -137,12 +137,12 @@ class QuoteBook:
             if made is not None:
                 values["amount"] = quote_totals(made)["total"]
             with transaction(crm.conn):
-                if values:
-                    self.quotes.update(current["id"], values)
-                if made is not None:
+                if made is not None:  # the lines first: the total is checked against them
                     for old in self.lines_api.find([Filter("quote_id", "=", current["id"])]):
                         self.lines_api.delete(old["id"])
-                    self._insert_lines(self.quotes.get(current["id"]), made)
+                    self._insert_lines(current, made)
+                if values:
+                    self.quotes.update(current["id"], values)
         return self.get(current["id"])
 
     def delete(self, quote_id: str) -> Record:

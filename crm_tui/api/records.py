@@ -19,7 +19,7 @@ from crm_tui.db.records import Filter
 from crm_tui.domain import orders as order_rules
 from crm_tui.domain.entities import ENTITIES, Entity, Field, derive, record_columns, stored_columns
 from crm_tui.domain.privacy import PRIVACY_KINDS
-from crm_tui.domain.record_rules import STATE_RULES, UPDATE_RULES, VALUE_RULES
+from crm_tui.domain.record_rules import STATE_RULES, TOTALS, UPDATE_RULES, VALUE_RULES
 from crm_tui.domain.search import normalize_query
 from crm_tui.domain.times import stamp_of_local
 from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value, normalize_datetime
@@ -388,6 +388,10 @@ class Records:
         update_rule = UPDATE_RULES.get(self.entity.table)
         if update_rule is not None:
             update_rule(changed)
+        totals = TOTALS.get(self.entity.table)
+        if totals is not None and "amount" in changed:
+            lines = sql.select(self.conn, ENTITIES[totals[0]], filters=[Filter(totals[1], "=", current["id"])])
+            order_rules.check_total(entity_name(self.entity), current["id"], changed["amount"], lines)
         merged = {**current, **changed}
         self.check_new(merged)
         self.check_refs([changed])

@@ -44,6 +44,22 @@ def lines_total(lines: Sequence[Mapping[str, Any]]) -> float:
     return float(sum((Decimal(str(line["amount"])) for line in lines), Decimal(0)).quantize(CENT))
 
 
+def check_total(kind: str, record_id: str, amount: Any, lines: Sequence[Mapping[str, Any]]) -> None:
+    """An order's amount (a quotation's total; `kind` names which, as it is said) is
+    what its lines come to (`lines_total`), whenever it has lines: the order book,
+    the quotation book and the imports write it from them, and no other write may
+    set it apart from them. An order without lines (written bare: an import of
+    orders, an old one) keeps the amount it was given. Run by a laptop's edit of the
+    amount and by the server on the record each push leaves (crm_tui.domain.
+    record_rules TOTALS)."""
+    if not lines or not _is_number(amount) or not all(_is_number(line.get("amount")) for line in lines):
+        return  # a value's own rule says what is wrong with it
+    total = lines_total(lines)
+    if Decimal(str(amount)).quantize(CENT, rounding=ROUND_HALF_UP) != Decimal(str(total)):
+        raise ValidationError.one("amount", t("reason.lines_total.differs", amount=money(amount), kind=kind,
+                                              id=record_id, total=money(total)))
+
+
 def check_refunds(refunded: Sequence[tuple[str, float, str | None, str | None, float]]) -> None:
     """The rule of refunds (退款), over orders with refunds (id, amount, its own
     refund_of, status, what its refunds not cancelled come to): a refund is of a sale

@@ -43,3 +43,11 @@ UPDATE_RULES: dict[str, Rule] = {
 REFERENCE_RULES: dict[str, tuple[str, str, Callable[[Mapping[str, Any], Mapping[str, Any] | None], None]]] = {
     "orders": ("refund_of", "orders", orders.check_refund_of),
 }
+
+# The kinds whose amount is what their lines come to (crm_tui.domain.orders.check_total):
+# kind -> (its lines' kind, the lines' field naming it). A laptop's edit of the amount
+# and the server's judge of every push check it, with the lines as each holds them.
+TOTALS: dict[str, tuple[str, str]] = {
+    "orders": ("order_lines", "order_id"),
+    "quotes": ("quote_lines", "quote_id"),
+}
