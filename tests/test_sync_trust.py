@@ -16,8 +16,13 @@ import httpx
 from sync_server import Rep, Server, free_port, runner
 from test_sync_poison import inject
 
+from crm_tui.api import Crm
+from crm_tui.api.order_import import import_lines
+from crm_tui.api.sync import Sync
 from crm_tui.cli import app
+from crm_tui.domain.orders import LineSpec
 from crm_tui.sync import clock
+from crm_tui.sync.client import SyncClient
 from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
 
 DECIDED = {"decided_by": "boss", "decided_at": "2026-11-30T10:00:00"}
@@ -315,10 +320,11 @@ def test_refunds_across_a_sales_records_are_judged_with_the_laptops_rules(server
         ("orders", sale, "delete", {}),  # 9: its refunds left behind
         ("orders", "R4", "insert", {**order, "customer_id": other, "product": "电缆", "quantity": 1,
                                     "amount": 1.0}),  # 10: another customer's sale
-        ("orders", "R2", "update", {"amount": 200.0}),  # 11: 100 + 200 of 300: fine
+        ("orders", "R2", "update", {"amount": 200.0}),  # 11: 100 + 200 of 300: fine,
+        ("order_lines", "R2-4", "insert", line("R2", "传感器", 1, 50)),  # 12: with the line it takes back
     ])
     refused = {r["node_seq"]: (r["code"], r["reason"]) for r in said["refused"]}
-    assert sorted(refused) == [4, 5, 7, 8, 9, 10] and said["accepted"] == 5, said
+    assert sorted(refused) == [4, 5, 7, 8, 9, 10] and said["accepted"] == 6, said
     assert {code for code, _ in refused.values()} == {"invalid"}
     assert refused[4][1].startswith(f"product: 旧型号 is not on order {sale}")
     assert refused[5][1].startswith("quantity: 传感器: 2 to refund, but only 1 of the 2 sold are not refunded yet")
@@ -453,3 +459,113 @@ def test_a_resolved_complaint_of_an_erased_customer_still_reaches_a_new_laptop(s
     assert later.json("sync")["set_aside"] == 0
     shown = later.json("complaints", "show", complaint)
     assert (shown["status"], shown["resolution"], shown["root_cause"]) == ("resolved", "[erased]", "[erased]")
+
+
+def test_an_order_or_quotation_whose_amount_is_not_its_lines_is_refused(server: Server, tmp_path: Path) -> None:
+    """The server took an order whose amount was not what its lines come to: every
+    laptop then showed 300.00 of sales over 200.00 of lines. Written by hand, as an
+    attacker with a rep's token would: each order and quotation is judged as the
+    whole push leaves it (a laptop never cuts a push between an order and its
+    lines), and one whose amount disagrees is refused with every change of its
+    amount and lines in the push, by field and reason; the rest of the push is stored."""
+    tokens, wang, boss = team(server, tmp_path)
+    cid = wang.json("customers", "add", "--name", "王芳", "--territory", "east")["id"]
+    wang.crm("sync")
+    order = {"customer_id": cid, "ordered_at": "2026-11-02", "owner": "wang", "status": "confirmed",
+             "product": "传感器 +1", "amount": 300.0}
+
+    def line(order_id: str, amount: float, link: str = "order_id") -> dict[str, Any]:
+        return {link: order_id, "customer_id": cid, "product": "传感器", "quantity": 1, "unit_price": amount,
+                "amount": amount, "owner": "wang"}
+
+    quote = {"customer_id": cid, "quoted_on": "2026-11-02", "valid_until": "2026-12-02", "status": "draft",
+             "amount": 30.0, "owner": "wang"}
+    said = push_all(server, tokens["wang"], "wang-hand", [
+        ("orders", "O1", "insert", order),  # 1: 300 over lines of 250
+        ("order_lines", "O1-1", "insert", line("O1", 100)),  # 2
+        ("order_lines", "O1-2", "insert", line("O1", 100)),  # 3
+        ("orders", "O2", "insert", order),  # 4: 300 of 100 + 200, as a laptop writes it
+        ("order_lines", "O2-1", "insert", line("O2", 100)),  # 5
+        ("order_lines", "O2-2", "insert", line("O2", 200)),  # 6
+        ("customers", cid, "update", {"notes": "要发票"}),  # 7
+        ("orders", "O3", "insert", {**order, "amount": 5.0}),  # 8: no lines: any amount
+        ("quotes", "Q1", "insert", quote),  # 9: 30 over lines of 20
+        ("quote_lines", "Q1-1", "insert", {**line("Q1", 20, "quote_id"), "position": 1}),  # 10
+        ("order_lines", "O1-3", "insert", line("O1", 50)),  # 11: O1's last line, pushed last
+    ])
+    refused = {r["node_seq"]: (r["code"], r["reason"]) for r in said["refused"]}
+    assert sorted(refused) == [1, 2, 3, 9, 10, 11] and said["accepted"] == 5, said
+    assert {code for code, _ in refused.values()} == {"invalid"}
+    for seq in (1, 2, 3, 11):
+        assert refused[seq][1].startswith("amount: 300.00 is not what the lines of order O1 come to (250.00)")
+    assert refused[9][1].startswith("amount: 30.00 is not what the lines of quotation Q1 come to (20.00)")
+    assert refused[10][1] == refused[9][1]
+    # Once stored, an order is judged with the lines the server holds: a line more, an
+    # amount alone, a line moved to another order are each refused; new lines with
+    # their amount, as `crm orders lines` writes them, are taken.
+    for node, changes, why in [
+        ("add-line", [("order_lines", "O2-3", "insert", line("O2", 50))], "300.00 is not what the lines of order O2 "
+                                                                          "come to (350.00)"),
+        ("amount", [("orders", "O2", "update", {"amount": 999.0})], "999.00 is not what the lines of order O2 come "
+                                                                    "to (300.00)"),
+        ("move-line", [("order_lines", "O2-1", "update", {"order_id": "O3"})], "300.00 is not what the lines of "
+                                                                               "order O2 come to (200.00)"),
+    ]:
+        answer = push_all(server, tokens["wang"], node, changes)
+        assert answer["accepted"] == 0 and answer["refused"][0]["reason"].startswith(f"amount: {why}"), answer
+    new_lines = push_all(server, tokens["wang"], "set-lines", [
+        ("order_lines", "O2-1", "delete", {}), ("order_lines", "O2-2", "delete", {}),
+        ("order_lines", "O2-4", "insert", line("O2", 400)), ("orders", "O2", "update", {"amount": 400.0})])
+    assert new_lines["accepted"] == 4 and not new_lines.get("refused"), new_lines
+    # The laptops pull what was stored, and nothing is set aside.
+    for laptop in (wang, boss):
+        laptop.crm("sync")
+        assert laptop.json("sync", "--status")["set_aside"] == 0
+    shown = boss.json("orders", "show", "O2")
+    assert shown["amount"] == 400.0 and [x["amount"] for x in shown["lines"]] == [400.0]
+    assert {o["id"] for o in boss.json("orders", "list")} == {"O2", "O3"}
+    assert boss.json("customers", "show", cid)["notes"] == "要发票"
+
+
+def test_a_laptop_never_cuts_a_push_between_an_order_and_its_lines(server: Server, tmp_path: Path) -> None:
+    """The server judges an order by what the whole push leaves it with, so the
+    laptop must never end a push between an order and its lines. Through the real
+    client with pushes of three changes: an order of four lines (five changes), a
+    file of 700 orders of two lines each (more changes than a push may hold: its
+    orders go first, its lines later, each order's whole) and a refund are all taken;
+    an order whose amount a script of the rep's then set apart from its
+    lines (written to the tables directly, as the laptop captures any write) is
+    refused by the server and listed on the laptop, and the others' laptops get none
+    of it."""
+    wang_token, boss_token = server.add_rep("wang", "--territory", "east"), server.add_rep("boss", "--role", "manager")
+    wang = Crm(tmp_path / "wang.db", rep="wang")
+    cid = wang.customers.create({"name": "王芳", "territory": "east"})["id"]
+    sale = wang.order_book.add({"customer_id": cid, "ordered_at": "2026-11-02"},
+                               [LineSpec(f"零件{i}", "1", f"{i}00") for i in range(1, 5)])
+    assert sale["amount"] == 1000.0
+    rows = "".join(f"F-{i},{cid},2026-10-01,,,传感器,1,{i},\nF-{i},,,,,电缆,2,1,\n" for i in range(700))
+    file = tmp_path / "订单明细.csv"
+    file.write_text("订单号,客户编号,下单日期,状态,产品编号,产品,数量,单价,折扣\n" + rows, encoding="utf-8")
+    assert import_lines(wang, file).written
+    wang.order_book.refund(sale["id"], [LineSpec("零件2", "1")])
+    report = Sync(wang).run(SyncClient(server.url, wang_token), push_batch=3)
+    assert (report.rejected, report.pushed) == (0, 1 + 5 + 2100 + 2), Sync(wang).rejected()
+    script = sqlite3.connect(tmp_path / "wang.db")
+    with script:
+        bent = script.execute("SELECT id FROM orders WHERE amount = 102").fetchone()[0]  # F-100: 100 + 2
+        script.execute("UPDATE orders SET amount = 5 WHERE id = ?", (bent,))
+    script.close()
+    report = Sync(wang).run(SyncClient(server.url, wang_token), push_batch=3)
+    assert (report.rejected, report.pushed) == (1, 0)
+    [refusal] = Sync(wang).rejected()
+    assert (refusal["tbl"], refusal["row_id"], refusal["code"]) == ("orders", bent, "invalid")
+    assert refusal["reason"].startswith(f"amount: 5.00 is not what the lines of order {bent} come to (102.00)")
+    boss = Crm(tmp_path / "boss.db", rep="boss")
+    Sync(boss).run(SyncClient(server.url, boss_token))
+    assert Sync(boss).status()["set_aside"] == 0
+    orders = boss.orders.find()
+    assert len(orders) == 702 and boss.orders.get(bent)["amount"] == 102.0
+    for o in orders:
+        assert o["amount"] == sum(line["amount"] for line in boss.order_book.lines(o["id"])), o
+    wang.close()
+    boss.close()

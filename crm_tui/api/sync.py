@@ -31,6 +31,7 @@ from crm_tui.domain.changes import scope_field
 from crm_tui.domain.entities import ENTITIES, derive, entity
 from crm_tui.domain.validation import ValidationError
 from crm_tui.i18n import entity_name, has, language, t
+from crm_tui.sync.batches import SPAN, push_cut
 from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
 from crm_tui.sync.merge import Change, fold
 
@@ -195,6 +196,7 @@ class Sync:
         self.crm = crm
         self.conn = crm.conn
         self.lock = crm.lock
+        self._max_push = 0  # the most changes a push may hold: the server's, from its hello
 
     # -- status ----------------------------------------------------------------
 
@@ -256,6 +258,7 @@ class Sync:
                 node = sql.local_node(self.conn)
                 # Our changes this sync sends: an erase pulled below discards them.
                 self._own_since = sql.state(self.conn)["pushed_seq"]
+            self._max_push = hello.max_push_batch  # a push may grow to it to keep an order whole
             self._push(client, node, min(push_batch, hello.max_push_batch), report, progress, hooks)
             self._pull(client, node, min(pull_limit, hello.max_pull_limit), hello, report, progress,
                        hooks, max_pages, second_process)
@@ -342,9 +345,14 @@ class Sync:
         it says where to resend from: at most three times. Returns the last
         acknowledged sequence."""
         gaps = 0
+        most = max(batch_size, self._max_push)
         while True:
             with self.lock:
-                batch = sql.pending_changes(self.conn, acked, batch_size, node=local_node)
+                # Cut where no order is cut from its lines: the server judges each by what
+                # the whole push leaves it with (crm_tui.sync.batches).
+                keys = sql.pending_totals(self.conn, acked, most + SPAN, node=local_node)
+                cut = push_cut(keys, batch_size, most, ended=len(keys) < most + SPAN)
+                batch = sql.pending_changes(self.conn, acked, cut, node=local_node) if cut else []
             if not batch:
                 return acked
             try:

@@ -19,6 +19,7 @@ from crm_tui.db.migrations import SYNCED_TABLES
 from crm_tui.db.records import forget_class_state
 from crm_tui.domain.entities import local_only_columns
 from crm_tui.domain.privacy import ERASE_REQUESTS
+from crm_tui.domain.record_rules import TOTALS
 from crm_tui.sync.clock import COUNTER_BITS
 from crm_tui.sync.merge import Change, Conflict
 
@@ -92,6 +93,28 @@ def pending_changes(conn: sqlite3.Connection, after_seq: int, limit: int,
          "base": loads(r[8]) if r[8] else None, "rep": r[9]}
         for r in rows
     ]
+
+
+def pending_totals(conn: sqlite3.Connection, after_seq: int, limit: int,
+                   node: str | None = None) -> list[frozenset[str]]:
+    """Of the changes `pending_changes` would read, up to `limit`: the orders and
+    quotations each is about ('orders:ID'), for cutting pushes between them
+    (crm_tui.sync.batches): the record itself, or a line's order (the one it names,
+    and the one it named before; a line edited without naming it, its order now)."""
+    parts = []
+    for kind, (lines, link) in TOTALS.items():
+        parts.append(f"WHEN '{kind}' THEN json_array('{kind}:' || row_id)")
+        parts.append(
+            f"WHEN '{lines}' THEN json_array('{kind}:' || coalesce(json_extract(data, '$.{link}'), "
+            f"json_extract(old, '$.{link}'), (SELECT {link} FROM {lines} WHERE id = change_log.row_id)), "
+            f"'{kind}:' || json_extract(old, '$.{link}'))")
+    rows = conn.execute(
+        f"SELECT CASE tbl {' '.join(parts)} END FROM change_log "
+        "WHERE node = coalesce(?, (SELECT node FROM replica)) AND node_seq > ? ORDER BY node_seq LIMIT ?",
+        (node, after_seq, limit),
+    ).fetchall()
+    loads = json.loads
+    return [frozenset(k for k in loads(r[0]) if k) if r[0] else frozenset() for r in rows]
 
 
 def set_pushed(conn: sqlite3.Connection, acked_seq: int) -> None:

@@ -34,7 +34,7 @@ from crm_tui.domain.changes import (
     synced_entity,
 )
 from crm_tui.domain.entities import ENTITIES
-from crm_tui.domain.record_rules import REFERENCE_RULES, STATE_RULES
+from crm_tui.domain.record_rules import REFERENCE_RULES, STATE_RULES, TOTALS
 from crm_tui.i18n import entity_name, field_label
 from crm_tui.sync.protocol import WireChange
 
@@ -46,9 +46,14 @@ PlaceRow = tuple[str | None, int, str | None, int]
 HeldRecord = dict[str, tuple[Any, int, str]]
 # The kinds whose records a push's judge follows from change to change: those with a
 # state rule, and those a rule between two records reads (a sale and its refunds).
-_FOLLOWED = (frozenset(STATE_RULES) | frozenset(REFERENCE_RULES) | frozenset(r[1] for r in REFERENCE_RULES.values())
-             | {"orders", "order_lines"})
 ORDERS, LINES = "orders", "order_lines"
+# The kinds whose records the judge counts per customer as the push leaves them (a
+# sale's refunds and lines, an order's or quotation's lines for its total).
+_COUNTED = frozenset({ORDERS, LINES}) | frozenset(TOTALS) | frozenset(lines for lines, _ in TOTALS.values())
+_FOLLOWED = (frozenset(STATE_RULES) | frozenset(REFERENCE_RULES) | frozenset(r[1] for r in REFERENCE_RULES.values())
+             | _COUNTED)
+# A lines kind -> (the kind whose total its lines make, the field naming that record).
+_TOTAL_OF = {lines: (kind, link) for kind, (lines, link) in TOTALS.items()}
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,33 @@ class Judge:
         self._books: dict[tuple[str, str], set[str]] = {}  # (kind, customer) -> ids the store holds
         self._added: dict[tuple[str, str], set[str]] = {}  # (kind, customer) -> ids this push wrote
         self._deleted: set[tuple[str, str]] = set()  # records this push deleted
+        # (kind, id) of an order or quotation -> the accepted changes of its amount or lines
+        self._totals: dict[tuple[str, str], list[WireChange]] = {}
         self.out = Verdicts()
+
+    def judge_all(self, changes: Sequence[WireChange]) -> Verdicts:
+        """Judge a push's changes in order, then the orders and quotations whose amount
+        or lines it changed, each as the whole push leaves it: its amount is what its
+        lines come to (crm_tui.domain.orders.check_total). A laptop writes an order
+        and its lines in one transaction and never cuts a push between them (crm_tui.
+        api.sync), so only the push's end shows whether the lines are all there. One
+        that disagrees is refused with every change of its amount and lines in the
+        push, and the push judged again without them (what named them is then refused
+        in turn); at most once per change."""
+        refused: dict[int, Refusal] = {}
+        for _ in range(len(changes) + 1):
+            self._records, self._added, self._deleted, self._totals = {}, {}, set(), {}
+            self.out = Verdicts()
+            for c in changes:
+                if c.node_seq in refused:
+                    self.out.refused.append(refused[c.node_seq])
+                else:
+                    self.judge(c)
+            more = self._check_totals()
+            if not more:
+                break
+            refused.update(more)
+        return self.out
 
     def _place_row(self, customer_id: str) -> PlaceRow | None:
         if customer_id in self.out.places:
@@ -155,15 +186,58 @@ class Judge:
             return refusal
         customer = self._note(c)
         self.out.accepted.append((c, customer))
+        if c.tbl in _TOTAL_OF or c.tbl in TOTALS:
+            self._note_total(c, after)
         if after is not None:
             self._records[(c.tbl, c.row_id)] = after
-        if c.tbl in (ORDERS, LINES):
+        if c.tbl in _COUNTED:
             if c.op == "delete":
                 self._deleted.add((c.tbl, c.row_id))
             elif customer:
                 self._deleted.discard((c.tbl, c.row_id))
                 self._added.setdefault((c.tbl, customer), set()).add(c.row_id)
         return None
+
+    # -- an order's (a quotation's) amount and its lines --------------------------------
+
+    def _note_total(self, c: WireChange, after: HeldRecord | None) -> None:
+        """Remember `c` (accepted) with the order or quotation whose amount or lines it
+        changes: its amount written, a line added or deleted, a line's amount or
+        order changed (both orders: the one it leaves and the one it joins)."""
+        if c.tbl in TOTALS:
+            if c.op == "insert" or "amount" in c.data:
+                self._totals.setdefault((c.tbl, c.row_id), []).append(c)
+            return
+        kind, link = _TOTAL_OF[c.tbl]
+        if c.op == "update" and "amount" not in c.data and link not in c.data:
+            return
+        named = set()
+        before = self._values(c.tbl, c.row_id) if c.op != "insert" else None
+        for values in (before, None if after is None else {k: v for k, (v, _, _) in after.items()}):
+            if values is not None and isinstance(values.get(link), str):
+                named.add(values[link])
+        for record_id in sorted(named):
+            self._totals.setdefault((kind, record_id), []).append(c)
+
+    def _check_totals(self) -> dict[int, Refusal]:
+        """The refusals of the changes of every order or quotation this push leaves
+        with an amount that is not what its lines come to."""
+        refused: dict[int, Refusal] = {}
+        for (kind, record_id), changes in sorted(self._totals.items()):
+            customer = self.customer_of(kind, record_id)
+            record = self._values(kind, record_id)
+            if (kind, record_id) in self._deleted or record is None or not customer:
+                continue  # a deleted one has no total to keep; a refused one none either
+            lines_kind, link = TOTALS[kind]
+            lines = [v for _, v in self._live(lines_kind, customer) if v.get(link) == record_id]
+            rule = partial(_check_total, entity_name(synced_entity(kind)), record_id, lines)
+            try:
+                check_rule(kind, rule, record)
+            except ChangeRefused as exc:
+                for c in changes:
+                    refused.setdefault(c.node_seq, Refusal(c.node_seq, c.tbl[:64], c.row_id[:64], exc.code,
+                                                           exc.reason, exc.kept))
+        return refused
 
     # -- the rules across a customer's orders (crm_tui.domain.orders) ------------------
 
@@ -330,6 +404,10 @@ def concerned(changes: Sequence[WireChange]) -> tuple[set[str], set[tuple[str, s
                 else:
                     records.add((f.ref, value))
     return customers, records
+
+
+def _check_total(kind: str, record_id: str, lines: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> None:
+    order_rules.check_total(kind, record_id, record.get("amount"), lines)
 
 
 def _is_number(value: Any) -> bool:

@@ -471,9 +471,7 @@ class PostgresStore(Store):
         refused_before = self._check_duplicates(conn, node, held) if held else []
         place_of, scope_of = self._lookups(conn, fresh)
         judge = Judge(rep.actor, place_of, scope_of, partial(self._record_of, conn), partial(self._records_in, conn))
-        for change in fresh:
-            judge.judge(change)
-        verdicts = judge.out
+        verdicts = judge.judge_all(fresh)
         erasing = False
         if fresh:
             verdicts.accepted = self._scrubbed(conn, verdicts.accepted)

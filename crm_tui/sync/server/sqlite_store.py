@@ -304,9 +304,7 @@ class SqliteStore(Store):
             held, fresh = split_fresh(node, ordered, last)
             refused_before = self._check_duplicates(node, held) if held else []
             judge = Judge(rep.actor, self._place_of, self._scope_of, self._record_of, self._records_in)
-            for change in fresh:
-                judge.judge(change)
-            verdicts = judge.out
+            verdicts = judge.judge_all(fresh)
             erasing = False
             if fresh:
                 self._persist(rep.name, node, verdicts, {c.node_seq: c.hlc for c in fresh})
