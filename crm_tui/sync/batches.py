@@ -16,23 +16,23 @@ from collections.abc import Collection, Sequence
 SPAN = 2000
 
 
-def push_cut(keys: Sequence[Collection[str]], want: int, most: int, *, ended: bool) -> int:
+def push_cut(keys: Sequence[Collection[str]], want: int, most: int, *, ended: bool, span: int = SPAN) -> int:
     """How many of the pending changes, in log order, the next push takes. `keys` are
     the orders and quotations each change is about (none for other kinds) for at
-    least `most` + SPAN changes unless the log ends after them (`ended`). The most
+    least `most` + `span` changes unless the log ends after them (`ended`). The most
     changes up to `want` that end where no order is cut from its lines; else the
     fewest above it, up to `most`; else `want` (one order with more lines than a
     push holds: the server refuses it, and says why)."""
     n = len(keys)
     if ended and n <= want:
         return n
-    reach = -1  # the furthest a change before the cut has its order again, within SPAN
+    reach = -1  # the furthest a change before the cut has its order again, within `span`
     last: dict[str, int] = {}
     nexts = [-1] * n
     for i in range(n - 1, -1, -1):
         for key in keys[i]:
             j = last.get(key)
-            if j is not None and j - i <= SPAN:
+            if j is not None and j - i <= span:
                 nexts[i] = max(nexts[i], j)
             last[key] = i
     safe_below: int | None = None
