@@ -467,9 +467,11 @@ def test_an_order_or_quotation_whose_amount_is_not_its_lines_is_refused(server: 
     attacker with a rep's token would: each order and quotation is judged as the
     whole push leaves it (a laptop never cuts a push between an order and its
     lines), and one whose amount disagrees is refused with every change of its
-    amount and lines in the push, by field and reason; the rest of the push is stored."""
+    amount and lines in the push, by field and reason (a line under another of the
+    rep's customers counts for the order it names); the rest of the push is stored."""
     tokens, wang, boss = team(server, tmp_path)
     cid = wang.json("customers", "add", "--name", "王芳", "--territory", "east")["id"]
+    other = wang.json("customers", "add", "--name", "李娜", "--territory", "east")["id"]
     wang.crm("sync")
     order = {"customer_id": cid, "ordered_at": "2026-11-02", "owner": "wang", "status": "confirmed",
              "product": "传感器 +1", "amount": 300.0}
@@ -510,6 +512,8 @@ def test_an_order_or_quotation_whose_amount_is_not_its_lines_is_refused(server: 
                                                                     "to (300.00)"),
         ("move-line", [("order_lines", "O2-1", "update", {"order_id": "O3"})], "300.00 is not what the lines of "
                                                                                "order O2 come to (200.00)"),
+        ("other-customer", [("order_lines", "O2-5", "insert", {**line("O2", 50), "customer_id": other})],
+         "300.00 is not what the lines of order O2 come to (350.00)"),
     ]:
         answer = push_all(server, tokens["wang"], node, changes)
         assert answer["accepted"] == 0 and answer["refused"][0]["reason"].startswith(f"amount: {why}"), answer

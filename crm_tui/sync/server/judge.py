@@ -229,8 +229,13 @@ class Judge:
             if (kind, record_id) in self._deleted or record is None or not customer:
                 continue  # a deleted one has no total to keep; a refused one none either
             lines_kind, link = TOTALS[kind]
-            lines = [v for _, v in self._live(lines_kind, customer) if v.get(link) == record_id]
-            rule = partial(_check_total, entity_name(synced_entity(kind)), record_id, lines)
+            lines = {i: v for i, v in self._live(lines_kind, customer) if v.get(link) == record_id}
+            for (tbl, line_id), after in self._records.items():  # a line pushed under another customer too
+                if tbl == lines_kind and line_id not in lines and (tbl, line_id) not in self._deleted:
+                    values = {k: v for k, (v, _, _) in after.items()}
+                    if values.get(link) == record_id:
+                        lines[line_id] = values
+            rule = partial(_check_total, entity_name(synced_entity(kind)), record_id, list(lines.values()))
             try:
                 check_rule(kind, rule, record)
             except ChangeRefused as exc:
