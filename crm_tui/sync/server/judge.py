@@ -223,18 +223,22 @@ class Judge:
         """The refusals of the changes of every order or quotation this push leaves
         with an amount that is not what its lines come to."""
         refused: dict[int, Refusal] = {}
+        pushed: dict[tuple[str, Any], dict[str, dict[str, Any]]] = {}  # the push's live lines by what they name
+        for (tbl, line_id), after in self._records.items():
+            if tbl in _TOTAL_OF and (tbl, line_id) not in self._deleted:
+                values = {k: v for k, (v, _, _) in after.items()}
+                pushed.setdefault((tbl, values.get(_TOTAL_OF[tbl][1])), {})[line_id] = values
         for (kind, record_id), changes in sorted(self._totals.items()):
             customer = self.customer_of(kind, record_id)
             record = self._values(kind, record_id)
             if (kind, record_id) in self._deleted or record is None or not customer:
                 continue  # a deleted one has no total to keep; a refused one none either
             lines_kind, link = TOTALS[kind]
-            lines = {i: v for i, v in self._live(lines_kind, customer) if v.get(link) == record_id}
-            for (tbl, line_id), after in self._records.items():  # a line pushed under another customer too
-                if tbl == lines_kind and line_id not in lines and (tbl, line_id) not in self._deleted:
-                    values = {k: v for k, (v, _, _) in after.items()}
-                    if values.get(link) == record_id:
-                        lines[line_id] = values
+            # The lines the server holds (none of a record new in this push: a line names a
+            # record it holds), and those the push leaves, under another customer too.
+            lines = {} if self._scope_of(kind, record_id) is None else {
+                i: v for i, v in self._live(lines_kind, customer) if v.get(link) == record_id}
+            lines.update(pushed.get((lines_kind, record_id), {}))
             rule = partial(_check_total, entity_name(synced_entity(kind)), record_id, list(lines.values()))
             try:
                 check_rule(kind, rule, record)
