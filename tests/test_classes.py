@@ -273,8 +273,11 @@ def test_classes_after_every_kind_of_write_are_the_whole_books(tmp_path: Path,
         after = book.check(li, incremental=True)
         assert ranked[-2]["id"] not in after and after[single[2]][0] == "potential"
 
-        # The same order's amount edited on both laptops: a conflict, resolved here.
-        disputed = li.json("orders", "list", "--customer", new)[0]["id"]
+        # The same order's amount edited on both laptops: a conflict, resolved here. (An
+        # order without lines: one with lines keeps the amount its lines come to.)
+        disputed = li.json("orders", "add", "--customer", new, "--product", "设备", "--amount", "5")["id"]
+        li.crm("sync")
+        wang.crm("sync")
         li.crm("orders", "edit", disputed, "--amount", "1")
         wang.crm("orders", "edit", disputed, "--amount", str(2 * big))
         wang.crm("sync")
