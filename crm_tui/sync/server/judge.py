@@ -3,9 +3,11 @@
 keeping the rules across a customer's orders that every laptop keeps on its writes
 (crm_tui.domain.orders: all of a sale's refunds within it, what a refund takes back
 on its sale), and allowed for the pushing rep (`check_access`), against what the
-server holds plus what the same push accepted before it. Pure apart from the four
-lookups a store hands in, so that every store (SQLite, PostgreSQL) runs the same
-rules inside its own transaction and only persists what this decides."""
+server holds plus what the same push accepted before it; then, at the push's end,
+each order and quotation it changed has the amount its lines come to (`judge_all`).
+Pure apart from the four lookups a store hands in, so that every store (SQLite,
+PostgreSQL) runs the same rules inside its own transaction and only persists what
+this decides."""
 
 from __future__ import annotations
 
