@@ -32,6 +32,13 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """Every async test (the TUI's Pilot tests) runs on asyncio, Textual's loop; anyio's
+    own default would also run each on trio where that is installed."""
+    return "asyncio"
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "crm.db"
 

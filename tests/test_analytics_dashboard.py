@@ -22,11 +22,6 @@ from crm_tui.screens.dashboard import DashboardScreen, complaint_type_label, seg
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class DashboardApp(App):
     def __init__(self, screen: DashboardScreen) -> None:
         super().__init__()

@@ -216,11 +216,6 @@ def test_deleting_a_customer_takes_its_contacts(crm: Crm, customer: dict) -> Non
 # -- the power map in the UI -----------------------------------------------------------
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def english_after() -> Iterator[None]:
     yield
     i18n.set_language("en")  # the app sets the language for the whole process

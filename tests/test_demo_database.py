@@ -84,8 +84,7 @@ def test_a_search_that_matches_nothing_says_so() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_the_ui_on_the_demo_wears_a_badge_and_says_how_to_leave(anyio_backend: str) -> None:
+async def test_the_ui_on_the_demo_wears_a_badge_and_says_how_to_leave() -> None:
     crm("demo", "--no-ui", "--customers", "5")
     demo = CrmApp(config={}, lang="en")
     async with demo.run_test(size=(100, 30)) as pilot:

@@ -35,11 +35,6 @@ NEEDLES = (NAME, PHONE, PHRASE, IMPORTED, IMPORTED_PHONE, PULLED_PHRASE, UI_PHRA
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def server(tmp_path: Path):
     srv = Server(f"sqlite:///{tmp_path / 'server.db'}")
     yield srv

@@ -23,11 +23,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def busy(crm: Crm) -> tuple[Crm, dict, dict]:
     """A rep's book with many complaints and orders, and one customer whose resolved
     complaint is to be closed and whose order is to be found."""

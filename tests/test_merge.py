@@ -336,11 +336,6 @@ def test_erase_requests_stay_with_their_customer_through_a_merge_and_its_unmerge
 # -- the merge view in the UI ------------------------------------------------------------
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_merge_view_field_by_field_then_undo(crm: Crm, pair) -> None:
     import datetime as dt

@@ -51,11 +51,6 @@ def test_lists_show_national_format_and_json_keeps_e164(book: Crm, db_path: Path
 
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("typed", ["(021) 2995 0969", "021-29950969"])
 async def test_the_customer_list_finds_and_shows_the_landline(book: Crm, typed: str) -> None:

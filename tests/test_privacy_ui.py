@@ -17,11 +17,6 @@ from crm_tui.screens.modals import ConfirmScreen
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def settle(pilot) -> None:
     for _ in range(3):
         await workers_done(pilot.app)

@@ -18,11 +18,6 @@ from crm_tui.screens.products import ProductsScreen
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def catalogue(crm: Crm) -> Crm:
     crm.products.create({"sku": "SN-100", "name": "工业传感器", "category": "传感器", "unit": "个", "list_price": 1200})
     crm.products.create({"sku": "CB-200", "name": "屏蔽电缆", "category": "线缆", "unit": "米", "list_price": 9.5})

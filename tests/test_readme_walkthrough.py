@@ -171,11 +171,6 @@ class Walk:
             self.server.wait(timeout=10)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def see_the_ui(expected_customers: int) -> None:
     """`crm` with no command: the terminal UI, headless, on the database commands use."""
     app_ = CrmApp()

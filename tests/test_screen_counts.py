@@ -27,11 +27,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def big_book(crm: Crm) -> Crm:
     """More than a thousand of everything a screen counts, none synced yet."""
     crm.now = lambda: NOW

@@ -35,11 +35,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def book(crm: Crm) -> Crm:
     crm.now = lambda: NOW
     seed(crm, customers=80, seed=2, today=NOW.date())

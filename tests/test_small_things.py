@@ -63,8 +63,7 @@ def test_cli_tables_and_records_show_local_human_times(crm: Crm, shanghai) -> No
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_the_profile_shows_created_and_updated_in_local_time(crm: Crm, shanghai, anyio_backend) -> None:
+async def test_the_profile_shows_created_and_updated_in_local_time(crm: Crm, shanghai) -> None:
     customer = crm.customers.create({"name": "王芳"})
     app = CrmApp(crm=crm, config={}, lang="en")
     async with app.run_test(size=(100, 30)) as pilot:
@@ -81,9 +80,8 @@ async def test_the_profile_shows_created_and_updated_in_local_time(crm: Crm, sha
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.parametrize("lang", ["en", "zh"])
-async def test_help_keeps_brackets_literally(crm: Crm, lang: str, anyio_backend) -> None:
+async def test_help_keeps_brackets_literally(crm: Crm, lang: str) -> None:
     app = CrmApp(crm=crm, config={}, lang=lang)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f1")
@@ -93,9 +91,8 @@ async def test_help_keeps_brackets_literally(crm: Crm, lang: str, anyio_backend)
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.parametrize("lang", ["en", "zh"])
-async def test_a_long_confirmation_is_not_cut_off_at_80x24(crm: Crm, lang: str, anyio_backend) -> None:
+async def test_a_long_confirmation_is_not_cut_off_at_80x24(crm: Crm, lang: str) -> None:
     """The erase question names everything that goes: it wraps inside the dialog and
     both answers stay on screen."""
     from crm_tui.i18n import t

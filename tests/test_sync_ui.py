@@ -22,11 +22,6 @@ from crm_tui.widgets.sync_status import SyncStatus, describe_status
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def until(pilot: Any, condition: Callable[[], object]) -> None:
     """Let the app run until `condition` holds, at most 10 s (the assertion after it
     says what did not happen)."""

@@ -38,11 +38,6 @@ SMALL = (80, 24)
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def merge_view(pilot) -> None:
     """Open the first customer of the list, then its merge view (M)."""
     await settle(pilot)

@@ -27,11 +27,6 @@ pytestmark = pytest.mark.anyio
 SIZE = (120, 40)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def now() -> dt.datetime:
     return dt.datetime(2026, 12, 1, 10, 0)
 

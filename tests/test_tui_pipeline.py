@@ -24,11 +24,6 @@ SIZE = (80, 24)
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def deals(crm: Crm) -> dict[str, dict]:
     return {d["title"]: d for d in crm.opportunities.find()}
 

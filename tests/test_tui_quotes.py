@@ -27,11 +27,6 @@ SIZE = (80, 24)
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.parametrize("lang", ["en", "zh"])
 async def test_make_print_and_accept_a_quote_from_the_pipeline(crm: Crm, db_path: Path, lang: str) -> None:
     crm.now = lambda: NOW

@@ -15,11 +15,6 @@ from crm_tui.widgets.record_table import RecordTable, fit
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.parametrize("text", ["张伟", "欧阳娜娜国际贸易有限公司", "Li Na", "混合 mixed 文本", ""])
 @pytest.mark.parametrize("width", [1, 2, 5, 8, 13])
 def test_fit_gives_exact_cell_width(text: str, width: int) -> None:

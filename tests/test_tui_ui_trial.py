@@ -37,11 +37,6 @@ SMALL, LARGE = (80, 24), (200, 50)
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def make_app(crm: Crm, lang: str = "en") -> CrmApp:
     return CrmApp(crm=crm, config={}, lang=lang, now=lambda: NOW)
 

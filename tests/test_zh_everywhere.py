@@ -229,11 +229,6 @@ def screen_text(app: CrmApp) -> str:
     return "\n".join("".join(part for _, part in sorted(parts)) for _, parts in sorted(lines.items()))
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def tour_lists_and_forms(pilot, look, back_to_list) -> None:
     await look("customers")
     await look("filters", "ctrl+f")

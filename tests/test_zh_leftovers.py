@@ -20,11 +20,6 @@ from crm_tui.cli import app as cli
 from crm_tui.domain.orders import parse_line
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("lang", ["en", "zh"])
 async def test_the_demo_notice_keeps_the_command_whole_at_80x24(monkeypatch: pytest.MonkeyPatch, lang: str) -> None:

@@ -175,11 +175,6 @@ def test_a_json_object_with_two_keys_for_one_field_is_said_in_chinese(tmp_path: 
     assert "姓名：对应字段 name，但另一个键已给出该字段" in line, line
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_the_palette_offers_commands_not_textuals_keys_in_english(crm: Crm) -> None:
     """Ctrl+P from a list whose filter has the focus, at 80x24 in Chinese: the palette
