@@ -8,6 +8,7 @@ import json
 
 import pytest
 from analytics_fixture import NOW, TODAY, analytics, build
+from old_books import book_before
 
 from crm_tui.api import Crm, ValidationError
 from crm_tui.api.analytics import schedule_satisfaction_follow_up
@@ -292,18 +293,12 @@ def test_report_data_and_dashboard_data(crm: Crm, book: dict[str, str]) -> None:
 
 
 def test_migration_3_upgrades_a_schema_2_database(tmp_path) -> None:
-    from crm_tui.db.connection import connect, new_node_id, transaction
-    from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
+    from crm_tui.db.connection import transaction
+    from crm_tui.db.migrations import SCHEMA_VERSION, _v3
 
     path = tmp_path / "old.db"
-    conn = connect(path)
+    conn = book_before(path, _v3)
     conn.execute("PRAGMA journal_mode = WAL")
-    for number in (0, 1):  # the schema as released before analytics
-        with transaction(conn):
-            MIGRATIONS[number](conn)
-            if number == 0:
-                conn.execute("INSERT INTO replica (id, node, rep) VALUES (1, ?, 'wang')", (new_node_id(),))
-            conn.execute(f"PRAGMA user_version = {number + 1}")
     with transaction(conn):
         conn.execute("INSERT INTO customers (id, name) VALUES ('C1', '老客户')")
     conn.close()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from old_books import book_before
 from pilot_steps import pick_from_palette, settle
 from rich.console import Console
 from sync_server import Rep, Server
@@ -178,17 +179,11 @@ def test_import_reports_bad_role_by_line(crm: Crm, customer: dict, tmp_path: Pat
 
 
 def test_migration_5_keeps_the_search_of_a_schema_4_database(tmp_path: Path) -> None:
-    from crm_tui.db.connection import connect, new_node_id, transaction
-    from crm_tui.db.migrations import MIGRATIONS, _contacts
+    from crm_tui.db.connection import transaction
+    from crm_tui.db.migrations import _contacts
 
     path = tmp_path / "old.db"
-    conn = connect(path)
-    for number in range(MIGRATIONS.index(_contacts)):  # the schema as released before contacts
-        with transaction(conn):
-            MIGRATIONS[number](conn)
-            if number == 0:
-                conn.execute("INSERT INTO replica (id, node, rep) VALUES (1, ?, 'wang')", (new_node_id(),))
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+    conn = book_before(path, _contacts)
     with transaction(conn):
         conn.execute("INSERT INTO customers (id, name, pinyin) VALUES ('C1', '老客户', 'laokehu lkh')")
         conn.execute("INSERT INTO visits (id, customer_id, visited_at, channel, purpose) "

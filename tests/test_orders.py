@@ -10,14 +10,15 @@ import random
 from pathlib import Path
 
 import pytest
+from old_books import book_before
 from sync_server import Rep, Server
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm, ValidationError
 from crm_tui.api.analytics import Analytics
 from crm_tui.cli import app
-from crm_tui.db.connection import connect, new_node_id, transaction
-from crm_tui.db.migrations import MIGRATIONS, _order_lines
+from crm_tui.db.connection import transaction
+from crm_tui.db.migrations import _order_lines
 from crm_tui.domain.orders import LineSpec, line_amount, parse_line
 
 runner = CliRunner()
@@ -112,13 +113,7 @@ def test_refunds_and_cancelled_orders_in_every_sales_figure(crm: Crm, shop: dict
 def seeded_old_database(path: Path, orders: int) -> list[tuple[str, float, int | None]]:
     """A database at the schema before order lines, with customers and orders as the
     wave-1 code wrote them; returns (id, amount, quantity) of every order."""
-    conn = connect(path)
-    for number in range(MIGRATIONS.index(_order_lines)):
-        with transaction(conn):
-            MIGRATIONS[number](conn)
-            if number == 0:
-                conn.execute("INSERT INTO replica (id, node, rep) VALUES (1, ?, 'wang')", (new_node_id(),))
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+    conn = book_before(path, _order_lines)
     rng = random.Random(7)
     rows = []
     with transaction(conn):

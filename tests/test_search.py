@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from old_books import book_before
 
 from crm_tui.api import Crm
 from crm_tui.domain.search import customer_pinyin, normalize_query, pinyin_key
@@ -133,17 +134,11 @@ def test_the_keys_are_the_same_when_pypinyin_has_its_phrases() -> None:
 def test_keys_made_the_old_way_are_made_anew_on_opening(tmp_path: Path) -> None:
     # A database of the schema before the rules' versions, holding keys read by phrase
     # (柏林 'bolin'), as that version's API wrote them.
-    from crm_tui.db.connection import connect, new_node_id, transaction
-    from crm_tui.db.migrations import MIGRATIONS, _derived_versions
+    from crm_tui.db.connection import transaction
+    from crm_tui.db.migrations import _derived_versions
 
     path = tmp_path / "old.db"
-    conn = connect(path)
-    for number in range(MIGRATIONS.index(_derived_versions)):
-        with transaction(conn):
-            MIGRATIONS[number](conn)
-            if number == 0:
-                conn.execute("INSERT INTO replica (id, node, rep) VALUES (1, ?, 'wang')", (new_node_id(),))
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+    conn = book_before(path, _derived_versions)
     with transaction(conn):
         conn.execute("INSERT INTO customers (id, name, pinyin) VALUES ('C1', '柏林', 'bolin bl'), "
                      "('C2', 'Bob', ''), ('C3', '张朝阳', 'zhangzhaoyang zzy'), ('C4', '张伟', 'zhangwei zw')")
@@ -233,17 +228,11 @@ def test_the_index_made_again_without_sizes_finds_what_it_found(tmp_path: Path) 
     # A book of the schema before the index lost its token counts, searched before
     # and after the migration that makes the index again: the same matches, the
     # same trigrams at the same places, and no table of counts any more.
-    from crm_tui.db.connection import connect, new_node_id, transaction
-    from crm_tui.db.migrations import MIGRATIONS, _search_without_sizes
+    from crm_tui.db.connection import transaction
+    from crm_tui.db.migrations import _search_without_sizes
 
     path = tmp_path / "old.db"
-    conn = connect(path)
-    for number in range(MIGRATIONS.index(_search_without_sizes)):
-        with transaction(conn):
-            MIGRATIONS[number](conn)
-            if number == 0:
-                conn.execute("INSERT INTO replica (id, node, rep) VALUES (1, ?, 'wang')", (new_node_id(),))
-            conn.execute(f"PRAGMA user_version = {number + 1}")
+    conn = book_before(path, _search_without_sizes)
     rows = [("C1", "张伟", "华为技术有限公司", "13812345678", "zw@huawei.com"),
             ("C2", "张伟明", "小米科技", "15900001111", None),
             ("C3", "王芳", "阿里巴巴", None, "fang.wang@alibaba-inc.com"),
