@@ -39,6 +39,13 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich reads COLUMNS when it prints: wide enough that no table drops a column or
+    folds a cell, for the CLI tests that read what a command printed."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "crm.db"
 

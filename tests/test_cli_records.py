@@ -7,30 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_steps import run, run_json
 
 from crm_tui.api import Crm
-from crm_tui.cli import app
 from crm_tui.domain.entities import ENTITIES, SYSTEM_COLUMNS
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    # rich reads COLUMNS when it prints; wide enough that no cell folds
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-def run(db: Path, *args: str, input: str | None = None, ok: bool = True):
-    result = runner.invoke(app, ["--db", str(db), *args], input=input)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def run_json(db: Path, *args: str):
-    return json.loads(run(db, *args, "--json").stdout)
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 def keys_of(table: str) -> list[str]:

@@ -12,39 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_steps import run, run_json
 from old_books import book_before
 from pilot_steps import pick_from_palette, settle
 from rich.console import Console
 from sync_server import Rep, Server
 from textual.widgets import Static
-from typer.testing import CliRunner
 
 from crm_tui import i18n
 from crm_tui.api import Crm, Filter, ValidationError
 from crm_tui.api.exporting import export_to_path
 from crm_tui.api.importing import import_records
 from crm_tui.app import CrmApp
-from crm_tui.cli import app
 from crm_tui.screens.detail import CustomerScreen
 from crm_tui.screens.form import FormScreen
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-def run(db: Path, *args: str, ok: bool = True, input: str | None = None):
-    result = runner.invoke(app, ["--db", str(db), *args], input=input)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def run_json(db: Path, *args: str):
-    return json.loads(run(db, *args, "--json").stdout)
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 @pytest.fixture

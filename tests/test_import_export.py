@@ -12,28 +12,19 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cli_steps import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from crm_tui.api import Crm, ValidationError
 from crm_tui.api.exporting import export_records, export_to_path
 from crm_tui.api.importing import ImportFileError, import_customers, import_records
 from crm_tui.api.seed import seed
-from crm_tui.cli import app
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import CUSTOMER
 from crm_tui.domain.import_mapping import map_headers, neutralise_cell, restore_cell
 
-runner = CliRunner()
 CONTENT = [*CUSTOMER.field_names, "owner"]
-
-
-def run(db: Path, *args: str, ok: bool = True):
-    result = runner.invoke(app, ["--db", str(db), *args])
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

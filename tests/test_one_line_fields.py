@@ -12,33 +12,16 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_steps import invoke, refused
 from sync_server import Rep, Server
 from test_sync_poison import inject
 from test_sync_trust import Hand
-from typer.testing import CliRunner
 
 from crm_tui.api import Crm
-from crm_tui.cli import app
 from crm_tui.domain.entities import CUSTOMER, ENTITIES
 from crm_tui.domain.validation import ValidationError, clean
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-def cli(db: Path, *args: str):
-    return runner.invoke(app, [*args, "--db", str(db)])
-
-
-def refused(result, *words: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in result.stderr, result.stderr
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 # -- the rule --------------------------------------------------------------------------
@@ -89,13 +72,13 @@ def test_one_line_text_is_stored_composed_and_full_width_as_typed() -> None:
 
 
 def test_cli_add_and_edit_refuse_a_line_break_and_drop_a_zero_width_space(crm: Crm, db_path: Path) -> None:
-    refused(cli(db_path, "customers", "add", "--name", "张\n伟"), "name", "line break")
+    refused(invoke(db_path, "customers", "add", "--name", "张\n伟"), "name", "line break")
     assert crm.customers.count() == 0
-    added = json.loads(cli(db_path, "customers", "add", "--name", "张\u200b伟", "--json").stdout)
+    added = json.loads(invoke(db_path, "customers", "add", "--name", "张\u200b伟", "--json").stdout)
     assert added["name"] == "张伟"
     assert [c["id"] for c in crm.customers.search("张伟")] == [added["id"]]
-    refused(cli(db_path, "customers", "edit", added["id"], "--region", "华\t东"), "region", "tab")
-    assert cli(db_path, "customers", "edit", added["id"], "--notes", "第一次拜访\n第二次拜访").exit_code == 0
+    refused(invoke(db_path, "customers", "edit", added["id"], "--region", "华\t东"), "region", "tab")
+    assert invoke(db_path, "customers", "edit", added["id"], "--notes", "第一次拜访\n第二次拜访").exit_code == 0
     shown = crm.customers.get(added["id"])
     assert shown["region"] is None and shown["notes"] == "第一次拜访\n第二次拜访"
 
@@ -104,10 +87,10 @@ def test_a_csv_import_names_the_row_and_field_and_writes_nothing(crm: Crm, db_pa
     path = tmp_path / "客户.csv"
     path.write_text('姓名,公司,备注\n李娜,腾讯,"两行\n备注"\n"张\n伟",华为,\n王芳,\u200b阿里\u200b,\n',
                     encoding="utf-8")
-    refused(cli(db_path, "customers", "import", str(path)), "line 4", "name", "line break")
+    refused(invoke(db_path, "customers", "import", str(path)), "line 4", "name", "line break")
     assert crm.customers.count() == 0
     path.write_text('姓名,公司,备注\n李娜,腾讯,"两行\n备注"\n王芳,\u200b阿里\u200b,\n', encoding="utf-8")
-    assert cli(db_path, "customers", "import", str(path)).exit_code == 0
+    assert invoke(db_path, "customers", "import", str(path)).exit_code == 0
     stored = {c["name"]: c for c in crm.customers.find()}
     assert stored["王芳"]["company"] == "阿里" and stored["李娜"]["notes"] == "两行\n备注"
 
@@ -115,7 +98,7 @@ def test_a_csv_import_names_the_row_and_field_and_writes_nothing(crm: Crm, db_pa
 def test_a_json_import_is_held_to_the_same_rule(crm: Crm, db_path: Path, tmp_path: Path) -> None:
     path = tmp_path / "customers.json"
     path.write_text(json.dumps([{"name": "李娜"}, {"name": "王芳", "title": "采购\n总监"}]), encoding="utf-8")
-    refused(cli(db_path, "customers", "import", str(path)), "title", "line break")
+    refused(invoke(db_path, "customers", "import", str(path)), "title", "line break")
     assert crm.customers.count() == 0
 
 

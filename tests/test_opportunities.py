@@ -10,14 +10,14 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_steps import run, runner
 
 from crm_tui.api import Crm, ValidationError
 from crm_tui.api.exporting import export_to_path
 from crm_tui.api.importing import import_records
 from crm_tui.cli import app
 
-runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 NOW = dt.datetime(2026, 9, 15, 10, 0)
 
 
@@ -26,11 +26,6 @@ def pipe_crm(db_path: Path):
     crm = Crm(db_path, rep="wang", now=lambda: NOW)
     yield crm
     crm.close()
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
 
 
 def customer(crm: Crm, name: str = "张伟", owner: str = "wang") -> str:
@@ -163,13 +158,6 @@ def test_settings_come_from_the_config(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 # -- the CLI ---------------------------------------------------------------------------------
-
-
-def run(db: Path, *args: str, ok: bool = True):
-    result = runner.invoke(app, ["--db", str(db), *args])
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 def test_cli_round_trip(db_path: Path) -> None:

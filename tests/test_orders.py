@@ -10,9 +10,9 @@ import random
 from pathlib import Path
 
 import pytest
+from cli_steps import runner
 from old_books import book_before
 from sync_server import Rep, Server
-from typer.testing import CliRunner
 
 from crm_tui.api import Crm, ValidationError
 from crm_tui.api.analytics import Analytics
@@ -21,13 +21,8 @@ from crm_tui.db.connection import transaction
 from crm_tui.db.migrations import _order_lines
 from crm_tui.domain.orders import LineSpec, line_amount, parse_line
 
-runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 NOW = dt.datetime(2026, 9, 30, 12, 0)
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
 
 
 @pytest.fixture

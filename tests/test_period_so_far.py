@@ -12,19 +12,14 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_steps import runner
 
 from crm_tui.api import Crm
 from crm_tui.cli import app
 from crm_tui.domain.analytics.kpi import measured_period
 from crm_tui.domain.analytics.period import parse_period
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 @pytest.fixture

@@ -21,10 +21,7 @@ from crm_tui.domain.orders import LineSpec, format_line, parse_line
 from crm_tui.domain.quotes import quote_totals
 from crm_tui.domain.validation import ValidationError
 
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")  # tables keep every column
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 def run(db: Path, *args: str):

@@ -4,39 +4,21 @@ changed only by managers on a team server."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 import pytest
+from cli_steps import run, run_json
 from sync_server import Rep, Server
-from typer.testing import CliRunner
 
 from crm_tui.api import Crm, Filter, ValidationError
 from crm_tui.api.exporting import export_to_path
 from crm_tui.api.importing import import_records
-from crm_tui.cli import app
 from crm_tui.domain.changes import FORBIDDEN, Actor, ChangeRefused, check_access
 from crm_tui.sync import clock
 from crm_tui.sync.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-def run(db: Path, *args: str, ok: bool = True):
-    result = runner.invoke(app, ["--db", str(db), *args])
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def run_json(db: Path, *args: str):
-    return json.loads(run(db, *args, "--json").stdout)
+pytestmark = pytest.mark.usefixtures("wide_terminal")
 
 
 def test_product_life_cycle_and_a_unique_sku(crm: Crm, db_path: Path) -> None:
