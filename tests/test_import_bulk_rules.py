@@ -13,13 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from laptops import store_server, sync
 from test_validation_fast_paths import library_phone, ours_phone
 from ulid import ULID
 
 from crm_tui.api import Crm
 from crm_tui.api.importing import import_customers
 from crm_tui.api.records import new_ids, ulids_from
-from crm_tui.api.sync import Sync
 from crm_tui.db.bulk import bulk_insert
 from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import CUSTOMER, synced_columns
@@ -34,9 +34,6 @@ from crm_tui.domain.validation import (
     normalize_phone,
     normalize_tags,
 )
-from crm_tui.sync.client import SyncClient
-from crm_tui.sync.server.app import create_app, hash_token
-from crm_tui.sync.server.sqlite_store import SqliteStore
 
 SURNAMES = "张王李赵刘陈杨黄吴周"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚"
@@ -129,21 +126,17 @@ def test_duplicates_within_a_big_file_are_found(crm: Crm, tmp_path: Path) -> Non
 
 @pytest.fixture
 def server(tmp_path: Path):
-    store = SqliteStore(tmp_path / "server.db")
-    store.add_rep("wang", "manager", hash_token("tok-wang"))
-    store.add_rep("li", "manager", hash_token("tok-li"))
-    yield TestClient(create_app(store, max_offset_ms=60_000))
+    store, http = store_server(tmp_path / "server.db", ("wang", "manager", ()), ("li", "manager", ()),
+                               max_offset_ms=60_000)
+    yield http
     store.close()
 
 
 def test_an_imported_file_syncs_to_another_laptop(server: TestClient, tmp_path: Path) -> None:
     a, b = Crm(tmp_path / "a.db", rep="wang"), Crm(tmp_path / "b.db", rep="li")
 
-    def sync(crm: Crm) -> None:
-        Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=server))
-
     assert import_customers(a, write_csv(tmp_path / "f.csv", people(1200))).created == 1200
-    sync(a), sync(b)
+    sync(a, server), sync(b, server)
     columns = ", ".join(("id", *synced_columns(CUSTOMER), "pinyin"))
     query = f"SELECT {columns} FROM customers ORDER BY id"
     mine, theirs = a.conn.execute(query).fetchall(), b.conn.execute(query).fetchall()

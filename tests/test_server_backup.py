@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from laptops import sync
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm
@@ -39,7 +40,7 @@ def test_restore_from_an_older_backup_loses_no_laptop_edit(server_db: str, tmp_p
 
     def sync_all(http: TestClient) -> None:
         for crm in laptops:
-            Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=http))
+            sync(crm, http)
 
     shared = laptops[0].customers.create({"name": "张伟", "notes": "before"})
     for i, crm in enumerate(laptops):
@@ -72,14 +73,12 @@ def test_restore_from_an_older_backup_loses_no_laptop_edit(server_db: str, tmp_p
     http = TestClient(create_app(restored, rate=10_000))
     hello = SyncClient("http://testserver", "tok-a", http=http).hello()
     assert (hello.server_id, hello.epoch) == (old_id, restored.epoch)
-    reports = [Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=http))
-               for crm in laptops]
+    reports = [sync(crm, http) for crm in laptops]
     assert all(r.new_epoch for r in reports)
     # Each laptop sent its changes again: those the backup held came back as duplicates.
     assert all(r.push_duplicates > 0 for r in reports)
     sync_all(http)
-    assert not any(Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=http)).new_epoch
-                   for crm in laptops)
+    assert not any(sync(crm, http).new_epoch for crm in laptops)
 
     everything = set().union(*(own_changes(crm) for crm in laptops))
     assert restored.count() == len(everything)  # each edit once, none missing

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from laptops import sync
 
 from crm_tui.api import Crm
 from crm_tui.api.records import utc_now
@@ -33,10 +34,6 @@ def store(server_db: str):
 @pytest.fixture
 def http(store: Store) -> TestClient:
     return TestClient(create_app(store, rate=10_000))
-
-
-def sync(crm: Crm, http: TestClient, **options: object):  # type: ignore[no-untyped-def]
-    return Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=http), **options)
 
 
 def customers(crm: Crm) -> list[dict]:

@@ -7,15 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from laptops import store_server, sync, two_laptops
 from textual.app import App, ComposeResult
 
 from crm_tui.api import Crm
 from crm_tui.api.sync import Sync
 from crm_tui.screens.conflicts import ConflictsScreen
-from crm_tui.sync.client import SyncClient
-from crm_tui.sync.server.app import create_app, hash_token
-from crm_tui.sync.server.sqlite_store import SqliteStore
 from crm_tui.widgets.sync_status import SyncStatus, describe_status
 
 # anyio's pytest plugin runs the async tests (anyio comes with httpx).
@@ -41,18 +38,12 @@ class Harness(App):
 
 
 def two_reps_in_conflict(tmp: Path) -> tuple[Crm, Crm, str]:
-    store = SqliteStore(tmp / "server.db")
-    store.add_rep("wang", "rep", hash_token("w"), ["east"])
-    store.add_rep("li", "rep", hash_token("l"), ["east"])
-    http = TestClient(create_app(store))
-    a, b = Crm(tmp / "a.db", rep="wang"), Crm(tmp / "b.db", rep="li")
+    a, b, http = two_laptops(tmp)
     cid = a.customers.create({"name": "张伟", "territory": "east"})["id"]
-    Sync(a).run(SyncClient("http://testserver", "w", http=http))
-    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    sync(a, http), sync(b, http)
     a.customers.update(cid, {"notes": "wang's"})
     b.customers.update(cid, {"notes": "li's"})
-    Sync(a).run(SyncClient("http://testserver", "w", http=http))
-    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    sync(a, http), sync(b, http)
     return a, b, cid
 
 
@@ -85,12 +76,10 @@ async def test_status_widget_shows_pending_and_conflicts(tmp_path: Path) -> None
 
 async def test_refused_changes_show_on_the_sync_line_and_are_discarded_on_the_conflicts_screen(
         tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "server.db")
-    store.add_rep("wang", "rep", hash_token("w"), ["east"])
-    http = TestClient(create_app(store))
+    _, http = store_server(tmp_path / "server.db", ("wang", "rep", ["east"]))
     crm = Crm(tmp_path / "a.db", rep="wang")
     cid = crm.customers.create({"name": "西部客户", "territory": "west"})["id"]  # not his territory
-    report = Sync(crm).run(SyncClient("http://testserver", "w", http=http))
+    report = sync(crm, http)
     assert report.rejected == 1 and Sync(crm).status()["rejected"] == 1
     assert "1 refused" in describe_status(Sync(crm).status())
     app = Harness(crm)

@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from laptops import sync, two_laptops
 from pilot_steps import settle
 from rich.cells import cell_len
 from rich.text import Text
@@ -16,7 +16,6 @@ from textual.widgets import DataTable, Input, Label, OptionList, Select, Static,
 from textual.widgets._footer import FooterKey
 
 from crm_tui.api import Crm
-from crm_tui.api.sync import Sync
 from crm_tui.app import CrmApp
 from crm_tui.domain.orders import parse_lines
 from crm_tui.domain.times import shown_time
@@ -26,9 +25,6 @@ from crm_tui.screens.form import FormScreen
 from crm_tui.screens.merge import MergeScreen
 from crm_tui.screens.orders import OrdersScreen
 from crm_tui.screens.pipeline import PipelineScreen, PromptScreen
-from crm_tui.sync.client import SyncClient
-from crm_tui.sync.server.app import create_app, hash_token
-from crm_tui.sync.server.sqlite_store import SqliteStore
 from crm_tui.widgets.footer import CrmFooter
 from crm_tui.widgets.record_table import RecordTable
 
@@ -152,23 +148,17 @@ async def test_the_pipeline_search_lets_the_rep_out_with_escape_and_down(crm: Cr
 def conflict_on_purchasing_power(tmp: Path) -> Crm:
     """Two laptops set one customer's purchasing power apart; the second to sync holds
     the conflict (and a refused new customer of another territory)."""
-    store = SqliteStore(tmp / "server.db")
-    store.add_rep("wang", "rep", hash_token("w"), ["east"])
-    store.add_rep("li", "rep", hash_token("l"), ["east"])
-    http = TestClient(create_app(store))
-    a, b = Crm(tmp / "a.db", rep="wang"), Crm(tmp / "b.db", rep="li")
+    a, b, http = two_laptops(tmp)
     cid = a.customers.create({"name": "张伟", "territory": "east"})["id"]
     vid = a.visits.create({"customer_id": cid, "channel": "phone", "purpose": "visit",
                            "visited_at": "2026-03-01 10:00"})["id"]
-    Sync(a).run(SyncClient("http://testserver", "w", http=http))
-    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    sync(a, http), sync(b, http)
     a.customers.update(cid, {"purchasing_power": "high"})
     b.customers.update(cid, {"purchasing_power": "low"})
     a.visits.update(vid, {"outcome": "下周再谈"})
     b.visits.update(vid, {"outcome": "已签约"})
     b.customers.create({"name": "西部客户", "territory": "west"})  # not li's territory: refused
-    Sync(a).run(SyncClient("http://testserver", "w", http=http))
-    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    sync(a, http), sync(b, http)
     return b
 
 

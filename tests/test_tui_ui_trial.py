@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from laptops import sync, two_laptops
 from pilot_steps import settle
 from rich.cells import cell_len
 from rich.text import Text
@@ -22,12 +22,8 @@ from textual.widgets._toast import Toast
 
 import crm_tui
 from crm_tui.api import Crm
-from crm_tui.api.sync import Sync
 from crm_tui.app import CrmApp
 from crm_tui.i18n import t
-from crm_tui.sync.client import SyncClient
-from crm_tui.sync.server.app import create_app, hash_token
-from crm_tui.sync.server.sqlite_store import SqliteStore
 from crm_tui.widgets.record_table import RecordTable
 from crm_tui.widgets.wrap import CLOSING, OPENING, line_spans
 
@@ -128,20 +124,14 @@ async def test_a_quotation_is_listed_by_its_title_as_typed(crm: Crm, name: str) 
 
 def conflict_on_outcome(tmp: Path, mine: str, theirs: str) -> Crm:
     """Two laptops write a visit's outcome apart; the second to sync holds the conflict."""
-    store = SqliteStore(tmp / "server.db")
-    for rep, token in (("wang", "w"), ("li", "l")):
-        store.add_rep(rep, "rep", hash_token(token), ["east"])
-    http = TestClient(create_app(store))
-    a, b = Crm(tmp / "a.db", rep="wang"), Crm(tmp / "b.db", rep="li")
+    a, b, http = two_laptops(tmp)
     cid = a.customers.create({"name": "张伟", "territory": "east"})["id"]
     vid = a.visits.create({"customer_id": cid, "channel": "phone", "purpose": "visit",
                            "visited_at": "2026-03-01 10:00"})["id"]
-    Sync(a).run(SyncClient("http://testserver", "w", http=http))
-    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    sync(a, http), sync(b, http)
     a.visits.update(vid, {"outcome": theirs})
     b.visits.update(vid, {"outcome": mine})
-    Sync(a).run(SyncClient("http://testserver", "w", http=http))
-    Sync(b).run(SyncClient("http://testserver", "l", http=http))
+    sync(a, http), sync(b, http)
     a.close()
     return b
 

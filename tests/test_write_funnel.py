@@ -16,15 +16,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from laptops import store_server, sync
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm, ValidationError
 from crm_tui.api.sync import Sync
 from crm_tui.cli import app
 from crm_tui.domain.entities import CUSTOMER, derive
-from crm_tui.sync.client import SyncClient
-from crm_tui.sync.server.app import create_app, hash_token
-from crm_tui.sync.server.sqlite_store import SqliteStore
 
 runner = CliRunner()
 
@@ -86,24 +84,20 @@ def test_an_edit_cannot_take_away_what_a_closed_complaint_needs(crm: Crm) -> Non
 
 @pytest.fixture
 def server(tmp_path: Path):
-    store = SqliteStore(tmp_path / "server.db")
-    store.add_rep("wang", "manager", hash_token("tok-wang"))
-    store.add_rep("li", "manager", hash_token("tok-li"))
-    yield TestClient(create_app(store, max_offset_ms=60_000))
+    store, http = store_server(tmp_path / "server.db", ("wang", "manager", ()), ("li", "manager", ()),
+                               max_offset_ms=60_000)
+    yield http
     store.close()
 
 
 def test_a_conflict_on_a_workflow_field_is_settled_through_the_funnel(server: TestClient, tmp_path: Path) -> None:
     a, b = Crm(tmp_path / "a.db", rep="wang"), Crm(tmp_path / "b.db", rep="li")
 
-    def sync(crm: Crm) -> None:
-        Sync(crm).run(SyncClient("http://testserver", f"tok-{crm.replica['rep']}", http=server))
-
     complaint = new_complaint(a)
-    sync(a), sync(b)
+    sync(a, server), sync(b, server)
     a.complaint_workflow.acknowledge(complaint["id"])  # new -> acknowledged
     b.complaint_workflow.start(complaint["id"])  # new -> in_progress, offline at the same time
-    sync(a), sync(b), sync(a)
+    sync(a, server), sync(b, server), sync(a, server)
     status = a.complaints.get(complaint["id"])["status"]
     assert status == b.complaints.get(complaint["id"])["status"]
     # the replica whose own value lost keeps it: a workflow field, settled to "mine"
@@ -115,7 +109,7 @@ def test_a_conflict_on_a_workflow_field_is_settled_through_the_funnel(server: Te
     assert err.value.errors[0].field == "status"
     Sync(loser).resolve(conflict["id"], "mine")
     assert loser.complaints.get(complaint["id"])["status"] == conflict["mine"]
-    sync(loser), sync(a if loser is b else b)
+    sync(loser, server), sync(a if loser is b else b, server)
     assert a.complaints.get(complaint["id"]) == b.complaints.get(complaint["id"])
 
 
