@@ -1,10 +1,11 @@
 """Steps the TUI tests take with Textual's Pilot, in one place: letting the app's
-workers finish, and picking an entry from the command palette once its background
+workers finish, waiting (bounded) for what a step brings about, and picking an entry from the command palette once its background
 search has found it (under load a fixed pause saw an earlier prefix's hits)."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from textual.worker import WorkerCancelled
@@ -27,6 +28,17 @@ async def settle(pilot: Any, rounds: int = 4) -> None:
     for _ in range(rounds):
         await workers_done(pilot.app)
         await pilot.pause()
+
+
+async def wait_for(pilot: Any, condition: Callable[[], object], what: str) -> None:
+    """Let the app run until `condition` holds, bounded (TRIES pauses of PAUSE s, its
+    workers waited for each time); else fail naming `what` never happened."""
+    for _ in range(TRIES * 2):
+        await workers_done(pilot.app)
+        await pilot.pause(PAUSE)
+        if condition():
+            return
+    raise AssertionError(f"never happened: {what}")
 
 
 async def pick_from_palette(pilot: Any, query: str, expect: str) -> None:

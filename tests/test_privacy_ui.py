@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pilot_steps import workers_done
+from pilot_steps import settle
 from textual.widgets import Static
 
 from crm_tui.api import Crm
@@ -15,12 +15,6 @@ from crm_tui.screens.detail import CustomerScreen
 from crm_tui.screens.modals import ConfirmScreen
 
 pytestmark = pytest.mark.anyio
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await workers_done(pilot.app)
-        await pilot.pause()
 
 
 async def test_erase_from_the_customer_screen_asks_first(crm: Crm) -> None:

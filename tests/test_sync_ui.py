@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from laptops import store_server, sync, two_laptops
+from pilot_steps import wait_for
 from textual.app import App, ComposeResult
 
 from crm_tui.api import Crm
@@ -17,15 +16,6 @@ from crm_tui.widgets.sync_status import SyncStatus, describe_status
 
 # anyio's pytest plugin runs the async tests (anyio comes with httpx).
 pytestmark = pytest.mark.anyio
-
-
-async def until(pilot: Any, condition: Callable[[], object]) -> None:
-    """Let the app run until `condition` holds, at most 10 s (the assertion after it
-    says what did not happen)."""
-    for _ in range(200):
-        await pilot.pause(0.05)
-        if condition():
-            return
 
 
 class Harness(App):
@@ -53,10 +43,10 @@ async def test_conflicts_screen_keeps_mine(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         screen = ConflictsScreen()
         await app.push_screen(screen)
-        await until(pilot, lambda: screen.rows)
+        await wait_for(pilot, lambda: screen.rows, "the conflict is listed")
         assert len(screen.rows) == 1 and screen.rows[0]["mine"] == "li's"
         await pilot.press("m")
-        await until(pilot, lambda: not screen.rows)
+        await wait_for(pilot, lambda: not screen.rows, "the conflict is settled")
         assert screen.rows == []
     assert b.customers.get(cid)["notes"] == "li's"
     assert Sync(b).status()["open_conflicts"] == 0
@@ -69,7 +59,8 @@ async def test_status_widget_shows_pending_and_conflicts(tmp_path: Path) -> None
     async with app.run_test() as pilot:
         widget = app.query_one(SyncStatus)
         expected = describe_status(Sync(b).status())
-        await until(pilot, lambda: str(widget.render()) == expected.replace("[b $warning]", "").replace("[/]", ""))
+        await wait_for(pilot, lambda: str(widget.render()) == expected.replace("[b $warning]", "").replace("[/]", ""),
+                       "the status line shows the status")
         assert "1 to sync" in expected and "1 conflict" in expected and "1 conflicts" not in expected
         assert "1 to sync" in str(widget.render())
 
@@ -84,15 +75,15 @@ async def test_refused_changes_show_on_the_sync_line_and_are_discarded_on_the_co
     assert "1 refused" in describe_status(Sync(crm).status())
     app = Harness(crm)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: "1 refused" in str(app.query_one(SyncStatus).render()))
+        await wait_for(pilot, lambda: "1 refused" in str(app.query_one(SyncStatus).render()), "1 refused shown")
         assert "1 refused" in str(app.query_one(SyncStatus).render())
         screen = ConflictsScreen()
         await app.push_screen(screen)
-        await until(pilot, lambda: screen.rejected)
+        await wait_for(pilot, lambda: screen.rejected, "the refused change is listed")
         assert screen.rejected[0]["record"] == "西部客户" and "west" in screen.rejected[0]["reason"]
         await pilot.press("tab")  # from the conflicts to the refused changes
         await pilot.press("d")
-        await until(pilot, lambda: not screen.rejected)
+        await wait_for(pilot, lambda: not screen.rejected, "the refused change is discarded")
         assert screen.rejected == []
     assert crm.customers.count() == 0  # the refused new customer is gone; nothing to sync
     assert Sync(crm).status()["pending"] == 0 and Sync(crm).status()["rejected"] == 0
@@ -109,10 +100,10 @@ async def test_an_out_of_date_conflict_leaves_the_screen_with_its_reason(tmp_pat
     async with app.run_test(size=(120, 30)) as pilot:
         screen = ConflictsScreen()
         await app.push_screen(screen)
-        await until(pilot, lambda: screen.rows)
+        await wait_for(pilot, lambda: screen.rows, "the conflict is listed")
         assert len(screen.rows) == 1
         await pilot.press("t")
-        await until(pilot, lambda: not screen.rows)
+        await wait_for(pilot, lambda: not screen.rows, "the conflict is settled")
         assert screen.rows == []
         assert any("out of date" in str(n.message) for n in app._notifications)
     assert b.customers.get(cid)["notes"] == "li's, later"
@@ -135,7 +126,8 @@ async def test_a_book_of_made_up_records_says_it_never_syncs_instead_of_counting
     assert Sync(crm).never_syncs() == "made_up"
     app = Harness(crm)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: "never syncs" in str(app.query_one(SyncStatus).render()))
+        await wait_for(pilot, lambda: "never syncs" in str(app.query_one(SyncStatus).render()),
+                       "never syncs shown")
         line = str(app.query_one(SyncStatus).render())
         assert "made-up records of crm seed: this book never syncs" in line and "to sync" not in line, line
     crm.close()

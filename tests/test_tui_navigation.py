@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pilot_steps import settle, workers_done
+from pilot_steps import settle, wait_for
 from sync_server import Server
 from textual.widgets import DataTable
 
@@ -29,15 +29,6 @@ SIZE = (120, 40)
 
 def now() -> dt.datetime:
     return dt.datetime(2026, 12, 1, 10, 0)
-
-
-async def wait_for(pilot, condition, what: str) -> None:
-    for _ in range(200):  # bounded: 10 s
-        await workers_done(pilot.app)
-        await pilot.pause(0.05)
-        if condition():
-            return
-    raise AssertionError(f"never happened: {what}")
 
 
 async def test_each_f_key_opens_its_own_screen_whatever_is_stacked(crm: Crm) -> None:
