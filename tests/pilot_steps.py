@@ -1,5 +1,6 @@
 """Steps the TUI tests take with Textual's Pilot, in one place: letting the app's
-workers finish, waiting (bounded) for what a step brings about, and picking an entry from the command palette once its background
+workers finish, waiting (bounded) for what a step brings about, reading the top bar,
+and picking an entry from the command palette once its background
 search has found it (under load a fixed pause saw an earlier prefix's hits)."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.worker import WorkerCancelled
 
 # Bounded waits: at most this many pauses of PAUSE seconds.
@@ -56,3 +59,12 @@ async def pick_from_palette(pilot: Any, query: str, expect: str) -> None:
         raise AssertionError(f"the palette found no {expect!r} for {query!r}")
     await pilot.press("enter")
     await settle(pilot)
+
+
+def top_bar(app: Any) -> str:
+    """The screen's top bar (its keys, #nav) as the rep reads it, checked whole: not
+    cut at its edge."""
+    nav = app.screen.query_one("#nav")
+    plain = Text.from_markup(str(nav.content)).plain
+    assert cell_len(plain) <= nav.region.width, plain
+    return plain

@@ -8,9 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from pilot_steps import settle
+from pilot_steps import settle, top_bar
 from rich.cells import cell_len
-from rich.text import Text
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
@@ -48,14 +47,6 @@ def footer_fits(app: CrmApp) -> None:
         assert key.region.right <= SMALL[0] and key.region.width >= cell_len(key.key_display), key.description
 
 
-def top_bar_fits(app: CrmApp) -> None:
-    if not app.screen.query("#nav"):
-        return
-    nav = app.screen.query_one("#nav", Static)
-    plain = Text.from_markup(str(nav.content)).plain
-    assert cell_len(plain) <= nav.region.width, plain
-
-
 def titles_and_hints_whole(app: CrmApp) -> None:
     """No column title cut to "…", no search box whose hint runs past its edge."""
     for table in app.screen.query(RecordTable):
@@ -73,7 +64,7 @@ async def test_every_screen_at_80x24_keeps_its_keys_whole(book: Crm, lang: str) 
         for key in ("f2", "f3", "f4", "f5", "f6", "f7", "f8", "f10"):  # f10: the products
             await pilot.press(key)
             await settle(pilot)
-            top_bar_fits(app)
+            top_bar(app)
             footer_fits(app)
             titles_and_hints_whole(app)
 

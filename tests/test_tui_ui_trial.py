@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from laptops import sync, two_laptops
-from pilot_steps import settle
+from pilot_steps import settle, top_bar
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable, Input, OptionList, Static
@@ -37,13 +37,6 @@ def make_app(crm: Crm, lang: str = "en") -> CrmApp:
     return CrmApp(crm=crm, config={}, lang=lang, now=lambda: NOW)
 
 
-def nav_text(app: CrmApp) -> str:
-    nav = app.screen.query_one("#nav", Static)
-    plain = Text.from_markup(str(nav.content)).plain
-    assert cell_len(plain) <= nav.region.width, plain  # whole, not cut at the edge
-    return plain
-
-
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "200x50"])
 async def test_every_screen_is_reached_by_its_key_and_listed_in_the_top_bar(crm: Crm, lang: str, size) -> None:
@@ -60,7 +53,7 @@ async def test_every_screen_is_reached_by_its_key_and_listed_in_the_top_bar(crm:
             await pilot.press(key.lower())
             await settle(pilot)
             assert app.current_mode == mode and len(app.screen_stack) == 1, (key, app.current_mode)
-            shown = nav_text(app)
+            shown = top_bar(app)
             for other_key in opened.values():
                 assert other_key in shown.split(), (mode, other_key, shown)
             if size == LARGE:
@@ -330,7 +323,7 @@ async def test_a_long_customer_title_gives_way_to_the_screen_keys_at_80x24(crm: 
         await settle(pilot)
         app.open_customer(cid)
         await settle(pilot)
-        shown = nav_text(app).split()
+        shown = top_bar(app).split()
         assert {"f9", "f10", "?"} <= set(shown), shown
         title = app.screen.query_one("#title", Static)
         assert str(title.render()).startswith("欧阳娜娜 · 上海") and str(title.render()).endswith("…")
