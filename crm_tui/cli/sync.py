@@ -24,7 +24,7 @@ from crm_tui.cli.common import (
     print_table,
 )
 from crm_tui.domain.times import shown_time
-from crm_tui.i18n import entity_label, t
+from crm_tui.i18n import count, entity_label, t
 
 PROGRESS_FROM = 5000  # changes from which a sync shows a progress bar
 
@@ -145,6 +145,8 @@ def sync_command(
     if report["new_epoch"]:
         console.print(t("sync.cli.new_epoch"), highlight=False)
     console.print(_describe(report), highlight=False)
+    if report["gone"]:  # customers that left this laptop: no longer in its lists
+        console.print(t("sync.gone", n=count(report["gone"])), highlight=False)
     if report["conflicts"]:
         console.print(t("sync.msg.conflicts_kept", n=report["conflicts"]), highlight=False)
     if report["clock_warning"]:

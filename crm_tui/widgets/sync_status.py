@@ -69,6 +69,8 @@ def announce(node: DOMNode, report: SyncReport | None, error: str | None) -> Non
             message += " · " + t("sync.new_rejected", n=count(report.rejected))
         if report.set_aside:
             message += " · " + t("sync.new_set_aside", n=count(report.set_aside))
+        if report.gone:  # customers that left this laptop: no longer in its lists
+            message += " · " + t("sync.gone", n=count(report.gone))
         tell(node, message, title=t("sync.done_title"))
         for erased in report.erased:  # an erase carried out here: the rep is told
             tell(node, erased, title=t("privacy.erased_title"), severity="warning",
