@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pilot_steps import settle
 from sync_server import Rep, Server
+from textual.widgets import DataTable
 from textual.widgets._toast import Toast
 
 from crm_tui.api import Crm
@@ -91,3 +92,54 @@ async def test_the_apps_sync_says_how_many_customers_left_the_laptop(team: tuple
     expected = {"en": "1 customer left your view and was removed from this laptop",
                 "zh": "1 位客户已不在你的范围内，已从本机移除"}[lang]
     assert expected in told, told
+
+
+def refused_after_reassign(laptops: dict[str, Rep]) -> str:
+    """wang notes on 张伟 while the manager gives it to li: the note arrives after the
+    customer left wang's view and is refused; 张伟 leaves wang's laptop."""
+    wang = laptops["wang"]
+    cid = reassign_to_li(laptops)
+    wang.crm("customers", "edit", cid, "--notes", "见面聊了预算")
+    wang.crm("sync")
+    return cid
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_refused_change_of_a_customer_that_left_the_laptop_is_not_called_deleted(
+        team: tuple[Server, dict[str, Rep]], lang: str) -> None:
+    """`crm sync rejected` called 张伟 "customer 01M8WFDBBZ (deleted)" / "（已删除）",
+    though nobody deleted it (it was given to li), and listed the fields as stored
+    columns, the bookkeeping one too: "notes, updated_at"."""
+    _, laptops = team
+    wang = laptops["wang"]
+    cid = refused_after_reassign(laptops)
+    wang.env["CRM_LANG"] = lang
+    rows = wang.json("sync", "rejected")
+    assert len(rows) == 1 and rows[0]["row_id"] == cid  # type: ignore[index,arg-type]
+    shown = " ".join(wang.crm("sync", "rejected").split())
+    record = {"en": f"customer {cid[:10]} (no longer on this laptop)", "zh": f"客户 {cid[:10]}（已不在本机）"}[lang]
+    assert rows[0]["record"] == record, rows  # type: ignore[index]
+    assert rows[0]["fields"] == {"en": "Notes", "zh": "备注"}[lang], rows  # type: ignore[index]
+    assert "deleted" not in shown and "已删除" not in shown and "updated_at" not in shown, shown
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_conflicts_screen_shows_the_same_words_for_that_refused_change(
+        team: tuple[Server, dict[str, Rep]], lang: str) -> None:
+    _, laptops = team
+    wang = laptops["wang"]
+    cid = refused_after_reassign(laptops)
+    crm = Crm(wang.env["CRM_DB"], config=Config.load(wang.env["CRM_CONFIG"]))
+    try:
+        app = CrmApp(crm=crm, config={}, lang=lang)
+        async with app.run_test(size=(200, 50)) as pilot:
+            await settle(pilot)
+            await pilot.press("f7")
+            await settle(pilot)
+            table = app.screen.query_one("#rejected-table", DataTable)
+            shown = [str(cell) for cell in table.get_row_at(0)]
+    finally:
+        crm.close()
+    record = {"en": f"customer {cid[:10]} (no longer on this laptop)", "zh": f"客户 {cid[:10]}（已不在本机）"}[lang]
+    assert shown[1] == record and shown[3] == {"en": "Notes", "zh": "备注"}[lang], shown

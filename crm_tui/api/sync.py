@@ -28,9 +28,9 @@ from crm_tui.db import sync_state as sql
 from crm_tui.db.connection import transaction
 from crm_tui.db.migrations import SCHEMA_VERSION
 from crm_tui.domain.changes import scope_field
-from crm_tui.domain.entities import ENTITIES, derive, entity
+from crm_tui.domain.entities import ENTITIES, SYSTEM_COLUMNS, derive, entity
 from crm_tui.domain.validation import ValidationError
-from crm_tui.i18n import entity_name, has, language, t
+from crm_tui.i18n import entity_name, field_label, has, language, t
 from crm_tui.sync.batches import SPAN, push_cut
 from crm_tui.sync.errors import BAD_TOKEN, SEQUENCE_GAP, UNREACHABLE, ProtocolError
 from crm_tui.sync.merge import Change, fold
@@ -180,6 +180,19 @@ def client_from_config(config: Config, http: Any = None) -> SyncClient:
     if not config.sync.server or not config.sync.token:
         raise ConfigError(t("sync.msg.not_logged_in"))
     return SyncClient(config.sync.server, config.sync.token, http=http)
+
+
+# The columns every write stamps by itself: not what a rep changed.
+STAMPED = frozenset(SYSTEM_COLUMNS) - {"owner"}
+
+
+def _fields_written(row: dict[str, Any]) -> str:
+    """The fields a refused change wrote, as the forms name them (备注), without the
+    columns every write stamps (updated_at) and, of a refused new record, the empty ones."""
+    ent = ENTITIES.get(row["tbl"])
+    names = [name for name, value in (row["data"] or {}).items()
+             if name not in STAMPED and (value is not None or row["op"] != "insert")]
+    return ", ".join(sorted(field_label(ent, name) if ent is not None else name for name in names))
 
 
 def _check_acked(acked_seq: int, batch: list[dict[str, Any]]) -> None:
@@ -520,7 +533,7 @@ class Sync:
         `record`, what it is about in words."""
         with self.lock:
             rows = sql.list_rejected(self.conn, include_resolved=include_resolved)
-        return [self._label(r) for r in rows]
+        return [self._label(r) | {"fields": _fields_written(r)} for r in rows]
 
     def _open_rejection(self, rejected_id: int) -> dict[str, Any]:
         with self.lock:
@@ -616,7 +629,9 @@ class Sync:
 
     def _label(self, row: dict[str, Any]) -> dict[str, Any]:
         """What the conflict is about, in words: the customer's name, or the kind of
-        record and its customer's name; "(deleted)" when the record is gone."""
+        record and its customer's name; "(deleted)" when the record was deleted here,
+        "(no longer on this laptop)" when it left with a customer that left the rep's view
+        (nothing of it is left here, not even its history)."""
         try:
             records = self._records(row["tbl"])
         except KeyError:
@@ -625,7 +640,11 @@ class Sync:
         try:
             record = records.get(row["row_id"])
         except NotFound:
-            row["record"] = f"{entity_name(records.entity)} {row['row_id'][:10]} {t('history.deleted')}"
+            record_id = f"{entity_name(records.entity)} {row['row_id'][:10]}"
+            with self.lock:
+                deleted = bool(sql.full_history(self.conn, row["tbl"], row["row_id"]))
+            row["record"] = (f"{record_id} {t('history.deleted')}" if deleted
+                             else t("sync.record_not_here", record=record_id))
             return row
         name = record.get("name")
         if name is None and record.get("customer_id"):

@@ -177,8 +177,7 @@ def rejected_list(
         return
     # The reason first (what to fix); of a refused new record, the fields it filled.
     print_table(
-        [{**r, "fields": ", ".join(sorted(k for k, v in (r["data"] or {}).items() if v is not None or r["op"] != "insert")),
-          "status": r["resolution"] or ""} for r in rows],
+        [{**r, "status": r["resolution"] or ""} for r in rows],
         ["id", "record", "op", *(["status"] if all_ else []), "code", "reason", "fields", "rejected_at"],
         caption=t("rejected.caption"), codes={"code": "rejected.code"},
     )

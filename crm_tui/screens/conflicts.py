@@ -97,8 +97,7 @@ class ConflictsScreen(CrmScreen):
         table = self.query_one("#rejected-table", DataTable)
         table.clear()
         for r in rows:
-            fields = ", ".join(sorted(_field(r["tbl"], name) for name in r["data"] or {}))
-            table.add_row(str(r["id"]), literal(r["record"]), _op(r["op"]), literal(fields),
+            table.add_row(str(r["id"]), literal(r["record"]), _op(r["op"]), literal(r["fields"]),
                           literal(_value(r["reason"])), shown_time(r["rejected_at"]), key=str(r["id"]))
         self.query_one("#rejected-empty", Static).update("" if rows else t("rejected.none"))
         self.refresh_bindings()
