@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from crm_tui.api import Crm, Record
-from crm_tui.cli.common import DbOpt, JsonOpt, cell_text, console, open_crm, print_json
-from crm_tui.i18n import t
+from crm_tui.cli.common import DbOpt, JsonOpt, console, open_crm, print_json
+from crm_tui.domain.entities import COMPLAINT
+from crm_tui.i18n import choice_label, t
 
 IdArg = Annotated[str, typer.Argument()]
 
@@ -21,7 +22,9 @@ def _run(db: DbOpt, as_json: bool, step: Callable[[Crm], Record]) -> None:
     if as_json:
         print_json(complaint)
     else:
-        console.print(t("cli.say.complaint_now", id=complaint["id"], status=cell_text("status", complaint["status"])),
+        # the status as the lists and the screen name it (In progress, 处理中)
+        status = choice_label(COMPLAINT, "status", complaint["status"])
+        console.print(t("cli.say.complaint_now", id=complaint["id"], status=status),
                       highlight=False, soft_wrap=True)
 
 
