@@ -13,36 +13,47 @@
    sync's changes received and time, against a new laptop pulling that customer's
    history alone (target <= 1.5x).
 
+What the first pull's floor is made of (docs/benchmarks.md, "Seventh pass"):
+`--only floor` times each part of the plain reference written the writer's way (and
+each index, key and foreign key by runs without it); `--only parts` times each stage
+of the writer's apply of the pull's ready pages (and without each table's indexes).
+
 The server logs are built with executemany directly in the SQLite store (building a
 1M log through the API would take minutes here); pulls and pushes then go through
 the real client and the real FastAPI app, in process over Starlette's test
 transport (no sockets).
 
     python bench/bench_sync.py [--changes 100000] [--big-log 1000000] [--small-log 10000]
+    python bench/bench_sync.py --only floor|parts --changes 100000 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
 
 from crm_tui.api import Crm
-from crm_tui.api.sync import Sync
-from crm_tui.api.sync_apply import apply_batch
+from crm_tui.api.sync import DERIVE, PULL_CACHE_KIB, Sync
+from crm_tui.api.sync_apply import apply_batch, ready_page
 from crm_tui.db import sync_state
+from crm_tui.db.connection import transaction
+from crm_tui.db.migrations import search_text
 from crm_tui.domain import changes
 from crm_tui.domain.entities import local_only_columns
 from crm_tui.sync import clock
@@ -372,6 +383,315 @@ def bench_pull_checks(tmp: Path, n: int, repeats: int = 3) -> None:
           f"without = {rules / none:.2f}x, {(rules - none) / n * 1e6:.1f} us a change")
 
 
+# The secondary (not UNIQUE) indexes a first sync writes, by table, as the schema names them.
+def _secondary_indexes(conn, tables=("customers", "visits", "orders", "change_log")) -> dict[str, list[tuple[str, str]]]:
+    return {t: [(r[0], r[1]) for r in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL "
+        "AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name", (t,))] for t in tables}
+
+
+def _floor_data(n: int) -> tuple[dict[str, tuple[list[str], list[tuple]]], list[tuple], int]:
+    """The final records of the n-change mix by table (columns, rows with the derived
+    pinyin, in log order) and its log rows, as the plain executemany reference writes them."""
+    rows = mixed_log(n)
+    final: dict[tuple[str, str], dict] = {}
+    for _n, _s, _h, t, r, op, d, _b in rows:
+        final[(t, r)] = {**final.get((t, r), {}), **d} if op == "update" else dict(d)
+    tables: dict[str, tuple[list[str], list[tuple]]] = {}
+    for (t, r), v in final.items():
+        if t in DERIVE:
+            v = {**v, **DERIVE[t](v)}
+        cols, recs = tables.setdefault(t, (list(v), []))
+        recs.append((r, *(v[c] for c in cols)))
+    return tables, rows, len(rows)
+
+
+# The log's JSON as the writer encodes it (crm_tui.db.sync_state: one encoder, no spaces).
+LOG_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+FLOOR_PARTS = ("customers", "visits", "orders", "search text", "search index", "log JSON", "log rows", "commits")
+
+
+def _floor_run(path: Path, data, pages: int, drop: frozenset[str], fk: bool, bare: bool,
+               build_after: bool) -> dict[str, float]:
+    """One plain write of the mix into a new book at `path`, in `pages` transactions
+    (the pull's), timed by part (CPU of this process, and wall for the commits):
+    `drop` names secondary indexes left out; `bare`: the four tables made again
+    without any constraint or index; `build_after`: the dropped indexes created once
+    at the end (timed as "index build")."""
+    tables, log, _ = data
+    Crm(path, rep="bench").close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA foreign_keys = {'ON' if fk and not bare else 'OFF'}")
+    conn.execute("PRAGMA cache_size = -65536")
+    # The insert triggers are set aside while a page is written (the writer's way).
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%AFTER INSERT ON%'"
+                                " AND tbl_name IN ('customers', 'visits', 'orders')").fetchall():
+        conn.execute(f'DROP TRIGGER "{name}"')
+    secondary = _secondary_indexes(conn)
+    dropped = [(name, sql) for ix in secondary.values() for name, sql in ix if name in drop or bare]
+    for name, _ in dropped:
+        conn.execute(f'DROP INDEX "{name}"')
+    if bare:
+        for t in ("customers", "visits", "orders", "change_log"):
+            cols = [r[1] for r in conn.execute(f"PRAGMA table_info({t})")]
+            key = "local_id INTEGER PRIMARY KEY, " if t == "customers" else "seq INTEGER PRIMARY KEY, " if t == "change_log" else ""
+            rest = [c for c in cols if c not in ("local_id", "seq")]
+            conn.execute("PRAGMA legacy_alter_table = ON")
+            conn.execute(f"DROP TABLE {t}")
+            conn.execute(f"CREATE TABLE {t} ({key}{', '.join(rest)})")
+    times = dict.fromkeys((*FLOOR_PARTS, "commit wall", "index build"), 0.0)
+    clock_ = time.process_time
+    n_log = len(log)
+    for p in range(pages):
+        conn.execute("BEGIN IMMEDIATE")
+        first = conn.execute("SELECT coalesce(max(local_id), 0) FROM customers").fetchone()[0]
+        for t in ("customers", "visits", "orders"):
+            cols, recs = tables[t]
+            lo, hi = len(recs) * p // pages, len(recs) * (p + 1) // pages
+            a = clock_()
+            conn.executemany(f"INSERT INTO {t} (id, {', '.join(cols)}) VALUES (?{', ?' * len(cols)})", recs[lo:hi])
+            times[t] += clock_() - a
+        a = clock_()
+        conn.execute(f"INSERT INTO customer_search_text (local_id, text) SELECT local_id, {search_text('c')} "
+                     "FROM customers AS c WHERE local_id > ?", (first,))
+        b = clock_()
+        conn.execute("INSERT INTO customer_search (rowid, text) SELECT local_id, text FROM customer_search_text "
+                     "WHERE local_id > ?", (first,))
+        c = clock_()
+        times["search text"] += b - a
+        times["search index"] += c - b
+        lo, hi = n_log * p // pages, n_log * (p + 1) // pages
+        a = clock_()
+        rows = [(nn, s, h, t, r, op, LOG_JSON(d), None, LOG_JSON(b) if b else None, "src")
+                for nn, s, h, t, r, op, d, b in log[lo:hi]]
+        b = clock_()
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.executemany("INSERT INTO change_log (node, node_seq, hlc, tbl, row_id, op, data, old, base, rep) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("PRAGMA ignore_check_constraints = OFF")
+        c = clock_()
+        times["log JSON"] += b - a
+        times["log rows"] += c - b
+        a, aw = clock_(), time.perf_counter()
+        conn.execute("COMMIT")
+        times["commits"] += clock_() - a
+        times["commit wall"] += time.perf_counter() - aw
+    if build_after and dropped and not bare:
+        a = clock_()
+        conn.execute("BEGIN IMMEDIATE")
+        for _, sql in dropped:
+            conn.execute(sql)
+        conn.execute("COMMIT")
+        times["index build"] = clock_() - a
+    conn.close()
+    return times
+
+
+def bench_floor(tmp: Path, n: int, rounds: int = 3, pages: int = 20) -> None:
+    """What the plain executemany reference of the 100k pull is made of: each part
+    timed (CPU), and the cost of each secondary index, the foreign keys and the
+    unique keys as the difference of runs without them, interleaved in rounds."""
+    data = _floor_data(n)
+    probe = Crm(tmp / "probe.db", rep="bench")
+    secondary = _secondary_indexes(probe.conn)
+    probe.close()
+    names = [name for ix in secondary.values() for name, _ in ix]
+    variants: dict[str, dict] = {"all": dict(drop=frozenset(), fk=True, bare=False, build_after=False)}
+    for name in names:
+        variants[f"-{name}"] = dict(drop=frozenset({name}), fk=True, bare=False, build_after=False)
+    # The log's index stays: a pull reads it (each record's history).
+    tables_only = frozenset(name for t, ix in secondary.items() if t != "change_log" for name, _ in ix)
+    variants["-secondary, built after"] = dict(drop=tables_only, fk=True, bare=False, build_after=True)
+    variants["-secondary -fk"] = dict(drop=frozenset(names), fk=False, bare=False, build_after=False)
+    variants["bare"] = dict(drop=frozenset(), fk=False, bare=True, build_after=False)
+    variants["all, one transaction"] = dict(drop=frozenset(), fk=True, bare=False, build_after=False, pages=1)
+    got: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    k = 0
+    for r in range(rounds):
+        for v, kw in (variants.items() if r % 2 == 0 else reversed(list(variants.items()))):
+            kw = dict(kw)
+            k += 1
+            got[v].append(_floor_run(tmp / f"floor-{k}.db", data, kw.pop("pages", pages), **kw))
+            (tmp / f"floor-{k}.db").unlink()
+            for suffix in ("-wal", "-shm"):
+                Path(f"{tmp / f'floor-{k}.db'}{suffix}").unlink(missing_ok=True)
+        print(f"round {r + 1} done {time.strftime('%H:%M:%S', time.gmtime())} UTC, load {os.getloadavg()[0]:.2f}",
+              flush=True)
+
+    def med(v: str, part: str) -> float:
+        return statistics.median(x[part] for x in got[v])
+
+    def total(v: str) -> float:
+        return statistics.median(sum(x[p] for p in (*FLOOR_PARTS, "index build")) for x in got[v])
+
+    def spread(v: str) -> str:
+        runs = sorted(sum(x[p] for p in (*FLOOR_PARTS, "index build")) for x in got[v])
+        return f"{runs[0]:.3f}-{runs[-1]:.3f}"
+    print(f"the plain reference of {data[2]:,} changes in {pages} page transactions, CPU by part "
+          f"(median of {rounds}), load {os.getloadavg()}:")
+    for part in FLOOR_PARTS:
+        print(f"  {part:14} {med('all', part):.3f} s")
+    print(f"  {'total':14} {total('all'):.3f} s (rounds {spread('all')}; commit wall {med('all', 'commit wall'):.3f} s); "
+          f"one transaction: {total('all, one transaction'):.3f} s, commits {med('all, one transaction', 'commits'):.3f} s")
+    for name in names:
+        t = next(t for t, ix in secondary.items() if name in dict(ix))
+        part = "log rows" if t == "change_log" else t
+        print(f"  index {name:28} {med('all', part) - med('-' + name, part):+.3f} s of {part} "
+              f"(total {total('all') - total('-' + name):+.3f} s)")
+    v = "-secondary, built after"
+    print(f"  every secondary index of customers, visits and orders left out: total {total(v) - med(v, 'index build'):.3f} s, built once at the end "
+          f"{med(v, 'index build'):.3f} s -> {total(v):.3f} s against {total('all'):.3f} s")
+    print(f"  and the foreign keys off: {total('-secondary -fk'):.3f} s; bare tables (no unique key, no index): "
+          f"{total('bare'):.3f} s: " + ", ".join(f"{p} {med('bare', p):.3f}" for p in FLOOR_PARTS))
+
+
+def _ready_pages(tmp: Path, n: int, limit: int = 5000) -> list:
+    """The pages a first sync of the n-change mix receives, each made ready to apply
+    (as the second process hands them over)."""
+    store, http = new_world(tmp, "server-parts")
+    fill_store(store, mixed_log(n))
+    probe = Crm(tmp / "probe-parts.db", rep="bench")
+    synced = sync_state.Tables(probe.conn).synced()
+    probe.close()
+    client = SyncClient(BASE, "bench", http=http)
+    pages, cursor = [], 0
+    while True:
+        page = client.pull("other-node", cursor, limit, snapshot=cursor == 0)
+        pages.append((page["cursor"], ready_page(page.pop("changes"), synced)))
+        cursor = page["cursor"]
+        if not page["more"]:
+            break
+    store.close()
+    return pages
+
+
+_STAGES = {"history look-ups": ("history",), "duplicate look-ups": ("known",),
+           "never-received look-ups": ("never_received",), "log rows": ("log_changes",),
+           "table rows": ("Writer.flush",), "set aside, conflicts": ("set_aside", "record_conflicts")}
+
+
+def _apply_run(path: Path, pages: list, drop: frozenset[str], build_after: bool) -> dict[str, float]:
+    """The writer's apply of ready pages into a new book, one transaction a page as
+    `crm sync` applies them (collector paused, the pull's page cache), CPU by stage;
+    `drop`: secondary indexes left out, created once at the end with `build_after`."""
+    crm = Crm(path, rep="bench")
+    conn = crm.conn
+    dropped = [(name, sql) for ix in _secondary_indexes(conn).values() for name, sql in ix if name in drop]
+    for name, _ in dropped:
+        conn.execute(f'DROP INDEX "{name}"')
+    sync_state.page_cache(conn, -PULL_CACHE_KIB)
+    spent = dict.fromkeys((*_STAGES, "search index, triggers", "commits", "index build", "apply"), 0.0)
+    wrapped = []
+
+    def timed(owner, attr, stage):
+        original = getattr(owner, attr)
+
+        def run(*a, **k):
+            t0 = time.process_time()
+            try:
+                return original(*a, **k)
+            finally:
+                spent[stage] += time.process_time() - t0
+        setattr(owner, attr, run)
+        wrapped.append((owner, attr, original))
+
+    for stage, names in _STAGES.items():
+        for name in names:
+            owner, attr = (sync_state.Writer, "flush") if name == "Writer.flush" else (sync_state, name)
+            timed(owner, attr, stage)
+    original_swap = sync_state.insert_triggers_set_aside
+
+    @contextmanager
+    def swap(c, tables):
+        t0 = time.process_time()
+        cm = original_swap(c, tables)
+        cm.__enter__()
+        spent["search index, triggers"] += time.process_time() - t0
+        try:
+            yield
+        except BaseException:
+            cm.__exit__(*sys.exc_info())
+            raise
+        t0 = time.process_time()
+        cm.__exit__(None, None, None)
+        spent["search index, triggers"] += time.process_time() - t0
+    sync_state.insert_triggers_set_aside = swap  # type: ignore[assignment]
+    try:
+        for cursor, page in pages:
+            gc.disable()
+            t0 = time.process_time()
+            with crm.lock:
+                conn.execute("BEGIN IMMEDIATE")
+                apply_batch(conn, page, cursor=cursor, max_offset_ms=10**12, derive=DERIVE)
+                t1 = time.process_time()
+                conn.execute("COMMIT")
+            t2 = time.process_time()
+            gc.enable()
+            spent["apply"] += t1 - t0
+            spent["commits"] += t2 - t1
+        if build_after and dropped:
+            t0 = time.process_time()
+            with transaction(conn):
+                for _, sql in dropped:
+                    conn.execute(sql)
+            spent["index build"] = time.process_time() - t0
+    finally:
+        sync_state.insert_triggers_set_aside = original_swap
+        for owner, attr, original in wrapped:
+            setattr(owner, attr, original)
+    crm.close()
+    return spent
+
+
+def bench_apply_parts(tmp: Path, n: int, rounds: int = 3) -> None:
+    """The writer's apply of the 100k pull's ready pages, CPU by stage, and what each
+    secondary index costs it (runs without it), interleaved in rounds."""
+    pages = _ready_pages(tmp, n)
+    served = sum(len(p.changes) for _, p in pages)
+    probe = Crm(tmp / "probe2.db", rep="bench")
+    secondary = _secondary_indexes(probe.conn)
+    probe.close()
+    groups: dict[str, frozenset[str]] = {"all": frozenset()}
+    for t, ix in secondary.items():
+        groups[f"-{t} secondary"] = frozenset(name for name, _ in ix)
+    tables = frozenset(name for t, ix in secondary.items() if t != "change_log" for name, _ in ix)
+    groups["-customers/visits/orders secondary, built after"] = tables
+    got: dict[str, list[dict[str, float]]] = {g: [] for g in groups}
+    k = 0
+    for r in range(rounds):
+        for g, drop in (groups.items() if r % 2 == 0 else reversed(list(groups.items()))):
+            k += 1
+            path = tmp / f"parts-{k}.db"
+            got[g].append(_apply_run(path, pages, drop, build_after=g.endswith("built after")))
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        print(f"round {r + 1} done {time.strftime('%H:%M:%S', time.gmtime())} UTC, load {os.getloadavg()[0]:.2f}",
+              flush=True)
+
+    def med(g: str, part: str) -> float:
+        return statistics.median(x[part] for x in got[g])
+
+    def total(g: str) -> float:
+        return statistics.median(x["apply"] + x["commits"] + x["index build"] for x in got[g])
+
+    def spread(g: str) -> str:
+        runs = sorted(x["apply"] + x["commits"] + x["index build"] for x in got[g])
+        return f"{runs[0]:.3f}-{runs[-1]:.3f}"
+    print(f"the writer's apply of {served:,} ready changes in {len(pages)} pages, CPU (median of {rounds}), "
+          f"load {os.getloadavg()}: total {total('all'):.3f} s (rounds {spread('all')}) = apply {med('all', 'apply'):.3f} + commits "
+          f"{med('all', 'commits'):.3f}")
+    for part in (*_STAGES, "search index, triggers"):
+        print(f"  {part:24} {med('all', part):.3f} s")
+    print(f"  {'the rest (Python)':24} {med('all', 'apply') - sum(med('all', p) for p in (*_STAGES, 'search index, triggers')):.3f} s")
+    for g in groups:
+        if g != "all":
+            print(f"  {g:32} {total(g):.3f} s ({total(g) - total('all'):+.3f}; rounds {spread(g)}; "
+                  f"index build {med(g, 'index build'):.3f} s)")
+
+
 def _cpu_of(pid: int) -> float:
     """CPU seconds (user + system) a running process has used so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -501,12 +821,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="pull-real: runs of the sync (interleaved)")
     parser.add_argument("--before", type=Path, default=None,
                         help="pull-real: a checkout of older code to compare, run in turns with this one")
-    parser.add_argument("--only", choices=["pull", "pull-real", "pull100", "push", "rules", "view", "checks"],
+    parser.add_argument("--only", choices=["pull", "floor", "parts", "pull-real", "pull100", "push", "rules", "view", "checks"],
                         default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-sync-"))
     try:
         runs = {"pull": lambda: bench_pull_into_empty(tmp, args.changes),
+                "floor": lambda: bench_floor(tmp, args.changes, args.rounds),
+                "parts": lambda: bench_apply_parts(tmp, args.changes, args.rounds),
                 "pull-real": lambda: bench_pull_real_server(tmp, args.changes, args.bad, args.rounds, args.before),
                 "pull100": lambda: bench_pull_100_new(tmp, args.big_log, args.small_log),
                 "push": lambda: bench_push(tmp, args.push),
