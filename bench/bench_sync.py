@@ -224,7 +224,7 @@ def bench_pull_100_new(tmp: Path, big: int, small: int, repeats: int = 11) -> No
     for i in range(repeats):  # interleaved, so machine load hits both alike
         for size, (store, http) in worlds.items():
             crm = Crm(tmp / f"r-{size}-{i}.db", rep="bench")
-            sync_state.bind_server(crm.conn, store.server_id)
+            sync_state.bind_server(crm.conn, store.server_id, store.epoch)
             crm.conn.execute("UPDATE sync_state SET cursor = ?", (size - 100,))
             start = time.perf_counter()
             report = Sync(crm).run(SyncClient(BASE, "bench", http=http))
