@@ -18,14 +18,10 @@ interleaved, and the median of each is reported.
 
 `--before CRM` times another `crm` executable in the same rounds (e.g. a script
 running an older commit's code), for a before/after on the same machine and load.
-
-Every process runs from compiled bytecode, as an installed program does (pip compiles
-a package's modules when it installs it): where `PYTHONDONTWRITEBYTECODE` is set, an
-editable crm_tui would otherwise compile its ~70 modules from source at every start
-while sqlite-utils reads its bytecode. The bytecode goes to a folder of this run
-(`PYTHONPYCACHEPREFIX`), written by one untimed run of each program on a small file
-before the rounds. `--from-source` keeps the environment as it is (the figures before
-3 December 2026 were taken so).
+Every process runs from compiled bytecode, as an installed program does, written by
+one untimed run of each program on a small file before the rounds; `--from-source`
+keeps the environment as it is (the figures before 3 December 2026 were taken so).
+Both as bench/processes.py says.
 """
 
 from __future__ import annotations
@@ -37,11 +33,11 @@ import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from processes import add_options, from_bytecode, run, tool
 
 from crm_tui.api.seed import _Generator
 from crm_tui.domain.complaints import SlaPolicy
@@ -71,28 +67,10 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def tool(name: str) -> str:
-    return shutil.which(name) or str(Path(sys.executable).parent / name)
-
-
-def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall, CPU) seconds of a whole process, CPU as the kernel counted it."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if status != 0:
-        raise SystemExit(f"{args[0]} failed: {err}")
-    return wall, usage.ru_utime + usage.ru_stime
-
-
 def with_bytecode(tmp: Path, env: dict[str, str], crms: list[str]) -> None:
-    """Let the processes of `env` read and write compiled bytecode in a folder of this
-    run, and write it by one untimed run of each program (every `crm`, sqlite-utils)
-    on a small file."""
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    """Run every program of `env` from bytecode in a folder of this run, written by one
+    untimed run of each (every `crm`, sqlite-utils) on a small file."""
+    from_bytecode(env, tmp / "pycache")
     source = tmp / "warm.csv"
     write_csv(source, 100, EVERY)
     for i, crm in enumerate(crms):
@@ -141,9 +119,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--short", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--before", help="another crm executable to time in the same rounds")
-    parser.add_argument("--from-source", action="store_true",
-                        help="leave PYTHONDONTWRITEBYTECODE as it is (crm_tui compiled at every start)")
+    add_options(parser)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-import-"))
     env = {**os.environ, "CRM_CONFIG": str(tmp / "config.toml"), "XDG_DATA_HOME": str(tmp / "data")}
