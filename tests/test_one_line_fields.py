@@ -13,13 +13,20 @@ from pathlib import Path
 
 import pytest
 from cli_steps import invoke, refused
+from pilot_steps import settle
 from sync_server import Rep, Server
 from test_sync_poison import inject
 from test_sync_trust import Hand
+from textual import events
+from textual.widgets import Input, Static
 
 from crm_tui.api import Crm
+from crm_tui.app import CrmApp
 from crm_tui.domain.entities import CUSTOMER, ENTITIES
 from crm_tui.domain.validation import ValidationError, clean
+from crm_tui.i18n import t
+from crm_tui.screens.detail import CustomerScreen
+from crm_tui.screens.form import FormScreen
 
 pytestmark = pytest.mark.usefixtures("wide_terminal")
 
@@ -100,6 +107,51 @@ def test_a_json_import_is_held_to_the_same_rule(crm: Crm, db_path: Path, tmp_pat
     path.write_text(json.dumps([{"name": "李娜"}, {"name": "王芳", "title": "采购\n总监"}]), encoding="utf-8")
     refused(invoke(db_path, "customers", "import", str(path)), "title", "line break")
     assert crm.customers.count() == 0
+
+
+async def paste(pilot, text: str) -> None:
+    """What a terminal sends when the rep pastes `text` into the focused field."""
+    pilot.app.focused.post_message(events.Paste(text))
+    await settle(pilot)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_customer_form_drops_a_pasted_zero_width_space_and_refuses_a_tab(crm: Crm, lang: str) -> None:
+    """The form at 80x24, as a rep fills it: a name pasted from a web page with a
+    zero-width space in it, a company pasted from a spreadsheet with a tab. The save
+    is refused beside the company, saying it holds a tab, with nothing written; once
+    the company is typed again, the name is stored and found as 张伟."""
+    app = CrmApp(crm=crm, config={}, lang=lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormScreen) and app.focused is form.query_one("#field-name", Input)
+        await pilot.press("张")
+        await paste(pilot, "\u200b伟")
+        assert form.query_one("#field-name", Input).value == "张\u200b伟"  # the form holds what was pasted
+        form.query_one("#field-company", Input).focus()
+        await pilot.pause()
+        await paste(pilot, "华东\t贸易")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        errors = form.errors_shown()
+        assert list(errors) == ["company"] and t("validation.one_line.tab") in errors["company"], errors
+        error = form.query_one("#error-company", Static)
+        assert error.region.height and form.query_one("#form-fields").region.contains_region(error.region)
+        assert crm.customers.count() == 0
+
+        company = form.query_one("#field-company", Input)
+        company.value = ""
+        await pilot.press(*"华东贸易", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)
+    [stored] = crm.customers.find()
+    assert (stored["name"], stored["company"]) == ("张伟", "华东贸易")
+    assert [c["id"] for c in crm.customers.search("张伟")] == [stored["id"]]
 
 
 def test_a_conflict_is_not_resolved_to_a_value_of_two_lines(crm: Crm) -> None:
