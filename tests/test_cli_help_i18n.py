@@ -174,8 +174,9 @@ def test_the_help_check_sees_english(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("command", ["customers import", "customers add", "server add-rep", "orders import-lines"])
 def test_chinese_help_at_80_columns_wraps_rather_than_cuts(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """rich wraps help at spaces only: a Chinese sentence gets a break after each
-    full-width comma, so at 80 columns it wraps instead of ending in …"""
+    """rich wraps text at spaces only, and Chinese has none: help is drawn on a
+    console that breaks it between characters (cli/usage.WrappingConsole), so at 80
+    columns it wraps instead of ending in …"""
     monkeypatch.setenv("CRM_LANG", "zh")
     monkeypatch.setenv("COLUMNS", "80")
     out = runner.invoke(app, [*command.split(), "--help"]).stdout

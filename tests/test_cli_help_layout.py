@@ -85,6 +85,29 @@ def test_the_whole_text_check_sees_a_cut_line(one_tree: typer.core.TyperGroup,
     assert "…" in narrow and shown(narrow) != shown(wide)
 
 
+# A full-width mark the help shows with a space after it, before more of its text
+# (typer's tags, "[必填]", come after a space of their own); a closing mark at the
+# start of a line or of a table cell's line.
+SPACED_MARK = re.compile(r"[，、；：。！？）」』】》] (?=[^\s│\[])")
+CLOSING_FIRST = re.compile(r"(?:^|│| {2})\s?[，、；：。！？）」』】》]")
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_chinese_help_breaks_lines_as_chinese_is_written(columns: int, one_tree: typer.core.TyperGroup,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chinese help shows its texts as the catalog writes them, with no space after a
+    full-width comma or colon ("客户：新增", not "客户： 新增"), and breaks its lines
+    between characters, never before a closing mark (no line starts with "，" or
+    "。"), as the UI's long texts do (widgets/wrap)."""
+    zh = helps(one_tree, "zh", columns, monkeypatch)
+    spaced = {name: SPACED_MARK.findall(text) for name, text in zh.items() if SPACED_MARK.search(text)}
+    assert spaced == {}
+    closing_first = {name: [line for line in text.splitlines() if CLOSING_FIRST.search(line)]
+                     for name, text in zh.items()}
+    assert {name: lines for name, lines in closing_first.items() if lines} == {}
+    assert "客户：新增、查找、修改、导入和导出。" in zh["crm"]
+
+
 ENGLISH_PLACEHOLDER = re.compile(r"<(str|path|int|float|int range|float range)>")
 
 

@@ -15,7 +15,6 @@ above it and the root (`cmd.opt.db` for every --db)."""
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -126,21 +125,10 @@ def _values(path: Path) -> dict[str, Any]:
             "searchable": t("cli.list_sep").join(field_label(ent, n) for n in ent.searchable)}
 
 
-# Full-width punctuation and what may follow it without a space.
-_CJK_BREAK = re.compile(r"([，；：。！？])(?=[^\s，、；：。！？）」』】])")
-
-
-def breakable(text: str) -> str:
-    """`text` with a space after each full-width comma, colon ... that has none: rich
-    wraps help only at spaces, so a Chinese sentence, which has none, would be cut
-    with … in a narrow column rather than wrapped."""
-    return _CJK_BREAK.sub(r"\1 ", text)
-
-
 def _text(keys: list[str], values: dict[str, Any]) -> str | None:
     for key in keys:
         if has(key):
-            return breakable(t(key, **values) if values else t(key))
+            return t(key, **values) if values else t(key)
     return None
 
 

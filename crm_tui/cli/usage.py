@@ -57,16 +57,38 @@ class CatalogHelpFormatter(HelpFormatter):
 
 
 class WrappingConsole(Console):
-    """The console typer draws help and errors on: a table cell's text that does not
-    fit its column goes on to the next line instead of ending in "…".
+    """The console typer draws help and errors on: text is broken into lines as
+    Chinese is written (widgets/wrap, the rule of the UI's long texts), and a table
+    cell's text that does not fit its column goes on to the next line instead of
+    ending in "…".
 
-    rich cuts a cell's line with "…" (its tables' default) in two cases that Chinese
-    meets all the time: a run of text with no space wider than the column (Chinese
-    has no spaces between words), and a wrapped line that exactly fills the column
-    and ends in a space, which rich fails to drop because it counts that line's
-    characters, not its cells (a Chinese character takes two) before cutting it to
-    the width. Folding breaks the first anywhere, which is how Chinese wraps, and
-    crops only the trailing space of the second."""
+    rich breaks text only at spaces, and cuts a cell's line with "…" (its tables'
+    default) in two cases that Chinese meets all the time: a run of text with no
+    space wider than the column (Chinese has no spaces between words), and a wrapped
+    line that exactly fills the column and ends in a space, which rich fails to drop
+    because it counts that line's characters, not its cells (a Chinese character
+    takes two) before cutting it to the width. Folding breaks the first anywhere and
+    crops only the trailing space of the second; the help's texts then needed a
+    space after each full-width comma or colon to break at ("客户， 公司"), and a line
+    could start with "，"."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        import rich.text  # typer's renderer has loaded it
+
+        from crm_tui.widgets.wrap import line_spans  # rich alone: no textual
+
+        def divide_line(text: str, width: int, fold: bool = True) -> list[int]:
+            """Where rich's Text.wrap starts each line after the first."""
+            return [start for start, _ in line_spans(text, width)[1:]]
+
+        # rich.text looks its line breaker up by name at each wrap; for as long as
+        # this print draws, that is the Chinese one.
+        rich_breaker = rich.text.divide_line
+        rich.text.divide_line = divide_line
+        try:
+            super().print(*objects, **kwargs)
+        finally:
+            rich.text.divide_line = rich_breaker
 
     def render_lines(self, renderable: Any, options: ConsoleOptions | None = None, *,
                      style: Style | None = None, pad: bool = True, new_lines: bool = False) -> list[list[Segment]]:
