@@ -108,25 +108,48 @@ def test_chinese_help_breaks_lines_as_chinese_is_written(columns: int, one_tree:
     assert "客户：新增、查找、修改、导入和导出。" in zh["crm"]
 
 
+def usage_arguments(help_text: str) -> list[str]:
+    """The arguments the usage line of a help names, after its [OPTIONS] / [选项]."""
+    usage = next(line for line in help_text.splitlines() if line.strip())
+    return re.split(r"\[(?:OPTIONS|选项)\]", usage, maxsplit=1)[1].split()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_usage_line_names_each_argument_as_click_does(lang: str, one_tree: typer.core.TyperGroup,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every usage line names its arguments alone, upper case (FILE, COMPLAINT_ID, 文件),
+    an optional one in brackets: typer wrote a required one {file} / {文件}."""
+    texts = helps(one_tree, lang, 80, monkeypatch)
+    named = {name: usage_arguments(text) for name, text in texts.items()}
+    assert {name: args for name, args in named.items() if any(re.search(r"[{}]|[a-z]", a) for a in args)} == {}
+    if lang == "en":
+        assert named["customers merge"] == ["KEEP", "OTHER"] and named["complaints assign"] == ["COMPLAINT_ID", "HANDLER"]
+        assert named["sync rejected retry"] == ["[REJECTED_ID]"]
+    else:
+        assert named["customers import"] == ["文件"] and named["sync rejected retry"] == ["[编号]"]
+
+
 ENGLISH_PLACEHOLDER = re.compile(r"<(str|path|int|float|int range|float range)>")
 
 
 def test_placeholders_are_chinese_under_crm_lang_zh(one_tree: typer.core.TyperGroup,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """No help shows click's English type names (<str>, <path>, <int>, <int range>,
-    <float>) or an argument named by its name in the code ({file}, complaint_id):
-    the placeholders are the catalog's (<文本>, <路径>, <整数>, {文件}, 投诉ID)."""
+    <float>) or an argument named by its name in the code (FILE, complaint_id):
+    the placeholders are the catalog's (<文本>, <路径>, <整数>, 文件, 投诉ID)."""
     zh = helps(one_tree, "zh", 200, monkeypatch)
-    english = {name: sorted(set(ENGLISH_PLACEHOLDER.findall(text)) | set(re.findall(r"\{[a-z_]+\}", text)))
+    english = {name: sorted(set(ENGLISH_PLACEHOLDER.findall(text)) | set(re.findall(r"\b[a-z_]+_id\b|\bFILE\b", text)))
                for name, text in zh.items()}
     assert {name: found for name, found in english.items() if found} == {}
-    assert "<路径>" in zh["customers import"] and "{文件}" in zh["customers import"]
+    assert "<路径>" in zh["customers import"] and usage_arguments(zh["customers import"]) == ["文件"]
     assert "<文本>" in zh["customers add"] and "<整数>" in zh["customers list"]
     assert "<数字>" in zh["server serve"]
-    assert re.search(r"\*\s+投诉ID\s+<文本>", zh["complaints assign"]) and "{投诉ID} {处理人}" in zh["complaints assign"]
+    assert re.search(r"\*\s+投诉ID\s+<文本>", zh["complaints assign"])
+    assert usage_arguments(zh["complaints assign"]) == ["投诉ID", "处理人"]
     assert "字段=other|keep" in zh["customers merge"]
     # every argument's name is Chinese or a symbol its help texts use (ID, KEEP, MERGE_ID)
-    names = {m for text in zh.values() for m in re.findall(r"\{([^}]+)\}", text.split("\n")[1])}
+    names = {name.strip("[].") for text in zh.values() for name in usage_arguments(text)}
+    assert "KEEP" in names and "编号" in names
     assert [n for n in names if not CJK.search(n) and not re.fullmatch(r"[A-Z_]+", n)] == []
 
 
@@ -136,11 +159,11 @@ def test_english_keeps_its_placeholders(one_tree: typer.core.TyperGroup, monkeyp
     en = helps(one_tree, "en", 200, monkeypatch)
     assert not any(CJK.search(re.sub(r"(Example|Examples): .*|\(.*?\)", "", text)) and "<文本>" in text
                    for text in en.values())
-    assert "{file}" in en["customers import"] and "<path>" in en["customers import"]
+    assert usage_arguments(en["customers import"]) == ["FILE"] and "<path>" in en["customers import"]
     assert "<str>" in en["customers add"] and "<int range>" in en["customers list"]
     assert re.search(r"\*\s+complaint_id\s+<str>", en["complaints assign"])
     assert "FIELD=other|keep" in en["customers merge"] and "<float range>" in en["server serve"]
-    assert not any("<文本>" in text or "<路径>" in text or "{文件}" in text for text in en.values())
+    assert not any("<文本>" in text or "<路径>" in text or "文件" in text.split("\n")[1] for text in en.values())
 
 
 def test_a_usage_error_names_the_argument_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,12 +171,12 @@ def test_a_usage_error_names_the_argument_in_chinese(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("COLUMNS", "200")
     result = runner.invoke(app, ["complaints", "assign", "01JB2X"])
     assert result.exit_code == 2
-    assert "缺少参数 '处理人'" in result.output and "{投诉ID} {处理人}" in result.output
+    assert "缺少参数 '处理人'" in result.output and "[选项] 投诉ID 处理人\n" in result.output
     result = runner.invoke(app, ["sync", "rejected", "retry", "abc"])
     assert result.exit_code == 2 and "'编号' 的值无效：'abc' 不是有效的整数" in result.output
     monkeypatch.setenv("CRM_LANG", "en")
     result = runner.invoke(app, ["complaints", "assign", "01JB2X"])
-    assert "Missing argument 'handler'" in result.output and "{complaint_id} {handler}" in result.output
+    assert "Missing argument 'handler'" in result.output and "[OPTIONS] COMPLAINT_ID HANDLER\n" in result.output
 
 
 def test_arguments_still_convert_after_their_help_was_shown(tmp_path: Path, one_tree: typer.core.TyperGroup,
@@ -162,8 +185,8 @@ def test_arguments_still_convert_after_their_help_was_shown(tmp_path: Path, one_
     Chinese help of `customers import` the same tree imports a file (a path) and
     refuses a number that is none, as before."""
     monkeypatch.setenv("CRM_LANG", "zh")
-    assert "{文件}" in runner.invoke(app, ["customers", "import", "--help"]).stdout
-    assert "{编号}" in runner.invoke(app, ["sync", "rejected", "discard", "--help"]).stdout
+    assert usage_arguments(runner.invoke(app, ["customers", "import", "--help"]).stdout) == ["文件"]
+    assert usage_arguments(runner.invoke(app, ["sync", "rejected", "discard", "--help"]).stdout) == ["编号"]
     csv = tmp_path / "客户.csv"
     csv.write_text("姓名,手机\n张伟,13812345678\n", encoding="utf-8")
     db = tmp_path / "crm.db"

@@ -246,12 +246,26 @@ def localize_placeholders(command: Command, ctx: Context, path: Path) -> None:
             param.metavar = own or code or typed
             continue
         param.metavar = own or code or _placeholder_text([f"cli.placeholder.arg.{name}"]) or name
+        param.get_usage_pieces = _in_usage(param)  # type: ignore[method-assign,assignment]
         if typed is not None:
             if not param.__dict__.get("crm_own_type"):
                 param.type = copy.copy(param.type)
                 param.__dict__["crm_own_type"] = True
             # typer asks the argument's type for the text of its type column
             param.type.get_metavar = _showing(typed)  # type: ignore[method-assign,assignment]
+
+
+def _in_usage(param: Parameter) -> Callable[[Context], list[str]]:
+    """How an argument reads in the usage line: its name alone, upper case as click
+    and the docs write it (`crm customers import [OPTIONS] FILE`, `… [选项] 文件`),
+    in brackets when it may be left out. typer writes a required one `{file}`, which
+    no other command's help does and a shell user reads as brace expansion."""
+
+    def get_usage_pieces(ctx: Context) -> list[str]:
+        name = (param.metavar or param.name or "").upper() + ("..." if param.nargs != 1 else "")
+        return [name if param.required else f"[{name}]"]
+
+    return get_usage_pieces
 
 
 def _showing(text: str) -> Callable[[Parameter, Context], str]:
