@@ -170,7 +170,7 @@ BAD_FILES = [
     ("f.csv", b"name\n\xe5\xbc\xa0\n\xd5\xc5\n", "文本编码混杂：第 2 行是 UTF-8，第 3 行却不是"),
     ("g.xlsx", b"PK not a workbook", "无法读取的 Excel 工作簿"),
     ("h.json", b'{"x": 1}', "应为客户的 JSON 数组"),
-    ("nowhere.csv", None, "文件或文件夹不存在"),
+    ("nowhere.csv", None, "nowhere.csv：文件或文件夹不存在"),  # a full-width colon, as every label
 ]
 
 
@@ -189,3 +189,13 @@ def test_a_file_an_import_cannot_take_is_explained_in_chinese(db_path: Path, tmp
     monkeypatch.setenv("CRM_LANG", "en")  # English as before
     english = CliRunner().invoke(cli, ["--db", str(db_path), "customers", "import", str(tmp_path / "a.csv")])
     assert "line 2: broken CSV (a quote is opened and never closed)" in english.output
+
+
+def test_chinese_text_in_the_catalog_is_bracketed_full_width() -> None:
+    """A Chinese aside is in full-width brackets, as the catalog writes them everywhere
+    (投诉类型（帕累托）): the dashboard's chart title had 近 90 天投诉类型 (帕累托)."""
+    from crm_tui import i18n
+
+    half = {key: text for key, text in i18n.catalog("zh").items()
+            if re.search(rf"\((?=[^)]*{CJK.pattern})[^)]*\)", text)}
+    assert half == {}

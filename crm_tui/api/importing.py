@@ -245,7 +245,7 @@ def read_source(path: Path, ent: Entity, *, ignore_unknown: bool = False, sheet:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImportFileError(f"{path}: {os_reason(exc)}") from None
+        raise ImportFileError(f"{path}{t('sep.label')}{os_reason(exc)}") from None
     if data[:4] == b"PK\x03\x04" or path.suffix.lower() in XLSX_SUFFIXES:  # a workbook is a zip file
         from crm_tui.api.workbook import read_workbook  # openpyxl loads only for a workbook
 
