@@ -199,3 +199,25 @@ def test_chinese_text_in_the_catalog_is_bracketed_full_width() -> None:
     half = {key: text for key, text in i18n.catalog("zh").items()
             if re.search(rf"\((?=[^)]*{CJK.pattern})[^)]*\)", text)}
     assert half == {}
+
+
+def test_a_file_restore_cannot_take_is_explained_in_chinese(db_path: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """crm restore said why it refused a file in English (db/backup.py wrote its own
+    sentences): a missing file, a SQLite file of another program, a file that is no
+    database (SQLite's own reason kept, in brackets)."""
+    import sqlite3
+
+    Crm(db_path, create=True).close()
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 200)
+    monkeypatch.setenv("COLUMNS", "200")
+    for path, said in ((tmp_path / "missing.db", "missing.db：文件不存在"),
+                       (other, "other.sqlite：不是 crm_tui 的备份（这是 SQLite 文件，但没有 crm_tui 的表）"),
+                       (text, "notes.txt：不是 crm_tui 的备份（file is not a database）")):
+        result = zh_cli(db_path, "restore", str(path), "--yes", monkeypatch=monkeypatch)
+        assert result.exit_code == 1 and said in result.output, result.output
+        assert english_fragments_in(without(result.output, [str(path), "file is not a database"])) == [], \
+            result.output

@@ -67,27 +67,26 @@ def summary(path: Path, key: str | None = None) -> dict[str, Any]:
     this version can open: an encrypted one needs its `key` (KeyRequired, WrongKey)."""
     path = Path(path)
     if not path.is_file():
-        raise DatabaseError(f"{path}: no such file")
+        raise DatabaseError(t("db.backup.missing", path=path))
     encrypted = is_encrypted(path)
     if encrypted and not key:
         raise KeyRequired(t("db.key_required", path=path))
     try:
         conn = connect(path, key if encrypted else None)
     except ERRORS.database as exc:
-        raise DatabaseError(f"{path}: not a crm_tui backup ({exc})") from None
+        raise DatabaseError(t("db.backup.not_backup", path=path, reason=exc)) from None
     try:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not names >= _CRM_TABLES:
-            raise DatabaseError(f"{path}: not a crm_tui backup (a SQLite file without crm_tui's tables)")
+            raise DatabaseError(t("db.backup.no_tables", path=path))
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise DatabaseError(f"{path}: a backup made by a newer crm_tui (schema {version}, this version "
-                                f"knows up to {SCHEMA_VERSION}); upgrade crm_tui to restore it")
+            raise DatabaseError(t("db.backup.too_new", path=path, version=version, known=SCHEMA_VERSION))
         node, rep = conn.execute("SELECT node, rep FROM replica").fetchone()
         customers = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
         changes = conn.execute("SELECT count(*) FROM change_log").fetchone()[0]
     except ERRORS.database as exc:
-        raise DatabaseError(f"{path}: not a crm_tui backup ({exc})") from None
+        raise DatabaseError(t("db.backup.not_backup", path=path, reason=exc)) from None
     finally:
         conn.close()
     return {"schema": version, "node": node, "rep": rep, "customers": customers, "changes": changes,
