@@ -304,3 +304,15 @@ def test_a_push_refusal_is_kept_in_the_servers_language_and_told_in_the_askers()
     assert refused.value.reason == "客户 c1 属于 li，片区 west：不是您的，不能修改"
     assert refused.value.kept == "customer c1 belongs to li in territory west: not yours to change"
     assert i18n.language() == "en"
+
+
+@pytest.mark.parametrize(("lang", "said"), [("en", "customer c1 belongs to li, in no territory: not yours to change"),
+                                            ("zh", "客户 c1 属于 li，不在任何片区：不是您的，不能修改")])
+def test_a_customer_of_no_territory_is_said_to_be_in_none(lang: str, said: str) -> None:
+    """A refusal about a customer with no territory read 'in territory none' / '片区 无'."""
+    from crm_tui.domain.changes import Actor, ChangeRefused, Place, check_access
+
+    with i18n.speaking(lang), pytest.raises(ChangeRefused) as refused:
+        check_access(Actor("wang", "rep", frozenset({"east"})), "customers", "update", "c1", {"notes": "x"},
+                     place=lambda c: Place("li", None), customer_of=lambda t, r: None)
+    assert refused.value.reason == said

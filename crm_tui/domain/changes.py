@@ -431,8 +431,10 @@ def _may_handle(actor: Actor, place: Place) -> bool:
 
 
 def _describe(customer_id: str, place: Place) -> str:
-    return t("refusal.customer_place", id=customer_id[:26], owner=place.owner or t("refusal.nobody"),
-             territory=place.territory or t("refusal.no_territory"))
+    owner = place.owner or t("refusal.nobody")
+    if place.territory is None:
+        return t("refusal.customer_place_no_territory", id=customer_id[:26], owner=owner)
+    return t("refusal.customer_place", id=customer_id[:26], owner=owner, territory=place.territory)
 
 
 def check_access(actor: Actor, tbl: str, op: str, row_id: str, data: Mapping[str, Any], *,
