@@ -154,6 +154,30 @@ async def test_the_customer_form_drops_a_pasted_zero_width_space_and_refuses_a_t
     assert [c["id"] for c in crm.customers.search("张伟")] == [stored["id"]]
 
 
+@pytest.mark.anyio
+async def test_a_paste_of_two_lines_into_a_one_line_box_is_refused_not_cut(crm: Crm) -> None:
+    """Textual's Input kept the first line of a paste and dropped the rest: 张\n伟
+    pasted into the name was saved as 张 without a word. The box now refuses it with
+    the field's reason and keeps what it held; a paste ending in a line break (a
+    spreadsheet's cell) is one line."""
+    app = CrmApp(crm=crm, config={}, lang="en")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        await pilot.press(*"Li ")
+        await paste(pilot, "张\n伟")
+        assert form.query_one("#field-name", Input).value == "Li "
+        assert form.errors_shown() == {"name": f"⚠ {t('validation.one_line.line_break')}"}
+        await paste(pilot, "Na\n")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)
+    assert [c["name"] for c in crm.customers.find()] == ["Li Na"]
+
+
 def test_a_conflict_is_not_resolved_to_a_value_of_two_lines(crm: Crm) -> None:
     """Conflict resolution writes through the same funnel (Records.settle)."""
     record = crm.customers.create({"name": "张伟"})

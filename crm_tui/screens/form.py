@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
@@ -38,6 +40,26 @@ def display_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+class OneLineInput(Input):
+    """The box of a one-line field. Textual's Input keeps only the first line of a
+    paste and drops the rest without a word (张\n伟 saved as 张): a paste of several
+    lines is refused instead, as the field's rule refuses a line break, and the box
+    keeps what it held."""
+
+    class Refused(Message):
+        def __init__(self, box: OneLineInput, reason: str) -> None:
+            super().__init__()
+            self.box = box
+            self.reason = reason
+
+    def _on_paste(self, event: events.Paste) -> None:
+        # Textual calls Input's own handler after this one unless the default is prevented
+        if len(event.text.splitlines()) > 1:
+            event.prevent_default()
+            event.stop()
+            self.post_message(self.Refused(self, t("validation.one_line.line_break")))
 
 
 class FormScreen(CrmModal[Record | None]):
@@ -126,7 +148,7 @@ class FormScreen(CrmModal[Record | None]):
             return TextArea(value, id=wid, soft_wrap=True, show_line_numbers=False, placeholder=hint)
         placeholder = {"date": "YYYY-MM-DD", "datetime": "YYYY-MM-DD HH:MM", "tags": t("form.tags_hint"),
                        "phone": "138 0013 8000"}.get(f.kind, "")
-        return Input(value, id=wid, placeholder=placeholder, compact=True)
+        return OneLineInput(value, id=wid, placeholder=placeholder, compact=True)
 
     def on_mount(self) -> None:
         if self.first_focus:
@@ -179,26 +201,37 @@ class FormScreen(CrmModal[Record | None]):
         if not isinstance(exc, ValidationError):
             tell(self, describe_error(exc, self.entity), title=t("error.title"), severity="error", timeout=8)
             return
-        first: tuple[Widget, Static] | None = None
+        first: str | None = None
         elsewhere = []
         for err in exc.errors:
             if err.field in self.field_names:
-                error = self.query_one(f"#error-{err.field}", Static)
-                error.update(Text(f"⚠ {err.reason}"))
-                error.add_class("-shown")
-                first = first or (self.query_one(f"#field-{err.field}"), error)
+                self.show_field_error(err.field, err.reason)
+                first = first or err.field
             else:
                 elsewhere.append(err)
         if elsewhere:
             tell(self, describe_error(ValidationError(elsewhere), self.entity), title=t("error.title"),
                  severity="error", timeout=8)
         if first is not None:
-            field, error = first
-            field.focus()
-            # the reason shows under the field once laid out: bring both into view (on
-            # 80x24 a tall field's reason fell below the edge, and Ctrl+S seemed to do nothing)
-            field.scroll_visible()
-            self.call_after_refresh(error.scroll_visible)
+            self.bring_error_into_view(first)
+
+    def show_field_error(self, name: str, reason: str) -> None:
+        error = self.query_one(f"#error-{name}", Static)
+        error.update(Text(f"⚠ {reason}"))
+        error.add_class("-shown")
+
+    def bring_error_into_view(self, name: str) -> None:
+        field, error = self.query_one(f"#field-{name}"), self.query_one(f"#error-{name}", Static)
+        field.focus()
+        # the reason shows under the field once laid out: bring both into view (on
+        # 80x24 a tall field's reason fell below the edge, and Ctrl+S seemed to do nothing)
+        field.scroll_visible()
+        self.call_after_refresh(error.scroll_visible)
+
+    def on_one_line_input_refused(self, message: OneLineInput.Refused) -> None:
+        name = (message.box.id or "").removeprefix("field-")
+        self.show_field_error(name, message.reason)
+        self.bring_error_into_view(name)
 
     def clear_errors(self) -> None:
         for name in self.field_names:
