@@ -7,8 +7,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from laptops import store_server
 from sync_server import Server
 
 from crm_tui.api import Crm
@@ -105,6 +107,16 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
         return request.getfixturevalue("pg_url")
     return f"sqlite:///{tmp_path / 'server.db'}"
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[Any]:
+    """A server inside the test's process (tests/laptops.py) where wang and li are
+    managers, for tests of what syncing does to the data rather than of sync itself."""
+    store, http = store_server(tmp_path / "server.db", ("wang", "manager", ()), ("li", "manager", ()),
+                               max_offset_ms=60_000)
+    yield http
+    store.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from laptops import store_server, sync
+from laptops import sync
 from test_validation_fast_paths import library_phone, ours_phone
 from ulid import ULID
 
@@ -124,19 +124,11 @@ def test_duplicates_within_a_big_file_are_found(crm: Crm, tmp_path: Path) -> Non
     assert len(crm.changes()) == 1998
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    store, http = store_server(tmp_path / "server.db", ("wang", "manager", ()), ("li", "manager", ()),
-                               max_offset_ms=60_000)
-    yield http
-    store.close()
-
-
-def test_an_imported_file_syncs_to_another_laptop(server: TestClient, tmp_path: Path) -> None:
+def test_an_imported_file_syncs_to_another_laptop(http_server: TestClient, tmp_path: Path) -> None:
     a, b = Crm(tmp_path / "a.db", rep="wang"), Crm(tmp_path / "b.db", rep="li")
 
     assert import_customers(a, write_csv(tmp_path / "f.csv", people(1200))).created == 1200
-    sync(a, server), sync(b, server)
+    sync(a, http_server), sync(b, http_server)
     columns = ", ".join(("id", *synced_columns(CUSTOMER), "pinyin"))
     query = f"SELECT {columns} FROM customers ORDER BY id"
     mine, theirs = a.conn.execute(query).fetchall(), b.conn.execute(query).fetchall()

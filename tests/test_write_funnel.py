@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from laptops import store_server, sync
+from laptops import sync
 from typer.testing import CliRunner
 
 from crm_tui.api import Crm, ValidationError
@@ -82,22 +82,14 @@ def test_an_edit_cannot_take_away_what_a_closed_complaint_needs(crm: Crm) -> Non
     assert [e.field for e in err.value.errors] == ["resolution"]
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    store, http = store_server(tmp_path / "server.db", ("wang", "manager", ()), ("li", "manager", ()),
-                               max_offset_ms=60_000)
-    yield http
-    store.close()
-
-
-def test_a_conflict_on_a_workflow_field_is_settled_through_the_funnel(server: TestClient, tmp_path: Path) -> None:
+def test_a_conflict_on_a_workflow_field_is_settled_through_the_funnel(http_server: TestClient, tmp_path: Path) -> None:
     a, b = Crm(tmp_path / "a.db", rep="wang"), Crm(tmp_path / "b.db", rep="li")
 
     complaint = new_complaint(a)
-    sync(a, server), sync(b, server)
+    sync(a, http_server), sync(b, http_server)
     a.complaint_workflow.acknowledge(complaint["id"])  # new -> acknowledged
     b.complaint_workflow.start(complaint["id"])  # new -> in_progress, offline at the same time
-    sync(a, server), sync(b, server), sync(a, server)
+    sync(a, http_server), sync(b, http_server), sync(a, http_server)
     status = a.complaints.get(complaint["id"])["status"]
     assert status == b.complaints.get(complaint["id"])["status"]
     # the replica whose own value lost keeps it: a workflow field, settled to "mine"
@@ -109,7 +101,7 @@ def test_a_conflict_on_a_workflow_field_is_settled_through_the_funnel(server: Te
     assert err.value.errors[0].field == "status"
     Sync(loser).resolve(conflict["id"], "mine")
     assert loser.complaints.get(complaint["id"])["status"] == conflict["mine"]
-    sync(loser, server), sync(a if loser is b else b, server)
+    sync(loser, http_server), sync(a if loser is b else b, http_server)
     assert a.complaints.get(complaint["id"]) == b.complaints.get(complaint["id"])
 
 
