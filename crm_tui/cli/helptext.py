@@ -227,7 +227,7 @@ CODE_METAVAR = "crm_metavar"  # where a parameter keeps the placeholder its code
 def localize_placeholders(command: Command, ctx: Context, path: Path) -> None:
     """The placeholders of a command's options and arguments in the current language:
     what --help shows for the value each takes (`<path>` / `<路径>`) and the names of
-    its arguments in the usage line, the help and usage errors (`{file}` / `{文件}`).
+    its arguments in the usage line, the help and usage errors (`FILE` / `文件`).
 
     click writes an option's placeholder from its metavar, else from its type's name;
     an argument's name from its metavar and its type column from the type alone. So an
