@@ -34,3 +34,29 @@ def test_each_step_of_the_complaint_workflow_says_the_status_as_the_lists_name_i
         shown = " ".join(result.stdout.split())
         assert shown.endswith(status), shown
         assert "_" not in shown.split(complaint)[1], shown
+
+
+REP_COMMANDS = [["kpi"], ["report", "--format", "csv", "-o", "{out}"], ["rfm"], ["complaint-stats"],
+                ["product-stats"], ["greetings"], ["winback"], ["cadence"], ["pipeline"], ["forecast"], ["funnel"],
+                ["opportunities", "stale"], ["targets", "list"]]
+
+
+@pytest.mark.parametrize("command", REP_COMMANDS, ids=lambda c: c[0])
+def test_a_rep_no_record_names_is_refused_by_every_command_with_rep(crm: Crm, db_path: Path, tmp_path: Path,
+                                                                    command: list[str]) -> None:
+    """`crm report --rep wnag` (a typo) printed a whole report of zeros with exit 0,
+    as did kpi, the pipeline's and the other commands taking --rep: now an error naming the field,
+    the name and the reps the book knows, exit 1, no file written."""
+    crm.customers.create({"name": "张伟", "owner": "wang"})
+    crm.customers.create({"name": "王芳", "owner": "li"})
+    crm.pipeline.set_target("2026-Q4", "1000", rep="zhao")  # a rep with a target only is a rep
+    out = tmp_path / "r.csv"
+    args = [a.format(out=out) for a in command]
+    for lang, said in (("en", "rep: no record of this book is 'wnag''s"), ("zh", "销售代表（rep）：")):
+        result = runner.invoke(app, [*args, "--rep", "wnag", "--db", str(db_path)], env={"CRM_LANG": lang})
+        assert result.exit_code == 1, result.output
+        assert said in result.output and "li, wang, zhao" in result.output, result.output
+        assert "Traceback" not in result.output and not out.exists()
+    for rep in ("li", "zhao"):
+        result = runner.invoke(app, [*args, "--rep", rep, "--db", str(db_path)])
+        assert result.exit_code == 0, result.output

@@ -42,6 +42,7 @@ from crm_tui.db.encryption import find_key
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import COMPLAINT, CONTACT, CUSTOMER, ENTITIES, ORDER, ORDER_LINE, PRODUCT, VISIT
 from crm_tui.domain.validation import FieldError, ValidationError
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api.analytics import Analytics
@@ -151,6 +152,17 @@ class Crm:
         catalogue, targets) and this laptop's rep is not one: it syncs with a team
         server where they are a rep (or have not synced yet to learn their role)."""
         return self.privacy.must_request()
+
+    def check_rep(self, rep: str | None) -> None:
+        """Figures of a rep no record of this book names (a typo: wnag) would be all
+        zeros: refused, naming the reps there are. A rep with a target only is one."""
+        if rep is None:
+            return
+        with self.lock:
+            if sql.rep_named(self.conn, rep):
+                return
+            names = sql.rep_names(self.conn)
+        raise ValidationError.one("rep", t("reps.unknown", rep=repr(rep), reps=", ".join(names)))
 
     def close(self) -> None:
         with self.lock:

@@ -49,11 +49,14 @@ def today_clock(today: str | None) -> Callable[[], dt.datetime] | None:
     return lambda: dt.datetime.combine(day, dt.time(12, 0))
 
 
-def analytics(crm: "Crm", today: str | None) -> "Analytics":
+def analytics(crm: "Crm", today: str | None, rep: str | None = None) -> "Analytics":
+    """The analytics on the clock --today asks for; a --rep no record names is refused."""
     from crm_tui.api.analytics import Analytics
 
     clock = today_clock(today)
-    return crm.analytics if clock is None else Analytics(crm, now=clock)
+    an = crm.analytics if clock is None else Analytics(crm, now=clock)
+    crm.check_rep(rep)
+    return an
 
 
 def _pct(v: float | None) -> str:
@@ -175,7 +178,7 @@ def rfm_command(
         named = [s if cell_text("segment", s) == s else f"{s} ({cell_text('segment', s)})" for s in SEGMENTS]
         raise UserError(t("cli.say.bad_segment", value=repr(segment), segments=", ".join(named)))
     with open_crm(db) as crm:
-        an = analytics(crm, today)
+        an = analytics(crm, today, rep)
         if explain:
             result = an.explain_rfm(explain)
             if as_json:
@@ -229,7 +232,7 @@ def value_command(
 def kpi_command(period: PeriodOpt = None, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
                 today: TodayOpt = None) -> None:
     with open_crm(db) as crm:
-        result = analytics(crm, today).kpis(period, rep=rep)
+        result = analytics(crm, today, rep).kpis(period, rep=rep)
     if as_json:
         print_json(result)
         return
@@ -270,7 +273,7 @@ def report_command(
     from crm_tui.api.output import output_file
 
     with open_crm(db) as crm:
-        data = analytics(crm, today).report_data(period, rep=rep)
+        data = analytics(crm, today, rep).report_data(period, rep=rep)
         text = render(mask_report(data) if mask else data, fmt)
         database = crm.path
     if output is None:
@@ -297,7 +300,7 @@ def complaint_stats_command(
     from crm_tui.domain.analytics.complaints import UNKNOWN
 
     with open_crm(db) as crm:
-        result = analytics(crm, today).complaint_analytics(period, rep=rep, region=region, product=product)
+        result = analytics(crm, today, rep).complaint_analytics(period, rep=rep, region=region, product=product)
     if as_json:
         print_json(result)
         return
@@ -322,7 +325,7 @@ def product_stats_command(
     today: TodayOpt = None,
 ) -> None:
     with open_crm(db) as crm:
-        result = analytics(crm, today).product_sales(period, rep=rep, top=top)
+        result = analytics(crm, today, rep).product_sales(period, rep=rep, top=top)
     if as_json:
         print_json(result)
         return
@@ -359,7 +362,7 @@ def greetings_command(
     today: TodayOpt = None,
 ) -> None:
     with open_crm(db) as crm:
-        an = analytics(crm, today)
+        an = analytics(crm, today, rep)
         items = an.greetings(holiday=holiday, rep=rep)
         logged = an.mark_greetings_sent(items, channel=channel) if mark_sent and items else []
     if as_json:
@@ -376,7 +379,7 @@ def greetings_command(
 @app.command("winback", epilog="crm winback --rep wangfang --json")
 def winback_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
     with open_crm(db) as crm:
-        items = [w.as_dict() for w in analytics(crm, today).win_back_queue(rep=rep)]
+        items = [w.as_dict() for w in analytics(crm, today, rep).win_back_queue(rep=rep)]
     if as_json:
         print_json(items)
     else:
@@ -397,7 +400,7 @@ def cadence_command(
     if state not in (None, "ok", "due", "overdue"):
         raise UserError(t("cli.say.bad_state", value=repr(state)))
     with open_crm(db) as crm:
-        items = [i.as_dict() for i in analytics(crm, today).contact_cadence(rep=rep, state=state)]
+        items = [i.as_dict() for i in analytics(crm, today, rep).contact_cadence(rep=rep, state=state)]
     if as_json:
         print_json(items)
         return

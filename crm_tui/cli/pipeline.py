@@ -76,6 +76,7 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
     @sub.command("stale", epilog="crm opportunities stale --rep wang")
     def stale(rep: RepOpt = None, db: DbOpt = None, as_json: JsonOpt = False, today: TodayOpt = None) -> None:
         with open_crm(db) as crm:
+            crm.check_rep(rep)
             rows = _pipeline(crm, today).stale(rep=rep)
         if as_json:
             print_json(rows)
@@ -96,6 +97,7 @@ def add_opportunity_commands(sub: typer.Typer) -> None:
 @app.command("pipeline", epilog="crm pipeline --rep wang")
 def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
+        crm.check_rep(rep)
         result = crm.pipeline.pipeline(rep=rep)
     if as_json:
         print_json(result)
@@ -110,6 +112,7 @@ def pipeline_command(db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = Fa
 def forecast_command(period: PeriodOpt = None, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False,
                      today: TodayOpt = None) -> None:
     with open_crm(db) as crm:
+        crm.check_rep(rep)
         result = _pipeline(crm, today).forecast(period, rep=rep)
     if as_json:
         print_json(result)
@@ -127,6 +130,7 @@ def forecast_command(period: PeriodOpt = None, db: DbOpt = None, rep: RepOpt = N
 @app.command("funnel", epilog="crm funnel --period 2026 --json")
 def funnel_command(period: PeriodOpt = None, db: DbOpt = None, rep: RepOpt = None, as_json: JsonOpt = False) -> None:
     with open_crm(db) as crm:
+        crm.check_rep(rep)
         result = crm.pipeline.funnel(period, rep=rep)
     if as_json:
         print_json(result)
@@ -174,6 +178,7 @@ def targets_list(
     as_json: JsonOpt = False,
 ) -> None:
     with open_crm(db) as crm:
+        crm.check_rep(rep)
         rows = crm.pipeline.targets(period=period, rep=rep)
         for row in rows:
             att = crm.pipeline.attainment(row["period"], rep=row["rep"])

@@ -377,6 +377,25 @@ def local_rep(conn: sqlite3.Connection) -> str:
     return conn.execute("SELECT rep FROM replica").fetchone()[0]
 
 
+# Where a rep's name is written: the owner of the records the figures count, a
+# complaint's handler and a target's rep.
+_REP_COLUMNS = (("customers", "owner"), ("visits", "owner"), ("complaints", "owner"), ("complaints", "handler"),
+                ("orders", "owner"), ("opportunities", "owner"), ("targets", "rep"))
+
+
+def rep_named(conn: sqlite3.Connection, rep: str) -> bool:
+    """Whether a record of the book names `rep` (see _REP_COLUMNS), or this laptop is theirs."""
+    named = " OR ".join(f"EXISTS (SELECT 1 FROM {tbl} WHERE {col} = :rep)" for tbl, col in _REP_COLUMNS)
+    return bool(conn.execute(f"SELECT {named} OR EXISTS (SELECT 1 FROM replica WHERE rep = :rep)",
+                             {"rep": rep}).fetchone()[0])
+
+
+def rep_names(conn: sqlite3.Connection) -> list[str]:
+    """Every rep a record of the book names, and this laptop's, in order."""
+    named = " UNION ".join(f"SELECT {col} FROM {tbl} WHERE {col} <> ''" for tbl, col in _REP_COLUMNS)
+    return [r[0] for r in conn.execute(f"{named} UNION SELECT rep FROM replica ORDER BY 1")]
+
+
 def set_local_rep(conn: sqlite3.Connection, rep: str) -> None:
     conn.execute("UPDATE replica SET rep = ?", (rep,))
 
