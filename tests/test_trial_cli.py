@@ -60,3 +60,12 @@ def test_a_rep_no_record_names_is_refused_by_every_command_with_rep(crm: Crm, db
     for rep in ("li", "zhao"):
         result = runner.invoke(app, [*args, "--rep", rep, "--db", str(db_path)])
         assert result.exit_code == 0, result.output
+
+
+def test_the_erase_question_counts_one_change_log_entry_in_the_singular(crm: Crm, db_path: Path) -> None:
+    """'… and their values in 1 change-log entries and the search index'."""
+    cid = crm.customers.create({"name": "陈静"})["id"]
+    result = runner.invoke(app, ["customers", "erase", cid, "--db", str(db_path)], input="n\n")
+    asked = " ".join(result.output.split())
+    assert result.exit_code == 1 and "in 1 change-log entry and the search index" in asked, asked
+    assert crm.customers.get(cid)["name"] == "陈静"  # answered no: nothing erased
