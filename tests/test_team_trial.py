@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pilot_steps import settle
+from pilot_steps import settle, wait_for
 from sync_server import Rep, Server
 from textual.widgets import DataTable
 from textual.widgets._toast import Toast
@@ -80,18 +80,19 @@ async def test_the_apps_sync_says_how_many_customers_left_the_laptop(team: tuple
         async with app.run_test(size=(80, 24), notifications=True) as pilot:
             await settle(pilot)
             await pilot.press("f9")
-            for _ in range(200):  # the sync runs in a thread worker: at most 10 s
-                await settle(pilot, rounds=1)
-                told = " ".join(" ".join(toast.render().plain.split()) for toast in app.screen.query(Toast))
-                if crm.customers.count() == 1 and ("pushed" in told or "上传" in told):
-                    break
-                await pilot.pause(0.05)
+
+            def told() -> str:
+                return " ".join(" ".join(toast.render().plain.split()) for toast in app.screen.query(Toast))
+
+            # the sync runs in a thread worker; its outcome comes after "syncing…"
+            await wait_for(pilot, lambda: "pushed" in told() or "上传" in told(), "the sync's outcome shown")
             assert crm.customers.count() == 1
+            shown = told()
     finally:
         crm.close()
     expected = {"en": "1 customer left your view and was removed from this laptop",
                 "zh": "1 位客户已不在你的范围内，已从本机移除"}[lang]
-    assert expected in told, told
+    assert expected in shown, shown
 
 
 def refused_after_reassign(laptops: dict[str, Rep]) -> str:
