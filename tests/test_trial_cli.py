@@ -69,3 +69,30 @@ def test_the_erase_question_counts_one_change_log_entry_in_the_singular(crm: Crm
     asked = " ".join(result.output.split())
     assert result.exit_code == 1 and "in 1 change-log entry and the search index" in asked, asked
     assert crm.customers.get(cid)["name"] == "陈静"  # answered no: nothing erased
+
+
+@pytest.mark.parametrize("command", [
+    ["customers", "import", "{csv}"],
+    ["customers", "add", "--name", "赵敏", "--email", "not-an-email"],
+    ["contacts", "import", "{csv}"],
+], ids=["import", "add", "contacts-import"])
+def test_a_command_refused_whole_leaves_no_new_database_behind(tmp_path: Path, command: list[str]) -> None:
+    """`crm customers import bad.csv --db new.db` said "nothing imported" (exit 1) and
+    left new.db behind, empty, which every later command then took for a book."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("姓名,邮箱\n孙丽,not-an-email\n", encoding="utf-8")
+    db = tmp_path / "new.db"
+    result = runner.invoke(app, [*(a.format(csv=bad) for a in command), "--db", str(db)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("new.db")] == [], result.output
+    listed = runner.invoke(app, ["customers", "list", "--db", str(db)])
+    assert listed.exit_code == 1 and "no database" in listed.output, listed.output
+
+
+def test_a_refused_write_keeps_a_database_that_was_there(db_path: Path, crm: Crm) -> None:
+    crm.close()
+    result = runner.invoke(app, ["customers", "add", "--name", "赵敏", "--email", "x", "--db", str(db_path)])
+    assert result.exit_code == 1 and db_path.exists()
+    empty = Crm(db_path, rep="wang")  # an empty book made before stays, refused write or not
+    assert empty.customers.count() == 0
+    empty.close()

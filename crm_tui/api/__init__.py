@@ -55,6 +55,13 @@ __all__ = [
 ]
 
 
+def _failed(exc: BaseException | None) -> bool:
+    """An exception that is a failure: not an exit with status 0 (a command's end)."""
+    if exc is None:
+        return False
+    return getattr(exc, "exit_code", getattr(exc, "code", 1)) not in (0, None)
+
+
 class Crm:
     """A rep's local CRM database. Thread-safe: calls are serialised on one lock, so
     UI workers may share one instance.
@@ -74,6 +81,8 @@ class Crm:
         self.config = config if config is not None else Config.load()
         self.now: Callable[[], dt.datetime] = now or local_now
         self.path: Path = resolve_db_path(path)
+        # Made by this Crm: a first write refused whole leaves no empty database behind.
+        self.made_here = not self.path.exists()
         # The demo's database: never synced, and every front end says when it is in use.
         self.is_demo = is_demo_db(self.path)
         # Things the user should hear about on opening (a database made private).
@@ -171,8 +180,18 @@ class Crm:
     def __enter__(self) -> Crm:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        """Close; a database this Crm made is removed again when the work with it
+        failed before anything was written (an import refused whole, an add refused),
+        so a later command says there is no database rather than read an empty one."""
+        discard = self.made_here and _failed(exc)
+        if discard:
+            with self.lock:
+                discard = sql.log_position(self.conn) == 0
         self.close()
+        if discard:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     @property
     def replica(self) -> dict[str, Any]:

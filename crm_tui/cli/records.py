@@ -458,38 +458,40 @@ def build(table: str) -> typer.Typer:
         from crm_tui.api.importing import ImportFileError, import_records
 
         show_bar = not as_json and count_lines(file) >= PROGRESS_FROM
-        with open_crm(db, create=True) as crm, progress_bar(f"importing {file.name}", show_bar) as progress:
-            try:
-                report = import_records(crm, table, file, skip_invalid=skip_invalid, dry_run=dry_run,
-                                        rejects_path=rejects, ignore_unknown=ignore_unknown, progress=progress,
-                                        update_on_match=update_on_match, sheet=sheet)
-            except ImportFileError as exc:
-                raise UserError(str(exc)) from None
-        for warning in report.warnings:
-            err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{escape(str(warning))}", highlight=False, soft_wrap=True)
-        failed = bool(report.rejected) and not skip_invalid
-        for reject in report.rejected[:1000]:
-            err_console.print(f"[red]{t('cli.error') if failed else t('import.rejected')}{t('sep.label')}[/red]{escape(str(reject))}",
-                              highlight=False, soft_wrap=True)
-        if len(report.rejected) > 1000:
-            err_console.print(t("import.more_bad", n=len(report.rejected) - 1000), highlight=False, soft_wrap=True)
-        if as_json:
-            print_json(report.as_dict())
-        elif failed and dry_run:
-            # the whole picture even when rows are bad: what the good ones would do, and what stops it
-            console.print(f"{t('import.dry_run')}{report.summary()}", highlight=False, soft_wrap=True)
-            err_console.print(t("cli.say.import_would_stop", bad=len(report.rejected), rows=report.rows),
-                              highlight=False, soft_wrap=True)
-        elif failed:
-            err_console.print(t("import.nothing", bad=len(report.rejected), rows=report.rows),
-                              highlight=False, soft_wrap=True)
-        else:
-            prefix = t("import.dry_run") if dry_run else ""
-            console.print(f"{prefix}{report.summary()}", highlight=False, soft_wrap=True)
-            if report.rejects_path:
-                console.print(t("import.rejects_written", path=report.rejects_path), highlight=False, soft_wrap=True)
-        if failed:
-            raise typer.Exit(1)
+        with open_crm(db, create=True) as crm:
+            with progress_bar(f"importing {file.name}", show_bar) as progress:
+                try:
+                    report = import_records(crm, table, file, skip_invalid=skip_invalid, dry_run=dry_run,
+                                            rejects_path=rejects, ignore_unknown=ignore_unknown, progress=progress,
+                                            update_on_match=update_on_match, sheet=sheet)
+                except ImportFileError as exc:
+                    raise UserError(str(exc)) from None
+            # reported inside the database's block: an import refused whole leaves no new database
+            for warning in report.warnings:
+                err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{escape(str(warning))}", highlight=False, soft_wrap=True)
+            failed = bool(report.rejected) and not skip_invalid
+            for reject in report.rejected[:1000]:
+                err_console.print(f"[red]{t('cli.error') if failed else t('import.rejected')}{t('sep.label')}[/red]{escape(str(reject))}",
+                                  highlight=False, soft_wrap=True)
+            if len(report.rejected) > 1000:
+                err_console.print(t("import.more_bad", n=len(report.rejected) - 1000), highlight=False, soft_wrap=True)
+            if as_json:
+                print_json(report.as_dict())
+            elif failed and dry_run:
+                # the whole picture even when rows are bad: what the good ones would do, and what stops it
+                console.print(f"{t('import.dry_run')}{report.summary()}", highlight=False, soft_wrap=True)
+                err_console.print(t("cli.say.import_would_stop", bad=len(report.rejected), rows=report.rows),
+                                  highlight=False, soft_wrap=True)
+            elif failed:
+                err_console.print(t("import.nothing", bad=len(report.rejected), rows=report.rows),
+                                  highlight=False, soft_wrap=True)
+            else:
+                prefix = t("import.dry_run") if dry_run else ""
+                console.print(f"{prefix}{report.summary()}", highlight=False, soft_wrap=True)
+                if report.rejects_path:
+                    console.print(t("import.rejects_written", path=report.rejects_path), highlight=False, soft_wrap=True)
+            if failed:
+                raise typer.Exit(1)
 
     sub.command("import", epilog=example(table, "import"))(
         import_)
