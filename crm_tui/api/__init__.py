@@ -187,7 +187,7 @@ class Crm:
         discard = self.made_here and _failed(exc)
         if discard:
             with self.lock:
-                discard = sql.log_position(self.conn) == 0
+                discard = sql.written_nothing(self.conn)
         self.close()
         if discard:
             for suffix in ("", "-wal", "-shm", "-journal"):

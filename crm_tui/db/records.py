@@ -472,6 +472,14 @@ def class_state(conn: sqlite3.Connection) -> tuple[str | None, int | None, str |
     return as_of, log_seq, settings
 
 
+def written_nothing(conn: sqlite3.Connection) -> bool:
+    """Whether a database holds only what making it wrote: no change logged, no sync
+    tried (a failed first sync keeps its error for `crm sync --status`)."""
+    return bool(conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM change_log) AND NOT EXISTS (SELECT 1 FROM sync_state"
+        " WHERE server_id IS NOT NULL OR last_error IS NOT NULL OR last_sync_at IS NOT NULL)").fetchone()[0])
+
+
 def log_position(conn: sqlite3.Connection) -> int:
     """The change log's last seq: it moves on every captured or pulled write."""
     return conn.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()[0]
