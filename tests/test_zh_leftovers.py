@@ -221,3 +221,24 @@ def test_a_file_restore_cannot_take_is_explained_in_chinese(db_path: Path, tmp_p
         assert result.exit_code == 1 and said in result.output, result.output
         assert english_fragments_in(without(result.output, [str(path), "file is not a database"])) == [], \
             result.output
+
+
+@pytest.mark.parametrize(("lang", "said"), [("en", "customer {id} (deleted)"), ("zh", "客户 {id}（已删除）")])
+def test_a_refused_change_of_a_deleted_record_is_labelled_as_the_language_writes(
+        tmp_path: Path, lang: str, said: str) -> None:
+    """A refused new customer deleted since read 客户 01M8WFDBBZ （已删除）, a space
+    before the full-width bracket: the label is now the catalog's, as the one for a
+    record no longer on the laptop is."""
+    from laptops import store_server, sync
+
+    from crm_tui import i18n
+    from crm_tui.api.sync import Sync
+
+    _, http = store_server(tmp_path / "server.db", ("wang", "rep", ["east"]))
+    with Crm(tmp_path / "a.db", rep="wang") as crm:
+        cid = crm.customers.create({"name": "西部客户", "territory": "west"})["id"]  # not his territory
+        assert sync(crm, http).rejected == 1
+        crm.customers.delete(cid)
+        with i18n.speaking(lang):
+            [row] = Sync(crm).rejected()
+    assert row["record"] == said.format(id=cid[:10])

@@ -643,8 +643,7 @@ class Sync:
             record_id = f"{entity_name(records.entity)} {row['row_id'][:10]}"
             with self.lock:
                 deleted = bool(sql.full_history(self.conn, row["tbl"], row["row_id"]))
-            row["record"] = (f"{record_id} {t('history.deleted')}" if deleted
-                             else t("sync.record_not_here", record=record_id))
+            row["record"] = t("sync.record_deleted" if deleted else "sync.record_not_here", record=record_id)
             return row
         name = record.get("name")
         if name is None and record.get("customer_id"):
