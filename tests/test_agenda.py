@@ -36,7 +36,7 @@ def test_buckets_by_date() -> None:
 
 def test_follow_ups_due_today_overdue_upcoming(agenda: Agenda, crm: Crm) -> None:
     cid = crm.customers.create({"name": "王芳"})["id"]
-    overdue = _visit(agenda, cid, "2026-02-27")
+    overdue = _visit(agenda, cid, "2026-02-27", visited_at="2026-02-20T10:00:00")
     today = _visit(agenda, cid, "2026-03-02")
     upcoming = _visit(agenda, cid, "2026-03-05")
     _visit(agenda, cid, "2026-06-01")  # beyond the horizon
@@ -70,7 +70,7 @@ def test_mark_done_removes_from_agenda(agenda: Agenda, crm: Crm) -> None:
 
 def test_logging_the_follow_up_visit_closes_the_old_one_in_one_step(agenda: Agenda, crm: Crm) -> None:
     cid = crm.customers.create({"name": "Li"})["id"]
-    first = _visit(agenda, cid, "2026-03-01")
+    first = _visit(agenda, cid, "2026-03-01", visited_at="2026-02-26T10:00:00")
     second = agenda.log_visit(
         {"customer_id": cid, "channel": "wechat", "purpose": "follow_up", "next_action_date": "2026-03-09"},
         follow_up_of=first["id"])
@@ -84,7 +84,7 @@ def test_logging_the_follow_up_visit_closes_the_old_one_in_one_step(agenda: Agen
 
 def test_schedule_next_moves_the_follow_up(agenda: Agenda, crm: Crm) -> None:
     cid = crm.customers.create({"name": "Li"})["id"]
-    v = _visit(agenda, cid, "2026-02-20")
+    v = _visit(agenda, cid, "2026-02-20", visited_at="2026-02-16T10:00:00")
     moved = agenda.schedule_next(v["id"], "2026/03/04", "带样品")
     assert (moved["next_action_date"], moved["next_action"]) == ("2026-03-04", "带样品")
     assert agenda.follow_ups()[0]["bucket"] == "upcoming"

@@ -32,7 +32,9 @@ def book(crm: Crm) -> dict[str, str]:
     li = crm.customers.create({"name": "李强"})["id"]
 
     def visit(cid: str, when: str | None, action: str) -> str:
+        # visited a week ago, so that a follow-up can be overdue (never before its visit)
         return crm.agenda.log_visit({"customer_id": cid, "channel": "phone", "purpose": "visit",
+                                     "visited_at": f"{day(-7)}T10:00:00",
                                      "next_action": action, "next_action_date": when})["id"]
 
     ids = {"overdue": visit(wang, day(-2), "寄送样品"), "today": visit(li, day(0), "电话回访"),

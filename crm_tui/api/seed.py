@@ -225,9 +225,10 @@ class _Generator:
         days_ago = rng.randrange(0, 730) if pattern != "churned" else rng.randrange(150, 730)
         purpose = "win_back" if pattern == "churned" and rng.random() < 0.5 else self.weighted(
             (("visit", 40), ("follow_up", 35), ("care", 12), ("holiday_greeting", 8), ("win_back", 5)))
+        visited = self.at(days_ago)
         values: dict[str, Any] = {
             "customer_id": customer_id,
-            "visited_at": self.at(days_ago).isoformat(),
+            "visited_at": visited.isoformat(),
             "channel": self.weighted((("face_to_face", 40), ("phone", 30), ("wechat", 18), ("email", 6),
                                       ("sms", 3), ("other", 3))),
             "purpose": purpose,
@@ -237,7 +238,9 @@ class _Generator:
         if days_ago < 60 and rng.random() < 0.7:
             # Recent visits plan a next step: some due soon, some already overdue.
             values["next_action"] = self.pick(NEXT_ACTIONS)
-            due = self.today + dt.timedelta(days=rng.randrange(-20, 30))
+            # Never before the visit that plans it (the visits' record rule): a step
+            # drawn earlier is due on the visit's own day.
+            due = max(self.today + dt.timedelta(days=rng.randrange(-20, 30)), visited.date())
             values["next_action_date"] = due.isoformat()
             # Most follow-ups already due were done; the rest are the agenda's overdue ones.
             values["follow_up_done"] = int(due < self.today and self.aftercare.random() < 0.6)

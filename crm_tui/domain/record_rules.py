@@ -12,19 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from crm_tui.domain import complaints, merging, opportunities, orders, privacy, quotes
+from crm_tui.domain import agenda, complaints, merging, opportunities, orders, privacy, quotes
 
 Rule = Callable[[Mapping[str, Any]], None]
 
 # Over a whole record: what its state says happened is recorded (a closed complaint
 # has its resolution, an accepted quote its order, a decided erase request its
-# decider), so no write, local or synced, leaves a record no workflow could reach.
+# decider) and its dates come in order (a visit's next action not before the visit),
+# so no write, local or synced, leaves a record no workflow could reach.
 STATE_RULES: dict[str, Rule] = {
     "complaints": complaints.check_record,
     "quotes": quotes.check_record,
     "erase_requests": privacy.check_request,
     "merges": merging.check_record,
     "opportunities": opportunities.check_record,
+    "visits": agenda.check_visit,
 }
 
 # Over the values one insert or edit writes, whatever the rest of the record holds.
