@@ -150,11 +150,11 @@ def test_complaint_stats(db_path: Path, book: dict[str, str]) -> None:
 
 
 def test_surveys_add_and_list(db_path: Path, book: dict[str, str]) -> None:
-    out = run(db_path, "surveys", "add", book["E"], "--expected", "8", "--perceived", "6", "--date", "2026-09-01")
-    assert "0.750" in out and "dissatisfied" in out
+    survey = run(db_path, "surveys", "add", book["E"], "--expected", "8", "--perceived", "6", "--date", "2026-09-01")
     with Crm(db_path) as crm:
         rows = crm.analytics.list_surveys(book["E"])
-    assert [(r["expected"], r["perceived"], r["surveyed_at"]) for r in rows] == [(8.0, 6.0, "2026-09-01")]
+    assert [(r["id"], r["expected"], r["perceived"], r["surveyed_at"]) for r in rows] == [
+        (survey.strip(), 8.0, 6.0, "2026-09-01")]
     data = json.loads(run(db_path, "surveys", "list", "--json"))
     assert data["count"] == 4
     # the table names the customer, and writes every C with three decimals, as the report does
@@ -162,8 +162,10 @@ def test_surveys_add_and_list(db_path: Path, book: dict[str, str]) -> None:
         name = crm.customers.get(book["E"])["name"]
     table = run(db_path, "surveys", "list", "--customer", book["E"])
     assert name in table and "0.750" in table and "overall satisfaction C = 0.750" in table
+    assert "dissatisfied" in table
     # said in Chinese: the verdict as the list names it
-    chinese = CliRunner().invoke(app, ["--db", str(db_path), "surveys", "add", book["E"], "-a", "8", "-b", "9"],
+    run(db_path, "surveys", "add", book["E"], "-a", "8", "-b", "9")
+    chinese = CliRunner().invoke(app, ["--db", str(db_path), "surveys", "list", "--customer", book["E"]],
                                  env={"CRM_LANG": "zh"})
     assert "1.125" in chinese.stdout and "超出期望" in chinese.stdout and "delighted" not in chinese.stdout
     bad = CliRunner().invoke(app, ["--db", str(db_path), "surveys", "add", book["E"], "-a", "0", "-b", "3"])

@@ -99,7 +99,7 @@ def test_a_customer_just_written_comes_back_with_its_classes(db_path: Path) -> N
         shown["status"], shown["lifecycle_stage"], shown["tier"]) != (None, None, None)
     edited = json.loads(cli(db_path, "customers", "edit", added["id"], "--notes", "回访", "--json"))
     assert edited["tier"] == shown["tier"] and edited["status"] == shown["status"]
-    assert "potential" in cli(db_path, "customers", "add", "--name", "李娜")
+    assert "potential" in cli(db_path, "customers", "show", cli(db_path, "customers", "add", "--name", "李娜").strip())
 
 
 def test_after_a_few_writes_only_the_touched_customers_are_classified_again(

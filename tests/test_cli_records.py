@@ -156,21 +156,22 @@ def test_adding_a_likely_duplicate_warns_but_adds(crm: Crm, db_path: Path) -> No
     assert crm.customers.count() == 4
 
 
-def test_add_edit_and_show_print_a_record_alike(crm: Crm, db_path: Path) -> None:
+def test_edit_and_show_print_a_record_alike(crm: Crm, db_path: Path) -> None:
     """An order is printed with its lines and an opportunity with its products by
-    add and edit as by show: add printed the bare row, the lines left out."""
+    edit as by show (and by add on a terminal, tests/test_add_output.py): add printed
+    the bare row, the lines left out."""
     run(db_path, "products", "add", "--sku", "P-100", "--name", "工业泵", "--list-price", "12000")
     customer = add_customer(db_path, "--name", "张伟")
-    added = run(db_path, "orders", "add", "--customer", customer["id"], "--line", "P-100:2")
-    shown = run(db_path, "orders", "show", added.stdout.split()[2])
-    assert "工业泵" in added.stdout and "24,000.00" in added.stdout
-    assert shown.stdout in added.stdout  # the same record, after the "added order ID" line
+    order_id = run(db_path, "orders", "add", "--customer", customer["id"], "--line", "P-100:2").stdout.strip()
+    shown = run(db_path, "orders", "show", order_id)
+    assert "工业泵" in shown.stdout and "24,000.00" in shown.stdout
+    edited = run(db_path, "orders", "edit", order_id, "--notes", "加急")
+    assert "工业泵" in edited.stdout and "24,000.00" in edited.stdout and "加急" in edited.stdout
     order = run_json(db_path, "orders", "add", "--customer", customer["id"], "--line", "P-100:1")
     assert [line["quantity"] for line in order["lines"]] == [1]
-    deal = run(db_path, "opportunities", "add", "--customer", customer["id"], "--title", "泵站改造",
-               "--amount", "50000", "--products", "P-100")
-    assert "P-100 工业泵" in deal.stdout
-    deal_id = deal.stdout.split()[2]
+    deal_id = run(db_path, "opportunities", "add", "--customer", customer["id"], "--title", "泵站改造",
+                  "--amount", "50000", "--products", "P-100").stdout.strip()
+    assert "P-100 工业泵" in run(db_path, "opportunities", "show", deal_id).stdout
     edited = run(db_path, "opportunities", "edit", deal_id, "--notes", "回访")
     assert "P-100 工业泵" in edited.stdout
     assert run_json(db_path, "opportunities", "edit", deal_id, "--notes", "再访")["products"][0]["sku"] == "P-100"

@@ -400,6 +400,7 @@ def test_a_new_user_sets_up_and_works_in_chinese(tmp_path: Path, monkeypatch: py
     run("add", "customers", "add", "--name", "王芳", "--phone", "13812345678")
     with Crm(db) as crm:
         cid = next(c["id"] for c in crm.customers.find() if c["name"] == "王芳")
+    assert seen.pop("add") == f"{cid}\n"  # to a script, an add prints the id alone, in any language
     run("add again", "customers", "add", "--name", "王芳", "--phone", "138 1234 5678")
     assert f"可能与 {cid} 王芳 重复（电话相同）" in seen["add again"]
     run("changes", "changes", "list", "--limit", "5")

@@ -22,6 +22,7 @@ from crm_tui.cli.common import (
     column_title,
     console,
     open_crm,
+    print_added,
     print_json,
     print_record,
     print_table,
@@ -431,12 +432,16 @@ def survey_add(
         cid = crm.customers.get(customer)["id"]
         record = crm.analytics.add_survey({"customer_id": cid, "expected": expected, "perceived": perceived,
                                            "surveyed_at": date, "complaint_id": complaint, "notes": notes})
-    if as_json:
-        print_json(record)
-        return
-    # the verdict named as the survey list names it (满意 / satisfied), C as every C is written
-    print_record({**record, "c": satisfaction(record["c"]),
-                  "verdict": cell_text("verdict", record["verdict"], {"verdict": "survey.verdict"})}, "surveys")
+
+    def show(as_json: bool) -> None:
+        if as_json:
+            print_json(record)
+            return
+        # the verdict named as the survey list names it (满意 / satisfied), C as every C is written
+        print_record({**record, "c": satisfaction(record["c"]),
+                      "verdict": cell_text("verdict", record["verdict"], {"verdict": "survey.verdict"})}, "surveys")
+
+    print_added("surveys", record, as_json, show)
 
 
 @surveys_app.command("list", epilog="crm surveys list --json")

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Collection, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -111,6 +111,20 @@ def demo_notice(path: Path) -> None:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def print_added(table: str, record: Mapping[str, Any], as_json: bool, show: Callable[[bool], None]) -> None:
+    """What every `add` prints, one rule for all, as gh does: to a script (stdout a
+    pipe or a file) the new record's id alone on one line, so `K=$(crm complaints add
+    …)` holds the id; on a terminal a confirmation naming it and the record as `show`
+    prints it; with --json the record (`show(True)`), wherever it goes."""
+    if as_json:
+        show(True)
+    elif sys.stdout.isatty():
+        console.print(t("cli.added", entity=t(f"entity.{table}"), id=record["id"]), highlight=False, soft_wrap=True)
+        show(False)
+    else:
+        sys.stdout.write(f"{record['id']}\n")
 
 
 FOLDED_WIDTH = 24

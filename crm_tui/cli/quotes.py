@@ -19,6 +19,7 @@ from crm_tui.cli.common import (
     console,
     err_console,
     open_crm,
+    print_added,
     print_json,
     print_record,
     print_table,
@@ -73,9 +74,7 @@ def add(opportunity: Annotated[str | None, _opt("--opportunity")]
         quote = crm.quote_book.add({"opportunity_id": opportunity, "customer_id": customer, "title": title,
                                     "quoted_on": date, "valid_until": valid_until, "terms": terms, "notes": notes},
                                    [parse_line(text) for text in line or []])
-    if not as_json:
-        console.print(t("quotes.cli_added", id=quote["id"]), highlight=False, soft_wrap=True, markup=False)
-    _show(quote, as_json)
+    print_added("quotes", quote, as_json, lambda as_json: _show(quote, as_json))
 
 
 @quotes_app.command("list", epilog="crm quotes list --opportunity 01JB2X")

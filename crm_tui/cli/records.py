@@ -31,6 +31,7 @@ from crm_tui.cli.common import (
     console,
     err_console,
     open_crm,
+    print_added,
     print_json,
     print_record,
     print_table,
@@ -279,9 +280,7 @@ def build(table: str) -> typer.Typer:
                 err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]"
                                   + t("cli.possible_duplicate", id=match["id"], name=escape(match.get("name") or ""),
                                       reason=reason), highlight=False, soft_wrap=True)
-            if not as_json:
-                console.print(t("cli.added", entity=entity_name(ent), id=record["id"]), highlight=False, soft_wrap=True)
-            show_record(crm, record, table, as_json)
+            print_added(table, record, as_json, lambda as_json: show_record(crm, record, table, as_json))
 
     add_params = common_params() + field_params(ent)
     if table == "orders":
