@@ -11,7 +11,6 @@ from analytics_fixture import NOW, TODAY, analytics, build
 from old_books import book_before
 
 from crm_tui.api import Crm, ValidationError
-from crm_tui.api.analytics import schedule_satisfaction_follow_up
 
 
 @pytest.fixture
@@ -266,17 +265,6 @@ def test_kpis_by_hand(crm: Crm, book: dict[str, str]) -> None:
     assert only["overall"]["sales"] == 1400.0
 
 
-def test_schedule_satisfaction_follow_up(crm: Crm, book: dict[str, str]) -> None:
-    complaint = crm.complaints.find()[0]
-    closed = {**complaint, "closed_at": "2026-09-30 17:30", "status": "closed"}
-    visit = schedule_satisfaction_follow_up(crm, closed, days=3)
-    assert visit["purpose"] == "follow_up"
-    assert visit["next_action_date"] == "2026-10-03"  # closed 09-30 + 3 days
-    assert visit["customer_id"] == complaint["customer_id"]
-    with pytest.raises(ValidationError, match="closed"):
-        schedule_satisfaction_follow_up(crm, {**complaint, "closed_at": None, "resolved_at": None})
-
-
 def test_report_data_and_dashboard_data(crm: Crm, book: dict[str, str]) -> None:
     an = analytics(crm)
     data = an.report_data("2026-Q3")
@@ -310,16 +298,3 @@ def test_migration_3_upgrades_a_schema_2_database(tmp_path) -> None:
         assert [c["op"] for c in crm.changes(table="surveys")] == ["insert"]
         indexes = {r[1] for r in crm.conn.execute("PRAGMA index_list(orders)")}
         assert "orders_customer_amount" in indexes
-
-
-def test_satisfaction_follow_up_after_the_workflow_closes_a_complaint(crm: Crm, book: dict[str, str]) -> None:
-    # K2 (resolved) closed through the complaint workflow, then the follow-up planned
-    # on its result, as the workflow's close() is meant to do.
-    k2 = next(k for k in crm.complaints.find() if k["status"] == "resolved")
-    closed = crm.complaint_workflow.close(k2["id"])
-    visit = schedule_satisfaction_follow_up(crm, closed, days=5)
-    closed_day = closed["closed_at"][:10]
-    assert visit["next_action_date"] == (dt.date.fromisoformat(closed_day) + dt.timedelta(days=5)).isoformat()
-    assert visit["owner"] == "li"  # the complaint's rep follows up
-    pending = crm.agenda.follow_ups(horizon_days=30)
-    assert visit["id"] in {v["id"] for v in pending}

@@ -1,5 +1,5 @@
-"""The follow-up agenda: visits whose next action is due today, overdue or coming up,
-and the use cases around them (log a visit, mark a follow-up done, schedule the next).
+"""The follow-up agenda: visits whose next action is due today, overdue or coming up
+(and the satisfaction follow-ups of closed complaints), and the use cases around them (log a visit, mark a follow-up done, schedule the next).
 Each write is one transaction."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_tui.api.names import with_customer_names
 from crm_tui.api.records import Record
+from crm_tui.db.analytics import satisfaction_follow_ups
 from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain import agenda as rules
@@ -42,8 +43,14 @@ class Agenda:
         filters = [Filter("next_action_date", "<=", last), Filter("follow_up_done", "!=", 1)]
         if customer_id:
             filters.append(Filter("customer_id", "=", customer_id))
+        days = self.crm.config.analytics.satisfaction_follow_up_days
         with self.crm.lock:
             rows = self.crm.visits.find(filters, order="next_action_date")
+            # closed complaints' satisfaction follow-ups: planned, not visits (see close())
+            after_complaints = satisfaction_follow_ups(self.crm.conn, days, last, customer_id=customer_id)
+            rows = sorted(rows + [{**c, "kind": "complaint", "purpose": "follow_up",
+                                   "next_action": t("workflow.satisfaction_survey")} for c in after_complaints],
+                          key=lambda row: row["next_action_date"])
             with_customer_names(self.crm, rows)
         for row in rows:
             row["bucket"] = rules.bucket(row["next_action_date"], today, horizon_days)

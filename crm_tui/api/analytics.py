@@ -46,7 +46,7 @@ from crm_tui.domain.analytics.value import customer_value
 from crm_tui.domain.complaints import SlaPolicy
 from crm_tui.domain.entities import CLASSIFICATION_OVERRIDE, SURVEY
 from crm_tui.domain.validation import ValidationError
-from crm_tui.i18n import choice_label, t
+from crm_tui.i18n import t
 
 if TYPE_CHECKING:
     from crm_tui.api import Crm
@@ -294,7 +294,8 @@ class Analytics:
         with self.crm.lock:
             counts = sql.period_counts(self.crm.conn, p.start_text, upto.end_text, prev.start_text,
                                        prev_end=m.compared.end_text, rep=rep)
-            per_rep = sql.rep_counts(self.crm.conn, p.start_text, upto.end_text, now.date(), rep=rep)
+            per_rep = sql.rep_counts(self.crm.conn, p.start_text, upto.end_text, now.date(),
+                                     follow_up_days=self.settings.satisfaction_follow_up_days, rep=rep)
             handled = sql.complaints_handled_between(self.crm.conn, p.start_text, upto.end_text, rep=rep)
         for c in handled:
             entry = per_rep.setdefault(c["rep"], {})
@@ -367,7 +368,8 @@ class Analytics:
         model = self.rfm_scores(facts=facts)
         with self.crm.lock:
             monthly = sql.monthly_sales(self.crm.conn, trend.start_text, trend.end_text, rep=rep)
-            agenda = sql.agenda_counts(self.crm.conn, today, rep=rep)
+            agenda = sql.agenda_counts(self.crm.conn, today, follow_up_days=self.settings.satisfaction_follow_up_days,
+                                       rep=rep)
         recent = Period(today - dt.timedelta(days=89), today, "last 90 days")
         complaints = self.complaint_analytics(recent, rep=rep)
         cadence = Counter(i.state for i in contact_cadence(facts, self.settings, today))
@@ -386,25 +388,3 @@ class Analytics:
             "funnel": [(s["stage"], s["reached"]) for s in self.pipeline.funnel(quarter, rep=rep)["stages"]],
             "forecast": self.pipeline.forecast(quarter, rep=rep),
         }
-
-
-def schedule_satisfaction_follow_up(crm: Crm, complaint: Mapping[str, Any], *, days: int | None = None) -> Record:
-    """After a complaint closes, plan a satisfaction follow-up: a visit with purpose
-    follow_up whose next action is dated closed + N days (analytics setting
-    satisfaction_follow_up_days). Meant to be called by the complaints workflow's
-    close(), inside its transaction."""
-    closed = complaint.get("closed_at") or complaint.get("resolved_at")
-    if not closed:
-        raise ValidationError.one("closed_at", t("workflow.not_closed_yet"))
-    if days is None:
-        days = crm.config.analytics.satisfaction_follow_up_days
-    closed_at = dt.datetime.fromisoformat(str(closed).replace("Z", "+00:00")).replace(tzinfo=None)
-    due = (closed_at.date() + dt.timedelta(days=days)).isoformat()
-    return crm.visits.create({
-        "customer_id": complaint["customer_id"], "visited_at": closed_at.replace(microsecond=0).isoformat(),
-        "channel": complaint.get("channel") or "phone", "purpose": "follow_up",
-        # Texts written into the record are in the rep's language: they read them later.
-        "notes": t("workflow.follow_up_notes", id=complaint["id"],
-                   type=choice_label(crm.complaints.entity, "type", complaint.get("type"))).strip(),
-        "next_action": t("workflow.satisfaction_survey"), "next_action_date": due,
-    }, owner=complaint.get("owner") or None)

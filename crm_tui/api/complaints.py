@@ -134,14 +134,10 @@ class ComplaintWorkflow:
         return self._move(complaint_id, rules.RESOLVED, fill)
 
     def close(self, complaint_id: str) -> Record:
-        """Close a resolved complaint and, in the same transaction, plan the
-        satisfaction follow-up with the customer."""
-        from crm_tui.api.analytics import schedule_satisfaction_follow_up  # loads the analytics
-
-        with self.crm.lock, transaction(self.crm.conn):
-            closed = self._move(complaint_id, rules.CLOSED, {"closed_at": self._stamp()})
-            schedule_satisfaction_follow_up(self.crm, closed)
-            return closed
+        """Close a resolved complaint. Its satisfaction follow-up with the customer is
+        then on the agenda (crm_tui.db.analytics.SATISFACTION_FOLLOW_UPS): a plan, not
+        a visit made, so nothing else is written."""
+        return self._move(complaint_id, rules.CLOSED, {"closed_at": self._stamp()})
 
     def reopen(self, complaint_id: str) -> Record:
         """Back to in progress from resolved or closed; the old resolution is kept for

@@ -254,9 +254,10 @@ def complaints_handled_between(conn: sqlite3.Connection, start: str, end: str, *
     return [dict(r) for r in conn.execute(sql, params)]
 
 
-def rep_counts(conn: sqlite3.Connection, start: str, end: str, today: dt.date,
+def rep_counts(conn: sqlite3.Connection, start: str, end: str, today: dt.date, *, follow_up_days: int,
                rep: str | None = None) -> dict[str, dict[str, float]]:
-    """Per rep (record owner): visits, follow-ups due and done, orders and sales."""
+    """Per rep (record owner): visits, follow-ups due and done (of visits, and of closed
+    complaints), orders and sales."""
     out: dict[str, dict[str, float]] = {}
 
     def add(rows: Iterable[Sequence[Any]], *names: str) -> None:
@@ -269,7 +270,10 @@ def rep_counts(conn: sqlite3.Connection, start: str, end: str, today: dt.date,
     owner = _owner("", rep, params)
     add(conn.execute("SELECT owner, count(*) FROM visits WHERE visited_at >= :start AND visited_at < :end"
                      f"{owner} GROUP BY owner", params), "visits")
-    add(conn.execute("SELECT owner, count(*), sum(follow_up_done = 1) FROM visits "
+    params["days"] = follow_up_days
+    follow_ups = ("SELECT owner, next_action_date, follow_up_done = 1 AS done FROM visits "
+                  f"UNION ALL SELECT owner, next_action_date, done FROM ({SATISFACTION_FOLLOW_UPS})")
+    add(conn.execute(f"SELECT owner, count(*), total(done) FROM ({follow_ups}) "
                      "WHERE next_action_date >= :start AND next_action_date < :end "
                      f"AND next_action_date <= :today{owner} GROUP BY owner", params),
         "follow_ups_due", "follow_ups_done")
@@ -339,17 +343,48 @@ def sent_greeting_notes(conn: sqlite3.Connection, since: str) -> set[tuple[str, 
     return {(r[0], r[1]) for r in rows}
 
 
-def agenda_counts(conn: sqlite3.Connection, today: dt.date, *, rep: str | None = None) -> dict[str, int]:
-    """Today's work: pending follow-ups overdue and due today; open complaints, and those
-    due by the end of today (or overdue)."""
-    p: dict[str, Any] = {"today": today.isoformat(), "tomorrow": _day(today, -1)}
+# The satisfaction follow-up of a closed complaint (docs/analytics.md): planned, not a
+# contact made, so no visit is written for it. It is due :days after the closing day,
+# for a complaint closed while it was in the book (one imported already closed is
+# history: nothing to follow up), and done once the complaint has a survey or the
+# customer a visit logged since the closing. One definition for the agenda, its
+# counts on the dashboard and the follow-ups of the KPIs.
+SATISFACTION_FOLLOW_UPS = """
+SELECT c.id, c.customer_id, c.owner, c.type, c.closed_at,
+       date(c.closed_at, printf('%+d days', :days)) AS next_action_date,
+       (c.id IN (SELECT complaint_id FROM surveys WHERE complaint_id IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM visits v WHERE v.customer_id = c.customer_id AND v.visited_at >= c.closed_at))
+       AS done
+FROM complaints c
+WHERE c.status = 'closed' AND c.closed_at IS NOT NULL AND date(c.closed_at) >= date(c.created_at, 'localtime')
+"""
+
+
+def satisfaction_follow_ups(conn: sqlite3.Connection, days: int, last: str, *,
+                            customer_id: str | None = None) -> list[dict[str, Any]]:
+    """The pending satisfaction follow-ups due up to `last`, earliest first."""
+    p: dict[str, Any] = {"days": days, "last": last, "customer": customer_id}
+    sql = (f"SELECT id, customer_id, owner, type, closed_at, next_action_date FROM ({SATISFACTION_FOLLOW_UPS}) "
+           "WHERE NOT done AND next_action_date <= :last")
+    if customer_id is not None:
+        sql += " AND customer_id = :customer"
+    return [dict(r) for r in conn.execute(sql + " ORDER BY next_action_date, id", p)]
+
+
+def agenda_counts(conn: sqlite3.Connection, today: dt.date, *, follow_up_days: int,
+                  rep: str | None = None) -> dict[str, int]:
+    """Today's work: pending follow-ups (of visits, and of closed complaints) overdue
+    and due today; open complaints, and those due by the end of today (or overdue)."""
+    p: dict[str, Any] = {"today": today.isoformat(), "tomorrow": _day(today, -1), "days": follow_up_days}
     owner = _owner("", rep, p)
     pending = "next_action_date IS NOT NULL AND coalesce(follow_up_done, 0) != 1"
+    due = (f"SELECT next_action_date FROM visits WHERE {pending}{owner} UNION ALL "
+           f"SELECT next_action_date FROM ({SATISFACTION_FOLLOW_UPS}) WHERE NOT done{owner}")
+    overdue, due_today = conn.execute(f"SELECT total(next_action_date < :today), total(next_action_date = :today) "
+                                      f"FROM ({due})", p).fetchone()
     return {
-        "follow_ups_overdue": conn.execute(
-            f"SELECT count(*) FROM visits WHERE {pending} AND next_action_date < :today{owner}", p).fetchone()[0],
-        "follow_ups_today": conn.execute(
-            f"SELECT count(*) FROM visits WHERE {pending} AND next_action_date = :today{owner}", p).fetchone()[0],
+        "follow_ups_overdue": int(overdue),
+        "follow_ups_today": int(due_today),
         "complaints_open": conn.execute(
             "SELECT count(*) FROM complaints WHERE status NOT IN ('resolved', 'closed')" + owner, p).fetchone()[0],
         "complaints_due": conn.execute(

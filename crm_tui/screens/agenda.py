@@ -1,5 +1,6 @@
 """The agenda: follow-ups overdue, due today and coming up; log the visit that answers
-one, mark it done, or move it to another day. Stale opportunities (past their expected
+one, mark it done, or move it to another day (a closed complaint's satisfaction
+follow-up is done by the contact logged or its survey). Stale opportunities (past their expected
 close, or quiet for the configured days) follow them: log a visit, or edit the deal."""
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class AgendaScreen(TableScreen):
         if follow_up is None:
             return
         crm, app = self.crm, self.app
-        answers = None if follow_up.get("kind") == "opportunity" else follow_up["id"]
+        answers = None if follow_up.get("kind") else follow_up["id"]  # a deal, a complaint: no visit to mark
         self.run_db(lambda: crm.customers.get(follow_up["customer_id"]),
                     lambda customer: visit_form(app, customer, self.reload, follow_up_of=answers))
 
@@ -91,6 +92,9 @@ class AgendaScreen(TableScreen):
             return
         if follow_up.get("kind") == "opportunity":
             tell(self, t("agenda.stale_not_a_follow_up"), severity="warning")
+            return
+        if follow_up.get("kind") == "complaint":
+            tell(self, t("agenda_complaint.done_by_contact"), severity="warning")
             return
         agenda = self.app.agenda
 
@@ -108,6 +112,9 @@ class AgendaScreen(TableScreen):
             crm, app = self.crm, self.app
             self.run_db(lambda: (crm.customers.get(follow_up["customer_id"]), crm.opportunities.get(follow_up["id"])),
                         lambda both: opportunity_form(app, both[0], self.reload, record=both[1]))
+            return
+        if follow_up.get("kind") == "complaint":
+            tell(self, t("agenda_complaint.done_by_contact"), severity="warning")
             return
         schedule_form(self.app, follow_up, self.reload)
 
