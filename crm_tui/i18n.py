@@ -267,6 +267,23 @@ def os_reason(error: OSError | str) -> str:
     return t(f"oserror.{name.lower()}") if name in _OS_REASONS else text
 
 
+# SQLite's result codes whose text the catalog has ([sqlerror]), by the primary code
+# (an extended code's low byte) and, for a driver that gives none, by SQLite's text.
+_SQLITE_REASONS = {26: "notadb", 14: "cantopen", 11: "corrupt", 8: "readonly", 10: "ioerr", 13: "full"}
+_SQLITE_TEXTS = {"file is not a database": "notadb", "unable to open database file": "cantopen",
+                 "database disk image is malformed": "corrupt", "attempt to write a readonly database": "readonly",
+                 "disk I/O error": "ioerr", "database or disk is full": "full"}
+
+
+def db_reason(error: BaseException) -> str:
+    """Why SQLite could not open or read a file, in the user's language: the catalog's
+    text for the error's result code ('file is not a database' -> '不是 SQLite 数据库文件'),
+    else SQLite's own."""
+    code = getattr(error, "sqlite_errorcode", None)
+    name = _SQLITE_REASONS.get(code & 0xFF) if isinstance(code, int) else _SQLITE_TEXTS.get(str(error))
+    return t(f"sqlerror.{name}") if name else str(error)
+
+
 def field_label(ent: Entity, name: str) -> str:
     """The label of a field; labels differ by record kind only where the catalog says."""
     for key in (f"field.{ent.table}.{name}", f"field.{name}"):
@@ -281,12 +298,20 @@ def label_of_name(name: str) -> str | None:
     record kind having such a field agrees on (`field.products.list_price`); None
     when there is none or they differ; for a name no record has (an error about
     `merge` or `file`), the catalog's `subject` for it."""
+    return record_field_label(name) or subject_label(name)
+
+
+def record_field_label(name: str) -> str | None:
+    """label_of_name's label when `name` is a field of a record (what a --where, a CSV
+    header or --json spells so), else None."""
     if has(f"field.{name}"):
         return t(f"field.{name}")
     labels = _specific_labels(language()).get(name, set())
-    if len(labels) == 1:
-        return next(iter(labels))
-    # what an error is about when it is no record's field (a merge, the file, --take)
+    return next(iter(labels)) if len(labels) == 1 else None
+
+
+def subject_label(name: str) -> str | None:
+    """What an error is about when it is no record's field (a merge, the file, --take)."""
     return t(f"subject.{name}") if has(f"subject.{name}") else None
 
 

@@ -52,7 +52,7 @@ def test_a_rep_no_record_names_is_refused_by_every_command_with_rep(crm: Crm, db
     crm.pipeline.set_target("2026-Q4", "1000", rep="zhao")  # a rep with a target only is a rep
     out = tmp_path / "r.csv"
     args = [a.format(out=out) for a in command]
-    for lang, said in (("en", "rep: 'wnag' owns no record of this book"), ("zh", "销售代表（rep）：")):
+    for lang, said in (("en", "rep: 'wnag' owns no record of this book"), ("zh", "错误：销售代表：")):
         result = runner.invoke(app, [*args, "--rep", "wnag", "--db", str(db_path)], env={"CRM_LANG": lang})
         assert result.exit_code == 1, result.output
         assert said in result.output and "li, wang, zhao" in result.output, result.output

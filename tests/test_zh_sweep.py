@@ -97,7 +97,7 @@ def test_the_server_audits_kinds_are_said_in_chinese(tmp_path: Path, monkeypatch
     monkeypatch.setenv("COLUMNS", "300")
     result = runner.invoke(app, ["server", "audit", "--kind", "bogus", "--db", f"sqlite:///{tmp_path / 's.db'}"])
     assert result.exit_code == 1
-    assert "类型（kind）：'bogus' 不是可选值之一：auth_failed, refused" in result.output
+    assert "类型：'bogus' 不是可选值之一：auth_failed, refused" in result.output
     assert "is not one of" not in result.output
 
 

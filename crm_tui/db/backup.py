@@ -31,7 +31,7 @@ from crm_tui.db.connection import (
     transaction,
 )
 from crm_tui.db.migrations import SCHEMA_VERSION
-from crm_tui.i18n import t
+from crm_tui.i18n import db_reason, t
 
 # Tables every crm_tui laptop database has had since its first version.
 _CRM_TABLES = frozenset({"replica", "change_log", "sync_state", "customers"})
@@ -74,7 +74,7 @@ def summary(path: Path, key: str | None = None) -> dict[str, Any]:
     try:
         conn = connect(path, key if encrypted else None)
     except ERRORS.database as exc:
-        raise DatabaseError(t("db.backup.not_backup", path=path, reason=exc)) from None
+        raise DatabaseError(t("db.backup.not_backup", path=path, reason=db_reason(exc))) from None
     try:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not names >= _CRM_TABLES:
@@ -86,7 +86,7 @@ def summary(path: Path, key: str | None = None) -> dict[str, Any]:
         customers = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
         changes = conn.execute("SELECT count(*) FROM change_log").fetchone()[0]
     except ERRORS.database as exc:
-        raise DatabaseError(t("db.backup.not_backup", path=path, reason=exc)) from None
+        raise DatabaseError(t("db.backup.not_backup", path=path, reason=db_reason(exc))) from None
     finally:
         conn.close()
     return {"schema": version, "node": node, "rep": rep, "customers": customers, "changes": changes,

@@ -18,7 +18,7 @@ from crm_tui.db import records
 from crm_tui.db import schema as new_schema
 from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
 from crm_tui.domain.entities import ENTITIES
-from crm_tui.i18n import os_reason, t
+from crm_tui.i18n import db_reason, os_reason, t
 
 
 def _null(value: None) -> None:
@@ -87,6 +87,15 @@ class _DriverErrors:
 
 
 ERRORS = _DriverErrors()
+
+
+def not_crm(path: Path | str, error: BaseException) -> DatabaseError:
+    """The refusal of a file SQLite would not open as a database, in the user's words:
+    one it cannot open at all (a folder, no permission), or one that is something else."""
+    if getattr(error, "sqlite_errorcode", 0) & 0xFF != 14:
+        return DatabaseError(t("db.not_crm", path=path, reason=db_reason(error)))
+    reason = t("oserror.eisdir") if Path(path).is_dir() else db_reason(error)
+    return DatabaseError(t("db.cannot_open", path=path, reason=reason))
 
 
 def cipher_driver() -> Any:
@@ -255,9 +264,9 @@ def open_database(path: str | Path, *, rep: str | None = None, private_dir: bool
     except ERRORS.operational as exc:
         if _is_busy(exc):
             raise busy_error(path) from None
-        raise DatabaseError(t("db.not_crm", path=path, reason=exc)) from exc
+        raise not_crm(path, exc) from exc
     except ERRORS.database as exc:
-        raise DatabaseError(t("db.not_crm", path=path, reason=exc)) from exc
+        raise not_crm(path, exc) from exc
     if str(path) != ":memory:" and mode.lower() != "wal":
         raise DatabaseError(t("db.no_wal", path=path, mode=mode))
     migrate(conn, path)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from crm_tui.domain.entities import SYSTEM_COLUMNS, Entity, Field
-from crm_tui.i18n import entity_name, label_of_name, language, t
+from crm_tui.i18n import entity_name, language, record_field_label, subject_label, t
 
 DEFAULT_REGION = "CN"
 
@@ -28,11 +28,17 @@ class FieldError:
     reason: str
 
     def __str__(self) -> str:
-        # In Chinese the field reads by its label, with the name a command or a CSV
-        # header uses beside it: "手机（mobile）：不是有效的电话号码".
-        label = label_of_name(self.field) if language() != "en" else None
-        if label:
-            return t("validation.field_reason", label=label, field=self.field, reason=self.reason)
+        # In Chinese a record's field reads by its label, with the name a command or a
+        # CSV header uses beside it: "手机（mobile）：不是有效的电话号码", as does an
+        # option ("排序（--order）"); what is no record's field (the file of crm
+        # restore) by its label alone: "文件：…".
+        if language() != "en":
+            label = record_field_label(self.field) or (subject_label(self.field) if self.field[:1] == "-" else None)
+            if label:
+                return t("validation.field_reason", label=label, field=self.field, reason=self.reason)
+            subject = subject_label(self.field)
+            if subject:
+                return f"{subject}{t('sep.label')}{self.reason}"
         return f"{self.field}: {self.reason}"
 
 
