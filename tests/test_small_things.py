@@ -169,7 +169,7 @@ def test_english_counts_take_the_word_for_their_number() -> None:
         import_nothing = next(key for key, text in catalog("en").items() if text.startswith("nothing imported: {bad}"))
         assert t(import_nothing, bad=1, rows=3) == "nothing imported: 1 bad row of 3 (fix it, or use --skip-invalid)"
         set_language("zh")
-        assert t("sync.msg.pushed_pulled", pushed=1, pulled=0) == "已推送 1 条修改，拉取 0 条"
+        assert t("sync.msg.pushed_pulled", pushed=1, pulled=0) == "已上传 1 条修改，下载 0 条"
     finally:
         set_language("en")
 
