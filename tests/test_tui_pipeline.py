@@ -274,3 +274,33 @@ async def test_each_stage_head_keeps_its_amount_line_at_any_width(crm: Crm, lang
                 assert drawn[0].endswith("3" if lang == "en" else "3 个"), drawn
                 assert ("weighted" if lang == "en" else "加权") in drawn[1], drawn
 
+
+
+@pytest.mark.parametrize("amount", [80, 800])
+@pytest.mark.parametrize(("lang", "word"), [("en", "overdue"), ("zh", "已逾期")])
+async def test_an_overdue_cards_word_stays_whole_at_80x24(crm: Crm, lang: str, word: str, amount: int) -> None:
+    """The Chinese cards broke 已逾期 as 已逾 / 期 (a deal of 80) or 已 / 逾期 (of 800):
+    their text breaks between any two Chinese characters, as a title must, where
+    'overdue' stayed whole. A word the catalog wrote as one is now kept whole by the
+    same line breaking (widgets/wrap.line_spans, which the CLI's help uses too)."""
+    from textual.geometry import Region
+
+    from crm_tui.screens.pipeline import StageColumn
+
+    crm.now = lambda: NOW
+    cid = crm.customers.create({"name": "王芳"})["id"]
+    crm.opportunities.create({"customer_id": cid, "title": "ERP", "amount": amount, "stage": "negotiation",
+                              "close_date": "2026-09-01"})
+    app = CrmApp(crm=crm, config={}, lang=lang, now=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PipelineScreen)
+        column = next(c for c in screen.query(StageColumn) if c.stage_id == "negotiation")
+        options = column.query_one(OptionList)
+        drawn = [strip.text.strip() for strip in options.render_lines(Region(0, 0, *options.size))]
+    card = [line for line in drawn if line]
+    assert card[:2] == ["王芳", "ERP"], card
+    assert f"{amount} ⚠2026-09-01" in card[2], card
+    assert word in card[2].split() or card[3] == word, card

@@ -268,6 +268,24 @@ def test_chinese_lines_break_between_characters_and_keep_marks_with_their_words(
         assert not any(line.endswith("ER") or line.startswith("P ") for line in lines), (width, lines)
 
 
+def test_a_word_written_as_one_is_never_broken_while_it_fits_a_line() -> None:
+    """A span given as whole (a label of the catalog, 已逾期) moves to the next line
+    whole where the rest of the Chinese text breaks between any two characters; one
+    wider than the line is still cut, and every character is kept."""
+    text = "80 ⚠2026-09-01 已逾期，无预计成交日期"
+    words = [(15, 18), (19, 26)]
+    for width in range(1, 40):
+        lines = [text[start:end] for start, end in line_spans(text, width, words)]
+        assert "".join(lines).replace(" ", "") == text.replace(" ", ""), (width, lines)
+        for start, end in words:
+            word = text[start:end]
+            if cell_len(word) + (1 if end < len(text) and text[end] in CLOSING else 0) <= width:
+                assert any(word in line for line in lines), (width, word, lines)
+    # at a card's width on 80x24: the characters' rule alone broke the word
+    assert [text[s:e] for s, e in line_spans(text, 19)] == ["80 ⚠2026-09-01 已逾", "期，无预计成交日期"]
+    assert [text[s:e] for s, e in line_spans(text, 19, words)] == ["80 ⚠2026-09-01", "已逾期，", "无预计成交日期"]
+
+
 async def test_a_long_chinese_deal_title_fills_its_card_line_by_line(crm: Crm) -> None:
     """On the board at 80x24 a title 'ERP 项目 上海浦东…' goes on beside 项目 to the
     column's edge instead of leaving 'ERP 项目' alone on a line; all of it is shown."""

@@ -207,7 +207,7 @@ class PipelineScreen(CrmScreen):
             options = column.query_one(OptionList)
             highlighted = options.highlighted
             options.clear_options()
-            options.add_options([Option(Wrapped(self._card(c)), id=c["id"]) for c in cards])
+            options.add_options([Option(self._card(c), id=c["id"]) for c in cards])
             if cards:
                 target = None
                 if self.focus_card and self.focus_card[0] == column.stage_id and self.focus_card[1]:
@@ -231,20 +231,31 @@ class PipelineScreen(CrmScreen):
     def on_resize(self) -> None:
         self._show_summary()
 
-    def _card(self, card: dict[str, Any]) -> Text:
+    def _card(self, card: dict[str, Any]) -> Wrapped:
         """Customer, title, then amount and expected close; an overdue close is red
         and marked (the mark stays when the column is too narrow for the word). A long
-        title wraps in the column, between Chinese characters too (Wrapped)."""
+        title wraps in the column, between Chinese characters too (Wrapped); the
+        catalog's words (已逾期, 无预计成交日期) move to the next line whole, as
+        'overdue' does, rather than break as 已逾 / 期."""
         text = Text()
+        words: list[tuple[int, int]] = []
+
+        def word(label: str, style: str) -> None:
+            words.append((len(text), len(text) + len(label)))
+            text.append(label, style=style)
+
         text.append(card["customer_name"] or "", style="bold")
         text.append("\n" + (card["title"] or ""))
         text.append(f"\n{money(card['amount'])} ")
         if card["overdue"]:
-            text.append(f"⚠{card['close_date']} {t('pipeline.overdue')}", style="bold red")
+            text.append(f"⚠{card['close_date']} ", style="bold red")
+            word(t("pipeline.overdue"), "bold red")
+        elif card["close_date"]:
+            text.append(card["close_date"])
         else:
-            text.append(card["close_date"] or t("pipeline.no_close_date"), style="dim" if not card["close_date"] else "")
+            word(t("pipeline.no_close_date"), "dim")
         text.append("\n")
-        return text
+        return Wrapped(text, whole=words)
 
     # -- the selected card --------------------------------------------------------------
 

@@ -21,12 +21,22 @@ CLOSING = frozenset("，。、；：？！）］｝】」』》〉〕”’…�
 OPENING = frozenset("（［｛【「『《〈〔“‘([{")
 
 
-def _units(text: str) -> list[tuple[int, int]]:
+# (start, end) spans of a text that are one word though Chinese: a label the catalog
+# wrote as one (已逾期), which a line may not break inside as it may a title or a note.
+Spans = Sequence[tuple[int, int]]
+
+
+def _units(text: str, whole: Spans = ()) -> list[tuple[int, int]]:
     """Spans never broken inside: a run of spaces; one wide (Chinese, Japanese,
     Korean, full-width) character; a run of narrow ones (a word, a number, "ERP");
-    with a closing mark glued to what it follows and an opening one to what follows it."""
+    with a closing mark glued to what it follows and an opening one to what follows it;
+    each span of `whole`, a word written as one."""
+    inside = {i for s, e in whole for i in range(s + 1, e)}
     spans: list[tuple[int, int]] = []
     for i, char in enumerate(text):
+        if spans and i in inside:
+            spans[-1] = (spans[-1][0], i + 1)
+            continue
         if spans and text[i - 1].isspace() == char.isspace():
             previous = text[i - 1]
             if char.isspace() or char in CLOSING or previous in OPENING or (
@@ -37,9 +47,11 @@ def _units(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def line_spans(text: str, width: int) -> list[tuple[int, int]]:
+def line_spans(text: str, width: int, whole: Spans = ()) -> list[tuple[int, int]]:
     """(start, end) of each line of `text` at `width` cells; the spaces a line is
-    broken at are left out, a unit wider than the line is cut by characters."""
+    broken at are left out, no line breaks inside a span of `whole` (a word the
+    catalog wrote as one) unless it is wider than the line, and a unit wider than the
+    line is cut by characters."""
     width = max(1, width)
     lines: list[tuple[int, int]] = []
     offset = 0
@@ -47,7 +59,8 @@ def line_spans(text: str, width: int) -> list[tuple[int, int]]:
         start: int | None = None
         end = used = 0
         space = 0  # cells of the spaces since the line's last unit
-        for s, e in _units(paragraph):
+        words = [(s - offset, e - offset) for s, e in whole if offset <= s and e <= offset + len(paragraph)]
+        for s, e in _units(paragraph, words):
             piece = paragraph[s:e]
             cells = cell_len(piece)
             if piece.isspace():
@@ -72,22 +85,24 @@ def line_spans(text: str, width: int) -> list[tuple[int, int]]:
 
 class Wrapped:
     """A Rich renderable: `content` (a str, or a Text with its styles) broken into
-    lines by `line_spans` at the width it is given (a Static, a table cell, a card)."""
+    lines by `line_spans` at the width it is given (a Static, a table cell, a card),
+    never inside a span of `whole` (the catalog's words in it) while it fits a line."""
 
-    def __init__(self, content: str | Text, style: str = "") -> None:
+    def __init__(self, content: str | Text, style: str = "", whole: Spans = ()) -> None:
         self.text = content if isinstance(content, Text) else Text(content, style=style)
+        self.whole = whole
 
     def __str__(self) -> str:
         return self.text.plain  # what a table's cell holds, read as Text's is
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for start, end in line_spans(self.text.plain, options.max_width):
+        for start, end in line_spans(self.text.plain, options.max_width, self.whole):
             yield from self.text[start:end].render(console)
             yield Segment.line()
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         plain = self.text.plain
-        widest_unit = max((cell_len(plain[s:e]) for s, e in _units(plain)), default=0)
+        widest_unit = max((cell_len(plain[s:e]) for s, e in _units(plain, self.whole)), default=0)
         widest_line = max((cell_len(line) for line in plain.split("\n")), default=0)
         return Measurement(min(widest_unit, widest_line), widest_line).clamp(max_width=options.max_width)
 
