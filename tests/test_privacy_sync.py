@@ -142,3 +142,29 @@ def test_only_a_manager_may_push_an_erasure() -> None:
     assert refused.value.code == FORBIDDEN
     check_access(Actor("boss", "manager"), "erasures", "insert", "C1", {"erased_by": "boss"},
                  place=lambda _: None, customer_of=lambda *_: None)
+
+
+def test_only_a_laptop_that_held_the_customer_is_told_of_the_erase(server: Server, tmp_path: Path) -> None:
+    """docs/privacy.md: the rep whose laptop held the person (their data left it), or
+    whose edits were discarded, is told. A rep of another territory, who never held
+    the customer, was told 'customer … was erased by boss (reason): their personal
+    data left this laptop', untrue and another territory's business; so was a new
+    laptop whose first sync brought the customer already erased."""
+    boss, wang, _ = laptops(server, tmp_path)
+    zhao = Rep(tmp_path, "zhao")
+    zhao.crm("login", "--server", server.url, "--token", server.add_rep("zhao", "--territory", "west"))
+    cid = wang.json("customers", "add", "--name", NAME, "--mobile", MOBILE, "--territory", "east")["id"]
+    zhao.json("customers", "add", "--name", "西门吹雪", "--territory", "west")
+    for rep in (wang, boss, zhao):
+        rep.crm("sync")
+    boss.json("customers", "erase", cid, "--yes", "--reason", "PIPL request 2026-18")
+    boss.crm("sync")
+    told = wang.crm("sync")
+    assert f"customer {cid} was erased by boss" in told and "their personal data left this laptop" in told
+    untold = zhao.crm("sync")
+    assert cid not in untold and "erased" not in untold and "PIPL" not in untold, untold
+    late = Rep(tmp_path, "sun")  # a new east laptop: the customer comes to it already erased
+    late.crm("login", "--server", server.url, "--token", server.add_rep("sun", "--territory", "east"))
+    first = late.crm("sync")
+    assert late.json("customers", "show", cid)["name"] == "[erased]"
+    assert "was erased" not in first, first

@@ -200,9 +200,12 @@ class Privacy:
     def enforce(self, batch: Sequence[Change], own_since: int | None = None) -> list[ErasureApplied]:
         """Inside the transaction that applied a pulled batch: scrub every customer the
         batch erased, and again any erased customer the batch touched (a late or
-        concurrent edit never brings a person back). The erasures carried out, with
-        the count of this laptop's changes after its change `own_since` (those this
-        sync pushed: edits made here that the erase discarded)."""
+        concurrent edit never brings a person back). The erasures to tell the rep of
+        (docs/privacy.md): those that took a person's data off this laptop, and those
+        that discarded edits made here, with the count of this laptop's changes after
+        its change `own_since` (those this sync pushed). Every laptop receives every
+        erasure; one that never held the customer (another territory's, or a new
+        laptop given them already erased) is told nothing."""
         if not sql.any_erasure(self.conn):
             return []
         new = {c.row_id for c in batch if c.tbl == ERASURES and c.op == "insert"}
@@ -224,9 +227,10 @@ class Privacy:
             if own_since is not None:
                 own = sql.own_changes_count(self.conn, CUSTOMERS, [cid], own_since) + sum(
                     sql.own_changes_count(self.conn, t, ids, own_since) for t, ids in related.items())
+            held = cid in new and sql.holds_person(self.conn, cid)
             sql.scrub(self.conn, cid, related, plan)
             row = sql.erasure(self.conn, cid) or {}
-            if cid in new or own:
+            if held or own:
                 applied.append(ErasureApplied(cid, row.get("erased_by", ""), row.get("erased_at", ""),
                                               row.get("reason"), own))
         return applied

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crm_tui.domain.entities import ENTITIES
+from crm_tui.domain.privacy import ERASED_NAME
 
 _CHUNK = 500  # bound on the host parameters of one IN (...)
 
@@ -153,6 +154,13 @@ def customer_of(conn: sqlite3.Connection, table: str, ref: str, row_id: str) -> 
                        "AND json_extract(data, ?) IS NOT NULL ORDER BY hlc LIMIT 1",
                        (f'$."{ref}"', table, row_id, f'$."{ref}"')).fetchone()
     return row[0] if row else None
+
+
+def holds_person(conn: sqlite3.Connection, customer_id: str) -> bool:
+    """Whether this replica holds the customer with their personal data, not scrubbed:
+    before an erase's scrub, whether it takes anything off this laptop."""
+    row = conn.execute("SELECT name FROM customers WHERE id = ?", (customer_id,)).fetchone()
+    return row is not None and row[0] != ERASED_NAME
 
 
 def erasure(conn: sqlite3.Connection, customer_id: str) -> dict[str, Any] | None:
