@@ -23,6 +23,10 @@ class CrmFooter(Footer):
         items = list(super().compose())
         palette = [w for w in items if w.has_class("-command-palette")]
         keys = [w for w in items if isinstance(w, FooterKey) and w not in palette]
+        # The width this composition fits: a screen coming back from under two modals
+        # (a form and its "discard?") recomposed its footer at width 0 before its
+        # layout, which left only the help key; on_resize composes again at the real width.
+        self._room = self.size.width
         room = self.size.width - sum(_width(w) + 2 for w in palette)
         shown = list(keys)
         # greyed keys (those that do not apply to what is selected) leave first; then
