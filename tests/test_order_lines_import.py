@@ -270,3 +270,38 @@ def test_a_refund_in_a_line_file_returns_only_what_its_sale_has_left(crm: Crm, s
     assert f"refund_of: order {sold['id']} is a sale to customer {shop['east']}" in reasons[4]
     assert "quantity: 旧型号: 2 to refund, but only 1 of the 2 sold are not refunded yet" in reasons[7]
     assert len(crm.orders.find()) == 2
+
+
+@pytest.mark.parametrize("kind", ["orders", "quotes"])
+def test_a_big_line_file_is_written_as_the_other_imports_write(crm: Crm, shop: dict[str, str], tmp_path: Path,
+                                                               kind: str) -> None:
+    """A file of orders (or quotations) with lines is imported as every other import
+    is: the cycle collector paused while its rows are read and written (each full
+    collection walked every row and record again), and from WRITTEN_ONCE_FROM
+    records its one transaction through a rollback journal rather than the WAL; the
+    collector and WAL as they were after it. Seen from the statements SQLite runs."""
+    import gc
+
+    from crm_tui.api.importing import WRITTEN_ONCE_FROM
+    from crm_tui.api.quote_file import import_quotes
+
+    groups = WRITTEN_ONCE_FROM // 3 + 1  # orders of two lines: 3 records each
+    key = "订单号" if kind == "orders" else "报价单号"
+    date = "下单日期" if kind == "orders" else "报价日期"
+    rows = [f"{key},客户编号,{date},产品编号,数量"]
+    for n in range(groups):
+        rows += [f"K-{n},{shop['east']},2026-03-{1 + n % 28},SN-1,{1 + n % 4}", f"K-{n},,,CB-1,2"]
+    path = write(tmp_path / "big.csv", "\n".join(rows) + "\n", "utf-8")
+    seen: list[tuple[str, bool]] = []
+    crm.conn.set_trace_callback(lambda sql: seen.append((sql.strip().split("\n")[0], gc.isenabled())))
+    try:
+        report = (import_lines if kind == "orders" else import_quotes)(crm, path)
+    finally:
+        crm.conn.set_trace_callback(None)
+    assert report.written and (report.orders, report.lines) == (groups, 2 * groups), report.rejected
+    inserts = [enabled for sql, enabled in seen if sql.startswith("INSERT INTO")]
+    assert inserts and not any(inserts)  # every row written with the collector paused
+    assert any(sql.upper() == "PRAGMA JOURNAL_MODE = DELETE" for sql, _ in seen)
+    assert gc.isenabled() and crm.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    table = "orders" if kind == "orders" else "quotes"
+    assert crm.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == groups

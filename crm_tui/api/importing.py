@@ -59,6 +59,8 @@ from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_
 from crm_tui.i18n import entity_label, entity_name, field_label, os_reason, t
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from crm_tui.api import Crm
 
 # progress(phase, done, total): phase is "validating" or "writing".
@@ -414,19 +416,21 @@ def import_records(crm: Crm, table: str, path: str | Path, *, skip_invalid: bool
     phone or email is another customer's but whose name differs is rejected (a
     different person, not an update) unless `update_on_match`."""
     path = Path(path)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         return _import(crm, table, path, skip_invalid=skip_invalid, dry_run=dry_run, rejects_path=rejects_path,
                        ignore_unknown=ignore_unknown, progress=progress, update_on_match=update_on_match,
                        sheet=sheet)
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector paused while a file is read and imported: the rows,
-    their cells and the prepared records are hundreds of thousands of long-lived
-    objects that make no cycles, and each collection of the oldest generation walked
-    all of them again (a tenth of a 100k-row import's CPU). Plain reference counting
-    still frees everything; the collector resumes, as it was, at the end."""
+def no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while a file is read and imported (every
+    import: records here, orders with their lines and quotations in
+    crm_tui.api.order_import): the rows, their cells and the prepared records are
+    hundreds of thousands of long-lived objects that make no cycles, and each
+    collection of the oldest generation walked all of them again (a tenth of a
+    100k-row import's CPU). Plain reference counting still frees everything; the
+    collector resumes, as it was, at the end."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -462,6 +466,16 @@ def _import(crm: Crm, table: str, path: Path, *, skip_invalid: bool, dry_run: bo
         report.rejects_path = rejects
         write_rejects(rejects, source.headers, report.rejected, database=crm.path)
     return report
+
+
+@contextmanager
+def import_transaction(conn: sqlite3.Connection, records: int) -> Iterator[None]:
+    """The ONE transaction of an import's write of `records` records (every import:
+    records here, orders with their lines and quotations in crm_tui.api.order_import);
+    from WRITTEN_ONCE_FROM records, through a rollback journal when the database is
+    ours alone (`written_once`)."""
+    with written_once(conn, when=records >= WRITTEN_ONCE_FROM), transaction(conn):
+        yield
 
 
 def default_rejects_path(path: Path) -> Path:
@@ -849,8 +863,7 @@ class _Plan:
         total = len(self.creates) + len(self.updates)
         # A big write goes through a rollback journal when the database is ours alone:
         # its new pages are written once, not into the WAL and again at the checkpoint.
-        with (written_once(self.conn, when=total >= WRITTEN_ONCE_FROM), transaction(self.conn),
-              self.records.rules_at_end()):
+        with import_transaction(self.conn, total), self.records.rules_at_end():
             # One executemany over a generator: the bulk insert path sets the capture
             # triggers aside once, and the generator reports progress as rows go in.
             self.records.insert_prepared(self.creates, bulk=True,

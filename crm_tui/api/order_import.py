@@ -24,13 +24,14 @@ from crm_tui.api.importing import (
     Reject,
     SourceRow,
     default_rejects_path,
+    import_transaction,
+    no_cycle_collection,
     read_source,
     write_rejects,
 )
 from crm_tui.api.output import output_file
 from crm_tui.api.records import Record, new_ids, utc_now
 from crm_tui.db import records as sql
-from crm_tui.db.connection import transaction
 from crm_tui.domain.entities import Entity
 from crm_tui.domain.import_mapping import csv_cell
 from crm_tui.domain.orders import (
@@ -158,7 +159,7 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
                  ignore_unknown: bool = False, progress: Progress | None = None) -> LinesReport:
     """Import orders with their lines from `path` (see the module docstring)."""
     path = Path(path)
-    with crm.lock:
+    with crm.lock, no_cycle_collection():
         read = read_groups(crm, path, ORDER_FILE, dry_run=dry_run, ignore_unknown=ignore_unknown, progress=progress)
         orders = read.groups
         orders_api, lines_api = crm.orders, crm.order_lines
@@ -222,7 +223,7 @@ def write_groups(crm: Crm, read: GroupedFile, heads: tuple[Any, list[Record]], l
     report.orders, report.lines = len(heads[1]), len(lines[1])
     if dry_run:
         return report
-    with transaction(crm.conn):
+    with import_transaction(crm.conn, report.orders + report.lines):
         heads[0].insert_prepared(heads[1], bulk=True)
         lines[0].insert_prepared(lines[1], bulk=True)
     report.written = True

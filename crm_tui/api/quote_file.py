@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crm_tui.api.importing import no_cycle_collection
 from crm_tui.api.order_import import (
     LineFile,
     LinesReport,
@@ -59,7 +60,7 @@ def import_quotes(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_
     """Import quotations with their lines from `path` (see the module docstring)."""
     path = Path(path)
     book = crm.quote_book
-    with crm.lock:
+    with crm.lock, no_cycle_collection():
         read = read_groups(crm, path, QUOTE_FILE, dry_run=dry_run, ignore_unknown=ignore_unknown, sheet=sheet,
                            progress=progress)
         local_rep = crm.replica["rep"]
