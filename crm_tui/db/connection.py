@@ -18,6 +18,7 @@ from crm_tui.db import records
 from crm_tui.db import schema as new_schema
 from crm_tui.db.migrations import MIGRATIONS, SCHEMA_VERSION
 from crm_tui.domain.entities import ENTITIES
+from crm_tui.domain.search import fold
 from crm_tui.i18n import db_reason, os_reason, t
 
 
@@ -155,9 +156,17 @@ def connect(path: str | Path, key: str | None = None, *, cipher: bool = False,
         conn = _connect_cipher(path, key, timeout)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    # Search's one fold, for the text that has no folded copy (a complaint's description,
+    # a deal's title: crm_tui.db.records.search_clause); reads only, never a trigger,
+    # so a user's own sqlite3 script can still write every table.
+    conn.create_function("search_fold", 1, _search_fold, deterministic=True)
     # A rep's battery dying is a power loss: a saved edit must survive it.
     conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def _search_fold(value: str | None) -> str | None:
+    return fold(value) if isinstance(value, str) else value
 
 
 def _connect_cipher(path: str | Path, key: str | None, timeout: float) -> sqlite3.Connection:

@@ -159,12 +159,6 @@ _SEARCH_TEXT = (
     "coalesce(NEW.email, '') || ' ' || coalesce(NEW.pinyin, ''))"
 )
 
-def search_text(row: str) -> str:
-    """SQL for a customer's search text (as of the latest schema), `row` being NEW or
-    a table alias."""
-    return _SEARCH_TEXT_CONTACTS.replace("NEW.", f"{row}.")
-
-
 _V1_SEARCH_TRIGGERS = f"""
 CREATE TRIGGER customers_search_insert AFTER INSERT ON customers BEGIN
     INSERT INTO customer_search_text (local_id, text) VALUES (NEW.local_id, {_SEARCH_TEXT});
@@ -502,10 +496,10 @@ _CONTACT_TEXT = ("lower(coalesce(k.name, '') || ' ' || coalesce(k.phone, '') || 
                  "coalesce(k.mobile, '') || ' ' || coalesce(k.email, '') || ' ' || coalesce(k.pinyin, ''))")
 
 
-def contact_search(customer_id: str) -> str:
+def _contact_search(customer_id: str, contact_text: str) -> str:
     """SQL for the derived `customers.contact_search` of the customer `customer_id`
     (an SQL expression): its contacts' search text, NULL without contacts."""
-    return f"(SELECT group_concat({_CONTACT_TEXT}, ' ') FROM contacts AS k WHERE k.customer_id = {customer_id})"
+    return f"(SELECT group_concat({contact_text}, ' ') FROM contacts AS k WHERE k.customer_id = {customer_id})"
 
 
 # The customer's search text gains its contacts' text; `coalesce(' ' || x, '')` keeps
@@ -555,15 +549,15 @@ AFTER UPDATE OF name, company, phone, mobile, email, pinyin, contact_search ON c
 END;
 
 CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts BEGIN
-    UPDATE customers SET contact_search = {contact_search("customers.id")} WHERE id = NEW.customer_id;
+    UPDATE customers SET contact_search = {_contact_search("customers.id", _CONTACT_TEXT)} WHERE id = NEW.customer_id;
 END;
 CREATE TRIGGER contacts_search_update
 AFTER UPDATE OF customer_id, name, phone, mobile, email, pinyin ON contacts BEGIN
-    UPDATE customers SET contact_search = {contact_search("customers.id")}
+    UPDATE customers SET contact_search = {_contact_search("customers.id", _CONTACT_TEXT)}
         WHERE id IN (OLD.customer_id, NEW.customer_id);
 END;
 CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts BEGIN
-    UPDATE customers SET contact_search = {contact_search("customers.id")} WHERE id = OLD.customer_id;
+    UPDATE customers SET contact_search = {_contact_search("customers.id", _CONTACT_TEXT)} WHERE id = OLD.customer_id;
 END;
 """
 
@@ -866,4 +860,87 @@ CREATE VIRTUAL TABLE customer_search USING fts5 (
 
 
 MIGRATIONS.append(_search_without_sizes)  # issue 9
+
+
+# -- migration 23: search folds every letter's case, as the trigram index does -------
+
+# The searched fields of a customer and of a contact, lowered by SQL's lower() (A-Z
+# only), unless the derived `folded` holds them folded (crm_tui.domain.search.fold):
+# it does exactly where lower() falls short ('' elsewhere, NULL until the API has made
+# it for a row a script wrote). Either way the text is the same as before for a
+# record without such letters, so only those records are indexed anew.
+_OWN_TEXT_FOLDED = (
+    "coalesce(nullif(NEW.folded, ''), lower(coalesce(NEW.name, '') || ' ' || coalesce(NEW.company, '') || ' ' || "
+    "coalesce(NEW.phone, '') || ' ' || coalesce(NEW.mobile, '') || ' ' || coalesce(NEW.email, ''))) || ' ' || "
+    "lower(coalesce(NEW.pinyin, ''))"
+)
+_SEARCH_TEXT_FOLDED = f"{_OWN_TEXT_FOLDED} || coalesce(' ' || NEW.contact_search, '')"
+_CONTACT_TEXT_FOLDED = (
+    "coalesce(nullif(k.folded, ''), lower(coalesce(k.name, '') || ' ' || coalesce(k.phone, '') || ' ' || "
+    "coalesce(k.mobile, '') || ' ' || coalesce(k.email, ''))) || ' ' || lower(coalesce(k.pinyin, ''))"
+)
+
+
+def search_text(row: str) -> str:
+    """SQL for a customer's search text (as of the latest schema), `row` being NEW, OLD
+    or a table alias."""
+    return _SEARCH_TEXT_FOLDED.replace("NEW.", f"{row}.")
+
+
+def contact_search(customer_id: str) -> str:
+    """SQL for the derived `customers.contact_search` of the customer `customer_id` (as
+    of the latest schema): its contacts' search text, NULL without contacts."""
+    return _contact_search(customer_id, _CONTACT_TEXT_FOLDED)
+
+
+def _search_folded(conn: sqlite3.Connection) -> None:
+    """Search folds every letter's case, not A-Z only: a query of one or two
+    characters, and the walk that pages a broad one, compared the search text, lowered
+    by SQL's lower(), with LIKE (which folds A-Z only), where three or more characters
+    went through the trigram index (which folds every letter): "ém" missed "Émile" that
+    "émi" found, and a page could list other customers than its count counted. The
+    text now holds the searched fields as crm_tui.domain.search.fold makes them (kept
+    in the derived `folded`, local only), so both ways compare folded text with a
+    folded query. The search trigger of customers fires only when the text changes,
+    so making `folded` for every record of an existing book (the API does it on
+    opening it) indexes anew only those it changes."""
+    run_script(conn, f"""
+ALTER TABLE customers ADD COLUMN folded TEXT;  -- derived, local only
+ALTER TABLE contacts ADD COLUMN folded TEXT;  -- derived, local only
+CREATE INDEX customers_no_folded ON customers (local_id) WHERE folded IS NULL;
+CREATE INDEX contacts_no_folded ON contacts (id) WHERE folded IS NULL;
+
+DROP TRIGGER customers_search_insert;
+DROP TRIGGER customers_search_update;
+CREATE TRIGGER customers_search_insert AFTER INSERT ON customers BEGIN
+    INSERT INTO customer_search_text (local_id, text) VALUES (NEW.local_id, {search_text("NEW")});
+    INSERT INTO customer_search (rowid, text) VALUES (NEW.local_id, {search_text("NEW")});
+END;
+CREATE TRIGGER customers_search_update
+AFTER UPDATE OF name, company, phone, mobile, email, pinyin, contact_search, folded ON customers
+WHEN {search_text("NEW")} IS NOT {search_text("OLD")} BEGIN
+    INSERT INTO customer_search (customer_search, rowid, text)
+        SELECT 'delete', local_id, text FROM customer_search_text WHERE local_id = OLD.local_id;
+    UPDATE customer_search_text SET text = {search_text("NEW")} WHERE local_id = NEW.local_id;
+    INSERT INTO customer_search (rowid, text) VALUES (NEW.local_id, {search_text("NEW")});
+END;
+
+DROP TRIGGER contacts_search_insert;
+DROP TRIGGER contacts_search_update;
+DROP TRIGGER contacts_search_delete;
+CREATE TRIGGER contacts_search_insert AFTER INSERT ON contacts BEGIN
+    UPDATE customers SET contact_search = {contact_search("customers.id")} WHERE id = NEW.customer_id;
+END;
+CREATE TRIGGER contacts_search_update
+AFTER UPDATE OF customer_id, name, phone, mobile, email, pinyin, folded ON contacts BEGIN
+    UPDATE customers SET contact_search = {contact_search("customers.id")}
+        WHERE id IN (OLD.customer_id, NEW.customer_id);
+END;
+CREATE TRIGGER contacts_search_delete AFTER DELETE ON contacts BEGIN
+    UPDATE customers SET contact_search = {contact_search("customers.id")} WHERE id = OLD.customer_id;
+END;
+""")
+
+
+MIGRATIONS.append(_search_folded)  # x-search
 SCHEMA_VERSION = len(MIGRATIONS)

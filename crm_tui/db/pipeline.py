@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from crm_tui.db.records import customer_matches
+from crm_tui.db.records import customer_matches, folded
 from crm_tui.domain.search import normalize_query
 
 _CLOSED = "('won', 'lost')"
@@ -71,7 +71,7 @@ def _searched(search: str | None, params: dict[str, Any]) -> str:
     params["q"] = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     matches, args = customer_matches(query)
     params["customer_q"] = args[0]
-    return (" AND (o.title LIKE :q ESCAPE '\\' OR o.customer_id IN (SELECT id FROM customers WHERE local_id IN ("
+    return (f" AND ({folded('o.title')} LIKE :q ESCAPE '\\' OR o.customer_id IN (SELECT id FROM customers WHERE local_id IN ("
             + matches.replace("?", ":customer_q") + ")))")
 
 

@@ -90,8 +90,9 @@ def scrub(conn: sqlite3.Connection, customer_id: str, related: Mapping[str, Sequ
             fields = list(values)
             params = [values[f] for f in fields]
             sets = ", ".join(f'"{f}" = ?' for f in fields)
-            if table in ENTITIES and any(d.column == "pinyin" for d in ENTITIES[table].derived):
-                sets += ", pinyin = ''"  # the derived search key spells the name (customers, contacts)
+            if table in ENTITIES:  # the derived columns spell the name (the pinyin key, the folded text);
+                # '' is what they are for the erased values (a marker or NULL: no Chinese, ASCII)
+                sets += "".join(f", {d.column} = ''" for d in ENTITIES[table].derived)
             for i in range(0, len(ids), _CHUNK):
                 chunk = list(ids[i:i + _CHUNK])
                 marks = ", ".join("?" * len(chunk))

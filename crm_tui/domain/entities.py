@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal, get_args
 
-from crm_tui.domain.search import customer_pinyin
+from crm_tui.domain.search import customer_pinyin, folded_text
 
 # The decimals a B2B catalogue and its orders need (docs/cli.md): a unit price of a
 # component sold by the thousand (0.0035), a quantity of 2.125 kg or 1.5 m; a discount
@@ -118,6 +118,13 @@ class Derived:
 NAME_PINYIN = Derived("pinyin", ("name",), lambda r: customer_pinyin(r.get("name")), version=2)
 
 
+def search_folded(fields: tuple[str, ...]) -> Derived:
+    """The searched fields of a customer or contact as search folds them, where SQL's
+    lower() would not (crm_tui.domain.search.folded_text): the search text's triggers
+    take this column in their place. `fields` in the order the search text holds them."""
+    return Derived("folded", fields, lambda r: folded_text(r, fields))
+
+
 @dataclass(frozen=True)
 class Entity:
     name: str  # singular, e.g. "customer"
@@ -211,7 +218,7 @@ CUSTOMER = Entity(
         Field("tier", kind="enum", choices=TIERS, label="Tier", computed=True),
         Field("notes", max_len=20000, label="Notes"),
     ),
-    derived=(NAME_PINYIN,),
+    derived=(NAME_PINYIN, search_folded(("name", "company", "phone", "mobile", "email"))),
     searchable=("name", "company", "phone", "mobile", "email", "pinyin"),
     list_columns=("name", "company", "phone", "region", "industry", "status", "tier", "owner"),
     # Chinese names sort by their pinyin, among the English ones (张伟 by "zhangwei");
@@ -397,7 +404,7 @@ CONTACT = Entity(
               label="Attitude"),
         Field("notes", max_len=20000, label="Notes"),
     ),
-    derived=(NAME_PINYIN,),
+    derived=(NAME_PINYIN, search_folded(("name", "phone", "mobile", "email"))),
     list_columns=("name", "customer_id", "title", "department", "role", "attitude", "mobile", "email"),
     default_order="customer_id, coalesce(nullif(pinyin, ''), lower(name))",
     sort_exprs=(("name", "coalesce(nullif(pinyin, ''), lower(name))"),),

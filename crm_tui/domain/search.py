@@ -1,13 +1,15 @@
 """Search keys and queries. A customer is found by any substring of name, company,
 phones and email, and by the pinyin of the name in full ("zhangwei") or by
-initials ("zw"). Pure: no IO."""
+initials ("zw"), however the query is typed (`fold`). Pure: no IO."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache, lru_cache
+from typing import Any
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _PHONE_QUERY = re.compile(r"^\+?[\d\s\-()]{3,}$")
@@ -59,15 +61,58 @@ def customer_pinyin(name: str | None) -> str:
     return pinyin_key(name or "")
 
 
+def fold(text: str) -> str:
+    """Text as search compares it, the one rule of every search (customers, their
+    records, deals, the catalogue): "ÉMILE", "Émile" and "emile" are one, as are
+    "STRASSE" and "Straße", "İstanbul" and "istanbul", "ＺＷ１３８" and "zw138". Letters
+    are case-folded in full (Unicode's case folding, not only A-Z), compatibility forms
+    become their plain letters (full-width, ligatures) and the accents of the Latin,
+    Greek and Cyrillic scripts (the combining marks U+0300-U+036F) are dropped, so a
+    rep finds a name however it is typed. Letters of their own stay apart (ø, ł, đ, ı),
+    as do marks that change a letter of another script (the kana's dakuten). Folding
+    folded text changes nothing, so the trigram index's own folding of it is a no-op:
+    its matches are this rule's."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", decomposed))
+
+
+_ACCENTS = re.compile("[\u0300-\u036f]")
+# The characters fold changes as SQL's lower() and LIKE do (A-Z, any case) or not at all:
+# ASCII and the Han characters of the unified blocks (no case, no other form), which
+# most names and texts here are made of. Text of these alone needs no fold of its own.
+PLAIN_RANGES = (("\x01", "\x7f"), ("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"))
+_FOLDABLE = re.compile("[^" + "".join(f"{first}-{last}" for first, last in PLAIN_RANGES) + "]")
+
+
+def folded_text(record: Mapping[str, Any], fields: Sequence[str]) -> str:
+    """The derived `folded` column of a customer or contact: its searched fields
+    (`fields`, in the order the search text holds them) folded, or '' where SQL's
+    lower(), which the search-text triggers apply to them, gives the same. That is
+    every ASCII or Chinese text, so most records store nothing more and are indexed
+    by the triggers alone (crm_tui/db/migrations.py, _search_folded)."""
+    for name in fields:
+        value = record.get(name)
+        if value and not (isinstance(value, str) and value.isascii()) and _FOLDABLE.search(str(value)):
+            break
+    else:
+        return ""  # the quick answer for most records (~0.8 us a row, ~2.7 us by fold)
+    text = " ".join(str(record.get(name) or "") for name in fields)
+    folded = fold(text)
+    # SQL's lower() folds A-Z only (SQLite without ICU), as bytes.lower() does.
+    return "" if folded.encode() == text.encode().lower() else folded
+
+
 def normalize_query(query: str) -> str:
-    """What the user typed, in the form the search text is stored in: lower case, a
+    """What the user typed, in the form the search text is stored in: folded (`fold`), a
     phone fragment without separators. Phones are stored in E.164 (+862129950969), so
     the ways reps type the start of a mainland number become its E.164 start: the
     trunk prefix 0 of a landline ('021-29950969', '(021) 2995 0969') and the
     international prefix 00 ('0086 21 ...') become '+86' and '+'; '+86 21 ...' is
     already one. (A fragment from inside a number that starts with 0 and another
     digit, like '0969', is read as an area code: reps type numbers from the start.)"""
-    q = query.strip().lower()
+    q = fold(query.strip())
     if _PHONE_QUERY.match(q):
         digits = re.sub(r"[\s\-()]", "", q)
         if len(digits) >= 3 and digits[:2] == "00" and digits[2] != "0":  # 00 + a country code
