@@ -17,6 +17,7 @@ from old_books import book_before
 
 from crm_tui.api import Crm, ValidationError
 from crm_tui.db import records as sql
+from crm_tui.domain.catalogue import product_matches
 from crm_tui.domain.search import fold, normalize_query
 
 PEOPLE = [
@@ -130,6 +131,13 @@ def test_the_pipeline_board_finds_deals_by_title_and_customer_folded(crm: Crm) -
         cards = [card["title"] for stage in crm.pipeline.board(search=query).values() for card in stage]
         assert cards == titles, query
         assert sum(row["count"] for row in crm.pipeline.pipeline(search=query)["stages"]) == len(titles), query
+
+
+def test_the_catalogue_filter_folds_alike() -> None:
+    product = {"sku": "CF-1", "name": "Café Crème", "category": "Getränke", "unit": "STÜCK"}
+    for query in ("café", "CAFÉ", "cafe", "creme", "getranke", "GETRÄNKE", "stück", "stuck"):
+        assert product_matches(product, query), query
+    assert not product_matches(product, "tea")
 
 
 def test_the_fold() -> None:
