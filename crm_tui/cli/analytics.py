@@ -61,7 +61,10 @@ def analytics(crm: "Crm", today: str | None, rep: str | None = None) -> "Analyti
 
 
 def _pct(v: float | None) -> str:
-    return "" if v is None else f"{100 * v:.1f}%"
+    """A share as the report writes it: 12.5%, or n/a (无) with nothing to divide by."""
+    from crm_tui.report.fmt import pct
+
+    return pct(v)
 
 
 def _hours(v: float | None) -> str:
@@ -93,8 +96,8 @@ def _kpi_value(key: str, value: Any) -> str:
     a count thousands separated (1,234), another figure to three decimals."""
     if key.endswith(("rate", "growth")) and key != "complaint_rate":
         return _pct(value)
-    if value is None:
-        return ""
+    if value is None:  # nothing to divide by, no survey: as the report says it
+        return t("report.none")
     if key in ("sales", "sales_previous"):
         return money(value)
     return str(round(value, 3)) if isinstance(value, float) else count(value)

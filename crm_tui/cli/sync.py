@@ -55,7 +55,8 @@ def login_command(
         print_json(info)
         return
     who = t("sync.msg.login_as", rep=info["rep"], role=cell_text("role", info["role"])) if info.get("rep") else ""
-    console.print(t("sync.msg.logged_in", server=info["server"], who=who, config=info["config"]), highlight=False)
+    console.print(t("sync.msg.logged_in", server=info["server"], who=who, config=info["config"]), highlight=False,
+                  soft_wrap=True)  # one line: the path is copied whole
     if info.get("warning"):
         err_console.print(f"[yellow]{t('cli.warning')}{t('sep.label')}[/yellow]{escape(t('sync.msg.saved_anyway', warning=info['warning']))}",
                           highlight=False)

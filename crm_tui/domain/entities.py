@@ -220,7 +220,9 @@ CUSTOMER = Entity(
     ),
     derived=(NAME_PINYIN, search_folded(("name", "company", "phone", "mobile", "email"))),
     searchable=("name", "company", "phone", "mobile", "email", "pinyin"),
-    list_columns=("name", "company", "phone", "region", "industry", "status", "tier", "owner"),
+    # most useful first: a table too wide leaves out the last (the UI's list keeps
+    # status, tier and owner before region and industry too)
+    list_columns=("name", "company", "phone", "status", "tier", "owner", "region", "industry"),
     # Chinese names sort by their pinyin, among the English ones (张伟 by "zhangwei");
     # pinyin is '' for a name without Chinese characters.
     default_order="coalesce(nullif(pinyin, ''), lower(name))",
