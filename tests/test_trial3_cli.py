@@ -12,7 +12,20 @@ from crm_tui.api import Crm
 from crm_tui.cli import app
 
 
+@pytest.fixture(autouse=True)
+def console_width(monkeypatch: pytest.MonkeyPatch):
+    """rich fixes a console's width from COLUMNS when it is made: the CLI's console was
+    made by whichever test of this process imported it first, so `run` sets its width."""
+    from crm_tui.cli import common
+
+    monkeypatch.setattr(common.console, "_width", common.console._width)
+    return common.console
+
+
 def run(*args: str, lang: str = "en", columns: int = 80) -> str:
+    from crm_tui.cli import common
+
+    common.console._width = columns
     result = CliRunner().invoke(app, list(args), env={"CRM_LANG": lang, "COLUMNS": str(columns)})
     assert result.exit_code == 0, result.output
     return result.output
@@ -44,7 +57,8 @@ def test_kpi_says_n_a_for_a_rate_with_nothing_to_divide_by(db_path: Path, lang: 
     assert none in growth, out
 
 
-def test_login_says_where_it_saved_on_one_line(tmp_path: Path) -> None:
+def test_login_says_where_it_saved_on_one_line(tmp_path: Path, console_width) -> None:
+    console_width._width = 80
     config = tmp_path / "a-rather-long-folder-name-for-the-config" / "crm-config-of-this-laptop.toml"
     result = CliRunner().invoke(app, ["login", "--server", "http://127.0.0.1:9", "--token", "t"],
                                 env={"CRM_CONFIG": str(config), "COLUMNS": "80", "CRM_LANG": "en"})
