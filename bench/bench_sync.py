@@ -317,6 +317,53 @@ def bench_push_rules(tmp: Path, n: int, repeats: int = 3) -> None:
           f"process) {cpu_rules:.2f} s vs {cpu_none:.2f} s = {cpu_rules / cpu_none:.2f}x")
 
 
+def bench_push_visit_edits(tmp: Path, n: int, repeats: int = 3) -> None:
+    """A rep's push of edits of visits the server holds (each visit's next action and
+    notes changed), judged: since 8e35dd6 the judge reads each edited visit's stored
+    record (record_of) to check the visit's state rule on what the edit leaves.
+    Reference in the same run: the same push to a server whose judge accepts
+    everything. Run from another tree with PYTHONPATH to compare code."""
+    source = Crm(tmp / "edits-work.db", rep="wang")
+    rep_work(source, n, "east")
+    store = SqliteStore(tmp / "edits-server.db")
+    store.add_rep("wang", "rep", hash_token("wang"), ["east"])
+    http = TestClient(create_app(store, max_offset_ms=10**12, rate=1e9))
+    assert Sync(source).run(SyncClient(BASE, "wang", http=http), push_batch=2000).pushed == n
+    store.close()
+    ids = [r[0] for r in source.conn.execute("SELECT id FROM visits ORDER BY id")]
+    for k, visit_id in enumerate(ids):
+        source.visits.update(visit_id, {"next_action_date": f"2025-03-{2 + k % 27:02d}",
+                                        "next_action": "回访", "notes": f"edited {k}"})
+    source.close()
+    samples: dict[str, list[float]] = {"rules": [], "none": []}
+    cpu: dict[str, list[float]] = {"rules": [], "none": []}
+    for i in range(repeats):
+        for mode in ("rules", "none"):
+            shutil.copy(tmp / "edits-server.db", tmp / f"edits-server-{mode}-{i}.db")
+            store = SqliteStore(tmp / f"edits-server-{mode}-{i}.db")
+            http = TestClient(create_app(store, max_offset_ms=10**12, rate=1e9))
+            crm_path = tmp / f"edits-{mode}-{i}.db"
+            shutil.copy(tmp / "edits-work.db", crm_path)
+            crm = Crm(crm_path, rep="wang")
+            sqlite_store.Judge = Judge if mode == "rules" else NoRules  # type: ignore[misc]
+            start, start_cpu = time.perf_counter(), time.process_time()
+            report = Sync(crm).run(SyncClient(BASE, "wang", http=http), push_batch=2000)
+            samples[mode].append(time.perf_counter() - start)
+            cpu[mode].append(time.process_time() - start_cpu)
+            sqlite_store.Judge = Judge  # type: ignore[misc]
+            assert report.pushed == len(ids) and store.refused_count() == 0, report
+            crm.close()
+            store.close()
+    with_rules, without = statistics.median(samples["rules"]), statistics.median(samples["none"])
+    cpu_rules, cpu_none = statistics.median(cpu["rules"]), statistics.median(cpu["none"])
+    import crm_tui
+    print(f"{time.strftime('%H:%M:%S', time.gmtime())} UTC ({Path(crm_tui.__file__).parents[1]}) push {len(ids):,} "
+          f"edits of visits (of {n:,} changes held), judged: {with_rules:.3f} s vs {without:.3f} s with the judge "
+          f"accepting everything (median of {repeats}) = {with_rules / without:.2f}x; CPU (client and server, one "
+          f"process) {cpu_rules:.3f} s vs {cpu_none:.3f} s = {cpu_rules / cpu_none:.2f}x; "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+
+
 def bench_view_enter(tmp: Path, n: int) -> None:
     store = SqliteStore(tmp / "view.db")
     store.add_rep("wang", "rep", hash_token("wang"), ["east"])
@@ -821,7 +868,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="pull-real: runs of the sync (interleaved)")
     parser.add_argument("--before", type=Path, default=None,
                         help="pull-real: a checkout of older code to compare, run in turns with this one")
-    parser.add_argument("--only", choices=["pull", "floor", "parts", "pull-real", "pull100", "push", "rules", "view", "checks"],
+    parser.add_argument("--only", choices=["pull", "floor", "parts", "pull-real", "pull100", "push", "rules", "view", "checks",
+                                                   "visit-edits"],
                         default=None)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-sync-"))
@@ -833,6 +881,7 @@ def main() -> None:
                 "pull100": lambda: bench_pull_100_new(tmp, args.big_log, args.small_log),
                 "push": lambda: bench_push(tmp, args.push),
                 "rules": lambda: bench_push_rules(tmp, args.push),
+                "visit-edits": lambda: bench_push_visit_edits(tmp, args.push),
                 "view": lambda: bench_view_enter(tmp, args.push),
                 "checks": lambda: bench_pull_checks(tmp, args.changes // 3)}
         for name, run in runs.items():
