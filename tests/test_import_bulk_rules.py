@@ -22,7 +22,7 @@ from crm_tui.api.importing import import_customers
 from crm_tui.api.records import new_ids, ulids_from
 from crm_tui.db.bulk import bulk_insert
 from crm_tui.db.connection import transaction
-from crm_tui.domain.entities import CUSTOMER, synced_columns
+from crm_tui.domain.entities import CUSTOMER, ENTITIES, synced_columns
 from crm_tui.domain.search import pinyin_key
 from crm_tui.domain.validation import (
     _DATE_FORMATS,
@@ -199,6 +199,30 @@ def test_a_memo_of_checked_values_answers_as_clean_does(crm: Crm, tmp_path: Path
     report = import_customers(crm, tmp_path / "m.csv")
     assert [r.line for r in report.rejected] == [i + 2 for i in range(0, 30, 3)]
     assert all(r.reason.startswith("company_size: 'huge'") for r in report.rejected)
+
+
+def test_a_memo_remembers_numbers_by_their_type_too() -> None:
+    """A memo serves numbers (a JSON file's, the prices and quantities of a file of
+    order lines) as it serves text, each by its type as well as its value: 3 and 3.0
+    are one key to a dict but not one value to a text field, True is no number, and
+    a refused number is checked again on every row."""
+    orders = ENTITIES["orders"]
+    base = {"customer_id": "c1", "ordered_at": "2026-03-01", "product": "传感器", "amount": 10}
+
+    def outcome(row: dict[str, object], memo: dict | None) -> object:
+        try:
+            return clean(orders, {**base, **row}, memo=memo)
+        except ValidationError as exc:
+            return [str(e) for e in exc.errors]
+
+    rows: list[dict[str, object]] = [{"notes": 3}, {"notes": 3.0}, {"notes": "3"}, {"quantity": 2.0},
+                                     {"quantity": 2}, {"quantity": True}, {"amount": 12.345}, {"amount": 12.5},
+                                     {"amount": 12.345}, {"amount": -1.0}, {"amount": -1.0}, {"amount": 0.0}]
+    memo: dict[str, dict[str, object]] = {}
+    for _ in range(2):
+        assert [outcome(r, memo) for r in rows] == [outcome(r, None) for r in rows]
+    assert [outcome(r, memo)["notes"] for r in rows[:3]] == ["3", "3.0", "3"]  # type: ignore[index]
+    assert isinstance(outcome({"amount": -1.0}, memo), list) and -1.0 not in memo["amount"].values()
 
 
 def test_a_first_import_builds_the_indexes_after_the_rows(crm: Crm, tmp_path: Path) -> None:

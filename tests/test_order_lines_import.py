@@ -305,3 +305,34 @@ def test_a_big_line_file_is_written_as_the_other_imports_write(crm: Crm, shop: d
     assert gc.isenabled() and crm.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     table = "orders" if kind == "orders" else "quotes"
     assert crm.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == groups
+
+
+def test_values_checked_once_are_still_named_on_every_row_that_holds_them(crm: Crm, shop: dict[str, str],
+                                                                          tmp_path: Path) -> None:
+    """The read of a line file remembers the values it checked, and the orders'
+    references are checked all at once: a bad quantity, price or date on several
+    rows, and a customer no record is on several orders, are each named on their
+    own row, and nothing is written."""
+    ghost = "01HZZZZZZZZZZZZZZZZZZZZZZZ"
+    rows = ["订单号,客户编号,下单日期,产品编号,数量,单价"]
+    for n in range(12):
+        customer = ghost if n in (4, 9) else shop["east"]
+        day = "2026-02-30" if n in (2, 7) else "2026-03-01"
+        rows += [f"K-{n},{customer},{day},SN-1,{'x' if n in (3, 8) else 2},",
+                 f"K-{n},,,CB-1,1,{'1.2345678' if n in (5, 10) else ''}"]
+    report = import_lines(crm, write(tmp_path / "bad.csv", "\n".join(rows) + "\n", "utf-8"))
+    assert not report.written and crm.orders.find() == []
+    reasons: dict[int, str] = {}
+    for r in report.rejected:  # a row may be told two reasons (its bad date, then its order's missing one)
+        reasons[r.line] = reasons.get(r.line, "") + r.reason + " | "
+    line = {n: 2 + 2 * n for n in range(12)}  # each order's first row
+    assert sorted(reasons) == sorted([line[2], line[7], line[3], line[8], line[5] + 1, line[10] + 1, line[4],
+                                      line[9]])
+    for n in (2, 7):
+        assert "ordered_at: '2026-02-30'" in reasons[line[n]]
+    for n in (3, 8):
+        assert "Quantity: 'x'" in reasons[line[n]]
+    for n in (5, 10):
+        assert "1.2345678" in reasons[line[n] + 1]
+    for n in (4, 9):
+        assert f"order K-{n}: customer_id:" in reasons[line[n]] and ghost in reasons[line[n]]

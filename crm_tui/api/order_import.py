@@ -43,7 +43,7 @@ from crm_tui.domain.orders import (
     check_returns,
     order_summary,
 )
-from crm_tui.domain.validation import ValidationError, clean_value
+from crm_tui.domain.validation import ValidationError, clean_value, remembered
 from crm_tui.i18n import money, t
 
 if TYPE_CHECKING:
@@ -146,10 +146,14 @@ def read_groups(crm: Crm, path: Path, spec: LineFile, *, dry_run: bool, ignore_u
 
     catalogue = {p["sku"]: p for p in crm.products.find()}
     groups: dict[str, _Order] = {}
+    # The values already checked, as every import keeps them (clean's memo): of the
+    # record's fields, and of the lines' (their quantities, prices and discounts).
+    memo: dict[str, dict[str, Any]] = {}
+    line_memo: dict[str, dict[str, Any]] = {}
     for done, row in enumerate(source.rows, start=1):
         if progress and (done % 10000 == 0 or done == len(source.rows)):
             progress("validating", done, len(source.rows))
-        error = _take_row(row, groups, crm.order_book, catalogue, spec)
+        error = _take_row(row, groups, crm.order_book, catalogue, spec, memo, line_memo)
         if error:
             reject(row, error)
     return GroupedFile(report, groups, source.headers, reject)
@@ -175,6 +179,8 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
         # wherever the sale's rows are (an export lists the sales by date, a refund
         # may come first).
         order_ids = {key: next(ids) for key in orders}
+        order_memo: dict[str, dict[str, Any]] = {}
+        line_memo: dict[str, dict[str, Any]] = {}
         known.update((("orders", i), True) for i in order_ids.values())
         groups: dict[str, _Order] = {}
         for order in orders.values():
@@ -188,8 +194,7 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
                 if not data.get("customer_id"):
                     raise ValidationError.one("customer_id", t("import_lines.no_customer", order=order.key))
                 record = orders_api.prepare({**data, **order_summary([v for _, v in order.lines])}, owner=owner,
-                                            now=now, record_id=order_ids[order.key])
-                orders_api.check_refs([record], known=known)
+                                            now=now, record_id=order_ids[order.key], memo=order_memo)
             except ValidationError as exc:
                 reject_group(read, ORDER_FILE, order, exc)
                 continue
@@ -198,7 +203,21 @@ def import_lines(crm: Crm, path: str | Path, *, dry_run: bool = False, rejects_p
             for _, values in order.lines:
                 made_lines.append(lines_api.prepare({**values, "order_id": record["id"],
                                                      "customer_id": record["customer_id"]}, owner=owner, now=now,
-                                                    record_id=next(ids)))
+                                                    record_id=next(ids), memo=line_memo))
+        # The orders' references, all at once (a query per table); when one is refused,
+        # each order's again, to name its rows.
+        try:
+            orders_api.check_refs(made_orders, known=known)
+        except ValidationError:
+            unknown: set[str] = set()
+            for record in made_orders:
+                try:
+                    orders_api.check_refs([record], known=known)
+                except ValidationError as exc:
+                    reject_group(read, ORDER_FILE, groups[record["id"]], exc)
+                    unknown.add(record["id"])
+            made_orders = [o for o in made_orders if o["id"] not in unknown]
+            made_lines = [line for line in made_lines if line["order_id"] not in unknown]
         refused = _refunds_refused(crm, made_orders, made_lines)
         for order_id, why in refused.items():
             reject_group(read, ORDER_FILE, groups[order_id], why)
@@ -289,7 +308,7 @@ def _refunds_refused(crm: Crm, made: list[Record], made_lines: list[Record]) -> 
 
 
 def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: dict[str, Record],
-              spec: LineFile = ORDER_FILE) -> str | None:
+              spec: LineFile, memo: dict[str, dict[str, Any]], line_memo: dict[str, dict[str, Any]]) -> str | None:
     """Fold one row into its record's group; the reason (naming the field) if it is bad."""
     values = row.values
     if "__error__" in values:
@@ -307,7 +326,7 @@ def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: d
         if not raw:
             continue
         try:
-            value = clean_value(spec.row.field(name), raw) if name != "owner" else raw
+            value = remembered(spec.row.field(name), raw, memo, name) if name != "owner" else raw
         except ValueError as exc:
             return f"{name}: {exc}"
         held = order.fields.get(name)
@@ -324,7 +343,7 @@ def _take_row(row: SourceRow, orders: dict[str, _Order], book: Any, catalogue: d
     line_spec = LineSpec(product, quantity, _text(values.get("unit_price")) or None,
                          _text(values.get("discount")) or None)
     try:
-        line = book._line(line_spec, "", catalogue)
+        line = book._line(line_spec, "", catalogue, memo=line_memo)
     except ValidationError as exc:
         return "; ".join(f"{e.field or 'product'}: {e.reason}" for e in exc.errors)
     if "amount" in spec.row.field_names and _text(values.get("amount")):

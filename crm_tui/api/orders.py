@@ -20,7 +20,7 @@ from crm_tui.db.connection import transaction
 from crm_tui.db.records import Filter
 from crm_tui.domain.entities import ORDER_LINE, QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS
 from crm_tui.domain.orders import LineSpec, check_returns, line_amount, order_summary, plain_number
-from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value
+from crm_tui.domain.validation import FieldError, ValidationError, clean, clean_value, remembered
 from crm_tui.i18n import field_label, t
 
 if TYPE_CHECKING:
@@ -170,10 +170,11 @@ class OrderBook:
             raise ValidationError(errors)
         return made
 
-    def _line(self, spec: LineSpec, customer_id: str,
-              catalogue: Mapping[str, Record] | None = None) -> dict[str, Any]:
+    def _line(self, spec: LineSpec, customer_id: str, catalogue: Mapping[str, Record] | None = None,
+              memo: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """One line's values; `catalogue` (SKU -> product) spares a bulk import a
-        query per line."""
+        query per line, and `memo` the check of a value it already checked (see
+        validation.remembered)."""
         if catalogue is not None:
             product = catalogue.get(spec.product)
         else:
@@ -195,7 +196,9 @@ class OrderBook:
         for name, given in (("quantity", spec.quantity), ("unit_price", price), ("discount", spec.discount)):
             # each by its field's rule (a unit price keeps 6 decimals, a quantity 4)
             try:
-                values[name] = clean_value(ORDER_LINE.field(name), given) if given is not None else None
+                f = ORDER_LINE.field(name)
+                values[name] = (None if given is None else clean_value(f, given) if memo is None
+                                else remembered(f, given, memo, name))
             except ValueError as exc:
                 raise ValidationError.one("", f"{spec.product}: {field_label(ORDER_LINE, name)}: {exc}") from None
         quantity, unit_price, discount = values["quantity"], values["unit_price"], values["discount"]

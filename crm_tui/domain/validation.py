@@ -570,6 +570,34 @@ _UNKNOWN = object()  # not yet in a clean() memo
 MEMO_SIZE = 4096  # values remembered per column by a clean() memo
 
 
+def remembered(f: Field, given: Any, memo: dict[str, dict[str, Any]], column: str) -> Any:
+    """`clean_value(f, given)`, a text or a number `given` looked up first in
+    `memo`, which a caller keeps across the rows of one file (`clean`; the read of a
+    file of orders with lines, crm_tui.api.order_import), by the column the value came
+    from: a column's repeated values are checked once. `clean_value` is a function of the
+    field and the value alone; only values it accepts are remembered, so a bad one is
+    checked, and named, on every row that holds it; a column's first MEMO_SIZE values
+    are remembered."""
+    kind = type(given)
+    if kind is str:
+        key: Any = given
+    elif (kind is float or kind is int) and given:
+        # a number (what a file's reading made of a cell) by its type too: 3 and 3.0
+        # are one key to a dict, not always one value to a field (nor is 0 to -0.0)
+        key = (kind, given)
+    else:
+        return clean_value(f, given)
+    known = memo.get(column)
+    if known is None:
+        known = memo[column] = {}
+    value = known.get(key, _UNKNOWN)
+    if value is _UNKNOWN:
+        value = clean_value(f, given)
+        if len(known) < MEMO_SIZE:
+            known[key] = value
+    return value
+
+
 def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False,
           memo: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Validate and normalise `data` for `ent`. With `partial`, only the given fields
@@ -577,12 +605,11 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False,
     Errors come unknown keys first, then by the entity's field order.
 
     `memo`, kept by the caller across the rows of one file, remembers the normal
-    value of each text a field was given: a column's repeated values (regions,
-    industries, sizes, tags, names) are checked once. `clean_value` is a function
-    of the field and the value alone; only values it accepts are remembered, so a
-    bad one is checked, and named, on every row that holds it. A column's first
-    MEMO_SIZE values are remembered: the repeating ones show up early, and a column
-    of unique values (mobiles, emails) does not hold the whole file twice."""
+    value of each text or number a field was given (`remembered`): a column's
+    repeated values (regions, industries, sizes, tags, names, prices) are checked
+    once. A column's first MEMO_SIZE values are remembered: the repeating ones show
+    up early, and a column of unique values (mobiles, emails) does not hold the
+    whole file twice."""
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
     by_name = ent.fields_by_name  # made once per kind
@@ -601,17 +628,13 @@ def clean(ent: Entity, data: Mapping[str, Any], *, partial: bool = False,
             found.append(FieldError(key, t("validation.computed")))
             continue
         try:
-            if memo is not None and type(given) is str:
-                known = memo.get(key)
-                if known is None:
-                    known = memo[key] = {}
-                value = known.get(given, _UNKNOWN)
-                if value is _UNKNOWN:
-                    value = clean_value(f, given)
-                    if len(known) < MEMO_SIZE:
-                        known[given] = value
-            else:
+            if memo is None:
                 value = clean_value(f, given)
+            else:  # a text seen before, found here; anything else through `remembered`
+                known = memo.get(key)
+                value = known.get(given, _UNKNOWN) if known is not None and type(given) is str else _UNKNOWN
+                if value is _UNKNOWN:
+                    value = remembered(f, given, memo, key)
         except ValueError as exc:
             found.append(FieldError(key, str(exc)))
             continue
