@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -287,19 +288,19 @@ def rep_work(crm: Crm, n: int, territory: str, prefix: str = "客户") -> None:
         i += 1
 
 
-def bench_push_rules(tmp: Path, n: int, repeats: int = 3) -> None:
-    source = Crm(tmp / "rep-work.db", rep="wang")
-    rep_work(source, n, "east")
-    source.close()
+def _push_judged_and_not(tmp: Path, repeats: int, server: Callable[[str, int], SqliteStore], work: str,
+                         expected: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A rep's push of the laptop book `work` (copied fresh each run) to a server made by
+    `server(mode, round)`, judged by the rules ("rules") and by a judge accepting
+    everything ("none"), interleaved: the medians of wall and of CPU, (rules, none) each."""
     samples: dict[str, list[float]] = {"rules": [], "none": []}
     cpu: dict[str, list[float]] = {"rules": [], "none": []}
     for i in range(repeats):
         for mode in ("rules", "none"):
-            store = SqliteStore(tmp / f"push-{mode}-{i}.db")
-            store.add_rep("wang", "rep", hash_token("wang"), ["east"])
+            store = server(mode, i)
             http = TestClient(create_app(store, max_offset_ms=10**12, rate=1e9))
-            crm_path = tmp / f"pusher-{mode}-{i}.db"
-            shutil.copy(tmp / "rep-work.db", crm_path)
+            crm_path = tmp / f"pusher-{Path(work).stem}-{mode}-{i}.db"
+            shutil.copy(tmp / work, crm_path)
             crm = Crm(crm_path, rep="wang")
             sqlite_store.Judge = Judge if mode == "rules" else NoRules  # type: ignore[misc]
             start, start_cpu = time.perf_counter(), time.process_time()
@@ -307,11 +308,23 @@ def bench_push_rules(tmp: Path, n: int, repeats: int = 3) -> None:
             samples[mode].append(time.perf_counter() - start)
             cpu[mode].append(time.process_time() - start_cpu)
             sqlite_store.Judge = Judge  # type: ignore[misc]
-            assert report.pushed == n and store.refused_count() == 0, report
+            assert report.pushed == expected and store.refused_count() == 0, report
             crm.close()
             store.close()
-    with_rules, without = statistics.median(samples["rules"]), statistics.median(samples["none"])
-    cpu_rules, cpu_none = statistics.median(cpu["rules"]), statistics.median(cpu["none"])
+    return ((statistics.median(samples["rules"]), statistics.median(samples["none"])),
+            (statistics.median(cpu["rules"]), statistics.median(cpu["none"])))
+
+
+def bench_push_rules(tmp: Path, n: int, repeats: int = 3) -> None:
+    source = Crm(tmp / "rep-work.db", rep="wang")
+    rep_work(source, n, "east")
+    source.close()
+    def server(mode: str, i: int) -> SqliteStore:
+        store = SqliteStore(tmp / f"push-{mode}-{i}.db")
+        store.add_rep("wang", "rep", hash_token("wang"), ["east"])
+        return store
+
+    (with_rules, without), (cpu_rules, cpu_none) = _push_judged_and_not(tmp, repeats, server, "rep-work.db", n)
     print(f"push {n:,} changes of a rep, validated and authorised: {with_rules:.2f} s vs {without:.2f} s "
           f"without the rules (median of {repeats}) = {with_rules / without:.2f}x; CPU (client and server, one "
           f"process) {cpu_rules:.2f} s vs {cpu_none:.2f} s = {cpu_rules / cpu_none:.2f}x")
@@ -335,27 +348,12 @@ def bench_push_visit_edits(tmp: Path, n: int, repeats: int = 3) -> None:
         source.visits.update(visit_id, {"next_action_date": f"2025-03-{2 + k % 27:02d}",
                                         "next_action": "回访", "notes": f"edited {k}"})
     source.close()
-    samples: dict[str, list[float]] = {"rules": [], "none": []}
-    cpu: dict[str, list[float]] = {"rules": [], "none": []}
-    for i in range(repeats):
-        for mode in ("rules", "none"):
-            shutil.copy(tmp / "edits-server.db", tmp / f"edits-server-{mode}-{i}.db")
-            store = SqliteStore(tmp / f"edits-server-{mode}-{i}.db")
-            http = TestClient(create_app(store, max_offset_ms=10**12, rate=1e9))
-            crm_path = tmp / f"edits-{mode}-{i}.db"
-            shutil.copy(tmp / "edits-work.db", crm_path)
-            crm = Crm(crm_path, rep="wang")
-            sqlite_store.Judge = Judge if mode == "rules" else NoRules  # type: ignore[misc]
-            start, start_cpu = time.perf_counter(), time.process_time()
-            report = Sync(crm).run(SyncClient(BASE, "wang", http=http), push_batch=2000)
-            samples[mode].append(time.perf_counter() - start)
-            cpu[mode].append(time.process_time() - start_cpu)
-            sqlite_store.Judge = Judge  # type: ignore[misc]
-            assert report.pushed == len(ids) and store.refused_count() == 0, report
-            crm.close()
-            store.close()
-    with_rules, without = statistics.median(samples["rules"]), statistics.median(samples["none"])
-    cpu_rules, cpu_none = statistics.median(cpu["rules"]), statistics.median(cpu["none"])
+    def server(mode: str, i: int) -> SqliteStore:
+        shutil.copy(tmp / "edits-server.db", tmp / f"edits-server-{mode}-{i}.db")
+        return SqliteStore(tmp / f"edits-server-{mode}-{i}.db")
+
+    (with_rules, without), (cpu_rules, cpu_none) = _push_judged_and_not(tmp, repeats, server, "edits-work.db",
+                                                                        len(ids))
     import crm_tui
     print(f"{time.strftime('%H:%M:%S', time.gmtime())} UTC ({Path(crm_tui.__file__).parents[1]}) push {len(ids):,} "
           f"edits of visits (of {n:,} changes held), judged: {with_rules:.3f} s vs {without:.3f} s with the judge "
